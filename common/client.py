@@ -1,0 +1,246 @@
+"""HTTP client for the tinykube (Kubernetes-shaped) API, used by tkctl, the agent and the tests.
+
+It speaks the REST paths of ``common.resources`` with a bearer token and turns every failure into
+the ``common.errors`` tree: a ``Status`` answer becomes its class, a refused connection becomes
+``UnreachableError``. ``requests`` exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from common import errors
+from common.resources import ResourceType
+
+log = logging.getLogger(__name__)
+
+# Long enough for a slow list on a loaded 2-core machine, short enough that a dead server is noticed.
+DEFAULT_TIMEOUT = 30.0
+# Size of the connection pool: the agent runs several pod workers and a watch at once.
+POOL_SIZE = 32
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class UnreachableError(errors.ServiceUnavailableError):
+    """The API server could not be reached at all (connection refused, DNS, TLS)."""
+
+
+class ApiClient:
+    """A thread-safe client for one API server."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        ca_file: str | None = None,
+        insecure: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        user_agent: str = "tinykube",
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = user_agent
+        self.session.headers["Accept"] = JSON
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.verify = ca_file if ca_file else not insecure
+
+    # -- raw requests -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        """Send one request; return the response if it succeeded, else raise its ``ApiError``."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if data is not None else {}
+        try:
+            resp = self.session.request(
+                method,
+                self.server + path,
+                params=_clean(params),
+                data=data,
+                headers=headers,
+                stream=stream,
+                timeout=(10.0, timeout if timeout is not None else self.timeout),
+            )
+        except requests.exceptions.SSLError as e:
+            raise UnreachableError(f"unable to connect to the server {self.server}: {e}") from e
+        except requests.exceptions.ConnectionError as e:
+            raise UnreachableError(
+                f"The connection to the server {_host(self.server)} was refused - "
+                "did you specify the right host or port?"
+            ) from e
+        except requests.exceptions.Timeout as e:
+            raise errors.ServerTimeoutError(f"the server {self.server} did not answer in time") from e
+        except requests.exceptions.RequestException as e:
+            raise UnreachableError(f"request to {self.server} failed: {e}") from e
+        if resp.status_code >= 400:
+            raise _error_from(resp, method, path)
+        return resp
+
+    def request_json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self.request(method, path, **kw)
+        try:
+            return resp.json()
+        except ValueError as e:
+            raise errors.InternalError(f"the server sent a body that is not JSON for {path}") from e
+
+    # -- typed helpers --------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return dict(self.request_json("GET", rt.path(namespace, name)))
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> dict[str, Any]:
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        return dict(self.request_json("GET", rt.path(namespace), params=params))
+
+    def create(self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        return dict(self.request_json("POST", rt.path(namespace), body=obj))
+
+    def update(
+        self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None, sub: str | None = None
+    ) -> dict[str, Any]:
+        """PUT the whole object (or its ``status`` with ``sub="status"``); 409 if its resourceVersion is stale."""
+        name = obj["metadata"]["name"]
+        ns = namespace or obj["metadata"].get("namespace")
+        return dict(self.request_json("PUT", rt.path(ns, name, sub), body=obj))
+
+    def patch(
+        self,
+        rt: ResourceType,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = MERGE_PATCH,
+        sub: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            self.request_json("PATCH", rt.path(namespace, name, sub), body=patch, content_type=patch_type)
+        )
+
+    def delete(
+        self,
+        rt: ResourceType,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        preconditions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """DELETE an object; the answer is the object (still terminating) or a Success ``Status``."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        if propagation_policy:
+            body["propagationPolicy"] = propagation_policy
+        if preconditions:
+            body["preconditions"] = preconditions
+        return dict(self.request_json("DELETE", rt.path(namespace, name), body=body))
+
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield watch events (``{"type", "object"}``) until the server ends the stream.
+
+        An ``ERROR`` event is raised as its ``ApiError`` (``GoneError`` when the resourceVersion is
+        too old: list again and watch from the new one).
+        """
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "timeoutSeconds": timeout_seconds,
+            "allowWatchBookmarks": "true" if allow_bookmarks else None,
+        }
+        read_timeout = (timeout_seconds or 300) + 60.0
+        resp = self.request("GET", rt.path(namespace), params=params, stream=True, timeout=read_timeout)
+        try:
+            for line in resp.iter_lines(chunk_size=None):
+                if not line:
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise errors.from_status(event.get("object") or {})
+                yield event
+        except requests.exceptions.RequestException as e:
+            raise UnreachableError(f"watch of {rt.plural} was cut off: {e}") from e
+        finally:
+            resp.close()
+
+    def stream_lines(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """GET a text stream (``log?follow=true``) and yield it chunk by chunk as it arrives."""
+        resp = self.request("GET", path, params=params, stream=True, timeout=None)
+        try:
+            yield from resp.iter_content(chunk_size=None)
+        except requests.exceptions.RequestException as e:
+            raise UnreachableError(f"stream of {path} was cut off: {e}") from e
+        finally:
+            resp.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None and v != ""}
+
+
+def _host(server: str) -> str:
+    return server.split("://", 1)[-1].rstrip("/")
+
+
+def _error_from(resp: requests.Response, method: str, path: str) -> errors.ApiError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return errors.from_status(body, resp.status_code)
+    if resp.status_code == 404:
+        return errors.NotFoundError("the server could not find the requested resource")
+    text = resp.text.strip()[:200]
+    err = errors.from_status({"code": resp.status_code, "message": text or resp.reason or ""})
+    log.debug("%s %s: HTTP %s without a Status body", method, path, resp.status_code)
+    return err
