@@ -1,0 +1,316 @@
+"""The Redis implementation of ``common.store.Store`` (the only module that imports ``redis``).
+
+Layout under one key prefix (default ``tk:``):
+  ``rev``                    global revision (INCR per write)
+  ``o:<res>:<ns>:<name>``    hash {o: object JSON without resourceVersion, rv, uid}
+  ``i:<res>`` / ``i:<res>:<ns>``  sets of ``ns/name`` (all / per namespace)
+  ``n:<res>:<node>`` + ``nv:<res>``  pods-by-node index and each member's indexed node
+  ``ev:<res>``               Stream of changes, entry id ``<rev>-0``, fields t (type) and o (JSON)
+  ``cp:<res>``               highest revision trimmed from that stream (watch below it: 410)
+Every write is one Lua script, so an object never exists without its event or the reverse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from common import errors
+from common.store import Obj, WatchEvent, node_of, object_key, previous_of, with_rv
+
+log = logging.getLogger(__name__)
+
+# Changes kept per resource for watches to resume from; Kubernetes keeps about 5 minutes of history.
+DEFAULT_HISTORY = 10_000
+# Trim in batches so the trim work is amortised over many writes.
+TRIM_SLACK = 200
+
+_WRITE = """
+local op, expected, body, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local node, prefix, maxlen = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local expected_uid, uid = ARGV[8], ARGV[9]
+local cur = redis.call('HMGET', KEYS[1], 'rv', 'uid')
+if op == 'create' then
+  if cur[1] then return {'exists', cur[1]} end
+else
+  if not cur[1] then return {'notfound', ''} end
+  if expected ~= '' and expected ~= cur[1] then return {'conflict', cur[1]} end
+  if expected_uid ~= '' and expected_uid ~= cur[2] then return {'uid', cur[2] or ''} end
+end
+local prev = ''
+if op == 'update' then
+  local old = cjson.decode(redis.call('HGET', KEYS[1], 'o'))
+  local m, sp, st = old['metadata'] or {}, old['spec'] or {}, old['status'] or {}
+  if type(sp) ~= 'table' then sp = {} end
+  if type(st) ~= 'table' then st = {} end
+  prev = cjson.encode({labels = m['labels'], nodeName = sp['nodeName'], phase = st['phase']})
+end
+local rev = redis.call('INCR', KEYS[2])
+local etype = 'MODIFIED'
+local old_node = redis.call('HGET', KEYS[6], member)
+if op == 'delete' then
+  etype = 'DELETED'
+  body = redis.call('HGET', KEYS[1], 'o')
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[4], member)
+  redis.call('SREM', KEYS[5], member)
+  node = ''
+else
+  if op == 'create' then etype = 'ADDED' end
+  redis.call('HSET', KEYS[1], 'o', body, 'rv', tostring(rev), 'uid', uid)
+  redis.call('SADD', KEYS[4], member)
+  redis.call('SADD', KEYS[5], member)
+end
+if old_node and old_node ~= node then
+  redis.call('SREM', prefix .. old_node, member)
+  redis.call('HDEL', KEYS[6], member)
+end
+if node ~= '' and old_node ~= node then
+  redis.call('SADD', prefix .. node, member)
+  redis.call('HSET', KEYS[6], member, node)
+end
+redis.call('XADD', KEYS[3], tostring(rev) .. '-0', 't', etype, 'o', body, 'p', prev)
+local len = redis.call('XLEN', KEYS[3])
+if len > maxlen + tonumber(ARGV[10]) then
+  local drop = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', len - maxlen)
+  local last = drop[#drop][1]
+  local last_rev = tonumber(string.match(last, '^(%d+)'))
+  redis.call('XTRIM', KEYS[3], 'MINID', tostring(last_rev + 1) .. '-0')
+  redis.call('SET', KEYS[7], tostring(last_rev))
+end
+return {'ok', tostring(rev), body}
+"""
+
+_LIST = """
+local members = redis.call('SMEMBERS', KEYS[1])
+local out = {redis.call('GET', KEYS[2]) or '0'}
+for _, m in ipairs(members) do
+  local sep = string.find(m, '/', 1, true)
+  local key = ARGV[1] .. string.sub(m, 1, sep - 1) .. ':' .. string.sub(m, sep + 1)
+  local v = redis.call('HMGET', key, 'o', 'rv')
+  if v[1] then
+    table.insert(out, v[1])
+    table.insert(out, v[2])
+  end
+end
+return out
+"""
+
+
+class RedisStore:
+    """``Store`` on one Redis server. Thread-safe: redis-py pools its connections."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "tk:",
+        history: int = DEFAULT_HISTORY,
+        timeout: float = 5.0,
+    ) -> None:
+        self.prefix = prefix
+        self.history = history
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
+        common: dict[str, Any] = {
+            "socket_connect_timeout": min(timeout, 2.0),
+            "retry": retry,
+            "retry_on_error": [redis.ConnectionError],
+            "protocol": 2,
+        }
+        self._pool = redis.ConnectionPool.from_url(
+            url, socket_timeout=timeout, health_check_interval=30, max_connections=128, **common
+        )
+        # Blocking stream reads must not hit a socket timeout (redis-py 8 defaults to 5 s).
+        self._blocking_pool = redis.ConnectionPool.from_url(
+            url, socket_timeout=None, max_connections=512, **common
+        )
+        self.r = redis.Redis(connection_pool=self._pool, decode_responses=False)
+        self.rb = redis.Redis(connection_pool=self._blocking_pool, decode_responses=False)
+        self._write = self.r.register_script(_WRITE)
+        self._list = self.r.register_script(_LIST)
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _okey(self, resource: str, namespace: str, name: str) -> str:
+        return f"{self.prefix}o:{resource}:{namespace}:{name}"
+
+    def _keys(self, resource: str, namespace: str, name: str) -> list[str]:
+        p = self.prefix
+        return [
+            self._okey(resource, namespace, name),
+            f"{p}rev",
+            f"{p}ev:{resource}",
+            f"{p}i:{resource}:{namespace}",
+            f"{p}i:{resource}",
+            f"{p}nv:{resource}",
+            f"{p}cp:{resource}",
+        ]
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        with _translated():
+            found: Any = self.r.hmget(self._okey(resource, namespace, name), ["o", "rv"])
+        body, rv = found
+        if body is None:
+            raise errors.NotFoundError(f'{resource} "{name}" not found')
+        return with_rv(json.loads(body), int(rv))
+
+    def list(
+        self, resource: str, namespace: str | None = None, *, node: str | None = None
+    ) -> tuple[list[Obj], int]:
+        p = self.prefix
+        if node is not None:
+            index = f"{p}n:{resource}:{node}"
+        elif namespace:
+            index = f"{p}i:{resource}:{namespace}"
+        else:
+            index = f"{p}i:{resource}"
+        with _translated():
+            raw: Any = self._list(keys=[index, f"{p}rev"], args=[f"{p}o:{resource}:"])
+        rev = int(raw[0])
+        items = [with_rv(json.loads(raw[i]), int(raw[i + 1])) for i in range(1, len(raw), 2)]
+        if node is not None and namespace:
+            items = [o for o in items if o["metadata"].get("namespace") == namespace]
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return items, rev
+
+    def revision(self) -> int:
+        with _translated():
+            value: Any = self.r.get(f"{self.prefix}rev")
+        return int(value or 0)
+
+    def ping(self) -> None:
+        with _translated():
+            self.r.ping()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        op: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        obj: Obj | None,
+        expected_rv: int | None,
+        expected_uid: str | None,
+    ) -> Obj:
+        body = ""
+        uid = ""
+        if obj is not None:
+            meta = obj.setdefault("metadata", {})
+            meta.pop("resourceVersion", None)
+            uid = str(meta.get("uid") or "")
+            body = json.dumps(obj, separators=(",", ":"))
+        node = node_of(resource, obj) if obj is not None else ""
+        args: list[str | int] = [
+            op,
+            "" if expected_rv is None else str(expected_rv),
+            body,
+            f"{namespace}/{name}",
+            node,
+            f"{self.prefix}n:{resource}:",
+            self.history,
+            expected_uid or "",
+            uid,
+            TRIM_SLACK,
+        ]
+        with _translated():
+            res: Any = self._write(keys=self._keys(resource, namespace, name), args=args)
+        status, value, *rest = res
+        status = status.decode()
+        if status == "ok":
+            out = json.loads(rest[0]) if obj is None else obj
+            return with_rv(out, int(value))
+        raise _write_error(status, resource, name, expected_uid, value.decode())
+
+    def create(self, resource: str, obj: Obj) -> Obj:
+        ns, name = object_key(obj)
+        return self._run("create", resource, ns, name, obj, None, None)
+
+    def update(self, resource: str, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+        ns, name = object_key(obj)
+        return self._run("update", resource, ns, name, obj, expected_rv, None)
+
+    def delete(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        expected_rv: int | None = None,
+        expected_uid: str | None = None,
+    ) -> Obj:
+        return self._run("delete", resource, namespace, name, None, expected_rv, expected_uid)
+
+    # -- watch ----------------------------------------------------------------------------------
+
+    def watch(self, resource: str, since: int, *, poll: float = 5.0) -> Iterator[WatchEvent | None]:
+        stream = f"{self.prefix}ev:{resource}"
+        compacted_key = f"{self.prefix}cp:{resource}"
+        cursor = since
+        self._check_history(compacted_key, resource, cursor)
+        while True:
+            with _translated():
+                got: Any = self.rb.xread({stream: f"{cursor}-0"}, count=500, block=int(poll * 1000))
+            if not got:
+                yield None
+                continue
+            entries = got[0][1]
+            # Entries trimmed between our cursor and the first one read would be a silent gap.
+            self._check_history(compacted_key, resource, cursor)
+            for entry_id, fields in entries:
+                rev = int(entry_id.split(b"-", 1)[0])
+                obj = with_rv(json.loads(fields[b"o"]), rev)
+                cursor = rev
+                raw_prev = fields.get(b"p")
+                prev = previous_of(obj, json.loads(raw_prev)) if raw_prev else None
+                yield WatchEvent(fields[b"t"].decode(), obj, rev, prev)
+
+    def _check_history(self, compacted_key: str, resource: str, cursor: int) -> None:
+        with _translated():
+            value: Any = self.r.get(compacted_key)
+        compacted = int(value or 0)
+        if compacted > cursor:
+            raise errors.GoneError(f"too old resource version: {cursor} ({compacted})")
+
+    def close(self) -> None:
+        self._pool.disconnect()
+        self._blocking_pool.disconnect()
+
+
+def _write_error(
+    status: str, resource: str, name: str, expected_uid: str | None, current: str
+) -> errors.ApiError:
+    if status == "exists":
+        return errors.AlreadyExistsError(f'{resource} "{name}" already exists')
+    if status == "notfound":
+        return errors.NotFoundError(f'{resource} "{name}" not found')
+    if status == "uid":
+        return errors.ConflictError(
+            f"Precondition failed: UID in precondition: {expected_uid}, "
+            f"UID in object meta: {current}"
+        )
+    return errors.ConflictError(
+        f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Turn redis-py failures into ``ServiceUnavailableError`` (503) at the module boundary."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        raise errors.ServiceUnavailableError(f"the storage backend is unavailable: {e}") from e
+    except redis.RedisError as e:
+        raise errors.ServiceUnavailableError(f"the storage backend failed: {e}") from e
