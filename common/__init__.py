@@ -1,1 +1,1 @@
-"""Shared pieces of tinykube: API objects, validation, selectors, errors, the store and the API client."""
+"""Shared pieces of tinykube: objects, validation, selectors, errors, the store, the API client."""

@@ -19,7 +19,7 @@ from common.resources import ResourceType
 
 log = logging.getLogger(__name__)
 
-# Long enough for a slow list on a loaded 2-core machine, short enough that a dead server is noticed.
+# Long enough for a slow list on a loaded 2-core machine, short enough to notice a dead server.
 DEFAULT_TIMEOUT = 30.0
 # Size of the connection pool: the agent runs several pod workers and a watch at once.
 POOL_SIZE = 32
@@ -93,7 +93,9 @@ class ApiClient:
                 "did you specify the right host or port?"
             ) from e
         except requests.exceptions.Timeout as e:
-            raise errors.ServerTimeoutError(f"the server {self.server} did not answer in time") from e
+            raise errors.ServerTimeoutError(
+                f"the server {self.server} did not answer in time"
+            ) from e
         except requests.exceptions.RequestException as e:
             raise UnreachableError(f"request to {self.server} failed: {e}") from e
         if resp.status_code >= 400:
@@ -123,13 +125,19 @@ class ApiClient:
         params = {"labelSelector": label_selector, "fieldSelector": field_selector}
         return dict(self.request_json("GET", rt.path(namespace), params=params))
 
-    def create(self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+    def create(
+        self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
         return dict(self.request_json("POST", rt.path(namespace), body=obj))
 
     def update(
-        self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None, sub: str | None = None
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        namespace: str | None = None,
+        sub: str | None = None,
     ) -> dict[str, Any]:
-        """PUT the whole object (or its ``status`` with ``sub="status"``); 409 if its resourceVersion is stale."""
+        """PUT the whole object (or its ``status`` with ``sub="status"``); 409 when stale."""
         name = obj["metadata"]["name"]
         ns = namespace or obj["metadata"].get("namespace")
         return dict(self.request_json("PUT", rt.path(ns, name, sub), body=obj))
@@ -145,7 +153,9 @@ class ApiClient:
         sub: str | None = None,
     ) -> dict[str, Any]:
         return dict(
-            self.request_json("PATCH", rt.path(namespace, name, sub), body=patch, content_type=patch_type)
+            self.request_json(
+                "PATCH", rt.path(namespace, name, sub), body=patch, content_type=patch_type
+            )
         )
 
     def delete(
@@ -158,7 +168,7 @@ class ApiClient:
         propagation_policy: str | None = None,
         preconditions: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """DELETE an object; the answer is the object (still terminating) or a Success ``Status``."""
+        """DELETE an object; the answer is the object (if terminating) or a Success ``Status``."""
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
             body["gracePeriodSeconds"] = grace_period_seconds
@@ -193,7 +203,9 @@ class ApiClient:
             "allowWatchBookmarks": "true" if allow_bookmarks else None,
         }
         read_timeout = (timeout_seconds or 300) + 60.0
-        resp = self.request("GET", rt.path(namespace), params=params, stream=True, timeout=read_timeout)
+        resp = self.request(
+            "GET", rt.path(namespace), params=params, stream=True, timeout=read_timeout
+        )
         try:
             for line in resp.iter_lines(chunk_size=None):
                 if not line:

@@ -1,8 +1,8 @@
 """The one exception tree of tinykube, shared by the API server, its clients and the agent.
 
-Every error carries the HTTP status and the Kubernetes ``reason`` it maps to, so the API server turns
-any of them into a ``Status`` object with one handler and the API client turns a ``Status`` back
-into the same class. Pure: no I/O.
+Every error carries the HTTP status and the Kubernetes ``reason`` it maps to, so the API server
+turns any of them into a ``Status`` object with one handler and the API client turns a ``Status``
+back into the same class. Pure: no I/O.
 
     ApiError                      base; .code, .reason, .message, .causes, .details
       BadRequestError             400 BadRequest      malformed body, unknown field, bad selector

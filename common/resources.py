@@ -39,7 +39,9 @@ class ResourceType:
         """The ``kind.group`` prefix kubectl prints (``pod/web``, ``deployment.apps/web``)."""
         return f"{self.singular}.{self.group}" if self.group else self.singular
 
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+    def path(
+        self, namespace: str | None = None, name: str | None = None, sub: str | None = None
+    ) -> str:
         """The REST path of this resource (a collection, an object or a subresource)."""
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
@@ -53,8 +55,17 @@ class ResourceType:
 
 
 RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType("Pod", "pods", "pod", "", "v1", True, ("po",), ("all",),
-                 ("status", "binding", "log", "exec", "portforward")),
+    ResourceType(
+        "Pod",
+        "pods",
+        "pod",
+        "",
+        "v1",
+        True,
+        ("po",),
+        ("all",),
+        ("status", "binding", "log", "exec", "portforward"),
+    ),
     ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), (), ("status",)),
     ResourceType("Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), (), ("status",)),
     ResourceType("Event", "events", "event", "", "v1", True, ("ev",)),
@@ -63,9 +74,14 @@ RESOURCES: tuple[ResourceType, ...] = (
 
 _BY_NAME: dict[str, ResourceType] = {}
 for _rt in RESOURCES:
-    for _n in (_rt.plural, _rt.singular, _rt.kind.lower(), *_rt.short_names,
-               f"{_rt.plural}.{_rt.group}" if _rt.group else _rt.plural,
-               f"{_rt.singular}.{_rt.group}" if _rt.group else _rt.singular):
+    for _n in (
+        _rt.plural,
+        _rt.singular,
+        _rt.kind.lower(),
+        *_rt.short_names,
+        f"{_rt.plural}.{_rt.group}" if _rt.group else _rt.plural,
+        f"{_rt.singular}.{_rt.group}" if _rt.group else _rt.singular,
+    ):
         _BY_NAME.setdefault(_n, _rt)
 
 
