@@ -103,3 +103,11 @@ def by_plural(group: str, version: str, plural: str) -> ResourceType | None:
         if rt.plural == plural and rt.group == group and rt.version == version:
             return rt
     return None
+
+
+def must(name: str) -> ResourceType:
+    """A resource type tinykube is known to serve (a programming error if it is not)."""
+    rt = lookup(name)
+    if rt is None:
+        raise KeyError(name)
+    return rt

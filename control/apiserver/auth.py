@@ -1,0 +1,151 @@
+"""Who is calling and what they may do: bearer tokens and the authorizer.
+
+Tokens come from a Kubernetes static token file (``token,user,uid,"group1,group2"``). Users in
+group ``system:masters`` may do anything; a node (user ``system:node:<name>``, group
+``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows. ``authorize``
+is pure.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import errors
+
+NODE_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
+MASTERS_GROUP = "system:masters"
+LEASE_NAMESPACE = "kube-node-lease"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...] = ()
+
+    @property
+    def node(self) -> str | None:
+        """The node this user is the agent of, if it is one."""
+        if NODES_GROUP in self.groups and self.name.startswith(NODE_PREFIX):
+            return self.name[len(NODE_PREFIX) :]
+        return None
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """One request as the authorizer sees it (Kubernetes' authorizer.Attributes)."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+    field_selector: dict[str, str] = field(default_factory=dict)
+
+
+class TokenAuthenticator:
+    def __init__(self, tokens: dict[str, User]) -> None:
+        self._tokens = tokens
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenAuthenticator:
+        return cls(parse_token_file(path.read_text()))
+
+    def authenticate(self, header: str | None) -> User:
+        if not header or not header.startswith("Bearer "):
+            raise errors.UnauthorizedError("Unauthorized")
+        presented = header[len("Bearer ") :].strip().encode()
+        for token, user in self._tokens.items():
+            if hmac.compare_digest(presented, token.encode()):
+                return user
+        raise errors.UnauthorizedError("Unauthorized")
+
+    def token_of(self, user_name: str) -> str | None:
+        """The token of a user (the API server uses a node's token to reach its agent)."""
+        return next((t for t, u in self._tokens.items() if u.name == user_name), None)
+
+
+def parse_token_file(text: str) -> dict[str, User]:
+    tokens: dict[str, User] = {}
+    for row in csv.reader(io.StringIO(text)):
+        if not row or row[0].startswith("#"):
+            continue
+        if len(row) < 2:
+            raise ValueError("token file rows need at least token,user")
+        groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
+        tokens[row[0].strip()] = User(row[1].strip(), groups)
+    return tokens
+
+
+def format_token_file(rows: list[tuple[str, str, str, list[str]]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for token, user, uid, groups in rows:
+        writer.writerow([token, user, uid, ",".join(groups)])
+    return out.getvalue()
+
+
+def authorize(user: User, attrs: Attributes, obj: dict[str, Any] | None = None) -> None:
+    """Raise ``ForbiddenError`` unless ``user`` may do ``attrs`` (on ``obj``, the stored object)."""
+    if MASTERS_GROUP in user.groups:
+        return
+    node = user.node
+    if node is not None and _node_may(node, attrs, obj):
+        return
+    raise errors.ForbiddenError(_forbidden_message(user, attrs), details=_details(attrs))
+
+
+def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
+    reading = a.verb in ("get", "list", "watch")
+    bound_here = obj is not None and (obj.get("spec") or {}).get("nodeName") == node
+    if a.resource == "nodes":
+        return reading or (a.verb in ("create", "update", "patch") and a.name == node)
+    if a.resource == "namespaces":
+        return a.verb == "get"
+    if a.resource == "leases" and a.group == "coordination.k8s.io":
+        return (
+            a.namespace == LEASE_NAMESPACE
+            and a.name == node
+            and a.verb != "delete"
+            and (a.verb != "list" and a.verb != "watch")
+        )
+    if a.resource == "events":
+        return a.verb in ("create", "update", "patch")
+    if a.resource != "pods":
+        return False
+    if a.verb in ("list", "watch"):
+        return a.field_selector.get("spec.nodeName") == node
+    if a.verb == "get" and not a.subresource:
+        return bound_here
+    if a.subresource == "status" and a.verb in ("get", "update", "patch"):
+        return bound_here
+    if a.verb == "delete" and not a.subresource:
+        # Only to finish a deletion already asked for, once the agent has stopped the containers.
+        terminating = obj is not None and bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+        return bound_here and terminating
+    return False
+
+
+def _forbidden_message(user: User, a: Attributes) -> str:
+    resource = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
+    what = f'{a.resource} "{a.name}"' if a.name else a.resource
+    where = f' in the namespace "{a.namespace}"' if a.namespace else " at the cluster scope"
+    return (
+        f'{what} is forbidden: User "{user.name}" cannot {a.verb} resource "{resource}" '
+        f'in API group "{a.group}"{where}'
+    )
+
+
+def _details(a: Attributes) -> dict[str, Any]:
+    details: dict[str, Any] = {"kind": a.resource}
+    if a.name:
+        details["name"] = a.name
+    if a.group:
+        details["group"] = a.group
+    return details

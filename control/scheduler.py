@@ -1,0 +1,168 @@
+"""Choosing a node for a pod: filters (Ready, schedulable, taints, nodeSelector, host ports,
+cpu/memory/pod count against allocatable), then a score (least allocated, spread of the pod's
+siblings, fewest pods). Pure: plain objects in, a decision out; nothing here reads a clock or store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.quantity import parse_bytes, parse_cpu_millis
+
+Obj = dict[str, Any]
+TERMINAL = ("Succeeded", "Failed")
+# Kubernetes schedules 110 pods per node unless the node says otherwise.
+DEFAULT_MAX_PODS = 110
+
+
+@dataclass
+class NodeUsage:
+    """What the pods already bound to a node take from it."""
+
+    cpu_millis: int = 0
+    memory: int = 0
+    pods: int = 0
+    host_ports: set[tuple[str, int]] = field(default_factory=set)
+    owners: Counter[str] = field(default_factory=Counter)
+
+    def add(self, pod: Obj) -> None:
+        cpu, mem = pod_requests(pod)
+        self.cpu_millis += cpu
+        self.memory += mem
+        self.pods += 1
+        self.host_ports |= host_ports(pod)
+        owner = controller_uid(pod)
+        if owner:
+            self.owners[owner] += 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    node: str | None
+    message: str  # why no node fits, in kube-scheduler's words
+
+
+def pod_requests(pod: Obj) -> tuple[int, int]:
+    cpu = mem = 0
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        requests = (c.get("resources") or {}).get("requests") or {}
+        if "cpu" in requests:
+            cpu += parse_cpu_millis(requests["cpu"])
+        if "memory" in requests:
+            mem += parse_bytes(requests["memory"])
+    return cpu, mem
+
+
+def host_ports(pod: Obj) -> set[tuple[str, int]]:
+    out = set()
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                out.add((str(p.get("protocol", "TCP")), int(p["hostPort"])))
+    return out
+
+
+def controller_uid(pod: Obj) -> str:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid", ""))
+    return ""
+
+
+def usage_by_node(pods: Iterable[Obj]) -> dict[str, NodeUsage]:
+    usage: dict[str, NodeUsage] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and (pod.get("status") or {}).get("phase") not in TERMINAL:
+            usage.setdefault(node, NodeUsage()).add(pod)
+    return usage
+
+
+def is_ready(node: Obj) -> bool:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return bool(c.get("status") == "True")
+    return False
+
+
+def _tolerates(pod: Obj, taint: Obj) -> bool:
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def unfit_reason(pod: Obj, node: Obj, usage: NodeUsage) -> str | None:
+    """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        return "node(s) were unschedulable"
+    for taint in spec.get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
+            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
+    if not is_ready(node):
+        return "node(s) were not ready"
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    selector: Mapping[str, str] = (pod.get("spec") or {}).get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        return "node(s) didn't match Pod's node affinity/selector"
+    if host_ports(pod) & usage.host_ports:
+        return "node(s) didn't have free ports for the requested pod ports"
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
+    cpu, mem = pod_requests(pod)
+    if usage.pods + 1 > int(allocatable.get("pods", DEFAULT_MAX_PODS)):
+        return "Too many pods"
+    cpu_left = parse_cpu_millis(allocatable.get("cpu", "0")) - usage.cpu_millis
+    if cpu and "cpu" in allocatable and cpu > cpu_left:
+        return "Insufficient cpu"
+    memory_left = parse_bytes(allocatable.get("memory", "0")) - usage.memory
+    if mem and "memory" in allocatable and mem > memory_left:
+        return "Insufficient memory"
+    return None
+
+
+Score = tuple[int, float, int, str]
+
+
+def _score(pod: Obj, node: Obj, usage: NodeUsage) -> Score:
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
+    cpu, mem = pod_requests(pod)
+    total_cpu = parse_cpu_millis(allocatable.get("cpu", "1")) or 1
+    total_mem = parse_bytes(allocatable.get("memory", "1")) or 1
+    used = ((usage.cpu_millis + cpu) / total_cpu + (usage.memory + mem) / total_mem) / 2
+    siblings = usage.owners.get(controller_uid(pod), 0) if controller_uid(pod) else 0
+    # Lower sorts first: fewest siblings (spread), least allocated, fewest pods, then by name.
+    return (siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
+
+
+def select_node(pod: Obj, nodes: Iterable[Obj], usage: Mapping[str, NodeUsage]) -> Decision:
+    """The node ``pod`` should run on, or None and kube-scheduler's explanation."""
+    nodes = list(nodes)
+    fits: list[tuple[Score, str]] = []
+    reasons: Counter[str] = Counter()
+    for node in nodes:
+        name = node["metadata"]["name"]
+        u = usage.get(name) or NodeUsage()
+        reason = unfit_reason(pod, node, u)
+        if reason is None:
+            fits.append((_score(pod, node, u), name))
+        else:
+            reasons[reason] += 1
+    if fits:
+        return Decision(min(fits)[1], "")
+    if not nodes:
+        return Decision(None, "no nodes available to schedule pods")
+    detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+    return Decision(
+        None,
+        f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
+        "available: "
+        f"{len(nodes)} Preemption is not helpful for scheduling.",
+    )

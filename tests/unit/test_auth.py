@@ -1,0 +1,88 @@
+"""The authorizer: admins may do anything, a node only what its agent needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common import errors
+from control.apiserver.auth import Attributes, TokenAuthenticator, User, authorize, parse_token_file
+
+ADMIN = User("admin", ("system:masters",))
+NODE = User("system:node:n1", ("system:nodes",))
+
+
+def pod_on(node: str, deleting: bool = False) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": "p"}
+    if deleting:
+        m["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": m, "spec": {"nodeName": node}}
+
+
+ALLOWED = [
+    (Attributes("create", "nodes", name="n1"), None),
+    (Attributes("update", "nodes", subresource="status", name="n1"), None),
+    (Attributes("list", "nodes"), None),
+    (Attributes("get", "namespaces", name="kube-system"), None),
+    (Attributes("watch", "pods", field_selector={"spec.nodeName": "n1"}), None),
+    (Attributes("get", "pods", namespace="d", name="p"), pod_on("n1")),
+    (Attributes("update", "pods", subresource="status", namespace="d", name="p"), pod_on("n1")),
+    (Attributes("delete", "pods", namespace="d", name="p"), pod_on("n1", deleting=True)),
+    (Attributes("create", "events", namespace="d"), None),
+    (
+        Attributes(
+            "update", "leases", "coordination.k8s.io", namespace="kube-node-lease", name="n1"
+        ),
+        None,
+    ),
+]
+DENIED = [
+    (Attributes("create", "nodes", name="n2"), None),
+    (Attributes("update", "nodes", subresource="status", name="n2"), None),
+    (Attributes("list", "pods"), None),
+    (Attributes("watch", "pods", field_selector={"spec.nodeName": "n2"}), None),
+    (Attributes("get", "pods", namespace="d", name="p"), pod_on("n2")),
+    (Attributes("update", "pods", subresource="status", namespace="d", name="p"), pod_on("n2")),
+    (Attributes("update", "pods", namespace="d", name="p"), pod_on("n1")),
+    (Attributes("create", "pods", namespace="d"), None),
+    (Attributes("delete", "pods", namespace="d", name="p"), pod_on("n1")),
+    (Attributes("delete", "nodes", name="n1"), None),
+    (
+        Attributes(
+            "update", "leases", "coordination.k8s.io", namespace="kube-node-lease", name="n2"
+        ),
+        None,
+    ),
+    (Attributes("create", "namespaces"), None),
+]
+
+
+@pytest.mark.parametrize(("attrs", "obj"), ALLOWED)
+def test_node_may(attrs: Attributes, obj: dict[str, Any] | None) -> None:
+    authorize(NODE, attrs, obj)
+
+
+@pytest.mark.parametrize(("attrs", "obj"), DENIED)
+def test_node_may_not(attrs: Attributes, obj: dict[str, Any] | None) -> None:
+    with pytest.raises(errors.ForbiddenError) as e:
+        authorize(NODE, attrs, obj)
+    assert 'User "system:node:n1" cannot' in e.value.message
+
+
+@pytest.mark.parametrize(("attrs", "obj"), DENIED)
+def test_admin_may_do_anything(attrs: Attributes, obj: dict[str, Any] | None) -> None:
+    authorize(ADMIN, attrs, obj)
+
+
+def test_token_file_and_authentication() -> None:
+    tokens = parse_token_file(
+        't1,admin,admin,"system:masters"\nt2,system:node:n1,n1,system:nodes\n'
+    )
+    auth = TokenAuthenticator(tokens)
+    assert auth.authenticate("Bearer t1") == ADMIN
+    assert auth.authenticate("Bearer t2").node == "n1"
+    assert auth.token_of("system:node:n1") == "t2"
+    for header in (None, "", "Basic x", "Bearer nope"):
+        with pytest.raises(errors.UnauthorizedError):
+            auth.authenticate(header)

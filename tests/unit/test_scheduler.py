@@ -1,0 +1,100 @@
+"""select_node: filters and scores, table-driven over plain objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from control.scheduler import NodeUsage, select_node, usage_by_node
+
+
+def node(name: str, *, ready: bool = True, cpu: str = "2", memory: str = "4Gi", pods: str = "110",
+         labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": spec,
+        "status": {
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+def pod(name: str = "p", *, cpu: str = "", memory: str = "", node_name: str = "", owner: str = "",
+        selector: dict[str, str] | None = None, host_port: int = 0) -> dict[str, Any]:  # fmt: skip
+    requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
+    container: dict[str, Any] = {"name": "c", "image": "i", "resources": {"requests": requests}}
+    if host_port:
+        container["ports"] = [{"containerPort": 80, "hostPort": host_port, "protocol": "TCP"}]
+    p: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"containers": [container], "nodeSelector": selector or {}},
+        "status": {"phase": "Running" if node_name else "Pending"},
+    }
+    if node_name:
+        p["spec"]["nodeName"] = node_name
+    if owner:
+        p["metadata"]["ownerReferences"] = [{"uid": owner, "controller": True}]
+    return p
+
+
+def test_only_ready_nodes() -> None:
+    d = select_node(pod(), [node("a", ready=False), node("b")], {})
+    assert d.node == "b"
+
+
+def test_no_ready_node_explains_why() -> None:
+    d = select_node(pod(), [node("a", ready=False), node("b", ready=False)], {})
+    assert d.node is None
+    assert d.message.startswith("0/2 nodes are available: 2 node(s) were not ready.")
+
+
+def test_requests_against_allocatable() -> None:
+    usage = usage_by_node([pod("x", cpu="1500m", node_name="a")])
+    d = select_node(pod(cpu="1"), [node("a"), node("b", cpu="500m")], usage)
+    assert d.node is None
+    assert "2 Insufficient cpu" in d.message
+    assert select_node(pod(cpu="400m"), [node("a"), node("b", cpu="500m")], usage).node == "a"
+
+
+def test_memory_and_pod_count() -> None:
+    assert select_node(pod(memory="8Gi"), [node("a")], {}).node is None
+    full = {"a": NodeUsage(pods=3)}
+    assert "Too many pods" in select_node(pod(), [node("a", pods="3")], full).message
+
+
+def test_node_selector() -> None:
+    nodes = [node("a", labels={"disk": "hdd"}), node("b", labels={"disk": "ssd"})]
+    assert select_node(pod(selector={"disk": "ssd"}), nodes, {}).node == "b"
+    d = select_node(pod(selector={"gpu": "yes"}), nodes, {})
+    assert "2 node(s) didn't match Pod's node affinity/selector" in d.message
+
+
+def test_unschedulable_and_tainted_nodes_are_skipped() -> None:
+    taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+    nodes = [node("a", unschedulable=True), node("b", taints=[taint]), node("c")]
+    assert select_node(pod(), nodes, {}).node == "c"
+
+
+def test_host_port_conflict() -> None:
+    usage = usage_by_node([pod("x", node_name="a", host_port=8080)])
+    assert select_node(pod(host_port=8080), [node("a"), node("b")], usage).node == "b"
+
+
+@pytest.mark.parametrize("count", [2, 6, 9])
+def test_siblings_spread_over_nodes(count: int) -> None:
+    nodes = [node("a"), node("b"), node("c")]
+    placed: list[dict[str, Any]] = []
+    for i in range(count):
+        d = select_node(pod(f"p{i}", owner="rs1"), nodes, usage_by_node(placed))
+        assert d.node is not None
+        placed.append(pod(f"p{i}", owner="rs1", node_name=d.node))
+    per_node = [sum(1 for p in placed if p["spec"]["nodeName"] == n) for n in "abc"]
+    assert max(per_node) - min(per_node) <= 1
+
+
+def test_terminal_pods_free_their_resources() -> None:
+    done = pod("x", cpu="2", node_name="a")
+    done["status"]["phase"] = "Succeeded"
+    assert select_node(pod(cpu="1"), [node("a")], usage_by_node([done])).node == "a"
