@@ -1,0 +1,437 @@
+"""The Docker implementation of ``Runtime``: the only module of tinykube that imports ``docker``.
+
+Uses the docker SDK's high-level client for CRUD and its low-level ``APIClient`` for pulls,
+builds, logs and events. Every docker (and requests) exception is turned into a
+``runtime.ContainerRuntimeError`` here and never leaves this module. Effectful.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests
+from docker.utils import parse_repository_tag
+
+from agent import pause, podspec
+from agent import runtime as rt
+from agent.runtime import (
+    ContainerInfo,
+    CreateSpec,
+    EngineInfo,
+    ImageResult,
+    RuntimeEvent,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Lifecycle actions that change what a pod's containers look like.
+WATCHED_ACTIONS = ("start", "die", "destroy", "oom")
+# Words of a pull error that mean no registry answered at all (DNS, refused, timeout).
+_UNREACHABLE_HINTS = (
+    "no such host",
+    "connection refused",
+    "i/o timeout",
+    "network is unreachable",
+    "tls handshake timeout",
+    "dial tcp",
+    "timeout exceeded",
+    "temporary failure in name resolution",
+    "no route to host",
+)
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, docker.errors.APIError):
+        explanation = e.explanation
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode(errors="replace")
+        return str(explanation or e)
+    return str(e)
+
+
+def _call(what: str, fn: Callable[[], T], error: type[rt.ContainerRuntimeError]) -> T:
+    """Run one engine call, translating its failures into runtime errors."""
+    try:
+        return fn()
+    except docker.errors.NotFound as e:
+        raise rt.ContainerNotFoundError(f"{what}: {_message(e)}") from e
+    except (requests.exceptions.ConnectionError, ConnectionError) as e:
+        raise rt.RuntimeUnavailableError(f"{what}: the Docker engine does not answer: {e}") from e
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+        raise error(f"{what}: {_message(e)}") from e
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Docker's RFC3339 timestamps (nanoseconds) as aware datetimes; the zero time as None."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    text = value.rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        offset = ""
+        for sign in ("+", "-"):
+            if sign in frac:
+                frac, rest = frac.split(sign, 1)
+                offset = sign + rest
+        text = f"{head}.{frac[:6]}{offset}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _state(status: str) -> rt.State:
+    if status == "created":
+        return "created"
+    if status in ("running", "paused", "restarting"):
+        return "running"
+    return "exited"
+
+
+def _ip(attrs: dict[str, Any]) -> str | None:
+    net = attrs.get("NetworkSettings") or {}
+    if net.get("IPAddress"):
+        return str(net["IPAddress"])
+    for network in (net.get("Networks") or {}).values():
+        if network and network.get("IPAddress"):
+            return str(network["IPAddress"])
+    return None
+
+
+class DockerRuntime:
+    """``Runtime`` over a Docker engine (the local socket, or ``base_url``)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        offline_fallback: bool = True,
+        sandbox_image: str = podspec.SANDBOX_IMAGE,
+    ) -> None:
+        try:
+            if base_url:
+                self.client = docker.DockerClient(base_url=base_url, timeout=int(timeout))
+            else:
+                self.client = docker.from_env(timeout=int(timeout))
+        except docker.errors.DockerException as e:
+            raise rt.RuntimeUnavailableError(f"the Docker engine does not answer: {e}") from e
+        self.api = self.client.api
+        self.offline_fallback = offline_fallback
+        self.sandbox_image = sandbox_image
+        self._build_lock = threading.Lock()
+        self._digests: dict[str, str | None] = {}
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def list_containers(
+        self, cluster: str, node: str, pod_uid: str | None = None
+    ) -> list[ContainerInfo]:
+        labels = [f"{rt.CLUSTER_LABEL}={cluster}", f"{rt.NODE_LABEL}={node}"]
+        if pod_uid:
+            labels.append(f"{rt.POD_UID}={pod_uid}")
+        summaries = _call(
+            "list containers",
+            lambda: self.api.containers(all=True, filters={"label": labels}),
+            rt.ContainerRuntimeError,
+        )
+        infos = []
+        for summary in summaries:
+            try:
+                infos.append(self.inspect(summary["Id"]))
+            except rt.ContainerNotFoundError:
+                continue  # removed between the list and the inspect
+        return infos
+
+    def inspect(self, container_id: str) -> ContainerInfo:
+        attrs = _call(
+            f"inspect {container_id[:12]}",
+            lambda: self.api.inspect_container(container_id),
+            rt.ContainerRuntimeError,
+        )
+        return self._to_info(attrs)
+
+    def _to_info(self, attrs: dict[str, Any]) -> ContainerInfo:
+        config = attrs.get("Config") or {}
+        state = attrs.get("State") or {}
+        labels = {str(k): str(v) for k, v in (config.get("Labels") or {}).items()}
+        role: rt.Role = "sandbox" if labels.get(rt.DOCKER_TYPE) == "podsandbox" else "app"
+        status = _state(str(state.get("Status") or "exited"))
+        image_id = str(attrs.get("Image") or "")
+        try:
+            attempt = int(labels.get(rt.RESTART_COUNT, "0"))
+        except ValueError:
+            attempt = 0
+        return ContainerInfo(
+            id=str(attrs["Id"]),
+            name=str(attrs.get("Name") or "").lstrip("/"),
+            pod_uid=labels.get(rt.POD_UID, ""),
+            pod_name=labels.get(rt.POD_NAME, ""),
+            pod_namespace=labels.get(rt.POD_NAMESPACE, ""),
+            container_name=labels.get(rt.CONTAINER_NAME, ""),
+            attempt=attempt,
+            role=role,
+            state=status,
+            exit_code=int(state["ExitCode"]) if status == "exited" else None,
+            created_at=parse_time(attrs.get("Created")),
+            started_at=parse_time(state.get("StartedAt")),
+            finished_at=parse_time(state.get("FinishedAt")) if status == "exited" else None,
+            image=str(config.get("Image") or ""),
+            image_id=image_id,
+            repo_digest=self._repo_digest(image_id),
+            ip=_ip(attrs) if role == "sandbox" else None,
+            labels=labels,
+            oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""),
+        )
+
+    def _inspect_image(self, image: str) -> dict[str, Any]:
+        attrs: dict[str, Any] = self.api.inspect_image(image)  # type: ignore[no-untyped-call]
+        return attrs
+
+    def _repo_digest(self, image_id: str) -> str | None:
+        if not image_id:
+            return None
+        if image_id not in self._digests:
+            try:
+                attrs = self._inspect_image(image_id)
+                digests = attrs.get("RepoDigests") or []
+                self._digests[image_id] = str(digests[0]) if digests else None
+            except (docker.errors.DockerException, requests.exceptions.RequestException):
+                return None
+        return self._digests[image_id]
+
+    # -- images -----------------------------------------------------------------------------
+
+    def _local_image(self, image: str) -> str | None:
+        try:
+            return str(self._inspect_image(image)["Id"])
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as e:
+            if e.status_code == 400:
+                raise rt.InvalidImageNameError(
+                    f'Failed to apply default image tag "{image}": {_message(e)}'
+                ) from e
+            raise rt.ImagePullError(_message(e)) from e
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise rt.RuntimeUnavailableError(f"inspect image {image}: {e}") from e
+
+    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
+        local = self._local_image(image)
+        if pull_policy == "Never":
+            if local is None:
+                raise rt.ImageNeverPullError(
+                    f'Container image "{image}" is not present with pull policy of Never'
+                )
+            return ImageResult(local)
+        if pull_policy != "Always" and local is not None:
+            return ImageResult(local)
+        try:
+            return self._pull(image)
+        except rt.ImagePullError as e:
+            unreachable = any(h in str(e).lower() for h in _UNREACHABLE_HINTS)
+            if local is not None and self.offline_fallback and unreachable:
+                log.warning("image %s: no registry answers, using the local image", image)
+                return ImageResult(local, offline_fallback_error=str(e))
+            raise
+
+    def _pull(self, image: str) -> ImageResult:
+        repo, tag = parse_repository_tag(image)
+        started = time.monotonic()
+        try:
+            for msg in self.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                if isinstance(msg, dict) and msg.get("error"):
+                    raise rt.ImagePullError(str(msg["error"]))
+        except docker.errors.APIError as e:
+            if e.status_code == 400 and "invalid reference" in _message(e):
+                raise rt.InvalidImageNameError(_message(e)) from e
+            raise rt.ImagePullError(_message(e)) from e
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise rt.ImagePullError(str(e)) from e
+        elapsed = time.monotonic() - started
+        try:
+            attrs = self._inspect_image(image)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise rt.ImagePullError(f"pulled {image} but cannot inspect it: {e}") from e
+        return ImageResult(str(attrs["Id"]), True, elapsed, int(attrs.get("Size") or 0))
+
+    def ensure_sandbox_image(self) -> str:
+        with self._build_lock:
+            if self._local_image(self.sandbox_image) is not None:
+                return self.sandbox_image
+            log.info("sandbox image %s: building it locally", self.sandbox_image)
+            context = io.BytesIO(pause.build_context(platform.machine()))
+
+            def build() -> None:
+                for msg in self.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    tag=self.sandbox_image,
+                    labels={"tinykube.io/sandbox-image": "true"},
+                    rm=True,
+                    pull=False,
+                    decode=True,
+                ):
+                    if isinstance(msg, dict) and msg.get("error"):
+                        raise rt.CreateContainerError(f"build {self.sandbox_image}: {msg['error']}")
+
+            _call(f"build {self.sandbox_image}", build, rt.CreateContainerError)
+            return self.sandbox_image
+
+    # -- containers -------------------------------------------------------------------------
+
+    def create_container(self, spec: CreateSpec) -> str:
+        kwargs = podspec.docker_create_kwargs(spec)
+        try:
+            container = self.client.containers.create(**kwargs)
+        except docker.errors.ImageNotFound as e:
+            raise rt.ImagePullError(f"create {spec.name}: {_message(e)}") from e
+        except docker.errors.NotFound as e:
+            raise rt.CreateContainerError(f"create {spec.name}: {_message(e)}") from e
+        except (requests.exceptions.ConnectionError, ConnectionError) as e:
+            raise rt.RuntimeUnavailableError(f"create {spec.name}: {e}") from e
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise rt.CreateContainerError(f"create {spec.name}: {_message(e)}") from e
+        return str(container.id)
+
+    def start(self, container_id: str) -> None:
+        _call(
+            f"start {container_id[:12]}",
+            lambda: self.api.start(container_id),
+            rt.StartContainerError,
+        )
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        timeout = max(0, math.ceil(grace_seconds))
+        with contextlib.suppress(rt.ContainerNotFoundError):
+            _call(
+                f"stop {container_id[:12]}",
+                lambda: self.api.stop(container_id, timeout=timeout),
+                rt.ContainerRuntimeError,
+            )
+
+    def remove(self, container_id: str) -> None:
+        try:
+            _call(
+                f"remove {container_id[:12]}",
+                lambda: self.api.remove_container(container_id, force=True, v=True),
+                rt.ContainerRuntimeError,
+            )
+        except rt.ContainerNotFoundError:
+            pass
+        except rt.ContainerRuntimeError as e:
+            if "already in progress" not in str(e):
+                raise
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> Iterator[bytes]:
+        kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": timestamps}
+        kwargs["tail"] = "all" if tail is None or tail < 0 else tail
+        if since is not None:
+            kwargs["since"] = since
+        stream = _call(
+            f"logs {container_id[:12]}",
+            lambda: self.api.logs(container_id, **kwargs),
+            rt.ContainerRuntimeError,
+        )
+        return self._iterate(stream, f"logs {container_id[:12]}")
+
+    def _iterate(self, stream: Any, what: str) -> Iterator[bytes]:
+        try:
+            while True:
+                chunk = _call(what, lambda: next(stream, None), rt.ContainerRuntimeError)
+                if chunk is None:
+                    return
+                yield bytes(chunk)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing a cut stream may fail; nothing is left to do
+                    log.debug("%s: closing the stream failed", what)
+
+    def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
+        filters = {"type": "container", "event": list(WATCHED_ACTIONS), "label": [rt.CLUSTER_LABEL]}
+        stream = _call(
+            "events",
+            lambda: self.api.events(decode=True, filters=filters),
+            rt.RuntimeUnavailableError,
+        )
+        done = threading.Event()
+        closer = threading.Thread(target=_close_when, args=(stop, done, stream), daemon=True)
+        closer.start()
+        try:
+            while not stop.is_set():
+                try:
+                    event = next(stream, None)
+                except Exception as e:
+                    if stop.is_set():
+                        return
+                    raise rt.RuntimeUnavailableError(f"Docker event stream cut: {e}") from e
+                if event is None:
+                    if stop.is_set():
+                        return
+                    raise rt.RuntimeUnavailableError("Docker event stream ended")
+                actor = event.get("Actor") or {}
+                attrs = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
+                action = str(event.get("Action") or event.get("status") or "")
+                yield RuntimeEvent(str(actor.get("ID") or event.get("id") or ""), action, attrs)
+        finally:
+            done.set()
+            stop_stream(stream)
+
+    def engine_info(self) -> EngineInfo:
+        info = _call("info", self.client.info, rt.RuntimeUnavailableError)
+        return EngineInfo(
+            cpus=int(info.get("NCPU") or 1),
+            memory_bytes=int(info.get("MemTotal") or 0),
+            version=str(info.get("ServerVersion") or ""),
+            os=str(info.get("OperatingSystem") or ""),
+            kernel=str(info.get("KernelVersion") or ""),
+            architecture=str(info.get("Architecture") or platform.machine()),
+        )
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # closing the HTTP pool is best effort
+            log.debug("docker client: close failed")
+
+
+def stop_stream(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:  # the stream may already be cut
+        log.debug("docker stream: close failed")
+
+
+def _close_when(stop: threading.Event, done: threading.Event, stream: Any) -> None:
+    """Cut a blocking event stream once the caller asks to stop (or has finished with it)."""
+    while not stop.wait(0.5):
+        if done.is_set():
+            return
+    stop_stream(stream)

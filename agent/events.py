@@ -1,0 +1,133 @@
+"""Kubernetes Events from the agent (``source.component: kubelet``), with client-go's dedup.
+
+``EventRecorder.record`` POSTs an Event about a pod; the same (pod, container, reason, message)
+again within ``DEDUP_SECONDS`` PATCHes the first one's ``count`` and ``lastTimestamp`` instead,
+so a crash loop leaves one BackOff event with a growing count. Failures are logged, never
+raised: an event is never worth failing a sync. Effectful (API calls).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.apis import EVENTS
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+# client-go's event cache keeps similar events for about this long (it aggregates over 10 min).
+DEDUP_SECONDS = 600.0
+# Bound on remembered events, so a long-running agent does not grow without limit.
+CACHE_SIZE = 4096
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_event(
+    pod: dict[str, Any],
+    reason: str,
+    message: str,
+    event_type: str,
+    node: str,
+    container: str | None = None,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
+    """An Event object about ``pod`` named as client-go names them (``<pod>.<hex nanos>``)."""
+    meta = pod["metadata"]
+    ts = timestamp or _now()
+    involved: dict[str, Any] = {
+        "kind": "Pod",
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+        "apiVersion": "v1",
+    }
+    if meta.get("resourceVersion"):
+        involved["resourceVersion"] = meta["resourceVersion"]
+    if container:
+        involved["fieldPath"] = f"spec.containers{{{container}}}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta["namespace"]},
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "source": {"component": "kubelet", "host": node},
+        "firstTimestamp": ts,
+        "lastTimestamp": ts,
+        "count": 1,
+        "type": event_type,
+        "reportingComponent": "kubelet",
+        "reportingInstance": node,
+    }
+
+
+class EventRecorder:
+    """Posts pod events for one node; thread-safe."""
+
+    def __init__(self, client: ApiClient | None, node: str) -> None:
+        self.client = client
+        self.node = node
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, int, float]] = OrderedDict()
+        self.recorded: list[dict[str, Any]] = []  # the last events, for tests and debugging
+
+    def record(
+        self,
+        pod: dict[str, Any],
+        reason: str,
+        message: str,
+        event_type: str = NORMAL,
+        container: str | None = None,
+    ) -> None:
+        meta = pod["metadata"]
+        key = (meta.get("uid", ""), container or "", reason, message, event_type)
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[2] < DEDUP_SECONDS:
+                name, count, _ = seen
+                self._seen[key] = (name, count + 1, now)
+                self._seen.move_to_end(key)
+            else:
+                seen = None
+        log.debug("pod %s/%s: event %s %s", meta["namespace"], meta["name"], reason, message)
+        if seen is not None:
+            self._bump(meta["namespace"], seen[0], seen[1] + 1)
+            return
+        event = make_event(pod, reason, message, event_type, self.node, container)
+        self.recorded = [*self.recorded[-99:], event]
+        if self.client is None:
+            return
+        try:
+            self.client.create(EVENTS, event, meta["namespace"])
+        except errors.ApiError as e:
+            log.info(
+                "pod %s/%s: event %s not recorded: %s", meta["namespace"], meta["name"], reason, e
+            )
+            return
+        with self._lock:
+            self._seen[key] = (event["metadata"]["name"], 1, now)
+            while len(self._seen) > CACHE_SIZE:
+                self._seen.popitem(last=False)
+
+    def _bump(self, namespace: str, name: str, count: int) -> None:
+        if self.client is None:
+            return
+        patch = {"count": count, "lastTimestamp": _now()}
+        try:
+            self.client.patch(EVENTS, name, patch, namespace)
+        except errors.ApiError as e:
+            log.debug("event %s/%s: count not updated: %s", namespace, name, e)

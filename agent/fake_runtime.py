@@ -1,0 +1,269 @@
+"""An in-memory ``Runtime`` for pure-logic tests and simulated nodes: no Docker involved.
+
+It keeps containers in a dict and is scriptable: ``add_image``/``fail_pulls`` shape image
+behaviour, ``exit_container`` makes a container exit with a code, ``exit_on_start`` makes every
+container of an image exit at once, ``kill_externally`` mimics ``docker rm -f``. Lifecycle events
+go to every ``events`` iterator, as Docker's would. Effectful only in memory; thread-safe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from agent import runtime as rt
+from agent.runtime import ContainerInfo, CreateSpec, EngineInfo, ImageResult, RuntimeEvent
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeRuntime:
+    """A container engine in a dict; see the module docstring for the scripting hooks."""
+
+    def __init__(
+        self,
+        images: tuple[str, ...] = (),
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        offline: bool = True,
+        offline_fallback: bool = True,
+    ) -> None:
+        self.clock = clock
+        self.offline = offline  # pulls of unknown images fail as if no registry answered
+        self.offline_fallback = offline_fallback
+        self._lock = threading.RLock()
+        self._images: dict[str, str] = {}
+        self._pullable: set[str] = set()
+        self._pull_errors: dict[str, str] = {}
+        self._exit_on_start: dict[str, int] = {}
+        self._containers: dict[str, ContainerInfo] = {}
+        self._logs: dict[str, list[bytes]] = {}
+        self._subscribers: list[queue.Queue[RuntimeEvent | None]] = []
+        self._ips = itertools.count(2)
+        self.calls: list[tuple[str, str]] = []
+        for image in images:
+            self.add_image(image)
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def add_image(self, image: str) -> str:
+        with self._lock:
+            image_id = "sha256:" + uuid.uuid5(uuid.NAMESPACE_URL, image).hex * 2
+            self._images[image] = image_id
+            return image_id
+
+    def allow_pull(self, image: str) -> None:
+        """Make ``image`` pullable from a pretend registry."""
+        with self._lock:
+            self._pullable.add(image)
+
+    def fail_pulls(self, image: str, message: str) -> None:
+        with self._lock:
+            self._pull_errors[image] = message
+
+    def exit_on_start(self, image: str, code: int) -> None:
+        """Every container of ``image`` exits with ``code`` as soon as it starts."""
+        with self._lock:
+            self._exit_on_start[image] = code
+
+    def write_log(self, container_id: str, data: bytes) -> None:
+        with self._lock:
+            self._logs.setdefault(container_id, []).append(data)
+
+    def exit_container(self, container_id: str, code: int, oom: bool = False) -> None:
+        with self._lock:
+            info = self._containers[container_id]
+            if info.state != "running":
+                return
+            self._containers[container_id] = replace(
+                info, state="exited", exit_code=code, finished_at=self.clock(), oom_killed=oom
+            )
+            self._emit(container_id, "oom" if oom else "die")
+
+    def kill_externally(self, container_id: str) -> None:
+        """What ``docker rm -f`` does: the container is gone, with die and destroy events."""
+        with self._lock:
+            info = self._containers.pop(container_id, None)
+            if info is None:
+                return
+            self._publish(RuntimeEvent(container_id, "die", dict(info.labels)))
+            self._publish(RuntimeEvent(container_id, "destroy", dict(info.labels)))
+
+    def containers(self) -> list[ContainerInfo]:
+        with self._lock:
+            return list(self._containers.values())
+
+    # -- Runtime ----------------------------------------------------------------------------
+
+    def list_containers(
+        self, cluster: str, node: str, pod_uid: str | None = None
+    ) -> list[ContainerInfo]:
+        with self._lock:
+            return [
+                c
+                for c in self._containers.values()
+                if c.labels.get(rt.CLUSTER_LABEL) == cluster
+                and c.labels.get(rt.NODE_LABEL) == node
+                and (pod_uid is None or c.pod_uid == pod_uid)
+            ]
+
+    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
+        with self._lock:
+            local = self._images.get(image)
+            if pull_policy == "Never":
+                if local is None:
+                    raise rt.ImageNeverPullError(
+                        f'Container image "{image}" is not present with pull policy of Never'
+                    )
+                return ImageResult(local)
+            if pull_policy != "Always" and local is not None:
+                return ImageResult(local)
+            error = self._pull_errors.get(image)
+            if error is None and image in self._pullable:
+                return ImageResult(self.add_image(image), pulled=True, size=1024)
+            if error is None:
+                error = f'Get "https://{image.split("/")[0]}/v2/": dial tcp: connection refused'
+            unreachable = "dial tcp" in error or "no such host" in error
+            if local is not None and self.offline_fallback and unreachable:
+                return ImageResult(local, offline_fallback_error=error)
+            raise rt.ImagePullError(error)
+
+    def ensure_sandbox_image(self) -> str:
+        self.add_image("tinykube/pause:1")
+        return "tinykube/pause:1"
+
+    def create_container(self, spec: CreateSpec) -> str:
+        with self._lock:
+            if spec.image not in self._images:
+                raise rt.ImagePullError(f"No such image: {spec.image}")
+            if any(c.name == spec.name for c in self._containers.values()):
+                raise rt.CreateContainerError(
+                    f'Conflict. The container name "/{spec.name}" is already in use'
+                )
+            if spec.network_mode and spec.network_mode.startswith("container:"):
+                target = self._containers.get(spec.network_mode.split(":", 1)[1])
+                if target is None:
+                    raise rt.CreateContainerError(f"No such container: {spec.network_mode}")
+            cid = uuid.uuid4().hex + uuid.uuid4().hex
+            labels = dict(spec.labels)
+            self._containers[cid] = ContainerInfo(
+                id=cid,
+                name=spec.name,
+                pod_uid=labels.get(rt.POD_UID, ""),
+                pod_name=labels.get(rt.POD_NAME, ""),
+                pod_namespace=labels.get(rt.POD_NAMESPACE, ""),
+                container_name=labels.get(rt.CONTAINER_NAME, ""),
+                attempt=int(labels.get(rt.RESTART_COUNT, "0")),
+                role=spec.role,
+                state="created",
+                created_at=self.clock(),
+                image=spec.image,
+                image_id=self._images[spec.image],
+                labels=labels,
+            )
+            self.calls.append(("create", cid))
+            return cid
+
+    def start(self, container_id: str) -> None:
+        with self._lock:
+            info = self._get(container_id)
+            if info.role == "app":
+                sandbox = self._containers.get(info.sandbox_id)
+                if sandbox is None or sandbox.state != "running":
+                    raise rt.StartContainerError(
+                        f"cannot join network of a non running container: {info.sandbox_id}"
+                    )
+            ip = f"10.88.0.{next(self._ips)}" if info.role == "sandbox" else None
+            self._containers[container_id] = replace(
+                info, state="running", started_at=self.clock(), finished_at=None, ip=ip
+            )
+            self.calls.append(("start", container_id))
+            self._emit(container_id, "start")
+            code = self._exit_on_start.get(info.image)
+            if code is not None:
+                self.exit_container(container_id, code)
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        with self._lock:
+            info = self._containers.get(container_id)
+            if info is None or info.state != "running":
+                return
+            self.calls.append(("stop", container_id))
+            # The images tinykube runs trap SIGTERM; the sandbox dies of SIGKILL.
+            self.exit_container(container_id, 137 if info.role == "sandbox" else 143)
+
+    def remove(self, container_id: str) -> None:
+        with self._lock:
+            info = self._containers.get(container_id)
+            if info is None:
+                return
+            self.calls.append(("remove", container_id))
+            if info.state == "running":
+                self.exit_container(container_id, 137)
+            del self._containers[container_id]
+            self._emit_labels(container_id, "destroy", info.labels)
+
+    def inspect(self, container_id: str) -> ContainerInfo:
+        with self._lock:
+            return self._get(container_id)
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> Iterator[bytes]:
+        with self._lock:
+            self._get(container_id)
+            lines = b"".join(self._logs.get(container_id, [])).splitlines(keepends=True)
+        if tail is not None and tail >= 0:
+            lines = lines[len(lines) - tail :] if tail else []
+        return iter(lines)
+
+    def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
+        q: queue.Queue[RuntimeEvent | None] = queue.Queue()
+        with self._lock:
+            self._subscribers.append(q)
+        try:
+            while not stop.is_set():
+                try:
+                    event = q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if event is None:
+                    return
+                yield event
+        finally:
+            with self._lock:
+                self._subscribers.remove(q)
+
+    def engine_info(self) -> EngineInfo:
+        return EngineInfo(2, 4 * 2**30, "20.10.24", "Fake OS", "6.1.0-fake", "x86_64")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _get(self, container_id: str) -> ContainerInfo:
+        info = self._containers.get(container_id)
+        if info is None:
+            raise rt.ContainerNotFoundError(f"No such container: {container_id}")
+        return info
+
+    def _emit(self, container_id: str, action: str) -> None:
+        self._emit_labels(container_id, action, self._containers[container_id].labels)
+
+    def _emit_labels(self, container_id: str, action: str, labels: dict[str, str]) -> None:
+        self._publish(RuntimeEvent(container_id, action, dict(labels)))
+
+    def _publish(self, event: RuntimeEvent) -> None:
+        for q in list(self._subscribers):
+            q.put(event)

@@ -1,0 +1,324 @@
+"""The agent process: register the node, keep its lease, watch its pods and Docker, sync pods.
+
+Threads: a lease renewer, a node-status heartbeat, a pod informer (list + watch with
+``fieldSelector=spec.nodeName=<node>``, relist on 410 or a cut stream, full resync every
+minute), a Docker event reader (die/destroy/start/oom → resync that pod at once) and a few
+workers fed by a uid-keyed work queue. It keeps no state of its own: on start it re-adopts the
+containers it finds by label. ``stop`` leaves containers running. Effectful shell.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent import runtime as rt
+from agent.apis import NAMESPACES, PODS
+from agent.events import EventRecorder
+from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
+from agent.nodeapi import NodeApiServer
+from agent.planner import BackoffPolicy
+from agent.runtime import Runtime
+from agent.sync import PodSyncer
+from agent.workqueue import WorkQueue
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+# Periodic full relist of pods and containers: a missed event costs at most this long.
+RESYNC_SECONDS = 60.0
+# How long one watch request may stay open before the server ends it and we re-watch.
+WATCH_TIMEOUT_SECONDS = 240
+# Back-off of the top-level loops after an error: 0.1 s doubling to 5 s, reset on success.
+ERROR_BACKOFF_MIN = 0.1
+ERROR_BACKOFF_MAX = 5.0
+
+
+@dataclass
+class AgentConfig:
+    server: str
+    token: str
+    node_name: str
+    node_ip: str | None = None
+    node_api_address: str | None = None
+    node_api_port: int = 10250
+    lease_renew_interval: float = 2.0
+    node_status_interval: float = 10.0
+    resync_interval: float = RESYNC_SECONDS
+    workers: int = 4
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+
+
+class _Backoff:
+    def __init__(self) -> None:
+        self.delay = ERROR_BACKOFF_MIN
+
+    def failed(self) -> float:
+        delay = self.delay
+        self.delay = min(self.delay * 2, ERROR_BACKOFF_MAX)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = ERROR_BACKOFF_MIN
+
+
+class Agent:
+    """One node's kubelet. ``start`` returns once the node is registered and threads run."""
+
+    def __init__(self, config: AgentConfig, client: ApiClient, runtime: Runtime) -> None:
+        self.config = config
+        self.client = client
+        self.runtime = runtime
+        self.stopping = threading.Event()
+        self.queue = WorkQueue()
+        self.cluster = ""
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.pods_lock = threading.Lock()
+        self.synced = threading.Event()  # the pod cache holds a complete list
+        self.threads: list[threading.Thread] = []
+        self.node_api: NodeApiServer | None = None
+        self.registrar: NodeRegistrar | None = None
+        self.syncer: PodSyncer | None = None
+        self.facts: HostFacts | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.config
+        self.cluster = self._retry("cluster id", self._cluster_id)
+        self.facts = host_facts(self.runtime.engine_info(), cfg.node_ip)
+        self.runtime.ensure_sandbox_image()
+        address = cfg.node_api_address or self.facts.ip
+        self.node_api = NodeApiServer(
+            self.runtime,
+            cluster=self.cluster,
+            node=cfg.node_name,
+            token=cfg.token,
+            address=address,
+            port=cfg.node_api_port,
+        )
+        self.node_api.start()
+        endpoint = f"{self.node_api.address}:{self.node_api.port}"
+        self.registrar = NodeRegistrar(
+            self.client, cfg.node_name, self.facts, self.node_api.port, endpoint
+        )
+        registrar = self.registrar
+        self._retry("node registration", registrar.register)
+        self.syncer = PodSyncer(
+            self.client,
+            self.runtime,
+            EventRecorder(self.client, cfg.node_name),
+            node=cfg.node_name,
+            cluster=self.cluster,
+            host_ip=self.facts.ip,
+            policy=cfg.backoff,
+        )
+        lease = LeaseKeeper(self.client, cfg.node_name, lambda: registrar.uid)
+        self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, lease.renew))
+        self._spawn(
+            "node-status", lambda: self._every(cfg.node_status_interval, registrar.update_status)
+        )
+        self._spawn("pod-informer", self._informer)
+        self._spawn("docker-events", self._docker_events)
+        self._spawn("resync", self._resync_loop)
+        for i in range(cfg.workers):
+            self._spawn(f"pod-worker-{i}", self._worker)
+        log.info("node %s: agent running (cluster %s)", cfg.node_name, self.cluster)
+
+    def stop(self) -> None:
+        """Stop the threads; containers keep running, as with a kubelet restart."""
+        self.stopping.set()
+        self.queue.shutdown()
+        if self.node_api is not None:
+            self.node_api.stop()
+        for t in self.threads:
+            t.join(timeout=5)
+        log.info("node %s: agent stopped, containers left running", self.config.node_name)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _cluster_id(self) -> str:
+        return str(self.client.get(NAMESPACES, "kube-system")["metadata"]["uid"])
+
+    def _retry(self, what: str, fn: Callable[[], Any]) -> Any:
+        backoff = _Backoff()
+        while not self.stopping.is_set():
+            try:
+                return fn()
+            except (errors.ApiError, rt.ContainerRuntimeError) as e:
+                delay = backoff.failed()
+                log.warning("%s failed, retrying in %.1fs: %s", what, delay, e)
+                self.stopping.wait(delay)
+        raise errors.ServiceUnavailableError(f"{what}: the agent is stopping")
+
+    def _every(self, interval: float, fn: Callable[[], Any]) -> None:
+        backoff = _Backoff()
+        while not self.stopping.is_set():
+            try:
+                fn()
+                backoff.reset()
+                wait = interval
+            except Exception as e:  # a loop must survive anything; it logs and backs off
+                wait = min(interval, backoff.failed())
+                log.warning("%s: %s", threading.current_thread().name, e)
+            self.stopping.wait(wait)
+
+    # -- pods from the API -------------------------------------------------------------------
+
+    def _informer(self) -> None:
+        backoff = _Backoff()
+        selector = f"spec.nodeName={self.config.node_name}"
+        while not self.stopping.is_set():
+            try:
+                rv = self.relist()
+                backoff.reset()
+                for event in self.client.watch(
+                    PODS,
+                    resource_version=rv,
+                    field_selector=selector,
+                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                ):
+                    if self.stopping.is_set():
+                        return
+                    self._on_pod_event(event)
+                    rv = (event.get("object") or {}).get("metadata", {}).get("resourceVersion", rv)
+            except errors.GoneError:
+                log.info("pods: watch expired, listing again")
+            except Exception as e:  # relist after any failure; the loop must not die
+                delay = backoff.failed()
+                log.warning("pods: list/watch failed, retrying in %.1fs: %s", delay, e)
+                self.stopping.wait(delay)
+
+    def relist(self) -> str:
+        """List this node's pods, replace the cache, queue every pod; return the list's RV."""
+        listed = self.client.list(PODS, field_selector=f"spec.nodeName={self.config.node_name}")
+        pods = {p["metadata"]["uid"]: p for p in listed.get("items") or []}
+        with self.pods_lock:
+            gone = set(self.pods) - set(pods)
+            self.pods = pods
+        self.synced.set()
+        for uid in [*pods, *gone]:
+            self.queue.add(uid)
+        return str((listed.get("metadata") or {}).get("resourceVersion") or "")
+
+    def _on_pod_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        pod = event.get("object") or {}
+        uid = (pod.get("metadata") or {}).get("uid")
+        if kind == "BOOKMARK" or not uid:
+            return
+        with self.pods_lock:
+            if (
+                kind == "DELETED"
+                or (pod.get("spec") or {}).get("nodeName") != self.config.node_name
+            ):
+                self.pods.pop(uid, None)
+            else:
+                self.pods[uid] = pod
+        self.queue.add(uid)
+
+    def _resync_loop(self) -> None:
+        while not self.stopping.wait(self.config.resync_interval):
+            self.queue_all()
+
+    def queue_all(self) -> None:
+        """Queue every known pod and every pod uid that has containers here (orphans too)."""
+        with self.pods_lock:
+            uids = set(self.pods)
+        try:
+            containers = self.runtime.list_containers(self.cluster, self.config.node_name)
+            uids |= {c.pod_uid for c in containers if c.pod_uid}
+        except rt.ContainerRuntimeError as e:
+            log.warning("resync: cannot list containers: %s", e)
+        for uid in uids:
+            self.queue.add(uid)
+
+    # -- Docker events -----------------------------------------------------------------------
+
+    def _docker_events(self) -> None:
+        backoff = _Backoff()
+        while not self.stopping.is_set():
+            try:
+                for event in self.runtime.events(self.stopping):
+                    backoff.reset()
+                    labels = event.labels
+                    if labels.get(rt.CLUSTER_LABEL) != self.cluster:
+                        continue
+                    if labels.get(rt.NODE_LABEL) != self.config.node_name:
+                        continue
+                    uid = labels.get(rt.POD_UID)
+                    if uid:
+                        log.debug("docker: %s of %s, syncing pod %s", event.action,
+                                  event.container_id[:12], uid)  # fmt: skip
+                        self.queue.add(uid)
+            except rt.ContainerRuntimeError as e:
+                delay = backoff.failed()
+                log.warning("docker events: %s; reconnecting in %.1fs", e, delay)
+                self.stopping.wait(delay)
+                self.queue_all()  # events may have been missed meanwhile
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        failures: dict[str, _Backoff] = {}
+        while not self.stopping.is_set():
+            uid = self.queue.get()
+            if uid is None:
+                return
+            try:
+                delay = self.sync_uid(uid)
+                failures.pop(uid, None)
+                if delay is not None:
+                    self.queue.add_after(uid, delay)
+            except Exception as e:  # one pod's failure must not stop the worker
+                delay = failures.setdefault(uid, _Backoff()).failed()
+                log.warning("pod uid %s: sync failed, retrying in %.1fs: %s", uid, delay, e)
+                self.queue.add_after(uid, delay)
+            finally:
+                self.queue.done(uid)
+
+    def sync_uid(self, uid: str) -> float | None:
+        """Sync one pod by uid; a uid no longer bound here has its containers removed."""
+        assert self.syncer is not None
+        with self.pods_lock:
+            pod = self.pods.get(uid)
+        if pod is None:
+            if not self.synced.is_set():
+                return 1.0  # do not judge containers orphans before the first full list
+            containers = self.runtime.list_containers(
+                self.cluster, self.config.node_name, pod_uid=uid
+            )
+            if containers:
+                log.info("pod uid %s: not bound here any more, removing its containers", uid)
+                self.syncer.remove_pod_containers(uid, containers)
+            else:
+                self.syncer.forget(uid)
+            return None
+        result = self.syncer.sync(pod)
+        return result.requeue_after
+
+
+def run_until_signal(agent: Agent, stop: threading.Event) -> None:
+    """Start the agent and block until ``stop`` is set (by a signal handler)."""
+    agent.start()
+    while not stop.wait(1.0):
+        pass
+    agent.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes (used by tests and tools)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,113 @@
+"""Command line of the agent: ``python -m agent --server URL --token T [--node-name N] ...``.
+
+Parses flags, configures logging, builds the API client and the Docker runtime, runs the
+``Agent`` until SIGTERM/SIGINT (which leave containers running). Entry point; effectful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+
+from agent.loop import Agent, AgentConfig, run_until_signal
+from agent.nodeapi import DEFAULT_PORT
+from agent.planner import BackoffPolicy
+from agent.runtime import ContainerRuntimeError
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="tinykube agent", description="Run a tinykube node agent.")
+    p.add_argument("--server", default=os.environ.get("TK_SERVER_URL"), help="API server URL")
+    p.add_argument("--token", default=os.environ.get("TK_TOKEN"), help="this node's bearer token")
+    p.add_argument("--token-file", help="read the token from this file")
+    p.add_argument("--node-name", default=os.environ.get("TK_NODE_NAME") or socket.gethostname())
+    p.add_argument("--node-ip", help="InternalIP to report (default: the host's primary IP)")
+    p.add_argument("--node-api-address", help="address of the node API (default: the node IP)")
+    p.add_argument("--node-api-port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--lease-renew-interval", type=float, default=2.0, metavar="S")
+    p.add_argument("--node-status-interval", type=float, default=10.0, metavar="S")
+    p.add_argument("--resync-interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--backoff-base", type=float, default=10.0, metavar="S")
+    p.add_argument("--backoff-cap", type=float, default=300.0, metavar="S")
+    p.add_argument("--backoff-reset", type=float, default=600.0, metavar="S")
+    p.add_argument(
+        "--no-offline-fallback",
+        action="store_true",
+        help="never run a local image when policy Always cannot reach a registry",
+    )
+    p.add_argument("--docker-host", default=None, help="Docker engine URL (default: DOCKER_HOST)")
+    p.add_argument("--insecure-skip-tls-verify", action="store_true")
+    p.add_argument("--ca-file")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    args = p.parse_args(argv)
+    if args.token_file:
+        with open(args.token_file) as f:
+            args.token = f.read().strip()
+    if not args.server or not args.token:
+        p.error("--server and --token (or --token-file) are required")
+    return args
+
+
+def config_from(args: argparse.Namespace) -> AgentConfig:
+    return AgentConfig(
+        server=args.server,
+        token=args.token,
+        node_name=args.node_name,
+        node_ip=args.node_ip,
+        node_api_address=args.node_api_address,
+        node_api_port=args.node_api_port,
+        lease_renew_interval=args.lease_renew_interval,
+        node_status_interval=args.node_status_interval,
+        resync_interval=args.resync_interval,
+        workers=args.workers,
+        backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from agent.docker_runtime import DockerRuntime  # only the real agent needs Docker
+
+    try:
+        runtime = DockerRuntime(args.docker_host, offline_fallback=not args.no_offline_fallback)
+    except ContainerRuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    client = ApiClient(
+        args.server,
+        args.token,
+        ca_file=args.ca_file,
+        insecure=args.insecure_skip_tls_verify,
+        user_agent=f"tinykube-agent/{args.node_name}",
+    )
+    agent = Agent(config_from(args), client, runtime)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("agent: signal %d, stopping (containers keep running)", signum)
+        stop.set()
+        agent.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        run_until_signal(agent, stop)
+    except errors.ApiError as e:
+        if stop.is_set():
+            return 0
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

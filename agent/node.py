@@ -1,0 +1,321 @@
+"""Register this node's Node object, post its status heartbeat and renew its Lease.
+
+``build_node``/``build_node_status``/``build_lease`` are pure; ``NodeRegistrar`` and
+``LeaseKeeper`` do the API calls (create-or-update, CAS retried on 409). Effectful shell.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.apis import LEASES, NODES
+from agent.runtime import EngineInfo
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+KUBELET_VERSION = "v1.35.0-tinykube"
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_DURATION_SECONDS = 40
+MAX_PODS = "110"
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fmt_seconds(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fmt_micro(t: datetime) -> str:
+    """RFC3339 with microseconds, as ``metav1.MicroTime`` (a Lease's renewTime)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def go_arch(machine: str) -> str:
+    return _ARCH.get(machine.lower(), machine.lower())
+
+
+def primary_ip() -> str:
+    """The address this host uses to reach the outside (no packet is sent), else loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the Node reports about its machine; read once by ``host_facts``."""
+
+    hostname: str
+    ip: str
+    machine_id: str
+    system_uuid: str
+    boot_id: str
+    engine: EngineInfo
+
+
+def host_facts(engine: EngineInfo, node_ip: str | None, hostname: str | None = None) -> HostFacts:
+    machine_id = _read("/etc/machine-id")
+    return HostFacts(
+        hostname=hostname or socket.gethostname(),
+        ip=node_ip or primary_ip(),
+        machine_id=machine_id,
+        system_uuid=_read("/sys/class/dmi/id/product_uuid") or machine_id,
+        boot_id=_read("/proc/sys/kernel/random/boot_id"),
+        engine=engine,
+    )
+
+
+def node_labels(name: str, facts: HostFacts) -> dict[str, str]:
+    return {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": go_arch(facts.engine.architecture or platform.machine()),
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": go_arch(facts.engine.architecture or platform.machine()),
+        "tinykube.io/node": "true",
+    }
+
+
+def build_node(name: str, facts: HostFacts, api_endpoint: str) -> dict[str, Any]:
+    """The Node object to create (its status is written separately through ``/status``)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": node_labels(name, facts),
+            "annotations": {"tinykube.io/node-api": api_endpoint},
+        },
+        "spec": {},
+    }
+
+
+def _condition(
+    old: dict[str, dict[str, Any]], ctype: str, status: str, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    prev = old.get(ctype)
+    changed = prev is None or prev.get("status") != status
+    return {
+        "type": ctype,
+        "status": status,
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now if changed or prev is None else prev.get("lastTransitionTime"),
+        "reason": reason,
+        "message": message,
+    }
+
+
+def build_node_status(
+    name: str, facts: HostFacts, api_port: int, old_status: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Capacity, addresses, nodeInfo and the Ready/pressure conditions of this node."""
+    engine = facts.engine
+    ts = fmt_seconds(now)
+    old = {str(c.get("type")): c for c in old_status.get("conditions") or []}
+    resources = {
+        "cpu": str(engine.cpus),
+        "memory": f"{engine.memory_bytes // 1024}Ki",
+        "pods": MAX_PODS,
+    }
+    conditions = [
+        _condition(old, "MemoryPressure", "False", "KubeletHasSufficientMemory",
+                   "kubelet has sufficient memory available", ts),
+        _condition(old, "DiskPressure", "False", "KubeletHasNoDiskPressure",
+                   "kubelet has no disk pressure", ts),
+        _condition(old, "PIDPressure", "False", "KubeletHasSufficientPID",
+                   "kubelet has sufficient PID available", ts),
+        _condition(old, "Ready", "True", "KubeletReady", "kubelet is posting ready status", ts),
+    ]  # fmt: skip
+    version = engine.version.split("+", 1)[0].split("-", 1)[0]
+    return {
+        "capacity": dict(resources),
+        "allocatable": dict(resources),
+        "conditions": conditions,
+        "addresses": [
+            {"type": "InternalIP", "address": facts.ip},
+            {"type": "Hostname", "address": facts.hostname},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": api_port}},
+        "nodeInfo": {
+            "machineID": facts.machine_id,
+            "systemUUID": facts.system_uuid,
+            "bootID": facts.boot_id,
+            "kernelVersion": engine.kernel,
+            "osImage": engine.os,
+            "containerRuntimeVersion": f"docker://{version}",
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": KUBELET_VERSION,
+            "operatingSystem": "linux",
+            "architecture": go_arch(engine.architecture or platform.machine()),
+        },
+    }
+
+
+def build_lease(node: str, node_uid: str | None, now: datetime) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": node, "namespace": LEASE_NAMESPACE}
+    if node_uid:
+        meta["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "Node", "name": node, "uid": node_uid}
+        ]
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": meta,
+        "spec": {
+            "holderIdentity": node,
+            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+            "renewTime": fmt_micro(now),
+        },
+    }
+
+
+def _status_equal_but_heartbeat(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def strip(s: dict[str, Any]) -> dict[str, Any]:
+        conds = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in s["conditions"]]
+        return {**s, "conditions": conds}
+
+    if not a.get("conditions") or not b.get("conditions"):
+        return False
+    return strip(a) == strip(b)
+
+
+class NodeRegistrar:
+    """Creates or adopts the Node object and keeps its status current."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        name: str,
+        facts: HostFacts,
+        api_port: int,
+        api_endpoint: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.facts = facts
+        self.api_port = api_port
+        self.api_endpoint = api_endpoint
+        self.clock = clock
+        self.uid: str | None = None
+
+    def register(self) -> dict[str, Any]:
+        """Create the Node, or merge our labels into the existing one; then post its status."""
+        wanted = build_node(self.name, self.facts, self.api_endpoint)
+        try:
+            node = self.client.create(NODES, wanted)
+            log.info("node %s: registered", self.name)
+        except errors.AlreadyExistsError:
+            node = self._adopt(wanted)
+            log.info("node %s: already registered, adopted", self.name)
+        self.uid = node["metadata"].get("uid")
+        return self.update_status(node, force=True) or node
+
+    def _adopt(self, wanted: dict[str, Any]) -> dict[str, Any]:
+        for _ in range(5):
+            node = self.client.get(NODES, self.name)
+            meta = node["metadata"]
+            labels = {**(meta.get("labels") or {}), **wanted["metadata"]["labels"]}
+            annotations = {**(meta.get("annotations") or {}), **wanted["metadata"]["annotations"]}
+            if labels == meta.get("labels") and annotations == meta.get("annotations"):
+                return node
+            body = {**node, "metadata": {**meta, "labels": labels, "annotations": annotations}}
+            try:
+                return self.client.update(NODES, body)
+            except errors.ConflictError:
+                continue
+        raise errors.ConflictError(f"node {self.name}: could not update its labels")
+
+    def update_status(
+        self, node: dict[str, Any] | None = None, force: bool = False
+    ) -> dict[str, Any] | None:
+        """PUT the node status (skipped when only the heartbeat would change, unless forced)."""
+        for _ in range(5):
+            if node is None:
+                node = self.client.get(NODES, self.name)
+            old = node.get("status") or {}
+            status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
+            if not force and _status_equal_but_heartbeat(old, status):
+                return node
+            try:
+                return self.client.update(NODES, {**node, "status": status}, sub="status")
+            except errors.ConflictError:
+                node = None
+            except errors.NotFoundError:
+                log.warning("node %s: deleted from the API, registering again", self.name)
+                return self.register()
+        return None
+
+
+class LeaseKeeper:
+    """Creates ``kube-node-lease/<node>`` and renews it; the node controller reads renewTime."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        node: str,
+        node_uid: Callable[[], str | None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = client
+        self.node = node
+        self.node_uid = node_uid
+        self.clock = clock
+        self._lease: dict[str, Any] | None = None
+
+    def renew(self) -> dict[str, Any]:
+        """Create the lease, or PUT a fresh ``renewTime`` on it (re-reading it after a 409)."""
+        for _ in range(5):
+            if self._lease is None:
+                try:
+                    lease = build_lease(self.node, self.node_uid(), self.clock())
+                    self._lease = self.client.create(LEASES, lease, LEASE_NAMESPACE)
+                    return self._lease
+                except errors.AlreadyExistsError:
+                    self._lease = self._get()
+                    if self._lease is None:
+                        continue
+            spec = {
+                **(self._lease.get("spec") or {}),
+                "holderIdentity": self.node,
+                "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+                "renewTime": fmt_micro(self.clock()),
+            }
+            try:
+                self._lease = self.client.update(
+                    LEASES, {**self._lease, "spec": spec}, LEASE_NAMESPACE
+                )
+                return self._lease
+            except errors.ConflictError:
+                self._lease = self._get()
+            except errors.NotFoundError:
+                self._lease = None
+        raise errors.ConflictError(f"lease {LEASE_NAMESPACE}/{self.node}: renewal kept failing")
+
+    def _get(self) -> dict[str, Any] | None:
+        try:
+            return self.client.get(LEASES, self.node, LEASE_NAMESPACE)
+        except errors.NotFoundError:
+            return None

@@ -1,0 +1,220 @@
+"""The node API the API server proxies to, like the kubelet's port 10250: container logs.
+
+``GET /containerLogs/<ns>/<pod>/<container>?tailLines=&follow=&previous=&timestamps=
+&sinceSeconds=&limitBytes=`` streams the log as chunked ``text/plain``; ``GET /healthz``.
+Every other request must carry ``Authorization: Bearer <agent token>``. Errors are Kubernetes
+``Status`` objects. Built on the standard library's ThreadingHTTPServer. Effectful.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from agent import runtime as rt
+from agent.runtime import ContainerInfo, Runtime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 10250
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool:
+    return (query.get(name) or [""])[-1].lower() in ("true", "1", "yes")
+
+
+def _int(query: dict[str, list[str]], name: str) -> int | None:
+    raw = (query.get(name) or [""])[-1]
+    if raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _HttpError(400, "BadRequest", f"invalid {name}: {raw!r}") from None
+
+
+class _HttpError(Exception):
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+
+def pick_container(
+    containers: list[ContainerInfo], namespace: str, pod: str, name: str, previous: bool
+) -> ContainerInfo:
+    """The container whose log is asked for: the newest attempt, or the one before it."""
+    mine = [
+        c
+        for c in containers
+        if c.role == "app"
+        and c.pod_namespace == namespace
+        and c.pod_name == pod
+        and c.container_name == name
+    ]
+    if not mine:
+        raise _HttpError(
+            400, "BadRequest", f'container "{name}" in pod "{pod}" is waiting to start'
+        )
+    mine.sort(key=lambda c: (c.created_at is not None, c.created_at, c.attempt), reverse=True)
+    uid = mine[0].pod_uid  # the newest pod of that name, if an older one lingers
+    mine = sorted((c for c in mine if c.pod_uid == uid), key=lambda c: c.attempt, reverse=True)
+    if not previous:
+        return mine[0]
+    older = [c for c in mine[1:] if c.state == "exited"]
+    if not older:
+        raise _HttpError(
+            400,
+            "BadRequest",
+            f'previous terminated container "{name}" in pod "{pod}" not found',
+        )
+    return older[0]
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    node_api: NodeApiServer
+
+
+class NodeApiServer:
+    """Serves the node API on ``address:port`` (port 0 picks a free one) in a thread."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        cluster: str,
+        node: str,
+        token: str,
+        address: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+    ) -> None:
+        self.runtime = runtime
+        self.cluster = cluster
+        self.node = node
+        self._token = token.encode()
+        self.httpd = _HttpServer((address, port), _Handler)
+        self.httpd.node_api = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self.httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="node-api", daemon=True
+        )
+        self._thread.start()
+        log.info("node api: listening on %s:%d", self.address, self.port)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), self._token)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tinykube-node"
+    server: _HttpServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("node api: " + format, *args)
+
+    def do_GET(self) -> None:
+        api = self.server.node_api
+        url = urlsplit(self.path)
+        try:
+            if url.path == "/healthz":
+                self._send(200, b"ok", "text/plain")
+                return
+            if not api.authorized(self.headers.get("Authorization")):
+                raise _HttpError(401, "Unauthorized", "Unauthorized")
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
+            if len(parts) == 4 and parts[0] == "containerLogs":
+                self._logs(api, parts[1], parts[2], parts[3], parse_qs(url.query))
+                return
+            raise _HttpError(404, "NotFound", f"the path {url.path} is not served here")
+        except _HttpError as e:
+            self._status(e.code, e.reason, e.message)
+        except rt.ContainerRuntimeError as e:
+            self._status(500, "InternalError", str(e))
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _status(self, code: int, reason: str, message: str) -> None:
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        }
+        self._send(code, json.dumps(body).encode(), "application/json")
+
+    def _logs(
+        self, api: NodeApiServer, ns: str, pod: str, name: str, query: dict[str, list[str]]
+    ) -> None:
+        tail = _int(query, "tailLines")
+        since_seconds = _int(query, "sinceSeconds")
+        limit = _int(query, "limitBytes")
+        containers = api.runtime.list_containers(api.cluster, api.node)
+        target = pick_container(containers, ns, pod, name, _flag(query, "previous"))
+        chunks = api.runtime.logs(
+            target.id,
+            tail=tail,
+            follow=_flag(query, "follow") and target.state == "running",
+            timestamps=_flag(query, "timestamps"),
+            since=time.time() - since_seconds if since_seconds else None,
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            self._stream(chunks, limit)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("node api: log reader of %s/%s went away", ns, pod)
+        except rt.ContainerRuntimeError as e:
+            log.info("node api: log of %s/%s cut: %s", ns, pod, e)
+            self.close_connection = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def _stream(self, chunks: Iterator[bytes], limit: int | None) -> None:
+        sent = 0
+        for chunk in chunks:
+            if limit is not None:
+                chunk = chunk[: max(0, limit - sent)]
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+                sent += len(chunk)
+            if limit is not None and sent >= limit:
+                break
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()

@@ -1,0 +1,294 @@
+"""Decide what must change for one pod on this node: the kubelet's ``computePodActions``.
+
+Given the pod, the runtime's view of its containers, the time and the CrashLoopBackOff memory,
+``compute_pod_actions`` says which sandbox to create, which containers to start, kill or remove,
+and which wait in back-off (and for how long). The shell (``sync``) applies it. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agent import podspec
+from agent.runtime import ContainerInfo
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """CrashLoopBackOff timing: first restart at once, then base doubling to cap."""
+
+    base: float = 10.0
+    cap: float = 300.0
+    # A container that ran longer than this between two exits starts over from ``base``.
+    reset: float = 600.0
+
+
+@dataclass(frozen=True)
+class BackoffEntry:
+    delay: float
+    last_update: datetime
+
+
+@dataclass(frozen=True)
+class ContainerToStart:
+    container: dict[str, Any]
+    restart_count: int
+
+    @property
+    def name(self) -> str:
+        return str(self.container["name"])
+
+
+@dataclass(frozen=True)
+class ContainerToKill:
+    info: ContainerInfo
+    message: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    reason: str
+    message: str
+
+
+@dataclass
+class PodActions:
+    create_sandbox: bool = False
+    sandbox_attempt: int = 0
+    sandbox: ContainerInfo | None = None  # the running sandbox to keep, if any
+    kill_pod: bool = False  # the pod is being deleted or is terminal: stop everything
+    to_kill: list[ContainerToKill] = field(default_factory=list)
+    to_start: list[ContainerToStart] = field(default_factory=list)
+    to_remove: list[ContainerInfo] = field(default_factory=list)
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    backoff_updates: dict[str, BackoffEntry] = field(default_factory=dict)
+    requeue_after: float | None = None
+
+    def requeue(self, seconds: float) -> None:
+        if self.requeue_after is None or seconds < self.requeue_after:
+            self.requeue_after = seconds
+
+
+def backoff_key(container_name: str, spec_hash: str) -> str:
+    return f"{container_name}/{spec_hash}"
+
+
+def remaining_backoff(
+    entry: BackoffEntry | None, finished_at: datetime, now: datetime, policy: BackoffPolicy
+) -> float:
+    """Seconds left before a container that exited at ``finished_at`` may restart."""
+    if entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset:
+        return 0.0
+    return max(0.0, entry.delay - (now - finished_at).total_seconds())
+
+
+def next_backoff(
+    entry: BackoffEntry | None, finished_at: datetime, policy: BackoffPolicy
+) -> BackoffEntry:
+    """The back-off to apply to the next exit, once the current one has been restarted."""
+    expired = entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset
+    delay = policy.base if expired or entry is None else min(entry.delay * 2, policy.cap)
+    return BackoffEntry(delay, finished_at)
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints it (``10s``, ``1m20s``, ``5m0s``, ``200ms``)."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, secs = divmod(seconds, 60)
+    text = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def _newest_first(items: list[ContainerInfo]) -> list[ContainerInfo]:
+    return sorted(items, key=lambda c: (c.attempt, c.created_at or datetime.min), reverse=True)
+
+
+def _status_by_name(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return {str(s.get("name")): s for s in statuses}
+
+
+def next_restart_count(records: list[ContainerInfo], status: dict[str, Any] | None) -> int:
+    """The attempt number of the next container: after every record and the reported count."""
+    from_records = max((r.attempt for r in records), default=-1) + 1
+    from_status = 0
+    if status:
+        from_status = int(status.get("restartCount") or 0) + (1 if status.get("containerID") else 0)
+    return max(from_records, from_status)
+
+
+def _succeeded(records: list[ContainerInfo]) -> bool:
+    return bool(records) and records[0].state == "exited" and records[0].exit_code == 0
+
+
+def compute_pod_actions(
+    pod: dict[str, Any],
+    containers: list[ContainerInfo],
+    now: datetime,
+    backoff_state: Mapping[str, BackoffEntry],
+    policy: BackoffPolicy | None = None,
+) -> PodActions:
+    """What to do so that the runtime matches ``pod``; see the module docstring."""
+    policy = policy or BackoffPolicy()
+    uid = pod["metadata"]["uid"]
+    mine = [c for c in containers if c.pod_uid == uid]
+    sandboxes = _newest_first([c for c in mine if c.role == "sandbox"])
+    apps = [c for c in mine if c.role == "app"]
+    actions = PodActions()
+    phase = (pod.get("status") or {}).get("phase")
+    if pod["metadata"].get("deletionTimestamp") or phase in TERMINAL_PHASES:
+        actions.kill_pod = True
+        for c in [*apps, *sandboxes]:
+            if c.state == "running":
+                actions.to_kill.append(ContainerToKill(c, "Stopping container"))
+        return actions
+
+    running_sandboxes = [s for s in sandboxes if s.state == "running"]
+    for extra in running_sandboxes[1:]:
+        actions.to_kill.append(ContainerToKill(extra, "duplicate pod sandbox"))
+    current = running_sandboxes[0] if running_sandboxes else None
+    actions.sandbox = current
+    if current is None:
+        _plan_new_sandbox(pod, sandboxes, apps, actions)
+    else:
+        _plan_containers(pod, current, apps, now, backoff_state, policy, actions)
+    _plan_garbage(pod, current, sandboxes, apps, actions)
+    return actions
+
+
+def _plan_new_sandbox(
+    pod: dict[str, Any],
+    sandboxes: list[ContainerInfo],
+    apps: list[ContainerInfo],
+    actions: PodActions,
+) -> None:
+    """No running sandbox: kill what is left and start every container that should run again."""
+    spec = pod.get("spec") or {}
+    restart_policy = spec.get("restartPolicy") or "Always"
+    for c in apps:
+        if c.state == "running":
+            msg = "Pod sandbox changed, it will be killed and re-created."
+            actions.to_kill.append(ContainerToKill(c, msg))
+    if restart_policy == "Never" and apps:
+        return  # the pod already ran; it must not run again
+    statuses = _status_by_name(pod)
+    for container in spec.get("containers") or []:
+        records = _newest_first([c for c in apps if c.container_name == container["name"]])
+        if restart_policy == "OnFailure" and _succeeded(records):
+            continue
+        count = next_restart_count(records, statuses.get(container["name"]))
+        actions.to_start.append(ContainerToStart(container, count))
+    if actions.to_start:
+        actions.create_sandbox = True
+        actions.sandbox_attempt = max((s.attempt for s in sandboxes), default=-1) + 1
+
+
+def _should_restart(restart_policy: str, exit_code: int | None) -> bool:
+    if restart_policy == "Never":
+        return False
+    return restart_policy == "Always" or exit_code != 0
+
+
+def _plan_containers(
+    pod: dict[str, Any],
+    sandbox: ContainerInfo,
+    apps: list[ContainerInfo],
+    now: datetime,
+    backoff_state: Mapping[str, BackoffEntry],
+    policy: BackoffPolicy,
+    actions: PodActions,
+) -> None:
+    spec = pod.get("spec") or {}
+    restart_policy = spec.get("restartPolicy") or "Always"
+    statuses = _status_by_name(pod)
+    for container in spec.get("containers") or []:
+        name = container["name"]
+        records = _newest_first([c for c in apps if c.container_name == name])
+        running = [r for r in records if r.state == "running"]
+        for dup in running[1:]:
+            actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
+        count = next_restart_count(records, statuses.get(name))
+        if running:
+            keep = running[0]
+            if keep.spec_hash != podspec.container_hash(container):
+                msg = f"Container {name} definition changed, will be restarted"
+            elif keep.sandbox_id != sandbox.id:
+                msg = "Pod sandbox changed, it will be killed and re-created."
+            else:
+                continue
+            actions.to_kill.append(ContainerToKill(keep, msg))
+            actions.to_start.append(ContainerToStart(container, count))
+            continue
+        latest = records[0] if records else None
+        if latest is None or latest.state == "created":
+            # No runtime record (never started, or removed): start it whatever the policy.
+            actions.to_start.append(ContainerToStart(container, count))
+            continue
+        if not _should_restart(restart_policy, latest.exit_code):
+            continue
+        key = backoff_key(name, latest.spec_hash)
+        entry = backoff_state.get(key)
+        finished = latest.finished_at or now
+        remaining = remaining_backoff(entry, finished, now, policy)
+        if remaining > 0 and entry is not None:
+            meta = pod["metadata"]
+            actions.waiting[name] = Waiting(
+                "CrashLoopBackOff",
+                f"back-off {go_duration(entry.delay)} restarting failed container={name} "
+                f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
+            )
+            actions.requeue(remaining)
+            continue
+        actions.backoff_updates[key] = next_backoff(entry, finished, policy)
+        actions.to_start.append(ContainerToStart(container, count))
+    _plan_done(restart_policy, sandbox, apps, actions)
+
+
+def _plan_done(
+    restart_policy: str, sandbox: ContainerInfo, apps: list[ContainerInfo], actions: PodActions
+) -> None:
+    """A pod whose containers all ended for good no longer needs its sandbox."""
+    if restart_policy == "Always" or actions.to_start or actions.waiting:
+        return
+    killed = {k.info.id for k in actions.to_kill}
+    if any(c.state == "running" and c.id not in killed for c in apps):
+        return
+    actions.to_kill.append(ContainerToKill(sandbox, "all containers have ended"))
+
+
+def _plan_garbage(
+    pod: dict[str, Any],
+    current: ContainerInfo | None,
+    sandboxes: list[ContainerInfo],
+    apps: list[ContainerInfo],
+    actions: PodActions,
+) -> None:
+    """Remove dead containers, keeping the newest exited one per name (``logs --previous``)."""
+    names = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []}
+    killed = {k.info.id for k in actions.to_kill}
+    by_name: dict[str, list[ContainerInfo]] = {}
+    for c in apps:
+        by_name.setdefault(c.container_name, []).append(c)
+    for name, records in by_name.items():
+        if name not in names:
+            for c in records:
+                if c.state == "running" and c.id not in killed:
+                    actions.to_kill.append(
+                        ContainerToKill(c, f"container {name} is not in the pod")
+                    )
+                elif c.state != "running":
+                    actions.to_remove.append(c)
+            continue
+        dead = [c for c in _newest_first(records) if c.state != "running"]
+        exited = [c for c in dead if c.state == "exited"]
+        keep = exited[0].id if exited else None
+        actions.to_remove.extend(c for c in dead if c.id != keep)
+    dead_sandboxes = [s for s in sandboxes if s.state != "running"]
+    keep_sandbox = None if current is not None or not dead_sandboxes else dead_sandboxes[0].id
+    actions.to_remove.extend(s for s in dead_sandboxes if s.id != keep_sandbox)

@@ -1,0 +1,229 @@
+"""Translate a pod and its containers into runtime create specs: names, labels and arguments.
+
+Names and labels follow the kubelet's Docker integration (k8s_behavior.md §6) so that
+``docker ps --filter label=io.kubernetes.container.name=web`` works as on a kubelet node.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from agent import runtime as rt
+from agent.runtime import CreateSpec
+
+SANDBOX_IMAGE = "tinykube/pause:1"
+DEFAULT_GRACE_SECONDS = 30
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_DECIMAL |= {"P": 1e15, "E": 1e18}
+
+
+def parse_quantity(value: str | int | float) -> float:
+    """A Kubernetes quantity (``500m``, ``128Mi``, ``1.5``, ``1e3``) as a plain number."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _QUANTITY.match(value.strip())
+    if not m:
+        raise ValueError(f"quantities must match the regular expression: {value!r}")
+    number, suffix = float(m.group(1)), m.group(2)
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * _DECIMAL[suffix]
+    raise ValueError(f"unknown quantity suffix in {value!r}")
+
+
+def default_pull_policy(image: str) -> str:
+    """Always for ``:latest`` or an untagged image, else IfNotPresent (Kubernetes' defaulting)."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last or last.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def pull_policy(container: dict[str, Any]) -> str:
+    return str(container.get("imagePullPolicy") or default_pull_policy(container.get("image", "")))
+
+
+def container_hash(container: dict[str, Any]) -> str:
+    """A short hash of the container spec: a change (an image update) means a new container."""
+    blob = json.dumps(container, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def sandbox_name(pod: dict[str, Any], attempt: int) -> str:
+    meta = pod["metadata"]
+    return f"k8s_POD_{meta['name']}_{meta['namespace']}_{meta['uid']}_{attempt}"
+
+
+def container_name(pod: dict[str, Any], container: dict[str, Any], restart_count: int) -> str:
+    meta = pod["metadata"]
+    return (
+        f"k8s_{container['name']}_{meta['name']}_{meta['namespace']}_{meta['uid']}_{restart_count}"
+    )
+
+
+def grace_seconds(pod: dict[str, Any]) -> int:
+    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return DEFAULT_GRACE_SECONDS if value is None else int(value)
+
+
+def _common_labels(pod: dict[str, Any], name: str, node: str, cluster: str) -> dict[str, str]:
+    meta = pod["metadata"]
+    return {
+        rt.POD_NAME: meta["name"],
+        rt.POD_NAMESPACE: meta["namespace"],
+        rt.POD_UID: meta["uid"],
+        rt.CONTAINER_NAME: name,
+        rt.GRACE_PERIOD: str(grace_seconds(pod)),
+        rt.NODE_LABEL: node,
+        rt.CLUSTER_LABEL: cluster,
+    }
+
+
+def sandbox_labels(pod: dict[str, Any], attempt: int, node: str, cluster: str) -> dict[str, str]:
+    """The sandbox's labels: the pod's own labels first, so ours win on a clash."""
+    labels = {str(k): str(v) for k, v in (pod["metadata"].get("labels") or {}).items()}
+    labels |= _common_labels(pod, rt.SANDBOX_CONTAINER_NAME, node, cluster)
+    labels[rt.DOCKER_TYPE] = "podsandbox"
+    labels[rt.RESTART_COUNT] = str(attempt)
+    return labels
+
+
+def container_labels(
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    restart_count: int,
+    sandbox_id: str,
+    node: str,
+    cluster: str,
+) -> dict[str, str]:
+    labels = _common_labels(pod, container["name"], node, cluster)
+    labels[rt.DOCKER_TYPE] = "container"
+    labels[rt.SANDBOX_ID] = sandbox_id
+    labels[rt.RESTART_COUNT] = str(restart_count)
+    labels[rt.CONTAINER_HASH] = container_hash(container)
+    return labels
+
+
+def port_bindings(pod: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    """The ``hostPort``s of every container, published on the sandbox that owns the network."""
+    bindings: dict[str, list[tuple[str, int]]] = {}
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            host_port = port.get("hostPort")
+            if not host_port:
+                continue
+            key = f"{int(port['containerPort'])}/{str(port.get('protocol') or 'TCP').lower()}"
+            bindings.setdefault(key, []).append((str(port.get("hostIP") or ""), int(host_port)))
+    return bindings
+
+
+def sandbox_spec(
+    pod: dict[str, Any], attempt: int, node: str, cluster: str, image: str = SANDBOX_IMAGE
+) -> CreateSpec:
+    """The pause container that holds the pod's network namespace and published ports."""
+    return CreateSpec(
+        name=sandbox_name(pod, attempt),
+        image=image,
+        labels=sandbox_labels(pod, attempt, node, cluster),
+        role="sandbox",
+        hostname=_hostname(pod),
+        ipc_mode="shareable",
+        port_bindings=port_bindings(pod),
+        stop_signal="SIGKILL",
+    )
+
+
+def _hostname(pod: dict[str, Any]) -> str:
+    spec = pod.get("spec") or {}
+    # Linux limits a hostname to 63 characters, as the kubelet truncates it.
+    return str(spec.get("hostname") or pod["metadata"]["name"])[:63].rstrip("-.")
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in container.get("env") or []:
+        if "name" in item and "valueFrom" not in item:
+            env[str(item["name"])] = str(item.get("value") or "")
+    return env
+
+
+def _limits(container: dict[str, Any]) -> tuple[int | None, int | None]:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    mem = int(parse_quantity(limits["memory"])) if limits.get("memory") is not None else None
+    cpu = limits.get("cpu")
+    nano = round(parse_quantity(cpu) * 1e9) if cpu is not None else None
+    return mem, nano
+
+
+def app_spec(
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    restart_count: int,
+    sandbox_id: str,
+    node: str,
+    cluster: str,
+) -> CreateSpec:
+    """An app container joined to the sandbox's network and IPC namespaces."""
+    mem, nano = _limits(container)
+    command = container.get("command")
+    args = container.get("args")
+    return CreateSpec(
+        name=container_name(pod, container, restart_count),
+        image=str(container["image"]),
+        labels=container_labels(pod, container, restart_count, sandbox_id, node, cluster),
+        role="app",
+        entrypoint=[str(c) for c in command] if command else None,
+        command=[str(a) for a in args] if args else None,
+        env=_env(container),
+        working_dir=container.get("workingDir") or None,
+        network_mode=f"container:{sandbox_id}",
+        ipc_mode=f"container:{sandbox_id}",
+        mem_limit=mem,
+        nano_cpus=nano,
+        tty=bool(container.get("tty")),
+        stdin_open=bool(container.get("stdin")),
+    )
+
+
+def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
+    """Keyword arguments of docker SDK ``containers.create`` for a spec."""
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "name": spec.name,
+        "labels": dict(spec.labels),
+        "detach": True,
+        "tty": spec.tty,
+        "stdin_open": spec.stdin_open,
+    }
+    if spec.entrypoint is not None:
+        kwargs["entrypoint"] = list(spec.entrypoint)
+    if spec.command is not None:
+        kwargs["command"] = list(spec.command)
+    if spec.env:
+        kwargs["environment"] = dict(spec.env)
+    optional = {
+        "working_dir": spec.working_dir,
+        "hostname": spec.hostname,
+        "network_mode": spec.network_mode,
+        "ipc_mode": spec.ipc_mode,
+        "mem_limit": spec.mem_limit,
+        "nano_cpus": spec.nano_cpus,
+        "stop_signal": spec.stop_signal,
+    }
+    kwargs |= {k: v for k, v in optional.items() if v is not None}
+    if spec.port_bindings:
+        kwargs["ports"] = {
+            port: [(ip, hp) if ip else hp for ip, hp in binds]
+            for port, binds in spec.port_bindings.items()
+        }
+    return kwargs

@@ -1,0 +1,210 @@
+"""The container runtime interface of the agent: a Protocol, its plain values and its errors.
+
+The Docker implementation (``docker_runtime``) and the in-memory fake (``fake_runtime``) both
+satisfy ``Runtime``; the pure planner and status code see only ``ContainerInfo``. Pure: no I/O.
+
+    ContainerRuntimeError      base of every runtime failure
+      ImagePullError           the image could not be pulled (reason ErrImagePull)
+      ImageNeverPullError      pull policy Never and the image is absent (ErrImageNeverPull)
+      InvalidImageNameError    the reference cannot be parsed (InvalidImageName)
+      ContainerNotFoundError   no container with that id
+      CreateContainerError     the engine refused to create it (CreateContainerError)
+      StartContainerError      the engine refused to start it (RunContainerError)
+      RuntimeUnavailableError  the engine does not answer
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Role = Literal["sandbox", "app"]
+State = Literal["created", "running", "exited"]
+
+# Label keys, as the kubelet's dockershim wrote them (k8s_behavior.md §6) plus tinykube's own.
+POD_NAME = "io.kubernetes.pod.name"
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+POD_UID = "io.kubernetes.pod.uid"
+CONTAINER_NAME = "io.kubernetes.container.name"
+DOCKER_TYPE = "io.kubernetes.docker.type"
+SANDBOX_ID = "io.kubernetes.sandbox.id"
+RESTART_COUNT = "annotation.io.kubernetes.container.restartCount"
+CONTAINER_HASH = "annotation.io.kubernetes.container.hash"
+GRACE_PERIOD = "annotation.io.kubernetes.pod.terminationGracePeriod"
+NODE_LABEL = "tinykube.io/node"
+CLUSTER_LABEL = "tinykube.io/cluster"
+SANDBOX_CONTAINER_NAME = "POD"
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What the runtime knows about one container of a pod (sandbox or app)."""
+
+    id: str
+    name: str
+    pod_uid: str
+    pod_name: str
+    pod_namespace: str
+    container_name: str
+    attempt: int
+    role: Role
+    state: State
+    exit_code: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    image: str = ""
+    image_id: str = ""
+    repo_digest: str | None = None
+    ip: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    oom_killed: bool = False
+    error: str = ""
+
+    @property
+    def spec_hash(self) -> str:
+        return self.labels.get(CONTAINER_HASH, "")
+
+    @property
+    def sandbox_id(self) -> str:
+        return self.labels.get(SANDBOX_ID, "")
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    """Everything needed to create one container; built by ``podspec``, read by runtimes."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    role: Role
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    hostname: str | None = None
+    network_mode: str | None = None
+    ipc_mode: str | None = None
+    mem_limit: int | None = None
+    nano_cpus: int | None = None
+    # container port "80/tcp" -> list of (host ip, host port) published on the sandbox
+    port_bindings: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    tty: bool = False
+    stdin_open: bool = False
+    stop_signal: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The outcome of ``ensure_image``: the image id, whether it was pulled, and how."""
+
+    image_id: str
+    pulled: bool = False
+    pull_seconds: float = 0.0
+    size: int = 0
+    # set when policy Always could not reach a registry and the local image was used instead
+    offline_fallback_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A container lifecycle event: die, destroy, start or oom."""
+
+    container_id: str
+    action: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    cpus: int
+    memory_bytes: int
+    version: str
+    os: str
+    kernel: str
+    architecture: str
+
+
+class ContainerRuntimeError(Exception):
+    """Base of the runtime errors; ``reason`` is the kubelet's waiting reason for it."""
+
+    reason = "RunContainerError"
+
+
+class ImagePullError(ContainerRuntimeError):
+    reason = "ErrImagePull"
+
+
+class ImageNeverPullError(ContainerRuntimeError):
+    reason = "ErrImageNeverPull"
+
+
+class InvalidImageNameError(ContainerRuntimeError):
+    reason = "InvalidImageName"
+
+
+class ContainerNotFoundError(ContainerRuntimeError):
+    reason = "ContainerNotFound"
+
+
+class CreateContainerError(ContainerRuntimeError):
+    reason = "CreateContainerError"
+
+
+class StartContainerError(ContainerRuntimeError):
+    reason = "RunContainerError"
+
+
+class RuntimeUnavailableError(ContainerRuntimeError):
+    reason = "RuntimeUnavailable"
+
+
+class Runtime(Protocol):
+    """A node's container engine, seen through the few operations the kubelet needs."""
+
+    def list_containers(
+        self, cluster: str, node: str, pod_uid: str | None = None
+    ) -> list[ContainerInfo]:
+        """Every container (any state) labelled with this cluster and node (and pod uid)."""
+        ...
+
+    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
+        """Make the image present per ``Always|IfNotPresent|Never``; raise an image error."""
+        ...
+
+    def ensure_sandbox_image(self) -> str:
+        """Make the pause image present (built locally when absent); return its reference."""
+        ...
+
+    def create_container(self, spec: CreateSpec) -> str: ...
+
+    def start(self, container_id: str) -> None: ...
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM (or the image's stop signal), then SIGKILL after the grace period."""
+        ...
+
+    def remove(self, container_id: str) -> None:
+        """Remove the container, killing it if it runs; a missing one is not an error."""
+        ...
+
+    def inspect(self, container_id: str) -> ContainerInfo: ...
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> Iterator[bytes]: ...
+
+    def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
+        """Container die/destroy/start/oom events of tinykube containers until ``stop`` is set."""
+        ...
+
+    def engine_info(self) -> EngineInfo: ...

@@ -1,0 +1,294 @@
+"""Compute a pod's ``status`` from its spec, the runtime's containers and what the agent tried.
+
+Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
+``containerStatuses`` entry per spec container, with the ``docker rm -f`` interim state
+(k8s_behavior.md §1, §6). Fields other writers own (PodScheduled, unknown keys) are kept.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.planner import TERMINAL_PHASES, Waiting
+from agent.runtime import ContainerInfo
+
+UNKNOWN_MESSAGE = (
+    "The container could not be located when the pod was deleted.  The container used to be Running"
+)
+# Conditions the agent writes, in the order the kubelet lists them.
+OWN_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
+
+
+@dataclass(frozen=True)
+class StatusExtra:
+    """What the status cannot read from the runtime: the node IP and why containers wait."""
+
+    host_ip: str = ""
+    waiting: Mapping[str, Waiting] = field(default_factory=dict)
+
+
+def fmt_time(t: datetime | None) -> str | None:
+    """RFC3339 in whole seconds, as ``metav1.Time`` serialises."""
+    if t is None:
+        return None
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def qos_class(pod: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort from the containers' requests and limits."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        limits = res.get("limits") or {}
+        requests = {**limits, **(res.get("requests") or {})}
+        if limits or requests:
+            any_set = True
+        for kind in ("cpu", "memory"):
+            if kind not in limits or str(requests.get(kind)) != str(limits[kind]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def terminated_state(c: ContainerInfo) -> dict[str, Any]:
+    if c.oom_killed:
+        reason = "OOMKilled"
+    elif c.error and not c.started_at:
+        reason = "ContainerCannotRun"
+    else:
+        reason = "Completed" if c.exit_code == 0 else "Error"
+    state: dict[str, Any] = {"exitCode": c.exit_code if c.exit_code is not None else 0}
+    state["reason"] = reason
+    if reason == "ContainerCannotRun":
+        state["message"] = c.error
+    state["startedAt"] = fmt_time(c.started_at)
+    state["finishedAt"] = fmt_time(c.finished_at)
+    state["containerID"] = f"docker://{c.id}"
+    return {"terminated": state}
+
+
+def image_ref(c: ContainerInfo) -> str:
+    if c.repo_digest:
+        return f"docker-pullable://{c.repo_digest}"
+    return f"docker://{c.image_id}" if c.image_id else ""
+
+
+def _waiting(w: Waiting | None) -> dict[str, Any]:
+    if w is None:
+        return {"waiting": {"reason": "ContainerCreating"}}
+    body = {"reason": w.reason}
+    if w.message:
+        body["message"] = w.message
+    return {"waiting": body}
+
+
+def _vanished_last_state(prev: dict[str, Any]) -> dict[str, Any]:
+    """The lastState for a reported container the runtime no longer has."""
+    state = prev.get("state") or {}
+    if "running" in state:
+        return {
+            "terminated": {
+                "exitCode": 137,
+                "reason": "ContainerStatusUnknown",
+                "message": UNKNOWN_MESSAGE,
+                "startedAt": state["running"].get("startedAt"),
+                "finishedAt": None,
+                "containerID": prev.get("containerID"),
+            }
+        }
+    if "terminated" in state:
+        return {"terminated": state["terminated"]}
+    return dict(prev.get("lastState") or {})
+
+
+def container_status(
+    container: dict[str, Any],
+    records: list[ContainerInfo],
+    prev: dict[str, Any] | None,
+    waiting: Waiting | None,
+) -> dict[str, Any]:
+    """One ``containerStatuses`` entry; ``records`` are this container's, newest first."""
+    prev = prev or {}
+    name = container["name"]
+    status: dict[str, Any] = {"name": name, "image": container.get("image", "")}
+    current = records[0] if records else None
+    if current is None:
+        vanished = bool(prev.get("containerID"))
+        status["state"] = _waiting(waiting)
+        status["lastState"] = _vanished_last_state(prev) if vanished else prev.get("lastState", {})
+        status["ready"] = False
+        status["started"] = False
+        status["restartCount"] = int(prev.get("restartCount") or 0) + (1 if vanished else 0)
+        status["imageID"] = ""
+        return status
+    cid = f"docker://{current.id}"
+    if current.state == "running":
+        status["state"] = {"running": {"startedAt": fmt_time(current.started_at)}}
+    elif current.state == "created" or waiting is not None:
+        status["state"] = _waiting(waiting)
+    else:
+        status["state"] = terminated_state(current)
+    if current.state == "exited" and waiting is not None:
+        status["lastState"] = terminated_state(current)
+    else:
+        older = [r for r in records[1:] if r.state == "exited" and r.attempt < current.attempt]
+        if older:
+            status["lastState"] = terminated_state(older[0])
+        elif prev.get("containerID") and prev.get("containerID") != cid:
+            status["lastState"] = _vanished_last_state(prev)
+        else:
+            status["lastState"] = dict(prev.get("lastState") or {})
+    running = current.state == "running"
+    status["ready"] = running
+    status["started"] = running
+    status["restartCount"] = current.attempt
+    status["imageID"] = image_ref(current)
+    status["containerID"] = cid
+    return status
+
+
+def compute_phase(pod: dict[str, Any], statuses: list[dict[str, Any]]) -> str:
+    """The kubelet's ``getPhase``; a terminal phase never changes back."""
+    old = (pod.get("status") or {}).get("phase")
+    if old in TERMINAL_PHASES:
+        return str(old)
+    restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    waiting = running = stopped = succeeded = 0
+    for s in statuses:
+        state = s.get("state") or {}
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            succeeded += 1 if state["terminated"].get("exitCode") == 0 else 0
+        elif "terminated" in (s.get("lastState") or {}):
+            stopped += 1
+        else:
+            waiting += 1
+    if waiting > 0:
+        return "Pending"
+    if running > 0:
+        return "Running"
+    if stopped > 0:
+        if restart_policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Failed" if restart_policy == "Never" else "Running"
+    return "Pending"
+
+
+def _condition(
+    old: Mapping[str, dict[str, Any]],
+    ctype: str,
+    ok: bool,
+    now: datetime,
+    reason: str = "",
+    message: str = "",
+) -> dict[str, Any]:
+    status = "True" if ok else "False"
+    prev = old.get(ctype)
+    changed = prev is None or prev.get("status") != status
+    cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None}
+    cond["lastTransitionTime"] = (
+        fmt_time(now) if changed or prev is None else prev.get("lastTransitionTime")
+    )
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+def _conditions(
+    pod: dict[str, Any],
+    phase: str,
+    statuses: list[dict[str, Any]],
+    sandbox_ready: bool,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    old_list = (pod.get("status") or {}).get("conditions") or []
+    old = {str(c.get("type")): c for c in old_list}
+    unready = [s["name"] for s in statuses if not s.get("ready")]
+    ready = not unready and phase not in TERMINAL_PHASES
+    if phase in TERMINAL_PHASES:
+        reason, message = "PodCompleted", ""
+    else:
+        reason = "" if ready else "ContainersNotReady"
+        message = "" if ready else f"containers with unready status: [{' '.join(unready)}]"
+    conds = [
+        _condition(old, "PodReadyToStartContainers", sandbox_ready, now),
+        _condition(old, "Initialized", True, now),
+        _condition(old, "Ready", ready, now, reason, message),
+        _condition(old, "ContainersReady", ready, now, reason, message),
+    ]
+    scheduled = old.get("PodScheduled") or _condition(old, "PodScheduled", True, now)
+    conds.append(scheduled)
+    # Conditions written by others (e.g. DisruptionTarget) are theirs: keep them.
+    conds.extend(c for t, c in old.items() if t not in (*OWN_CONDITIONS, "PodScheduled"))
+    return conds
+
+
+def compute_pod_status(
+    pod: dict[str, Any], containers: list[ContainerInfo], now: datetime, extra: StatusExtra
+) -> dict[str, Any]:
+    """The whole new ``status`` of ``pod`` (see the module docstring)."""
+    old = dict(pod.get("status") or {})
+    uid = pod["metadata"]["uid"]
+    mine = sorted(
+        (c for c in containers if c.pod_uid == uid),
+        key=lambda c: (c.attempt, c.created_at or datetime.min.replace(tzinfo=UTC)),
+        reverse=True,
+    )
+    prev_by_name = {str(s.get("name")): s for s in old.get("containerStatuses") or []}
+    statuses = []
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        records = [c for c in mine if c.role == "app" and c.container_name == container["name"]]
+        running = [c for c in records if c.state == "running"]
+        if running:  # a duplicate never hides the running one
+            records = [running[0], *[c for c in records if c is not running[0]]]
+        statuses.append(
+            container_status(
+                container,
+                records,
+                prev_by_name.get(container["name"]),
+                extra.waiting.get(container["name"]),
+            )
+        )
+    phase = compute_phase(pod, statuses)
+    sandboxes = [c for c in mine if c.role == "sandbox" and c.state == "running"]
+    sandbox = sandboxes[0] if sandboxes else None
+    status = {k: v for k, v in old.items() if k not in _OWN_FIELDS}
+    status["phase"] = phase
+    status["conditions"] = _conditions(pod, phase, statuses, sandbox is not None, now)
+    if extra.host_ip:
+        status["hostIP"] = extra.host_ip
+        status["hostIPs"] = [{"ip": extra.host_ip}]
+    pod_ip = sandbox.ip if sandbox is not None and sandbox.ip else old.get("podIP")
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    status["startTime"] = old.get("startTime") or fmt_time(now)
+    status["containerStatuses"] = statuses
+    status["qosClass"] = qos_class(pod)
+    return status
+
+
+_OWN_FIELDS = (
+    "phase",
+    "conditions",
+    "hostIP",
+    "hostIPs",
+    "podIP",
+    "podIPs",
+    "startTime",
+    "containerStatuses",
+    "qosClass",
+)

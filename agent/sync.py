@@ -1,0 +1,394 @@
+"""Sync one pod: read its containers, plan, apply the plan, report status and events.
+
+``PodSyncer`` is the kubelet's ``SyncPod``: it asks the pure planner what to do, performs it
+through the ``Runtime`` (images, create, start, stop, remove), computes the status with the pure
+``status`` module and PUTs it (CAS, retried on 409, skipped when unchanged). It also finishes
+deletions and removes containers of pods that no longer exist. Effectful (runtime + API).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent import planner, podspec
+from agent import runtime as rt
+from agent.apis import PODS
+from agent.events import NORMAL, WARNING, EventRecorder
+from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
+from agent.runtime import ContainerInfo, Runtime
+from agent.status import StatusExtra, compute_pod_status
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+# Retry delay after a failure that is not a back-off (sandbox creation, runtime hiccup).
+RETRY_SECONDS = 2.0
+# A status write loses a CAS race at most this many times in a row before the sync retries.
+STATUS_ATTEMPTS = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def prune(value: Any) -> Any:
+    """Drop ``None`` values recursively, as the API server does when it stores an object."""
+    if isinstance(value, dict):
+        return {k: prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    return value
+
+
+@dataclass
+class SyncResult:
+    requeue_after: float | None = None
+    deleted: bool = False
+
+
+@dataclass
+class _PullFailure:
+    entry: BackoffEntry
+    reason: str
+    message: str
+
+
+def _ref(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
+
+
+class PodSyncer:
+    """Makes one node's containers match its pods; safe for several threads on distinct pods."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        runtime: Runtime,
+        recorder: EventRecorder,
+        *,
+        node: str,
+        cluster: str,
+        host_ip: str,
+        policy: BackoffPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.recorder = recorder
+        self.node = node
+        self.cluster = cluster
+        self.host_ip = host_ip
+        self.policy = policy or BackoffPolicy()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._backoff: dict[str, dict[str, BackoffEntry]] = {}
+        self._pulls: dict[tuple[str, str, str], _PullFailure] = {}
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def sync(self, pod: dict[str, Any]) -> SyncResult:
+        uid = pod["metadata"]["uid"]
+        containers = self.runtime.list_containers(self.cluster, self.node, pod_uid=uid)
+        if pod["metadata"].get("deletionTimestamp"):
+            self._terminate(pod, containers)
+            return SyncResult(deleted=True)
+        with self._lock:
+            backoff = dict(self._backoff.get(uid, {}))
+        actions = planner.compute_pod_actions(pod, containers, self.clock(), backoff, self.policy)
+        result = SyncResult(actions.requeue_after)
+        waiting = dict(actions.waiting)
+        self._apply(pod, actions, containers, waiting, result)
+        with self._lock:
+            self._backoff.setdefault(uid, {}).update(actions.backoff_updates)
+        containers = self.runtime.list_containers(self.cluster, self.node, pod_uid=uid)
+
+        def make_status(current: dict[str, Any]) -> dict[str, Any]:
+            extra = StatusExtra(self.host_ip, waiting)
+            return compute_pod_status(current, containers, self.clock(), extra)
+
+        self.write_status(pod, make_status)
+        return result
+
+    def remove_pod_containers(self, uid: str, containers: list[ContainerInfo]) -> None:
+        """Stop (with each container's recorded grace) and remove every container of a pod."""
+        mine = [c for c in containers if c.pod_uid == uid and uid]
+        running = [c for c in mine if c.role == "app" and c.state == "running"]
+        self._stop_all([(c, _label_grace(c)) for c in running])
+        for c in mine:
+            self.runtime.remove(c.id)
+        self.forget(uid)
+
+    def cleanup_orphans(self, known_uids: set[str]) -> int:
+        """Remove this node's containers whose pod is no longer bound here; return how many pods."""
+        containers = self.runtime.list_containers(self.cluster, self.node)
+        orphans = {c.pod_uid for c in containers if c.pod_uid and c.pod_uid not in known_uids}
+        for uid in orphans:
+            log.info("pod uid %s: no longer bound to this node, removing its containers", uid)
+            self.remove_pod_containers(uid, containers)
+        return len(orphans)
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._backoff.pop(uid, None)
+            for key in [k for k in self._pulls if k[0] == uid]:
+                del self._pulls[key]
+
+    # -- applying a plan ---------------------------------------------------------------------
+
+    def _apply(
+        self,
+        pod: dict[str, Any],
+        actions: PodActions,
+        containers: list[ContainerInfo],
+        waiting: dict[str, Waiting],
+        result: SyncResult,
+    ) -> None:
+        self._kill(pod, actions.to_kill)
+        for dead in actions.to_remove:
+            self.runtime.remove(dead.id)
+        if actions.kill_pod:
+            return
+        sandbox_id = actions.sandbox.id if actions.sandbox else None
+        if actions.create_sandbox:
+            if any(c.role == "sandbox" for c in containers):
+                msg = "Pod sandbox changed, it will be killed and re-created."
+                self.recorder.record(pod, "SandboxChanged", msg, NORMAL)
+            sandbox_id = self._create_sandbox(pod, actions.sandbox_attempt)
+            if sandbox_id is None:
+                result.requeue_after = RETRY_SECONDS
+                return
+        for name, wait in actions.waiting.items():
+            msg = f"Back-off restarting failed container {name} in pod {_pod_id(pod)}"
+            self.recorder.record(pod, "BackOff", msg, WARNING, name)
+            log.debug("pod %s: container %s waits: %s", _ref(pod), name, wait.message)
+        if sandbox_id is None:
+            return
+        for start in actions.to_start:
+            delay = self._start_container(pod, start, sandbox_id, waiting)
+            if delay is not None:
+                result.requeue_after = min(result.requeue_after or delay, delay)
+
+    def _kill(self, pod: dict[str, Any], to_kill: list[planner.ContainerToKill]) -> None:
+        grace = podspec.grace_seconds(pod)
+        kills = []
+        for kill in to_kill:
+            if kill.info.role == "app":
+                message = kill.message
+                if kill.message == "Stopping container" or "sandbox changed" in kill.message:
+                    message = f"Stopping container {kill.info.container_name}"
+                self.recorder.record(pod, "Killing", message, NORMAL, kill.info.container_name)
+            kills.append((kill.info, float(grace if kill.info.role == "app" else 0)))
+        self._stop_all(kills)
+
+    def _stop_all(self, items: list[tuple[ContainerInfo, float]]) -> None:
+        """Stop containers in parallel, each with its grace period (SIGTERM, then SIGKILL)."""
+        if not items:
+            return
+        if len(items) == 1:
+            self._stop_one(*items[0])
+            return
+        with ThreadPoolExecutor(max_workers=min(len(items), 16)) as pool:
+            list(pool.map(lambda item: self._stop_one(*item), items))
+
+    def _stop_one(self, info: ContainerInfo, grace: float) -> None:
+        try:
+            if info.role == "sandbox":
+                self.runtime.remove(info.id)  # holds nothing: SIGKILL and gone
+            else:
+                self.runtime.stop(info.id, grace)
+        except rt.ContainerRuntimeError as e:
+            log.warning("container %s: stop failed: %s", info.name, e)
+
+    def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> str | None:
+        try:
+            image = self.runtime.ensure_sandbox_image()
+            spec = podspec.sandbox_spec(pod, attempt, self.node, self.cluster, image)
+            sandbox_id = self.runtime.create_container(spec)
+            self.runtime.start(sandbox_id)
+        except rt.ContainerRuntimeError as e:
+            log.warning("pod %s: sandbox not created: %s", _ref(pod), e)
+            self.recorder.record(
+                pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}", WARNING
+            )
+            return None
+        log.info("pod %s: sandbox %s started", _ref(pod), sandbox_id[:12])
+        return sandbox_id
+
+    def _start_container(
+        self,
+        pod: dict[str, Any],
+        start: planner.ContainerToStart,
+        sandbox_id: str,
+        waiting: dict[str, Waiting],
+    ) -> float | None:
+        """Pull, create and start one container; return a requeue delay if it could not."""
+        name = start.name
+        image = str(start.container.get("image", ""))
+        delay = self._ensure_image(pod, name, image, podspec.pull_policy(start.container), waiting)
+        if delay is not None:
+            return delay
+        spec = podspec.app_spec(
+            pod, start.container, start.restart_count, sandbox_id, self.node, self.cluster
+        )
+        try:
+            cid = self.runtime.create_container(spec)
+        except rt.ContainerRuntimeError as e:
+            self.recorder.record(pod, "Failed", f"Error: {e}", WARNING, name)
+            waiting[name] = Waiting("CreateContainerError", str(e))
+            return RETRY_SECONDS
+        self.recorder.record(pod, "Created", f"Created container: {name}", NORMAL, name)
+        try:
+            self.runtime.start(cid)
+        except rt.ContainerRuntimeError as e:
+            self.recorder.record(pod, "Failed", f"Error: {e}", WARNING, name)
+            waiting[name] = Waiting("RunContainerError", str(e))
+            return RETRY_SECONDS
+        self.recorder.record(pod, "Started", f"Started container {name}", NORMAL, name)
+        log.info("pod %s: container %s started (attempt %d)", _ref(pod), name, start.restart_count)
+        return None
+
+    def _ensure_image(
+        self,
+        pod: dict[str, Any],
+        name: str,
+        image: str,
+        policy: str,
+        waiting: dict[str, Waiting],
+    ) -> float | None:
+        key = (pod["metadata"]["uid"], name, image)
+        now = self.clock()
+        with self._lock:
+            failure = self._pulls.get(key)
+        if failure is not None:
+            left = planner.remaining_backoff(
+                failure.entry, failure.entry.last_update, now, self.policy
+            )
+            if left > 0:
+                back = "ImagePullBackOff" if failure.reason == "ErrImagePull" else failure.reason
+                msg = f'Back-off pulling image "{image}"'
+                self.recorder.record(pod, "BackOff", msg, NORMAL, name)
+                waiting[name] = Waiting(back, f"{msg}: {failure.reason}: {failure.message}")
+                return left
+        if policy != "Never":
+            self.recorder.record(pod, "Pulling", f'Pulling image "{image}"', NORMAL, name)
+        try:
+            got = self.runtime.ensure_image(image, policy)
+        except rt.ContainerRuntimeError as e:
+            return self._pull_failed(pod, key, failure, e, waiting)
+        with self._lock:
+            self._pulls.pop(key, None)
+        if got.offline_fallback_error:
+            msg = (
+                f'Failed to pull image "{image}": {got.offline_fallback_error}; '
+                "no registry answers, using the image present on this node"
+            )
+            self.recorder.record(pod, "PulledFromLocal", msg, WARNING, name)
+        elif got.pulled:
+            secs = planner.go_duration(got.pull_seconds)
+            msg = (
+                f'Successfully pulled image "{image}" in {secs} ({secs} including waiting). '
+                f"Image size: {got.size} bytes."
+            )
+            self.recorder.record(pod, "Pulled", msg, NORMAL, name)
+        else:
+            msg = f'Container image "{image}" already present on machine'
+            self.recorder.record(pod, "Pulled", msg, NORMAL, name)
+        return None
+
+    def _pull_failed(
+        self,
+        pod: dict[str, Any],
+        key: tuple[str, str, str],
+        failure: _PullFailure | None,
+        error: rt.ContainerRuntimeError,
+        waiting: dict[str, Waiting],
+    ) -> float:
+        name, image = key[1], key[2]
+        reason = error.reason
+        if isinstance(error, rt.ImageNeverPullError):
+            self.recorder.record(pod, reason, str(error), WARNING, name)
+        else:
+            msg = f'Failed to pull image "{image}": {error}'
+            self.recorder.record(pod, "Failed", msg, WARNING, name)
+        self.recorder.record(pod, "Failed", f"Error: {reason}", WARNING, name)
+        now = self.clock()
+        entry = planner.next_backoff(failure.entry if failure else None, now, self.policy)
+        with self._lock:
+            self._pulls[key] = _PullFailure(entry, reason, str(error))
+        waiting[name] = Waiting(reason, str(error))
+        log.info("pod %s: image %s for %s: %s", _ref(pod), image, name, error)
+        return entry.delay
+
+    # -- deletion ----------------------------------------------------------------------------
+
+    def _terminate(self, pod: dict[str, Any], containers: list[ContainerInfo]) -> None:
+        """Stop the pod's containers within its grace period, remove them, delete the pod."""
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        grace = podspec.grace_seconds(pod) if grace is None else int(grace)
+        running = [c for c in containers if c.role == "app" and c.state == "running"]
+        for c in running:
+            msg = f"Stopping container {c.container_name}"
+            self.recorder.record(pod, "Killing", msg, NORMAL, c.container_name)
+        self._stop_all([(c, float(grace)) for c in running])
+        for c in containers:
+            if c.pod_uid == uid:
+                self.runtime.remove(c.id)
+        self.forget(uid)
+        try:
+            self.client.delete(
+                PODS,
+                meta["name"],
+                meta["namespace"],
+                grace_period_seconds=0,
+                preconditions={"uid": uid},
+            )
+            log.info("pod %s: containers removed, deletion finished", _ref(pod))
+        except (errors.NotFoundError, errors.ConflictError):
+            log.debug("pod %s: already gone", _ref(pod))
+
+    # -- status ------------------------------------------------------------------------------
+
+    def write_status(
+        self, pod: dict[str, Any], make_status: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """PUT the pod's new status unless unchanged; on 409 read the pod again and retry."""
+        meta = pod["metadata"]
+        for _ in range(STATUS_ATTEMPTS):
+            status = prune(make_status(pod))
+            if prune(pod.get("status") or {}) == status:
+                return pod
+            body = {**pod, "status": status}
+            try:
+                return self.client.update(PODS, body, meta["namespace"], sub="status")
+            except errors.ConflictError:
+                try:
+                    fresh = self.client.get(PODS, meta["name"], meta["namespace"])
+                except errors.NotFoundError:
+                    return None
+                if fresh["metadata"].get("uid") != meta.get("uid"):
+                    return None
+                pod = fresh
+            except errors.NotFoundError:
+                return None
+        raise errors.ConflictError(f"pod {_ref(pod)}: status kept conflicting")
+
+
+def _label_grace(c: ContainerInfo) -> float:
+    try:
+        return float(c.labels.get(rt.GRACE_PERIOD, podspec.DEFAULT_GRACE_SECONDS))
+    except ValueError:
+        return float(podspec.DEFAULT_GRACE_SECONDS)
+
+
+def _pod_id(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"{meta['name']}_{meta['namespace']}({meta['uid']})"
