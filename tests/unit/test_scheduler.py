@@ -55,7 +55,9 @@ def test_requests_against_allocatable() -> None:
     d = select_node(pod(cpu="1"), [node("a"), node("b", cpu="500m")], usage)
     assert d.node is None
     assert "2 Insufficient cpu" in d.message
-    assert select_node(pod(cpu="400m"), [node("a"), node("b", cpu="500m")], usage).node == "a"
+    # Both fit 400m; "b" is the less allocated one afterwards (80% of cpu against 95%).
+    assert select_node(pod(cpu="400m"), [node("a"), node("b", cpu="500m")], usage).node == "b"
+    assert select_node(pod(cpu="501m"), [node("a"), node("b", cpu="500m")], usage).node is None
 
 
 def test_memory_and_pod_count() -> None:
