@@ -9,34 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from agent import runtime as rt
 from agent.runtime import CreateSpec
+from common.quantity import parse_bytes, parse_cpu_millis
 
 SANDBOX_IMAGE = "tinykube/pause:1"
 DEFAULT_GRACE_SECONDS = 30
-
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_DECIMAL |= {"P": 1e15, "E": 1e18}
-
-
-def parse_quantity(value: str | int | float) -> float:
-    """A Kubernetes quantity (``500m``, ``128Mi``, ``1.5``, ``1e3``) as a plain number."""
-    if isinstance(value, int | float):
-        return float(value)
-    m = _QUANTITY.match(value.strip())
-    if not m:
-        raise ValueError(f"quantities must match the regular expression: {value!r}")
-    number, suffix = float(m.group(1)), m.group(2)
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    raise ValueError(f"unknown quantity suffix in {value!r}")
 
 
 def default_pull_policy(image: str) -> str:
@@ -159,9 +139,9 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
 
 def _limits(container: dict[str, Any]) -> tuple[int | None, int | None]:
     limits = (container.get("resources") or {}).get("limits") or {}
-    mem = int(parse_quantity(limits["memory"])) if limits.get("memory") is not None else None
+    mem = parse_bytes(limits["memory"]) if limits.get("memory") is not None else None
     cpu = limits.get("cpu")
-    nano = round(parse_quantity(cpu) * 1e9) if cpu is not None else None
+    nano = parse_cpu_millis(cpu) * 1_000_000 if cpu is not None else None
     return mem, nano
 
 

@@ -276,12 +276,16 @@ class PodSyncer:
                 self.recorder.record(pod, "BackOff", msg, NORMAL, name)
                 waiting[name] = Waiting(back, f"{msg}: {failure.reason}: {failure.message}")
                 return left
-        if policy != "Never":
-            self.recorder.record(pod, "Pulling", f'Pulling image "{image}"', NORMAL, name)
+        pulling = f'Pulling image "{image}"'
         try:
             got = self.runtime.ensure_image(image, policy)
         except rt.ContainerRuntimeError as e:
+            if isinstance(e, rt.ImagePullError):
+                self.recorder.record(pod, "Pulling", pulling, NORMAL, name)
             return self._pull_failed(pod, key, failure, e, waiting)
+        if got.pulled or got.offline_fallback_error:
+            # Recorded once the engine has decided to pull, so a local image logs no pull.
+            self.recorder.record(pod, "Pulling", pulling, NORMAL, name)
         with self._lock:
             self._pulls.pop(key, None)
         if got.offline_fallback_error:

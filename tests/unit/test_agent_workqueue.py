@@ -1,0 +1,58 @@
+"""WorkQueue: dedup, one worker per key, delayed re-adds."""
+
+from __future__ import annotations
+
+import threading
+
+from agent.workqueue import WorkQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_duplicates_are_handed_out_once() -> None:
+    q = WorkQueue()
+    for key in ("a", "b", "a", "a"):
+        q.add(key)
+    assert len(q) == 2
+    assert q.get(0) == "a"
+    assert q.get(0) == "b"
+    assert q.get(0) is None
+
+
+def test_a_key_in_progress_is_not_handed_to_a_second_worker() -> None:
+    q = WorkQueue()
+    q.add("a")
+    assert q.get(0) == "a"
+    q.add("a")  # changed while being processed
+    assert q.get(0) is None
+    q.done("a")
+    assert q.get(0) == "a"  # processed again once the first worker is done
+    q.done("a")
+    assert q.get(0) is None
+
+
+def test_add_after_waits_for_its_time() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    q.add_after("a", 5)
+    q.add_after("b", 0)
+    assert q.get(0) == "b"
+    assert q.get(0) is None
+    clock.now += 5
+    assert q.get(0) == "a"
+
+
+def test_shutdown_wakes_blocked_workers() -> None:
+    q = WorkQueue()
+    got: list[str | None] = []
+    t = threading.Thread(target=lambda: got.append(q.get()))
+    t.start()
+    q.shutdown()
+    t.join(timeout=5)
+    assert not t.is_alive() and got == [None]
