@@ -68,10 +68,10 @@ class FakeRuntime:
         with self._lock:
             self._pull_errors[image] = message
 
-    def exit_on_start(self, image: str, code: int) -> None:
-        """Every container of ``image`` exits with ``code`` as soon as it starts."""
+    def exit_on_start(self, image_or_name: str, code: int) -> None:
+        """Containers of that image (or with that name) exit with ``code`` once started."""
         with self._lock:
-            self._exit_on_start[image] = code
+            self._exit_on_start[image_or_name] = code
 
     def write_log(self, container_id: str, data: bytes) -> None:
         with self._lock:
@@ -186,7 +186,7 @@ class FakeRuntime:
             )
             self.calls.append(("start", container_id))
             self._emit(container_id, "start")
-            code = self._exit_on_start.get(info.image)
+            code = self._exit_on_start.get(info.name, self._exit_on_start.get(info.image))
             if code is not None:
                 self.exit_container(container_id, code)
 
