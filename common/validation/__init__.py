@@ -1,0 +1,24 @@
+"""Checking API objects the way the API server does: decode strictly, then validate.
+
+    decode_object(kind, body)          400 BadRequest: not an object, wrong JSON type, unknown field
+    validate(kind, obj, old=None)      field errors (list of errors.Cause), empty when valid
+    invalid_error(kind, name, causes)  the 422 Invalid error for them
+    check_pod_security(pod, allowed)   403 Forbidden for privileged / host-namespace / hostPath pods
+
+New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no I/O.
+"""
+
+from common.validation.decode import SCHEMAS, decode_object, register_schema
+from common.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate
+from common.validation.security import check_pod_security
+
+__all__ = [
+    "SCHEMAS",
+    "VALIDATORS",
+    "check_pod_security",
+    "decode_object",
+    "invalid_error",
+    "register_schema",
+    "register_validator",
+    "validate",
+]
