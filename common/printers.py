@@ -1,0 +1,373 @@
+"""kubectl's table printing: columns and cells per resource type (``pkg/printers/internalversion``),
+with the pod rules of ``common.podstatus`` and the layout of ``common.tabwriter``. Pure: ``now`` is
+passed in.
+
+tkctl prints tables with these functions and the API server builds ``Table`` answers from the same
+``TablePrinter`` entries (``column_definitions`` + ``cells``), so both always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from common.humanize import age, human_duration
+from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
+from common.tabwriter import format_table, tabwrite
+
+__all__ = [
+    "PRINTERS",
+    "Column",
+    "TablePrinter",
+    "age",
+    "column_definitions",
+    "deployment_row",
+    "event_row",
+    "format_labels",
+    "format_selector",
+    "format_table",
+    "headers",
+    "human_duration",
+    "namespace_row",
+    "node_roles",
+    "node_row",
+    "node_status",
+    "pod_ready",
+    "pod_restarts",
+    "pod_row",
+    "pod_status",
+    "printer_for",
+    "replicaset_row",
+    "row",
+    "tabwrite",
+]
+
+NONE = "<none>"
+NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+NODE_ROLE_LABEL = "kubernetes.io/role"
+
+Obj = Mapping[str, Any]
+
+
+# -- printers registry --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a kubectl ``Table``; ``priority`` 1 columns show only with ``-o wide``."""
+
+    name: str
+    priority: int = 0
+    type: str = "string"
+    format: str = ""
+    description: str = ""
+
+    @property
+    def header(self) -> str:
+        return self.name.upper()
+
+
+@dataclass(frozen=True)
+class TablePrinter:
+    """The columns of a resource type and the function giving all cells of one object."""
+
+    columns: tuple[Column, ...]
+    cells: Callable[[Obj, dt.datetime], list[str]]
+
+
+def headers(printer: TablePrinter, wide: bool = False) -> list[str]:
+    return [c.header for c in printer.columns if wide or c.priority == 0]
+
+
+def row(printer: TablePrinter, obj: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    cells = printer.cells(obj, now)
+    return [cell for c, cell in zip(printer.columns, cells, strict=True) if wide or c.priority == 0]
+
+
+def column_definitions(printer: TablePrinter) -> list[dict[str, Any]]:
+    """The ``columnDefinitions`` of a ``meta.k8s.io/v1`` Table."""
+    return [
+        {
+            "name": c.name,
+            "type": c.type,
+            "format": c.format,
+            "description": c.description,
+            "priority": c.priority,
+        }
+        for c in printer.columns
+    ]
+
+
+def _meta(obj: Obj) -> Obj:
+    m = obj.get("metadata")
+    return m if isinstance(m, Mapping) else {}
+
+
+def _section(obj: Obj, key: str) -> Obj:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _name(obj: Obj) -> str:
+    return str(_meta(obj).get("name", ""))
+
+
+def _age(obj: Obj, now: dt.datetime) -> str:
+    return age(_meta(obj).get("creationTimestamp"), now)
+
+
+def format_labels(labels: object) -> str:
+    """``a=b,c=d`` sorted by key (``labels.FormatLabels``), ``<none>`` when empty."""
+    if not isinstance(labels, Mapping) or not labels:
+        return NONE
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def format_selector(selector: object) -> str:
+    """A ``LabelSelector`` in string form (``metav1.FormatLabelSelector``), ``<none>`` if empty."""
+    if not isinstance(selector, Mapping):
+        return NONE
+    reqs: list[tuple[str, str]] = []
+    for k, v in (selector.get("matchLabels") or {}).items():
+        reqs.append((k, f"{k}={v}"))
+    for expr in selector.get("matchExpressions") or []:
+        key, op = str(expr.get("key", "")), str(expr.get("operator", ""))
+        values = ",".join(sorted(str(v) for v in expr.get("values") or []))
+        text = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(op, f"{key} {op} ({values})")
+        reqs.append((key, text))
+    return ",".join(text for _, text in sorted(reqs)) or NONE
+
+
+# -- pods ---------------------------------------------------------------------------------------
+
+
+def _readiness_gates(pod: Obj) -> str:
+    gates = _section(pod, "spec").get("readinessGates") or []
+    if not gates:
+        return NONE
+    conds = {
+        c.get("type"): c.get("status") for c in _section(pod, "status").get("conditions") or []
+    }
+    true = sum(1 for g in gates if conds.get(g.get("conditionType")) == "True")
+    return f"{true}/{len(gates)}"
+
+
+def _pod_cells(pod: Obj, now: dt.datetime) -> list[str]:
+    s = summarize(pod)
+    restarts = restarts_cell(s, now)
+    status = _section(pod, "status")
+    ips = [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, Mapping)]
+    ip = (ips[0] if ips else status.get("podIP")) or NONE
+    return [
+        _name(pod),
+        f"{s.ready}/{s.total}",
+        s.reason,
+        restarts,
+        _age(pod, now),
+        str(ip),
+        str(_section(pod, "spec").get("nodeName") or NONE),
+        str(status.get("nominatedNodeName") or NONE),
+        _readiness_gates(pod),
+    ]
+
+
+def pod_row(pod: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    """``NAME READY STATUS RESTARTS AGE`` (+ ``IP NODE NOMINATED NODE READINESS GATES`` if wide)."""
+    return row(PRINTERS["pods"], pod, now, wide)
+
+
+# -- nodes, namespaces, events ------------------------------------------------------------------
+
+
+def node_status(node: Obj) -> str:
+    """``Ready``, ``NotReady`` (False or Unknown), ``Unknown`` (no Ready condition); then
+    ``,SchedulingDisabled`` for a cordoned node."""
+    parts = []
+    for cond in _section(node, "status").get("conditions") or []:
+        if cond.get("type") == "Ready":
+            parts = ["Ready" if cond.get("status") == "True" else "NotReady"]
+    if not parts:
+        parts = ["Unknown"]
+    if _section(node, "spec").get("unschedulable"):
+        parts.append("SchedulingDisabled")
+    return ",".join(parts)
+
+
+def node_roles(node: Obj) -> str:
+    roles = set()
+    for key, value in (_meta(node).get("labels") or {}).items():
+        if key.startswith(NODE_ROLE_PREFIX) and key[len(NODE_ROLE_PREFIX) :]:
+            roles.add(key[len(NODE_ROLE_PREFIX) :])
+        elif key == NODE_ROLE_LABEL and value:
+            roles.add(str(value))
+    return ",".join(sorted(roles)) or NONE
+
+
+def _node_address(node: Obj, kind: str) -> str:
+    for addr in _section(node, "status").get("addresses") or []:
+        if addr.get("type") == kind:
+            return str(addr.get("address") or NONE)
+    return NONE
+
+
+def _node_cells(node: Obj, now: dt.datetime) -> list[str]:
+    info = _section(_section(node, "status"), "nodeInfo")
+    return [
+        _name(node),
+        node_status(node),
+        node_roles(node),
+        _age(node, now),
+        str(info.get("kubeletVersion") or ""),
+        _node_address(node, "InternalIP"),
+        _node_address(node, "ExternalIP"),
+        str(info.get("osImage") or "<unknown>"),
+        str(info.get("kernelVersion") or "<unknown>"),
+        str(info.get("containerRuntimeVersion") or "<unknown>"),
+    ]
+
+
+def node_row(node: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    return row(PRINTERS["nodes"], node, now, wide)
+
+
+def _namespace_cells(ns: Obj, now: dt.datetime) -> list[str]:
+    return [_name(ns), str(_section(ns, "status").get("phase") or ""), _age(ns, now)]
+
+
+def namespace_row(ns: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    return row(PRINTERS["namespaces"], ns, now, wide)
+
+
+def _event_cells(ev: Obj, now: dt.datetime) -> list[str]:
+    first = age(ev.get("firstTimestamp") or ev.get("eventTime"), now)
+    last = age(ev.get("lastTimestamp"), now) if ev.get("lastTimestamp") else first
+    count = int(ev.get("count") or 1)
+    series = ev.get("series")
+    if isinstance(series, Mapping):
+        last = age(series.get("lastObservedTime"), now)
+        count = int(series.get("count") or count)
+    obj = _section(ev, "involvedObject")
+    kind = str(obj.get("kind") or "").lower()
+    target = f"{kind}/{obj['name']}" if obj.get("name") else kind
+    source = _section(ev, "source")
+    src = str(source.get("component") or ev.get("reportingComponent") or "")
+    if source.get("host"):
+        src = f"{src}, {source['host']}"
+    return [
+        last,
+        str(ev.get("type") or ""),
+        str(ev.get("reason") or ""),
+        target,
+        str(obj.get("fieldPath") or ""),
+        src,
+        str(ev.get("message") or "").strip(),
+        first,
+        str(count),
+        _name(ev),
+    ]
+
+
+def event_row(ev: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    return row(PRINTERS["events"], ev, now, wide)
+
+
+# -- workloads ------------------------------------------------------------------------------------
+
+
+def _template_containers(obj: Obj) -> tuple[str, str]:
+    spec = _section(_section(_section(obj, "spec"), "template"), "spec")
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
+    names = ",".join(str(c.get("name", "")) for c in containers)
+    images = ",".join(str(c.get("image", "")) for c in containers)
+    return names, images
+
+
+def _deployment_cells(d: Obj, now: dt.datetime) -> list[str]:
+    spec, status = _section(d, "spec"), _section(d, "status")
+    names, images = _template_containers(d)
+    return [
+        _name(d),
+        f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1) or 0)}",
+        str(int(status.get("updatedReplicas") or 0)),
+        str(int(status.get("availableReplicas") or 0)),
+        _age(d, now),
+        names,
+        images,
+        format_selector(spec.get("selector")),
+    ]
+
+
+def deployment_row(d: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    return row(PRINTERS["deployments"], d, now, wide)
+
+
+def _replicaset_cells(rs: Obj, now: dt.datetime) -> list[str]:
+    spec, status = _section(rs, "spec"), _section(rs, "status")
+    names, images = _template_containers(rs)
+    return [
+        _name(rs),
+        str(int(spec.get("replicas", 1) or 0)),
+        str(int(status.get("replicas") or 0)),
+        str(int(status.get("readyReplicas") or 0)),
+        _age(rs, now),
+        names,
+        images,
+        format_selector(spec.get("selector")),
+    ]
+
+
+def replicaset_row(rs: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
+    return row(PRINTERS["replicasets"], rs, now, wide)
+
+
+def _default_cells(obj: Obj, now: dt.datetime) -> list[str]:
+    return [_name(obj), _age(obj, now)]
+
+
+_NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
+_AGE = Column("Age", description="CreationTimestamp of the object.")
+_WORKLOAD_WIDE = (Column("Containers", 1), Column("Images", 1), Column("Selector", 1))
+
+PRINTERS: dict[str, TablePrinter] = {
+    "pods": TablePrinter(
+        (_NAME, Column("Ready"), Column("Status"), Column("Restarts"), _AGE,
+         Column("IP", 1), Column("Node", 1), Column("Nominated Node", 1),
+         Column("Readiness Gates", 1)),
+        _pod_cells,
+    ),
+    "nodes": TablePrinter(
+        (_NAME, Column("Status"), Column("Roles"), _AGE, Column("Version"),
+         Column("Internal-IP", 1), Column("External-IP", 1), Column("OS-Image", 1),
+         Column("Kernel-Version", 1), Column("Container-Runtime", 1)),
+        _node_cells,
+    ),
+    "namespaces": TablePrinter((_NAME, Column("Status"), _AGE), _namespace_cells),
+    "events": TablePrinter(
+        (Column("Last Seen"), Column("Type"), Column("Reason"), Column("Object"),
+         Column("Subobject", 1), Column("Source", 1), Column("Message"),
+         Column("First Seen", 1), Column("Count", 1), Column("Name", 1, format="name")),
+        _event_cells,
+    ),
+    "deployments": TablePrinter(
+        (_NAME, Column("Ready"), Column("Up-to-date"), Column("Available"), _AGE, *_WORKLOAD_WIDE),
+        _deployment_cells,
+    ),
+    "replicasets": TablePrinter(
+        (_NAME, Column("Desired"), Column("Current"), Column("Ready"), _AGE, *_WORKLOAD_WIDE),
+        _replicaset_cells,
+    ),
+}  # fmt: skip
+
+DEFAULT_PRINTER = TablePrinter((_NAME, _AGE), _default_cells)
+
+
+def printer_for(plural: str) -> TablePrinter:
+    """The printer of a resource type (by plural); ``NAME AGE`` for types without one."""
+    return PRINTERS.get(plural, DEFAULT_PRINTER)
