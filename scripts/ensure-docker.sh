@@ -50,7 +50,9 @@ wait_for_docker() {
 explain_and_stop() {
 	local why="" script="$HERE/ensure-docker.sh"
 	if command -v docker >/dev/null 2>&1; then
-		why="$(timeout "$INFO_TIMEOUT" docker info 2>&1 >/dev/null | grep -m1 -i -E 'error|cannot|denied' || true)"
+		# Clients before 23 print the error on stdout ("ERROR: ...") and a useless line on stderr.
+		why="$(timeout "$INFO_TIMEOUT" docker info 2>&1 | grep -v 'errors pretty printing' |
+			grep -m1 -i -E 'error|cannot|denied' | sed -e 's/^ERROR: //' -e 's/: Get "http.*//' || true)"
 	fi
 	if ! local_engine; then
 		if ! command -v docker >/dev/null 2>&1; then

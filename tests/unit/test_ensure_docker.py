@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "ensure-docker.sh"
 REAL_TOOLS = [
-    "basename", "bash", "cat", "cp", "dirname", "grep", "head", "ln", "mkdir", "nohup", "setsid",
-    "sleep", "tail", "timeout",
+    "basename", "bash", "cat", "cp", "dirname", "grep", "head", "ln", "mkdir", "nohup", "sed",
+    "setsid", "sleep", "tail", "timeout",
 ]  # fmt: skip
 
 # Fakes share a state directory: "up" exists while the fake engine answers; "calls" logs commands.
@@ -31,7 +33,9 @@ if [ "$1" = info ]; then
     fi
     [ -e "{state}/up" ] && exit 0
     if [ -n "${{FAKE_DENIED:-}}" ]; then
-        echo "Got permission denied while trying to connect to the Docker daemon socket" >&2
+        # As docker 20.10 reports it: the error on stdout, a useless line on stderr.
+        echo "ERROR: permission denied while trying to connect to the Docker daemon socket"
+        echo "errors pretty printing info" >&2
     else
         echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2
     fi
@@ -105,8 +109,29 @@ class Host:
         (self.state / "up").touch()
 
 
+def exec_dir(tmp_path: Path) -> Path:
+    """tmp_path, or a directory under the checkout when tmp_path is mounted noexec."""
+    probe = tmp_path / "probe"
+    probe.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    probe.chmod(0o755)
+    try:
+        subprocess.run([str(probe)], check=True)
+        return tmp_path
+    except PermissionError:
+        scratch = ROOT / ".tmp"
+        scratch.mkdir(exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="ensure-docker-", dir=scratch))
+
+
 @pytest.fixture
-def host(tmp_path: Path) -> Host:
+def host(tmp_path: Path) -> Iterator[Host]:
+    base = exec_dir(tmp_path)
+    yield make_host(base)
+    if base != tmp_path:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def make_host(tmp_path: Path) -> Host:
     tools = tmp_path / "tools"
     fakes = tmp_path / "bin"
     state = tmp_path / "state"
