@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the example images, tinykube/<name>:1 from examples/images/<name>/, with no registry:
 # FROM scratch plus Debian's static busybox, classic builder. An image is rebuilt only when the
-# content hash of its build context (files, modes, busybox) differs from the one in its label.
+# content hash of its build context (file names and contents, busybox) differs from its label's.
 # Usage: scripts/build-images.sh [NAME...]    (default: every directory under examples/images)
 # Env: BUSYBOX=/path/to/static/busybox to use another busybox binary.
 set -euo pipefail
@@ -54,7 +54,7 @@ content_hash() {
 	local dir="$1" busybox="$2"
 	{
 		printf 'image %s:%s\n' "$(basename "$dir")" "$TAG"
-		(cd "$dir" && find . -type f -printf '%p %m\n' | LC_ALL=C sort)
+		(cd "$dir" && find . -type f -print | LC_ALL=C sort)
 		(cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 		sha256sum <"$busybox"
 	} | sha256sum | cut -c1-16
@@ -85,6 +85,8 @@ build_one() {
 	mkdir -p "$ctx"
 	cp -Rp "$dir/." "$ctx/"
 	cp "$busybox" "$ctx/busybox"
+	# The same image whatever the checkout's umask: modes are not part of the hash.
+	chmod -R u=rwX,go=rX "$ctx"
 	chmod 755 "$ctx/busybox"
 	tk_log "building $ref ($hash)"
 	if ! DOCKER_BUILDKIT=0 docker build --force-rm --label "$HASH_LABEL=$hash" \

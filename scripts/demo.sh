@@ -2,7 +2,8 @@
 # `make demo`: bring up a one-machine cluster (unless one already answers), run the first pod of
 # the walkthrough (examples/pod.yaml), wait until it runs, then show it as `tkctl get pods -o wide`.
 # Expects the venv and the example images (the Makefile makes both first).
-# Env: VENV (default .venv), UP_ARGS (extra `tinykube up` options), DEMO_TIMEOUT (seconds, 120).
+# Env: VENV (default .venv), UP_ARGS (extra `tinykube up` options), DEMO_TIMEOUT (seconds, 120),
+# TINYKUBE_DATA_DIR (the cluster's directory, as for `tinykube up`; default ~/.tinykube).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +13,9 @@ POD=hello-kiamol-3
 MANIFEST=examples/pod.yaml
 # Generous for a cold first start on a slow machine; a warm start takes a few seconds.
 DEMO_TIMEOUT="${DEMO_TIMEOUT:-120}"
+# Talk only to the cluster `tinykube up` writes a kubeconfig for, never to one a KUBECONFIG names.
+KUBECONFIG="${TINYKUBE_DATA_DIR:-$HOME/.tinykube}/kubeconfig.yaml"
+export KUBECONFIG
 
 say() {
 	printf '\n==> %s\n' "$*"
