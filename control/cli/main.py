@@ -1,0 +1,153 @@
+"""``tkctl``: the kubectl-compatible command line of tinykube (entry point ``main``).
+
+The group loads each command's module only when that command runs, so ``tkctl`` starts fast, and
+turns every failure into kubectl's wording and exit codes: usage errors print ``error: ...`` plus a
+``See 'tkctl <cmd> -h'`` line and exit 1 (click's own code would be 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from common import errors
+from common.kubeconfig import KubeconfigError
+from common.manifest import ManifestError
+from control.cli.flags import CONTEXT_SETTINGS
+from control.cli.output import CliError, Failed, api_error_message, client_error, echo_error
+from control.cli.session import Session, global_options
+
+# name -> "module:attribute"; the module is imported only when the command is used.
+COMMANDS: dict[str, str] = {
+    "api-resources": "control.cli.info:api_resources",
+    "apply": "control.cli.apply:apply",
+    "cluster-info": "control.cli.info:cluster_info",
+    "create": "control.cli.apply:create",
+    "delete": "control.cli.delete:delete",
+    "describe": "control.cli.describe:describe",
+    "get": "control.cli.get:get",
+    "logs": "control.cli.logs:logs",
+    "run": "control.cli.run:run",
+    "version": "control.cli.info:version",
+}
+EXIT_INTERRUPTED = 130
+
+
+def _usage_message(e: click.UsageError) -> str:
+    if isinstance(e, click.NoSuchOption):
+        return f"unknown flag: {e.option_name}"
+    if isinstance(e, click.BadOptionUsage) and "requires an argument" in e.message:
+        return f"flag needs an argument: {e.option_name}"
+    if isinstance(e, click.MissingParameter) and e.param is not None and e.param_type == "option":
+        return f'required flag(s) "{e.param.name}" not set'
+    return e.format_message()
+
+
+def report(exc: BaseException) -> int:
+    """Print ``exc`` as kubectl would and return the exit code."""
+    if isinstance(exc, click.UsageError):
+        path = exc.ctx.command_path if exc.ctx is not None else "tkctl"
+        echo_error(f"error: {_usage_message(exc)}\nSee '{path} -h' for help and examples.")
+        return 1
+    if isinstance(exc, click.ClickException):
+        client_error(exc.format_message())
+        return 1
+    if isinstance(exc, Failed):
+        return exc.code
+    if isinstance(exc, CliError):
+        client_error(exc.message)
+        return exc.code
+    if isinstance(exc, ManifestError):
+        client_error(exc.message)
+        if exc.hint:
+            echo_error(exc.hint)
+        return 1
+    if isinstance(exc, KubeconfigError):
+        client_error(str(exc))
+        return 1
+    if isinstance(exc, errors.ApiError):
+        echo_error(api_error_message(exc))
+        return 1
+    raise exc
+
+
+class TkGroup(click.Group):
+    """A click group with lazily imported commands and kubectl's error handling."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and self.get_command(ctx, name) is None and not name.startswith("-"):
+            raise click.UsageError(f'unknown command "{name}" for "tkctl"', ctx)
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            if e.ctx is None:
+                e.ctx = ctx
+            raise
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> int:
+        try:
+            rv = super().main(args, "tkctl", complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except (KeyboardInterrupt, click.Abort):
+            code = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            code = 1
+        except Exception as e:
+            code = report(e)
+        finally:
+            obj = extra.get("obj")
+            if isinstance(obj, Session):
+                obj.close()
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=TkGroup, context_settings=CONTEXT_SETTINGS)
+@global_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """tkctl controls a tinykube cluster, as kubectl controls Kubernetes.
+
+    Find more information at the tinykube README.
+    """
+    ctx.ensure_object(Session)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``tkctl`` console script."""
+    cli.main(args=list(argv) if argv is not None else None)
+
+
+if __name__ == "__main__":
+    main()
