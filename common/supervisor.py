@@ -1,0 +1,237 @@
+"""The embedded cluster's supervisor: starts a private Redis, the control plane and N local
+agents as child processes, restarts any that dies, and stops them all on SIGTERM. It imports
+neither ``control`` nor ``agent``: it runs them as ``python -m control`` / ``python -m agent``.
+Its state (pids, ports, cluster id) is kept in ``DIR/state.json`` for ``tinykube down`` and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import errors
+from common.client import ApiClient
+from common.kubeconfig import write_kubeconfig
+from common.redis_server import free_port, redis_args, wait_for_redis
+from common.resources import lookup
+
+log = logging.getLogger(__name__)
+
+# A child that dies is restarted after this delay, doubling to the cap while it keeps dying.
+RESTART_DELAY, RESTART_CAP = 0.2, 5.0
+# A child that ran this long before dying is considered healthy again (backoff reset).
+HEALTHY_AFTER = 30.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class Options:
+    data_dir: Path
+    port: int = 6443
+    agents: int = 1
+    allow_privileged: bool = False
+    kubeconfig_mode: int = 0o600
+    appendfsync: str = "everysec"
+    agent_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    delay: float = RESTART_DELAY
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.started = time.monotonic()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+
+def tokens(data_dir: Path, agents: int) -> dict[str, str]:
+    """The admin token and one token per node, kept across restarts (``DIR/tokens.csv``)."""
+    path = data_dir / "tokens.csv"
+    rows: dict[str, tuple[str, str, str]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split(",", 3)
+            if len(parts) >= 3:
+                rows[parts[1]] = (parts[0], parts[2], parts[3] if len(parts) > 3 else "")
+    wanted = {"admin": '"system:masters"'}
+    for i in range(1, agents + 1):
+        wanted[f"system:node:node-{i}"] = '"system:nodes"'
+    changed = False
+    for user, groups in wanted.items():
+        if user not in rows:
+            rows[user] = (secrets.token_hex(24), user, groups)
+            changed = True
+    if changed or not path.exists():
+        text = "".join(
+            f"{tok},{user},{uid},{groups}\n" for user, (tok, uid, groups) in rows.items()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    return {user: tok for user, (tok, _, _) in rows.items()}
+
+
+class Supervisor:
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.dir = opts.data_dir
+        self.logs = self.dir / "logs"
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+        self.state: dict[str, Any] = {}
+
+    @property
+    def server(self) -> str:
+        return f"http://127.0.0.1:{self.opts.port}"
+
+    def run(self) -> int:
+        """Start everything, supervise until SIGTERM/SIGINT, then stop everything."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        try:
+            self.start()
+            while not self.stopping.wait(0.2):
+                self._restart_dead()
+        finally:
+            self.stop()
+        return 0
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        toks = tokens(self.dir, self.opts.agents)
+        redis_port = free_port()
+        py = sys.executable
+        self.children.append(Child(
+            "redis", redis_args(self.dir / "redis", redis_port, appendfsync=self.opts.appendfsync),
+            self.logs / "redis.out",
+        ))  # fmt: skip
+        (self.dir / "redis").mkdir(exist_ok=True)
+        control = [
+            py,
+            "-m",
+            "control",
+            "--redis-url",
+            f"redis://127.0.0.1:{redis_port}/0",
+            "--port",
+            str(self.opts.port),
+            "--token-auth-file",
+            str(self.dir / "tokens.csv"),
+        ]
+        if self.opts.allow_privileged:
+            control.append("--allow-privileged")
+        self.children.append(Child("control", control, self.logs / "control.log"))
+        self.state = {
+            "supervisor": os.getpid(),
+            "port": self.opts.port,
+            "redis_port": redis_port,
+            "server": self.server,
+            "processes": {},
+        }
+        self.children[0].start()
+        wait_for_redis(redis_port, self.children[0].proc)
+        self.children[1].start()
+        self._save()
+        client = ApiClient(self.server, toks["admin"])
+        cluster = self._wait_for_api(client)
+        self.state["cluster"] = cluster
+        write_kubeconfig(str(self.dir / "kubeconfig.yaml"), self.server, toks["admin"],
+                         mode=self.opts.kubeconfig_mode)  # fmt: skip
+        for i in range(1, self.opts.agents + 1):
+            name = f"node-{i}"
+            argv = [
+                py,
+                "-m",
+                "agent",
+                "--server",
+                self.server,
+                "--token",
+                toks[f"system:node:{name}"],
+                "--node-name",
+                name,
+                "--node-ip",
+                "127.0.0.1",
+                "--node-api-port",
+                "0",
+                *self.opts.agent_args,
+            ]
+            child = Child(name, argv, self.logs / f"{name}.log")
+            child.start()
+            self.children.append(child)
+        self._save()
+
+    def _wait_for_api(self, client: ApiClient, timeout: float = 60.0) -> str:
+        namespaces = lookup("namespaces")
+        assert namespaces is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            control = self.children[1].proc
+            if control is not None and control.poll() is not None:
+                raise errors.ServiceUnavailableError(
+                    f"the control plane exited (code {control.returncode}); "
+                    f"see {self.logs / 'control.log'}"
+                )
+            try:
+                return str(client.get(namespaces, "kube-system")["metadata"]["uid"])
+            except errors.ApiError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _restart_dead(self) -> None:
+        for child in self.children:
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            if time.monotonic() - child.started > HEALTHY_AFTER:
+                child.delay = RESTART_DELAY
+            if time.monotonic() - child.started < child.delay:
+                continue
+            log.warning("%s exited with code %s; restarting", child.name, child.proc.returncode)
+            child.start()
+            child.delay = min(child.delay * 2, RESTART_CAP)
+            self._save()
+
+    def stop(self) -> None:
+        # Agents first (they leave containers running), then the API, then the store.
+        for group in (self.children[2:], self.children[1:2], self.children[:1]):
+            for child in group:
+                child.stop()
+            deadline = time.monotonic() + STOP_TIMEOUT
+            for child in group:
+                if child.proc is None:
+                    continue
+                try:
+                    child.proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.stop(signal.SIGKILL)
+                    child.proc.wait()
+        self.state["supervisor"] = None
+        self._save()
+
+    def _save(self) -> None:
+        self.state["processes"] = {c.name: c.proc.pid for c in self.children if c.proc}
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps(self.state, indent=2))
+        tmp.replace(self.dir / "state.json")

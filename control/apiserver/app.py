@@ -1,0 +1,105 @@
+"""The Flask application factory of the API server: authentication, one error handler that turns
+every ``ApiError`` into a Kubernetes ``Status``, the REST routes and discovery."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from common import errors
+from common.store import Store
+from control.apiserver import discovery, rest
+from control.apiserver.auth import TokenAuthenticator
+from control.registry.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# Kubernetes' limit on request bodies (kube-apiserver --max-request-bytes default is larger, but
+# the HTTP handler chain caps JSON bodies at 3 MiB: "Request entity too large: limit is 3145728").
+MAX_BODY = 3 * 1024 * 1024
+# Paths anyone may read, as Kubernetes' system:public-info-viewer role allows.
+PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
+
+
+@dataclass
+class ServerConfig:
+    allow_privileged: bool = False
+    # Seconds a watch stays open when the client sets no timeoutSeconds (Kubernetes: 30-60 min).
+    watch_timeout: float = 1800.0
+    # Seconds between keep-alive bookmarks on a quiet watch.
+    watch_poll: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(
+    store: Store, authenticator: TokenAuthenticator, config: ServerConfig | None = None
+) -> Flask:
+    config = config or ServerConfig()
+    app = Flask("tinykube")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["tinykube"] = {
+        "store": store,
+        "registry": Registry(store, allow_privileged=config.allow_privileged),
+        "auth": authenticator,
+        "config": config,
+    }
+
+    @app.before_request
+    def authenticate() -> None:
+        if request.path in PUBLIC_PATHS:
+            return
+        g.user = authenticator.authenticate(request.headers.get("Authorization"))
+
+    @app.errorhandler(errors.ApiError)
+    def api_error(e: errors.ApiError) -> tuple[Response, int]:
+        if e.code >= 500:
+            log.warning("%s %s: %s", request.method, request.path, e.message)
+        return jsonify(e.to_status()), e.code
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(e: RequestEntityTooLarge) -> tuple[Response, int]:
+        err = errors.RequestEntityTooLargeError(f"Request entity too large: limit is {MAX_BODY}")
+        return jsonify(err.to_status()), err.code
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> tuple[Response, int]:
+        code = e.code or 500
+        if code == 404:
+            err: errors.ApiError = errors.NotFoundError(
+                "the server could not find the requested resource"
+            )
+        elif code == 405:
+            err = errors.MethodNotAllowedError(
+                "the server does not allow this method on the requested resource "
+                f"({request.method})"
+            )
+        else:
+            err = errors.from_status({"code": code, "message": e.description or str(e)})
+        return jsonify(err.to_status()), err.code
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[Response, int]:
+        log.exception("%s %s: unexpected error", request.method, request.path)
+        err = errors.InternalError(
+            f"an error on the server ({type(e).__name__}) has prevented the request from succeeding"
+        )
+        return jsonify(err.to_status()), err.code
+
+    @app.get("/healthz")
+    @app.get("/livez")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        store.ping()
+        return Response("ok", mimetype="text/plain")
+
+    app.register_blueprint(discovery.blueprint)
+    app.register_blueprint(rest.blueprint)
+    return app

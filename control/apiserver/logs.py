@@ -1,0 +1,85 @@
+"""``pods/NAME/log``: the API server asks the pod's node agent for the container's log and streams
+it back, as kube-apiserver proxies to the kubelet. It authenticates to the agent with that node's
+own token, which only the node and the API server hold."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from flask import Response, current_app, request, stream_with_context
+
+from common import errors
+from common.resources import must
+from control.apiserver.auth import NODE_PREFIX, TokenAuthenticator
+
+log = logging.getLogger(__name__)
+
+LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes")
+
+
+def node_endpoint(node: dict[str, Any]) -> str:
+    status = node.get("status") or {}
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    host = addresses.get("InternalIP") or addresses.get("Hostname")
+    if not port or not host:
+        raise errors.ServiceUnavailableError(
+            f'node "{node["metadata"]["name"]}" does not publish an endpoint for logs'
+        )
+    if ":" in str(host):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def container_of(pod: dict[str, Any], requested: str | None) -> str:
+    names = [str(c["name"]) for c in (pod.get("spec") or {}).get("containers") or []]
+    name = pod["metadata"]["name"]
+    if requested:
+        if requested not in names:
+            raise errors.BadRequestError(f"container {requested} is not valid for pod {name}")
+        return requested
+    if len(names) == 1:
+        return names[0]
+    raise errors.BadRequestError(
+        f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+    )
+
+
+def proxy(namespace: str, name: str, auth: TokenAuthenticator) -> Response:
+    reg = current_app.extensions["tinykube"]["registry"]
+    pod = reg.get(must("pods"), namespace, name)
+    container = container_of(pod, request.args.get("container"))
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.BadRequestError(
+            f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
+        )
+    node = reg.get(must("nodes"), "", node_name)
+    token = auth.token_of(NODE_PREFIX + node_name)
+    url = f"{node_endpoint(node)}/containerLogs/{namespace}/{name}/{container}"
+    params = {k: request.args[k] for k in LOG_PARAMS if k in request.args}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        upstream = requests.get(url, params=params, headers=headers, stream=True, timeout=(5, None))
+    except requests.RequestException as e:
+        raise errors.ServiceUnavailableError(
+            f'unable to reach the agent of node "{node_name}": {e}'
+        ) from e
+    if upstream.status_code >= 400:
+        text = upstream.text.strip()
+        upstream.close()
+        err = errors.from_status({"code": upstream.status_code, "message": text})
+        raise err
+    return Response(stream_with_context(_relay(upstream)), mimetype="text/plain")
+
+
+def _relay(upstream: requests.Response) -> Iterator[bytes]:
+    try:
+        yield from upstream.iter_content(chunk_size=None)
+    except requests.RequestException as e:
+        log.info("log stream from agent ended: %s", e)
+    finally:
+        upstream.close()

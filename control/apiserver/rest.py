@@ -1,0 +1,270 @@
+"""The REST routes of every resource: Kubernetes paths parsed into (resource, namespace, name,
+subresource), authorized, then handed to the registry. Watches stream newline-delimited JSON."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask.typing import ResponseReturnValue
+
+from common import errors
+from common.resources import ResourceType, by_plural
+from common.selectors import parse_field_selector
+from control.apiserver import logs
+from control.apiserver.auth import Attributes, authorize
+from control.registry import strategies as st
+from control.registry.registry import Registry
+
+blueprint = Blueprint("rest", __name__)
+
+VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# Subresources that a PUT/PATCH may target, and those served by other handlers.
+WRITABLE_SUBRESOURCES = ("status",)
+# Subresources of namespaces, which would otherwise read as a resource inside a namespace.
+NAMESPACE_SUBRESOURCES = ("status", "finalize")
+
+
+@dataclass(frozen=True)
+class Target:
+    rt: ResourceType
+    namespace: str
+    name: str
+    sub: str
+
+
+def parse_target(group: str, version: str, parts: list[str]) -> Target:
+    """``[namespaces/NS/]RESOURCE[/NAME[/SUB]]`` → Target, Kubernetes' path grammar."""
+    namespace = ""
+    if (
+        len(parts) >= 3
+        and parts[0] == "namespaces"
+        and not (len(parts) == 3 and parts[2] in NAMESPACE_SUBRESOURCES)
+    ):
+        namespace, parts = parts[1], parts[2:]
+    if not parts or len(parts) > 3 or any(not p for p in parts):
+        raise errors.NotFoundError("the server could not find the requested resource")
+    rt = by_plural(group, version, parts[0])
+    if rt is None or (namespace and not rt.namespaced):
+        raise errors.NotFoundError("the server could not find the requested resource")
+    name = parts[1] if len(parts) > 1 else ""
+    sub = parts[2] if len(parts) > 2 else ""
+    if sub and sub not in rt.subresources:
+        raise errors.NotFoundError("the server could not find the requested resource")
+    return Target(rt, namespace, name, sub)
+
+
+def registry() -> Registry:
+    reg: Registry = current_app.extensions["tinykube"]["registry"]
+    return reg
+
+
+@blueprint.route("/api/v1/<path:rest>", methods=METHODS)
+def core(rest: str) -> ResponseReturnValue:
+    return dispatch(parse_target("", "v1", rest.split("/")))
+
+
+@blueprint.route("/apis/<group>/<version>/<path:rest>", methods=METHODS)
+def grouped(group: str, version: str, rest: str) -> ResponseReturnValue:
+    return dispatch(parse_target(group, version, rest.split("/")))
+
+
+def dispatch(t: Target) -> ResponseReturnValue:
+    watching = request.method == "GET" and _flag(request.args.get("watch"))
+    verb = VERBS[request.method]
+    if request.method == "GET" and not t.name:
+        verb = "watch" if watching else "list"
+    if t.sub == "binding":
+        verb = "create"
+    attrs = Attributes(
+        verb=verb,
+        resource=t.rt.plural,
+        group=t.rt.group,
+        subresource=t.sub,
+        namespace=t.namespace,
+        name=t.name,
+        field_selector=_equalities(t.rt, request.args.get("fieldSelector", "")),
+    )
+    obj = _stored_for_authorization(t)
+    authorize(g.user, attrs, obj)
+    if t.sub == "log":
+        return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
+    if t.sub in ("exec", "portforward"):
+        raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
+    if not t.name:
+        return collection(t, watching)
+    return item(t)
+
+
+def collection(t: Target, watching: bool) -> ResponseReturnValue:
+    reg = registry()
+    args = request.args
+    if request.method == "GET":
+        if t.rt.namespaced is False and t.namespace:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        if watching:
+            return watch(t)
+        return jsonify(
+            reg.list(
+                t.rt,
+                t.namespace,
+                label_selector=args.get("labelSelector", ""),
+                field_selector=args.get("fieldSelector", ""),
+            )
+        )
+    if request.method == "POST":
+        if t.rt.namespaced and not t.namespace:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        if _dry_run():
+            raise errors.BadRequestError("dryRun is not supported by this server yet")
+        obj, warnings = reg.create(t.rt, t.namespace, body())
+        resp = jsonify(obj)
+        for w in warnings:
+            resp.headers.add("Warning", f'299 - "{w}"')
+        return resp, 201
+    raise errors.MethodNotAllowedError(
+        f"the server does not allow this method on the requested resource ({request.method})"
+    )
+
+
+def item(t: Target) -> ResponseReturnValue:
+    reg = registry()
+    method = request.method
+    if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub != "binding":
+        raise errors.NotFoundError("the server could not find the requested resource")
+    if t.sub == "binding":
+        if method != "POST":
+            raise errors.MethodNotAllowedError("bindings can only be created")
+        return jsonify(reg.bind(t.namespace, t.name, body())), 201
+    if method == "GET":
+        return jsonify(reg.get(t.rt, t.namespace, t.name))
+    if _dry_run():
+        raise errors.BadRequestError("dryRun is not supported by this server yet")
+    if method == "PUT":
+        return jsonify(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub))
+    if method == "PATCH":
+        content_type = request.headers.get("Content-Type", "application/merge-patch+json")
+        return jsonify(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub))
+    if method == "DELETE" and not t.sub:
+        options = body(optional=True) or {}
+        for key, cast in (("gracePeriodSeconds", int), ("propagationPolicy", str)):
+            if key in request.args:
+                options[key] = cast(request.args[key])
+        return jsonify(reg.delete(t.rt, t.namespace, t.name, options))
+    raise errors.MethodNotAllowedError(
+        f"the server does not allow this method on the requested resource ({method})"
+    )
+
+
+def watch(t: Target) -> Response:
+    args = request.args
+    if _flag(args.get("sendInitialEvents")):
+        raise errors.InvalidError(
+            "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+            [errors.Cause("sendInitialEvents", "FieldValueForbidden", "Forbidden")],
+        )
+    config = current_app.extensions["tinykube"]["config"]
+    timeout = float(args.get("timeoutSeconds") or config.watch_timeout)
+    bookmarks = _flag(args.get("allowWatchBookmarks"))
+    events = registry().watch(
+        t.rt,
+        t.namespace,
+        resource_version=args.get("resourceVersion", ""),
+        label_selector=args.get("labelSelector", ""),
+        field_selector=args.get("fieldSelector", ""),
+        poll=min(config.watch_poll, timeout),
+    )
+    # Fail before the 200 is sent: a bad selector is a Status; an expired resourceVersion is
+    # an ERROR event in a 200 stream, as Kubernetes answers it.
+    try:
+        first = [next(events)]
+    except StopIteration:
+        first = []
+    except errors.GoneError as e:
+        first = [{"type": "ERROR", "object": e.to_status()}]
+    stream = _stream(t.rt, itertools.chain(first, events), timeout, bookmarks,
+                     args.get("resourceVersion", ""))  # fmt: skip
+    return Response(stream_with_context(stream), mimetype="application/json")
+
+
+def _stream(
+    rt: ResourceType,
+    events: Iterator[dict[str, Any] | None],
+    timeout: float,
+    bookmarks: bool,
+    last_rv: str,
+) -> Iterator[str]:
+    deadline = time.monotonic() + timeout
+    try:
+        for event in events:
+            if event is None:
+                if bookmarks and last_rv:
+                    mark = {"kind": rt.kind, "apiVersion": rt.api_version,
+                            "metadata": {"resourceVersion": last_rv}}  # fmt: skip
+                    yield json.dumps({"type": "BOOKMARK", "object": mark}) + "\n"
+            else:
+                yield json.dumps(event, separators=(",", ":")) + "\n"
+                if event["type"] == "ERROR":
+                    return
+                last_rv = event["object"]["metadata"].get("resourceVersion", last_rv)
+            if time.monotonic() >= deadline:
+                return
+    except (errors.GoneError, errors.ServiceUnavailableError) as e:
+        yield json.dumps({"type": "ERROR", "object": e.to_status()}) + "\n"
+
+
+def body(optional: bool = False) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        if optional:
+            return None
+        raise errors.BadRequestError("the request body is empty")
+    content_type = request.headers.get("Content-Type", "application/json")
+    if "protobuf" in content_type:
+        raise errors.UnsupportedMediaTypeError(
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml"
+        )
+    try:
+        if "yaml" in content_type:
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as e:
+        raise errors.BadRequestError(f"the request body is not valid JSON: {e}") from e
+
+
+def _stored_for_authorization(t: Target) -> dict[str, Any] | None:
+    """Node users are authorized against the stored pod (is it bound to them?)."""
+    if g.user.node is None or t.rt.plural != "pods" or not t.name:
+        return None
+    try:
+        return registry().get(t.rt, t.namespace, t.name)
+    except errors.NotFoundError:
+        return None
+
+
+def _equalities(rt: ResourceType, text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    selector = parse_field_selector(text, st.selectable_fields(rt), rt.kind)
+    out = {}
+    for f in st.selectable_fields(rt):
+        value = selector.requirement(f)
+        if value is not None:
+            out[f] = value
+    return out
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")
+
+
+def _dry_run() -> bool:
+    return bool(request.args.get("dryRun"))

@@ -1,0 +1,100 @@
+"""``tinykube control`` (``python -m control``): the API server under gunicorn (one gthread
+worker, many threads: every open watch or log stream holds one) with the control loops running in
+that worker. Entry point: parses flags, configures logging, serves until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from common import errors
+from common.redis_store import RedisStore
+from control.apiserver.app import ServerConfig, create_app
+from control.apiserver.auth import TokenAuthenticator
+from control.manager import Manager
+from control.registry.registry import Registry
+
+log = logging.getLogger("tinykube.control")
+
+# Threads of the single worker; each open watch, log stream or exec session holds one.
+DEFAULT_THREADS = 128
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="tinykube control", description=__doc__)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--redis-prefix", default="tk:")
+    p.add_argument("--bind-address", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--token-auth-file", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    p.add_argument("--allow-privileged", action="store_true")
+    p.add_argument("--no-controllers", action="store_true", help="serve the API only")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+def wait_for_store(store: RedisStore, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            store.ping()
+            return
+        except errors.ServiceUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    store = RedisStore(args.redis_url, prefix=args.redis_prefix)
+    wait_for_store(store)
+    auth = TokenAuthenticator.from_file(args.token_auth_file)
+    config = ServerConfig(allow_privileged=args.allow_privileged)
+    app = create_app(store, auth, config)
+    registry: Registry = app.extensions["tinykube"]["registry"]
+    registry.ensure_namespaces()
+
+    def post_worker_init(worker: Any) -> None:
+        if not args.no_controllers:
+            Manager(registry).start()
+
+    options = {
+        "bind": f"{args.bind_address}:{args.port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": args.threads,
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "keepalive": 75,
+        "accesslog": "-" if args.verbose else None,
+        "loglevel": "debug" if args.verbose else "info",
+        "post_worker_init": post_worker_init,
+    }
+    _Server(app, options).run()
+    return 0

@@ -1,0 +1,127 @@
+"""Runs the control loops (scheduler now; controllers later) in threads of the API server
+process, woken by changes in the store. Only the holder of the leader Lease runs them, so several
+control processes can share one store. Shell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+
+from common import errors, meta
+from common.store import Store
+from control.registry.registry import Registry
+from control.scheduling import Scheduler
+
+log = logging.getLogger(__name__)
+
+LEADER_LEASE = ("kube-system", "tinykube-controller-manager")
+# Kubernetes' leader election defaults: 15 s lease, renewed every 2 s.
+LEASE_SECONDS = 15
+RENEW_INTERVAL = 2.0
+
+
+class Manager:
+    def __init__(self, registry: Registry, *, identity: str | None = None) -> None:
+        self.registry = registry
+        self.store: Store = registry.store
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        self.stop = threading.Event()
+        self.leading = threading.Event()
+        self.scheduler = Scheduler(registry)
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._spawn("leader-election", self._elect)
+        self._spawn("scheduler", self._lead(self.scheduler.run))
+        self._spawn("watch-pods", lambda: self._wake_on("pods"))
+        self._spawn("watch-nodes", lambda: self._wake_on("nodes"))
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.scheduler.wake.set()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _lead(self, loop: Callable[[threading.Event], None]) -> Callable[[], None]:
+        def run() -> None:
+            while not self.stop.is_set():
+                if self.leading.wait(1.0):
+                    try:
+                        loop(self.stop)
+                    except Exception:
+                        log.exception("control loop crashed; restarting")
+                        self.stop.wait(1.0)
+
+        return run
+
+    def _wake_on(self, resource: str) -> None:
+        """Wake the scheduler on every change of ``resource``; resume after store outages."""
+        backoff = 0.1
+        while not self.stop.is_set():
+            try:
+                for event in self.store.watch(resource, self.store.revision(), poll=2.0):
+                    if self.stop.is_set():
+                        return
+                    if event is not None:
+                        self.scheduler.wake.set()
+                    backoff = 0.1
+            except errors.ApiError as e:
+                log.info("watch of %s interrupted: %s", resource, e)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _elect(self) -> None:
+        while not self.stop.is_set():
+            try:
+                held = self._try_acquire()
+            except errors.ApiError as e:
+                log.info("leader election: %s", e)
+                held = False
+            if held and not self.leading.is_set():
+                log.info("leader election: %s is now the leader", self.identity)
+                self.leading.set()
+            elif not held and self.leading.is_set():
+                log.warning("leader election: lost the lease")
+                self.leading.clear()
+            self.stop.wait(RENEW_INTERVAL)
+
+    def _try_acquire(self) -> bool:
+        ns, name = LEADER_LEASE
+        now = meta.now()
+        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
+                "renewTime": meta.micro_timestamp(now)}  # fmt: skip
+        try:
+            lease = self.store.get("leases", ns, name)
+        except errors.NotFoundError:
+            obj = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                   "metadata": {"name": name, "namespace": ns, "uid": meta.new_uid(),
+                                "creationTimestamp": meta.timestamp(now)},
+                   "spec": {**spec, "acquireTime": spec["renewTime"]}}  # fmt: skip
+            try:
+                self.store.create("leases", obj)
+                return True
+            except errors.AlreadyExistsError:
+                return False
+        current = lease.get("spec") or {}
+        renewed = meta.parse_time(current.get("renewTime")) or now
+        expired = now > renewed + dt.timedelta(seconds=int(current.get("leaseDurationSeconds", 15)))
+        if current.get("holderIdentity") != self.identity and not expired:
+            return False
+        if current.get("holderIdentity") != self.identity:
+            spec["acquireTime"] = spec["renewTime"]
+            spec["leaseTransitions"] = int(current.get("leaseTransitions", 0)) + 1
+        lease["spec"] = {**current, **spec}
+        try:
+            self.store.update(
+                "leases", lease, expected_rv=int(lease["metadata"]["resourceVersion"])
+            )
+        except errors.ConflictError:
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""The API's business rules between the HTTP layer and the store (Kubernetes' registry/strategy)."""

@@ -1,0 +1,429 @@
+"""The API's operations on any resource: decode, default, validate, authorize-free business rules,
+then compare-and-set writes to the store. The HTTP layer and the in-process controllers both call
+this, so a binding made by the scheduler follows the same rules as one made over HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from common.validation import check_pod_security, decode_object, invalid_error, validate
+
+from common import errors, meta
+from common.patch import json_patch, merge_patch, strategic_merge_patch
+from common.resources import ResourceType, must
+from common.selectors import (
+    FieldSelector,
+    LabelSelector,
+    parse_field_selector,
+    parse_label_selector,
+)
+from common.store import Store, WatchEvent, parse_rv
+from control.registry import strategies as st
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+# Read-modify-write attempts of a patch before the conflict is reported to the client.
+PATCH_ATTEMPTS = 8
+
+PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
+    "application/merge-patch+json": merge_patch,
+    "application/strategic-merge-patch+json": strategic_merge_patch,
+    "application/json-patch+json": json_patch,
+}
+
+NAMESPACES = must("namespaces")
+# Warning header texts of a request.
+Warnings = list[str]
+
+
+class Registry:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        allow_privileged: bool = False,
+        clock: Callable[[], dt.datetime] = meta.now,
+    ) -> None:
+        self.store = store
+        self.allow_privileged = allow_privileged
+        self.clock = clock
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        try:
+            return _complete(rt, self.store.get(rt.plural, _ns(rt, namespace), name))
+        except errors.NotFoundError:
+            raise _not_found(rt, name) from None
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Obj:
+        labels, fields = self.selectors(rt, label_selector, field_selector)
+        node = fields.requirement("spec.nodeName") if rt.plural == "pods" else None
+        items, rev = self.store.list(
+            rt.plural, _ns(rt, namespace) or None, node=node if node else None
+        )
+        selected = [_complete(rt, o) for o in items if _matches(rt, o, labels, fields)]
+        return {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(rev)},
+            "items": selected,
+        }
+
+    def selectors(
+        self, rt: ResourceType, label_selector: str, field_selector: str
+    ) -> tuple[LabelSelector, FieldSelector]:
+        return (
+            parse_label_selector(label_selector or ""),
+            parse_field_selector(field_selector or "", st.selectable_fields(rt), rt.kind),
+        )
+
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        *,
+        resource_version: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        poll: float = 5.0,
+    ) -> Iterator[Obj | None]:
+        """Watch events as ``{"type", "object"}`` dicts; ``None`` when ``poll`` passed quietly.
+
+        Without a resourceVersion (or ``0``) the current objects come first as ADDED events.
+        An object that starts or stops matching the selectors arrives as ADDED or DELETED.
+        """
+        labels, fields = self.selectors(rt, label_selector, field_selector)
+        ns = _ns(rt, namespace)
+        since = parse_rv(resource_version)
+        if not since:
+            current = self.list(
+                rt, namespace, label_selector=label_selector, field_selector=field_selector
+            )
+            for obj in current["items"]:
+                yield {"type": "ADDED", "object": obj}
+            since = int(current["metadata"]["resourceVersion"])
+        for event in self.store.watch(rt.plural, since, poll=poll):
+            if event is None:
+                yield None
+                continue
+            out = _filter_event(rt, event, ns, labels, fields)
+            if out is not None:
+                yield out
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create(self, rt: ResourceType, namespace: str, body: Any) -> tuple[Obj, Warnings]:
+        obj = self._decode(rt, namespace, body)
+        m = meta.meta(obj)
+        if not m.get("name") and m.get("generateName"):
+            m["name"] = meta.generated_name(str(m["generateName"]))
+        if rt.namespaced:
+            self._require_namespace(rt, m["namespace"], str(m.get("name", "")))
+        st.prepare_create(rt, obj, self.clock())
+        self._validate(rt, obj, None)
+        warnings: Warnings = []
+        if rt.plural == "pods":
+            check_pod_security(obj, self.allow_privileged)
+            warnings = st.pod_warnings(obj)
+        try:
+            return _complete(rt, self.store.create(rt.plural, obj)), warnings
+        except errors.AlreadyExistsError:
+            raise errors.AlreadyExistsError(
+                f'{rt.qualified} "{m["name"]}" already exists',
+                details={"name": m["name"], "group": rt.group, "kind": rt.plural},
+            ) from None
+
+    def replace(
+        self, rt: ResourceType, namespace: str, name: str, body: Any, *, sub: str = ""
+    ) -> Obj:
+        """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
+        obj = self._decode(rt, namespace, body)
+        m = meta.meta(obj)
+        if m.get("name") != name:
+            raise errors.BadRequestError(
+                f"the name of the object ({m.get('name')}) does not match the name on the URL "
+                f"({name})"
+            )
+        expected = parse_rv(m.get("resourceVersion"))
+        old = self.get(rt, namespace, name)
+        return self._write_update(rt, obj, old, expected, sub)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch: Any,
+        content_type: str,
+        *,
+        sub: str = "",
+    ) -> Obj:
+        patcher = PATCHERS.get(content_type.split(";")[0].strip())
+        if patcher is None:
+            raise errors.UnsupportedMediaTypeError(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(PATCHERS)}"
+            )
+        if content_type.startswith("application/json-patch") != isinstance(patch, list):
+            raise errors.BadRequestError("the patch body does not match its content type")
+        if isinstance(patch, dict):
+            precondition = parse_rv((patch.get("metadata") or {}).get("resourceVersion"))
+        else:
+            precondition = None
+        for _ in range(PATCH_ATTEMPTS):
+            old = self.get(rt, namespace, name)
+            patched = patcher(copy.deepcopy(old), patch)
+            obj = self._decode(rt, namespace, patched)
+            try:
+                return self._write_update(
+                    rt, obj, old, precondition or int(old["metadata"]["resourceVersion"]), sub
+                )
+            except errors.ConflictError:
+                if precondition is not None:
+                    raise
+        raise errors.ConflictError(
+            f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been '
+            "modified; please apply your changes to the latest version and try again"
+        )
+
+    def bind(self, namespace: str, name: str, body: Any) -> Obj:
+        """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
+        target = (body or {}).get("target") if isinstance(body, dict) else None
+        if not isinstance(target, dict) or not target.get("name"):
+            raise errors.InvalidError(
+                f'Binding "{name}" is invalid: target.name: Required value',
+                [errors.Cause("target.name", "FieldValueRequired", "Required value")],
+            )
+        rt = must("pods")
+        node = str(target["name"])
+        for _ in range(PATCH_ATTEMPTS):
+            pod = self.get(rt, namespace, name)
+            current = pod["spec"].get("nodeName")
+            if current:
+                raise errors.ConflictError(
+                    f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is '
+                    f'already assigned to node "{current}"'
+                )
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.ConflictError(f'pod "{name}" is being deleted, cannot be assigned')
+            pod["spec"]["nodeName"] = node
+            _set_condition(pod, "PodScheduled", "True", "", "", self.clock())
+            try:
+                self.store.update("pods", pod, expected_rv=int(pod["metadata"]["resourceVersion"]))
+                return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+            except errors.ConflictError:
+                continue
+        raise errors.ConflictError(f'pod "{name}" changed too often to be bound')
+
+    def delete(self, rt: ResourceType, namespace: str, name: str, options: Any) -> Obj:
+        opts = options if isinstance(options, dict) else {}
+        decode_object("DeleteOptions", opts)
+        pre = opts.get("preconditions") or {}
+        obj = self.get(rt, namespace, name)
+        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
+            raise errors.ConflictError(
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {obj['metadata'].get('uid')}"
+            )
+        expected = parse_rv(pre.get("resourceVersion"))
+        if rt.plural == "namespaces":
+            st.check_namespace_deletable(name)
+        if rt.plural == "pods":
+            grace = st.pod_grace_period(obj, opts.get("gracePeriodSeconds"))
+            if grace > 0:
+                return self._mark_deleting(rt, obj, grace, expected)
+        try:
+            gone = self.store.delete(
+                rt.plural, _ns(rt, namespace), name, expected_rv=expected,
+                expected_uid=pre.get("uid") or None,
+            )  # fmt: skip
+        except errors.NotFoundError:
+            raise _not_found(rt, name) from None
+        return _complete(rt, gone)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _mark_deleting(self, rt: ResourceType, obj: Obj, grace: int, expected: int | None) -> Obj:
+        m = obj["metadata"]
+        now = self.clock()
+        deadline = meta.timestamp(now + dt.timedelta(seconds=grace))
+        if m.get("deletionTimestamp") and int(m.get("deletionGracePeriodSeconds", 0)) <= grace:
+            return obj
+        m["deletionTimestamp"] = deadline
+        m["deletionGracePeriodSeconds"] = grace
+        rv = expected or int(m["resourceVersion"])
+        return _complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
+
+    def _write_update(
+        self, rt: ResourceType, obj: Obj, old: Obj, expected: int | None, sub: str
+    ) -> Obj:
+        if sub == "status":
+            new = st.prepare_status_update(obj, old)
+        else:
+            new = obj
+            st.prepare_update(rt, new, old)
+            self._validate(rt, new, old)
+            if rt.plural == "pods":
+                check_pod_security(new, self.allow_privileged)
+        if _same(new, old):
+            return old
+        try:
+            return _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+        except errors.ConflictError:
+            raise errors.ConflictError(
+                f'Operation cannot be fulfilled on {rt.qualified} "{old["metadata"]["name"]}": '
+                "the object has been modified; please apply your changes to the latest version "
+                "and try again",
+                details={"name": old["metadata"]["name"], "group": rt.group, "kind": rt.plural},
+            ) from None
+        except errors.NotFoundError:
+            raise _not_found(rt, old["metadata"]["name"]) from None
+
+    def _decode(self, rt: ResourceType, namespace: str, body: Any) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.BadRequestError(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                "the request body must be a JSON object",
+                [errors.Cause("", "FieldValueInvalid", "the request body must be a JSON object")],
+            )
+        obj = copy.deepcopy(body)
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if api_version is not None and api_version != rt.api_version:
+            raise errors.BadRequestError(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({rt.api_version})"
+            )
+        if kind is not None and kind != rt.kind:
+            raise errors.BadRequestError(
+                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+            )
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        decode_object(rt.kind, obj)
+        m = meta.meta(obj)
+        if rt.namespaced:
+            if m.get("namespace") and m["namespace"] != namespace:
+                raise errors.BadRequestError(
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
+                )
+            m["namespace"] = namespace
+        else:
+            m.pop("namespace", None)
+        return obj
+
+    def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+        causes = validate(rt.kind, obj, old)
+        if causes:
+            raise invalid_error(rt.kind, str(obj["metadata"].get("name", "")), causes)
+
+    def _require_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
+        try:
+            ns = self.store.get("namespaces", "", namespace)
+        except errors.NotFoundError:
+            raise errors.NotFoundError(
+                f'namespaces "{namespace}" not found',
+                details={"name": namespace, "kind": "namespaces"},
+            ) from None
+        if (ns.get("status") or {}).get("phase") == "Terminating":
+            raise errors.ForbiddenError(
+                f'{rt.qualified} "{name}" is forbidden: unable to create new content in namespace '
+                f"{namespace} because it is being terminated",
+                details={"name": name, "kind": rt.plural},
+            )
+
+    def ensure_namespaces(self) -> None:
+        """Create the namespaces every cluster has (idempotent, safe to race)."""
+        for name in st.SYSTEM_NAMESPACES:
+            with contextlib.suppress(errors.AlreadyExistsError):
+                self.create(NAMESPACES, "", {"metadata": {"name": name}})
+
+
+def _ns(rt: ResourceType, namespace: str) -> str:
+    return namespace if rt.namespaced else ""
+
+
+def _complete(rt: ResourceType, obj: Obj) -> Obj:
+    obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+    return obj
+
+
+def _same(new: Obj, old: Obj) -> bool:
+    strip = ("resourceVersion",)
+    a = {**new, "metadata": {k: v for k, v in new["metadata"].items() if k not in strip}}
+    b = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k not in strip}}
+    return a == b
+
+
+def _not_found(rt: ResourceType, name: str) -> errors.NotFoundError:
+    return errors.NotFoundError(
+        f'{rt.qualified} "{name}" not found',
+        details={"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def _matches(rt: ResourceType, obj: Obj, labels: LabelSelector, fields: FieldSelector) -> bool:
+    return labels.matches((obj.get("metadata") or {}).get("labels") or {}) and fields.matches(
+        st.field_values(rt, obj)
+    )
+
+
+def _filter_event(
+    rt: ResourceType, e: WatchEvent, ns: str, labels: LabelSelector, fields: FieldSelector
+) -> Obj | None:
+    obj = _complete(rt, e.object)
+    if ns and obj["metadata"].get("namespace") != ns:
+        return None
+    now_matches = _matches(rt, obj, labels, fields)
+    if e.type != "MODIFIED" or e.prev is None:
+        return {"type": e.type, "object": obj} if now_matches else None
+    was_matching = _matches(rt, e.prev, labels, fields)
+    if now_matches and was_matching:
+        return {"type": "MODIFIED", "object": obj}
+    if now_matches:
+        return {"type": "ADDED", "object": obj}
+    if was_matching:
+        return {"type": "DELETED", "object": obj}
+    return None
+
+
+def _set_condition(
+    obj: Obj, ctype: str, status: str, reason: str, message: str, now: dt.datetime
+) -> None:
+    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
+    for c in conditions:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["lastTransitionTime"] = meta.timestamp(now)
+            c.update({"status": status})
+            _reason(c, reason, message)
+            return
+    c = {"type": ctype, "status": status, "lastProbeTime": None,
+         "lastTransitionTime": meta.timestamp(now)}  # fmt: skip
+    _reason(c, reason, message)
+    conditions.append(c)
+
+
+def _reason(c: Obj, reason: str, message: str) -> None:
+    for key, value in (("reason", reason), ("message", message)):
+        if value:
+            c[key] = value
+        else:
+            c.pop(key, None)
+
+
+set_condition = _set_condition

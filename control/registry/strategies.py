@@ -1,0 +1,191 @@
+"""Per-kind rules applied on create, update and delete: server-owned fields, defaults, status
+handling, graceful deletion and the fields a field selector may use. Pure: objects in, objects out.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from common.defaults import default_pod
+
+from common import errors, meta
+from common.quantity import parse_bytes, parse_cpu_millis
+from common.resources import ResourceType, lookup
+from common.selectors import event_fields, generic_fields, pod_fields
+
+Obj = dict[str, Any]
+
+# Namespaces that exist in every cluster and may not be deleted (Kubernetes forbids it too).
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+IMMORTAL_NAMESPACES = SYSTEM_NAMESPACES
+TERMINAL_PHASES = ("Succeeded", "Failed")
+# Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
+POD_FIELDS_NOT_ACTED_ON = (
+    "affinity",
+    "tolerations",
+    "initContainers",
+    "volumes",
+    "serviceAccountName",
+    "priorityClassName",
+    "topologySpreadConstraints",
+)
+CONTAINER_FIELDS_NOT_ACTED_ON = (
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "volumeMounts",
+    "lifecycle",
+    "envFrom",
+)
+
+POD_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "status.phase",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "status.podIP",
+)
+EVENT_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
+GENERIC_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+def selectable_fields(rt: ResourceType) -> tuple[str, ...]:
+    if rt.plural == "pods":
+        return POD_FIELDS
+    if rt.plural == "events":
+        return EVENT_FIELDS
+    return GENERIC_FIELDS
+
+
+def field_values(rt: ResourceType, obj: Obj) -> dict[str, str]:
+    if rt.plural == "pods":
+        return pod_fields(obj)
+    if rt.plural == "events":
+        return event_fields(obj)
+    return generic_fields(obj)
+
+
+def has_status(rt: ResourceType) -> bool:
+    """Whether ``status`` is written only through the ``/status`` subresource."""
+    return "status" in rt.subresources
+
+
+def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+    """Set the server-owned metadata and reset what a client may not choose."""
+    m = meta.meta(obj)
+    m["uid"] = meta.new_uid()
+    m["creationTimestamp"] = meta.timestamp(now)
+    for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+        m.pop(key, None)
+    if "spec" in obj or rt.plural in ("pods", "nodes"):
+        m["generation"] = 1
+    if rt.plural == "pods":
+        default_pod(obj)
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+    elif rt.plural == "namespaces":
+        obj["spec"] = {"finalizers": ["kubernetes"]}
+        obj["status"] = {"phase": "Active"}
+    elif rt.plural == "nodes":
+        obj.setdefault("spec", {})
+
+
+def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:
+    """Carry the server-owned fields over from the stored object."""
+    nm, om = meta.meta(new), meta.meta(old)
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        if key in om:
+            nm[key] = om[key]
+        else:
+            nm.pop(key, None)
+    if has_status(rt):
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    if rt.plural == "pods":
+        default_pod(new)
+    if "generation" in om:
+        changed = new.get("spec") != old.get("spec")
+        nm["generation"] = int(om["generation"]) + (1 if changed else 0)
+    if rt.plural == "namespaces":
+        new["spec"] = copy.deepcopy(old.get("spec") or {})
+
+
+def prepare_status_update(new: Obj, old: Obj) -> Obj:
+    """``PUT .../status``: the stored object with only its status replaced."""
+    out = copy.deepcopy(old)
+    out["status"] = copy.deepcopy(new.get("status") or {})
+    return out
+
+
+def pod_warnings(pod: Obj) -> list[str]:
+    spec = pod.get("spec") or {}
+    out = [f"spec.{f}" for f in POD_FIELDS_NOT_ACTED_ON if spec.get(f)]
+    for i, c in enumerate(spec.get("containers") or []):
+        out += [f"spec.containers[{i}].{f}" for f in CONTAINER_FIELDS_NOT_ACTED_ON if c.get(f)]
+    return [f"{f}: tinykube stores this field but does not act on it yet" for f in out]
+
+
+def qos_class(pod: Obj) -> str:
+    """BestEffort, Guaranteed or Burstable, by Kubernetes' rule over requests and limits."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            any_set = True
+        for r in ("cpu", "memory"):
+            if r not in lim or _amount(r, req.get(r, lim[r])) != _amount(r, lim[r]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _amount(resource: str, q: Any) -> int:
+    return parse_cpu_millis(q) if resource == "cpu" else parse_bytes(q)
+
+
+def pod_grace_period(pod: Obj, requested: int | None) -> int:
+    """Seconds a pod deletion waits for its containers (0: the object goes at once)."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    if not spec.get("nodeName") or status.get("phase") in TERMINAL_PHASES:
+        return 0
+    if requested is not None:
+        return max(0, requested)
+    return int(spec.get("terminationGracePeriodSeconds", 30))
+
+
+def check_namespace_deletable(name: str) -> None:
+    if name in IMMORTAL_NAMESPACES:
+        raise errors.ForbiddenError(
+            f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+            details={"name": name, "kind": "namespaces"},
+        )
+
+
+def resource_type(name: str) -> ResourceType:
+    rt = lookup(name)
+    if rt is None:
+        raise errors.NotFoundError("the server could not find the requested resource")
+    return rt

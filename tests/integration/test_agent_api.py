@@ -1,0 +1,217 @@
+"""The whole agent loop against the real API server (Flask app over real Redis, served over HTTP
+in-process) with the in-memory FakeRuntime: registration, lease, pod start, rm -f healing, logs
+through the API server, graceful deletion and an agent restart that adopts its containers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from agent import runtime as rt
+from agent.apis import LEASES, NODES, PODS
+from agent.fake_runtime import FakeRuntime
+from agent.loop import Agent, AgentConfig, wait_for
+from agent.planner import BackoffPolicy
+from common import errors
+from common.client import ApiClient
+from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN
+
+NODE = "node-1"
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    t.join(timeout=5)
+
+
+@pytest.fixture
+def admin(server: str) -> Iterator[ApiClient]:
+    client = ApiClient(server, ADMIN_TOKEN)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def runtime() -> FakeRuntime:
+    return FakeRuntime(("tinykube/web:1", "tinykube/crasher:1"))
+
+
+@pytest.fixture
+def start_agent(server: str, runtime: FakeRuntime) -> Iterator[Callable[[], Agent]]:
+    agents: list[Agent] = []
+
+    def start() -> Agent:
+        config = AgentConfig(
+            server=server,
+            token=NODE_TOKEN,
+            node_name=NODE,
+            node_ip="127.0.0.1",
+            node_api_port=0,
+            lease_renew_interval=0.5,
+            node_status_interval=1.0,
+            workers=2,
+            backoff=BackoffPolicy(base=0.5, cap=2, reset=60),
+        )
+        agent = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
+        agent.start()
+        agents.append(agent)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.stop()
+
+
+def web_pod(name: str = "web", image: str = "tinykube/web:1", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": {"app": name}},
+        "spec": {"nodeName": NODE, "containers": [{"name": "main", "image": image}], **spec},
+    }
+
+
+def pod_status(admin: ApiClient, name: str = "web") -> dict[str, Any]:
+    return admin.get(PODS, name, "default").get("status") or {}
+
+
+def running(admin: ApiClient, name: str = "web", restarts: int = 0) -> bool:
+    status = pod_status(admin, name)
+    cs = (status.get("containerStatuses") or [{}])[0]
+    return (
+        status.get("phase") == "Running"
+        and "running" in (cs.get("state") or {})
+        and cs.get("restartCount") == restarts
+    )
+
+
+def apps(runtime: FakeRuntime) -> list[rt.ContainerInfo]:
+    return [c for c in runtime.containers() if c.role == "app" and c.state == "running"]
+
+
+def test_node_registers_and_renews_its_lease(admin: ApiClient, start_agent) -> None:
+    agent = start_agent()
+    node = admin.get(NODES, NODE)
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == NODE
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
+    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == agent.node_api.port
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.35.0-tinykube"
+    lease = admin.get(LEASES, NODE, "kube-node-lease")
+    first = lease["spec"]["renewTime"]
+    assert lease["spec"]["holderIdentity"] == NODE
+    assert wait_for(
+        lambda: admin.get(LEASES, NODE, "kube-node-lease")["spec"]["renewTime"] != first, 10
+    )
+
+
+def test_pod_runs_heals_logs_and_is_deleted(
+    admin: ApiClient, runtime: FakeRuntime, start_agent
+) -> None:
+    start_agent()
+    admin.create(PODS, web_pod(), "default")
+    assert wait_for(lambda: running(admin), 15), pod_status(admin)
+    status = pod_status(admin)
+    assert status["podIP"].startswith("10.88.") and status["hostIP"] == "127.0.0.1"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+
+    # docker rm -f: the Docker event makes the agent start a new attempt at once.
+    (first,) = apps(runtime)
+    runtime.write_log(first.id, b"hello from web\n")
+    runtime.kill_externally(first.id)
+    assert wait_for(lambda: running(admin, restarts=1), 10), pod_status(admin)
+    cs = pod_status(admin)["containerStatuses"][0]
+    assert cs["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown"
+    (second,) = apps(runtime)
+    runtime.write_log(second.id, b"line 1\nline 2\nline 3\n")
+
+    # Logs travel API server -> node API -> runtime.
+    resp = admin.request(
+        "GET", "/api/v1/namespaces/default/pods/web/log", params={"tailLines": "2"}
+    )
+    assert resp.text == "line 2\nline 3\n"
+
+    # A graceful delete: the agent stops, removes and finishes the deletion.
+    admin.delete(PODS, "web", "default")
+
+    def gone() -> bool:
+        try:
+            admin.get(PODS, "web", "default")
+        except errors.NotFoundError:
+            return True
+        return False
+
+    assert wait_for(gone, 15)
+    assert wait_for(lambda: runtime.containers() == [], 5), runtime.containers()
+
+
+def test_crash_loop_reports_backoff(admin: ApiClient, runtime: FakeRuntime, start_agent) -> None:
+    runtime.exit_on_start("tinykube/crasher:1", 1)
+    start_agent()
+    admin.create(PODS, web_pod("crash", "tinykube/crasher:1"), "default")
+
+    def backing_off() -> bool:
+        cs = (pod_status(admin, "crash").get("containerStatuses") or [{}])[0]
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        return waiting.get("reason") == "CrashLoopBackOff" and cs.get("restartCount", 0) >= 2
+
+    assert wait_for(backing_off, 15), pod_status(admin, "crash")
+    assert pod_status(admin, "crash")["phase"] == "Running"
+
+
+def test_agent_restart_adopts_containers(
+    admin: ApiClient, runtime: FakeRuntime, start_agent
+) -> None:
+    agent = start_agent()
+    admin.create(PODS, web_pod(), "default")
+    assert wait_for(lambda: running(admin), 15)
+    before = {c.id for c in runtime.containers()}
+    agent.stop()
+    assert {c.id for c in runtime.containers()} == before  # a stop leaves containers running
+    again = start_agent()
+    assert wait_for(lambda: again.synced.is_set() and len(again.queue) == 0, 10)
+    assert wait_for(lambda: not again.queue._processing, 10)  # noqa: SLF001
+    assert {c.id for c in runtime.containers()} == before
+    assert running(admin)
+
+
+def test_pods_of_other_nodes_and_orphans(
+    admin: ApiClient, runtime: FakeRuntime, start_agent
+) -> None:
+    # A container left from a pod that no longer exists is removed once the agent has listed.
+    orphan = runtime.create_container(
+        rt.CreateSpec(
+            name="k8s_POD_old_default_gone_0",
+            image="tinykube/web:1",
+            role="sandbox",
+            labels={rt.POD_UID: "gone", rt.NODE_LABEL: NODE, rt.CLUSTER_LABEL: "placeholder"},
+        )
+    )
+    agent = start_agent()
+    runtime.remove(orphan)
+    admin.create(PODS, web_pod("elsewhere", nodeName="node-2"), "default")
+    admin.create(PODS, web_pod(), "default")
+    assert wait_for(lambda: running(admin), 15)
+    stale = runtime.create_container(
+        rt.CreateSpec(
+            name="k8s_POD_old_default_gone_1",
+            image="tinykube/web:1",
+            role="sandbox",
+            labels={rt.POD_UID: "gone", rt.NODE_LABEL: NODE, rt.CLUSTER_LABEL: agent.cluster},
+        )
+    )
+    agent.queue_all()
+    assert wait_for(lambda: all(c.id != stale for c in runtime.containers()), 10)
+    assert pod_status(admin, "elsewhere") == {} or "containerStatuses" not in pod_status(
+        admin, "elsewhere"
+    )
