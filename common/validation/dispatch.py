@@ -7,10 +7,12 @@ update otherwise) and returns field errors; ``invalid_error`` words them as
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from common import errors
+from common.defaults import default_pod
 from common.errors import Cause
 from common.fielderrors import aggregate
 from common.resources import RESOURCES
@@ -28,7 +30,13 @@ Validator = Callable[[Mapping[str, Any], Mapping[str, Any] | None], list[Cause]]
 
 
 def _validate_pod(pod: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[Cause]:
-    return validate_pod_create(pod) if old is None else validate_pod_update(pod, old)
+    if old is not None:
+        return validate_pod_update(pod, old)
+    # The API server always defaults before it validates; doing it here on a copy means a
+    # caller that forgot cannot get errors Kubernetes would never show ("restartPolicy: "").
+    defaulted = copy.deepcopy(dict(pod))
+    default_pod(defaulted)
+    return validate_pod_create(defaulted)
 
 
 VALIDATORS: dict[str, Validator] = {
@@ -55,7 +63,8 @@ def validate(
 ) -> list[Cause]:
     """The field errors of ``obj`` (a create) or of changing ``old`` into ``obj`` (an update).
 
-    An empty list means valid. Call it on a decoded and defaulted object.
+    An empty list means valid. Call it on a decoded object; pods are validated as defaulted
+    (``common.defaults.default_pod``), as the API server defaults before validating.
     """
     causes = VALIDATORS[kind](obj, old)
     # Kubernetes prints each distinct error once; keep the causes in step with the message.

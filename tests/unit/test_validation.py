@@ -19,6 +19,7 @@ from common.validation import (
     register_validator,
     validate,
 )
+from common.validation.pod import validate_pod_spec
 from common.validation.podupdate import FORBIDDEN_UPDATE
 
 SUBDOMAIN_MSG = (
@@ -241,10 +242,9 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
         ),
         (
             "spec.containers.0.resources",
-            {"limits": {"memory": "-1"}},
-            'spec.containers[0].resources.limits[memory]: Invalid value: "-1": must be greater '
-            "than "
-            "or equal to 0",
+            {"requests": {"memory": "-1"}},
+            'spec.containers[0].resources.requests[memory]: Invalid value: "-1": must be greater '
+            "than or equal to 0",
         ),
         (
             "spec.containers.0.volumeMounts",
@@ -272,17 +272,11 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
             'spec.restartPolicy: Unsupported value: "Sometimes": '
             'supported values: "Always", "OnFailure", "Never"',
         ),
-        ("spec.restartPolicy", "", "spec.restartPolicy: Required value"),
         (
             "spec.terminationGracePeriodSeconds",
             -5,
             "spec.terminationGracePeriodSeconds: Invalid "
             "value: -5: must be greater than or equal to 0",
-        ),
-        (
-            "spec.terminationGracePeriodSeconds",
-            None,
-            "spec.terminationGracePeriodSeconds: Required value",
         ),
         (
             "spec.activeDeadlineSeconds",
@@ -323,11 +317,6 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
         ),
         (
             "spec.volumes",
-            [{"name": "v"}],
-            "spec.volumes[0]: Required value: must specify a volume type",
-        ),
-        (
-            "spec.volumes",
             [{"name": "v", "emptyDir": {}, "hostPath": {"path": "/x"}}],
             "spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type",
         ),
@@ -364,6 +353,20 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
 )
 def test_pod_field_errors(path: str, value: Any, expected: str) -> None:
     assert errs("Pod", _with(path, value)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("spec.restartPolicy", ""),
+        ("spec.terminationGracePeriodSeconds", None),
+        ("spec.containers.0.imagePullPolicy", ""),
+        ("spec.containers.0.terminationMessagePolicy", None),
+        ("spec.volumes", [{"name": "v"}]),  # no source: an emptyDir
+    ],
+)
+def test_empty_fields_are_defaulted_before_validation(path: str, value: Any) -> None:
+    assert errs("Pod", _with(path, value)) == []
 
 
 def test_duplicates_across_containers_and_ports() -> None:
@@ -826,3 +829,14 @@ def test_each_violation(spec: dict[str, Any], violation: str) -> None:
     with pytest.raises(errors.ForbiddenError) as info:
         check_pod_security(pod(**spec), allow_privileged=False)
     assert info.value.message.endswith(f'"baseline:latest": {violation}')
+
+
+def test_pod_templates_are_validated_as_given() -> None:
+    # validate_pod_spec serves pod templates too; they are not defaulted like pods.
+    spec = pod()["spec"]
+    spec["volumes"] = [{"name": "v"}]
+    spec["restartPolicy"] = ""
+    assert [f"{c.field}: {c.message}" for c in validate_pod_spec(spec, "spec.template.spec")] == [
+        "spec.template.spec.volumes[0]: Required value: must specify a volume type",
+        "spec.template.spec.restartPolicy: Required value",
+    ]
