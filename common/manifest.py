@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from common.patch import merge_patch_diff
 from common.resources import ResourceType, by_kind
 
 STDIN = "-"
@@ -253,21 +254,6 @@ def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     meta = out.setdefault("metadata", {})
     meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: last_applied(obj)}
     return out
-
-
-def merge_patch_diff(old: Any, new: Any) -> Any:
-    """The RFC 7386 merge patch turning ``old`` into ``new`` (``{}`` when equal); keys that ``new``
-    lacks become ``null``, lists and scalars are replaced whole."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return copy.deepcopy(new)
-    patch: dict[str, Any] = {key: None for key in old if key not in new}
-    for key, value in new.items():
-        if key not in old:
-            patch[key] = copy.deepcopy(value)
-        elif old[key] != value:
-            both = isinstance(old[key], dict) and isinstance(value, dict)
-            patch[key] = merge_patch_diff(old[key], value) if both else copy.deepcopy(value)
-    return patch
 
 
 def apply_patch(current: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from common.manifest import (
     documents_to_manifests,
     expand_paths,
     last_applied,
-    merge_patch_diff,
     parse_documents,
     read_manifests,
     resource_type,
@@ -149,13 +148,6 @@ def test_last_applied_is_compact_sorted_json_without_itself() -> None:
     assert annotated["metadata"]["annotations"][LAST_APPLIED] == last_applied(obj)
     assert last_applied(annotated) == last_applied(obj)
     assert "annotations" not in obj["metadata"]  # the input is not modified
-
-
-def test_merge_patch_diff() -> None:
-    old = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2], "gone": True}
-    new = {"a": 1, "b": {"c": 5, "d": 3}, "l": [1], "added": {"x": 1}}
-    assert merge_patch_diff(old, new) == {"b": {"c": 5}, "l": [1], "added": {"x": 1}, "gone": None}
-    assert merge_patch_diff(new, new) == {}
 
 
 def test_apply_patch_from_last_applied() -> None:
