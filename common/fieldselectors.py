@@ -223,6 +223,8 @@ def pod_fields(pod: Mapping[str, Any]) -> dict[str, str]:
     """A pod's selectable fields, as the pod registry's ToSelectableFields computes them."""
     pod_ips = _get(pod, "status", "podIPs") or []
     first_ip = pod_ips[0].get("ip") if pod_ips and isinstance(pod_ips[0], Mapping) else None
+    # The kubelet always writes podIP and podIPs together; accept a writer that sets only podIP.
+    first_ip = first_ip or _get(pod, "status", "podIP")
     return {
         **generic_fields(pod),
         "spec.nodeName": _text(_get(pod, "spec", "nodeName")),
