@@ -8,6 +8,8 @@ turns every failure into kubectl's wording and exit codes: usage errors print ``
 from __future__ import annotations
 
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -75,6 +77,15 @@ def report(exc: BaseException) -> int:
     raise exc
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the final flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 class TkGroup(click.Group):
     """A click group with lazily imported commands and kubectl's error handling."""
 
@@ -119,7 +130,8 @@ class TkGroup(click.Group):
             code = rv if isinstance(rv, int) else 0
         except (KeyboardInterrupt, click.Abort):
             code = EXIT_INTERRUPTED
-        except BrokenPipeError:
+        except BrokenPipeError:  # `tkctl get pods | head -1`
+            _silence_stdout()
             code = 1
         except Exception as e:
             code = report(e)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from common import errors
 from control.cli.main import cli
 from control.cli.session import Session
 from tests.unit.cli_fake import NOW, FakeApi, running_pod, tk, ts
@@ -312,3 +313,56 @@ def test_kubectl_boolean_flag_syntax(api: FakeApi) -> None:
     assert (
         r.stderr == "error: flag needs an argument: -n\nSee 'tkctl get -h' for help and examples.\n"
     )
+
+
+def test_describe_node_and_get_events(api: FakeApi) -> None:
+    api.add("nodes", {
+        "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"},
+                     "creationTimestamp": "2024-05-01T10:00:00Z"},
+        "spec": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": "2024-05-01T11:59:50Z",
+                            "lastTransitionTime": "2024-05-01T10:00:05Z"}],
+            "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}],
+            "capacity": {"cpu": "2", "pods": "110"},
+            "nodeInfo": {"kubeletVersion": "v1.35.0-tinykube", "osImage": "Debian 12"},
+        },
+    })  # fmt: skip
+    api.add("events", {
+        "metadata": {"name": "node-1.1", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": "node-1"}, "type": "Normal",
+        "reason": "NodeReady", "message": "Node node-1 status is now: NodeReady",
+        "source": {"component": "kubelet"}, "firstTimestamp": ts(600), "lastTimestamp": ts(60),
+        "count": 3,
+    })  # fmt: skip
+    r = tk(api, "describe", "no/node-1")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["Name:               node-1", "Roles:              <none>",
+                         "Labels:             kubernetes.io/hostname=node-1"]  # fmt: skip
+    assert "Taints:             k=v:NoSchedule" in lines
+    assert "  InternalIP:  172.18.0.2" in lines
+    assert "  Kubelet Version:            v1.35.0-tinykube" in lines
+    assert (
+        lines[-1]
+        == "  Normal  NodeReady  60s (x3 over 10m)  kubelet  Node node-1 status is now: NodeReady"
+    )
+    assert ("list", "events", None, None,
+            "involvedObject.name=node-1,involvedObject.kind=Node") in api.calls  # fmt: skip
+    r = tk(api, "get", "events")
+    assert r.stdout.splitlines() == [
+        "LAST SEEN   TYPE     REASON      OBJECT        MESSAGE",
+        "60s         Normal   NodeReady   node/node-1   Node node-1 status is now: NodeReady",
+    ]
+
+
+def test_api_resources_without_discovery(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_discovery(method: str, path: str, **kw: Any) -> Any:
+        raise errors.NotFoundError("the server could not find the requested resource")
+
+    monkeypatch.setattr(api, "request_json", no_discovery)
+    r = tk(api, "api-resources", "--no-headers")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[0].split() == ["pods", "po", "v1", "true", "Pod"]
