@@ -238,6 +238,8 @@ def get(
             click.get_current_context(),
         )
     named = any(t.names for t in targets)
+    if named and selector:
+        raise CliError("name cannot be provided when a selector is specified")
     if named and all_namespaces:
         raise CliError("a resource cannot be retrieved by name across all namespaces")
     watching = watch_ or watch_only

@@ -51,6 +51,10 @@ def _usage_message(e: click.UsageError) -> str:
 
 def report(exc: BaseException) -> int:
     """Print ``exc`` as kubectl would and return the exit code."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # plain `tkctl`: help, as kubectl prints it
+        assert isinstance(exc, click.UsageError)
+        click.echo(exc.format_message())
+        return 0
     if isinstance(exc, click.UsageError):
         path = exc.ctx.command_path if exc.ctx is not None else "tkctl"
         echo_error(f"error: {_usage_message(exc)}\nSee '{path} -h' for help and examples.")

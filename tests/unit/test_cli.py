@@ -366,3 +366,10 @@ def test_api_resources_without_discovery(api: FakeApi, monkeypatch: pytest.Monke
     r = tk(api, "api-resources", "--no-headers")
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0].split() == ["pods", "po", "v1", "true", "Pod"]
+
+
+def test_no_arguments_prints_help(api: FakeApi) -> None:
+    r = tk(api)
+    assert r.exit_code == 0 and r.stdout.startswith("Usage: tkctl [OPTIONS] COMMAND [ARGS]...")
+    r = tk(api, "get", "pods", "web", "-l", "app=web")
+    assert r.stderr == "error: name cannot be provided when a selector is specified\n"
