@@ -70,13 +70,14 @@ down:
 	@if [ -x $(BIN)/tinykube ]; then $(BIN)/tinykube down; \
 	else echo "tinykube: $(BIN)/tinykube is missing, so no cluster was started from here"; fi
 
-# Each bench/bench_*.py is a standalone program that prints its figures next to a baseline.
+# Each bench/<name>.py (not _*.py) is a standalone program printing its figures next to a baseline.
 bench: venv images
-	@found=; for f in bench/bench_*.py; do \
+	@found=; for f in bench/*.py; do \
+		case "$${f##*/}" in _*) continue ;; esac; \
 		[ -e "$$f" ] || continue; found=1; \
 		echo "== $$f"; $(BIN)/python "$$f" || exit 1; \
 	done; \
-	[ -n "$$found" ] || { echo "tinykube: no benchmarks found (bench/bench_*.py)"; exit 1; }
+	[ -n "$$found" ] || { echo "tinykube: no benchmarks found (bench/*.py)"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .tmp ./*.egg-info
