@@ -89,7 +89,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
         group=t.rt.group,
         subresource=t.sub,
         namespace=t.namespace,
-        name=t.name,
+        name=t.name or _created_name(),
         field_selector=_equalities(t.rt, request.args.get("fieldSelector", "")),
     )
     obj = _stored_for_authorization(t)
@@ -248,6 +248,15 @@ def _stored_for_authorization(t: Target) -> dict[str, Any] | None:
         return registry().get(t.rt, t.namespace, t.name)
     except errors.NotFoundError:
         return None
+
+
+def _created_name() -> str:
+    """A create names its object in the body; authorizers judge it by that name."""
+    if request.method != "POST":
+        return ""
+    data = body(optional=True)
+    name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _equalities(rt: ResourceType, text: str) -> dict[str, str]:

@@ -275,3 +275,12 @@ def test_discovery(api: Api) -> None:
     assert api.call("GET", "/version")[1]["major"] == "1"
     code, namespaces = api.call("GET", "/api/v1/namespaces")
     assert {"default", "kube-system"} <= {n["metadata"]["name"] for n in namespaces["items"]}
+
+
+def test_node_registers_only_itself(node_api: Api) -> None:
+    own = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
+    code, node = node_api.call("POST", "/api/v1/nodes", own)
+    assert code == 201, node
+    other = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"}}
+    code, status = node_api.call("POST", "/api/v1/nodes", other)
+    assert code == 403 and status["reason"] == "Forbidden"

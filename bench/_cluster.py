@@ -1,0 +1,49 @@
+"""A throwaway embedded cluster for benchmarks: ``tinykube up --detach`` in a temporary directory
+on a free port, an API client for it, and ``tinykube down`` at the end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from common.client import ApiClient
+from common.kubeconfig import load_file, resolve
+from common.redis_server import free_port
+
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def cluster(agents: int = 1, *extra: str) -> Iterator[tuple[ApiClient, Path]]:
+    with tempfile.TemporaryDirectory(prefix="tinykube-bench-") as tmp:
+        data = Path(tmp)
+        port = free_port()
+        subprocess.run(
+            [
+                str(BIN / "tinykube"),
+                "up",
+                "--data-dir",
+                str(data),
+                "--port",
+                str(port),
+                "--agents",
+                str(agents),
+                "--detach",
+                *extra,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            cfg = resolve(load_file(str(data / "kubeconfig.yaml")))
+            yield ApiClient(cfg.server, cfg.token), data
+        finally:
+            subprocess.run(
+                [str(BIN / "tinykube"), "down", "--data-dir", str(data)],
+                check=False,
+                capture_output=True,
+            )
