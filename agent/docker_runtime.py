@@ -137,9 +137,13 @@ class DockerRuntime:
     # -- listing -----------------------------------------------------------------------------
 
     def list_containers(
-        self, cluster: str, node: str, pod_uid: str | None = None
+        self, cluster: str, node: str | None, pod_uid: str | None = None
     ) -> list[ContainerInfo]:
-        labels = [f"{rt.CLUSTER_LABEL}={cluster}", f"{rt.NODE_LABEL}={node}"]
+        if not cluster:
+            raise ValueError("list_containers needs a cluster id")  # never list foreign ones
+        labels = [f"{rt.CLUSTER_LABEL}={cluster}"]
+        if node is not None:
+            labels.append(f"{rt.NODE_LABEL}={node}")
         if pod_uid:
             labels.append(f"{rt.POD_UID}={pod_uid}")
         summaries = _call(

@@ -103,14 +103,14 @@ class FakeRuntime:
     # -- Runtime ----------------------------------------------------------------------------
 
     def list_containers(
-        self, cluster: str, node: str, pod_uid: str | None = None
+        self, cluster: str, node: str | None, pod_uid: str | None = None
     ) -> list[ContainerInfo]:
         with self._lock:
             return [
                 c
                 for c in self._containers.values()
                 if c.labels.get(rt.CLUSTER_LABEL) == cluster
-                and c.labels.get(rt.NODE_LABEL) == node
+                and (node is None or c.labels.get(rt.NODE_LABEL) == node)
                 and (pod_uid is None or c.pod_uid == pod_uid)
             ]
 

@@ -85,6 +85,7 @@ class Agent:
         self.registrar: NodeRegistrar | None = None
         self.syncer: PodSyncer | None = None
         self.facts: HostFacts | None = None
+        self.sync_count = 0  # pod syncs done, for tests and debugging
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -275,6 +276,7 @@ class Agent:
                 return
             try:
                 delay = self.sync_uid(uid)
+                self.sync_count += 1
                 failures.pop(uid, None)
                 if delay is not None:
                     self.queue.add_after(uid, delay)

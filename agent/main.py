@@ -1,5 +1,7 @@
 """Command line of the agent: ``python -m agent --server URL --token T [--node-name N] ...``.
 
+``python -m agent cleanup --cluster-id ID`` removes a cluster's containers (``tinykube down``).
+
 Parses flags, configures logging, builds the API client and the Docker runtime, runs the
 ``Agent`` until SIGTERM/SIGINT (which leave containers running). Entry point; effectful.
 """
@@ -75,7 +77,31 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
     )
 
 
+def cleanup(argv: list[str]) -> int:
+    """``python -m agent cleanup --cluster-id ID``: remove every container of that cluster."""
+    p = argparse.ArgumentParser(prog="tinykube agent cleanup")
+    p.add_argument("--cluster-id", required=True)
+    p.add_argument("--node-name", help="only this node's containers")
+    p.add_argument("--docker-host", default=None)
+    args = p.parse_args(argv)
+    from agent.docker_runtime import DockerRuntime
+
+    try:
+        runtime = DockerRuntime(args.docker_host)
+        containers = runtime.list_containers(args.cluster_id, args.node_name)
+        for c in sorted(containers, key=lambda c: c.role == "sandbox"):  # apps first
+            runtime.remove(c.id)
+    except ContainerRuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"removed {len(containers)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "cleanup":
+        return cleanup(argv[1:])
     args = parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -166,9 +166,9 @@ class Runtime(Protocol):
     """A node's container engine, seen through the few operations the kubelet needs."""
 
     def list_containers(
-        self, cluster: str, node: str, pod_uid: str | None = None
+        self, cluster: str, node: str | None, pod_uid: str | None = None
     ) -> list[ContainerInfo]:
-        """Every container (any state) labelled with this cluster and node (and pod uid)."""
+        """Every container (any state) of this cluster on this node (None: on every node)."""
         ...
 
     def ensure_image(self, image: str, pull_policy: str) -> ImageResult:

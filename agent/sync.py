@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # Retry delay after a failure that is not a back-off (sandbox creation, runtime hiccup).
 RETRY_SECONDS = 2.0
+# How many finished deletions to remember (only to skip a second DELETE from a stale copy).
+FINISHED_MEMORY = 1024
 # A status write loses a CAS race at most this many times in a row before the sync retries.
 STATUS_ATTEMPTS = 5
 
@@ -90,6 +93,8 @@ class PodSyncer:
         self._lock = threading.Lock()
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
         self._pulls: dict[tuple[str, str, str], _PullFailure] = {}
+        # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
+        self._finished: OrderedDict[str, None] = OrderedDict()
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -97,7 +102,10 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         containers = self.runtime.list_containers(self.cluster, self.node, pod_uid=uid)
         if pod["metadata"].get("deletionTimestamp"):
-            self._terminate(pod, containers)
+            with self._lock:
+                finished = uid in self._finished
+            if not (finished and not containers):
+                self._terminate(pod, containers)
             return SyncResult(deleted=True)
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
@@ -356,8 +364,13 @@ class PodSyncer:
                 preconditions={"uid": uid},
             )
             log.info("pod %s: containers removed, deletion finished", _ref(pod))
-        except (errors.NotFoundError, errors.ConflictError):
+        except (errors.NotFoundError, errors.ConflictError, errors.ForbiddenError):
+            # A node may not even read a pod that is gone: 403 means "not ours any more" here.
             log.debug("pod %s: already gone", _ref(pod))
+        with self._lock:
+            self._finished[uid] = None
+            while len(self._finished) > FINISHED_MEMORY:
+                self._finished.popitem(last=False)
 
     # -- status ------------------------------------------------------------------------------
 
@@ -376,13 +389,13 @@ class PodSyncer:
             except errors.ConflictError:
                 try:
                     fresh = self.client.get(PODS, meta["name"], meta["namespace"])
-                except errors.NotFoundError:
+                except (errors.NotFoundError, errors.ForbiddenError):
                     return None
                 if fresh["metadata"].get("uid") != meta.get("uid"):
                     return None
                 pod = fresh
-            except errors.NotFoundError:
-                return None
+            except (errors.NotFoundError, errors.ForbiddenError):
+                return None  # deleted, or bound elsewhere meanwhile
         raise errors.ConflictError(f"pod {_ref(pod)}: status kept conflicting")
 
 

@@ -81,6 +81,11 @@ class WorkQueue:
             self._shutdown = True
             self._cond.notify_all()
 
+    def idle(self) -> bool:
+        """Nothing queued and nothing being processed (delayed re-adds do not count)."""
+        with self._cond:
+            return not self._queue and not self._processing
+
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue)

@@ -33,8 +33,10 @@ def test_a_key_in_progress_is_not_handed_to_a_second_worker() -> None:
     assert q.get(0) is None
     q.done("a")
     assert q.get(0) == "a"  # processed again once the first worker is done
+    assert not q.idle()
     q.done("a")
     assert q.get(0) is None
+    assert q.idle()
 
 
 def test_add_after_waits_for_its_time() -> None:
