@@ -25,6 +25,7 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._cluster import cluster
+from common import errors
 from common.client import ApiClient
 from common.resources import must
 
@@ -60,6 +61,12 @@ class RunningWatcher:
         threading.Thread(target=self._run, args=(rv,), daemon=True).start()
 
     def _run(self, rv: str) -> None:
+        try:
+            self._follow(rv)
+        except errors.ApiError:
+            return  # the cluster is going down at the end of the run
+
+    def _follow(self, rv: str) -> None:
         for event in self.client.watch(PODS, "default", resource_version=rv, timeout_seconds=3600):
             obj = event["object"]
             if event["type"] != "BOOKMARK" and obj.get("status", {}).get("phase") == "Running":
