@@ -2,14 +2,14 @@
 
 ``GET /containerLogs/<ns>/<pod>/<container>?tailLines=&follow=&previous=&timestamps=
 &sinceSeconds=&limitBytes=`` streams the log as chunked ``text/plain``; ``GET /healthz``.
-Every other request must carry ``Authorization: Bearer <agent token>``. Errors are Kubernetes
-``Status`` objects. Built on the standard library's ThreadingHTTPServer. Effectful.
+Every other request must carry ``Authorization: Bearer <agent token>``. Errors are plain-text
+messages with the HTTP status, as the kubelet sends them. Built on the standard library's
+ThreadingHTTPServer. Effectful.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
 import time
@@ -163,16 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _status(self, code: int, reason: str, message: str) -> None:
-        body = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        }
-        self._send(code, json.dumps(body).encode(), "application/json")
+        # Plain text, as the kubelet answers: the API server wraps it into its own Status.
+        log.debug("node api: %d %s: %s", code, reason, message)
+        self._send(code, message.encode(), "text/plain; charset=utf-8")
 
     def _logs(
         self, api: NodeApiServer, ns: str, pod: str, name: str, query: dict[str, list[str]]
