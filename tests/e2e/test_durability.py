@@ -128,7 +128,7 @@ def test_kill_control_plane_then_redis_while_writing(
     )
     writer.stop.set()
     writer.join(30)
-    print(f"acknowledged writes: {len(writer.acked)}, refused during the outages: {writer.failures}")
+    print(f"acknowledged writes: {len(writer.acked)}, refused in the outages: {writer.failures}")
     stored = {p["metadata"]["name"] for p in c.json("get", "pods", "-l", "written=yes")["items"]}
     missing = [n for n in writer.acked if n not in stored]
     assert not missing, f"{len(missing)} acknowledged objects lost: {missing[:10]}"
