@@ -26,10 +26,20 @@ def test_merge_patch_diff_roundtrip() -> None:
 
 
 def test_strategic_merge_keeps_other_containers_and_fields() -> None:
-    live = {"spec": {"containers": [{"name": "a", "image": "x:1", "ports": [{"containerPort": 80}]},
-                                    {"name": "b", "image": "y:1"}]}}  # fmt: skip
-    patch = {"spec": {"$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
-                      "containers": [{"name": "a", "image": "x:2"}]}}  # fmt: skip
+    live = {
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "x:1", "ports": [{"containerPort": 80}]},
+                {"name": "b", "image": "y:1"},
+            ]
+        }
+    }
+    patch = {
+        "spec": {
+            "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
+            "containers": [{"name": "a", "image": "x:2"}],
+        }
+    }
     out = strategic_merge_patch(live, patch)
     assert out["spec"]["containers"] == [
         {"name": "a", "image": "x:2", "ports": [{"containerPort": 80}]},
@@ -43,13 +53,16 @@ def test_strategic_merge_keeps_other_containers_and_fields() -> None:
 
 def test_json_patch_ops_and_errors() -> None:
     doc = {"metadata": {"labels": {"a": "1"}}, "spec": {"l": [1, 2]}}
-    out = json_patch(doc, [
-        {"op": "add", "path": "/metadata/labels/b", "value": "2"},
-        {"op": "remove", "path": "/metadata/labels/a"},
-        {"op": "replace", "path": "/spec/l/0", "value": 9},
-        {"op": "add", "path": "/spec/l/-", "value": 3},
-        {"op": "test", "path": "/spec/l/1", "value": 2},
-    ])  # fmt: skip
+    out = json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/metadata/labels/b", "value": "2"},
+            {"op": "remove", "path": "/metadata/labels/a"},
+            {"op": "replace", "path": "/spec/l/0", "value": 9},
+            {"op": "add", "path": "/spec/l/-", "value": 3},
+            {"op": "test", "path": "/spec/l/1", "value": 2},
+        ],
+    )
     assert out == {"metadata": {"labels": {"b": "2"}}, "spec": {"l": [9, 2, 3]}}
     assert doc["spec"]["l"] == [1, 2]
     with pytest.raises(errors.InvalidError):

@@ -9,8 +9,16 @@ import pytest
 from control.scheduler import NodeUsage, select_node, usage_by_node
 
 
-def node(name: str, *, ready: bool = True, cpu: str = "2", memory: str = "4Gi", pods: str = "110",
-         labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:  # fmt: skip
+def node(
+    name: str,
+    *,
+    ready: bool = True,
+    cpu: str = "2",
+    memory: str = "4Gi",
+    pods: str = "110",
+    labels: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": labels or {}},
         "spec": spec,
@@ -21,8 +29,16 @@ def node(name: str, *, ready: bool = True, cpu: str = "2", memory: str = "4Gi", 
     }
 
 
-def pod(name: str = "p", *, cpu: str = "", memory: str = "", node_name: str = "", owner: str = "",
-        selector: dict[str, str] | None = None, host_port: int = 0) -> dict[str, Any]:  # fmt: skip
+def pod(
+    name: str = "p",
+    *,
+    cpu: str = "",
+    memory: str = "",
+    node_name: str = "",
+    owner: str = "",
+    selector: dict[str, str] | None = None,
+    host_port: int = 0,
+) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
     container: dict[str, Any] = {"name": "c", "image": "i", "resources": {"requests": requests}}
     if host_port:
