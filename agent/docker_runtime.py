@@ -15,7 +15,6 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import docker
@@ -25,6 +24,7 @@ from docker.utils import parse_repository_tag
 
 from agent import pause, podspec
 from agent import runtime as rt
+from agent.docker_inspect import container_info, registry_unreachable
 from agent.runtime import (
     ContainerInfo,
     CreateSpec,
@@ -51,7 +51,6 @@ _UNREACHABLE_HINTS = (
     "temporary failure in name resolution",
     "no route to host",
 )
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def _message(e: Exception) -> str:
@@ -73,41 +72,6 @@ def _call(what: str, fn: Callable[[], T], error: type[rt.ContainerRuntimeError])
         raise rt.RuntimeUnavailableError(f"{what}: the Docker engine does not answer: {e}") from e
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise error(f"{what}: {_message(e)}") from e
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """Docker's RFC3339 timestamps (nanoseconds) as aware datetimes; the zero time as None."""
-    if not value or value.startswith("0001-01-01"):
-        return None
-    text = value.rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        offset = ""
-        for sign in ("+", "-"):
-            if sign in frac:
-                frac, rest = frac.split(sign, 1)
-                offset = sign + rest
-        text = f"{head}.{frac[:6]}{offset}"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _state(status: str) -> rt.State:
-    if status == "created":
-        return "created"
-    if status in ("running", "paused", "restarting"):
-        return "running"
-    return "exited"
-
-
-def _ip(attrs: dict[str, Any]) -> str | None:
-    net = attrs.get("NetworkSettings") or {}
-    if net.get("IPAddress"):
-        return str(net["IPAddress"])
-    for network in (net.get("Networks") or {}).values():
-        if network and network.get("IPAddress"):
-            return str(network["IPAddress"])
-    return None
 
 
 class DockerRuntime:
@@ -165,41 +129,7 @@ class DockerRuntime:
             lambda: self.api.inspect_container(container_id),
             rt.ContainerRuntimeError,
         )
-        return self._to_info(attrs)
-
-    def _to_info(self, attrs: dict[str, Any]) -> ContainerInfo:
-        config = attrs.get("Config") or {}
-        state = attrs.get("State") or {}
-        labels = {str(k): str(v) for k, v in (config.get("Labels") or {}).items()}
-        role: rt.Role = "sandbox" if labels.get(rt.DOCKER_TYPE) == "podsandbox" else "app"
-        status = _state(str(state.get("Status") or "exited"))
-        image_id = str(attrs.get("Image") or "")
-        try:
-            attempt = int(labels.get(rt.RESTART_COUNT, "0"))
-        except ValueError:
-            attempt = 0
-        return ContainerInfo(
-            id=str(attrs["Id"]),
-            name=str(attrs.get("Name") or "").lstrip("/"),
-            pod_uid=labels.get(rt.POD_UID, ""),
-            pod_name=labels.get(rt.POD_NAME, ""),
-            pod_namespace=labels.get(rt.POD_NAMESPACE, ""),
-            container_name=labels.get(rt.CONTAINER_NAME, ""),
-            attempt=attempt,
-            role=role,
-            state=status,
-            exit_code=int(state["ExitCode"]) if status == "exited" else None,
-            created_at=parse_time(attrs.get("Created")),
-            started_at=parse_time(state.get("StartedAt")),
-            finished_at=parse_time(state.get("FinishedAt")) if status == "exited" else None,
-            image=str(config.get("Image") or ""),
-            image_id=image_id,
-            repo_digest=self._repo_digest(image_id),
-            ip=_ip(attrs) if role == "sandbox" else None,
-            labels=labels,
-            oom_killed=bool(state.get("OOMKilled")),
-            error=str(state.get("Error") or ""),
-        )
+        return container_info(attrs, self._repo_digest(str(attrs.get("Image") or "")))
 
     def _inspect_image(self, image: str) -> dict[str, Any]:
         attrs: dict[str, Any] = self.api.inspect_image(image)  # type: ignore[no-untyped-call]
@@ -246,7 +176,7 @@ class DockerRuntime:
         try:
             return self._pull(image)
         except rt.ImagePullError as e:
-            unreachable = any(h in str(e).lower() for h in _UNREACHABLE_HINTS)
+            unreachable = registry_unreachable(str(e))
             if local is not None and self.offline_fallback and unreachable:
                 log.warning("image %s: no registry answers, using the local image", image)
                 return ImageResult(local, offline_fallback_error=str(e))

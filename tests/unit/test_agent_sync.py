@@ -312,3 +312,15 @@ def test_sandbox_removed_restarts_the_pod(env) -> None:
     assert len(running) == 1 and running[0].attempt == 2
     sandboxes = [c for c in runtime.containers() if c.role == "sandbox" and c.state == "running"]
     assert len(sandboxes) == 1 and running[0].sandbox_id == sandboxes[0].id
+
+
+def test_repeated_events_are_counted_not_duplicated(env) -> None:
+    api, _, syncer, _ = env
+    pod = add_pod(api)
+    for _ in range(3):
+        syncer.recorder.record(pod, "BackOff", "Back-off restarting", "Warning", "main")
+    (event,) = [o for k, o in api.objects.items() if k[0] == "events"]
+    assert event["count"] == 3
+    assert event["involvedObject"]["fieldPath"] == "spec.containers{main}"
+    assert event["source"] == {"component": "kubelet", "host": NODE}
+    assert event["metadata"]["name"].startswith("web.")
