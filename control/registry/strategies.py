@@ -8,12 +8,11 @@ import copy
 import datetime as dt
 from typing import Any
 
-from common.defaults import default_pod
-
 from common import errors, meta
+from common.defaults import default_pod
+from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
-from common.selectors import event_fields, generic_fields, pod_fields
 
 Obj = dict[str, Any]
 
@@ -40,47 +39,13 @@ CONTAINER_FIELDS_NOT_ACTED_ON = (
     "envFrom",
 )
 
-POD_FIELDS = (
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "status.phase",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "status.podIP",
-)
-EVENT_FIELDS = (
-    "metadata.name",
-    "metadata.namespace",
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-)
-GENERIC_FIELDS = ("metadata.name", "metadata.namespace")
 
-
-def selectable_fields(rt: ResourceType) -> tuple[str, ...]:
-    if rt.plural == "pods":
-        return POD_FIELDS
-    if rt.plural == "events":
-        return EVENT_FIELDS
-    return GENERIC_FIELDS
+def selectable_fields(rt: ResourceType) -> frozenset[str]:
+    return field_labels(rt.kind)
 
 
 def field_values(rt: ResourceType, obj: Obj) -> dict[str, str]:
-    if rt.plural == "pods":
-        return pod_fields(obj)
-    if rt.plural == "events":
-        return event_fields(obj)
-    return generic_fields(obj)
+    return object_fields(rt.kind, obj)
 
 
 def has_status(rt: ResourceType) -> bool:
@@ -110,6 +75,8 @@ def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
 def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:
     """Carry the server-owned fields over from the stored object."""
     nm, om = meta.meta(new), meta.meta(old)
+    # An update without a resourceVersion is unconditional (Kubernetes allows it for these kinds).
+    nm.setdefault("resourceVersion", om.get("resourceVersion"))
     for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
         if key in om:
             nm[key] = om[key]

@@ -284,3 +284,18 @@ def test_node_registers_only_itself(node_api: Api) -> None:
     other = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"}}
     code, status = node_api.call("POST", "/api/v1/nodes", other)
     assert code == 403 and status["reason"] == "Forbidden"
+
+
+def test_put_without_resource_version_is_unconditional(api: Api) -> None:
+    _, pod = api.call("POST", PODS, pod_manifest("web"))
+    del pod["metadata"]["resourceVersion"]
+    pod["metadata"]["labels"] = {"app": "changed"}
+    code, updated = api.call("PUT", f"{PODS}/web", pod)
+    assert code == 200, updated
+    assert updated["metadata"]["labels"] == {"app": "changed"}
+
+
+def test_node_field_selector(api: Api, node_api: Api) -> None:
+    node_api.call("POST", "/api/v1/nodes", {"metadata": {"name": "node-1"}})
+    code, nodes = api.call("GET", "/api/v1/nodes", fieldSelector="spec.unschedulable=false")
+    assert code == 200 and [n["metadata"]["name"] for n in nodes["items"]] == ["node-1"]
