@@ -47,26 +47,33 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
     return predicate()
 
 
-@pytest.fixture(scope="session")
-def docker_test_image() -> Iterator[str]:
-    """Build the busybox test image once (by label), with the Docker SDK directly."""
+def ensure_test_image() -> str:
+    """Build the busybox test image unless present (skip without an engine or busybox)."""
     docker = pytest.importorskip("docker")
     try:
         client = docker.from_env()
         client.ping()
     except Exception as e:
         pytest.skip(f"no Docker engine answers: {e}")
-    if not BUSYBOX.exists():
-        pytest.skip("busybox-static is not installed (/usr/bin/busybox)")
     try:
         client.images.get(TEST_IMAGE)
+        return TEST_IMAGE
     except docker.errors.ImageNotFound:
+        if not BUSYBOX.exists():
+            pytest.skip("busybox-static is not installed (/usr/bin/busybox)")
         with tempfile.TemporaryDirectory() as ctx:
             shutil.copy(BUSYBOX, Path(ctx) / "busybox")
             (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
             client.images.build(path=ctx, tag=TEST_IMAGE, rm=True, pull=False)
-    yield TEST_IMAGE
-    client.close()
+        return TEST_IMAGE
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_test_image() -> str:
+    """The busybox test image, built once per run (by label) with the Docker SDK directly."""
+    return ensure_test_image()
 
 
 class Harness:

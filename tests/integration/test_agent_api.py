@@ -5,6 +5,7 @@ through the API server, graceful deletion and an agent restart that adopts its c
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from agent.loop import Agent, AgentConfig, wait_for
 from agent.planner import BackoffPolicy
 from common import errors
 from common.client import ApiClient
+from tests.contract.test_runtime_contract import ensure_test_image
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN
 
 NODE = "node-1"
@@ -204,3 +206,51 @@ def test_pods_of_other_nodes_and_orphans(
     assert wait_for(lambda: all(c.id != stale for c in runtime.containers()), 10)
     assert {c.pod_name for c in runtime.containers()} == {"web"}
     assert "containerStatuses" not in pod_status(admin, "elsewhere")
+
+
+@pytest.fixture
+def docker_test_image() -> str:
+    return ensure_test_image()
+
+
+@pytest.fixture
+def docker_runtime(docker_test_image: str) -> Iterator[Any]:
+    from agent.docker_runtime import DockerRuntime
+
+    try:
+        runtime = DockerRuntime()
+    except rt.RuntimeUnavailableError as e:
+        pytest.skip(str(e))
+    yield runtime
+    runtime.close()
+
+
+@pytest.mark.docker
+def test_docker_rm_f_is_healed_fast(
+    server: str, admin: ApiClient, docker_runtime: Any, docker_test_image: str
+) -> None:
+    config = AgentConfig(server=server, token=NODE_TOKEN, node_name=NODE, node_ip="127.0.0.1",
+                         node_api_port=0, workers=2)  # fmt: skip
+    agent = Agent(config, ApiClient(server, NODE_TOKEN), docker_runtime)
+    agent.start()
+    try:
+        admin.create(PODS, web_pod(image=docker_test_image), "default")
+        assert wait_for(lambda: running(admin), 30), pod_status(admin)
+
+        def app_ids() -> list[str]:
+            containers = docker_runtime.list_containers(agent.cluster, NODE)
+            return [c.id for c in containers if c.role == "app" and c.state == "running"]
+
+        (first,) = app_ids()
+        started = time.monotonic()
+        docker_runtime.remove(first)  # what `docker rm -f` does
+        assert wait_for(lambda: bool(app_ids()) and app_ids() != [first], 10, interval=0.01)
+        healed = time.monotonic() - started
+        assert healed < 2.0, f"healed in {healed:.2f}s"
+        assert wait_for(lambda: running(admin, restarts=1), 10), pod_status(admin)
+        admin.delete(PODS, "web", "default")
+        assert wait_for(lambda: docker_runtime.list_containers(agent.cluster, NODE) == [], 15)
+    finally:
+        agent.stop()
+        for c in docker_runtime.list_containers(agent.cluster, None):
+            docker_runtime.remove(c.id)
