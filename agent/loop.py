@@ -122,7 +122,7 @@ class Agent:
         lease = LeaseKeeper(self.client, cfg.node_name, lambda: registrar.uid)
         self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, lease.renew))
         self._spawn(
-            "node-status", lambda: self._every(cfg.node_status_interval, registrar.update_status)
+            "node-status", lambda: self._every(cfg.node_status_interval, registrar.heartbeat)
         )
         self._spawn("pod-informer", self._informer)
         self._spawn("docker-events", self._docker_events)
@@ -137,8 +137,9 @@ class Agent:
         self.queue.shutdown()
         if self.node_api is not None:
             self.node_api.stop()
+        deadline = time.monotonic() + 3.0  # a long-poll watch may not notice at once
         for t in self.threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         log.info("node %s: agent stopped, containers left running", self.config.node_name)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -305,7 +306,18 @@ class Agent:
                 self.syncer.forget(uid)
             return None
         result = self.syncer.sync(pod)
+        if result.pod is not None and result.pod is not pod:
+            self._remember(uid, pod, result.pod)
         return result.requeue_after
+
+    def _remember(self, uid: str, read: dict[str, Any], written: dict[str, Any]) -> None:
+        """Keep the pod we just wrote unless the watch brought a newer one meanwhile, so the
+        next sync starts from our own status instead of losing a CAS race with itself."""
+        with self.pods_lock:
+            cached = self.pods.get(uid)
+            rv = (cached or {}).get("metadata", {}).get("resourceVersion")
+            if cached is not None and rv == read["metadata"].get("resourceVersion"):
+                self.pods[uid] = written
 
 
 def run_until_signal(agent: Agent, stop: threading.Event) -> None:

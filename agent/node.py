@@ -191,16 +191,6 @@ def build_lease(node: str, node_uid: str | None, now: datetime) -> dict[str, Any
     }
 
 
-def _status_equal_but_heartbeat(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    def strip(s: dict[str, Any]) -> dict[str, Any]:
-        conds = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in s["conditions"]]
-        return {**s, "conditions": conds}
-
-    if not a.get("conditions") or not b.get("conditions"):
-        return False
-    return strip(a) == strip(b)
-
-
 class NodeRegistrar:
     """Creates or adopts the Node object and keeps its status current."""
 
@@ -231,7 +221,7 @@ class NodeRegistrar:
             node = self._adopt(wanted)
             log.info("node %s: already registered, adopted", self.name)
         self.uid = node["metadata"].get("uid")
-        return self.update_status(node, force=True) or node
+        return self.update_status(node) or node
 
     def _adopt(self, wanted: dict[str, Any]) -> dict[str, Any]:
         for _ in range(5):
@@ -248,17 +238,17 @@ class NodeRegistrar:
                 continue
         raise errors.ConflictError(f"node {self.name}: could not update its labels")
 
-    def update_status(
-        self, node: dict[str, Any] | None = None, force: bool = False
-    ) -> dict[str, Any] | None:
-        """PUT the node status (skipped when only the heartbeat would change, unless forced)."""
+    def heartbeat(self) -> dict[str, Any] | None:
+        """Post the status with fresh ``lastHeartbeatTime``s (called every node-status interval)."""
+        return self.update_status()
+
+    def update_status(self, node: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """PUT the node's status, re-reading the Node after a 409."""
         for _ in range(5):
             if node is None:
                 node = self.client.get(NODES, self.name)
             old = node.get("status") or {}
             status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
-            if not force and _status_equal_but_heartbeat(old, status):
-                return node
             try:
                 return self.client.update(NODES, {**node, "status": status}, sub="status")
             except errors.ConflictError:

@@ -54,6 +54,7 @@ def prune(value: Any) -> Any:
 class SyncResult:
     requeue_after: float | None = None
     deleted: bool = False
+    pod: dict[str, Any] | None = None  # the pod as stored after the status write, if any
 
 
 @dataclass
@@ -121,7 +122,7 @@ class PodSyncer:
             extra = StatusExtra(self.host_ip, waiting)
             return compute_pod_status(current, containers, self.clock(), extra)
 
-        self.write_status(pod, make_status)
+        result.pod = self.write_status(pod, make_status)
         return result
 
     def remove_pod_containers(self, uid: str, containers: list[ContainerInfo]) -> None:

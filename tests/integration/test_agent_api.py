@@ -115,6 +115,13 @@ def test_node_registers_and_renews_its_lease(admin: ApiClient, start_agent) -> N
         lambda: admin.get(LEASES, NODE, "kube-node-lease")["spec"]["renewTime"] != first, 10
     )
 
+    def heartbeat() -> str:
+        conds = admin.get(NODES, NODE)["status"]["conditions"]
+        return str(next(c for c in conds if c["type"] == "Ready")["lastHeartbeatTime"])
+
+    beat = heartbeat()
+    assert wait_for(lambda: heartbeat() != beat, 10)
+
 
 def test_pod_runs_heals_logs_and_is_deleted(
     admin: ApiClient, runtime: FakeRuntime, start_agent
