@@ -92,8 +92,9 @@ class Agent:
     def start(self) -> None:
         cfg = self.config
         self.cluster = self._retry("cluster id", self._cluster_id)
-        self.facts = host_facts(self.runtime.engine_info(), cfg.node_ip)
-        self.runtime.ensure_sandbox_image()
+        engine = self._retry("Docker engine", self.runtime.engine_info)
+        self.facts = host_facts(engine, cfg.node_ip)
+        self._retry("sandbox image", self.runtime.ensure_sandbox_image)
         address = cfg.node_api_address or self.facts.ip
         self.node_api = NodeApiServer(
             self.runtime,
