@@ -59,6 +59,11 @@ class FakeRuntime:
             self._images[image] = image_id
             return image_id
 
+    def tag_image(self, source: str, target: str) -> None:
+        """Give an image a second name, as ``docker tag`` does."""
+        with self._lock:
+            self._images[target] = self._images[source]
+
     def allow_pull(self, image: str) -> None:
         """Make ``image`` pullable from a pretend registry."""
         with self._lock:

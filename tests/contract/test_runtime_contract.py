@@ -307,3 +307,29 @@ def test_docker_pod_containers_share_localhost_and_hostname(h: Harness) -> None:
     output = b"".join(h.runtime.logs(cid))
     assert h.state(cid).exit_code == 0, output
     assert output.splitlines() == [pod["metadata"]["name"].encode(), b"ok"]
+
+
+def test_policy_always_falls_back_to_the_local_image_when_no_registry_answers(h: Harness) -> None:
+    local = "127.0.0.1:1/tinykube-test/busybox:1"  # its registry never answers
+    if h.kind == "docker":
+        import docker
+
+        client = docker.from_env()
+        client.images.get(h.image).tag(local)
+        client.close()
+    else:
+        h.runtime.tag_image(h.image, local)
+    try:
+        got = h.runtime.ensure_image(local, "Always")
+        assert got.offline_fallback_error and "connection refused" in got.offline_fallback_error
+        assert got.image_id == h.runtime.ensure_image(h.image, "IfNotPresent").image_id
+        h.runtime.offline_fallback = False
+        with pytest.raises(rt.ImagePullError):
+            h.runtime.ensure_image(local, "Always")
+    finally:
+        if h.kind == "docker":
+            import docker
+
+            client = docker.from_env()
+            client.images.remove(local)
+            client.close()
