@@ -21,6 +21,7 @@ from agent import planner, podspec
 from agent import runtime as rt
 from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
+from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.runtime import ContainerInfo, Runtime
 from agent.status import StatusExtra, compute_pod_status
@@ -57,13 +58,6 @@ class SyncResult:
     pod: dict[str, Any] | None = None  # the pod as stored after the status write, if any
 
 
-@dataclass
-class _PullFailure:
-    entry: BackoffEntry
-    reason: str
-    message: str
-
-
 def _ref(pod: dict[str, Any]) -> str:
     return f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
 
@@ -93,7 +87,7 @@ class PodSyncer:
         self.clock = clock
         self._lock = threading.Lock()
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
-        self._pulls: dict[tuple[str, str, str], _PullFailure] = {}
+        self.images = ImagePuller(runtime, recorder, self.policy, clock)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -146,8 +140,7 @@ class PodSyncer:
     def forget(self, uid: str) -> None:
         with self._lock:
             self._backoff.pop(uid, None)
-            for key in [k for k in self._pulls if k[0] == uid]:
-                del self._pulls[key]
+        self.images.forget(uid)
 
     # -- applying a plan ---------------------------------------------------------------------
 
@@ -240,7 +233,7 @@ class PodSyncer:
         """Pull, create and start one container; return a requeue delay if it could not."""
         name = start.name
         image = str(start.container.get("image", ""))
-        delay = self._ensure_image(pod, name, image, podspec.pull_policy(start.container), waiting)
+        delay = self.images.ensure(pod, name, image, podspec.pull_policy(start.container), waiting)
         if delay is not None:
             return delay
         spec = podspec.app_spec(
@@ -262,82 +255,6 @@ class PodSyncer:
         self.recorder.record(pod, "Started", f"Started container {name}", NORMAL, name)
         log.info("pod %s: container %s started (attempt %d)", _ref(pod), name, start.restart_count)
         return None
-
-    def _ensure_image(
-        self,
-        pod: dict[str, Any],
-        name: str,
-        image: str,
-        policy: str,
-        waiting: dict[str, Waiting],
-    ) -> float | None:
-        key = (pod["metadata"]["uid"], name, image)
-        now = self.clock()
-        with self._lock:
-            failure = self._pulls.get(key)
-        if failure is not None:
-            left = planner.remaining_backoff(
-                failure.entry, failure.entry.last_update, now, self.policy
-            )
-            if left > 0:
-                back = "ImagePullBackOff" if failure.reason == "ErrImagePull" else failure.reason
-                msg = f'Back-off pulling image "{image}"'
-                self.recorder.record(pod, "BackOff", msg, NORMAL, name)
-                waiting[name] = Waiting(back, f"{msg}: {failure.reason}: {failure.message}")
-                return left
-        pulling = f'Pulling image "{image}"'
-        try:
-            got = self.runtime.ensure_image(image, policy)
-        except rt.ContainerRuntimeError as e:
-            if isinstance(e, rt.ImagePullError):
-                self.recorder.record(pod, "Pulling", pulling, NORMAL, name)
-            return self._pull_failed(pod, key, failure, e, waiting)
-        if got.pulled or got.offline_fallback_error:
-            # Recorded once the engine has decided to pull, so a local image logs no pull.
-            self.recorder.record(pod, "Pulling", pulling, NORMAL, name)
-        with self._lock:
-            self._pulls.pop(key, None)
-        if got.offline_fallback_error:
-            msg = (
-                f'Failed to pull image "{image}": {got.offline_fallback_error}; '
-                "no registry answers, using the image present on this node"
-            )
-            self.recorder.record(pod, "PulledFromLocal", msg, WARNING, name)
-        elif got.pulled:
-            secs = planner.go_duration(got.pull_seconds)
-            msg = (
-                f'Successfully pulled image "{image}" in {secs} ({secs} including waiting). '
-                f"Image size: {got.size} bytes."
-            )
-            self.recorder.record(pod, "Pulled", msg, NORMAL, name)
-        else:
-            msg = f'Container image "{image}" already present on machine'
-            self.recorder.record(pod, "Pulled", msg, NORMAL, name)
-        return None
-
-    def _pull_failed(
-        self,
-        pod: dict[str, Any],
-        key: tuple[str, str, str],
-        failure: _PullFailure | None,
-        error: rt.ContainerRuntimeError,
-        waiting: dict[str, Waiting],
-    ) -> float:
-        name, image = key[1], key[2]
-        reason = error.reason
-        if isinstance(error, rt.ImageNeverPullError):
-            self.recorder.record(pod, reason, str(error), WARNING, name)
-        else:
-            msg = f'Failed to pull image "{image}": {error}'
-            self.recorder.record(pod, "Failed", msg, WARNING, name)
-        self.recorder.record(pod, "Failed", f"Error: {reason}", WARNING, name)
-        now = self.clock()
-        entry = planner.next_backoff(failure.entry if failure else None, now, self.policy)
-        with self._lock:
-            self._pulls[key] = _PullFailure(entry, reason, str(error))
-        waiting[name] = Waiting(reason, str(error))
-        log.info("pod %s: image %s for %s: %s", _ref(pod), image, name, error)
-        return entry.delay
 
     # -- deletion ----------------------------------------------------------------------------
 
