@@ -1,6 +1,7 @@
-"""Runs the control loops (scheduler now; controllers later) in threads of the API server
-process, woken by changes in the store. Only the holder of the leader Lease runs them, so several
-control processes can share one store. Shell."""
+"""Runs the control loops in threads of the API server process, each woken by changes to the
+resources it watches. Only the holder of the leader Lease runs them, so several control processes
+can share one store. A loop is anything with ``name``, ``watches``, ``wake`` and ``run(stop)``;
+``default_loops`` lists them. Shell."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 from common import errors, meta
 from common.store import Store
@@ -24,25 +26,48 @@ LEASE_SECONDS = 15
 RENEW_INTERVAL = 2.0
 
 
+class Loop(Protocol):
+    """A level-triggered control loop: ``run`` re-reads what it needs on every ``wake``."""
+
+    name: str
+    watches: tuple[str, ...]  # resources whose changes wake it
+    wake: threading.Event
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+def default_loops(registry: Registry) -> list[Loop]:
+    """Every control loop of the control plane, in start order."""
+    return [Scheduler(registry)]
+
+
 class Manager:
-    def __init__(self, registry: Registry, *, identity: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        identity: str | None = None,
+        loops: list[Loop] | None = None,
+    ) -> None:
         self.registry = registry
         self.store: Store = registry.store
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.stop = threading.Event()
         self.leading = threading.Event()
-        self.scheduler = Scheduler(registry)
+        self.loops = default_loops(registry) if loops is None else loops
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         self._spawn("leader-election", self._elect)
-        self._spawn("scheduler", self._lead(self.scheduler.run))
-        self._spawn("watch-pods", lambda: self._wake_on("pods"))
-        self._spawn("watch-nodes", lambda: self._wake_on("nodes"))
+        for loop in self.loops:
+            self._spawn(loop.name, self._lead(loop.run))
+        for resource in sorted({r for loop in self.loops for r in loop.watches}):
+            self._spawn(f"watch-{resource}", self._waker(resource))
 
     def shutdown(self) -> None:
         self.stop.set()
-        self.scheduler.wake.set()
+        for loop in self.loops:
+            loop.wake.set()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -61,8 +86,12 @@ class Manager:
 
         return run
 
-    def _wake_on(self, resource: str) -> None:
-        """Wake the scheduler on every change of ``resource``; resume after store outages."""
+    def _waker(self, resource: str) -> Callable[[], None]:
+        loops = [loop for loop in self.loops if resource in loop.watches]
+        return lambda: self._wake_on(resource, loops)
+
+    def _wake_on(self, resource: str, loops: list[Loop]) -> None:
+        """Wake ``loops`` on every change of ``resource``; resume after store outages."""
         backoff = 0.1
         while not self.stop.is_set():
             try:
@@ -70,7 +99,8 @@ class Manager:
                     if self.stop.is_set():
                         return
                     if event is not None:
-                        self.scheduler.wake.set()
+                        for loop in loops:
+                            loop.wake.set()
                     backoff = 0.1
             except errors.ApiError as e:
                 log.info("watch of %s interrupted: %s", resource, e)

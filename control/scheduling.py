@@ -31,6 +31,9 @@ def pending(pod: dict[str, Any]) -> bool:
 
 
 class Scheduler:
+    name = "scheduler"
+    watches: tuple[str, ...] = ("pods", "nodes")
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.store = registry.store
