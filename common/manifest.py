@@ -16,15 +16,14 @@ from typing import Any
 
 import yaml
 
-from common.patch import merge_patch_diff
 from common.resources import ResourceType, by_kind
+from common.yamlcheck import DuplicateKeyError, StrictLoader, syntax_hint, unknown_top_level
 
 STDIN = "-"
 STDIN_SOURCE = "STDIN"  # how kubectl names stdin in its messages
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
 _VALIDATE_HINT = "if you choose to ignore these errors, turn validation off with --validate=false"
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: go-yaml's wording
 
 
 class ManifestError(Exception):
@@ -59,9 +58,13 @@ class Manifest:
 # -- parsing --------------------------------------------------------------------------------------
 
 
-def _yaml_error(err: yaml.YAMLError, source: str) -> ManifestError:
+def _yaml_error(err: yaml.YAMLError, source: str, text: str = "") -> ManifestError:
     """go-yaml's ``yaml: line N: <problem>``, with the line chosen as go-yaml's ``parser.fail``
-    chooses it (the context mark before the problem mark; +1 only for scanner errors)."""
+    chooses it (the context mark before the problem mark; +1 only for scanner errors), plus a hint
+    when the typo behind it is recognisable; go-yaml's strict message for a duplicate key."""
+    prefix = f"error parsing {source}: error converting YAML to JSON: yaml: "
+    if isinstance(err, DuplicateKeyError):
+        return ManifestError(f"{prefix}unmarshal errors:\n  {err}")
     problem = getattr(err, "problem", None) or str(err)
     context_mark = getattr(err, "context_mark", None)
     problem_mark = getattr(err, "problem_mark", None)
@@ -72,9 +75,8 @@ def _yaml_error(err: yaml.YAMLError, source: str) -> ManifestError:
             line = mark.line + (1 if scanner else 0)
             break
     where = f"line {line}: " if line else ""
-    return ManifestError(
-        f"error parsing {source}: error converting YAML to JSON: yaml: {where}{problem}"
-    )
+    hint = syntax_hint(text, (problem_mark.line + 1) if problem_mark is not None else line)
+    return ManifestError(f"{prefix}{where}{problem}", hint)
 
 
 def _parse_json_stream(text: str, source: str) -> tuple[list[Any], ManifestError | None]:
@@ -102,11 +104,11 @@ def parse_documents(text: str, source: str) -> tuple[list[Any], ManifestError | 
         return _parse_json_stream(text, source)
     docs: list[Any] = []
     try:
-        for doc in yaml.load_all(text, Loader=_Loader):
+        for doc in yaml.load_all(text, Loader=StrictLoader):
             if doc is not None:
                 docs.append(doc)
     except yaml.YAMLError as e:
-        return docs, _yaml_error(e, source)
+        return docs, _yaml_error(e, source, text)
     return docs, None
 
 
@@ -142,12 +144,26 @@ def check_document(doc: Any, source: str, validate: bool = True) -> dict[str, An
             f'error validating "{source}": error validating data: {text}; {_VALIDATE_HINT}',
             _missing_hint(doc, missing),
         )
+    if validate:
+        _check_top_level(doc, source)
     if not doc.get("kind"):
         compact = json.dumps(doc, separators=(",", ":"))
         raise ManifestError(
             f"unable to decode \"{source}\": Object 'Kind' is missing in '{compact}'"
         )
     return doc
+
+
+def _check_top_level(doc: dict[str, Any], source: str) -> None:
+    """Old kubectl's client-side schema error for fields a known kind does not have."""
+    schema, unknown, hint = unknown_top_level(doc)
+    if unknown:
+        kind = doc.get("kind")
+        found = [f'ValidationError({kind}): unknown field "{f}" in {schema}' for f in unknown]
+        text = found[0] if len(found) == 1 else "[" + ", ".join(found) + "]"
+        raise ManifestError(
+            f'error validating "{source}": error validating data: {text}; {_VALIDATE_HINT}', hint
+        )
 
 
 def resource_type(obj: dict[str, Any], source: str) -> ResourceType:
@@ -254,24 +270,3 @@ def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     meta = out.setdefault("metadata", {})
     meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: last_applied(obj)}
     return out
-
-
-def apply_patch(current: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-    """The merge patch ``apply`` sends for an existing object: the change from its last-applied
-    configuration (``{}`` if none) to ``manifest``, plus the new annotation; ``{}`` if unchanged."""
-    annotations = (current.get("metadata") or {}).get("annotations") or {}
-    try:
-        original = json.loads(annotations[LAST_APPLIED]) if LAST_APPLIED in annotations else {}
-    except (TypeError, ValueError):
-        original = {}
-    modified = json.loads(last_applied(manifest))
-    patch = merge_patch_diff(original, modified)
-    if not patch:
-        return {}
-    meta = patch.setdefault("metadata", {})
-    if not isinstance(meta, dict):  # the manifest has no metadata at all
-        meta = patch["metadata"] = {}
-    meta.setdefault("annotations", {})
-    if isinstance(meta["annotations"], dict):
-        meta["annotations"][LAST_APPLIED] = last_applied(manifest)
-    return dict(patch)

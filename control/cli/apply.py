@@ -1,5 +1,6 @@
 """``tkctl apply -f`` (kubectl's client-side apply: create with the last-applied annotation, or a
-JSON merge patch from the last-applied configuration) and ``tkctl create -f``.
+three-way strategic merge patch from the last-applied configuration, the manifest and the live
+object, ``common.apply``) and ``tkctl create -f``.
 
 Every file is read and checked before anything is sent; good objects are then sent one by one, each
 failure is reported on stderr, and the command exits 1 at the end if anything failed.
@@ -14,11 +15,11 @@ from typing import Any, TypeVar
 import click
 
 from common import errors
+from common.apply import apply_patch
 from common.manifest import (
     LAST_APPLIED,
     Manifest,
     ManifestError,
-    apply_patch,
     read_manifests,
     resource_type,
     with_last_applied,
@@ -26,6 +27,7 @@ from common.manifest import (
 from common.resources import ResourceType
 from control.cli.flags import command
 from control.cli.output import CliError, Failed, api_error_message, client_error, echo_error
+from control.cli.resolve import STRATEGIC_MERGE_PATCH
 from control.cli.session import Client, Session, global_options
 
 T = TypeVar("T")
@@ -121,7 +123,10 @@ def apply_one(session: Session, client: Client, m: Manifest, dry_run: bool = Fal
         )
     if not dry_run:
         action = f'error when applying patch to "{m.source}"'
-        _step(action, lambda: client.patch(rt, name, patch, ns))
+        _step(
+            action,
+            lambda: client.patch(rt, name, patch, ns, patch_type=STRATEGIC_MERGE_PATCH),
+        )
     return f"{label} configured{suffix}"
 
 

@@ -51,9 +51,12 @@ def test_apply_creates_then_is_unchanged_then_configured(api: FakeApi, tmp_path:
     r = tk(api, "apply", "-f", str(f))
     assert (r.exit_code, r.stdout) == (0, "pod/web configured\n")
     _, _, name, patch, patch_type = api.calls[-1]
-    assert (name, patch_type) == ("web", "application/merge-patch+json")
+    assert (name, patch_type) == ("web", "application/strategic-merge-patch+json")
     assert patch["metadata"]["labels"] == {"tier": None}
-    assert patch["spec"] == {"containers": [{"name": "c", "image": "nginx:2"}]}
+    assert patch["spec"] == {
+        "$setElementOrder/containers": [{"name": "c"}],
+        "containers": [{"name": "c", "image": "nginx:2"}],
+    }
     assert LAST_APPLIED in patch["metadata"]["annotations"]
 
 

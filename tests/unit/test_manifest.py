@@ -1,5 +1,5 @@
 """Reading manifests the way kubectl does: multi-document YAML/JSON, directories, and kubectl's
-client-side errors; the last-applied annotation and apply's merge patch."""
+client-side errors; the last-applied annotation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from common.manifest import (
     LAST_APPLIED,
     ManifestError,
-    apply_patch,
     check_document,
     documents_to_manifests,
     expand_paths,
@@ -149,28 +148,3 @@ def test_last_applied_is_compact_sorted_json_without_itself() -> None:
     assert last_applied(annotated) == last_applied(obj)
     assert "annotations" not in obj["metadata"]  # the input is not modified
 
-
-def test_apply_patch_from_last_applied() -> None:
-    first = {"apiVersion": "v1", "kind": "Pod",
-             "metadata": {"name": "web", "labels": {"app": "web", "tier": "fe"}},
-             "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}  # fmt: skip
-    current = with_last_applied(first)
-    current["status"] = {"phase": "Running"}  # server-side fields never enter the patch
-    current["metadata"]["uid"] = "u1"
-    assert apply_patch(current, first) == {}
-    second = json.loads(json.dumps(first))
-    second["spec"]["containers"][0]["image"] = "nginx:2"
-    del second["metadata"]["labels"]["tier"]
-    patch = apply_patch(current, second)
-    assert patch == {
-        "metadata": {"labels": {"tier": None},
-                     "annotations": {LAST_APPLIED: last_applied(second)}},
-        "spec": {"containers": [{"name": "c", "image": "nginx:2"}]},
-    }  # fmt: skip
-
-
-def test_apply_patch_without_annotation_sends_everything() -> None:
-    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}}
-    patch = apply_patch({"metadata": {"name": "web", "uid": "u"}}, manifest)
-    assert patch["kind"] == "Pod"
-    assert patch["metadata"]["annotations"][LAST_APPLIED] == last_applied(manifest)
