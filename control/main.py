@@ -17,7 +17,8 @@ from common import errors
 from common.redis_store import RedisStore
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
-from control.manager import Manager
+from control.controllers import nodelifecycle
+from control.manager import Manager, default_loops
 from control.registry.registry import Registry
 
 log = logging.getLogger("tinykube.control")
@@ -36,6 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--allow-privileged", action="store_true")
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
+    nodelifecycle.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def post_worker_init(worker: Any) -> None:
         if not args.no_controllers:
-            Manager(registry).start()
+            loops = default_loops(registry, nodelifecycle.config_from(args))
+            Manager(registry, loops=loops).start()
 
     options = {
         "bind": f"{args.bind_address}:{args.port}",

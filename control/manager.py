@@ -15,6 +15,8 @@ from typing import Protocol
 
 from common import errors, meta
 from common.store import Store
+from control.controllers import nodehealth
+from control.controllers.nodelifecycle import NodeLifecycleController
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
 
@@ -36,9 +38,11 @@ class Loop(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
-def default_loops(registry: Registry) -> list[Loop]:
+def default_loops(
+    registry: Registry, node_lifecycle: nodehealth.Config | None = None
+) -> list[Loop]:
     """Every control loop of the control plane, in start order."""
-    return [Scheduler(registry)]
+    return [Scheduler(registry), NodeLifecycleController(registry, node_lifecycle)]
 
 
 class Manager:

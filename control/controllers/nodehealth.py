@@ -1,0 +1,301 @@
+"""Judging node health for the node lifecycle controller, as Kubernetes' node lifecycle and
+taint-eviction controllers do: from a Node, its Lease and what the controller last saw of that
+Lease, decide the Node's conditions and taints; then which pods to mark not ready and which to
+evict (rate-limited per node, and never while most nodes look down at once). Pure: plain objects
+and an explicit ``now`` in, decisions out."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from common import meta
+
+Obj = dict[str, Any]
+
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT)
+# The conditions a node controller turns Unknown when the kubelet goes silent (Ready first).
+NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+UNKNOWN_REASON, UNKNOWN_MESSAGE = "NodeStatusUnknown", "Kubelet stopped posting node status."
+NEVER_REASON, NEVER_MESSAGE = "NodeStatusNeverUpdated", "Kubelet never posted node status."
+OWN_REASONS = (UNKNOWN_REASON, NEVER_REASON)
+
+HEALTHY, NOT_READY, UNREACHABLE = "Healthy", "NotReady", "Unreachable"
+# Kubernetes' eviction rate limiter lets one node through at once (burst 1), then `rate` per second.
+EVICTION_BURST = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Kubernetes: 40 s grace (50 s from 1.32), 300 s before eviction, 0.1 node/s, 55 %."""
+
+    grace_period: float = 10.0  # no Lease renewal for this long: Ready=Unknown
+    eviction_timeout: float = 5.0  # then, after this long, the node's pods are deleted
+    eviction_rate: float = 0.1  # nodes per second whose pods may start being evicted
+    unhealthy_threshold: float = 0.55  # more than this share of nodes down: evict nothing
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the controller last saw of a node's Lease, by its own clock: ``renew`` is the
+    renewTime read, ``seen`` when it last changed (or was first read), ``renewed`` whether it
+    changed at least once since this controller started watching."""
+
+    renew: str
+    seen: dt.datetime
+    renewed: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    health: str  # HEALTHY, NOT_READY or UNREACHABLE
+    probe: Probe
+    update: Obj | None  # the Node with its new conditions and taints, if they change
+    # When the node's NoExecute taint was added (its eviction clock); None: nothing to evict yet.
+    since: dt.datetime | None
+    went_down: bool  # Ready changes from True in this update (a NodeNotReady event)
+
+    @property
+    def down(self) -> bool:
+        return self.health != HEALTHY
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Token bucket of the eviction rate limiter."""
+
+    tokens: float = EVICTION_BURST
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvictionPlan:
+    evict: list[Obj]
+    bucket: Bucket
+    evicting: frozenset[str]  # nodes whose pods are being evicted (they got their token)
+    suspended: bool  # too many nodes down: nothing is evicted
+    waiting: list[str] = field(default_factory=list)  # nodes due but held by the rate limit
+
+
+def condition(obj: Obj, ctype: str) -> Obj | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return dict(c)
+    return None
+
+
+def renew_time(lease: Obj | None) -> str:
+    return str(((lease or {}).get("spec") or {}).get("renewTime") or "")
+
+
+def observe(previous: Probe | None, lease: Obj | None, now: dt.datetime) -> Probe:
+    """A first sight starts the grace period now, so a controller that starts (or becomes the
+    leader) judges no node before a full grace period: no mass NotReady after an outage."""
+    renew = renew_time(lease)
+    if previous is None:
+        return Probe(renew, now)
+    if renew != previous.renew:
+        return Probe(renew, now, renewed=True)
+    return previous
+
+
+def _unknown_conditions(node: Obj, now: dt.datetime) -> list[Obj]:
+    """Every condition the agent posts turns Unknown (``tryUpdateNodeHealth``); the heartbeat
+    times stay as the agent last wrote them."""
+    stamp = meta.timestamp(now)
+    created = (node.get("metadata") or {}).get("creationTimestamp") or stamp
+    out = [dict(c) for c in (node.get("status") or {}).get("conditions") or []]
+    by_type = {c.get("type"): c for c in out}
+    for ctype in NODE_CONDITIONS:
+        c = by_type.get(ctype)
+        if c is None:
+            out.append({"type": ctype, "status": "Unknown", "lastHeartbeatTime": created,
+                        "lastTransitionTime": stamp, "reason": NEVER_REASON,
+                        "message": NEVER_MESSAGE})  # fmt: skip
+        elif c.get("status") != "Unknown":
+            c.update(status="Unknown", reason=UNKNOWN_REASON, message=UNKNOWN_MESSAGE,
+                     lastTransitionTime=stamp)  # fmt: skip
+    return out
+
+
+def _reported_health(ready: Obj | None, probe: Probe) -> str:
+    if ready is None or ready.get("status") == "True":
+        return HEALTHY
+    if ready.get("status") == "False":
+        return NOT_READY
+    if ready.get("reason") in OWN_REASONS and probe.renewed:
+        return HEALTHY  # renewing again: the agent will post its own conditions next
+    return UNREACHABLE
+
+
+def desired_taints(node: Obj, health: str, now: dt.datetime) -> list[Obj]:
+    """The node's taints with the controller's own ones matching ``health`` and cordoning;
+    other taints are kept as they are, existing ones keep their ``timeAdded``."""
+    spec = node.get("spec") or {}
+    wanted: list[tuple[str, str]] = []
+    if health == UNREACHABLE:
+        wanted += [(UNREACHABLE_TAINT, "NoSchedule"), (UNREACHABLE_TAINT, "NoExecute")]
+    elif health == NOT_READY:
+        wanted += [(NOT_READY_TAINT, "NoSchedule"), (NOT_READY_TAINT, "NoExecute")]
+    if spec.get("unschedulable"):
+        wanted.append((UNSCHEDULABLE_TAINT, "NoSchedule"))
+    out = [
+        dict(t)
+        for t in spec.get("taints") or []
+        if t.get("key") not in OWN_TAINTS or (t.get("key"), t.get("effect")) in wanted
+    ]
+    have = {(t.get("key"), t.get("effect")) for t in out}
+    for key, effect in wanted:
+        if (key, effect) not in have:
+            taint = {"key": key, "effect": effect}
+            if effect == "NoExecute":
+                taint["timeAdded"] = meta.timestamp(now)
+            out.append(taint)
+    return out
+
+
+def _eviction_clock(taints: Sequence[Obj], health: str, now: dt.datetime) -> dt.datetime | None:
+    key = {UNREACHABLE: UNREACHABLE_TAINT, NOT_READY: NOT_READY_TAINT}.get(health)
+    for t in taints:
+        if t.get("key") == key and t.get("effect") == "NoExecute":
+            return meta.parse_time(t.get("timeAdded")) or now
+    return None
+
+
+def judge_node(
+    node: Obj, lease: Obj | None, previous: Probe | None, now: dt.datetime, config: Config
+) -> Verdict:
+    """The node's health, and the Node to write when its conditions or taints must change."""
+    name = str(node["metadata"]["name"])
+    probe = observe(previous, lease, now)
+    status = node.get("status") or {}
+    conditions = list(status.get("conditions") or [])
+    ready = condition(node, "Ready")
+    expired = (now - probe.seen).total_seconds() > config.grace_period
+    if expired:
+        health = UNREACHABLE
+        conditions = _unknown_conditions(node, now)
+    else:
+        health = _reported_health(ready, probe)
+    taints = desired_taints(node, health, now)
+    spec = node.get("spec") or {}
+    update = None
+    taints_changed = taints != list(spec.get("taints") or [])
+    if taints_changed or conditions != list(status.get("conditions") or []):
+        update = copy.deepcopy(node)
+        update.setdefault("status", {})["conditions"] = conditions
+        if taints_changed:  # a spec change, so a new generation, as the API server counts
+            m = update["metadata"]
+            m["generation"] = int(m.get("generation") or 1) + 1
+        if taints:
+            update.setdefault("spec", {})["taints"] = taints
+        else:
+            update.setdefault("spec", {}).pop("taints", None)
+    went_down = update is not None and (ready or {}).get("status") == "True" and health != HEALTHY
+    # A node marked Unknown before this controller started is not evicted before this controller
+    # has itself waited a full grace period without a renewal.
+    since = _eviction_clock(taints, health, now) if expired or health == NOT_READY else None
+    return Verdict(name, health, probe, update, since, went_down)
+
+
+def pods_to_mark_not_ready(pods: Sequence[Obj], now: dt.datetime) -> list[Obj]:
+    """``MarkPodsNotReady``: the pods of an unreachable node whose Ready condition is True, with
+    it set to False (the agent that would say otherwise cannot be heard)."""
+    out = []
+    for pod in pods:
+        ready = condition(pod, "Ready")
+        if ready is None or ready.get("status") != "True":
+            continue
+        changed = copy.deepcopy(pod)
+        for c in changed["status"]["conditions"]:
+            if c.get("type") == "Ready":
+                c.update(status="False", lastTransitionTime=meta.timestamp(now))
+        out.append(changed)
+    return out
+
+
+def _toleration_seconds(pod: Obj, key: str) -> tuple[bool, float | None]:
+    """Whether the pod tolerates the NoExecute taint ``key``, and for how long (None: forever)."""
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("effect") not in (None, "", "NoExecute"):
+            continue
+        if t.get("operator") == "Exists":
+            if t.get("key") not in (None, "", key):
+                continue
+        elif t.get("key") != key or t.get("value", "") != "":
+            continue
+        seconds = t.get("tolerationSeconds")
+        return True, None if seconds is None else max(0.0, float(seconds))
+    return False, None
+
+
+def eviction_time(pod: Obj, verdict: Verdict, config: Config) -> dt.datetime | None:
+    """When ``pod`` on the down node becomes due: its own toleration of the node's NoExecute
+    taint if it has one (Kubernetes' tolerationSeconds), else the configured eviction timeout
+    (Kubernetes' default toleration of 300 s). None: never."""
+    if verdict.since is None:
+        return None
+    key = UNREACHABLE_TAINT if verdict.health == UNREACHABLE else NOT_READY_TAINT
+    tolerated, seconds = _toleration_seconds(pod, key)
+    if tolerated and seconds is None:
+        return None
+    delay = seconds if tolerated and seconds is not None else config.eviction_timeout
+    return verdict.since + dt.timedelta(seconds=delay)
+
+
+def _refill(bucket: Bucket, now: dt.datetime, rate: float) -> Bucket:
+    if bucket.at is None:
+        return Bucket(bucket.tokens, now)
+    elapsed = max(0.0, (now - bucket.at).total_seconds())
+    return Bucket(min(EVICTION_BURST, bucket.tokens + elapsed * max(0.0, rate)), now)
+
+
+def disrupted(verdicts: Sequence[Verdict], threshold: float) -> bool:
+    """More than ``threshold`` of the nodes look down at once: more likely the control plane's
+    own connectivity than the nodes, so evicting would do harm (Kubernetes stops evictions)."""
+    down = sum(1 for v in verdicts if v.down)
+    return bool(verdicts) and down / len(verdicts) > threshold
+
+
+def plan_evictions(
+    verdicts: Sequence[Verdict],
+    pods_by_node: Mapping[str, Sequence[Obj]],
+    bucket: Bucket,
+    evicting: frozenset[str],
+    now: dt.datetime,
+    config: Config,
+) -> EvictionPlan:
+    """The pods to delete now. A down node takes a token of the rate limiter when its first pods
+    fall due; after that its pods go as they fall due, until the node is healthy again."""
+    bucket = _refill(bucket, now, config.eviction_rate)
+    down = sorted(
+        (v for v in verdicts if v.down),
+        key=lambda v: (v.since or now, v.name),
+    )
+    still = frozenset(v.name for v in down) & evicting
+    if disrupted(verdicts, config.unhealthy_threshold):
+        return EvictionPlan([], bucket, still, True)
+    tokens, chosen, waiting, evict = bucket.tokens, set(still), [], []
+    for v in down:
+        due = []
+        for pod in pods_by_node.get(v.name, ()):
+            when = eviction_time(pod, v, config)
+            if when is not None and when <= now:
+                due.append(pod)
+        if not due:
+            continue
+        if v.name not in chosen:
+            if tokens < 1.0:
+                waiting.append(v.name)
+                continue
+            tokens -= 1.0
+            chosen.add(v.name)
+        evict += due
+    return EvictionPlan(evict, Bucket(tokens, now), frozenset(chosen), False, waiting)
