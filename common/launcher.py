@@ -61,6 +61,7 @@ def cmd_up(args: argparse.Namespace, raw_argv: list[str]) -> int:
         data_dir=data_dir, port=args.port, agents=args.agents,
         allow_privileged=args.allow_privileged, kubeconfig_mode=int(args.write_kubeconfig_mode, 8),
         appendfsync=args.appendfsync, agent_args=args.agent_arg or [],
+        control_args=args.control_arg or [],
     )  # fmt: skip
     if args.supervise:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--write-kubeconfig-mode", default="0600")
     up.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="everysec")
     up.add_argument("--agent-arg", action="append", help="extra flag for every agent")
+    up.add_argument("--control-arg", action="append", help="extra flag for the control plane")
     up.add_argument("--supervise", action="store_true", help=argparse.SUPPRESS)
     down = sub.add_parser("down", help="stop the local cluster and remove its containers")
     down.add_argument("--data-dir", type=Path, default=default_data_dir())

@@ -43,6 +43,7 @@ class Options:
     kubeconfig_mode: int = 0o600
     appendfsync: str = "everysec"
     agent_args: list[str] = field(default_factory=list)
+    control_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Supervisor:
         ]
         if self.opts.allow_privileged:
             control.append("--allow-privileged")
+        control += self.opts.control_args
         self.children.append(Child("control", control, self.logs / "control.log"))
         self.state = {
             "supervisor": os.getpid(),
