@@ -67,9 +67,33 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("status", "binding", "log", "exec", "portforward"),
     ),
     ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), (), ("status",)),
-    ResourceType("Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), (), ("status",)),
+    ResourceType(
+        "Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), (), ("status", "finalize")
+    ),
     ResourceType("Event", "events", "event", "", "v1", True, ("ev",)),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
+    ResourceType(
+        "Deployment",
+        "deployments",
+        "deployment",
+        "apps",
+        "v1",
+        True,
+        ("deploy",),
+        ("all",),
+        ("status", "scale"),
+    ),
+    ResourceType(
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        "apps",
+        "v1",
+        True,
+        ("rs",),
+        ("all",),
+        ("status", "scale"),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

@@ -8,6 +8,8 @@
 New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no I/O.
 """
 
+# Registers the apps/v1 kinds (Deployment, ReplicaSet) and autoscaling/v1 Scale.
+from common.validation import apps as _apps  # noqa: F401  (imported for registration)
 from common.validation.decode import SCHEMAS, decode_object, register_schema
 from common.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate
 from common.validation.security import check_pod_security

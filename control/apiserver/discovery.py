@@ -17,9 +17,12 @@ blueprint = Blueprint("discovery", __name__)
 KUBERNETES_VERSION = ("1", "35", "v1.35.0-tinykube")
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
-                     "binding": "Binding", "status": None}  # fmt: skip
+                     "binding": "Binding", "status": None, "scale": "Scale"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
-                     "binding": ["create"], "status": ["get", "patch", "update"]}  # fmt: skip
+                     "binding": ["create"], "status": ["get", "patch", "update"],
+                     "scale": ["get", "patch", "update"], "finalize": ["update"]}  # fmt: skip
+# Subresources served in another group version than their parent (group, version).
+SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1")}
 
 
 def group_versions() -> dict[str, list[ResourceType]]:
@@ -49,11 +52,19 @@ def resource_list(api_version: str) -> dict[str, Any]:
                 "name": f"{rt.plural}/{sub}",
                 "singularName": "",
                 "namespaced": rt.namespaced,
+                **_group_version(sub),
                 "kind": SUBRESOURCE_KINDS.get(sub) or rt.kind,
                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             })  # fmt: skip
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version,
             "resources": resources}  # fmt: skip
+
+
+def _group_version(sub: str) -> dict[str, str]:
+    if sub not in SUBRESOURCE_GROUPS:
+        return {}
+    group, version = SUBRESOURCE_GROUPS[sub]
+    return {"group": group, "version": version}
 
 
 @blueprint.get("/version")

@@ -27,7 +27,7 @@ blueprint = Blueprint("rest", __name__)
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Subresources that a PUT/PATCH may target, and those served by other handlers.
-WRITABLE_SUBRESOURCES = ("status",)
+WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
@@ -144,6 +144,8 @@ def item(t: Target) -> ResponseReturnValue:
             raise errors.MethodNotAllowedError("bindings can only be created")
         return jsonify(reg.bind(t.namespace, t.name, body())), 201
     if method == "GET":
+        if t.sub == "scale":
+            return jsonify(reg.get_scale(t.rt, t.namespace, t.name))
         return jsonify(reg.get(t.rt, t.namespace, t.name))
     if _dry_run():
         raise errors.BadRequestError("dryRun is not supported by this server yet")

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from common.validation import check_pod_security, decode_object, invalid_error, validate
-
 from common import errors, meta
 from common.patch import json_patch, merge_patch, strategic_merge_patch
 from common.resources import ResourceType, must
@@ -24,6 +22,8 @@ from common.selectors import (
     parse_label_selector,
 )
 from common.store import Store, WatchEvent, parse_rv
+from common.validation import check_pod_security, decode_object, invalid_error, validate
+from control.registry import deletion, scale
 from control.registry import strategies as st
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 NAMESPACES = must("namespaces")
 # Warning header texts of a request.
 Warnings = list[str]
+Names = list[str]
 
 
 class Registry:
@@ -62,6 +63,10 @@ class Registry:
             return _complete(rt, self.store.get(rt.plural, _ns(rt, namespace), name))
         except errors.NotFoundError:
             raise _not_found(rt, name) from None
+
+    def get_scale(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """``GET .../NAME/scale``: the autoscaling/v1 Scale of a Deployment or ReplicaSet."""
+        return scale.scale_of(self.get(rt, namespace, name))
 
     def list(
         self,
@@ -152,6 +157,8 @@ class Registry:
         self, rt: ResourceType, namespace: str, name: str, body: Any, *, sub: str = ""
     ) -> Obj:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
+        if sub == "scale":
+            return scale.replace_scale(self, rt, namespace, name, body)
         obj = self._decode(rt, namespace, body)
         m = meta.meta(obj)
         if m.get("name") != name:
@@ -181,6 +188,8 @@ class Registry:
             )
         if content_type.startswith("application/json-patch") != isinstance(patch, list):
             raise errors.BadRequestError("the patch body does not match its content type")
+        if sub == "scale":
+            return scale.patch_scale(self, rt, namespace, name, patch, patcher, PATCH_ATTEMPTS)
         if isinstance(patch, dict):
             precondition = parse_rv((patch.get("metadata") or {}).get("resourceVersion"))
         else:
@@ -243,10 +252,16 @@ class Registry:
         expected = parse_rv(pre.get("resourceVersion"))
         if rt.plural == "namespaces":
             st.check_namespace_deletable(name)
+        causes = validate("DeleteOptions", opts)
+        if causes:
+            raise invalid_error("DeleteOptions", "", causes)
+        grace = 0
         if rt.plural == "pods":
             grace = st.pod_grace_period(obj, opts.get("gracePeriodSeconds"))
-            if grace > 0:
-                return self._mark_deleting(rt, obj, grace, expected)
+        policy = deletion.propagation_policy(opts)
+        finalizers = deletion.gc_finalizers(obj["metadata"].get("finalizers") or [], policy)
+        if grace > 0 or finalizers or deletion.spec_finalizers(obj):
+            return self._mark_deleting(rt, obj, grace, finalizers, expected)
         try:
             gone = self.store.delete(
                 rt.plural, _ns(rt, namespace), name, expected_rv=expected,
@@ -258,22 +273,47 @@ class Registry:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _mark_deleting(self, rt: ResourceType, obj: Obj, grace: int, expected: int | None) -> Obj:
+    def _mark_deleting(
+        self, rt: ResourceType, obj: Obj, grace: int, finalizers: Names, expected: int | None
+    ) -> Obj:
+        """Keep the object with a deletionTimestamp until its grace period is over (pods) and its
+        finalizers are done; a later DELETE may shorten the grace period or change the policy."""
         m = obj["metadata"]
-        now = self.clock()
-        deadline = meta.timestamp(now + dt.timedelta(seconds=grace))
-        if m.get("deletionTimestamp") and int(m.get("deletionGracePeriodSeconds", 0)) <= grace:
+        before = copy.deepcopy(obj)
+        if finalizers:
+            m["finalizers"] = finalizers
+        else:
+            m.pop("finalizers", None)
+        if not m.get("deletionTimestamp") or int(m.get("deletionGracePeriodSeconds", 0)) > grace:
+            m["deletionTimestamp"] = meta.timestamp(self.clock() + dt.timedelta(seconds=grace))
+            m["deletionGracePeriodSeconds"] = grace
+        if rt.plural == "namespaces":
+            obj.setdefault("status", {})["phase"] = "Terminating"
+        if obj == before:
             return obj
-        m["deletionTimestamp"] = deadline
-        m["deletionGracePeriodSeconds"] = grace
         rv = expected or int(m["resourceVersion"])
-        return _complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
+        return self._remove_if_done(
+            rt, _complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
+        )
+
+    def _remove_if_done(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A deleted object whose grace period and finalizers are over leaves the store."""
+        if deletion.removable(obj):
+            m = obj["metadata"]
+            with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
+                self.store.delete(
+                    rt.plural, _ns(rt, m.get("namespace", "")), m["name"],
+                    expected_rv=int(m["resourceVersion"]),
+                )  # fmt: skip
+        return obj
 
     def _write_update(
         self, rt: ResourceType, obj: Obj, old: Obj, expected: int | None, sub: str
     ) -> Obj:
         if sub == "status":
             new = st.prepare_status_update(obj, old)
+        elif sub == "finalize":
+            new = st.prepare_finalize(obj, old)
         else:
             new = obj
             st.prepare_update(rt, new, old)
@@ -283,7 +323,8 @@ class Registry:
         if _same(new, old):
             return old
         try:
-            return _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+            updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+            return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ConflictError:
             raise errors.ConflictError(
                 f'Operation cannot be fulfilled on {rt.qualified} "{old["metadata"]["name"]}": '

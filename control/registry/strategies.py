@@ -13,6 +13,7 @@ from common.defaults import default_pod
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.workloads import default_workload
 
 Obj = dict[str, Any]
 
@@ -70,6 +71,9 @@ def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         obj["status"] = {"phase": "Active"}
     elif rt.plural == "nodes":
         obj.setdefault("spec", {})
+    elif rt.group == "apps":
+        default_workload(rt.kind, obj)
+        obj["status"] = {}
 
 
 def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:
@@ -89,6 +93,8 @@ def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:
             new.pop("status", None)
     if rt.plural == "pods":
         default_pod(new)
+    elif rt.group == "apps":
+        default_workload(rt.kind, new)
     if "generation" in om:
         changed = new.get("spec") != old.get("spec")
         nm["generation"] = int(om["generation"]) + (1 if changed else 0)
@@ -100,6 +106,14 @@ def prepare_status_update(new: Obj, old: Obj) -> Obj:
     """``PUT .../status``: the stored object with only its status replaced."""
     out = copy.deepcopy(old)
     out["status"] = copy.deepcopy(new.get("status") or {})
+    return out
+
+
+def prepare_finalize(new: Obj, old: Obj) -> Obj:
+    """``PUT namespaces/NAME/finalize``: the stored namespace with only spec.finalizers replaced."""
+    out = copy.deepcopy(old)
+    finalizers = (new.get("spec") or {}).get("finalizers") or []
+    out.setdefault("spec", {})["finalizers"] = list(finalizers)
     return out
 
 

@@ -1,0 +1,261 @@
+"""Validation of apps/v1 Deployment and ReplicaSet and of the autoscaling/v1 Scale, as
+pkg/apis/apps/validation does it; registers their schemas and validators with common.validation.
+
+Objects are validated as defaulted (``common.workloads``), as the API server defaults first.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from common import errors, names
+from common.errors import Cause
+from common.fielderrors import forbidden, invalid, not_supported, required, validate_labels
+from common.labels import LabelSelector, label_selector_causes, selector_from_object
+from common.validation.decode import register_schema
+from common.validation.dispatch import register_validator
+from common.validation.meta import (
+    FIELD_IMMUTABLE,
+    validate_annotations,
+    validate_nonnegative,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from common.validation.pod import validate_pod_spec
+from common.validation.schema_apps import Deployment, ReplicaSet, Scale
+from common.workloads import (
+    RECREATE,
+    ROLLING_UPDATE,
+    default_workload,
+    int_or_percent,
+    is_percent,
+    percent_errors,
+)
+
+Obj = Mapping[str, Any]
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _intstr_shown(value: Any) -> str:
+    """An IntOrString is a fmt.Stringer, so Kubernetes prints it quoted: ``"25%"``, ``"0"``."""
+    return str(value)
+
+
+def _validate_selector(spec: Obj, path: str) -> list[Cause]:
+    sel = spec.get("selector")
+    if sel is None:
+        return [required(f"{path}.selector")]
+    causes = label_selector_causes(sel, f"{path}.selector")
+    sel = _dict(sel)
+    if not sel.get("matchLabels") and not sel.get("matchExpressions"):
+        causes.append(
+            invalid(f"{path}.selector", dict(sel), "empty selector is invalid for deployment")
+        )
+    return causes
+
+
+def validate_template(template: Any, selector: LabelSelector, path: str) -> list[Cause]:
+    """ValidatePodTemplateSpecForReplicaSet: labels match the selector, a valid pod spec that
+    restarts Always and has no deadline."""
+    template = _dict(template)
+    tmeta = _dict(template.get("metadata"))
+    labels = tmeta.get("labels")
+    causes: list[Cause] = []
+    if not selector.empty and not selector.matches(labels or {}):
+        causes.append(
+            invalid(
+                f"{path}.metadata.labels", labels, "`selector` does not match template `labels`"
+            )
+        )
+    # Kubernetes names these two without "metadata" (fldPath.Child("labels")).
+    causes.extend(validate_labels(_dict(labels), f"{path}.labels"))
+    causes.extend(validate_annotations(_dict(tmeta.get("annotations")), f"{path}.annotations"))
+    spec = _dict(template.get("spec"))
+    causes.extend(validate_pod_spec(spec, f"{path}.spec"))
+    if spec.get("ephemeralContainers"):
+        causes.append(
+            forbidden(
+                f"{path}.spec.ephemeralContainers",
+                "ephemeral containers not allowed in pod template",
+            )
+        )
+    policy = spec.get("restartPolicy")
+    if policy != "Always":
+        causes.append(not_supported(f"{path}.spec.restartPolicy", policy, ("Always",)))
+    if spec.get("activeDeadlineSeconds") is not None:
+        causes.append(
+            forbidden(
+                f"{path}.spec.activeDeadlineSeconds",
+                "activeDeadlineSeconds in ReplicaSet is not Supported",
+            )
+        )
+    return causes
+
+
+def _validate_selector_and_template(spec: Obj, path: str) -> list[Cause]:
+    causes = _validate_selector(spec, path)
+    try:
+        selector = selector_from_object(spec.get("selector"), f"{path}.selector")
+    except errors.BadRequestError:
+        return [
+            *causes,
+            invalid(f"{path}.selector", spec.get("selector"), "invalid label selector"),
+        ]
+    return causes + validate_template(spec.get("template"), selector, f"{path}.template")
+
+
+def _validate_int_or_percent(value: Any, path: str) -> list[Cause]:
+    if isinstance(value, str):
+        return [invalid(path, value, m) for m in percent_errors(value)]
+    if isinstance(value, int):
+        return validate_nonnegative(value, path)
+    return []
+
+
+def _value(value: Any) -> int:
+    try:
+        return int_or_percent(value)[0]
+    except ValueError:
+        return 0
+
+
+def validate_strategy(strategy: Any, path: str) -> list[Cause]:
+    """ValidateDeploymentStrategy."""
+    strategy = _dict(strategy)
+    kind = strategy.get("type")
+    rolling = strategy.get("rollingUpdate")
+    if kind == RECREATE:
+        if rolling is not None:
+            return [
+                forbidden(
+                    f"{path}.rollingUpdate",
+                    f"may not be specified when strategy `type` is '{RECREATE}'",
+                )
+            ]
+        return []
+    if kind != ROLLING_UPDATE:
+        return [not_supported(f"{path}.type", kind, (RECREATE, ROLLING_UPDATE))]
+    if rolling is None:
+        return [required(f"{path}.rollingUpdate", "this should be defaulted and never be nil")]
+    rolling = _dict(rolling)
+    rpath = f"{path}.rollingUpdate"
+    unavailable, surge = rolling.get("maxUnavailable"), rolling.get("maxSurge")
+    causes = _validate_int_or_percent(unavailable, f"{rpath}.maxUnavailable")
+    causes.extend(_validate_int_or_percent(surge, f"{rpath}.maxSurge"))
+    if _value(unavailable) == 0 and _value(surge) == 0:
+        causes.append(
+            invalid(
+                f"{rpath}.maxUnavailable",
+                _intstr_shown(unavailable),
+                "may not be 0 when `maxSurge` is 0",
+            )
+        )
+    if is_percent(unavailable) and _value(unavailable) > 100:
+        causes.append(
+            invalid(f"{rpath}.maxUnavailable", unavailable, "must not be greater than 100%")
+        )
+    return causes
+
+
+def validate_replicaset_spec(spec: Any, path: str = "spec") -> list[Cause]:
+    spec = _dict(spec)
+    causes = validate_nonnegative(spec.get("replicas"), f"{path}.replicas")
+    causes.extend(validate_nonnegative(spec.get("minReadySeconds"), f"{path}.minReadySeconds"))
+    causes.extend(_validate_selector_and_template(spec, path))
+    return causes
+
+
+def validate_deployment_spec(spec: Any, path: str = "spec") -> list[Cause]:
+    """ValidateDeploymentSpec, in Kubernetes' order."""
+    spec = _dict(spec)
+    causes = validate_nonnegative(spec.get("replicas"), f"{path}.replicas")
+    causes.extend(_validate_selector_and_template(spec, path))
+    causes.extend(validate_strategy(spec.get("strategy"), f"{path}.strategy"))
+    min_ready = spec.get("minReadySeconds") or 0
+    causes.extend(validate_nonnegative(min_ready, f"{path}.minReadySeconds"))
+    limit = spec.get("revisionHistoryLimit")
+    causes.extend(validate_nonnegative(limit, f"{path}.revisionHistoryLimit"))
+    deadline = spec.get("progressDeadlineSeconds")
+    if deadline is not None:
+        causes.extend(validate_nonnegative(deadline, f"{path}.progressDeadlineSeconds"))
+        if deadline <= min_ready:
+            causes.append(
+                invalid(
+                    f"{path}.progressDeadlineSeconds",
+                    deadline,
+                    "must be greater than minReadySeconds",
+                )
+            )
+    return causes
+
+
+def _normalized(value: Any) -> Any:
+    """Go's semantic equality: an empty map or list is the same as an absent one."""
+    if isinstance(value, Mapping):
+        return {k: _normalized(v) for k, v in value.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    return value
+
+
+def _selector_unchanged(obj: Obj, old: Obj) -> list[Cause]:
+    new_sel = _dict(obj.get("spec")).get("selector")
+    old_sel = _dict(old.get("spec")).get("selector")
+    if _normalized(new_sel) == _normalized(old_sel):
+        return []
+    return [invalid("spec.selector", new_sel, FIELD_IMMUTABLE)]
+
+
+def _defaulted(obj: Obj, kind: str) -> dict[str, Any]:
+    out = copy.deepcopy(dict(obj))
+    default_workload(kind, out)
+    return out
+
+
+def _meta(obj: Obj, old: Obj | None) -> list[Cause]:
+    if old is None:
+        return validate_object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
+    return validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
+
+
+def validate_deployment(obj: Obj, old: Obj | None = None) -> list[Cause]:
+    obj = _defaulted(obj, "Deployment")
+    causes = _meta(obj, old) + validate_deployment_spec(obj.get("spec"))
+    if old is not None:
+        causes.extend(_selector_unchanged(obj, old))
+    return causes
+
+
+def validate_replicaset(obj: Obj, old: Obj | None = None) -> list[Cause]:
+    obj = _defaulted(obj, "ReplicaSet")
+    causes = _meta(obj, old) + validate_replicaset_spec(obj.get("spec"))
+    if old is not None:
+        causes.extend(_selector_unchanged(obj, old))
+    return causes
+
+
+def validate_scale(obj: Obj, old: Obj | None = None) -> list[Cause]:
+    """ValidateScale: the name and a non-negative ``spec.replicas``."""
+    causes: list[Cause] = []
+    m = _dict(obj.get("metadata"))
+    if m.get("name") is not None:
+        causes.extend(
+            invalid("metadata.name", m["name"], msg)
+            for msg in names.name_is_dns_subdomain(str(m["name"]), False)
+        )
+    causes.extend(validate_nonnegative(_dict(obj.get("spec")).get("replicas"), "spec.replicas"))
+    return causes
+
+
+register_schema("Deployment", Deployment)
+register_schema("ReplicaSet", ReplicaSet)
+register_schema("Scale", Scale)
+register_validator("Deployment", validate_deployment)
+register_validator("ReplicaSet", validate_replicaset)
+register_validator("Scale", validate_scale, group="autoscaling")
