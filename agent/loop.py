@@ -22,6 +22,7 @@ from agent.events import EventRecorder
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.planner import BackoffPolicy
+from agent.reconnect import ReconnectDetector
 from agent.runtime import Runtime
 from agent.sync import PodSyncer
 from agent.workqueue import WorkQueue
@@ -80,6 +81,7 @@ class Agent:
         self.pods: dict[str, dict[str, Any]] = {}
         self.pods_lock = threading.Lock()
         self.synced = threading.Event()  # the pod cache holds a complete list
+        self.list_rv = 0  # revision of the last list: older watch events are already in it
         self.threads: list[threading.Thread] = []
         self.node_api: NodeApiServer | None = None
         self.registrar: NodeRegistrar | None = None
@@ -121,7 +123,9 @@ class Agent:
             policy=cfg.backoff,
         )
         lease = LeaseKeeper(self.client, cfg.node_name, lambda: registrar.uid)
-        self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, lease.renew))
+        self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
+        renew = self.reconnect.wrap(lease.renew)
+        self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, renew))
         self._spawn(
             "node-status", lambda: self._every(cfg.node_status_interval, registrar.heartbeat)
         )
@@ -204,13 +208,26 @@ class Agent:
         """List this node's pods, replace the cache, queue every pod; return the list's RV."""
         listed = self.client.list(PODS, field_selector=f"spec.nodeName={self.config.node_name}")
         pods = {p["metadata"]["uid"]: p for p in listed.get("items") or []}
+        rv = str((listed.get("metadata") or {}).get("resourceVersion") or "")
         with self.pods_lock:
             gone = set(self.pods) - set(pods)
             self.pods = pods
+            self.list_rv = max(self.list_rv, int(rv or 0))
         self.synced.set()
         for uid in [*pods, *gone]:
             self.queue.add(uid)
-        return str((listed.get("metadata") or {}).get("resourceVersion") or "")
+        return rv
+
+    def _reconnected(self) -> None:
+        """Back in touch after a gap: pods may have been deleted meanwhile and the watch may be
+        stale, so list now and look at every container (the watch keeps running: events older
+        than this list are then ignored)."""
+        log.info("node %s: in touch with the control plane again; relisting", self.config.node_name)
+        try:
+            self.relist()
+        except errors.ApiError as e:
+            log.warning("pods: relist after reconnecting failed: %s", e)
+        self.queue_all()
 
     def _on_pod_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -219,6 +236,8 @@ class Agent:
         if kind == "BOOKMARK" or not uid:
             return
         with self.pods_lock:
+            if int(pod["metadata"].get("resourceVersion") or 0) <= self.list_rv:
+                return  # a relist since (after a reconnect) already holds this or newer
             if (
                 kind == "DELETED"
                 or (pod.get("spec") or {}).get("nodeName") != self.config.node_name
