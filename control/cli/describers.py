@@ -13,6 +13,7 @@ from typing import Any
 from common.humanize import age, rfc1123z, until
 from common.printers import node_roles
 from common.tabwriter import tabwrite
+from control.cli.nodedescribe import lease_section, pods_section
 
 Obj = Mapping[str, Any]
 Describer = Callable[[Obj, Sequence[Obj] | None, dt.datetime], str]
@@ -294,7 +295,25 @@ def describe_pod(pod: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> st
 # -- nodes and anything else ---------------------------------------------------------------------
 
 
-def describe_node(node: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
+def _taints(w: Text, taints: Sequence[Obj]) -> None:
+    w.write(0, "Taints:\t")
+    if not taints:
+        w.write(0, "<none>\n")
+    for i, t in enumerate(taints):
+        value = f"={t['value']}" if t.get("value") else ""
+        w.write(0, f"{chr(9) if i else ''}{t.get('key', '')}{value}:{t.get('effect', '')}\n")
+
+
+def describe_node(
+    node: Obj,
+    events: Sequence[Obj] | None,
+    now: dt.datetime,
+    *,
+    lease: Obj | None = None,
+    pods: Sequence[Obj] | None = None,
+) -> str:
+    """With ``pods`` (its non-terminated pods, read by the caller) it shows the Lease (``None``:
+    ``<unset>``) and the pods' requests and limits, as kubectl does."""
     meta, spec, status = _m(node, "metadata"), _m(node, "spec"), _m(node, "status")
     w = Text()
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
@@ -302,14 +321,10 @@ def describe_node(node: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> 
     _labels(w, "Labels", meta.get("labels"))
     _annotations(w, meta.get("annotations"))
     w.write(0, f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}\n")
-    taints = [t for t in spec.get("taints") or [] if isinstance(t, Mapping)]
-    w.write(0, "Taints:\t")
-    if not taints:
-        w.write(0, "<none>\n")
-    for i, t in enumerate(taints):
-        value = f"={t['value']}" if t.get("value") else ""
-        w.write(0, f"{chr(9) if i else ''}{t.get('key', '')}{value}:{t.get('effect', '')}\n")
+    _taints(w, [t for t in spec.get("taints") or [] if isinstance(t, Mapping)])
     w.write(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
+    if pods is not None:
+        lease_section(w, lease)
     conditions = [c for c in status.get("conditions") or [] if isinstance(c, Mapping)]
     if conditions:
         w.write(
@@ -339,6 +354,8 @@ def describe_node(node: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> 
             w.write(1, f"{title}:\t{info.get(key, '')}\n")
     if spec.get("podCIDR"):
         w.write(0, f"PodCIDR:\t{spec['podCIDR']}\n")
+    if pods is not None:
+        pods_section(w, node, pods, now)
     events_section(w, events, now)
     return w.text()
 
