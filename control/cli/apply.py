@@ -1,6 +1,6 @@
 """``tkctl apply -f`` (kubectl's client-side apply: create with the last-applied annotation, or a
 three-way strategic merge patch from the last-applied configuration, the manifest and the live
-object, ``common.apply``) and ``tkctl create -f``.
+object, ``common.apply``) and ``create_one``, what ``tkctl create -f`` does per object.
 
 Every file is read and checked before anything is sent; good objects are then sent one by one, each
 failure is reported on stderr, and the command exits 1 at the end if anything failed.
@@ -216,21 +216,3 @@ def apply(session: Session, filenames: tuple[str, ...], validate: str, dry_run: 
         return apply_one(s, c, m, dry_run == "client")
 
     run_all(session, filenames, validate, "apply", one)
-
-
-@command()
-@_filename
-@_validate
-@_dry_run
-@click.option("--save-config", is_flag=True, help="Store the last-applied annotation for apply.")
-@global_options
-@click.pass_obj
-def create(
-    session: Session, filenames: tuple[str, ...], validate: str, dry_run: str, save_config: bool
-) -> None:
-    """Create resources from files or stdin."""
-
-    def one(s: Session, c: Client, m: Manifest) -> str:
-        return create_one(s, c, m, save_config, dry_run == "client")
-
-    run_all(session, filenames, validate, "create", one)

@@ -10,6 +10,7 @@ import click
 
 from common import errors
 from common.resources import ResourceType, lookup
+from control.cli.describe_apps import BINDERS
 from control.cli.describers import describer_for
 from control.cli.flags import command
 from control.cli.output import Failed, api_error_message, echo_error
@@ -29,7 +30,7 @@ def events_for(
     fields = [f"involvedObject.name={meta['name']}"]
     if rt.namespaced:
         fields.append(f"involvedObject.namespace={meta.get('namespace', '')}")
-    else:
+    if not rt.namespaced or rt.group:  # kubectl names the kind for these (describe deploy)
         fields.append(f"involvedObject.kind={rt.kind}")
     if meta.get("uid") and rt.namespaced:
         fields.append(f"involvedObject.uid={meta['uid']}")
@@ -97,7 +98,9 @@ def describe(
             objs = sorted(listing.get("items") or [], key=lambda o: str(o["metadata"]["name"]))
         for obj in objs:
             events = events_for(client, target.rt, obj) if show_events else None
-            outputs.append(describer_for(target.rt.plural)(obj, events, session.now()))
+            bind = BINDERS.get(target.rt.plural)
+            describer = bind(client, obj) if bind else describer_for(target.rt.plural)
+            outputs.append(describer(obj, events, session.now()))
     if outputs:
         click.echo("\n\n".join(outputs), nl=False)
     elif not failed:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,52 @@ class RowPrinter:
         return "".join(c.ljust(self.widths[i]) if i < last else c for i, c in enumerate(cells))
 
 
+def _uid(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _printer(
+    session: Session, group: Found, output: str, opts: TableOptions, printed: bool
+) -> Callable[[dict[str, Any]], None]:
+    """The function printing one changed object, after the header if the list printed none."""
+    first: list[list[str]] = []
+    if output in ("", "wide"):
+        if not opts.no_headers:
+            first.append(table_headers(group.rt, opts))
+        first += [table_row(group.rt, o, session.now(), opts) for o in group.items]
+    rows = RowPrinter(first)
+    if output in ("", "wide") and not printed and not opts.no_headers:
+        click.echo(rows.format(table_headers(group.rt, opts)))
+
+    def emit(obj: dict[str, Any]) -> None:
+        obj = with_type(obj, group.rt)
+        if output == "name":
+            click.echo(object_name(obj, group.rt))
+        elif output in ("json", "yaml"):
+            click.echo(render(obj, output), nl=False)
+            if output == "yaml":
+                click.echo("---")
+        else:
+            click.echo(rows.format(table_row(group.rt, obj, session.now(), opts)))
+
+    return emit
+
+
+def _changed_since(
+    known: dict[str, dict[str, Any]], fresh: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What a new list shows that the user has not seen: objects gone (their last state), then
+    new or changed ones."""
+    gone = [known[uid] for uid in sorted(known.keys() - fresh.keys())]
+    changed = [o for uid, o in fresh.items() if uid not in known or _rv(known[uid]) != _rv(o)]
+    return gone + sorted(changed, key=_sort_key)
+
+
 def watch(
     session: Session,
     group: Found,
@@ -168,34 +214,35 @@ def watch(
     opts: TableOptions,
     printed: bool,
 ) -> None:
-    """Print a line (or object) per change until the server ends the stream."""
-    first: list[list[str]] = []
-    if output in ("", "wide"):
-        if not opts.no_headers:
-            first.append(table_headers(group.rt, opts))
-        first += [table_row(group.rt, o, session.now(), opts) for o in group.items]
-    rows = RowPrinter(first)
-    if output in ("", "wide") and not printed and not opts.no_headers:
-        click.echo(rows.format(table_headers(group.rt, opts)))
-    events = session.client().watch(
-        group.rt,
-        namespace if group.rt.namespaced else None,
-        resource_version=group.resource_version or None,
-        label_selector=selector,
-        field_selector=field_selector,
-    )
-    for event in events:
-        if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
-            continue
-        obj = with_type(dict(event.get("object") or {}), group.rt)
-        if output == "name":
-            click.echo(object_name(obj, group.rt))
-        elif output in ("json", "yaml"):
-            click.echo(render(obj, output), nl=False)
-            if output == "yaml":
-                click.echo("---")
-        else:
-            click.echo(rows.format(table_row(group.rt, obj, session.now(), opts)))
+    """Print a line (or object) per change until the server ends the stream. A 410 (the
+    resourceVersion is too old) lists again, prints what changed meanwhile and watches on."""
+    emit = _printer(session, group, output, opts, printed)
+    ns = namespace if group.rt.namespaced else None
+    client = session.client()
+    known = {_uid(o): o for o in group.items}  # what the user has seen, to re-list without noise
+    rv = group.resource_version or None
+    while True:
+        try:
+            for event in client.watch(
+                group.rt, ns, resource_version=rv, label_selector=selector,
+                field_selector=field_selector,
+            ):  # fmt: skip
+                obj = dict(event.get("object") or {})
+                rv = _rv(obj) or rv
+                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                    known.pop(_uid(obj), None)
+                    if event.get("type") != "DELETED":
+                        known[_uid(obj)] = obj
+                    emit(obj)
+            return
+        except errors.GoneError:
+            listing = client.list(group.rt, ns, label_selector=selector,
+                                  field_selector=field_selector)  # fmt: skip
+            rv = str((listing.get("metadata") or {}).get("resourceVersion") or "") or None
+            fresh = {_uid(o): dict(o) for o in listing.get("items") or []}
+            for obj in _changed_since(known, fresh):
+                emit(obj)
+            known = fresh
 
 
 @command()

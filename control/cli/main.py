@@ -28,12 +28,16 @@ COMMANDS: dict[str, str] = {
     "api-resources": "control.cli.info:api_resources",
     "apply": "control.cli.apply:apply",
     "cluster-info": "control.cli.info:cluster_info",
-    "create": "control.cli.apply:create",
+    "create": "control.cli.create:create",
     "delete": "control.cli.delete:delete",
     "describe": "control.cli.describe:describe",
     "get": "control.cli.get:get",
+    "label": "control.cli.label:label",
     "logs": "control.cli.logs:logs",
+    "rollout": "control.cli.rollout:rollout",
     "run": "control.cli.run:run",
+    "scale": "control.cli.scale:scale",
+    "set": "control.cli.setcmd:set_",
     "version": "control.cli.info:version",
 }
 EXIT_INTERRUPTED = 130

@@ -13,7 +13,9 @@ from click.testing import CliRunner, Result
 
 from common import errors
 from common.client import UnreachableError
+from common.patch import json_patch, strategic_merge_patch
 from common.resources import ResourceType, lookup
+from common.selectors import parse_label_selector
 from control.cli.main import cli
 from control.cli.session import Session
 
@@ -111,9 +113,8 @@ class FakeApi:
             if plural != r.plural or (namespace and ns != namespace):
                 continue
             labels = obj["metadata"].get("labels") or {}
-            wanted = [p.split("=", 1) for p in (label_selector or "").split(",") if p]
             fields = [p.split("=", 1) for p in (field_selector or "").split(",") if p]
-            if all(labels.get(k) == v for k, v in wanted) and all(
+            if parse_label_selector(label_selector or "").matches(labels) and all(
                 _field(obj, k) == v for k, v in fields
             ):
                 items.append(copy.deepcopy(obj))
@@ -154,7 +155,15 @@ class FakeApi:
         self._check()
         self.calls.append(("patch", r.plural, name, copy.deepcopy(patch), patch_type))
         key = self._key(r, name, namespace)
-        self.objects[key] = _merge(self.objects[key], patch)
+        if key not in self.objects:
+            raise errors.NotFoundError(f'{r.qualified} "{name}" not found')
+        if sub == "scale":  # the Scale's spec.replicas is the object's
+            patch = {"spec": {"replicas": patch["spec"]["replicas"]}}
+        apply_patch = {
+            "application/strategic-merge-patch+json": strategic_merge_patch,
+            "application/json-patch+json": json_patch,
+        }.get(patch_type, _merge)
+        self.objects[key] = apply_patch(self.objects[key], patch)
         return copy.deepcopy(self.objects[key])
 
     def delete(
