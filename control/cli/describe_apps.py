@@ -26,6 +26,7 @@ from control.cli.describers import (
     events_section,
     register,
 )
+from control.cli.nodes import bind_node
 from control.cli.revisions import controller_uid, split_new_old
 from control.cli.session import Client
 
@@ -218,6 +219,7 @@ def bind_replicaset(client: Client, rs: Obj) -> Describer:
 BINDERS: dict[str, Callable[[Client, Obj], Describer]] = {
     "deployments": bind_deployment,
     "replicasets": bind_replicaset,
+    "nodes": bind_node,
 }
 register("deployments", describe_deployment)
 register("replicasets", describe_replicaset)

@@ -28,9 +28,11 @@ COMMANDS: dict[str, str] = {
     "api-resources": "control.cli.info:api_resources",
     "apply": "control.cli.apply:apply",
     "cluster-info": "control.cli.info:cluster_info",
+    "cordon": "control.cli.nodes:cordon",
     "create": "control.cli.create:create",
     "delete": "control.cli.delete:delete",
     "describe": "control.cli.describe:describe",
+    "drain": "control.cli.nodes:drain",
     "get": "control.cli.get:get",
     "label": "control.cli.label:label",
     "logs": "control.cli.logs:logs",
@@ -38,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "run": "control.cli.run:run",
     "scale": "control.cli.scale:scale",
     "set": "control.cli.setcmd:set_",
+    "uncordon": "control.cli.nodes:uncordon",
     "version": "control.cli.info:version",
 }
 EXIT_INTERRUPTED = 130
