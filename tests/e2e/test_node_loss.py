@@ -1,0 +1,189 @@
+"""Losing a node for real: ``tinykube up --agents 3`` with short node-lifecycle timings, pods
+spread over the nodes, one agent frozen with SIGSTOP (the supervisor restarts dead children, so
+the process must stay alive but silent). The node goes NotReady and tainted, its pods are
+evicted, and when the agent is thawed it removes its stale containers at once: no pod runs
+twice. Also cordon/drain through tkctl on the same cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+
+from common.redis_server import free_port
+from tests.e2e.conftest import BIN, Cluster, containers, wait_for
+
+GRACE, EVICTION = 4, 2  # seconds: --node-monitor-grace-period and --pod-eviction-timeout
+RENEW = 2.0  # the agents' default --lease-renew-interval
+
+
+@pytest.fixture(scope="module")
+def cluster3(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Cluster]:
+    data_dir = tmp_path_factory.mktemp("cluster3")
+    port = free_port()
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    up = subprocess.run(
+        [str(BIN / "tinykube"), "up", "--data-dir", str(data_dir), "--port", str(port),
+         "--agents", "3", "--detach", f"--control-arg=--node-monitor-grace-period={GRACE}s",
+         f"--control-arg=--pod-eviction-timeout={EVICTION}s"],
+        capture_output=True, text=True, timeout=180, env=env, check=False,
+    )  # fmt: skip
+    c = Cluster(data_dir, data_dir / "kubeconfig.yaml", port)
+    try:
+        assert up.returncode == 0, f"tinykube up failed: {up.stdout}{up.stderr}"
+        yield c
+    finally:
+        for pid in (c.state().get("processes") or {}).values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)  # a stopped agent would not stop on SIGTERM
+        down = [str(BIN / "tinykube"), "down", "--data-dir", str(data_dir)]
+        subprocess.run(down, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def sleeper(name: str, app: str = "loss") -> str:
+    return (
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {app}\nspec:\n"
+        "  terminationGracePeriodSeconds: 2\n  containers:\n  - name: main\n"
+        "    image: tinykube/sleeper:1\n"
+    )
+
+
+def pods(cluster: Cluster, selector: str = "app=loss") -> list[dict[str, Any]]:
+    return list(cluster.json("get", "pods", "-l", selector)["items"])
+
+
+def all_running(cluster: Cluster, count: int, selector: str = "app=loss") -> list[Any] | None:
+    items = pods(cluster, selector)
+    ok = len(items) == count and all(p["status"].get("phase") == "Running" for p in items)
+    return items if ok else None
+
+
+def node_row(cluster: Cluster, name: str) -> list[str]:
+    table = cluster.tkctl("get", "nodes").stdout.splitlines()
+    return next(line.split() for line in table if line.split()[0] == name)
+
+
+def node_taints(cluster: Cluster, name: str) -> Any:
+    return cluster.json("get", "node", name)["spec"].get("taints")
+
+
+def running_apps(client: docker.DockerClient, cluster_id: str) -> dict[str, int]:
+    """Running app containers per pod uid (sandboxes left out)."""
+    out: dict[str, int] = {}
+    for c in containers(client, cluster_id):
+        if c.status == "running" and c.labels.get("io.kubernetes.container.name") != "POD":
+            uid = c.labels["io.kubernetes.pod.uid"]
+            out[uid] = out.get(uid, 0) + 1
+    return out
+
+
+def test_a_stopped_node_is_declared_lost_its_pods_evicted_and_its_containers_cleaned(
+    cluster3: Cluster, docker_client: docker.DockerClient
+) -> None:
+    cluster = cluster3
+    manifest = "---\n".join(sleeper(f"loss-{i}") for i in range(6))
+    cluster.tkctl("apply", "-f", "-", stdin=manifest)
+    placed = wait_for("6 pods Running", lambda: all_running(cluster, 6), timeout=90)
+    nodes = {p["spec"]["nodeName"] for p in placed}
+    assert nodes == {"node-1", "node-2", "node-3"}
+    victims = {p["metadata"]["uid"]: p["metadata"]["name"] for p in placed
+               if p["spec"]["nodeName"] == "node-3"}  # fmt: skip
+    agent_pid = cluster.state()["processes"]["node-3"]
+    os.kill(agent_pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        wait_for("node-3 NotReady", lambda: node_row(cluster, "node-3")[1] == "NotReady",
+                 timeout=GRACE + 10)  # fmt: skip
+        detected = time.monotonic() - stopped
+        node = cluster.json("get", "node", "node-3")
+        assert {(t["key"], t["effect"]) for t in node["spec"]["taints"]} == {
+            ("node.kubernetes.io/unreachable", "NoSchedule"),
+            ("node.kubernetes.io/unreachable", "NoExecute"),
+        }
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
+        assert node_row(cluster, "node-1")[1] == "Ready"
+
+        def evicted() -> bool:
+            left = {p["metadata"]["name"] for p in pods(cluster)}
+            return not (left & set(victims.values()))
+
+        wait_for("node-3's pods evicted", evicted, timeout=GRACE + EVICTION + 15)
+        gone = time.monotonic() - stopped
+        # Never before the grace period from the last renewal (up to one interval before the
+        # stop) and the eviction timeout (timeAdded is in whole seconds).
+        assert detected >= GRACE - RENEW - 0.5
+        assert gone - detected >= EVICTION - 1.0
+        # The frozen agent could not stop them: its containers still run.
+        assert set(victims) <= set(running_apps(docker_client, cluster.cluster_id))
+        # New pods go to the healthy nodes only.
+        cluster.tkctl("apply", "-f", "-", stdin=sleeper("loss-after"))
+        after = wait_for("loss-after Running", lambda: all_running(cluster, 5), timeout=60)
+        assert {p["spec"]["nodeName"] for p in after} <= {"node-1", "node-2"}
+    finally:
+        os.kill(agent_pid, signal.SIGCONT)
+    thawed = time.monotonic()
+
+    def stale_removed() -> bool:
+        return not set(victims) & set(running_apps(docker_client, cluster.cluster_id))
+
+    wait_for("node-3's stale containers removed", stale_removed, timeout=30, every=0.1)
+    cleaned = time.monotonic() - thawed
+    assert cleaned < 2 * RENEW + 2.0, f"stale containers took {cleaned:.1f}s to go"
+    wait_for("node-3 Ready again", lambda: node_row(cluster, "node-3")[1] == "Ready", timeout=30)
+    assert not cluster.json("get", "node", "node-3")["spec"].get("taints")
+    # No pod runs twice, and nothing runs that the API does not know.
+    api_uids = {p["metadata"]["uid"] for p in pods(cluster)}
+    apps = running_apps(docker_client, cluster.cluster_id)
+    assert apps == dict.fromkeys(api_uids, 1)
+    print(f"node loss: NotReady after {detected:.1f}s, pods evicted after {gone:.1f}s, "
+          f"stale containers removed {cleaned:.1f}s after the agent resumed")  # fmt: skip
+    cluster.tkctl("delete", "pods", "-l", "app=loss", "--wait=false")
+
+
+def test_cordon_keeps_new_pods_away_and_drain_empties_the_node(cluster3: Cluster) -> None:
+    cluster = cluster3
+    assert cluster.tkctl("cordon", "node-1").stdout == "node/node-1 cordoned\n"
+    assert node_row(cluster, "node-1")[1] == "Ready,SchedulingDisabled"
+    taints = wait_for("the unschedulable taint", lambda: node_taints(cluster, "node-1"))
+    assert taints == [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
+    manifest = "---\n".join(sleeper(f"drain-{i}", "drain") for i in range(4))
+    cluster.tkctl("apply", "-f", "-", stdin=manifest)
+    placed = wait_for("4 pods Running", lambda: all_running(cluster, 4, "app=drain"), timeout=60)
+    assert "node-1" not in {p["spec"]["nodeName"] for p in placed}
+    assert cluster.tkctl("uncordon", "node-1").stdout == "node/node-1 uncordoned\n"
+    wait_for("no taint", lambda: not node_taints(cluster, "node-1"))
+    on_node2 = sorted(p["metadata"]["name"] for p in placed if p["spec"]["nodeName"] == "node-2")
+    assert on_node2
+    refused = cluster.tkctl("drain", "node-2", check=False)
+    assert refused.returncode == 1
+    assert "cannot delete Pods that declare no controller (use --force to override)" in (
+        refused.stderr
+    )
+    out = cluster.tkctl("drain", "node-2", "--force", "--ignore-daemonsets",
+                        "--delete-emptydir-data", "--grace-period=1", "--timeout=60s")  # fmt: skip
+    lines = out.stdout.splitlines()
+    assert lines[0] == "node/node-2 already cordoned"
+    assert sorted(line for line in lines if line.startswith("evicting pod")) == [
+        f"evicting pod default/{name}" for name in on_node2
+    ]
+    assert sorted(line for line in lines if line.endswith(" evicted")) == [
+        f"pod/{name} evicted" for name in on_node2
+    ]
+    assert lines[-1] == "node/node-2 drained"
+    left = {p["metadata"]["name"] for p in pods(cluster, "app=drain")}
+    assert not left & set(on_node2)
+    described = cluster.tkctl("describe", "node", "node-2").stdout
+    assert "Unschedulable:      true" in described
+    assert "Non-terminated Pods:" in described and "HolderIdentity:  node-2" in described
+    cluster.tkctl("uncordon", "node-2")
+    cluster.tkctl("delete", "pods", "-l", "app=drain", "--wait=false")
