@@ -47,6 +47,7 @@ class TableOptions:
     show_labels: bool = False
     with_kind: bool = False
     no_headers: bool = False
+    watch_events: bool = False  # --output-watch-events: an EVENT column, or {type, object}
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -169,27 +170,35 @@ def _rv(obj: dict[str, Any]) -> str:
 
 def _printer(
     session: Session, group: Found, output: str, opts: TableOptions, printed: bool
-) -> Callable[[dict[str, Any]], None]:
-    """The function printing one changed object, after the header if the list printed none."""
-    first: list[list[str]] = []
-    if output in ("", "wide"):
-        if not opts.no_headers:
-            first.append(table_headers(group.rt, opts))
-        first += [table_row(group.rt, o, session.now(), opts) for o in group.items]
-    rows = RowPrinter(first)
-    if output in ("", "wide") and not printed and not opts.no_headers:
-        click.echo(rows.format(table_headers(group.rt, opts)))
+) -> Callable[[dict[str, Any], str], None]:
+    """The function printing one changed object and its event type, after the header if the
+    list printed none."""
+    table = output in ("", "wide")
 
-    def emit(obj: dict[str, Any]) -> None:
+    def cells(obj: dict[str, Any], event: str) -> list[str]:
+        row = table_row(group.rt, obj, session.now(), opts)
+        return [event, *row] if opts.watch_events else row
+
+    header = (["EVENT"] if opts.watch_events else []) + table_headers(group.rt, opts)
+    first: list[list[str]] = []
+    if table:
+        first += [] if opts.no_headers else [header]
+        first += [cells(o, "ADDED") for o in group.items]
+    rows = RowPrinter(first)
+    if table and not printed and not opts.no_headers:
+        click.echo(rows.format(header))
+
+    def emit(obj: dict[str, Any], event: str) -> None:
         obj = with_type(obj, group.rt)
         if output == "name":
             click.echo(object_name(obj, group.rt))
         elif output in ("json", "yaml"):
-            click.echo(render(obj, output), nl=False)
+            shown = {"type": event, "object": obj} if opts.watch_events else obj
+            click.echo(render(shown, output), nl=False)
             if output == "yaml":
                 click.echo("---")
         else:
-            click.echo(rows.format(table_row(group.rt, obj, session.now(), opts)))
+            click.echo(rows.format(cells(obj, event)))
 
     return emit
 
@@ -213,10 +222,14 @@ def watch(
     output: str,
     opts: TableOptions,
     printed: bool,
+    initial: bool = False,
 ) -> None:
-    """Print a line (or object) per change until the server ends the stream. A 410 (the
-    resourceVersion is too old) lists again, prints what changed meanwhile and watches on."""
+    """Print a line (or object) per change until the server ends the stream; with ``initial``,
+    the listed objects first, as ADDED. A 410 (the resourceVersion is too old) lists again,
+    prints what changed meanwhile and watches on."""
     emit = _printer(session, group, output, opts, printed)
+    for obj in group.items if initial else []:
+        emit(obj, "ADDED")
     ns = namespace if group.rt.namespaced else None
     client = session.client()
     known = {_uid(o): o for o in group.items}  # what the user has seen, to re-list without noise
@@ -229,11 +242,12 @@ def watch(
             ):  # fmt: skip
                 obj = dict(event.get("object") or {})
                 rv = _rv(obj) or rv
-                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                kind = str(event.get("type"))
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
                     known.pop(_uid(obj), None)
-                    if event.get("type") != "DELETED":
+                    if kind != "DELETED":
                         known[_uid(obj)] = obj
-                    emit(obj)
+                    emit(obj, kind)
             return
         except errors.GoneError:
             listing = client.list(group.rt, ns, label_selector=selector,
@@ -241,7 +255,7 @@ def watch(
             rv = str((listing.get("metadata") or {}).get("resourceVersion") or "") or None
             fresh = {_uid(o): dict(o) for o in listing.get("items") or []}
             for obj in _changed_since(known, fresh):
-                emit(obj)
+                emit(obj, "DELETED" if _uid(obj) not in fresh else "MODIFIED")
             known = fresh
 
 
@@ -255,6 +269,7 @@ def watch(
 @click.option("--no-headers", is_flag=True, help="Omit the header line.")
 @click.option("-w", "--watch", "watch_", is_flag=True, help="After listing, watch for changes.")
 @click.option("--watch-only", is_flag=True, help="Watch for changes without listing first.")
+@click.option("--output-watch-events", is_flag=True, help="With -w: show the event types.")
 @click.option("--ignore-not-found", is_flag=True, help="Treat a missing object as no error.")
 @global_options
 @click.pass_obj
@@ -269,6 +284,7 @@ def get(
     no_headers: bool,
     watch_: bool,
     watch_only: bool,
+    output_watch_events: bool,
     ignore_not_found: bool,
 ) -> None:
     """Display one or many resources: tkctl get TYPE[,TYPE] [NAME...] | TYPE/NAME..."""
@@ -303,14 +319,20 @@ def get(
         show_labels=show_labels,
         with_kind=multiple_types(targets, args),
         no_headers=no_headers,
+        watch_events=output_watch_events and watching,
     )
+    # When watching, kubectl prints listed objects one by one (as ADDED events) unless a table
+    # without event types is asked for.
+    one_by_one = watching and (output in ("json", "yaml", "name") or opts.watch_events)
     printed = False
-    if not watch_only:
+    if not watch_only and not one_by_one:
         printed = _print(found, output, opts, session.now(), single=_single(targets, args))
         if not printed and not named and output in ("", "wide") and not watching:
             echo_error(no_resources_message(targets, session.default_namespace, all_namespaces))
     if watching:
-        watch(session, found[0], namespace, selector, field_selector, output, opts, printed)
+        initial = one_by_one and not watch_only
+        group = found[0]
+        watch(session, group, namespace, selector, field_selector, output, opts, printed, initial)
     if missing:
         raise Failed(1)
 

@@ -526,3 +526,29 @@ def test_apply_deployment_keeps_server_defaults(api: FakeApi, tmp_path: Path) ->
                                 "imagePullPolicy": "IfNotPresent"}  # fmt: skip
     last = json.loads(applied["metadata"]["annotations"][LAST_APPLIED])
     assert last["spec"]["template"]["spec"]["containers"][0]["image"] == "tinykube/web:2"
+
+
+def test_get_watch_with_event_types(rolled: FakeApi) -> None:
+    changed = replicaset("web", "bbb", 2, "tinykube/web:2", 2)
+    rolled.watch_events = [{"type": "MODIFIED", "object": changed},
+                           {"type": "DELETED", "object": changed}]  # fmt: skip
+    r = tk(rolled, "get", "rs", "-l", "app=web", "-w", "--output-watch-events")
+    assert r.exit_code == 0, r.output
+    assert [line.split()[:3] for line in r.stdout.splitlines()] == [
+        ["EVENT", "NAME", "DESIRED"], ["ADDED", "web-aaa", "0"], ["ADDED", "web-bbb", "3"],
+        ["MODIFIED", "web-bbb", "2"], ["DELETED", "web-bbb", "2"]]  # fmt: skip
+    r = tk(rolled, "get", "rs", "-l", "app=web", "-w", "-o", "json", "--output-watch-events")
+    decoder, text, pos, events = json.JSONDecoder(), r.stdout, 0, []
+    while pos < len(text.rstrip()):
+        obj, pos = decoder.raw_decode(text, pos)
+        events.append((obj["type"], obj["object"]["metadata"]["name"], obj["object"]["kind"]))
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+    assert events == [
+        ("ADDED", "web-aaa", "ReplicaSet"),
+        ("ADDED", "web-bbb", "ReplicaSet"),
+        ("MODIFIED", "web-bbb", "ReplicaSet"),
+        ("DELETED", "web-bbb", "ReplicaSet"),
+    ]
+    r = tk(rolled, "get", "rs", "-l", "app=web", "-w", "-o", "name")
+    names = ["replicaset.apps/web-aaa"] + ["replicaset.apps/web-bbb"] * 3
+    assert r.stdout.splitlines() == names
