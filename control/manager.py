@@ -16,7 +16,11 @@ from typing import Protocol
 from common import errors, meta
 from common.store import Store
 from control.controllers import nodehealth
+from control.controllers.deployment import DeploymentController
+from control.controllers.gc import GarbageCollector
+from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
+from control.controllers.replicaset import ReplicaSetController
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
 
@@ -42,7 +46,14 @@ def default_loops(
     registry: Registry, node_lifecycle: nodehealth.Config | None = None
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order."""
-    return [Scheduler(registry), NodeLifecycleController(registry, node_lifecycle)]
+    return [
+        Scheduler(registry),
+        NodeLifecycleController(registry, node_lifecycle),
+        ReplicaSetController(registry),  # watches replicasets, pods
+        DeploymentController(registry),  # watches deployments, replicasets, pods
+        GarbageCollector(registry),  # watches deployments, replicasets, pods
+        NamespaceController(registry),  # watches namespaces and their workloads
+    ]
 
 
 class Manager:

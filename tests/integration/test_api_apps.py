@@ -186,7 +186,7 @@ def test_namespace_delete_terminates_then_finalize_removes_it(api: Api) -> None:
     assert code == 200
     assert ns["status"]["phase"] == "Terminating" and ns["metadata"]["deletionTimestamp"]
     assert ns["spec"]["finalizers"] == ["kubernetes"]
-    code, status = api.call("POST", "/apis/apps/v1/namespaces/team/deployments", deployment())
+    code, _ = api.call("POST", "/apis/apps/v1/namespaces/team/deployments", deployment())
     assert code == 403
     ns["spec"]["finalizers"] = []
     code, _ = api.call("PUT", "/api/v1/namespaces/team/finalize", ns)

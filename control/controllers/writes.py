@@ -1,0 +1,59 @@
+"""Compare-and-set writes of the controllers through the registry: an update or a status update
+at the resourceVersion the controller read, which loses quietly to any concurrent change (the next
+pass re-reads and re-plans, as level-triggered loops do). Shell."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from common import errors
+from common.resources import ResourceType
+from control.registry.registry import Registry
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+def _where(obj: Obj) -> tuple[str, str]:
+    m = obj["metadata"]
+    return str(m.get("namespace") or ""), str(m["name"])
+
+
+def replace(registry: Registry, rt: ResourceType, obj: Obj, *, sub: str = "") -> Obj | None:
+    """PUT ``obj`` (or its status) at its resourceVersion; None when it changed or went away."""
+    namespace, name = _where(obj)
+    try:
+        return registry.replace(rt, namespace, name, obj, sub=sub)
+    except (errors.ConflictError, errors.NotFoundError) as e:
+        log.debug("%s %s/%s: not written (%s)", rt.kind, namespace, name, e.reason)
+        return None
+
+
+def write_status(registry: Registry, rt: ResourceType, obj: Obj, status: Obj) -> Obj | None:
+    """Write ``status`` unless it is what ``obj`` already has."""
+    if (obj.get("status") or {}) == status:
+        return obj
+    return replace(registry, rt, {**obj, "status": status}, sub="status")
+
+
+def write_all(registry: Registry, rt: ResourceType, objs: list[Obj]) -> bool:
+    """Write each object (adoptions, releases); False if any lost to a concurrent change."""
+    ok = True
+    for obj in objs:
+        ok = replace(registry, rt, obj) is not None and ok
+    return ok
+
+
+def delete(registry: Registry, rt: ResourceType, obj: Obj, **options: Any) -> bool:
+    """DELETE ``obj`` (only that very object, by uid); True if it is gone or going."""
+    namespace, name = _where(obj)
+    body = {"preconditions": {"uid": obj["metadata"].get("uid")}, **options}
+    try:
+        registry.delete(rt, namespace, name, body)
+    except errors.NotFoundError:
+        return True
+    except errors.ConflictError:
+        return False
+    return True
