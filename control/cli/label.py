@@ -14,7 +14,7 @@ from common.names import is_label_value
 from common.patch import merge_patch_diff
 from control.cli.flags import command
 from control.cli.output import CliError, Failed
-from control.cli.resolve import MERGE_PATCH, find_objects
+from control.cli.resolve import MERGE_PATCH, Ref, find_objects
 from control.cli.session import Session, global_options
 
 
@@ -72,6 +72,41 @@ def label_patch(
     return {"metadata": {"labels": diff}} if diff else {}
 
 
+def _list_labels(ref: Ref, several: bool) -> None:
+    """``--list``: ``k=v`` lines, under a ``Listing labels for Kind.version/name:`` header when
+    there are several objects."""
+    labels = (ref.obj.get("metadata") or {}).get("labels") or {}
+    if several:
+        click.echo(f"Listing labels for {ref.rt.kind}.{ref.rt.version}/{ref.name}:")
+    for key in sorted(labels):
+        click.echo(f"{' ' if several else ''}{key}={labels[key]}")
+
+
+def _relabel(
+    session: Session,
+    ref: Ref,
+    add: Mapping[str, str],
+    remove: Sequence[str],
+    overwrite: bool,
+    resource_version: str | None,
+) -> None:
+    labels = dict((ref.obj.get("metadata") or {}).get("labels") or {})
+    refused = [] if overwrite else conflicts(labels, add)
+    if refused:
+        raise CliError("\n".join(refused))
+    for key in remove:
+        if key not in labels:
+            click.echo(f'label "{key}" not found.')
+    patch = label_patch(labels, add, remove)
+    if not patch:
+        click.echo(f"{ref.label} not labeled")
+        return
+    if resource_version:
+        patch["metadata"]["resourceVersion"] = resource_version
+    session.client().patch(ref.rt, ref.name, patch, ref.namespace, patch_type=MERGE_PATCH)
+    click.echo(f"{ref.label} labeled")
+
+
 @command()
 @click.argument("args", nargs=-1)
 @click.option("--overwrite", is_flag=True, help="Allow changing the value of an existing label.")
@@ -96,29 +131,12 @@ def label(
     if not add and not remove and not list_:
         raise CliError("at least one label update is required")
     refs, failed = find_objects(session, resources, "label", selector, all_)
-    client = session.client()
+    if not refs and not failed:
+        raise CliError("no objects passed to label")
     for ref in refs:
-        labels = dict((ref.obj.get("metadata") or {}).get("labels") or {})
         if list_:
-            indent = "" if len(refs) == 1 else " "
-            if indent:
-                click.echo(f"Listing labels for {ref.rt.kind}.{ref.rt.version}/{ref.name}:")
-            for key in sorted(labels):
-                click.echo(f"{indent}{key}={labels[key]}")
-            continue
-        refused = [] if overwrite else conflicts(labels, add)
-        if refused:
-            raise CliError("\n".join(refused))
-        for key in remove:
-            if key not in labels:
-                click.echo(f'label "{key}" not found.')
-        patch = label_patch(labels, add, remove)
-        if not patch:
-            click.echo(f"{ref.label} not labeled")
-            continue
-        if resource_version:
-            patch["metadata"]["resourceVersion"] = resource_version
-        client.patch(ref.rt, ref.name, patch, ref.namespace, patch_type=MERGE_PATCH)
-        click.echo(f"{ref.label} labeled")
+            _list_labels(ref, several=len(refs) > 1)
+        else:
+            _relabel(session, ref, add, remove, overwrite, resource_version)
     if failed:
         raise Failed(1)

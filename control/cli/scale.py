@@ -48,6 +48,8 @@ def scale(
             "The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0"
         )
     refs, failed = find_objects(session, args, "scale", selector, all_)
+    if not refs and not failed:
+        raise CliError("no objects passed to scale")
     client = session.client()
     for ref in refs:
         have = int((ref.obj.get("spec") or {}).get("replicas", 1) or 0)

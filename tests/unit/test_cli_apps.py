@@ -552,3 +552,10 @@ def test_get_watch_with_event_types(rolled: FakeApi) -> None:
     r = tk(rolled, "get", "rs", "-l", "app=web", "-w", "-o", "name")
     names = ["replicaset.apps/web-aaa"] + ["replicaset.apps/web-bbb"] * 3
     assert r.stdout.splitlines() == names
+
+
+def test_label_and_scale_with_a_selector_matching_nothing(rolled: FakeApi) -> None:
+    r = tk(rolled, "label", "pods", "-l", "app=none", "a=b")
+    assert (r.exit_code, r.stderr) == (1, "error: no objects passed to label\n")
+    r = tk(rolled, "scale", "deploy", "-l", "app=none", "--replicas=1")
+    assert (r.exit_code, r.stderr) == (1, "error: no objects passed to scale\n")
