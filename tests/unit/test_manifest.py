@@ -147,4 +147,3 @@ def test_last_applied_is_compact_sorted_json_without_itself() -> None:
     assert annotated["metadata"]["annotations"][LAST_APPLIED] == last_applied(obj)
     assert last_applied(annotated) == last_applied(obj)
     assert "annotations" not in obj["metadata"]  # the input is not modified
-
