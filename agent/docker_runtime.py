@@ -24,6 +24,7 @@ from docker.utils import parse_repository_tag
 
 from agent import pause, podspec
 from agent import runtime as rt
+from agent.docker_exec import DockerExecSession
 from agent.docker_inspect import container_info, registry_unreachable
 from agent.runtime import (
     ContainerInfo,
@@ -39,18 +40,6 @@ T = TypeVar("T")
 
 # Lifecycle actions that change what a pod's containers look like.
 WATCHED_ACTIONS = ("start", "die", "destroy", "oom")
-# Words of a pull error that mean no registry answered at all (DNS, refused, timeout).
-_UNREACHABLE_HINTS = (
-    "no such host",
-    "connection refused",
-    "i/o timeout",
-    "network is unreachable",
-    "tls handshake timeout",
-    "dial tcp",
-    "timeout exceeded",
-    "temporary failure in name resolution",
-    "no route to host",
-)
 
 
 def _message(e: Exception) -> str:
@@ -304,6 +293,40 @@ class DockerRuntime:
                     close()
                 except Exception:  # closing a cut stream may fail; nothing is left to do
                     log.debug("%s: closing the stream failed", what)
+
+    def exec_open(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: bool = False,
+        tty: bool = False,
+        timeout: float | None = None,
+    ) -> DockerExecSession:
+        what = f"exec in {container_id[:12]}"
+        created = _call(
+            what,
+            lambda: self.api.exec_create(
+                container_id, command, stdout=True, stderr=True, stdin=stdin, tty=tty
+            ),
+            rt.ContainerRuntimeError,
+        )
+        exec_id = str(created["Id"])
+        sock = _call(
+            what,
+            lambda: self.api.exec_start(exec_id, tty=tty, socket=True),
+            rt.ContainerRuntimeError,
+        )
+
+        def resize(width: int, height: int) -> None:
+            _call(what, lambda: self.api.exec_resize(exec_id, height=height, width=width),
+                  rt.ContainerRuntimeError)  # fmt: skip
+
+        def inspect() -> dict[str, Any]:
+            return dict(_call(what, lambda: self.api.exec_inspect(exec_id),
+                              rt.ContainerRuntimeError))  # fmt: skip
+
+        return DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect, timeout=timeout)
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         filters = {"type": "container", "event": list(WATCHED_ACTIONS), "label": [rt.CLUSTER_LABEL]}

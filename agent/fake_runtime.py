@@ -2,8 +2,9 @@
 
 It keeps containers in a dict and is scriptable: ``add_image``/``fail_pulls`` shape image
 behaviour, ``exit_container`` makes a container exit with a code, ``exit_on_start`` makes every
-container of an image exit at once, ``kill_externally`` mimics ``docker rm -f``. Lifecycle events
-go to every ``events`` iterator, as Docker's would. Effectful only in memory; thread-safe.
+container of an image exit at once, ``kill_externally`` mimics ``docker rm -f``, ``exec_handler``
+answers execs. Lifecycle events go to every ``events`` iterator, as Docker's would. Effectful
+only in memory; thread-safe.
 """
 
 from __future__ import annotations
@@ -22,6 +23,81 @@ from agent.runtime import ContainerInfo, CreateSpec, EngineInfo, ImageResult, Ru
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# (container, command, stdin) -> (exit code, stdout, stderr); may sleep to mimic a slow command.
+ExecHandler = Callable[[ContainerInfo, list[str], bytes], tuple[int, bytes, bytes]]
+
+
+def default_exec(
+    container: ContainerInfo, command: list[str], stdin: bytes
+) -> tuple[int, bytes, bytes]:
+    """A few commands: ``echo ARGS``, ``cat`` (copies stdin), ``true``, ``false``."""
+    name, args = (command[0], command[1:]) if command else ("", [])
+    if name == "echo":
+        return 0, (" ".join(args) + "\n").encode(), b""
+    if name == "cat":
+        return 0, stdin, b""
+    if name in ("true", "false"):
+        return (0 if name == "true" else 1), b"", b""
+    return 127, b"", f"exec: {name}: not found\n".encode()
+
+
+class FakeExecSession:
+    """An exec whose command runs (in a thread) once stdin is closed, or at once without stdin."""
+
+    def __init__(
+        self, handler: ExecHandler, info: ContainerInfo, command: list[str], *, stdin: bool,
+        tty: bool, timeout: float | None,
+    ) -> None:  # fmt: skip
+        self.tty = tty
+        self.sizes: list[tuple[int, int]] = []
+        self._handler, self._info, self._command = handler, info, command
+        self._stdin = bytearray()
+        self._out: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
+        self._timeout = timeout
+        self._code: int | None = None
+        self._started = False
+        if not stdin:
+            self.close_stdin()
+
+    def _run(self) -> None:
+        try:
+            code, out, err = self._handler(self._info, self._command, bytes(self._stdin))
+        except Exception as e:  # a broken script must end the session, not hang it
+            code, out, err = 126, b"", f"exec handler failed: {e!r}\n".encode()
+        if out:
+            self._out.put((1, out))
+        if err:
+            self._out.put((1 if self.tty else 2, err))
+        self._code = code
+        self._out.put(None)
+
+    def read(self) -> tuple[int, bytes] | None:
+        try:
+            item = self._out.get(timeout=self._timeout)
+        except queue.Empty:
+            raise TimeoutError("exec: no output in time") from None
+        if item is None:
+            self._out.put(None)  # stay at the end for later reads
+        return item
+
+    def write(self, data: bytes) -> None:
+        self._stdin += data
+
+    def close_stdin(self) -> None:
+        if not self._started:
+            self._started = True
+            threading.Thread(target=self._run, daemon=True).start()
+
+    def resize(self, width: int, height: int) -> None:
+        self.sizes.append((width, height))
+
+    def exit_code(self, wait: float = 5.0) -> int | None:
+        return self._code
+
+    def close(self) -> None:
+        self._out.put(None)
 
 
 class FakeRuntime:
@@ -48,6 +124,9 @@ class FakeRuntime:
         self._subscribers: list[queue.Queue[RuntimeEvent | None]] = []
         self._ips = itertools.count(2)
         self.calls: list[tuple[str, str]] = []
+        self.exec_handler: ExecHandler = default_exec
+        self.pod_ip: str | None = None  # set: every sandbox gets this IP (e.g. 127.0.0.1)
+        self.execs: list[FakeExecSession] = []
         for image in images:
             self.add_image(image)
 
@@ -185,7 +264,9 @@ class FakeRuntime:
                     raise rt.StartContainerError(
                         f"cannot join network of a non running container: {info.sandbox_id}"
                     )
-            ip = f"10.88.0.{next(self._ips)}" if info.role == "sandbox" else None
+            ip = None
+            if info.role == "sandbox":
+                ip = self.pod_ip or f"10.88.0.{next(self._ips)}"
             self._containers[container_id] = replace(
                 info, state="running", started_at=self.clock(), finished_at=None, ip=ip
             )
@@ -234,6 +315,25 @@ class FakeRuntime:
         if tail is not None and tail >= 0:
             lines = lines[len(lines) - tail :] if tail else []
         return iter(lines)
+
+    def exec_open(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: bool = False,
+        tty: bool = False,
+        timeout: float | None = None,
+    ) -> FakeExecSession:
+        with self._lock:
+            info = self._get(container_id)
+            if info.state != "running":
+                raise rt.ContainerRuntimeError(f"Container {container_id} is not running")
+            session = FakeExecSession(
+                self.exec_handler, info, command, stdin=stdin, tty=tty, timeout=timeout
+            )
+            self.execs.append(session)
+            return session
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         q: queue.Queue[RuntimeEvent | None] = queue.Queue()

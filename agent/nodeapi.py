@@ -1,7 +1,8 @@
-"""The node API the API server proxies to, like the kubelet's port 10250: container logs.
+"""The node API the API server proxies to, like the kubelet's port 10250: logs, exec, port-forward.
 
 ``GET /containerLogs/<ns>/<pod>/<container>?tailLines=&follow=&previous=&timestamps=
-&sinceSeconds=&limitBytes=`` streams the log as chunked ``text/plain``; ``GET /healthz``.
+&sinceSeconds=&limitBytes=`` streams the log as chunked ``text/plain``; ``GET /healthz``;
+``POST /exec/..`` and ``POST /portForward/..`` upgrade to channel frames (``agent.streams``).
 Every other request must carry ``Authorization: Bearer <agent token>``. Errors are plain-text
 messages with the HTTP status, as the kubelet sends them. Built on the standard library's
 ThreadingHTTPServer. Effectful.
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from agent import runtime as rt
+from agent import streams
 from agent.runtime import ContainerInfo, Runtime
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,38 @@ class _Handler(BaseHTTPRequestHandler):
                 self._logs(api, parts[1], parts[2], parts[3], parse_qs(url.query))
                 return
             raise _HttpError(404, "NotFound", f"the path {url.path} is not served here")
+        except _HttpError as e:
+            self._status(e.code, e.reason, e.message)
+        except rt.ContainerRuntimeError as e:
+            self._status(500, "InternalError", str(e))
+
+    def do_POST(self) -> None:
+        """Streams (exec, port-forward): upgraded to ``common.channels`` frames."""
+        api = self.server.node_api
+        url = urlsplit(self.path)
+        try:
+            if not api.authorized(self.headers.get("Authorization")):
+                raise _HttpError(401, "Unauthorized", "Unauthorized")
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
+            query = parse_qs(url.query)
+            if len(parts) == 4 and parts[0] == "exec":
+                containers = api.runtime.list_containers(api.cluster, api.node)
+                target = streams.running_container(containers, parts[1], parts[2], parts[3])
+                command = query.get("command") or []
+                stdin, tty = _flag(query, "stdin"), _flag(query, "tty")
+                streams.serve_exec(self, api.runtime, target, command, stdin=stdin, tty=tty)
+                return
+            if len(parts) == 3 and parts[0] == "portForward":
+                port = _int(query, "port")
+                if port is None or not 0 < port < 65536:
+                    raise _HttpError(400, "BadRequest", f"invalid port: {port}")
+                containers = api.runtime.list_containers(api.cluster, api.node)
+                sandbox = streams.pod_sandbox(containers, parts[1], parts[2])
+                streams.serve_port_forward(self, sandbox, port)
+                return
+            raise _HttpError(404, "NotFound", f"the path {url.path} is not served here")
+        except streams.Refused as e:
+            self._status(e.code, "Refused", e.message)
         except _HttpError as e:
             self._status(e.code, e.reason, e.message)
         except rt.ContainerRuntimeError as e:

@@ -128,6 +128,31 @@ class EngineInfo:
     architecture: str
 
 
+class ExecSession(Protocol):
+    """A command running in a container (``docker exec``), its streams and its exit code.
+
+    ``read`` returns ``(1, data)`` for stdout, ``(2, data)`` for stderr (a TTY has only stdout)
+    and ``None`` once the command's output ends; it raises ``TimeoutError`` when the session
+    was opened with a timeout and nothing arrived in time.
+    """
+
+    tty: bool
+
+    def read(self) -> tuple[int, bytes] | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def resize(self, width: int, height: int) -> None: ...
+
+    def exit_code(self, wait: float = 5.0) -> int | None:
+        """The command's exit code once it has ended (``None`` if it still runs after ``wait``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class ContainerRuntimeError(Exception):
     """Base of the runtime errors; ``reason`` is the kubelet's waiting reason for it."""
 
@@ -202,6 +227,18 @@ class Runtime(Protocol):
         timestamps: bool = False,
         since: float | None = None,
     ) -> Iterator[bytes]: ...
+
+    def exec_open(
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: bool = False,
+        tty: bool = False,
+        timeout: float | None = None,
+    ) -> ExecSession:
+        """Start ``command`` in a running container; ``timeout`` bounds each read."""
+        ...
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         """Container die/destroy/start/oom events of tinykube containers until ``stop`` is set."""

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from common.resources import ResourceType, lookup
+from common.resources import lookup
 from control.cli.flags import command
 from control.cli.output import CliError
-from control.cli.session import Client, Session, global_options
-from control.cli.targets import resource_type
+from control.cli.podpick import resolve_pod
+from control.cli.session import Session, global_options
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 _DURATION = re.compile(r"(\d+)(h|m|s)")
@@ -52,22 +52,6 @@ def choose_container(pod: dict[str, Any], container: str | None) -> str:
     )
 
 
-def _pod_of(client: Client, rt: ResourceType, name: str, ns: str) -> dict[str, Any]:
-    """The pod itself, or for a workload (``deploy/web``) the first pod its selector matches."""
-    obj = client.get(rt, name, ns)
-    if rt.plural == "pods":
-        return obj
-    pods = lookup("pods")
-    labels = (((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")) or {}
-    if pods is None or not labels:
-        raise CliError(f"cannot get the logs from {rt.qualified}")
-    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    items = client.list(pods, ns, label_selector=selector).get("items") or []
-    if not items:
-        raise CliError(f"no pods found for {rt.kind_prefix}/{name}")
-    return dict(sorted(items, key=lambda p: str(p["metadata"]["name"]))[0])
-
-
 @command()
 @click.argument("target")
 @click.argument("container_arg", required=False)
@@ -93,14 +77,11 @@ def logs(
     limit_bytes: int | None,
 ) -> None:
     """Print the logs of a container in a pod: tkctl logs [-f] POD [-c CONTAINER]"""
-    kind, _, name = target.rpartition("/")
-    rt = resource_type(kind) if kind else lookup("pods")
-    assert rt is not None
     ns = session.default_namespace
     client = session.client()
-    pod = _pod_of(client, rt, name, ns)
+    pod = resolve_pod(client, target, ns)
     chosen = choose_container(pod, container or container_arg)
-    pod_name = str((pod.get("metadata") or {}).get("name", name))
+    pod_name = str((pod.get("metadata") or {}).get("name", ""))
     params: dict[str, Any] = {
         "container": chosen,
         "tailLines": tail if tail >= 0 else None,
