@@ -333,3 +333,72 @@ def test_policy_always_falls_back_to_the_local_image_when_no_registry_answers(h:
             client = docker.from_env()
             client.images.remove(local)
             client.close()
+
+
+def _run(session: rt.ExecSession) -> tuple[bytes, bytes]:
+    out, err = b"", b""
+    while (item := session.read()) is not None:
+        if item[0] == 1:
+            out += item[1]
+        else:
+            err += item[1]
+    return out, err
+
+
+def _running_app(h: Harness) -> str:
+    pod = h.pod()
+    sid = h.start_sandbox(pod)
+    cid = h.runtime.create_container(h.app_spec(pod, sid))
+    h.runtime.start(cid)
+    return str(cid)
+
+
+def test_exec_output_exit_code_and_stdin(h: Harness) -> None:
+    cid = _running_app(h)
+    session = h.runtime.exec_open(cid, ["echo", "hi", "there"])
+    assert _run(session) == (b"hi there\n", b"")
+    assert session.exit_code() == 0
+    session.close()
+    session = h.runtime.exec_open(cid, ["false"])
+    assert _run(session) == (b"", b"")
+    assert session.exit_code() == 1
+    session.close()
+    session = h.runtime.exec_open(cid, ["cat"], stdin=True)
+    session.write(b"line one\n")
+    session.write(b"line two\n")
+    session.close_stdin()
+    assert _run(session) == (b"line one\nline two\n", b"")
+    assert session.exit_code() == 0
+    session.close()
+
+
+def test_exec_in_a_stopped_container_fails(h: Harness) -> None:
+    cid = _running_app(h)
+    h.runtime.stop(cid, 5)
+    with pytest.raises(rt.ContainerRuntimeError):
+        h.runtime.exec_open(cid, ["echo", "x"])
+
+
+def test_docker_exec_streams_tty_and_timeout(h: Harness) -> None:
+    if h.kind != "docker":
+        pytest.skip("shell scripts run only in the Docker runtime")
+    cid = _running_app(h)
+    session = h.runtime.exec_open(cid, ["sh", "-c", "echo out; echo err >&2; exit 4"])
+    assert _run(session) == (b"out\n", b"err\n")
+    assert session.exit_code() == 4
+    session.close()
+    # A TTY has one stream, the terminal's; its size follows resize.
+    session = h.runtime.exec_open(cid, ["sh"], stdin=True, tty=True)
+    session.resize(90, 33)
+    session.write(b"stty size; exit 5\n")
+    out, _ = _run(session)
+    assert b"33 90" in out
+    assert session.exit_code() == 5
+    session.close()
+    # A command slower than the timeout: the read gives up.
+    session = h.runtime.exec_open(cid, ["sleep", "5"], timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        session.read()
+    assert time.monotonic() - started < 2
+    session.close()
