@@ -17,6 +17,7 @@ import sys
 import threading
 from types import FrameType
 
+from agent import join
 from agent.loop import Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docker-host", default=None, help="Docker engine URL (default: DOCKER_HOST)")
     p.add_argument("--insecure-skip-tls-verify", action="store_true")
     p.add_argument("--ca-file")
+    p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
+                   "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     if args.token_file:
@@ -102,11 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "cleanup":
         return cleanup(argv[1:])
+    if argv and argv[0] == "join":
+        return join.main(argv[1:])
     args = parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from agent.docker_runtime import DockerRuntime  # only the real agent needs Docker
 
+    try:
+        join.resolve(args)  # a join token becomes this node's own credential
+    except errors.ApiError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     try:
         runtime = DockerRuntime(args.docker_host, offline_fallback=not args.no_offline_fallback)
     except ContainerRuntimeError as e:

@@ -84,6 +84,8 @@ class ApiClient:
                 headers=headers,
                 stream=stream,
                 timeout=(10.0, timeout if timeout is not None else self.timeout),
+                # Per request: requests lets $REQUESTS_CA_BUNDLE override the session's CA file.
+                verify=self.session.verify,
             )
         except requests.exceptions.SSLError as e:
             raise UnreachableError(f"unable to connect to the server {self.server}: {e}") from e

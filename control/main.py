@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from common import errors
 from common.redis_store import RedisStore
+from control import serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.controllers import nodelifecycle
@@ -33,11 +34,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--redis-prefix", default="tk:")
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
-    p.add_argument("--token-auth-file", type=Path, required=True)
+    p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--allow-privileged", action="store_true")
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
     nodelifecycle.add_flags(p)
+    serverdata.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -76,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     store = RedisStore(args.redis_url, prefix=args.redis_prefix)
     wait_for_store(store)
-    auth = TokenAuthenticator.from_file(args.token_auth_file)
-    config = ServerConfig(allow_privileged=args.allow_privileged)
+    server = serverdata.setup(args, store)
+    auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
+    config = ServerConfig(allow_privileged=args.allow_privileged, extra=server.extra)
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "accesslog": "-" if args.verbose else None,
         "loglevel": "debug" if args.verbose else "info",
         "post_worker_init": post_worker_init,
+        **server.gunicorn,
     }
     _Server(app, options).run()
     return 0

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.store import Store
-from control.apiserver import discovery, rest, streams
+from control.apiserver import discovery, join, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import Registry
 
@@ -51,7 +51,7 @@ def create_app(
 
     @app.before_request
     def authenticate() -> None:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.path in join.PATHS:
             return
         g.user = authenticator.authenticate(request.headers.get("Authorization"))
 
@@ -101,6 +101,7 @@ def create_app(
         return Response("ok", mimetype="text/plain")
 
     app.register_blueprint(discovery.blueprint)
+    app.register_blueprint(join.blueprint)
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(rest.blueprint)
     return app

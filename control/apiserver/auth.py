@@ -13,7 +13,7 @@ import hmac
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from common import errors
 
@@ -49,13 +49,24 @@ class Attributes:
     field_selector: dict[str, str] = field(default_factory=dict)
 
 
+class TokenSource(Protocol):
+    """Tokens added at run time (the per-node credentials of joined nodes, kept in the store)."""
+
+    def user_of(self, token: str) -> User | None: ...
+
+    def token_of(self, user_name: str) -> str | None: ...
+
+
 class TokenAuthenticator:
-    def __init__(self, tokens: dict[str, User]) -> None:
+    """The static token file first, then ``source`` (when given) for tokens added at run time."""
+
+    def __init__(self, tokens: dict[str, User], source: TokenSource | None = None) -> None:
         self._tokens = tokens
+        self.source = source
 
     @classmethod
-    def from_file(cls, path: Path) -> TokenAuthenticator:
-        return cls(parse_token_file(path.read_text()))
+    def from_file(cls, path: Path, source: TokenSource | None = None) -> TokenAuthenticator:
+        return cls(parse_token_file(path.read_text()), source)
 
     def authenticate(self, header: str | None) -> User:
         if not header or not header.startswith("Bearer "):
@@ -64,11 +75,17 @@ class TokenAuthenticator:
         for token, user in self._tokens.items():
             if hmac.compare_digest(presented, token.encode()):
                 return user
+        found = self.source.user_of(presented.decode()) if self.source else None
+        if found is not None:
+            return found
         raise errors.UnauthorizedError("Unauthorized")
 
     def token_of(self, user_name: str) -> str | None:
         """The token of a user (the API server uses a node's token to reach its agent)."""
-        return next((t for t, u in self._tokens.items() if u.name == user_name), None)
+        static = next((t for t, u in self._tokens.items() if u.name == user_name), None)
+        if static is None and self.source is not None:
+            return self.source.token_of(user_name)
+        return static
 
 
 def parse_token_file(text: str) -> dict[str, User]:
