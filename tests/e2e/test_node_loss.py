@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from common.redis_server import free_port
-from tests.e2e.conftest import BIN, Cluster, containers, wait_for
+from tests.e2e.conftest import BIN, Cluster, wait_for
 
 GRACE, EVICTION = 4, 2  # seconds: --node-monitor-grace-period and --pod-eviction-timeout
 RENEW = 2.0  # the agents' default --lease-renew-interval
@@ -77,11 +77,15 @@ def node_taints(cluster: Cluster, name: str) -> Any:
 
 
 def running_apps(client: docker.DockerClient, cluster_id: str) -> dict[str, int]:
-    """Running app containers per pod uid (sandboxes left out)."""
+    """Running app containers per pod uid (sandboxes left out), from one list call (the SDK's
+    high-level list inspects each container and fails on one removed meanwhile)."""
     out: dict[str, int] = {}
-    for c in containers(client, cluster_id):
-        if c.status == "running" and c.labels.get("io.kubernetes.container.name") != "POD":
-            uid = c.labels["io.kubernetes.pod.uid"]
+    found = client.api.containers(filters={"label": f"tinykube.io/cluster={cluster_id}",
+                                           "status": "running"})  # fmt: skip
+    for c in found:
+        labels = c.get("Labels") or {}
+        if labels.get("io.kubernetes.container.name") not in (None, "POD"):
+            uid = labels["io.kubernetes.pod.uid"]
             out[uid] = out.get(uid, 0) + 1
     return out
 
@@ -187,3 +191,86 @@ def test_cordon_keeps_new_pods_away_and_drain_empties_the_node(cluster3: Cluster
     assert "Non-terminated Pods:" in described and "HolderIdentity:  node-2" in described
     cluster.tkctl("uncordon", "node-2")
     cluster.tkctl("delete", "pods", "-l", "app=drain", "--wait=false")
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: heal
+spec:
+  replicas: 6
+  selector:
+    matchLabels:
+      app: heal
+  template:
+    metadata:
+      labels:
+        app: heal
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: main
+        image: tinykube/sleeper:1
+"""
+
+
+def live_by_node(cluster: Cluster) -> dict[str, list[str]]:
+    """Running, not deleting pods of the Deployment per node: uids."""
+    out: dict[str, list[str]] = {}
+    for p in pods(cluster, "app=heal"):
+        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
+            out.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["uid"])
+    return out
+
+
+def spread_over(cluster: Cluster, nodes: int) -> dict[str, list[str]] | None:
+    live = live_by_node(cluster)
+    return live if sum(map(len, live.values())) == 6 and len(live) == nodes else None
+
+
+def test_a_deployment_gets_its_replicas_back_on_other_nodes(
+    cluster3: Cluster, docker_client: docker.DockerClient
+) -> None:
+    cluster = cluster3
+    cluster.tkctl("apply", "-f", "-", stdin=DEPLOYMENT)
+    spread = wait_for("6 replicas on 3 nodes", lambda: spread_over(cluster, 3), timeout=90)
+    lost = max(spread, key=lambda n: len(spread[n]))
+    stale = set(spread[lost])
+    pid = cluster.state()["processes"][lost]
+    os.kill(pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+
+        def healed() -> bool:
+            live = live_by_node(cluster)
+            return lost not in live and sum(map(len, live.values())) == 6
+
+        wait_for("6 replicas Running on the other nodes", healed, timeout=GRACE + EVICTION + 30)
+        took = time.monotonic() - stopped
+        assert stale <= set(running_apps(docker_client, cluster.cluster_id))  # still running
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    thawed = time.monotonic()
+    wait_for("the lost node's containers removed",
+             lambda: not stale & set(running_apps(docker_client, cluster.cluster_id)),
+             timeout=30, every=0.1)  # fmt: skip
+    cleaned = time.monotonic() - thawed
+    assert cleaned < 2 * RENEW + 2.0, f"stale containers took {cleaned:.1f}s to go"
+    wait_for(f"{lost} Ready again", lambda: node_row(cluster, lost)[1] == "Ready", timeout=30)
+    # Exactly one running container per replica; the Deployment reports 6 available.
+    uids = {uid for group in live_by_node(cluster).values() for uid in group}
+    apps = running_apps(docker_client, cluster.cluster_id)
+    assert len(uids) == 6 and {u: n for u, n in apps.items() if u in uids} == dict.fromkeys(uids, 1)
+    assert not stale & set(apps)
+    wait_for("the Deployment available", lambda: cluster.json("get", "deployment", "heal")
+             ["status"].get("availableReplicas") == 6, timeout=30)  # fmt: skip
+    print(f"deployment healed {took:.1f}s after its node stopped; stale containers gone "
+          f"{cleaned:.1f}s after the agent resumed")  # fmt: skip
+    # Drain moves controlled pods without --force: their ReplicaSet recreates them elsewhere.
+    busiest = max(live_by_node(cluster).items(), key=lambda kv: len(kv[1]))[0]
+    out = cluster.tkctl("drain", busiest, "--timeout=60s")
+    assert out.stdout.splitlines()[-1] == f"node/{busiest} drained"
+    wait_for("6 replicas off the drained node", lambda: busiest not in live_by_node(cluster)
+             and sum(map(len, live_by_node(cluster).values())) == 6, timeout=60)  # fmt: skip
+    cluster.tkctl("uncordon", busiest)
+    cluster.tkctl("delete", "deployment", "heal")
