@@ -3,8 +3,9 @@
 Threads: a lease renewer, a node-status heartbeat, a pod informer (list + watch with
 ``fieldSelector=spec.nodeName=<node>``, relist on 410 or a cut stream, full resync every
 minute), a Docker event reader (die/destroy/start/oom → resync that pod at once) and a few
-workers fed by a uid-keyed work queue. It keeps no state of its own: on start it re-adopts the
-containers it finds by label. ``stop`` leaves containers running. Effectful shell.
+workers fed by a uid-keyed work queue, plus the probe workers (``probes``), whose changed results
+queue their pod. It keeps no state of its own: on start it re-adopts the containers it finds by
+label. ``stop`` leaves containers running. Effectful shell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.events import EventRecorder
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.planner import BackoffPolicy
+from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
 from agent.runtime import Runtime
 from agent.sync import PodSyncer
@@ -86,6 +88,7 @@ class Agent:
         self.node_api: NodeApiServer | None = None
         self.registrar: NodeRegistrar | None = None
         self.syncer: PodSyncer | None = None
+        self.prober: Prober | None = None
         self.facts: HostFacts | None = None
         self.sync_count = 0  # pod syncs done, for tests and debugging
 
@@ -113,14 +116,18 @@ class Agent:
         )
         registrar = self.registrar
         self._retry("node registration", registrar.register)
+        recorder = EventRecorder(self.client, cfg.node_name)
+        self.prober = Prober(self.runtime, recorder, self.queue.add)
+        self.prober.start()
         self.syncer = PodSyncer(
             self.client,
             self.runtime,
-            EventRecorder(self.client, cfg.node_name),
+            recorder,
             node=cfg.node_name,
             cluster=self.cluster,
             host_ip=self.facts.ip,
             policy=cfg.backoff,
+            prober=self.prober,
         )
         lease = LeaseKeeper(self.client, cfg.node_name, lambda: registrar.uid)
         self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
@@ -140,6 +147,8 @@ class Agent:
         """Stop the threads; containers keep running, as with a kubelet restart."""
         self.stopping.set()
         self.queue.shutdown()
+        if self.prober is not None:
+            self.prober.stop()
         if self.node_api is not None:
             self.node_api.stop()
         deadline = time.monotonic() + 3.0  # a long-poll watch may not notice at once

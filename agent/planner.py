@@ -1,8 +1,9 @@
 """Decide what must change for one pod on this node: the kubelet's ``computePodActions``.
 
-Given the pod, the runtime's view of its containers, the time and the CrashLoopBackOff memory,
-``compute_pod_actions`` says which sandbox to create, which containers to start, kill or remove,
-and which wait in back-off (and for how long). The shell (``sync``) applies it. Pure: no I/O.
+Given the pod, the runtime's view of its containers, the time, the CrashLoopBackOff memory and the
+probe results, ``compute_pod_actions`` says which sandbox to create, which containers to start,
+kill (a failed liveness probe) or remove, and which wait in back-off (and for how long). The
+shell (``sync``) applies it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from agent import podspec
+from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -48,6 +50,7 @@ class ContainerToStart:
 class ContainerToKill:
     info: ContainerInfo
     message: str
+    grace: float | None = None  # overrides the pod's grace period (a probe's own)
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,10 @@ def compute_pod_actions(
     now: datetime,
     backoff_state: Mapping[str, BackoffEntry],
     policy: BackoffPolicy | None = None,
+    probes: Mapping[str, ContainerProbes] | None = None,
 ) -> PodActions:
-    """What to do so that the runtime matches ``pod``; see the module docstring."""
+    """What to do so that the runtime matches ``pod``; see the module docstring. ``probes``
+    (container id → probe view) marks containers whose liveness or startup probe failed."""
     policy = policy or BackoffPolicy()
     uid = pod["metadata"]["uid"]
     mine = [c for c in containers if c.pod_uid == uid]
@@ -157,7 +162,7 @@ def compute_pod_actions(
     if current is None:
         _plan_new_sandbox(pod, sandboxes, apps, actions)
     else:
-        _plan_containers(pod, current, apps, now, backoff_state, policy, actions)
+        _plan_containers(pod, current, apps, now, backoff_state, policy, actions, probes or {})
     _plan_garbage(pod, current, sandboxes, apps, actions)
     return actions
 
@@ -203,6 +208,7 @@ def _plan_containers(
     backoff_state: Mapping[str, BackoffEntry],
     policy: BackoffPolicy,
     actions: PodActions,
+    probes: Mapping[str, ContainerProbes],
 ) -> None:
     spec = pod.get("spec") or {}
     restart_policy = spec.get("restartPolicy") or "Always"
@@ -216,6 +222,11 @@ def _plan_containers(
         count = next_restart_count(records, statuses.get(name))
         if running:
             keep = running[0]
+            failed = probes.get(keep.id, ContainerProbes()).failed
+            if failed is not None:
+                _plan_probe_restart(keep, failed, probes[keep.id].grace, restart_policy, count,
+                                    container, actions)  # fmt: skip
+                continue
             if keep.spec_hash != podspec.container_hash(container):
                 msg = f"Container {name} definition changed, will be restarted"
             elif keep.sandbox_id != sandbox.id:
@@ -248,6 +259,26 @@ def _plan_containers(
         actions.backoff_updates[key] = next_backoff(entry, finished, policy)
         actions.to_start.append(ContainerToStart(container, count))
     _plan_done(restart_policy, sandbox, apps, actions)
+
+
+def _plan_probe_restart(
+    keep: ContainerInfo,
+    failed: str,
+    grace: float | None,
+    restart_policy: str,
+    count: int,
+    container: dict[str, Any],
+    actions: PodActions,
+) -> None:
+    """A failed liveness or startup probe kills the container; it starts again at once unless
+    the policy is Never (the kubelet's ``computePodActions``: no back-off for this restart)."""
+    message = f"Container {keep.container_name} failed {failed} probe"
+    restart = restart_policy != "Never"
+    if restart:
+        message += ", will be restarted"
+    actions.to_kill.append(ContainerToKill(keep, message, grace))
+    if restart:
+        actions.to_start.append(ContainerToStart(container, count))
 
 
 def _plan_done(

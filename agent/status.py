@@ -1,9 +1,9 @@
 """Compute a pod's ``status`` from its spec, the runtime's containers and what the agent tried.
 
 Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
-``containerStatuses`` entry per spec container, with the ``docker rm -f`` interim state
-(k8s_behavior.md §1, §6). Fields other writers own (PodScheduled, unknown keys) are kept.
-Pure: no I/O.
+``containerStatuses`` entry per spec container (``ready``/``started`` from the probes), with the
+``docker rm -f`` interim state (k8s_behavior.md §1, §6). Fields other writers own (PodScheduled,
+unknown keys) are kept. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.planner import TERMINAL_PHASES, Waiting
+from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
 UNKNOWN_MESSAGE = (
@@ -25,10 +26,13 @@ OWN_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "Containe
 
 @dataclass(frozen=True)
 class StatusExtra:
-    """What the status cannot read from the runtime: the node IP and why containers wait."""
+    """What the status cannot read from the runtime: the node IP, why containers wait, and the
+    probe results."""
 
     host_ip: str = ""
     waiting: Mapping[str, Waiting] = field(default_factory=dict)
+    # container id -> what its probes say (readiness, startup); absent: no probe results yet
+    probes: Mapping[str, ContainerProbes] = field(default_factory=dict)
 
 
 def fmt_time(t: datetime | None) -> str | None:
@@ -113,8 +117,13 @@ def container_status(
     records: list[ContainerInfo],
     prev: dict[str, Any] | None,
     waiting: Waiting | None,
+    probes: Mapping[str, ContainerProbes] | None = None,
 ) -> dict[str, Any]:
-    """One ``containerStatuses`` entry; ``records`` are this container's, newest first."""
+    """One ``containerStatuses`` entry; ``records`` are this container's, newest first.
+
+    ``started`` is the startup probe's success (or just running without one); ``ready`` needs
+    ``started`` and the readiness probe's success (or just ``started`` without one).
+    """
     prev = prev or {}
     name = container["name"]
     status: dict[str, Any] = {"name": name, "image": container.get("image", "")}
@@ -146,8 +155,10 @@ def container_status(
         else:
             status["lastState"] = dict(prev.get("lastState") or {})
     running = current.state == "running"
-    status["ready"] = running
-    status["started"] = running
+    seen = (probes or {}).get(current.id) or ContainerProbes()
+    started = running and (not container.get("startupProbe") or seen.started is True)
+    status["ready"] = started and (not container.get("readinessProbe") or seen.ready is True)
+    status["started"] = started
     status["restartCount"] = current.attempt
     status["imageID"] = image_ref(current)
     status["containerID"] = cid
@@ -260,6 +271,7 @@ def compute_pod_status(
                 records,
                 prev_by_name.get(container["name"]),
                 extra.waiting.get(container["name"]),
+                extra.probes,
             )
         )
     phase = compute_phase(pod, statuses)

@@ -1,9 +1,10 @@
 """Sync one pod: read its containers, plan, apply the plan, report status and events.
 
-``PodSyncer`` is the kubelet's ``SyncPod``: it asks the pure planner what to do, performs it
-through the ``Runtime`` (images, create, start, stop, remove), computes the status with the pure
-``status`` module and PUTs it (CAS, retried on 409, skipped when unchanged). It also finishes
-deletions and removes containers of pods that no longer exist. Effectful (runtime + API).
+``PodSyncer`` is the kubelet's ``SyncPod``: it asks the pure planner what to do (with the probe
+results), performs it through the ``Runtime`` (images, create, start, stop, remove), hands the
+running containers to the ``Prober``, computes the status with the pure ``status`` module and
+PUTs it (CAS, retried on 409, skipped when unchanged). It also finishes deletions and removes
+containers of pods that no longer exist. Effectful (runtime + API).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
+from agent.probes import Prober
 from agent.runtime import ContainerInfo, Runtime
 from agent.status import StatusExtra, compute_pod_status
 from common import errors
@@ -76,6 +78,7 @@ class PodSyncer:
         host_ip: str,
         policy: BackoffPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        prober: Prober | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -88,6 +91,7 @@ class PodSyncer:
         self._lock = threading.Lock()
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
+        self.prober = prober
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -104,16 +108,22 @@ class PodSyncer:
             return SyncResult(deleted=True)
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
-        actions = planner.compute_pod_actions(pod, containers, self.clock(), backoff, self.policy)
+        probes = self.prober.view(uid) if self.prober is not None else {}
+        actions = planner.compute_pod_actions(
+            pod, containers, self.clock(), backoff, self.policy, probes
+        )
         result = SyncResult(actions.requeue_after)
         waiting = dict(actions.waiting)
         self._apply(pod, actions, containers, waiting, result)
         with self._lock:
             self._backoff.setdefault(uid, {}).update(actions.backoff_updates)
         containers = self.runtime.list_containers(self.cluster, self.node, pod_uid=uid)
+        if self.prober is not None:
+            self.prober.update(pod, containers)
+            probes = self.prober.view(uid)
 
         def make_status(current: dict[str, Any]) -> dict[str, Any]:
-            extra = StatusExtra(self.host_ip, waiting)
+            extra = StatusExtra(self.host_ip, waiting, probes)
             return compute_pod_status(current, containers, self.clock(), extra)
 
         result.pod = self.write_status(pod, make_status)
@@ -141,6 +151,8 @@ class PodSyncer:
         with self._lock:
             self._backoff.pop(uid, None)
         self.images.forget(uid)
+        if self.prober is not None:
+            self.prober.forget(uid)
 
     # -- applying a plan ---------------------------------------------------------------------
 
@@ -186,7 +198,8 @@ class PodSyncer:
                 if kill.message == "Stopping container" or "sandbox changed" in kill.message:
                     message = f"Stopping container {kill.info.container_name}"
                 self.recorder.record(pod, "Killing", message, NORMAL, kill.info.container_name)
-            kills.append((kill.info, float(grace if kill.info.role == "app" else 0)))
+            seconds = grace if kill.grace is None else kill.grace
+            kills.append((kill.info, float(seconds if kill.info.role == "app" else 0)))
         self._stop_all(kills)
 
     def _stop_all(self, items: list[tuple[ContainerInfo, float]]) -> None:

@@ -24,10 +24,14 @@ from common import channels, errors
 PING_SECONDS = 25.0
 
 
+class _Rejected(Exception):
+    def __init__(self, code: int, body: bytes) -> None:
+        super().__init__(code)
+        self.code, self.body = code, body
+
+
 class _Client(simple_websocket.Client):  # type: ignore[misc]
     """simple-websocket's client, keeping a refusal's body and frames sent with the 101."""
-
-    rejected: tuple[int, bytes] | None = None
 
     def handshake(self) -> None:
         request = Request(
@@ -62,8 +66,8 @@ class _Client(simple_websocket.Client):  # type: ignore[misc]
             else:
                 continue
             break
-        self.rejected = (status or 400, body)
-        self.connected = True  # lets Base.__init__ finish; connect() reports the refusal
+        self.sock.close()
+        raise _Rejected(status or 400, body)  # before Base.__init__ starts its reader thread
 
 
 def _ssl_context(ca_file: str | None, ca_data: bytes | None, insecure: bool) -> ssl.SSLContext:
@@ -116,14 +120,12 @@ class ChannelClient:
         try:
             ws = _Client(url, subprotocols=list(protocols), headers=headers, ssl_context=ctx,
                          ping_interval=PING_SECONDS)  # fmt: skip
+        except _Rejected as e:
+            raise refusal_error(e.code, e.body) from None
         except (OSError, simple_websocket.ConnectionError) as e:
             raise errors.ServiceUnavailableError(
                 f"unable to upgrade connection: cannot reach {parts.netloc}: {e}"
             ) from e
-        if ws.rejected is not None:
-            ws.connected = False
-            ws.sock.close()
-            raise refusal_error(*ws.rejected)
         return cls(ws)
 
     def send(self, channel: int, payload: bytes = b"") -> bool:

@@ -32,9 +32,6 @@ POD_FIELDS_NOT_ACTED_ON = (
     "topologySpreadConstraints",
 )
 CONTAINER_FIELDS_NOT_ACTED_ON = (
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
     "volumeMounts",
     "lifecycle",
     "envFrom",

@@ -14,38 +14,32 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from werkzeug.serving import make_server
 
 from agent.apis import PODS
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig, wait_for
+from agent.loop import Agent, wait_for
 from agent.runtime import ContainerInfo
 from common import channels, errors
 from common.client import ApiClient
 from common.wsclient import ChannelClient
 from control.cli.main import cli
 from control.cli.session import Session
+from tests.integration import fakenode
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN
+from tests.integration.fakenode import NODE
 
-NODE = "node-1"
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
 def server(app: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    t.join(timeout=5)
+    with fakenode.serve(app) as url:
+        yield url
 
 
 @pytest.fixture
 def runtime() -> FakeRuntime:
-    rt = FakeRuntime(("tinykube/web:1",))
-    rt.pod_ip = "127.0.0.1"
-    return rt
+    return fakenode.local_runtime()
 
 
 @pytest.fixture
@@ -57,20 +51,8 @@ def admin(server: str) -> Iterator[ApiClient]:
 
 @pytest.fixture
 def agent(server: str, runtime: FakeRuntime) -> Iterator[Agent]:
-    config = AgentConfig(
-        server=server,
-        token=NODE_TOKEN,
-        node_name=NODE,
-        node_ip="127.0.0.1",
-        node_api_port=0,
-        lease_renew_interval=0.5,
-        node_status_interval=1.0,
-        workers=2,
-    )
-    a = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
-    a.start()
-    yield a
-    a.stop()
+    with fakenode.node(server, runtime) as a:
+        yield a
 
 
 def make_pod(admin: ApiClient, name: str = "web", containers: int = 1) -> dict[str, Any]:

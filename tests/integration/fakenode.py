@@ -1,0 +1,57 @@
+"""One simulated node for stream and probe tests: the real API server over HTTP (werkzeug, in a
+thread) and an agent on the FakeRuntime whose sandboxes get 127.0.0.1 as pod IP, so that
+port-forward and httpGet/tcpSocket probes reach local servers the tests run."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from agent.fake_runtime import FakeRuntime
+from agent.loop import Agent, AgentConfig
+from common.client import ApiClient
+from tests.integration.conftest import NODE_TOKEN
+
+NODE = "node-1"
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        t.join(timeout=5)
+
+
+def local_runtime() -> FakeRuntime:
+    runtime = FakeRuntime(("tinykube/web:1",))
+    runtime.pod_ip = "127.0.0.1"
+    return runtime
+
+
+@contextlib.contextmanager
+def node(server: str, runtime: FakeRuntime) -> Iterator[Agent]:
+    config = AgentConfig(
+        server=server,
+        token=NODE_TOKEN,
+        node_name=NODE,
+        node_ip="127.0.0.1",
+        node_api_port=0,
+        lease_renew_interval=0.5,
+        node_status_interval=1.0,
+        workers=2,
+    )
+    agent = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
