@@ -274,3 +274,33 @@ def test_a_deployment_gets_its_replicas_back_on_other_nodes(
              and sum(map(len, live_by_node(cluster).values())) == 6, timeout=60)  # fmt: skip
     cluster.tkctl("uncordon", busiest)
     cluster.tkctl("delete", "deployment", "heal")
+
+
+def test_nothing_is_evicted_while_most_nodes_are_silent(cluster3: Cluster) -> None:
+    cluster = cluster3
+    manifest = "---\n".join(sleeper(f"quiet-{i}", "quiet") for i in range(3))
+    cluster.tkctl("apply", "-f", "-", stdin=manifest)
+    placed = wait_for("3 pods Running", lambda: all_running(cluster, 3, "app=quiet"), timeout=60)
+    names = {p["metadata"]["name"] for p in placed}
+    pids = [cluster.state()["processes"][n] for n in ("node-2", "node-3")]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for("node-2 and node-3 NotReady", lambda: all(
+            node_row(cluster, n)[1] == "NotReady" for n in ("node-2", "node-3")),
+            timeout=GRACE + 10)  # fmt: skip
+        # Two of three nodes silent: more likely the control plane's network than the nodes,
+        # so their pods stay (they would have gone after EVICTION seconds otherwise).
+        hold_until = time.monotonic() + EVICTION + 4
+        while time.monotonic() < hold_until:
+            assert {p["metadata"]["name"] for p in pods(cluster, "app=quiet")} == names
+            time.sleep(0.5)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_for("all nodes Ready", lambda: all(
+        node_row(cluster, f"node-{i}")[1] == "Ready" for i in (1, 2, 3)), timeout=30)  # fmt: skip
+    assert all_running(cluster, 3, "app=quiet") is not None
+    log = (cluster.data_dir / "logs" / "control.log").read_text()
+    assert "evictions stop" in log
+    cluster.tkctl("delete", "pods", "-l", "app=quiet", "--wait=false")
