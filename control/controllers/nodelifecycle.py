@@ -115,7 +115,7 @@ class NodeLifecycleController:
         self._note_disruption(plan, result.verdicts)
         self.bucket, self.evicting = plan.bucket, plan.evicting
         for node_name in plan.waiting:
-            log.info("node %s: eviction held back by the rate limit", node_name)
+            log.debug("node %s: eviction held back by the rate limit", node_name)
         for pod in plan.evict:
             if self._evict(pod):
                 result.evicted.append(_ref(pod))
