@@ -161,7 +161,9 @@ def event_message(kind: Kind, outcome: Result, output: str) -> str:
 
 @dataclass(frozen=True)
 class ContainerProbes:
-    """What a container's probes say: ``None`` where it has no probe of that kind."""
+    """What a container's probes say: ``None`` where it has no probe of that kind or the probe
+    has not run yet (status then keeps what it reported for the same container, so an agent
+    restart does not flip a ready container to unready)."""
 
     ready: bool | None = None
     started: bool | None = None
@@ -174,9 +176,9 @@ def container_probes(results: Mapping[Kind, tuple[ProbeSpec, WorkerState]]) -> C
     ready = started = None
     failed: Kind | None = None
     grace = None
-    if "readiness" in results:
+    if "readiness" in results and results["readiness"][1].last is not None:
         ready = results["readiness"][1].result == "Success"
-    if "startup" in results:
+    if "startup" in results and results["startup"][1].last is not None:
         started = results["startup"][1].result == "Success"
     for kind in ("startup", "liveness"):
         if kind in results and results[kind][1].result == "Failure":

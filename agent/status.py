@@ -122,7 +122,8 @@ def container_status(
     """One ``containerStatuses`` entry; ``records`` are this container's, newest first.
 
     ``started`` is the startup probe's success (or just running without one); ``ready`` needs
-    ``started`` and the readiness probe's success (or just ``started`` without one).
+    ``started`` and the readiness probe's success (or just ``started`` without one). Until a probe
+    has run, the value reported for the same container stands (an agent restart changes nothing).
     """
     prev = prev or {}
     name = container["name"]
@@ -156,8 +157,16 @@ def container_status(
             status["lastState"] = dict(prev.get("lastState") or {})
     running = current.state == "running"
     seen = (probes or {}).get(current.id) or ContainerProbes()
-    started = running and (not container.get("startupProbe") or seen.started is True)
-    status["ready"] = started and (not container.get("readinessProbe") or seen.ready is True)
+    same = prev.get("containerID") == cid  # a probe not run yet keeps what was reported
+    started = running and (
+        not container.get("startupProbe")
+        or (seen.started if seen.started is not None else same and prev.get("started") is True)
+    )
+    ready = started and (
+        not container.get("readinessProbe")
+        or (seen.ready if seen.ready is not None else same and prev.get("ready") is True)
+    )
+    status["ready"] = ready
     status["started"] = started
     status["restartCount"] = current.attempt
     status["imageID"] = image_ref(current)

@@ -4,12 +4,13 @@ WebSocket (``?ports=REMOTE``; channel 0 data, 1 error, each opened by the port a
 
 Prints kubectl's ``Forwarding from 127.0.0.1:8080 -> 80`` and ``Handling connection for 8080``
 lines; a refused pod port reads ``an error occurred forwarding 8080 -> 80: ...`` and closes that
-connection only. Ctrl-C stops forwarding (exit 0). ``parse_port`` is pure.
+connection only. Ctrl-C or SIGTERM stop forwarding (exit 0). ``parse_port`` is pure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import sys
 import threading
@@ -207,11 +208,20 @@ def port_forward(
     pairs = [parse_port(p, pod) for p in ports]
     forwarder = Forwarder(session, pod)
     addresses = _bind_addresses(address)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    # Ctrl-C or SIGTERM end forwarding with exit 0, as in kubectl (even when started in the
+    # background by a shell, which starts it with SIGINT ignored).
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for pair in pairs:
             forwarder.listen(pair, addresses)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass  # Ctrl-C ends forwarding; kubectl exits 0
+        while not stop.wait(0.5):
+            pass
     finally:
         forwarder.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

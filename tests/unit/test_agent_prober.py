@@ -134,10 +134,16 @@ def test_container_view() -> None:
     ready = spec("readiness")
     live = spec("liveness", grace=2)
     view = prober.container_probes(
-        {"readiness": (ready, WorkerState("Success")), "liveness": (live, WorkerState("Failure"))}
+        {
+            "readiness": (ready, WorkerState("Success", "Success", 1)),
+            "liveness": (live, WorkerState("Failure", "Failure", 0, True)),
+        }
     )
     assert view == ContainerProbes(ready=True, started=None, failed="liveness", grace=2)
     assert prober.container_probes({}) == ContainerProbes()
+    # A readiness probe that has not run yet says nothing (None), not "unready".
+    fresh = {"readiness": (ready, prober.initial_state("readiness"))}
+    assert prober.container_probes(fresh).ready is None
 
 
 # -- what the planner does with a failed probe --------------------------------------------------
@@ -212,3 +218,23 @@ def test_startup_probe_gates_started_and_ready() -> None:
         True,
         True,
     )
+
+
+def test_a_probe_not_run_yet_keeps_what_was_reported_for_that_container() -> None:
+    """After an agent restart the workers start over; a ready container stays ready meanwhile."""
+    pod = probed_pod(readinessProbe={"httpGet": {"port": 80}})
+    containers = [status_sandbox(), status_app()]
+    cid = containers[1].id
+    pending = {cid: ContainerProbes(ready=None)}
+    for prev_id, prev_ready, ready in (
+        (f"docker://{cid}", True, True),
+        (f"docker://{cid}", False, False),
+        ("docker://another", True, False),
+    ):
+        pod["status"] = {
+            "containerStatuses": [
+                {"name": "web", "containerID": prev_id, "ready": prev_ready, "started": True}
+            ]
+        }
+        status = compute_pod_status(pod, containers, NOW, StatusExtra("h", {}, pending))
+        assert status["containerStatuses"][0]["ready"] is ready
