@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -30,6 +31,8 @@ LEADER_LEASE = ("kube-system", "tinykube-controller-manager")
 # Kubernetes' leader election defaults: 15 s lease, renewed every 2 s.
 LEASE_SECONDS = 15
 RENEW_INTERVAL = 2.0
+# Without a successful renewal for this long, a leader steps down (client-go: 10 s).
+RENEW_DEADLINE = 10.0
 
 
 class Loop(Protocol):
@@ -69,6 +72,8 @@ class Manager:
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.stop = threading.Event()
         self.leading = threading.Event()
+        # Set when the current leadership term ends; the loops run until it is set.
+        self.term = threading.Event()
         self.loops = default_loops(registry) if loops is None else loops
         self._threads: list[threading.Thread] = []
 
@@ -81,8 +86,7 @@ class Manager:
 
     def shutdown(self) -> None:
         self.stop.set()
-        for loop in self.loops:
-            loop.wake.set()
+        self._end_term()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -90,14 +94,18 @@ class Manager:
         self._threads.append(t)
 
     def _lead(self, loop: Callable[[threading.Event], None]) -> Callable[[], None]:
+        """Run ``loop`` during each leadership term; it must return when the term ends."""
+
         def run() -> None:
             while not self.stop.is_set():
-                if self.leading.wait(1.0):
-                    try:
-                        loop(self.stop)
-                    except Exception:
-                        log.exception("control loop crashed; restarting")
-                        self.stop.wait(1.0)
+                if not self.leading.wait(1.0):
+                    continue
+                term = self.term
+                try:
+                    loop(term)
+                except Exception:
+                    log.exception("control loop crashed; restarting")
+                    term.wait(1.0)
 
         return run
 
@@ -123,19 +131,32 @@ class Manager:
                 backoff = min(backoff * 2, 5.0)
 
     def _elect(self) -> None:
+        renewed = 0.0  # monotonic time of the last successful renewal
         while not self.stop.is_set():
             try:
                 held = self._try_acquire()
             except errors.ApiError as e:
                 log.info("leader election: %s", e)
-                held = False
+                # The store is unreachable: keep leading until the renew deadline, as
+                # client-go does, so a blip does not restart every loop.
+                held = self.leading.is_set() and time.monotonic() - renewed < RENEW_DEADLINE
+            else:
+                if held:
+                    renewed = time.monotonic()
             if held and not self.leading.is_set():
                 log.info("leader election: %s is now the leader", self.identity)
+                self.term = threading.Event()
                 self.leading.set()
             elif not held and self.leading.is_set():
-                log.warning("leader election: lost the lease")
+                log.warning("leader election: lost the lease; stopping the control loops")
                 self.leading.clear()
+                self._end_term()
             self.stop.wait(RENEW_INTERVAL)
+
+    def _end_term(self) -> None:
+        self.term.set()
+        for loop in self.loops:
+            loop.wake.set()
 
     def _try_acquire(self) -> bool:
         ns, name = LEADER_LEASE
