@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests
+from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 from docker.utils import parse_repository_tag
 
 from agent import pause, podspec
@@ -218,8 +219,12 @@ class DockerRuntime:
 
     def create_container(self, spec: CreateSpec) -> str:
         kwargs = podspec.docker_create_kwargs(spec)
+        kwargs.setdefault("command", None)
         try:
-            container = self.client.containers.create(**kwargs)
+            # What ``client.containers.create`` does, minus its inspect of the new container
+            # (nothing here needs it): one engine call less per container started.
+            args = _create_container_args({**kwargs, "version": self.api.api_version})
+            created = self.api.create_container(**args)
         except docker.errors.ImageNotFound as e:
             raise rt.ImagePullError(f"create {spec.name}: {_message(e)}") from e
         except docker.errors.NotFound as e:
@@ -228,7 +233,7 @@ class DockerRuntime:
             raise rt.RuntimeUnavailableError(f"create {spec.name}: {e}") from e
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise rt.CreateContainerError(f"create {spec.name}: {_message(e)}") from e
-        return str(container.id)
+        return str(created["Id"])
 
     def start(self, container_id: str) -> None:
         _call(
