@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Events never own anything and are many: everything else is looked at.
 SCANNED = tuple(rt for rt in RESOURCES if rt.plural != "events")
+# Cascading deletes need not react within milliseconds: one pass per burst of pod changes.
+MIN_INTERVAL = 0.25
 RESYNC_SECONDS = 10.0
 
 Obj = dict[str, Any]
@@ -51,7 +53,7 @@ class GarbageCollector:
         self.wake = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
-        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS)
+        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS, MIN_INTERVAL)
 
     def sync_all(self) -> float | None:
         objects = [

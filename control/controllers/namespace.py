@@ -32,6 +32,8 @@ CONTENT = tuple(
 )  # fmt: skip
 # While content remains (pods finishing their grace period), look again this often.
 POLL_SECONDS = 1.0
+# Cascading deletes need not react within milliseconds: one pass per burst of pod changes.
+MIN_INTERVAL = 0.25
 RESYNC_SECONDS = 30.0
 
 Obj = dict[str, Any]
@@ -86,7 +88,7 @@ class NamespaceController:
         self.wake = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
-        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS)
+        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS, MIN_INTERVAL)
 
     def sync_all(self) -> float | None:
         due: float | None = None

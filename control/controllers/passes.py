@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from common import errors
@@ -22,11 +23,17 @@ def run_passes(
     wake: threading.Event,
     stop: threading.Event,
     resync: float,
+    min_interval: float = 0.0,
 ) -> None:
-    """Call ``one_pass`` until ``stop``; it returns seconds until it must run again (or None)."""
+    """Call ``one_pass`` until ``stop``; it returns seconds until it must run again (or None).
+
+    ``min_interval`` spaces passes out (a loop whose latency matters little, woken by every pod
+    change, then does one pass for a burst of changes instead of one each).
+    """
     backoff = BACKOFF_MIN
     while not stop.is_set():
         wake.clear()
+        started = time.monotonic()
         try:
             after = one_pass()
         except errors.ApiError as e:
@@ -36,3 +43,4 @@ def run_passes(
             continue
         backoff = BACKOFF_MIN
         wake.wait(resync if after is None else max(0.0, min(after, resync)))
+        stop.wait(max(0.0, started + min_interval - time.monotonic()))

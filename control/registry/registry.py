@@ -81,7 +81,10 @@ class Registry:
         items, rev = self.store.list(
             rt.plural, _ns(rt, namespace) or None, node=node if node else None
         )
-        selected = [_complete(rt, o) for o in items if _matches(rt, o, labels, fields)]
+        everything = labels.empty and fields.empty
+        selected = [
+            _complete(rt, o) for o in items if everything or _matches(rt, o, labels, fields)
+        ]
         return {
             "kind": rt.list_kind,
             "apiVersion": rt.api_version,
