@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Periodic full relist of pods and containers: a missed event costs at most this long.
 RESYNC_SECONDS = 60.0
+# Pods synced at once. The kubelet runs a worker per pod; Docker starts containers faster with
+# many requests in flight (bench/deploy_converge.py: 30 pods Ready in about half the time of 4).
+DEFAULT_WORKERS = 16
 # How long one watch request may stay open before the server ends it and we re-watch.
 WATCH_TIMEOUT_SECONDS = 240
 # Back-off of the top-level loops after an error: 0.1 s doubling to 5 s, reset on success.
@@ -53,7 +56,7 @@ class AgentConfig:
     lease_renew_interval: float = 2.0
     node_status_interval: float = 10.0
     resync_interval: float = RESYNC_SECONDS
-    workers: int = 4
+    workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
 
 

@@ -18,7 +18,7 @@ import threading
 from types import FrameType
 
 from agent import join
-from agent.loop import Agent, AgentConfig, run_until_signal
+from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
 from agent.runtime import ContainerRuntimeError
@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lease-renew-interval", type=float, default=2.0, metavar="S")
     p.add_argument("--node-status-interval", type=float, default=10.0, metavar="S")
     p.add_argument("--resync-interval", type=float, default=60.0, metavar="S")
-    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="pods synced at once")
     p.add_argument("--backoff-base", type=float, default=10.0, metavar="S")
     p.add_argument("--backoff-cap", type=float, default=300.0, metavar="S")
     p.add_argument("--backoff-reset", type=float, default=600.0, metavar="S")
