@@ -9,6 +9,7 @@ tinykube is done when N pods are Ready (and, for updates and scale-down, none of
 Swarm when N task containers run (and none of the old remain).
 Targets: 30 replicas and scale 10 -> 30 ahead of Swarm; 10 replicas within 1.3x the floor.
 Usage: python bench/deploy_converge.py [--image tinykube/sleeper:1] [--update-image tinykube/web:1]
+       [--up-arg=--agent-arg=--workers=16]
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ def all_ready(n: int, image: str) -> Callable[[list[Obj]], bool]:
     )
 
 
-def tinykube_figures(image: str, update_image: str) -> dict[str, float]:
+def tinykube_figures(image: str, update_image: str, extra: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
-    with cluster(1) as (client, _):
+    with cluster(1, *extra) as (client, _):
         view = PodView(client)
 
         def create(n: int, img: str) -> float:
@@ -198,9 +199,15 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--image", default="tinykube/sleeper:1")
     p.add_argument("--update-image", default="tinykube/web:1")
+    p.add_argument(
+        "--up-arg",
+        action="append",
+        default=[],
+        help="extra flag for tinykube up (e.g. --up-arg=--agent-arg=--workers=16)",
+    )
     args = p.parse_args()
     surge, _ = resolve_fenceposts("25%", "25%", 10)
-    tk = tinykube_figures(args.image, args.update_image)
+    tk = tinykube_figures(args.image, args.update_image, args.up_arg)
     sw = swarm_figures(args.image, args.update_image, surge)
     fl = floor_figures(args.image, args.update_image)
     print(
