@@ -86,6 +86,7 @@ class DockerRuntime:
         self.offline_fallback = offline_fallback
         self.sandbox_image = sandbox_image
         self._build_lock = threading.Lock()
+        self._sandbox_present = False
         self._digests: dict[str, str | None] = {}
 
     # -- listing -----------------------------------------------------------------------------
@@ -193,8 +194,13 @@ class DockerRuntime:
         return ImageResult(str(attrs["Id"]), True, elapsed, int(attrs.get("Size") or 0))
 
     def ensure_sandbox_image(self) -> str:
+        # Known present: skip the inspect (under a lock every pod start would queue on it); a
+        # create that finds the image gone clears this (see create_container).
+        if self._sandbox_present:
+            return self.sandbox_image
         with self._build_lock:
             if self._local_image(self.sandbox_image) is not None:
+                self._sandbox_present = True
                 return self.sandbox_image
             log.info("sandbox image %s: building it locally", self.sandbox_image)
             context = io.BytesIO(pause.build_context(platform.machine()))
@@ -213,6 +219,7 @@ class DockerRuntime:
                         raise rt.CreateContainerError(f"build {self.sandbox_image}: {msg['error']}")
 
             _call(f"build {self.sandbox_image}", build, rt.CreateContainerError)
+            self._sandbox_present = True
             return self.sandbox_image
 
     # -- containers -------------------------------------------------------------------------
@@ -226,6 +233,8 @@ class DockerRuntime:
             args = _create_container_args({**kwargs, "version": self.api.api_version})
             created = self.api.create_container(**args)
         except docker.errors.ImageNotFound as e:
+            if spec.image == self.sandbox_image:
+                self._sandbox_present = False  # removed meanwhile: the next sync builds it
             raise rt.ImagePullError(f"create {spec.name}: {_message(e)}") from e
         except docker.errors.NotFound as e:
             raise rt.CreateContainerError(f"create {spec.name}: {_message(e)}") from e
@@ -307,6 +316,7 @@ class DockerRuntime:
         stdin: bool = False,
         tty: bool = False,
         timeout: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> DockerExecSession:
         what = f"exec in {container_id[:12]}"
         created = _call(
@@ -331,7 +341,10 @@ class DockerRuntime:
             return dict(_call(what, lambda: self.api.exec_inspect(exec_id),
                               rt.ContainerRuntimeError))  # fmt: skip
 
-        return DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect, timeout=timeout)
+        session = DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect, timeout=timeout)
+        if tty and size is not None:
+            session.resize(*size)  # API 1.41 cannot size it at start: at once after, then
+        return session
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         filters = {"type": "container", "event": list(WATCHED_ACTIONS), "label": [rt.CLUSTER_LABEL]}
