@@ -316,6 +316,7 @@ class DockerRuntime:
         stdin: bool = False,
         tty: bool = False,
         timeout: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> DockerExecSession:
         what = f"exec in {container_id[:12]}"
         created = _call(
@@ -340,7 +341,10 @@ class DockerRuntime:
             return dict(_call(what, lambda: self.api.exec_inspect(exec_id),
                               rt.ContainerRuntimeError))  # fmt: skip
 
-        return DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect, timeout=timeout)
+        session = DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect, timeout=timeout)
+        if tty and size is not None:
+            session.resize(*size)  # API 1.41 cannot size it at creation: right after start
+        return session
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         filters = {"type": "container", "event": list(WATCHED_ACTIONS), "label": [rt.CLUSTER_LABEL]}

@@ -324,6 +324,7 @@ class FakeRuntime:
         stdin: bool = False,
         tty: bool = False,
         timeout: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> FakeExecSession:
         with self._lock:
             info = self._get(container_id)
@@ -332,6 +333,8 @@ class FakeRuntime:
             session = FakeExecSession(
                 self.exec_handler, info, command, stdin=stdin, tty=tty, timeout=timeout
             )
+            if tty and size is not None:
+                session.resize(*size)
             self.execs.append(session)
             return session
 

@@ -236,8 +236,10 @@ class Runtime(Protocol):
         stdin: bool = False,
         tty: bool = False,
         timeout: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> ExecSession:
-        """Start ``command`` in a running container; ``timeout`` bounds each read."""
+        """Start ``command`` in a running container; ``timeout`` bounds each read; ``size``
+        (width, height) is the TTY's size from the start."""
         ...
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:

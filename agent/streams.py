@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 DIAL_TIMEOUT = 5.0
 # How long an exec that lost its client may take to report an exit code.
 GONE_EXIT_WAIT = 0.5
+# How long a TTY exec waits for the client's first message (its terminal size) before starting.
+FIRST_RESIZE_WAIT = 1.0
 
 
 class Refused(Exception):
@@ -95,19 +97,40 @@ def serve_exec(
     stdin: bool,
     tty: bool,
 ) -> None:
+    """Upgrade, then start the command: with a TTY, once the client's first message (kubectl
+    and tkctl send the terminal's size first) has come, so the TTY is sized as the command starts
+    (Docker before API 1.42 cannot size it at creation: a command that asks at once may still
+    see 0x0)."""
     if not command:
         raise Refused(400, "you must specify at least one command for the container")
-    session = runtime.exec_open(target.id, command, stdin=stdin, tty=tty)
+    conn = upgrade(handler)
+    pending: tuple[int, bytes] | None = None
+    size = None
+    if tty and conn.wait_readable(FIRST_RESIZE_WAIT):
+        pending = conn.recv()
+        if pending is not None and pending[0] == channels.RESIZE:
+            size, pending = channels.parse_resize(pending[1]), None
+    try:
+        session = runtime.exec_open(target.id, command, stdin=stdin, tty=tty, size=size)
+    except ContainerRuntimeError as e:
+        conn.send(channels.ERROR, json.dumps(channels.exec_status(command, None, str(e))).encode())
+        conn.close()
+        return
     log.info("exec: %s in %s/%s/%s", command[0], target.pod_namespace, target.pod_name,
              target.container_name)  # fmt: skip
-    run_exec(upgrade(handler), session, command)
+    run_exec(conn, session, command, pending)
 
 
-def run_exec(conn: ChannelSocket, session: ExecSession, command: list[str]) -> None:
+def run_exec(
+    conn: ChannelSocket,
+    session: ExecSession,
+    command: list[str],
+    pending: tuple[int, bytes] | None = None,
+) -> None:
     """Pump one exec session until its output ends, then send its Status and close."""
     gone = threading.Event()
     pump = threading.Thread(
-        target=_exec_input, args=(conn, session, gone), name="exec-stdin", daemon=True
+        target=_exec_input, args=(conn, session, gone, pending), name="exec-stdin", daemon=True
     )
     pump.start()
     try:
@@ -129,10 +152,16 @@ def run_exec(conn: ChannelSocket, session: ExecSession, command: list[str]) -> N
         conn.close()
 
 
-def _exec_input(conn: ChannelSocket, session: ExecSession, gone: threading.Event) -> None:
+def _exec_input(
+    conn: ChannelSocket,
+    session: ExecSession,
+    gone: threading.Event,
+    pending: tuple[int, bytes] | None,
+) -> None:
     """Client → command: stdin data, end of stdin and terminal resizes."""
     try:
-        while (frame := conn.recv()) is not None:
+        while (frame := pending or conn.recv()) is not None:
+            pending = None
             channel, payload = frame
             if channel == channels.STDIN:
                 session.write(payload)

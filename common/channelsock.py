@@ -6,6 +6,7 @@ thread. Effectful (socket I/O).
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 from typing import BinaryIO
@@ -34,6 +35,15 @@ class ChannelSocket:
             return channels.read_frame(self._read_exactly)
         except channels.FrameError:
             return None
+
+    def wait_readable(self, timeout: float) -> bool:
+        """Whether the peer sent something within ``timeout`` (use before anything was read:
+        bytes already buffered by the reader are not seen)."""
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+        except (OSError, ValueError):
+            return False
+        return bool(ready)
 
     def send(self, channel: int, payload: bytes = b"") -> bool:
         """Send one frame (data longer than a chunk goes as several); False if the peer went."""

@@ -5,7 +5,15 @@ the log options. These share the session's two-node ``cluster``."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
 import subprocess
+import termios
 import textwrap
 import time
 import urllib.request
@@ -121,9 +129,64 @@ def test_seed_scenario_heal_port_forward_exec_logs(cluster: Cluster) -> None:
     r = cluster.tkctl("exec", "-it", "hello-kiamol", "sh", stdin="echo $((6 * 7))\nexit\n")
     assert r.stdout == "42\n"
     assert "kubectl exec [POD] [COMMAND] is DEPRECATED" in r.stderr
+    # With a terminal: raw mode, the terminal's size, a new size after SIGWINCH, the exit code.
+    assert exec_in_a_terminal(cluster, "hello-kiamol") == (b"30 100", b"40 120", 7)
     # The requests above are in the log.
     tail = cluster.tkctl("logs", "--tail=2", "hello-kiamol").stdout.splitlines()
     assert len(tail) == 2 and all(line.endswith("response:200") for line in tail), tail
+
+
+def exec_in_a_terminal(cluster: Cluster, name: str) -> tuple[bytes | None, bytes | None, int]:
+    """``tkctl exec -it NAME -- sh -c ...`` on a pseudo-terminal: the sizes ``stty size``
+    reports before and after a resize (each input line prints it), and tkctl's exit code once
+    the terminal sends EOF (Ctrl-D); the terminal's modes are restored at the end."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    modes = termios.tcgetattr(slave)
+    script = "while read line; do stty size; done; exit 7"
+    proc = subprocess.Popen(
+        [str(BIN / "tkctl"), "--kubeconfig", str(cluster.kubeconfig), "exec", "-it", name,
+         "--", "sh", "-c", script],
+        stdin=slave, stdout=slave, stderr=slave,
+    )  # fmt: skip
+
+    def size_becomes(want: bytes) -> bytes | None:
+        got, deadline = None, time.monotonic() + 20
+        while got != want and time.monotonic() < deadline:
+            os.write(master, b"\n")  # one more line: one more size, until the wanted one shows
+            got = _read_until(master, rb"(\d+ \d+)\r\n", timeout=1, check=False)
+        return got
+
+    try:
+        first = size_becomes(b"30 100")
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        second = size_becomes(b"40 120")
+        os.write(master, b"\x04")
+        code = proc.wait(timeout=30)
+        assert termios.tcgetattr(slave) == modes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    return first, second, code
+
+
+def _read_until(fd: int, pattern: bytes, timeout: float = 20, check: bool = True) -> bytes | None:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            seen += os.read(fd, 4096)
+            match = re.search(pattern, seen)
+            if match:
+                return match.group(1)
+    if check:
+        raise AssertionError(f"no {pattern!r} in {seen!r}")
+    return None
 
 
 def test_port_forward_to_a_refused_port_and_a_deployment(cluster: Cluster) -> None:

@@ -118,6 +118,22 @@ def test_exec_over_the_websocket_protocol(server: str, admin: ApiClient) -> None
     assert json.loads(drain(stream)[channels.ERROR])["status"] == "Success"
 
 
+def test_tty_exec_starts_with_the_first_resize(
+    server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime
+) -> None:
+    make_pod(admin)
+    params = {"command": "cat", "stdin": "true", "tty": "true"}
+    stream = connect(server, EXEC, params)
+    stream.send(channels.RESIZE, channels.resize_payload(120, 40))
+    stream.send(channels.STDIN, b"typed")
+    stream.send(channels.RESIZE, channels.resize_payload(80, 24))
+    stream.send(channels.CLOSE, bytes([channels.STDIN]))
+    got = drain(stream)
+    assert got[channels.STDOUT] == b"typed" and channels.STDERR not in got
+    assert runtime.execs[-1].sizes == [(120, 40), (80, 24)]
+    assert runtime.execs[-1].tty
+
+
 def test_exec_exit_code_and_stdin(
     server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime
 ) -> None:
