@@ -17,7 +17,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join
+from agent import join, routes
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return cleanup(argv[1:])
     if argv and argv[0] == "join":
         return join.main(argv[1:])
+    if argv and argv[0] == "routes":
+        return routes.main(argv[1:])
     args = parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     def post_worker_init(worker: Any) -> None:
         if not args.no_controllers:
             loops = default_loops(registry, nodelifecycle.config_from(args))
+            loops += server.loops(registry)
             Manager(registry, loops=loops).start()
 
     options = {

@@ -25,6 +25,10 @@ from common.store import Store
 from control import tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
+from control.controllers.nodeipam import NodeIpamController
+from control.manager import Loop
+from control.podcidrs import DEFAULT_MASK, PodCidrs
+from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write-kubeconfig", type=Path, metavar="PATH",
                    help="write an admin kubeconfig there")  # fmt: skip
     p.add_argument("--write-kubeconfig-mode", default="0600", metavar="MODE")
+    p.add_argument(
+        "--cluster-cidr", help="give each node a pod CIDR from this range (spec.podCIDR)"
+    )
+    p.add_argument("--node-cidr-mask-size", type=int, default=DEFAULT_MASK, metavar="BITS")
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,11 @@ class Setup:
     gunicorn: dict[str, Any]  # certfile/keyfile when serving HTTPS
     tokens: NodeTokens
     extra: dict[str, Any]  # ServerConfig.extra: the join endpoints' settings
+    cidrs: PodCidrs | None = None
+
+    def loops(self, registry: Registry) -> list[Loop]:
+        """The control loops these settings add to the default ones."""
+        return [NodeIpamController(registry, self.cidrs)] if self.cidrs else []
 
     @property
     def scheme(self) -> str:
@@ -170,6 +183,9 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if directory is None and (serve_tls or args.token_auth_file is None):
         directory = default_dir()
     tokens = NodeTokens(store)
+    cidrs = (
+        PodCidrs(store, args.cluster_cidr, args.node_cidr_mask_size) if args.cluster_cidr else None
+    )
     data = None
     if directory is not None:
         data = prepare(directory.expanduser().resolve(), args.tls_san, args.token_auth_file)
@@ -185,8 +201,9 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
         options = {"certfile": str(data.tls.cert), "keyfile": str(data.tls.key)}
     extra: dict[str, Any] = {}
     if data is not None:
-        extra["join"] = JoinSettings(data.ca_pem, data.join_secret, tokens)
-    out = Setup(token_file, data, options, tokens, extra)
+        allocate = cidrs.allocate if cidrs else None
+        extra["join"] = JoinSettings(data.ca_pem, data.join_secret, tokens, allocate)
+    out = Setup(token_file, data, options, tokens, extra, cidrs)
     if args.write_kubeconfig:
         _write_admin_kubeconfig(args, out)
     return out

@@ -202,3 +202,27 @@ def test_short_form_joins_with_a_warning(
     assert creds.token
     assert "cannot be verified" in caplog.text
     assert not parse_token(SECRET).secure
+
+
+def test_join_hands_out_the_pod_cidr_the_ipam_loop_writes(store: RedisStore, certs: Any) -> None:
+    from control.controllers.nodeipam import NodeIpamController
+    from control.podcidrs import PodCidrs
+
+    cidrs = PodCidrs(store, "10.244.0.0/16")
+    tokens = NodeTokens(store)
+    extra = {"join": JoinSettings(certs.ca_cert.read_bytes(), SECRET, tokens, cidrs.allocate)}
+    app = create_app(store, TokenAuthenticator({}, source=tokens), ServerConfig(extra=extra))
+    app.extensions["tinykube"]["registry"].ensure_namespaces()
+    answer = post_join(app, "n1").get_json()
+    assert answer["podCIDR"] == "10.244.0.0/24"
+    node = Api(app.test_client(), answer["token"])
+    assert node.call("POST", "/api/v1/nodes", node_body("n1"))[0] == 201
+    admin_tokens = {ADMIN_TOKEN: User("admin", ("system:masters",))}
+    admin_app = create_app(store, TokenAuthenticator(admin_tokens))
+    Api(admin_app.test_client(), ADMIN_TOKEN).call("POST", "/api/v1/nodes", node_body("n2"))
+    loop = NodeIpamController(app.extensions["tinykube"]["registry"], cidrs)
+    assert sorted(loop.sync()) == ["n1", "n2"]
+    assert loop.sync() == []
+    specs = {n["metadata"]["name"]: n["spec"] for n in store.list("nodes")[0]}
+    assert specs["n1"]["podCIDR"] == "10.244.0.0/24"  # the one the agent was told at join
+    assert specs["n2"] == {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}
