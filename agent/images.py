@@ -23,6 +23,9 @@ from agent.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# How long a failed pull shows as ErrImagePull before the status says ImagePullBackOff.
+ERR_IMAGE_PULL_SECONDS = 1.0
+
 
 @dataclass
 class _PullFailure:
@@ -74,6 +77,11 @@ class ImagePuller:
             left = planner.remaining_backoff(
                 failure.entry, failure.entry.last_update, now, self.policy
             )
+            shown = (now - failure.entry.last_update).total_seconds()
+            if left > 0 and shown < ERR_IMAGE_PULL_SECONDS:
+                # Just failed: the status keeps saying so for a moment, whatever else syncs.
+                waiting[name] = Waiting(failure.reason, failure.message)
+                return min(left, ERR_IMAGE_PULL_SECONDS - shown)
             if left > 0:
                 back = "ImagePullBackOff" if failure.reason == "ErrImagePull" else failure.reason
                 msg = f'Back-off pulling image "{image}"'
@@ -132,4 +140,5 @@ class ImagePuller:
             self._pulls[key] = _PullFailure(entry, reason, str(error))
         waiting[name] = Waiting(reason, str(error))
         log.info("pod %s: image %s for %s: %s", _ref(pod), image, name, error)
-        return entry.delay
+        # Sync again when ErrImagePull has been shown long enough: ImagePullBackOff from then.
+        return min(entry.delay, ERR_IMAGE_PULL_SECONDS)

@@ -256,6 +256,9 @@ class Agent:
             ):
                 self.pods.pop(uid, None)
             else:
+                cached = self.pods.get(uid)
+                if kind == "MODIFIED" and cached is not None and _rv(cached) == _rv(pod):
+                    return  # the echo of our own status write: nothing new to act on
                 self.pods[uid] = pod
         self.queue.add(uid)
 
@@ -350,6 +353,10 @@ class Agent:
             rv = (cached or {}).get("metadata", {}).get("resourceVersion")
             if cached is not None and rv == read["metadata"].get("resourceVersion"):
                 self.pods[uid] = written
+
+
+def _rv(pod: dict[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def run_until_signal(agent: Agent, stop: threading.Event) -> None:

@@ -28,7 +28,7 @@ from tests.e2e.conftest import BIN, ROOT, Cluster, wait_for
 
 # Every pod this module makes, removed at its end so the shared cluster is left as found.
 PODS = ("hello-kiamol", "hello-multi", "never-err", "onfail-ok", "always-crash", "onfail-crash",
-        "no-image", "probed", "ticker")  # fmt: skip
+        "no-image", "probed", "ticker", "stubborn")  # fmt: skip
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -283,6 +283,28 @@ def test_restart_policies_and_status_column(
         terminated = p["status"]["containerStatuses"][0]["lastState"]["terminated"]
         assert terminated["exitCode"] == code and terminated["reason"] == "Error"
         assert waiting.get("message", "").startswith("back-off 10s restarting failed container=app")
+
+
+def test_terminating_in_the_status_column(cluster: Cluster) -> None:
+    apply(cluster, """\
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: stubborn}
+        spec:
+          terminationGracePeriodSeconds: 3
+          containers:
+          - name: app
+            image: tinykube/sleeper:1
+            command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
+        """)  # fmt: skip
+    wait_for("stubborn ready", lambda: ready(cluster, "stubborn"))
+    started = time.monotonic()
+    cluster.tkctl("delete", "pod", "stubborn", "--wait=false")
+    assert row(cluster, "stubborn")[2] == "Terminating"
+    # SIGTERM is ignored: the agent kills it when the grace period ends, then the pod goes.
+    wait_for("stubborn gone", lambda: cluster.tkctl("get", "pod", "stubborn", check=False)
+             .returncode == 1)  # fmt: skip
+    assert time.monotonic() - started >= 3
 
 
 def test_image_pull_errors_in_the_status_column(cluster: Cluster) -> None:

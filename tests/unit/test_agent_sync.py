@@ -204,15 +204,18 @@ def test_image_pull_error_then_backoff(env) -> None:
     api, runtime, syncer, clock = env
     add_pod(api, image="127.0.0.1:1/missing:1")
     result = syncer.sync(pod_of(api))
-    assert result.requeue_after == pytest.approx(10)
+    assert result.requeue_after == pytest.approx(1)  # ErrImagePull shows for a moment
     cs = main_status(api)
     assert cs["state"]["waiting"]["reason"] == "ErrImagePull"
     assert pod_of(api)["status"]["phase"] == "Pending"
     assert ("Pulling", 'Pulling image "127.0.0.1:1/missing:1"') in api.events()
     assert ("Failed", "Error: ErrImagePull") in api.events()
+    syncer.sync(pod_of(api))  # another sync at once (a Docker event): still ErrImagePull
+    assert main_status(api)["state"]["waiting"]["reason"] == "ErrImagePull"
     clock.advance(1)
-    syncer.sync(pod_of(api))
+    result = syncer.sync(pod_of(api))
     assert main_status(api)["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    assert result.requeue_after == pytest.approx(9)  # the rest of the 10 s back-off
     runtime.allow_pull("127.0.0.1:1/missing:1")
     clock.advance(10)
     syncer.sync(pod_of(api))
