@@ -18,6 +18,7 @@ from common import errors, meta
 from common.resources import must
 from common.workloads import RECREATE
 from control import events
+from control.controllers import deployment_status as ds
 from control.controllers import rollout as ro
 from control.controllers import writes
 from control.controllers.deployment_plan import DeploymentPlan, plan_deployment
@@ -125,9 +126,9 @@ class DeploymentController:
             events.record(self.registry, d, "Warning", "ReplicaSetCreateError", message, COMPONENT)
             if ro.has_progress_deadline(d):
                 status = copy.deepcopy(d.get("status") or {})
-                cond = ro.new_condition("Progressing", "False", "ReplicaSetCreateError", message,
+                cond = ds.new_condition("Progressing", "False", "ReplicaSetCreateError", message,
                                         self.clock())  # fmt: skip
-                ro.set_condition(status, cond)
+                ds.set_condition(status, cond)
                 writes.write_status(self.registry, DEPLOYMENTS, d, status)
             return False
 

@@ -23,13 +23,14 @@ from common.workloads import (
     max_unavailable,
     replicas_of,
 )
+from control.controllers import deployment_status as ds
 from control.controllers import rollout as ro
 from control.controllers.ownership import claim, controller_ref, controller_uid, deleting
 from control.controllers.replicaset_plan import selector_of
 from control.controllers.templatehash import compute_hash
 
 Obj = dict[str, Any]
-PROGRESSING = "Progressing"
+PROGRESSING = ds.PROGRESSING
 
 
 @dataclass
@@ -121,7 +122,7 @@ class _Sync:
             _set_min_ready(new, min_ready)
             self._touch(new)
         self._set_revision(str((new["metadata"].get("annotations") or {}).get(REVISION, "")))
-        if ro.has_progress_deadline(self.d) and ro.condition(self._status, PROGRESSING) is None:
+        if ro.has_progress_deadline(self.d) and ds.condition(self._status, PROGRESSING) is None:
             self._set_progressing(
                 "True", "FoundNewReplicaSet", f'Found new replica set "{_name(new)}"'
             )
@@ -161,8 +162,8 @@ class _Sync:
             annotations[REVISION] = revision
 
     def _set_progressing(self, status: str, reason: str, message: str) -> None:
-        ro.set_condition(
-            self._status, ro.new_condition(PROGRESSING, status, reason, message, self.now)
+        ds.set_condition(
+            self._status, ds.new_condition(PROGRESSING, status, reason, message, self.now)
         )
 
     # -- the strategies ----------------------------------------------------------------------
@@ -175,7 +176,7 @@ class _Sync:
         if self._reconcile_new(all_rss, new) or self._reconcile_old(all_rss, ro.active(olds), new):
             self._rollout_status(all_rss, new)
             return
-        if ro.complete(self.d, self._status):
+        if ds.complete(self.d, self._status):
             self._cleanup(olds)
         self._rollout_status(all_rss, new)
 
@@ -243,7 +244,7 @@ class _Sync:
                 return
             all_rss = [*olds, new]
         self._scale_and_record(new, replicas_of(self.d))
-        if ro.complete(self.d, self._status):
+        if ds.complete(self.d, self._status):
             self._cleanup(olds)
         self._rollout_status(all_rss, new)
 
@@ -307,76 +308,15 @@ class _Sync:
     # -- status ------------------------------------------------------------------------------
 
     def _status_only(self, all_rss: list[Obj | None], new: Obj | None) -> None:
-        self.d["status"] = ro.calculate_status(all_rss, new, self.d, self.now)
+        self.d["status"] = ds.calculate_status(all_rss, new, self.d, self.now)
 
     def _rollout_status(self, all_rss: list[Obj | None], new: Obj | None) -> None:
-        """syncRolloutStatus: Available, then Progressing from the progress seen."""
-        status = ro.calculate_status(all_rss, new, self.d, self.now)
-        if not ro.has_progress_deadline(self.d):
-            ro.remove_condition(status, PROGRESSING)
-        current = ro.condition(self._status, PROGRESSING)
-        done = (
-            status.get("replicas", 0) == status.get("updatedReplicas", 0)
-            and current is not None
-            and current.get("reason") == "NewReplicaSetAvailable"
+        self.d["status"], self.plan.requeue_after = ds.rollout_status(
+            self.d, all_rss, new, self.now
         )
-        what = f'ReplicaSet "{_name(new)}"' if new else f'Deployment "{_name(self.d)}"'
-        if ro.has_progress_deadline(self.d) and not done:
-            if ro.complete(self.d, status):
-                cond = ro.new_condition(
-                    PROGRESSING,
-                    "True",
-                    "NewReplicaSetAvailable",
-                    f"{what} has successfully progressed.",
-                    self.now,
-                )
-                ro.set_condition(status, cond)
-            elif ro.progressing(self.d, status):
-                cond = ro.new_condition(
-                    PROGRESSING, "True", "ReplicaSetUpdated", f"{what} is progressing.", self.now
-                )
-                if current is not None and current["status"] == "True":
-                    cond["lastTransitionTime"] = current.get("lastTransitionTime")
-                ro.remove_condition(status, PROGRESSING)
-                ro.set_condition(status, cond)
-            elif ro.timed_out(self.d, status, self.now):
-                cond = ro.new_condition(
-                    PROGRESSING,
-                    "False",
-                    "ProgressDeadlineExceeded",
-                    f"{what} has timed out progressing.",
-                    self.now,
-                )
-                ro.set_condition(status, cond)
-        if status == self._status:
-            self.plan.requeue_after = self._stuck_requeue(status)
-        self.d["status"] = status
-
-    def _stuck_requeue(self, status: Obj) -> float | None:
-        """requeueStuckDeployment: when to look again for a progress deadline."""
-        current = ro.condition(self._status, PROGRESSING)
-        if not ro.has_progress_deadline(self.d) or current is None:
-            return None
-        if ro.complete(self.d, status) or current.get("reason") == "ProgressDeadlineExceeded":
-            return None
-        since = meta.parse_time(current.get("lastUpdateTime")) or self.now
-        deadline = int(ro.spec_of(self.d).get("progressDeadlineSeconds") or 0)
-        after = (since + dt.timedelta(seconds=deadline) - self.now).total_seconds()
-        return 0.0 if after < 1 else after + 1
 
     def paused_conditions(self) -> None:
-        """checkPausedConditions."""
-        if not ro.has_progress_deadline(self.d):
-            return
-        cond = ro.condition(self._status, PROGRESSING)
-        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
-            return
-        paused = bool(ro.spec_of(self.d).get("paused"))
-        was_paused = cond is not None and cond.get("reason") == "DeploymentPaused"
-        if paused and not was_paused:
-            self._set_progressing("Unknown", "DeploymentPaused", "Deployment is paused")
-        elif not paused and was_paused:
-            self._set_progressing("Unknown", "DeploymentResumed", "Deployment is resumed")
+        ds.paused_conditions(self.d, self.now)
 
     # -- the sync ----------------------------------------------------------------------------
 

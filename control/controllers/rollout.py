@@ -8,12 +8,10 @@ dicts out (the ``set_*`` helpers change the dict they are given and say whether 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from common import meta
 from common.workloads import (
     DESIRED_REPLICAS,
     LAST_APPLIED,
@@ -24,7 +22,6 @@ from common.workloads import (
     TEMPLATE_HASH_LABEL,
     is_rolling,
     max_surge,
-    max_unavailable,
     replicas_of,
 )
 
@@ -296,129 +293,3 @@ def has_progress_deadline(deployment: Mapping[str, Any]) -> bool:
 def has_revision_history_limit(deployment: Mapping[str, Any]) -> bool:
     limit = spec_of(deployment).get("revisionHistoryLimit")
     return limit is not None and limit != MAX_INT32
-
-
-# -- status and conditions -----------------------------------------------------------------------
-
-
-def condition(status: Mapping[str, Any], ctype: str) -> Obj | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
-    return None
-
-
-def new_condition(ctype: str, status: str, reason: str, message: str, now: dt.datetime) -> Obj:
-    stamp = meta.timestamp(now)
-    return {
-        "type": ctype,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
-
-
-def remove_condition(status: Obj, ctype: str) -> None:
-    kept = [c for c in status.get("conditions") or [] if c.get("type") != ctype]
-    if kept:
-        status["conditions"] = kept
-    else:
-        status.pop("conditions", None)
-
-
-def set_condition(status: Obj, cond: Obj) -> None:
-    """SetDeploymentCondition: no change for the same status and reason; the transition time
-    survives a change of reason only."""
-    current = condition(status, cond["type"])
-    if current is not None and (current["status"], current.get("reason")) == (
-        cond["status"],
-        cond.get("reason"),
-    ):
-        return
-    if current is not None and current["status"] == cond["status"]:
-        cond = {**cond, "lastTransitionTime": current.get("lastTransitionTime")}
-    remove_condition(status, cond["type"])
-    status.setdefault("conditions", []).append(cond)
-
-
-def calculate_status(
-    all_rss: list[Obj | None], new: Obj | None, deployment: Mapping[str, Any], now: dt.datetime
-) -> Obj:
-    """calculateStatus (sync.go), zero counts omitted as Kubernetes' JSON omits them."""
-    available = total(all_rss, "availableReplicas")
-    counts = {
-        "observedGeneration": int((deployment.get("metadata") or {}).get("generation") or 0),
-        "replicas": total(all_rss, "replicas"),
-        "updatedReplicas": status_count(new, "replicas"),
-        "readyReplicas": total(all_rss, "readyReplicas"),
-        "availableReplicas": available,
-        "unavailableReplicas": max(0, total(all_rss) - available),
-    }
-    status: Obj = {k: v for k, v in counts.items() if v}
-    old = deployment.get("status") or {}
-    if old.get("conditions"):
-        status["conditions"] = copy.deepcopy(old["conditions"])
-    if old.get("collisionCount") is not None:
-        status["collisionCount"] = old["collisionCount"]
-    if available >= replicas_of(deployment) - max_unavailable(deployment):
-        cond = new_condition(
-            "Available",
-            "True",
-            "MinimumReplicasAvailable",
-            "Deployment has minimum availability.",
-            now,
-        )
-    else:
-        cond = new_condition(
-            "Available",
-            "False",
-            "MinimumReplicasUnavailable",
-            "Deployment does not have minimum availability.",
-            now,
-        )
-    set_condition(status, cond)
-    return status
-
-
-def complete(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
-    """DeploymentComplete: every replica updated and available, no old one left."""
-    replicas = replicas_of(deployment)
-    generation = int((deployment.get("metadata") or {}).get("generation") or 0)
-    return (
-        int(status.get("updatedReplicas") or 0) == replicas
-        and int(status.get("replicas") or 0) == replicas
-        and int(status.get("availableReplicas") or 0) == replicas
-        and int(status.get("observedGeneration") or 0) >= generation
-    )
-
-
-def progressing(deployment: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """DeploymentProgressing: more updated, ready or available pods, or fewer old ones."""
-    old = deployment.get("status") or {}
-
-    def get(s: Mapping[str, Any], key: str) -> int:
-        return int(s.get(key) or 0)
-
-    return (
-        get(new, "updatedReplicas") > get(old, "updatedReplicas")
-        or get(new, "replicas") - get(new, "updatedReplicas")
-        < get(old, "replicas") - get(old, "updatedReplicas")
-        or get(new, "readyReplicas") > get(old, "readyReplicas")
-        or get(new, "availableReplicas") > get(old, "availableReplicas")
-    )
-
-
-def timed_out(deployment: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime) -> bool:
-    """DeploymentTimedOut: no progress reported within progressDeadlineSeconds."""
-    if not has_progress_deadline(deployment):
-        return False
-    cond = condition(status, "Progressing")
-    if cond is None or cond.get("reason") == "NewReplicaSetAvailable":
-        return False
-    if cond.get("reason") == "ProgressDeadlineExceeded":
-        return True
-    since = meta.parse_time(cond.get("lastUpdateTime"))
-    deadline = int(spec_of(deployment).get("progressDeadlineSeconds") or 0)
-    return since is not None and since + dt.timedelta(seconds=deadline) < now

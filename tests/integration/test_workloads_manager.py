@@ -1,5 +1,6 @@
 """The workload controllers as the control plane runs them: ``default_loops`` in the Manager's
-threads, woken by store changes, with a FAKE kubelet thread (no containers) marking pods Ready."""
+threads, woken by store changes, with a FAKE kubelet thread (no containers) marking pods Ready
+and renewing its node's Lease (else the node lifecycle controller would fence the node)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from typing import Any
 import pytest
 
 from common import meta
+from common.resources import must
 from control.manager import Manager
 from control.registry.registry import Registry
 from tests.integration.appsfake import DEPLOYS, NODES, PODS, RSES, FakeKubelet, ready_node
 from tests.integration.test_workloads import deployment
 
 DEADLINE = 20.0
+LEASES = must("leases")
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
@@ -36,10 +39,21 @@ def running(app: Any) -> Iterator[Registry]:
     manager.start()
     kubelet = FakeKubelet(registry, meta.now)
     stop = threading.Event()
+    lease = registry.create(LEASES, "kube-node-lease", {
+        "metadata": {"name": "node-1"},
+        "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40,
+                 "renewTime": meta.micro_timestamp()},
+    })[0]  # fmt: skip
 
     def beat() -> None:
+        nonlocal lease
+        renewed = time.monotonic()
         while not stop.wait(0.05):
             kubelet.sync()
+            if time.monotonic() - renewed > 1.0:  # as an agent renews its Lease
+                lease["spec"]["renewTime"] = meta.micro_timestamp()
+                lease = registry.replace(LEASES, "kube-node-lease", "node-1", lease)
+                renewed = time.monotonic()
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()

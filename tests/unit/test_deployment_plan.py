@@ -15,6 +15,7 @@ from common.workloads import (
     resolve_fenceposts,
     scaled_value,
 )
+from control.controllers import deployment_status as ds
 from control.controllers import rollout as ro
 from control.controllers.deployment_plan import plan_deployment
 from tests.unit.workloadsim import World, deployment
@@ -200,14 +201,14 @@ def test_progress_deadline_exceeded_when_nothing_becomes_ready() -> None:
     world = World(deployment(2, progressDeadlineSeconds=30))
     for _ in range(5):
         world.round(ready=lambda pod: False)
-    progressing = ro.condition(world.d["status"], "Progressing")
+    progressing = ds.condition(world.d["status"], "Progressing")
     assert progressing is not None and progressing["reason"] != "ProgressDeadlineExceeded"
     world.tick(60)
     world.round(ready=lambda pod: False)
-    progressing = ro.condition(world.d["status"], "Progressing")
+    progressing = ds.condition(world.d["status"], "Progressing")
     assert progressing is not None
     assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
-    available = ro.condition(world.d["status"], "Available")
+    available = ds.condition(world.d["status"], "Available")
     assert available is not None and available["reason"] == "MinimumReplicasUnavailable"
 
 
@@ -220,7 +221,7 @@ def test_paused_deployment_scales_but_does_not_roll_out() -> None:
     for _ in range(5):
         world.round()
     assert len(world.rss) == 1 and world.spec_total() == 4
-    progressing = ro.condition(world.d["status"], "Progressing")
+    progressing = ds.condition(world.d["status"], "Progressing")
     assert progressing is not None and progressing["reason"] == "DeploymentPaused"
 
 
