@@ -1,8 +1,8 @@
 """The arithmetic of a Deployment rollout over its ReplicaSets, as Kubernetes'
 deployment/util/deployment_util.go and sync.go compute it: which ReplicaSet is new, how far the
-new one may grow (``NewRSNewReplicas``), proportional shares when scaling several at once, the
-revision annotations, and the Deployment's status and conditions. Pure: dicts in, numbers and
-dicts out (the ``set_*`` helpers change the dict they are given and say whether it changed).
+new one may grow (``NewRSNewReplicas``), proportional shares when scaling several at once and the
+revision annotations (the status is ``deployment_status``). Pure: dicts in, numbers and dicts out
+(the ``set_*`` helpers change the dict they are given and say whether it changed).
 """
 
 from __future__ import annotations
