@@ -21,9 +21,19 @@ import click
 
 from common import channels
 from control.cli.flags import command
-from control.cli.output import CliError, echo_error
+from control.cli.output import CliError
 from control.cli.podpick import open_stream, resolve_pod
 from control.cli.session import Session, global_options
+
+_OUTPUT = threading.Lock()
+
+
+def say(message: str, err: bool = False) -> None:
+    """One line, flushed; a lock keeps lines from several threads whole (a text stream written
+    from two threads at once can lose data)."""
+    with _OUTPUT:
+        click.echo(message, err=err)
+        (sys.stderr if err else sys.stdout).flush()
 
 
 @dataclass(frozen=True)
@@ -115,11 +125,10 @@ class Forwarder:
                 continue
             pair = PortPair(sock.getsockname()[1], pair.remote)
             self.listeners.append(sock)
-            click.echo(f"Forwarding from {_show(address)}:{pair.local} -> {pair.remote}")
+            say(f"Forwarding from {_show(address)}:{pair.local} -> {pair.remote}")
             threading.Thread(target=self._accept, args=(sock, pair), daemon=True).start()
-        sys.stdout.flush()
         if len(failures) == len(addresses):
-            echo_error(f"Unable to listen on port {pair.local}: {'; '.join(failures)}")
+            say(f"Unable to listen on port {pair.local}: {'; '.join(failures)}", err=True)
             raise CliError(
                 f"unable to listen on any of the requested ports: [{{{pair.local} {pair.remote}}}]"
             )
@@ -131,8 +140,7 @@ class Forwarder:
                 conn, _ = listener.accept()
             except OSError:
                 return  # closed at exit
-            click.echo(f"Handling connection for {pair.local}")
-            sys.stdout.flush()
+            say(f"Handling connection for {pair.local}")
             threading.Thread(target=self.forward, args=(conn, pair), daemon=True).start()
 
     def forward(self, conn: socket.socket, pair: PortPair) -> None:
@@ -140,7 +148,7 @@ class Forwarder:
         try:
             stream = open_stream(self.session, self.pod, "portforward", {"ports": pair.remote})
         except Exception as e:  # one connection's failure must not stop the others
-            echo_error(f"an error occurred forwarding {pair.local} -> {pair.remote}: {e}")
+            say(f"an error occurred forwarding {pair.local} -> {pair.remote}: {e}", err=True)
             conn.close()
             return
         pump = threading.Thread(target=_local_to_pod, args=(conn, stream), daemon=True)
@@ -161,12 +169,13 @@ class Forwarder:
             pass  # the local client went away
         finally:
             stream.close()
+            # Said before the local connection closes: whoever sees it close can read why.
+            if error:
+                text = error.decode(errors="replace").strip()
+                say(f"an error occurred forwarding {pair.local} -> {pair.remote}: {text}", err=True)
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
-        if error:
-            text = error.decode(errors="replace").strip()
-            echo_error(f"an error occurred forwarding {pair.local} -> {pair.remote}: {text}")
 
     def close(self) -> None:
         for sock in self.listeners:
