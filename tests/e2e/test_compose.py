@@ -99,6 +99,14 @@ def compose(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Comp
         yield c
         cluster = c.json("get", "namespace", "kube-system")["metadata"]["uid"]
     finally:
+        # Shown by pytest only when the test failed: the containers, their networks, the logs.
+        print(c.run("--profile", "nodes", "ps", check=False))
+        print(subprocess.run(
+            ["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={c.project}",
+             "--format", "{{.Names}} {{.Status}} {{.Networks}} {{.Ports}}"],
+            capture_output=True, text=True, check=False,
+        ).stdout)  # fmt: skip
+        print(c.run("--profile", "nodes", "logs", "--tail", "30", check=False))
         c.run("--profile", "nodes", "down", "-v", "--timeout", "5", check=False)
         if cluster:  # Mode A's pods run on the host's engine
             for container in docker_client.containers.list(
