@@ -154,9 +154,12 @@ class Agent:
             self.prober.stop()
         if self.node_api is not None:
             self.node_api.stop()
-        deadline = time.monotonic() + 3.0  # a long-poll watch may not notice at once
+        # Let pod workers finish the step they are in; the other threads only wait on I/O (a
+        # long-poll watch, Docker's event stream) and die with the process.
+        deadline = time.monotonic() + 3.0
         for t in self.threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+            if t.name.startswith("pod-worker-"):
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
         log.info("node %s: agent stopped, containers left running", self.config.node_name)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:

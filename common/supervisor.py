@@ -216,10 +216,11 @@ class Supervisor:
             self._save()
 
     def stop(self) -> None:
-        # Agents first (they leave containers running), then the API, then the store.
+        # Agents first (they leave containers running), then the API, then the store. gunicorn
+        # takes SIGINT as its quick shutdown: SIGTERM would wait on watches nobody reads.
         for group in (self.children[2:], self.children[1:2], self.children[:1]):
             for child in group:
-                child.stop()
+                child.stop(signal.SIGINT if child.name == "control" else signal.SIGTERM)
             deadline = time.monotonic() + STOP_TIMEOUT
             for child in group:
                 if child.proc is None:

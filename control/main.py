@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -102,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         "accesslog": "-" if args.verbose else None,
         "loglevel": "debug" if args.verbose else "info",
         "post_worker_init": post_worker_init,
+        # SIGINT/SIGQUIT is a quick shutdown: leave at once instead of waiting for the request
+        # threads (open watches) to notice. Every write is one atomic script, so nothing is
+        # left half done.
+        "worker_int": lambda worker: os._exit(0),
         **server.gunicorn,
     }
     _Server(app, options).run()
