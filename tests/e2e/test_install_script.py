@@ -21,6 +21,24 @@ pytestmark = pytest.mark.e2e
 BASE = "tinykube/base:bookworm"
 WHEELHOUSE = ROOT / ".tmp" / "wheelhouse-bookworm"
 TOKEN = "K10" + "a" * 64 + "::node:secret"
+# The ExecStart lines of tinykube-redis and tinykube-server, run by hand (no systemd here).
+SERVE_AS_THE_UNITS_WOULD = r"""
+set -e
+mkdir -p /run/tinykube-redis /var/lib/tinykube/redis
+redis-server --port 0 --unixsocket /run/tinykube-redis/redis.sock --unixsocketperm 700 \
+    --dir /var/lib/tinykube/redis --appendonly yes --save '' --daemonize yes
+set -a; . /etc/default/tinykube-server; set +a
+nohup /opt/tinykube/venv/bin/tinykube control \
+    --redis-url 'unix:///run/tinykube-redis/redis.sock?db=0' \
+    --data-dir /var/lib/tinykube/server --write-kubeconfig /etc/tinykube/tinykube.yaml \
+    $TINYKUBE_SERVER_ARGS >/tmp/control.log 2>&1 &
+for i in $(seq 1 60); do
+    KUBECONFIG=/etc/tinykube/tinykube.yaml tkctl get nodes >/tmp/nodes 2>&1 && cat /tmp/nodes && exit 0
+    sleep 1
+done
+cat /tmp/control.log
+exit 1
+"""
 
 
 def base_image() -> str:
@@ -65,16 +83,31 @@ def sh(box: docker.models.containers.Container, script: str) -> tuple[int, str]:
 
 
 def test_install_server_then_agent_then_uninstall(box: docker.models.containers.Container) -> None:
-    code, out = sh(box, "/src/scripts/install.sh --write-kubeconfig-mode 0644 --tls-san api.test")
+    code, out = sh(
+        box, "/src/scripts/install.sh --agent --write-kubeconfig-mode 0644 --tls-san api.test"
+    )
     assert code == 0, out
     assert "systemd is not running here, so the units could not be enabled" in out
+    code, out = sh(box, "cat /etc/default/tinykube-agent")
+    assert "TK_SERVER_URL=https://127.0.0.1:6443" in out
+    assert "--token-file /var/lib/tinykube/server/node-token" in out
+    # What the units would run works with the installed venv: Redis on its socket, the server.
+    code, out = sh(box, SERVE_AS_THE_UNITS_WOULD)
+    assert code == 0, out
+    assert "NAME" in out or "No resources found" in out, out
+    code, out = sh(
+        box, "stat -c %a /etc/tinykube/tinykube.yaml /var/lib/tinykube/server/node-token"
+    )
+    assert out.split() == ["644", "600"], out
     code, out = sh(box, "/usr/local/bin/tinykube control --help && tkctl version --client")
     assert code == 0 and "--tls-san" in out, out
     code, out = sh(box, "cat /etc/default/tinykube-server; stat -c %a /etc/default/tinykube-server")
     assert "--write-kubeconfig-mode 0644" in out and "--tls-san api.test" in out
     assert out.strip().endswith("600")
     # Again: nothing to change.
-    code, out = sh(box, "/src/scripts/install.sh --write-kubeconfig-mode 0644 --tls-san api.test")
+    code, out = sh(
+        box, "/src/scripts/install.sh --agent --write-kubeconfig-mode 0644 --tls-san api.test"
+    )
     assert code == 0 and "wrote" not in out, out
     # An agent, as k3s's K3S_URL/K3S_TOKEN select it.
     code, out = sh(
