@@ -99,8 +99,9 @@ install_packages() {
 	command -v python3 >/dev/null 2>&1 && python3 -m venv "$WORK/probe" >/dev/null 2>&1 ||
 		missing+=(python3 python3-venv)
 	command -v update-ca-certificates >/dev/null 2>&1 || missing+=(ca-certificates)
-	if [ "$MODE" = server ]; then
-		command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+	if [ "$MODE" = server ] && ! command -v redis-server >/dev/null 2>&1; then
+		missing+=(redis-server)
+		NEW_REDIS=1
 	fi
 	if [ "$MODE" = agent ] || [ -n "$WITH_AGENT" ]; then
 		{ command -v dockerd && command -v docker; } >/dev/null 2>&1 || missing+=(docker.io)
@@ -283,6 +284,11 @@ start_units() {
 		return 0
 	fi
 	systemctl daemon-reload
+	if [ -n "$NEW_REDIS" ]; then
+		# Only its binary is needed: tinykube-redis runs it privately, on a unix socket.
+		systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+		tk_log "stopped and disabled Debian's redis-server.service (tinykube-redis runs Redis)"
+	fi
 	if [ "$MODE" = agent ] || [ -n "$WITH_AGENT" ]; then
 		systemctl enable --now docker.service >/dev/null 2>&1 ||
 			tk_log "warning: could not start docker.service"
@@ -319,6 +325,7 @@ main() {
 	WORK="$(mktemp -d)"
 	trap 'rm -rf "$WORK"' EXIT
 	CHANGED=""
+	NEW_REDIS=""
 	install_packages
 	install_venv
 	write_units
