@@ -57,7 +57,9 @@ in_image() {
 
 on_host() {
 	local py src
-	py="$(command -v python3)"
+	# The project's venv has pip; Debian's python3 may not.
+	py="$ROOT/.venv/bin/python"
+	[ -x "$py" ] || py="$(command -v python3)"
 	src="$(mktemp -d)"
 	sources | tar -x -C "$src"
 	"$py" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$OUT" "$src" \
