@@ -21,7 +21,7 @@ from control.cli.describers import (
     _annotations,
     _container_config,
     _labels,
-    _ports,
+    _ports_and_command,
     _tolerations,
     events_section,
     register,
@@ -41,16 +41,7 @@ def _m(obj: object, key: str) -> Obj:
 def _template_container(w: Text, c: Obj) -> None:
     w.write(1, f" {c.get('name', '')}:\n")
     w.write(2, f"Image:\t{c.get('image', '')}\n")
-    ports = [p for p in c.get("ports") or [] if isinstance(p, Mapping)]
-    port, host = _ports(ports, "containerPort"), _ports(ports, "hostPort")
-    w.write(2, f"{'Ports' if ',' in port else 'Port'}:\t{port or '<none>'}\n")
-    w.write(2, f"{'Host Ports' if ',' in host else 'Host Port'}:\t{host or '<none>'}\n")
-    for title, key in (("Command", "command"), ("Args", "args")):
-        if c.get(key):
-            w.write(2, f"{title}:\n")
-            for arg in c[key]:
-                for line in str(arg).split("\n"):
-                    w.write(3, f"{line}\n")
+    _ports_and_command(w, c)
     _container_config(w, c)
 
 

@@ -144,13 +144,8 @@ def _state(w: Text, title: str, state: Obj) -> None:
             w.write(3, f"Reason:\t{reason}\n")
 
 
-def _container(w: Text, c: Obj, status: Obj | None) -> None:
-    w.write(1, f"{c.get('name', '')}:\n")
-    if status is not None:
-        w.write(2, f"Container ID:\t{status.get('containerID', '')}\n")
-    w.write(2, f"Image:\t{c.get('image', '')}\n")
-    if status is not None:
-        w.write(2, f"Image ID:\t{status.get('imageID', '')}\n")
+def _ports_and_command(w: Text, c: Obj) -> None:
+    """A container's Port, Host Port, Command and Args lines (pods and pod templates)."""
     ports = [p for p in c.get("ports") or [] if isinstance(p, Mapping)]
     port, host = _ports(ports, "containerPort"), _ports(ports, "hostPort")
     w.write(2, f"{'Ports' if ',' in port else 'Port'}:\t{port or '<none>'}\n")
@@ -161,6 +156,16 @@ def _container(w: Text, c: Obj, status: Obj | None) -> None:
             for arg in c[key]:
                 for line in str(arg).split("\n"):
                     w.write(3, f"{line}\n")
+
+
+def _container(w: Text, c: Obj, status: Obj | None) -> None:
+    w.write(1, f"{c.get('name', '')}:\n")
+    if status is not None:
+        w.write(2, f"Container ID:\t{status.get('containerID', '')}\n")
+    w.write(2, f"Image:\t{c.get('image', '')}\n")
+    if status is not None:
+        w.write(2, f"Image ID:\t{status.get('imageID', '')}\n")
+    _ports_and_command(w, c)
     if status is not None:
         _state(w, "State", _m(status, "state"))
         if isinstance(_m(status, "lastState").get("terminated"), Mapping):

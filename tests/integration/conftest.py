@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
+from common.client import ApiClient
 from common.redis_store import RedisStore
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
@@ -86,3 +90,29 @@ def pod_manifest(name: str = "web", image: str = "tinykube/web:1", **labels: str
         "metadata": {"name": name, "labels": labels or {"app": name}},
         "spec": {"containers": [{"name": "web", "image": image}]},
     }
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """The app on a real HTTP port (werkzeug, in a thread), for clients that speak HTTP."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        t.join(timeout=5)
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def admin(server: str) -> Iterator[ApiClient]:
+    client = ApiClient(server, ADMIN_TOKEN)
+    yield client
+    client.close()

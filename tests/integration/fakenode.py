@@ -5,11 +5,7 @@ port-forward and httpGet/tcpSocket probes reach local servers the tests run."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
-from typing import Any
-
-from werkzeug.serving import make_server
 
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent, AgentConfig
@@ -17,18 +13,6 @@ from common.client import ApiClient
 from tests.integration.conftest import NODE_TOKEN
 
 NODE = "node-1"
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        t.join(timeout=5)
 
 
 def local_runtime() -> FakeRuntime:

@@ -4,13 +4,11 @@ through the API server, graceful deletion and an agent restart that adopts its c
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from agent import runtime as rt
 from agent.apis import LEASES, NODES, PODS
@@ -20,26 +18,9 @@ from agent.planner import BackoffPolicy
 from common import errors
 from common.client import ApiClient
 from tests.contract.test_runtime_contract import ensure_test_image
-from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN
+from tests.integration.conftest import NODE_TOKEN
 
 NODE = "node-1"
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    t.join(timeout=5)
-
-
-@pytest.fixture
-def admin(server: str) -> Iterator[ApiClient]:
-    client = ApiClient(server, ADMIN_TOKEN)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -32,21 +32,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    with fakenode.serve(app) as url:
-        yield url
-
-
-@pytest.fixture
 def runtime() -> FakeRuntime:
     return fakenode.local_runtime()
-
-
-@pytest.fixture
-def admin(server: str) -> Iterator[ApiClient]:
-    client = ApiClient(server, ADMIN_TOKEN)
-    yield client
-    client.close()
 
 
 @pytest.fixture

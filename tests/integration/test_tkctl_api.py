@@ -3,15 +3,12 @@ so that tkctl's real ApiClient does the talking: kubectl's messages end to end."
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from werkzeug.serving import make_server
 
 from control.cli.main import cli
 from control.cli.session import Session
@@ -28,18 +25,6 @@ spec:
   - name: web
     image: tinykube/web:1
 """
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(10)
 
 
 @pytest.fixture
