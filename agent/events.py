@@ -3,15 +3,19 @@
 ``EventRecorder.record`` POSTs an Event about a pod; the same (pod, container, reason, message)
 again within ``DEDUP_SECONDS`` PATCHes the first one's ``count`` and ``lastTimestamp`` instead,
 so a crash loop leaves one BackOff event with a growing count. Failures are logged, never
-raised: an event is never worth failing a sync. Effectful (API calls).
+raised: an event is never worth failing a sync. With ``background=True`` (the agent) the API
+calls go through one sender thread, as client-go's broadcaster does, so a pod start never waits
+on them. Effectful (API calls).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +29,8 @@ log = logging.getLogger(__name__)
 DEDUP_SECONDS = 600.0
 # Bound on remembered events, so a long-running agent does not grow without limit.
 CACHE_SIZE = 4096
+# Events waiting for the sender thread; beyond this they are dropped (client-go: 1000).
+QUEUE_SIZE = 1000
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -77,12 +83,30 @@ def make_event(
 class EventRecorder:
     """Posts pod events for one node; thread-safe."""
 
-    def __init__(self, client: ApiClient | None, node: str) -> None:
+    def __init__(self, client: ApiClient | None, node: str, *, background: bool = False) -> None:
         self.client = client
         self.node = node
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, ...], tuple[str, int, float]] = OrderedDict()
         self.recorded: list[dict[str, Any]] = []  # the last events, for tests and debugging
+        self._queue: queue.Queue[Callable[[], None]] | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=QUEUE_SIZE)
+            threading.Thread(target=self._send_loop, name="event-sender", daemon=True).start()
+
+    def _submit(self, call: Callable[[], None]) -> None:
+        if self._queue is None:
+            call()
+            return
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            log.info("event dropped: %d events are already waiting to be sent", QUEUE_SIZE)
+
+    def _send_loop(self) -> None:
+        assert self._queue is not None
+        while True:
+            self._queue.get()()
 
     def record(
         self,
@@ -105,23 +129,27 @@ class EventRecorder:
                 seen = None
         log.debug("pod %s/%s: event %s %s", meta["namespace"], meta["name"], reason, message)
         if seen is not None:
-            self._bump(meta["namespace"], seen[0], seen[1] + 1)
+            self._submit(lambda: self._bump(meta["namespace"], seen[0], seen[1] + 1))
             return
         event = make_event(pod, reason, message, event_type, self.node, container)
         self.recorded = [*self.recorded[-99:], event]
         if self.client is None:
             return
-        try:
-            self.client.create(EVENTS, event, meta["namespace"])
-        except errors.ApiError as e:
-            log.info(
-                "pod %s/%s: event %s not recorded: %s", meta["namespace"], meta["name"], reason, e
-            )
-            return
         with self._lock:
             self._seen[key] = (event["metadata"]["name"], 1, now)
             while len(self._seen) > CACHE_SIZE:
                 self._seen.popitem(last=False)
+        self._submit(lambda: self._create(key, event))
+
+    def _create(self, key: tuple[str, ...], event: dict[str, Any]) -> None:
+        assert self.client is not None
+        namespace = event["metadata"]["namespace"]
+        try:
+            self.client.create(EVENTS, event, namespace)
+        except errors.ApiError as e:
+            log.info("event %s/%s not recorded: %s", namespace, event["metadata"]["name"], e)
+            with self._lock:
+                self._seen.pop(key, None)  # the next one is created afresh, not counted
 
     def _bump(self, namespace: str, name: str, count: int) -> None:
         if self.client is None:

@@ -119,7 +119,7 @@ class Agent:
         )
         registrar = self.registrar
         self._retry("node registration", registrar.register)
-        recorder = EventRecorder(self.client, cfg.node_name)
+        recorder = EventRecorder(self.client, cfg.node_name, background=True)
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
         self.syncer = PodSyncer(
