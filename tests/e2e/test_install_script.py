@@ -33,7 +33,8 @@ nohup /opt/tinykube/venv/bin/tinykube control \
     --data-dir /var/lib/tinykube/server --write-kubeconfig /etc/tinykube/tinykube.yaml \
     $TINYKUBE_SERVER_ARGS >/tmp/control.log 2>&1 &
 for i in $(seq 1 60); do
-    KUBECONFIG=/etc/tinykube/tinykube.yaml tkctl get nodes >/tmp/nodes 2>&1 && cat /tmp/nodes && exit 0
+    KUBECONFIG=/etc/tinykube/tinykube.yaml tkctl get nodes >/tmp/nodes 2>&1 \
+        && cat /tmp/nodes && exit 0
     sleep 1
 done
 cat /tmp/control.log
