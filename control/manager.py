@@ -18,6 +18,7 @@ from common import errors, meta
 from common.store import Store
 from control.controllers import nodehealth
 from control.controllers.deployment import DeploymentController
+from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
@@ -56,6 +57,7 @@ def default_loops(
         DeploymentController(registry),  # watches deployments, replicasets, pods
         GarbageCollector(registry),  # watches deployments, replicasets, pods
         NamespaceController(registry),  # watches namespaces and their workloads
+        EventCollector(registry),  # sweeps every minute
     ]
 
 

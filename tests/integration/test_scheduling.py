@@ -70,3 +70,25 @@ def test_unschedulable_pod_stays_pending_with_reason(app: Any) -> None:
     reg.create(NODES, "", node("n2", disk="ssd"))
     assert scheduler.schedule_pending() == 1
     assert reg.get(PODS, "default", "picky")["spec"]["nodeName"] == "n2"
+
+
+def test_expired_events_are_deleted(app: Any) -> None:
+    import datetime as dt
+
+    from control.controllers.eventttl import EventCollector
+
+    reg = registry(app)
+    for name, stamp in (("old", "2000-01-01T00:00:00Z"), ("fresh", None)):
+        body: dict[str, Any] = {
+            "metadata": {"name": name},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+            "reason": "R",
+            "message": "m",
+            "type": "Normal",
+        }
+        if stamp:
+            body["lastTimestamp"] = stamp
+        reg.create(EVENTS, "default", body)
+    EventCollector(reg, ttl=dt.timedelta(hours=1)).sweep()
+    left = [e["metadata"]["name"] for e in reg.list(EVENTS, "default")["items"]]
+    assert left == ["fresh"]
