@@ -14,6 +14,7 @@ from common.humanize import age, rfc1123z, until
 from common.printers import node_roles
 from common.tabwriter import tabwrite
 from control.cli.nodedescribe import lease_section, pods_section
+from control.cli.probedesc import probe_lines
 
 Obj = Mapping[str, Any]
 Describer = Callable[[Obj, Sequence[Obj] | None, dt.datetime], str]
@@ -183,6 +184,8 @@ def _container_config(w: Text, c: Obj) -> None:
             w.write(2, f"{title}:\n")
             for name, qty in sorted(_m(resources, key).items()):
                 w.write(3, f"{name}:\t{qty}\n")
+    for title, text in probe_lines(c):
+        w.write(2, f"{title}:\t{text}\n")
     env = [e for e in c.get("env") or [] if isinstance(e, Mapping)]
     w.write(2, "Environment:" + ("" if env else "\t<none>") + "\n")
     for e in env:
