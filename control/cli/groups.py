@@ -13,24 +13,19 @@ import click
 from control.cli.flags import CONTEXT_SETTINGS
 
 
-class TkSubGroup(click.Group):
-    """A click group with aliases and kubectl's error for an unknown subcommand."""
+class KubectlGroup(click.Group):
+    """A click group that fails like kubectl: ``unknown command "x" for "tkctl rollout"``, and
+    usage errors carry the group's context (for the ``See '... -h'`` hint)."""
 
-    aliases: dict[str, str]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.aliases = {}
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+    def command_path(self, ctx: click.Context) -> str:
+        return ctx.command_path
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            raise click.UsageError(f'unknown command "{name}" for "{ctx.command_path}"', ctx)
+            raise click.UsageError(f'unknown command "{name}" for "{self.command_path(ctx)}"', ctx)
         return super().resolve_command(ctx, args)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -40,6 +35,19 @@ class TkSubGroup(click.Group):
             if e.ctx is None:
                 e.ctx = ctx
             raise
+
+
+class TkSubGroup(KubectlGroup):
+    """A kubectl-like group with aliases (``create ns``)."""
+
+    aliases: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
     def alias(self, alias: str, name: str) -> None:
         self.aliases[alias] = name

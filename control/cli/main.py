@@ -20,6 +20,7 @@ from common import errors
 from common.kubeconfig import KubeconfigError
 from common.manifest import ManifestError
 from control.cli.flags import CONTEXT_SETTINGS
+from control.cli.groups import KubectlGroup
 from control.cli.output import CliError, Failed, api_error_message, client_error, echo_error
 from control.cli.session import Session, global_options
 
@@ -99,7 +100,7 @@ def _silence_stdout() -> None:
         pass
 
 
-class TkGroup(click.Group):
+class TkGroup(KubectlGroup):
     """A click group with lazily imported commands and kubectl's error handling."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -114,21 +115,8 @@ class TkGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else ""
-        if name and self.get_command(ctx, name) is None and not name.startswith("-"):
-            raise click.UsageError(f'unknown command "{name}" for "tkctl"', ctx)
-        return super().resolve_command(ctx, args)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as e:
-            if e.ctx is None:
-                e.ctx = ctx
-            raise
+    def command_path(self, ctx: click.Context) -> str:
+        return "tkctl"
 
     def main(  # type: ignore[override]
         self,
