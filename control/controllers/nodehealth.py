@@ -236,18 +236,22 @@ def _toleration_seconds(pod: Obj, key: str) -> tuple[bool, float | None]:
     return False, None
 
 
-def eviction_time(pod: Obj, verdict: Verdict, config: Config) -> dt.datetime | None:
+def eviction_time(
+    pod: Obj, verdict: Verdict, config: Config, calm_since: dt.datetime | None = None
+) -> dt.datetime | None:
     """When ``pod`` on the down node becomes due: its own toleration of the node's NoExecute
     taint if it has one (Kubernetes' tolerationSeconds), else the configured eviction timeout
-    (Kubernetes' default toleration of 300 s). None: never."""
+    (Kubernetes' default toleration of 300 s), counted from the taint or from the end of the
+    last disruption (``calm_since``), whichever is later. None: never."""
     if verdict.since is None:
         return None
+    start = max(verdict.since, calm_since) if calm_since is not None else verdict.since
     key = UNREACHABLE_TAINT if verdict.health == UNREACHABLE else NOT_READY_TAINT
     tolerated, seconds = _toleration_seconds(pod, key)
     if tolerated and seconds is None:
         return None
     delay = seconds if tolerated and seconds is not None else config.eviction_timeout
-    return verdict.since + dt.timedelta(seconds=delay)
+    return start + dt.timedelta(seconds=delay)
 
 
 def _refill(bucket: Bucket, now: dt.datetime, rate: float) -> Bucket:
@@ -271,9 +275,15 @@ def plan_evictions(
     evicting: frozenset[str],
     now: dt.datetime,
     config: Config,
+    calm_since: dt.datetime | None = None,
 ) -> EvictionPlan:
     """The pods to delete now. A down node takes a token of the rate limiter when its first pods
-    fall due; after that its pods go as they fall due, until the node is healthy again."""
+    fall due; after that its pods go as they fall due, until the node is healthy again.
+
+    ``calm_since`` is when the last disruption ended: no eviction clock counts the time spent
+    in it, so a node still silent when the others come back gets its full timeout from then
+    (Kubernetes resets its nodes' timestamps when it leaves full disruption, and only taints
+    nodes once their zone is no longer disrupted)."""
     bucket = _refill(bucket, now, config.eviction_rate)
     down = sorted(
         (v for v in verdicts if v.down),
@@ -286,7 +296,7 @@ def plan_evictions(
     for v in down:
         due = []
         for pod in pods_by_node.get(v.name, ()):
-            when = eviction_time(pod, v, config)
+            when = eviction_time(pod, v, config, calm_since)
             if when is not None and when <= now:
                 due.append(pod)
         if not due:

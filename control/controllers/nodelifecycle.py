@@ -75,6 +75,7 @@ class NodeLifecycleController:
         self.bucket = nh.Bucket()
         self.evicting: frozenset[str] = frozenset()
         self.suspended = False
+        self.calm_since: dt.datetime | None = None  # when the last disruption ended
 
     def run(self, stop: threading.Event) -> None:
         """Judge the nodes every period (and when a Node changes) until ``stop``."""
@@ -110,9 +111,10 @@ class NodeLifecycleController:
             if v.health == nh.UNREACHABLE:
                 result.pods_marked += self._mark_not_ready(pods_by_node[v.name], now)
         plan = nh.plan_evictions(
-            result.verdicts, pods_by_node, self.bucket, self.evicting, now, self.config
-        )
-        self._note_disruption(plan, result.verdicts)
+            result.verdicts, pods_by_node, self.bucket, self.evicting, now, self.config,
+            self.calm_since,
+        )  # fmt: skip
+        self._note_disruption(plan, result.verdicts, now)
         self.bucket, self.evicting = plan.bucket, plan.evicting
         for node_name in plan.waiting:
             log.debug("node %s: eviction held back by the rate limit", node_name)
@@ -174,7 +176,9 @@ class NodeLifecycleController:
         log.info("pod %s: evicted from node %s", _ref(pod), pod["spec"].get("nodeName"))
         return True
 
-    def _note_disruption(self, plan: nh.EvictionPlan, verdicts: list[nh.Verdict]) -> None:
+    def _note_disruption(
+        self, plan: nh.EvictionPlan, verdicts: list[nh.Verdict], now: dt.datetime
+    ) -> None:
         if plan.suspended and not self.suspended:
             down = sum(1 for v in verdicts if v.down)
             log.warning(
@@ -183,7 +187,9 @@ class NodeLifecycleController:
                 down, len(verdicts), self.config.unhealthy_threshold * 100,
             )  # fmt: skip
         elif self.suspended and not plan.suspended:
-            log.warning("node lifecycle: fewer nodes look down; evictions resume")
+            log.warning("node lifecycle: fewer nodes look down; evictions resume, every eviction "
+                        "timeout counted from now")  # fmt: skip
+            self.calm_since = now
         self.suspended = plan.suspended
 
 

@@ -254,6 +254,22 @@ def test_no_eviction_while_more_than_55_percent_of_the_nodes_look_down() -> None
     assert nh.plan_evictions(alone, pods, nh.Bucket(), frozenset(), at(60), CFG).suspended
 
 
+def test_the_eviction_clock_restarts_when_a_disruption_ends() -> None:
+    # n1 and n2 went down at 0; n2 is back at 60 while n1 is still silent: n1's pods get a full
+    # timeout from 60, not from 0 (they would go at once otherwise).
+    pods = {"n1": [pod("a")]}
+    verdicts = [down_verdict("n1", 0), up_verdict("n2"), up_verdict("n3")]
+    early = nh.plan_evictions(verdicts, pods, nh.Bucket(), frozenset(), at(61), CFG, at(60))
+    assert names(early) == [] and not early.suspended
+    due = at(60 + CFG.eviction_timeout)
+    later = nh.plan_evictions(verdicts, pods, nh.Bucket(), frozenset(), due, CFG, at(60))
+    assert names(later) == ["a"]
+    # A taint added after the disruption ended counts from the taint.
+    fresh = [down_verdict("n1", 70), up_verdict("n2"), up_verdict("n3")]
+    plan = nh.plan_evictions(fresh, pods, nh.Bucket(), frozenset(), due, CFG, at(60))
+    assert names(plan) == []
+
+
 def test_a_node_that_recovers_leaves_the_evicting_set() -> None:
     plan = nh.plan_evictions([up_verdict("n1"), up_verdict("n2")], {}, nh.Bucket(),
                              frozenset({"n1"}), at(1), CFG)  # fmt: skip
