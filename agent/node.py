@@ -245,11 +245,11 @@ class NodeRegistrar:
     def update_status(self, node: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """PUT the node's status, re-reading the Node after a 409."""
         for _ in range(5):
-            if node is None:
-                node = self.client.get(NODES, self.name)
-            old = node.get("status") or {}
-            status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
             try:
+                if node is None:
+                    node = self.client.get(NODES, self.name)
+                old = node.get("status") or {}
+                status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
                 return self.client.update(NODES, {**node, "status": status}, sub="status")
             except errors.ConflictError:
                 node = None

@@ -104,6 +104,23 @@ def test_node_registers_and_renews_its_lease(admin: ApiClient, start_agent) -> N
     assert wait_for(lambda: heartbeat() != beat, 10)
 
 
+def test_a_deleted_node_is_registered_again(admin: ApiClient, start_agent) -> None:
+    start_agent()
+    first = admin.get(NODES, NODE)["metadata"]["uid"]
+    admin.delete(NODES, NODE)
+
+    def registered_again() -> bool:
+        try:
+            node = admin.get(NODES, NODE)
+        except errors.NotFoundError:
+            return False
+        conds = (node.get("status") or {}).get("conditions") or []
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+        return bool(node["metadata"]["uid"] != first and ready)
+
+    assert wait_for(registered_again, 10)  # at the next status update (every 1 s here)
+
+
 def test_pod_runs_heals_logs_and_is_deleted(
     admin: ApiClient, runtime: FakeRuntime, start_agent
 ) -> None:
