@@ -110,11 +110,11 @@ class NodeLifecycleController:
         for v in down:
             if v.health == nh.UNREACHABLE:
                 result.pods_marked += self._mark_not_ready(pods_by_node[v.name], now)
+        self._note_disruption(result.verdicts, now)
         plan = nh.plan_evictions(
             result.verdicts, pods_by_node, self.bucket, self.evicting, now, self.config,
             self.calm_since,
         )  # fmt: skip
-        self._note_disruption(plan, result.verdicts, now)
         self.bucket, self.evicting = plan.bucket, plan.evicting
         for node_name in plan.waiting:
             log.debug("node %s: eviction held back by the rate limit", node_name)
@@ -176,21 +176,21 @@ class NodeLifecycleController:
         log.info("pod %s: evicted from node %s", _ref(pod), pod["spec"].get("nodeName"))
         return True
 
-    def _note_disruption(
-        self, plan: nh.EvictionPlan, verdicts: list[nh.Verdict], now: dt.datetime
-    ) -> None:
-        if plan.suspended and not self.suspended:
+    def _note_disruption(self, verdicts: list[nh.Verdict], now: dt.datetime) -> None:
+        """Log when evictions stop and resume; on resuming, every eviction clock restarts."""
+        suspended = nh.disrupted(verdicts, self.config.unhealthy_threshold)
+        if suspended and not self.suspended:
             down = sum(1 for v in verdicts if v.down)
             log.warning(
                 "node lifecycle: %d of %d nodes look down (more than %.0f%%): evictions stop "
                 "until fewer do (more likely the control plane's connectivity than the nodes)",
                 down, len(verdicts), self.config.unhealthy_threshold * 100,
             )  # fmt: skip
-        elif self.suspended and not plan.suspended:
+        elif self.suspended and not suspended:
             log.warning("node lifecycle: fewer nodes look down; evictions resume, every eviction "
                         "timeout counted from now")  # fmt: skip
             self.calm_since = now
-        self.suspended = plan.suspended
+        self.suspended = suspended
 
 
 # -- flags of `tinykube control` ----------------------------------------------------------------
