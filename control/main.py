@@ -19,7 +19,7 @@ from common.redis_store import RedisStore
 from control import serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
-from control.controllers import nodelifecycle
+from control.controllers import nodelifecycle, podgc
 from control.manager import Manager, default_loops
 from control.registry.registry import Registry
 
@@ -40,6 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--allow-privileged", action="store_true")
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
     nodelifecycle.add_flags(p)
+    podgc.add_flags(p)
     serverdata.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -88,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def post_worker_init(worker: Any) -> None:
         if not args.no_controllers:
-            loops = default_loops(registry, nodelifecycle.config_from(args))
+            loops = default_loops(
+                registry, nodelifecycle.config_from(args), args.terminated_pod_gc_threshold
+            )
             loops += server.loops(registry)
             Manager(registry, loops=loops).start()
 

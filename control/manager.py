@@ -16,12 +16,13 @@ from typing import Protocol
 
 from common import errors, meta
 from common.store import Store
-from control.controllers import nodehealth
+from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
+from control.controllers.podgc import PodGarbageCollector
 from control.controllers.replicaset import ReplicaSetController
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
@@ -47,7 +48,9 @@ class Loop(Protocol):
 
 
 def default_loops(
-    registry: Registry, node_lifecycle: nodehealth.Config | None = None
+    registry: Registry,
+    node_lifecycle: nodehealth.Config | None = None,
+    terminated_pod_gc_threshold: int = podgc.TERMINATED_THRESHOLD,
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order."""
     return [
@@ -58,6 +61,7 @@ def default_loops(
         GarbageCollector(registry),  # watches deployments, replicasets, pods
         NamespaceController(registry),  # watches namespaces and their workloads
         EventCollector(registry),  # sweeps every minute
+        PodGarbageCollector(registry, threshold=terminated_pod_gc_threshold),  # nodes; 5 s sweeps
     ]
 
 

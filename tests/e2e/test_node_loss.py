@@ -77,7 +77,7 @@ def all_running(cluster: Cluster, count: int, selector: str = "app=loss") -> lis
 
 def node_row(cluster: Cluster, name: str) -> list[str]:
     table = cluster.tkctl("get", "nodes").stdout.splitlines()
-    return next(line.split() for line in table if line.split()[0] == name)
+    return next((line.split() for line in table if line.split()[0] == name), [name, "Absent"])
 
 
 def node_taints(cluster: Cluster, name: str) -> Any:
@@ -318,3 +318,41 @@ def test_nothing_is_evicted_while_most_nodes_are_silent(cluster3: Cluster) -> No
     log = (cluster.data_dir / "logs" / "control.log").read_text()
     assert "evictions stop" in log
     cluster.tkctl("delete", "pods", "-l", "app=quiet", "--wait=false")
+
+
+def test_the_pods_of_a_deleted_node_are_garbage_collected(
+    cluster3: Cluster, docker_client: docker.DockerClient
+) -> None:
+    """`tkctl delete node` for a machine that is gone: its pods are force-deleted after the
+    pod GC's quarantine, even pods that tolerate an unreachable node for ever (so the node
+    lifecycle controller would never evict them)."""
+    cluster = cluster3
+    forever = (
+        "  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n"
+        "    effect: NoExecute\n  nodeName: node-3\n"
+    )
+    manifest = "---\n".join(
+        sleeper(f"orphan-{i}", "orphan").replace("  containers:", forever + "  containers:")
+        for i in range(2)
+    )
+    cluster.tkctl("apply", "-f", "-", stdin=manifest)
+    placed = wait_for("2 pods Running", lambda: all_running(cluster, 2, "app=orphan"), timeout=60)
+    uids = {p["metadata"]["uid"] for p in placed}
+    agent_pid = cluster.state()["processes"]["node-3"]
+    os.kill(agent_pid, signal.SIGSTOP)
+    try:
+        out = cluster.tkctl("delete", "node", "node-3")
+        assert out.stdout.strip() == 'node "node-3" deleted'
+        deleted = time.monotonic()
+        wait_for("node-3's pods garbage-collected",
+                 lambda: not pods(cluster, "app=orphan"), timeout=50)  # fmt: skip
+        collected = time.monotonic() - deleted
+        assert collected >= 19.0, f"collected after {collected:.1f}s, before the quarantine"
+    finally:
+        os.kill(agent_pid, signal.SIGCONT)
+    # The agent registers its Node again and removes the containers of the deleted pods.
+    wait_for("node-3 Ready again", lambda: node_row(cluster, "node-3")[1] == "Ready", timeout=30)
+    wait_for("node-3's stale containers removed",
+             lambda: not uids & set(running_apps(docker_client, cluster.cluster_id)),
+             timeout=30)  # fmt: skip
+    print(f"pod gc: pods of the deleted node gone after {collected:.1f}s")
