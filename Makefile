@@ -16,14 +16,13 @@ export VENV UP_ARGS
 # apt-get (python3-venv, docker.io, busybox-static) must never run twice at once.
 .NOTPARALLEL:
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck test test-fast test-slow images docker demo down bench clean clean-images
+.PHONY: help venv lint typecheck test test-fast images docker demo down bench clean clean-images
 
 help:
 	@echo "make demo        bring up a cluster and run examples/pod.yaml (sets up what is missing)"
 	@echo "make test        the whole test suite: unit, contract, integration and e2e"
 	@echo "make test-fast   every test but the e2e ones (no Docker set-up)"
-	@echo "make test-slow   the slow multi-node tests (compose node containers)"
-	@echo "make down        stop the cluster started by make demo (tinykube down)"
+		@echo "make down        stop the cluster started by make demo (tinykube down)"
 	@echo "make lint        ruff check, ruff format --check, mypy --strict"
 	@echo "make typecheck   mypy --strict on common, control and agent"
 	@echo "make images      build the example images tinykube/{web,sleeper,crasher}:1"
@@ -59,11 +58,7 @@ images: docker
 	@scripts/build-images.sh
 
 test: venv images
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
-
-# The multi-node tests that take minutes each (docker-compose Mode B node containers).
-test-slow: venv images
-	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)

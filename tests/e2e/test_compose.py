@@ -1,5 +1,5 @@
 """docker-compose.yml end to end, from images built with no registry. Mode A: three agents on the
-host's engine become Ready nodes and run a pod. Mode B (slow, ``make test-slow``): node containers
+host's engine become Ready nodes and run a pod. Mode B: node containers
 with their own engines; a pod on each node, one fetches the other by pod IP across nodes, and
 stopping a node container gets its Deployment's pod replaced on the other node."""
 
@@ -21,7 +21,8 @@ import pytest
 from common.redis_server import free_port
 from tests.e2e.conftest import BIN, ROOT, wait_for
 
-pytestmark = pytest.mark.e2e
+# Each test may first debootstrap a base image from the Debian mirror (about a minute each).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 def build_images(node: bool) -> None:
@@ -142,7 +143,6 @@ def test_mode_a_three_agents_on_the_host_engine(compose: Compose) -> None:
     assert json.loads(creds)["node_name"] == "node-1"
 
 
-@pytest.mark.slow
 def test_mode_b_node_containers_route_pod_ips_and_fail_over(
     compose: Compose, docker_client: docker.DockerClient
 ) -> None:
