@@ -138,6 +138,7 @@ def test_mode_a_three_agents_on_the_host_engine(compose: Compose) -> None:
     compose.tkctl("apply", "-f", "-", stdin=pod_manifest("compose-web"))
     pod = wait_for("the pod Running", lambda: running(compose, "compose-web"), timeout=90)
     assert pod["spec"]["nodeName"] in wanted
+    print(f"mode A: 3 nodes Ready {compose.timings['ready']:.1f}s after docker-compose up")
     # Each agent joined with the token and holds its own node credential.
     creds = compose.run("exec", "-T", "agent-1", "cat", "/var/lib/tinykube/agent/credentials.json")
     assert json.loads(creds)["node_name"] == "node-1"
@@ -147,8 +148,10 @@ def test_mode_b_node_containers_route_pod_ips_and_fail_over(
     compose: Compose, docker_client: docker.DockerClient
 ) -> None:
     build_images(node=True)
+    started = time.monotonic()
     compose.run("--profile", "nodes", "up", "-d", "control", "node-1", "node-2")
     wait_for("2 nodes Ready", lambda: compose.ready_nodes() == {"node-1", "node-2"}, timeout=180)
+    compose.timings["ready"] = time.monotonic() - started
     nodes = [f"{compose.project}_node-{i}_1" for i in (1, 2)]
     subprocess.run(
         [str(ROOT / "scripts" / "load-image.sh"), "tinykube/web:1", "--", *nodes],
@@ -196,3 +199,4 @@ def test_mode_b_node_containers_route_pod_ips_and_fail_over(
     compose.run("stop", "--timeout", "1", "node-2")
     wait_for("the replacement Running on node-1", lambda: live("node-1"), timeout=120)
     compose.timings["failover"] = time.monotonic() - started
+    print("mode B: " + ", ".join(f"{k} {v:.1f}s" for k, v in compose.timings.items()))
