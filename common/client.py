@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # Long enough for a slow list on a loaded 2-core machine, short enough to notice a dead server.
 DEFAULT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10.0
 # Size of the connection pool: the agent runs several pod workers and a watch at once.
 POOL_SIZE = 32
 
@@ -32,6 +34,34 @@ JSON_PATCH = "application/json-patch+json"
 
 class UnreachableError(errors.ServiceUnavailableError):
     """The API server could not be reached at all (connection refused, DNS, TLS)."""
+
+
+class WatchCancel:
+    """Ends the watch it is passed to from another thread: ``fire`` shuts the stream's socket
+    down, and the watch then ends as if the server had closed it. For a stream that may be dead
+    without anyone knowing (a network partition drops packets, it sends no reset)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resp: requests.Response | None = None
+        self.fired = False
+
+    def _attach(self, resp: requests.Response | None) -> None:
+        with self._lock:
+            self._resp = resp
+            self.fired = False
+
+    def fire(self) -> bool:
+        """End the current watch; False if none is open."""
+        with self._lock:
+            if self._resp is None:
+                return False
+            self.fired = True
+            try:
+                self._resp.raw.shutdown()
+            except (OSError, RuntimeError, ValueError) as e:  # already closed or released
+                log.debug("watch: shutting the stream down: %s", e)
+            return True
 
 
 class ApiClient:
@@ -75,6 +105,7 @@ class ApiClient:
         """Send one request; return the response if it succeeded, else raise its ``ApiError``."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
+        read_timeout = timeout if timeout is not None else self.timeout
         try:
             resp = self.session.request(
                 method,
@@ -83,7 +114,7 @@ class ApiClient:
                 data=data,
                 headers=headers,
                 stream=stream,
-                timeout=(10.0, timeout if timeout is not None else self.timeout),
+                timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
                 # Per request: requests lets $REQUESTS_CA_BUNDLE override the session's CA file.
                 verify=self.session.verify,
             )
@@ -190,11 +221,15 @@ class ApiClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
+        idle_timeout: float | None = None,
+        cancel: WatchCancel | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield watch events (``{"type", "object"}``) until the server ends the stream.
 
         An ``ERROR`` event is raised as its ``ApiError`` (``GoneError`` when the resourceVersion is
-        too old: list again and watch from the new one).
+        too old: list again and watch from the new one). ``idle_timeout``: give up on a stream
+        that sends nothing for this long (tinykube's API server sends a bookmark every few
+        seconds on a quiet watch from a resourceVersion). ``cancel``: see ``WatchCancel``.
         """
         params = {
             "watch": "true",
@@ -204,10 +239,12 @@ class ApiClient:
             "timeoutSeconds": timeout_seconds,
             "allowWatchBookmarks": "true" if allow_bookmarks else None,
         }
-        read_timeout = (timeout_seconds or 300) + 60.0
+        read_timeout = idle_timeout or (timeout_seconds or 300) + 60.0
         resp = self.request(
             "GET", rt.path(namespace), params=params, stream=True, timeout=read_timeout
         )
+        if cancel is not None:
+            cancel._attach(resp)
         try:
             for line in resp.iter_lines(chunk_size=None):
                 if not line:
@@ -216,9 +253,13 @@ class ApiClient:
                 if event.get("type") == "ERROR":
                     raise errors.from_status(event.get("object") or {})
                 yield event
-        except requests.exceptions.RequestException as e:
+        except (requests.exceptions.RequestException, OSError) as e:
+            if cancel is not None and cancel.fired:
+                return  # ended on purpose: the caller lists and watches again
             raise UnreachableError(f"watch of {rt.plural} was cut off: {e}") from e
         finally:
+            if cancel is not None:
+                cancel._attach(None)
             resp.close()
 
     def stream_lines(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
@@ -230,6 +271,15 @@ class ApiClient:
             raise UnreachableError(f"stream of {path} was cut off: {e}") from e
         finally:
             resp.close()
+
+    def with_timeout(self, timeout: float) -> ApiClient:
+        """The same server, credentials and TLS settings, with its own connection pool and
+        ``timeout`` on every request (connecting included): the kubelet's heartbeat client, whose
+        calls must fail within a renew interval when the network silently drops them."""
+        other = ApiClient(self.server, timeout=timeout)
+        other.session.headers.update(self.session.headers)
+        other.session.verify = self.session.verify
+        return other
 
     def close(self) -> None:
         self.session.close()
