@@ -29,7 +29,7 @@ from agent.runtime import Runtime
 from agent.sync import PodSyncer
 from agent.workqueue import WorkQueue
 from common import errors
-from common.client import ApiClient
+from common.client import ApiClient, WatchCancel
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ RESYNC_SECONDS = 60.0
 DEFAULT_WORKERS = 16
 # How long one watch request may stay open before the server ends it and we re-watch.
 WATCH_TIMEOUT_SECONDS = 240
+# A watch that sends nothing for this long is dead (the API server sends a bookmark every 5 s
+# on a quiet one): a partition drops packets without a reset, so the socket would not know.
+WATCH_IDLE_SECONDS = 30.0
 # Back-off of the top-level loops after an error: 0.1 s doubling to 5 s, reset on success.
 ERROR_BACKOFF_MIN = 0.1
 ERROR_BACKOFF_MAX = 5.0
@@ -87,6 +90,7 @@ class Agent:
         self.pods_lock = threading.Lock()
         self.synced = threading.Event()  # the pod cache holds a complete list
         self.list_rv = 0  # revision of the last list: older watch events are already in it
+        self.watch_cancel = WatchCancel()  # ends the pod watch after a reconnect
         self.threads: list[threading.Thread] = []
         self.node_api: NodeApiServer | None = None
         self.registrar: NodeRegistrar | None = None
@@ -132,7 +136,10 @@ class Agent:
             policy=cfg.backoff,
             prober=self.prober,
         )
-        lease = LeaseKeeper(self.client, cfg.node_name, lambda: registrar.uid)
+        # As the kubelet's heartbeat client: a renewal the network swallows fails within an
+        # interval instead of holding the lease loop for the default timeout.
+        self.heartbeat_client = self.client.with_timeout(max(1.0, cfg.lease_renew_interval))
+        lease = LeaseKeeper(self.heartbeat_client, cfg.node_name, lambda: registrar.uid)
         self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
         renew = self.reconnect.wrap(lease.renew)
         self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, renew))
@@ -207,6 +214,8 @@ class Agent:
                     resource_version=rv,
                     field_selector=selector,
                     timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                    idle_timeout=WATCH_IDLE_SECONDS,
+                    cancel=self.watch_cancel,
                 ):
                     if self.stopping.is_set():
                         return
@@ -235,14 +244,19 @@ class Agent:
 
     def _reconnected(self) -> None:
         """Back in touch after a gap: pods may have been deleted meanwhile and the watch may be
-        stale, so list now and look at every container (the watch keeps running: events older
-        than this list are then ignored)."""
+        dead without knowing it (a partition sends no reset), so list now, look at every
+        container, and end the watch: the informer lists and watches afresh."""
         log.info("node %s: in touch with the control plane again; relisting", self.config.node_name)
-        try:
-            self.relist()
-        except errors.ApiError as e:
-            log.warning("pods: relist after reconnecting failed: %s", e)
+        for attempt in (1, 2):  # the first may go out on a pooled connection the partition killed
+            try:
+                self.relist()
+                break
+            except errors.ApiError as e:
+                if attempt == 2:
+                    log.warning("pods: relist after reconnecting failed: %s", e)
         self.queue_all()
+        if self.watch_cancel.fire():
+            log.info("pods: watch ended after reconnecting; watching again")
 
     def _on_pod_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
