@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from common import errors
 from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
-from control.apiserver import logs
+from control.apiserver import logs, output
 from control.apiserver.auth import Attributes, authorize
 from control.registry import strategies as st
 from control.registry.registry import Registry
@@ -98,20 +98,21 @@ def dispatch(t: Target) -> ResponseReturnValue:
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
+    out = output.negotiated(t.rt, t.sub)
     if not t.name:
-        return collection(t, watching)
-    return item(t)
+        return collection(t, watching, out)
+    return item(t, out)
 
 
-def collection(t: Target, watching: bool) -> ResponseReturnValue:
+def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     args = request.args
     if request.method == "GET":
         if t.rt.namespaced is False and t.namespace:
             raise errors.NotFoundError("the server could not find the requested resource")
         if watching:
-            return watch(t)
-        return jsonify(
+            return watch(t, out)
+        return out.respond(
             reg.list(
                 t.rt,
                 t.namespace,
@@ -125,16 +126,16 @@ def collection(t: Target, watching: bool) -> ResponseReturnValue:
         if _dry_run():
             raise errors.BadRequestError("dryRun is not supported by this server yet")
         obj, warnings = reg.create(t.rt, t.namespace, body())
-        resp = jsonify(obj)
+        resp = out.respond(obj, 201)
         for w in warnings:
             resp.headers.add("Warning", f'299 - "{w}"')
-        return resp, 201
+        return resp
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
 
 
-def item(t: Target) -> ResponseReturnValue:
+def item(t: Target, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     method = request.method
     if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub != "binding":
@@ -142,30 +143,30 @@ def item(t: Target) -> ResponseReturnValue:
     if t.sub == "binding":
         if method != "POST":
             raise errors.MethodNotAllowedError("bindings can only be created")
-        return jsonify(reg.bind(t.namespace, t.name, body())), 201
+        return out.respond(reg.bind(t.namespace, t.name, body()), 201)
     if method == "GET":
         if t.sub == "scale":
-            return jsonify(reg.get_scale(t.rt, t.namespace, t.name))
-        return jsonify(reg.get(t.rt, t.namespace, t.name))
+            return out.respond(reg.get_scale(t.rt, t.namespace, t.name))
+        return out.respond(reg.get(t.rt, t.namespace, t.name))
     if _dry_run():
         raise errors.BadRequestError("dryRun is not supported by this server yet")
     if method == "PUT":
-        return jsonify(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub))
+        return out.respond(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub))
     if method == "PATCH":
         content_type = request.headers.get("Content-Type", "application/merge-patch+json")
-        return jsonify(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub))
+        return out.respond(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub))
     if method == "DELETE" and not t.sub:
         options = body(optional=True) or {}
         for key, cast in (("gracePeriodSeconds", int), ("propagationPolicy", str)):
             if key in request.args:
                 options[key] = cast(request.args[key])
-        return jsonify(reg.delete(t.rt, t.namespace, t.name, options))
+        return out.respond(reg.delete(t.rt, t.namespace, t.name, options))
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
 
 
-def watch(t: Target) -> Response:
+def watch(t: Target, out: output.Output) -> Response:
     args = request.args
     if _flag(args.get("sendInitialEvents")):
         raise errors.InvalidError(
@@ -191,7 +192,7 @@ def watch(t: Target) -> Response:
         first = []
     except errors.GoneError as e:
         first = [{"type": "ERROR", "object": e.to_status()}]
-    stream = _stream(t.rt, itertools.chain(first, events), timeout, bookmarks,
+    stream = _stream(t.rt, out.events(itertools.chain(first, events)), timeout, bookmarks,
                      args.get("resourceVersion", ""))  # fmt: skip
     return Response(stream_with_context(stream), mimetype="application/json")
 
