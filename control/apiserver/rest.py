@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from common import errors
 from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
-from control.apiserver import logs, output
+from control.apiserver import logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
 from control.registry import strategies as st
 from control.registry.registry import Registry
@@ -230,10 +230,12 @@ def body(optional: bool = False) -> Any:
             return None
         raise errors.BadRequestError("the request body is empty")
     content_type = request.headers.get("Content-Type", "application/json")
-    if "protobuf" in content_type:
+    if content_type.split(";")[0].strip() == protobody.MEDIA_TYPE:
+        return protobody.decode(raw)
+    if "protobuf" in content_type or "cbor" in content_type:
         raise errors.UnsupportedMediaTypeError(
             "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml"
+            f"application/json, application/yaml, {protobody.MEDIA_TYPE}"
         )
     try:
         if "yaml" in content_type:
