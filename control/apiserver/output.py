@@ -17,6 +17,7 @@ from flask import Response, request
 from common.resources import ResourceType
 from control.apiserver import negotiation, tables
 from control.apiserver.negotiation import MediaType
+from control.registry import recorder
 
 # Subresources answered with the resource's own object, which a Table can show.
 TABLE_SUBRESOURCES = ("", "status")
@@ -51,9 +52,16 @@ class Output:
         body = self.transform(result)
         if self.media.media == "application/yaml":
             text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
-            return Response(text, status=status, mimetype="application/yaml")
+            return self._warned(Response(text, status=status, mimetype="application/yaml"))
         text = json.dumps(body, separators=(",", ":")) + "\n"
-        return Response(text, status=status, mimetype="application/json")
+        return self._warned(Response(text, status=status, mimetype="application/json"))
+
+    @staticmethod
+    def _warned(resp: Response) -> Response:
+        """The request's recorded warnings as ``Warning: 299 - "..."`` headers."""
+        for message in recorder.current():
+            resp.headers.add("Warning", f"299 - {json.dumps(message)}")
+        return resp
 
     def events(self, events: Iterator[dict[str, Any] | None]) -> Iterator[dict[str, Any] | None]:
         """Watch events with their ``object`` transformed (``ERROR`` Status objects are not)."""

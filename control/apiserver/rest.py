@@ -19,6 +19,7 @@ from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
 from control.apiserver import logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
+from control.registry import recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
 
@@ -30,6 +31,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
+# The values of the fieldValidation query parameter (kube-apiserver's, sorted as it lists them).
+FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,10 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    if not t.name:
-        return collection(t, watching, out)
-    return item(t, out)
+    with recorder.recording():
+        if not t.name:
+            return collection(t, watching, out)
+        return item(t, out)
 
 
 def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnValue:
@@ -125,7 +129,7 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             raise errors.NotFoundError("the server could not find the requested resource")
         if _dry_run():
             raise errors.BadRequestError("dryRun is not supported by this server yet")
-        obj, warnings = reg.create(t.rt, t.namespace, body())
+        obj, warnings = reg.create(t.rt, t.namespace, body(), field_validation=_field_validation())
         resp = out.respond(obj, 201)
         for w in warnings:
             resp.headers.add("Warning", f'299 - "{w}"')
@@ -151,10 +155,12 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     if _dry_run():
         raise errors.BadRequestError("dryRun is not supported by this server yet")
     if method == "PUT":
-        return out.respond(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub))
+        return out.respond(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub,
+                                       field_validation=_field_validation()))  # fmt: skip
     if method == "PATCH":
         content_type = request.headers.get("Content-Type", "application/merge-patch+json")
-        return out.respond(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub))
+        return out.respond(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub,
+                                     field_validation=_field_validation()))  # fmt: skip
     if method == "DELETE" and not t.sub:
         options = body(optional=True) or {}
         for key, cast in (("gracePeriodSeconds", int), ("propagationPolicy", str)):
@@ -274,6 +280,20 @@ def _equalities(rt: ResourceType, text: str) -> dict[str, str]:
         if value is not None:
             out[f] = value
     return out
+
+
+def _field_validation() -> str:
+    """The ``fieldValidation`` of a write: Strict (also when absent), Warn or Ignore."""
+    value = request.args.get("fieldValidation", "")
+    if value not in FIELD_VALIDATION:
+        options = {"PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method)
+        supported = ", ".join(f'"{v}"' for v in FIELD_VALIDATION)
+        message = f'Unsupported value: "{value}": supported values: {supported}'
+        raise errors.InvalidError(
+            f'{options or "CreateOptions"}.meta.k8s.io "" is invalid: fieldValidation: {message}',
+            [errors.Cause("fieldValidation", "FieldValueNotSupported", message)],
+        )
+    return value or "Strict"
 
 
 def _flag(value: str | None) -> bool:
