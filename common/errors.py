@@ -10,6 +10,7 @@ back into the same class. Pure: no I/O.
       ForbiddenError              403 Forbidden       token not allowed to do this
       NotFoundError               404 NotFound
       MethodNotAllowedError       405 MethodNotAllowed
+      NotAcceptableError          406 NotAcceptable   no answer in a media type the Accept allows
       AlreadyExistsError          409 AlreadyExists   create of an existing name
       ConflictError               409 Conflict        stale resourceVersion
       GoneError                   410 Expired         watch from a compacted resourceVersion
@@ -105,6 +106,10 @@ class MethodNotAllowedError(ApiError):
     default_code, default_reason = 405, "MethodNotAllowed"
 
 
+class NotAcceptableError(ApiError):
+    default_code, default_reason = 406, "NotAcceptable"
+
+
 class AlreadyExistsError(ApiError):
     default_code, default_reason = 409, "AlreadyExists"
 
@@ -153,6 +158,7 @@ _BY_REASON: dict[str, type[ApiError]] = {
         ForbiddenError,
         NotFoundError,
         MethodNotAllowedError,
+        NotAcceptableError,
         AlreadyExistsError,
         ConflictError,
         GoneError,

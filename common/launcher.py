@@ -61,7 +61,7 @@ def cmd_up(args: argparse.Namespace, raw_argv: list[str]) -> int:
         data_dir=data_dir, port=args.port, agents=args.agents,
         allow_privileged=args.allow_privileged, kubeconfig_mode=int(args.write_kubeconfig_mode, 8),
         appendfsync=args.appendfsync, agent_args=args.agent_arg or [],
-        control_args=args.control_arg or [],
+        control_args=args.control_arg or [], tls=args.tls,
     )  # fmt: skip
     if args.supervise:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -83,9 +83,12 @@ def cmd_up(args: argparse.Namespace, raw_argv: list[str]) -> int:
         return 1
     kubeconfig = data_dir / "kubeconfig.yaml"
     print(f"tinykube is up: API at {read_state(data_dir)['server']}, {args.agents} node(s) Ready")
-    print(
-        f"kubeconfig: {kubeconfig}  (tkctl finds it; for kubectl: export KUBECONFIG={kubeconfig})"
+    hint = (
+        f"for kubectl: export KUBECONFIG={kubeconfig}"
+        if args.tls
+        else "kubectl needs `tinykube up --tls`: it sends tokens only over HTTPS"
     )
+    print(f"kubeconfig: {kubeconfig}  (tkctl finds it; {hint})")
     if args.detach:
         print("stop it with: tinykube down" + _dir_flag(data_dir))
         return 0
@@ -114,7 +117,7 @@ def wait_ready(data_dir: Path, proc: subprocess.Popen[bytes], agents: int) -> No
             )
         if client is None and "cluster" in read_state(data_dir):
             cfg = resolve(load_file(str(data_dir / "kubeconfig.yaml")))
-            client = ApiClient(cfg.server, cfg.token)
+            client = ApiClient(cfg.server, cfg.token, ca_file=cfg.ca_file)
         if client is not None:
             try:
                 items = client.list(nodes)["items"]
@@ -181,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="return once all nodes are Ready")
     up.add_argument("--allow-privileged", action="store_true")
     up.add_argument("--write-kubeconfig-mode", default="0600")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS (needed by kubectl, which sends tokens only over TLS)",
+    )
     up.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="everysec")
     up.add_argument("--agent-arg", action="append", help="extra flag for every agent")
     up.add_argument("--control-arg", action="append", help="extra flag for the control plane")

@@ -9,10 +9,10 @@ tkctl prints tables with these functions and the API server builds ``Table`` ans
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from common.columns import Column, TablePrinter, column_definitions, headers, row
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.tabwriter import format_table, tabwrite
@@ -49,55 +49,6 @@ NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"
 
 Obj = Mapping[str, Any]
-
-
-# -- printers registry --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a kubectl ``Table``; ``priority`` 1 columns show only with ``-o wide``."""
-
-    name: str
-    priority: int = 0
-    type: str = "string"
-    format: str = ""
-    description: str = ""
-
-    @property
-    def header(self) -> str:
-        return self.name.upper()
-
-
-@dataclass(frozen=True)
-class TablePrinter:
-    """The columns of a resource type and the function giving all cells of one object."""
-
-    columns: tuple[Column, ...]
-    cells: Callable[[Obj, dt.datetime], list[str]]
-
-
-def headers(printer: TablePrinter, wide: bool = False) -> list[str]:
-    return [c.header for c in printer.columns if wide or c.priority == 0]
-
-
-def row(printer: TablePrinter, obj: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
-    cells = printer.cells(obj, now)
-    return [cell for c, cell in zip(printer.columns, cells, strict=True) if wide or c.priority == 0]
-
-
-def column_definitions(printer: TablePrinter) -> list[dict[str, Any]]:
-    """The ``columnDefinitions`` of a ``meta.k8s.io/v1`` Table."""
-    return [
-        {
-            "name": c.name,
-            "type": c.type,
-            "format": c.format,
-            "description": c.description,
-            "priority": c.priority,
-        }
-        for c in printer.columns
-    ]
 
 
 def _meta(obj: Obj) -> Obj:
@@ -176,6 +127,16 @@ def _pod_cells(pod: Obj, now: dt.datetime) -> list[str]:
         str(status.get("nominatedNodeName") or NONE),
         _readiness_gates(pod),
     ]
+
+
+def _pod_conditions(pod: Obj) -> list[dict[str, str]]:
+    """``podSuccessConditions`` / ``podFailedConditions`` of kube-apiserver's pod printer."""
+    phase = _section(pod, "status").get("phase")
+    message = {"Succeeded": "The pod has completed successfully.", "Failed": "The pod failed."}
+    if phase not in message:
+        return []
+    return [{"type": "Completed", "status": "True", "reason": str(phase),
+             "message": message[str(phase)]}]  # fmt: skip
 
 
 def pod_row(pod: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
@@ -327,42 +288,87 @@ def replicaset_row(rs: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
     return row(PRINTERS["replicasets"], rs, now, wide)
 
 
+def _lease_cells(lease: Obj, now: dt.datetime) -> list[str]:
+    return [
+        _name(lease),
+        str(_section(lease, "spec").get("holderIdentity") or ""),
+        _age(lease, now),
+    ]
+
+
 def _default_cells(obj: Obj, now: dt.datetime) -> list[str]:
     return [_name(obj), _age(obj, now)]
 
 
-_NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
-_AGE = Column("Age", description="CreationTimestamp of the object.")
-_WORKLOAD_WIDE = (Column("Containers", 1), Column("Images", 1), Column("Selector", 1))
+# Column descriptions as kube-apiserver's printers give them (the API reference's field docs).
+_NAME_DOC = (
+    "Name must be unique within a namespace. Is required when creating resources, although some "
+    "resources may allow a client to request the generation of an appropriate name "
+    "automatically. Name is primarily intended for creation idempotence and configuration "
+    "definition. Cannot be updated. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+_AGE_DOC = (
+    "CreationTimestamp is a timestamp representing the server time when this object was "
+    "created. It is not guaranteed to be set in happens-before order across separate "
+    "operations. Clients may not set this value. It is represented in RFC3339 form and is in "
+    "UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
+_NAME = Column("Name", format="name", description=_NAME_DOC)
+_AGE = Column("Age", description=_AGE_DOC)
+_WORKLOAD_WIDE = (
+    Column("Containers", 1, description="Names of each container in the template."),
+    Column("Images", 1, description="Images referenced by each container in the template."),
+    Column("Selector", 1),
+)
+_POD_DOCS = (
+    "The aggregate readiness state of this pod for accepting traffic.",
+    "The aggregate status of the containers in this pod.",
+    "The number of times the containers in this pod have been restarted and when the last "
+    "container in this pod has restarted.",
+)
 
 PRINTERS: dict[str, TablePrinter] = {
     "pods": TablePrinter(
-        (_NAME, Column("Ready"), Column("Status"), Column("Restarts"), _AGE,
-         Column("IP", 1), Column("Node", 1), Column("Nominated Node", 1),
+        (_NAME, Column("Ready", description=_POD_DOCS[0]),
+         Column("Status", description=_POD_DOCS[1]), Column("Restarts", description=_POD_DOCS[2]),
+         _AGE, Column("IP", 1), Column("Node", 1), Column("Nominated Node", 1),
          Column("Readiness Gates", 1)),
         _pod_cells,
+        _pod_conditions,
     ),
     "nodes": TablePrinter(
-        (_NAME, Column("Status"), Column("Roles"), _AGE, Column("Version"),
+        (_NAME, Column("Status", description="The status of the node"),
+         Column("Roles", description="The roles of the node"), _AGE, Column("Version"),
          Column("Internal-IP", 1), Column("External-IP", 1), Column("OS-Image", 1),
          Column("Kernel-Version", 1), Column("Container-Runtime", 1)),
         _node_cells,
     ),
-    "namespaces": TablePrinter((_NAME, Column("Status"), _AGE), _namespace_cells),
+    "namespaces": TablePrinter(
+        (_NAME, Column("Status", description="The status of the namespace"), _AGE),
+        _namespace_cells,
+    ),
     "events": TablePrinter(
         (Column("Last Seen"), Column("Type"), Column("Reason"), Column("Object"),
          Column("Subobject", 1), Column("Source", 1), Column("Message"),
-         Column("First Seen", 1), Column("Count", 1), Column("Name", 1, format="name")),
+         Column("First Seen", 1), Column("Count", 1, integer=True),
+         Column("Name", 1, format="name", description=_NAME_DOC)),
         _event_cells,
     ),
     "deployments": TablePrinter(
-        (_NAME, Column("Ready"), Column("Up-to-date"), Column("Available"), _AGE, *_WORKLOAD_WIDE),
+        (_NAME, Column("Ready", description="Number of the pod with ready state"),
+         Column("Up-to-date", integer=True), Column("Available", integer=True), _AGE,
+         *_WORKLOAD_WIDE),
         _deployment_cells,
     ),
     "replicasets": TablePrinter(
-        (_NAME, Column("Desired"), Column("Current"), Column("Ready"), _AGE, *_WORKLOAD_WIDE),
+        (_NAME, Column("Desired", type="integer", integer=True),
+         Column("Current", type="integer", integer=True),
+         Column("Ready", type="integer", integer=True), _AGE, *_WORKLOAD_WIDE),
         _replicaset_cells,
     ),
+    "leases": TablePrinter((_NAME, Column("Holder"), _AGE), _lease_cells),
 }  # fmt: skip
 
 DEFAULT_PRINTER = TablePrinter((_NAME, _AGE), _default_cells)

@@ -32,6 +32,8 @@ RESTART_DELAY, RESTART_CAP = 0.2, 5.0
 # A child that ran this long before dying is considered healthy again (backoff reset).
 HEALTHY_AFTER = 30.0
 STOP_TIMEOUT = 10.0
+# The control plane's CA under its data dir (control/tls.py's TlsFiles, which common cannot import).
+CA_FILE = "tls/server-ca.crt"
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Options:
     appendfsync: str = "everysec"
     agent_args: list[str] = field(default_factory=list)
     control_args: list[str] = field(default_factory=list)
+    # Serve HTTPS with a CA of the control plane's own: kubectl sends a bearer token only over
+    # TLS (client-go drops credentials on http://), so the real kubectl needs it.
+    tls: bool = False
 
 
 @dataclass
@@ -106,7 +111,13 @@ class Supervisor:
 
     @property
     def server(self) -> str:
-        return f"http://127.0.0.1:{self.opts.port}"
+        scheme = "https" if self.opts.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.opts.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA the control plane makes in ``DIR/server`` when it serves HTTPS."""
+        return self.dir / "server" / CA_FILE if self.opts.tls else None
 
     def run(self) -> int:
         """Start everything, supervise until SIGTERM/SIGINT, then stop everything."""
@@ -143,6 +154,8 @@ class Supervisor:
         ]
         if self.opts.allow_privileged:
             control.append("--allow-privileged")
+        if self.opts.tls:
+            control += ["--tls", "--data-dir", str(self.dir / "server")]
         control += self.opts.control_args
         self.children.append(Child("control", control, self.logs / "control.log"))
         self.state = {
@@ -156,10 +169,11 @@ class Supervisor:
         wait_for_redis(redis_port, self.children[0].proc)
         self.children[1].start()
         self._save()
-        client = ApiClient(self.server, toks["admin"])
+        ca = self._wait_for_ca()
+        client = ApiClient(self.server, toks["admin"], ca_file=ca)
         cluster = self._wait_for_api(client)
         self.state["cluster"] = cluster
-        write_kubeconfig(str(self.dir / "kubeconfig.yaml"), self.server, toks["admin"],
+        write_kubeconfig(str(self.dir / "kubeconfig.yaml"), self.server, toks["admin"], ca,
                          mode=self.opts.kubeconfig_mode)  # fmt: skip
         for i in range(1, self.opts.agents + 1):
             name = f"node-{i}"
@@ -177,6 +191,7 @@ class Supervisor:
                 "127.0.0.1",
                 "--node-api-port",
                 "0",
+                *(["--ca-file", ca] if ca else []),
                 *self.opts.agent_args,
             ]
             child = Child(name, argv, self.logs / f"{name}.log")
@@ -184,17 +199,32 @@ class Supervisor:
             self.children.append(child)
         self._save()
 
+    def _control_exited(self) -> None:
+        control = self.children[1].proc
+        if control is not None and control.poll() is not None:
+            raise errors.ServiceUnavailableError(
+                f"the control plane exited (code {control.returncode}); "
+                f"see {self.logs / 'control.log'}"
+            )
+
+    def _wait_for_ca(self, timeout: float = 60.0) -> str | None:
+        """The CA file, once the control plane has written it (None without TLS)."""
+        if self.ca_file is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while not self.ca_file.exists():
+            self._control_exited()
+            if time.monotonic() > deadline:
+                raise errors.ServiceUnavailableError(f"no CA in {self.ca_file} after {timeout}s")
+            time.sleep(0.1)
+        return str(self.ca_file)
+
     def _wait_for_api(self, client: ApiClient, timeout: float = 60.0) -> str:
         namespaces = lookup("namespaces")
         assert namespaces is not None
         deadline = time.monotonic() + timeout
         while True:
-            control = self.children[1].proc
-            if control is not None and control.poll() is not None:
-                raise errors.ServiceUnavailableError(
-                    f"the control plane exited (code {control.returncode}); "
-                    f"see {self.logs / 'control.log'}"
-                )
+            self._control_exited()
             try:
                 return str(client.get(namespaces, "kube-system")["metadata"]["uid"])
             except errors.ApiError:

@@ -1,6 +1,7 @@
 """Checking API objects the way the API server does: decode strictly, then validate.
 
     decode_object(kind, body)          400 BadRequest: not an object, wrong JSON type, unknown field
+    drop_unknown_fields(kind, body)    remove unknown fields, return their paths (Warn/Ignore)
     validate(kind, obj, old=None)      field errors (list of errors.Cause), empty when valid
     invalid_error(kind, name, causes)  the 422 Invalid error for them
     check_pod_security(pod, allowed)   403 Forbidden for privileged / host-namespace / hostPath pods
@@ -10,7 +11,7 @@ New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no 
 
 # Registers the apps/v1 kinds (Deployment, ReplicaSet) and autoscaling/v1 Scale.
 from common.validation import apps as _apps  # noqa: F401  (imported for registration)
-from common.validation.decode import SCHEMAS, decode_object, register_schema
+from common.validation.decode import SCHEMAS, decode_object, drop_unknown_fields, register_schema
 from common.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate
 from common.validation.security import check_pod_security
 
@@ -19,6 +20,7 @@ __all__ = [
     "VALIDATORS",
     "check_pod_security",
     "decode_object",
+    "drop_unknown_fields",
     "invalid_error",
     "register_schema",
     "register_validator",

@@ -213,3 +213,27 @@ def _decode_error(
     causes = [errors.Cause(f, UNKNOWN_FIELD, f'unknown field "{f}"') for f in fields]
     listed = ", ".join(c.message for c in causes)
     return errors.BadRequestError(prefix + "strict decoding error: " + listed, causes)
+
+
+def drop_unknown_fields(kind: str, obj: Any) -> list[str]:
+    """Remove from ``obj`` the fields ``kind``'s schema does not know; return their paths.
+
+    What kube-apiserver does for ``fieldValidation=Warn`` (a warning per path) and ``Ignore``:
+    the object is decoded without them. Wrong JSON types stay for ``decode_object`` to report.
+    """
+    model = SCHEMAS[kind]
+    if not isinstance(obj, dict):
+        return []
+    try:
+        model.model_validate(obj)
+        return []
+    except ValidationError as e:
+        unknown = [tuple(d["loc"]) for d in e.errors() if d["type"] == "extra_forbidden"]
+    unknown.sort(key=lambda loc: _document_order(obj, loc))
+    paths = [_locate(model, loc).field for loc in unknown]
+    for loc in unknown:
+        parent: Any = obj
+        for step in loc[:-1]:
+            parent = parent[step]
+        parent.pop(loc[-1], None)
+    return paths

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.store import Store
-from control.apiserver import discovery, join, rest, streams
+from control.apiserver import discovery, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import Registry
 
@@ -101,6 +101,7 @@ def create_app(
         return Response("ok", mimetype="text/plain")
 
     app.register_blueprint(discovery.blueprint)
+    app.register_blueprint(openapi.blueprint)
     app.register_blueprint(join.blueprint)
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(rest.blueprint)

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from common import errors
 from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
-from control.apiserver import logs
+from control.apiserver import logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
+from control.registry import recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
 
@@ -30,6 +31,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
+# The values of the fieldValidation query parameter (kube-apiserver's, sorted as it lists them).
+FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
 
 @dataclass(frozen=True)
@@ -98,20 +101,22 @@ def dispatch(t: Target) -> ResponseReturnValue:
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
-    if not t.name:
-        return collection(t, watching)
-    return item(t)
+    out = output.negotiated(t.rt, t.sub)
+    with recorder.recording():
+        if not t.name:
+            return collection(t, watching, out)
+        return item(t, out)
 
 
-def collection(t: Target, watching: bool) -> ResponseReturnValue:
+def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     args = request.args
     if request.method == "GET":
         if t.rt.namespaced is False and t.namespace:
             raise errors.NotFoundError("the server could not find the requested resource")
         if watching:
-            return watch(t)
-        return jsonify(
+            return watch(t, out)
+        return out.respond(
             reg.list(
                 t.rt,
                 t.namespace,
@@ -124,17 +129,17 @@ def collection(t: Target, watching: bool) -> ResponseReturnValue:
             raise errors.NotFoundError("the server could not find the requested resource")
         if _dry_run():
             raise errors.BadRequestError("dryRun is not supported by this server yet")
-        obj, warnings = reg.create(t.rt, t.namespace, body())
-        resp = jsonify(obj)
+        obj, warnings = reg.create(t.rt, t.namespace, body(), field_validation=_field_validation())
+        resp = out.respond(obj, 201)
         for w in warnings:
             resp.headers.add("Warning", f'299 - "{w}"')
-        return resp, 201
+        return resp
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
 
 
-def item(t: Target) -> ResponseReturnValue:
+def item(t: Target, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     method = request.method
     if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub != "binding":
@@ -142,30 +147,32 @@ def item(t: Target) -> ResponseReturnValue:
     if t.sub == "binding":
         if method != "POST":
             raise errors.MethodNotAllowedError("bindings can only be created")
-        return jsonify(reg.bind(t.namespace, t.name, body())), 201
+        return out.respond(reg.bind(t.namespace, t.name, body()), 201)
     if method == "GET":
         if t.sub == "scale":
-            return jsonify(reg.get_scale(t.rt, t.namespace, t.name))
-        return jsonify(reg.get(t.rt, t.namespace, t.name))
+            return out.respond(reg.get_scale(t.rt, t.namespace, t.name))
+        return out.respond(reg.get(t.rt, t.namespace, t.name))
     if _dry_run():
         raise errors.BadRequestError("dryRun is not supported by this server yet")
     if method == "PUT":
-        return jsonify(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub))
+        return out.respond(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub,
+                                       field_validation=_field_validation()))  # fmt: skip
     if method == "PATCH":
         content_type = request.headers.get("Content-Type", "application/merge-patch+json")
-        return jsonify(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub))
+        return out.respond(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub,
+                                     field_validation=_field_validation()))  # fmt: skip
     if method == "DELETE" and not t.sub:
         options = body(optional=True) or {}
         for key, cast in (("gracePeriodSeconds", int), ("propagationPolicy", str)):
             if key in request.args:
                 options[key] = cast(request.args[key])
-        return jsonify(reg.delete(t.rt, t.namespace, t.name, options))
+        return out.respond(reg.delete(t.rt, t.namespace, t.name, options))
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
 
 
-def watch(t: Target) -> Response:
+def watch(t: Target, out: output.Output) -> Response:
     args = request.args
     if _flag(args.get("sendInitialEvents")):
         raise errors.InvalidError(
@@ -191,7 +198,7 @@ def watch(t: Target) -> Response:
         first = []
     except errors.GoneError as e:
         first = [{"type": "ERROR", "object": e.to_status()}]
-    stream = _stream(t.rt, itertools.chain(first, events), timeout, bookmarks,
+    stream = _stream(t.rt, out.events(itertools.chain(first, events)), timeout, bookmarks,
                      args.get("resourceVersion", ""))  # fmt: skip
     return Response(stream_with_context(stream), mimetype="application/json")
 
@@ -229,10 +236,12 @@ def body(optional: bool = False) -> Any:
             return None
         raise errors.BadRequestError("the request body is empty")
     content_type = request.headers.get("Content-Type", "application/json")
-    if "protobuf" in content_type:
+    if content_type.split(";")[0].strip() == protobody.MEDIA_TYPE:
+        return protobody.decode(raw)
+    if "protobuf" in content_type or "cbor" in content_type:
         raise errors.UnsupportedMediaTypeError(
             "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml"
+            f"application/json, application/yaml, {protobody.MEDIA_TYPE}"
         )
     try:
         if "yaml" in content_type:
@@ -271,6 +280,20 @@ def _equalities(rt: ResourceType, text: str) -> dict[str, str]:
         if value is not None:
             out[f] = value
     return out
+
+
+def _field_validation() -> str:
+    """The ``fieldValidation`` of a write: Strict (also when absent), Warn or Ignore."""
+    value = request.args.get("fieldValidation", "")
+    if value not in FIELD_VALIDATION:
+        options = {"PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method)
+        supported = ", ".join(f'"{v}"' for v in FIELD_VALIDATION)
+        message = f'Unsupported value: "{value}": supported values: {supported}'
+        raise errors.InvalidError(
+            f'{options or "CreateOptions"}.meta.k8s.io "" is invalid: fieldValidation: {message}',
+            [errors.Cause("fieldValidation", "FieldValueNotSupported", message)],
+        )
+    return value or "Strict"
 
 
 def _flag(value: str | None) -> bool:

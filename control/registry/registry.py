@@ -22,8 +22,14 @@ from common.selectors import (
     parse_label_selector,
 )
 from common.store import Store, WatchEvent, parse_rv
-from common.validation import check_pod_security, decode_object, invalid_error, validate
-from control.registry import deletion, scale
+from common.validation import (
+    check_pod_security,
+    decode_object,
+    drop_unknown_fields,
+    invalid_error,
+    validate,
+)
+from control.registry import deletion, recorder, scale
 from control.registry import strategies as st
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 # Read-modify-write attempts of a patch before the conflict is reported to the client.
 PATCH_ATTEMPTS = 8
+# fieldValidation: tinykube rejects unknown fields unless a request asks otherwise.
+STRICT = "Strict"
 
 PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
     "application/merge-patch+json": merge_patch,
@@ -135,8 +143,10 @@ class Registry:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def create(self, rt: ResourceType, namespace: str, body: Any) -> tuple[Obj, Warnings]:
-        obj = self._decode(rt, namespace, body)
+    def create(
+        self, rt: ResourceType, namespace: str, body: Any, *, field_validation: str = STRICT
+    ) -> tuple[Obj, Warnings]:
+        obj = self._decode(rt, namespace, body, field_validation)
         m = meta.meta(obj)
         if not m.get("name") and m.get("generateName"):
             m["name"] = meta.generated_name(str(m["generateName"]))
@@ -157,12 +167,19 @@ class Registry:
             ) from None
 
     def replace(
-        self, rt: ResourceType, namespace: str, name: str, body: Any, *, sub: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        sub: str = "",
+        field_validation: str = STRICT,
     ) -> Obj:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
-        obj = self._decode(rt, namespace, body)
+        obj = self._decode(rt, namespace, body, field_validation)
         m = meta.meta(obj)
         if m.get("name") != name:
             raise errors.BadRequestError(
@@ -182,6 +199,7 @@ class Registry:
         content_type: str,
         *,
         sub: str = "",
+        field_validation: str = STRICT,
     ) -> Obj:
         patcher = PATCHERS.get(content_type.split(";")[0].strip())
         if patcher is None:
@@ -200,7 +218,7 @@ class Registry:
         for _ in range(PATCH_ATTEMPTS):
             old = self.get(rt, namespace, name)
             patched = patcher(copy.deepcopy(old), patch)
-            obj = self._decode(rt, namespace, patched)
+            obj = self._decode(rt, namespace, patched, field_validation)
             try:
                 return self._write_update(
                     rt, obj, old, precondition or int(old["metadata"]["resourceVersion"]), sub
@@ -338,7 +356,9 @@ class Registry:
         except errors.NotFoundError:
             raise _not_found(rt, old["metadata"]["name"]) from None
 
-    def _decode(self, rt: ResourceType, namespace: str, body: Any) -> Obj:
+    def _decode(
+        self, rt: ResourceType, namespace: str, body: Any, field_validation: str = STRICT
+    ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequestError(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
@@ -357,6 +377,10 @@ class Registry:
                 f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
             )
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        if field_validation != STRICT:
+            for path in drop_unknown_fields(rt.kind, obj):
+                if field_validation == "Warn":
+                    recorder.add(f'unknown field "{path}"')
         decode_object(rt.kind, obj)
         m = meta.meta(obj)
         if rt.namespaced:

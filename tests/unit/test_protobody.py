@@ -1,0 +1,104 @@
+"""Protobuf request bodies (what kubectl's typed clients send) decoded to their JSON objects."""
+
+from __future__ import annotations
+
+import pytest
+
+from common import errors
+from control.apiserver.protobody import MAGIC, decode
+
+# The body of `kubectl create deployment hello-web --image tinykube/web:1` (kubectl v1.35.2),
+# every unset field on the wire with its zero value, as Go's generated code writes them.
+KUBECTL_CREATE_DEPLOYMENT = bytes.fromhex(
+    "6b38730 00a150a0761707073 2f763112 0a4465706c6f796d656e7412cb010a2b"
+    "0a0968656c6c6f2d776562 12001a0022 002a00320038004200 5a100a03617070"
+    "120968656c6c6f2d776562 128d010801 12120a100a03617070 120968656c6c6f"
+    "2d7765621a6d0a220a00120 01a002200 2a00320038004200 5a100a0361707012"
+    "0968656c6c6f2d77656212 47122 90a03 776562120e74696e 796b7562652f7765"
+    "623a312a00420 06a00720 0800100 8801 00900100a20100 1a00320042004a00 52"
+    "0058006000680082010 08a01009a0100 c20100220 20a0028 00380 01a0c0800 10"
+    "00180020002800380 01a002200".replace(" ", "")
+)
+
+
+def varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(number: int, value: int | bytes | str) -> bytes:
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return varint(number << 3 | 2) + varint(len(data)) + data
+
+
+def envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    type_meta = field(1, api_version) + field(2, kind)
+    return MAGIC + field(1, type_meta) + field(2, raw) + field(3, "") + field(4, "")
+
+
+def test_kubectls_create_deployment_body() -> None:
+    assert decode(KUBECTL_CREATE_DEPLOYMENT) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "hello-web", "labels": {"app": "hello-web"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "hello-web"}},
+            "template": {
+                "metadata": {"labels": {"app": "hello-web"}},
+                "spec": {"containers": [{"name": "web", "image": "tinykube/web:1"}]},
+            },
+        },
+    }
+
+
+def test_pointer_fields_keep_their_zero_value() -> None:
+    spec = field(1, 0) + field(5, 0)  # replicas (a pointer) 0, minReadySeconds (a value) 0
+    obj = decode(envelope("apps/v1", "Deployment", field(1, field(1, "web")) + field(2, spec)))
+    assert obj["spec"] == {"replicas": 0}
+
+
+def test_kubernetes_value_types() -> None:
+    quantity = field(1, field(1, "cpu") + field(2, field(1, "250m")))
+    probe = field(1, field(2, field(1, "/healthz") + field(2, field(1, 1) + field(3, "http"))))
+    probe += field(4, 5)
+    container = field(1, "web") + field(2, "img") + field(8, quantity) + field(11, probe)
+    toleration = field(1, "k") + field(5, -1)
+    spec = field(2, container) + field(22, toleration)
+    created = field(8, field(1, 1767225600) + field(2, 0))
+    obj = decode(envelope("v1", "Pod", field(1, field(1, "p") + created) + field(2, spec)))
+    assert obj["metadata"] == {"name": "p", "creationTimestamp": "2026-01-01T00:00:00Z"}
+    (c,) = obj["spec"]["containers"]
+    assert c["resources"] == {"limits": {"cpu": "250m"}}
+    assert c["readinessProbe"] == {"httpGet": {"path": "/healthz", "port": "http"},
+                                   "periodSeconds": 5}  # fmt: skip
+    assert obj["spec"]["tolerations"] == [{"key": "k", "tolerationSeconds": -1}]
+
+
+def test_unknown_fields_pass_only_when_zero() -> None:
+    meta = field(1, "web") + field(15, "") + field(16, 0)
+    assert decode(envelope("v1", "Namespace", field(1, meta)))["metadata"] == {"name": "web"}
+    with pytest.raises(errors.UnsupportedMediaTypeError, match="field 99 of ObjectMeta"):
+        decode(envelope("v1", "Namespace", field(1, meta + field(99, "x"))))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        envelope("v1", "Secret", b""),
+        b"\x0a\x00",
+        MAGIC + b"\x0a\x10",
+    ],
+)
+def test_bodies_it_cannot_read_are_415(body: bytes) -> None:
+    with pytest.raises(errors.UnsupportedMediaTypeError) as info:
+        decode(body)
+    assert info.value.code == 415
+    assert "application/json" in info.value.message
