@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -41,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
+    for which in ("not-ready", "unreachable"):
+        p.add_argument(
+            f"--default-{which}-toleration-seconds", type=int, metavar="N",
+            help=f"tolerationSeconds of the {which}:NoExecute toleration added to every pod "
+            "without one (default: --pod-eviction-timeout, rounded up)",
+        )  # fmt: skip
     serverdata.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -72,6 +79,18 @@ def wait_for_store(store: RedisStore, timeout: float = 30.0) -> None:
             time.sleep(0.2)
 
 
+def default_tolerations(args: argparse.Namespace) -> tuple[int, int]:
+    """The DefaultTolerationSeconds admission's seconds: the eviction timeout unless given, so
+    that one flag says how long a pod stays on a lost node."""
+    fallback = math.ceil(args.pod_eviction_timeout)
+    not_ready = args.default_not_ready_toleration_seconds
+    unreachable = args.default_unreachable_toleration_seconds
+    return (
+        fallback if not_ready is None else not_ready,
+        fallback if unreachable is None else unreachable,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -82,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_store(store)
     server = serverdata.setup(args, store)
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
-    config = ServerConfig(allow_privileged=args.allow_privileged, extra=server.extra)
+    config = ServerConfig(
+        allow_privileged=args.allow_privileged,
+        default_tolerations=default_tolerations(args),
+        extra=server.extra,
+    )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()

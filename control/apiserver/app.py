@@ -14,7 +14,7 @@ from common import errors
 from common.store import Store
 from control.apiserver import discovery, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
-from control.registry.registry import Registry
+from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 @dataclass
 class ServerConfig:
     allow_privileged: bool = False
+    # DefaultTolerationSeconds admission: (not-ready, unreachable) seconds; None turns it off.
+    default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS
     # Seconds a watch stays open when the client sets no timeoutSeconds (Kubernetes: 30-60 min).
     watch_timeout: float = 1800.0
     # Seconds between keep-alive bookmarks on a quiet watch.
@@ -44,7 +46,11 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["tinykube"] = {
         "store": store,
-        "registry": Registry(store, allow_privileged=config.allow_privileged),
+        "registry": Registry(
+            store,
+            allow_privileged=config.allow_privileged,
+            default_tolerations=config.default_tolerations,
+        ),
         "auth": authenticator,
         "config": config,
     }

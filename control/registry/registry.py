@@ -35,6 +35,9 @@ from control.registry import strategies as st
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+# kube-apiserver's --default-{not-ready,unreachable}-toleration-seconds are 300; tinykube's
+# default matches its node lifecycle controller's eviction timeout (5 s).
+DEFAULT_TOLERATION_SECONDS = (5, 5)
 # Read-modify-write attempts of a patch before the conflict is reported to the client.
 PATCH_ATTEMPTS = 8
 # fieldValidation: tinykube rejects unknown fields unless a request asks otherwise.
@@ -58,10 +61,13 @@ class Registry:
         store: Store,
         *,
         allow_privileged: bool = False,
+        default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS,
         clock: Callable[[], dt.datetime] = meta.now,
     ) -> None:
         self.store = store
         self.allow_privileged = allow_privileged
+        # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
+        self.default_tolerations = default_tolerations
         self.clock = clock
 
     # -- reads ----------------------------------------------------------------------------------
@@ -153,6 +159,7 @@ class Registry:
         if rt.namespaced:
             self._require_namespace(rt, m["namespace"], str(m.get("name", "")))
         st.prepare_create(rt, obj, self.clock())
+        self._admit(rt, obj)
         self._validate(rt, obj, None)
         warnings: Warnings = []
         if rt.plural == "pods":
@@ -317,6 +324,11 @@ class Registry:
             rt, _complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
         )
 
+    def _admit(self, rt: ResourceType, obj: Obj) -> None:
+        """The mutating admission of a create or update of the object itself."""
+        if rt.plural == "pods" and self.default_tolerations is not None:
+            st.add_default_tolerations(obj, *self.default_tolerations)
+
     def _remove_if_done(self, rt: ResourceType, obj: Obj) -> Obj:
         """A deleted object whose grace period and finalizers are over leaves the store."""
         if deletion.removable(obj):
@@ -337,6 +349,7 @@ class Registry:
             new = st.prepare_finalize(obj, old)
         else:
             new = obj
+            self._admit(rt, new)  # before the generation is counted from the spec
             st.prepare_update(rt, new, old)
             self._validate(rt, new, old)
             if rt.plural == "pods":

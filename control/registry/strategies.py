@@ -24,7 +24,6 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
-    "tolerations",
     "initContainers",
     "volumes",
     "serviceAccountName",
@@ -71,6 +70,30 @@ def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
     elif rt.group == "apps":
         default_workload(rt.kind, obj)
         obj["status"] = {}
+
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+
+
+def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_seconds: int) -> None:
+    """Kubernetes' DefaultTolerationSeconds admission: a pod that does not already tolerate the
+    node controller's ``not-ready`` and ``unreachable`` NoExecute taints gets a toleration of
+    each for that many seconds: how long it stays on a lost node before it is evicted."""
+    spec = pod.setdefault("spec", {})
+    tolerations = list(spec.get("tolerations") or [])
+    covered = {NOT_READY_TAINT: False, UNREACHABLE_TAINT: False}
+    for t in tolerations:
+        if t.get("effect") in (None, "", "NoExecute"):
+            for key in covered:
+                if t.get("key") in (None, "", key):
+                    covered[key] = True
+    for key, seconds in ((NOT_READY_TAINT, not_ready_seconds),
+                         (UNREACHABLE_TAINT, unreachable_seconds)):  # fmt: skip
+        if not covered[key]:
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": seconds})  # fmt: skip
+    spec["tolerations"] = tolerations
 
 
 def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:

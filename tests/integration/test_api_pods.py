@@ -299,3 +299,28 @@ def test_node_field_selector(api: Api, node_api: Api) -> None:
     node_api.call("POST", "/api/v1/nodes", {"metadata": {"name": "node-1"}})
     code, nodes = api.call("GET", "/api/v1/nodes", fieldSelector="spec.unschedulable=false")
     assert code == 200 and [n["metadata"]["name"] for n in nodes["items"]] == ["node-1"]
+
+
+def test_every_pod_gets_the_default_tolerations(api: Api) -> None:
+    """DefaultTolerationSeconds admission, on create and update, with tinykube's 5 s."""
+    code, pod = api.call("POST", PODS, pod_manifest("web"))
+    assert code == 201
+    assert pod["spec"]["tolerations"] == [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 5},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 5},
+    ]  # fmt: skip
+    # A PUT of the pod without them gets them back: nothing changes.
+    body = json.loads(json.dumps(pod))
+    del body["spec"]["tolerations"]
+    code, again = api.call("PUT", f"{PODS}/web", body)
+    assert code == 200 and again == pod
+    # A pod with its own toleration of one taint keeps it and gets the other.
+    body = pod_manifest("own")
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    body["spec"]["tolerations"] = [own]
+    code, pod = api.call("POST", PODS, body)
+    assert [t["key"] for t in pod["spec"]["tolerations"]] == [
+        "node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"]  # fmt: skip
+    assert "tolerationSeconds" not in pod["spec"]["tolerations"][0]
