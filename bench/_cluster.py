@@ -40,7 +40,7 @@ def cluster(agents: int = 1, *extra: str) -> Iterator[tuple[ApiClient, Path]]:
         )
         try:
             cfg = resolve(load_file(str(data / "kubeconfig.yaml")))
-            yield ApiClient(cfg.server, cfg.token), data
+            yield ApiClient(cfg.server, cfg.token, ca_file=cfg.ca_file), data
         finally:
             subprocess.run(
                 [str(BIN / "tinykube"), "down", "--data-dir", str(data)],

@@ -86,7 +86,7 @@ def cmd_up(args: argparse.Namespace, raw_argv: list[str]) -> int:
     hint = (
         f"for kubectl: export KUBECONFIG={kubeconfig}"
         if args.tls
-        else "kubectl needs `tinykube up --tls`: it sends tokens only over HTTPS"
+        else "kubectl needs TLS (started with --no-tls): it sends tokens only over HTTPS"
     )
     print(f"kubeconfig: {kubeconfig}  (tkctl finds it; {hint})")
     if args.detach:
@@ -186,8 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--write-kubeconfig-mode", default="0600")
     up.add_argument(
         "--tls",
-        action="store_true",
-        help="serve HTTPS (needed by kubectl, which sends tokens only over TLS)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve HTTPS with a CA of the cluster's own, as kube-apiserver does (default); "
+        "--no-tls serves plain HTTP on loopback, which kubectl will not send its token over",
     )
     up.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="everysec")
     up.add_argument("--agent-arg", action="append", help="extra flag for every agent")

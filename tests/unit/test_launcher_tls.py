@@ -12,7 +12,8 @@ from control.serverdata import prepare
 
 def test_up_takes_tls() -> None:
     assert build_parser().parse_args(["up", "--tls"]).tls is True
-    assert build_parser().parse_args(["up"]).tls is False
+    assert build_parser().parse_args(["up"]).tls is True  # as kube-apiserver, HTTPS by default
+    assert build_parser().parse_args(["up", "--no-tls"]).tls is False
 
 
 def test_the_supervisor_dials_https_and_trusts_the_servers_ca(tmp_path: Path) -> None:
