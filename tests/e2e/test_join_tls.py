@@ -103,7 +103,8 @@ def agent_argv(s: Server, token: str, data: Path) -> list[str]:
 
 def ready(s: Server, name: str) -> bool:
     for node in s.tkctl("get", "nodes")["items"]:
-        conditions = {c["type"]: c["status"] for c in node["status"].get("conditions") or []}
+        status = node.get("status") or {}  # none yet between registration and its first post
+        conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
         if node["metadata"]["name"] == name and conditions.get("Ready") == "True":
             return True
     return False

@@ -97,8 +97,8 @@ def server(netns: Netns, tmp_path: Path, docker_client: docker.DockerClient) -> 
     )  # fmt: skip
     try:
         wait_for("the join token", lambda: (data / "node-token").exists(), timeout=30)
-        wait_for("the API", lambda: s.kubeconfig.exists() and tkctl(s, "get", "nodes") is not None,
-                 timeout=60)  # fmt: skip
+        wait_for("the API", lambda: s.kubeconfig.exists()
+                 and tkctl(s, "get", "nodes", check=False) is not None, timeout=60)  # fmt: skip
         yield s
     finally:
         stop(control)
@@ -106,12 +106,16 @@ def server(netns: Netns, tmp_path: Path, docker_client: docker.DockerClient) -> 
         redis.wait(10)
 
 
-def tkctl(s: Server, *args: str, stdin: str | None = None) -> Any:
+def tkctl(s: Server, *args: str, stdin: str | None = None, check: bool = True) -> Any:
+    """Run tkctl; its JSON for ``-o json``. A failure raises, naming what tkctl said, unless
+    ``check`` is off (a probe polled by ``wait_for``): then it is None."""
     out = subprocess.run(
         [str(BIN / "tkctl"), "--kubeconfig", str(s.kubeconfig), *args],
         input=stdin, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     if out.returncode != 0:
+        if check:
+            raise AssertionError(f"tkctl {' '.join(args)}: {out.returncode}: {out.stderr}")
         return None
     return json.loads(out.stdout) if "-o" in args else out.stdout
 
@@ -126,14 +130,16 @@ def agent_argv(s: Server, name: str, ip: str, data: Path, *extra: str) -> list[s
 
 def ready(s: Server) -> dict[str, str]:
     out = {}
-    for node in (tkctl(s, "get", "nodes", "-o", "json") or {"items": []})["items"]:
-        conditions = {c["type"]: c["status"] for c in node["status"].get("conditions") or []}
+    for node in (tkctl(s, "get", "nodes", "-o", "json", check=False) or {"items": []})["items"]:
+        status = node.get("status") or {}  # none yet between registration and its first post
+        conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
         out[node["metadata"]["name"]] = conditions.get("Ready", "")
     return out
 
 
 def running(s: Server, selector: str) -> list[dict[str, Any]]:
-    items = (tkctl(s, "get", "pods", "-l", selector, "-o", "json") or {"items": []})["items"]
+    listing = tkctl(s, "get", "pods", "-l", selector, "-o", "json", check=False)
+    items = (listing or {"items": []})["items"]
     return [p for p in items if p["status"].get("phase") == "Running"
             and not p["metadata"].get("deletionTimestamp")]  # fmt: skip
 
