@@ -89,6 +89,15 @@ def test_node_registers_and_renews_its_lease(admin: ApiClient, start_agent) -> N
     assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
     assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == agent.node_api.port
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.35.0-tinykube"
+
+    def lease_exists() -> bool:  # the lease loop creates it right after start() returns
+        try:
+            admin.get(LEASES, NODE, "kube-node-lease")
+        except errors.NotFoundError:
+            return False
+        return True
+
+    assert wait_for(lease_exists, 10)
     lease = admin.get(LEASES, NODE, "kube-node-lease")
     first = lease["spec"]["renewTime"]
     assert lease["spec"]["holderIdentity"] == NODE
