@@ -14,6 +14,7 @@ from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
 from common.workloads import default_workload
+from control.controllers.nodehealth import NOT_READY_TAINT, UNREACHABLE_TAINT
 
 Obj = dict[str, Any]
 
@@ -70,10 +71,6 @@ def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
     elif rt.group == "apps":
         default_workload(rt.kind, obj)
         obj["status"] = {}
-
-
-NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 
 
 def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_seconds: int) -> None:
