@@ -49,15 +49,22 @@ def cluster3(
         subprocess.run(down, capture_output=True, text=True, timeout=120, env=env, check=False)
 
 
-def sleeper(name: str, app: str = "loss", tolerate: int | None = None) -> str:
+FOREVER = -1  # ``tolerate=FOREVER``: a toleration without tolerationSeconds
+
+
+def sleeper(name: str, app: str = "loss", tolerate: int | None = None, node: str = "") -> str:
     """A bare sleeper pod; ``tolerate``: seconds it tolerates an unreachable node (its own
-    eviction timeout) instead of the controller's EVICTION."""
-    toleration = (
-        "  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n"
-        f"    effect: NoExecute\n    tolerationSeconds: {tolerate}\n"
-        if tolerate is not None
-        else ""
-    )
+    eviction timeout) instead of the controller's EVICTION, or FOREVER; ``node``: bound there."""
+    toleration = ""
+    if tolerate is not None:
+        toleration = (
+            "  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n"
+            "    effect: NoExecute\n"
+        )
+        if tolerate != FOREVER:
+            toleration += f"    tolerationSeconds: {tolerate}\n"
+    if node:
+        toleration += f"  nodeName: {node}\n"
     return (
         f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {app}\nspec:\n"
         f"  terminationGracePeriodSeconds: 2\n{toleration}  containers:\n  - name: main\n"
@@ -327,13 +334,8 @@ def test_the_pods_of_a_deleted_node_are_garbage_collected(
     pod GC's quarantine, even pods that tolerate an unreachable node for ever (so the node
     lifecycle controller would never evict them)."""
     cluster = cluster3
-    forever = (
-        "  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n"
-        "    effect: NoExecute\n  nodeName: node-3\n"
-    )
     manifest = "---\n".join(
-        sleeper(f"orphan-{i}", "orphan").replace("  containers:", forever + "  containers:")
-        for i in range(2)
+        sleeper(f"orphan-{i}", "orphan", FOREVER, node="node-3") for i in range(2)
     )
     cluster.tkctl("apply", "-f", "-", stdin=manifest)
     placed = wait_for("2 pods Running", lambda: all_running(cluster, 2, "app=orphan"), timeout=60)

@@ -27,6 +27,7 @@ import pytest
 from common.redis_server import free_port, start_redis
 from tests.e2e.conftest import BIN, wait_for
 from tests.e2e.test_join_tls import Server, spawn, stop
+from tests.e2e.test_node_loss import running_apps
 
 pytestmark = pytest.mark.e2e
 
@@ -144,15 +145,6 @@ def running(s: Server, selector: str) -> list[dict[str, Any]]:
             and not p["metadata"].get("deletionTimestamp")]  # fmt: skip
 
 
-def container_running(client: docker.DockerClient, uid: str) -> bool:
-    found = client.api.containers(filters={"label": f"io.kubernetes.pod.uid={uid}",
-                                           "status": "running"})  # fmt: skip
-    return any(
-        (c.get("Labels") or {}).get("io.kubernetes.container.name") not in (None, "POD")
-        for c in found
-    )
-
-
 def test_a_partitioned_node_loses_its_pods_and_comes_back_clean(
     netns: Netns, server: Server, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
@@ -185,15 +177,16 @@ def test_a_partitioned_node_loses_its_pods_and_comes_back_clean(
                      lambda: [p["spec"]["nodeName"] for p in running(server, "app=part")]
                      == ["near-1", "near-1"], timeout=GRACE + EVICTION + 30)  # fmt: skip
             # The agent cannot hear that its pod went: its container still runs.
-            assert container_running(docker_client, victim)
+            assert victim in running_apps(docker_client, cluster_id)
             # The control plane's ends of the agent's connections go; the agent is not told.
             sh("ss", "-K", "dst", netns.ns_ip)
             time.sleep(RENEW)  # a lease renewal or two fail on the agent's side
         finally:
             netns.heal()
         healed = time.monotonic()
-        wait_for("the stale container removed", lambda: not container_running(docker_client,
-                 victim), timeout=30, every=0.1)  # fmt: skip
+        wait_for("the stale container removed",
+                 lambda: victim not in running_apps(docker_client, cluster_id),
+                 timeout=30, every=0.1)  # fmt: skip
         cleaned = time.monotonic() - healed
         assert cleaned < 2 * RENEW + 2.0, f"the stale container took {cleaned:.1f}s to go"
         wait_for("far-1 Ready again", lambda: ready(server).get("far-1") == "True", timeout=30)
