@@ -130,10 +130,9 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
         if _dry_run():
             raise errors.BadRequestError("dryRun is not supported by this server yet")
         obj, warnings = reg.create(t.rt, t.namespace, body(), field_validation=_field_validation())
-        resp = out.respond(obj, 201)
         for w in warnings:
-            resp.headers.add("Warning", f'299 - "{w}"')
-        return resp
+            recorder.add(w)  # sent with the others, one Warning header each
+        return out.respond(obj, 201)
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
