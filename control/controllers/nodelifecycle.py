@@ -19,6 +19,7 @@ from common.duration import parse_duration
 from common.resources import must
 from control import events
 from control.controllers import nodehealth as nh
+from control.controllers import writes
 from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -163,15 +164,10 @@ class NodeLifecycleController:
     def _evict(self, pod: Obj) -> bool:
         """Force-delete: the node cannot confirm a graceful stop, and its agent removes the
         containers of pods no longer bound to it when it comes back."""
-        m = pod["metadata"]
         pod["kind"], pod["apiVersion"] = "Pod", "v1"
         events.record(self.registry, pod, "Normal", "TaintManagerEviction",
                       f"Marking for deletion Pod {_ref(pod)}", EVICTION_COMPONENT)  # fmt: skip
-        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": m["uid"]}}
-        try:
-            self.registry.delete(PODS, m["namespace"], m["name"], options)
-        except (errors.NotFoundError, errors.ConflictError) as e:
-            log.info("pod %s: already gone: %s", _ref(pod), e)
+        if not writes.force_delete(self.registry, PODS, pod):
             return False
         log.info("pod %s: evicted from node %s", _ref(pod), pod["spec"].get("nodeName"))
         return True

@@ -18,6 +18,7 @@ from typing import Any
 
 from common import errors, meta
 from common.resources import must
+from control.controllers import writes
 from control.controllers.passes import run_passes
 from control.registry.registry import Registry
 
@@ -167,13 +168,13 @@ class PodGarbageCollector:
         m = pod["metadata"]
         ref = f"{m['namespace']}/{m['name']}"
         failed = failed_status(pod, condition, now)
-        try:
-            if failed is not None:
+        if failed is not None:
+            try:
                 self.store.update("pods", failed, expected_rv=int(m["resourceVersion"]))
-            options = {"gracePeriodSeconds": 0, "preconditions": {"uid": m["uid"]}}
-            self.registry.delete(PODS, m["namespace"], m["name"], options)
-        except (errors.NotFoundError, errors.ConflictError) as e:
-            log.info("pod-gc: pod %s not deleted this pass: %s", ref, e)
+            except (errors.NotFoundError, errors.ConflictError) as e:
+                log.info("pod-gc: pod %s not deleted this pass: %s", ref, e)
+                return
+        if not writes.force_delete(self.registry, PODS, pod):
             return
         log.info("pod-gc: force-deleted pod %s: %s", ref, why)
 

@@ -57,3 +57,16 @@ def delete(registry: Registry, rt: ResourceType, obj: Obj, **options: Any) -> bo
     except errors.ConflictError:
         return False
     return True
+
+
+def force_delete(registry: Registry, rt: ResourceType, obj: Obj) -> bool:
+    """Delete ``obj`` at once (grace period 0), only if it is still the same object (its uid);
+    False when it is gone already or was replaced by another of the same name."""
+    namespace, name = _where(obj)
+    options = {"gracePeriodSeconds": 0, "preconditions": {"uid": obj["metadata"]["uid"]}}
+    try:
+        registry.delete(rt, namespace, name, options)
+    except (errors.ConflictError, errors.NotFoundError) as e:
+        log.info("%s %s/%s: not deleted (%s)", rt.kind, namespace, name, e.reason)
+        return False
+    return True
