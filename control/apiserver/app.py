@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.store import Store
-from control.apiserver import discovery, join, openapi, rest, streams
+from control.apiserver import discovery, inflight, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 
@@ -34,6 +34,7 @@ class ServerConfig:
     watch_timeout: float = 1800.0
     # Seconds between keep-alive bookmarks on a quiet watch.
     watch_poll: float = 5.0
+    limits: inflight.Limits = field(default_factory=inflight.Limits)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,6 +54,7 @@ def create_app(
         ),
         "auth": authenticator,
         "config": config,
+        "limiter": inflight.Limiter(config.limits),
     }
 
     @app.before_request
@@ -61,11 +63,13 @@ def create_app(
             return
         g.user = authenticator.authenticate(request.headers.get("Authorization"))
 
+    inflight.install(app, app.extensions["tinykube"]["limiter"])
+
     @app.errorhandler(errors.ApiError)
     def api_error(e: errors.ApiError) -> tuple[Response, int]:
         if e.code >= 500:
             log.warning("%s %s: %s", request.method, request.path, e.message)
-        return jsonify(e.to_status()), e.code
+        return _status_response(e), e.code
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -112,3 +116,12 @@ def create_app(
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(rest.blueprint)
     return app
+
+
+def _status_response(e: errors.ApiError) -> Response:
+    """The error's Status, with ``Retry-After`` when it names a delay (kube-apiserver's
+    ErrorNegotiated sets it from ``details.retryAfterSeconds``)."""
+    resp = jsonify(e.to_status())
+    if e.details.get("retryAfterSeconds"):
+        resp.headers["Retry-After"] = str(e.details["retryAfterSeconds"])
+    return resp
