@@ -114,6 +114,7 @@ class RedisStore:
         prefix: str = "tk:",
         history: int = DEFAULT_HISTORY,
         timeout: float = 5.0,
+        max_connections: int = 128,
     ) -> None:
         self.prefix = prefix
         self.history = history
@@ -125,7 +126,11 @@ class RedisStore:
             "protocol": 2,
         }
         self._pool = redis.ConnectionPool.from_url(
-            url, socket_timeout=timeout, health_check_interval=30, max_connections=128, **common
+            url,
+            socket_timeout=timeout,
+            health_check_interval=30,
+            max_connections=max_connections,
+            **common,
         )
         # Blocking stream reads must not hit a socket timeout (redis-py 8 defaults to 5 s).
         self._blocking_pool = redis.ConnectionPool.from_url(
