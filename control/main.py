@@ -12,6 +12,7 @@ import argparse
 import logging
 import math
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -105,6 +106,18 @@ def thread_count(args: argparse.Namespace, limits: Limits) -> int:
     return int(args.threads)
 
 
+def raise_open_file_limit() -> None:
+    """Raise the soft limit on open files to the hard one, as every Go program (kube-apiserver
+    among them) does at start: each connection and each thread's Redis connection holds a file,
+    more than the usual soft limit of 1024 once the threads are sized to the caps."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as e:
+            log.warning("open files: cannot raise the limit from %d: %s", soft, e)
+
+
 class _Server(BaseApplication):  # type: ignore[misc]
     def __init__(self, app: Any, options: dict[str, Any]) -> None:
         self.application = app
@@ -151,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     limits = limits_from(args)
     threads = thread_count(args, limits)
+    raise_open_file_limit()
     # A Redis connection for every thread that may need one at once.
     store = RedisStore(args.redis_url, prefix=args.redis_prefix, max_connections=threads)
     wait_for_store(store)
