@@ -233,10 +233,7 @@ class Registry:
             except errors.ConflictError:
                 if precondition is not None:
                     raise
-        raise errors.ConflictError(
-            f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been '
-            "modified; please apply your changes to the latest version and try again"
-        )
+        raise _conflict(rt, name)
 
     def bind(self, namespace: str, name: str, body: Any) -> Obj:
         """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
@@ -272,11 +269,7 @@ class Registry:
         decode_object("DeleteOptions", opts)
         pre = opts.get("preconditions") or {}
         obj = self.get(rt, namespace, name)
-        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
-            raise errors.ConflictError(
-                f"Precondition failed: UID in precondition: {pre['uid']}, "
-                f"UID in object meta: {obj['metadata'].get('uid')}"
-            )
+        _check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
         if rt.plural == "namespaces":
             st.check_namespace_deletable(name)
@@ -354,18 +347,17 @@ class Registry:
             self._validate(rt, new, old)
             if rt.plural == "pods":
                 check_pod_security(new, self.allow_privileged)
+        # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
+        # is a conflict even when the write would change nothing.
+        if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
+            raise _conflict(rt, old["metadata"]["name"])
         if _same(new, old):
             return old
         try:
             updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
             return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ConflictError:
-            raise errors.ConflictError(
-                f'Operation cannot be fulfilled on {rt.qualified} "{old["metadata"]["name"]}": '
-                "the object has been modified; please apply your changes to the latest version "
-                "and try again",
-                details={"name": old["metadata"]["name"], "group": rt.group, "kind": rt.plural},
-            ) from None
+            raise _conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
             raise _not_found(rt, old["metadata"]["name"]) from None
 
@@ -448,6 +440,32 @@ def _same(new: Obj, old: Obj) -> bool:
     a = {**new, "metadata": {k: v for k, v in new["metadata"].items() if k not in strip}}
     b = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k not in strip}}
     return a == b
+
+
+def _conflict(rt: ResourceType, name: str, why: str = "") -> errors.ConflictError:
+    """kube-apiserver's Conflict: ``Operation cannot be fulfilled on pods "x": <why>``."""
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version and "
+        "try again"
+    )
+    return errors.ConflictError(
+        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
+        details={"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def _check_preconditions(rt: ResourceType, obj: Obj, pre: Obj) -> None:
+    """DeleteOptions.preconditions against the stored object (the storage's Preconditions.Check)."""
+    m = obj["metadata"]
+    for key, field in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        given = pre.get(key)
+        if given not in (None, "") and str(given) != str(m.get(key)):
+            raise _conflict(
+                rt,
+                m["name"],
+                f"Precondition failed: {field} in precondition: {given}, "
+                f"{field} in object meta: {m.get(key)}",
+            )
 
 
 def _not_found(rt: ResourceType, name: str) -> errors.NotFoundError:
