@@ -41,7 +41,8 @@ def create_app(
     store: Store, authenticator: TokenAuthenticator, config: ServerConfig | None = None
 ) -> Flask:
     config = config or ServerConfig()
-    app = Flask("tinykube")
+    # No static folder: Flask's default /static route would serve files from the working directory.
+    app = Flask("tinykube", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["tinykube"] = {
