@@ -29,7 +29,7 @@ from common.validation import (
     invalid_error,
     validate,
 )
-from control.registry import deletion, recorder, scale
+from control.registry import deletion, noderestriction, recorder, scale
 from control.registry import strategies as st
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ class Registry:
         st.prepare_create(rt, obj, self.clock())
         self._admit(rt, obj)
         self._validate(rt, obj, None)
+        noderestriction.admit(rt, obj, None)
         warnings: Warnings = []
         if rt.plural == "pods":
             check_pod_security(obj, self.allow_privileged)
@@ -354,6 +355,7 @@ class Registry:
             self._validate(rt, new, old)
             if rt.plural == "pods":
                 check_pod_security(new, self.allow_privileged)
+        noderestriction.admit(rt, new, old, sub)
         if _same(new, old):
             return old
         try:
