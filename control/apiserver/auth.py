@@ -81,6 +81,10 @@ class TokenAuthenticator:
             return found
         raise errors.UnauthorizedError("Unauthorized")
 
+    def has_static_token(self, user_name: str) -> bool:
+        """Whether the static token file authenticates ``user_name``."""
+        return any(u.name == user_name for u in self._tokens.values())
+
     def token_of(self, user_name: str) -> str | None:
         """The token of a user (the API server uses a node's token to reach its agent)."""
         static = next((t for t, u in self._tokens.items() if u.name == user_name), None)
