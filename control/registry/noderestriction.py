@@ -1,8 +1,9 @@
 """Kubernetes' NodeRestriction admission: a node's credential may write only its own Node and the
 status of the pods bound to it, and may not change on its Node what steers workloads to it
 (taints, the labels Kubernetes reserves) nor its pod CIDR, which the control plane allocates.
-``refusal`` is pure; ``admit`` applies it to the node the current request comes from, which the
-API server sets with ``requested_by`` (a context variable in the place of the request context).
+``refusal`` is pure; ``admit``/``admit_update`` apply it to the node the current request comes
+from, which the API server sets with ``requested_by`` (a context variable in the place of the
+request context).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from common import errors
 from common.resources import ResourceType
+from common.store import parse_rv
 
 Obj = dict[str, Any]
 
@@ -68,6 +70,22 @@ def admit(rt: ResourceType, obj: Obj, old: Obj | None, sub: str = "") -> None:
         raise errors.ForbiddenError(
             f'{rt.qualified} "{name}" is forbidden: {reason}', details=details
         )
+
+
+def admit_update(
+    rt: ResourceType, new: Obj, old: Obj, sub: str, expected: int | None
+) -> int | None:
+    """``admit`` for an update; returns the resourceVersion to write over. A node's write is
+    judged against ``old``, so it may replace only that version: one made from a stale read
+    fails as a conflict (409: read again) instead of being refused for what changed since, and
+    one without a resourceVersion cannot undo a taint added while it was judged."""
+    if _node.get() is None:
+        return expected
+    current = parse_rv(old["metadata"].get("resourceVersion"))
+    if expected is not None and expected != current:
+        return expected
+    admit(rt, new, old, sub)
+    return current
 
 
 def refusal(node: str, resource: str, sub: str, obj: Obj, old: Obj | None) -> str | None:

@@ -355,9 +355,9 @@ class Registry:
             self._validate(rt, new, old)
             if rt.plural == "pods":
                 check_pod_security(new, self.allow_privileged)
-        noderestriction.admit(rt, new, old, sub)
         if _same(new, old):
             return old
+        expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
             updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
             return updated if sub == "status" else self._remove_if_done(rt, updated)

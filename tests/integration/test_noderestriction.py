@@ -152,3 +152,19 @@ def test_node_writes_only_the_status_of_its_own_pods(api: Api, node_api: Api) ->
     assert api.call("DELETE", f"{pods}/theirs")[0] == 200
     assert node_api.call("DELETE", f"{pods}/theirs", {"gracePeriodSeconds": 0})[0] == 403
     assert api.call("GET", f"{pods}/theirs")[0] == 200
+
+
+def test_a_stale_write_of_a_node_is_a_conflict_not_a_refusal(api: Api, node_api: Api) -> None:
+    """The agent re-reads its Node after a 409; a taint added since it read must not turn its
+    write into a 403, nor be lost by a write without a resourceVersion."""
+    assert node_api.call("POST", NODES, node_body("node-1"))[0] == 201
+    read = node_api.call("GET", f"{NODES}/node-1")[1]
+    patch = {"spec": {"taints": [ADMIN_TAINT]}}
+    assert api.call("PATCH", f"{NODES}/node-1", patch, content_type=MERGE)[0] == 200
+    read["metadata"]["annotations"]["tinykube.io/node-api"] = "https://10.0.0.5:10250"
+    code, status = node_api.call("PUT", f"{NODES}/node-1", read)
+    assert code == 409 and status["reason"] == "Conflict", status
+    del read["metadata"]["resourceVersion"]
+    refused(node_api.call("PUT", f"{NODES}/node-1", read),
+            'node "node-1" is not allowed to modify taints')  # fmt: skip
+    assert api.call("GET", f"{NODES}/node-1")[1]["spec"]["taints"] == [ADMIN_TAINT]
