@@ -19,7 +19,7 @@ from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
 from control.apiserver import logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
-from control.registry import recorder
+from control.registry import noderestriction, recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
 
@@ -102,7 +102,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    with recorder.recording():
+    with recorder.recording(), noderestriction.requested_by(g.user.node):
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)

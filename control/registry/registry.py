@@ -29,7 +29,7 @@ from common.validation import (
     invalid_error,
     validate,
 )
-from control.registry import deletion, recorder, scale
+from control.registry import deletion, noderestriction, recorder, scale
 from control.registry import strategies as st
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ class Registry:
         st.prepare_create(rt, obj, self.clock())
         self._admit(rt, obj)
         self._validate(rt, obj, None)
+        noderestriction.admit(rt, obj, None)
         warnings: Warnings = []
         if rt.plural == "pods":
             check_pod_security(obj, self.allow_privileged)
@@ -353,6 +354,7 @@ class Registry:
             raise _conflict(rt, old["metadata"]["name"])
         if _same(new, old):
             return old
+        expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
             updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
             return updated if sub == "status" else self._remove_if_done(rt, updated)
