@@ -136,6 +136,12 @@ def parse_defaults(text: str) -> Policy:
     return Policy(**modes)
 
 
+# tinykube's cluster default: stricter than Kubernetes' and k3s' (privileged), so that a pod
+# escaping its container needs a namespace labelled privileged (and --allow-privileged).
+DEFAULTS = "enforce=baseline"
+DEFAULT_POLICY = Policy(enforce=LevelVersion(BASELINE))
+
+
 # -- checks by level and version -------------------------------------------------------------
 
 
