@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common import errors
 from common.defaults import default_pod
 from common.validation import (
     VALIDATORS,
