@@ -35,10 +35,18 @@ def test_default_is_baseline_and_a_namespace_opts_into_privileged(cluster: Clust
     assert "securityContext.privileged: Forbidden: disallowed by cluster policy" in out.stderr
 
     cluster.tkctl("create", "namespace", NAMESPACE)
-    out = cluster.tkctl("label", "ns", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged")
+    out = cluster.tkctl(
+        "label", "ns", NAMESPACE,
+        "pod-security.kubernetes.io/enforce=privileged", "pod-security.kubernetes.io/warn=baseline",
+    )  # fmt: skip
     assert out.stdout == f"namespace/{NAMESPACE} labeled\n"
     ns = ("-n", NAMESPACE)
-    cluster.tkctl("apply", *ns, "-f", "-", stdin=ADDS_SYS_ADMIN)
+    out = cluster.tkctl("apply", *ns, "-f", "-", stdin=ADDS_SYS_ADMIN)
+    assert out.stdout == "pod/sys-admin created\n"
+    assert out.stderr == (
+        'Warning: would violate PodSecurity "baseline:latest": non-default capabilities '
+        '(container "app" must not include "SYS_ADMIN" in securityContext.capabilities.add)\n'
+    )
     wait_for(
         "sys-admin Running",
         lambda: cluster.json("get", "pod", "sys-admin", *ns)["status"].get("phase") == "Running",
