@@ -112,20 +112,19 @@ class PodSecurityAdmission:
         if not label_errors and policy.fully_privileged():
             return
         spec = _dict(spec)
-        if enforce:
-            results = evaluate(policy.enforce, meta, spec)
-            if results:
-                raise errors.ForbiddenError(
-                    f'pods "{name}" is forbidden: violates PodSecurity "{policy.enforce}": '
-                    + describe(results),
-                    details={"name": name, "kind": "pods"},
-                )
+        refused = evaluate(policy.enforce, meta, spec) if enforce else []
         audit = evaluate(policy.audit, meta, spec)
-        if audit:
+        if audit:  # logged whether or not the request is refused, as the audit event would be
             log.warning(
                 "%s %s/%s: %s: would violate PodSecurity %s: %s",
                 rt.plural, namespace, name, AUDIT_VIOLATIONS, f'"{policy.audit}"', describe(audit),
             )  # fmt: skip
+        if refused:
+            raise errors.ForbiddenError(
+                f'pods "{name}" is forbidden: violates PodSecurity "{policy.enforce}": '
+                + describe(refused),
+                details={"name": name, "kind": "pods"},
+            )
         warn = evaluate(policy.warn, meta, spec)
         if warn:
             recorder.add(f'would violate PodSecurity "{policy.warn}": {describe(warn)}')

@@ -162,6 +162,19 @@ def test_warn_header_and_audit_log(make: Make, caplog: pytest.LogCaptureFixture)
         "pods watched/web: pod-security.kubernetes.io/audit-violations: would violate "
         'PodSecurity "restricted:v1.30": allowPrivilegeEscalation != false'
     )
+    # A refused pod is audited too.
+    namespace(
+        api, "refusing", **{ENFORCE: "baseline", "pod-security.kubernetes.io/audit": "baseline"}
+    )
+    host_port = pod_manifest("hp")
+    host_port["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="control.registry.podsecurity"):
+        assert write(api, "POST", pods("refusing"), host_port)[0] == 403
+    assert [r.getMessage() for r in caplog.records] == [
+        "pods refusing/hp: pod-security.kubernetes.io/audit-violations: would violate "
+        'PodSecurity "baseline:latest": hostPort (container "web" uses hostPort 8080)'
+    ]
 
 
 def test_cluster_defaults_flag(make: Make) -> None:
