@@ -300,3 +300,17 @@ def test_restricted_volume_types_replace_the_hostpath_check() -> None:
     assert check("restricted", s) == (
         'restricted volume types (volume "h" uses restricted volume type "hostPath")'
     )
+
+
+def test_control_plane_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from control.main import parse_args
+
+    assert parse_args([]).pod_security_defaults == "enforce=baseline"
+    flag = "enforce=privileged,warn=restricted"
+    assert parse_args(["--pod-security-defaults", flag]).pod_security_defaults == flag
+    with pytest.raises(SystemExit):
+        parse_args(["--pod-security-defaults", "enforce=open"])
+    assert (
+        'argument --pod-security-defaults: defaults.enforce: Invalid value: "open": must be one of '
+        "privileged, baseline, restricted"
+    ) in capsys.readouterr().err
