@@ -17,6 +17,7 @@ from gunicorn.app.base import BaseApplication
 
 from common import errors
 from common.redis_store import RedisStore
+from common.validation import podsecurity
 from control import serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
@@ -39,6 +40,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--allow-privileged", action="store_true")
+    p.add_argument(
+        "--pod-security-defaults", type=_pod_security, default=podsecurity.DEFAULTS,
+        metavar="MODE=LEVEL,...",
+        help="Pod Security admission for namespaces without pod-security.kubernetes.io labels, "
+        "with the keys of kube-apiserver's PodSecurityConfiguration defaults: enforce, "
+        "enforce-version, audit, audit-version, warn, warn-version (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
@@ -51,6 +59,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serverdata.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+def _pod_security(text: str) -> str:
+    try:
+        podsecurity.parse_defaults(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -103,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
     config = ServerConfig(
         allow_privileged=args.allow_privileged,
+        pod_security=podsecurity.parse_defaults(args.pod_security_defaults),
         default_tolerations=default_tolerations(args),
         extra=server.extra,
     )

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.store import Store
+from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.apiserver import discovery, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
@@ -28,6 +29,8 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 @dataclass
 class ServerConfig:
     allow_privileged: bool = False
+    # Pod Security admission's cluster defaults (namespaces without pod-security labels).
+    pod_security: Policy = DEFAULT_POLICY
     # DefaultTolerationSeconds admission: (not-ready, unreachable) seconds; None turns it off.
     default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS
     # Seconds a watch stays open when the client sets no timeoutSeconds (Kubernetes: 30-60 min).
@@ -50,6 +53,7 @@ def create_app(
         "registry": Registry(
             store,
             allow_privileged=config.allow_privileged,
+            pod_security=config.pod_security,
             default_tolerations=config.default_tolerations,
         ),
         "auth": authenticator,

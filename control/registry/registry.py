@@ -23,14 +23,15 @@ from common.selectors import (
 )
 from common.store import Store, WatchEvent, parse_rv
 from common.validation import (
-    check_pod_security,
     decode_object,
     drop_unknown_fields,
     invalid_error,
     validate,
 )
+from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.registry import deletion, noderestriction, recorder, scale
 from control.registry import strategies as st
+from control.registry.podsecurity import PodSecurityAdmission
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,14 @@ class Registry:
         store: Store,
         *,
         allow_privileged: bool = False,
+        pod_security: Policy = DEFAULT_POLICY,
         default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS,
         clock: Callable[[], dt.datetime] = meta.now,
     ) -> None:
         self.store = store
         self.allow_privileged = allow_privileged
+        # Pod Security admission over the cluster defaults, and the --allow-privileged policy.
+        self.pod_security = PodSecurityAdmission(pod_security, allow_privileged)
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
         self.clock = clock
@@ -162,9 +166,9 @@ class Registry:
         self._admit(rt, obj)
         self._validate(rt, obj, None)
         noderestriction.admit(rt, obj, None)
+        self.pod_security.admit(self.store, rt, obj, None)
         warnings: Warnings = []
         if rt.plural == "pods":
-            check_pod_security(obj, self.allow_privileged)
             warnings = st.pod_warnings(obj)
         try:
             return _complete(rt, self.store.create(rt.plural, obj)), warnings
@@ -346,8 +350,7 @@ class Registry:
             self._admit(rt, new)  # before the generation is counted from the spec
             st.prepare_update(rt, new, old)
             self._validate(rt, new, old)
-            if rt.plural == "pods":
-                check_pod_security(new, self.allow_privileged)
+            self.pod_security.admit(self.store, rt, new, old)
         # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
         # is a conflict even when the write would change nothing.
         if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
