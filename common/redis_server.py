@@ -132,4 +132,7 @@ def _ping(port: int, password: str | None) -> bool:
                 raise errors.ServiceUnavailableError(
                     f"redis-server on port {port} refused the password: {answer.decode().strip()}"
                 )
-        return reader.readline().startswith(b"+PONG")
+        answer = reader.readline()
+        if answer.startswith(b"-NOAUTH"):
+            raise errors.ServiceUnavailableError(f"redis-server on port {port} wants a password")
+        return answer.startswith(b"+PONG")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from common import errors
-from common.redis_server import free_port, start_redis
+from common.redis_server import free_port, start_redis, wait_for_redis
 from common.redis_store import RedisStore
 from control import redisauth
 from control.main import parse_args
@@ -56,6 +56,15 @@ def test_the_store_without_the_password_is_refused(locked_url: str, password: st
         store.get("pods", "default", "a")
     assert e.value.code == 503 and not e.value.retryable
     store.close()
+
+
+def test_the_readiness_probe_sends_the_password(locked_url: str) -> None:
+    port = int(locked_url.rsplit(":", 1)[1].split("/")[0])
+    wait_for_redis(port, password=PASSWORD)
+    with pytest.raises(errors.ServiceUnavailableError, match="wants a password"):
+        wait_for_redis(port)
+    with pytest.raises(errors.ServiceUnavailableError, match="refused the password: -WRONGPASS"):
+        wait_for_redis(port, password="wrong")
 
 
 def _control(url: str, tmp_path: Path, *flags: str, env: dict[str, str] | None = None) -> str:
