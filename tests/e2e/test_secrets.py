@@ -1,6 +1,7 @@
 """After ``tinykube up``: no process on the machine carries one of the cluster's secrets (node
-tokens, admin token, Redis password) on its command line, which every local user can read in
-/proc/PID/cmdline, and the cluster's Redis answers a client without the password with NOAUTH."""
+tokens, admin token, join token, Redis password) on its command line, which every local user
+can read in /proc/PID/cmdline, and the cluster's Redis answers a client without the password
+with NOAUTH."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def _secrets(data_dir: Path) -> dict[str, str]:
         for line in (data_dir / "tokens.csv").read_text().splitlines()
     }
     found["redis-password"] = (data_dir / "redis-password").read_text().strip()
+    found["join-token"] = (data_dir / "server" / "node-token").read_text().strip()
     return found
 
 
@@ -36,7 +38,8 @@ def _cmdlines() -> dict[int, str]:
 
 def test_no_process_has_a_secret_of_the_cluster_in_its_command_line(cluster: Cluster) -> None:
     secrets = _secrets(cluster.data_dir)
-    assert {"admin", "system:node:node-1", "system:node:node-2", "redis-password"} <= set(secrets)
+    wanted = {"admin", "system:node:node-1", "system:node:node-2", "redis-password", "join-token"}
+    assert wanted <= set(secrets) and all(secrets.values())
     cmdlines = _cmdlines()
     processes = cluster.state()["processes"]
     # The scan does see the cluster's processes (and how they get their secrets instead).
