@@ -1,4 +1,5 @@
-"""Command line of the agent: ``python -m agent --server URL --token T [--node-name N] ...``.
+"""Command line of the agent: ``python -m agent --server URL --token-file F [--node-name N] ...``
+(or the token in ``TK_TOKEN``).
 
 ``python -m agent cleanup --cluster-id ID`` removes a cluster's containers (``tinykube down``).
 
@@ -17,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join, routes
+from agent import join, routes, tokenflags
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -31,8 +32,7 @@ log = logging.getLogger(__name__)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tinykube agent", description="Run a tinykube node agent.")
     p.add_argument("--server", default=os.environ.get("TK_SERVER_URL"), help="API server URL")
-    p.add_argument("--token", default=os.environ.get("TK_TOKEN"), help="this node's bearer token")
-    p.add_argument("--token-file", help="read the token from this file")
+    tokenflags.add_flags(p)
     p.add_argument("--node-name", default=os.environ.get("TK_NODE_NAME") or socket.gethostname())
     p.add_argument("--node-ip", help="InternalIP to report (default: the host's primary IP)")
     p.add_argument("--node-api-address", help="address of the node API (default: the node IP)")
@@ -56,11 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
-    if args.token_file:
-        with open(args.token_file) as f:
-            args.token = f.read().strip()
-    if not args.server or not args.token:
-        p.error("--server and --token (or --token-file) are required")
+    args.token = tokenflags.require(p, args)
     return args
 
 

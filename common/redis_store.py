@@ -114,7 +114,10 @@ class RedisStore:
         prefix: str = "tk:",
         history: int = DEFAULT_HISTORY,
         timeout: float = 5.0,
+        password: str | None = None,
     ) -> None:
+        """``password`` (or the ACL user's, named in the URL) comes from a file or the environment,
+        so that it is never on a command line; a password in ``url`` wins."""
         self.prefix = prefix
         self.history = history
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
@@ -123,6 +126,7 @@ class RedisStore:
             "retry": retry,
             "retry_on_error": [redis.ConnectionError],
             "protocol": 2,
+            "password": password,
         }
         self._pool = redis.ConnectionPool.from_url(
             url, socket_timeout=timeout, health_check_interval=30, max_connections=128, **common
@@ -190,6 +194,25 @@ class RedisStore:
     def ping(self) -> None:
         with _translated():
             self.r.ping()
+
+    def requires_auth(self) -> bool:
+        """Whether the server refuses a client that brings no credentials (one that needs none
+        lets any local process read and write every object)."""
+        kwargs = {
+            k: v
+            for k, v in self._pool.connection_kwargs.items()
+            if k not in ("username", "password", "credential_provider")
+        }
+        conn = self._pool.connection_class(**kwargs)
+        try:
+            with _translated():
+                conn.send_command("PING")
+                conn.read_response()
+        except errors.StoreCredentialsError:
+            return True
+        finally:
+            conn.disconnect()
+        return False
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -310,6 +333,10 @@ def _translated() -> Iterator[None]:
     """Turn redis-py failures into ``ServiceUnavailableError`` (503) at the module boundary."""
     try:
         yield
+    except redis.AuthenticationError as e:
+        raise errors.StoreCredentialsError(
+            f"the storage backend refused our credentials: {e}"
+        ) from e
     except (redis.ConnectionError, redis.TimeoutError) as e:
         raise errors.ServiceUnavailableError(f"the storage backend is unavailable: {e}") from e
     except redis.RedisError as e:

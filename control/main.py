@@ -9,16 +9,14 @@ import logging
 import math
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from common import errors
-from common.redis_store import RedisStore
 from common.validation import podsecurity
-from control import serverdata
+from control import redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.controllers import nodelifecycle, podgc
@@ -35,6 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tinykube control", description=__doc__)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--redis-prefix", default="tk:")
+    redisauth.add_flags(p)
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
@@ -83,18 +82,6 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def wait_for_store(store: RedisStore, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            store.ping()
-            return
-        except errors.ServiceUnavailableError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def default_tolerations(args: argparse.Namespace) -> tuple[int, int]:
     """The DefaultTolerationSeconds admission's seconds: the eviction timeout unless given, so
     that one flag says how long a pod stays on a lost node."""
@@ -113,8 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    store = RedisStore(args.redis_url, prefix=args.redis_prefix)
-    wait_for_store(store)
+    try:
+        store = redisauth.connect(args)
+    except errors.StoreCredentialsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: cannot read the Redis password: {e}", file=sys.stderr)
+        return 1
     server = serverdata.setup(args, store)
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
     config = ServerConfig(
