@@ -1,5 +1,6 @@
 """A worker set to die with its parent (``control.lifecycle.die_with_parent``, what every
-gunicorn worker of the API server runs after the fork) is gone once its parent is SIGKILLed."""
+gunicorn worker of the API server runs after the fork) is gone once its parent is SIGKILLed, and
+the supervisor kills what is left of a dead child's process group."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from common.supervisor import Child
 
 ROOT = Path(__file__).resolve().parents[2]
 # The parent starts a child that calls die_with_parent, prints the child's pid, then sleeps.
@@ -56,3 +59,22 @@ def test_worker_dies_with_its_killed_parent() -> None:
             parent.wait(10)
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_supervisor_kills_what_is_left_of_a_dead_childs_group(tmp_path: Path) -> None:
+    child = Child("orphaner", ["sh", "-c", "sleep 60 & echo $!; wait"], tmp_path / "out.log")
+    child.start()
+    assert child.proc is not None
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "out.log").read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphan = int((tmp_path / "out.log").read_text())
+    os.kill(child.proc.pid, signal.SIGKILL)  # the leader dies; its child lives on
+    child.proc.wait(10)
+    assert alive(orphan)
+    child.kill_group()
+    deadline = time.monotonic() + 5
+    while alive(orphan) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(orphan)
+    child.kill_group()  # nothing left: no error
