@@ -115,15 +115,16 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             raise errors.NotFoundError("the server could not find the requested resource")
         if watching:
             return watch(t, out)
-        _wait_fresh(request.args.get("resourceVersionMatch", ""))
-        return out.respond(
-            reg.list(
-                t.rt,
-                t.namespace,
-                label_selector=args.get("labelSelector", ""),
-                field_selector=args.get("fieldSelector", ""),
-            )
+        match = args.get("resourceVersionMatch", "")
+        wanted = _wait_fresh(match)
+        listing = reg.list(
+            t.rt,
+            t.namespace,
+            label_selector=args.get("labelSelector", ""),
+            field_selector=args.get("fieldSelector", ""),
         )
+        freshness.check_exact(match, wanted, listing)
+        return out.respond(listing)
     if request.method == "POST":
         if t.rt.namespaced and not t.namespace:
             raise errors.NotFoundError("the server could not find the requested resource")
@@ -294,11 +295,12 @@ def _field_validation() -> str:
     return value or "Strict"
 
 
-def _wait_fresh(match: str) -> None:
+def _wait_fresh(match: str) -> int:
     """A GET or LIST at a resourceVersion is served no older than it (waiting up to 3 s)."""
     wanted = freshness.minimum_revision(request.args.get("resourceVersion", ""), match)
     if wanted:
         freshness.wait_fresh(registry().store, wanted)
+    return wanted
 
 
 def _flag(value: str | None) -> bool:

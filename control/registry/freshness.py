@@ -1,13 +1,16 @@
 """Reads at a resourceVersion, as kube-apiserver's watch cache serves them: ``resourceVersion`` and
 ``resourceVersionMatch`` checked as its ``ValidateListOptions``, and a read or watch from a revision
 the store has not reached yet waits up to 3 s for it, then fails with a 504 "Too large resource
-version" (``storage.NewTooLargeResourceVersionError``). Effectful: it polls the store's revision.
+version" (``storage.NewTooLargeResourceVersionError``). The store keeps no past states of objects,
+so an ``Exact`` list of an older revision is 410, as etcd answers for a compacted one. Effectful:
+it polls the store's revision.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from common import errors, fielderrors
 from common.store import Store, parse_rv
@@ -27,6 +30,12 @@ def too_large(wanted: int, current: int) -> errors.ServerTimeoutError:
         [errors.Cause("", "ResourceVersionTooLarge", "Too large resource version")],
         {"retryAfterSeconds": RETRY_AFTER_SECONDS},
     )
+
+
+def check_exact(match: str, wanted: int, listing: dict[str, Any]) -> None:
+    """An ``Exact`` list is served only at the revision asked for; an older one is gone."""
+    if match == EXACT and int(listing["metadata"]["resourceVersion"]) != wanted:
+        raise errors.GoneError("The resourceVersion for the provided list is too old.")
 
 
 def minimum_revision(resource_version: str, match: str, *, watch: bool = False) -> int:

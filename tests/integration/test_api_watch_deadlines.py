@@ -202,3 +202,17 @@ def test_resource_version_match_without_version_is_422(api: Api) -> None:
     code, status = api.call("GET", PODS, watch="1", resourceVersion="1",
                             resourceVersionMatch="NotOlderThan")  # fmt: skip
     assert code == 422 and "forbidden for watch" in status["message"]
+
+
+def test_exact_list_is_served_at_its_revision_only(api: Api) -> None:
+    api.call("POST", PODS, pod_manifest("web"))
+    rv = current_rv(api)
+    code, body = api.call("GET", PODS, resourceVersion=str(rv), resourceVersionMatch="Exact")
+    assert code == 200 and body["metadata"]["resourceVersion"] == str(rv)
+    api.call("POST", PODS, pod_manifest("later"))
+    code, status = api.call("GET", PODS, resourceVersion=str(rv), resourceVersionMatch="Exact")
+    assert code == 410, status
+    assert (status["reason"], status["message"]) == (
+        "Expired",
+        "The resourceVersion for the provided list is too old.",
+    )

@@ -105,3 +105,12 @@ def test_block_for_cuts_the_poll_at_the_deadline() -> None:
     assert block_for(5.0, 10.0, now=8.5) == 1.5
     assert block_for(1.0, 10.0, now=2.0) == 1.0
     assert block_for(5.0, 10.0, now=10.0) is None
+
+
+def test_exact_list_of_another_revision_is_gone() -> None:
+    listing = {"metadata": {"resourceVersion": "8"}}
+    freshness.check_exact("Exact", 8, listing)
+    freshness.check_exact("NotOlderThan", 5, listing)
+    freshness.check_exact("", 0, listing)
+    with pytest.raises(errors.GoneError):
+        freshness.check_exact("Exact", 5, listing)
