@@ -8,6 +8,7 @@ No secret is ever on a child's command line: the Redis password and the node tok
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,9 @@ RESTART_DELAY, RESTART_CAP = 0.2, 5.0
 # A child that ran this long before dying is considered healthy again (backoff reset).
 HEALTHY_AFTER = 30.0
 STOP_TIMEOUT = 10.0
+# How often children are checked: a dead API server is noticed within this, and a poll() per
+# child costs nothing.
+CHECK_EVERY = 0.05
 # The control plane's CA under its data dir (control/tls.py's TlsFiles, which common cannot import).
 CA_FILE = "tls/server-ca.crt"
 # The private Redis's password (made once) and the directory of the agents' token files.
@@ -77,6 +81,14 @@ class Child:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL what is left of the child's process group (it leads its own session): a
+        gunicorn worker whose master died would otherwise keep serving, and hold the port."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def tokens(data_dir: Path, agents: int) -> dict[str, str]:
@@ -139,7 +151,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         try:
             self.start()
-            while not self.stopping.wait(0.2):
+            while not self.stopping.wait(CHECK_EVERY):
                 self._restart_dead()
         finally:
             self.stop()
@@ -260,6 +272,7 @@ class Supervisor:
             if time.monotonic() - child.started < child.delay:
                 continue
             log.warning("%s exited with code %s; restarting", child.name, child.proc.returncode)
+            child.kill_group()
             child.start()
             child.delay = min(child.delay * 2, RESTART_CAP)
             self._save()
@@ -279,6 +292,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.stop(signal.SIGKILL)
                     child.proc.wait()
+                child.kill_group()
         self.state["supervisor"] = None
         self._save()
 

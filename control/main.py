@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 
 from common import errors
 from common.validation import podsecurity
-from control import redisauth, serverdata
+from control import lifecycle, redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.controllers import nodelifecycle, podgc
@@ -143,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         # threads (open watches) to notice. Every write is one atomic script, so nothing is
         # left half done.
         "worker_int": lambda worker: os._exit(0),
+        "post_fork": lifecycle.post_fork,
+        **lifecycle.control_socket_options(
+            server.data.directory if server.data else None,
+            {setting.name for setting in KNOWN_SETTINGS},
+        ),
         **server.gunicorn,
     }
     _Server(app, options).run()

@@ -40,6 +40,14 @@ class ServerConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def status_response(e: errors.ApiError) -> Response:
+    """The error's Status, with ``Retry-After`` when it asks the client to wait (as Kubernetes)."""
+    response = jsonify(e.to_status())
+    if e.details.get("retryAfterSeconds"):
+        response.headers["Retry-After"] = str(e.details["retryAfterSeconds"])
+    return response
+
+
 def create_app(
     store: Store, authenticator: TokenAuthenticator, config: ServerConfig | None = None
 ) -> Flask:
@@ -70,7 +78,7 @@ def create_app(
     def api_error(e: errors.ApiError) -> tuple[Response, int]:
         if e.code >= 500:
             log.warning("%s %s: %s", request.method, request.path, e.message)
-        return jsonify(e.to_status()), e.code
+        return status_response(e), e.code
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> tuple[Response, int]:

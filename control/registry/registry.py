@@ -9,7 +9,8 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from common import errors, meta
@@ -29,7 +30,7 @@ from common.validation import (
     validate,
 )
 from common.validation.podsecurity import DEFAULT_POLICY, Policy
-from control.registry import deletion, noderestriction, recorder, scale
+from control.registry import deletion, freshness, noderestriction, recorder, scale
 from control.registry import strategies as st
 from control.registry.podsecurity import PodSecurityAdmission
 
@@ -127,27 +128,51 @@ class Registry:
         label_selector: str = "",
         field_selector: str = "",
         poll: float = 5.0,
+        timeout: float | None = None,
     ) -> Iterator[Obj | None]:
         """Watch events as ``{"type", "object"}`` dicts; ``None`` when ``poll`` passed quietly.
 
         Without a resourceVersion (or ``0``) the current objects come first as ADDED events.
         An object that starts or stops matching the selectors arrives as ADDED or DELETED.
+        Selectors and the store are checked before this returns (a bad request or a store down
+        fails before a response starts); the events end after ``timeout`` seconds whatever the
+        selectors let through; a revision the store has not reached is waited for up to 3 s
+        (``freshness``), then the iterator raises the 504 "Too large resource version".
         """
         labels, fields = self.selectors(rt, label_selector, field_selector)
-        ns = _ns(rt, namespace)
         since = parse_rv(resource_version)
+        until = None if timeout is None else time.monotonic() + timeout
+        initial: list[Obj] = []
         if not since:
             current = self.list(
                 rt, namespace, label_selector=label_selector, field_selector=field_selector
             )
-            for obj in current["items"]:
-                yield {"type": "ADDED", "object": obj}
+            initial = [{"type": "ADDED", "object": obj} for obj in current["items"]]
             since = int(current["metadata"]["resourceVersion"])
-        for event in self.store.watch(rt.plural, since, poll=poll):
+        else:
+            self.store.revision()  # an unreachable store is a 503, not a stream that fails
+        return self._follow(rt, _ns(rt, namespace), since, initial, (labels, fields), poll, until)
+
+    def _follow(
+        self,
+        rt: ResourceType,
+        ns: str,
+        since: int,
+        initial: Iterable[Obj],
+        selectors: tuple[LabelSelector, FieldSelector],
+        poll: float,
+        until: float | None,
+    ) -> Iterator[Obj | None]:
+        yield from initial
+        wait = freshness.BLOCK_TIMEOUT
+        if until is not None:
+            wait = min(wait, max(0.0, until - time.monotonic()))
+        freshness.wait_fresh(self.store, since, timeout=wait)
+        for event in self.store.watch(rt.plural, since, poll=poll, until=until):
             if event is None:
                 yield None
                 continue
-            out = _filter_event(rt, event, ns, labels, fields)
+            out = _filter_event(rt, event, ns, *selectors)
             if out is not None:
                 yield out
 
