@@ -17,7 +17,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join, routes
+from agent import join, routes, seccomp
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ca-file")
     p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
                    "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
+    p.add_argument("--seccomp-profile-root", default=seccomp.DEFAULT_ROOT, metavar="DIR",
+                   help="where Localhost seccomp profiles are (default: %(default)s)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     if args.token_file:
@@ -77,6 +79,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         resync_interval=args.resync_interval,
         workers=args.workers,
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
+        seccomp_profile_root=args.seccomp_profile_root,
     )
 
 
