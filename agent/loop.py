@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import runtime as rt
-from agent import seccomp
+from agent import seccomp, sysctls
 from agent.apis import NAMESPACES, PODS
 from agent.events import EventRecorder
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
@@ -63,6 +63,7 @@ class AgentConfig:
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
 
 
 class _Backoff:
@@ -138,6 +139,7 @@ class Agent:
             policy=cfg.backoff,
             prober=self.prober,
             seccomp_root=cfg.seccomp_profile_root,
+            sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.

@@ -176,7 +176,7 @@ def app_spec(
         nano_cpus=nano,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
-        security=security or securitycontext.container_args(pod, container),
+        security=securitycontext.container_args(pod, container) if security is None else security,
     )
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from agent import sysctls
 from agent.runtime import SecurityArgs
 
 # Pod-level fields a container inherits unless it sets its own (DetermineEffectiveSecurityContext).
@@ -186,12 +187,12 @@ def container_args(
     )
 
 
-def sysctls(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+def pod_sysctls(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The pod's sysctls, set on the sandbox whose network and IPC namespaces its containers
     share (Docker refuses them on a container that joins another's namespaces)."""
     items = pod_security(pod).get("sysctls") or []
     return tuple(
-        (str(item["name"]), str(item.get("value") or ""))
+        (sysctls.to_dots(str(item["name"])), str(item.get("value") or ""))
         for item in items
         if isinstance(item, Mapping) and item.get("name")
     )
@@ -199,4 +200,4 @@ def sysctls(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def sandbox_args(pod: Mapping[str, Any]) -> SecurityArgs:
     """The sandbox's hardened settings, with the pod's sysctls."""
-    return dataclasses.replace(SANDBOX, sysctls=sysctls(pod))
+    return dataclasses.replace(SANDBOX, sysctls=pod_sysctls(pod))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent import planner, podspec, seccomp, securitycontext
+from agent import planner, podspec, seccomp, securitycontext, sysctls
 from agent import runtime as rt
 from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
@@ -26,7 +26,7 @@ from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.probes import Prober
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
-from agent.status import StatusExtra, compute_pod_status
+from agent.status import StatusExtra, compute_pod_status, qos_class
 from common import errors
 from common.client import ApiClient
 
@@ -80,6 +80,7 @@ class PodSyncer:
         clock: Callable[[], datetime] = utcnow,
         prober: Prober | None = None,
         seccomp_root: str = seccomp.DEFAULT_ROOT,
+        sysctl_allowlist: sysctls.Allowlist | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -94,6 +95,7 @@ class PodSyncer:
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
         self.prober = prober
         self.seccomp_root = seccomp_root
+        self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -108,6 +110,8 @@ class PodSyncer:
             if not (finished and not containers):
                 self._terminate(pod, containers)
             return SyncResult(deleted=True)
+        if not containers and self._reject(pod):
+            return SyncResult()
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
         probes = self.prober.view(uid) if self.prober is not None else {}
@@ -155,6 +159,31 @@ class PodSyncer:
         self.images.forget(uid)
         if self.prober is not None:
             self.prober.forget(uid)
+
+    def _reject(self, pod: dict[str, Any]) -> bool:
+        """The kubelet's admission of a pod before it first starts here: a pod naming a sysctl
+        this node does not allow fails at once (phase Failed, reason SysctlForbidden)."""
+        status = pod.get("status") or {}
+        if status.get("phase") in planner.TERMINAL_PHASES:
+            # Rejected already: its status stays as the rejection wrote it.
+            return status.get("reason") == sysctls.FORBIDDEN_REASON
+        why = self.sysctls.admit(pod)
+        if why is None:
+            return False
+        log.info("pod %s: rejected: %s", _ref(pod), why)
+        self.recorder.record(pod, sysctls.FORBIDDEN_REASON, why, WARNING)
+
+        def make_status(current: dict[str, Any]) -> dict[str, Any]:
+            return {
+                **(current.get("status") or {}),
+                "phase": "Failed",
+                "reason": sysctls.FORBIDDEN_REASON,
+                "message": f"Pod was rejected: {why}",
+                "qosClass": qos_class(current),
+            }
+
+        self.write_status(pod, make_status)
+        return True
 
     # -- applying a plan ---------------------------------------------------------------------
 

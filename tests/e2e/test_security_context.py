@@ -1,6 +1,7 @@
 """securityContext on real Docker: the pod's user, groups, capabilities, read-only root,
 no-new-privileges and sysctls reach ``docker inspect`` and the kernel; runAsNonRoot on a root
-image starts nothing and says why. Only fields Pod Security's baseline level allows."""
+image starts nothing and says why; an unsafe sysctl is rejected by the node. Outside the
+namespace labelled privileged, only fields Pod Security's baseline level allows."""
 
 from __future__ import annotations
 
@@ -114,3 +115,49 @@ def test_run_as_non_root_on_a_root_image_is_refused(
         assert roles == ["POD"]  # no app container was ever created
     finally:
         cluster.tkctl("delete", "pod", "non-root", "--wait=false")
+
+
+UNSAFE_SYSCTL = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: sysctl-unsafe
+  labels:
+    pod-security.kubernetes.io/enforce: privileged
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: msgmax
+  namespace: sysctl-unsafe
+spec:
+  securityContext:
+    sysctls:
+    - {name: kernel.msgmax, value: "65536"}
+  containers:
+  - name: app
+    image: tinykube/sleeper:1
+"""
+
+
+def test_an_unsafe_sysctl_is_rejected_by_the_node(
+    cluster: Cluster, docker_client: docker.DockerClient
+) -> None:
+    """Pod Security lets a privileged namespace ask for it; the node still refuses it, as the
+    kubelet does unless --allowed-unsafe-sysctls names it."""
+    cluster.tkctl("apply", "-f", "-", stdin=UNSAFE_SYSCTL)
+    try:
+
+        def failed() -> dict[str, Any] | None:
+            pod = cluster.json("get", "pod", "msgmax", "-n", "sysctl-unsafe")
+            return pod if pod["status"].get("phase") == "Failed" else None
+
+        pod = wait_for("msgmax Failed", failed)
+        assert pod["status"]["reason"] == "SysctlForbidden"
+        assert pod["status"]["message"] == (
+            'Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted'
+        )
+        assert containers(docker_client, cluster.cluster_id,
+                          **{"io.kubernetes.pod.name": "msgmax"}) == []  # fmt: skip
+    finally:
+        cluster.tkctl("delete", "namespace", "sysctl-unsafe", "--wait=false")

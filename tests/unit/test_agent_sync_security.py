@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from agent import runtime as rt
+from agent import sysctls
 from agent.events import EventRecorder
 from agent.fake_runtime import FakeRuntime
 from agent.planner import BackoffPolicy
@@ -158,3 +159,45 @@ def test_a_localhost_profile_outside_the_root_is_refused(env) -> None:
         f"path under {root}",
     }
     assert apps(runtime) == []
+
+
+def test_a_forbidden_sysctl_rejects_the_pod_before_anything_starts(env) -> None:
+    api, runtime, syncer, _ = env
+    secure_pod(api, {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]})
+    syncer.sync(pod_of(api))
+    status = pod_of(api)["status"]
+    message = 'forbidden sysctl: "kernel.msgmax" not allowlisted'
+    assert status["phase"] == "Failed"
+    assert status["reason"] == "SysctlForbidden"
+    assert status["message"] == f"Pod was rejected: {message}"
+    assert ("SysctlForbidden", message) in api.events()
+    assert runtime.containers() == []  # not even a sandbox
+    # Later syncs start nothing and leave the rejection's status as it is.
+    writes = len(api.writes)
+    syncer.sync(pod_of(api))
+    assert pod_of(api)["status"] == status
+    assert len(api.writes) == writes
+    assert runtime.containers() == []
+
+
+def test_an_allowed_unsafe_sysctl_reaches_the_sandbox(env) -> None:
+    api, runtime, syncer, _ = env
+    syncer.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
+    secure_pod(api, {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]})
+    syncer.sync(pod_of(api))
+    assert pod_of(api)["status"]["phase"] == "Running"
+    (sandbox,) = [c for c in runtime.containers() if c.role == "sandbox"]
+    assert runtime.specs[sandbox.id].security.sysctls == (("kernel.msgmax", "65536"),)
+
+
+def test_a_running_pod_is_not_rejected_afterwards(env) -> None:
+    """Admission happens once, before the pod first starts (an agent restarted with a
+    narrower allowlist leaves running pods alone)."""
+    api, runtime, syncer, _ = env
+    syncer.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
+    secure_pod(api, {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]})
+    syncer.sync(pod_of(api))
+    syncer.sysctls = sysctls.Allowlist.of()
+    syncer.sync(pod_of(api))
+    assert pod_of(api)["status"]["phase"] == "Running"
+    assert len(apps(runtime, "running")) == 1
