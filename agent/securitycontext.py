@@ -64,9 +64,9 @@ def image_uid(image_user: str) -> tuple[int | None, str]:
     user = image_user.split(":", 1)[0]
     if not user:
         return 0, ""
-    if _NUMERIC.fullmatch(user):
+    if _NUMERIC.fullmatch(user) and -(2**63) <= int(user) < 2**63:
         return int(user), ""
-    return None, user
+    return None, user  # a name, or a number ParseInt refuses (past int64)
 
 
 def needs_image_user(pod: Mapping[str, Any], container: Mapping[str, Any]) -> bool:

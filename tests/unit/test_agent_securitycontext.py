@@ -72,6 +72,7 @@ def test_effective_context_merges_as_the_kubelet(
         ("nobody:nogroup", (None, "nobody")),
         ("+5", (5, "")),
         ("-1", (-1, "")),
+        ("99999999999999999999", (None, "99999999999999999999")),
     ],
 )
 def test_image_uid_reads_the_image_user_as_the_runtime_does(
