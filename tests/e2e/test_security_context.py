@@ -107,9 +107,14 @@ def test_run_as_non_root_on_a_root_image_is_refused(
         assert pod["status"]["phase"] == "Pending"
         table = cluster.tkctl("get", "pod", "non-root").stdout
         assert "CreateContainerConfigError" in table
-        events = cluster.json("get", "events", "--field-selector",
-                              "involvedObject.name=non-root")["items"]  # fmt: skip
-        assert any(e["reason"] == "Failed" and e["message"] == f"Error: {message}" for e in events)
+
+        def failed_event() -> bool:
+            events = cluster.json("get", "events", "--field-selector",
+                                  "involvedObject.name=non-root")["items"]  # fmt: skip
+            return any(e["reason"] == "Failed" and e["message"] == f"Error: {message}"
+                       for e in events)  # fmt: skip
+
+        wait_for("the Failed event", failed_event)  # events are posted in the background
         roles = [c.labels["io.kubernetes.container.name"] for c in pod_containers(
             docker_client, cluster, "non-root")]  # fmt: skip
         assert roles == ["POD"]  # no app container was ever created
