@@ -18,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join, routes, tokenflags
+from agent import join, routes, seccomp, sysctls, tokenflags
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -54,8 +54,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ca-file")
     p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
                    "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
+    p.add_argument("--seccomp-profile-root", default=seccomp.DEFAULT_ROOT, metavar="DIR",
+                   help="where Localhost seccomp profiles are (default: %(default)s)")  # fmt: skip
+    p.add_argument("--allowed-unsafe-sysctls", default="", metavar="LIST",
+                   help="comma-separated sysctls or prefix* patterns pods may set beyond the "
+                   "safe set (namespaced ones only)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
+    args.allowed_unsafe_sysctls = tuple(s for s in args.allowed_unsafe_sysctls.split(",") if s)
+    try:
+        sysctls.Allowlist.of(args.allowed_unsafe_sysctls)
+    except ValueError as e:
+        p.error(f"--allowed-unsafe-sysctls: {e}")
     args.token = tokenflags.require(p, args)
     return args
 
@@ -73,6 +83,8 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         resync_interval=args.resync_interval,
         workers=args.workers,
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
+        seccomp_profile_root=args.seccomp_profile_root,
+        allowed_unsafe_sysctls=args.allowed_unsafe_sysctls,
     )
 
 
