@@ -11,21 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.sysctls import SAFE_SYSCTLS
+
 FORBIDDEN_REASON = "SysctlForbidden"
-# The kubelet's safe set (pkg/kubelet/sysctl/safe_sysctls.go), which Pod Security's baseline
-# level also allows: namespaced, and without effect on any other pod of the node.
-SAFE = (
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-)
+# The kubelet's safe set (pkg/kubelet/sysctl/safe_sysctls.go), the one Pod Security's baseline
+# level allows: namespaced, and without effect on any other pod of the node.
+SAFE = tuple(sorted(SAFE_SYSCTLS))
 # The namespace a sysctl lives in (component-helpers' NamespacedBy): exact names, then prefixes.
 _NAMESPACES = {"kernel.sem": "ipc", "kernel.domainname": "uts", "kernel.hostname": "uts"}
 _PREFIXES = {"kernel.shm": "ipc", "kernel.msg": "ipc", "fs.mqueue.": "ipc", "net.": "net"}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from common import sysctls
 from common.errors import Cause
 from common.fielderrors import invalid
 from common.validation import podsecurity_checks as base
@@ -195,11 +196,11 @@ CHECKS = (
         tuple(
             _v(since, base.sysctls, allowed=allowed)
             for since, allowed in (
-                (0, base.SAFE_SYSCTLS_1_0),
-                (27, base.SAFE_SYSCTLS_1_27),
-                (29, base.SAFE_SYSCTLS_1_29),
-                (32, base.SAFE_SYSCTLS_1_32),
-                (37, base.SAFE_SYSCTLS_1_37),
+                (0, sysctls.SAFE_SYSCTLS_1_0),
+                (27, sysctls.SAFE_SYSCTLS_1_27),
+                (29, sysctls.SAFE_SYSCTLS_1_29),
+                (32, sysctls.SAFE_SYSCTLS_1_32),
+                (37, sysctls.SAFE_SYSCTLS_1_37),
             )
         ),
     ),

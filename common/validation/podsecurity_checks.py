@@ -34,28 +34,6 @@ BASELINE_CAPABILITIES = frozenset(
         "SYS_CHROOT",
     ]
 )
-# Sysctls namespaced to the pod and isolated from other pods, by the version that allowed them.
-SAFE_SYSCTLS_1_0 = frozenset(
-    [
-        "kernel.shm_rmid_forced",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",
-        "net.ipv4.ip_unprivileged_port_start",
-    ]
-)
-SAFE_SYSCTLS_1_27 = SAFE_SYSCTLS_1_0 | {"net.ipv4.ip_local_reserved_ports"}
-SAFE_SYSCTLS_1_29 = SAFE_SYSCTLS_1_27 | {
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-}
-SAFE_SYSCTLS_1_32 = SAFE_SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
-SAFE_SYSCTLS_1_37 = SAFE_SYSCTLS_1_32 | {
-    "net.ipv4.tcp_slow_start_after_idle",
-    "net.ipv4.tcp_notsent_lowat",
-}
 SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
 SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
 # Volume types the restricted level allows, and the others in the order they are reported.
