@@ -222,6 +222,11 @@ class DockerRuntime:
             self._sandbox_present = True
             return self.sandbox_image
 
+    def image_user(self, image: str) -> str:
+        attrs = _call(f"inspect image {image}", lambda: self._inspect_image(image),
+                      rt.ContainerRuntimeError)  # fmt: skip
+        return str((attrs.get("Config") or {}).get("User") or "")
+
     # -- containers -------------------------------------------------------------------------
 
     def create_container(self, spec: CreateSpec) -> str:
@@ -231,6 +236,7 @@ class DockerRuntime:
             # What ``client.containers.create`` does, minus its inspect of the new container
             # (nothing here needs it): one engine call less per container started.
             args = _create_container_args({**kwargs, "version": self.api.api_version})
+            args["host_config"].update(podspec.docker_host_config_extra(spec))
             created = self.api.create_container(**args)
         except docker.errors.ImageNotFound as e:
             if spec.image == self.sandbox_image:

@@ -1,9 +1,10 @@
 """An in-memory ``Runtime`` for pure-logic tests and simulated nodes: no Docker involved.
 
 It keeps containers in a dict and is scriptable: ``add_image``/``fail_pulls`` shape image
-behaviour, ``exit_container`` makes a container exit with a code, ``exit_on_start`` makes every
-container of an image exit at once, ``kill_externally`` mimics ``docker rm -f``, ``exec_handler``
-answers execs. Lifecycle events go to every ``events`` iterator, as Docker's would. Effectful
+behaviour and ``set_image_user`` an image's USER, ``exit_container`` makes a container exit with a
+code, ``exit_on_start`` makes every container of an image exit at once, ``kill_externally`` mimics
+``docker rm -f``, ``exec_handler`` answers execs; ``specs`` keeps what each container was
+created from. Lifecycle events go to every ``events`` iterator, as Docker's would. Effectful
 only in memory; thread-safe.
 """
 
@@ -116,6 +117,8 @@ class FakeRuntime:
         self.offline_fallback = offline_fallback
         self._lock = threading.RLock()
         self._images: dict[str, str] = {}
+        self._image_users: dict[str, str] = {}
+        self.specs: dict[str, CreateSpec] = {}  # what each container was created from
         self._pullable: set[str] = set()
         self._pull_errors: dict[str, str] = {}
         self._exit_on_start: dict[str, int] = {}
@@ -142,6 +145,11 @@ class FakeRuntime:
         """Give an image a second name, as ``docker tag`` does."""
         with self._lock:
             self._images[target] = self._images[source]
+
+    def set_image_user(self, image: str, user: str) -> None:
+        """The USER the image's config names ("" by default: root)."""
+        with self._lock:
+            self._image_users[image] = user
 
     def allow_pull(self, image: str) -> None:
         """Make ``image`` pullable from a pretend registry."""
@@ -175,6 +183,7 @@ class FakeRuntime:
         """What ``docker rm -f`` does: the container is gone, with die and destroy events."""
         with self._lock:
             info = self._containers.pop(container_id, None)
+            self.specs.pop(container_id, None)
             if info is None:
                 return
             self._publish(RuntimeEvent(container_id, "die", dict(info.labels)))
@@ -223,6 +232,12 @@ class FakeRuntime:
         self.add_image("tinykube/pause:1")
         return "tinykube/pause:1"
 
+    def image_user(self, image: str) -> str:
+        with self._lock:
+            if image not in self._images:
+                raise rt.ContainerRuntimeError(f"inspect image {image}: No such image: {image}")
+            return self._image_users.get(image, "")
+
     def create_container(self, spec: CreateSpec) -> str:
         with self._lock:
             if spec.image not in self._images:
@@ -252,6 +267,7 @@ class FakeRuntime:
                 image_id=self._images[spec.image],
                 labels=labels,
             )
+            self.specs[cid] = spec
             self.calls.append(("create", cid))
             return cid
 
@@ -294,6 +310,7 @@ class FakeRuntime:
             if info.state == "running":
                 self.exit_container(container_id, 137)
             del self._containers[container_id]
+            self.specs.pop(container_id, None)
             self._emit_labels(container_id, "destroy", info.labels)
 
     def inspect(self, container_id: str) -> ContainerInfo:

@@ -22,6 +22,7 @@ from typing import Any
 import requests
 import urllib3
 
+from agent import tokenflags
 from common import errors
 from common.jointoken import JoinToken, TokenFormatError, ca_hash, matches, parse_token
 
@@ -249,15 +250,11 @@ def main(argv: list[str]) -> int:
     """``python -m agent join``: join (or reuse the stored credential) and print the pod CIDR."""
     p = argparse.ArgumentParser(prog="tinykube agent join")
     p.add_argument("--server", default=os.environ.get("TK_SERVER_URL"), required=False)
-    p.add_argument("--token", default=os.environ.get("TK_TOKEN"))
-    p.add_argument("--token-file")
+    tokenflags.add_flags(p)
     p.add_argument("--node-name", default=os.environ.get("TK_NODE_NAME") or os.uname().nodename)
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     args = p.parse_args(argv)
-    if args.token_file:
-        args.token = Path(args.token_file).read_text().strip()
-    if not args.server or not args.token:
-        p.error("--server and --token (or --token-file) are required")
+    args.token = tokenflags.require(p, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         creds = credentials(args.server, args.token, args.node_name, args.data_dir)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import runtime as rt
+from agent import seccomp, sysctls
 from agent.apis import NAMESPACES, PODS
 from agent.events import EventRecorder
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
@@ -61,6 +62,8 @@ class AgentConfig:
     resync_interval: float = RESYNC_SECONDS
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    seccomp_profile_root: str = seccomp.DEFAULT_ROOT
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
 
 
 class _Backoff:
@@ -135,6 +138,8 @@ class Agent:
             host_ip=self.facts.ip,
             policy=cfg.backoff,
             prober=self.prober,
+            seccomp_root=cfg.seccomp_profile_root,
+            sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.

@@ -1,4 +1,5 @@
-"""Command line of the agent: ``python -m agent --server URL --token T [--node-name N] ...``.
+"""Command line of the agent: ``python -m agent --server URL --token-file F [--node-name N] ...``
+(or the token in ``TK_TOKEN``).
 
 ``python -m agent cleanup --cluster-id ID`` removes a cluster's containers (``tinykube down``).
 
@@ -17,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join, routes
+from agent import join, routes, seccomp, sysctls, tokenflags
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -31,8 +32,7 @@ log = logging.getLogger(__name__)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tinykube agent", description="Run a tinykube node agent.")
     p.add_argument("--server", default=os.environ.get("TK_SERVER_URL"), help="API server URL")
-    p.add_argument("--token", default=os.environ.get("TK_TOKEN"), help="this node's bearer token")
-    p.add_argument("--token-file", help="read the token from this file")
+    tokenflags.add_flags(p)
     p.add_argument("--node-name", default=os.environ.get("TK_NODE_NAME") or socket.gethostname())
     p.add_argument("--node-ip", help="InternalIP to report (default: the host's primary IP)")
     p.add_argument("--node-api-address", help="address of the node API (default: the node IP)")
@@ -54,13 +54,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ca-file")
     p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
                    "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
+    p.add_argument("--seccomp-profile-root", default=seccomp.DEFAULT_ROOT, metavar="DIR",
+                   help="where Localhost seccomp profiles are (default: %(default)s)")  # fmt: skip
+    p.add_argument("--allowed-unsafe-sysctls", default="", metavar="LIST",
+                   help="comma-separated sysctls or prefix* patterns pods may set beyond the "
+                   "safe set (namespaced ones only)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
-    if args.token_file:
-        with open(args.token_file) as f:
-            args.token = f.read().strip()
-    if not args.server or not args.token:
-        p.error("--server and --token (or --token-file) are required")
+    args.allowed_unsafe_sysctls = tuple(s for s in args.allowed_unsafe_sysctls.split(",") if s)
+    try:
+        sysctls.Allowlist.of(args.allowed_unsafe_sysctls)
+    except ValueError as e:
+        p.error(f"--allowed-unsafe-sysctls: {e}")
+    args.token = tokenflags.require(p, args)
     return args
 
 
@@ -77,6 +83,8 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         resync_interval=args.resync_interval,
         workers=args.workers,
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
+        seccomp_profile_root=args.seccomp_profile_root,
+        allowed_unsafe_sysctls=args.allowed_unsafe_sysctls,
     )
 
 

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from agent import runtime as rt
-from agent.runtime import CreateSpec
+from agent import securitycontext
+from agent.runtime import CreateSpec, SecurityArgs
 from common.quantity import parse_bytes, parse_cpu_millis
 
 SANDBOX_IMAGE = "tinykube/pause:1"
@@ -120,6 +121,7 @@ def sandbox_spec(
         ipc_mode="shareable",
         port_bindings=port_bindings(pod),
         stop_signal="SIGKILL",
+        security=securitycontext.sandbox_args(pod),
     )
 
 
@@ -152,8 +154,10 @@ def app_spec(
     sandbox_id: str,
     node: str,
     cluster: str,
+    security: SecurityArgs | None = None,
 ) -> CreateSpec:
-    """An app container joined to the sandbox's network and IPC namespaces."""
+    """An app container joined to the sandbox's network and IPC namespaces; ``security``
+    defaults to what its securityContext says without the image's USER or a seccomp file."""
     mem, nano = _limits(container)
     command = container.get("command")
     args = container.get("args")
@@ -172,6 +176,7 @@ def app_spec(
         nano_cpus=nano,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        security=securitycontext.container_args(pod, container) if security is None else security,
     )
 
 
@@ -206,4 +211,33 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
             port: [(ip, hp) if ip else hp for ip, hp in binds]
             for port, binds in spec.port_bindings.items()
         }
+    return kwargs | _security_kwargs(spec.security)
+
+
+def _security_kwargs(sec: SecurityArgs) -> dict[str, Any]:
+    """The docker SDK arguments of a securityContext; unset ones are left to Docker's defaults."""
+    kwargs: dict[str, Any] = {}
+    if sec.user is not None:
+        kwargs["user"] = sec.user
+    lists = {
+        "group_add": sec.group_add,
+        "cap_add": sec.cap_add,
+        "cap_drop": sec.cap_drop,
+        "security_opt": sec.security_opt,
+    }
+    kwargs |= {k: list(v) for k, v in lists.items() if v}
+    if sec.privileged:
+        kwargs["privileged"] = True
+    if sec.read_only:
+        kwargs["read_only"] = True
+    if sec.sysctls:
+        kwargs["sysctls"] = dict(sec.sysctls)
     return kwargs
+
+
+def docker_host_config_extra(spec: CreateSpec) -> dict[str, Any]:
+    """HostConfig fields the docker SDK has no argument for: procMount Unmasked empties the
+    masked and read-only /proc paths, as ``docker run --security-opt systempaths=unconfined``."""
+    if spec.security.unmasked_paths:
+        return {"MaskedPaths": [], "ReadonlyPaths": []}
+    return {}

@@ -9,6 +9,8 @@ satisfy ``Runtime``; the pure planner and status code see only ``ContainerInfo``
       InvalidImageNameError    the reference cannot be parsed (InvalidImageName)
       ContainerNotFoundError   no container with that id
       CreateContainerError     the engine refused to create it (CreateContainerError)
+      ContainerConfigError     its configuration cannot be made, e.g. runAsNonRoot on a root
+                               image (CreateContainerConfigError)
       StartContainerError      the engine refused to start it (RunContainerError)
       RuntimeUnavailableError  the engine does not answer
 """
@@ -74,6 +76,24 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class SecurityArgs:
+    """A container's securityContext as the engine applies it; built by ``securitycontext``."""
+
+    user: str | None = None  # "uid[:gid]"; None keeps the image's own USER
+    group_add: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    read_only: bool = False
+    # "no-new-privileges", "seccomp=unconfined" or "seccomp=<profile JSON>"
+    security_opt: tuple[str, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    # procMount Unmasked: no masked or read-only paths under /proc (Docker has no option of
+    # its own for it; its CLI turns ``--security-opt systempaths=unconfined`` into this).
+    unmasked_paths: bool = False
+
+
+@dataclass(frozen=True)
 class CreateSpec:
     """Everything needed to create one container; built by ``podspec``, read by runtimes."""
 
@@ -95,6 +115,7 @@ class CreateSpec:
     tty: bool = False
     stdin_open: bool = False
     stop_signal: str | None = None
+    security: SecurityArgs = field(default_factory=SecurityArgs)
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,10 @@ class CreateContainerError(ContainerRuntimeError):
     reason = "CreateContainerError"
 
 
+class ContainerConfigError(ContainerRuntimeError):
+    reason = "CreateContainerConfigError"
+
+
 class StartContainerError(ContainerRuntimeError):
     reason = "RunContainerError"
 
@@ -202,6 +227,10 @@ class Runtime(Protocol):
 
     def ensure_sandbox_image(self) -> str:
         """Make the pause image present (built locally when absent); return its reference."""
+        ...
+
+    def image_user(self, image: str) -> str:
+        """The USER a present image runs as (its config's ``User``), "" when it sets none."""
         ...
 
     def create_container(self, spec: CreateSpec) -> str: ...

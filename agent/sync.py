@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent import planner, podspec
+from agent import planner, podspec, seccomp, securitycontext, sysctls
 from agent import runtime as rt
 from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.probes import Prober
-from agent.runtime import ContainerInfo, Runtime
-from agent.status import StatusExtra, compute_pod_status
+from agent.runtime import ContainerInfo, CreateSpec, Runtime
+from agent.status import StatusExtra, compute_pod_status, qos_class
 from common import errors
 from common.client import ApiClient
 
@@ -79,6 +79,8 @@ class PodSyncer:
         policy: BackoffPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
         prober: Prober | None = None,
+        seccomp_root: str = seccomp.DEFAULT_ROOT,
+        sysctl_allowlist: sysctls.Allowlist | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -92,6 +94,8 @@ class PodSyncer:
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
         self.prober = prober
+        self.seccomp_root = seccomp_root
+        self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -106,6 +110,8 @@ class PodSyncer:
             if not (finished and not containers):
                 self._terminate(pod, containers)
             return SyncResult(deleted=True)
+        if not containers and self._reject(pod):
+            return SyncResult()
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
         probes = self.prober.view(uid) if self.prober is not None else {}
@@ -153,6 +159,31 @@ class PodSyncer:
         self.images.forget(uid)
         if self.prober is not None:
             self.prober.forget(uid)
+
+    def _reject(self, pod: dict[str, Any]) -> bool:
+        """The kubelet's admission of a pod before it first starts here: a pod naming a sysctl
+        this node does not allow fails at once (phase Failed, reason SysctlForbidden)."""
+        status = pod.get("status") or {}
+        if status.get("phase") in planner.TERMINAL_PHASES:
+            # Rejected already: its status stays as the rejection wrote it.
+            return status.get("reason") == sysctls.FORBIDDEN_REASON
+        why = self.sysctls.admit(pod)
+        if why is None:
+            return False
+        log.info("pod %s: rejected: %s", _ref(pod), why)
+        self.recorder.record(pod, sysctls.FORBIDDEN_REASON, why, WARNING)
+
+        def make_status(current: dict[str, Any]) -> dict[str, Any]:
+            return {
+                **(current.get("status") or {}),
+                "phase": "Failed",
+                "reason": sysctls.FORBIDDEN_REASON,
+                "message": f"Pod was rejected: {why}",
+                "qosClass": qos_class(current),
+            }
+
+        self.write_status(pod, make_status)
+        return True
 
     # -- applying a plan ---------------------------------------------------------------------
 
@@ -249,14 +280,12 @@ class PodSyncer:
         delay = self.images.ensure(pod, name, image, podspec.pull_policy(start.container), waiting)
         if delay is not None:
             return delay
-        spec = podspec.app_spec(
-            pod, start.container, start.restart_count, sandbox_id, self.node, self.cluster
-        )
         try:
-            cid = self.runtime.create_container(spec)
+            cid = self.runtime.create_container(self._app_spec(pod, start, sandbox_id))
         except rt.ContainerRuntimeError as e:
             self.recorder.record(pod, "Failed", f"Error: {e}", WARNING, name)
-            waiting[name] = Waiting("CreateContainerError", str(e))
+            config = isinstance(e, rt.ContainerConfigError)
+            waiting[name] = Waiting(e.reason if config else "CreateContainerError", str(e))
             return RETRY_SECONDS
         self.recorder.record(pod, "Created", f"Created container: {name}", NORMAL, name)
         try:
@@ -268,6 +297,28 @@ class PodSyncer:
         self.recorder.record(pod, "Started", f"Started container {name}", NORMAL, name)
         log.info("pod %s: container %s started (attempt %d)", _ref(pod), name, start.restart_count)
         return None
+
+    def _app_spec(
+        self, pod: dict[str, Any], start: planner.ContainerToStart, sandbox_id: str
+    ) -> CreateSpec:
+        """The container's create spec with its securityContext: the image's USER when it
+        matters, runAsNonRoot verified (ContainerConfigError), a Localhost profile read."""
+        container = start.container
+        image_user = ""
+        if securitycontext.needs_image_user(pod, container):
+            try:
+                image_user = self.runtime.image_user(str(container.get("image", "")))
+            except rt.ContainerRuntimeError as e:
+                raise rt.ContainerConfigError(str(e)) from e
+        problem = securitycontext.run_as_non_root_error(pod, container, image_user)
+        if problem is not None:
+            raise rt.ContainerConfigError(problem)
+        relative = securitycontext.localhost_profile(pod, container)
+        profile = None if relative is None else seccomp.load_profile(self.seccomp_root, relative)
+        security = securitycontext.container_args(pod, container, image_user, profile)
+        return podspec.app_spec(
+            pod, container, start.restart_count, sandbox_id, self.node, self.cluster, security
+        )
 
     # -- deletion ----------------------------------------------------------------------------
 

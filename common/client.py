@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -68,6 +69,20 @@ class WatchCancel:
             return True
 
 
+_WARNING = re.compile(r'\d{3} \S+ ("(?:[^"\\]|\\.)*")')
+
+
+def warning_texts(header: str) -> list[str]:
+    """The texts of ``Warning: 299 - "text"`` headers (several arrive joined by commas)."""
+    out = []
+    for match in _WARNING.finditer(header):
+        try:
+            out.append(str(json.loads(match.group(1))))
+        except ValueError:
+            out.append(match.group(1)[1:-1])
+    return out
+
+
 class ApiClient:
     """A thread-safe client for one API server."""
 
@@ -80,8 +95,12 @@ class ApiClient:
         insecure: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         user_agent: str = "tinykube",
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.server = server.rstrip("/")
+        # Called with the text of each Warning header a response carries (client-go's
+        # WarningHandler; kubectl prints them as "Warning: ...").
+        self.on_warning = on_warning
         self.timeout = timeout
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
@@ -122,6 +141,9 @@ class ApiClient:
             log.debug("%s %s: HTTP %s, again in %ss", method, path, resp.status_code, delay)
             resp.close()
             time.sleep(delay)
+        if self.on_warning is not None:
+            for text in warning_texts(resp.headers.get("Warning", "")):
+                self.on_warning(text)
         if resp.status_code >= 400:
             raise _error_from(resp, method, path)
         return resp

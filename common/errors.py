@@ -20,6 +20,7 @@ back into the same class. Pure: no I/O.
       TooManyRequestsError        429 TooManyRequests
       InternalError               500 InternalError
       ServiceUnavailableError     503 ServiceUnavailable  store (Redis) or node unreachable
+        StoreCredentialsError     503                 the store refused our credentials
       ServerTimeoutError          504 Timeout
 """
 
@@ -144,6 +145,14 @@ class InternalError(ApiError):
 
 class ServiceUnavailableError(ApiError):
     default_code, default_reason = 503, "ServiceUnavailable"
+
+
+class StoreCredentialsError(ServiceUnavailableError):
+    """The store (Redis) refused the credentials it was given: retrying will not help."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class ServerTimeoutError(ApiError):

@@ -9,7 +9,16 @@ import threading
 from collections.abc import Iterator
 
 from common import errors
-from common.store import Obj, WatchEvent, node_of, object_key, previous_of, summary, with_rv
+from common.store import (
+    Obj,
+    WatchEvent,
+    block_for,
+    node_of,
+    object_key,
+    previous_of,
+    summary,
+    with_rv,
+)
 
 
 class MemoryStore:
@@ -115,9 +124,11 @@ class MemoryStore:
             rev = self._append(resource, "DELETED", current)
         return with_rv(copy.deepcopy(current), rev)
 
-    def watch(self, resource: str, since: int, *, poll: float = 5.0) -> Iterator[WatchEvent | None]:
+    def watch(
+        self, resource: str, since: int, *, poll: float = 5.0, until: float | None = None
+    ) -> Iterator[WatchEvent | None]:
         cursor = since
-        while True:
+        while (block := block_for(poll, until)) is not None:
             with self._cond:
                 if self._compacted.get(resource, 0) > cursor:
                     raise errors.GoneError(
@@ -125,7 +136,7 @@ class MemoryStore:
                     )
                 pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
                 if not pending:
-                    self._cond.wait(poll)
+                    self._cond.wait(block)
                     pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
             if not pending:
                 yield None

@@ -8,6 +8,8 @@ Layout under one key prefix (default ``tk:``):
   ``ev:<res>``               Stream of changes, entry id ``<rev>-0``, fields t (type) and o (JSON)
   ``cp:<res>``               highest revision trimmed from that stream (watch below it: 410)
 Every write is one Lua script, so an object never exists without its event or the reverse.
+Every call has a bounded socket timeout and no retry after a timeout, so a frozen Redis answers
+503 within ``timeout`` seconds; the stream reads have their own deadline (block + timeout).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from common import errors
-from common.store import Obj, WatchEvent, node_of, object_key, previous_of, with_rv
+from common.store import (
+    Obj,
+    WatchEvent,
+    block_for,
+    node_of,
+    object_key,
+    previous_of,
+    with_rv,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,11 @@ log = logging.getLogger(__name__)
 DEFAULT_HISTORY = 10_000
 # Trim in batches so the trim work is amortised over many writes.
 TRIM_SLACK = 200
+# Seconds one Redis call may take before the request gets 503: every call the API makes is
+# short (the longest is one list script), and a frozen Redis must be reported within seconds.
+DEFAULT_TIMEOUT = 2.0
+# Longest XREAD BLOCK of a watch; its socket may stay quiet this long plus ``timeout``.
+MAX_BLOCK = 10.0
 
 _WRITE = """
 local op, expected, body, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -113,17 +128,24 @@ class RedisStore:
         *,
         prefix: str = "tk:",
         history: int = DEFAULT_HISTORY,
-        timeout: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        password: str | None = None,
         max_connections: int = 128,
     ) -> None:
+        """``password`` (or the ACL user's, named in the URL) comes from a file or the environment,
+        so that it is never on a command line; a password in ``url`` wins."""
         self.prefix = prefix
         self.history = history
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
+        # One retry, and only when the connection was refused or reset (a restarted Redis, a
+        # stale pooled connection): after a timeout the server may be frozen, and redis-py's
+        # default (retry timeouts too, in the handshake and again around it) turned one frozen
+        # call into 15-45 s.
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 1, (redis.ConnectionError,))
         common: dict[str, Any] = {
-            "socket_connect_timeout": min(timeout, 2.0),
+            "socket_connect_timeout": timeout,
             "retry": retry,
-            "retry_on_error": [redis.ConnectionError],
             "protocol": 2,
+            "password": password,
         }
         self._pool = redis.ConnectionPool.from_url(
             url,
@@ -132,9 +154,10 @@ class RedisStore:
             max_connections=max_connections,
             **common,
         )
-        # Blocking stream reads must not hit a socket timeout (redis-py 8 defaults to 5 s).
+        # Stream reads block up to MAX_BLOCK by design; their sockets get that much more time
+        # (redis-py 8's default 5 s would cut every longer block), and no more.
         self._blocking_pool = redis.ConnectionPool.from_url(
-            url, socket_timeout=None, max_connections=512, **common
+            url, socket_timeout=MAX_BLOCK + timeout, max_connections=512, **common
         )
         self.r = redis.Redis(connection_pool=self._pool, decode_responses=False)
         self.rb = redis.Redis(connection_pool=self._blocking_pool, decode_responses=False)
@@ -195,6 +218,25 @@ class RedisStore:
     def ping(self) -> None:
         with _translated():
             self.r.ping()
+
+    def requires_auth(self) -> bool:
+        """Whether the server refuses a client that brings no credentials (one that needs none
+        lets any local process read and write every object)."""
+        kwargs = {
+            k: v
+            for k, v in self._pool.connection_kwargs.items()
+            if k not in ("username", "password", "credential_provider")
+        }
+        conn = self._pool.connection_class(**kwargs)
+        try:
+            with _translated():
+                conn.send_command("PING")
+                conn.read_response()
+        except errors.StoreCredentialsError:
+            return True
+        finally:
+            conn.disconnect()
+        return False
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -258,14 +300,18 @@ class RedisStore:
 
     # -- watch ----------------------------------------------------------------------------------
 
-    def watch(self, resource: str, since: int, *, poll: float = 5.0) -> Iterator[WatchEvent | None]:
+    def watch(
+        self, resource: str, since: int, *, poll: float = 5.0, until: float | None = None
+    ) -> Iterator[WatchEvent | None]:
         stream = f"{self.prefix}ev:{resource}"
         compacted_key = f"{self.prefix}cp:{resource}"
         cursor = since
         self._check_history(compacted_key, resource, cursor)
-        while True:
+        while (block := block_for(poll, until)) is not None:
             with _translated():
-                got: Any = self.rb.xread({stream: f"{cursor}-0"}, count=500, block=int(poll * 1000))
+                got: Any = self.rb.xread(
+                    {stream: f"{cursor}-0"}, count=500, block=_ms(min(block, MAX_BLOCK))
+                )
             if not got:
                 yield None
                 continue
@@ -310,11 +356,20 @@ def _write_error(
     )
 
 
+def _ms(seconds: float) -> int:
+    """XREAD's BLOCK in milliseconds; never 0, which would block for ever."""
+    return max(1, int(seconds * 1000))
+
+
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
     """Turn redis-py failures into ``ServiceUnavailableError`` (503) at the module boundary."""
     try:
         yield
+    except redis.AuthenticationError as e:
+        raise errors.StoreCredentialsError(
+            f"the storage backend refused our credentials: {e}"
+        ) from e
     except (redis.ConnectionError, redis.TimeoutError) as e:
         raise errors.ServiceUnavailableError(f"the storage backend is unavailable: {e}") from e
     except redis.RedisError as e:

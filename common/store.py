@@ -8,6 +8,7 @@ still in the log, without gap or duplicate. ``RedisStore`` is the real implement
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -61,9 +62,12 @@ class Store(Protocol):
         expected_uid: str | None = None,
     ) -> Obj: ...
 
-    def watch(self, resource: str, since: int, *, poll: float = 5.0) -> Iterator[WatchEvent | None]:
+    def watch(
+        self, resource: str, since: int, *, poll: float = 5.0, until: float | None = None
+    ) -> Iterator[WatchEvent | None]:
         """Yield every change after revision ``since``, in order; ``None`` every ``poll`` seconds
-        without a change, so the caller can send keep-alives or stop."""
+        without a change, so the caller can send keep-alives or stop. With ``until`` (a
+        ``time.monotonic()`` deadline) it never blocks past it and ends there."""
         ...
 
     def revision(self) -> int: ...
@@ -109,6 +113,15 @@ def previous_of(obj: Obj, prev: dict[str, Any]) -> Obj:
         "spec": {"nodeName": prev["nodeName"]} if prev.get("nodeName") else {},
         "status": {"phase": prev["phase"]} if prev.get("phase") else {},
     }
+
+
+def block_for(poll: float, until: float | None, now: float | None = None) -> float | None:
+    """How long a watch may wait for the next change: ``poll``, cut short by the deadline
+    ``until``; ``None`` once the deadline has passed."""
+    if until is None:
+        return poll
+    left = until - (time.monotonic() if now is None else now)
+    return min(poll, left) if left > 0 else None
 
 
 def with_rv(obj: Obj, rv: int) -> Obj:

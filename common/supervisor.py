@@ -2,10 +2,13 @@
 agents as child processes, restarts any that dies, and stops them all on SIGTERM. It imports
 neither ``control`` nor ``agent``: it runs them as ``python -m control`` / ``python -m agent``.
 Its state (pids, ports, cluster id) is kept in ``DIR/state.json`` for ``tinykube down`` and tests.
+No secret is ever on a child's command line: the Redis password and the node tokens reach them in
+0600 files (``DIR/redis-password``, ``DIR/redis/redis.conf``, ``DIR/node-tokens/NODE``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,8 +25,9 @@ from typing import Any
 from common import errors
 from common.client import ApiClient
 from common.kubeconfig import write_kubeconfig
-from common.redis_server import free_port, redis_args, wait_for_redis
+from common.redis_server import free_port, redis_args, wait_for_redis, write_config
 from common.resources import lookup
+from common.secretfile import ensure_secret, write_private
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,14 @@ RESTART_DELAY, RESTART_CAP = 0.2, 5.0
 # A child that ran this long before dying is considered healthy again (backoff reset).
 HEALTHY_AFTER = 30.0
 STOP_TIMEOUT = 10.0
+# How often children are checked: a dead API server is noticed within this, and a poll() per
+# child costs nothing.
+CHECK_EVERY = 0.05
 # The control plane's CA under its data dir (control/tls.py's TlsFiles, which common cannot import).
 CA_FILE = "tls/server-ca.crt"
+# The private Redis's password (made once) and the directory of the agents' token files.
+REDIS_PASSWORD_FILE = "redis-password"
+NODE_TOKENS_DIR = "node-tokens"
 
 
 @dataclass
@@ -72,6 +82,14 @@ class Child:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
 
+    def kill_group(self) -> None:
+        """SIGKILL what is left of the child's process group (it leads its own session): a
+        gunicorn worker whose master died would otherwise keep serving, and hold the port."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
 
 def tokens(data_dir: Path, agents: int) -> dict[str, str]:
     """The admin token and one token per node, kept across restarts (``DIR/tokens.csv``)."""
@@ -94,10 +112,18 @@ def tokens(data_dir: Path, agents: int) -> dict[str, str]:
         text = "".join(
             f"{tok},{user},{uid},{groups}\n" for user, (tok, uid, groups) in rows.items()
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        write_private(path, text)
+    os.chmod(path, 0o600)
     return {user: tok for user, (tok, _, _) in rows.items()}
+
+
+def node_token_file(data_dir: Path, node: str, token: str) -> Path:
+    """The file (0600) the agent of ``node`` reads its token from (``--token-file``)."""
+    directory = data_dir / NODE_TOKENS_DIR
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / node
+    write_private(path, token + "\n")
+    return path
 
 
 class Supervisor:
@@ -125,7 +151,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         try:
             self.start()
-            while not self.stopping.wait(0.2):
+            while not self.stopping.wait(CHECK_EVERY):
                 self._restart_dead()
         finally:
             self.stop()
@@ -136,17 +162,22 @@ class Supervisor:
         toks = tokens(self.dir, self.opts.agents)
         redis_port = free_port()
         py = sys.executable
+        password_file = self.dir / REDIS_PASSWORD_FILE
+        password = ensure_secret(password_file)
+        redis_conf = write_config(self.dir / "redis", password)
         self.children.append(Child(
-            "redis", redis_args(self.dir / "redis", redis_port, appendfsync=self.opts.appendfsync),
+            "redis", redis_args(self.dir / "redis", redis_port, appendfsync=self.opts.appendfsync,
+                                config=redis_conf),
             self.logs / "redis.out",
         ))  # fmt: skip
-        (self.dir / "redis").mkdir(exist_ok=True)
         control = [
             py,
             "-m",
             "control",
             "--redis-url",
             f"redis://127.0.0.1:{redis_port}/0",
+            "--redis-password-file",
+            str(password_file),
             "--port",
             str(self.opts.port),
             "--token-auth-file",
@@ -166,7 +197,7 @@ class Supervisor:
             "processes": {},
         }
         self.children[0].start()
-        wait_for_redis(redis_port, self.children[0].proc)
+        wait_for_redis(redis_port, self.children[0].proc, password=password)
         self.children[1].start()
         self._save()
         ca = self._wait_for_ca()
@@ -183,8 +214,8 @@ class Supervisor:
                 "agent",
                 "--server",
                 self.server,
-                "--token",
-                toks[f"system:node:{name}"],
+                "--token-file",
+                str(node_token_file(self.dir, name, toks[f"system:node:{name}"])),
                 "--node-name",
                 name,
                 "--node-ip",
@@ -241,6 +272,7 @@ class Supervisor:
             if time.monotonic() - child.started < child.delay:
                 continue
             log.warning("%s exited with code %s; restarting", child.name, child.proc.returncode)
+            child.kill_group()
             child.start()
             child.delay = min(child.delay * 2, RESTART_CAP)
             self._save()
@@ -260,6 +292,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.stop(signal.SIGKILL)
                     child.proc.wait()
+                child.kill_group()
         self.state["supervisor"] = None
         self._save()
 

@@ -14,15 +14,15 @@ import math
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 
 from common import errors
-from common.redis_store import RedisStore
-from control import httpworker, serverdata
+from common.validation import podsecurity
+from control import httpworker, lifecycle, redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
@@ -43,6 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tinykube control", description=__doc__)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--redis-prefix", default="tk:")
+    redisauth.add_flags(p)
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
@@ -50,6 +51,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"worker threads (default: the caps' sum + {EXEMPT_THREADS})")  # fmt: skip
     add_limit_flags(p)
     p.add_argument("--allow-privileged", action="store_true")
+    p.add_argument(
+        "--pod-security-defaults", type=_pod_security, default=podsecurity.DEFAULTS,
+        metavar="MODE=LEVEL,...",
+        help="Pod Security admission for namespaces without pod-security.kubernetes.io labels, "
+        "with the keys of kube-apiserver's PodSecurityConfiguration defaults: enforce, "
+        "enforce-version, audit, audit-version, warn, warn-version (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument("--no-controllers", action="store_true", help="serve the API only")
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
@@ -118,6 +126,14 @@ def raise_open_file_limit() -> None:
             log.warning("open files: cannot raise the limit from %d: %s", soft, e)
 
 
+def _pod_security(text: str) -> str:
+    try:
+        podsecurity.parse_defaults(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 class _Server(BaseApplication):  # type: ignore[misc]
     def __init__(self, app: Any, options: dict[str, Any]) -> None:
         self.application = app
@@ -130,18 +146,6 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         return self.application
-
-
-def wait_for_store(store: RedisStore, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            store.ping()
-            return
-        except errors.ServiceUnavailableError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def default_tolerations(args: argparse.Namespace) -> tuple[int, int]:
@@ -165,13 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     limits = limits_from(args)
     threads = thread_count(args, limits)
     raise_open_file_limit()
-    # A Redis connection for every thread that may need one at once.
-    store = RedisStore(args.redis_url, prefix=args.redis_prefix, max_connections=threads)
-    wait_for_store(store)
+    try:
+        # A Redis connection for every thread that may need one at once.
+        store = redisauth.connect(args, max_connections=threads)
+    except errors.StoreCredentialsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: cannot read the Redis password: {e}", file=sys.stderr)
+        return 1
     server = serverdata.setup(args, store)
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
     config = ServerConfig(
         allow_privileged=args.allow_privileged,
+        pod_security=podsecurity.parse_defaults(args.pod_security_defaults),
         default_tolerations=default_tolerations(args),
         limits=limits,
         extra=server.extra,
@@ -204,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         # threads (open watches) to notice. Every write is one atomic script, so nothing is
         # left half done.
         "worker_int": lambda worker: os._exit(0),
+        "post_fork": lifecycle.post_fork,
+        **lifecycle.control_socket_options(
+            server.data.directory if server.data else None,
+            {setting.name for setting in KNOWN_SETTINGS},
+        ),
         **server.gunicorn,
     }
     _Server(app, options).run()

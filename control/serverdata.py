@@ -21,6 +21,7 @@ import yaml
 
 from common.jointoken import TokenFormatError, format_token, parse_token
 from common.kubeconfig import kubeconfig_document
+from common.secretfile import write_private
 from common.store import Store
 from control import tls
 from control.apiserver.join import JoinSettings
@@ -59,16 +60,6 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` atomically, with ``mode`` from the file's creation (it holds secrets)."""
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), mode)  # the umask may have removed bits that were asked for
-        f.write(text)
-    tmp.replace(path)
 
 
 def _join_secret(path: Path) -> str | None:

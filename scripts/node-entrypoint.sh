@@ -23,10 +23,11 @@ token() {
 		printf '%s' "${TK_TOKEN:?TK_TOKEN or TK_TOKEN_FILE is required}"
 	fi
 }
-TOKEN="$(token)"
+# The agent reads its token from the environment: on its command line, every process could read it.
+TK_TOKEN="$(token)"
+export TK_TOKEN
 
-CIDR="$(tinykube agent join --server "$TK_SERVER_URL" --token "$TOKEN" --node-name "$NODE" \
-	--data-dir "$DATA")"
+CIDR="$(tinykube agent join --server "$TK_SERVER_URL" --node-name "$NODE" --data-dir "$DATA")"
 [ -n "$CIDR" ] || { log "the control plane gave no pod CIDR (start it with --cluster-cidr)"; exit 1; }
 BIP="$(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(f"{next(n.hosts())}/{n.prefixlen}")' "$CIDR")"
 log "node $NODE: pod CIDR $CIDR, docker0 $BIP"
@@ -58,5 +59,5 @@ ip route replace unreachable "$CLUSTER_CIDR"
 tinykube agent routes --data-dir "$DATA" --cluster-cidr "$CLUSTER_CIDR" &
 
 # shellcheck disable=SC2086 # TK_AGENT_ARGS is a list of flags
-exec tinykube agent --server "$TK_SERVER_URL" --token "$TOKEN" --node-name "$NODE" \
-	--data-dir "$DATA" ${TK_AGENT_ARGS:-}
+exec tinykube agent --server "$TK_SERVER_URL" --node-name "$NODE" --data-dir "$DATA" \
+	${TK_AGENT_ARGS:-}

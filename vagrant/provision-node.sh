@@ -30,7 +30,8 @@ fi
 TINYKUBE_URL="$SERVER" TINYKUBE_TOKEN="$token" /tinykube/scripts/install.sh --node-ip "$NODE_IP"
 
 # The join (or the credential the agent stored) gives this node's pod CIDR.
-cidr="$(/usr/local/bin/tinykube agent join --server "$SERVER" --token "$token" \
+# The token goes in the environment: a command line is readable by every process (ps).
+cidr="$(TK_TOKEN="$token" /usr/local/bin/tinykube agent join --server "$SERVER" \
 	--node-name "$(hostname)" --data-dir "$DATA")"
 [ -n "$cidr" ] || { echo "tinykube: the control plane gave no pod CIDR" >&2; exit 1; }
 bip="$(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(f"{next(n.hosts())}/{n.prefixlen}")' "$cidr")"

@@ -4,7 +4,7 @@
     drop_unknown_fields(kind, body)    remove unknown fields, return their paths (Warn/Ignore)
     validate(kind, obj, old=None)      field errors (list of errors.Cause), empty when valid
     invalid_error(kind, name, causes)  the 422 Invalid error for them
-    check_pod_security(pod, allowed)   403 Forbidden for privileged / host-namespace / hostPath pods
+    cluster_policy_causes(spec, path)  field errors of a pod spec the --allow-privileged flag gates
 
 New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no I/O.
 """
@@ -13,12 +13,12 @@ New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no 
 from common.validation import apps as _apps  # noqa: F401  (imported for registration)
 from common.validation.decode import SCHEMAS, decode_object, drop_unknown_fields, register_schema
 from common.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate
-from common.validation.security import check_pod_security
+from common.validation.security import cluster_policy_causes
 
 __all__ = [
     "SCHEMAS",
     "VALIDATORS",
-    "check_pod_security",
+    "cluster_policy_causes",
     "decode_object",
     "drop_unknown_fields",
     "invalid_error",

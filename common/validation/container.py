@@ -22,6 +22,7 @@ from common.fielderrors import (
 )
 from common.quantity import parse_quantity
 from common.validation.meta import validate_nonnegative
+from common.validation.securitycontext import validate_security_context
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -29,7 +30,6 @@ TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
 HTTP_SCHEMES = ("HTTP", "HTTPS")
 # Resource names a container may request without a domain prefix.
 STANDARD_CONTAINER_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
-MAX_UID = 0xFFFFFFFF
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -215,19 +215,9 @@ def validate_probe(
     return causes
 
 
-def validate_security_context(ctx: Any, path: str) -> list[Cause]:
-    ctx = _dict(ctx)
-    causes: list[Cause] = []
-    for key in ("runAsUser", "runAsGroup"):
-        value = ctx.get(key)
-        if value is not None and not 0 <= value <= MAX_UID:
-            causes.append(
-                invalid(f"{path}.{key}", value, f"must be between 0 and {MAX_UID}, inclusive")
-            )
-    return causes
-
-
-def _validate_common(container: Mapping[str, Any], volumes: set[str], path: str) -> list[Cause]:
+def _validate_common(
+    container: Mapping[str, Any], volumes: set[str], path: str, host_users: bool = True
+) -> list[Cause]:
     """validateContainerCommon: what every kind of container must satisfy."""
     causes: list[Cause] = []
     name = container.get("name") or ""
@@ -256,7 +246,9 @@ def _validate_common(container: Mapping[str, Any], volumes: set[str], path: str)
         causes.append(not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES))
     causes.extend(validate_resources(container.get("resources"), f"{path}.resources"))
     causes.extend(
-        validate_security_context(container.get("securityContext"), f"{path}.securityContext")
+        validate_security_context(
+            container.get("securityContext"), f"{path}.securityContext", host_users
+        )
     )
     return causes
 
@@ -284,14 +276,16 @@ def _host_port_conflicts(containers: list[Any], path: str) -> list[Cause]:
     return causes
 
 
-def validate_containers(containers: list[Any], volumes: set[str], path: str) -> list[Cause]:
+def validate_containers(
+    containers: list[Any], volumes: set[str], path: str, host_users: bool = True
+) -> list[Cause]:
     if not containers:
         return [required(path)]
     causes: list[Cause] = []
     seen: set[str] = set()
     for i, container in enumerate(containers):
         container, cpath = _dict(container), f"{path}[{i}]"
-        causes.extend(_validate_common(container, volumes, cpath))
+        causes.extend(_validate_common(container, volumes, cpath, host_users))
         name = container.get("name") or ""
         if name in seen:
             causes.append(duplicate(f"{cpath}.name", name))
@@ -305,13 +299,13 @@ def validate_containers(containers: list[Any], volumes: set[str], path: str) -> 
 
 
 def validate_init_containers(
-    init: list[Any], regular: list[Any], volumes: set[str], path: str
+    init: list[Any], regular: list[Any], volumes: set[str], path: str, host_users: bool = True
 ) -> list[Cause]:
     causes: list[Cause] = []
     seen = {_dict(c).get("name") or "" for c in regular}
     for i, container in enumerate(init):
         container, cpath = _dict(container), f"{path}[{i}]"
-        causes.extend(_validate_common(container, volumes, cpath))
+        causes.extend(_validate_common(container, volumes, cpath, host_users))
         restart = container.get("restartPolicy")
         if restart is not None and restart != "Always":
             causes.append(not_supported(f"{cpath}.restartPolicy", restart, ("Always",)))

@@ -22,8 +22,9 @@ from common.fielderrors import (
 )
 from common.labels import parse_int64
 from common.quantity import parse_quantity
-from common.validation.container import MAX_UID, validate_containers, validate_init_containers
+from common.validation.container import validate_containers, validate_init_containers
 from common.validation.meta import IS_NEGATIVE, validate_object_meta
+from common.validation.securitycontext import validate_pod_security_context
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -162,20 +163,6 @@ def validate_tolerations(tolerations: list[Any], path: str) -> list[Cause]:
     return causes
 
 
-def _validate_pod_security_context(ctx: Any, path: str) -> list[Cause]:
-    ctx = _dict(ctx)
-    causes: list[Cause] = []
-    uid_range = f"must be between 0 and {MAX_UID}, inclusive"
-    for key in ("runAsUser", "runAsGroup", "fsGroup"):
-        value = ctx.get(key)
-        if value is not None and not 0 <= value <= MAX_UID:
-            causes.append(invalid(f"{path}.{key}", value, uid_range))
-    for i, gid in enumerate(_list(ctx.get("supplementalGroups"))):
-        if not 0 <= gid <= MAX_UID:
-            causes.append(invalid(f"{path}.supplementalGroups[{i}]", gid, uid_range))
-    return causes
-
-
 def _validate_choice(value: Any, choices: tuple[str, ...], path: str) -> list[Cause]:
     if not value:
         return [required(path)]
@@ -227,9 +214,12 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> list[Cause]:
     volumes, errs = validate_volumes(_list(spec.get("volumes")), f"{path}.volumes")
     causes.extend(errs)
     containers = _list(spec.get("containers"))
-    causes.extend(validate_containers(containers, volumes, f"{path}.containers"))
+    host_users = spec.get("hostUsers") is not False
+    causes.extend(validate_containers(containers, volumes, f"{path}.containers", host_users))
     init = _list(spec.get("initContainers"))
-    causes.extend(validate_init_containers(init, containers, volumes, f"{path}.initContainers"))
+    causes.extend(
+        validate_init_containers(init, containers, volumes, f"{path}.initContainers", host_users)
+    )
     causes.extend(_validate_host_network(spec, path))
     causes.extend(
         _validate_choice(spec.get("restartPolicy"), RESTART_POLICIES, f"{path}.restartPolicy")
@@ -237,7 +227,7 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> list[Cause]:
     causes.extend(_validate_choice(spec.get("dnsPolicy"), DNS_POLICIES, f"{path}.dnsPolicy"))
     causes.extend(validate_labels(_dict(spec.get("nodeSelector")), f"{path}.nodeSelector"))
     causes.extend(
-        _validate_pod_security_context(spec.get("securityContext"), f"{path}.securityContext")
+        validate_pod_security_context(spec.get("securityContext"), spec, f"{path}.securityContext")
     )
     causes.extend(_validate_names(spec, path))
     deadline = spec.get("activeDeadlineSeconds")

@@ -97,35 +97,69 @@ class Probe(K8sModel):
     termination_grace_period_seconds: Int64 | None = None
 
 
+class Capabilities(K8sModel):
+    add: Annotated[StrList, GoType("[]v1.Capability")] | None = None
+    drop: Annotated[StrList, GoType("[]v1.Capability")] | None = None
+
+
+class SELinuxOptions(K8sModel):
+    user: str | None = None
+    role: str | None = None
+    type: str | None = None
+    level: str | None = None
+
+
+class WindowsSecurityContextOptions(K8sModel):
+    gmsa_credential_spec_name: str | None = Field(default=None, alias="gmsaCredentialSpecName")
+    gmsa_credential_spec: str | None = Field(default=None, alias="gmsaCredentialSpec")
+    run_as_user_name: str | None = None
+    host_process: bool | None = None
+
+
+class SeccompProfile(K8sModel):
+    type: str | None = None
+    localhost_profile: str | None = None
+
+
+class AppArmorProfile(K8sModel):
+    type: str | None = None
+    localhost_profile: str | None = None
+
+
+class Sysctl(K8sModel):
+    name: str | None = None
+    value: str | None = None
+
+
 class SecurityContext(K8sModel):
-    capabilities: Annotated[FreeForm, GoType("v1.Capabilities")] | None = None
+    capabilities: Capabilities | None = None
     privileged: bool | None = None
-    se_linux_options: FreeForm | None = None
-    windows_options: FreeForm | None = None
+    se_linux_options: SELinuxOptions | None = Field(default=None, alias="seLinuxOptions")
+    windows_options: WindowsSecurityContextOptions | None = None
     run_as_user: Int64 | None = None
     run_as_group: Int64 | None = None
     run_as_non_root: bool | None = None
     read_only_root_filesystem: bool | None = None
     allow_privilege_escalation: bool | None = None
     proc_mount: str | None = None
-    seccomp_profile: FreeForm | None = None
-    app_armor_profile: FreeForm | None = None
+    seccomp_profile: SeccompProfile | None = None
+    app_armor_profile: AppArmorProfile | None = None
 
 
 class PodSecurityContext(K8sModel):
-    se_linux_options: FreeForm | None = None
-    windows_options: FreeForm | None = None
+    se_linux_options: SELinuxOptions | None = Field(default=None, alias="seLinuxOptions")
+    windows_options: WindowsSecurityContextOptions | None = None
     run_as_user: Int64 | None = None
     run_as_group: Int64 | None = None
     run_as_non_root: bool | None = None
     supplemental_groups: list[Int64] | None = None
     supplemental_groups_policy: str | None = None
     fs_group: Int64 | None = None
-    sysctls: list[FreeForm] | None = None
+    sysctls: list[Sysctl] | None = None
     fs_group_change_policy: str | None = None
-    seccomp_profile: FreeForm | None = None
-    app_armor_profile: FreeForm | None = None
-    se_linux_change_policy: str | None = None
+    seccomp_profile: SeccompProfile | None = None
+    app_armor_profile: AppArmorProfile | None = None
+    se_linux_change_policy: str | None = Field(default=None, alias="seLinuxChangePolicy")
 
 
 class Container(K8sModel):

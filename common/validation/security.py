@@ -1,8 +1,10 @@
-"""Admission of dangerous pods: privileged containers, host namespaces and hostPath volumes.
+"""The cluster's ``--allow-privileged`` policy over a pod spec (a pod's or a pod template's).
 
-Unless the cluster was started allowing them, such pods are refused the way Pod Security
-Admission's ``baseline`` level refuses them (``pods "x" is forbidden: violates PodSecurity
-"baseline:latest": ...``), naming every violation. Pure: no I/O.
+Unless the cluster allows them, privileged containers are refused with kube-apiserver's own
+field error (``spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster
+policy``). tinykube applies the same flag, with the same words, to host namespaces and hostPath
+volumes, the other ways out of a container; kube-apiserver leaves those to Pod Security
+admission alone. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from common import errors
 from common.errors import Cause
-from common.fielderrors import FORBIDDEN
+from common.fielderrors import forbidden
 
-POLICY = "baseline:latest"
+DISALLOWED = "disallowed by cluster policy"
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -25,72 +26,23 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _plural(one: str, many: str, items: list[str]) -> str:
-    quoted = ", ".join(f'"{i}"' for i in items)
-    return f"{one if len(items) == 1 else many} {quoted}"
-
-
-def _host_namespaces(spec: Mapping[str, Any]) -> tuple[str, list[Cause]] | None:
-    used = [k for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k) is True]
-    if not used:
-        return None
-    detail = ", ".join(f"{k}=true" for k in used)
-    return detail, [Cause(f"spec.{k}", FORBIDDEN, f"Forbidden: {k}=true") for k in used]
-
-
-def _host_path_volumes(spec: Mapping[str, Any]) -> tuple[str, list[Cause]] | None:
-    found = [
-        (i, _dict(v).get("name") or "")
-        for i, v in enumerate(_list(spec.get("volumes")))
-        if _dict(v).get("hostPath") is not None
-    ]
-    if not found:
-        return None
+def cluster_policy_causes(spec: Any, path: str = "spec") -> list[Cause]:
+    """The fields of a pod spec that only a cluster started with ``--allow-privileged`` admits."""
+    spec = _dict(spec)
     causes = [
-        Cause(f"spec.volumes[{i}].hostPath", FORBIDDEN, f'Forbidden: hostPath volume "{name}"')
-        for i, name in found
+        forbidden(f"{path}.{key}", DISALLOWED)
+        for key in ("hostNetwork", "hostPID", "hostIPC")
+        if spec.get(key) is True
     ]
-    return _plural("volume", "volumes", [name for _, name in found]), causes
-
-
-def _privileged(spec: Mapping[str, Any]) -> tuple[str, list[Cause]] | None:
-    found = []
+    causes += [
+        forbidden(f"{path}.volumes[{i}].hostPath", DISALLOWED)
+        for i, volume in enumerate(_list(spec.get("volumes")))
+        if _dict(volume).get("hostPath") is not None
+    ]
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        for i, c in enumerate(_list(spec.get(key))):
-            if _dict(_dict(c).get("securityContext")).get("privileged") is True:
-                found.append((f"spec.{key}[{i}].securityContext.privileged", _dict(c).get("name")))
-    if not found:
-        return None
-    names = [str(name or "") for _, name in found]
-    detail = _plural("container", "containers", names) + " must not set "
-    detail += "securityContext.privileged=true"
-    causes = [Cause(path, FORBIDDEN, "Forbidden: privileged=true") for path, _ in found]
-    return detail, causes
-
-
-# In the order Pod Security Admission reports them (by check id).
-_CHECKS = (
-    ("host namespaces", _host_namespaces),
-    ("hostPath volumes", _host_path_volumes),
-    ("privileged", _privileged),
-)
-
-
-def check_pod_security(pod: Mapping[str, Any], allow_privileged: bool) -> None:
-    """Raise errors.ForbiddenError if the pod is privileged, uses host namespaces or hostPath
-    volumes and the cluster does not allow that; ``causes`` name each offending field."""
-    if allow_privileged:
-        return
-    spec = _dict(pod.get("spec"))
-    parts: list[str] = []
-    causes: list[Cause] = []
-    for reason, check in _CHECKS:
-        found = check(spec)
-        if found:
-            parts.append(f"{reason} ({found[0]})")
-            causes.extend(found[1])
-    if not parts:
-        return
-    name = _dict(pod.get("metadata")).get("name") or ""
-    message = f'pods "{name}" is forbidden: violates PodSecurity "{POLICY}": ' + ", ".join(parts)
-    raise errors.ForbiddenError(message, causes, {"name": name, "kind": "pods"})
+        for i, container in enumerate(_list(spec.get(key))):
+            if _dict(_dict(container).get("securityContext")).get("privileged") is True:
+                causes.append(
+                    forbidden(f"{path}.{key}[{i}].securityContext.privileged", DISALLOWED)
+                )
+    return causes

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.store import Store
+from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.apiserver import discovery, inflight, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
@@ -28,6 +29,8 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 @dataclass
 class ServerConfig:
     allow_privileged: bool = False
+    # Pod Security admission's cluster defaults (namespaces without pod-security labels).
+    pod_security: Policy = DEFAULT_POLICY
     # DefaultTolerationSeconds admission: (not-ready, unreachable) seconds; None turns it off.
     default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS
     # Seconds a watch stays open when the client sets no timeoutSeconds (Kubernetes: 30-60 min).
@@ -38,11 +41,20 @@ class ServerConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def status_response(e: errors.ApiError) -> Response:
+    """The error's Status, with ``Retry-After`` when it asks the client to wait (as Kubernetes)."""
+    response = jsonify(e.to_status())
+    if e.details.get("retryAfterSeconds"):
+        response.headers["Retry-After"] = str(e.details["retryAfterSeconds"])
+    return response
+
+
 def create_app(
     store: Store, authenticator: TokenAuthenticator, config: ServerConfig | None = None
 ) -> Flask:
     config = config or ServerConfig()
-    app = Flask("tinykube")
+    # No static folder: Flask's default /static route would serve files from the working directory.
+    app = Flask("tinykube", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["tinykube"] = {
@@ -50,6 +62,7 @@ def create_app(
         "registry": Registry(
             store,
             allow_privileged=config.allow_privileged,
+            pod_security=config.pod_security,
             default_tolerations=config.default_tolerations,
         ),
         "auth": authenticator,
@@ -69,7 +82,7 @@ def create_app(
     def api_error(e: errors.ApiError) -> tuple[Response, int]:
         if e.code >= 500:
             log.warning("%s %s: %s", request.method, request.path, e.message)
-        return _status_response(e), e.code
+        return status_response(e), e.code
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -116,12 +129,3 @@ def create_app(
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(rest.blueprint)
     return app
-
-
-def _status_response(e: errors.ApiError) -> Response:
-    """The error's Status, with ``Retry-After`` when it names a delay (kube-apiserver's
-    ErrorNegotiated sets it from ``details.retryAfterSeconds``)."""
-    resp = jsonify(e.to_status())
-    if e.details.get("retryAfterSeconds"):
-        resp.headers["Retry-After"] = str(e.details["retryAfterSeconds"])
-    return resp

@@ -2,8 +2,9 @@
 
 Tokens come from a Kubernetes static token file (``token,user,uid,"group1,group2"``). Users in
 group ``system:masters`` may do anything; a node (user ``system:node:<name>``, group
-``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows. ``authorize``
-is pure.
+``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows; what a node
+writes in its own Node and pods is then judged by NodeRestriction (``control.registry``).
+``authorize`` is pure.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class TokenAuthenticator:
             return found
         raise errors.UnauthorizedError("Unauthorized")
 
+    def has_static_token(self, user_name: str) -> bool:
+        """Whether the static token file authenticates ``user_name``."""
+        return any(u.name == user_name for u in self._tokens.values())
+
     def token_of(self, user_name: str) -> str | None:
         """The token of a user (the API server uses a node's token to reach its agent)."""
         static = next((t for t, u in self._tokens.items() if u.name == user_name), None)
@@ -122,7 +127,8 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
     reading = a.verb in ("get", "list", "watch")
     bound_here = obj is not None and (obj.get("spec") or {}).get("nodeName") == node
     if a.resource == "nodes":
-        return reading or (a.verb in ("create", "update", "patch") and a.name == node)
+        # Which Node, and what in it, is NodeRestriction's to judge (control.registry).
+        return reading or a.verb in ("create", "update", "patch")
     if a.resource == "namespaces":
         return a.verb == "get"
     if a.resource == "leases" and a.group == "coordination.k8s.io":

@@ -2,8 +2,9 @@
 (the joining agent checks it against the hash in its token before trusting it), and
 ``POST /v1-tinykube/join``, authenticated by the join secret (HTTP Basic ``node:<secret>``),
 returns the node's own credential (user ``system:node:<name>``, group ``system:nodes``) and, when
-the control plane allocates them, the node's pod CIDR. Neither goes through the bearer-token
-authentication of the API. Shell (Flask handlers over ``NodeTokens``).
+the control plane allocates them, the node's pod CIDR. The name of a static token's node, or of
+a live node the caller cannot prove to be (its node password), is refused. Neither goes through
+the bearer-token authentication of the API. Shell (Flask handlers over ``NodeTokens``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from common import errors
 from common.jointoken import NODE_USER
 from common.names import is_dns1123_subdomain
 from common.resources import must
+from control.apiserver.auth import NODE_PREFIX, TokenAuthenticator
 from control.apiserver.nodetokens import NodeTokens
 
 log = logging.getLogger(__name__)
@@ -103,16 +105,22 @@ def join() -> tuple[Response, int]:
     check_join_secret(settings, request.headers.get("Authorization"))
     name, password = parse_join_request(request.get_json(force=True, silent=True))
     registry = current_app.extensions["tinykube"]["registry"]
+    auth: TokenAuthenticator = current_app.extensions["tinykube"]["auth"]
     nodes = must("nodes")
 
-    def node_exists(node: str) -> bool:
+    def current(node: str) -> dict[str, Any] | None:
         try:
-            registry.get(nodes, "", node)
-            return True
+            found: dict[str, Any] = registry.get(nodes, "", node)
+            return found
         except errors.NotFoundError:
-            return False
+            return None
 
-    cred = settings.tokens.issue(name, password, node_exists)
+    static = auth.has_static_token(NODE_PREFIX + name)
+    try:
+        cred = settings.tokens.issue(name, password, current, static)
+    except errors.ConflictError as e:
+        log.warning("join: node %s from %s refused: %s", name, request.remote_addr, e)
+        raise
     answer: dict[str, Any] = {
         "apiVersion": "tinykube.io/v1",
         "kind": "NodeCredential",

@@ -2,7 +2,7 @@
 ``kube-system`` (type ``tinykube.io/node-token``), one per node, named by the token's id so that
 authenticating a request is one read. Each remembers a hash of the joining machine's node
 password, as k3s does, so that another machine cannot take over a live node's name.
-``build_secret``/``decode`` are pure; ``NodeTokens`` reads and writes the store.
+``build_secret``/``decode``/``join_refusal`` are pure; ``NodeTokens`` reads and writes the store.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from common import errors, meta
 from common.jointoken import split_node_token
 from common.store import Store
 from control.apiserver.auth import NODE_PREFIX, NODES_GROUP, User
+from control.controllers.nodehealth import condition
 
 log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
 
 RESOURCE = "secrets"
 NAMESPACE = "kube-system"
@@ -102,6 +105,36 @@ def decode(obj: dict[str, Any]) -> NodeCredential | None:
     )
 
 
+def join_refusal(
+    node: str, password: str, old: NodeCredential | None, current: Obj | None, static: bool
+) -> str | None:
+    """Why a machine presenting ``password`` may not join as ``node``, or None. ``old`` is the
+    credential of the node that joined under that name before, ``current`` its Node object.
+    A machine that joined before comes back with the same node password (k3s's rule); no other
+    may take the name of a static token's node, of a node that joined from elsewhere and still
+    has its Node, or of a Ready node that never joined."""
+    if static:
+        return (
+            f'node "{node}" cannot join: the name belongs to a node of the server\'s static '
+            f'token file (user "{NODE_PREFIX}{node}"); choose another node name'
+        )
+    if old is not None:
+        if hmac.compare_digest(old.password_hash, password_hash(password)) or current is None:
+            return None
+        return (
+            f'node "{node}" has already joined from another machine (its node password '
+            "differs); delete the Node to free the name, or pick another"
+        )
+    ready = condition(current, "Ready") if current is not None else None
+    if ready is not None and ready.get("status") == "True":
+        return (
+            f'node "{node}" cannot join: a Node with name "{node}" and status "Ready" already '
+            "exists in the cluster and did not join with a node password; delete the existing "
+            "Node or choose another node name"
+        )
+    return None
+
+
 class NodeTokens:
     """The store-backed half of the token authenticator, and the issuer used by ``join``."""
 
@@ -135,18 +168,16 @@ class NodeTokens:
     def of_node(self, node: str) -> NodeCredential | None:
         return next((c for c in self.all() if c.node == node), None)
 
-    def issue(self, node: str, password: str, node_exists: Callable[[str], bool]) -> NodeCredential:
-        """A new credential for ``node``. A node that joined before must present the same node
-        password, unless its Node object is gone (then the name is free again)."""
+    def issue(
+        self, node: str, password: str, current: Callable[[str], Obj | None], static: bool = False
+    ) -> NodeCredential:
+        """A new credential for ``node``, unless ``join_refusal`` says why not; ``current``
+        reads the Node of that name, ``static`` says whether a static token is that node's."""
         with self._lock:
             old = self.of_node(node)
-            if old is not None:
-                same = hmac.compare_digest(old.password_hash, password_hash(password))
-                if not same and node_exists(node):
-                    raise errors.ConflictError(
-                        f'node "{node}" has already joined from another machine (its node '
-                        "password differs); delete the Node to free the name, or pick another"
-                    )
+            reason = join_refusal(node, password, old, current(node), static)
+            if reason is not None:
+                raise errors.ConflictError(reason, details={"name": node, "kind": "nodes"})
             cred = new_credential(node, password)
             self.store.create(RESOURCE, build_secret(cred, meta.timestamp()))
             if old is not None:

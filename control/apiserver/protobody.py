@@ -160,7 +160,7 @@ def decode_message(message: str, data: bytes, path: str) -> dict[str, Any]:
         value = _scalar(kind.lstrip("*"), raw, f"{path}.{name}")
         if value is _ZERO:
             if repeated:
-                value = {} if kind.lstrip("*") in MESSAGES else ""
+                value = {} if kind.lstrip("*") in MESSAGES else 0 if kind == "*i" else ""
             elif pointer:
                 value = {"b": False, "i": 0, "s": ""}.get(kind, {})
             else:

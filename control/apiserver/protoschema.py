@@ -52,7 +52,8 @@ MESSAGES: dict[str, str] = {
         "2:containers:*Container 3:restartPolicy:s 4:terminationGracePeriodSeconds?:i "
         "5:activeDeadlineSeconds?:i 6:dnsPolicy:s 7:nodeSelector:map "
         "8:serviceAccountName:s 9:serviceAccount:s 10:nodeName:s 11:hostNetwork:b "
-        "12:hostPID:b 13:hostIPC:b 16:hostname:s 17:subdomain:s 19:schedulerName:s "
+        "12:hostPID:b 13:hostIPC:b 14:securityContext:PodSecurityContext 16:hostname:s "
+        "17:subdomain:s 19:schedulerName:s "
         "20:initContainers:*Container 21:automountServiceAccountToken?:b "
         "22:tolerations:*Toleration 24:priorityClassName:s 25:priority?:i "
         "27:shareProcessNamespace?:b 28:readinessGates:*PodReadinessGate "
@@ -64,10 +65,32 @@ MESSAGES: dict[str, str] = {
         "1:name:s 2:image:s 3:command:*s 4:args:*s 5:workingDir:s "
         "6:ports:*ContainerPort 7:env:*EnvVar 8:resources:ResourceRequirements "
         "9:volumeMounts:*VolumeMount 10:livenessProbe:Probe 11:readinessProbe:Probe "
-        "13:terminationMessagePath:s 14:imagePullPolicy:s 16:stdin:b 17:stdinOnce:b "
+        "13:terminationMessagePath:s 14:imagePullPolicy:s 15:securityContext:SecurityContext "
+        "16:stdin:b 17:stdinOnce:b "
         "18:tty:b 20:terminationMessagePolicy:s 22:startupProbe:Probe "
         "24:restartPolicy?:s"
     ),
+    "SecurityContext": (
+        "1:capabilities:Capabilities 2:privileged?:b 3:seLinuxOptions:SELinuxOptions "
+        "10:windowsOptions:WindowsSecurityContextOptions 4:runAsUser?:i 8:runAsGroup?:i "
+        "5:runAsNonRoot?:b 6:readOnlyRootFilesystem?:b 7:allowPrivilegeEscalation?:b "
+        "9:procMount?:s 11:seccompProfile:SeccompProfile 12:appArmorProfile:AppArmorProfile"
+    ),
+    "PodSecurityContext": (
+        "1:seLinuxOptions:SELinuxOptions 8:windowsOptions:WindowsSecurityContextOptions "
+        "2:runAsUser?:i 6:runAsGroup?:i 3:runAsNonRoot?:b 4:supplementalGroups:*i "
+        "12:supplementalGroupsPolicy?:s 5:fsGroup?:i 7:sysctls:*Sysctl "
+        "9:fsGroupChangePolicy?:s 10:seccompProfile:SeccompProfile "
+        "11:appArmorProfile:AppArmorProfile 13:seLinuxChangePolicy?:s"
+    ),
+    "Capabilities": "1:add:*s 2:drop:*s",
+    "SELinuxOptions": "1:user:s 2:role:s 3:type:s 4:level:s",
+    "WindowsSecurityContextOptions": (
+        "1:gmsaCredentialSpecName?:s 2:gmsaCredentialSpec?:s 3:runAsUserName?:s 4:hostProcess?:b"
+    ),
+    "SeccompProfile": "1:type:s 2:localhostProfile?:s",
+    "AppArmorProfile": "1:type:s 2:localhostProfile?:s",
+    "Sysctl": "1:name:s 2:value:s",
     "ContainerPort": "1:name:s 2:hostPort:i 3:containerPort:i 4:protocol:s 5:hostIP:s",
     "EnvVar": "1:name:s 2:value:s",
     "ResourceRequirements": "1:limits:qmap 2:requests:qmap",

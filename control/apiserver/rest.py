@@ -3,7 +3,6 @@ subresource), authorized, then handed to the registry. Watches stream newline-de
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
 from control.apiserver import clientconn, logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
-from control.registry import recorder
+from control.registry import freshness, noderestriction, recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
 
@@ -102,7 +101,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    with recorder.recording():
+    with recorder.recording(), noderestriction.requested_by(g.user.node):
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)
@@ -116,14 +115,16 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             raise errors.NotFoundError("the server could not find the requested resource")
         if watching:
             return watch(t, out)
-        return out.respond(
-            reg.list(
-                t.rt,
-                t.namespace,
-                label_selector=args.get("labelSelector", ""),
-                field_selector=args.get("fieldSelector", ""),
-            )
+        match = args.get("resourceVersionMatch", "")
+        wanted = _wait_fresh(match)
+        listing = reg.list(
+            t.rt,
+            t.namespace,
+            label_selector=args.get("labelSelector", ""),
+            field_selector=args.get("fieldSelector", ""),
         )
+        freshness.check_exact(match, wanted, listing)
+        return out.respond(listing)
     if request.method == "POST":
         if t.rt.namespaced and not t.namespace:
             raise errors.NotFoundError("the server could not find the requested resource")
@@ -148,6 +149,7 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
             raise errors.MethodNotAllowedError("bindings can only be created")
         return out.respond(reg.bind(t.namespace, t.name, body()), 201)
     if method == "GET":
+        _wait_fresh("")  # GetOptions has no resourceVersionMatch
         if t.sub == "scale":
             return out.respond(reg.get_scale(t.rt, t.namespace, t.name))
         return out.respond(reg.get(t.rt, t.namespace, t.name))
@@ -181,6 +183,10 @@ def watch(t: Target, out: output.Output) -> Response:
     config = current_app.extensions["tinykube"]["config"]
     timeout = float(args.get("timeoutSeconds") or config.watch_timeout)
     bookmarks = _flag(args.get("allowWatchBookmarks"))
+    freshness.minimum_revision(args.get("resourceVersion", ""),
+                               args.get("resourceVersionMatch", ""), watch=True)  # fmt: skip
+    # A bad selector or a store down fails here, as a Status; what happens once the 200 is sent
+    # (an expired or too large resourceVersion) is an ERROR event, as Kubernetes answers it.
     events = registry().watch(
         t.rt,
         t.namespace,
@@ -188,16 +194,9 @@ def watch(t: Target, out: output.Output) -> Response:
         label_selector=args.get("labelSelector", ""),
         field_selector=args.get("fieldSelector", ""),
         poll=min(clientconn.CHECK_SECONDS, config.watch_poll, timeout),
+        timeout=timeout,
     )
-    # Fail before the 200 is sent: a bad selector is a Status; an expired resourceVersion is
-    # an ERROR event in a 200 stream, as Kubernetes answers it.
-    try:
-        first = [next(events)]
-    except StopIteration:
-        first = []
-    except errors.GoneError as e:
-        first = [{"type": "ERROR", "object": e.to_status()}]
-    stream = _stream(t.rt, out.events(itertools.chain(first, events)), timeout,
+    stream = _stream(t.rt, out.events(events), timeout,
                      config.watch_poll if bookmarks else None, args.get("resourceVersion", ""),
                      clientconn.closed_check(request.environ))  # fmt: skip
     return Response(stream_with_context(stream), mimetype="application/json")
@@ -215,6 +214,7 @@ def _stream(
     ``None`` from ``events`` is a quiet moment: time to look at the client, maybe bookmark)."""
     deadline = time.monotonic() + timeout
     next_mark = time.monotonic() + (bookmark_every or 0)
+    yield ""  # the status line and headers go out now, not with the first event
     try:
         for event in events:
             if client_closed():
@@ -233,7 +233,7 @@ def _stream(
                 next_mark = time.monotonic() + (bookmark_every or 0)
             if time.monotonic() >= deadline:
                 return
-    except (errors.GoneError, errors.ServiceUnavailableError) as e:
+    except (errors.GoneError, errors.ServiceUnavailableError, errors.ServerTimeoutError) as e:
         yield json.dumps({"type": "ERROR", "object": e.to_status()}) + "\n"
 
 
@@ -302,6 +302,14 @@ def _field_validation() -> str:
             [errors.Cause("fieldValidation", "FieldValueNotSupported", message)],
         )
     return value or "Strict"
+
+
+def _wait_fresh(match: str) -> int:
+    """A GET or LIST at a resourceVersion is served no older than it (waiting up to 3 s)."""
+    wanted = freshness.minimum_revision(request.args.get("resourceVersion", ""), match)
+    if wanted:
+        freshness.wait_fresh(registry().store, wanted)
+    return wanted
 
 
 def _flag(value: str | None) -> bool:

@@ -111,7 +111,18 @@ def default_client_factory(config: ClientConfig) -> Client:
         ca_file=ca_file,
         insecure=config.insecure,
         user_agent=f"tkctl/{version('tinykube')}",
+        on_warning=_print_warning,
     )
+
+
+_warned: set[str] = set()
+
+
+def _print_warning(text: str) -> None:
+    """kubectl's warning handler: each distinct server warning once, on stderr."""
+    if text not in _warned:
+        _warned.add(text)
+        sys.stderr.write(f"Warning: {text}\n")
 
 
 def _utc_now() -> dt.datetime:

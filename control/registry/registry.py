@@ -9,7 +9,8 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from common import errors, meta
@@ -23,14 +24,15 @@ from common.selectors import (
 )
 from common.store import Store, WatchEvent, parse_rv
 from common.validation import (
-    check_pod_security,
     decode_object,
     drop_unknown_fields,
     invalid_error,
     validate,
 )
-from control.registry import deletion, recorder, scale
+from common.validation.podsecurity import DEFAULT_POLICY, Policy
+from control.registry import deletion, freshness, noderestriction, recorder, scale
 from control.registry import strategies as st
+from control.registry.podsecurity import PodSecurityAdmission
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,14 @@ class Registry:
         store: Store,
         *,
         allow_privileged: bool = False,
+        pod_security: Policy = DEFAULT_POLICY,
         default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS,
         clock: Callable[[], dt.datetime] = meta.now,
     ) -> None:
         self.store = store
         self.allow_privileged = allow_privileged
+        # Pod Security admission over the cluster defaults, and the --allow-privileged policy.
+        self.pod_security = PodSecurityAdmission(pod_security, allow_privileged)
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
         self.clock = clock
@@ -123,27 +128,51 @@ class Registry:
         label_selector: str = "",
         field_selector: str = "",
         poll: float = 5.0,
+        timeout: float | None = None,
     ) -> Iterator[Obj | None]:
         """Watch events as ``{"type", "object"}`` dicts; ``None`` when ``poll`` passed quietly.
 
         Without a resourceVersion (or ``0``) the current objects come first as ADDED events.
         An object that starts or stops matching the selectors arrives as ADDED or DELETED.
+        Selectors and the store are checked before this returns (a bad request or a store down
+        fails before a response starts); the events end after ``timeout`` seconds whatever the
+        selectors let through; a revision the store has not reached is waited for up to 3 s
+        (``freshness``), then the iterator raises the 504 "Too large resource version".
         """
         labels, fields = self.selectors(rt, label_selector, field_selector)
-        ns = _ns(rt, namespace)
         since = parse_rv(resource_version)
+        until = None if timeout is None else time.monotonic() + timeout
+        initial: list[Obj] = []
         if not since:
             current = self.list(
                 rt, namespace, label_selector=label_selector, field_selector=field_selector
             )
-            for obj in current["items"]:
-                yield {"type": "ADDED", "object": obj}
+            initial = [{"type": "ADDED", "object": obj} for obj in current["items"]]
             since = int(current["metadata"]["resourceVersion"])
-        for event in self.store.watch(rt.plural, since, poll=poll):
+        else:
+            self.store.revision()  # an unreachable store is a 503, not a stream that fails
+        return self._follow(rt, _ns(rt, namespace), since, initial, (labels, fields), poll, until)
+
+    def _follow(
+        self,
+        rt: ResourceType,
+        ns: str,
+        since: int,
+        initial: Iterable[Obj],
+        selectors: tuple[LabelSelector, FieldSelector],
+        poll: float,
+        until: float | None,
+    ) -> Iterator[Obj | None]:
+        yield from initial
+        wait = freshness.BLOCK_TIMEOUT
+        if until is not None:
+            wait = min(wait, max(0.0, until - time.monotonic()))
+        freshness.wait_fresh(self.store, since, timeout=wait)
+        for event in self.store.watch(rt.plural, since, poll=poll, until=until):
             if event is None:
                 yield None
                 continue
-            out = _filter_event(rt, event, ns, labels, fields)
+            out = _filter_event(rt, event, ns, *selectors)
             if out is not None:
                 yield out
 
@@ -161,9 +190,10 @@ class Registry:
         st.prepare_create(rt, obj, self.clock())
         self._admit(rt, obj)
         self._validate(rt, obj, None)
+        noderestriction.admit(rt, obj, None)
+        self.pod_security.admit(self.store, rt, obj, None)
         warnings: Warnings = []
         if rt.plural == "pods":
-            check_pod_security(obj, self.allow_privileged)
             warnings = st.pod_warnings(obj)
         try:
             return _complete(rt, self.store.create(rt.plural, obj)), warnings
@@ -233,10 +263,7 @@ class Registry:
             except errors.ConflictError:
                 if precondition is not None:
                     raise
-        raise errors.ConflictError(
-            f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been '
-            "modified; please apply your changes to the latest version and try again"
-        )
+        raise _conflict(rt, name)
 
     def bind(self, namespace: str, name: str, body: Any) -> Obj:
         """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
@@ -272,11 +299,7 @@ class Registry:
         decode_object("DeleteOptions", opts)
         pre = opts.get("preconditions") or {}
         obj = self.get(rt, namespace, name)
-        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
-            raise errors.ConflictError(
-                f"Precondition failed: UID in precondition: {pre['uid']}, "
-                f"UID in object meta: {obj['metadata'].get('uid')}"
-            )
+        _check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
         if rt.plural == "namespaces":
             st.check_namespace_deletable(name)
@@ -352,20 +375,19 @@ class Registry:
             self._admit(rt, new)  # before the generation is counted from the spec
             st.prepare_update(rt, new, old)
             self._validate(rt, new, old)
-            if rt.plural == "pods":
-                check_pod_security(new, self.allow_privileged)
+            self.pod_security.admit(self.store, rt, new, old)
+        # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
+        # is a conflict even when the write would change nothing.
+        if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
+            raise _conflict(rt, old["metadata"]["name"])
         if _same(new, old):
             return old
+        expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
             updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
             return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ConflictError:
-            raise errors.ConflictError(
-                f'Operation cannot be fulfilled on {rt.qualified} "{old["metadata"]["name"]}": '
-                "the object has been modified; please apply your changes to the latest version "
-                "and try again",
-                details={"name": old["metadata"]["name"], "group": rt.group, "kind": rt.plural},
-            ) from None
+            raise _conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
             raise _not_found(rt, old["metadata"]["name"]) from None
 
@@ -448,6 +470,32 @@ def _same(new: Obj, old: Obj) -> bool:
     a = {**new, "metadata": {k: v for k, v in new["metadata"].items() if k not in strip}}
     b = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k not in strip}}
     return a == b
+
+
+def _conflict(rt: ResourceType, name: str, why: str = "") -> errors.ConflictError:
+    """kube-apiserver's Conflict: ``Operation cannot be fulfilled on pods "x": <why>``."""
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version and "
+        "try again"
+    )
+    return errors.ConflictError(
+        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
+        details={"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def _check_preconditions(rt: ResourceType, obj: Obj, pre: Obj) -> None:
+    """DeleteOptions.preconditions against the stored object (the storage's Preconditions.Check)."""
+    m = obj["metadata"]
+    for key, field in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        given = pre.get(key)
+        if given not in (None, "") and str(given) != str(m.get(key)):
+            raise _conflict(
+                rt,
+                m["name"],
+                f"Precondition failed: {field} in precondition: {given}, "
+                f"{field} in object meta: {m.get(key)}",
+            )
 
 
 def _not_found(rt: ResourceType, name: str) -> errors.NotFoundError:

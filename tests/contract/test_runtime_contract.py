@@ -402,3 +402,52 @@ def test_docker_exec_streams_tty_and_timeout(h: Harness) -> None:
         session.read()
     assert time.monotonic() - started < 2
     session.close()
+
+
+def test_image_user(h: Harness) -> None:
+    assert h.runtime.image_user(h.image) == ""  # the test image sets no USER: root
+    with pytest.raises(rt.ContainerRuntimeError):
+        h.runtime.image_user("127.0.0.1:1/missing:1")
+
+
+def test_docker_security_context_reaches_the_engine(h: Harness) -> None:
+    """What the fake cannot show: the kernel enforces the securityContext's arguments."""
+    if h.kind != "docker":
+        pytest.skip("users, capabilities and sysctls exist only in the Docker runtime")
+    pod = h.pod()
+    pod["spec"]["securityContext"] = {
+        "runAsUser": 1000,
+        "runAsGroup": 3000,
+        "fsGroup": 2000,
+        "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+    }
+    pod["spec"]["containers"][0]["securityContext"] = {
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "procMount": "Unmasked",
+    }
+    sid = h.start_sandbox(pod)
+    script = (
+        "echo id=$(id); echo port=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start); "
+        "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -d ':\t ' | sed 's/^/status-/'; "
+        "touch /probe 2>/dev/null && echo root=writable || echo root=read-only; "
+        "echo masks=$(grep -cE ' /proc/(kcore|keys|timer_list) ' /proc/self/mountinfo)"
+    )
+    spec = h.app_spec(pod, sid, script)
+    cid = h.runtime.create_container(spec)
+    h.runtime.start(cid)
+    assert wait_until(lambda: h.state(cid).state == "exited", timeout=30)
+    out = b"".join(h.runtime.logs(cid)).decode()
+    lines = [line for line in out.splitlines() if "=" in line or line.startswith("status-")]
+    assert lines == [
+        "id=uid=1000 gid=3000 groups=2000,3000",
+        "port=0",  # the pod's sysctl, set on the sandbox, seen through its network namespace
+        "status-CapEff0000000000000000",
+        "status-NoNewPrivs1",
+        "root=read-only",
+        "masks=0",  # procMount Unmasked: nothing hidden under /proc
+    ], out
+    sandbox = h.runtime.client.api.inspect_container(sid)["HostConfig"]
+    assert sandbox["CapDrop"] == ["ALL"] and sandbox["ReadonlyRootfs"] is True
+    assert h.runtime.client.api.inspect_container(sid)["Config"]["User"] == "65535:65535"

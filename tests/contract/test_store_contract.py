@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,3 +228,28 @@ def test_unreachable_redis_fails_fast_with_503() -> None:
     with pytest.raises(errors.ServiceUnavailableError):
         s.get("pods", "default", "a")
     assert time.monotonic() - t0 < 5
+
+
+def test_watch_ends_at_its_deadline_while_changes_flow(store: Store) -> None:
+    start = store.revision()
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            store.create("pods", pod(f"w{i}"))
+            i += 1
+            stop.wait(0.02)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        until = time.monotonic() + 0.5
+        seen = sum(1 for e in store.watch("pods", start, poll=5.0, until=until) if e)
+        ended = time.monotonic()
+    finally:
+        stop.set()
+        t.join(10)
+    assert seen > 0
+    # A poll of 5 s, yet the watch stops at the deadline (a little after, under load).
+    assert until <= ended < until + 2.0

@@ -128,7 +128,9 @@ def running(c: Compose, name: str) -> dict[str, Any] | None:
     return pod if pod["status"].get("phase") == "Running" and pod["status"].get("podIP") else None
 
 
-def test_mode_a_three_agents_on_the_host_engine(compose: Compose) -> None:
+def test_mode_a_three_agents_on_the_host_engine(
+    compose: Compose, docker_client: docker.DockerClient
+) -> None:
     build_images(node=False)
     started = time.monotonic()
     compose.run("up", "-d")
@@ -142,6 +144,23 @@ def test_mode_a_three_agents_on_the_host_engine(compose: Compose) -> None:
     # Each agent joined with the token and holds its own node credential.
     creds = compose.run("exec", "-T", "agent-1", "cat", "/var/lib/tinykube/agent/credentials.json")
     assert json.loads(creds)["node_name"] == "node-1"
+    # Redis wants the password the init service made, which no container has in its command line.
+    password = compose.run(
+        "exec", "-T", "control", "cat", "/var/lib/tinykube/redis-secret/password"
+    ).strip()
+    assert len(password) >= 32
+    probe = (
+        "import socket; s = socket.create_connection(('redis', 6379), timeout=5); "
+        "s.sendall(b'PING\\r\\n'); print(s.recv(64).decode())"
+    )
+    assert compose.run("exec", "-T", "control", "python3", "-c", probe).startswith("-NOAUTH")
+    project = {"label": f"com.docker.compose.project={compose.project}"}
+    started = docker_client.containers.list(all=True, filters=project)
+    assert {c.labels["com.docker.compose.service"] for c in started} >= {"redis-secret", "redis"}
+    for container in started:
+        config = container.attrs["Config"]
+        argv = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        assert password not in " ".join(argv), container.name
 
 
 def test_mode_b_node_containers_route_pod_ips_and_fail_over(

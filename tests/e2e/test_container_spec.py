@@ -1,5 +1,6 @@
 """The container spec on real Docker: command and args, env, workingDir, memory and cpu limits
-enforced by the engine, hostPort published on the host."""
+enforced by the engine, hostPort published on the host (in a namespace whose Pod Security level
+allows host ports)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import docker
 from common.redis_server import free_port
 from tests.e2e.conftest import Cluster, containers, wait_for
 
+NAMESPACE = "host-ports"
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
 metadata:
   name: spec-check
+  namespace: host-ports
 spec:
   containers:
   - name: app
@@ -40,10 +43,13 @@ def test_container_spec_reaches_docker(
     cluster: Cluster, docker_client: docker.DockerClient
 ) -> None:
     host_port = free_port()
+    cluster.tkctl("create", "namespace", NAMESPACE)
+    cluster.tkctl("label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged")
     cluster.tkctl("apply", "-f", "-", stdin=MANIFEST.format(host_port=host_port))
+    ns = ("-n", NAMESPACE)
     wait_for(
         "spec-check Running",
-        lambda: cluster.json("get", "pod", "spec-check")["status"].get("phase") == "Running",
+        lambda: cluster.json("get", "pod", "spec-check", *ns)["status"].get("phase") == "Running",
     )
     found = containers(
         docker_client,
@@ -58,14 +64,14 @@ def test_container_spec_reaches_docker(
     assert config["WorkingDir"] == "/www"
     assert host["Memory"] == 64 * 1024 * 1024
     assert host["NanoCpus"] == 250_000_000
-    logs = wait_for("the first log line", lambda: cluster.tkctl("logs", "spec-check").stdout)
+    logs = wait_for("the first log line", lambda: cluster.tkctl("logs", "spec-check", *ns).stdout)
     assert "greeting=hello there dir=/www" in logs
     page = wait_for(
         "the page on the host port",
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=2).read().decode(),
     )
     assert "spec-check" in page
-    pod = cluster.json("get", "pod", "spec-check")
+    pod = cluster.json("get", "pod", "spec-check", *ns)
     assert pod["status"]["qosClass"] == "Guaranteed"
     assert json.dumps(pod["spec"]["containers"][0]["ports"][0]["hostPort"]) == str(host_port)
-    cluster.tkctl("delete", "pod", "spec-check")
+    cluster.tkctl("delete", "namespace", NAMESPACE, timeout=180)

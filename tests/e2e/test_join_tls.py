@@ -93,9 +93,10 @@ def _get_ok(s: Server) -> bool:
     return out.returncode == 0
 
 
-def agent_argv(s: Server, token: str, data: Path) -> list[str]:
+def agent_argv(s: Server, data: Path) -> list[str]:
     return [
-        sys.executable, "-m", "agent", "--server", s.url, "--token", token,
+        sys.executable, "-m", "agent", "--server", s.url,
+        "--token-file", str(s.data / "node-token"),
         "--node-name", "joined-1", "--data-dir", str(data), "--node-ip", "127.0.0.1",
         "--node-api-port", "0", "-v",
     ]  # fmt: skip
@@ -119,7 +120,7 @@ def test_agent_joins_over_tls_with_the_token(server: Server, tmp_path: Path) -> 
     assert "certificate-authority-data" in server.kubeconfig.read_text()
     assert server.kubeconfig.stat().st_mode & 0o777 == 0o600
     agent_dir = tmp_path / "agent"
-    agent = spawn(agent_argv(server, token, agent_dir), tmp_path / "agent.log")
+    agent = spawn(agent_argv(server, agent_dir), tmp_path / "agent.log")
     cluster_id = ""
     try:
         wait_for("joined-1 Ready", lambda: ready(server, "joined-1"), timeout=60)
@@ -145,7 +146,7 @@ def test_agent_joins_over_tls_with_the_token(server: Server, tmp_path: Path) -> 
         stop(agent)
         log_before = server.log.read_text().count("join: node joined-1 joined")
         assert log_before == 1
-        agent = spawn(agent_argv(server, token, agent_dir), tmp_path / "agent.log")
+        agent = spawn(agent_argv(server, agent_dir), tmp_path / "agent.log")
         wait_for(
             "reuse", lambda: "using the stored credential" in (tmp_path / "agent.log").read_text()
         )

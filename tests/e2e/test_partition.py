@@ -122,9 +122,10 @@ def tkctl(s: Server, *args: str, stdin: str | None = None, check: bool = True) -
 
 
 def agent_argv(s: Server, name: str, ip: str, data: Path, *extra: str) -> list[str]:
-    token = (s.data / "node-token").read_text().strip()
     return [
-        sys.executable, "-m", "agent", "--server", s.url, "--token", token, "--node-name", name,
+        sys.executable, "-m", "agent", "--server", s.url,
+        "--token-file", str(s.data / "node-token"),
+        "--node-name", name,
         "--data-dir", str(data), "--node-ip", ip, "--node-api-port", "0", "-v", *extra,
     ]  # fmt: skip
 

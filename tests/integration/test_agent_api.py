@@ -130,6 +130,35 @@ def test_a_deleted_node_is_registered_again(admin: ApiClient, start_agent) -> No
     assert wait_for(registered_again, 10)  # at the next status update (every 1 s here)
 
 
+def test_agent_restart_keeps_an_admins_taint_and_labels(admin: ApiClient, start_agent) -> None:
+    """NodeRestriction leaves the agent what it writes at every start: its labels, its
+    node-api annotation, its status; an administrator's taint and role label stay."""
+    start_agent().stop()
+    taint = {"key": "dedicated", "value": "db", "effect": "NoSchedule"}
+    patch = {
+        "metadata": {
+            "labels": {"node-role.kubernetes.io/db": "", "kubernetes.io/hostname": "old"},
+            "annotations": {"tinykube.io/node-api": "stale:1"},
+        },
+        "spec": {"taints": [taint]},
+    }
+    admin.patch(NODES, NODE, patch)
+    agent = start_agent()
+    node = admin.get(NODES, NODE)
+    assert node["spec"]["taints"] == [taint]
+    assert node["metadata"]["labels"]["node-role.kubernetes.io/db"] == ""
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == NODE
+    assert node["metadata"]["annotations"]["tinykube.io/node-api"].endswith(
+        f":{agent.node_api.port}"
+    )
+    beat = node["status"]["conditions"]
+
+    def posted() -> bool:
+        return bool(admin.get(NODES, NODE)["status"]["conditions"] != beat)
+
+    assert wait_for(posted, 10)
+
+
 def test_pod_runs_heals_logs_and_is_deleted(
     admin: ApiClient, runtime: FakeRuntime, start_agent
 ) -> None:

@@ -26,6 +26,8 @@ from tests.integration.conftest import ADMIN_TOKEN, Api
 
 SECRET = "join-secret-0123456789"
 PASSWORD = "p" * 32
+# A node of the static token file, as `tinykube up` writes one for each of its agents.
+STATIC_NODE_TOKEN = "static-node-2-token"
 
 
 @pytest.fixture
@@ -36,7 +38,11 @@ def certs(tmp_path: Path) -> tls.TlsFiles:
 @pytest.fixture
 def joinable(store: RedisStore, certs: tls.TlsFiles) -> Any:
     tokens = NodeTokens(store)
-    auth = TokenAuthenticator({ADMIN_TOKEN: User("admin", ("system:masters",))}, source=tokens)
+    static = {
+        ADMIN_TOKEN: User("admin", ("system:masters",)),
+        STATIC_NODE_TOKEN: User("system:node:node-2", ("system:nodes",)),
+    }
+    auth = TokenAuthenticator(static, source=tokens)
     ca = certs.ca_cert.read_bytes()
     extra = {"join": JoinSettings(ca, SECRET, tokens)}
     app = create_app(store, auth, ServerConfig(watch_poll=0.2, extra=extra))
@@ -140,6 +146,58 @@ def test_another_machine_cannot_take_a_live_node_name(joinable: Any) -> None:
     assert post_join(joinable, "n1", password="q" * 32).status_code == 201
 
 
+def ready(api: Api, name: str, status: str) -> None:
+    body = {"status": {"conditions": [{"type": "Ready", "status": status}]}}
+    code, node = api.call(
+        "PATCH", f"/api/v1/nodes/{name}/status", body, content_type="application/merge-patch+json"
+    )
+    assert code == 200, node
+
+
+def test_the_name_of_a_static_token_node_cannot_be_taken(joinable: Any) -> None:
+    resp = post_join(joinable, "node-2")
+    assert resp.status_code == 409
+    assert resp.get_json()["message"] == (
+        'node "node-2" cannot join: the name belongs to a node of the server\'s static token '
+        'file (user "system:node:node-2"); choose another node name'
+    )
+    assert joinable.extensions["tinykube"]["auth"].token_of("system:node:node-2") == (
+        STATIC_NODE_TOKEN  # no second credential was issued
+    )
+    static = Api(joinable.test_client(), STATIC_NODE_TOKEN)
+    assert static.call("POST", "/api/v1/nodes", node_body("node-2"))[0] == 201
+    assert post_join(joinable, "node-2").status_code == 409
+
+
+def test_the_name_of_a_ready_node_that_never_joined_cannot_be_taken(joinable: Any) -> None:
+    admin = Api(joinable.test_client(), ADMIN_TOKEN)
+    assert admin.call("POST", "/api/v1/nodes", node_body("n3"))[0] == 201
+    ready(admin, "n3", "True")
+    resp = post_join(joinable, "n3")
+    assert resp.status_code == 409
+    assert resp.get_json()["message"] == (
+        'node "n3" cannot join: a Node with name "n3" and status "Ready" already exists in the '
+        "cluster and did not join with a node password; delete the existing Node or choose "
+        "another node name"
+    )
+    assert resp.get_json()["details"] == {"name": "n3", "kind": "nodes"}
+    # Once it stops posting Ready (the node lifecycle controller's Unknown), the name is free.
+    ready(admin, "n3", "Unknown")
+    assert post_join(joinable, "n3").status_code == 201
+
+
+def test_a_ready_node_joins_again_with_its_node_password(joinable: Any) -> None:
+    token = post_join(joinable, "n1").get_json()["token"]
+    node = Api(joinable.test_client(), token)
+    assert node.call("POST", "/api/v1/nodes", node_body("n1"))[0] == 201
+    ready(node, "n1", "True")
+    again = post_join(joinable, "n1")
+    assert again.status_code == 201, again.get_json()
+    node = Api(joinable.test_client(), again.get_json()["token"])
+    ready(node, "n1", "True")
+    assert post_join(joinable, "n1", password="q" * 32).status_code == 409
+
+
 def test_tokens_survive_a_new_app_on_the_same_store(joinable: Any, store: RedisStore) -> None:
     token = post_join(joinable, "n1").get_json()["token"]
     fresh = create_app(store, TokenAuthenticator({}, source=NodeTokens(store)))
@@ -193,6 +251,15 @@ def test_agent_with_a_wrong_secret_is_refused(
     token = format_token(certs.ca_cert.read_bytes(), "not-the-secret")
     with pytest.raises(errors.UnauthorizedError):
         agent_join.credentials(https_server, token, "n1", tmp_path / "agent")
+
+
+def test_agent_is_told_why_a_taken_name_is_refused(
+    https_server: str, certs: tls.TlsFiles, tmp_path: Path
+) -> None:
+    token = format_token(certs.ca_cert.read_bytes(), SECRET)
+    with pytest.raises(errors.ConflictError, match="static token file"):
+        agent_join.credentials(https_server, token, "node-2", tmp_path / "agent")
+    assert not (tmp_path / "agent" / "credentials.json").exists()
 
 
 def test_short_form_joins_with_a_warning(

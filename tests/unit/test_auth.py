@@ -23,6 +23,8 @@ def pod_on(node: str, deleting: bool = False) -> dict[str, Any]:
 ALLOWED = [
     (Attributes("create", "nodes", name="n1"), None),
     (Attributes("update", "nodes", subresource="status", name="n1"), None),
+    # Another node's name too: NodeRestriction refuses it, with its own message.
+    (Attributes("patch", "nodes", name="n2"), None),
     (Attributes("list", "nodes"), None),
     (Attributes("get", "namespaces", name="kube-system"), None),
     (Attributes("watch", "pods", field_selector={"spec.nodeName": "n1"}), None),
@@ -38,8 +40,6 @@ ALLOWED = [
     ),
 ]
 DENIED = [
-    (Attributes("create", "nodes", name="n2"), None),
-    (Attributes("update", "nodes", subresource="status", name="n2"), None),
     (Attributes("list", "pods"), None),
     (Attributes("watch", "pods", field_selector={"spec.nodeName": "n2"}), None),
     (Attributes("get", "pods", namespace="d", name="p"), pod_on("n2")),

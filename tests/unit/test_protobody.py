@@ -102,3 +102,27 @@ def test_bodies_it_cannot_read_are_415(body: bytes) -> None:
         decode(body)
     assert info.value.code == 415
     assert "application/json" in info.value.message
+
+
+def test_security_contexts() -> None:
+    caps = field(1, field(1, "NET_ADMIN") + field(2, "ALL"))
+    container_sc = caps + field(4, 0) + field(7, 0) + field(11, field(1, "RuntimeDefault"))
+    container = field(1, "web") + field(2, "tinykube/web:1") + field(15, container_sc)
+    sysctl = field(1, "net.ipv4.tcp_syncookies") + field(2, "1")
+    pod_sc = field(3, 1) + field(4, 0) + field(4, 1000) + field(5, 2000) + field(7, sysctl)
+    body = envelope(
+        "v1", "Pod", field(1, field(1, "p")) + field(2, field(2, container) + field(14, pod_sc))
+    )
+    spec = decode(body)["spec"]
+    assert spec["containers"][0]["securityContext"] == {
+        "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+        "runAsUser": 0,
+        "allowPrivilegeEscalation": False,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "supplementalGroups": [0, 1000],
+        "fsGroup": 2000,
+        "sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}],
+    }

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common import errors
 from common.defaults import default_pod
 from common.validation import (
     VALIDATORS,
-    check_pod_security,
+    cluster_policy_causes,
     invalid_error,
     register_validator,
     validate,
@@ -342,7 +341,7 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
             "spec.securityContext",
             {"runAsUser": -1},
             "spec.securityContext.runAsUser: Invalid value: "
-            "-1: must be between 0 and 4294967295, inclusive",
+            "-1: must be between 0 and 2147483647, inclusive",
         ),
         (
             "spec.ephemeralContainers",
@@ -765,70 +764,31 @@ def test_names_valid_for_pods_are_dns_subdomains(name: str) -> None:
     assert (not name_errors) is bool(ok)
 
 
-# --- security admission ----------------------------------------------------------------------
+# --- the --allow-privileged policy -----------------------------------------------------------
 
 
-def test_safe_pods_are_admitted() -> None:
-    check_pod_security(pod(), allow_privileged=False)
-
-
-def test_dangerous_pods_are_refused_naming_every_violation() -> None:
-    obj = pod(
+def test_cluster_policy_names_every_field_it_gates() -> None:
+    spec = pod(
         hostNetwork=True,
         hostPID=True,
         volumes=[{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}],
+        initContainers=[{"name": "init", "image": "x", "securityContext": {"privileged": True}}],
         containers=[
             {"name": "web", "image": "x", "securityContext": {"privileged": True}},
-            {"name": "side", "image": "x", "securityContext": {"privileged": True}},
+            {"name": "side", "image": "x", "securityContext": {"privileged": False}},
         ],
-    )
-    with pytest.raises(errors.ForbiddenError) as info:
-        check_pod_security(obj, allow_privileged=False)
-    err = info.value
-    assert err.code == 403
-    assert err.message == (
-        'pods "web" is forbidden: violates PodSecurity "baseline:latest": host namespaces '
-        '(hostNetwork=true, hostPID=true), hostPath volumes (volume "sock"), privileged '
-        '(containers "web", "side" must not set securityContext.privileged=true)'
-    )
-    assert [c.field for c in err.causes] == [
-        "spec.hostNetwork",
-        "spec.hostPID",
-        "spec.volumes[0].hostPath",
-        "spec.containers[0].securityContext.privileged",
-        "spec.containers[1].securityContext.privileged",
+    )["spec"]
+    causes = cluster_policy_causes(spec, "spec.template.spec")
+    assert [f"{c.field}: {c.message}" for c in causes] == [
+        "spec.template.spec.hostNetwork: Forbidden: disallowed by cluster policy",
+        "spec.template.spec.hostPID: Forbidden: disallowed by cluster policy",
+        "spec.template.spec.volumes[0].hostPath: Forbidden: disallowed by cluster policy",
+        "spec.template.spec.initContainers[0].securityContext.privileged: Forbidden: "
+        "disallowed by cluster policy",
+        "spec.template.spec.containers[0].securityContext.privileged: Forbidden: "
+        "disallowed by cluster policy",
     ]
-    assert err.to_status()["details"]["kind"] == "pods"
-    check_pod_security(obj, allow_privileged=True)
-
-
-@pytest.mark.parametrize(
-    ("spec", "violation"),
-    [
-        ({"hostIPC": True}, "host namespaces (hostIPC=true)"),
-        (
-            {
-                "volumes": [
-                    {"name": "a", "hostPath": {"path": "/a"}},
-                    {"name": "b", "hostPath": {"path": "/b"}},
-                ]
-            },
-            'hostPath volumes (volumes "a", "b")',
-        ),
-        (
-            {
-                "initContainers": [
-                    {"name": "init", "image": "x", "securityContext": {"privileged": True}}
-                ]
-            },
-            'privileged (container "init" must not set securityContext.privileged=true)',
-        ),
-    ],
-)
-def test_each_violation(spec: dict[str, Any], violation: str) -> None:
-    with pytest.raises(errors.ForbiddenError) as info:
-        check_pod_security(pod(**spec), allow_privileged=False)
-    assert info.value.message.endswith(f'"baseline:latest": {violation}')
+    assert cluster_policy_causes(pod()["spec"]) == []
 
 
 def test_pod_templates_are_validated_as_given() -> None:

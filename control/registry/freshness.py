@@ -1,0 +1,94 @@
+"""Reads at a resourceVersion, as kube-apiserver's watch cache serves them: ``resourceVersion`` and
+``resourceVersionMatch`` checked as its ``ValidateListOptions``, and a read or watch from a revision
+the store has not reached yet waits up to 3 s for it, then fails with a 504 "Too large resource
+version" (``storage.NewTooLargeResourceVersionError``). The store keeps no past states of objects,
+so an ``Exact`` list of an older revision is 410, as etcd answers for a compacted one. Effectful:
+it polls the store's revision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common import errors, fielderrors
+from common.store import Store, parse_rv
+
+# kube-apiserver's watch cache blockTimeout and resourceVersionTooHighRetrySeconds.
+BLOCK_TIMEOUT = 3.0
+RETRY_AFTER_SECONDS = 1
+# How often the store's revision is read while waiting: one cheap GET per step.
+POLL_STEP = 0.05
+
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+
+
+def too_large(wanted: int, current: int) -> errors.ServerTimeoutError:
+    return errors.ServerTimeoutError(
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
+        [errors.Cause("", "ResourceVersionTooLarge", "Too large resource version")],
+        {"retryAfterSeconds": RETRY_AFTER_SECONDS},
+    )
+
+
+def check_exact(match: str, wanted: int, listing: dict[str, Any]) -> None:
+    """An ``Exact`` list is served only at the revision asked for; an older one is gone."""
+    if match == EXACT and int(listing["metadata"]["resourceVersion"]) != wanted:
+        raise errors.GoneError("The resourceVersion for the provided list is too old.")
+
+
+def minimum_revision(resource_version: str, match: str, *, watch: bool = False) -> int:
+    """The revision a read must be at least as fresh as (0: any), from the query's
+    ``resourceVersion`` and ``resourceVersionMatch``; 422 for the pairs Kubernetes refuses."""
+    rv = parse_rv(resource_version)
+    if match:
+        _check_match(resource_version, match, watch)
+    return rv or 0
+
+
+def _check_match(resource_version: str, match: str, watch: bool) -> None:
+    path = "resourceVersionMatch"
+    causes: list[errors.Cause] = []
+    if watch:
+        detail = "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"
+        causes.append(fielderrors.forbidden(path, detail))
+        if match != NOT_OLDER_THAN:
+            causes.append(fielderrors.not_supported(path, match, [NOT_OLDER_THAN]))
+    else:
+        if not resource_version:
+            detail = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            causes.append(fielderrors.forbidden(path, detail))
+        if match not in (EXACT, NOT_OLDER_THAN):
+            causes.append(fielderrors.not_supported(path, match, [EXACT, NOT_OLDER_THAN, ""]))
+        if match == EXACT and resource_version == "0":
+            detail = 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+            causes.append(fielderrors.forbidden(path, detail))
+    if causes:
+        raise errors.InvalidError(
+            f'ListOptions.meta.k8s.io "" is invalid: {fielderrors.aggregate(causes)}',
+            causes,
+            {"name": "", "group": "meta.k8s.io", "kind": "ListOptions"},
+        )
+
+
+def wait_fresh(
+    store: Store,
+    revision: int,
+    *,
+    timeout: float = BLOCK_TIMEOUT,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Wait until the store has reached ``revision`` and return its current revision; after
+    ``timeout`` seconds raise the 504 "Too large resource version"."""
+    current = store.revision()
+    if current >= revision:
+        return current
+    deadline = clock() + timeout
+    while clock() < deadline:
+        sleep(min(POLL_STEP, max(0.0, deadline - clock())))
+        current = store.revision()
+        if current >= revision:
+            return current
+    raise too_large(revision, current)
