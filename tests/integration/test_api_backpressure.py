@@ -219,3 +219,33 @@ def test_the_client_gives_up_when_the_waits_outlast_its_timeout(url: str, limite
     finally:
         client.close()
     assert caught.value.details == {"retryAfterSeconds": 1}
+
+
+def test_a_closed_watch_is_released_while_events_it_does_not_see_flow(
+    url: str, limiter: Limiter
+) -> None:
+    u = urlsplit(url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    sock.sendall(
+        f"GET {NODE_PODS}&watch=true HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {NODE_TOKEN}\r\n\r\n".encode()
+    )
+    stop = threading.Event()
+
+    def other_pods() -> None:  # a busy cluster: pods of no concern to node-1, every 50 ms
+        for i in range(1000):
+            if stop.wait(0.05):
+                return
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"},
+                   "spec": {"containers": [{"name": "c", "image": "tinykube/web:1"}]}}  # fmt: skip
+            call(url, ADMIN_TOKEN, "POST", "/api/v1/namespaces/default/pods", json=pod)
+
+    writer = threading.Thread(target=other_pods)
+    writer.start()
+    try:
+        assert wait_for(lambda: limiter.in_flight(Kind.LONG_RUNNING, NODE.name) == 1, timeout=5)
+        sock.close()
+        assert wait_for(lambda: limiter.in_flight(Kind.LONG_RUNNING, NODE.name) == 0, timeout=5)
+    finally:
+        stop.set()
+        writer.join()
