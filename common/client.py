@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +27,9 @@ DEFAULT_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0
 # Size of the connection pool: the agent runs several pod workers and a watch at once.
 POOL_SIZE = 32
+# Answers that ask to be retried later (429 and Retry-After) are retried this often at most,
+# client-go's default.
+MAX_RETRIES = 10
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -121,15 +125,44 @@ class ApiClient:
         stream: bool = False,
         timeout: float | None = None,
     ) -> requests.Response:
-        """Send one request; return the response if it succeeded, else raise its ``ApiError``."""
+        """Send one request; return the response if it succeeded, else raise its ``ApiError``.
+
+        A 429 (or 5xx) with ``Retry-After`` is sent again after that many seconds, as client-go
+        does, at most ``MAX_RETRIES`` times and only while the waits fit in the timeout."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
         read_timeout = timeout if timeout is not None else self.timeout
+        give_up = time.monotonic() + read_timeout
+        for attempt in range(MAX_RETRIES + 1):
+            resp = self._send(method, path, _clean(params), data, headers, stream, read_timeout)
+            delay = _retry_after(resp)
+            if delay is None or attempt == MAX_RETRIES or time.monotonic() + delay > give_up:
+                break
+            log.debug("%s %s: HTTP %s, again in %ss", method, path, resp.status_code, delay)
+            resp.close()
+            time.sleep(delay)
+        if self.on_warning is not None:
+            for text in warning_texts(resp.headers.get("Warning", "")):
+                self.on_warning(text)
+        if resp.status_code >= 400:
+            raise _error_from(resp, method, path)
+        return resp
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        data: bytes | None,
+        headers: dict[str, str],
+        stream: bool,
+        read_timeout: float,
+    ) -> requests.Response:
         try:
-            resp = self.session.request(
+            return self.session.request(
                 method,
                 self.server + path,
-                params=_clean(params),
+                params=params,
                 data=data,
                 headers=headers,
                 stream=stream,
@@ -150,12 +183,6 @@ class ApiClient:
             ) from e
         except requests.exceptions.RequestException as e:
             raise UnreachableError(f"request to {self.server} failed: {e}") from e
-        if self.on_warning is not None:
-            for text in warning_texts(resp.headers.get("Warning", "")):
-                self.on_warning(text)
-        if resp.status_code >= 400:
-            raise _error_from(resp, method, path)
-        return resp
 
     def request_json(self, method: str, path: str, **kw: Any) -> Any:
         resp = self.request(method, path, **kw)
@@ -311,6 +338,15 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
     if params is None:
         return None
     return {k: v for k, v in params.items() if v is not None and v != ""}
+
+
+def _retry_after(resp: requests.Response) -> int | None:
+    """The seconds a 429 or 5xx answer asks to wait before trying again (client-go's
+    checkWait), if it says."""
+    if resp.status_code != 429 and resp.status_code < 500:
+        return None
+    value = resp.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _host(server: str) -> str:

@@ -130,6 +130,7 @@ class RedisStore:
         history: int = DEFAULT_HISTORY,
         timeout: float = DEFAULT_TIMEOUT,
         password: str | None = None,
+        max_connections: int = 128,
     ) -> None:
         """``password`` (or the ACL user's, named in the URL) comes from a file or the environment,
         so that it is never on a command line; a password in ``url`` wins."""
@@ -147,7 +148,11 @@ class RedisStore:
             "password": password,
         }
         self._pool = redis.ConnectionPool.from_url(
-            url, socket_timeout=timeout, health_check_interval=30, max_connections=128, **common
+            url,
+            socket_timeout=timeout,
+            health_check_interval=30,
+            max_connections=max_connections,
+            **common,
         )
         # Stream reads block up to MAX_BLOCK by design; their sockets get that much more time
         # (redis-py 8's default 5 s would cut every longer block), and no more.

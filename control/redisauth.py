@@ -53,8 +53,9 @@ def password_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
     return env.get(PASSWORD_ENV) or None
 
 
-def connect(args: argparse.Namespace) -> RedisStore:
-    """The store, once Redis answers and accepts our credentials.
+def connect(args: argparse.Namespace, max_connections: int = 128) -> RedisStore:
+    """The store (with a pool of ``max_connections``), once Redis answers and accepts our
+    credentials.
 
     Raises ``StoreCredentialsError`` at once when Redis refuses them (a retry cannot help),
     ``ServiceUnavailableError`` when it does not answer within ``STORE_WAIT``."""
@@ -64,7 +65,8 @@ def connect(args: argparse.Namespace) -> RedisStore:
             "use --redis-password-file or $%s",
             PASSWORD_ENV,
         )
-    store = RedisStore(args.redis_url, prefix=args.redis_prefix, password=password_from(args))
+    store = RedisStore(args.redis_url, prefix=args.redis_prefix, password=password_from(args),
+                       max_connections=max_connections)  # fmt: skip
     try:
         wait_for_store(store)
     except errors.StoreCredentialsError as e:

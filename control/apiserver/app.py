@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from common import errors
 from common.store import Store
 from common.validation.podsecurity import DEFAULT_POLICY, Policy
-from control.apiserver import discovery, join, openapi, rest, streams
+from control.apiserver import discovery, inflight, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 
@@ -37,6 +37,7 @@ class ServerConfig:
     watch_timeout: float = 1800.0
     # Seconds between keep-alive bookmarks on a quiet watch.
     watch_poll: float = 5.0
+    limits: inflight.Limits = field(default_factory=inflight.Limits)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ def create_app(
         ),
         "auth": authenticator,
         "config": config,
+        "limiter": inflight.Limiter(config.limits),
     }
 
     @app.before_request
@@ -73,6 +75,8 @@ def create_app(
         if request.path in PUBLIC_PATHS or request.path in join.PATHS:
             return
         g.user = authenticator.authenticate(request.headers.get("Authorization"))
+
+    inflight.install(app, app.extensions["tinykube"]["limiter"])
 
     @app.errorhandler(errors.ApiError)
     def api_error(e: errors.ApiError) -> tuple[Response, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from common import errors
 from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
-from control.apiserver import logs, output, protobody
+from control.apiserver import clientconn, logs, output, protobody
 from control.apiserver.auth import Attributes, authorize
 from control.registry import freshness, noderestriction, recorder
 from control.registry import strategies as st
@@ -193,11 +193,12 @@ def watch(t: Target, out: output.Output) -> Response:
         resource_version=args.get("resourceVersion", ""),
         label_selector=args.get("labelSelector", ""),
         field_selector=args.get("fieldSelector", ""),
-        poll=min(config.watch_poll, timeout),
+        poll=min(clientconn.CHECK_SECONDS, config.watch_poll, timeout),
         timeout=timeout,
     )
-    stream = _stream(t.rt, out.events(events), timeout, bookmarks,
-                     args.get("resourceVersion", ""))  # fmt: skip
+    stream = _stream(t.rt, out.events(events), timeout,
+                     config.watch_poll if bookmarks else None, args.get("resourceVersion", ""),
+                     clientconn.closed_check(request.environ))  # fmt: skip
     return Response(stream_with_context(stream), mimetype="application/json")
 
 
@@ -205,15 +206,22 @@ def _stream(
     rt: ResourceType,
     events: Iterator[dict[str, Any] | None],
     timeout: float,
-    bookmarks: bool,
+    bookmark_every: float | None,
     last_rv: str,
+    client_closed: Callable[[], bool],
 ) -> Iterator[str]:
+    """The watch's lines until its timeout, an ERROR, or its client closing the connection (a
+    ``None`` from ``events`` is a quiet moment: time to look at the client, maybe bookmark)."""
     deadline = time.monotonic() + timeout
+    next_mark = time.monotonic() + (bookmark_every or 0)
     yield ""  # the status line and headers go out now, not with the first event
     try:
         for event in events:
+            if client_closed():
+                return
             if event is None:
-                if bookmarks and last_rv:
+                if bookmark_every is not None and last_rv and time.monotonic() >= next_mark:
+                    next_mark = time.monotonic() + bookmark_every
                     mark = {"kind": rt.kind, "apiVersion": rt.api_version,
                             "metadata": {"resourceVersion": last_rv}}  # fmt: skip
                     yield json.dumps({"type": "BOOKMARK", "object": mark}) + "\n"
@@ -222,6 +230,7 @@ def _stream(
                 if event["type"] == "ERROR":
                     return
                 last_rv = event["object"]["metadata"].get("resourceVersion", last_rv)
+                next_mark = time.monotonic() + (bookmark_every or 0)
             if time.monotonic() >= deadline:
                 return
     except (errors.GoneError, errors.ServiceUnavailableError, errors.ServerTimeoutError) as e:

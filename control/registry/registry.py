@@ -130,7 +130,8 @@ class Registry:
         poll: float = 5.0,
         timeout: float | None = None,
     ) -> Iterator[Obj | None]:
-        """Watch events as ``{"type", "object"}`` dicts; ``None`` when ``poll`` passed quietly.
+        """Watch events as ``{"type", "object"}`` dicts; ``None`` when ``poll`` passed quietly
+        or an event the selectors filter out went by.
 
         Without a resourceVersion (or ``0``) the current objects come first as ADDED events.
         An object that starts or stops matching the selectors arrives as ADDED or DELETED.
@@ -172,9 +173,9 @@ class Registry:
             if event is None:
                 yield None
                 continue
-            out = _filter_event(rt, event, ns, *selectors)
-            if out is not None:
-                yield out
+            # An event this watch does not see is a quiet moment for it (None): it may look at
+            # its client even while others' events flow.
+            yield _filter_event(rt, event, ns, *selectors)
 
     # -- writes ---------------------------------------------------------------------------------
 

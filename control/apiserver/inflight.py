@@ -1,0 +1,188 @@
+"""Back-pressure: how many requests the API server serves at once, kube-apiserver's max-inflight
+filter plus a tinykube cap on long-running requests. ``classify`` is pure; the ``Limiter`` only
+counts (a lock, no I/O); ``install`` wires it into the Flask app after authentication.
+
+As kube-apiserver with priority and fairness off: read-only requests (get, list) and mutating
+ones (everything else) each have their own cap, and a request over it is answered 429 with
+``Retry-After: 1``; long-running requests (watch, and the log, exec, attach, portforward and
+proxy subresources) do not count against them, and ``system:masters`` is always served (counted
+while there is room, as kube-apiserver does). The health probes are never limited (priority and
+fairness puts them in its exempt ``probes`` flow schema). Where kube-apiserver answers in plain
+text, tinykube sends the same sentence as a ``Status`` (reason ``TooManyRequests``,
+``details.retryAfterSeconds``), the shape client-go turns a 429 into, so every error is a Status.
+
+Where Kubernetes relies on priority and fairness to keep one client from crowding out the
+others, tinykube caps long-running requests per user (a node or any other non-admin credential)
+and in all: each of them holds one server thread for as long as it is open. See
+docs/back-pressure.md for the defaults and the reasons.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, request
+
+from common import errors
+from control.apiserver.auth import MASTERS_GROUP, User
+
+# kube-apiserver's retryAfter for max-inflight rejections, in seconds.
+RETRY_AFTER = 1
+MESSAGE = "Too many requests, please try again later."
+# BasicLongRunningRequestCheck: the verbs and subresources that may stay open indefinitely.
+LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "log", "portforward", "proxy"})
+# Subresources of namespaces (``/api/v1/namespaces/NS/status``), as the REST paths parse them.
+NAMESPACE_SUBRESOURCES = ("status", "finalize")
+# Paths outside every limit: probes must answer even when the server is saturated.
+EXEMPT_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Kind(enum.Enum):
+    EXEMPT = "exempt"
+    READONLY = "readonly"
+    MUTATING = "mutating"
+    LONG_RUNNING = "long-running"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The caps; 0 means no limit, as for kube-apiserver's flags."""
+
+    readonly: int = 400  # --max-requests-inflight
+    mutating: int = 200  # --max-mutating-requests-inflight
+    long_running: int = 200  # --max-long-running-requests: all non-admin users together
+    long_running_per_user: int = 32  # --max-long-running-requests-per-user
+
+    def threads(self) -> int:
+        """Server threads needed so that a request under every cap always finds a thread."""
+        return self.readonly + self.mutating + self.long_running
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One admitted request that counts, to be given back when it ends."""
+
+    kind: Kind
+    user: str | None = None
+
+
+def classify(method: str, path: str, args: Mapping[str, str]) -> Kind:
+    """Which limit a request counts against (kube-apiserver's RequestInfo verb and
+    long-running check, on tinykube's paths)."""
+    if path in EXEMPT_PATHS:
+        return Kind.EXEMPT
+    parts = _resource_parts(path)
+    if parts is not None:
+        if method == "GET" and (args.get("watch") or "").lower() in ("true", "1"):
+            return Kind.LONG_RUNNING
+        if len(parts) == 3 and parts[2] in LONG_RUNNING_SUBRESOURCES:
+            return Kind.LONG_RUNNING
+    return Kind.READONLY if method in READ_METHODS else Kind.MUTATING
+
+
+def _resource_parts(path: str) -> list[str] | None:
+    """``[RESOURCE, NAME, SUB]`` (or fewer) of an API path, without its namespace; None if the
+    path is not under ``/api/v1`` or ``/apis/GROUP/VERSION``."""
+    parts = path.strip("/").split("/")
+    if parts[:2] == ["api", "v1"]:
+        parts = parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        parts = parts[3:]
+    else:
+        return None
+    namespace_sub = len(parts) == 3 and parts[2] in NAMESPACE_SUBRESOURCES
+    if len(parts) >= 3 and parts[0] == "namespaces" and not namespace_sub:
+        parts = parts[2:]
+    return parts
+
+
+class Limiter:
+    """Counts the requests being served and refuses those over their cap."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._counts: Counter[Kind] = Counter()
+        self._per_user: Counter[str] = Counter()
+
+    def admit(self, kind: Kind, user: User | None) -> Slot | None:
+        """The slot the request holds (None if it does not count); raises
+        ``TooManyRequestsError`` when it is over its cap."""
+        if kind is Kind.EXEMPT:
+            return None
+        master = user is not None and MASTERS_GROUP in user.groups
+        if kind is Kind.LONG_RUNNING:
+            if master:
+                return None
+            return self._admit_long_running(user.name if user else "")
+        cap = self.limits.readonly if kind is Kind.READONLY else self.limits.mutating
+        with self._lock:
+            if not cap or self._counts[kind] < cap:
+                self._counts[kind] += 1
+                return Slot(kind)
+        if master:
+            return None  # "A system:master is so powerful that they should always get an answer"
+        raise _too_many(MESSAGE)
+
+    def _admit_long_running(self, user: str) -> Slot:
+        per_user, total = self.limits.long_running_per_user, self.limits.long_running
+        with self._lock:
+            if per_user and self._per_user[user] >= per_user:
+                raise _too_many(
+                    f'{MESSAGE[:-1]}: user "{user}" already has {per_user} long-running '
+                    "requests (watch, log, exec, portforward) open"
+                )
+            if total and self._counts[Kind.LONG_RUNNING] >= total:
+                raise _too_many(
+                    f"{MESSAGE[:-1]}: {total} long-running requests (watch, log, exec, "
+                    "portforward) are already open"
+                )
+            self._counts[Kind.LONG_RUNNING] += 1
+            self._per_user[user] += 1
+        return Slot(Kind.LONG_RUNNING, user)
+
+    def release(self, slot: Slot) -> None:
+        with self._lock:
+            self._counts[slot.kind] -= 1
+            if slot.user is not None:
+                self._per_user[slot.user] -= 1
+                if not self._per_user[slot.user]:
+                    del self._per_user[slot.user]
+
+    def in_flight(self, kind: Kind, user: str | None = None) -> int:
+        """Requests of ``kind`` being served now (of ``user``, for long-running ones)."""
+        with self._lock:
+            return self._per_user[user] if user is not None else self._counts[kind]
+
+
+def _too_many(message: str) -> errors.TooManyRequestsError:
+    return errors.TooManyRequestsError(message, details={"retryAfterSeconds": RETRY_AFTER})
+
+
+def install(app: Flask, limiter: Limiter) -> None:
+    """Admit every request after authentication and give its slot back when it ends: when the
+    view returns, or for a streamed answer (a watch, a log) when the stream is closed."""
+
+    @app.before_request
+    def admit() -> None:
+        kind = classify(request.method, request.path, request.args)
+        g.inflight = limiter.admit(kind, g.get("user"))
+
+    @app.after_request
+    def hold_while_streaming(resp: Response) -> Response:
+        slot = g.get("inflight")
+        if slot is not None and resp.is_streamed:
+            g.pop("inflight")
+            resp.call_on_close(lambda: limiter.release(slot))
+        return resp
+
+    @app.teardown_request
+    def release(exc: BaseException | None) -> None:
+        slot = g.pop("inflight", None)
+        if slot is not None:
+            limiter.release(slot)

@@ -1,0 +1,151 @@
+"""The in-flight limiter: which cap a request counts against, and when it is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from common import errors
+from control import main
+from control.apiserver.auth import User
+from control.apiserver.inflight import Kind, Limiter, Limits, classify
+
+NODE = User("system:node:n1", ("system:nodes",))
+OTHER_NODE = User("system:node:n2", ("system:nodes",))
+ADMIN = User("admin", ("system:masters",))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "args", "kind"),
+    [
+        ("GET", "/healthz", {}, Kind.EXEMPT),
+        ("GET", "/readyz", {}, Kind.EXEMPT),
+        ("GET", "/livez", {}, Kind.EXEMPT),
+        ("GET", "/version", {}, Kind.READONLY),
+        ("GET", "/api", {}, Kind.READONLY),
+        ("GET", "/api/v1/pods", {}, Kind.READONLY),
+        ("GET", "/api/v1/pods", {"watch": "false"}, Kind.READONLY),
+        ("GET", "/api/v1/pods", {"watch": "true"}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods", {"watch": "1"}, Kind.LONG_RUNNING),
+        ("GET", "/apis/apps/v1/deployments", {"watch": "True"}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods/p", {}, Kind.READONLY),
+        ("GET", "/api/v1/namespaces/ns/pods/p/log", {}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods/p/exec", {}, Kind.LONG_RUNNING),
+        ("POST", "/api/v1/namespaces/ns/pods/p/exec", {}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods/p/portforward", {}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods/p/attach", {}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/namespaces/ns/pods/p/status", {}, Kind.READONLY),
+        ("PUT", "/api/v1/namespaces/ns/pods/p/status", {}, Kind.MUTATING),
+        ("POST", "/api/v1/namespaces/ns/pods", {}, Kind.MUTATING),
+        ("PATCH", "/api/v1/nodes/n1", {}, Kind.MUTATING),
+        ("DELETE", "/api/v1/namespaces/ns", {}, Kind.MUTATING),
+        # A namespace's own subresources, and a namespace named like a long-running subresource.
+        ("PUT", "/api/v1/namespaces/ns/finalize", {}, Kind.MUTATING),
+        ("GET", "/api/v1/namespaces/log", {}, Kind.READONLY),
+        ("GET", "/api/v1/namespaces/exec/pods", {}, Kind.READONLY),
+        # Not an API path: a watch flag there means nothing.
+        ("GET", "/openapi/v2", {"watch": "true"}, Kind.READONLY),
+        ("POST", "/v1-tinykube/join", {}, Kind.MUTATING),
+    ],
+)
+def test_classify(method: str, path: str, args: dict[str, str], kind: Kind) -> None:
+    assert classify(method, path, args) is kind
+
+
+def test_readonly_and_mutating_caps_are_separate() -> None:
+    limiter = Limiter(Limits(readonly=2, mutating=1))
+    reads = [limiter.admit(Kind.READONLY, NODE) for _ in range(2)]
+    write = limiter.admit(Kind.MUTATING, NODE)
+    with pytest.raises(errors.TooManyRequestsError) as caught:
+        limiter.admit(Kind.READONLY, OTHER_NODE)
+    assert caught.value.message == "Too many requests, please try again later."
+    assert caught.value.details == {"retryAfterSeconds": 1}
+    assert caught.value.to_status()["reason"] == "TooManyRequests"
+    with pytest.raises(errors.TooManyRequestsError):
+        limiter.admit(Kind.MUTATING, None)
+    assert write is not None and all(reads)
+    limiter.release(reads[0])
+    assert limiter.admit(Kind.READONLY, OTHER_NODE) is not None
+    limiter.release(write)
+    assert limiter.admit(Kind.MUTATING, None) is not None
+
+
+def test_masters_take_a_slot_while_there_is_room_and_are_served_without_one() -> None:
+    limiter = Limiter(Limits(readonly=1))
+    held = limiter.admit(Kind.READONLY, ADMIN)
+    assert held is not None
+    with pytest.raises(errors.TooManyRequestsError):
+        limiter.admit(Kind.READONLY, NODE)
+    assert limiter.admit(Kind.READONLY, ADMIN) is None  # served, not counted
+    assert limiter.in_flight(Kind.READONLY) == 1
+
+
+def test_zero_means_no_cap() -> None:
+    limiter = Limiter(Limits(readonly=0, mutating=0, long_running=0, long_running_per_user=0))
+    for _ in range(1000):
+        limiter.admit(Kind.READONLY, NODE)
+        limiter.admit(Kind.MUTATING, NODE)
+        limiter.admit(Kind.LONG_RUNNING, NODE)
+    assert limiter.in_flight(Kind.LONG_RUNNING, NODE.name) == 1000
+
+
+def test_long_running_requests_do_not_count_against_the_inflight_caps() -> None:
+    limiter = Limiter(Limits(readonly=1, mutating=1, long_running=10, long_running_per_user=5))
+    watches = [limiter.admit(Kind.LONG_RUNNING, NODE) for _ in range(5)]
+    assert limiter.admit(Kind.READONLY, NODE) is not None
+    assert limiter.admit(Kind.MUTATING, NODE) is not None
+    assert limiter.in_flight(Kind.LONG_RUNNING) == 5
+    assert all(w is not None for w in watches)
+
+
+def test_long_running_cap_per_user_then_in_all() -> None:
+    limiter = Limiter(Limits(long_running=3, long_running_per_user=2))
+    first = limiter.admit(Kind.LONG_RUNNING, NODE)
+    limiter.admit(Kind.LONG_RUNNING, NODE)
+    with pytest.raises(errors.TooManyRequestsError) as caught:
+        limiter.admit(Kind.LONG_RUNNING, NODE)
+    assert caught.value.message == (
+        'Too many requests, please try again later: user "system:node:n1" already has 2 '
+        "long-running requests (watch, log, exec, portforward) open"
+    )
+    assert caught.value.details == {"retryAfterSeconds": 1}
+    limiter.admit(Kind.LONG_RUNNING, OTHER_NODE)
+    with pytest.raises(errors.TooManyRequestsError, match="3 long-running requests"):
+        limiter.admit(Kind.LONG_RUNNING, OTHER_NODE)
+    assert first is not None
+    limiter.release(first)
+    assert limiter.in_flight(Kind.LONG_RUNNING, NODE.name) == 1
+    assert limiter.admit(Kind.LONG_RUNNING, OTHER_NODE) is not None
+
+
+def test_masters_and_probes_are_never_counted() -> None:
+    limiter = Limiter(Limits(long_running=1, long_running_per_user=1))
+    for _ in range(5):
+        assert limiter.admit(Kind.LONG_RUNNING, ADMIN) is None
+        assert limiter.admit(Kind.EXEMPT, None) is None
+    assert limiter.admit(Kind.LONG_RUNNING, NODE) is not None
+    assert limiter.in_flight(Kind.LONG_RUNNING) == 1
+
+
+def test_threads_cover_every_cap() -> None:
+    assert Limits(readonly=4, mutating=2, long_running=3).threads() == 9
+    assert Limits().threads() == 400 + 200 + Limits().long_running
+
+
+def test_the_flags_default_to_kube_apiservers_caps_and_size_the_threads() -> None:
+    args = main.parse_args([])
+    assert main.limits_from(args) == Limits(readonly=400, mutating=200)
+    assert main.thread_count(args, Limits()) == 400 + 200 + 200 + main.EXEMPT_THREADS
+    args = main.parse_args(["--max-requests-inflight", "5", "--max-mutating-requests-inflight",
+                            "0", "--max-long-running-requests", "7",
+                            "--max-long-running-requests-per-user", "2"])  # fmt: skip
+    limits = main.limits_from(args)
+    assert limits == Limits(readonly=5, mutating=0, long_running=7, long_running_per_user=2)
+    assert main.thread_count(args, limits) == 12 + main.EXEMPT_THREADS
+
+
+def test_fewer_threads_than_the_caps_are_allowed_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    args = main.parse_args(["--threads", "64"])
+    assert main.thread_count(args, main.limits_from(args)) == 64
+    assert "--threads 64 is below the sum of the in-flight caps (800)" in caplog.text
