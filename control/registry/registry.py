@@ -9,7 +9,7 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from common import errors, meta
@@ -25,10 +25,10 @@ from common.store import Store, WatchEvent, parse_rv
 from common.validation import (
     check_pod_security,
     decode_object,
-    drop_unknown_fields,
     invalid_error,
     validate,
 )
+from common.validation.decode import Duplicate, strict_warnings
 from control.registry import deletion, recorder, scale
 from control.registry import strategies as st
 
@@ -150,9 +150,15 @@ class Registry:
     # -- writes ---------------------------------------------------------------------------------
 
     def create(
-        self, rt: ResourceType, namespace: str, body: Any, *, field_validation: str = STRICT
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        *,
+        field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> tuple[Obj, Warnings]:
-        obj = self._decode(rt, namespace, body, field_validation)
+        obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
         if not m.get("name") and m.get("generateName"):
             m["name"] = meta.generated_name(str(m["generateName"]))
@@ -182,11 +188,12 @@ class Registry:
         *,
         sub: str = "",
         field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
-        obj = self._decode(rt, namespace, body, field_validation)
+        obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
         if m.get("name") != name:
             raise errors.BadRequestError(
@@ -207,6 +214,7 @@ class Registry:
         *,
         sub: str = "",
         field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         patcher = PATCHERS.get(content_type.split(";")[0].strip())
         if patcher is None:
@@ -225,7 +233,7 @@ class Registry:
         for _ in range(PATCH_ATTEMPTS):
             old = self.get(rt, namespace, name)
             patched = patcher(copy.deepcopy(old), patch)
-            obj = self._decode(rt, namespace, patched, field_validation)
+            obj = self._decode(rt, namespace, patched, field_validation, duplicates)
             try:
                 return self._write_update(
                     rt, obj, old, precondition or int(old["metadata"]["resourceVersion"]), sub
@@ -370,7 +378,12 @@ class Registry:
             raise _not_found(rt, old["metadata"]["name"]) from None
 
     def _decode(
-        self, rt: ResourceType, namespace: str, body: Any, field_validation: str = STRICT
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequestError(
@@ -391,10 +404,14 @@ class Registry:
             )
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if field_validation != STRICT:
-            for path in drop_unknown_fields(rt.kind, obj):
+            for warning in strict_warnings(rt.kind, obj, duplicates):
                 if field_validation == "Warn":
-                    recorder.add(f'unknown field "{path}"')
-        decode_object(rt.kind, obj)
+                    recorder.add(warning)
+            duplicates = ()
+        decode_object(rt.kind, obj, duplicates)
+        for key in ("metadata", "spec", "status"):
+            if key in obj and obj[key] is None:
+                del obj[key]  # null decodes to Go's zero value: an empty struct
         m = meta.meta(obj)
         if rt.namespaced:
             if m.get("namespace") and m["namespace"] != namespace:
