@@ -14,13 +14,11 @@ from common import errors
 from common.store import Store
 from control.apiserver import discovery, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
+from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 
 log = logging.getLogger(__name__)
 
-# Kubernetes' limit on request bodies (kube-apiserver --max-request-bytes default is larger, but
-# the HTTP handler chain caps JSON bodies at 3 MiB: "Request entity too large: limit is 3145728").
-MAX_BODY = 3 * 1024 * 1024
 # Paths anyone may read, as Kubernetes' system:public-info-viewer role allows.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 
@@ -42,7 +40,8 @@ def create_app(
 ) -> Flask:
     config = config or ServerConfig()
     app = Flask("tinykube")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies without a Content-Length
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["tinykube"] = {
         "store": store,

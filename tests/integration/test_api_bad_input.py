@@ -4,6 +4,7 @@ names, over-limit bodies read before the 413."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -141,3 +142,29 @@ def test_event_names_are_path_segments_without_control_characters(api: Api) -> N
         assert code == 422
         assert status["details"]["causes"][0]["message"].endswith(message)
     assert sorted(names(api, f"{NS}/events")) == ["*", "My_Pod"]
+
+
+def call_wsgi(app: Any, body: bytes, headers: dict[str, str]) -> tuple[str, bytes, io.BytesIO]:
+    stream = io.BytesIO(body)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": PODS, "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": stream,
+               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
+               "wsgi.errors": io.StringIO(), **headers}  # fmt: skip
+    started: list[str] = []
+    out = b"".join(app.wsgi_app(environ, lambda status, h, *_: started.append(status)))
+    return started[0], out, stream
+
+
+def test_over_limit_bodies_are_read_before_the_413(app: Any) -> None:
+    body = b'{"a": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    status, out, stream = call_wsgi(app, body, {"HTTP_AUTHORIZATION": "Bearer admin-token"})
+    assert status.startswith("413")
+    assert json.loads(out)["message"] == "Request entity too large: limit is 3145728"
+    assert stream.tell() == len(body)  # the client could send it all, then read the answer
+
+
+def test_a_body_left_unread_is_read_out_after_the_answer(app: Any) -> None:
+    body = b'{"a": "' + b"x" * (1024 * 1024) + b'"}'
+    status, _, stream = call_wsgi(app, body, {})
+    assert status.startswith("401")
+    assert stream.tell() == len(body)
