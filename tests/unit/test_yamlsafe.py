@@ -88,3 +88,15 @@ def test_streams_and_parse_errors() -> None:
     with pytest.raises(yaml.YAMLError):
         load("a: [1, 2\n")
     assert load("").value is None
+
+
+def test_tkctl_refuses_an_alias_bomb_as_kubectl_does() -> None:
+    from common.manifest import parse_documents
+
+    docs, err = parse_documents("apiVersion: v1\nkind: Pod\n---\n" + laughs(9), "bomb.yaml")
+    assert docs == [{"apiVersion": "v1", "kind": "Pod"}]
+    assert err is not None
+    assert str(err) == (
+        "error parsing bomb.yaml: error converting YAML to JSON: yaml: document contains "
+        "excessive aliasing"
+    )
