@@ -80,7 +80,6 @@ def grouped(group: str, version: str, rest: str) -> ResponseReturnValue:
 
 
 def dispatch(t: Target) -> ResponseReturnValue:
-    query.check(request.args)
     watching = request.method == "GET" and query.flag(request.args, "watch")
     verb = VERBS[request.method]
     if request.method == "GET" and not t.name:
@@ -98,6 +97,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
     )
     obj = _stored_for_authorization(t)
     authorize(g.user, attrs, obj)
+    query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
     if t.sub in ("exec", "portforward"):
