@@ -72,3 +72,12 @@ def test_yaml_bodies_go_through_the_bounded_loader() -> None:
     body = decode_yaml(b"a: 1\na: 2\n")
     assert body.value == {"a": 2}
     assert [d.message for d in body.duplicates] == ['line 2: key "a" already set in map']
+
+
+@pytest.mark.timeout(10)
+def test_an_unterminated_string_of_escaped_quotes_is_skipped_in_one_pass() -> None:
+    # Matched once per quote, this took minutes: the depth check must stay linear.
+    for tail in (b"", b"\\"):
+        raw = b"[" * (MAX_DEPTH + 1) + b'"' + b'\\"' * 200_000 + tail
+        assert nesting_depth(raw) == MAX_DEPTH + 1
+        assert "nested deeper than" in refused(raw)
