@@ -160,14 +160,30 @@ def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> _Located:
     return _Located(struct, ".".join(names), "".join(parts), annotation)
 
 
-def _document_order(obj: Any, loc: tuple[int | str, ...]) -> tuple[int, ...]:
-    """Where a location appears in the body, so errors come out in the order Go finds them."""
+class _DocumentOrder:
+    """Where a location appears in the body, so errors come out in the order Go finds them. Each
+    mapping's key positions are computed once: a body of many unknown keys stays linear."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self.positions: dict[int, dict[Any, int]] = {}
+
+    def __call__(self, loc: tuple[int | str, ...]) -> tuple[int, ...]:
+        return _document_order(self.obj, loc, self.positions)
+
+
+def _document_order(
+    obj: Any, loc: tuple[int | str, ...], positions: dict[int, dict[Any, int]] | None = None
+) -> tuple[int, ...]:
     order: list[int] = []
     cur = obj
+    cache = {} if positions is None else positions
     for step in loc:
         if isinstance(cur, Mapping):
-            keys = list(cur)
-            order.append(keys.index(step) if step in keys else len(keys))
+            keys = cache.get(id(cur))
+            if keys is None:
+                keys = cache[id(cur)] = {k: i for i, k in enumerate(cur)}
+            order.append(keys.get(step, len(keys)))
             cur = cur.get(step) if isinstance(step, str) else None
         elif isinstance(cur, list) and isinstance(step, int) and step < len(cur):
             order.append(step)
@@ -229,10 +245,11 @@ def _type_error_first(
     kind: str, model: type[BaseModel], obj: Any, exc: ValidationError
 ) -> list[ErrorDetails]:
     """The unknown-field errors, after raising the first wrong-type error if there is one."""
-    errs = sorted(exc.errors(), key=lambda d: _document_order(obj, tuple(d["loc"])))
+    errs = exc.errors()
     others = [d for d in errs if d["type"] != "extra_forbidden"]
     if others:
-        first = others[0]
+        where = _DocumentOrder(obj)
+        first = min(others, key=lambda d: where(tuple(d["loc"])))
         if first["type"] == K8S_MESSAGE:
             message, field = first["msg"], _locate(model, tuple(first["loc"])).field
         else:
@@ -250,16 +267,19 @@ def strict_causes(
     go-yaml's line reports first (as one cause), then by place in the body; a repeated key of an
     unknown field (or inside one) is reported only as unknown."""
     found: list[tuple[tuple[float, ...], errors.Cause]] = []
-    unknown_paths: list[str] = []
-    for u in unknown:
-        loc = tuple(u["loc"])
+    unknown_paths: set[str] = set()
+    where = _DocumentOrder(obj)
+    located = sorted(((tuple(float(i) for i in where(tuple(u["loc"]))), tuple(u["loc"]))
+                      for u in unknown), key=lambda item: item[0])  # fmt: skip
+    if not duplicates:
+        located = located[:MAX_STRICT_ERRORS]  # only the first are listed
+    for order, loc in located:
         path = _locate(model, loc).field
-        unknown_paths.append(path)
-        order = tuple(float(i) for i in _document_order(obj, loc))
+        unknown_paths.add(path)
         found.append((order, errors.Cause(path, UNKNOWN_FIELD, f'unknown field "{path}"')))
     lines = [d for d in duplicates if d.line]
     for d in duplicates:
-        if d.line or any(_within(d.field, p) for p in unknown_paths):
+        if d.line or not unknown_paths.isdisjoint(_ancestors(d.field)):
             continue
         found.append((d.order, errors.Cause(d.field, DUPLICATE_FIELD, d.message)))
     found.sort(key=lambda item: item[0])
@@ -270,8 +290,10 @@ def strict_causes(
     return list(dict.fromkeys(causes))[:MAX_STRICT_ERRORS]
 
 
-def _within(path: str, parent: str) -> bool:
-    return path == parent or path.startswith((parent + ".", parent + "["))
+def _ancestors(path: str) -> list[str]:
+    """``a.b[0].c`` → ``a``, ``a.b``, ``a.b[0]``, ``a.b[0].c``: the field and what holds it."""
+    cuts = [i for i, ch in enumerate(path) if ch in ".["]
+    return [path[:i] for i in cuts] + [path]
 
 
 def strict_warnings(kind: str, obj: Any, duplicates: Sequence[Duplicate]) -> list[str]:
@@ -305,7 +327,7 @@ def drop_unknown_fields(kind: str, obj: Any) -> list[str]:
         return []
     except ValidationError as e:
         unknown = [tuple(d["loc"]) for d in e.errors() if d["type"] == "extra_forbidden"]
-    unknown.sort(key=lambda loc: _document_order(obj, loc))
+    unknown.sort(key=_DocumentOrder(obj))
     paths = [_locate(model, loc).field for loc in unknown]
     for loc in unknown:
         parent: Any = obj
