@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
+from common import yamlsafe
 from common.resources import ResourceType, by_kind
-from common.yamlcheck import DuplicateKeyError, StrictLoader, syntax_hint, unknown_top_level
+from common.yamlcheck import DuplicateKeyError, syntax_hint, unknown_top_level
 
 STDIN = "-"
 STDIN_SOURCE = "STDIN"  # how kubectl names stdin in its messages
@@ -104,9 +105,12 @@ def parse_documents(text: str, source: str) -> tuple[list[Any], ManifestError | 
         return _parse_json_stream(text, source)
     docs: list[Any] = []
     try:
-        for doc in yaml.load_all(text, Loader=StrictLoader):
-            if doc is not None:
-                docs.append(doc)
+        for doc in yamlsafe.iter_documents(text):
+            if doc.duplicates:
+                first = doc.duplicates[0]
+                raise DuplicateKeyError(first.key, first.line)
+            if doc.value is not None:
+                docs.append(doc.value)
     except yaml.YAMLError as e:
         return docs, _yaml_error(e, source, text)
     return docs, None

@@ -197,3 +197,12 @@ def path_segment_name(name: str, prefix: bool = False) -> list[str]:
         if bad in name:
             errs.append(f"may not contain '{bad}'")
     return errs
+
+
+def event_name(name: str, prefix: bool = False) -> list[str]:
+    """An Event's name: kube-apiserver asks only for a path segment; tinykube also refuses the
+    control characters (a newline, a NUL) that would garble every listing that prints it."""
+    errs = path_segment_name(name, prefix)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        errs.append("may not contain control characters")
+    return errs

@@ -110,6 +110,8 @@ def json_patch(target: Any, ops: Any) -> Any:
     for n, op in enumerate(ops):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise errors.BadRequestError(f"json patch operation {n} needs 'op' and 'path'")
+        if not isinstance(op["path"], str) or not isinstance(op.get("from", ""), str):
+            raise errors.BadRequestError(f"json patch operation {n}: its paths must be strings")
         kind, path = op["op"], _pointer(op["path"])
         if kind == "test":
             if _get(doc, path) != op.get("value"):

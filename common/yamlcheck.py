@@ -12,8 +12,6 @@ from typing import Any
 
 import yaml
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: go-yaml's wording
-
 # A list item typed without the space after the dash ("-name : web").
 _DASH_TYPO = re.compile(r"^(\s*)-([^\s\-][^:]*?)\s*:\s*(.*)$")
 
@@ -43,19 +41,6 @@ class DuplicateKeyError(yaml.YAMLError):
         super().__init__(f'line {line}: key "{key}" already set in map')
         self.key = key
         self.line = line
-
-
-class StrictLoader(_Base):  # type: ignore[misc]
-    """The safe loader, refusing a key repeated in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                if key_node.value in seen:
-                    raise DuplicateKeyError(key_node.value, key_node.start_mark.line + 1)
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
 
 
 def syntax_hint(text: str, line: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,9 @@ VERSIONS: dict[str, str] = {}
 
 UNKNOWN_FIELD = "FieldValueInvalid"
 TYPE_INVALID = "FieldValueTypeInvalid"
+DUPLICATE_FIELD = "FieldValueDuplicate"
+# kube-apiserver's strict decoder keeps at most this many errors.
+MAX_STRICT_ERRORS = 100
 
 # What the API server says when the body is not an object: its kind sniffer fails first.
 _KIND_SNIFFER = (
@@ -62,6 +65,25 @@ def json_type(value: Any) -> str:
     if isinstance(value, Mapping):
         return "object"
     return "null" if value is None else type(value).__name__
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A key repeated in a request body. JSON: ``field`` is its path and ``order`` where it
+    stands in the body (``()`` for a patch: listed first); YAML: ``line`` and ``key``, reported
+    first, as go-yaml does (``line 5: key "name" already set in map``)."""
+
+    field: str
+    order: tuple[float, ...] = ()
+    line: int = 0
+    key: str = ""
+    prefix: str = ""  # "json patch " for the operations of a JSON patch
+
+    @property
+    def message(self) -> str:
+        if self.line:
+            return f'line {self.line}: key "{self.key}" already set in map'
+        return f'{self.prefix}duplicate field "{self.field}"'
 
 
 @dataclass
@@ -138,14 +160,30 @@ def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> _Located:
     return _Located(struct, ".".join(names), "".join(parts), annotation)
 
 
-def _document_order(obj: Any, loc: tuple[int | str, ...]) -> tuple[int, ...]:
-    """Where a location appears in the body, so errors come out in the order Go finds them."""
+class _DocumentOrder:
+    """Where a location appears in the body, so errors come out in the order Go finds them. Each
+    mapping's key positions are computed once: a body of many unknown keys stays linear."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self.positions: dict[int, dict[Any, int]] = {}
+
+    def __call__(self, loc: tuple[int | str, ...]) -> tuple[int, ...]:
+        return _document_order(self.obj, loc, self.positions)
+
+
+def _document_order(
+    obj: Any, loc: tuple[int | str, ...], positions: dict[int, dict[Any, int]] | None = None
+) -> tuple[int, ...]:
     order: list[int] = []
     cur = obj
+    cache = {} if positions is None else positions
     for step in loc:
         if isinstance(cur, Mapping):
-            keys = list(cur)
-            order.append(keys.index(step) if step in keys else len(keys))
+            keys = cache.get(id(cur))
+            if keys is None:
+                keys = cache[id(cur)] = {k: i for i, k in enumerate(cur)}
+            order.append(keys.get(step, len(keys)))
             cur = cur.get(step) if isinstance(step, str) else None
         elif isinstance(cur, list) and isinstance(step, int) and step < len(cur):
             order.append(step)
@@ -175,11 +213,12 @@ def _type_message(model: type[BaseModel], err: ErrorDetails) -> tuple[str, str]:
     )
 
 
-def decode_object(kind: str, obj: Any) -> None:
+def decode_object(kind: str, obj: Any, duplicates: Sequence[Duplicate] = ()) -> None:
     """Check a request body against ``kind``'s schema; raise errors.BadRequestError if it fails.
 
     A wrong JSON type is reported first (as Go's decoder stops there); otherwise every unknown
-    field is listed. ``causes[].field`` names each offending path.
+    field and every repeated key (``duplicates``, found by the body's parser) is listed.
+    ``causes[].field`` names each offending path.
     """
     model = SCHEMAS[kind]
     if not isinstance(obj, Mapping):
@@ -189,30 +228,89 @@ def decode_object(kind: str, obj: Any) -> None:
         )
     try:
         model.model_validate(obj)
+        unknown: list[ErrorDetails] = []
     except ValidationError as e:
-        raise _decode_error(kind, model, obj, e) from None
+        unknown = _type_error_first(kind, model, obj, e)
+    causes = strict_causes(model, obj, unknown, duplicates)
+    if causes:
+        listed = ", ".join(c.message for c in causes)
+        raise errors.BadRequestError(_prefix(kind) + "strict decoding error: " + listed, causes)
 
 
-def _decode_error(
+def _prefix(kind: str) -> str:
+    return f'{kind} in version "{VERSIONS.get(kind, "v1")}" cannot be handled as a {kind}: '
+
+
+def _type_error_first(
     kind: str, model: type[BaseModel], obj: Any, exc: ValidationError
-) -> errors.BadRequestError:
-    prefix = f'{kind} in version "{VERSIONS.get(kind, "v1")}" cannot be handled as a {kind}: '
-    errs = sorted(exc.errors(), key=lambda d: _document_order(obj, tuple(d["loc"])))
-    unknown = [d for d in errs if d["type"] == "extra_forbidden"]
+) -> list[ErrorDetails]:
+    """The unknown-field errors, after raising the first wrong-type error if there is one."""
+    errs = exc.errors()
     others = [d for d in errs if d["type"] != "extra_forbidden"]
     if others:
-        first = others[0]
+        where = _DocumentOrder(obj)
+        first = min(others, key=lambda d: where(tuple(d["loc"])))
         if first["type"] == K8S_MESSAGE:
             message, field = first["msg"], _locate(model, tuple(first["loc"])).field
         else:
             message, field = _type_message(model, first)
-        return errors.BadRequestError(
-            prefix + message, [errors.Cause(field, TYPE_INVALID, message)]
+        raise errors.BadRequestError(
+            _prefix(kind) + message, [errors.Cause(field, TYPE_INVALID, message)]
         )
-    fields = [_locate(model, tuple(d["loc"])).field for d in unknown]
-    causes = [errors.Cause(f, UNKNOWN_FIELD, f'unknown field "{f}"') for f in fields]
-    listed = ", ".join(c.message for c in causes)
-    return errors.BadRequestError(prefix + "strict decoding error: " + listed, causes)
+    return [d for d in errs if d["type"] == "extra_forbidden"]
+
+
+def strict_causes(
+    model: type[BaseModel], obj: Any, unknown: list[ErrorDetails], duplicates: Sequence[Duplicate]
+) -> list[errors.Cause]:
+    """Unknown fields and repeated keys in the order kube-apiserver's strict decoder lists them:
+    go-yaml's line reports first (as one cause), then by place in the body; a repeated key of an
+    unknown field (or inside one) is reported only as unknown."""
+    found: list[tuple[tuple[float, ...], errors.Cause]] = []
+    unknown_paths: set[str] = set()
+    where = _DocumentOrder(obj)
+    located = sorted(((tuple(float(i) for i in where(tuple(u["loc"]))), tuple(u["loc"]))
+                      for u in unknown), key=lambda item: item[0])  # fmt: skip
+    if not duplicates:
+        located = located[:MAX_STRICT_ERRORS]  # only the first are listed
+    for order, loc in located:
+        path = _locate(model, loc).field
+        unknown_paths.add(path)
+        found.append((order, errors.Cause(path, UNKNOWN_FIELD, f'unknown field "{path}"')))
+    lines = [d for d in duplicates if d.line]
+    for d in duplicates:
+        if d.line or not unknown_paths.isdisjoint(_ancestors(d.field)):
+            continue
+        found.append((d.order, errors.Cause(d.field, DUPLICATE_FIELD, d.message)))
+    found.sort(key=lambda item: item[0])
+    causes = [c for _, c in found]
+    if lines:
+        text = "yaml: unmarshal errors:\n  " + "\n  ".join(d.message for d in lines)
+        causes.insert(0, errors.Cause("", DUPLICATE_FIELD, text))
+    return list(dict.fromkeys(causes))[:MAX_STRICT_ERRORS]
+
+
+def _ancestors(path: str) -> list[str]:
+    """``a.b[0].c`` → ``a``, ``a.b``, ``a.b[0]``, ``a.b[0].c``: the field and what holds it."""
+    cuts = [i for i, ch in enumerate(path) if ch in ".["]
+    return [path[:i] for i in cuts] + [path]
+
+
+def strict_warnings(kind: str, obj: Any, duplicates: Sequence[Duplicate]) -> list[str]:
+    """``fieldValidation=Warn``/``Ignore``: drop the unknown fields from ``obj`` and return the
+    warnings kube-apiserver sends for them and for repeated keys, in its order."""
+    model = SCHEMAS[kind]
+    unknown: list[ErrorDetails] = []
+    if isinstance(obj, dict):
+        try:
+            model.model_validate(obj)
+        except ValidationError as e:
+            unknown = [d for d in e.errors() if d["type"] == "extra_forbidden"]
+    causes = strict_causes(model, obj, unknown, duplicates)
+    warnings = [d.message for d in duplicates if d.line]
+    warnings += [c.message for c in causes if c.field]
+    drop_unknown_fields(kind, obj)
+    return warnings
 
 
 def drop_unknown_fields(kind: str, obj: Any) -> list[str]:
@@ -229,7 +327,7 @@ def drop_unknown_fields(kind: str, obj: Any) -> list[str]:
         return []
     except ValidationError as e:
         unknown = [tuple(d["loc"]) for d in e.errors() if d["type"] == "extra_forbidden"]
-    unknown.sort(key=lambda loc: _document_order(obj, loc))
+    unknown.sort(key=_DocumentOrder(obj))
     paths = [_locate(model, loc).field for loc in unknown]
     for loc in unknown:
         parent: Any = obj

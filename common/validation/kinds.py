@@ -187,11 +187,11 @@ def _legacy_event(ev: Mapping[str, Any]) -> list[Cause]:
 
 def validate_event(ev: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[Cause]:
     """Core/v1 events get only the legacy checks, then the API server's generic metadata checks
-    (names need only be usable in a URL path)."""
+    (names need only be usable in a URL path, and hold no control character)."""
     causes = _legacy_event(ev)
     if causes:
         return causes
-    return _meta(ev, old, True, names.path_segment_name, kube=False)
+    return _meta(ev, old, True, names.event_name, kube=False)
 
 
 def validate_lease(lease: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[Cause]:

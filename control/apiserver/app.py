@@ -15,13 +15,11 @@ from common.store import Store
 from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.apiserver import discovery, inflight, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
+from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 
 log = logging.getLogger(__name__)
 
-# Kubernetes' limit on request bodies (kube-apiserver --max-request-bytes default is larger, but
-# the HTTP handler chain caps JSON bodies at 3 MiB: "Request entity too large: limit is 3145728").
-MAX_BODY = 3 * 1024 * 1024
 # Paths anyone may read, as Kubernetes' system:public-info-viewer role allows.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 
@@ -55,7 +53,8 @@ def create_app(
     config = config or ServerConfig()
     # No static folder: Flask's default /static route would serve files from the working directory.
     app = Flask("tinykube", static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies without a Content-Length
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["tinykube"] = {
         "store": store,

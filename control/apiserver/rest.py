@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from common import errors
 from common.resources import ResourceType, by_plural
 from common.selectors import parse_field_selector
-from control.apiserver import clientconn, logs, output, protobody
+from control.apiserver import clientconn, logs, output, protobody, query
 from control.apiserver.auth import Attributes, authorize
+from control.apiserver.body import Body, decode_json, decode_yaml
 from control.registry import freshness, noderestriction, recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
@@ -79,7 +79,7 @@ def grouped(group: str, version: str, rest: str) -> ResponseReturnValue:
 
 
 def dispatch(t: Target) -> ResponseReturnValue:
-    watching = request.method == "GET" and _flag(request.args.get("watch"))
+    watching = request.method == "GET" and query.flag(request.args, "watch")
     verb = VERBS[request.method]
     if request.method == "GET" and not t.name:
         verb = "watch" if watching else "list"
@@ -96,6 +96,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
     )
     obj = _stored_for_authorization(t)
     authorize(g.user, attrs, obj)
+    query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
     if t.sub in ("exec", "portforward"):
@@ -130,7 +131,9 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             raise errors.NotFoundError("the server could not find the requested resource")
         if _dry_run():
             raise errors.BadRequestError("dryRun is not supported by this server yet")
-        obj, warnings = reg.create(t.rt, t.namespace, body(), field_validation=_field_validation())
+        b = request_body()
+        obj, warnings = reg.create(t.rt, t.namespace, b.value, field_validation=_field_validation(),
+                                   duplicates=b.duplicates)  # fmt: skip
         for w in warnings:
             recorder.add(w)  # sent with the others, one Warning header each
         return out.respond(obj, 201)
@@ -156,33 +159,53 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     if _dry_run():
         raise errors.BadRequestError("dryRun is not supported by this server yet")
     if method == "PUT":
-        return out.respond(reg.replace(t.rt, t.namespace, t.name, body(), sub=t.sub,
-                                       field_validation=_field_validation()))  # fmt: skip
+        b = request_body()
+        return out.respond(reg.replace(t.rt, t.namespace, t.name, b.value, sub=t.sub,
+                                       field_validation=_field_validation(),
+                                       duplicates=b.duplicates))  # fmt: skip
     if method == "PATCH":
-        content_type = request.headers.get("Content-Type", "application/merge-patch+json")
-        return out.respond(reg.patch(t.rt, t.namespace, t.name, body(), content_type, sub=t.sub,
-                                     field_validation=_field_validation()))  # fmt: skip
+        return out.respond(_patch(reg, t))
     if method == "DELETE" and not t.sub:
-        options = body(optional=True) or {}
-        for key, cast in (("gracePeriodSeconds", int), ("propagationPolicy", str)):
-            if key in request.args:
-                options[key] = cast(request.args[key])
-        return out.respond(reg.delete(t.rt, t.namespace, t.name, options))
+        return out.respond(reg.delete(t.rt, t.namespace, t.name, _delete_options()))
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
 
 
+def _patch(reg: Registry, t: Target) -> dict[str, Any]:
+    content_type = request.headers.get("Content-Type", "application/merge-patch+json")
+    b = request_body()
+    # Repeated keys of the patch itself are listed first; a JSON patch's name its operations.
+    prefix = "json patch " if content_type.startswith("application/json-patch") else ""
+    dups = [replace(d, order=(), prefix=prefix) for d in b.duplicates]
+    return reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
+                     field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+
+
+def _delete_options() -> Any:
+    """The DeleteOptions of the body, with those of the query (which win, as in Kubernetes)."""
+    options = body(optional=True)
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        return options  # refused by the DeleteOptions decoder
+    if request.args.get("gracePeriodSeconds"):
+        options["gracePeriodSeconds"] = query.integer(request.args, "gracePeriodSeconds")
+    if "propagationPolicy" in request.args:
+        options["propagationPolicy"] = request.args["propagationPolicy"]
+    return options
+
+
 def watch(t: Target, out: output.Output) -> Response:
     args = request.args
-    if _flag(args.get("sendInitialEvents")):
+    if query.flag(args, "sendInitialEvents"):
         raise errors.InvalidError(
             "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
             [errors.Cause("sendInitialEvents", "FieldValueForbidden", "Forbidden")],
         )
     config = current_app.extensions["tinykube"]["config"]
-    timeout = float(args.get("timeoutSeconds") or config.watch_timeout)
-    bookmarks = _flag(args.get("allowWatchBookmarks"))
+    timeout = float(query.integer(args, "timeoutSeconds", 0) or config.watch_timeout)
+    bookmarks = query.flag(args, "allowWatchBookmarks")
     freshness.minimum_revision(args.get("resourceVersion", ""),
                                args.get("resourceVersionMatch", ""), watch=True)  # fmt: skip
     # A bad selector or a store down fails here, as a Status; what happens once the 200 is sent
@@ -238,25 +261,33 @@ def _stream(
 
 
 def body(optional: bool = False) -> Any:
+    return request_body(optional).value
+
+
+def request_body(optional: bool = False) -> Body:
+    """The request's body as a JSON value (decoded once per request)."""
+    cached: Body | None = g.get("tinykube_body")
+    if cached is not None:
+        return cached
     raw = request.get_data(cache=True)
     if not raw:
         if optional:
-            return None
+            return Body(None)
         raise errors.BadRequestError("the request body is empty")
     content_type = request.headers.get("Content-Type", "application/json")
     if content_type.split(";")[0].strip() == protobody.MEDIA_TYPE:
-        return protobody.decode(raw)
-    if "protobuf" in content_type or "cbor" in content_type:
+        decoded = Body(protobody.decode(raw))
+    elif "protobuf" in content_type or "cbor" in content_type:
         raise errors.UnsupportedMediaTypeError(
             "the body of the request was in an unknown format - accepted media types include: "
             f"application/json, application/yaml, {protobody.MEDIA_TYPE}"
         )
-    try:
-        if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as e:
-        raise errors.BadRequestError(f"the request body is not valid JSON: {e}") from e
+    elif "yaml" in content_type:
+        decoded = decode_yaml(raw)
+    else:
+        decoded = decode_json(raw)
+    g.tinykube_body = decoded
+    return decoded
 
 
 def _stored_for_authorization(t: Target) -> dict[str, Any] | None:
@@ -274,7 +305,8 @@ def _created_name() -> str:
     if request.method != "POST":
         return ""
     data = body(optional=True)
-    name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
     return name if isinstance(name, str) else ""
 
 
@@ -310,10 +342,6 @@ def _wait_fresh(match: str) -> int:
     if wanted:
         freshness.wait_fresh(registry().store, wanted)
     return wanted
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1")
 
 
 def _dry_run() -> bool:

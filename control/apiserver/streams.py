@@ -25,6 +25,7 @@ from simple_websocket import ConnectionClosed, Server
 from common import channels, errors
 from common.channelsock import ChannelSocket
 from common.resources import must
+from control.apiserver import query
 from control.apiserver.auth import NODE_PREFIX, Attributes, TokenAuthenticator, authorize
 from control.apiserver.logs import container_of, node_endpoint
 
@@ -49,6 +50,7 @@ def _flag(name: str) -> bool:
 
 
 def _pod(namespace: str, name: str, sub: str) -> dict[str, Any]:
+    query.check(request.args)
     attrs = Attributes("create", "pods", subresource=sub, namespace=namespace, name=name)
     authorize(g.user, attrs)
     pod: dict[str, Any] = current_app.extensions["tinykube"]["registry"].get(

@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from common import errors, meta
@@ -25,10 +25,10 @@ from common.selectors import (
 from common.store import Store, WatchEvent, parse_rv
 from common.validation import (
     decode_object,
-    drop_unknown_fields,
     invalid_error,
     validate,
 )
+from common.validation.decode import Duplicate, strict_warnings
 from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.registry import deletion, freshness, noderestriction, recorder, scale
 from control.registry import strategies as st
@@ -180,9 +180,15 @@ class Registry:
     # -- writes ---------------------------------------------------------------------------------
 
     def create(
-        self, rt: ResourceType, namespace: str, body: Any, *, field_validation: str = STRICT
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        *,
+        field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> tuple[Obj, Warnings]:
-        obj = self._decode(rt, namespace, body, field_validation)
+        obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
         if not m.get("name") and m.get("generateName"):
             m["name"] = meta.generated_name(str(m["generateName"]))
@@ -213,11 +219,12 @@ class Registry:
         *,
         sub: str = "",
         field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
-        obj = self._decode(rt, namespace, body, field_validation)
+        obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
         if m.get("name") != name:
             raise errors.BadRequestError(
@@ -238,6 +245,7 @@ class Registry:
         *,
         sub: str = "",
         field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         patcher = PATCHERS.get(content_type.split(";")[0].strip())
         if patcher is None:
@@ -256,7 +264,7 @@ class Registry:
         for _ in range(PATCH_ATTEMPTS):
             old = self.get(rt, namespace, name)
             patched = patcher(copy.deepcopy(old), patch)
-            obj = self._decode(rt, namespace, patched, field_validation)
+            obj = self._decode(rt, namespace, patched, field_validation, duplicates)
             try:
                 return self._write_update(
                     rt, obj, old, precondition or int(old["metadata"]["resourceVersion"]), sub
@@ -393,7 +401,12 @@ class Registry:
             raise _not_found(rt, old["metadata"]["name"]) from None
 
     def _decode(
-        self, rt: ResourceType, namespace: str, body: Any, field_validation: str = STRICT
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        field_validation: str = STRICT,
+        duplicates: Sequence[Duplicate] = (),
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequestError(
@@ -414,10 +427,14 @@ class Registry:
             )
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if field_validation != STRICT:
-            for path in drop_unknown_fields(rt.kind, obj):
+            for warning in strict_warnings(rt.kind, obj, duplicates):
                 if field_validation == "Warn":
-                    recorder.add(f'unknown field "{path}"')
-        decode_object(rt.kind, obj)
+                    recorder.add(warning)
+            duplicates = ()
+        decode_object(rt.kind, obj, duplicates)
+        for key in ("metadata", "spec", "status"):
+            if key in obj and obj[key] is None:
+                del obj[key]  # null decodes to Go's zero value: an empty struct
         m = meta.meta(obj)
         if rt.namespaced:
             if m.get("namespace") and m["namespace"] != namespace:

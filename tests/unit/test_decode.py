@@ -442,3 +442,13 @@ def test_drop_unknown_fields_removes_them_and_names_them_in_document_order() -> 
     ]  # fmt: skip
     assert pod == {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
     assert drop_unknown_fields("Pod", pod) == []
+
+
+@pytest.mark.timeout(20)
+def test_many_unknown_fields_list_the_first_hundred_in_linear_time() -> None:
+    # Ordered with a list search per field, 20,000 of them took 10 s; Go keeps 100 errors.
+    body = {"metadata": {"name": "x"}, **{f"k{i}": 1 for i in range(100_000)}}
+    with pytest.raises(errors.BadRequestError) as e:
+        decode_object("Pod", body)
+    assert len(e.value.causes) == 100
+    assert e.value.message.endswith('unknown field "k98", unknown field "k99"')
