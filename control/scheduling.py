@@ -10,7 +10,8 @@ from typing import Any
 
 from common import errors, meta
 from control import events
-from control.registry.registry import Registry, set_condition
+from control.registry.binding import set_condition
+from control.registry.registry import Registry
 from control.scheduler import NodeUsage, select_node, usage_by_node
 
 log = logging.getLogger(__name__)

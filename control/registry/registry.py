@@ -22,7 +22,7 @@ from common.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from common.store import Store, WatchEvent, parse_rv
+from common.store import Store, parse_rv
 from common.validation import (
     decode_object,
     invalid_error,
@@ -30,8 +30,18 @@ from common.validation import (
 )
 from common.validation.decode import Duplicate, strict_warnings
 from common.validation.podsecurity import DEFAULT_POLICY, Policy
-from control.registry import deletion, freshness, noderestriction, recorder, scale
+from control.registry import (
+    answers,
+    binding,
+    deletion,
+    filtering,
+    freshness,
+    noderestriction,
+    recorder,
+    scale,
+)
 from control.registry import strategies as st
+from control.registry.filtering import complete
 from control.registry.podsecurity import PodSecurityAdmission
 
 log = logging.getLogger(__name__)
@@ -79,9 +89,9 @@ class Registry:
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         try:
-            return _complete(rt, self.store.get(rt.plural, _ns(rt, namespace), name))
+            return complete(rt, self.store.get(rt.plural, _ns(rt, namespace), name))
         except errors.NotFoundError:
-            raise _not_found(rt, name) from None
+            raise answers.not_found(rt, name) from None
 
     def get_scale(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         """``GET .../NAME/scale``: the autoscaling/v1 Scale of a Deployment or ReplicaSet."""
@@ -102,7 +112,7 @@ class Registry:
         )
         everything = labels.empty and fields.empty
         selected = [
-            _complete(rt, o) for o in items if everything or _matches(rt, o, labels, fields)
+            complete(rt, o) for o in items if everything or filtering.matches(rt, o, labels, fields)
         ]
         return {
             "kind": rt.list_kind,
@@ -175,7 +185,7 @@ class Registry:
                 continue
             # An event this watch does not see is a quiet moment for it (None): it may look at
             # its client even while others' events flow.
-            yield _filter_event(rt, event, ns, *selectors)
+            yield filtering.filter_event(rt, event, ns, *selectors)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -203,7 +213,7 @@ class Registry:
         if rt.plural == "pods":
             warnings = st.pod_warnings(obj)
         try:
-            return _complete(rt, self.store.create(rt.plural, obj)), warnings
+            return complete(rt, self.store.create(rt.plural, obj)), warnings
         except errors.AlreadyExistsError:
             raise errors.AlreadyExistsError(
                 f'{rt.qualified} "{m["name"]}" already exists',
@@ -272,43 +282,18 @@ class Registry:
             except errors.ConflictError:
                 if precondition is not None:
                     raise
-        raise _conflict(rt, name)
+        raise answers.conflict(rt, name)
 
     def bind(self, namespace: str, name: str, body: Any) -> Obj:
         """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
-        target = (body or {}).get("target") if isinstance(body, dict) else None
-        if not isinstance(target, dict) or not target.get("name"):
-            raise errors.InvalidError(
-                f'Binding "{name}" is invalid: target.name: Required value',
-                [errors.Cause("target.name", "FieldValueRequired", "Required value")],
-            )
-        rt = must("pods")
-        node = str(target["name"])
-        for _ in range(PATCH_ATTEMPTS):
-            pod = self.get(rt, namespace, name)
-            current = pod["spec"].get("nodeName")
-            if current:
-                raise errors.ConflictError(
-                    f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is '
-                    f'already assigned to node "{current}"'
-                )
-            if pod["metadata"].get("deletionTimestamp"):
-                raise errors.ConflictError(f'pod "{name}" is being deleted, cannot be assigned')
-            pod["spec"]["nodeName"] = node
-            _set_condition(pod, "PodScheduled", "True", "", "", self.clock())
-            try:
-                self.store.update("pods", pod, expected_rv=int(pod["metadata"]["resourceVersion"]))
-                return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-            except errors.ConflictError:
-                continue
-        raise errors.ConflictError(f'pod "{name}" changed too often to be bound')
+        return binding.bind(self, namespace, name, body, PATCH_ATTEMPTS)
 
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Any) -> Obj:
         opts = options if isinstance(options, dict) else {}
         decode_object("DeleteOptions", opts)
         pre = opts.get("preconditions") or {}
         obj = self.get(rt, namespace, name)
-        _check_preconditions(rt, obj, pre)
+        answers.check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
         if rt.plural == "namespaces":
             st.check_namespace_deletable(name)
@@ -328,8 +313,8 @@ class Registry:
                 expected_uid=pre.get("uid") or None,
             )  # fmt: skip
         except errors.NotFoundError:
-            raise _not_found(rt, name) from None
-        return _complete(rt, gone)
+            raise answers.not_found(rt, name) from None
+        return complete(rt, gone)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -353,7 +338,7 @@ class Registry:
             return obj
         rv = expected or int(m["resourceVersion"])
         return self._remove_if_done(
-            rt, _complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
+            rt, complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
         )
 
     def _admit(self, rt: ResourceType, obj: Obj) -> None:
@@ -388,17 +373,17 @@ class Registry:
         # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
         # is a conflict even when the write would change nothing.
         if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
-            raise _conflict(rt, old["metadata"]["name"])
+            raise answers.conflict(rt, old["metadata"]["name"])
         if _same(new, old):
             return old
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
-            updated = _complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+            updated = complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
             return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ConflictError:
-            raise _conflict(rt, old["metadata"]["name"]) from None
+            raise answers.conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
-            raise _not_found(rt, old["metadata"]["name"]) from None
+            raise answers.not_found(rt, old["metadata"]["name"]) from None
 
     def _decode(
         self,
@@ -478,99 +463,8 @@ def _ns(rt: ResourceType, namespace: str) -> str:
     return namespace if rt.namespaced else ""
 
 
-def _complete(rt: ResourceType, obj: Obj) -> Obj:
-    obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-    return obj
-
-
 def _same(new: Obj, old: Obj) -> bool:
     strip = ("resourceVersion",)
     a = {**new, "metadata": {k: v for k, v in new["metadata"].items() if k not in strip}}
     b = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k not in strip}}
     return a == b
-
-
-def _conflict(rt: ResourceType, name: str, why: str = "") -> errors.ConflictError:
-    """kube-apiserver's Conflict: ``Operation cannot be fulfilled on pods "x": <why>``."""
-    why = why or (
-        "the object has been modified; please apply your changes to the latest version and "
-        "try again"
-    )
-    return errors.ConflictError(
-        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
-        details={"name": name, "group": rt.group, "kind": rt.plural},
-    )
-
-
-def _check_preconditions(rt: ResourceType, obj: Obj, pre: Obj) -> None:
-    """DeleteOptions.preconditions against the stored object (the storage's Preconditions.Check)."""
-    m = obj["metadata"]
-    for key, field in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
-        given = pre.get(key)
-        if given not in (None, "") and str(given) != str(m.get(key)):
-            raise _conflict(
-                rt,
-                m["name"],
-                f"Precondition failed: {field} in precondition: {given}, "
-                f"{field} in object meta: {m.get(key)}",
-            )
-
-
-def _not_found(rt: ResourceType, name: str) -> errors.NotFoundError:
-    return errors.NotFoundError(
-        f'{rt.qualified} "{name}" not found',
-        details={"name": name, "group": rt.group, "kind": rt.plural},
-    )
-
-
-def _matches(rt: ResourceType, obj: Obj, labels: LabelSelector, fields: FieldSelector) -> bool:
-    return labels.matches((obj.get("metadata") or {}).get("labels") or {}) and fields.matches(
-        st.field_values(rt, obj)
-    )
-
-
-def _filter_event(
-    rt: ResourceType, e: WatchEvent, ns: str, labels: LabelSelector, fields: FieldSelector
-) -> Obj | None:
-    obj = _complete(rt, e.object)
-    if ns and obj["metadata"].get("namespace") != ns:
-        return None
-    now_matches = _matches(rt, obj, labels, fields)
-    if e.type != "MODIFIED" or e.prev is None:
-        return {"type": e.type, "object": obj} if now_matches else None
-    was_matching = _matches(rt, e.prev, labels, fields)
-    if now_matches and was_matching:
-        return {"type": "MODIFIED", "object": obj}
-    if now_matches:
-        return {"type": "ADDED", "object": obj}
-    if was_matching:
-        return {"type": "DELETED", "object": obj}
-    return None
-
-
-def _set_condition(
-    obj: Obj, ctype: str, status: str, reason: str, message: str, now: dt.datetime
-) -> None:
-    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
-    for c in conditions:
-        if c.get("type") == ctype:
-            if c.get("status") != status:
-                c["lastTransitionTime"] = meta.timestamp(now)
-            c.update({"status": status})
-            _reason(c, reason, message)
-            return
-    c = {"type": ctype, "status": status, "lastProbeTime": None,
-         "lastTransitionTime": meta.timestamp(now)}  # fmt: skip
-    _reason(c, reason, message)
-    conditions.append(c)
-
-
-def _reason(c: Obj, reason: str, message: str) -> None:
-    for key, value in (("reason", reason), ("message", message)):
-        if value:
-            c[key] = value
-        else:
-            c.pop(key, None)
-
-
-set_condition = _set_condition

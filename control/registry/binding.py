@@ -1,0 +1,72 @@
+"""The ``binding`` subresource of pods: ``POST pods/NAME/binding`` sets ``spec.nodeName`` once,
+with the ``PodScheduled=True`` condition, compare-and-set on the pod's resourceVersion (retried
+while other writers move it), as kube-apiserver's BindingREST. Goes through the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from common import errors, meta
+from common.resources import must
+
+if TYPE_CHECKING:
+    from control.registry.registry import Registry
+
+Obj = dict[str, Any]
+
+
+def bind(reg: Registry, namespace: str, name: str, body: Any, attempts: int) -> Obj:
+    """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
+    target = (body or {}).get("target") if isinstance(body, dict) else None
+    if not isinstance(target, dict) or not target.get("name"):
+        raise errors.InvalidError(
+            f'Binding "{name}" is invalid: target.name: Required value',
+            [errors.Cause("target.name", "FieldValueRequired", "Required value")],
+        )
+    rt = must("pods")
+    node = str(target["name"])
+    for _ in range(attempts):
+        pod = reg.get(rt, namespace, name)
+        current = pod["spec"].get("nodeName")
+        if current:
+            raise errors.ConflictError(
+                f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is '
+                f'already assigned to node "{current}"'
+            )
+        if pod["metadata"].get("deletionTimestamp"):
+            raise errors.ConflictError(f'pod "{name}" is being deleted, cannot be assigned')
+        pod["spec"]["nodeName"] = node
+        set_condition(pod, "PodScheduled", "True", "", "", reg.clock())
+        try:
+            reg.store.update("pods", pod, expected_rv=int(pod["metadata"]["resourceVersion"]))
+            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        except errors.ConflictError:
+            continue
+    raise errors.ConflictError(f'pod "{name}" changed too often to be bound')
+
+
+def set_condition(
+    obj: Obj, ctype: str, status: str, reason: str, message: str, now: dt.datetime
+) -> None:
+    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
+    for c in conditions:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["lastTransitionTime"] = meta.timestamp(now)
+            c.update({"status": status})
+            _reason(c, reason, message)
+            return
+    c = {"type": ctype, "status": status, "lastProbeTime": None,
+         "lastTransitionTime": meta.timestamp(now)}  # fmt: skip
+    _reason(c, reason, message)
+    conditions.append(c)
+
+
+def _reason(c: Obj, reason: str, message: str) -> None:
+    for key, value in (("reason", reason), ("message", message)):
+        if value:
+            c[key] = value
+        else:
+            c.pop(key, None)
