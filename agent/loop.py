@@ -28,9 +28,9 @@ from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
 from agent.runtime import Runtime
 from agent.sync import PodSyncer
-from agent.workqueue import WorkQueue
 from common import errors
 from common.client import ApiClient, WatchCancel
+from common.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""WorkQueue: dedup, one worker per key, delayed re-adds."""
+"""WorkQueue: dedup, one worker per key, delayed re-adds; RateLimitedQueue: per-key back-off."""
 
 from __future__ import annotations
 
 import threading
 
-from agent.workqueue import WorkQueue
+from common.workqueue import RateLimitedQueue, WorkQueue
 
 
 class Clock:
@@ -58,3 +58,19 @@ def test_shutdown_wakes_blocked_workers() -> None:
     q.shutdown()
     t.join(timeout=5)
     assert not t.is_alive() and got == [None]
+
+
+def test_failed_keys_come_back_after_a_doubling_back_off() -> None:
+    clock = Clock()
+    q = RateLimitedQueue(clock, base_delay=1.0, max_delay=5.0)
+    q.add_rate_limited("a")
+    assert q.get(0) is None  # not before its back-off
+    clock.now += 1.0
+    assert q.get(0) == "a"
+    q.done("a")
+    assert [q.when("a") for _ in range(4)] == [2.0, 4.0, 5.0, 5.0]
+    assert q.num_requeues("a") == 5
+    q.forget("a")
+    assert q.num_requeues("a") == 0
+    assert q.when("a") == 1.0
+    assert q.when("b") == 1.0  # per key

@@ -1,8 +1,9 @@
-"""A work queue keyed by pod uid, with client-go's guarantees, for the agent's pod workers.
+"""Work queues with client-go's guarantees, for controllers and the agent's pod workers.
 
 A key queued several times is handed out once; a key being processed is never handed to a
-second worker (re-adds wait until ``done``); ``add_after`` schedules a delayed re-add (back-off
-requeues). Effectful only in memory; thread-safe.
+second worker (re-adds wait until ``done``); ``add_after`` schedules a delayed re-add.
+``RateLimitedQueue`` adds client-go's per-item exponential back-off for keys whose sync failed
+(``add_rate_limited``; ``forget`` once a sync succeeds). Effectful only in memory; thread-safe.
 """
 
 from __future__ import annotations
@@ -89,3 +90,46 @@ class WorkQueue:
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue)
+
+
+# client-go's DefaultItemBasedRateLimiter: 5 ms doubling per failure of the same key, up to 1000 s.
+BASE_DELAY = 0.005
+MAX_DELAY = 1000.0
+
+
+class RateLimitedQueue(WorkQueue):
+    """A ``WorkQueue`` whose failed keys come back after a per-key exponential back-off, as
+    client-go's ``ItemExponentialFailureRateLimiter`` (its bucket limiter on the whole queue is
+    left out: every key here is one object, and a sync writes at most a few times)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY,
+    ) -> None:
+        super().__init__(clock)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def when(self, key: str) -> float:
+        """The back-off of the key's next failure (and count it)."""
+        with self._lock:
+            n = self._failures.get(key, 0)
+            self._failures[key] = n + 1
+        return float(min(self.base_delay * 2**n, self.max_delay))
+
+    def add_rate_limited(self, key: str) -> None:
+        self.add_after(key, self.when(key))
+
+    def forget(self, key: str) -> None:
+        """The key's sync succeeded: its next failure starts the back-off afresh."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def num_requeues(self, key: str) -> int:
+        with self._lock:
+            return self._failures.get(key, 0)
