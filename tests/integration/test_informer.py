@@ -1,0 +1,60 @@
+"""An informer over the real API (Flask app on a real Redis, over HTTP): its cache and handlers
+follow creates, updates and deletes, and its node index answers what a controller asks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common.client import ApiClient
+from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
+from common.resources import must
+from tests.integration.conftest import Api, pod_manifest
+
+PODS = must("pods")
+PODS_PATH = "/api/v1/namespaces/default/pods"
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_an_informer_follows_the_api(api: Api, admin: ApiClient) -> None:
+    assert api.call("POST", PODS_PATH, pod_manifest("before"))[0] == 201
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def note(kind: str) -> Callable[..., None]:
+        def record(*objs: dict[str, Any]) -> None:
+            with lock:
+                seen.append((kind, objs[-1]["metadata"]["name"]))
+
+        return record
+
+    informer = Informer(
+        ApiListerWatcher(admin, PODS, "default", watch_seconds=5), {"node": by_node_name}
+    )
+    informer.add_handler(Handler(note("add"), note("update"), note("delete")))
+    stop = threading.Event()
+    thread = informer.start(stop)
+    try:
+        assert informer.wait_for_sync(10)
+        assert informer.store.keys() == ["default/before"]
+        assert api.call("POST", PODS_PATH, pod_manifest("web"))[0] == 201
+        binding = {"target": {"kind": "Node", "name": "node-1"}}
+        assert api.call("POST", f"{PODS_PATH}/web/binding", binding)[0] == 201
+        assert api.call("DELETE", f"{PODS_PATH}/before")[0] == 200
+        wait_for("the delete", lambda: ("delete", "before") in seen)
+        assert [o["metadata"]["name"] for o in informer.store.by_index("node", "node-1")] == ["web"]
+        assert seen[:3] == [("add", "before"), ("add", "web"), ("update", "web")]
+        cached = informer.store.get("default/web")
+        assert cached is not None and cached["spec"]["nodeName"] == "node-1"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
