@@ -11,6 +11,7 @@ from typing import Any
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
 from common.resources import must
+from control.registry.source import RegistrySource
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = must("pods")
@@ -54,6 +55,30 @@ def test_an_informer_follows_the_api(api: Api, admin: ApiClient) -> None:
         assert seen[:3] == [("add", "before"), ("add", "web"), ("update", "web")]
         cached = informer.store.get("default/web")
         assert cached is not None and cached["spec"]["nodeName"] == "node-1"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_an_informer_over_the_registry_in_process(api: Api, app: Any) -> None:
+    """The controllers' way: the registry itself is the source, with a label selector."""
+    registry = app.extensions["tinykube"]["registry"]
+    informer = Informer(RegistrySource(registry, PODS, label_selector="app=web"))
+    stop = threading.Event()
+    thread = informer.start(stop)
+    try:
+        assert informer.wait_for_sync(10)
+        assert informer.store.keys() == []
+        assert api.call("POST", PODS_PATH, pod_manifest("web"))[0] == 201
+        assert api.call("POST", PODS_PATH, pod_manifest("other"))[0] == 201
+        wait_for("the web pod", lambda: informer.store.keys() == ["default/web"])
+        relabel = {"metadata": {"labels": {"app": "moved"}}}
+        code, _ = api.call(
+            "PATCH", f"{PODS_PATH}/web", relabel, content_type="application/merge-patch+json"
+        )
+        assert code == 200
+        wait_for("the relabelled pod to leave", lambda: informer.store.keys() == [])
     finally:
         stop.set()
         thread.join(10)
