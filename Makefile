@@ -20,7 +20,7 @@ export VENV UP_ARGS
 
 help:
 	@echo "make demo        bring up a cluster and run examples/pod.yaml (sets up what is missing)"
-	@echo "make test        the whole test suite: unit, contract, integration and e2e"
+	@echo "make test        make lint, then the whole test suite: unit, contract, integration and e2e"
 	@echo "make test-fast   every test but the e2e ones (no Docker set-up)"
 		@echo "make down        stop the cluster started by make demo (tinykube down)"
 	@echo "make lint        ruff check, ruff format --check, mypy --strict"
@@ -57,7 +57,7 @@ docker:
 images: docker
 	@scripts/build-images.sh
 
-test: venv images
+test: venv lint images
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv
