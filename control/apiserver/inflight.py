@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 
 from common import errors
+from control.apiserver import query
 from control.apiserver.auth import MASTERS_GROUP, User
+from control.apiserver.rest import NAMESPACE_SUBRESOURCES
 
 # kube-apiserver's retryAfter for max-inflight rejections, in seconds.
 RETRY_AFTER = 1
 MESSAGE = "Too many requests, please try again later."
 # BasicLongRunningRequestCheck: the verbs and subresources that may stay open indefinitely.
 LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "log", "portforward", "proxy"})
-# Subresources of namespaces (``/api/v1/namespaces/NS/status``), as the REST paths parse them.
-NAMESPACE_SUBRESOURCES = ("status", "finalize")
 # Paths outside every limit: probes must answer even when the server is saturated.
 EXEMPT_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,11 +78,21 @@ def classify(method: str, path: str, args: Mapping[str, str]) -> Kind:
         return Kind.EXEMPT
     parts = _resource_parts(path)
     if parts is not None:
-        if method == "GET" and (args.get("watch") or "").lower() in ("true", "1"):
+        if method == "GET" and _watching(args):
             return Kind.LONG_RUNNING
         if len(parts) == 3 and parts[2] in LONG_RUNNING_SUBRESOURCES:
             return Kind.LONG_RUNNING
     return Kind.READONLY if method in READ_METHODS else Kind.MUTATING
+
+
+def _watching(args: Mapping[str, str]) -> bool:
+    """Whether the REST routes will serve a watch: the same parse of ``watch`` as theirs (Go's
+    ParseBool), so no spelling of it is a watch there and a short request here. A value that does
+    not parse is refused there with a 400; here it is not a watch."""
+    try:
+        return query.flag(args, "watch")
+    except errors.BadRequestError:
+        return False
 
 
 def _resource_parts(path: str) -> list[str] | None:

@@ -27,6 +27,11 @@ ADMIN = User("admin", ("system:masters",))
         ("GET", "/api/v1/pods", {"watch": "true"}, Kind.LONG_RUNNING),
         ("GET", "/api/v1/namespaces/ns/pods", {"watch": "1"}, Kind.LONG_RUNNING),
         ("GET", "/apis/apps/v1/deployments", {"watch": "True"}, Kind.LONG_RUNNING),
+        # Every spelling the REST routes read as a watch (Go's ParseBool) is one here too.
+        ("GET", "/api/v1/pods", {"watch": "t"}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/pods", {"watch": "TRUE"}, Kind.LONG_RUNNING),
+        ("GET", "/api/v1/pods", {"watch": "F"}, Kind.READONLY),
+        ("GET", "/api/v1/pods", {"watch": "yes"}, Kind.READONLY),  # a 400 from the routes
         ("GET", "/api/v1/namespaces/ns/pods/p", {}, Kind.READONLY),
         ("GET", "/api/v1/namespaces/ns/pods/p/log", {}, Kind.LONG_RUNNING),
         ("GET", "/api/v1/namespaces/ns/pods/p/exec", {}, Kind.LONG_RUNNING),
