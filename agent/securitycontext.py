@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent import sysctls
 from agent.runtime import SecurityArgs
+from common.sysctls import to_dots
 
 # Pod-level fields a container inherits unless it sets its own (DetermineEffectiveSecurityContext).
 INHERITED = (
@@ -192,7 +192,7 @@ def pod_sysctls(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     share (Docker refuses them on a container that joins another's namespaces)."""
     items = pod_security(pod).get("sysctls") or []
     return tuple(
-        (sysctls.to_dots(str(item["name"])), str(item.get("value") or ""))
+        (to_dots(str(item["name"])), str(item.get("value") or ""))
         for item in items
         if isinstance(item, Mapping) and item.get("name")
     )

@@ -11,29 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.sysctls import SAFE_SYSCTLS
+from common.sysctls import SAFE_SYSCTLS, namespaced_by, to_dots
 
 FORBIDDEN_REASON = "SysctlForbidden"
 # The kubelet's safe set (pkg/kubelet/sysctl/safe_sysctls.go), the one Pod Security's baseline
 # level allows: namespaced, and without effect on any other pod of the node.
 SAFE = tuple(sorted(SAFE_SYSCTLS))
-# The namespace a sysctl lives in (component-helpers' NamespacedBy): exact names, then prefixes.
-_NAMESPACES = {"kernel.sem": "ipc", "kernel.domainname": "uts", "kernel.hostname": "uts"}
-_PREFIXES = {"kernel.shm": "ipc", "kernel.msg": "ipc", "fs.mqueue.": "ipc", "net.": "net"}
-
-
-def to_dots(name: str) -> str:
-    """``net/ipv4/conf/eth0.100/rp_filter`` -> ``net.ipv4.conf.eth0/100.rp_filter``: a name
-    whose first separator is a slash has its slashes and dots swapped."""
-    first = next((char for char in name if char in "./"), ".")
-    return name if first == "." else name.translate(str.maketrans("./", "/."))
-
-
-def namespaced_by(name: str) -> str:
-    """``ipc``, ``net`` or ``uts``; "" when the kernel does not namespace it."""
-    if name in _NAMESPACES:
-        return _NAMESPACES[name]
-    return next((ns for prefix, ns in _PREFIXES.items() if name.startswith(prefix)), "")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The safe sysctls: namespaced to one pod and without effect on any other pod of the node, by
-the Kubernetes version that first allowed them. Pod Security's baseline level admits them (by
-its version) and the kubelet's sysctl admission allows the newest set by default. Pure data.
+"""Sysctls as Kubernetes sees them: the safe set (namespaced to one pod and without effect on any
+other pod of the node, by the version that first allowed it: Pod Security's baseline admits them,
+the kubelet's sysctl admission allows the newest set by default), the kernel namespace a sysctl
+lives in, and its dotted name. Pure.
 """
 
 from __future__ import annotations
@@ -28,3 +29,21 @@ SAFE_SYSCTLS_1_37 = SAFE_SYSCTLS_1_32 | {
 }
 # The newest set: what a node admits without --allowed-unsafe-sysctls.
 SAFE_SYSCTLS = SAFE_SYSCTLS_1_37
+
+# The namespace a sysctl lives in (component-helpers' NamespacedBy): exact names, then prefixes.
+_NAMESPACES = {"kernel.sem": "ipc", "kernel.domainname": "uts", "kernel.hostname": "uts"}
+_PREFIXES = {"kernel.shm": "ipc", "kernel.msg": "ipc", "fs.mqueue.": "ipc", "net.": "net"}
+
+
+def to_dots(name: str) -> str:
+    """``net/ipv4/conf/eth0.100/rp_filter`` -> ``net.ipv4.conf.eth0/100.rp_filter``: a name
+    whose first separator is a slash has its slashes and dots swapped (NormalizeName)."""
+    first = next((char for char in name if char in "./"), ".")
+    return name if first == "." else name.translate(str.maketrans("./", "/."))
+
+
+def namespaced_by(name: str) -> str:
+    """``ipc``, ``net`` or ``uts``; "" when the kernel does not namespace it."""
+    if name in _NAMESPACES:
+        return _NAMESPACES[name]
+    return next((ns for prefix, ns in _PREFIXES.items() if name.startswith(prefix)), "")

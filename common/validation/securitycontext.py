@@ -12,6 +12,7 @@ from typing import Any
 from common import names
 from common.errors import Cause
 from common.fielderrors import duplicate, invalid, not_supported, required, too_long
+from common.sysctls import namespaced_by, to_dots
 
 # Kubernetes' bound on user and group ids (libcontainer's: 0 to 1<<31 - 1).
 MAX_ID = 2**31 - 1
@@ -24,19 +25,6 @@ SE_LINUX_CHANGE_POLICIES = ("MountOption", "Recursive")
 SYSCTL_SEGMENT = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?"
 SYSCTL_REGEX = f"^({SYSCTL_SEGMENT}[\\./])*{SYSCTL_SEGMENT}$"
 SYSCTL_MAX_LENGTH = 253
-# Sysctls of the host's namespaces a pod shares with hostIPC (utilsysctl.GetNamespace).
-IPC_SYSCTLS = frozenset(
-    {
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-    }
-)
 MAX_LOCALHOST_PROFILE = 4095  # PATH_MAX - 1
 MAX_GMSA_SPEC = 64 * 1024
 MAX_WINDOWS_USER = 104
@@ -188,11 +176,10 @@ def validate_security_context(ctx: Any, path: str, host_users: bool = True) -> l
 
 
 def _host_sysctl(name: str, spec: Mapping[str, Any], path: str) -> list[Cause]:
-    normalized = name.replace("/", ".")
-    if spec.get("hostNetwork") is True and normalized.startswith("net."):
+    ns = namespaced_by(to_dots(name))
+    if spec.get("hostNetwork") is True and ns == "net":
         return [invalid(path, name, "may not be specified when 'hostNetwork' is true")]
-    ipc = normalized in IPC_SYSCTLS or normalized.startswith("fs.mqueue.")
-    if spec.get("hostIPC") is True and ipc:
+    if spec.get("hostIPC") is True and ns == "ipc":
         return [invalid(path, name, "may not be specified when 'hostIPC' is true")]
     return []
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from agent import securitycontext, sysctls
+from common import sysctls as common_sysctls
 
 
 def pod(*names: str, **spec: Any) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def test_unsafe_entries_must_be_namespaced(pattern: str, error: str) -> None:
     ],
 )
 def test_names_in_dot_form(name: str, dots: str) -> None:
-    assert sysctls.to_dots(name) == dots
+    assert common_sysctls.to_dots(name) == dots
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_names_in_dot_form(name: str, dots: str) -> None:
     ],
 )
 def test_namespaces(name: str, ns: str) -> None:
-    assert sysctls.namespaced_by(name) == ns
+    assert common_sysctls.namespaced_by(name) == ns
 
 
 def test_the_sandbox_gets_dot_form_names() -> None:

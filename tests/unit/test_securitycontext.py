@@ -101,3 +101,20 @@ def test_pod_security_context() -> None:
         f'{path}.supplementalGroupsPolicy: Unsupported value: "Loose": supported values: '
         '"Merge", "Strict"',
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "host", "refused"),
+    [
+        ("kernel.shm_next_id", "hostIPC", True),  # an ipc sysctl by prefix, as NamespacedBy says
+        ("fs.mqueue.msg_max", "hostIPC", True),
+        ("kernel/sem", "hostIPC", True),
+        ("net/ipv4/conf/eth0.100/rp_filter", "hostNetwork", True),
+        ("kernel.shm_next_id", "hostNetwork", False),
+        ("net.core.somaxconn", "hostIPC", False),
+    ],
+)
+def test_sysctls_of_a_shared_host_namespace(name: str, host: str, refused: bool) -> None:
+    ctx = {"sysctls": [{"name": name, "value": "1"}]}
+    found = errs(validate_pod_security_context(ctx, {host: True}, "spec.securityContext"))
+    assert bool(found) is refused, found
