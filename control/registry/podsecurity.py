@@ -67,28 +67,33 @@ class PodSecurityAdmission:
         self.defaults = defaults
         self.allow_privileged = allow_privileged
 
-    def admit(self, store: Store, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
-        """Refuse (raise) or annotate (warnings, audit log) a create (``old`` None) or update."""
+    def admit(
+        self, store: Store, rt: ResourceType, obj: Obj, old: Obj | None, ns: Obj | None = None
+    ) -> None:
+        """Refuse (raise) or annotate (warnings, audit log) a create (``old`` None) or update;
+        ``ns``: the object's Namespace when the caller has just read it (else it is read here)."""
         if rt.plural == "pods":
             if old is None or significant_update(obj, old):
                 self._cluster_policy(rt, obj, "spec", _dict(obj.get("spec")))
-                self._evaluate(store, rt, obj, _dict(obj.get("metadata")), obj.get("spec"))
+                self._evaluate(store, rt, obj, _dict(obj.get("metadata")), obj.get("spec"), ns=ns)
         elif rt.plural == "namespaces":
             self._namespace(store, obj, old)
         elif rt.kind in TEMPLATE_KINDS:
             template = _dict(_dict(obj.get("spec")).get("template"))
             self._cluster_policy(rt, obj, "spec.template.spec", template.get("spec"))
             meta = _dict(template.get("metadata"))
-            self._evaluate(store, rt, obj, meta, template.get("spec"), enforce=False)
+            self._evaluate(store, rt, obj, meta, template.get("spec"), enforce=False, ns=ns)
 
-    def policy(self, store: Store, namespace: str) -> tuple[Policy, list[errors.Cause]]:
-        try:
-            labels = _dict(
-                _dict(store.get("namespaces", "", namespace).get("metadata")).get("labels")
-            )
-        except errors.NotFoundError:
-            labels = {}
-        return policy_from_labels(labels, self.defaults)
+    def policy(
+        self, store: Store, namespace: str, ns: Obj | None = None
+    ) -> tuple[Policy, list[errors.Cause]]:
+        """The namespace's levels over the cluster defaults (``ns``: the Namespace, if read)."""
+        if ns is None:
+            try:
+                ns = store.get("namespaces", "", namespace)
+            except errors.NotFoundError:
+                ns = {}
+        return policy_from_labels(_labels(ns), self.defaults)
 
     def _cluster_policy(self, rt: ResourceType, obj: Obj, path: str, spec: Any) -> None:
         if self.allow_privileged:
@@ -105,10 +110,11 @@ class PodSecurityAdmission:
         meta: Mapping[str, Any],
         spec: Any,
         enforce: bool = True,
+        ns: Obj | None = None,
     ) -> None:
         m = _dict(obj.get("metadata"))
         namespace, name = str(m.get("namespace") or ""), str(m.get("name") or "")
-        policy, label_errors = self.policy(store, namespace)
+        policy, label_errors = self.policy(store, namespace, ns)
         if not label_errors and policy.fully_privileged():
             return
         spec = _dict(spec)

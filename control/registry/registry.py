@@ -202,13 +202,14 @@ class Registry:
         m = meta.meta(obj)
         if not m.get("name") and m.get("generateName"):
             m["name"] = meta.generated_name(str(m["generateName"]))
+        ns = None
         if rt.namespaced:
-            self._require_namespace(rt, m["namespace"], str(m.get("name", "")))
+            ns = self._require_namespace(rt, m["namespace"], str(m.get("name", "")))
         st.prepare_create(rt, obj, self.clock())
         self._admit(rt, obj)
         self._validate(rt, obj, None)
         noderestriction.admit(rt, obj, None)
-        self.pod_security.admit(self.store, rt, obj, None)
+        self.pod_security.admit(self.store, rt, obj, None, ns)
         warnings: Warnings = []
         if rt.plural == "pods":
             warnings = st.pod_warnings(obj)
@@ -437,7 +438,8 @@ class Registry:
         if causes:
             raise invalid_error(rt.kind, str(obj["metadata"].get("name", "")), causes)
 
-    def _require_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
+    def _require_namespace(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """The Namespace a create goes into; NotFound, or Forbidden while it terminates."""
         try:
             ns = self.store.get("namespaces", "", namespace)
         except errors.NotFoundError:
@@ -451,6 +453,7 @@ class Registry:
                 f"{namespace} because it is being terminated",
                 details={"name": name, "kind": rt.plural},
             )
+        return ns
 
     def ensure_namespaces(self) -> None:
         """Create the namespaces every cluster has (idempotent, safe to race)."""

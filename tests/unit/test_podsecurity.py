@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from common import errors
+from common.memory_store import MemoryStore
+from common.resources import must
 from common.validation.podsecurity import (
     LATEST,
     LevelVersion,
@@ -17,6 +20,7 @@ from common.validation.podsecurity import (
     parse_defaults,
     policy_from_labels,
 )
+from control.registry.registry import Registry
 
 # A pod spec the restricted level admits; each case below breaks it in one way.
 HARDENED_CONTAINER = {
@@ -314,3 +318,28 @@ def test_control_plane_flag(capsys: pytest.CaptureFixture[str]) -> None:
         'argument --pod-security-defaults: defaults.enforce: Invalid value: "open": must be one of '
         "privileged, baseline, restricted"
     ) in capsys.readouterr().err
+
+
+def test_a_pod_create_reads_its_namespace_once() -> None:
+    """The registry hands the Namespace it checked to Pod Security, which reads its labels."""
+
+    class Counting(MemoryStore):
+        namespace_reads = 0
+
+        def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+            if resource == "namespaces":
+                self.namespace_reads += 1
+            return super().get(resource, namespace, name)
+
+    store = Counting()
+    registry = Registry(store)
+    registry.ensure_namespaces()
+    ns = {
+        "metadata": {"name": "apps", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}
+    }
+    registry.create(must("namespaces"), "", ns)
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    store.namespace_reads = 0
+    with pytest.raises(errors.ForbiddenError, match='violates PodSecurity "restricted:latest"'):
+        registry.create(must("pods"), "apps", pod)
+    assert store.namespace_reads == 1
