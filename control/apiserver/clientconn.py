@@ -2,8 +2,9 @@
 
 A stream that writes only when something happens would otherwise notice a client that closed
 its end only at its next write, and hold its server thread (and its socket in CLOSE-WAIT) until
-then. Asking the kernel whether the peer has shut down its side is cheap, so a watch asks every
-``CHECK_SECONDS``. Effectful (a poll of the socket), never blocking.
+then. Asking the kernel whether the peer has shut down its side is cheap (one poll(0)), so a
+watch asks before each line it sends and, when quiet, every ``CHECK_SECONDS``. Effectful (a poll
+of the socket), never blocking.
 """
 
 from __future__ import annotations
