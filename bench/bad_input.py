@@ -275,7 +275,7 @@ import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from common.redis_server import free_port, start_redis
-from common.redis_store import RedisStore
+from control.redis_store import RedisStore
 from control.apiserver.app import create_app
 from control.apiserver.auth import TokenAuthenticator, User
 from control.main import _Server
@@ -356,9 +356,9 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(args.source.resolve()))
     from common.redis_server import free_port, start_redis
-    from common.redis_store import RedisStore
     from control.apiserver.app import create_app
     from control.apiserver.auth import TokenAuthenticator, User
+    from control.redis_store import RedisStore
 
     port = free_port()
     proc = start_redis(Path(tempfile.mkdtemp()), port)

@@ -21,7 +21,6 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
 
 from common import errors
-from common.validation import podsecurity
 from control import httpworker, lifecycle, redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
@@ -29,6 +28,7 @@ from control.apiserver.inflight import Limits
 from control.controllers import nodelifecycle, podgc
 from control.manager import Manager, default_loops
 from control.registry.registry import Registry
+from control.validation import podsecurity
 
 log = logging.getLogger("tinykube.control")
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 from common import errors, meta
-from common.store import Store
 from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
 from control.controllers.eventttl import EventCollector
@@ -26,6 +25,7 @@ from control.controllers.podgc import PodGarbageCollector
 from control.controllers.replicaset import ReplicaSetController
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
+from control.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import ipaddress
 import threading
 
 from common import errors, meta
-from common.store import Obj, Store
+from control.store import Obj, Store
 
 RESOURCE = "configmaps"
 NAMESPACE = "kube-system"

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from common import errors
-from common.redis_store import RedisStore
+from control.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ import yaml
 from common.jointoken import TokenFormatError, format_token, parse_token
 from common.kubeconfig import kubeconfig_document
 from common.secretfile import write_private
-from common.store import Store
 from control import tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
@@ -30,6 +29,7 @@ from control.controllers.nodeipam import NodeIpamController
 from control.manager import Loop
 from control.podcidrs import DEFAULT_MASK, PodCidrs
 from control.registry.registry import Registry
+from control.store import Store
 
 log = logging.getLogger(__name__)
 

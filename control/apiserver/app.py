@@ -11,12 +11,12 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
-from common.store import Store
-from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.apiserver import discovery, inflight, join, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
+from control.store import Store
+from control.validation.podsecurity import DEFAULT_POLICY, Policy
 
 log = logging.getLogger(__name__)
 

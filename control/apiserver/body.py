@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from common import errors, yamlsafe
-from common.validation.decode import Duplicate
+from control.validation.decode import Duplicate
 
 MAX_DEPTH = yamlsafe.MAX_DEPTH
 NOT_JSON = "the request body is not valid JSON"

@@ -21,9 +21,9 @@ from typing import Any
 
 from common import errors, meta
 from common.jointoken import split_node_token
-from common.store import Store
 from control.apiserver.auth import NODE_PREFIX, NODES_GROUP, User
 from control.controllers.nodehealth import condition
+from control.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from common.resources import ResourceType
 from common.selectors import FieldSelector, LabelSelector
-from common.store import WatchEvent
 from control.registry import strategies as st
+from control.store import WatchEvent
 
 Obj = dict[str, Any]
 

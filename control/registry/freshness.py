@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common import errors, fielderrors
-from common.store import Store, parse_rv
+from control.store import Store, parse_rv
 
 # kube-apiserver's watch cache blockTimeout and resourceVersionTooHighRetrySeconds.
 BLOCK_TIMEOUT = 3.0

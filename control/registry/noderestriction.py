@@ -15,7 +15,7 @@ from typing import Any
 
 from common import errors
 from common.resources import ResourceType
-from common.store import parse_rv
+from control.store import parse_rv
 
 Obj = dict[str, Any]
 

@@ -23,9 +23,10 @@ from typing import Any
 
 from common import errors
 from common.resources import ResourceType
-from common.store import Store
-from common.validation import invalid_error
-from common.validation.podsecurity import (
+from control.registry import recorder
+from control.store import Store
+from control.validation import invalid_error
+from control.validation.podsecurity import (
     AUDIT_VIOLATIONS,
     LEVELS,
     PRIVILEGED,
@@ -35,8 +36,7 @@ from common.validation.podsecurity import (
     evaluate,
     policy_from_labels,
 )
-from common.validation.security import cluster_policy_causes
-from control.registry import recorder
+from control.validation.security import cluster_policy_causes
 
 log = logging.getLogger(__name__)
 

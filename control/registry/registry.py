@@ -22,14 +22,6 @@ from common.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from common.store import Store, parse_rv
-from common.validation import (
-    decode_object,
-    invalid_error,
-    validate,
-)
-from common.validation.decode import Duplicate, strict_warnings
-from common.validation.podsecurity import DEFAULT_POLICY, Policy
 from control.registry import (
     answers,
     binding,
@@ -43,6 +35,14 @@ from control.registry import (
 from control.registry import strategies as st
 from control.registry.filtering import complete
 from control.registry.podsecurity import PodSecurityAdmission
+from control.store import Store, parse_rv
+from control.validation import (
+    decode_object,
+    invalid_error,
+    validate,
+)
+from control.validation.decode import Duplicate, strict_warnings
+from control.validation.podsecurity import DEFAULT_POLICY, Policy
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from common import errors
 from common.labels import selector_from_object
 from common.resources import ResourceType
-from common.store import parse_rv
-from common.validation import decode_object, invalid_error, validate
+from control.store import parse_rv
+from control.validation import decode_object, invalid_error, validate
 
 if TYPE_CHECKING:
     from control.registry.registry import Registry

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from common import errors
-from common.memory_store import MemoryStore
-from common.redis_store import RedisStore
-from common.store import Store
+from control.memory_store import MemoryStore
+from control.redis_store import RedisStore
+from control.store import Store
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from common.client import ApiClient
-from common.redis_store import RedisStore
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
+from control.redis_store import RedisStore
 
 ADMIN_TOKEN = "admin-token"
 NODE_TOKEN = "node-1-token"

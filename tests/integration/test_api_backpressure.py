@@ -16,11 +16,11 @@ import requests
 
 from common import errors
 from common.client import ApiClient
-from common.redis_store import RedisStore
 from common.resources import must
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
 from control.apiserver.inflight import Kind, Limiter, Limits, Slot
+from control.redis_store import RedisStore
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, serve
 
 OTHER_NODE_TOKEN = "node-2-token"

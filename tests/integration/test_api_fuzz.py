@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.redis_store import RedisStore
+from control.redis_store import RedisStore
 from tests.integration.conftest import Api
 
 NS = "/api/v1/namespaces/default"

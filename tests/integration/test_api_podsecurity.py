@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from common.redis_store import RedisStore
-from common.validation.podsecurity import parse_defaults
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
+from control.redis_store import RedisStore
+from control.validation.podsecurity import parse_defaults
 from tests.integration.conftest import ADMIN_TOKEN, Api, pod_manifest
 
 NAMESPACES = "/api/v1/namespaces"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from common.redis_server import free_port, start_redis
-from common.redis_store import RedisStore
 from control.apiserver.app import create_app
 from control.apiserver.auth import TokenAuthenticator, User
+from control.redis_store import RedisStore
 from tests.integration.conftest import ADMIN_TOKEN, Api, pod_manifest
 
 PODS = "/api/v1/namespaces/default/pods"

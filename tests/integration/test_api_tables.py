@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from common.redis_store import RedisStore
+from control.redis_store import RedisStore
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = "/api/v1/namespaces/default/pods"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from common.redis_store import RedisStore
+from control.redis_store import RedisStore
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = "/api/v1/namespaces/default/pods"

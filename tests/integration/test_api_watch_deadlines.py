@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from common.redis_store import RedisStore
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
+from control.redis_store import RedisStore
 from control.registry import freshness
 from tests.integration.conftest import ADMIN_TOKEN, Api, pod_manifest, serve
 

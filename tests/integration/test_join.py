@@ -16,12 +16,12 @@ from werkzeug.serving import make_server
 from agent import join as agent_join
 from common import errors
 from common.jointoken import format_token, parse_token
-from common.redis_store import RedisStore
 from control import tls
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
+from control.redis_store import RedisStore
 from tests.integration.conftest import ADMIN_TOKEN, Api
 
 SECRET = "join-secret-0123456789"

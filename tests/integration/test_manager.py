@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from common import meta
-from common.memory_store import MemoryStore
 from control.manager import LEADER_LEASE, Manager
+from control.memory_store import MemoryStore
 from control.registry.registry import Registry
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from common import errors
 from common.redis_server import free_port, start_redis, wait_for_redis
-from common.redis_store import RedisStore
 from control import redisauth
 from control.main import parse_args
+from control.redis_store import RedisStore
 
 PASSWORD = "correct-horse-battery-staple"
 

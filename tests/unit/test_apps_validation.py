@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from common.fielderrors import aggregate
-from common.validation import decode_object, validate
 from common.workloads import default_deployment, default_replicaset
+from control.validation import decode_object, validate
 
 Obj = dict[str, Any]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from common import errors
-from common.validation import SCHEMAS, decode_object, drop_unknown_fields, register_schema
-from common.validation.schema import K8sModel, ObjectMeta, TypeMeta
+from control.validation import SCHEMAS, decode_object, drop_unknown_fields, register_schema
+from control.validation.schema import K8sModel, ObjectMeta, TypeMeta
 
 PREFIX = 'Pod in version "v1" cannot be handled as a Pod: '
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from common import errors
-from common.memory_store import MemoryStore
-from common.store import block_for
+from control.memory_store import MemoryStore
 from control.registry import freshness
+from control.store import block_for
 
 
 class FakeClock:

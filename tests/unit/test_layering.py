@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "control", "agent")
 # The only modules allowed to import these third-party packages directly.
-OWNERS = {"redis": {"common.redis_store"}, "docker": {"agent.docker_runtime"}}
+OWNERS = {"redis": {"control.redis_store"}, "docker": {"agent.docker_runtime"}}
 
 
 def module_name(path: Path) -> str:

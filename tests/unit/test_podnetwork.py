@@ -9,7 +9,7 @@ import pytest
 
 from agent.routes import desired_routes, parse_routes, plan
 from common import errors
-from common.memory_store import MemoryStore
+from control.memory_store import MemoryStore
 from control.podcidrs import PodCidrs, pick
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from common import errors
-from common.memory_store import MemoryStore
 from common.resources import must
-from common.validation.podsecurity import (
+from control.memory_store import MemoryStore
+from control.registry.registry import Registry
+from control.validation.podsecurity import (
     LATEST,
     LevelVersion,
     Policy,
@@ -20,7 +21,6 @@ from common.validation.podsecurity import (
     parse_defaults,
     policy_from_labels,
 )
-from control.registry.registry import Registry
 
 # A pod spec the restricted level admits; each case below breaks it in one way.
 HARDENED_CONTAINER = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from common.memory_store import MemoryStore
 from control.apiserver.app import create_app
 from control.apiserver.auth import TokenAuthenticator, User
+from control.memory_store import MemoryStore
 
 ADMIN = "admin-token"
 # (rule, methods) of every route the API server serves, HEAD and OPTIONS aside.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from common.validation.securitycontext import (
+from control.validation.securitycontext import (
     validate_pod_security_context,
     validate_security_context,
 )

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from common.jointoken import matches, parse_token
-from common.memory_store import MemoryStore
 from control import serverdata
+from control.memory_store import MemoryStore
 
 
 def args(tmp_path: Path, *extra: str) -> argparse.Namespace:

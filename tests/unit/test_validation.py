@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common.defaults import default_pod
-from common.validation import (
+from control.validation import (
     VALIDATORS,
     cluster_policy_causes,
     invalid_error,
     register_validator,
     validate,
 )
-from common.validation.pod import validate_pod_spec
-from common.validation.podupdate import FORBIDDEN_UPDATE
+from control.validation.pod import validate_pod_spec
+from control.validation.podupdate import FORBIDDEN_UPDATE
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "

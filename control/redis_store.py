@@ -1,4 +1,4 @@
-"""The Redis implementation of ``common.store.Store`` (the only module that imports ``redis``).
+"""The Redis implementation of ``control.store.Store`` (the only module that imports ``redis``).
 
 Layout under one key prefix (default ``tk:``):
   ``rev``                    global revision (INCR per write)
@@ -25,7 +25,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from common import errors
-from common.store import (
+from control.store import (
     Obj,
     WatchEvent,
     block_for,

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from common.validation.schema import (
+from control.validation.schema import (
     FreeForm,
     GoType,
     Int32,

@@ -1,5 +1,5 @@
 """Validation of apps/v1 Deployment and ReplicaSet and of the autoscaling/v1 Scale, as
-pkg/apis/apps/validation does it; registers their schemas and validators with common.validation.
+pkg/apis/apps/validation does it; registers their schemas and validators with control.validation.
 
 Objects are validated as defaulted (``common.workloads``), as the API server defaults first.
 Pure: no I/O.
@@ -15,17 +15,6 @@ from common import errors, names
 from common.errors import Cause
 from common.fielderrors import forbidden, invalid, not_supported, required, validate_labels
 from common.labels import LabelSelector, label_selector_causes, selector_from_object
-from common.validation.decode import register_schema
-from common.validation.dispatch import register_validator
-from common.validation.meta import (
-    FIELD_IMMUTABLE,
-    validate_annotations,
-    validate_nonnegative,
-    validate_object_meta,
-    validate_object_meta_update,
-)
-from common.validation.pod import validate_pod_spec
-from common.validation.schema_apps import Deployment, ReplicaSet, Scale
 from common.workloads import (
     RECREATE,
     ROLLING_UPDATE,
@@ -34,6 +23,17 @@ from common.workloads import (
     is_percent,
     percent_errors,
 )
+from control.validation.decode import register_schema
+from control.validation.dispatch import register_validator
+from control.validation.meta import (
+    FIELD_IMMUTABLE,
+    validate_annotations,
+    validate_nonnegative,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from control.validation.pod import validate_pod_spec
+from control.validation.schema_apps import Deployment, ReplicaSet, Scale
 
 Obj = Mapping[str, Any]
 

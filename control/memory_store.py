@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from common import errors
-from common.store import (
+from control.store import (
     Obj,
     WatchEvent,
     block_for,

@@ -15,9 +15,9 @@ from typing import Any
 from common import sysctls
 from common.errors import Cause
 from common.fielderrors import invalid
-from common.validation import podsecurity_checks as base
-from common.validation import podsecurity_restricted as strict
-from common.validation.podsecurity_checks import BASELINE, RESTRICTED, CheckFn, Meta, Spec
+from control.validation import podsecurity_checks as base
+from control.validation import podsecurity_restricted as strict
+from control.validation.podsecurity_checks import BASELINE, RESTRICTED, CheckFn, Meta, Spec
 
 PRIVILEGED = "privileged"
 LEVELS = (PRIVILEGED, BASELINE, RESTRICTED)

@@ -18,8 +18,8 @@ from common.errors import Cause
 from common.fielderrors import forbidden, invalid, required
 from common.names import inclusive_range_error
 from common.quantity import parse_quantity
-from common.validation.meta import validate_object_meta_update
-from common.validation.pod import MAX_INT32, validate_pod_metadata_and_spec, validate_tolerations
+from control.validation.meta import validate_object_meta_update
+from control.validation.pod import MAX_INT32, validate_pod_metadata_and_spec, validate_tolerations
 
 UPDATABLE_POD_SPEC_FIELDS = (
     "`spec.containers[*].image`",

@@ -22,9 +22,9 @@ from common.fielderrors import (
 )
 from common.labels import parse_int64
 from common.quantity import parse_quantity
-from common.validation.container import validate_containers, validate_init_containers
-from common.validation.meta import IS_NEGATIVE, validate_object_meta
-from common.validation.securitycontext import validate_pod_security_context
+from control.validation.container import validate_containers, validate_init_containers
+from control.validation.meta import IS_NEGATIVE, validate_object_meta
+from control.validation.securitycontext import validate_pod_security_context
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")

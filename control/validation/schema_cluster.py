@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from common.validation.schema import (
+from control.validation.schema import (
     FreeForm,
     Int32,
     K8sModel,

@@ -16,15 +16,15 @@ from common.defaults import default_pod
 from common.errors import Cause
 from common.fielderrors import aggregate
 from common.resources import RESOURCES
-from common.validation.kinds import (
+from control.validation.kinds import (
     validate_delete_options,
     validate_event,
     validate_lease,
     validate_namespace,
     validate_node,
 )
-from common.validation.pod import validate_pod_create
-from common.validation.podupdate import validate_pod_update
+from control.validation.pod import validate_pod_create
+from control.validation.podupdate import validate_pod_update
 
 Validator = Callable[[Mapping[str, Any], Mapping[str, Any] | None], list[Cause]]
 

@@ -21,8 +21,8 @@ from common.fielderrors import (
     validate_label_name,
 )
 from common.quantity import parse_quantity
-from common.validation.meta import validate_nonnegative
-from common.validation.securitycontext import validate_security_context
+from control.validation.meta import validate_nonnegative
+from control.validation.securitycontext import validate_security_context
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")

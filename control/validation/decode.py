@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from common import errors
-from common.validation.schema import K8S_MESSAGE, DeleteOptions, GoType
-from common.validation.schema_cluster import Event, Lease, Namespace, Node
-from common.validation.schema_pod import Pod
+from control.validation.schema import K8S_MESSAGE, DeleteOptions, GoType
+from control.validation.schema_cluster import Event, Lease, Namespace, Node
+from control.validation.schema_pod import Pod
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "Pod": Pod,

@@ -21,7 +21,7 @@ from common.fielderrors import (
     validate_label_name,
 )
 from common.quantity import parse_quantity
-from common.validation.meta import (
+from control.validation.meta import (
     IS_NEGATIVE,
     validate_kube_finalizer_name,
     validate_object_meta,

@@ -5,7 +5,7 @@ as k8s.io/pod-security-admission's policy package reports them; same shape as
 
 from __future__ import annotations
 
-from common.validation.podsecurity_checks import (
+from control.validation.podsecurity_checks import (
     OTHER_VOLUME_TYPES,
     RESTRICTED_VOLUME_TYPES,
     Meta,

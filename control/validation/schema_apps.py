@@ -5,7 +5,7 @@ k8s.io/api/apps/v1/types.go). Used only to check request bodies. Pure: no I/O.
 
 from __future__ import annotations
 
-from common.validation.schema import (
+from control.validation.schema import (
     Int32,
     Int64,
     IntOrString,
@@ -15,7 +15,7 @@ from common.validation.schema import (
     Time,
     TypeMeta,
 )
-from common.validation.schema_pod import PodSpec
+from control.validation.schema_pod import PodSpec
 
 
 class PodTemplateSpec(K8sModel):
