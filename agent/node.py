@@ -19,6 +19,7 @@ from agent.apis import LEASES, NODES
 from agent.runtime import EngineInfo
 from common import errors
 from common.client import ApiClient
+from common.wellknown import HOSTNAME_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def host_facts(engine: EngineInfo, node_ip: str | None, hostname: str | None = N
 
 def node_labels(name: str, facts: HostFacts) -> dict[str, str]:
     return {
-        "kubernetes.io/hostname": name,
+        HOSTNAME_LABEL: name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": go_arch(facts.engine.architecture or platform.machine()),
         "beta.kubernetes.io/os": "linux",

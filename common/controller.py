@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from common import errors
@@ -24,6 +24,12 @@ POLL_SECONDS = 0.5
 
 
 class Controller:
+    """A ``sync(key)`` with its queue and workers. It is also a control loop for the control
+    plane's manager (``name``, ``watches``, ``wake``, ``run``): ``run`` serves one leadership term
+    with a fresh queue, filled first with ``initial()`` (every key the caches hold)."""
+
+    watches: tuple[str, ...] = ()  # informers tell it of changes; no resource wakes it
+
     def __init__(
         self,
         name: str,
@@ -31,11 +37,14 @@ class Controller:
         *,
         workers: int = 1,
         queue: RateLimitedQueue | None = None,
+        initial: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.name = name
         self.sync = sync
         self.workers = workers
         self.queue = queue if queue is not None else RateLimitedQueue()
+        self.initial = initial
+        self.wake = threading.Event()
 
     def enqueue(self, obj: Obj) -> None:
         self.queue.add(key_of(obj))
@@ -48,8 +57,12 @@ class Controller:
             on_delete=self.enqueue,
         )
 
-    def run(self, stop: threading.Event) -> list[threading.Thread]:
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
         """Start the workers; they end once ``stop`` is set (the queue is shut down then)."""
+        if self.queue.shutting_down:
+            self.queue = RateLimitedQueue()
+        for key in self.initial() if self.initial is not None else ():
+            self.queue.add(key)
         threads = [
             threading.Thread(target=self._work, args=(stop,), name=f"{self.name}-{i}", daemon=True)
             for i in range(self.workers)
@@ -63,6 +76,11 @@ class Controller:
 
         threading.Thread(target=shut_down, daemon=True).start()
         return threads
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until ``stop``: start the workers and wait for them to end."""
+        for t in self.start(stop):
+            t.join()
 
     def _work(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -66,6 +66,19 @@ class Indexer:
         self._funcs = dict(indexers or {})
         self._indexes: dict[str, dict[str, set[str]]] = {name: {} for name in self._funcs}
 
+    def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
+        """Add index functions (an informer shared by several controllers gathers theirs),
+        indexing what is already stored; an index already present keeps its function."""
+        with self._lock:
+            for name, func in indexers.items():
+                if name in self._funcs:
+                    continue
+                self._funcs[name] = func
+                self._indexes[name] = {}
+                for key, obj in self._items.items():
+                    for value in func(obj):
+                        self._indexes[name].setdefault(value, set()).add(key)
+
     def get(self, key: str) -> Obj | None:
         with self._lock:
             return self._items.get(key)

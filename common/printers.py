@@ -16,6 +16,7 @@ from common.columns import Column, TablePrinter, column_definitions, headers, ro
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.tabwriter import format_table, tabwrite
+from common.wellknown import NODE_ROLE_PREFIX
 
 __all__ = [
     "PRINTERS",
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 NONE = "<none>"
-NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"
 
 Obj = Mapping[str, Any]

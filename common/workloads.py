@@ -12,14 +12,6 @@ from typing import Any
 from common.defaults import default_pod
 from common.names import regex_error
 
-# Label the Deployment controller adds to a ReplicaSet's selector, template and pods.
-TEMPLATE_HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
-DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
-MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
 ROLLING_UPDATE = "RollingUpdate"
 RECREATE = "Recreate"
 # Kubernetes' apps/v1 defaults (pkg/apis/apps/v1/defaults.go).

@@ -82,6 +82,11 @@ class WorkQueue:
             self._shutdown = True
             self._cond.notify_all()
 
+    @property
+    def shutting_down(self) -> bool:
+        with self._cond:
+            return self._shutdown
+
     def idle(self) -> bool:
         """Nothing queued and nothing being processed (delayed re-adds do not count)."""
         with self._cond:

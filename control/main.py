@@ -26,6 +26,7 @@ from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
 from control.controllers import nodelifecycle, podgc
+from control.informers import SharedInformers
 from control.manager import Manager, default_loops
 from control.registry.registry import Registry
 from control.validation import podsecurity
@@ -193,11 +194,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def post_worker_init(worker: Any) -> None:
         if not args.no_controllers:
+            informers = SharedInformers(registry)
             loops = default_loops(
-                registry, nodelifecycle.config_from(args), args.terminated_pod_gc_threshold
+                registry,
+                nodelifecycle.config_from(args),
+                args.terminated_pod_gc_threshold,
+                informers=informers,
             )
             loops += server.loops(registry)
-            Manager(registry, loops=loops).start()
+            Manager(registry, loops=loops, informers=informers).start()
 
     options = {
         "bind": f"{args.bind_address}:{args.port}",

@@ -1,7 +1,8 @@
-"""Runs the control loops in threads of the API server process, each woken by changes to the
-resources it watches. Only the holder of the leader Lease runs them, so several control processes
-can share one store. A loop is anything with ``name``, ``watches``, ``wake`` and ``run(stop)``;
-``default_loops`` lists them. Shell."""
+"""Runs the control loops in threads of the API server process. Only the holder of the leader Lease
+runs them, so several control processes can share one store. A loop is anything with ``name``,
+``watches``, ``wake`` and ``run(stop)``: a ``common.controller.Controller`` (fed by the shared
+informers, ``watches`` empty), or a pass-based loop woken by changes to the resources in its
+``watches``. ``default_loops`` lists them. Shell."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
 from control.controllers.replicaset import ReplicaSetController
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
 from control.store import Store
@@ -51,8 +53,12 @@ def default_loops(
     registry: Registry,
     node_lifecycle: nodehealth.Config | None = None,
     terminated_pod_gc_threshold: int = podgc.TERMINATED_THRESHOLD,
+    *,
+    informers: SharedInformers | None = None,
 ) -> list[Loop]:
-    """Every control loop of the control plane, in start order."""
+    """Every control loop of the control plane, in start order; those built on informers take
+    them from ``informers``."""
+    del informers  # the loops below read the store; each moves onto the informers in turn
     return [
         Scheduler(registry),
         NodeLifecycleController(registry, node_lifecycle),
@@ -72,6 +78,7 @@ class Manager:
         *,
         identity: str | None = None,
         loops: list[Loop] | None = None,
+        informers: SharedInformers | None = None,
     ) -> None:
         self.registry = registry
         self.store: Store = registry.store
@@ -80,10 +87,13 @@ class Manager:
         self.leading = threading.Event()
         # Set when the current leadership term ends; the loops run until it is set.
         self.term = threading.Event()
-        self.loops = default_loops(registry) if loops is None else loops
+        self.informers = informers if informers is not None else SharedInformers(registry)
+        self.loops = default_loops(registry, informers=self.informers) if loops is None else loops
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        # The caches fill while the election runs, so a new leader acts on them at once.
+        self.informers.start(self.stop)
         self._spawn("leader-election", self._elect)
         for loop in self.loops:
             self._spawn(loop.name, self._lead(loop.run))
@@ -107,6 +117,8 @@ class Manager:
                 if not self.leading.wait(1.0):
                     continue
                 term = self.term
+                if not self.informers.wait_for_sync(term):
+                    continue
                 try:
                     loop(term)
                 except Exception:

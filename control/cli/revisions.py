@@ -10,19 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from common.wellknown import REVISION, REVISION_HISTORY, TEMPLATE_HASH_LABEL
 from control.cli.output import CliError
 
 Obj = Mapping[str, Any]
 
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 ROLLBACK_TO = "deprecated.deployment.rollback.to"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-HASH_LABEL = "pod-template-hash"
+HASH_LABEL = TEMPLATE_HASH_LABEL
 # Annotations of the Deployment that a rollback keeps instead of taking the ReplicaSet's.
 ANNOTATIONS_TO_SKIP = frozenset(
     {LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO}

@@ -14,15 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common import meta
-from common.workloads import (
-    DESIRED_REPLICAS,
-    REVISION,
-    TEMPLATE_HASH_LABEL,
-    is_rolling,
-    max_surge,
-    max_unavailable,
-    replicas_of,
-)
+from common.wellknown import DESIRED_REPLICAS, REVISION, TEMPLATE_HASH_LABEL
+from common.workloads import is_rolling, max_surge, max_unavailable, replicas_of
 from control.controllers import deployment_status as ds
 from control.controllers import rollout as ro
 from control.controllers.ownership import claim, controller_ref, controller_uid, deleting

@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common import meta
+from common.wellknown import (
+    NODE_CONDITIONS,
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    UNSCHEDULABLE_TAINT,
+)
 
 Obj = dict[str, Any]
 
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT)
 # The conditions a node controller turns Unknown when the kubelet goes silent (Ready first).
-NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 UNKNOWN_REASON, UNKNOWN_MESSAGE = "NodeStatusUnknown", "Kubelet stopped posting node status."
 NEVER_REASON, NEVER_MESSAGE = "NodeStatusNeverUpdated", "Kubelet never posted node status."
 OWN_REASONS = (UNKNOWN_REASON, NEVER_REASON)

@@ -12,18 +12,15 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from common.workloads import (
+from common.wellknown import (
     DESIRED_REPLICAS,
     LAST_APPLIED,
-    MAX_INT32,
     MAX_REPLICAS,
     REVISION,
     REVISION_HISTORY,
     TEMPLATE_HASH_LABEL,
-    is_rolling,
-    max_surge,
-    replicas_of,
 )
+from common.workloads import MAX_INT32, is_rolling, max_surge, replicas_of
 
 Obj = dict[str, Any]
 # Annotations of a Deployment that are not copied to its ReplicaSets.

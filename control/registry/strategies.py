@@ -13,8 +13,8 @@ from common.defaults import default_pod
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.wellknown import NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
-from control.controllers.nodehealth import NOT_READY_TAINT, UNREACHABLE_TAINT
 
 Obj = dict[str, Any]
 

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from common.client import ApiClient
+from common.controller import Controller
 from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
 from common.resources import must
+from control.informers import SharedInformers
 from control.registry.source import RegistrySource
 from tests.integration.conftest import Api, pod_manifest
 
@@ -83,3 +85,39 @@ def test_an_informer_over_the_registry_in_process(api: Api, app: Any) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_shared_informers_serve_every_controller_from_one_cache(api: Api, app: Any) -> None:
+    """Two controllers asking for pods share one informer; each term starts with a fresh queue
+    holding every cached key, so a new leader looks at everything once."""
+    registry = app.extensions["tinykube"]["registry"]
+    informers = SharedInformers(registry)
+    first = informers.informer("pods", {"node": by_node_name})
+    assert informers.informer("pods") is first
+    synced: list[str] = []
+    lock = threading.Lock()
+
+    def sync(key: str) -> None:
+        with lock:
+            synced.append(key)
+
+    ctl = Controller("probe", sync, initial=first.store.keys)
+    first.add_handler(ctl.handler())
+    assert api.call("POST", PODS_PATH, pod_manifest("web"))[0] == 201
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        for _ in range(2):  # two leadership terms
+            with lock:
+                synced.clear()
+            term = threading.Event()
+            runner = threading.Thread(target=ctl.run, args=(term,), daemon=True)
+            runner.start()
+            wait_for("the initial sync", lambda: "default/web" in synced)
+            term.set()
+            runner.join(5)
+            assert not runner.is_alive()
+        assert first.store.keys() == ["default/web"] and first.store.by_index("node", "n") == []
+    finally:
+        stop.set()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from common.workloads import REVISION, REVISION_HISTORY, TEMPLATE_HASH_LABEL
+from common.wellknown import REVISION, REVISION_HISTORY, TEMPLATE_HASH_LABEL
 from control.controllers.templatehash import compute_hash
 from control.registry.registry import Registry
 from tests.integration.appsfake import DEPLOYS, NAMESPACES, PODS, RSES, Cluster

@@ -36,7 +36,7 @@ def test_a_failing_sync_is_retried_with_back_off_then_forgotten() -> None:
     queue = RateLimitedQueue(base_delay=0.02, max_delay=1.0)
     c = Controller("test", sync, queue=queue)
     stop = threading.Event()
-    threads = c.run(stop)
+    threads = c.start(stop)
     try:
         handler = c.handler()  # what an informer calls
         assert handler.on_add is not None
@@ -61,7 +61,7 @@ def test_an_error_retrying_cannot_fix_is_not_retried() -> None:
 
     c = Controller("test", sync)
     stop = threading.Event()
-    threads = c.run(stop)
+    threads = c.start(stop)
     try:
         c.enqueue(obj("a"))
         wait_for(lambda: calls == ["default/a"] and c.queue.idle())
@@ -86,7 +86,7 @@ def test_one_key_is_never_synced_by_two_workers_at_once() -> None:
 
     c = Controller("test", sync, workers=4)
     stop = threading.Event()
-    threads = c.run(stop)
+    threads = c.start(stop)
     try:
         c.enqueue(obj("a"))
         assert started.wait(5)

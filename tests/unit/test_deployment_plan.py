@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 
-from common.workloads import (
-    DESIRED_REPLICAS,
-    MAX_REPLICAS,
-    REVISION,
-    REVISION_HISTORY,
-    resolve_fenceposts,
-    scaled_value,
-)
+from common.wellknown import DESIRED_REPLICAS, MAX_REPLICAS, REVISION, REVISION_HISTORY
+from common.workloads import resolve_fenceposts, scaled_value
 from control.controllers import deployment_status as ds
 from control.controllers import rollout as ro
 from control.controllers.deployment_plan import plan_deployment

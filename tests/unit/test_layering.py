@@ -93,7 +93,42 @@ def test_layering(module: str) -> None:
     if layer == "control":
         assert not pulled & {"agent", "docker"}, f"{module} pulls in agent/docker"
     if module.startswith("control.cli"):
+        # tkctl is a client: it shares common/ with the agent and nothing of the server.
         assert not pulled & {"flask", "redis", "werkzeug", "gunicorn"}, f"{module}: {pulled}"
+        server = {n for n in local(module) if not n.startswith(("common", "control.cli"))}
+        assert server <= {"control"}, f"{module} (tkctl) pulls in {sorted(server - {'control'})}"
+    if module.startswith("control.registry"):
+        # The registry is the one door for writes; controllers go through it, never the reverse.
+        loops = {n for n in local(module) if n.startswith(CONTROL_LOOPS)}
+        assert not loops, f"{module} (registry) pulls in controllers {sorted(loops)}"
+
+
+def local(module: str) -> set[str]:
+    """The tinykube modules ``module`` pulls in."""
+    return {m for m in map(resolve, closure(module)) if m}
+
+
+# Modules that run control loops, and planners: the pure part of a loop, which only decides.
+CONTROL_LOOPS = ("control.controllers", "control.scheduling", "control.manager")
+PURE = ("control.scheduler", "agent.planner")
+IMPURE = {"flask", "redis", "docker", "requests", "socket", "subprocess", "werkzeug", "gunicorn"}
+SHELLS = (
+    "control.store", "control.memory_store", "control.redis_store", "control.registry.registry",
+    "control.apiserver", "common.client", "agent.docker_runtime", "control.manager",
+)  # fmt: skip
+
+
+def planners() -> list[str]:
+    return sorted(m for m in MODULES if m.endswith("_plan") or m in PURE)
+
+
+@pytest.mark.parametrize("module", planners())
+def test_planners_stay_pure(module: str) -> None:
+    """A planner takes objects and returns decisions: no I/O, no store, no threads."""
+    pulled = closure(module)
+    impure = {n for n in pulled if n.split(".")[0] in IMPURE}
+    shells = {n for n in local(module) if n.startswith(SHELLS)}
+    assert not impure and not shells, f"{module} pulls in {sorted(impure | shells)}"
 
 
 @pytest.mark.parametrize("package", sorted(OWNERS))

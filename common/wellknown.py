@@ -1,0 +1,38 @@
+"""The well-known names of Kubernetes that tinykube uses: labels, annotations, taints and
+condition types. Every module takes them from here, so a name is spelled once."""
+
+from __future__ import annotations
+
+# Labels (k8s.io/api/core/v1/well_known_labels.go, apps/v1).
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+OS_LABEL = "kubernetes.io/os"
+ARCH_LABEL = "kubernetes.io/arch"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+TEMPLATE_HASH_LABEL = "pod-template-hash"
+
+# Annotations.
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+# Taints the node lifecycle controller and the scheduler own (well_known_taints.go).
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+
+# Condition types.
+READY = "Ready"
+MEMORY_PRESSURE = "MemoryPressure"
+DISK_PRESSURE = "DiskPressure"
+PID_PRESSURE = "PIDPressure"
+NODE_CONDITIONS = (READY, MEMORY_PRESSURE, DISK_PRESSURE, PID_PRESSURE)
+POD_SCHEDULED = "PodScheduled"
+INITIALIZED = "Initialized"
+CONTAINERS_READY = "ContainersReady"
+AVAILABLE = "Available"
+PROGRESSING = "Progressing"
+REPLICA_FAILURE = "ReplicaFailure"

@@ -1,0 +1,66 @@
+"""The control plane's shared informers, as client-go's SharedInformerFactory: one list+watch per
+resource for every controller of the process, fed in-process from the registry, each into one
+indexed cache that the controllers read instead of the store. Shell."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+
+from common.informer import IndexFunc, Informer, by_namespace
+from common.resources import must
+from control.registry.registry import Registry
+from control.registry.source import RegistrySource
+
+# Kubernetes' controller-manager resyncs every 12 h or so; a resync here replays the cache to
+# the handlers (no store read), so it may be more frequent and still cost little.
+RESYNC_SECONDS = 300.0
+# How often a wait for the first lists looks at its stop event (client-go: 100 ms).
+SYNC_POLL_SECONDS = 0.1
+
+
+class SharedInformers:
+    def __init__(self, registry: Registry, *, resync: float = RESYNC_SECONDS) -> None:
+        self.registry = registry
+        self.resync = resync
+        self._lock = threading.Lock()
+        self._informers: dict[str, Informer] = {}
+        self._started: set[str] = set()
+
+    def informer(self, resource: str, indexers: Mapping[str, IndexFunc] | None = None) -> Informer:
+        """The informer of ``resource`` (a plural), created on first use; ``indexers`` are added
+        to its cache. Every informer is indexed by namespace."""
+        with self._lock:
+            inf = self._informers.get(resource)
+            if inf is None:
+                source = RegistrySource(self.registry, must(resource))
+                inf = Informer(
+                    source,
+                    {"namespace": by_namespace},
+                    resync=self.resync,
+                    name=f"{resource}-informer",
+                )
+                self._informers[resource] = inf
+        if indexers:
+            inf.store.add_indexers(indexers)
+        return inf
+
+    def start(self, stop: threading.Event) -> None:
+        """Start every informer asked for so far that is not running yet."""
+        with self._lock:
+            todo = [(r, i) for r, i in self._informers.items() if r not in self._started]
+            self._started.update(r for r, _ in todo)
+        for _, inf in todo:
+            inf.start(stop)
+
+    def wait_for_sync(self, stop: threading.Event, timeout: float | None = None) -> bool:
+        """Wait until every informer has listed once (False on ``stop`` or after ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            informers = list(self._informers.values())
+        for inf in informers:
+            while not inf.wait_for_sync(SYNC_POLL_SECONDS):
+                if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                    return False
+        return True
