@@ -28,7 +28,7 @@ from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
 from agent.runtime import Runtime
 from agent.sync import PodSyncer
-from common import errors
+from common import errors, metrics
 from common.client import ApiClient, WatchCancel
 from common.workqueue import WorkQueue
 
@@ -101,6 +101,8 @@ class Agent:
         self.prober: Prober | None = None
         self.facts: HostFacts | None = None
         self.sync_count = 0  # pod syncs done, for tests and debugging
+        # When each pod not yet running was first synced here (kubelet_pod_start_duration).
+        self.first_seen: dict[str, float] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -351,6 +353,7 @@ class Agent:
         with self.pods_lock:
             pod = self.pods.get(uid)
         if pod is None:
+            self.first_seen.pop(uid, None)
             if not self.synced.is_set():
                 return 1.0  # do not judge containers orphans before the first full list
             containers = self.runtime.list_containers(
@@ -362,10 +365,20 @@ class Agent:
             else:
                 self.syncer.forget(uid)
             return None
+        self.first_seen.setdefault(uid, time.perf_counter())
         result = self.syncer.sync(pod)
         if result.pod is not None and result.pod is not pod:
             self._remember(uid, pod, result.pod)
+        self._observe_start(uid, result.pod or pod)
         return result.requeue_after
+
+    def _observe_start(self, uid: str, pod: dict[str, Any]) -> None:
+        """Once a pod runs, how long it took from its first sync here (the kubelet's metric)."""
+        if (pod.get("status") or {}).get("phase") in ("Pending", None):
+            return
+        seen = self.first_seen.pop(uid, None)
+        if seen is not None and pod["status"]["phase"] == "Running":
+            metrics.POD_START_DURATION.observe(time.perf_counter() - seen)
 
     def _remember(self, uid: str, read: dict[str, Any], written: dict[str, Any]) -> None:
         """Keep the pod we just wrote unless the watch brought a newer one meanwhile, so the

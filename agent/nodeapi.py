@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from agent import runtime as rt
 from agent import streams
 from agent.runtime import ContainerInfo, Runtime
+from common import metrics
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if not api.authorized(self.headers.get("Authorization")):
                 raise _HttpError(401, "Unauthorized", "Unauthorized")
+            if url.path == "/metrics":
+                self._send(200, metrics.exposition(), metrics.CONTENT_TYPE)
+                return
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             if len(parts) == 4 and parts[0] == "containerLogs":
                 self._logs(api, parts[1], parts[2], parts[3], parse_qs(url.query))

@@ -42,7 +42,7 @@ class Controller:
         self.name = name
         self.sync = sync
         self.workers = workers
-        self.queue = queue if queue is not None else RateLimitedQueue()
+        self.queue = queue if queue is not None else RateLimitedQueue(name=name)
         self.initial = initial
         self.wake = threading.Event()
 
@@ -60,7 +60,7 @@ class Controller:
     def start(self, stop: threading.Event) -> list[threading.Thread]:
         """Start the workers; they end once ``stop`` is set (the queue is shut down then)."""
         if self.queue.shutting_down:
-            self.queue = RateLimitedQueue()
+            self.queue = RateLimitedQueue(name=self.queue.name)
         for key in self.initial() if self.initial is not None else ():
             self.queue.add(key)
         threads = [

@@ -3,7 +3,8 @@
 A key queued several times is handed out once; a key being processed is never handed to a
 second worker (re-adds wait until ``done``); ``add_after`` schedules a delayed re-add.
 ``RateLimitedQueue`` adds client-go's per-item exponential back-off for keys whose sync failed
-(``add_rate_limited``; ``forget`` once a sync succeeds). Effectful only in memory; thread-safe.
+(``add_rate_limited``; ``forget`` once a sync succeeds). A named queue reports client-go's
+``workqueue_*`` metrics under its name. Effectful only in memory; thread-safe.
 """
 
 from __future__ import annotations
@@ -15,9 +16,43 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from common import metrics
+
+
+class _Metrics:
+    """client-go's queue metrics: depth and adds counted on every add that is not a duplicate,
+    queue time from that add to the get, work time from the get to ``done``."""
+
+    def __init__(self, name: str) -> None:
+        self.depth = metrics.WORKQUEUE_DEPTH.labels(name)
+        self.adds = metrics.WORKQUEUE_ADDS.labels(name)
+        self.queued = metrics.WORKQUEUE_QUEUE_DURATION.labels(name)
+        self.work = metrics.WORKQUEUE_WORK_DURATION.labels(name)
+        self.retries = metrics.WORKQUEUE_RETRIES.labels(name)
+        self._added: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+
+    def added(self, key: str) -> None:
+        self.adds.inc()
+        self.depth.inc()
+        self._added.setdefault(key, time.perf_counter())
+
+    def got(self, key: str) -> None:
+        self.depth.dec()
+        now = time.perf_counter()
+        self.queued.observe(now - self._added.pop(key, now))
+        self._started[key] = now
+
+    def done(self, key: str) -> None:
+        started = self._started.pop(key, None)
+        if started is not None:
+            self.work.observe(time.perf_counter() - started)
+
 
 class WorkQueue:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, name: str = "") -> None:
+        self.name = name
+        self._metrics = _Metrics(name) if name else None
         self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()
@@ -35,6 +70,8 @@ class WorkQueue:
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
+        if self._metrics is not None:
+            self._metrics.added(key)
         if key not in self._processing:
             self._queue.append(key)
             self._cond.notify()
@@ -44,6 +81,8 @@ class WorkQueue:
             self.add(key)
             return
         with self._cond:
+            if self._metrics is not None:
+                self._metrics.retries.inc()
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._seq), key))
             self._cond.notify()
 
@@ -61,6 +100,8 @@ class WorkQueue:
                     key = self._queue.popleft()
                     self._processing.add(key)
                     self._dirty.discard(key)
+                    if self._metrics is not None:
+                        self._metrics.got(key)
                     return key
                 wait = None if not self._delayed else self._delayed[0][0] - now
                 if deadline is not None:
@@ -73,6 +114,8 @@ class WorkQueue:
     def done(self, key: str) -> None:
         with self._cond:
             self._processing.discard(key)
+            if self._metrics is not None:
+                self._metrics.done(key)
             if key in self._dirty:
                 self._queue.append(key)
                 self._cond.notify()
@@ -111,10 +154,11 @@ class RateLimitedQueue(WorkQueue):
         self,
         clock: Callable[[], float] = time.monotonic,
         *,
+        name: str = "",
         base_delay: float = BASE_DELAY,
         max_delay: float = MAX_DELAY,
     ) -> None:
-        super().__init__(clock)
+        super().__init__(clock, name=name)
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._failures: dict[str, int] = {}

@@ -11,7 +11,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
-from control.apiserver import discovery, inflight, join, openapi, rest, streams
+from control.apiserver import discovery, inflight, join, metrics, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
@@ -68,6 +68,8 @@ def create_app(
         "config": config,
         "limiter": inflight.Limiter(config.limits),
     }
+
+    metrics.install(app)
 
     @app.before_request
     def authenticate() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent, AgentConfig
+from common import metrics
 from common.client import ApiClient
 
 
@@ -19,3 +22,28 @@ def test_the_echo_of_the_agents_own_status_write_queues_nothing() -> None:
     newer = {**pod, "metadata": {"uid": "u1", "resourceVersion": "8"}}
     agent._on_pod_event({"type": "MODIFIED", "object": newer})
     assert len(agent.queue) == 1 and agent.pods["u1"] is newer
+
+
+def test_pod_start_duration_is_observed_once_when_the_pod_runs() -> None:
+    agent = Agent(AgentConfig("http://127.0.0.1:1", "t", "node-1"), ApiClient("http://x"),
+                  FakeRuntime())  # fmt: skip
+    before = metrics.POD_START_DURATION._sum.get()  # type: ignore[attr-defined]
+    count = _count()
+    agent.first_seen["u1"] = time.perf_counter() - 2.0
+    agent._observe_start("u1", {"status": {"phase": "Pending"}})
+    assert _count() == count and "u1" in agent.first_seen
+    agent._observe_start("u1", {"status": {"phase": "Running"}})
+    agent._observe_start("u1", {"status": {"phase": "Running"}})
+    assert _count() == count + 1 and "u1" not in agent.first_seen
+    assert metrics.POD_START_DURATION._sum.get() - before >= 2.0  # type: ignore[attr-defined]
+    agent.first_seen["u2"] = time.perf_counter()
+    agent._observe_start("u2", {"status": {"phase": "Failed"}})  # never ran: not a start
+    assert _count() == count + 1 and "u2" not in agent.first_seen
+
+
+def _count() -> float:
+    for family in metrics.REGISTRY.collect():
+        for s in family.samples:
+            if s.name == "kubelet_pod_start_duration_seconds_count":
+                return s.value
+    return 0.0

@@ -79,3 +79,12 @@ def test_unknown_container_and_missing_previous(served) -> None:
     assert code == 400
     assert text == 'previous terminated container "main" in pod "web" not found'
     assert get(f"{base}/other")[0] == 404
+
+
+def test_metrics_need_the_agent_token(served) -> None:
+    _, base, _ = served
+    assert get(f"{base}/metrics", None)[0] == 401
+    code, text = get(f"{base}/metrics")
+    assert code == 200
+    assert "# TYPE kubelet_pod_start_duration_seconds histogram" in text
+    assert "process_resident_memory_bytes" in text

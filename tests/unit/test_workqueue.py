@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
+from prometheus_client import generate_latest
+
+from common import metrics
 from common.workqueue import RateLimitedQueue, WorkQueue
 
 
@@ -74,3 +78,23 @@ def test_failed_keys_come_back_after_a_doubling_back_off() -> None:
     assert q.num_requeues("a") == 0
     assert q.when("a") == 1.0
     assert q.when("b") == 1.0  # per key
+
+
+def test_a_named_queue_reports_client_go_metrics() -> None:
+    def value(name: str) -> float:
+        text = generate_latest(metrics.REGISTRY).decode()
+        m = re.search(rf'^{name}{{name="probe-queue"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    q = WorkQueue(name="probe-queue")
+    adds = value("workqueue_adds_total")
+    q.add("a")
+    q.add("a")  # a duplicate is not an add
+    q.add("b")
+    assert value("workqueue_adds_total") - adds == 2
+    assert value("workqueue_depth") == 2
+    key = q.get(0)
+    assert key == "a" and value("workqueue_depth") == 1
+    q.done(key)
+    assert value("workqueue_queue_duration_seconds_count") >= 1
+    assert value("workqueue_work_duration_seconds_count") >= 1
