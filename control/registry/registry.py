@@ -83,6 +83,7 @@ class Registry:
         self.pod_security = PodSecurityAdmission(pod_security, allow_privileged)
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
+        self.admission = st.Admission(default_tolerations)
         self.clock = clock
 
     # -- reads ----------------------------------------------------------------------------------
@@ -106,7 +107,8 @@ class Registry:
         field_selector: str = "",
     ) -> Obj:
         labels, fields = self.selectors(rt, label_selector, field_selector)
-        node = fields.requirement("spec.nodeName") if rt.plural == "pods" else None
+        indexed = st.strategy(rt).indexed_field
+        node = fields.requirement(indexed) if indexed else None
         items, rev = self.store.list(
             rt.plural, _ns(rt, namespace) or None, node=node if node else None
         )
@@ -205,14 +207,13 @@ class Registry:
         ns = None
         if rt.namespaced:
             ns = self._require_namespace(rt, m["namespace"], str(m.get("name", "")))
-        st.prepare_create(rt, obj, self.clock())
-        self._admit(rt, obj)
+        strategy = st.strategy(rt)
+        strategy.prepare_create(rt, obj, self.clock())
+        strategy.admit(obj, self.admission)
         self._validate(rt, obj, None)
         noderestriction.admit(rt, obj, None)
         self.pod_security.admit(self.store, rt, obj, None, ns)
-        warnings: Warnings = []
-        if rt.plural == "pods":
-            warnings = st.pod_warnings(obj)
+        warnings: Warnings = strategy.warnings(obj)
         try:
             return complete(rt, self.store.create(rt.plural, obj)), warnings
         except errors.AlreadyExistsError:
@@ -296,14 +297,12 @@ class Registry:
         obj = self.get(rt, namespace, name)
         answers.check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
-        if rt.plural == "namespaces":
-            st.check_namespace_deletable(name)
+        strategy = st.strategy(rt)
+        strategy.check_deletable(name)
         causes = validate("DeleteOptions", opts)
         if causes:
             raise invalid_error("DeleteOptions", "", causes)
-        grace = 0
-        if rt.plural == "pods":
-            grace = st.pod_grace_period(obj, opts.get("gracePeriodSeconds"))
+        grace = strategy.grace_period(obj, opts.get("gracePeriodSeconds"))
         policy = deletion.propagation_policy(opts)
         finalizers = deletion.gc_finalizers(obj["metadata"].get("finalizers") or [], policy)
         if grace > 0 or finalizers or deletion.spec_finalizers(obj):
@@ -333,19 +332,13 @@ class Registry:
         if not m.get("deletionTimestamp") or int(m.get("deletionGracePeriodSeconds", 0)) > grace:
             m["deletionTimestamp"] = meta.timestamp(self.clock() + dt.timedelta(seconds=grace))
             m["deletionGracePeriodSeconds"] = grace
-        if rt.plural == "namespaces":
-            obj.setdefault("status", {})["phase"] = "Terminating"
+        st.strategy(rt).mark_deleting(obj)
         if obj == before:
             return obj
         rv = expected or int(m["resourceVersion"])
         return self._remove_if_done(
             rt, complete(rt, self.store.update(rt.plural, obj, expected_rv=rv))
         )
-
-    def _admit(self, rt: ResourceType, obj: Obj) -> None:
-        """The mutating admission of a create or update of the object itself."""
-        if rt.plural == "pods" and self.default_tolerations is not None:
-            st.add_default_tolerations(obj, *self.default_tolerations)
 
     def _remove_if_done(self, rt: ResourceType, obj: Obj) -> Obj:
         """A deleted object whose grace period and finalizers are over leaves the store."""
@@ -367,8 +360,9 @@ class Registry:
             new = st.prepare_finalize(obj, old)
         else:
             new = obj
-            self._admit(rt, new)  # before the generation is counted from the spec
-            st.prepare_update(rt, new, old)
+            strategy = st.strategy(rt)
+            strategy.admit(new, self.admission)  # before the generation is counted from the spec
+            strategy.prepare_update(rt, new, old)
             self._validate(rt, new, old)
             self.pod_security.admit(self.store, rt, new, old)
         # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
@@ -434,7 +428,7 @@ class Registry:
         return obj
 
     def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
-        causes = validate(rt.kind, obj, old)
+        causes = st.strategy(rt).validate(rt, obj, old)
         if causes:
             raise invalid_error(rt.kind, str(obj["metadata"].get("name", "")), causes)
 

@@ -1,11 +1,15 @@
-"""Per-kind rules applied on create, update and delete: server-owned fields, defaults, status
-handling, graceful deletion and the fields a field selector may use. Pure: objects in, objects out.
+"""What each kind does on create, update and delete, as kube-apiserver's per-kind strategies: one
+``Strategy`` object per kind (server-owned fields, defaults, mutating admission, warnings, the
+status subresource, graceful deletion, the fields a field selector may use), looked up in one
+table by ``strategy``. Adding a kind means adding a strategy here (if its rules differ from the
+default one), a schema and a printer. Pure: objects in, objects out.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from common import errors, meta
@@ -15,6 +19,7 @@ from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
 from common.wellknown import NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
+from control.validation import validate
 
 Obj = dict[str, Any]
 
@@ -51,26 +56,154 @@ def has_status(rt: ResourceType) -> bool:
     return "status" in rt.subresources
 
 
-def prepare_create(rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
-    """Set the server-owned metadata and reset what a client may not choose."""
-    m = meta.meta(obj)
-    m["uid"] = meta.new_uid()
-    m["creationTimestamp"] = meta.timestamp(now)
-    for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
-        m.pop(key, None)
-    if "spec" in obj or rt.plural in ("pods", "nodes"):
-        m["generation"] = 1
-    if rt.plural == "pods":
-        default_pod(obj)
+@dataclass(frozen=True)
+class Admission:
+    """The cluster's settings of the mutating admission steps a strategy runs."""
+
+    # (not-ready, unreachable) seconds of DefaultTolerationSeconds; None turns it off.
+    default_tolerations: tuple[int, int] | None = None
+
+
+class Strategy:
+    """The rules of a kind with none of its own: server-owned metadata, ``generation`` counted
+    from ``spec``, status kept from the store when the kind has a status subresource."""
+
+    # The field a list or watch may be narrowed to by a store index (pods: spec.nodeName).
+    indexed_field: str | None = None
+    always_generation = False
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        """Set the server-owned metadata and reset what a client may not choose."""
+        m = meta.meta(obj)
+        m["uid"] = meta.new_uid()
+        m["creationTimestamp"] = meta.timestamp(now)
+        for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+            m.pop(key, None)
+        if "spec" in obj or self.always_generation:
+            m["generation"] = 1
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        """Carry the server-owned fields over from the stored object."""
+        nm, om = meta.meta(new), meta.meta(old)
+        # An update without a resourceVersion is unconditional (Kubernetes allows it here).
+        nm.setdefault("resourceVersion", om.get("resourceVersion"))
+        for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if key in om:
+                nm[key] = om[key]
+            else:
+                nm.pop(key, None)
+        if has_status(rt):
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        self.default(new)
+        if "generation" in om:
+            changed = new.get("spec") != old.get("spec")
+            nm["generation"] = int(om["generation"]) + (1 if changed else 0)
+
+    def default(self, obj: Obj) -> None:
+        """The kind's defaults, applied on create and on every update."""
+
+    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> list[errors.Cause]:
+        """What is wrong with the object (and with the change from ``old``): the kind's schema
+        and rules in ``control.validation``."""
+        return validate(rt.kind, obj, old)
+
+    def admit(self, obj: Obj, admission: Admission) -> None:
+        """The mutating admission of a create or update of the object itself."""
+
+    def warnings(self, obj: Obj) -> list[str]:
+        """``Warning`` header texts for a create."""
+        return []
+
+    def check_deletable(self, name: str) -> None:
+        """Raise when an object of this kind and name may never be deleted."""
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Seconds a deletion waits before the object goes (0: at once)."""
+        return 0
+
+    def mark_deleting(self, obj: Obj) -> None:
+        """What a deletion that must wait changes besides the deletion timestamp."""
+
+
+class PodStrategy(Strategy):
+    indexed_field = "spec.nodeName"
+    always_generation = True
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
-    elif rt.plural == "namespaces":
+
+    def default(self, obj: Obj) -> None:
+        default_pod(obj)
+
+    def admit(self, obj: Obj, admission: Admission) -> None:
+        if admission.default_tolerations is not None:
+            add_default_tolerations(obj, *admission.default_tolerations)
+
+    def warnings(self, obj: Obj) -> list[str]:
+        return pod_warnings(obj)
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        return pod_grace_period(obj, requested)
+
+
+class NodeStrategy(Strategy):
+    always_generation = True
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        obj.setdefault("spec", {})
+
+
+class NamespaceStrategy(Strategy):
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
-    elif rt.plural == "nodes":
-        obj.setdefault("spec", {})
-    elif rt.group == "apps":
-        default_workload(rt.kind, obj)
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        super().prepare_update(rt, new, old)
+        new["spec"] = copy.deepcopy(old.get("spec") or {})  # finalizers: only via /finalize
+
+    def check_deletable(self, name: str) -> None:
+        check_namespace_deletable(name)
+
+    def mark_deleting(self, obj: Obj) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+
+class WorkloadStrategy(Strategy):
+    """Deployments and ReplicaSets: apps/v1 defaults; status only from their controllers."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
         obj["status"] = {}
+
+    def default(self, obj: Obj) -> None:
+        default_workload(self.kind, obj)
+
+
+DEFAULT = Strategy()
+STRATEGIES: dict[tuple[str, str], Strategy] = {
+    ("", "pods"): PodStrategy(),
+    ("", "nodes"): NodeStrategy(),
+    ("", "namespaces"): NamespaceStrategy(),
+    ("apps", "deployments"): WorkloadStrategy("Deployment"),
+    ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
+}
+
+
+def strategy(rt: ResourceType) -> Strategy:
+    """The strategy of a kind (the default one for kinds with no rules of their own)."""
+    return STRATEGIES.get((rt.group, rt.plural), DEFAULT)
 
 
 def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_seconds: int) -> None:
@@ -91,32 +224,6 @@ def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_second
             tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
                                 "tolerationSeconds": seconds})  # fmt: skip
     spec["tolerations"] = tolerations
-
-
-def prepare_update(rt: ResourceType, new: Obj, old: Obj) -> None:
-    """Carry the server-owned fields over from the stored object."""
-    nm, om = meta.meta(new), meta.meta(old)
-    # An update without a resourceVersion is unconditional (Kubernetes allows it for these kinds).
-    nm.setdefault("resourceVersion", om.get("resourceVersion"))
-    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
-        if key in om:
-            nm[key] = om[key]
-        else:
-            nm.pop(key, None)
-    if has_status(rt):
-        if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
-        else:
-            new.pop("status", None)
-    if rt.plural == "pods":
-        default_pod(new)
-    elif rt.group == "apps":
-        default_workload(rt.kind, new)
-    if "generation" in om:
-        changed = new.get("spec") != old.get("spec")
-        nm["generation"] = int(om["generation"]) + (1 if changed else 0)
-    if rt.plural == "namespaces":
-        new["spec"] = copy.deepcopy(old.get("spec") or {})
 
 
 def prepare_status_update(new: Obj, old: Obj) -> Obj:

@@ -27,6 +27,7 @@ EXPECTED = {
     ("/apis/<group>/<version>/<path:rest>", "DELETE GET PATCH POST PUT"),
     ("/cacerts", "GET"),
     ("/healthz", "GET"),
+    ("/metrics", "GET"),
     ("/livez", "GET"),
     ("/openapi/v3", "GET"),
     ("/openapi/v3/api/<version>", "GET"),

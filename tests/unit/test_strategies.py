@@ -1,0 +1,61 @@
+"""The per-kind strategy table: every served kind has a strategy, and the registry decides
+nothing by a kind's name (its rules live in the strategies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from common.resources import RESOURCES, must
+from control.registry import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def test_every_kind_has_a_strategy_and_unknown_ones_get_the_default() -> None:
+    for rt in RESOURCES:
+        assert isinstance(st.strategy(rt), st.Strategy)
+    assert st.strategy(must("leases")) is st.DEFAULT
+    assert st.strategy(must("pods")).indexed_field == "spec.nodeName"
+
+
+def test_the_registry_has_no_branch_on_a_kind() -> None:
+    text = (ROOT / "control/registry/registry.py").read_text()
+    assert not re.search(r"\.plural\s*(==|!=|in\b)", text)
+
+
+def test_kind_rules_on_create_update_and_delete() -> None:
+    pods, namespaces, nodes = must("pods"), must("namespaces"), must("nodes")
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    st.strategy(pods).prepare_create(pods, pod, NOW)
+    assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+    assert pod["metadata"]["generation"] == 1
+    node: dict = {"metadata": {"name": "n"}}
+    st.strategy(nodes).prepare_create(nodes, node, NOW)
+    assert node["spec"] == {} and node["metadata"]["generation"] == 1
+    ns: dict = {"metadata": {"name": "team"}, "spec": {"finalizers": ["mine"]}}
+    strategy = st.strategy(namespaces)
+    strategy.prepare_create(namespaces, ns, NOW)
+    assert ns["spec"] == {"finalizers": ["kubernetes"]} and ns["status"] == {"phase": "Active"}
+    changed = {**ns, "spec": {"finalizers": []}, "metadata": dict(ns["metadata"])}
+    strategy.prepare_update(namespaces, changed, ns)
+    assert changed["spec"] == {"finalizers": ["kubernetes"]}  # only through /finalize
+    strategy.mark_deleting(ns)
+    assert ns["status"]["phase"] == "Terminating"
+    bound = {**pod, "spec": {**pod["spec"], "nodeName": "n"}}
+    assert st.strategy(pods).grace_period(bound, None) == 30
+    assert st.DEFAULT.grace_period(bound, None) == 0
+
+
+def test_admission_adds_default_tolerations_only_to_pods_when_on() -> None:
+    pods = must("pods")
+    pod: dict = {"spec": {}}
+    st.strategy(pods).admit(pod, st.Admission(None))
+    assert pod == {"spec": {}}
+    st.strategy(pods).admit(pod, st.Admission((7, 9)))
+    assert [t["tolerationSeconds"] for t in pod["spec"]["tolerations"]] == [7, 9]
+    other: dict = {"spec": {}}
+    st.strategy(must("deployments")).admit(other, st.Admission((7, 9)))
+    assert other == {"spec": {}}
