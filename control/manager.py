@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from common import errors, meta
+from common.resources import must
 from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
 from control.controllers.eventttl import EventCollector
@@ -32,6 +33,7 @@ from control.store import Store
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = ("kube-system", "tinykube-controller-manager")
+LEASES = must("leases")
 # Kubernetes' leader election defaults: 15 s lease, renewed every 2 s.
 LEASE_SECONDS = 15
 RENEW_INTERVAL = 2.0
@@ -182,14 +184,12 @@ class Manager:
         spec = {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
                 "renewTime": meta.micro_timestamp(now)}  # fmt: skip
         try:
-            lease = self.store.get("leases", ns, name)
+            lease = self.registry.get(LEASES, ns, name)
         except errors.NotFoundError:
-            obj = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                   "metadata": {"name": name, "namespace": ns, "uid": meta.new_uid(),
-                                "creationTimestamp": meta.timestamp(now)},
+            obj = {"metadata": {"name": name, "namespace": ns},
                    "spec": {**spec, "acquireTime": spec["renewTime"]}}  # fmt: skip
             try:
-                self.store.create("leases", obj)
+                self.registry.create(LEASES, ns, obj)
                 return True
             except errors.AlreadyExistsError:
                 return False
@@ -203,9 +203,7 @@ class Manager:
             spec["leaseTransitions"] = int(current.get("leaseTransitions", 0)) + 1
         lease["spec"] = {**current, **spec}
         try:
-            self.store.update(
-                "leases", lease, expected_rv=int(lease["metadata"]["resourceVersion"])
-            )
+            self.registry.replace(LEASES, ns, name, lease)  # compare-and-set on its version
         except errors.ConflictError:
             return False
         return True

@@ -46,6 +46,7 @@ def steal_lease(store: MemoryStore, holder: str) -> None:
 
 def test_loops_run_only_while_leading() -> None:
     store = MemoryStore()
+    Registry(store).ensure_namespaces()
     loop = RecordingLoop()
     manager = Manager(Registry(store), identity="me", loops=[loop])  # type: ignore[list-item]
     manager.start()
