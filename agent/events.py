@@ -16,12 +16,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.apis import EVENTS
-from common import errors
+from common import errors, meta
 from common.client import ApiClient
+from common.events import NORMAL, WARNING, build_event
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,7 @@ CACHE_SIZE = 4096
 # Events waiting for the sender thread; beyond this they are dropped (client-go: 1000).
 QUEUE_SIZE = 1000
 
-NORMAL = "Normal"
-WARNING = "Warning"
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["NORMAL", "WARNING", "EventRecorder", "make_event"]
 
 
 def make_event(
@@ -49,35 +44,12 @@ def make_event(
     container: str | None = None,
     timestamp: str | None = None,
 ) -> dict[str, Any]:
-    """An Event object about ``pod`` named as client-go names them (``<pod>.<hex nanos>``)."""
-    meta = pod["metadata"]
-    ts = timestamp or _now()
-    involved: dict[str, Any] = {
-        "kind": "Pod",
-        "namespace": meta["namespace"],
-        "name": meta["name"],
-        "uid": meta.get("uid", ""),
-        "apiVersion": "v1",
-    }
-    if meta.get("resourceVersion"):
-        involved["resourceVersion"] = meta["resourceVersion"]
-    if container:
-        involved["fieldPath"] = f"spec.containers{{{container}}}"
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta["namespace"]},
-        "involvedObject": involved,
-        "reason": reason,
-        "message": message,
-        "source": {"component": "kubelet", "host": node},
-        "firstTimestamp": ts,
-        "lastTimestamp": ts,
-        "count": 1,
-        "type": event_type,
-        "reportingComponent": "kubelet",
-        "reportingInstance": node,
-    }
+    """An Event about ``pod`` from the kubelet of ``node`` (about one of its containers when
+    ``container`` is given)."""
+    return build_event(
+        pod, event_type, reason, message, "kubelet", node, kind="Pod", api_version="v1",
+        field_path=f"spec.containers{{{container}}}" if container else "", timestamp=timestamp,
+    )  # fmt: skip
 
 
 class EventRecorder:
@@ -154,7 +126,7 @@ class EventRecorder:
     def _bump(self, namespace: str, name: str, count: int) -> None:
         if self.client is None:
             return
-        patch = {"count": count, "lastTimestamp": _now()}
+        patch = {"count": count, "lastTimestamp": meta.timestamp()}
         try:
             self.client.patch(EVENTS, name, patch, namespace)
         except errors.ApiError as e:

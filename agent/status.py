@@ -16,6 +16,7 @@ from typing import Any
 from agent.planner import TERMINAL_PHASES, Waiting
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
+from common import meta
 
 UNKNOWN_MESSAGE = (
     "The container could not be located when the pod was deleted.  The container used to be Running"
@@ -37,9 +38,7 @@ class StatusExtra:
 
 def fmt_time(t: datetime | None) -> str | None:
     """RFC3339 in whole seconds, as ``metav1.Time`` serialises."""
-    if t is None:
-        return None
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if t is None else meta.timestamp(t)
 
 
 def qos_class(pod: dict[str, Any]) -> str:

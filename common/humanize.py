@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from common.meta import parse_time
+
+__all__ = ["age", "human_duration", "parse_time", "rfc1123z", "until"]
+
 UNKNOWN = "<unknown>"
 INVALID = "<invalid>"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -46,25 +50,6 @@ def human_duration(seconds: float) -> str:
 
 def _two(big: int, big_unit: str, small: int, small_unit: str) -> str:
     return f"{big}{big_unit}" if small == 0 else f"{big}{big_unit}{small}{small_unit}"
-
-
-def parse_time(text: object) -> dt.datetime | None:
-    """An RFC 3339 timestamp (``2024-05-01T10:00:00Z``, fractions allowed) as an aware datetime."""
-    if not isinstance(text, str) or not text:
-        return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    # fromisoformat takes at most 6 fractional digits; Go writes up to 9 (RFC3339Nano).
-    if "." in value:
-        head, _, rest = value.partition(".")
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        value = head + "." + rest[: min(digits, 6)].ljust(6, "0") + rest[digits:]
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def age(timestamp: object, now: dt.datetime) -> str:

@@ -28,13 +28,24 @@ def micro_timestamp(when: dt.datetime | None = None) -> str:
     return (when or now()).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
+def parse_time(text: object) -> dt.datetime | None:
+    """An RFC 3339 timestamp (``2024-05-01T10:00:00Z``, fractions allowed) as an aware datetime;
+    None for anything else."""
+    if not isinstance(text, str) or not text:
         return None
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # fromisoformat takes at most 6 fractional digits; Go writes up to 9 (RFC3339Nano).
+    if "." in value:
+        head, _, rest = value.partition(".")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        value = head + "." + rest[: min(digits, 6)].ljust(6, "0") + rest[digits:]
     try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def new_uid() -> str:
