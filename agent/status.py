@@ -16,7 +16,7 @@ from typing import Any
 from agent.planner import TERMINAL_PHASES, Waiting
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
-from common import meta
+from common import conditions, meta
 
 UNKNOWN_MESSAGE = (
     "The container could not be located when the pod was deleted.  The container used to be Running"
@@ -213,17 +213,8 @@ def _condition(
     message: str = "",
 ) -> dict[str, Any]:
     status = "True" if ok else "False"
-    prev = old.get(ctype)
-    changed = prev is None or prev.get("status") != status
-    cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None}
-    cond["lastTransitionTime"] = (
-        fmt_time(now) if changed or prev is None else prev.get("lastTransitionTime")
-    )
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
+    return conditions.build(ctype, status, meta.timestamp(now), reason, message,
+                            previous=old.get(ctype), lastProbeTime=None)  # fmt: skip
 
 
 def _conditions(

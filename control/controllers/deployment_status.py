@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from common import meta
+from common import conditions, meta
 from common.workloads import max_unavailable, replicas_of
 from control.controllers.rollout import has_progress_deadline, spec_of, status_count, total
 
@@ -20,26 +20,17 @@ PROGRESSING = "Progressing"
 
 
 def condition(status: Mapping[str, Any], ctype: str) -> Obj | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
-    return None
+    return conditions.find(status.get("conditions"), ctype)
 
 
 def new_condition(ctype: str, status: str, reason: str, message: str, now: dt.datetime) -> Obj:
     stamp = meta.timestamp(now)
-    return {
-        "type": ctype,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
+    return conditions.build(ctype, status, stamp, reason, message, keep_empty=True,
+                            lastUpdateTime=stamp)  # fmt: skip
 
 
 def remove_condition(status: Obj, ctype: str) -> None:
-    kept = [c for c in status.get("conditions") or [] if c.get("type") != ctype]
+    kept = conditions.without(status.get("conditions"), ctype)
     if kept:
         status["conditions"] = kept
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from common import errors, meta
+from common import conditions, errors, meta
 from common.resources import must
 
 if TYPE_CHECKING:
@@ -50,23 +50,9 @@ def bind(reg: Registry, namespace: str, name: str, body: Any, attempts: int) -> 
 def set_condition(
     obj: Obj, ctype: str, status: str, reason: str, message: str, now: dt.datetime
 ) -> None:
-    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
-    for c in conditions:
-        if c.get("type") == ctype:
-            if c.get("status") != status:
-                c["lastTransitionTime"] = meta.timestamp(now)
-            c.update({"status": status})
-            _reason(c, reason, message)
-            return
-    c = {"type": ctype, "status": status, "lastProbeTime": None,
-         "lastTransitionTime": meta.timestamp(now)}  # fmt: skip
-    _reason(c, reason, message)
-    conditions.append(c)
-
-
-def _reason(c: Obj, reason: str, message: str) -> None:
-    for key, value in (("reason", reason), ("message", message)):
-        if value:
-            c[key] = value
-        else:
-            c.pop(key, None)
+    current = obj.setdefault("status", {}).setdefault("conditions", [])
+    previous = conditions.find(current, ctype)
+    probed = previous.get("lastProbeTime") if previous is not None else None
+    cond = conditions.build(ctype, status, meta.timestamp(now), reason, message,
+                            previous=previous, lastProbeTime=probed)  # fmt: skip
+    conditions.upsert(current, cond)
