@@ -16,6 +16,7 @@ from common import errors, meta
 from common.controller import Controller
 from common.resources import must
 from common.workqueue import RateLimitedQueue
+from control.controllers import writes
 from control.controllers.deployment import DeploymentController
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
@@ -55,15 +56,16 @@ def catch_up(informers: SharedInformers) -> None:
 
 
 def one_pass(controller: Controller) -> None:
-    """Sync each key queued now once, as the workers would (a failed key comes back after its
-    back-off); keys queued meanwhile wait for the next pass."""
+    """Sync each key queued now once, as the workers would (a key whose write lost or failed
+    comes back after its back-off; any other error fails the test); keys queued meanwhile wait
+    for the next pass."""
     queue, keys = controller.queue, []
     while (key := queue.get(0)) is not None:
         keys.append(key)
     for key in keys:
         try:
             controller.sync(key)
-        except Exception:
+        except (errors.ApiError, writes.SyncError):
             queue.add_rate_limited(key)
         else:
             queue.forget(key)
