@@ -1,8 +1,9 @@
 """Which keys an event wakes in the ReplicaSet and Deployment controllers, over the real registry
 and Redis: a Lease renewal or a Node status write wakes neither; a pod change wakes its owner's
 key only; an orphan wakes the ReplicaSets that select it; a pod turning Ready with
-minReadySeconds brings its ReplicaSet back once it is available; and a sync that has created
-pods creates no more until its cache has seen them (expectations)."""
+minReadySeconds brings its ReplicaSet back once it is available; the last old pod of a Recreate
+Deployment going wakes the Deployment; and a sync that has created pods creates no more until its
+cache has seen them (expectations)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from control.controllers.deployment import DeploymentController
 from control.controllers.replicaset import ReplicaSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
-from tests.integration.appsfake import catch_up, one_pass, ready_node
+from tests.integration.appsfake import Cluster, catch_up, one_pass, ready_node
 from tests.integration.test_workloads import deployment
 
 PODS, NODES, LEASES = must("pods"), must("nodes"), must("leases")
@@ -292,3 +293,29 @@ def test_no_second_create_before_the_cache_has_seen_the_first(passes: Passes) ->
     one_pass(passes.replicasets)
     assert len(reg.list(PODS, "default")["items"]) == 2
     assert reg.get(RSES, "default", "web")["status"]["replicas"] == 2
+
+
+def test_recreate_waits_for_the_last_old_pod_to_go(app: Any) -> None:
+    cluster = Cluster(app.extensions["tinykube"]["registry"])
+    reg = cluster.registry
+    reg.create(DEPLOYS, "default", deployment("web", replicas=2, strategy={"type": "Recreate"}))
+    cluster.settle(lambda: len(reg.list(PODS, "default")["items"]) == 2)
+    d = reg.get(DEPLOYS, "default", "web")
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = "tinykube/web:2"
+    reg.replace(DEPLOYS, "default", "web", d)
+
+    def pods() -> list[Obj]:
+        return list(reg.list(PODS, "default")["items"])
+
+    # The kubelet is slow: the old pods are terminating, the old ReplicaSet reports 0, and the
+    # Deployment has nothing left to do but wait.
+    for _ in range(10):
+        cluster.control_round()
+    assert len(pods()) == 2 and all(p["metadata"].get("deletionTimestamp") for p in pods())
+    assert [rs["status"].get("replicas", 0) for rs in reg.list(RSES, "default")["items"]] == [0]
+    assert cluster.deployments.queue.idle() and not len(cluster.deployments.queue)
+    # The kubelet removes them: the last deletion wakes the Deployment, which scales up anew.
+    cluster.kubelet.sync()
+    assert not pods()
+    cluster.settle(lambda: len(pods()) == 2, rounds=10)
+    assert {p["spec"]["containers"][0]["image"] for p in pods()} == {"tinykube/web:2"}
