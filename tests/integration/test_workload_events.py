@@ -277,6 +277,22 @@ def test_a_replicaset_event_wakes_its_deployment(passes: Passes) -> None:
     assert passes.d_queue.added[before:] == ["default/web"]
 
 
+def test_an_orphan_replicaset_wakes_only_the_deployments_that_select_it(passes: Passes) -> None:
+    reg = passes.registry
+    reg.create(DEPLOYS, "default", deployment("web", replicas=1))
+    reg.create(DEPLOYS, "default", deployment("api", replicas=1))
+    passes.settle()
+    before = len(passes.d_queue.added)
+    stray = replicaset("web-stray", 0)
+    stray["metadata"]["labels"] = {"app": "web"}
+    reg.create(RSES, "default", stray)
+    catch_up(passes.informers)
+    assert passes.d_queue.added[before:] == ["default/web"]
+    one_pass(passes.deployments)
+    adopted = reg.get(RSES, "default", "web-stray")
+    assert adopted["metadata"]["ownerReferences"][0]["name"] == "web"
+
+
 def test_no_second_create_before_the_cache_has_seen_the_first(passes: Passes) -> None:
     reg = passes.registry
     reg.create(RSES, "default", replicaset("web", 2))
