@@ -1,8 +1,12 @@
-"""The Deployment controller: on every change of a Deployment, ReplicaSet or pod it re-reads them,
-asks ``plan_deployment`` what each Deployment needs, and applies the plan with compare-and-set
-writes: ReplicaSet adoptions and releases, the new ReplicaSet, resized ones, deleted old
-revisions, then the Deployment's revision annotation and status, with ``ScalingReplicaSet``
-events. A write that loses to a concurrent change ends the sync; the next pass re-plans. Shell.
+"""The Deployment controller, as Kubernetes' (pkg/controller/deployment): informer handlers map
+each Deployment, ReplicaSet or pod event to the Deployment keys it concerns (a ReplicaSet to its
+controller, an orphan ReplicaSet to every Deployment of its namespace that selects it, the last
+pod of a Recreate Deployment going away to that Deployment), and ``sync(key)`` reads the caches,
+asks ``plan_deployment`` what the Deployment needs and applies the plan: ReplicaSet adoptions and
+releases, the new ReplicaSet, resized ones, deleted old revisions, then the Deployment's revision
+annotation and status, with ``ScalingReplicaSet`` events. Every write is compare-and-set through
+the registry; one that loses to a concurrent change (the cache was behind) ends the sync, which
+runs again with its key's back-off once the cache has caught up. Shell.
 """
 
 from __future__ import annotations
@@ -10,118 +14,197 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from common import errors, meta
+from common.controller import Controller
+from common.informer import Handler
 from common.resources import must
 from common.workloads import RECREATE
 from control import events
 from control.controllers import deployment_status as ds
+from control.controllers import owners, writes
 from control.controllers import rollout as ro
-from control.controllers import writes
 from control.controllers.deployment_plan import DeploymentPlan, plan_deployment
-from control.controllers.passes import run_passes
+from control.controllers.ownership import controller_of, controller_uid
+from control.controllers.replicaset_plan import selector_of
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
 
 PODS, REPLICASETS, DEPLOYMENTS = must("pods"), must("replicasets"), must("deployments")
+KIND = "Deployment"
 COMPONENT = "deployment-controller"
-RESYNC_SECONDS = 30.0
-# After a write lost to a concurrent change: look again almost at once.
-REPLAN_SECONDS = 0.05
+# kube-controller-manager's --concurrent-deployment-syncs.
+WORKERS = 5
 
 Obj = dict[str, Any]
 
 
-def _namespaced(objs: list[Obj]) -> dict[str, list[Obj]]:
-    out: dict[str, list[Obj]] = {}
-    for obj in objs:
-        out.setdefault(str(obj["metadata"].get("namespace") or ""), []).append(obj)
-    return out
+def _key(obj: Obj) -> str:
+    return f"{owners.namespace_of(obj)}/{obj['metadata']['name']}"
 
 
 def _recreate(d: Obj) -> bool:
     return ((d.get("spec") or {}).get("strategy") or {}).get("type") == RECREATE
 
 
-def _soonest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    return a if b is None else min(a, b)
+def _lost(key: str, what: str) -> errors.ConflictError:
+    return errors.ConflictError(f"deployment {key}: {what} changed meanwhile: syncing again")
 
 
-class DeploymentController:
-    name = "deployment"
-    watches: tuple[str, ...] = ("deployments", "replicasets", "pods")
-
-    def __init__(self, registry: Registry, *, clock: Callable[[], dt.datetime] = meta.now) -> None:
+class DeploymentController(Controller):
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        clock: Callable[[], dt.datetime] = meta.now,
+        workers: int = WORKERS,
+    ) -> None:
+        super().__init__("deployment", self.sync, workers=workers, initial=self._all_keys)
         self.registry = registry
         self.clock = clock
-        self.wake = threading.Event()
+        deployments = informers.informer("deployments")
+        replicasets = informers.informer("replicasets", owners.INDEXERS)
+        pods = informers.informer("pods", owners.INDEXERS)
+        self.deployments, self.replicasets, self.pods = (
+            deployments.store,
+            replicasets.store,
+            pods.store,
+        )
+        deployments.add_handler(self.handler())  # add, update, delete: the Deployment's key
+        replicasets.add_handler(Handler(self._add_rs, self._update_rs, self._delete_rs))
+        pods.add_handler(Handler(on_delete=self._delete_pod))
 
-    def run(self, stop: threading.Event) -> None:
-        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS)
+    def _all_keys(self) -> list[str]:
+        return self.deployments.keys()
 
-    def sync_all(self) -> float | None:
-        """One pass over every Deployment; returns seconds until a pass is due anyway."""
-        deployments = self.registry.list(DEPLOYMENTS, "")["items"]
-        if not deployments:
-            return None
-        replicasets = _namespaced(self.registry.list(REPLICASETS, "")["items"])
-        # Only Recreate looks at pods (it waits until the old ones are gone).
-        pods = _namespaced(self.registry.list(PODS, "")["items"]) if any(
-            _recreate(d) for d in deployments
-        ) else {}  # fmt: skip
-        due: float | None = None
-        for d in deployments:
-            ns = str(d["metadata"].get("namespace") or "")
-            try:
-                after = self.sync(d, replicasets.get(ns, []), pods.get(ns, []))
-            except errors.ApiError as e:
-                log.warning("deployment %s/%s: sync failed: %s", ns, d["metadata"]["name"], e)
-                after = 1.0
-            due = _soonest(due, after)
-        return due
+    # -- event handlers: which Deployment keys an event concerns ------------------------------
 
-    def sync(self, d: Obj, replicasets: list[Obj], pods: list[Obj]) -> float | None:
+    def _owner(self, rs: Obj, ref: Any) -> Obj | None:
+        return owners.resolve(self.deployments, owners.namespace_of(rs), ref, KIND)
+
+    def _enqueue_owner(self, rs: Obj, ref: Any) -> bool:
+        d = self._owner(rs, ref)
+        if d is not None:
+            self.queue.add(_key(d))
+        return d is not None
+
+    def _add_rs(self, rs: Obj) -> None:
+        if rs["metadata"].get("deletionTimestamp"):
+            self._delete_rs(rs)
+            return
+        ref = controller_of(rs)
+        if ref is not None:
+            self._enqueue_owner(rs, ref)
+            return
+        for d in owners.selecting(self.deployments, rs):  # an orphan: who may adopt it
+            self.queue.add(_key(d))
+
+    def _update_rs(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return  # a resync: nothing changed
+        cur_ref, old_ref = controller_of(cur), controller_of(old)
+        ref_changed = cur_ref != old_ref
+        if ref_changed and old_ref is not None:
+            self._enqueue_owner(old, old_ref)
+        if cur_ref is not None:
+            self._enqueue_owner(cur, cur_ref)
+            return
+        if ref_changed or old["metadata"].get("labels") != cur["metadata"].get("labels"):
+            for d in owners.selecting(self.deployments, cur):
+                self.queue.add(_key(d))
+
+    def _delete_rs(self, rs: Obj) -> None:
+        ref = controller_of(rs)
+        if ref is not None:
+            self._enqueue_owner(rs, ref)
+
+    def _delete_pod(self, pod: Obj) -> None:
+        """A Recreate Deployment waits for its old pods to go: sync it when its last one has."""
+        rs = owners.resolve(self.replicasets, owners.namespace_of(pod), controller_of(pod),
+                            "ReplicaSet")  # fmt: skip
+        d = None if rs is None else self._owner(rs, controller_of(rs))
+        if d is not None and _recreate(d) and not self._pods_of(d):
+            self.queue.add(_key(d))
+
+    # -- the sync -------------------------------------------------------------------------------
+
+    def _pods_of(self, d: Obj) -> list[Obj]:
+        """getPodMapForDeployment: the pods of the ReplicaSets the Deployment owns or selects
+        (Recreate waits until the old ones are gone)."""
+        selector = selector_of(d)
+        uid = d["metadata"].get("uid")
+        out: list[Obj] = []
+        for rs in self.replicasets.by_index(owners.NAMESPACE, owners.namespace_of(d)):
+            owner = controller_uid(rs)
+            labels = rs["metadata"].get("labels") or {}
+            if owner == uid or (not owner and selector.matches(labels)):
+                out += owners.owned(self.pods, rs)
+        return out
+
+    def sync(self, key: str) -> None:
+        """syncDeployment: converge one Deployment from the caches."""
+        d = self.deployments.get(key)
+        if d is None:
+            return  # deleted: the garbage collector removes what it owned
+        # The planner changes the ReplicaSets it resizes: give it copies, never the cache's.
+        replicasets = copy.deepcopy(
+            self.replicasets.by_index(owners.NAMESPACE, owners.namespace_of(d))
+        )
+        pods = self._pods_of(d) if _recreate(d) else []
         plan = plan_deployment(d, replicasets, pods, self.clock())
-        return self.apply(d, plan)
+        self.apply(key, d, plan)
+        if plan.requeue_after is not None:
+            self.queue.add_after(key, plan.requeue_after)
 
-    def apply(self, d: Obj, plan: DeploymentPlan) -> float | None:
+    def apply(self, key: str, d: Obj, plan: DeploymentPlan) -> None:
+        if plan.adopt:
+            self._recheck(key, d)
         if not writes.write_all(self.registry, REPLICASETS, plan.adopt + plan.release):
-            return REPLAN_SECONDS
+            raise _lost(key, "a ReplicaSet it claims")
         written = {""}
         if plan.create is not None:
-            if not self._create(d, plan.create):
-                return 1.0
+            self._create(key, d, plan.create)
             written.add(plan.create["metadata"]["name"])
         for rs in plan.update:
             if writes.replace(self.registry, REPLICASETS, rs) is None:
                 self._events(d, plan, written)
-                return REPLAN_SECONDS
+                raise _lost(key, f"replicaset {rs['metadata']['name']}")
             written.add(rs["metadata"]["name"])
         for rs in plan.delete:
             writes.delete(self.registry, REPLICASETS, rs)
         self._events(d, plan, written)
-        if plan.deployment is not None and not self._write_deployment(d, plan.deployment):
-            return REPLAN_SECONDS
-        return plan.requeue_after
+        if plan.deployment is not None:
+            self._write_deployment(key, d, plan.deployment)
 
-    def _create(self, d: Obj, rs: Obj) -> bool:
+    def _recheck(self, key: str, d: Obj) -> None:
+        """RecheckDeletionTimestamp: before adopting, a fresh read (not the cache) must show
+        the same Deployment, not being deleted."""
+        try:
+            fresh = self.registry.get(DEPLOYMENTS, owners.namespace_of(d), d["metadata"]["name"])
+        except errors.NotFoundError:
+            fresh = {"metadata": {}}
+        m = fresh["metadata"]
+        if m.get("uid") != d["metadata"].get("uid") or m.get("deletionTimestamp"):
+            raise _lost(key, "the Deployment (gone or going: it adopts nothing)")
+
+    def _create(self, key: str, d: Obj, rs: Obj) -> None:
         body = copy.deepcopy(rs)
         body["metadata"].pop("creationTimestamp", None)
-        ns, name = d["metadata"]["namespace"], rs["metadata"]["name"]
+        ns, name = owners.namespace_of(d), rs["metadata"]["name"]
         try:
             self.registry.create(REPLICASETS, ns, body)
-            return True
+            return
         except errors.AlreadyExistsError:
-            return False  # a stale read: the next pass sees it
+            # Made by an earlier sync the cache has not shown yet: its event syncs again.
+            raise _lost(key, f"replicaset {name}") from None
         except errors.ApiError as e:
             if isinstance(e, errors.ForbiddenError) and "being terminated" in e.message:
-                return False
+                return  # the namespace and the Deployment are going
             message = f'Failed to create new replica set "{name}": {e.message}'
             events.record(self.registry, d, "Warning", "ReplicaSetCreateError", message, COMPONENT)
             if ro.has_progress_deadline(d):
@@ -130,9 +213,9 @@ class DeploymentController:
                                         self.clock())  # fmt: skip
                 ds.set_condition(status, cond)
                 writes.write_status(self.registry, DEPLOYMENTS, d, status)
-            return False
+            raise writes.SyncError(message) from e
 
-    def _write_deployment(self, d: Obj, new: Obj) -> bool:
+    def _write_deployment(self, key: str, d: Obj, new: Obj) -> None:
         """The revision annotation (an update) and the status (a status update), each CAS."""
         current: Obj | None = d
         annotations = new["metadata"].get("annotations") or {}
@@ -140,9 +223,10 @@ class DeploymentController:
             body = copy.deepcopy(d)
             body["metadata"]["annotations"] = annotations
             current = writes.replace(self.registry, DEPLOYMENTS, body)
-        if current is None:
-            return False
-        return writes.write_status(self.registry, DEPLOYMENTS, current, new["status"]) is not None
+        if current is None or (
+            writes.write_status(self.registry, DEPLOYMENTS, current, new["status"]) is None
+        ):
+            raise _lost(key, "the Deployment")
 
     def _events(self, d: Obj, plan: DeploymentPlan, written: set[str]) -> None:
         for rs_name, etype, reason, message in plan.events:

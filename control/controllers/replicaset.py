@@ -1,32 +1,40 @@
-"""The ReplicaSet controller: on every change of a ReplicaSet or a pod it re-reads them all, asks
-``plan_replicas`` what each ReplicaSet must do, and applies it: ownership writes (adopt, release),
-pod creates in slow-start batches of 1, 2, 4, ... (as Kubernetes, so a broken template fails
-once, not 500 times), deletes in rank order, then the status, with ``SuccessfulCreate`` and
-``SuccessfulDelete`` events. Level-triggered; writes are compare-and-set. Shell.
+"""The ReplicaSet controller, as Kubernetes' (pkg/controller/replicaset): informer handlers map
+each ReplicaSet or pod event to the ReplicaSet keys it concerns (a pod to its controller, an
+orphan to every ReplicaSet of its namespace that selects it), and ``sync(key)`` reads the caches,
+asks ``plan_replicas`` what that ReplicaSet must do and applies it: ownership writes (adopt,
+release), pod creates in slow-start batches of 1, 2, 4, ... (a broken template fails once, not
+500 times), deletes in rank order, then the status, with ``SuccessfulCreate`` and
+``SuccessfulDelete`` events. Expectations keep a sync from creating or deleting again before the
+cache has seen its last creates and deletes. Writes go through the registry. Shell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import errors, meta
+from common.controller import Controller
+from common.informer import Handler
 from common.resources import must
 from control import events
-from control.controllers import writes
-from control.controllers.passes import run_passes
+from control.controllers import owners, writes
+from control.controllers.expectations import Expectations
+from control.controllers.ownership import controller_of
+from control.controllers.ranking import is_ready
 from control.controllers.replicaset_plan import (
     ReplicaPlan,
     batch_sizes,
+    min_ready_seconds,
     plan_replicas,
     pod_from_template,
     related_pods,
     replicaset_status,
 )
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 
 __all__ = ["ReplicaSetController", "plan_replicas"]
@@ -34,9 +42,10 @@ __all__ = ["ReplicaSetController", "plan_replicas"]
 log = logging.getLogger(__name__)
 
 PODS, REPLICASETS = must("pods"), must("replicasets")
+KIND = "ReplicaSet"
 COMPONENT = "replicaset-controller"
-# A pass even without any change: Kubernetes' controllers resync their informers periodically.
-RESYNC_SECONDS = 30.0
+# kube-controller-manager's --concurrent-replicaset-syncs.
+WORKERS = 5
 # Concurrent creates/deletes of one batch (Kubernetes runs a goroutine per pod).
 WRITE_WORKERS = 16
 
@@ -47,79 +56,183 @@ def _name(obj: Obj) -> str:
     return str(obj["metadata"]["name"])
 
 
-def _namespaced(objs: list[Obj]) -> dict[str, list[Obj]]:
-    out: dict[str, list[Obj]] = {}
-    for obj in objs:
-        out.setdefault(str(obj["metadata"].get("namespace") or ""), []).append(obj)
-    return out
+def _key(obj: Obj) -> str:
+    return f"{owners.namespace_of(obj)}/{_name(obj)}"
 
 
 def _terminating_namespace(e: errors.ApiError) -> bool:
     return isinstance(e, errors.ForbiddenError) and "being terminated" in e.message
 
 
-class ReplicaSetController:
-    name = "replicaset"
-    watches: tuple[str, ...] = ("replicasets", "pods")
-
-    def __init__(self, registry: Registry, *, clock: Callable[[], dt.datetime] = meta.now) -> None:
+class ReplicaSetController(Controller):
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        clock: Callable[[], dt.datetime] = meta.now,
+        workers: int = WORKERS,
+    ) -> None:
+        super().__init__("replicaset", self.sync, workers=workers, initial=self._all_keys)
         self.registry = registry
         self.clock = clock
-        self.wake = threading.Event()
+        self.expectations = Expectations()
         self._pool = ThreadPoolExecutor(WRITE_WORKERS, thread_name_prefix="replicaset-write")
+        pods = informers.informer("pods", owners.INDEXERS)
+        replicasets = informers.informer("replicasets", owners.INDEXERS)
+        self.pods, self.replicasets = pods.store, replicasets.store
+        replicasets.add_handler(Handler(self._add_rs, self._update_rs, self._delete_rs))
+        pods.add_handler(Handler(self._add_pod, self._update_pod, self._delete_pod))
 
-    def run(self, stop: threading.Event) -> None:
-        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS)
+    def _all_keys(self) -> list[str]:
+        return self.replicasets.keys()
 
-    def sync_all(self) -> float | None:
-        """One pass over every ReplicaSet; returns seconds until a pass is due anyway."""
-        replicasets = self.registry.list(REPLICASETS, "")["items"]
-        pods = _namespaced(self.registry.list(PODS, "")["items"])
-        siblings = _namespaced(replicasets)
-        due: float | None = None
-        for rs in replicasets:
-            namespace = str(rs["metadata"].get("namespace") or "")
-            try:
-                after = self.sync(rs, siblings[namespace], pods.get(namespace, []))
-            except errors.ApiError as e:
-                log.warning("replicaset %s/%s: sync failed: %s", namespace, _name(rs), e)
-                after = 1.0
-            if after is not None:
-                due = after if due is None else min(due, after)
-        return due
+    # -- event handlers: which ReplicaSet keys an event concerns ------------------------------
 
-    def sync(self, rs: Obj, siblings: list[Obj], pods: list[Obj]) -> float | None:
-        """Converge one ReplicaSet; returns seconds until it wants another sync."""
+    def _add_rs(self, rs: Obj) -> None:
+        self.queue.add(_key(rs))
+
+    def _update_rs(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
+            self._delete_rs(old)  # deleted and made again between two looks
+        self.queue.add(_key(cur))  # a resync too: a failed create is retried
+
+    def _delete_rs(self, rs: Obj) -> None:
+        self.expectations.delete(_key(rs))
+        self.queue.add(_key(rs))
+
+    def _owner(self, pod: Obj, ref: Any) -> Obj | None:
+        return owners.resolve(self.replicasets, owners.namespace_of(pod), ref, KIND)
+
+    def _add_pod(self, pod: Obj) -> None:
+        if pod["metadata"].get("deletionTimestamp"):
+            self._delete_pod(pod)  # seen for the first time while already going
+            return
+        ref = controller_of(pod)
+        if ref is not None:
+            rs = self._owner(pod, ref)
+            if rs is not None:
+                self.expectations.creation_observed(_key(rs))
+                self.queue.add(_key(rs))
+            return
+        for rs in owners.selecting(self.replicasets, pod):  # an orphan: who may adopt it
+            self.queue.add(_key(rs))
+
+    def _update_pod(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return  # a resync: nothing changed
+        labels_changed = old["metadata"].get("labels") != cur["metadata"].get("labels")
+        if cur["metadata"].get("deletionTimestamp"):
+            # A graceful deletion: replace the pod now, not once the kubelet has stopped it.
+            self._delete_pod(cur)
+            if labels_changed:
+                self._delete_pod(old)
+            return
+        cur_ref, old_ref = controller_of(cur), controller_of(old)
+        ref_changed = cur_ref != old_ref
+        if ref_changed and old_ref is not None:
+            previous = self._owner(old, old_ref)
+            if previous is not None:
+                self.queue.add(_key(previous))
+        if cur_ref is not None:
+            rs = self._owner(cur, cur_ref)
+            if rs is None:
+                return
+            self.queue.add(_key(rs))
+            seconds = min_ready_seconds(rs)
+            if seconds > 0 and not is_ready(old) and is_ready(cur):
+                # Look again once it is available (one more second against clock skew).
+                self.queue.add_after(_key(rs), seconds + 1.0)
+            return
+        if labels_changed or ref_changed:
+            for rs in owners.selecting(self.replicasets, cur):
+                self.queue.add(_key(rs))
+
+    def _delete_pod(self, pod: Obj) -> None:
+        ref = controller_of(pod)
+        if ref is None:
+            return  # no controller waits for an orphan
+        rs = self._owner(pod, ref)
+        if rs is not None:
+            self.expectations.deletion_observed(_key(rs), _key(pod))
+            self.queue.add(_key(rs))
+
+    # -- the sync -------------------------------------------------------------------------------
+
+    def sync(self, key: str) -> None:
+        """syncReplicaSet: converge one ReplicaSet from the caches."""
+        rs = self.replicasets.get(key)
+        if rs is None:
+            self.expectations.delete(key)
+            return
+        needs_sync = self.expectations.satisfied(key)
         now = self.clock()
-        plan = plan_replicas(rs, pods, now, related_pods(rs, siblings, pods))
-        owned = writes.write_all(self.registry, PODS, plan.adopt + plan.release)
-        if not owned:
-            return 0.1  # a pod changed under us: re-read and re-plan
-        failure = self._manage(rs, plan)
+        candidates = owners.owned(self.pods, rs) + self.pods.by_index(
+            owners.ORPHANS, owners.namespace_of(rs)
+        )
+        plan = plan_replicas(rs, candidates, now)
+        ref = controller_of(rs)
+        if plan.delete and ref is not None:
+            plan = plan_replicas(rs, candidates, now, self._related(rs, str(ref.get("uid"))))
+        if plan.adopt:
+            self._recheck(key, rs)
+        if not writes.write_all(self.registry, PODS, plan.adopt + plan.release):
+            raise errors.ConflictError(f"replicaset {key}: a pod changed while it was claimed")
+        failure = self._manage(key, rs, plan) if needs_sync else ""
         status = replicaset_status(rs, plan.claimed, now, failure) if failure else plan.status
-        writes.write_status(self.registry, REPLICASETS, rs, status)
+        if writes.write_status(self.registry, REPLICASETS, rs, status) is None:
+            raise errors.ConflictError(f"replicaset {key}: changed while its status was written")
         if failure:
-            return 1.0
-        return plan.requeue_after
+            raise writes.SyncError(failure)
+        if plan.requeue_after is not None:
+            self.queue.add_after(key, plan.requeue_after)
 
-    def _manage(self, rs: Obj, plan: ReplicaPlan) -> str:
+    def _related(self, rs: Obj, controller: str) -> list[Obj]:
+        """getIndirectlyRelatedPods: the pods of the ReplicaSets with the same controller (the
+        rank of deletions counts them per node)."""
+        siblings = self.replicasets.by_index(owners.CONTROLLER_UID, controller)
+        pods = self.pods.by_index(owners.NAMESPACE, owners.namespace_of(rs))
+        return related_pods(rs, siblings, pods)
+
+    def _recheck(self, key: str, rs: Obj) -> None:
+        """RecheckDeletionTimestamp: before adopting, a fresh read (not the cache) must show
+        the same ReplicaSet, not being deleted."""
+        try:
+            fresh = self.registry.get(REPLICASETS, owners.namespace_of(rs), _name(rs))
+        except errors.NotFoundError:
+            fresh = {"metadata": {}}
+        m = fresh["metadata"]
+        if m.get("uid") != rs["metadata"].get("uid") or m.get("deletionTimestamp"):
+            raise errors.ConflictError(f"replicaset {key}: gone or going: it adopts nothing")
+
+    def _manage(self, key: str, rs: Obj, plan: ReplicaPlan) -> str:
+        """manageReplicas: the creates or deletes of the plan; the first error, if any."""
+        if rs["metadata"].get("deletionTimestamp"):
+            return ""
         if plan.create:
-            return self._create(rs, plan.create)
+            return self._create(key, rs, plan.create)
         if plan.delete:
-            return self._delete(rs, plan.delete)
+            return self._delete(key, rs, plan.delete)
         return ""
 
-    def _create(self, rs: Obj, count: int) -> str:
-        """slowStartBatch: batches of 1, 2, 4, ...; stop at the first batch with a failure."""
+    def _create(self, key: str, rs: Obj, count: int) -> str:
+        """slowStartBatch: batches of 1, 2, 4, ...; stop after the first batch with a failure.
+        The creates never tried are not awaited."""
+        self.expectations.expect_creations(key, count)
+        done, failure = 0, ""
         for size in batch_sizes(count):
             futures = [self._pool.submit(self._create_one, rs) for _ in range(size)]
             failures = [e for e in (f.result() for f in futures) if e]
+            done += size - len(failures)
             if failures:
-                return failures[0]
-        return ""
+                failure = failures[0]
+                break
+        for _ in range(count - done):
+            self.expectations.creation_observed(key)
+        return failure
 
     def _create_one(self, rs: Obj) -> str:
-        namespace = str(rs["metadata"]["namespace"])
+        namespace = owners.namespace_of(rs)
         try:
             pod, _ = self.registry.create(PODS, namespace, pod_from_template(rs))
         except errors.ApiError as e:
@@ -131,17 +244,24 @@ class ReplicaSetController:
         self._event(rs, "Normal", "SuccessfulCreate", f"Created pod: {_name(pod)}")
         return ""
 
-    def _delete(self, rs: Obj, pods: list[Obj]) -> str:
-        results = list(self._pool.map(lambda p: self._delete_one(rs, p), pods))
+    def _delete(self, key: str, rs: Obj, pods: list[Obj]) -> str:
+        self.expectations.expect_deletions(key, [_key(p) for p in pods])
+        results = list(self._pool.map(lambda p: self._delete_one(key, rs, p), pods))
         return next((r for r in results if r), "")
 
-    def _delete_one(self, rs: Obj, pod: Obj) -> str:
+    def _delete_one(self, key: str, rs: Obj, pod: Obj) -> str:
+        """Delete that very pod (by uid); a deletion that will not happen is not awaited."""
+        options = {"preconditions": {"uid": pod["metadata"].get("uid")}}
         try:
-            if writes.delete(self.registry, PODS, pod):
-                self._event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {_name(pod)}")
+            self.registry.delete(PODS, owners.namespace_of(pod), _name(pod), options)
+        except (errors.NotFoundError, errors.ConflictError):
+            self.expectations.deletion_observed(key, _key(pod))  # gone already
+            return ""
         except errors.ApiError as e:
+            self.expectations.deletion_observed(key, _key(pod))
             self._event(rs, "Warning", "FailedDelete", f"Error deleting: {e.message}")
             return e.message
+        self._event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {_name(pod)}")
         return ""
 
     def _event(self, rs: Obj, etype: str, reason: str, message: str) -> None:

@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
+class SyncError(Exception):
+    """A create or delete of a sync failed; the sync runs again with its key's back-off (the
+    runner retries any error but an ApiError that retrying cannot fix, as this one may be)."""
+
+
 def _where(obj: Obj) -> tuple[str, str]:
     m = obj["metadata"]
     return str(m.get("namespace") or ""), str(m["name"])

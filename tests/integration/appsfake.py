@@ -1,20 +1,27 @@
 """Test scaffolding for the workload controllers over the real registry and Redis: a FAKE kubelet
 (no containers: it only marks bound pods Running and Ready, and finishes their deletions as the
 agent does), a settable clock, and ``Cluster`` which runs the scheduler, the controllers and the
-fake kubelet pass by pass, deterministically, until a condition holds."""
+fake kubelet pass by pass, deterministically, until a condition holds. The informer-based
+controllers get no threads here: before each of their passes the informers list again (their
+handlers hear what changed since), then each key queued by then is synced once."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
 from common import errors, meta
+from common.controller import Controller
 from common.resources import must
+from common.workqueue import RateLimitedQueue
+from control.controllers import writes
 from control.controllers.deployment import DeploymentController
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.replicaset import ReplicaSetController
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
 
@@ -26,12 +33,44 @@ Obj = dict[str, Any]
 class Clock:
     def __init__(self) -> None:
         self.now = dt.datetime(2024, 5, 1, 10, 0, 0, tzinfo=dt.UTC)
+        self.skipped = 0.0
 
     def __call__(self) -> dt.datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
+        self.skipped += seconds
+
+    def monotonic(self) -> float:
+        """The work queues' clock: real time plus the time skipped, so a delayed key comes
+        back when either has passed."""
+        return time.monotonic() + self.skipped
+
+
+def catch_up(informers: SharedInformers) -> None:
+    """Bring every informer up to date at once: list again and tell the handlers what changed,
+    as after a broken watch."""
+    for resource in ("deployments", "replicasets", "pods"):
+        informers.informer(resource)._relist()
+
+
+def one_pass(controller: Controller) -> None:
+    """Sync each key queued now once, as the workers would (a key whose write lost or failed
+    comes back after its back-off; any other error fails the test); keys queued meanwhile wait
+    for the next pass."""
+    queue, keys = controller.queue, []
+    while (key := queue.get(0)) is not None:
+        keys.append(key)
+    for key in keys:
+        try:
+            controller.sync(key)
+        except (errors.ApiError, writes.SyncError):
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
+        finally:
+            queue.done(key)
 
 
 class FakeKubelet:
@@ -104,8 +143,11 @@ class Cluster:
         self.registry = registry
         self.clock = Clock()
         self.scheduler = Scheduler(registry)
-        self.replicasets = ReplicaSetController(registry, clock=self.clock)
-        self.deployments = DeploymentController(registry, clock=self.clock)
+        self.informers = SharedInformers(registry)
+        self.replicasets = ReplicaSetController(registry, self.informers, clock=self.clock)
+        self.deployments = DeploymentController(registry, self.informers, clock=self.clock)
+        for c in (self.replicasets, self.deployments):
+            c.queue = RateLimitedQueue(self.clock.monotonic)
         self.gc = GarbageCollector(registry)
         self.namespaces = NamespaceController(registry, clock=self.clock)
         self.kubelet = FakeKubelet(registry, self.clock)
@@ -113,8 +155,10 @@ class Cluster:
 
     def control_round(self) -> None:
         """Every controller once, without the kubelet."""
-        self.deployments.sync_all()
-        self.replicasets.sync_all()
+        catch_up(self.informers)
+        one_pass(self.deployments)
+        catch_up(self.informers)
+        one_pass(self.replicasets)
         self.scheduler.schedule_pending()
         self.gc.sync_all()
         self.namespaces.sync_all()
