@@ -38,6 +38,20 @@ class NodeUsage:
         if owner:
             self.owners[owner] += 1
 
+    def remove(self, pod: Obj) -> None:
+        """Take back what ``add`` counted for ``pod``; its host ports are freed (the caller adds
+        back those another pod of the node still holds)."""
+        cpu, mem = pod_requests(pod)
+        self.cpu_millis -= cpu
+        self.memory -= mem
+        self.pods -= 1
+        self.host_ports -= host_ports(pod)
+        owner = controller_uid(pod)
+        if owner:
+            self.owners[owner] -= 1
+            if self.owners[owner] <= 0:
+                del self.owners[owner]
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -72,12 +86,17 @@ def controller_uid(pod: Obj) -> str:
     return ""
 
 
+def counts_on_node(pod: Obj) -> bool:
+    """Whether ``pod`` takes from its node: bound there and not finished."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    return bool(node) and (pod.get("status") or {}).get("phase") not in TERMINAL
+
+
 def usage_by_node(pods: Iterable[Obj]) -> dict[str, NodeUsage]:
     usage: dict[str, NodeUsage] = {}
     for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and (pod.get("status") or {}).get("phase") not in TERMINAL:
-            usage.setdefault(node, NodeUsage()).add(pod)
+        if counts_on_node(pod):
+            usage.setdefault(pod["spec"]["nodeName"], NodeUsage()).add(pod)
     return usage
 
 

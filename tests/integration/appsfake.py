@@ -16,7 +16,7 @@ from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.replicaset import ReplicaSetController
 from control.registry.registry import Registry
-from control.scheduling import Scheduler
+from tests.integration.schedpass import schedule_pending
 
 PODS, NODES, EVENTS = must("pods"), must("nodes"), must("events")
 DEPLOYS, RSES, NAMESPACES = must("deployments"), must("replicasets"), must("namespaces")
@@ -103,7 +103,6 @@ class Cluster:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.clock = Clock()
-        self.scheduler = Scheduler(registry)
         self.replicasets = ReplicaSetController(registry, clock=self.clock)
         self.deployments = DeploymentController(registry, clock=self.clock)
         self.gc = GarbageCollector(registry)
@@ -115,7 +114,7 @@ class Cluster:
         """Every controller once, without the kubelet."""
         self.deployments.sync_all()
         self.replicasets.sync_all()
-        self.scheduler.schedule_pending()
+        schedule_pending(self.registry)
         self.gc.sync_all()
         self.namespaces.sync_all()
 
