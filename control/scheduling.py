@@ -17,6 +17,7 @@ from typing import Any
 from common import errors
 from common.informer import Handler, Informer, by_node_name
 from common.resources import must
+from common.wellknown import POD_SCHEDULED, READY
 from control import events
 from control.informers import SharedInformers
 from control.registry.binding import set_condition
@@ -58,7 +59,7 @@ def _node_changed(old: Obj, new: Obj) -> bool:
     def view(node: Obj) -> tuple[Any, ...]:
         spec, status = node.get("spec") or {}, node.get("status") or {}
         conditions = status.get("conditions") or []
-        ready = [c.get("status") for c in conditions if c.get("type") == "Ready"]
+        ready = [c.get("status") for c in conditions if c.get("type") == READY]
         return (status.get("allocatable"), (node.get("metadata") or {}).get("labels"),
                 spec.get("taints"), spec.get("unschedulable"), ready)  # fmt: skip
 
@@ -189,7 +190,7 @@ class Scheduler:
         current = pod
         for _ in range(STATUS_ATTEMPTS):
             obj = copy.deepcopy(current)
-            set_condition(obj, "PodScheduled", "False", "Unschedulable", message,
+            set_condition(obj, POD_SCHEDULED, "False", "Unschedulable", message,
                           self.registry.clock())  # fmt: skip
             try:
                 return self.registry.replace(PODS, ns, name, obj, sub="status")
