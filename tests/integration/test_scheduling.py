@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from common import errors
 from common.quantity import parse_cpu_millis
 from common.resources import must
 from control.informers import SharedInformers
@@ -183,6 +184,85 @@ def test_gated_pods_wait_for_their_gates(app: Any, running: Scheduler) -> None:
     reg.patch(PODS, "default", "gated", {"spec": {"schedulingGates": None}},
               "application/merge-patch+json")  # fmt: skip
     wait_for("the gated pod", lambda: node_name(reg, "gated") == "n1")
+
+
+@pytest.fixture
+def stepped(app: Any) -> Iterator[Scheduler]:
+    """The scheduler on running informers, its cycles stepped by the test."""
+    reg = registry(app)
+    informers = SharedInformers(reg)
+    scheduler = Scheduler(reg, informers)
+    stop = threading.Event()
+    informers.start(stop)
+    assert informers.wait_for_sync(stop, 10)
+    yield scheduler
+    stop.set()
+
+
+def test_a_failed_bind_is_forgotten_and_tried_again(
+    app: Any, stepped: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = registry(app)
+    reg.create(NODES, "", node("n1", pods="1"))
+    reg.create(PODS, "default", pod("a"))
+    wait_for("both in the caches", lambda: stepped.queue.where("default/a") == "active")
+    wait_for("the node", lambda: stepped.cache.node_names() == ["n1"])
+    real_bind = reg.bind
+    calls: list[str] = []
+
+    def failing_bind(namespace: str, name: str, body: Any) -> Any:
+        calls.append(name)
+        if len(calls) == 1:
+            raise errors.ServiceUnavailableError("the storage backend is unavailable")
+        return real_bind(namespace, name, body)
+
+    monkeypatch.setattr(reg, "bind", failing_bind)
+    assert stepped.schedule_next(1)
+    assert stepped.wait_for_bindings(10)
+    assert calls == ["a"] and node_name(reg, "a") is None
+    assert not stepped.cache.is_assumed("default/a") and stepped.cache.usage("n1").pods == 0
+    assert stepped.queue.where("default/a") == "backoff"
+    assert stepped.schedule_next(5)  # after its 1 s back-off
+    assert stepped.wait_for_bindings(10)
+    assert node_name(reg, "a") == "n1" and stepped.bound == 1
+    wait_for("the confirmation", lambda: not stepped.cache.is_assumed("default/a"))
+    assert stepped.cache.usage("n1").pods == 1
+
+
+def test_a_cycle_that_raises_puts_the_pod_back(
+    app: Any, stepped: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = registry(app)
+    reg.create(NODES, "", node("n1"))
+    reg.create(PODS, "default", pod("a"))
+    wait_for("the pod queued", lambda: stepped.queue.where("default/a") == "active")
+    wait_for("the node", lambda: stepped.cache.node_names() == ["n1"])
+    real_schedule = stepped.cache.schedule
+    monkeypatch.setattr(stepped.cache, "schedule", lambda p: 1 / 0)
+    assert stepped.schedule_next(1)
+    assert stepped.queue.where("default/a") == "backoff"
+    monkeypatch.setattr(stepped.cache, "schedule", real_schedule)
+    assert stepped.schedule_next(5)
+    assert stepped.wait_for_bindings(10)
+    assert node_name(reg, "a") == "n1"
+
+
+def test_the_unschedulable_condition_is_written_over_a_stale_cache(
+    app: Any, stepped: Scheduler
+) -> None:
+    reg = registry(app)
+    stale = reg.create(PODS, "default", pod("a"))[0]
+    reg.patch(PODS, "default", "a", {"metadata": {"labels": {"x": "y"}}},
+              "application/merge-patch+json")  # fmt: skip
+    written = stepped._write_unschedulable(stale, "0/0 nodes are available")
+    assert written is not None and written["metadata"]["labels"] == {"x": "y"}
+    cond = next(c for c in written["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
+    # Bound meanwhile (by someone else): no condition is written.
+    reg.bind("default", "a", {"target": {"kind": "Node", "name": "elsewhere"}})
+    assert stepped._write_unschedulable(stale, "0/0 nodes are available") is None
+    reg.delete(PODS, "default", "a", {"gracePeriodSeconds": 0})
+    assert stepped._write_unschedulable(stale, "0/0 nodes are available") is None
 
 
 def test_expired_events_are_deleted(app: Any) -> None:
