@@ -52,7 +52,7 @@ def pending(pod: Obj) -> bool:
     )
 
 
-def _node_changed(old: Obj, new: Obj) -> bool:
+def node_changed(old: Obj, new: Obj) -> bool:
     """Whether a node update could make a pod fit (allocatable, labels, taints, unschedulable or
     readiness changed), not a mere heartbeat."""
 
@@ -220,7 +220,7 @@ class Scheduler:
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         self.cache.set_node(new)
-        if _node_changed(old, new):
+        if node_changed(old, new):
             self._moved_by(new["metadata"]["name"])
 
     def _node_deleted(self, node: Obj) -> None:
