@@ -62,7 +62,7 @@ def default_loops(
     them from ``informers``."""
     informers = informers if informers is not None else SharedInformers(registry)
     return [
-        Scheduler(registry),
+        Scheduler(registry, informers),
         NodeLifecycleController(registry, node_lifecycle),
         ReplicaSetController(registry, informers),  # replicasets, pods
         DeploymentController(registry, informers),  # deployments, replicasets, pods

@@ -8,14 +8,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from common.quantity import parse_bytes, parse_cpu_millis
+from common import quantity
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 # Kubernetes schedules 110 pods per node unless the node says otherwise.
 DEFAULT_MAX_PODS = 110
+# Quantities are parsed once each: a decision reads every node's allocatable, and a cluster has
+# few distinct values (parsing is most of a decision's time otherwise).
+PARSED_QUANTITIES = 4096
+parse_cpu_millis = lru_cache(PARSED_QUANTITIES)(quantity.parse_cpu_millis)
+parse_bytes = lru_cache(PARSED_QUANTITIES)(quantity.parse_bytes)
 
 
 @dataclass
@@ -37,6 +43,20 @@ class NodeUsage:
         owner = controller_uid(pod)
         if owner:
             self.owners[owner] += 1
+
+    def remove(self, pod: Obj) -> None:
+        """Take back what ``add`` counted for ``pod``; its host ports are freed (the caller adds
+        back those another pod of the node still holds)."""
+        cpu, mem = pod_requests(pod)
+        self.cpu_millis -= cpu
+        self.memory -= mem
+        self.pods -= 1
+        self.host_ports -= host_ports(pod)
+        owner = controller_uid(pod)
+        if owner:
+            self.owners[owner] -= 1
+            if self.owners[owner] <= 0:
+                del self.owners[owner]
 
 
 @dataclass(frozen=True)
@@ -72,12 +92,17 @@ def controller_uid(pod: Obj) -> str:
     return ""
 
 
+def counts_on_node(pod: Obj) -> bool:
+    """Whether ``pod`` takes from its node: bound there and not finished."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    return bool(node) and (pod.get("status") or {}).get("phase") not in TERMINAL
+
+
 def usage_by_node(pods: Iterable[Obj]) -> dict[str, NodeUsage]:
     usage: dict[str, NodeUsage] = {}
     for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and (pod.get("status") or {}).get("phase") not in TERMINAL:
-            usage.setdefault(node, NodeUsage()).add(pod)
+        if counts_on_node(pod):
+            usage.setdefault(pod["spec"]["nodeName"], NodeUsage()).add(pod)
     return usage
 
 
@@ -99,8 +124,29 @@ def _tolerates(pod: Obj, taint: Obj) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Wants:
+    """What a pod asks of a node, read once per decision."""
+
+    cpu: int
+    memory: int
+    ports: set[tuple[str, int]]
+    selector: Mapping[str, str]
+    owner: str
+
+    @staticmethod
+    def of(pod: Obj) -> _Wants:
+        cpu, mem = pod_requests(pod)
+        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+        return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod))
+
+
 def unfit_reason(pod: Obj, node: Obj, usage: NodeUsage) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
+    return _unfit(pod, _Wants.of(pod), node, usage)
+
+
+def _unfit(pod: Obj, wants: _Wants, node: Obj, usage: NodeUsage) -> str | None:
     spec = node.get("spec") or {}
     if spec.get("unschedulable"):
         return "node(s) were unschedulable"
@@ -110,20 +156,18 @@ def unfit_reason(pod: Obj, node: Obj, usage: NodeUsage) -> str | None:
     if not is_ready(node):
         return "node(s) were not ready"
     labels = (node.get("metadata") or {}).get("labels") or {}
-    selector: Mapping[str, str] = (pod.get("spec") or {}).get("nodeSelector") or {}
-    if any(labels.get(k) != v for k, v in selector.items()):
+    if any(labels.get(k) != v for k, v in wants.selector.items()):
         return "node(s) didn't match Pod's node affinity/selector"
-    if host_ports(pod) & usage.host_ports:
+    if wants.ports & usage.host_ports:
         return "node(s) didn't have free ports for the requested pod ports"
     allocatable = (node.get("status") or {}).get("allocatable") or {}
-    cpu, mem = pod_requests(pod)
     if usage.pods + 1 > int(allocatable.get("pods", DEFAULT_MAX_PODS)):
         return "Too many pods"
     cpu_left = parse_cpu_millis(allocatable.get("cpu", "0")) - usage.cpu_millis
-    if cpu and "cpu" in allocatable and cpu > cpu_left:
+    if wants.cpu and "cpu" in allocatable and wants.cpu > cpu_left:
         return "Insufficient cpu"
     memory_left = parse_bytes(allocatable.get("memory", "0")) - usage.memory
-    if mem and "memory" in allocatable and mem > memory_left:
+    if wants.memory and "memory" in allocatable and wants.memory > memory_left:
         return "Insufficient memory"
     return None
 
@@ -131,13 +175,14 @@ def unfit_reason(pod: Obj, node: Obj, usage: NodeUsage) -> str | None:
 Score = tuple[int, float, int, str]
 
 
-def _score(pod: Obj, node: Obj, usage: NodeUsage) -> Score:
+def _score(wants: _Wants, node: Obj, usage: NodeUsage) -> Score:
     allocatable = (node.get("status") or {}).get("allocatable") or {}
-    cpu, mem = pod_requests(pod)
     total_cpu = parse_cpu_millis(allocatable.get("cpu", "1")) or 1
     total_mem = parse_bytes(allocatable.get("memory", "1")) or 1
-    used = ((usage.cpu_millis + cpu) / total_cpu + (usage.memory + mem) / total_mem) / 2
-    siblings = usage.owners.get(controller_uid(pod), 0) if controller_uid(pod) else 0
+    used = (
+        (usage.cpu_millis + wants.cpu) / total_cpu + (usage.memory + wants.memory) / total_mem
+    ) / 2
+    siblings = usage.owners.get(wants.owner, 0) if wants.owner else 0
     # Lower sorts first: fewest siblings (spread), least allocated, fewest pods, then by name.
     return (siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
 
@@ -145,14 +190,16 @@ def _score(pod: Obj, node: Obj, usage: NodeUsage) -> Score:
 def select_node(pod: Obj, nodes: Iterable[Obj], usage: Mapping[str, NodeUsage]) -> Decision:
     """The node ``pod`` should run on, or None and kube-scheduler's explanation."""
     nodes = list(nodes)
+    wants = _Wants.of(pod)
     fits: list[tuple[Score, str]] = []
     reasons: Counter[str] = Counter()
+    empty = NodeUsage()
     for node in nodes:
         name = node["metadata"]["name"]
-        u = usage.get(name) or NodeUsage()
-        reason = unfit_reason(pod, node, u)
+        u = usage.get(name) or empty
+        reason = _unfit(pod, wants, node, u)
         if reason is None:
-            fits.append((_score(pod, node, u), name))
+            fits.append((_score(wants, node, u), name))
         else:
             reasons[reason] += 1
     if fits:

@@ -1,107 +1,253 @@
-"""The scheduler loop: binds every pending pod to the node ``select_node`` picks, through the
-``binding`` rules of the registry; a pod that fits nowhere stays Pending with ``PodScheduled=False``
-and a ``FailedScheduling`` event. Level-triggered: each pass re-reads pods and nodes."""
+"""The scheduler, as kube-scheduler: the shared pod and node informers feed a scheduling queue
+(pending pods) and a cache (nodes and what their pods take); the scheduling cycle pops one pod,
+picks its node with ``select_node`` on the cache and assumes it there; the binding cycle writes
+the ``binding`` through the registry on a pool of its own, so the next pod is scheduled
+meanwhile. A pod that fits nowhere gets ``PodScheduled=False`` and a ``FailedScheduling`` event
+and waits for a cluster event that could make it fit. Shell."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from common import errors, meta
+from common import errors
+from common.informer import Handler, Informer, by_node_name
+from common.resources import must
+from common.wellknown import POD_SCHEDULED, READY
 from control import events
+from control.informers import SharedInformers
 from control.registry.binding import set_condition
 from control.registry.registry import Registry
-from control.scheduler import NodeUsage, select_node, usage_by_node
+from control.scheduler import TERMINAL, counts_on_node
+from control.scheduler_cache import SchedulerCache
+from control.scheduling_queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger(__name__)
 
+Obj = dict[str, Any]
+PODS = must("pods")
 COMPONENT = "default-scheduler"
-# Retry of unschedulable pods even without a change in the cluster (Kubernetes: 5 minutes max).
-RETRY_INTERVAL = 5.0
+# How long the scheduling cycle waits for a pod before looking at its stop event.
+POLL_SECONDS = 0.5
+# Binding cycles at once: each is a few store round trips, which overlap on a pool.
+BIND_WORKERS = 8
+# Attempts at writing PodScheduled=False when the cached pod turns out stale.
+STATUS_ATTEMPTS = 3
 
 
-def pending(pod: dict[str, Any]) -> bool:
+def pending(pod: Obj) -> bool:
+    """Whether ``pod`` waits for this scheduler: unbound, not going away, not finished, and not
+    held back by scheduling gates (kube's SchedulingGates pre-enqueue check)."""
     spec, m = pod.get("spec") or {}, pod.get("metadata") or {}
     return (
         not spec.get("nodeName")
         and not m.get("deletionTimestamp")
         and spec.get("schedulerName", COMPONENT) == COMPONENT
-        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        and (pod.get("status") or {}).get("phase") not in TERMINAL
+        and not spec.get("schedulingGates")
     )
+
+
+def node_changed(old: Obj, new: Obj) -> bool:
+    """Whether a node update could make a pod fit (allocatable, labels, taints, unschedulable or
+    readiness changed), not a mere heartbeat."""
+
+    def view(node: Obj) -> tuple[Any, ...]:
+        spec, status = node.get("spec") or {}, node.get("status") or {}
+        conditions = status.get("conditions") or []
+        ready = [c.get("status") for c in conditions if c.get("type") == READY]
+        return (status.get("allocatable"), (node.get("metadata") or {}).get("labels"),
+                spec.get("taints"), spec.get("unschedulable"), ready)  # fmt: skip
+
+    return view(old) != view(new)
 
 
 class Scheduler:
     name = "scheduler"
-    watches: tuple[str, ...] = ("pods", "nodes")
+    watches: tuple[str, ...] = ()  # the informers tell it of changes
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, informers: SharedInformers, *, bind_workers: int = BIND_WORKERS
+    ) -> None:
         self.registry = registry
-        self.store = registry.store
         self.wake = threading.Event()
+        self.queue = SchedulingQueue()
+        self.cache = SchedulerCache()
+        self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="scheduler-bind")
+        self._lock = threading.Lock()
+        self._inflight = 0  # binding cycles and status writes not finished yet
+        self._idle = threading.Condition(self._lock)
+        self.attempts = 0  # scheduling cycles run
+        self.bound = 0  # pods bound
         # Message of the last FailedScheduling event per pod uid, so a pod stuck for the same
         # reason does not flood the event list.
         self._reported: dict[str, str] = {}
+        self.nodes: Informer = informers.informer("nodes")
+        self.pods: Informer = informers.informer("pods", {"node": by_node_name})
+        self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
+        self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
 
-    def schedule_pending(self) -> int:
-        """One pass over every pending pod, oldest first; returns how many were bound."""
-        pods, _ = self.store.list("pods")
-        nodes, _ = self.store.list("nodes")
-        usage = usage_by_node(pods)
-        todo = sorted(
-            (p for p in pods if pending(p)),
-            key=lambda p: p["metadata"].get("creationTimestamp", ""),
-        )
-        bound = 0
-        for pod in todo:
-            decision = select_node(pod, nodes, usage)
-            if decision.node is None:
-                self._unschedulable(pod, decision.message)
-                continue
-            try:
-                self.registry.bind(
-                    pod["metadata"]["namespace"],
-                    pod["metadata"]["name"],
-                    {"target": {"kind": "Node", "name": decision.node}},
-                )
-            except errors.ApiError as e:
-                log.info("pod %s: not bound: %s", pod["metadata"]["name"], e)
-                continue
-            usage.setdefault(decision.node, NodeUsage()).add(
-                {**pod, "spec": {**pod["spec"], "nodeName": decision.node}}
-            )
-            self._reported.pop(pod["metadata"].get("uid", ""), None)
-            pod["kind"], pod["apiVersion"] = "Pod", "v1"
-            events.record(
-                self.registry, pod, "Normal", "Scheduled",
-                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
-                f"to {decision.node}", COMPONENT,
-            )  # fmt: skip
-            bound += 1
-        return bound
-
-    def _unschedulable(self, pod: dict[str, Any], message: str) -> None:
-        uid = pod["metadata"].get("uid", "")
-        if self._reported.get(uid) == message:
-            return
-        self._reported[uid] = message
-        log.info("pod %s: unschedulable: %s", pod["metadata"]["name"], message)
-        set_condition(pod, "PodScheduled", "False", "Unschedulable", message, meta.now())
-        try:
-            self.store.update("pods", pod, expected_rv=int(pod["metadata"]["resourceVersion"]))
-        except errors.ApiError as e:
-            log.info("pod %s: condition not written: %s", pod["metadata"]["name"], e)
-            self._reported.pop(uid, None)
-            return
-        pod["kind"], pod["apiVersion"] = "Pod", "v1"
-        events.record(self.registry, pod, "Warning", "FailedScheduling", message, COMPONENT)
+    # -- the loop -----------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Schedule whenever pods or nodes change (or every few seconds), until ``stop``."""
+        """Schedule one pod after another until ``stop`` (the end of a leadership term)."""
         while not stop.is_set():
-            self.wake.clear()
+            self.schedule_next(POLL_SECONDS)
+
+    def schedule_next(self, timeout: float) -> bool:
+        """One scheduling cycle, for the next pod of the queue; False if none came in time."""
+        info = self.queue.pop(timeout)
+        if info is None:
+            return False
+        try:
+            self._schedule(info)
+        except Exception:
+            log.exception("scheduler: pod %s: scheduling failed", info.key)
+            self.queue.requeue_after_error(info)
+        return True
+
+    def wait_for_bindings(self, timeout: float | None = None) -> bool:
+        """Wait until every binding cycle and status write started has finished."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+
+    def _schedule(self, info: QueuedPod) -> None:
+        pod = self.pods.store.get(info.key)
+        if pod is None or not pending(pod) or self.cache.is_assumed(info.key):
+            self.queue.done(info)  # bound, deleted or changed since it was queued
+            return
+        with self._lock:
+            self.attempts += 1
+        decision = self.cache.schedule(pod)
+        if decision.node is None:
+            self.queue.requeue_unschedulable(info)
+            self._submit(self._report_unschedulable, pod, decision.message)
+            return
+        self.queue.done(info)
+        self._submit(self._bind, info, pod, decision.node)
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            self._inflight += 1
+
+        def run() -> None:
             try:
-                self.schedule_pending()
+                fn(*args)
+            except Exception:
+                log.exception("scheduler: %s failed", getattr(fn, "__name__", fn))
+            finally:
+                with self._idle:
+                    self._inflight -= 1
+                    self._idle.notify_all()
+
+        self._binder.submit(run)
+
+    # -- the binding cycle and the failure report ---------------------------------------------
+
+    def _bind(self, info: QueuedPod, pod: Obj, node: str) -> None:
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        try:
+            self.registry.bind(ns, name, {"target": {"kind": "Node", "name": node}})
+        except errors.ApiError as e:
+            log.info("pod %s/%s: not bound to %s: %s", ns, name, node, e)
+            if self.cache.forget(pod) is not None:
+                self._moved_by(node)  # the room it held is free again
+            self.queue.requeue_after_error(info)
+            return
+        with self._lock:
+            self.bound += 1
+            self._reported.pop(pod["metadata"].get("uid", ""), None)
+        log.debug("pod %s/%s: bound to %s", ns, name, node)
+        events.record(
+            self.registry, {**pod, "kind": "Pod", "apiVersion": "v1"}, "Normal", "Scheduled",
+            f"Successfully assigned {ns}/{name} to {node}", COMPONENT,
+        )  # fmt: skip
+
+    def _report_unschedulable(self, pod: Obj, message: str) -> None:
+        uid = pod["metadata"].get("uid", "")
+        with self._lock:
+            if self._reported.get(uid) == message:
+                return
+            self._reported[uid] = message
+        log.info("pod %s: unschedulable: %s", pod["metadata"]["name"], message)
+        written = self._write_unschedulable(pod, message)
+        if written is None:
+            with self._lock:
+                self._reported.pop(uid, None)
+            return
+        events.record(
+            self.registry, {**written, "kind": "Pod", "apiVersion": "v1"}, "Warning",
+            "FailedScheduling", message, COMPONENT,
+        )  # fmt: skip
+
+    def _write_unschedulable(self, pod: Obj, message: str) -> Obj | None:
+        """PodScheduled=False with ``message`` on the pod's status; re-read once per conflict."""
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        current = pod
+        for _ in range(STATUS_ATTEMPTS):
+            obj = copy.deepcopy(current)
+            set_condition(obj, POD_SCHEDULED, "False", "Unschedulable", message,
+                          self.registry.clock())  # fmt: skip
+            try:
+                return self.registry.replace(PODS, ns, name, obj, sub="status")
+            except errors.ConflictError:
+                try:
+                    current = self.registry.get(PODS, ns, name)
+                except errors.ApiError:
+                    return None
+                if not pending(current) or current["metadata"].get("uid") != pod["metadata"].get(
+                    "uid"
+                ):
+                    return None
             except errors.ApiError as e:
-                log.warning("scheduler: pass failed: %s", e)
-            self.wake.wait(RETRY_INTERVAL)
+                log.info("pod %s/%s: condition not written: %s", ns, name, e)
+                return None
+        return None
+
+    # -- informer events ----------------------------------------------------------------------
+
+    def _moved_by(self, node: str) -> None:
+        """A change on ``node`` that may make room: unschedulable pods that now fit there move."""
+        self.queue.move_unschedulable(lambda pod: self.cache.fits(pod, node))
+
+    def _node_added(self, node: Obj) -> None:
+        self.cache.set_node(node)
+        self._moved_by(node["metadata"]["name"])
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        self.cache.set_node(new)
+        if node_changed(old, new):
+            self._moved_by(new["metadata"]["name"])
+
+    def _node_deleted(self, node: Obj) -> None:
+        self.cache.remove_node(node)
+
+    def _pod_added(self, pod: Obj) -> None:
+        if (pod.get("spec") or {}).get("nodeName"):
+            self.cache.set_pod(pod)
+        elif pending(pod):
+            self.queue.add(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if (new.get("spec") or {}).get("nodeName"):
+            self.queue.delete(new)  # bound: by this scheduler (confirming it) or by someone
+            freed = counts_on_node(old) and not counts_on_node(new)
+            self.cache.set_pod(new)
+            if freed:
+                self._moved_by(str(new["spec"]["nodeName"]))  # it finished: its room is free
+        elif pending(new):
+            self.queue.update(old, new)
+        else:
+            self.queue.delete(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self.queue.delete(pod)
+        with self._lock:
+            self._reported.pop((pod.get("metadata") or {}).get("uid", ""), None)
+        node = self.cache.remove_pod(pod)
+        if node is not None:
+            self._moved_by(node)  # AssignedPodDelete

@@ -23,7 +23,7 @@ from control.controllers.namespace import NamespaceController
 from control.controllers.replicaset import ReplicaSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
-from control.scheduling import Scheduler
+from tests.integration.schedpass import schedule_pending
 
 PODS, NODES, EVENTS = must("pods"), must("nodes"), must("events")
 DEPLOYS, RSES, NAMESPACES = must("deployments"), must("replicasets"), must("namespaces")
@@ -142,7 +142,6 @@ class Cluster:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.clock = Clock()
-        self.scheduler = Scheduler(registry)
         self.informers = SharedInformers(registry)
         self.replicasets = ReplicaSetController(registry, self.informers, clock=self.clock)
         self.deployments = DeploymentController(registry, self.informers, clock=self.clock)
@@ -159,7 +158,7 @@ class Cluster:
         one_pass(self.deployments)
         catch_up(self.informers)
         one_pass(self.replicasets)
-        self.scheduler.schedule_pending()
+        schedule_pending(self.registry)
         self.gc.sync_all()
         self.namespaces.sync_all()
 

@@ -16,7 +16,7 @@ from control.controllers import nodehealth as nh
 from control.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController
 from control.manager import default_loops
 from control.registry.registry import Registry
-from control.scheduling import Scheduler
+from tests.integration.schedpass import schedule_pending
 
 PODS, NODES, LEASES, EVENTS = must("pods"), must("nodes"), must("leases"), must("events")
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -118,7 +118,7 @@ def test_a_silent_node_is_marked_tainted_and_its_pods_are_evicted(app: Any) -> N
     assert reasons(reg, "a") == ["NodeNotReady"]
     # The scheduler keeps new pods off the tainted node.
     new_pod(reg, "new")
-    assert Scheduler(reg).schedule_pending() == 1
+    assert schedule_pending(reg) == 1
     assert reg.get(PODS, "default", "new")["spec"]["nodeName"] != "n3"
     clock.to(14.9)  # timeAdded is in whole seconds, as Kubernetes writes it: 10 s
     assert ctl.monitor().evicted == []
