@@ -58,16 +58,16 @@ def default_loops(
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order; those built on informers take
     them from ``informers``."""
-    del informers  # the loops below read the store; each moves onto the informers in turn
+    informers = informers if informers is not None else SharedInformers(registry)
     return [
         Scheduler(registry),
         NodeLifecycleController(registry, node_lifecycle),
         ReplicaSetController(registry),  # watches replicasets, pods
         DeploymentController(registry),  # watches deployments, replicasets, pods
-        GarbageCollector(registry),  # watches deployments, replicasets, pods
-        NamespaceController(registry),  # watches namespaces and their workloads
-        EventCollector(registry),  # sweeps every minute
-        PodGarbageCollector(registry, threshold=terminated_pod_gc_threshold),  # nodes; 5 s sweeps
+        GarbageCollector(registry, informers),
+        NamespaceController(registry, informers),
+        EventCollector(registry, informers),
+        PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
     ]
 
 

@@ -15,8 +15,10 @@ from control.controllers.deployment import DeploymentController
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.replicaset import ReplicaSetController
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
+from tests.integration.informerpump import drain, pump
 
 PODS, NODES, EVENTS = must("pods"), must("nodes"), must("events")
 DEPLOYS, RSES, NAMESPACES = must("deployments"), must("replicasets"), must("namespaces")
@@ -106,8 +108,9 @@ class Cluster:
         self.scheduler = Scheduler(registry)
         self.replicasets = ReplicaSetController(registry, clock=self.clock)
         self.deployments = DeploymentController(registry, clock=self.clock)
-        self.gc = GarbageCollector(registry)
-        self.namespaces = NamespaceController(registry, clock=self.clock)
+        self.informers = SharedInformers(registry)
+        self.gc = GarbageCollector(registry, self.informers)
+        self.namespaces = NamespaceController(registry, self.informers, clock=self.clock)
         self.kubelet = FakeKubelet(registry, self.clock)
         registry.create(NODES, "", ready_node())
 
@@ -116,8 +119,9 @@ class Cluster:
         self.deployments.sync_all()
         self.replicasets.sync_all()
         self.scheduler.schedule_pending()
-        self.gc.sync_all()
-        self.namespaces.sync_all()
+        pump(self.informers)
+        drain(self.gc)
+        drain(self.namespaces)
 
     def round(self) -> None:
         self.control_round()
