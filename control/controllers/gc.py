@@ -172,12 +172,23 @@ class GarbageCollector(Controller):
         obj = self.caches[resource].get(name)
         if obj is None:
             return  # gone: its deletion told its owners and dependents
-        uid = str(obj["metadata"].get("uid") or "")
-        plan = plan_item(obj, self.owners(obj, fresh=True), [d for _, d in self.dependents(uid)])
+        plan = self._plan(obj)
         if work == ATTEMPT_TO_ORPHAN:
             self._orphan(plan)
-        else:
-            self._delete(must(resource), plan)
+            return
+        if plan.strip or plan.delete:
+            # Acting on an owner found gone: the object itself is read afresh first, as
+            # Kubernetes does (its cache may still show a reference already removed).
+            namespace, _, short = name.rpartition("/")
+            latest = self._read((resource, namespace, short))
+            if latest is None or latest["metadata"].get("uid") != obj["metadata"].get("uid"):
+                return
+            plan = self._plan(latest)
+        self._delete(must(resource), plan)
+
+    def _plan(self, obj: Obj) -> GcPlan:
+        uid = str(obj["metadata"].get("uid") or "")
+        return plan_item(obj, self.owners(obj, fresh=True), [d for _, d in self.dependents(uid)])
 
     def _orphan(self, plan: GcPlan) -> None:
         for owner, dependents in plan.orphan:
@@ -192,8 +203,13 @@ class GarbageCollector(Controller):
         for deletion in plan.delete:
             obj = deletion.obj
             log.info("gc: deleting %s (%s)", _where(obj), deletion.policy)
-            # Only that very object (by uid): one created since under its name is left alone.
-            writes.delete(self.registry, rt, obj, propagationPolicy=deletion.policy)
+            # Only that very object as read (uid and resourceVersion): if it changed meanwhile,
+            # its update enqueues it again.
+            m = obj["metadata"]
+            exact = {"uid": m.get("uid"), "resourceVersion": m.get("resourceVersion")}
+            writes.delete(
+                self.registry, rt, obj, preconditions=exact, propagationPolicy=deletion.policy
+            )
         for owner in plan.unblock:
             log.info("gc: %s: no blocking dependents left", _where(owner))
             self._write(rt, without_finalizer(copy.deepcopy(owner), FOREGROUND))

@@ -174,21 +174,24 @@ class PodGarbageCollector(Controller):
         """Collect the pods of a Node missing for the quarantine; returns the seconds until it
         must be looked at again (None: nothing to wait for)."""
         now = self.clock()
-        since = {name: self.missing[name]} if name in self.missing else {}
+        known = {name: self.missing[name]} if name in self.missing else {}
         pods = self.pods.by_index(NODE_INDEX, name)
         nodes = [name] if self.nodes.get(name) is not None else []
-        p = plan(pods, nodes, since, now, quarantine=self.quarantine, threshold=0)
+        p = plan(pods, nodes, known, now, quarantine=self.quarantine, threshold=0)
         if name not in p.missing:
             self.missing.pop(name, None)  # back, or no pod left on it
             return None
         if not p.orphaned:
             self.missing[name] = p.missing[name]
             return (p.missing[name] + self.quarantine - now).total_seconds()
-        self.missing.pop(name, None)  # its pods go now, or it is back
+        since = self.missing.pop(name, p.missing[name])  # its pods go now, or it is back
         if self._node_exists(name):  # Kubernetes reads the Node once more before it acts
             return None
-        for pod in p.orphaned:
-            self._delete(pod, ORPHAN_CONDITION, f"node {name} no longer exists", now)
+        why = f"node {name} no longer exists"
+        kept = [pod for pod in p.orphaned if not self._delete(pod, ORPHAN_CONDITION, why, now)]
+        if kept:  # changed since the cache saw them: again, with back-off, past the quarantine
+            self.missing[name] = since
+            raise errors.ConflictError(f"pod-gc: {len(kept)} pods of node {name} changed meanwhile")
         return None
 
     def _node_exists(self, name: str) -> bool:
@@ -198,19 +201,23 @@ class PodGarbageCollector(Controller):
             return False
         return True
 
-    def _delete(self, pod: Obj, condition: Obj | None, why: str, now: dt.datetime) -> None:
+    def _delete(self, pod: Obj, condition: Obj | None, why: str, now: dt.datetime) -> bool:
+        """Mark the pod Failed, then force-delete it; False when it changed since it was read
+        (the status write lost), True when it is gone (or was gone already)."""
         m = pod["metadata"]
         ref = f"{m['namespace']}/{m['name']}"
         failed = failed_status(pod, condition, now)
         if failed is not None:
             try:
                 self.registry.replace(PODS, m["namespace"], m["name"], failed, sub="status")
-            except (errors.NotFoundError, errors.ConflictError) as e:
-                log.info("pod-gc: pod %s not deleted this pass: %s", ref, e)
-                return
-        if not writes.force_delete(self.registry, PODS, pod):
-            return
-        log.info("pod-gc: force-deleted pod %s: %s", ref, why)
+            except errors.NotFoundError:
+                return True
+            except errors.ConflictError as e:
+                log.info("pod-gc: pod %s not deleted this time: %s", ref, e)
+                return False
+        if writes.force_delete(self.registry, PODS, pod):
+            log.info("pod-gc: force-deleted pod %s: %s", ref, why)
+        return True
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:

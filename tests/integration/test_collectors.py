@@ -175,10 +175,16 @@ def test_orphaning_releases_dependents_and_then_the_owner(world: Collectors) -> 
     reg.delete(RSES, "default", "web-abc", {"propagationPolicy": "Orphan"})
     pump(world.informers)
     assert ("garbage-collector", "attemptToOrphan:replicasets:default/web-abc") in world.added
-    world.settle()
+    assert drain(world.gc) == ["attemptToOrphan:replicasets:default/web-abc"]
     assert "ownerReferences" not in reg.get(PODS, "default", "web-abc-1")["metadata"]
-    world.settle()  # the finalizer removed, the registry removed the ReplicaSet
-    assert reg.list(RSES, "default")["items"] == []
+    assert reg.list(RSES, "default")["items"] == []  # the finalizer removed, the owner gone
+    # The owner's deletion reaches its cache before the pod's release reaches the pods' cache:
+    # the pod, still showing the reference there, is read afresh and kept.
+    world.informers.informer("replicasets")._relist()
+    assert drain(world.gc) == ["attemptToDelete:pods:default/web-abc-1"]
+    world.settle()
+    pod = reg.get(PODS, "default", "web-abc-1")
+    assert not pod["metadata"].get("deletionTimestamp") and "ownerReferences" not in pod["metadata"]
 
 
 def test_a_namespace_waits_for_content_its_caches_have_not_seen(world: Collectors) -> None:

@@ -103,6 +103,24 @@ def test_a_node_registered_again_in_time_keeps_its_pods(app: Any) -> None:
     assert reg.get(PODS, "default", "a")["status"]["phase"] == "Running"
 
 
+def test_a_pod_changed_since_the_cache_saw_it_is_retried_past_the_quarantine(app: Any) -> None:
+    reg, clock, gc = collector(app)
+    add_node(reg, "n1")
+    add_pod(reg, "a", "n1")
+    gc.pump()
+    reg.delete(NODES, "", "n1", {})
+    assert gc.pump() == ["n1"]
+    pod = reg.get(PODS, "default", "a")
+    pod["metadata"]["labels"] = {"changed": "yes"}  # the cache has not seen this yet
+    reg.replace(PODS, "default", "a", pod)
+    clock.to(10)
+    with pytest.raises(errors.ConflictError):
+        gc.check_node("n1")  # the worker retries it with back-off
+    assert pod_names(reg) == {"a"}
+    pump(gc.informers)
+    assert gc.check_node("n1") is None and pod_names(reg) == set()  # no new quarantine
+
+
 def test_the_periodic_pass_finds_nodes_never_seen_and_terminated_pods(app: Any) -> None:
     reg, clock, gc = collector(app, threshold=1)
     add_node(reg, "n1")
