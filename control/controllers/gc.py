@@ -4,7 +4,7 @@ object's owners are found by key (O(1)), its dependents by the owner-uid index. 
 ``attemptToDelete`` / ``attemptToOrphan`` keys only for the objects an event concerns (a new
 dependent whose owner is missing, an owner whose deletion starts or whose dependents go); a sync
 plans that one object with ``plan_item`` and applies it through the registry. An owner the cache
-lacks is read once more before anything is collected for it. Shell.
+lacks, and the object itself, are read once more before anything is collected. Shell.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class GarbageCollector(Controller):
         def on_update(old: Obj, new: Obj) -> None:
             self._look(rt, new)
             if old is not new:
-                self._changed(rt, old, new)
+                self._changed(old, new)
 
         return Handler(lambda obj: self._look(rt, obj), on_update, lambda obj: self._gone(obj))
 
@@ -141,7 +141,7 @@ class GarbageCollector(Controller):
         for work in needs(obj, self.owners(obj)):
             self.queue.add(work_key(work, rt, obj))
 
-    def _changed(self, rt: ResourceType, old: Obj, new: Obj) -> None:
+    def _changed(self, old: Obj, new: Obj) -> None:
         if deleting_in_foreground(new) and not deleting_in_foreground(old):
             self._enqueue_dependents(new)
         for ref in released(old, new):
