@@ -3,11 +3,13 @@ informers over the real registry and Redis, pumped by hand: each event enqueues 
 concerns (a Node status write or a Lease renewal enqueues nothing in any of them), an owner that
 has not reached its cache yet is read before anything is collected for it, a Node's Lease goes
 with its Node, a namespace is not finalized while the store still holds content its caches have
-not seen, and an event is looked at when its TTL passes."""
+not seen, and an event is looked at when its TTL passes; run by the manager's threads, a
+namespace deletion and a foreground cascade complete."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.podgc import PodGarbageCollector
 from control.informers import SharedInformers
+from control.manager import Manager
 from control.registry.registry import Registry
 from tests.integration.informerpump import drain, pump
 from tests.integration.test_node_lifecycle import Clock, add_node, add_pod, renew
@@ -231,3 +234,35 @@ def test_an_event_is_looked_at_when_its_ttl_passes(world: Collectors) -> None:
     world.clock.now += dt.timedelta(hours=1, seconds=1)
     world.events.sync_event("default/e1")
     assert reg.list(EVENTS, "default")["items"] == []
+
+
+def test_in_the_manager_threads_a_namespace_and_a_foreground_cascade_complete(
+    reg: Registry,
+) -> None:
+    """The same controllers as the control plane runs them: informer threads, workers."""
+    informers = SharedInformers(reg)
+    loops = [GarbageCollector(reg, informers), NamespaceController(reg, informers)]
+    manager = Manager(reg, loops=loops, informers=informers)  # type: ignore[arg-type]
+    reg.create(NAMESPACES, "", {"metadata": {"name": "team"}})
+    reg.create(RSES, "team", replicaset())
+    body = {"metadata": {"name": "loose"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    reg.create(PODS, "team", body)
+    owner = reg.create(RSES, "default", replicaset())[0]
+    for i in range(3):
+        owned_pod(reg, f"web-abc-{i}", owner)
+    manager.start()
+    try:
+        reg.delete(RSES, "default", "web-abc", {"propagationPolicy": "Foreground"})
+        reg.delete(NAMESPACES, "", "team", {})
+
+        def done() -> bool:
+            left = [n["metadata"]["name"] for n in reg.list(NAMESPACES, "")["items"]]
+            return "team" not in left and not reg.list(RSES, "default")["items"]
+
+        deadline = time.monotonic() + 20
+        while not done():
+            assert time.monotonic() < deadline, "the namespace or the ReplicaSet is still there"
+            time.sleep(0.05)
+        assert reg.list(PODS, "default")["items"] == [] and reg.list(PODS, "team")["items"] == []
+    finally:
+        manager.shutdown()
