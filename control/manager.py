@@ -66,10 +66,10 @@ def default_loops(
         NodeLifecycleController(registry, node_lifecycle),
         ReplicaSetController(registry, informers),  # replicasets, pods
         DeploymentController(registry, informers),  # deployments, replicasets, pods
-        GarbageCollector(registry),  # watches deployments, replicasets, pods
-        NamespaceController(registry),  # watches namespaces and their workloads
-        EventCollector(registry),  # sweeps every minute
-        PodGarbageCollector(registry, threshold=terminated_pod_gc_threshold),  # nodes; 5 s sweeps
+        GarbageCollector(registry, informers),
+        NamespaceController(registry, informers),
+        EventCollector(registry, informers),
+        PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
     ]
 
 

@@ -2,7 +2,8 @@
 a dependent whose owners are all gone is deleted; references to gone owners are dropped from a
 dependent that still has a live one; an owner deleted with ``orphan`` first has its dependents'
 references removed; an owner deleted with ``foregroundDeletion`` has its dependents deleted and
-keeps its finalizer until no dependent with ``blockOwnerDeletion`` remains. Pure.
+keeps its finalizer until no dependent with ``blockOwnerDeletion`` remains. ``plan_item`` plans one
+object from its neighbourhood, ``needs`` says which work an object asks for. Pure.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from control.registry.deletion import (
 
 Obj = dict[str, Any]
 Ref = Mapping[str, Any]
+# Kubernetes' two work queues of the collector, here two kinds of key of one queue.
+ATTEMPT_TO_DELETE = "attemptToDelete"
+ATTEMPT_TO_ORPHAN = "attemptToOrphan"
 
 
 @dataclass
@@ -122,10 +126,26 @@ def plan_collection(objects: Iterable[tuple[str, Obj]]) -> GcPlan:
             dependents.setdefault(str(ref.get("uid")), []).append(obj)
     plan = GcPlan()
     for _, obj in everything:
-        _plan_owner(plan, obj, dependents.get(_uid(obj), []))
-        if _meta(obj).get("ownerReferences") and not _deleting(obj):
-            _plan_dependent(plan, obj, present, bool(dependents.get(_uid(obj))))
+        _plan_item(plan, obj, present, dependents.get(_uid(obj), []))
     return plan
+
+
+def plan_item(
+    obj: Obj, owners: Mapping[tuple[str, str, str], Obj], dependents: list[Obj]
+) -> GcPlan:
+    """The plan of one object: ``owners`` holds those of its owners that exist, keyed by
+    ``owner_key``; ``dependents`` every object with a reference to its uid."""
+    plan = GcPlan()
+    _plan_item(plan, obj, owners, dependents)
+    return plan
+
+
+def _plan_item(
+    plan: GcPlan, obj: Obj, present: Mapping[tuple[str, str, str], Obj], deps: list[Obj]
+) -> None:
+    _plan_owner(plan, obj, deps)
+    if _meta(obj).get("ownerReferences") and not _deleting(obj):
+        _plan_dependent(plan, obj, present, bool(deps))
 
 
 def _plan_owner(plan: GcPlan, owner: Obj, deps: list[Obj]) -> None:
@@ -158,3 +178,39 @@ def _plan_dependent(
         plan.delete.append(Deletion(obj, FOREGROUND_POLICY, dangling))
         return
     plan.delete.append(Deletion(obj, _own_policy(obj), dangling))
+
+
+def needs(obj: Obj, owners: Mapping[tuple[str, str, str], Obj]) -> tuple[str, ...]:
+    """The work ``obj`` asks for by itself, judged from ``owners`` (those found, by
+    ``owner_key``): an owner being deleted with ``orphan`` or ``foregroundDeletion``, or a
+    dependent with an owner gone or waiting for its dependents' deletion."""
+    if _deleting(obj):
+        work = []
+        if has_finalizer(obj, ORPHAN):
+            work.append(ATTEMPT_TO_ORPHAN)
+        if has_finalizer(obj, FOREGROUND):
+            work.append(ATTEMPT_TO_DELETE)
+        return tuple(work)
+    if not _meta(obj).get("ownerReferences"):
+        return ()
+    _, dangling, waiting = _classify(obj, owners)
+    return (ATTEMPT_TO_DELETE,) if dangling or waiting else ()
+
+
+def deleting_in_foreground(obj: Mapping[str, Any]) -> bool:
+    return _deleting(obj) and has_finalizer(obj, FOREGROUND)
+
+
+def released(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Ref]:
+    """referencesDiffs: the references of ``old`` that ``new`` dropped, or that no longer block
+    their owner's deletion (their owners, if waiting on them, may go now)."""
+    now = {str(r.get("uid")): r for r in _meta(new).get("ownerReferences") or []}
+    out: list[Ref] = []
+    for ref in _meta(old).get("ownerReferences") or []:
+        kept = now.get(str(ref.get("uid")))
+        unblocked = ref.get("blockOwnerDeletion") is True and not (kept or {}).get(
+            "blockOwnerDeletion"
+        )
+        if kept is None or unblocked:
+            out.append(ref)
+    return out

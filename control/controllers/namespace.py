@@ -2,7 +2,8 @@
 ``kubernetes`` in spec.finalizers) has everything in it deleted; while content remains its status
 says what (Kubernetes' NamespaceContentRemaining / NamespaceFinalizersRemaining conditions); once
 nothing is left it removes its finalizer through ``namespaces/NAME/finalize`` and the registry
-removes the Namespace. ``namespace_conditions`` is pure; the loop is a shell.
+removes the Namespace. ``namespace_conditions`` is pure; the controller (``sync(name)`` over the
+shared informers' caches, deletes through the registry) is a shell.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from common import errors, meta
+from common.controller import Controller
+from common.informer import Handler, Indexer, key_of
 from common.resources import RESOURCES, ResourceType, must
 from control.controllers import writes
-from control.controllers.passes import run_passes
+from control.informers import SharedInformers
 from control.registry.deletion import NAMESPACE_FINALIZER
 from control.registry.registry import Registry
 
@@ -32,9 +34,6 @@ CONTENT = tuple(
 )  # fmt: skip
 # While content remains (pods finishing their grace period), look again this often.
 POLL_SECONDS = 1.0
-# Cascading deletes need not react within milliseconds: one pass per burst of pod changes.
-MIN_INTERVAL = 0.25
-RESYNC_SECONDS = 30.0
 
 Obj = dict[str, Any]
 # Remaining objects per resource type, and per finalizer the number of objects holding it.
@@ -78,36 +77,53 @@ def namespace_conditions(
     return out
 
 
-class NamespaceController:
-    name = "namespace"
-    watches: tuple[str, ...] = ("namespaces", "deployments", "replicasets", "pods")
+class NamespaceController(Controller):
+    """Key: the namespace's name. A Namespace event enqueues its own name; an event of content in
+    a namespace being deleted enqueues that namespace (a Lease renewal elsewhere enqueues
+    nothing). A sync reads the content from the caches' namespace index."""
 
-    def __init__(self, registry: Registry, *, clock: Callable[[], dt.datetime] = meta.now) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = meta.now,
+    ) -> None:
+        super().__init__("namespace", self.sync_namespace, initial=self.terminating)
         self.registry = registry
         self.clock = clock
-        self.wake = threading.Event()
+        informers = informers if informers is not None else SharedInformers(registry)
+        namespaces = informers.informer(NAMESPACES.plural)
+        self.namespaces = namespaces.store
+        namespaces.add_handler(self.handler())
+        self.content: list[tuple[ResourceType, Indexer]] = []
+        for rt in CONTENT:
+            informer = informers.informer(rt.plural)
+            self.content.append((rt, informer.store))
+            informer.add_handler(
+                Handler(self._content, lambda _old, new: self._content(new), self._content)
+            )
 
-    def run(self, stop: threading.Event) -> None:
-        run_passes(self.name, self.sync_all, self.wake, stop, RESYNC_SECONDS, MIN_INTERVAL)
+    def terminating(self) -> list[str]:
+        return [key_of(ns) for ns in self.namespaces.objects() if _deleting(ns)]
 
-    def sync_all(self) -> float | None:
-        due: float | None = None
-        for ns in self.registry.list(NAMESPACES, "")["items"]:
-            if ns["metadata"].get("deletionTimestamp"):
-                after = self.sync(ns)
-                if after is not None:
-                    due = after if due is None else min(due, after)
-        return due
+    def _content(self, obj: Obj) -> None:
+        name = str((obj.get("metadata") or {}).get("namespace") or "")
+        ns = self.namespaces.get(name) if name else None
+        if ns is not None and _deleting(ns):
+            self.queue.add(name)
 
-    def sync(self, ns: Obj) -> float | None:
-        """Delete what is left in ``ns``; finalize it once empty. Seconds until a new look."""
-        name = ns["metadata"]["name"]
+    def sync_namespace(self, name: str) -> None:
+        """Delete what is left in the namespace; finalize it once empty."""
+        ns = self.namespaces.get(name)
+        if ns is None or not _deleting(ns):
+            return
         if NAMESPACE_FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
-            return None
+            return
         remaining: dict[ResourceType, int] = {}
         finalizers: dict[str, int] = {}
-        for rt in CONTENT:
-            for obj in self.registry.list(rt, name)["items"]:
+        for rt, cache in self.content:
+            for obj in cache.by_index("namespace", name):
                 remaining[rt] = remaining.get(rt, 0) + 1
                 for f in obj["metadata"].get("finalizers") or []:
                     finalizers[f] = finalizers.get(f, 0) + 1
@@ -118,10 +134,17 @@ class NamespaceController:
             status.get("conditions") or [], remaining, finalizers, self.clock()
         )
         written = writes.write_status(self.registry, NAMESPACES, ns, status)
-        if remaining:
-            return POLL_SECONDS
+        if remaining or self._left_in_store(name):
+            # The deletions below reach the caches as events that enqueue the namespace again;
+            # the delayed look is for content finishing a grace period or held by a finalizer.
+            self.queue.add_after(name, POLL_SECONDS)
+            return
         self._finalize(written or ns)
-        return None
+
+    def _left_in_store(self, name: str) -> bool:
+        """The caches say the namespace is empty: the store must agree before it is finalized
+        (an object created just before the deletion may not have reached its cache yet)."""
+        return any(self.registry.list(rt, name)["items"] for rt, _ in self.content)
 
     def _delete(self, rt: ResourceType, obj: Obj) -> None:
         try:
@@ -134,5 +157,10 @@ class NamespaceController:
         body["spec"]["finalizers"] = [
             f for f in body["spec"].get("finalizers") or [] if f != NAMESPACE_FINALIZER
         ]
-        if writes.replace(self.registry, NAMESPACES, body, sub="finalize") is not None:
-            log.info("namespace %s: empty, finalized", ns["metadata"]["name"])
+        if writes.replace(self.registry, NAMESPACES, body, sub="finalize") is None:
+            raise errors.ConflictError(f"namespace {ns['metadata']['name']}: not finalized yet")
+        log.info("namespace %s: empty, finalized", ns["metadata"]["name"])
+
+
+def _deleting(obj: Obj) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))

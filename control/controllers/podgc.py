@@ -2,8 +2,8 @@
 (after a quarantine, and a fresh read of the Node) are marked Failed with a ``DisruptionTarget``
 condition and force-deleted, so that their controllers replace them; terminating pods that were
 never scheduled go at once; terminated pods beyond ``--terminated-pod-gc-threshold`` go oldest
-first. ``plan`` is pure; the loop is a shell that sweeps every few seconds and when Nodes
-change."""
+first. ``plan`` is pure; the controller is a shell over the shared informers' caches that
+looks every ``gcCheckPeriod`` and when a Node is deleted, and writes through the registry."""
 
 from __future__ import annotations
 
@@ -11,24 +11,29 @@ import argparse
 import copy
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from common import errors, meta
+from common.controller import Controller
+from common.informer import Handler, by_node_name, key_of
 from common.resources import must
 from control.controllers import writes
-from control.controllers.passes import run_passes
+from control.informers import SharedInformers
 from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
 
-PODS = must("pods")
-# Kubernetes: a sweep every 20 s, 40 s of quarantine for a missing Node, 12500 terminated pods.
-# tinykube sweeps more often and waits less, as its node lifecycle does, but still twice the
-# agents' node-status interval (10 s): a running agent registers its deleted Node again within one.
-SWEEP_SECONDS = 5.0
+PODS, NODES = must("pods"), must("nodes")
+NODE_INDEX = "node"
+# The key of the periodic pass (no Node is named so: names are DNS subdomains).
+GC_KEY = "*"
+# Kubernetes: a pass every 20 s (gcCheckPeriod), 40 s of quarantine for a missing Node, 12500
+# terminated pods. A Node deletion is acted on at once here, and the quarantine is shorter, as
+# tinykube's node lifecycle is quicker, but still twice the agents' node-status interval (10 s):
+# a running agent registers its deleted Node again within one.
+GC_CHECK_SECONDS = 20.0
 QUARANTINE = dt.timedelta(seconds=20)
 TERMINATED_THRESHOLD = 12500
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -109,74 +114,110 @@ def failed_status(pod: Obj, condition: Obj | None, now: dt.datetime) -> Obj | No
     return out
 
 
-class PodGarbageCollector:
-    name = "pod-gc"
-    watches: tuple[str, ...] = ("nodes",)
+class PodGarbageCollector(Controller):
+    """Keys: node names (Kubernetes' nodeQueue), and ``GC_KEY`` for the periodic pass over the
+    caches. A Node deletion enqueues its name, whose pods are found by the ``spec.nodeName``
+    index; its sync waits out the quarantine (a delayed re-add), reads the Node once more, then
+    collects them. The pass, every ``period``, collects terminated pods over the threshold and
+    terminating pods never scheduled, and enqueues every missing Node a pod is bound to. One
+    worker: the quarantine record is its own."""
 
     def __init__(
         self,
         registry: Registry,
+        informers: SharedInformers | None = None,
         *,
         quarantine: dt.timedelta = QUARANTINE,
         threshold: int = TERMINATED_THRESHOLD,
-        period: float = SWEEP_SECONDS,
+        period: float = GC_CHECK_SECONDS,
         clock: Callable[[], dt.datetime] = meta.now,
     ) -> None:
+        super().__init__("pod-gc", self.sync_key, initial=self._new_term)
         self.registry = registry
-        self.store = registry.store
         self.quarantine = quarantine
         self.threshold = threshold
         self.period = period
         self.clock = clock
-        self.wake = threading.Event()
         self.missing: dict[str, dt.datetime] = {}
+        informers = informers if informers is not None else SharedInformers(registry)
+        self.pods = informers.informer(PODS.plural, {NODE_INDEX: by_node_name}).store
+        nodes = informers.informer(NODES.plural)
+        self.nodes = nodes.store
+        nodes.add_handler(Handler(on_delete=lambda node: self.queue.add(key_of(node))))
 
-    def run(self, stop: threading.Event) -> None:
+    def _new_term(self) -> list[str]:
         self.missing = {}  # a new leader term quarantines afresh
-        run_passes(self.name, self.sweep, self.wake, stop, self.period)
+        return [GC_KEY]
 
-    def sweep(self) -> float | None:
-        """One pass; returns when to run again if a quarantine ends before the next sweep."""
+    def sync_key(self, key: str) -> None:
+        if key == GC_KEY:
+            self.queue.add_after(GC_KEY, self.period)
+            self.gc()
+            return
+        after = self.check_node(key)
+        if after is not None:
+            self.queue.add_after(key, after)
+
+    def gc(self) -> None:
+        """gcCheckPeriod's pass over the caches."""
         now = self.clock()
-        pods, _ = self.store.list("pods")
-        nodes, _ = self.store.list("nodes")
-        p = plan(pods, (str(n["metadata"]["name"]) for n in nodes), self.missing, now,
+        p = plan(self.pods.objects(), self.nodes.keys(), {}, now,
                  quarantine=self.quarantine, threshold=self.threshold)  # fmt: skip
-        self.missing = p.missing
-        for node in sorted({pod["spec"]["nodeName"] for pod in p.orphaned}):
-            del self.missing[node]  # its pods go now, or it is back
-            if self._node_exists(node):  # Kubernetes reads the Node once more before it acts
-                continue
-            for pod in p.orphaned:
-                if pod["spec"]["nodeName"] == node:
-                    self._delete(pod, ORPHAN_CONDITION, f"node {node} no longer exists", now)
+        for node in p.missing:
+            self.queue.add(node)
         for pod in p.unscheduled:
             self._delete(pod, None, "terminating and never scheduled", now)
         for pod in p.terminated:
             self._delete(pod, None, f"more than {self.threshold} terminated pods", now)
-        ends = [since + self.quarantine for since in self.missing.values()]
-        return max(0.0, (min(ends) - now).total_seconds()) if ends else None
+
+    def check_node(self, name: str) -> float | None:
+        """Collect the pods of a Node missing for the quarantine; returns the seconds until it
+        must be looked at again (None: nothing to wait for)."""
+        now = self.clock()
+        known = {name: self.missing[name]} if name in self.missing else {}
+        pods = self.pods.by_index(NODE_INDEX, name)
+        nodes = [name] if self.nodes.get(name) is not None else []
+        p = plan(pods, nodes, known, now, quarantine=self.quarantine, threshold=0)
+        if name not in p.missing:
+            self.missing.pop(name, None)  # back, or no pod left on it
+            return None
+        if not p.orphaned:
+            self.missing[name] = p.missing[name]
+            return (p.missing[name] + self.quarantine - now).total_seconds()
+        since = self.missing.pop(name, p.missing[name])  # its pods go now, or it is back
+        if self._node_exists(name):  # Kubernetes reads the Node once more before it acts
+            return None
+        why = f"node {name} no longer exists"
+        kept = [pod for pod in p.orphaned if not self._delete(pod, ORPHAN_CONDITION, why, now)]
+        if kept:  # changed since the cache saw them: again, with back-off, past the quarantine
+            self.missing[name] = since
+            raise errors.ConflictError(f"pod-gc: {len(kept)} pods of node {name} changed meanwhile")
+        return None
 
     def _node_exists(self, name: str) -> bool:
         try:
-            self.store.get("nodes", "", name)
+            self.registry.get(NODES, "", name)
         except errors.NotFoundError:
             return False
         return True
 
-    def _delete(self, pod: Obj, condition: Obj | None, why: str, now: dt.datetime) -> None:
+    def _delete(self, pod: Obj, condition: Obj | None, why: str, now: dt.datetime) -> bool:
+        """Mark the pod Failed, then force-delete it; False when it changed since it was read
+        (the status write lost), True when it is gone (or was gone already)."""
         m = pod["metadata"]
         ref = f"{m['namespace']}/{m['name']}"
         failed = failed_status(pod, condition, now)
         if failed is not None:
             try:
-                self.store.update("pods", failed, expected_rv=int(m["resourceVersion"]))
-            except (errors.NotFoundError, errors.ConflictError) as e:
-                log.info("pod-gc: pod %s not deleted this pass: %s", ref, e)
-                return
-        if not writes.force_delete(self.registry, PODS, pod):
-            return
-        log.info("pod-gc: force-deleted pod %s: %s", ref, why)
+                self.registry.replace(PODS, m["namespace"], m["name"], failed, sub="status")
+            except errors.NotFoundError:
+                return True
+            except errors.ConflictError as e:
+                log.info("pod-gc: pod %s not deleted this time: %s", ref, e)
+                return False
+        if writes.force_delete(self.registry, PODS, pod):
+            log.info("pod-gc: force-deleted pod %s: %s", ref, why)
+        return True
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:

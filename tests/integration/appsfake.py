@@ -23,6 +23,7 @@ from control.controllers.namespace import NamespaceController
 from control.controllers.replicaset import ReplicaSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
+from tests.integration.informerpump import drain, pump
 from tests.integration.schedpass import schedule_pending
 
 PODS, NODES, EVENTS = must("pods"), must("nodes"), must("events")
@@ -46,13 +47,6 @@ class Clock:
         """The work queues' clock: real time plus the time skipped, so a delayed key comes
         back when either has passed."""
         return time.monotonic() + self.skipped
-
-
-def catch_up(informers: SharedInformers) -> None:
-    """Bring every informer up to date at once: list again and tell the handlers what changed,
-    as after a broken watch."""
-    for resource in ("deployments", "replicasets", "pods"):
-        informers.informer(resource)._relist()
 
 
 def one_pass(controller: Controller) -> None:
@@ -147,20 +141,21 @@ class Cluster:
         self.deployments = DeploymentController(registry, self.informers, clock=self.clock)
         for c in (self.replicasets, self.deployments):
             c.queue = RateLimitedQueue(self.clock.monotonic)
-        self.gc = GarbageCollector(registry)
-        self.namespaces = NamespaceController(registry, clock=self.clock)
+        self.gc = GarbageCollector(registry, self.informers)
+        self.namespaces = NamespaceController(registry, self.informers, clock=self.clock)
         self.kubelet = FakeKubelet(registry, self.clock)
         registry.create(NODES, "", ready_node())
 
     def control_round(self) -> None:
         """Every controller once, without the kubelet."""
-        catch_up(self.informers)
+        pump(self.informers)
         one_pass(self.deployments)
-        catch_up(self.informers)
+        pump(self.informers)
         one_pass(self.replicasets)
         schedule_pending(self.registry)
-        self.gc.sync_all()
-        self.namespaces.sync_all()
+        pump(self.informers)
+        drain(self.gc)
+        drain(self.namespaces)
 
     def round(self) -> None:
         self.control_round()

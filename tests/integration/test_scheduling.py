@@ -269,6 +269,8 @@ def test_expired_events_are_deleted(app: Any) -> None:
     import datetime as dt
 
     from control.controllers.eventttl import EventCollector
+    from control.informers import SharedInformers
+    from tests.integration.informerpump import drain, pump
 
     reg = registry(app)
     for name, stamp in (("old", "2000-01-01T00:00:00Z"), ("fresh", None)):
@@ -282,6 +284,9 @@ def test_expired_events_are_deleted(app: Any) -> None:
         if stamp:
             body["lastTimestamp"] = stamp
         reg.create(EVENTS, "default", body)
-    EventCollector(reg, ttl=dt.timedelta(hours=1)).sweep()
+    informers = SharedInformers(reg)
+    collector = EventCollector(reg, informers, ttl=dt.timedelta(hours=1))
+    pump(informers)
+    assert drain(collector) == ["default/old"]  # the fresh one waits for its hour
     left = [e["metadata"]["name"] for e in reg.list(EVENTS, "default")["items"]]
     assert left == ["fresh"]

@@ -24,7 +24,8 @@ from control.controllers.deployment import DeploymentController
 from control.controllers.replicaset import ReplicaSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
-from tests.integration.appsfake import Cluster, catch_up, one_pass, ready_node
+from tests.integration.appsfake import Cluster, one_pass, ready_node
+from tests.integration.informerpump import pump
 from tests.integration.test_workloads import deployment
 
 PODS, NODES, LEASES = must("pods"), must("nodes"), must("leases")
@@ -205,9 +206,9 @@ class Passes:
 
     def settle(self) -> None:
         for _ in range(10):
-            catch_up(self.informers)
+            pump(self.informers)
             one_pass(self.deployments)
-            catch_up(self.informers)
+            pump(self.informers)
             one_pass(self.replicasets)
 
 
@@ -241,7 +242,7 @@ def test_an_orphan_wakes_only_the_replicasets_that_select_it(passes: Passes) -> 
         "metadata": {"name": "stray", "labels": {"app": "web"}},
         "spec": {"containers": [{"name": "web", "image": "tinykube/web:1"}]},
     })  # fmt: skip
-    catch_up(passes.informers)
+    pump(passes.informers)
     assert passes.rs_queue.added[before:] == ["default/web"]
     one_pass(passes.replicasets)
     # web has 0 replicas: it adopts the orphan, then deletes it.
@@ -257,7 +258,7 @@ def test_a_pod_turning_ready_brings_its_replicaset_back_after_min_ready_seconds(
     passes.settle()
     [pod] = reg.list(PODS, "default")["items"]
     reg.replace(PODS, "default", pod["metadata"]["name"], ready(pod), sub="status")
-    catch_up(passes.informers)
+    pump(passes.informers)
     assert ("default/web", 31.0) in passes.rs_queue.delayed
     one_pass(passes.replicasets)
     status = reg.get(RSES, "default", "web")["status"]
@@ -273,7 +274,7 @@ def test_a_replicaset_event_wakes_its_deployment(passes: Passes) -> None:
     rs = rs_of(reg, "web")
     rs["metadata"].setdefault("annotations", {})["note"] = "touched"
     reg.replace(RSES, "default", rs["metadata"]["name"], rs)
-    catch_up(passes.informers)
+    pump(passes.informers)
     assert passes.d_queue.added[before:] == ["default/web"]
 
 
@@ -286,7 +287,7 @@ def test_an_orphan_replicaset_wakes_only_the_deployments_that_select_it(passes: 
     stray = replicaset("web-stray", 0)
     stray["metadata"]["labels"] = {"app": "web"}
     reg.create(RSES, "default", stray)
-    catch_up(passes.informers)
+    pump(passes.informers)
     assert passes.d_queue.added[before:] == ["default/web"]
     one_pass(passes.deployments)
     adopted = reg.get(RSES, "default", "web-stray")
@@ -296,7 +297,7 @@ def test_an_orphan_replicaset_wakes_only_the_deployments_that_select_it(passes: 
 def test_no_second_create_before_the_cache_has_seen_the_first(passes: Passes) -> None:
     reg = passes.registry
     reg.create(RSES, "default", replicaset("web", 2))
-    catch_up(passes.informers)
+    pump(passes.informers)
     one_pass(passes.replicasets)
     assert len(reg.list(PODS, "default")["items"]) == 2
     assert passes.replicasets.expectations.get("default/web") == (2, 0)
@@ -304,7 +305,7 @@ def test_no_second_create_before_the_cache_has_seen_the_first(passes: Passes) ->
     passes.rs_queue.add("default/web")
     one_pass(passes.replicasets)
     assert len(reg.list(PODS, "default")["items"]) == 2
-    catch_up(passes.informers)
+    pump(passes.informers)
     assert passes.replicasets.expectations.satisfied("default/web")
     one_pass(passes.replicasets)
     assert len(reg.list(PODS, "default")["items"]) == 2

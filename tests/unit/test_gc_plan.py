@@ -1,10 +1,20 @@
-"""The garbage collector's plan: given these owners and dependents, this is garbage."""
+"""The garbage collector's plan: given these owners and dependents, this is garbage; per object
+(``plan_item``), the same as over the whole collection; which work an object asks for
+(``needs``), and which references an update released (``released``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from control.controllers.gc_plan import plan_collection
+from control.controllers.gc_plan import (
+    ATTEMPT_TO_DELETE,
+    ATTEMPT_TO_ORPHAN,
+    needs,
+    owner_key,
+    plan_collection,
+    plan_item,
+    released,
+)
 
 Obj = dict[str, Any]
 
@@ -99,3 +109,54 @@ def test_owner_kinds_tinykube_does_not_serve_never_collect() -> None:
     rs["metadata"]["ownerReferences"] = [{"apiVersion": "example.com/v1", "kind": "Thing",
                                           "name": "t", "uid": "t"}]  # fmt: skip
     assert plan(rs).delete == [] and plan(rs).strip == []
+
+
+def owners_of(dependent: Obj, *present: Obj) -> dict[tuple[str, str, str], Obj]:
+    keys = [owner_key(dependent, r) for r in dependent["metadata"].get("ownerReferences") or []]
+    found = {(PLURAL[o["kind"]], "default", o["metadata"]["name"]): o for o in present}
+    return {k: found[k] for k in keys if k in found}
+
+
+def test_one_item_is_planned_as_the_whole_collection_plans_it() -> None:
+    d = obj("Deployment", "web", finalizers=["foregroundDeletion"], deleting=True)
+    rs = obj("ReplicaSet", "web-abc", d)
+    pod = obj("Pod", "web-abc-1", rs)
+    whole = plan(d, rs, pod)
+    # The ReplicaSet, with its owner and its dependents: what the whole plan says of it.
+    one = plan_item(rs, owners_of(rs, d), [pod])
+    assert [(x.obj, x.policy) for x in one.delete] == [(x.obj, x.policy) for x in whole.delete]
+    # The Deployment, once its ReplicaSet is gone: unblocked.
+    assert names(plan_item(d, {}, []).unblock) == ["web"]
+    assert plan_item(d, {}, [rs]).unblock == []
+    # A dependent whose owner was not found: deleted, the reference named as dangling.
+    [gone] = plan_item(pod, {}, []).delete
+    assert gone.obj is pod and [r["uid"] for r in gone.dangling] == ["ReplicaSet-web-abc"]
+
+
+def test_an_object_needs_work_only_when_an_owner_is_missing_or_a_deletion_waits() -> None:
+    d = obj("Deployment", "web")
+    rs = obj("ReplicaSet", "web-abc", d)
+    assert needs(d, {}) == ()  # no owner, not being deleted
+    assert needs(rs, owners_of(rs, d)) == ()  # its owner is there: nothing to do
+    assert needs(rs, {}) == (ATTEMPT_TO_DELETE,)  # its owner is not
+    other = obj("Deployment", "web")
+    other["metadata"]["uid"] = "another-uid"
+    assert needs(rs, owners_of(rs, other)) == (ATTEMPT_TO_DELETE,)  # another object by its name
+    fg = obj("Deployment", "web", finalizers=["foregroundDeletion"], deleting=True)
+    assert needs(fg, {}) == (ATTEMPT_TO_DELETE,)
+    assert needs(rs, owners_of(rs, fg)) == (ATTEMPT_TO_DELETE,)  # its owner waits on it
+    orphaning = obj("Deployment", "web", finalizers=["orphan"], deleting=True)
+    assert needs(orphaning, {}) == (ATTEMPT_TO_ORPHAN,)
+    assert needs(rs, owners_of(rs, orphaning)) == ()  # an orphaning owner is still solid
+    assert needs(obj("Deployment", "going", deleting=True), {}) == ()
+
+
+def test_released_references_are_the_dropped_and_the_no_longer_blocking() -> None:
+    a, b = obj("Deployment", "a"), obj("Deployment", "b")
+    before = obj("ReplicaSet", "rs", a, b)
+    assert released(before, before) == []
+    dropped = obj("ReplicaSet", "rs", b)
+    assert [r["name"] for r in released(before, dropped)] == ["a"]
+    loose = obj("ReplicaSet", "rs", a, b, block=False)
+    assert [r["name"] for r in released(before, loose)] == ["a", "b"]
+    assert released(loose, before) == []  # starting to block releases nothing
