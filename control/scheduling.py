@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from common import errors
+from common import errors, metrics
 from common.informer import Handler, Informer, by_node_name
 from common.resources import must
 from common.wellknown import POD_SCHEDULED, READY
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 PODS = must("pods")
 COMPONENT = "default-scheduler"
+# The profile named in the scheduler's metrics (kube-scheduler: the profile's schedulerName).
+PROFILE = "default-scheduler"
+# Attempts past this are counted together in the latency metric's label.
+MAX_ATTEMPTS_LABEL = 15
 # How long the scheduling cycle waits for a pod before looking at its stop event.
 POLL_SECONDS = 0.5
 # Binding cycles at once: each is a few store round trips, which overlap on a pool.
@@ -124,6 +128,7 @@ class Scheduler:
             self.attempts += 1
         decision = self.cache.schedule(pod)
         if decision.node is None:
+            metrics.SCHEDULE_ATTEMPTS.labels("unschedulable", PROFILE).inc()
             self.queue.requeue_unschedulable(info)
             self._submit(self._report_unschedulable, pod, decision.message)
             return
@@ -153,11 +158,16 @@ class Scheduler:
         try:
             self.registry.bind(ns, name, {"target": {"kind": "Node", "name": node}})
         except errors.ApiError as e:
+            metrics.SCHEDULE_ATTEMPTS.labels("error", PROFILE).inc()
             log.info("pod %s/%s: not bound to %s: %s", ns, name, node, e)
             if self.cache.forget(pod) is not None:
                 self._moved_by(node)  # the room it held is free again
             self.queue.requeue_after_error(info)
             return
+        metrics.SCHEDULE_ATTEMPTS.labels("scheduled", PROFILE).inc()
+        metrics.POD_SCHEDULING_DURATION.labels(str(min(info.attempts, MAX_ATTEMPTS_LABEL))).observe(
+            max(0.0, self.queue.clock() - info.first_queued)
+        )
         with self._lock:
             self.bound += 1
             self._reported.pop(pod["metadata"].get("uid", ""), None)

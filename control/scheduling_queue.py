@@ -10,7 +10,7 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.informer import key_of
@@ -39,6 +39,11 @@ class QueuedPod:
     cycle: int = 0  # scheduling cycle of its last pop
     moved: bool = False  # the pod changed while it was in flight
     seq: int = 0  # its current heap entry; older entries are stale
+    first_queued: float = field(default=-1.0)  # when it was first queued (latency metrics)
+
+    def __post_init__(self) -> None:
+        if self.first_queued < 0:
+            self.first_queued = self.timestamp
 
     @property
     def priority(self) -> int:

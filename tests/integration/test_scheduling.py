@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from common import errors
+from common import errors, metrics
 from common.quantity import parse_cpu_millis
 from common.resources import must
 from control.informers import SharedInformers
@@ -290,3 +290,25 @@ def test_expired_events_are_deleted(app: Any) -> None:
     assert drain(collector) == ["default/old"]  # the fresh one waits for its hour
     left = [e["metadata"]["name"] for e in reg.list(EVENTS, "default")["items"]]
     assert left == ["fresh"]
+
+
+def test_scheduling_is_counted_in_kube_schedulers_metrics(app: Any) -> None:
+    def value(name: str, **labels: str) -> float:
+        got = metrics.REGISTRY.get_sample_value(name, labels)
+        return got or 0.0
+
+    scheduled = value("scheduler_schedule_attempts_total", result="scheduled",
+                      profile="default-scheduler")  # fmt: skip
+    unschedulable = value("scheduler_schedule_attempts_total", result="unschedulable",
+                          profile="default-scheduler")  # fmt: skip
+    latencies = value("scheduler_pod_scheduling_duration_seconds_count", attempts="1")
+    reg = registry(app)
+    reg.create(NODES, "", node("n1"))
+    reg.create(PODS, "default", pod("fits"))
+    reg.create(PODS, "default", pod("nowhere", disk="ssd"))
+    assert schedule_pending(reg) == 1
+    assert value("scheduler_schedule_attempts_total", result="scheduled",
+                 profile="default-scheduler") == scheduled + 1  # fmt: skip
+    assert value("scheduler_schedule_attempts_total", result="unschedulable",
+                 profile="default-scheduler") == unschedulable + 1  # fmt: skip
+    assert value("scheduler_pod_scheduling_duration_seconds_count", attempts="1") == latencies + 1
