@@ -24,6 +24,10 @@ from common.resources import must
 PODS, NODES = must("pods"), must("nodes")
 _STATUS_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/?]+)/status")
 _RUNNING = b'"phase": "Running"'
+# How often the sampler GETs a pod, and pauses between LISTs of every pod: a LIST of 10,000
+# pods is some 20 MB of JSON for the server to write, a load of its own the run must not add.
+GET_EVERY = 0.05
+LIST_PAUSE = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -135,8 +139,9 @@ class Sampler:
         self.get: list[float] = []
         self.list: list[float] = []
         self.stop = threading.Event()
-        threading.Thread(target=self._loop, args=(self._get, self.get, 0.05), daemon=True).start()
-        threading.Thread(target=self._loop, args=(self._list, self.list, 1.0), daemon=True).start()
+        for call, into, pause in ((self._get, self.get, GET_EVERY),
+                                  (self._list, self.list, LIST_PAUSE)):  # fmt: skip
+            threading.Thread(target=self._loop, args=(call, into, pause), daemon=True).start()
 
     def _get(self) -> bool:
         names = self.names()

@@ -79,7 +79,7 @@ def verdict(progress: Progress, elapsed: float, cap: float | None) -> str:
     if progress.finished:
         return "finished"
     if over_cap(elapsed, cap):
-        return f"did not finish: {progress.reached()} after the {cap:.0f} s cap"
+        return f"did not finish: {progress.reached()} after the {cap:g} s cap"
     return f"did not finish: {progress.reached()} after {elapsed:.0f} s"
 
 
