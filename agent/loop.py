@@ -7,10 +7,8 @@ workers fed by a uid-keyed work queue, plus the probe workers (``probes``), whos
 queue their pod. It keeps no state of its own: on start it re-adopts the containers it finds by
 label. ``stop`` leaves containers running. Effectful shell.
 
-``start`` is ``prepare`` (register, build the syncer) plus those threads. A process simulating
-many nodes calls ``prepare`` and runs the rest itself: the ``periodic`` loops from one timer,
-``process`` from workers shared by every node (``queue`` then is its view of their queue),
-``on_runtime_event`` from its runtime, events through a shared ``EventSender``.
+``start`` is ``prepare`` plus those threads; a process simulating many nodes (bench/scale.py)
+calls ``prepare`` and shares threads between nodes: ``periodic``, ``process``, ``queue``.
 """
 
 from __future__ import annotations
