@@ -125,7 +125,7 @@ class Timer:
 
 
 class HollowNodes:
-    """N hollow nodes against one API server; ``start`` returns once all have registered."""
+    """N hollow nodes against one API server, started by ``start``, stopped by ``stop_all``."""
 
     def __init__(
         self,
@@ -192,7 +192,8 @@ class HollowNodes:
         pool = ThreadPoolExecutor(32, thread_name_prefix="hollow-register")
         pending = [pool.submit(self._register, i) for i in range(1, self.count + 1)]
         try:
-            wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+            left = deadline - time.monotonic()
+            wait(pending, timeout=None if left == float("inf") else max(0.0, left))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return len(self.agents)
