@@ -34,10 +34,11 @@ class Backoff:
 @dataclass
 class Periodic:
     """Call ``fn`` every ``interval`` seconds (the first call after ``first_delay``); after a
-    failure the next call comes sooner, backing off from 0.1 s up to the interval."""
+    failure the next call comes sooner, backing off from 0.1 s up to the interval. The interval
+    may be a function, read after each call (a pace the API server hands out)."""
 
     name: str
-    interval: float
+    interval: float | Callable[[], float]
     fn: Callable[[], Any]
     first_delay: float = 0.0
     failures: int = 0  # calls that raised, for tools that watch a loop
@@ -50,6 +51,9 @@ class Periodic:
         except Exception as e:  # a loop must survive anything; it logs and backs off
             self.failures += 1
             log.warning("%s: %s", self.name, e)
-            return min(self.interval, self.backoff.failed())
+            return min(self.seconds(), self.backoff.failed())
         self.backoff.reset()
-        return self.interval
+        return self.seconds()
+
+    def seconds(self) -> float:
+        return self.interval() if callable(self.interval) else self.interval

@@ -28,3 +28,11 @@ def test_failures_back_off_up_to_the_interval_and_a_success_resets() -> None:
     assert loop.tick() == 2.0
     ok = False
     assert loop.tick() == ERROR_BACKOFF_MIN
+
+
+def test_an_interval_given_as_a_function_is_read_after_each_call() -> None:
+    pace = [2.0]
+    loop = Periodic("lease", lambda: pace[0], lambda: None)
+    assert loop.tick() == 2.0
+    pace[0] = 10.0
+    assert loop.tick() == 10.0
