@@ -4,8 +4,8 @@
 again within ``DEDUP_SECONDS`` PATCHes the first one's ``count`` and ``lastTimestamp`` instead,
 so a crash loop leaves one BackOff event with a growing count. Failures are logged, never
 raised: an event is never worth failing a sync. With ``background=True`` (the agent) the API
-calls go through one sender thread, as client-go's broadcaster does, so a pod start never waits
-on them. Effectful (API calls).
+calls go through one sender thread (``EventSender``), as client-go's broadcaster does, so a pod
+start never waits on them; simulated nodes may share a sender. Effectful (API calls).
 """
 
 from __future__ import annotations
@@ -52,33 +52,49 @@ def make_event(
     )  # fmt: skip
 
 
+class EventSender:
+    """One thread making the recorders' API calls in the order they came; beyond ``size``
+    waiting calls, new ones are dropped."""
+
+    def __init__(self, size: int = QUEUE_SIZE) -> None:
+        self.size = size
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=size)
+        threading.Thread(target=self._send_loop, name="event-sender", daemon=True).start()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            log.info("event dropped: %d events are already waiting to be sent", self.size)
+
+    def _send_loop(self) -> None:
+        while True:
+            self._queue.get()()
+
+
 class EventRecorder:
     """Posts pod events for one node; thread-safe."""
 
-    def __init__(self, client: ApiClient | None, node: str, *, background: bool = False) -> None:
+    def __init__(
+        self,
+        client: ApiClient | None,
+        node: str,
+        *,
+        background: bool = False,
+        sender: EventSender | None = None,
+    ) -> None:
         self.client = client
         self.node = node
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, ...], tuple[str, int, float]] = OrderedDict()
         self.recorded: list[dict[str, Any]] = []  # the last events, for tests and debugging
-        self._queue: queue.Queue[Callable[[], None]] | None = None
-        if background:
-            self._queue = queue.Queue(maxsize=QUEUE_SIZE)
-            threading.Thread(target=self._send_loop, name="event-sender", daemon=True).start()
+        self._sender = sender if sender is not None or not background else EventSender()
 
     def _submit(self, call: Callable[[], None]) -> None:
-        if self._queue is None:
+        if self._sender is None:
             call()
             return
-        try:
-            self._queue.put_nowait(call)
-        except queue.Full:
-            log.info("event dropped: %d events are already waiting to be sent", QUEUE_SIZE)
-
-    def _send_loop(self) -> None:
-        assert self._queue is not None
-        while True:
-            self._queue.get()()
+        self._sender.submit(call)
 
     def record(
         self,

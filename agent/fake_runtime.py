@@ -4,8 +4,9 @@ It keeps containers in a dict and is scriptable: ``add_image``/``fail_pulls`` sh
 behaviour and ``set_image_user`` an image's USER, ``exit_container`` makes a container exit with a
 code, ``exit_on_start`` makes every container of an image exit at once, ``kill_externally`` mimics
 ``docker rm -f``, ``exec_handler`` answers execs; ``specs`` keeps what each container was
-created from. Lifecycle events go to every ``events`` iterator, as Docker's would. Effectful
-only in memory; thread-safe.
+created from. Lifecycle events go to every ``events`` iterator, as Docker's would, and to each of
+``listeners`` in the thread that caused them (simulated nodes, which keep no thread to read
+``events``). Effectful only in memory; thread-safe.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class FakeRuntime:
         self._containers: dict[str, ContainerInfo] = {}
         self._logs: dict[str, list[bytes]] = {}
         self._subscribers: list[queue.Queue[RuntimeEvent | None]] = []
+        self.listeners: list[Callable[[RuntimeEvent], None]] = []
         self._ips = itertools.count(2)
         self.calls: list[tuple[str, str]] = []
         self.exec_handler: ExecHandler = default_exec
@@ -392,3 +394,5 @@ class FakeRuntime:
     def _publish(self, event: RuntimeEvent) -> None:
         for q in list(self._subscribers):
             q.put(event)
+        for listener in list(self.listeners):
+            listener(event)

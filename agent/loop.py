@@ -6,10 +6,14 @@ minute), a Docker event reader (die/destroy/start/oom → resync that pod at onc
 workers fed by a uid-keyed work queue, plus the probe workers (``probes``), whose changed results
 queue their pod. It keeps no state of its own: on start it re-adopts the containers it finds by
 label. ``stop`` leaves containers running. Effectful shell.
+
+``start`` is ``prepare`` plus those threads; a process simulating many nodes (bench/scale.py)
+calls ``prepare`` and shares threads between nodes: ``periodic``, ``process``, ``queue``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,13 +24,14 @@ from typing import Any
 from agent import runtime as rt
 from agent import seccomp, sysctls
 from agent.apis import NAMESPACES, PODS
-from agent.events import EventRecorder
+from agent.events import EventRecorder, EventSender
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
+from agent.periodic import Backoff, Periodic
 from agent.planner import BackoffPolicy
 from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
-from agent.runtime import Runtime
+from agent.runtime import Runtime, RuntimeEvent
 from agent.sync import PodSyncer
 from common import errors, metrics
 from common.client import ApiClient, WatchCancel
@@ -44,9 +49,6 @@ WATCH_TIMEOUT_SECONDS = 240
 # A watch that sends nothing for this long is dead (the API server sends a bookmark every 5 s
 # on a quiet one): a partition drops packets without a reset, so the socket would not know.
 WATCH_IDLE_SECONDS = 30.0
-# Back-off of the top-level loops after an error: 0.1 s doubling to 5 s, reset on success.
-ERROR_BACKOFF_MIN = 0.1
-ERROR_BACKOFF_MAX = 5.0
 
 
 @dataclass
@@ -66,28 +68,25 @@ class AgentConfig:
     allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
 
 
-class _Backoff:
-    def __init__(self) -> None:
-        self.delay = ERROR_BACKOFF_MIN
-
-    def failed(self) -> float:
-        delay = self.delay
-        self.delay = min(self.delay * 2, ERROR_BACKOFF_MAX)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = ERROR_BACKOFF_MIN
-
-
 class Agent:
     """One node's kubelet. ``start`` returns once the node is registered and threads run."""
 
-    def __init__(self, config: AgentConfig, client: ApiClient, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        client: ApiClient,
+        runtime: Runtime,
+        *,
+        queue: WorkQueue | None = None,
+        event_sender: EventSender | None = None,
+    ) -> None:
         self.config = config
         self.client = client
         self.runtime = runtime
         self.stopping = threading.Event()
-        self.queue = WorkQueue()
+        self.queue = WorkQueue() if queue is None else queue
+        self.event_sender = event_sender
+        self.periodic: list[Periodic] = []  # lease, node status, resync: made by ``prepare``
         self.cluster = ""
         self.pods: dict[str, dict[str, Any]] = {}
         self.pods_lock = threading.Lock()
@@ -107,28 +106,41 @@ class Agent:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.prepare()
+        for loop in self.periodic:
+            self._spawn(loop.name, functools.partial(self._every, loop))
+        self._spawn("pod-informer", self.watch_pods)
+        self._spawn("docker-events", self.watch_runtime)
+        for i in range(self.config.workers):
+            self._spawn(f"pod-worker-{i}", self._worker)
+        log.info("node %s: agent running (cluster %s)", self.config.node_name, self.cluster)
+
+    def prepare(self, *, serve_node_api: bool = True) -> None:
+        """Register the node and build what its loops use; start no loop. Without
+        ``serve_node_api`` the Node names a port where nothing answers (a simulated node)."""
         cfg = self.config
         self.cluster = self._retry("cluster id", self._cluster_id)
         engine = self._retry("Docker engine", self.runtime.engine_info)
         self.facts = host_facts(engine, cfg.node_ip)
         self._retry("sandbox image", self.runtime.ensure_sandbox_image)
-        address = cfg.node_api_address or self.facts.ip
-        self.node_api = NodeApiServer(
-            self.runtime,
-            cluster=self.cluster,
-            node=cfg.node_name,
-            token=cfg.token,
-            address=address,
-            port=cfg.node_api_port,
-        )
-        self.node_api.start()
-        endpoint = f"{self.node_api.address}:{self.node_api.port}"
-        self.registrar = NodeRegistrar(
-            self.client, cfg.node_name, self.facts, self.node_api.port, endpoint
-        )
+        address, port = cfg.node_api_address or self.facts.ip, cfg.node_api_port
+        if serve_node_api:
+            self.node_api = NodeApiServer(
+                self.runtime,
+                cluster=self.cluster,
+                node=cfg.node_name,
+                token=cfg.token,
+                address=address,
+                port=port,
+            )
+            self.node_api.start()
+            address, port = self.node_api.address, self.node_api.port
+        self.registrar = NodeRegistrar(self.client, cfg.node_name, self.facts, port,
+                                       f"{address}:{port}")  # fmt: skip
         registrar = self.registrar
         self._retry("node registration", registrar.register)
-        recorder = EventRecorder(self.client, cfg.node_name, background=True)
+        sender = self.event_sender or EventSender()
+        recorder = EventRecorder(self.client, cfg.node_name, sender=sender)
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
         self.syncer = PodSyncer(
@@ -149,16 +161,11 @@ class Agent:
         lease = LeaseKeeper(self.heartbeat_client, cfg.node_name, lambda: registrar.uid)
         self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
         renew = self.reconnect.wrap(lease.renew)
-        self._spawn("lease", lambda: self._every(cfg.lease_renew_interval, renew))
-        self._spawn(
-            "node-status", lambda: self._every(cfg.node_status_interval, registrar.heartbeat)
-        )
-        self._spawn("pod-informer", self._informer)
-        self._spawn("docker-events", self._docker_events)
-        self._spawn("resync", self._resync_loop)
-        for i in range(cfg.workers):
-            self._spawn(f"pod-worker-{i}", self._worker)
-        log.info("node %s: agent running (cluster %s)", cfg.node_name, self.cluster)
+        self.periodic = [
+            Periodic("lease", cfg.lease_renew_interval, renew),
+            Periodic("node-status", cfg.node_status_interval, registrar.heartbeat),
+            Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
+        ]
 
     def stop(self) -> None:
         """Stop the threads; containers keep running, as with a kubelet restart."""
@@ -185,7 +192,7 @@ class Agent:
         return str(self.client.get(NAMESPACES, "kube-system")["metadata"]["uid"])
 
     def _retry(self, what: str, fn: Callable[[], Any]) -> Any:
-        backoff = _Backoff()
+        backoff = Backoff()
         while not self.stopping.is_set():
             try:
                 return fn()
@@ -195,22 +202,16 @@ class Agent:
                 self.stopping.wait(delay)
         raise errors.ServiceUnavailableError(f"{what}: the agent is stopping")
 
-    def _every(self, interval: float, fn: Callable[[], Any]) -> None:
-        backoff = _Backoff()
-        while not self.stopping.is_set():
-            try:
-                fn()
-                backoff.reset()
-                wait = interval
-            except Exception as e:  # a loop must survive anything; it logs and backs off
-                wait = min(interval, backoff.failed())
-                log.warning("%s: %s", threading.current_thread().name, e)
-            self.stopping.wait(wait)
+    def _every(self, loop: Periodic) -> None:
+        wait = loop.first_delay
+        while not self.stopping.wait(wait):
+            wait = loop.tick()
 
     # -- pods from the API -------------------------------------------------------------------
 
-    def _informer(self) -> None:
-        backoff = _Backoff()
+    def watch_pods(self) -> None:
+        """The pod informer: list, then watch this node's pods, until the agent stops."""
+        backoff = Backoff()
         selector = f"spec.nodeName={self.config.node_name}"
         while not self.stopping.is_set():
             try:
@@ -286,10 +287,6 @@ class Agent:
                 self.pods[uid] = pod
         self.queue.add(uid)
 
-    def _resync_loop(self) -> None:
-        while not self.stopping.wait(self.config.resync_interval):
-            self.queue_all()
-
     def queue_all(self) -> None:
         """Queue every known pod and every pod uid that has containers here (orphans too)."""
         with self.pods_lock:
@@ -304,48 +301,58 @@ class Agent:
 
     # -- Docker events -----------------------------------------------------------------------
 
-    def _docker_events(self) -> None:
-        backoff = _Backoff()
+    def watch_runtime(self) -> None:
+        """Follow the container runtime's events until the agent stops."""
+        backoff = Backoff()
         while not self.stopping.is_set():
             try:
                 for event in self.runtime.events(self.stopping):
                     backoff.reset()
-                    labels = event.labels
-                    if labels.get(rt.CLUSTER_LABEL) != self.cluster:
-                        continue
-                    if labels.get(rt.NODE_LABEL) != self.config.node_name:
-                        continue
-                    uid = labels.get(rt.POD_UID)
-                    if uid:
-                        log.debug("docker: %s of %s, syncing pod %s", event.action,
-                                  event.container_id[:12], uid)  # fmt: skip
-                        self.queue.add(uid)
+                    self.on_runtime_event(event)
             except rt.ContainerRuntimeError as e:
                 delay = backoff.failed()
                 log.warning("docker events: %s; reconnecting in %.1fs", e, delay)
                 self.stopping.wait(delay)
                 self.queue_all()  # events may have been missed meanwhile
 
+    def on_runtime_event(self, event: RuntimeEvent) -> None:
+        """A container of one of this node's pods died, started or went: sync that pod now."""
+        labels = event.labels
+        if labels.get(rt.CLUSTER_LABEL) != self.cluster:
+            return
+        if labels.get(rt.NODE_LABEL) != self.config.node_name:
+            return
+        uid = labels.get(rt.POD_UID)
+        if uid:
+            log.debug("docker: %s of %s, syncing pod %s", event.action,
+                      event.container_id[:12], uid)  # fmt: skip
+            self.queue.add(uid)
+
     # -- workers -----------------------------------------------------------------------------
 
     def _worker(self) -> None:
-        failures: dict[str, _Backoff] = {}
+        failures: dict[str, Backoff] = {}
         while not self.stopping.is_set():
             uid = self.queue.get()
             if uid is None:
                 return
-            try:
-                delay = self.sync_uid(uid)
-                self.sync_count += 1
-                failures.pop(uid, None)
-                if delay is not None:
-                    self.queue.add_after(uid, delay)
-            except Exception as e:  # one pod's failure must not stop the worker
-                delay = failures.setdefault(uid, _Backoff()).failed()
-                log.warning("pod uid %s: sync failed, retrying in %.1fs: %s", uid, delay, e)
+            self.process(uid, failures)
+
+    def process(self, uid: str, failures: dict[str, Backoff]) -> None:
+        """One turn of a pod worker on a key from ``queue``: sync the pod, queue it again when
+        the sync asks to or failed (``failures`` keeps the worker's back-off per pod)."""
+        try:
+            delay = self.sync_uid(uid)
+            self.sync_count += 1
+            failures.pop(uid, None)
+            if delay is not None:
                 self.queue.add_after(uid, delay)
-            finally:
-                self.queue.done(uid)
+        except Exception as e:  # one pod's failure must not stop the worker
+            delay = failures.setdefault(uid, Backoff()).failed()
+            log.warning("pod uid %s: sync failed, retrying in %.1fs: %s", uid, delay, e)
+            self.queue.add_after(uid, delay)
+        finally:
+            self.queue.done(uid)
 
     def sync_uid(self, uid: str) -> float | None:
         """Sync one pod by uid; a uid no longer bound here has its containers removed."""

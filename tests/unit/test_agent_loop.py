@@ -47,3 +47,26 @@ def _count() -> float:
             if s.name == "kubelet_pod_start_duration_seconds_count":
                 return s.value
     return 0.0
+
+
+def test_runtime_events_reach_a_listener_and_queue_only_this_nodes_pods() -> None:
+    """A simulated node hears its fake runtime through a listener instead of a thread."""
+    from agent import runtime as rt
+    from agent.runtime import CreateSpec
+
+    runtime = FakeRuntime(("tinykube/pause:1",))
+    agent = Agent(AgentConfig("http://127.0.0.1:1", "t", "node-1"), ApiClient("http://x"),
+                  runtime)  # fmt: skip
+    agent.cluster = "c1"
+    runtime.listeners.append(agent.on_runtime_event)
+
+    def start(name: str, node: str, cluster: str, uid: str) -> None:
+        labels = {rt.CLUSTER_LABEL: cluster, rt.NODE_LABEL: node, rt.POD_UID: uid}
+        runtime.start(runtime.create_container(
+            CreateSpec(name, "tinykube/pause:1", labels, "sandbox")))  # fmt: skip
+
+    start("a", "node-1", "c1", "u-mine")
+    start("b", "node-2", "c1", "u-other-node")
+    start("c", "node-1", "c2", "u-other-cluster")
+    assert agent.queue.get(timeout=0) == "u-mine"
+    assert agent.queue.get(timeout=0) is None

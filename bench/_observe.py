@@ -1,0 +1,232 @@
+"""What ``bench/scale.py`` watches while it runs: answers counted on every client it makes (5xx,
+and the moment a node's status write reports a pod Running), a watch of every pod (bound,
+deleted) and of every node (Ready), GET and LIST timed in a loop, the control-plane processes in
+``/proc`` and Redis's ``INFO memory``. Effectful (HTTP, /proc, Redis)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+from common import errors
+from common.client import ApiClient
+from common.resources import must
+
+PODS, NODES = must("pods"), must("nodes")
+_STATUS_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/?]+)/status")
+_RUNNING = b'"phase": "Running"'
+# How often the sampler GETs a pod, and pauses between LISTs of every pod: a LIST of 10,000
+# pods is some 20 MB of JSON for the server to write, a load of its own the run must not add.
+GET_EVERY = 0.05
+LIST_PAUSE = 5.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Answers:
+    """Counts 5xx answers on every client it is hooked into, and the first moment each pod's
+    status write came back saying Running (what the node reports, not what a watch sees)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.errors_5xx = 0
+        self.running: dict[str, float] = {}
+
+    def hook(self, client: ApiClient) -> ApiClient:
+        client.session.hooks["response"].append(self._seen)
+        return client
+
+    def _seen(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if resp.status_code >= 500:
+            with self.lock:
+                self.errors_5xx += 1
+        req = resp.request
+        if req.method != "PUT" or resp.status_code != 200 or not isinstance(req.body, bytes):
+            return
+        match = _STATUS_PATH.search(req.url or "")
+        if match and _RUNNING in req.body:
+            with self.lock:
+                self.running.setdefault(f"{match[1]}/{match[2]}", now)
+
+
+class _Follower:
+    """List then watch one resource in a thread, again after any failure, until stopped."""
+
+    def __init__(self, client: ApiClient, rt: Any, name: str) -> None:
+        self.client = client
+        self.rt = rt
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                listed = self.client.list(self.rt)
+                for obj in listed.get("items") or []:
+                    self.on_object("ADDED", obj)
+                rv = listed["metadata"]["resourceVersion"]
+                for event in self.client.watch(self.rt, resource_version=rv, timeout_seconds=300):
+                    if self.stop.is_set():
+                        return
+                    if event["type"] != "BOOKMARK":
+                        self.on_object(event["type"], event["object"])
+            except (errors.ApiError, KeyError, ValueError):
+                self.stop.wait(1.0)
+
+    def on_object(self, kind: str, obj: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class PodWatch(_Follower):
+    """When each pod was first seen bound; which pods were deleted or given a deletion."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.bound: dict[str, float] = {}
+        self.deleted: set[str] = set()
+        super().__init__(client, PODS, "bench-pod-watch")
+
+    def on_object(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        key = f"{meta.get('namespace')}/{meta['name']}"
+        with self.lock:
+            if kind == "DELETED" or meta.get("deletionTimestamp"):
+                self.deleted.add(key)
+            if (obj.get("spec") or {}).get("nodeName"):
+                self.bound.setdefault(key, time.monotonic())
+
+
+class NodeWatch(_Follower):
+    """Which nodes are Ready now, and the fewest Ready since ``arm``."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.ready: set[str] = set()
+        self.lowest: int | None = None
+        super().__init__(client, NODES, "bench-node-watch")
+
+    def on_object(self, kind: str, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        ok = kind != "DELETED" and any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+        )
+        with self.lock:
+            (self.ready.add if ok else self.ready.discard)(name)
+            if self.lowest is not None:
+                self.lowest = min(self.lowest, len(self.ready))
+
+    def arm(self) -> None:
+        with self.lock:
+            self.lowest = len(self.ready)
+
+
+class Sampler:
+    """GET of a pod already created and LIST of every pod, each in a loop of its own, timed."""
+
+    def __init__(self, client: ApiClient, names: Callable[[], list[str]]) -> None:
+        self.client = client
+        self.names = names
+        self.get: list[float] = []
+        self.list: list[float] = []
+        self.stop = threading.Event()
+        for call, into, pause in ((self._get, self.get, GET_EVERY),
+                                  (self._list, self.list, LIST_PAUSE)):  # fmt: skip
+            threading.Thread(target=self._loop, args=(call, into, pause), daemon=True).start()
+
+    def _get(self) -> bool:
+        names = self.names()
+        if not names:
+            return False
+        namespace, name = random.choice(names).split("/", 1)
+        self.client.request("GET", PODS.path(namespace, name)).content  # noqa: B018
+        return True
+
+    def _list(self) -> bool:
+        self.client.request("GET", PODS.path(None)).content  # noqa: B018
+        return True
+
+    def _loop(self, call: Callable[[], bool], into: list[float], pause: float) -> None:
+        while not self.stop.wait(pause):
+            t0 = time.monotonic()
+            try:
+                if call():
+                    into.append(time.monotonic() - t0)
+            except errors.ApiError:
+                into.append(time.monotonic() - t0)  # an error answer is a slow answer too
+
+
+def _children(pid: int) -> list[int]:
+    """Each thread lists the children it started (a controller process may come from any)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def process_tree(root: int) -> list[int]:
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(_children(pid))
+    return out
+
+
+def _cpu_and_rss(pid: int) -> tuple[float, int]:
+    """CPU seconds of the process and of its children it has waited for, and its RSS bytes."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        statm = Path(f"/proc/{pid}/statm").read_text()
+    except OSError:
+        return 0.0, 0
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / CLK_TCK, int(statm.split()[1]) * PAGE
+
+
+class ControlPlane:
+    """The control plane's processes (its command and everything it started: API workers,
+    controller process): CPU seconds and RSS summed, the RSS peak sampled every second."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss = 0
+        self.stop = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def now(self) -> tuple[int, float, int]:
+        """(processes, CPU seconds, RSS bytes)."""
+        pids = process_tree(self.pid)
+        samples = [_cpu_and_rss(p) for p in pids]
+        return len(pids), sum(c for c, _ in samples), sum(r for _, r in samples)
+
+    def _sample(self) -> None:
+        while not self.stop.wait(1.0):
+            self.peak_rss = max(self.peak_rss, self.now()[2])
+
+
+def redis_used_memory(data_dir: Path, port: int) -> int | None:
+    """Redis's ``used_memory`` (bytes); the embedded Redis's password is in its data dir."""
+    secret = data_dir / "redis-password"
+    password = secret.read_text().strip() if secret.exists() else None
+    try:
+        conn = redis.Redis(port=port, password=password, socket_timeout=10)
+        try:
+            return int(conn.info("memory")["used_memory"])
+        finally:
+            conn.close()
+    except (redis.RedisError, KeyError, ValueError):
+        return None

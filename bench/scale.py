@@ -1,0 +1,374 @@
+"""Scale with hollow nodes, as kubemark: N nodes run by the agent's own code over a fake runtime
+in this one process, against a real ``tinykube up --agents 0``; M plain pods, spread over
+namespaces, created at a fixed rate; the same run against the control plane of an earlier commit.
+
+For each N (default 100, 500, 1000; 10 pods per node) it starts a fresh cluster, registers the
+hollow nodes (``bench/_hollow.py``: registration, lease, node status, pod watch, sync loop, pod
+status and events, all the agent's code; the fake runtime runs no container), waits for every
+node Ready, creates the pods at --rate a second (or as fast as the server answers, 32 at once)
+and runs until every pod is reported Running, then for --idle seconds with nothing changing.
+
+Figures, from the first create to the last pod Running:
+- creates/s, binds/s: pods created (answered) and seen bound by a watch of all pods, per second
+  since the first create was sent; all pods Running: until the last node reported its pod.
+- pod startup p50/p99: creationTimestamp (it has a second's resolution, so the moment the
+  create's answer came back stands for it) to the node's status write saying phase Running.
+- GET of a random created pod (every 50 ms) and LIST of all pods (5 s apart), timed.
+- lease renewal p99 and failed renewals (the agent's LeaseKeeper, as timed by the hollow
+  nodes), the lowest count of Ready nodes (a watch of nodes), pods evicted (any pod deleted:
+  the benchmark deletes none), 5xx answers to any client of this process.
+- control plane: its processes (the ``control`` command and all it started: API workers,
+  controller process) from /proc: RSS peak, CPU seconds, CPU share of one core when idle (with
+  the lease renewals/s then); Redis ``used_memory``.
+- this process's own CPU seconds (hollow nodes, watches, creators): what it took from the cores
+  the control plane also runs on; the lag of its shared timer says when it fell behind.
+
+The "before" column installs --before-commit in a venv of its own (``bench/_before.py``) and runs
+the same points against it, each capped at --before-cap seconds; a point that does not finish
+says how far it got. Needs no Docker. Raises the open-file limit to its hard limit (inherited by
+the cluster it starts).
+Usage: python bench/scale.py [--nodes 100,500,1000] [--pods-per-node 10] [--rate 200]
+       [--before-commit 837c272 | --no-before] [--before-cap 300] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import _before
+from bench._cluster import BIN, cluster
+from bench._hollow import IMAGE, HollowNodes, token_rows
+from bench._observe import Answers, ControlPlane, NodeWatch, PodWatch, Sampler, redis_used_memory
+from bench._scalestats import Point, Progress, format_table, pct, rate, verdict
+from common import errors
+from common.client import ApiClient
+from common.resources import must
+
+PODS, NAMESPACES = must("pods"), must("namespaces")
+CREATORS = 32  # creates in flight at most
+
+
+@dataclass(frozen=True)
+class Settings:
+    pods_per_node: int
+    rate: float
+    namespaces: int
+    idle: float
+    workers: int
+    timer_threads: int
+    senders: int
+
+
+def pod(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"bench": "scale"}},
+        "spec": {"containers": [{"name": "app", "image": IMAGE}],
+                 "terminationGracePeriodSeconds": 1},
+    }  # fmt: skip
+
+
+class Creator:
+    """Creates the pods at a fixed rate, from a few threads; a failed create is sent again."""
+
+    def __init__(self, client: ApiClient, keys: list[str], per_second: float) -> None:
+        self.client = client
+        self.keys = keys
+        self.interval = 1.0 / per_second
+        self.created: dict[str, float] = {}
+        self.next = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.started = time.monotonic()
+
+    def run(self) -> None:
+        self.started = time.monotonic()
+        with ThreadPoolExecutor(CREATORS, thread_name_prefix="bench-create") as pool:
+            for _ in range(CREATORS):
+                pool.submit(self._loop)
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                i = self.next
+                self.next += 1
+            if i >= len(self.keys):
+                return
+            delay = self.started + i * self.interval - time.monotonic()
+            if delay > 0:
+                self.stop.wait(delay)
+            self._create(self.keys[i])
+
+    def _create(self, key: str) -> None:
+        namespace, name = key.split("/")
+        while not self.stop.is_set():
+            try:
+                self.client.create(PODS, pod(name, namespace), namespace)
+            except errors.AlreadyExistsError:
+                pass  # an earlier attempt that timed out was stored after all
+            except errors.ApiError:
+                self.stop.wait(0.5)
+                continue
+            with self.lock:
+                self.created[key] = time.monotonic()
+            return
+
+
+def wait_until(done: Callable[[], bool], deadline: float) -> None:
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def run_point(plane: str, bin_dir: Path, nodes: int, s: Settings, cap: float | None) -> Point:
+    pods = nodes * s.pods_per_node
+    point = Point(plane, nodes, pods)
+    token = secrets.token_hex(16)
+
+    def seed(data: Path) -> None:
+        (data / "tokens.csv").write_text(token_rows(nodes, token))
+
+    print(f"-- {point.title}: {pods} pods, starting the cluster", file=sys.stderr, flush=True)
+    try:
+        with cluster(0, bin_dir=bin_dir, seed=seed) as (admin, data):
+            measure(point, admin, data, token, s, cap)
+    except subprocess.CalledProcessError as e:
+        point.outcome = f"did not finish: the cluster did not come up ({e.stderr!r:.200})"
+    except errors.ApiError as e:  # the benchmark's own setup calls (namespaces) failed
+        point.outcome = f"did not finish: {e}"
+    print(f"-- {point.title}: {point.outcome}", file=sys.stderr, flush=True)
+    return point
+
+
+def measure(
+    point: Point, admin: ApiClient, data: Path, token: str, s: Settings, cap: float | None
+) -> None:
+    state = json.loads((data / "state.json").read_text())
+    verify = admin.session.verify
+    ca = verify if isinstance(verify, str) else None
+    answers = Answers()
+    answers.hook(admin)
+    plane = ControlPlane(int(state["processes"]["control"]))
+    pod_watch = PodWatch(answers.hook(admin.with_timeout(400)))
+    node_watch = NodeWatch(answers.hook(admin.with_timeout(400)))
+    hollow = HollowNodes(admin.server, ca, token, point.nodes, answers, workers=s.workers,
+                         timer_threads=s.timer_threads, senders=s.senders)  # fmt: skip
+    keys = [f"bench-{i % s.namespaces}/pod-{i}" for i in range(point.pods)]
+    creator = Creator(admin, keys, s.rate)
+    sampler: Sampler | None = None
+    t0 = time.monotonic()
+    deadline = t0 + cap if cap is not None else float("inf")
+
+    def progress() -> Progress:
+        return Progress(point.nodes, point.pods, len(node_watch.ready), len(creator.created),
+                        len(pod_watch.bound), len(answers.running))  # fmt: skip
+
+    try:
+        for i in range(s.namespaces):
+            admin.create(NAMESPACES, {"metadata": {"name": f"bench-{i}"}})
+        hollow.start(deadline)
+        wait_until(lambda: len(node_watch.ready) >= point.nodes, deadline)
+        begin = snapshot(plane)
+        if len(node_watch.ready) >= point.nodes:
+            node_watch.arm()  # the fewest Ready from here on; "-" if they never all were
+            print(f"   {point.nodes} nodes Ready after {time.monotonic() - t0:.0f} s; creating",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            sampler = Sampler(answers.hook(admin.with_timeout(60)), lambda: list(creator.created))
+            threading.Thread(target=creator.run, daemon=True).start()
+            wait_until(lambda: len(answers.running) >= point.pods, deadline)
+        end = snapshot(plane)
+        point.outcome = verdict(progress(), end["t"] - t0, cap)
+        creator.stop.set()
+        if sampler is not None:
+            sampler.stop.set()
+        figures = point.figures
+        figures.update(window_figures(begin, end, creator, pod_watch, answers, sampler, hollow))
+        figures["lowest_ready"] = node_watch.lowest
+        figures["evictions"] = len(pod_watch.deleted)
+        figures["answers_5xx"] = answers.errors_5xx
+        figures["lease_failures"] = sum(1 for t in hollow.timer.ticks if t.failed
+                                        and t.loop == "lease")  # fmt: skip
+        figures["cp_processes"] = end["processes"]
+        figures["cp_rss_mb"] = max(plane.peak_rss, end["rss"]) / 2**20
+        if point.outcome == "finished" and s.idle > 0:
+            figures.update(idle_figures(plane, hollow, s.idle))
+        used = redis_used_memory(data, int(state["redis_port"]))
+        figures["redis_mb"] = None if used is None else used / 2**20
+    finally:
+        creator.stop.set()
+        hollow.stop_all()
+        pod_watch.stop.set()
+        node_watch.stop.set()
+        plane.stop.set()
+        if sampler is not None:
+            sampler.stop.set()
+
+
+def snapshot(plane: ControlPlane) -> dict[str, Any]:
+    processes, cpu, rss = plane.now()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"t": time.monotonic(), "processes": processes, "cpu": cpu, "rss": rss,
+            "self": usage.ru_utime + usage.ru_stime}  # fmt: skip
+
+
+def window_figures(
+    begin: dict[str, Any],
+    end: dict[str, Any],
+    creator: Creator,
+    pod_watch: PodWatch,
+    answers: Answers,
+    sampler: Sampler | None,
+    hollow: HollowNodes,
+) -> dict[str, float | None]:
+    """The figures of the run from the first create to the last pod Running (or the cap); of
+    a point that did not finish, those of the pods that got so far."""
+    t0, t1, keys = creator.started, end["t"], creator.keys
+    created = dict(creator.created)
+    running = dict(answers.running)
+    bound = list(pod_watch.bound.values())
+    startup = [running[k] - created[k] for k in running if k in created]
+    ticks = [t for t in hollow.timer.ticks if begin["t"] <= t.start <= t1]
+    lease = [t.seconds for t in ticks if t.loop == "lease" and not t.failed]
+    get = sampler.get if sampler else []
+    lst = sampler.list if sampler else []
+    out: dict[str, float | None] = {
+        "creates_per_s": rate(len(created), max(created.values(), default=t0) - t0),
+        "binds_per_s": rate(len(bound), max(bound, default=t0) - t0),
+        "all_running_s": max(running.values()) - t0 if len(running) >= len(keys) else None,
+        "startup_p50_s": pct(startup, 50),
+        "startup_p99_s": pct(startup, 99),
+        "get_p50_ms": _scale(pct(get, 50), 1000),
+        "get_p99_ms": _scale(pct(get, 99), 1000),
+        "list_p50_s": pct(lst, 50),
+        "list_p99_s": pct(lst, 99),
+        "lease_p99_ms": _scale(pct(lease, 99), 1000),
+        "cp_cpu_s": end["cpu"] - begin["cpu"],
+        "harness_cpu_s": end["self"] - begin["self"],
+        "timer_lag_p99_s": pct([t.start - t.due for t in ticks], 99),
+    }
+    if not created:  # the run stopped before it created anything
+        out["cp_cpu_s"] = out["harness_cpu_s"] = None
+    return out
+
+
+def _scale(value: float | None, by: float) -> float | None:
+    return None if value is None else value * by
+
+
+def idle_figures(plane: ControlPlane, hollow: HollowNodes, seconds: float) -> dict[str, float]:
+    """Nothing changing but heartbeats: the control plane's share of one core, and the lease
+    renewals a second the nodes make meanwhile."""
+    begin = snapshot(plane)
+    time.sleep(seconds)
+    end = snapshot(plane)
+    renewals = sum(1 for t in hollow.timer.ticks
+                   if t.loop == "lease" and begin["t"] <= t.start < end["t"])  # fmt: skip
+    elapsed = end["t"] - begin["t"]
+    return {"cp_idle_cpu_pct": 100 * (end["cpu"] - begin["cpu"]) / elapsed,
+            "idle_renewals_per_s": renewals / elapsed}  # fmt: skip
+
+
+def raise_open_files() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--nodes", default="100,500,1000", help="comma-separated node counts")
+    p.add_argument("--pods-per-node", type=int, default=10)
+    p.add_argument("--pods", type=int, help="pods per point (default: nodes x pods-per-node)")
+    p.add_argument("--rate", type=float, default=200.0, help="creates a second at most")
+    p.add_argument("--namespaces", type=int, default=10, help="the pods are spread over them")
+    p.add_argument("--before-commit", default="837c272")
+    p.add_argument("--no-before", action="store_true", help="skip the earlier control plane")
+    p.add_argument("--before-dir", type=Path, help="install the earlier commit here (kept)")
+    p.add_argument("--before-cap", type=float, default=300.0, metavar="S",
+                   help="seconds a 'before' point may run (registration included)")  # fmt: skip
+    p.add_argument("--cap", type=float, default=900.0, metavar="S",
+                   help="the same for this tree's points")  # fmt: skip
+    p.add_argument("--idle", type=float, default=20.0, metavar="S",
+                   help="seconds of idle cluster measured after all pods Running")  # fmt: skip
+    p.add_argument("--workers", type=int, default=0, help="shared pod workers (0: auto)")
+    p.add_argument("--timer-threads", type=int, default=0, help="for periodic loops (0: auto)")
+    p.add_argument("--senders", type=int, default=0, help="event senders (0: auto)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: N=20, 200 pods, no before, 3 s idle")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", help="the agents' warnings too")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.nodes, args.pods, args.no_before, args.idle = "20", 200, True, 3.0
+    return args
+
+
+def settings(args: argparse.Namespace, nodes: int) -> Settings:
+    per_node = args.pods // nodes if args.pods else args.pods_per_node
+    return Settings(
+        pods_per_node=max(1, per_node),
+        rate=args.rate,
+        namespaces=args.namespaces,
+        idle=args.idle,
+        # Enough that on a slow server as many calls wait as the agents' own threads would (a
+        # lease and a node-status call a node; 16 pod workers each, up to 256 in all), so the
+        # harness does not hold back what the nodes send. The timer's pool starts a thread
+        # only when all it has are busy; idle workers cost memory, not CPU.
+        workers=args.workers or min(256, 16 * nodes),
+        timer_threads=args.timer_threads or 2 * nodes,
+        senders=args.senders or min(64, nodes),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    files = raise_open_files()
+    sizes = [int(n) for n in args.nodes.split(",")]
+    before_bin: Path | None = None
+    keep: tempfile.TemporaryDirectory[str] | None = None
+    if not args.no_before:
+        if args.before_dir is None:
+            keep = tempfile.TemporaryDirectory(prefix="tinykube-before-")
+        where = args.before_dir or Path(keep.name)  # type: ignore[union-attr]
+        print(f"-- installing {args.before_commit} in {where}", file=sys.stderr, flush=True)
+        before_bin = _before.install(args.before_commit, where)
+    points: list[Point] = []
+    try:
+        for nodes in sizes:
+            s = settings(args, nodes)
+            points.append(run_point("this tree", BIN, nodes, s, args.cap))
+            if before_bin is not None:
+                points.append(run_point(args.before_commit, before_bin, nodes, s, args.before_cap))
+            print(format_table(points), file=sys.stderr, flush=True)
+    finally:
+        if keep is not None:
+            keep.cleanup()
+    s = settings(args, sizes[-1])
+    print(f"hollow nodes: {s.pods_per_node} pods per node, plain pods over {s.namespaces} "
+          f"namespaces created at {s.rate:.0f}/s at most; open files {files}; before: "
+          f"{'none' if before_bin is None else args.before_commit}, capped at "
+          f"{args.before_cap:g} s; this tree capped at {args.cap:g} s")  # fmt: skip
+    print(format_table(points))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
