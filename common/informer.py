@@ -35,7 +35,7 @@ BACKOFF_MAX = 30.0
 WATCH_SECONDS = 300
 
 
-def key_of(obj: Obj) -> str:
+def key_of(obj: Mapping[str, Any]) -> str:
     """``namespace/name``, or ``name`` for a cluster-scoped object (client-go's
     MetaNamespaceKeyFunc)."""
     m = obj.get("metadata") or {}

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from common import quantity
+from common.objects import Node, Pod, Taint
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
@@ -34,7 +35,7 @@ class NodeUsage:
     host_ports: set[tuple[str, int]] = field(default_factory=set)
     owners: Counter[str] = field(default_factory=Counter)
 
-    def add(self, pod: Obj) -> None:
+    def add(self, pod: Pod) -> None:
         cpu, mem = pod_requests(pod)
         self.cpu_millis += cpu
         self.memory += mem
@@ -44,7 +45,7 @@ class NodeUsage:
         if owner:
             self.owners[owner] += 1
 
-    def remove(self, pod: Obj) -> None:
+    def remove(self, pod: Pod) -> None:
         """Take back what ``add`` counted for ``pod``; its host ports are freed (the caller adds
         back those another pod of the node still holds)."""
         cpu, mem = pod_requests(pod)
@@ -65,7 +66,7 @@ class Decision:
     message: str  # why no node fits, in kube-scheduler's words
 
 
-def pod_requests(pod: Obj) -> tuple[int, int]:
+def pod_requests(pod: Pod) -> tuple[int, int]:
     cpu = mem = 0
     for c in (pod.get("spec") or {}).get("containers") or []:
         requests = (c.get("resources") or {}).get("requests") or {}
@@ -76,7 +77,7 @@ def pod_requests(pod: Obj) -> tuple[int, int]:
     return cpu, mem
 
 
-def host_ports(pod: Obj) -> set[tuple[str, int]]:
+def host_ports(pod: Pod) -> set[tuple[str, int]]:
     out = set()
     for c in (pod.get("spec") or {}).get("containers") or []:
         for p in c.get("ports") or []:
@@ -85,20 +86,20 @@ def host_ports(pod: Obj) -> set[tuple[str, int]]:
     return out
 
 
-def controller_uid(pod: Obj) -> str:
+def controller_uid(pod: Pod) -> str:
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
             return str(ref.get("uid", ""))
     return ""
 
 
-def counts_on_node(pod: Obj) -> bool:
+def counts_on_node(pod: Pod) -> bool:
     """Whether ``pod`` takes from its node: bound there and not finished."""
     node = (pod.get("spec") or {}).get("nodeName")
     return bool(node) and (pod.get("status") or {}).get("phase") not in TERMINAL
 
 
-def usage_by_node(pods: Iterable[Obj]) -> dict[str, NodeUsage]:
+def usage_by_node(pods: Iterable[Pod]) -> dict[str, NodeUsage]:
     usage: dict[str, NodeUsage] = {}
     for pod in pods:
         if counts_on_node(pod):
@@ -106,14 +107,14 @@ def usage_by_node(pods: Iterable[Obj]) -> dict[str, NodeUsage]:
     return usage
 
 
-def is_ready(node: Obj) -> bool:
+def is_ready(node: Node) -> bool:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
             return bool(c.get("status") == "True")
     return False
 
 
-def _tolerates(pod: Obj, taint: Obj) -> bool:
+def _tolerates(pod: Pod, taint: Taint) -> bool:
     for t in (pod.get("spec") or {}).get("tolerations") or []:
         if t.get("effect") and t["effect"] != taint.get("effect"):
             continue
@@ -135,18 +136,18 @@ class _Wants:
     owner: str
 
     @staticmethod
-    def of(pod: Obj) -> _Wants:
+    def of(pod: Pod) -> _Wants:
         cpu, mem = pod_requests(pod)
         selector = (pod.get("spec") or {}).get("nodeSelector") or {}
         return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod))
 
 
-def unfit_reason(pod: Obj, node: Obj, usage: NodeUsage) -> str | None:
+def unfit_reason(pod: Pod, node: Node, usage: NodeUsage) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
     return _unfit(pod, _Wants.of(pod), node, usage)
 
 
-def _unfit(pod: Obj, wants: _Wants, node: Obj, usage: NodeUsage) -> str | None:
+def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
     spec = node.get("spec") or {}
     if spec.get("unschedulable"):
         return "node(s) were unschedulable"
@@ -175,7 +176,7 @@ def _unfit(pod: Obj, wants: _Wants, node: Obj, usage: NodeUsage) -> str | None:
 Score = tuple[int, float, int, str]
 
 
-def _score(wants: _Wants, node: Obj, usage: NodeUsage) -> Score:
+def _score(wants: _Wants, node: Node, usage: NodeUsage) -> Score:
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     total_cpu = parse_cpu_millis(allocatable.get("cpu", "1")) or 1
     total_mem = parse_bytes(allocatable.get("memory", "1")) or 1
@@ -187,7 +188,7 @@ def _score(wants: _Wants, node: Obj, usage: NodeUsage) -> Score:
     return (siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
 
 
-def select_node(pod: Obj, nodes: Iterable[Obj], usage: Mapping[str, NodeUsage]) -> Decision:
+def select_node(pod: Pod, nodes: Iterable[Node], usage: Mapping[str, NodeUsage]) -> Decision:
     """The node ``pod`` should run on, or None and kube-scheduler's explanation."""
     nodes = list(nodes)
     wants = _Wants.of(pod)

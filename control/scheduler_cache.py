@@ -7,9 +7,9 @@ it (assumed pods never expire, as in Kubernetes). A data structure with its own 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from common.informer import key_of
+from common.objects import Node, Pod
 from control.scheduler import (
     Decision,
     NodeUsage,
@@ -19,26 +19,24 @@ from control.scheduler import (
     unfit_reason,
 )
 
-Obj = dict[str, Any]
-
 
 class SchedulerCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._nodes: dict[str, Obj] = {}
+        self._nodes: dict[str, Node] = {}
         self._usage: dict[str, NodeUsage] = {}
-        self._pods: dict[str, Obj] = {}  # key -> the pod counted in its node's usage
+        self._pods: dict[str, Pod] = {}  # key -> the pod counted in its node's usage
         self._on_node: dict[str, set[str]] = {}  # node -> keys of the pods counted there
         self._assumed: set[str] = set()
 
     # -- nodes --------------------------------------------------------------------------------
 
-    def set_node(self, node: Obj) -> None:
+    def set_node(self, node: Node) -> None:
         """A node was added or changed."""
         with self._lock:
             self._nodes[node["metadata"]["name"]] = node
 
-    def remove_node(self, node: Obj) -> None:
+    def remove_node(self, node: Node) -> None:
         """A node was deleted; what its pods take stays counted until they go too."""
         name = node["metadata"]["name"]
         with self._lock:
@@ -47,7 +45,7 @@ class SchedulerCache:
 
     # -- pods ---------------------------------------------------------------------------------
 
-    def set_pod(self, pod: Obj) -> None:
+    def set_pod(self, pod: Pod) -> None:
         """A pod seen by the informer was added or changed: counted on its node while it is bound
         and not finished. An assumed pod seen bound is confirmed."""
         key = key_of(pod)
@@ -57,19 +55,19 @@ class SchedulerCache:
             if counts_on_node(pod):
                 self._count(key, pod)
 
-    def remove_pod(self, pod: Obj) -> str | None:
+    def remove_pod(self, pod: Pod) -> str | None:
         """A pod was deleted; returns the node it was counted on, if any."""
         with self._lock:
             self._assumed.discard(key_of(pod))
             return self._uncount(key_of(pod))
 
-    def assume(self, pod: Obj, node: str) -> None:
+    def assume(self, pod: Pod, node: str) -> None:
         """Count ``pod`` on ``node`` before its binding is written (AssumePod)."""
         key = key_of(pod)
         with self._lock:
             self._assume(key, pod, node)
 
-    def forget(self, pod: Obj) -> str | None:
+    def forget(self, pod: Pod) -> str | None:
         """The binding of an assumed pod failed: take it back (ForgetPod). Returns its node."""
         key = key_of(pod)
         with self._lock:
@@ -84,7 +82,7 @@ class SchedulerCache:
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def schedule(self, pod: Obj) -> Decision:
+    def schedule(self, pod: Pod) -> Decision:
         """Pick a node for ``pod`` (``select_node``) on the cache as it is, and assume the pod
         there in the same step, so two decisions never both count the same free room."""
         with self._lock:
@@ -93,7 +91,7 @@ class SchedulerCache:
                 self._assume(key_of(pod), pod, decision.node)
             return decision
 
-    def fits(self, pod: Obj, node: str) -> bool:
+    def fits(self, pod: Pod, node: str) -> bool:
         """Whether ``pod`` fits on ``node`` now (the hint that moves an unschedulable pod)."""
         with self._lock:
             obj = self._nodes.get(node)
@@ -113,12 +111,12 @@ class SchedulerCache:
 
     # -- inside the lock ----------------------------------------------------------------------
 
-    def _assume(self, key: str, pod: Obj, node: str) -> None:
+    def _assume(self, key: str, pod: Pod, node: str) -> None:
         self._uncount(key)
-        self._count(key, {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}})
+        self._count(key, {**pod, "spec": {**pod.get("spec", {}), "nodeName": node}})
         self._assumed.add(key)
 
-    def _count(self, key: str, pod: Obj) -> None:
+    def _count(self, key: str, pod: Pod) -> None:
         node = str(pod["spec"]["nodeName"])
         self._pods[key] = pod
         self._on_node.setdefault(node, set()).add(key)

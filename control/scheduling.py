@@ -16,6 +16,7 @@ from typing import Any
 
 from common import errors, metrics
 from common.informer import Handler, Informer, by_node_name
+from common.objects import as_node, as_pod
 from common.resources import must
 from common.wellknown import POD_SCHEDULED, READY
 from control import events
@@ -126,7 +127,7 @@ class Scheduler:
             return
         with self._lock:
             self.attempts += 1
-        decision = self.cache.schedule(pod)
+        decision = self.cache.schedule(as_pod(pod))
         if decision.node is None:
             metrics.SCHEDULE_ATTEMPTS.labels("unschedulable", PROFILE).inc()
             self.queue.requeue_unschedulable(info)
@@ -160,7 +161,7 @@ class Scheduler:
         except errors.ApiError as e:
             metrics.SCHEDULE_ATTEMPTS.labels("error", PROFILE).inc()
             log.info("pod %s/%s: not bound to %s: %s", ns, name, node, e)
-            if self.cache.forget(pod) is not None:
+            if self.cache.forget(as_pod(pod)) is not None:
                 self._moved_by(node)  # the room it held is free again
             self.queue.requeue_after_error(info)
             return
@@ -222,31 +223,31 @@ class Scheduler:
 
     def _moved_by(self, node: str) -> None:
         """A change on ``node`` that may make room: unschedulable pods that now fit there move."""
-        self.queue.move_unschedulable(lambda pod: self.cache.fits(pod, node))
+        self.queue.move_unschedulable(lambda pod: self.cache.fits(as_pod(pod), node))
 
     def _node_added(self, node: Obj) -> None:
-        self.cache.set_node(node)
+        self.cache.set_node(as_node(node))
         self._moved_by(node["metadata"]["name"])
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        self.cache.set_node(new)
+        self.cache.set_node(as_node(new))
         if node_changed(old, new):
             self._moved_by(new["metadata"]["name"])
 
     def _node_deleted(self, node: Obj) -> None:
-        self.cache.remove_node(node)
+        self.cache.remove_node(as_node(node))
 
     def _pod_added(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
-            self.cache.set_pod(pod)
+            self.cache.set_pod(as_pod(pod))
         elif pending(pod):
             self.queue.add(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if (new.get("spec") or {}).get("nodeName"):
             self.queue.delete(new)  # bound: by this scheduler (confirming it) or by someone
-            freed = counts_on_node(old) and not counts_on_node(new)
-            self.cache.set_pod(new)
+            freed = counts_on_node(as_pod(old)) and not counts_on_node(as_pod(new))
+            self.cache.set_pod(as_pod(new))
             if freed:
                 self._moved_by(str(new["spec"]["nodeName"]))  # it finished: its room is free
         elif pending(new):
@@ -258,6 +259,6 @@ class Scheduler:
         self.queue.delete(pod)
         with self._lock:
             self._reported.pop((pod.get("metadata") or {}).get("uid", ""), None)
-        node = self.cache.remove_pod(pod)
+        node = self.cache.remove_pod(as_pod(pod))
         if node is not None:
             self._moved_by(node)  # AssignedPodDelete

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common import meta
+from common.objects import as_deployment
 from common.wellknown import DESIRED_REPLICAS, REVISION, TEMPLATE_HASH_LABEL
 from common.workloads import is_rolling, max_surge, max_unavailable, replicas_of
 from control.controllers import deployment_status as ds
@@ -169,7 +170,7 @@ class _Sync:
         if self._reconcile_new(all_rss, new) or self._reconcile_old(all_rss, ro.active(olds), new):
             self._rollout_status(all_rss, new)
             return
-        if ds.complete(self.d, self._status):
+        if ds.complete(as_deployment(self.d), self._status):
             self._cleanup(olds)
         self._rollout_status(all_rss, new)
 
@@ -237,7 +238,7 @@ class _Sync:
                 return
             all_rss = [*olds, new]
         self._scale_and_record(new, replicas_of(self.d))
-        if ds.complete(self.d, self._status):
+        if ds.complete(as_deployment(self.d), self._status):
             self._cleanup(olds)
         self._rollout_status(all_rss, new)
 
@@ -305,7 +306,7 @@ class _Sync:
 
     def _rollout_status(self, all_rss: list[Obj | None], new: Obj | None) -> None:
         self.d["status"], self.plan.requeue_after = ds.rollout_status(
-            self.d, all_rss, new, self.now
+            as_deployment(self.d), all_rss, new, self.now
         )
 
     def paused_conditions(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from common import conditions, meta
+from common.objects import Deployment
 from common.workloads import max_unavailable, replicas_of
 from control.controllers.rollout import has_progress_deadline, spec_of, status_count, total
 
@@ -91,10 +92,10 @@ def calculate_status(
     return status
 
 
-def complete(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+def complete(deployment: Deployment, status: Mapping[str, Any]) -> bool:
     """DeploymentComplete: every replica updated and available, no old one left."""
     replicas = replicas_of(deployment)
-    generation = int((deployment.get("metadata") or {}).get("generation") or 0)
+    generation = deployment.get("metadata", {}).get("generation", 0)
     return (
         int(status.get("updatedReplicas") or 0) == replicas
         and int(status.get("replicas") or 0) == replicas
@@ -103,9 +104,9 @@ def complete(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
     )
 
 
-def progressing(deployment: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+def progressing(deployment: Deployment, new: Mapping[str, Any]) -> bool:
     """DeploymentProgressing: more updated, ready or available pods, or fewer old ones."""
-    old = deployment.get("status") or {}
+    old: Mapping[str, Any] = deployment.get("status", {})
 
     def get(s: Mapping[str, Any], key: str) -> int:
         return int(s.get(key) or 0)
@@ -119,7 +120,7 @@ def progressing(deployment: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     )
 
 
-def timed_out(deployment: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime) -> bool:
+def timed_out(deployment: Deployment, status: Mapping[str, Any], now: dt.datetime) -> bool:
     """DeploymentTimedOut: no progress reported within progressDeadlineSeconds."""
     if not has_progress_deadline(deployment):
         return False
@@ -129,16 +130,16 @@ def timed_out(deployment: Mapping[str, Any], status: Mapping[str, Any], now: dt.
     if cond.get("reason") == "ProgressDeadlineExceeded":
         return True
     since = meta.parse_time(cond.get("lastUpdateTime"))
-    deadline = int(spec_of(deployment).get("progressDeadlineSeconds") or 0)
+    deadline = deployment.get("spec", {}).get("progressDeadlineSeconds", 0)
     return since is not None and since + dt.timedelta(seconds=deadline) < now
 
 
 def rollout_status(
-    d: Mapping[str, Any], all_rss: list[Obj | None], new: Obj | None, now: dt.datetime
+    d: Deployment, all_rss: list[Obj | None], new: Obj | None, now: dt.datetime
 ) -> tuple[Obj, float | None]:
     """syncRolloutStatus: the new status and, when nothing changed, when to look again for a
     missed progress deadline (requeueStuckDeployment)."""
-    current_status = d.get("status") or {}
+    current_status: Mapping[str, Any] = d.get("status", {})
     status = calculate_status(all_rss, new, d, now)
     if not has_progress_deadline(d):
         remove_condition(status, PROGRESSING)
@@ -148,7 +149,7 @@ def rollout_status(
         and current is not None
         and current.get("reason") == "NewReplicaSetAvailable"
     )
-    name = (new or d).get("metadata", {}).get("name")
+    name = (new or {}).get("metadata", {}).get("name") or d.get("metadata", {}).get("name")
     what = f'ReplicaSet "{name}"' if new else f'Deployment "{name}"'
     if has_progress_deadline(d) and not done:
         if complete(d, status):
@@ -181,15 +182,15 @@ def rollout_status(
     return status, requeue
 
 
-def _stuck_requeue(d: Mapping[str, Any], status: Obj, now: dt.datetime) -> float | None:
+def _stuck_requeue(d: Deployment, status: Obj, now: dt.datetime) -> float | None:
     """requeueStuckDeployment: when to look again for a progress deadline."""
-    current = condition(d.get("status") or {}, PROGRESSING)
+    current = condition(d.get("status", {}), PROGRESSING)
     if not has_progress_deadline(d) or current is None:
         return None
     if complete(d, status) or current.get("reason") == "ProgressDeadlineExceeded":
         return None
     since = meta.parse_time(current.get("lastUpdateTime")) or now
-    deadline = int(spec_of(d).get("progressDeadlineSeconds") or 0)
+    deadline = d.get("spec", {}).get("progressDeadlineSeconds", 0)
     after = (since + dt.timedelta(seconds=deadline) - now).total_seconds()
     return 0.0 if after < 1 else after + 1
 

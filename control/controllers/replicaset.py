@@ -19,6 +19,7 @@ from typing import Any
 from common import errors, meta
 from common.controller import Controller
 from common.informer import Handler
+from common.objects import as_replicaset
 from common.resources import must
 from control import events
 from control.controllers import owners, writes
@@ -170,16 +171,21 @@ class ReplicaSetController(Controller):
         candidates = owners.owned(self.pods, rs) + self.pods.by_index(
             owners.ORPHANS, owners.namespace_of(rs)
         )
-        plan = plan_replicas(rs, candidates, now)
+        plan = plan_replicas(as_replicaset(rs), candidates, now)
         ref = controller_of(rs)
         if plan.delete and ref is not None:
-            plan = plan_replicas(rs, candidates, now, self._related(rs, str(ref.get("uid"))))
+            related = self._related(rs, str(ref.get("uid")))
+            plan = plan_replicas(as_replicaset(rs), candidates, now, related)
         if plan.adopt:
             self._recheck(key, rs)
         if not writes.write_all(self.registry, PODS, plan.adopt + plan.release):
             raise errors.ConflictError(f"replicaset {key}: a pod changed while it was claimed")
         failure = self._manage(key, rs, plan) if needs_sync else ""
-        status = replicaset_status(rs, plan.claimed, now, failure) if failure else plan.status
+        status = (
+            replicaset_status(as_replicaset(rs), plan.claimed, now, failure)
+            if failure
+            else plan.status
+        )
         if writes.write_status(self.registry, REPLICASETS, rs, status) is None:
             raise errors.ConflictError(f"replicaset {key}: changed while its status was written")
         if failure:
@@ -234,7 +240,7 @@ class ReplicaSetController(Controller):
     def _create_one(self, rs: Obj) -> str:
         namespace = owners.namespace_of(rs)
         try:
-            pod, _ = self.registry.create(PODS, namespace, pod_from_template(rs))
+            pod, _ = self.registry.create(PODS, namespace, pod_from_template(as_replicaset(rs)))
         except errors.ApiError as e:
             if _terminating_namespace(e):
                 return ""

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common import conditions as cond
 from common import errors, meta
 from common.labels import LabelSelector, selector_from_labels, selector_from_object
+from common.objects import ReplicaSet
 from control.controllers import ranking
 from control.controllers.ownership import claim, controller_ref, controller_uid
 
@@ -69,7 +71,7 @@ def batch_sizes(count: int, initial: int = SLOW_START_INITIAL_BATCH) -> list[int
     return out
 
 
-def pod_from_template(rs: Mapping[str, Any]) -> Obj:
+def pod_from_template(rs: ReplicaSet) -> Obj:
     """GetPodFromTemplate: the template's labels, annotations, finalizers and spec, named
     ``<rs>-`` plus a random suffix, controlled by the ReplicaSet."""
     template = _spec(rs).get("template") or {}
@@ -108,37 +110,28 @@ def related_pods(rs: Mapping[str, Any], replicasets: Iterable[Obj], pods: list[O
 
 
 def replicaset_status(
-    rs: Mapping[str, Any], claimed: list[Obj], now: dt.datetime, failure: str = ""
+    rs: ReplicaSet, claimed: list[Obj], now: dt.datetime, failure: str = ""
 ) -> Obj:
     """calculateStatus plus observedGeneration; ``failure`` is the error of the last
     create/delete (a ReplicaFailure condition), empty when it went well."""
     status: Obj = copy.deepcopy(dict(rs.get("status") or {}))
     template_labels = selector_from_labels(
-        ((_spec(rs).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        rs.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
     )
     min_ready = min_ready_seconds(rs)
     labeled = sum(1 for p in claimed if template_labels.matches(_meta(p).get("labels") or {}))
     ready = [p for p in claimed if ranking.is_ready(p)]
     available = sum(1 for p in ready if ranking.is_available(p, min_ready, now))
-    conditions = [c for c in status.get("conditions") or [] if c.get("type") != REPLICA_FAILURE]
-    old = next(
-        (c for c in status.get("conditions") or [] if c.get("type") == REPLICA_FAILURE), None
-    )
+    conditions = cond.without(status.get("conditions"), REPLICA_FAILURE)
+    old = cond.find(status.get("conditions"), REPLICA_FAILURE)
     if failure:
         if old is not None:
             conditions.append(old)
         else:
-            diff = len(claimed) - int(_spec(rs).get("replicas") or 0)
+            diff = len(claimed) - int(rs.get("spec", {}).get("replicas") or 0)
             reason = "FailedCreate" if diff < 0 else "FailedDelete"
-            conditions.append(
-                {
-                    "type": REPLICA_FAILURE,
-                    "status": "True",
-                    "lastTransitionTime": meta.timestamp(now),
-                    "reason": reason,
-                    "message": failure,
-                }
-            )
+            conditions.append(cond.build(REPLICA_FAILURE, "True", meta.timestamp(now), reason,
+                                         failure, keep_empty=True))  # fmt: skip
     out: Obj = {"replicas": len(claimed)}
     for key, value in (
         ("fullyLabeledReplicas", labeled),
@@ -155,7 +148,7 @@ def replicaset_status(
     return out
 
 
-def _requeue_after(rs: Mapping[str, Any], claimed: list[Obj], now: dt.datetime) -> float | None:
+def _requeue_after(rs: ReplicaSet, claimed: list[Obj], now: dt.datetime) -> float | None:
     """When the next Ready-but-not-yet-available pod turns available."""
     min_ready = min_ready_seconds(rs)
     if min_ready <= 0:
@@ -169,7 +162,7 @@ def _requeue_after(rs: Mapping[str, Any], claimed: list[Obj], now: dt.datetime) 
 
 
 def plan_replicas(
-    rs: Mapping[str, Any],
+    rs: ReplicaSet,
     pods: list[Obj],
     now: dt.datetime,
     related: list[Obj] | None = None,
