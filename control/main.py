@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.terminated_pod_gc_threshold,
                 informers=informers,
             )
-            loops += server.loops(registry)
+            loops += server.loops(registry, informers)
             Manager(registry, loops=loops, informers=informers).start()
 
     options = {

@@ -58,10 +58,10 @@ def default_loops(
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order; those built on informers take
     them from ``informers``."""
-    del informers  # the loops below read the store; each moves onto the informers in turn
+    informers = informers if informers is not None else SharedInformers(registry)
     return [
         Scheduler(registry),
-        NodeLifecycleController(registry, node_lifecycle),
+        NodeLifecycleController(registry, node_lifecycle, informers=informers),
         ReplicaSetController(registry),  # watches replicasets, pods
         DeploymentController(registry),  # watches deployments, replicasets, pods
         GarbageCollector(registry),  # watches deployments, replicasets, pods
