@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         default_tolerations=default_tolerations(args),
         limits=limits,
         extra=server.extra,
+        heartbeats=nodelifecycle.heartbeat_policy_from(args),
     )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
