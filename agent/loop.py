@@ -22,13 +22,7 @@ from agent import runtime as rt
 from agent import seccomp, sysctls
 from agent.apis import NAMESPACES, PODS
 from agent.events import EventRecorder
-from agent.node import (
-    STATUS_REPORT_SECONDS,
-    HostFacts,
-    LeaseKeeper,
-    NodeRegistrar,
-    host_facts,
-)
+from agent.node import STATUS_REPORT_SECONDS, HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.planner import BackoffPolicy
 from agent.probes import Prober
@@ -170,6 +164,7 @@ class Agent:
             wrapped()
             # The server may have handed out another interval: the next wait is that long.
             self.reconnect.set_interval(lease.interval)
+            self.heartbeat_client.timeout = max(1.0, lease.interval)
 
         self._spawn("lease", lambda: self._every(lambda: lease.interval, renew))
 
