@@ -132,25 +132,25 @@ class NodeLifecycleController:
 
     def monitor(self) -> list[str]:
         """Queue, from the cache, the nodes a silence concerns: never judged yet, past their
-        grace period and not yet marked, or down (their pods fall due as time passes)."""
+        grace period and not yet marked, or down while evictions may go on (their pods fall due
+        as time passes). In a disruption, nodes already marked wait for its end."""
         now = self.clock()
-        due = []
-        with self.lock:
-            verdicts = dict(self.verdicts)
-        names = self.nodes.store.keys()
-        for name in names:
-            verdict = verdicts.get(name)
-            if verdict is None or verdict.down or self._silent(name, verdict.probe, now):
-                due.append(name)
         with self.lock:
             self._note_disruption(now)
+            verdicts, evicting = dict(self.verdicts), not self.suspended
+        names = self.nodes.store.keys()
+        due = [n for n in names if self._due(verdicts.get(n), n, evicting, now)]
         for name in due:
             self.controller.queue.add(name)
         return due
 
-    def _silent(self, name: str, probe: nh.Probe, now: dt.datetime) -> bool:
-        return nh.expired(probe, self.leases.store.get(f"{LEASE_NAMESPACE}/{name}"), now,
-                          self.config)  # fmt: skip
+    def _due(self, verdict: nh.Verdict | None, name: str, evicting: bool, now: dt.datetime) -> bool:
+        if verdict is None or (verdict.down and evicting):
+            return True
+        if verdict.health == nh.UNREACHABLE:
+            return False  # marked already
+        lease = self.leases.store.get(f"{LEASE_NAMESPACE}/{name}")
+        return nh.expired(verdict.probe, lease, now, self.config)
 
     def _sync(self, key: str) -> None:
         self.sync(key)
