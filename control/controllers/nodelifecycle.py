@@ -183,6 +183,8 @@ class NodeLifecycleController:
         for pod in plan.evict:
             if self._evict(pod):
                 result.evicted.append(_ref(pod))
+            with self.lock:  # deleted, or gone already: not again while the cache lags
+                self.evicted.add(str(pod["metadata"].get("uid")))
         result.suspended = plan.suspended
         return result
 
@@ -197,7 +199,6 @@ class NodeLifecycleController:
                 self.config, self.calm_since,
             )  # fmt: skip
             self.bucket, self.evicting = plan.bucket, plan.evicting
-            self.evicted.update(str(p["metadata"].get("uid")) for p in plan.evict)
         if key in plan.waiting:
             log.debug("node %s: eviction held back by the rate limit", key)
         return plan
