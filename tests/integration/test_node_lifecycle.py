@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from common import errors
+from common.heartbeat import HeartbeatPolicy
 from common.resources import must
 from control.controllers import nodehealth as nh
 from control.controllers.nodelifecycle import LEASE_NAMESPACE, NodeLifecycleController, PassResult
@@ -316,4 +317,34 @@ def test_a_node_told_to_renew_less_often_gets_a_longer_grace(
     clock.to(100.5)  # 10 x the 10 s grace
     renew(reg, "n1", clock)
     renew(reg, "n2", clock)
+    assert ctl.monitor().nodes_written == ["n3"]
+
+
+def test_the_grace_follows_the_interval_the_server_hands_out(
+    app: Any, stop: threading.Event
+) -> None:
+    """A large cluster's nodes renew less often; were the grace not derived from the interval
+    handed out, they would all go NotReady between two renewals."""
+    reg: Registry = app.extensions["tinykube"]["registry"]
+    # Three nodes at most 0.3 renewal a second: a base interval of 10 s, staggered in [10, 20).
+    reg.node_leases.policy = HeartbeatPolicy(min_interval=2.0, max_per_second=0.3)
+    for i in (1, 2, 3):
+        add_node(reg, f"n{i}")
+        reg.node_leases._counted_at = None  # count again at once
+    clock = Clock()
+    ctl = Driver(reg, clock, stop)
+    ctl.monitor()
+    # Renewals 19 s apart (each node was told 10-20 s): past the configured 10 s grace, but
+    # within each node's own (5 x its interval), so no node is ever marked.
+    for t in (19, 38, 49):
+        clock.to(t)
+        for name in ("n1", "n2", "n3"):
+            renew(reg, name, clock)
+        assert ctl.monitor().nodes_written == []
+    durations = {reg.get(LEASES, LEASE_NAMESPACE, n)["spec"]["leaseDurationSeconds"]
+                 for n in ("n1", "n2", "n3")}  # fmt: skip
+    assert all(40 <= d < 80 for d in durations)
+    clock.to(49 + 10 * max(durations) / 8 + 0.5)  # n3 fell silent after 49 s
+    for name in ("n1", "n2"):
+        renew(reg, name, clock)
     assert ctl.monitor().nodes_written == ["n3"]
