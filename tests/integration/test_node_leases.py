@@ -183,3 +183,19 @@ def test_the_quick_path_needs_a_byte_for_byte_renewal() -> None:
     for when in ("2030-01-01T00:00:00Z", "2030-13-01T00:00:00.000000Z", 5):
         bad = {**good, "spec": {**good["spec"], "renewTime": when}}
         assert nodeleases.renewed_time(bad, memo, rt) is None
+
+
+def test_a_renewal_of_a_lease_deleted_meanwhile_is_not_found(app: Any, node_api: Api) -> None:
+    _, current = node_api.call("POST", PATH, lease())
+    app.extensions["tinykube"]["store"].delete("leases", "kube-node-lease", "node-1")
+    status, answer = node_api.call(
+        "PUT", f"{PATH}/node-1", renewed(current, "2030-01-01T00:00:09.000000Z")
+    )
+    assert (status, answer["reason"]) == (404, "NotFound")
+    assert answer["message"] == 'leases.coordination.k8s.io "node-1" not found'
+    # The agent creates it again; that one renews as before.
+    _, again = node_api.call("POST", PATH, lease())
+    status, _ = node_api.call(
+        "PUT", f"{PATH}/node-1", renewed(again, "2030-01-01T00:00:10.000000Z")
+    )
+    assert status == 200

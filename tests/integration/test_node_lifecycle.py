@@ -352,3 +352,64 @@ def test_the_grace_follows_the_interval_the_server_hands_out(
     for name in ("n1", "n2"):
         renew(reg, name, clock)
     assert ctl.monitor().nodes_written == ["n3"]
+
+
+def silence_n3(reg: Registry, clock: Clock, ctl: Driver, until: float) -> None:
+    """n1 and n2 renew every 4 s up to ``until``; n3 stays silent from 0."""
+    ctl.monitor()
+    t = 0.0
+    while t < until:
+        t = min(t + 4, until)
+        clock.to(t)
+        renew(reg, "n1", clock)
+        renew(reg, "n2", clock)
+        ctl.monitor()
+
+
+def test_an_eviction_the_store_refused_is_tried_again(app: Any, stop: threading.Event) -> None:
+    reg, clock, ctl = cluster(app, stop)
+    add_pod(reg, "a", "n3")
+    silence_n3(reg, clock, ctl, 10.5)
+    assert taints(reg, "n3")  # marked
+    original, refused = reg.delete, []
+
+    def delete(rt: Any, namespace: str, name: str, options: Any) -> Any:
+        if rt.plural == "pods" and not refused:
+            refused.append(name)
+            raise errors.ServiceUnavailableError("the store cannot be reached")
+        return original(rt, namespace, name, options)
+
+    reg.delete = delete  # type: ignore[method-assign]
+    clock.to(15.5)
+    with pytest.raises(errors.ServiceUnavailableError):
+        ctl.monitor()  # the sync fails: the runner retries it with back-off
+    assert refused == ["a"]
+    clock.to(16)
+    assert ctl.monitor().evicted == ["default/a"]
+    with pytest.raises(errors.NotFoundError):
+        reg.get(PODS, "default", "a")
+
+
+def test_a_node_changed_since_the_cache_read_is_written_at_the_next_sync(
+    app: Any, stop: threading.Event
+) -> None:
+    reg, clock, ctl = cluster(app, stop)
+    silence_n3(reg, clock, ctl, 8)
+    stale = ctl.ctl.nodes.store.get("n3")
+    node = reg.get(NODES, "", "n3")
+    node["metadata"]["labels"] = {"zone": "b"}  # an administrator labels it meanwhile
+    reg.replace(NODES, "", "n3", node)
+    ctl.settle()
+    ctl.queued()
+    cache = ctl.ctl.nodes.store
+    real_get = cache.get
+    cache.get = lambda key: stale if key == "n3" else real_get(key)  # type: ignore[method-assign]
+    clock.to(10.5)
+    assert ctl.ctl.sync("n3").nodes_written == []  # lost to the label: nothing written
+    assert ready(reg, NODES, "n3") == "True" and reasons(reg, "n3") == []
+    cache.get = real_get  # type: ignore[method-assign]
+    renew(reg, "n1", clock)
+    renew(reg, "n2", clock)
+    assert ctl.monitor().nodes_written == ["n3"]
+    assert reg.get(NODES, "", "n3")["metadata"]["labels"] == {"zone": "b"}
+    assert reasons(reg, "n3") == ["NodeNotReady"]
