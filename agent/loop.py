@@ -1,6 +1,7 @@
 """The agent process: register the node, keep its lease, watch its pods and Docker, sync pods.
 
-Threads: a lease renewer, a node-status heartbeat, a pod informer (list + watch with
+Threads: a lease renewer (at the interval the API server hands out), a node-status loop (posts
+only a changed status, and an unchanged one every few minutes), a pod informer (list + watch with
 ``fieldSelector=spec.nodeName=<node>``, relist on 410 or a cut stream, full resync every
 minute), a Docker event reader (die/destroy/start/oom → resync that pod at once) and a few
 workers fed by a uid-keyed work queue, plus the probe workers (``probes``), whose changed results
@@ -25,7 +26,7 @@ from agent import runtime as rt
 from agent import seccomp, sysctls
 from agent.apis import NAMESPACES, PODS
 from agent.events import EventRecorder, EventSender
-from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
+from agent.node import STATUS_REPORT_SECONDS, HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.periodic import Backoff, Periodic
 from agent.planner import BackoffPolicy
@@ -59,8 +60,9 @@ class AgentConfig:
     node_ip: str | None = None
     node_api_address: str | None = None
     node_api_port: int = 10250
-    lease_renew_interval: float = 2.0
-    node_status_interval: float = 10.0
+    lease_renew_interval: float = 2.0  # until the API server hands out its own
+    node_status_interval: float = 10.0  # how often the status is computed
+    node_status_report_interval: float = STATUS_REPORT_SECONDS  # unchanged: posted this often
     resync_interval: float = RESYNC_SECONDS
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
@@ -136,7 +138,8 @@ class Agent:
             self.node_api.start()
             address, port = self.node_api.address, self.node_api.port
         self.registrar = NodeRegistrar(self.client, cfg.node_name, self.facts, port,
-                                       f"{address}:{port}")  # fmt: skip
+                                       f"{address}:{port}",
+                                       report_interval=cfg.node_status_report_interval)  # fmt: skip
         registrar = self.registrar
         self._retry("node registration", registrar.register)
         sender = self.event_sender or EventSender()
@@ -158,12 +161,27 @@ class Agent:
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.
         self.heartbeat_client = self.client.with_timeout(max(1.0, cfg.lease_renew_interval))
-        lease = LeaseKeeper(self.heartbeat_client, cfg.node_name, lambda: registrar.uid)
+        self.lease = lease = LeaseKeeper(
+            self.heartbeat_client,
+            cfg.node_name,
+            lambda: registrar.uid,
+            default=cfg.lease_renew_interval,
+        )
         self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
-        renew = self.reconnect.wrap(lease.renew)
+        wrapped = self.reconnect.wrap(lease.renew)
+
+        def renew() -> None:
+            wrapped()
+            # The server may have handed out another interval: the next wait is that long.
+            self.reconnect.set_interval(lease.interval)
+            self.heartbeat_client.timeout = max(1.0, lease.interval)
+
+        def status_every() -> float:  # as often as the lease is renewed, or less often
+            return max(cfg.node_status_interval, lease.interval)
+
         self.periodic = [
-            Periodic("lease", cfg.lease_renew_interval, renew),
-            Periodic("node-status", cfg.node_status_interval, registrar.heartbeat),
+            Periodic("lease", lambda: lease.interval, renew),
+            Periodic("node-status", status_every, registrar.heartbeat),
             Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
         ]
 

@@ -20,6 +20,7 @@ from types import FrameType
 
 from agent import join, routes, seccomp, sysctls, tokenflags
 from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
+from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
 from agent.runtime import ContainerRuntimeError
@@ -37,8 +38,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--node-ip", help="InternalIP to report (default: the host's primary IP)")
     p.add_argument("--node-api-address", help="address of the node API (default: the node IP)")
     p.add_argument("--node-api-port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    p.add_argument("--lease-renew-interval", type=float, default=2.0, metavar="S")
-    p.add_argument("--node-status-interval", type=float, default=10.0, metavar="S")
+    p.add_argument("--lease-renew-interval", type=float, default=2.0, metavar="S",
+                   help="until the API server hands out its own in the Lease")  # fmt: skip
+    p.add_argument(
+        "--node-status-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="how often the node status is computed (posted only when it changed)",
+    )
+    p.add_argument("--node-status-report-interval", type=float, default=STATUS_REPORT_SECONDS,
+                   metavar="S", help="an unchanged node status is posted this often "
+                   "(the kubelet's nodeStatusReportFrequency; default %(default)gs)")  # fmt: skip
     p.add_argument("--resync-interval", type=float, default=60.0, metavar="S")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="pods synced at once")
     p.add_argument("--backoff-base", type=float, default=10.0, metavar="S")
@@ -80,6 +91,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         node_api_port=args.node_api_port,
         lease_renew_interval=args.lease_renew_interval,
         node_status_interval=args.node_status_interval,
+        node_status_report_interval=args.node_status_report_interval,
         resync_interval=args.resync_interval,
         workers=args.workers,
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),

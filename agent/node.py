@@ -1,7 +1,12 @@
-"""Register this node's Node object, post its status heartbeat and renew its Lease.
+"""Register this node's Node object, post its status when it changes and renew its Lease.
 
-``build_node``/``build_node_status``/``build_lease`` are pure; ``NodeRegistrar`` and
-``LeaseKeeper`` do the API calls (create-or-update, CAS retried on 409). Effectful shell.
+As the kubelet: the status is computed every node-status interval but posted only when it
+changed (``status_changed``) or when the last report is older than the report interval (its
+nodeStatusReportFrequency, 5 minutes); liveness is the Lease, renewed at a quarter of the duration
+the API server writes into it (``common.heartbeat``), so the server sets the pace.
+``build_node``/``build_node_status``/``build_lease``/``status_changed`` are pure;
+``NodeRegistrar`` and ``LeaseKeeper`` do the API calls (create-or-update, CAS retried on 409).
+Effectful shell.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 import platform
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,13 +25,15 @@ from agent.apis import LEASES, NODES
 from agent.runtime import EngineInfo
 from common import errors
 from common.client import ApiClient
-from common.wellknown import HOSTNAME_LABEL
+from common.heartbeat import renew_interval
+from common.wellknown import HOSTNAME_LABEL, NODE_LEASE_NAMESPACE
 
 log = logging.getLogger(__name__)
 
 KUBELET_VERSION = "v1.35.0-tinykube"
-LEASE_NAMESPACE = "kube-node-lease"
-LEASE_DURATION_SECONDS = 40
+LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
+# The kubelet's nodeStatusReportFrequency: an unchanged status is posted again this often.
+STATUS_REPORT_SECONDS = 300.0
 MAX_PODS = "110"
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -174,7 +182,25 @@ def build_node_status(
     }
 
 
+def _conditions_by_type(status: dict[str, Any]) -> dict[Any, dict[str, Any]]:
+    return {
+        c.get("type"): {k: v for k, v in c.items() if k != "lastHeartbeatTime"}
+        for c in status.get("conditions") or []
+    }
+
+
+def status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """The kubelet's nodeStatusHasChanged: anything but the conditions' heartbeat times (and
+    their order) is a change worth posting."""
+    if len(old.get("conditions") or []) != len(new.get("conditions") or []):
+        return True
+    if _conditions_by_type(old) != _conditions_by_type(new):
+        return True
+    return {**old, "conditions": None} != {**new, "conditions": None}
+
+
 def build_lease(node: str, node_uid: str | None, now: datetime) -> dict[str, Any]:
+    """The Lease to create; its duration is the API server's to set."""
     meta: dict[str, Any] = {"name": node, "namespace": LEASE_NAMESPACE}
     if node_uid:
         meta["ownerReferences"] = [
@@ -184,11 +210,7 @@ def build_lease(node: str, node_uid: str | None, now: datetime) -> dict[str, Any
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": meta,
-        "spec": {
-            "holderIdentity": node,
-            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-            "renewTime": fmt_micro(now),
-        },
+        "spec": {"holderIdentity": node, "renewTime": fmt_micro(now)},
     }
 
 
@@ -203,6 +225,9 @@ class NodeRegistrar:
         api_port: int,
         api_endpoint: str,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        report_interval: float = STATUS_REPORT_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.name = name
@@ -210,7 +235,12 @@ class NodeRegistrar:
         self.api_port = api_port
         self.api_endpoint = api_endpoint
         self.clock = clock
+        self.report_interval = report_interval
+        self.monotonic = monotonic
         self.uid: str | None = None
+        self.reported: float | None = None  # monotonic time of the last status posted
+        self.looks = 0  # statuses computed by ``heartbeat``, for tests and debugging
+        self.posts = 0  # status writes made
 
     def register(self) -> dict[str, Any]:
         """Create the Node, or merge our labels into the existing one; then post its status."""
@@ -240,8 +270,25 @@ class NodeRegistrar:
         raise errors.ConflictError(f"node {self.name}: could not update its labels")
 
     def heartbeat(self) -> dict[str, Any] | None:
-        """Post the status with fresh ``lastHeartbeatTime``s (called every node-status interval)."""
-        return self.update_status()
+        """Compute the status against the Node as the API server has it (read from its cache,
+        as the kubelet reads with resourceVersion=0, so a condition the node controller turned
+        Unknown is seen) and post it only if it changed or the last report is too old."""
+        try:
+            node = self._current()
+        except errors.NotFoundError:
+            log.warning("node %s: deleted from the API, registering again", self.name)
+            return self.register()
+        old = node.get("status") or {}
+        status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
+        self.looks += 1
+        due = self.reported is None or self.monotonic() - self.reported >= self.report_interval
+        if not due and not status_changed(old, status):
+            return None
+        return self.update_status(node)
+
+    def _current(self) -> dict[str, Any]:
+        path = NODES.path(None, self.name)
+        return dict(self.client.request_json("GET", path, params={"resourceVersion": "0"}))
 
     def update_status(self, node: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """PUT the node's status, re-reading the Node after a 409."""
@@ -251,7 +298,10 @@ class NodeRegistrar:
                     node = self.client.get(NODES, self.name)
                 old = node.get("status") or {}
                 status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
-                return self.client.update(NODES, {**node, "status": status}, sub="status")
+                written = self.client.update(NODES, {**node, "status": status}, sub="status")
+                self.reported = self.monotonic()
+                self.posts += 1
+                return written
             except errors.ConflictError:
                 node = None
             except errors.NotFoundError:
@@ -261,7 +311,9 @@ class NodeRegistrar:
 
 
 class LeaseKeeper:
-    """Creates ``kube-node-lease/<node>`` and renews it; the node controller reads renewTime."""
+    """Creates ``kube-node-lease/<node>`` and renews it; the node controller reads renewTime.
+    ``interval`` is how long to wait before the next renewal: a quarter of the duration the API
+    server wrote into the Lease, or ``default`` while it has written none."""
 
     def __init__(
         self,
@@ -269,15 +321,27 @@ class LeaseKeeper:
         node: str,
         node_uid: Callable[[], str | None],
         clock: Callable[[], datetime] = utcnow,
+        *,
+        default: float = 2.0,
     ) -> None:
         self.client = client
         self.node = node
         self.node_uid = node_uid
         self.clock = clock
+        self.default = default
         self._lease: dict[str, Any] | None = None
 
+    @property
+    def interval(self) -> float:
+        duration = ((self._lease or {}).get("spec") or {}).get("leaseDurationSeconds")
+        if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+            return renew_interval(duration)
+        return self.default
+
     def renew(self) -> dict[str, Any]:
-        """Create the lease, or PUT a fresh ``renewTime`` on it (re-reading it after a 409)."""
+        """Create the lease, or PUT a fresh ``renewTime`` on it (re-reading it after a 409). The
+        rest of the Lease goes back as the server answered it, so the server can take the renewal
+        as such (one write, no read)."""
         for _ in range(5):
             if self._lease is None:
                 try:
@@ -291,7 +355,6 @@ class LeaseKeeper:
             spec = {
                 **(self._lease.get("spec") or {}),
                 "holderIdentity": self.node,
-                "leaseDurationSeconds": LEASE_DURATION_SECONDS,
                 "renewTime": fmt_micro(self.clock()),
             }
             try:

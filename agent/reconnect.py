@@ -23,14 +23,18 @@ class ReconnectDetector:
         on_reconnect: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        # A renewal this long after the previous one means the agent was not running or not
-        # heard: two missed renewals (plus a second of slack for a slow API server).
-        self.max_gap = 2 * interval + 1.0
+        self.set_interval(interval)
         self.on_reconnect = on_reconnect
         self.clock = clock
         self.last_ok: float | None = None
         self.failing = False
         self.reconnects = 0
+
+    def set_interval(self, interval: float) -> None:
+        """The renew interval now in force (the API server may hand out another)."""
+        # A renewal this long after the previous one means the agent was not running or not
+        # heard: two missed renewals (plus a second of slack for a slow API server).
+        self.max_gap = 2 * interval + 1.0
 
     def wrap(self, renew: Callable[[], T]) -> Callable[[], T]:
         def run() -> T:

@@ -3,6 +3,9 @@ condition types. Every module takes them from here, so a name is spelled once.""
 
 from __future__ import annotations
 
+# The namespace of the nodes' heartbeat Leases.
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+
 # Labels (k8s.io/api/core/v1/well_known_labels.go, apps/v1).
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 OS_LABEL = "kubernetes.io/os"

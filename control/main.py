@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         default_tolerations=default_tolerations(args),
         limits=limits,
         extra=server.extra,
+        heartbeats=nodelifecycle.heartbeat_policy_from(args),
     )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.terminated_pod_gc_threshold,
                 informers=informers,
             )
-            loops += server.loops(registry)
+            loops += server.loops(registry, informers)
             Manager(registry, loops=loops, informers=informers).start()
 
     options = {

@@ -63,7 +63,7 @@ def default_loops(
     informers = informers if informers is not None else SharedInformers(registry)
     return [
         Scheduler(registry, informers),
-        NodeLifecycleController(registry, node_lifecycle),
+        NodeLifecycleController(registry, node_lifecycle, informers=informers),
         ReplicaSetController(registry, informers),  # replicasets, pods
         DeploymentController(registry, informers),  # deployments, replicasets, pods
         GarbageCollector(registry, informers),

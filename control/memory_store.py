@@ -52,6 +52,14 @@ class MemoryStore:
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items, rev
 
+    def count(self, resource: str, namespace: str | None = None) -> int:
+        with self._cond:
+            return sum(
+                1
+                for res, ns, _ in self._objects
+                if res == resource and (not namespace or ns == namespace)
+            )
+
     def revision(self) -> int:
         with self._cond:
             return self._rev

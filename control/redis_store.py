@@ -210,6 +210,14 @@ class RedisStore:
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items, rev
 
+    def count(self, resource: str, namespace: str | None = None) -> int:
+        index = (
+            f"{self.prefix}i:{resource}:{namespace}" if namespace else f"{self.prefix}i:{resource}"
+        )
+        with _translated():
+            value: Any = self.r.scard(index)
+        return int(value)
+
     def revision(self) -> int:
         with _translated():
             value: Any = self.r.get(f"{self.prefix}rev")

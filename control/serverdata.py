@@ -26,6 +26,7 @@ from control import tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
 from control.controllers.nodeipam import NodeIpamController
+from control.informers import SharedInformers
 from control.manager import Loop
 from control.podcidrs import DEFAULT_MASK, PodCidrs
 from control.registry.registry import Registry
@@ -158,9 +159,9 @@ class Setup:
     extra: dict[str, Any]  # ServerConfig.extra: the join endpoints' settings
     cidrs: PodCidrs | None = None
 
-    def loops(self, registry: Registry) -> list[Loop]:
+    def loops(self, registry: Registry, informers: SharedInformers) -> list[Loop]:
         """The control loops these settings add to the default ones."""
-        return [NodeIpamController(registry, self.cidrs)] if self.cidrs else []
+        return [NodeIpamController(registry, self.cidrs, informers)] if self.cidrs else []
 
     @property
     def scheme(self) -> str:

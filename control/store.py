@@ -46,6 +46,10 @@ class Store(Protocol):
         """All objects of a resource (in a namespace, or bound to a node) and their revision."""
         ...
 
+    def count(self, resource: str, namespace: str | None = None) -> int:
+        """How many objects of a resource there are (in a namespace), without reading them."""
+        ...
+
     def create(self, resource: str, obj: Obj) -> Obj: ...
 
     def update(self, resource: str, obj: Obj, *, expected_rv: int | None = None) -> Obj:

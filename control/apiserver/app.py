@@ -11,6 +11,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
+from common.heartbeat import HeartbeatPolicy
 from control.apiserver import discovery, inflight, join, metrics, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
@@ -36,6 +37,8 @@ class ServerConfig:
     # Seconds between keep-alive bookmarks on a quiet watch.
     watch_poll: float = 5.0
     limits: inflight.Limits = field(default_factory=inflight.Limits)
+    # The renew intervals handed to the nodes in their Leases (common.heartbeat).
+    heartbeats: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +66,7 @@ def create_app(
             allow_privileged=config.allow_privileged,
             pod_security=config.pod_security,
             default_tolerations=config.default_tolerations,
+            heartbeats=config.heartbeats,
         ),
         "auth": authenticator,
         "config": config,

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common import errors
+from common.wellknown import NODE_LEASE_NAMESPACE
 
 NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 MASTERS_GROUP = "system:masters"
-LEASE_NAMESPACE = "kube-node-lease"
+LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 
 
 @dataclass(frozen=True)

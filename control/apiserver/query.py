@@ -63,6 +63,8 @@ def resource_version(args: Mapping[str, str], name: str = "resourceVersion") -> 
 
 def check(args: Mapping[str, str]) -> None:
     """Refuse any parameter of the request that does not parse."""
+    if not args:
+        return  # most writes (a Lease renewal, a status update) carry no parameter
     for name in COUNTS:
         integer(args, name, minimum=0)
     for name in INTEGERS:

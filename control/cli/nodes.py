@@ -16,6 +16,7 @@ from common import errors
 from common.client import STRATEGIC_MERGE_PATCH
 from common.duration import parse_duration
 from common.resources import must
+from common.wellknown import NODE_LEASE_NAMESPACE
 from control.cli.describers import Describer, describe_node
 from control.cli.drainplan import DrainOptions, plan_drain
 from control.cli.flags import command
@@ -24,7 +25,7 @@ from control.cli.output import CliError, Failed, api_error_message, echo_error
 from control.cli.session import Client, Session, global_options
 
 NODES, PODS, LEASES = must("nodes"), must("pods"), must("leases")
-LEASE_NAMESPACE = "kube-node-lease"
+LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 # kubectl polls a draining pod every second; a little faster here, pods usually go in < 1 s.
 POLL = 0.5
 Obj = dict[str, Any]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common import meta
+from common.heartbeat import MIN_INTERVAL, HeartbeatPolicy
 from common.wellknown import (
     NODE_CONDITIONS,
     NOT_READY_TAINT,
@@ -37,10 +38,13 @@ EVICTION_BURST = 1.0
 class Config:
     """Kubernetes: 40 s grace (50 s from 1.32), 300 s before eviction, 0.1 node/s, 55 %."""
 
-    grace_period: float = 10.0  # no Lease renewal for this long: Ready=Unknown
+    # No Lease renewal for this long: Ready=Unknown. It holds for a node renewing at the
+    # shortest interval the server hands out, and scales with a longer one (``grace_for``).
+    grace_period: float = 10.0
     eviction_timeout: float = 5.0  # then, after this long, the node's pods are deleted
     eviction_rate: float = 0.1  # nodes per second whose pods may start being evicted
     unhealthy_threshold: float = 0.55  # more than this share of nodes down: evict nothing
+    min_heartbeat_interval: float = MIN_INTERVAL  # the API server's shortest renew interval
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ def condition(obj: Obj, ctype: str) -> Obj | None:
 
 def renew_time(lease: Obj | None) -> str:
     return str(((lease or {}).get("spec") or {}).get("renewTime") or "")
+
+
+def grace_for(lease: Obj | None, config: Config) -> float:
+    """The grace period of the node holding ``lease``, derived from the duration the API server
+    gave that Lease (``common.heartbeat``): the configured one at the shortest renew interval,
+    as many renewals long at a longer one."""
+    policy = HeartbeatPolicy(min_interval=config.min_heartbeat_interval)
+    duration = ((lease or {}).get("spec") or {}).get("leaseDurationSeconds")
+    return policy.scaled_grace(config.grace_period, duration)
+
+
+def expired(probe: Probe, lease: Obj | None, now: dt.datetime, config: Config) -> bool:
+    """No renewal seen for longer than the node's grace period."""
+    return (now - probe.seen).total_seconds() > grace_for(lease, config)
 
 
 def observe(previous: Probe | None, lease: Obj | None, now: dt.datetime) -> Probe:
@@ -180,8 +198,8 @@ def judge_node(
     status = node.get("status") or {}
     conditions = list(status.get("conditions") or [])
     ready = condition(node, "Ready")
-    expired = (now - probe.seen).total_seconds() > config.grace_period
-    if expired:
+    silent = expired(probe, lease, now, config)
+    if silent:
         health = UNREACHABLE
         conditions = _unknown_conditions(node, now)
     else:
@@ -203,7 +221,7 @@ def judge_node(
     went_down = update is not None and (ready or {}).get("status") == "True" and health != HEALTHY
     # A node marked Unknown before this controller started is not evicted before this controller
     # has itself waited a full grace period without a renewal.
-    since = _eviction_clock(taints, health, now) if expired or health == NOT_READY else None
+    since = _eviction_clock(taints, health, now) if silent or health == NOT_READY else None
     return Verdict(name, health, probe, update, since, went_down)
 
 

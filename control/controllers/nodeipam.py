@@ -1,6 +1,8 @@
-"""The node IPAM loop: every Node without ``spec.podCIDR`` gets its allocated pod CIDR (the one
-its agent was told when it joined, or a new one), as kube-controller-manager's node IPAM
-controller sets it. Shell: reads and writes Nodes through the store."""
+"""The node IPAM controller: every Node without ``spec.podCIDR`` gets its allocated pod CIDR (the
+one its agent was told when it joined, or a new one), as kube-controller-manager's node IPAM
+controller sets it. ``sync(name)`` over the shared Node informer; its handler queues only the
+nodes that lack a CIDR, so status heartbeats cost it nothing. Shell: writes through the
+registry."""
 
 from __future__ import annotations
 
@@ -8,14 +10,17 @@ import logging
 import threading
 from typing import Any
 
-from common import errors
+from common.controller import Controller
+from common.informer import Handler
+from common.resources import must
+from control.controllers import writes
+from control.informers import SharedInformers
 from control.podcidrs import PodCidrs
 from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
 
-# Also look every so often, in case a change was missed while the watch was down.
-PERIOD = 30.0
+NODES = must("nodes")
 
 
 def needs_cidr(node: dict[str, Any]) -> bool:
@@ -24,40 +29,35 @@ def needs_cidr(node: dict[str, Any]) -> bool:
 
 class NodeIpamController:
     name = "node-ipam"
-    watches: tuple[str, ...] = ("nodes",)
+    watches: tuple[str, ...] = ()
 
-    def __init__(self, registry: Registry, cidrs: PodCidrs, period: float = PERIOD) -> None:
-        self.store = registry.store
+    def __init__(self, registry: Registry, cidrs: PodCidrs, informers: SharedInformers) -> None:
+        self.registry = registry
         self.cidrs = cidrs
-        self.period = period
-        self.wake = threading.Event()
+        self.nodes = informers.informer("nodes")
+        self.controller = Controller(self.name, self.sync, initial=self._lacking)
+        self.wake = self.controller.wake
+        self.nodes.add_handler(
+            Handler(on_add=self._on_node, on_update=lambda _old, new: self._on_node(new))
+        )
+
+    def _on_node(self, node: dict[str, Any]) -> None:
+        if needs_cidr(node):
+            self.controller.enqueue(node)
+
+    def _lacking(self) -> list[str]:
+        return [str(n["metadata"]["name"]) for n in self.nodes.store.objects() if needs_cidr(n)]
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.wake.clear()
-            try:
-                self.sync()
-            except errors.ApiError as e:
-                log.warning("node ipam: pass failed: %s", e)
-            self.wake.wait(self.period)
+        self.controller.run(stop)
 
-    def sync(self) -> list[str]:
-        """Give every node that lacks one its pod CIDR; return the nodes written."""
-        written = []
-        nodes, _ = self.store.list("nodes")
-        for node in nodes:
-            if not needs_cidr(node):
-                continue
-            name = str(node["metadata"]["name"])
-            cidr = self.cidrs.allocate(name)
-            spec = {**(node.get("spec") or {}), "podCIDR": cidr, "podCIDRs": [cidr]}
-            rv = int(node["metadata"]["resourceVersion"])
-            try:
-                self.store.update("nodes", {**node, "spec": spec}, expected_rv=rv)
-            except (errors.ConflictError, errors.NotFoundError) as e:
-                log.info("node %s: pod CIDR not written this pass: %s", name, e)
-                self.wake.set()
-                continue
-            log.info("node %s: pod CIDR %s", name, cidr)
-            written.append(name)
-        return written
+    def sync(self, key: str) -> None:
+        """Give the node its pod CIDR if it still lacks one. A write that loses to a concurrent
+        change is dropped: the change reaches the handler, which queues the node again."""
+        node = self.nodes.store.get(key)
+        if node is None or not needs_cidr(node):
+            return
+        cidr = self.cidrs.allocate(key)
+        spec = {**(node.get("spec") or {}), "podCIDR": cidr, "podCIDRs": [cidr]}
+        if writes.replace(self.registry, NODES, {**node, "spec": spec}) is not None:
+            log.info("node %s: pod CIDR %s", key, cidr)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from common import errors, meta
+from common.heartbeat import HeartbeatPolicy
 from common.patch import json_patch, merge_patch, strategic_merge_patch
 from common.resources import ResourceType, must
 from common.selectors import (
@@ -34,6 +35,7 @@ from control.registry import (
 )
 from control.registry import strategies as st
 from control.registry.filtering import complete
+from control.registry.nodeleases import NodeLeases
 from control.registry.podsecurity import PodSecurityAdmission
 from control.store import Store, parse_rv
 from control.validation import (
@@ -76,14 +78,17 @@ class Registry:
         pod_security: Policy = DEFAULT_POLICY,
         default_tolerations: tuple[int, int] | None = DEFAULT_TOLERATION_SECONDS,
         clock: Callable[[], dt.datetime] = meta.now,
+        heartbeats: HeartbeatPolicy | None = None,
     ) -> None:
         self.store = store
+        # Node Leases: the renew interval handed out, and the quick path of a renewal.
+        self.node_leases = NodeLeases(store, heartbeats)
         self.allow_privileged = allow_privileged
         # Pod Security admission over the cluster defaults, and the --allow-privileged policy.
         self.pod_security = PodSecurityAdmission(pod_security, allow_privileged)
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
-        self.admission = st.Admission(default_tolerations)
+        self.admission = st.Admission(default_tolerations, self.node_leases.duration)
         self.clock = clock
 
     # -- reads ----------------------------------------------------------------------------------
@@ -215,7 +220,9 @@ class Registry:
         self.pod_security.admit(self.store, rt, obj, None, ns)
         warnings: Warnings = strategy.warnings(obj)
         try:
-            return complete(rt, self.store.create(rt.plural, obj)), warnings
+            created = complete(rt, self.store.create(rt.plural, obj))
+            self.node_leases.remember(rt, created)
+            return created, warnings
         except errors.AlreadyExistsError:
             raise errors.AlreadyExistsError(
                 f'{rt.qualified} "{m["name"]}" already exists',
@@ -236,6 +243,8 @@ class Registry:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
+        if not sub and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
+            return renewed
         obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
         if m.get("name") != name:
@@ -374,6 +383,7 @@ class Registry:
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
             updated = complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+            self.node_leases.remember(rt, updated)
             return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ConflictError:
             raise answers.conflict(rt, old["metadata"]["name"]) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,14 @@ from common.defaults import default_pod
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
-from common.wellknown import NOT_READY_TAINT, UNREACHABLE_TAINT
+from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
 from control.validation import validate
 
 Obj = dict[str, Any]
 
 # Namespaces that exist in every cluster and may not be deleted (Kubernetes forbids it too).
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", NODE_LEASE_NAMESPACE)
 IMMORTAL_NAMESPACES = SYSTEM_NAMESPACES
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
@@ -62,6 +63,8 @@ class Admission:
 
     # (not-ready, unreachable) seconds of DefaultTolerationSeconds; None turns it off.
     default_tolerations: tuple[int, int] | None = None
+    # The Lease duration the server hands each node now (``control.registry.nodeleases``).
+    node_lease_duration: Callable[[], int] | None = None
 
 
 class Strategy:
@@ -176,6 +179,20 @@ class NamespaceStrategy(Strategy):
         obj.setdefault("status", {})["phase"] = "Terminating"
 
 
+class LeaseStrategy(Strategy):
+    """A node's Lease (namespace ``kube-node-lease``) gets the duration the server hands out,
+    whatever the client sent: the agent renews at a quarter of it."""
+
+    def admit(self, obj: Obj, admission: Admission) -> None:
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        if admission.node_lease_duration is None or namespace != NODE_LEASE_NAMESPACE:
+            return
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            spec = obj["spec"] = {}
+        spec["leaseDurationSeconds"] = admission.node_lease_duration()
+
+
 class WorkloadStrategy(Strategy):
     """Deployments and ReplicaSets: apps/v1 defaults; status only from their controllers."""
 
@@ -196,6 +213,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "pods"): PodStrategy(),
     ("", "nodes"): NodeStrategy(),
     ("", "namespaces"): NamespaceStrategy(),
+    ("coordination.k8s.io", "leases"): LeaseStrategy(),
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
 }

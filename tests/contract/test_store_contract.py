@@ -107,6 +107,18 @@ def test_list_by_namespace_and_node(store: Store) -> None:
     assert [p["metadata"]["name"] for p in store.list("pods", node="n1")[0]] == ["b", "c"]
 
 
+def test_count_by_resource_and_namespace(store: Store) -> None:
+    assert store.count("pods") == 0
+    store.create("pods", pod("a"))
+    store.create("pods", pod("b"))
+    store.create("pods", pod("c", ns="other"))
+    store.create("nodes", {"metadata": {"name": "n1"}})
+    assert (store.count("pods"), store.count("pods", "default"), store.count("nodes")) == (3, 2, 1)
+    assert store.count("pods", "nowhere") == 0
+    store.delete("pods", "default", "a")
+    assert store.count("pods") == 2 and store.count("pods", "default") == 1
+
+
 def take(it: Iterator[Any], n: int) -> list[Any]:
     out = []
     for e in it:

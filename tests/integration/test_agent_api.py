@@ -32,7 +32,7 @@ def runtime() -> FakeRuntime:
 def start_agent(server: str, runtime: FakeRuntime) -> Iterator[Callable[[], Agent]]:
     agents: list[Agent] = []
 
-    def start() -> Agent:
+    def start(**options: Any) -> Agent:
         config = AgentConfig(
             server=server,
             token=NODE_TOKEN,
@@ -43,6 +43,7 @@ def start_agent(server: str, runtime: FakeRuntime) -> Iterator[Callable[[], Agen
             node_status_interval=1.0,
             workers=2,
             backoff=BackoffPolicy(base=0.5, cap=2, reset=60),
+            **options,
         )
         agent = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
         agent.start()
@@ -105,12 +106,41 @@ def test_node_registers_and_renews_its_lease(admin: ApiClient, start_agent) -> N
         lambda: admin.get(LEASES, NODE, "kube-node-lease")["spec"]["renewTime"] != first, 10
     )
 
-    def heartbeat() -> str:
-        conds = admin.get(NODES, NODE)["status"]["conditions"]
-        return str(next(c for c in conds if c["type"] == "Ready")["lastHeartbeatTime"])
+    # The server handed out the Lease's duration; the agent renews at a quarter of it.
+    assert lease["spec"]["leaseDurationSeconds"] == 8
+    assert agent.lease.interval == 2.0
 
-    beat = heartbeat()
-    assert wait_for(lambda: heartbeat() != beat, 10)
+
+def ready_condition(admin: ApiClient) -> dict[str, Any]:
+    conds = admin.get(NODES, NODE)["status"]["conditions"]
+    return dict(next(c for c in conds if c["type"] == "Ready"))
+
+
+def test_an_unchanged_status_is_posted_every_report_interval(admin: ApiClient, start_agent) -> None:
+    start_agent(node_status_report_interval=1.0)
+    beat = ready_condition(admin)["lastHeartbeatTime"]
+    assert wait_for(lambda: ready_condition(admin)["lastHeartbeatTime"] != beat, 10)
+
+
+def test_the_status_is_posted_again_when_the_control_plane_changed_it(
+    admin: ApiClient, start_agent
+) -> None:
+    agent = start_agent()  # the kubelet's 5 minute report interval
+    registrar = agent.registrar
+    assert registrar is not None and registrar.posts == 1  # at registration
+    node = admin.get(NODES, NODE)
+    for c in node["status"]["conditions"]:  # what the node controller writes on a silence
+        c.update(status="Unknown", reason="NodeStatusUnknown")
+    admin.update(NODES, node, sub="status")
+    assert wait_for(lambda: ready_condition(admin)["status"] == "True", 10)
+    assert registrar.posts == 2
+    # Unchanged since: looked at every interval, posted no more.
+    renewed = admin.get(LEASES, NODE, "kube-node-lease")["spec"]["renewTime"]
+    assert wait_for(
+        lambda: admin.get(LEASES, NODE, "kube-node-lease")["spec"]["renewTime"] != renewed, 10
+    )
+    assert wait_for(lambda: registrar.looks >= 3, 10)
+    assert registrar.posts == 2
 
 
 def test_a_deleted_node_is_registered_again(admin: ApiClient, start_agent) -> None:
@@ -143,7 +173,7 @@ def test_agent_restart_keeps_an_admins_taint_and_labels(admin: ApiClient, start_
         "spec": {"taints": [taint]},
     }
     admin.patch(NODES, NODE, patch)
-    agent = start_agent()
+    agent = start_agent(node_status_report_interval=1.0)  # its status written again soon
     node = admin.get(NODES, NODE)
     assert node["spec"]["taints"] == [taint]
     assert node["metadata"]["labels"]["node-role.kubernetes.io/db"] == ""

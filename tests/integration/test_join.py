@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,8 +272,16 @@ def test_short_form_joins_with_a_warning(
     assert not parse_token(SECRET).secure
 
 
+def wait_for(check: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 def test_join_hands_out_the_pod_cidr_the_ipam_loop_writes(store: RedisStore, certs: Any) -> None:
     from control.controllers.nodeipam import NodeIpamController
+    from control.informers import SharedInformers
     from control.podcidrs import PodCidrs
 
     cidrs = PodCidrs(store, "10.244.0.0/16")
@@ -287,9 +296,23 @@ def test_join_hands_out_the_pod_cidr_the_ipam_loop_writes(store: RedisStore, cer
     admin_tokens = {ADMIN_TOKEN: User("admin", ("system:masters",))}
     admin_app = create_app(store, TokenAuthenticator(admin_tokens))
     Api(admin_app.test_client(), ADMIN_TOKEN).call("POST", "/api/v1/nodes", node_body("n2"))
-    loop = NodeIpamController(app.extensions["tinykube"]["registry"], cidrs)
-    assert sorted(loop.sync()) == ["n1", "n2"]
-    assert loop.sync() == []
+    registry = app.extensions["tinykube"]["registry"]
+    informers = SharedInformers(registry)
+    loop = NodeIpamController(registry, cidrs, informers)
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, timeout=10)
+        queue = loop.controller.queue
+        assert sorted(queue.get(0) or "" for _ in range(2)) == ["n1", "n2"]  # those lacking one
+        for name in ("n1", "n2"):
+            loop.sync(name)
+            queue.done(name)
+        wait_for(lambda: all(n["spec"].get("podCIDR") for n in loop.nodes.store.objects()))
+        loop.sync("n1")  # has one now: nothing is written
+        assert queue.get(0) is None  # the writes queued nothing: the nodes have their CIDRs
+    finally:
+        stop.set()
     specs = {n["metadata"]["name"]: n["spec"] for n in store.list("nodes")[0]}
     assert specs["n1"]["podCIDR"] == "10.244.0.0/24"  # the one the agent was told at join
     assert specs["n2"] == {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}

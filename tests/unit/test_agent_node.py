@@ -1,13 +1,20 @@
-"""The Node object, its status and Lease as the agent builds them; Docker inspect parsing."""
+"""The Node object, its status and Lease as the agent builds them; when a status is posted (only
+a change, or an unchanged one once the report interval is over); the renew interval taken from
+the Lease the server answers with; Docker inspect parsing."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from agent import node
 from agent import runtime as rt
 from agent.docker_inspect import container_info, parse_time, registry_unreachable
 from agent.runtime import EngineInfo
+from common import errors
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 ENGINE = EngineInfo(
@@ -59,11 +66,8 @@ def test_lease() -> None:
         "namespace": "kube-node-lease",
         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "node-1", "uid": "uid-n"}],
     }
-    assert lease["spec"] == {
-        "holderIdentity": "node-1",
-        "leaseDurationSeconds": 40,
-        "renewTime": "2026-01-01T12:00:00.123456Z",
-    }
+    # The duration is the API server's to hand out.
+    assert lease["spec"] == {"holderIdentity": "node-1", "renewTime": "2026-01-01T12:00:00.123456Z"}
 
 
 def test_parse_docker_times() -> None:
@@ -135,3 +139,140 @@ def test_registry_unreachable() -> None:
     )
     assert registry_unreachable("lookup registry-1.docker.io on 10.0.0.1:53: no such host")
     assert not registry_unreachable("manifest for x:1 not found: manifest unknown")
+
+
+def test_only_a_changed_status_is_worth_posting() -> None:
+    status = node.build_node_status("node-1", FACTS, 10250, {}, NOW)
+    later = node.build_node_status("node-1", FACTS, 10250, status, NOW + timedelta(seconds=10))
+    assert later != status  # the heartbeat times moved...
+    assert not node.status_changed(status, later)  # ...which is no change
+    shuffled = {**later, "conditions": list(reversed(later["conditions"]))}
+    assert not node.status_changed(status, shuffled)
+    unknown = copy.deepcopy(status)
+    ready = next(c for c in unknown["conditions"] if c["type"] == "Ready")
+    ready.update(status="Unknown", reason="NodeStatusUnknown")  # the node controller's doing
+    assert node.status_changed(unknown, later)
+    moved = {**later, "addresses": [{"type": "InternalIP", "address": "10.0.0.9"}]}
+    assert node.status_changed(status, moved)
+    assert node.status_changed(status, {**later, "conditions": later["conditions"][:-1]})
+    assert node.status_changed({}, later)
+
+
+class FakeApi:
+    """The few calls the registrar and the lease keeper make, over one Node and one Lease."""
+
+    def __init__(self) -> None:
+        self.node: dict[str, Any] | None = None
+        self.lease: dict[str, Any] | None = None
+        self.rv = 0
+        self.status_puts = 0
+        self.lease_bodies: list[dict[str, Any]] = []
+        self.duration: int | None = 8  # what the server writes into the Lease
+
+    def _stamp(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        obj["metadata"].setdefault("uid", "uid-1")
+        return obj
+
+    def create(self, rt: Any, obj: dict[str, Any], namespace: str | None = None) -> Any:
+        if rt.plural == "nodes":
+            self.node = self._stamp(obj)
+            return copy.deepcopy(self.node)
+        self.lease_bodies.append(copy.deepcopy(obj))
+        self.lease = self._stamp(obj)
+        if self.duration is not None:
+            self.lease["spec"]["leaseDurationSeconds"] = self.duration
+        return copy.deepcopy(self.lease)
+
+    def get(self, rt: Any, name: str, namespace: str | None = None) -> Any:
+        found = self.node if rt.plural == "nodes" else self.lease
+        if found is None:
+            raise errors.NotFoundError("not found")
+        return copy.deepcopy(found)
+
+    def request_json(self, method: str, path: str, **kw: Any) -> Any:
+        assert method == "GET" and path == "/api/v1/nodes/node-1"
+        assert kw["params"] == {"resourceVersion": "0"}  # from the server's cache, as kubelet
+        return self.get(node.NODES, "node-1")
+
+    def update(self, rt: Any, obj: dict[str, Any], namespace: str | None = None,
+               sub: str | None = None) -> Any:  # fmt: skip
+        if rt.plural == "nodes":
+            assert sub == "status" and self.node is not None
+            self.status_puts += 1
+            self.node = self._stamp({**self.node, "status": obj["status"]})
+            return copy.deepcopy(self.node)
+        self.lease_bodies.append(copy.deepcopy(obj))
+        self.lease = self._stamp(obj)
+        if self.duration is not None:
+            self.lease["spec"]["leaseDurationSeconds"] = self.duration
+        return copy.deepcopy(self.lease)
+
+
+class Clocks:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def wall(self) -> datetime:
+        return NOW + timedelta(seconds=self.t)
+
+    def mono(self) -> float:
+        return self.t
+
+
+def test_the_status_is_posted_when_it_changes_and_every_report_interval() -> None:
+    api, clocks = FakeApi(), Clocks()
+    reg = node.NodeRegistrar(api, "node-1", FACTS, 10250, "e", clocks.wall,  # type: ignore[arg-type]
+                             report_interval=300, monotonic=clocks.mono)  # fmt: skip
+    reg.register()
+    assert api.status_puts == 1
+    for t in (10, 20, 290):  # computed every interval, unchanged: nothing posted
+        clocks.t = t
+        assert reg.heartbeat() is None
+    assert api.status_puts == 1
+    clocks.t = 300  # the report is due: posted with fresh heartbeat times
+    assert reg.heartbeat() is not None and api.status_puts == 2
+    assert api.node is not None
+    ready = next(c for c in api.node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["lastHeartbeatTime"] == "2026-01-01T12:05:00Z"
+    # The node controller turned Ready Unknown: the agent says otherwise at its next look.
+    for c in api.node["status"]["conditions"]:
+        c.update(status="Unknown", reason="NodeStatusUnknown")
+    clocks.t = 310
+    assert reg.heartbeat() is not None and api.status_puts == 3
+    ready = next(c for c in api.node["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
+    clocks.t = 320
+    assert reg.heartbeat() is None and api.status_puts == 3
+
+
+def test_a_node_deleted_meanwhile_is_registered_again_by_the_status_loop() -> None:
+    api, clocks = FakeApi(), Clocks()
+    reg = node.NodeRegistrar(api, "node-1", FACTS, 10250, "e", clocks.wall,  # type: ignore[arg-type]
+                             monotonic=clocks.mono)  # fmt: skip
+    reg.register()
+    api.node = None
+    clocks.t = 10
+    assert reg.heartbeat() is not None and api.node is not None and api.status_puts == 2
+
+
+@pytest.mark.parametrize(("duration", "interval"), [(8, 2.0), (80, 20.0), (2, 0.5), (None, 3.0)])
+def test_the_lease_is_renewed_at_a_quarter_of_the_duration_the_server_wrote(
+    duration: int | None, interval: float
+) -> None:
+    api, clocks = FakeApi(), Clocks()
+    api.duration = duration
+    keeper = node.LeaseKeeper(api, "node-1", lambda: "uid-n", clocks.wall,  # type: ignore[arg-type]
+                              default=3.0)  # fmt: skip
+    assert keeper.interval == 3.0  # before the server said anything: the agent's flag
+    keeper.renew()
+    assert keeper.interval == interval
+    clocks.t = interval
+    keeper.renew()
+    # The renewal sends back what the server answered, with only renewTime moved.
+    sent, answered = api.lease_bodies[-1], api.lease_bodies[0]
+    assert "leaseDurationSeconds" not in answered["spec"]  # the create leaves it to the server
+    assert sent["spec"].get("leaseDurationSeconds") == duration
+    assert sent["spec"]["renewTime"] != answered["spec"]["renewTime"]

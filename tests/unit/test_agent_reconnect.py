@@ -47,6 +47,22 @@ def test_a_renewal_after_a_long_gap_or_after_failures_reports_a_reconnect() -> N
     assert detector.reconnects == 2
 
 
+def test_a_longer_interval_handed_out_is_no_gap() -> None:
+    clock, calls = Clock(), []
+    detector = ReconnectDetector(2.0, lambda: calls.append(clock.t), clock)
+    ok = detector.wrap(lambda: "renewed")
+    ok()
+    detector.set_interval(20.0)  # the server now wants a renewal every 20 s
+    clock.t += 20.0
+    ok()
+    clock.t += 40.0  # two renewals missed, within the slack
+    ok()
+    assert calls == []
+    clock.t += 41.5
+    ok()
+    assert len(calls) == 1
+
+
 class ListingClient:
     def __init__(self, items: list[dict[str, Any]], rv: str) -> None:
         self.items, self.rv = items, rv

@@ -292,3 +292,32 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_what_go_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("duration", "grace"),
+    [
+        (None, 10.0),  # no duration handed out: the configured grace
+        (8, 10.0),  # the shortest renew interval (2 s): the configured grace
+        (4, 10.0),  # a shorter one never shrinks it
+        (80, 100.0),  # told to renew every 20 s: as many missed renewals, 100 s
+        (123, 10.0 * 123 / 8),
+        ("40", 10.0),  # not a number: the configured grace
+        (0, 10.0),
+    ],
+)
+def test_the_grace_period_scales_with_the_lease_duration_handed_out(
+    duration: Any, grace: float
+) -> None:
+    held = {"spec": {"leaseDurationSeconds": duration}} if duration is not None else {"spec": {}}
+    assert nh.grace_for(held, CFG) == pytest.approx(grace)
+
+
+def test_a_node_renewing_less_often_is_judged_silent_only_after_its_own_grace() -> None:
+    slow = {"spec": {**lease(0)["spec"], "leaseDurationSeconds": 40}}  # every 10 s: 50 s grace
+    probe = nh.observe(None, slow, at(0))
+    assert nh.judge_node(node(), slow, probe, at(49), CFG).health == nh.HEALTHY
+    assert nh.judge_node(node(), slow, probe, at(50.5), CFG).health == nh.UNREACHABLE
+    # The flag's grace is for the shortest interval of the server it runs with.
+    cfg = nh.Config(grace_period=4, min_heartbeat_interval=10)
+    assert nh.grace_for(slow, cfg) == 4

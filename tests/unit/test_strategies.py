@@ -17,7 +17,7 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 def test_every_kind_has_a_strategy_and_unknown_ones_get_the_default() -> None:
     for rt in RESOURCES:
         assert isinstance(st.strategy(rt), st.Strategy)
-    assert st.strategy(must("leases")) is st.DEFAULT
+    assert st.strategy(must("events")) is st.DEFAULT
     assert st.strategy(must("pods")).indexed_field == "spec.nodeName"
 
 
@@ -59,3 +59,17 @@ def test_admission_adds_default_tolerations_only_to_pods_when_on() -> None:
     other: dict = {"spec": {}}
     st.strategy(must("deployments")).admit(other, st.Admission((7, 9)))
     assert other == {"spec": {}}
+
+
+def test_a_node_lease_gets_the_duration_the_server_hands_out() -> None:
+    leases = must("leases")
+    admission = st.Admission(None, lambda: 40)
+    node_lease: dict = {
+        "metadata": {"namespace": "kube-node-lease"},
+        "spec": {"leaseDurationSeconds": 1},
+    }
+    st.strategy(leases).admit(node_lease, admission)
+    assert node_lease["spec"]["leaseDurationSeconds"] == 40
+    other: dict = {"metadata": {"namespace": "kube-system"}, "spec": {"leaseDurationSeconds": 15}}
+    st.strategy(leases).admit(other, admission)
+    assert other["spec"]["leaseDurationSeconds"] == 15
