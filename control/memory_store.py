@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from common import errors
 from control.store import (
     Obj,
+    Progress,
     WatchEvent,
     block_for,
     node_of,
@@ -55,6 +56,12 @@ class MemoryStore:
     def revision(self) -> int:
         with self._cond:
             return self._rev
+
+    def progress(self, resource: str) -> Progress:
+        with self._cond:
+            log = self._log.get(resource) or []
+            compacted = self._compacted.get(resource, 0)
+            return Progress(self._rev, log[-1].rv if log else compacted, compacted)
 
     def ping(self) -> None:
         return None

@@ -5,6 +5,7 @@ a trimmed history), with no HTTP in between. Effectful: reads the store through 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -58,4 +59,5 @@ class RegistrySource:
             if stop.is_set():
                 return
             if event is not None:
-                yield event
+                # The watch cache's events are shared by every watcher: the informer gets its own.
+                yield {"type": event["type"], "object": copy.deepcopy(event["object"])}
