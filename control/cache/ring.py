@@ -127,7 +127,8 @@ class Ring:
         if now - oldest.recorded < WINDOW_SECONDS and self.capacity < self.upper:
             self.capacity = min(self.capacity * 2, self.upper)
             return
-        quarter = self._items[len(self._items) - self.capacity // 4]
+        q = self.capacity // 4
+        quarter = self._items[len(self._items) - q if q else self._start]
         if now - quarter.recorded > WINDOW_SECONDS and self.capacity > self.lower:
             self.capacity = max(self.capacity // 2, self.lower)
 
