@@ -38,6 +38,9 @@ SEED_REVISIONS = 10_000
 PROGRESS_STEP = 0.05
 # Back-off of the reader after the store failed, in seconds.
 RETRY = (0.1, 5.0)
+# After a first load failed, requests are refused with its error for this long instead of each
+# waiting its turn to try again (a burst of watches against a frozen store would queue up).
+LOAD_RETRY_SECONDS = 1.0
 
 
 def key_of(obj: Obj) -> tuple[str, str]:
@@ -61,6 +64,7 @@ class Cacher:
         # Guards everything below; notified whenever the cache moves forward.
         self.cond = threading.Condition()
         self._starting = threading.Lock()
+        self._failed: tuple[float, errors.ApiError] | None = None
         self.ready = False
         self.stopped = False
         self.state: dict[str, Held] = {}
@@ -83,7 +87,14 @@ class Cacher:
         with self._starting:
             if self.ready:
                 return
-            events = self._load()
+            if self._failed is not None and self.clock() - self._failed[0] < LOAD_RETRY_SECONDS:
+                raise self._failed[1]
+            try:
+                events = self._load()
+            except errors.ApiError as e:
+                self._failed = (self.clock(), e)
+                raise
+            self._failed = None
             threading.Thread(
                 target=_follow,
                 args=(weakref.ref(self), events),

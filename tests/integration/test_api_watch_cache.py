@@ -72,6 +72,17 @@ def test_a_list_is_paged_at_the_revision_of_its_first_page(api: Api) -> None:
     assert names(rest) == ["d"]
 
 
+def test_a_table_page_keeps_its_continue_and_remaining_count(api: Api) -> None:
+    for name in ("a", "b", "c"):
+        api.call("POST", PODS, pod_manifest(name))
+    resp = api.client.get(PODS, query_string={"limit": "1"}, headers={
+        **api.headers, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})  # fmt: skip
+    table = resp.get_json()
+    assert table["kind"] == "Table" and len(table["rows"]) == 1
+    assert table["metadata"]["remainingItemCount"] == 2
+    assert pages.decode(table["metadata"]["continue"]).start == "a\x00"
+
+
 def test_resource_version_zero_ignores_the_limit(api: Api) -> None:
     for name in ("a", "b", "c"):
         api.call("POST", PODS, pod_manifest(name))

@@ -262,3 +262,28 @@ def test_a_read_waits_for_a_revision_then_is_504(store: MemoryStore, cacher: Cac
     cacher.wait_fresh(store.revision(), 3)
     with pytest.raises(errors.ServerTimeoutError, match="Too large resource version: 99, current"):
         cacher.wait_fresh(99, 0.2)
+
+
+class DownStore(MemoryStore):
+    """A store whose lists fail, counting the tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    def list(self, *args: Any, **kwargs: Any) -> Any:
+        self.tries += 1
+        raise errors.ServiceUnavailableError("the storage backend is unavailable: down")
+
+
+def test_a_failed_start_is_answered_at_once_for_a_second_then_tried_again() -> None:
+    store, now = DownStore(), [100.0]
+    c = Cacher(store, PODS, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(errors.ServiceUnavailableError, match="storage backend"):
+            c.start()
+    assert store.tries == 1
+    now[0] += 1.5
+    with pytest.raises(errors.ServiceUnavailableError):
+        c.start()
+    assert store.tries == 2 and not c.ready
