@@ -5,7 +5,7 @@ a trimmed history), with no HTTP in between. Effectful: reads the store through 
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -60,4 +60,4 @@ class RegistrySource:
                 return
             if event is not None:
                 # The watch cache's events are shared by every watcher: the informer gets its own.
-                yield {"type": event["type"], "object": copy.deepcopy(event["object"])}
+                yield json.loads(json.dumps(event))
