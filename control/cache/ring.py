@@ -21,6 +21,9 @@ LOWER_CAPACITY = 100
 UPPER_CAPACITY = 100 * 1024
 # eventFreshDuration: events younger than this are kept if the capacity allows it.
 WINDOW_SECONDS = 75.0
+# Entries this far behind the newest drop their encoded events: every watcher has them queued
+# (its buffer is no longer) or has sent them, and a watch replaying older ones encodes anew.
+ENCODED_KEPT = 1024
 
 
 class Delivered(dict[str, Any]):
@@ -66,6 +69,9 @@ class Entry:
             self._shared[etype] = found
         return found
 
+    def forget_encodings(self) -> None:
+        self._shared.clear()
+
     def _object_for(self, etype: str) -> Obj:
         if etype != "DELETED" or self.type == "DELETED" or self.prev is None or not self.prev_full:
             return self.obj
@@ -110,6 +116,8 @@ class Ring:
         while len(self) >= self.capacity:
             self._evict()
         self._items.append(entry)
+        if len(self) > ENCODED_KEPT:
+            self._items[-ENCODED_KEPT - 1].forget_encodings()
 
     def since(self, rv: int) -> list[Entry]:
         """Every event after ``rv``; 410 when some of them have left the ring."""

@@ -138,6 +138,18 @@ def test_a_consistent_read_sees_what_another_client_just_wrote(api: Api, other: 
         assert code == 200 and f"n{i}" in names(found)
 
 
+def test_a_watch_from_before_the_cache_started_is_served(api: Api) -> None:
+    _, first = api.call("POST", PODS, pod_manifest("first", app="web"))
+    api.call("PATCH", f"{PODS}/first", {"metadata": {"labels": {"app": "db"}}},
+             content_type="application/merge-patch+json")  # fmt: skip
+    api.call("POST", PODS, pod_manifest("second", app="web"))
+    resp = api.client.get(PODS, headers=api.headers, query_string={
+        "watch": "1", "resourceVersion": first["metadata"]["resourceVersion"],
+        "timeoutSeconds": "1", "labelSelector": "app=web"})  # fmt: skip
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in lines(resp)]
+    assert got == [("DELETED", "first"), ("ADDED", "second")]
+
+
 def test_a_node_bound_watch_sees_only_its_node(api: Api, other: RedisStore) -> None:
     rv = api.call("GET", "/api/v1/pods")[1]["metadata"]["resourceVersion"]
     other.create("pods", stored_pod("elsewhere", node="node-2"))

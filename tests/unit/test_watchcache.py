@@ -68,6 +68,15 @@ def test_ring_serves_changes_after_a_revision_and_410_once_evicted() -> None:
         r.append(entry("ADDED", 12, pod("again")))
 
 
+def test_old_entries_drop_their_encoded_events() -> None:
+    r = Ring(0, lower=4096, upper=4096)
+    for rv in range(1, ring.ENCODED_KEPT + 3):
+        r.append(entry("ADDED", rv, pod(f"p{rv}")))
+        r.since(rv - 1)[0].deliver("ADDED").line()
+    kept = [e for e in r.since(0) if e._shared]
+    assert [e.rv for e in r.since(0)][-ring.ENCODED_KEPT :] == [e.rv for e in kept]
+
+
 def test_ring_grows_while_its_events_are_fresh_and_shrinks_when_they_age() -> None:
     r = Ring(0, lower=4, upper=16)
     for rv in range(1, 17):  # all recorded within the window: the ring doubles up to 16
