@@ -137,14 +137,15 @@ class MemoryStore:
         cursor = since
         while (block := block_for(poll, until)) is not None:
             with self._cond:
-                if self._compacted.get(resource, 0) > cursor:
-                    raise errors.GoneError(
-                        f"too old resource version: {cursor} ({self._compacted[resource]})"
-                    )
                 pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
                 if not pending:
                     self._cond.wait(block)
                     pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
+                # Checked after the wait too: changes trimmed during it would be a silent gap.
+                if self._compacted.get(resource, 0) > cursor:
+                    raise errors.GoneError(
+                        f"too old resource version: {cursor} ({self._compacted[resource]})"
+                    )
             if not pending:
                 yield None
                 continue

@@ -111,13 +111,20 @@ class Cacher:
 
     def _load(self) -> Iterator[WatchEvent | None]:
         """List the store, read back its recent changes into the ring, and return the log from
-        where the cache stands; every open watcher is closed (it re-watches)."""
-        plural = self.rt.plural
+        where the cache stands; every open watcher is closed (it re-watches). A log trimmed
+        while this reads it means listing again."""
         while True:
-            items, listed = self.store.list(plural)
-            p = self.store.progress(plural)
-            if p.compacted <= listed:
-                break  # else changes after the list were already trimmed: list again
+            try:
+                return self._load_once()
+            except errors.GoneError as e:
+                log.info("watch cache %s: %s while loading, listing again", self.rt.plural, e)
+
+    def _load_once(self) -> Iterator[WatchEvent | None]:
+        plural = self.rt.plural
+        items, listed = self.store.list(plural)
+        p = self.store.progress(plural)
+        if p.compacted > listed:
+            raise too_old(listed, p.compacted)  # changes after the list are already trimmed
         since = max(p.compacted, listed - SEED_REVISIONS, 0)
         events = self.store.watch(plural, since, poll=READER_POLL)
         state = {key_of(o)[0]: self.held(complete(self.rt, o)) for o in items}

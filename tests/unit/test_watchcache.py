@@ -296,3 +296,23 @@ def test_a_failed_start_is_answered_at_once_for_a_second_then_tried_again() -> N
     with pytest.raises(errors.ServiceUnavailableError):
         c.start()
     assert store.tries == 2 and not c.ready
+
+
+def test_a_reader_behind_the_log_lists_again_and_closes_its_watchers() -> None:
+    store = MemoryStore(history=10)
+    c = Cacher(store, PODS)
+    try:
+        c.start()
+        _, w = c.watch(0, filt())
+        with c.cond:  # the reader cannot apply anything while the log is trimmed past it
+            for i in range(50):
+                store.create("pods", pod(f"p{i:02}"))
+        wait_until(lambda: w.closed)
+        wait_until(lambda: c.rv == store.revision())
+        page, _ = c.read(filt())
+        assert len(page.items) == 50
+        with pytest.raises(Closed):
+            while True:
+                w.next(0)
+    finally:
+        c.stop()
