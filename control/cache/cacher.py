@@ -88,7 +88,7 @@ class Cacher:
             if self.ready:
                 return
             if self._failed is not None and self.clock() - self._failed[0] < LOAD_RETRY_SECONDS:
-                raise self._failed[1]
+                raise self._failed[1].with_traceback(None)
             try:
                 events = self._load()
             except errors.ApiError as e:
@@ -177,8 +177,9 @@ class Cacher:
         held = self.held(obj)
         old = state.get(key)
         entry = Entry(ev.type, ev.rv, key, ns, obj, held[1], held[2], recorded=self.clock())
-        if old is not None:
-            entry.prev, entry.prev_labels, entry.prev_fields = old
+        before = held if old is None and ev.type == "DELETED" else old
+        if before is not None:
+            entry.prev, entry.prev_labels, entry.prev_fields = before
         elif ev.prev is not None:
             self._partial_prev(entry, ev.prev)
         if state is not self.state:
@@ -239,10 +240,11 @@ class Cacher:
 
     # -- freshness --------------------------------------------------------------------------------
 
-    def sync(self, deadline: float) -> bool:
+    def sync(self, timeout: float) -> bool:
         """Bring the cache up to the store's current revision (a consistent read): ask the store
         where the resource's log ends, wait until the reader has read that far. False when it
-        has not by ``deadline``."""
+        has not within ``timeout`` seconds."""
+        deadline = self.clock() + timeout
         p = self.store.progress(self.rt.plural)
         with self.cond:
             while self.applied < p.last and not self.stopped:
@@ -259,7 +261,7 @@ class Cacher:
         504 "Too large resource version" (as kube-apiserver's waitUntilFreshAndBlock)."""
         deadline = self.clock() + timeout
         while self.rv < wanted:
-            if self.sync(deadline) and self.rv >= wanted:
+            if self.sync(deadline - self.clock()) and self.rv >= wanted:
                 return
             left = deadline - self.clock()
             if left <= 0:

@@ -91,7 +91,7 @@ def _consistent(
     cacher: Cacher, store: Store, rt: ResourceType, f: Filter, start: str, limit: int
 ) -> tuple[pages.Page, int]:
     """A page that holds every write acknowledged before the read began."""
-    if cacher.sync(time.monotonic() + freshness.BLOCK_TIMEOUT):
+    if cacher.sync(freshness.BLOCK_TIMEOUT):
         return cacher.read(f, start=start, limit=limit)
     items, rev = store.list(rt.plural, f.namespace or None, node=f.node)
     held = {key_of(o)[0]: cacher.held(complete(rt, o)) for o in items}

@@ -169,7 +169,7 @@ class Registry:
         until = None if timeout is None else time.monotonic() + timeout
         cacher = self.cache.cacher(rt)
         if resource_version == "":
-            cacher.sync(time.monotonic() + freshness.BLOCK_TIMEOUT)
+            cacher.sync(freshness.BLOCK_TIMEOUT)
         return reads.watch_events(cacher, f, since, poll=poll, until=until, bookmarks=bookmarks)
 
     # -- writes ---------------------------------------------------------------------------------
