@@ -62,7 +62,7 @@ def decode(token: str) -> Continue:
     if not isinstance(data, dict):
         raise _invalid(f"{INVALID}: not an object")
     version, rv, start = data.get("v"), data.get("rv", 0), data.get("start", "")
-    if not isinstance(rv, int) or not isinstance(start, str):
+    if not isinstance(rv, int) or isinstance(rv, bool) or not isinstance(start, str):
         raise _invalid(f"{INVALID}: cannot decode its fields")
     if version != VERSION:
         raise _invalid(f"{INVALID}: server does not recognize this encoded version {version}")

@@ -50,6 +50,9 @@ def test_a_token_is_kubernetes_base64url_json() -> None:
          "invalid continue token: continue key is not valid: ../other/x"),
         (raw({"v": "meta.k8s.io/v1", "rv": "3", "start": "a"}),
          "invalid continue token: continue key is not valid: "),
+        (raw({"v": "meta.k8s.io/v1", "rv": True, "start": "a"}),
+         "invalid continue token: continue key is not valid: "),
+        (raw(["a"]), "invalid continue token: continue key is not valid: "),
     ],
 )  # fmt: skip
 def test_a_bad_token_is_400(token: str, message: str) -> None:
