@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from common.resources import ResourceType
+from control.cache.ring import Delivered
 from control.registry.registry import Registry
 
 Obj = dict[str, Any]
@@ -60,4 +61,5 @@ class RegistrySource:
                 return
             if event is not None:
                 # The watch cache's events are shared by every watcher: the informer gets its own.
-                yield json.loads(json.dumps(event))
+                line = event.line() if isinstance(event, Delivered) else json.dumps(event)
+                yield json.loads(line)
