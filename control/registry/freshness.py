@@ -1,9 +1,9 @@
-"""Reads at a resourceVersion, as kube-apiserver's watch cache serves them: ``resourceVersion`` and
-``resourceVersionMatch`` checked as its ``ValidateListOptions``, and a read or watch from a revision
-the store has not reached yet waits up to 3 s for it, then fails with a 504 "Too large resource
-version" (``storage.NewTooLargeResourceVersionError``). The store keeps no past states of objects,
-so an ``Exact`` list of an older revision is 410, as etcd answers for a compacted one. Effectful:
-it polls the store's revision.
+"""Reads at a resourceVersion, as kube-apiserver serves them: ``resourceVersion`` and
+``resourceVersionMatch`` checked as its ``ValidateListOptions``; a revision not reached within 3 s
+is a 504 "Too large resource version" (``storage.NewTooLargeResourceVersionError``) — lists and
+watches wait for the watch cache (``control.cache``), a GET here for the store. Neither keeps past
+states of objects for it, so an ``Exact`` list of an older revision is 410, as etcd answers for a
+compacted one. Effectful: it polls the store's revision.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ CONTINUE_EXPIRED = (
     "inconsistent list - objects that were created, modified, or deleted between the time the "
     "first chunk was returned and now may show up in the list."
 )
-LIST_EXPIRED = "The resourceVersion for the provided list is too old."
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,6 @@ def list_objects(
     elif opts.match == freshness.EXACT:
         cacher.wait_fresh(wanted, freshness.BLOCK_TIMEOUT)
         page, rv = _consistent(cacher, store, rt, f, "", opts.limit)
-        if rv != wanted:
-            raise errors.GoneError(LIST_EXPIRED)
     elif opts.resource_version == "0":
         page, rv = cacher.read(f)
     elif wanted:
@@ -73,7 +70,9 @@ def list_objects(
         page, rv = cacher.read(f, limit=opts.limit)
     else:
         page, rv = _consistent(cacher, store, rt, f, "", opts.limit)
-    return _listing(rt, page, rv, f)
+    listing = _listing(rt, page, rv, f)
+    freshness.check_exact(opts.match, wanted, listing)
+    return listing
 
 
 def _continued(cacher: Cacher, f: Filter, start: str, limit: int, at: int) -> tuple[Any, int]:
