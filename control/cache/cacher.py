@@ -37,7 +37,7 @@ SEED_REVISIONS = 10_000
 # How often a read waiting for a revision asks the store where it stands (one cheap round trip).
 PROGRESS_STEP = 0.05
 # Back-off of the reader after the store failed, in seconds.
-RETRY = (0.1, 5.0)
+RETRY = (0.1, 1.0)
 # After a first load failed, requests are refused with its error for this long instead of each
 # waiting its turn to try again (a burst of watches against a frozen store would queue up).
 LOAD_RETRY_SECONDS = 1.0
