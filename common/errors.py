@@ -51,6 +51,8 @@ class ApiError(Exception):
     details: dict[str, Any] = field(default_factory=dict)
     code: int = 500
     reason: str = "InternalError"
+    # The Status's ListMeta (``continue``: the token a 410 for a too old one offers instead).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     default_code: ClassVar[int] = 500
     default_reason: ClassVar[str] = "InternalError"
@@ -76,7 +78,7 @@ class ApiError(Exception):
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.metadata),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from common import errors
 from control.store import (
     Obj,
+    Progress,
     WatchEvent,
     block_for,
     node_of,
@@ -63,6 +64,12 @@ class MemoryStore:
     def revision(self) -> int:
         with self._cond:
             return self._rev
+
+    def progress(self, resource: str) -> Progress:
+        with self._cond:
+            log = self._log.get(resource) or []
+            compacted = self._compacted.get(resource, 0)
+            return Progress(self._rev, log[-1].rv if log else compacted, compacted)
 
     def ping(self) -> None:
         return None
@@ -138,14 +145,15 @@ class MemoryStore:
         cursor = since
         while (block := block_for(poll, until)) is not None:
             with self._cond:
-                if self._compacted.get(resource, 0) > cursor:
-                    raise errors.GoneError(
-                        f"too old resource version: {cursor} ({self._compacted[resource]})"
-                    )
                 pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
                 if not pending:
                     self._cond.wait(block)
                     pending = [e for e in self._log.get(resource, []) if e.rv > cursor]
+                # Checked after the wait too: changes trimmed during it would be a silent gap.
+                if self._compacted.get(resource, 0) > cursor:
+                    raise errors.GoneError(
+                        f"too old resource version: {cursor} ({self._compacted[resource]})"
+                    )
             if not pending:
                 yield None
                 continue

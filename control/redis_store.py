@@ -27,6 +27,7 @@ from redis.retry import Retry
 from common import errors
 from control.store import (
     Obj,
+    Progress,
     WatchEvent,
     block_for,
     node_of,
@@ -46,6 +47,8 @@ TRIM_SLACK = 200
 DEFAULT_TIMEOUT = 2.0
 # Longest XREAD BLOCK of a watch; its socket may stay quiet this long plus ``timeout``.
 MAX_BLOCK = 10.0
+# Stream entries one XREAD returns at most.
+BATCH = 500
 
 _WRITE = """
 local op, expected, body, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -223,6 +226,18 @@ class RedisStore:
             value: Any = self.r.get(f"{self.prefix}rev")
         return int(value or 0)
 
+    def progress(self, resource: str) -> Progress:
+        p = self.prefix
+        with _translated():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.get(f"{p}rev")
+            pipe.xrevrange(f"{p}ev:{resource}", count=1)
+            pipe.get(f"{p}cp:{resource}")
+            rev, newest, compacted = pipe.execute()
+        trimmed = int(compacted or 0)
+        last = int(newest[0][0].split(b"-", 1)[0]) if newest else trimmed
+        return Progress(int(rev or 0), last, trimmed)
+
     def ping(self) -> None:
         with _translated():
             self.r.ping()
@@ -318,14 +333,18 @@ class RedisStore:
         while (block := block_for(poll, until)) is not None:
             with _translated():
                 got: Any = self.rb.xread(
-                    {stream: f"{cursor}-0"}, count=500, block=_ms(min(block, MAX_BLOCK))
+                    {stream: f"{cursor}-0"}, count=BATCH, block=_ms(min(block, MAX_BLOCK))
                 )
             if not got:
                 yield None
                 continue
             entries = got[0][1]
             # Entries trimmed between our cursor and the first one read would be a silent gap.
-            self._check_history(compacted_key, resource, cursor)
+            # A trim keeps the newest ``history`` entries, so had it reached past our cursor,
+            # every entry left would be newer than it and this read would be full: a shorter
+            # read needs no look at the trimmed mark.
+            if len(entries) >= min(BATCH, self.history):
+                self._check_history(compacted_key, resource, cursor)
             for entry_id, fields in entries:
                 rev = int(entry_id.split(b"-", 1)[0])
                 obj = with_rv(json.loads(fields[b"o"]), rev)

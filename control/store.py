@@ -30,6 +30,18 @@ class WatchEvent:
     prev: Obj | None = None
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a resource's change log stands, read in one atomic step: the store's global
+    ``revision``, the revision of the resource's ``last`` change still in its log (0: none) and
+    the highest revision trimmed from it (``compacted``: a watch must start at or after it). No
+    change of the resource lies between ``last`` and ``revision``."""
+
+    revision: int
+    last: int
+    compacted: int
+
+
 class Store(Protocol):
     """Objects are keyed by (resource, namespace, name); namespace ``""`` when cluster-scoped.
 
@@ -75,6 +87,11 @@ class Store(Protocol):
         ...
 
     def revision(self) -> int: ...
+
+    def progress(self, resource: str) -> Progress:
+        """How far the resource's log goes, so a cache that has read it up to ``last`` knows it is
+        complete up to ``revision`` (etcd's progress notification)."""
+        ...
 
     def ping(self) -> None: ...
 

@@ -66,7 +66,7 @@ class Output:
     def events(self, events: Iterator[dict[str, Any] | None]) -> Iterator[dict[str, Any] | None]:
         """Watch events with their ``object`` transformed (``ERROR`` Status objects are not)."""
         for event in events:
-            if event is None or not self.media.table_version:
+            if event is None or not self.media.table_version or event["type"] == "BOOKMARK":
                 yield event
             else:
                 yield {**event, "object": self.transform(event["object"])}

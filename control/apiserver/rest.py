@@ -18,7 +18,8 @@ from common.selectors import parse_field_selector
 from control.apiserver import clientconn, logs, output, protobody, query
 from control.apiserver.auth import Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
-from control.registry import freshness, noderestriction, recorder
+from control.cache.ring import Delivered
+from control.registry import freshness, noderestriction, reads, recorder
 from control.registry import strategies as st
 from control.registry.registry import Registry
 
@@ -116,15 +117,22 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             raise errors.NotFoundError("the server could not find the requested resource")
         if watching:
             return watch(t, out)
-        match = args.get("resourceVersionMatch", "")
-        wanted = _wait_fresh(match)
+        options = reads.ListOptions(
+            resource_version=args.get("resourceVersion", ""),
+            match=args.get("resourceVersionMatch", ""),
+            limit=query.integer(args, "limit") or 0,
+            continue_token=args.get("continue", ""),
+        )
+        freshness.minimum_revision(options.resource_version, options.match,
+                                   continue_token=options.continue_token)  # fmt: skip
         listing = reg.list(
             t.rt,
             t.namespace,
             label_selector=args.get("labelSelector", ""),
             field_selector=args.get("fieldSelector", ""),
+            options=options,
+            shared=True,
         )
-        freshness.check_exact(match, wanted, listing)
         return out.respond(listing)
     if request.method == "POST":
         if t.rt.namespaced and not t.namespace:
@@ -218,42 +226,28 @@ def watch(t: Target, out: output.Output) -> Response:
         field_selector=args.get("fieldSelector", ""),
         poll=min(clientconn.CHECK_SECONDS, config.watch_poll, timeout),
         timeout=timeout,
+        bookmarks=config.watch_poll if bookmarks else None,
     )
-    stream = _stream(t.rt, out.events(events), timeout,
-                     config.watch_poll if bookmarks else None, args.get("resourceVersion", ""),
-                     clientconn.closed_check(request.environ))  # fmt: skip
+    stream = _stream(out.events(events), timeout, clientconn.closed_check(request.environ))
     return Response(stream_with_context(stream), mimetype="application/json")
 
 
 def _stream(
-    rt: ResourceType,
-    events: Iterator[dict[str, Any] | None],
-    timeout: float,
-    bookmark_every: float | None,
-    last_rv: str,
-    client_closed: Callable[[], bool],
+    events: Iterator[dict[str, Any] | None], timeout: float, client_closed: Callable[[], bool]
 ) -> Iterator[str]:
     """The watch's lines until its timeout, an ERROR, or its client closing the connection (a
-    ``None`` from ``events`` is a quiet moment: time to look at the client, maybe bookmark)."""
+    ``None`` from ``events`` is a quiet moment: time to look at the client). An event of the
+    watch cache is encoded once for all its watchers."""
     deadline = time.monotonic() + timeout
-    next_mark = time.monotonic() + (bookmark_every or 0)
     yield ""  # the status line and headers go out now, not with the first event
     try:
         for event in events:
             if client_closed():
                 return
-            if event is None:
-                if bookmark_every is not None and last_rv and time.monotonic() >= next_mark:
-                    next_mark = time.monotonic() + bookmark_every
-                    mark = {"kind": rt.kind, "apiVersion": rt.api_version,
-                            "metadata": {"resourceVersion": last_rv}}  # fmt: skip
-                    yield json.dumps({"type": "BOOKMARK", "object": mark}) + "\n"
-            else:
+            if isinstance(event, Delivered):
+                yield event.line()
+            elif event is not None:
                 yield json.dumps(event, separators=(",", ":")) + "\n"
-                if event["type"] == "ERROR":
-                    return
-                last_rv = event["object"]["metadata"].get("resourceVersion", last_rv)
-                next_mark = time.monotonic() + (bookmark_every or 0)
             if time.monotonic() >= deadline:
                 return
     except (errors.GoneError, errors.ServiceUnavailableError, errors.ServerTimeoutError) as e:

@@ -107,7 +107,11 @@ def to_table(
     is_list = "items" in result
     objs = list(result.get("items") or []) if is_list else [result]
     meta = result.get("metadata") or {}
-    table_meta = {k: str(meta[k]) for k in ("resourceVersion", "continue") if meta.get(k)}
+    table_meta: dict[str, Any] = {
+        k: str(meta[k]) for k in ("resourceVersion", "continue") if meta.get(k)
+    }
+    if meta.get("remainingItemCount") is not None:
+        table_meta["remainingItemCount"] = meta["remainingItemCount"]
     return {
         "kind": "Table",
         "apiVersion": f"{META_GROUP}/{version}",

@@ -1,9 +1,9 @@
-"""Reads at a resourceVersion, as kube-apiserver's watch cache serves them: ``resourceVersion`` and
-``resourceVersionMatch`` checked as its ``ValidateListOptions``, and a read or watch from a revision
-the store has not reached yet waits up to 3 s for it, then fails with a 504 "Too large resource
-version" (``storage.NewTooLargeResourceVersionError``). The store keeps no past states of objects,
-so an ``Exact`` list of an older revision is 410, as etcd answers for a compacted one. Effectful:
-it polls the store's revision.
+"""Reads at a resourceVersion, as kube-apiserver serves them: ``resourceVersion`` and
+``resourceVersionMatch`` checked as its ``ValidateListOptions``; a revision not reached within 3 s
+is a 504 "Too large resource version" (``storage.NewTooLargeResourceVersionError``) — lists and
+watches wait for the watch cache (``control.cache``), a GET here for the store. Neither keeps past
+states of objects for it, so an ``Exact`` list of an older revision is 410, as etcd answers for a
+compacted one. Effectful: it polls the store's revision.
 """
 
 from __future__ import annotations
@@ -38,16 +38,18 @@ def check_exact(match: str, wanted: int, listing: dict[str, Any]) -> None:
         raise errors.GoneError("The resourceVersion for the provided list is too old.")
 
 
-def minimum_revision(resource_version: str, match: str, *, watch: bool = False) -> int:
+def minimum_revision(
+    resource_version: str, match: str, *, watch: bool = False, continue_token: str = ""
+) -> int:
     """The revision a read must be at least as fresh as (0: any), from the query's
     ``resourceVersion`` and ``resourceVersionMatch``; 422 for the pairs Kubernetes refuses."""
     rv = parse_rv(resource_version)
     if match:
-        _check_match(resource_version, match, watch)
+        _check_match(resource_version, match, watch, continue_token)
     return rv or 0
 
 
-def _check_match(resource_version: str, match: str, watch: bool) -> None:
+def _check_match(resource_version: str, match: str, watch: bool, continue_token: str) -> None:
     path = "resourceVersionMatch"
     causes: list[errors.Cause] = []
     if watch:
@@ -58,6 +60,9 @@ def _check_match(resource_version: str, match: str, watch: bool) -> None:
     else:
         if not resource_version:
             detail = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            causes.append(fielderrors.forbidden(path, detail))
+        if continue_token:
+            detail = "resourceVersionMatch is forbidden when continue is provided"
             causes.append(fielderrors.forbidden(path, detail))
         if match not in (EXACT, NOT_OLDER_THAN):
             causes.append(fielderrors.not_supported(path, match, [EXACT, NOT_OLDER_THAN, ""]))

@@ -5,11 +5,13 @@ a trimmed history), with no HTTP in between. Effectful: reads the store through 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from common.resources import ResourceType
+from control.cache.ring import Delivered
 from control.registry.registry import Registry
 
 Obj = dict[str, Any]
@@ -58,4 +60,6 @@ class RegistrySource:
             if stop.is_set():
                 return
             if event is not None:
-                yield event
+                # The watch cache's events are shared by every watcher: the informer gets its own.
+                line = event.line() if isinstance(event, Delivered) else json.dumps(event)
+                yield json.loads(line)

@@ -12,7 +12,7 @@ import pytest
 from common import errors
 from control.memory_store import MemoryStore
 from control.redis_store import RedisStore
-from control.store import Store
+from control.store import Progress, Store
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -169,6 +169,30 @@ def test_watch_from_compacted_revision_is_gone(store: Store) -> None:
     # A recent revision still resumes.
     recent = store.revision() - 5
     assert len(take(store.watch("pods", recent, poll=0.2), 5)) == 5
+
+
+def test_a_watch_that_falls_behind_the_history_is_gone(store: Store) -> None:
+    store.create("pods", pod("first"))
+    events = store.watch("pods", store.revision() - 1, poll=0.2)
+    assert take(events, 1)[0].object["metadata"]["name"] == "first"
+    for i in range(400):  # trimmed past the watch's cursor while it was not reading
+        store.create("pods", pod(f"p{i}"))
+    with pytest.raises(errors.GoneError):
+        take(events, 1)
+
+
+def test_progress_tells_the_last_change_of_a_resource(store: Store) -> None:
+    assert store.progress("pods") == Progress(store.revision(), 0, 0)
+    created = store.create("pods", pod("a"))
+    store.create("nodes", {"metadata": {"name": "n"}})
+    assert store.progress("pods") == Progress(store.revision(), rv(created), 0)
+    for i in range(400):
+        store.create("pods", pod(f"p{i}"))
+    p = store.progress("pods")
+    assert p.last == p.revision == store.revision() and 0 < p.compacted < p.last
+    assert len(take(store.watch("pods", p.compacted, poll=0.2), 3)) == 3
+    with pytest.raises(errors.GoneError):
+        take(store.watch("pods", p.compacted - 1, poll=0.2), 1)
 
 
 def test_concurrent_conflicting_updates_lose_nothing(store: Store) -> None:

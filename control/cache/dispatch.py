@@ -1,0 +1,145 @@
+"""Which watchers an event goes to, and as what, as kube-apiserver's cacher dispatches: watchers
+are indexed by namespace and, for pods, by the ``spec.nodeName`` their field selector demands (an
+agent's watch is visited only for events whose new or previous node is its own); each candidate sees
+the event as MODIFIED when the object matched its selectors before and after, ADDED when only after,
+DELETED when only before. A watcher whose buffer is full is closed, never waited for (the client
+re-watches from its last revision). Pure apart from the watcher's queue and its condition.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from common.selectors import FieldSelector, LabelSelector
+from control.cache.ring import Delivered, Entry
+
+# Events a watcher may have waiting before it is closed for not keeping up.
+BUFFER = 1024
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What one watch (or list) selects: a namespace ("" for all), its selectors, and the node
+    its field selector demands of ``spec.nodeName`` (None: no such demand, or not a pod)."""
+
+    namespace: str = ""
+    labels: LabelSelector = field(default_factory=LabelSelector)
+    fields: FieldSelector = field(default_factory=FieldSelector)
+    node: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.labels.empty and self.fields.empty
+
+    def matches(self, labels: dict[str, str], fields: dict[str, str]) -> bool:
+        return self.labels.matches(labels) and self.fields.matches(fields)
+
+
+def classify(entry: Entry, f: Filter) -> str | None:
+    """The event type this change has for a watch with filter ``f`` (None: it does not see it)."""
+    if f.namespace and entry.namespace != f.namespace:
+        return None
+    now = entry.type != "DELETED" and f.matches(entry.labels, entry.fields)
+    was = entry.prev is not None and f.matches(entry.prev_labels, entry.prev_fields)
+    if now and was:
+        return entry.type
+    if now:
+        return "ADDED"
+    if was:
+        return "DELETED"
+    return None
+
+
+class Watcher:
+    """One open watch: a bounded queue of events filled by the cache's reader, emptied by the
+    request that serves the watch."""
+
+    def __init__(self, f: Filter, buffer: int = BUFFER) -> None:
+        self.filter = f
+        self.buffer = buffer
+        self.closed = False
+        self._queue: deque[Delivered] = deque()
+        self._cond = threading.Condition()
+
+    def push(self, event: Delivered) -> bool:
+        """Queue an event without waiting; a full queue closes the watcher (False)."""
+        with self._cond:
+            if self.closed:
+                return False
+            if len(self._queue) >= self.buffer:
+                self.closed = True
+            else:
+                self._queue.append(event)
+            self._cond.notify()
+            return not self.closed
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def next(self, timeout: float) -> Delivered | None:
+        """The next event, or None after ``timeout`` seconds without one; raises ``Closed`` once
+        the watcher is closed and its queue is drained."""
+        with self._cond:
+            if not self._queue and not self.closed:
+                self._cond.wait(timeout)
+            if self._queue:
+                return self._queue.popleft()
+            if self.closed:
+                raise Closed
+            return None
+
+
+class Closed(Exception):
+    """The cache closed the watcher: too slow, or the cache had to list the store again."""
+
+
+class WatcherIndex:
+    """Watchers by namespace ("" for all namespaces), and node-bound pod watchers by node."""
+
+    def __init__(self) -> None:
+        self.by_namespace: dict[str, set[Watcher]] = {}
+        self.by_node: dict[str, set[Watcher]] = {}
+
+    def __len__(self) -> int:
+        return sum(map(len, self.by_namespace.values())) + sum(map(len, self.by_node.values()))
+
+    def add(self, w: Watcher) -> None:
+        self._table(w).setdefault(self._slot(w), set()).add(w)
+
+    def remove(self, w: Watcher) -> None:
+        table, slot = self._table(w), self._slot(w)
+        found = table.get(slot)
+        if found is not None:
+            found.discard(w)
+            if not found:
+                del table[slot]
+
+    def all(self) -> list[Watcher]:
+        return [w for table in (self.by_namespace, self.by_node) for s in table.values() for w in s]
+
+    def candidates(self, entry: Entry) -> list[Watcher]:
+        """The watchers that may see this change: every watcher of all namespaces or of its
+        namespace, plus those bound to its node before or after the change."""
+        out = list(self.by_namespace.get("", ()))
+        if entry.namespace:
+            out.extend(self.by_namespace.get(entry.namespace, ()))
+        new, old = entry.node_names()
+        out.extend(self.by_node.get(new, ()))
+        if old != new:
+            out.extend(self.by_node.get(old, ()))
+        return out
+
+    def _table(self, w: Watcher) -> dict[str, set[Watcher]]:
+        return self.by_namespace if w.filter.node is None else self.by_node
+
+    @staticmethod
+    def _slot(w: Watcher) -> str:
+        return w.filter.namespace if w.filter.node is None else w.filter.node

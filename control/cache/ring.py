@@ -1,0 +1,148 @@
+"""The watch cache's ring of recent events, as kube-apiserver's ``watchCache`` keeps it: each event
+with its object, the object before it and the label/field values of both, so a watch resuming from
+a revision is served from memory; its capacity follows the traffic (doubling while the oldest event
+is younger than the history window, halving when a quarter of it is older). Pure: the caller
+passes the clock's reading.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from common import errors
+
+Obj = dict[str, Any]
+
+# kube-apiserver's defaultLowerBoundCapacity and defaultUpperBoundCapacity (100 * 1024).
+LOWER_CAPACITY = 100
+UPPER_CAPACITY = 100 * 1024
+# eventFreshDuration: events younger than this are kept if the capacity allows it.
+WINDOW_SECONDS = 75.0
+# Entries this far behind the newest drop their encoded events: every watcher has them queued
+# (its buffer is no longer) or has sent them, and a watch replaying older ones encodes anew.
+ENCODED_KEPT = 1024
+
+
+class Delivered(dict[str, Any]):
+    """One watch event (``{"type", "object"}``) shared by every watcher it goes to, so that it is
+    encoded once whatever the number of watchers (kube-apiserver's cachingObject). Read-only."""
+
+    _line: str | None = None
+
+    def line(self) -> str:
+        """The event as one newline-terminated JSON line (computed once; a race computes it
+        twice, to the same text)."""
+        if self._line is None:
+            self._line = json.dumps(self, separators=(",", ":")) + "\n"
+        return self._line
+
+
+@dataclass
+class Entry:
+    """One change of one object. ``prev`` is the object before it (None for a creation); when
+    ``prev_full`` is false it holds only what selectors look at (an event read from the store's
+    history before the cache had the object)."""
+
+    type: str
+    rv: int
+    key: str
+    namespace: str
+    obj: Obj
+    labels: dict[str, str]
+    fields: dict[str, str]
+    prev: Obj | None = None
+    prev_labels: dict[str, str] = field(default_factory=dict)
+    prev_fields: dict[str, str] = field(default_factory=dict)
+    prev_full: bool = True
+    recorded: float = 0.0
+    _shared: dict[str, Delivered] = field(default_factory=dict, repr=False)
+
+    def deliver(self, etype: str) -> Delivered:
+        """The event a watcher gets: ``etype`` with the new object, or DELETED with the previous
+        object at this event's revision when the object left the watcher's selection."""
+        found = self._shared.get(etype)
+        if found is None:
+            found = Delivered(type=etype, object=self._object_for(etype))
+            self._shared[etype] = found
+        return found
+
+    def forget_encodings(self) -> None:
+        self._shared.clear()
+
+    def _object_for(self, etype: str) -> Obj:
+        if etype != "DELETED" or self.type == "DELETED" or self.prev is None or not self.prev_full:
+            return self.obj
+        meta = {**(self.prev.get("metadata") or {}), "resourceVersion": str(self.rv)}
+        return {**self.prev, "metadata": meta}
+
+    def node_names(self) -> tuple[str, str]:
+        """``spec.nodeName`` after and before the change (empty when none; a creation has no
+        before, so both are the new one)."""
+        new = self.fields.get("spec.nodeName", "")
+        return new, new if self.prev is None else self.prev_fields.get("spec.nodeName", "")
+
+
+def too_old(since: int, oldest: int) -> errors.GoneError:
+    return errors.GoneError(f"too old resource version: {since} ({oldest})")
+
+
+class Ring:
+    """Events in revision order; ``floor`` is the revision a watch may resume from at the
+    earliest (every change after it is here)."""
+
+    def __init__(
+        self, floor: int = 0, *, lower: int = LOWER_CAPACITY, upper: int = UPPER_CAPACITY
+    ) -> None:
+        self.lower = lower
+        self.upper = max(upper, lower)
+        self.capacity = lower
+        self.floor = floor
+        self._items: list[Entry] = []
+        self._start = 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._start
+
+    def newest(self) -> int:
+        return self._items[-1].rv if len(self) else self.floor
+
+    def append(self, entry: Entry) -> None:
+        if entry.rv <= self.newest():
+            raise ValueError(f"event {entry.rv} is not after {self.newest()}")
+        self._resize(entry.recorded)
+        while len(self) >= self.capacity:
+            self._evict()
+        self._items.append(entry)
+        if len(self) > ENCODED_KEPT:
+            self._items[-ENCODED_KEPT - 1].forget_encodings()
+
+    def since(self, rv: int) -> list[Entry]:
+        """Every event after ``rv``; 410 when some of them have left the ring."""
+        if rv < self.floor:
+            raise too_old(rv, self.floor)
+        i = bisect.bisect_right(self._items, rv, lo=self._start, key=lambda e: e.rv)
+        return self._items[i:]
+
+    def _resize(self, now: float) -> None:
+        """watchCache.resizeCacheLocked: grow while full of fresh events, shrink when a quarter
+        of them is older than the window."""
+        if len(self) < self.capacity:
+            return
+        oldest = self._items[self._start]
+        if now - oldest.recorded < WINDOW_SECONDS and self.capacity < self.upper:
+            self.capacity = min(self.capacity * 2, self.upper)
+            return
+        q = self.capacity // 4
+        quarter = self._items[len(self._items) - q if q else self._start]
+        if now - quarter.recorded > WINDOW_SECONDS and self.capacity > self.lower:
+            self.capacity = max(self.capacity // 2, self.lower)
+
+    def _evict(self) -> None:
+        self.floor = self._items[self._start].rv
+        self._start += 1
+        if self._start > len(self._items) // 2:
+            del self._items[: self._start]
+            self._start = 0

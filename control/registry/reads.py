@@ -1,0 +1,147 @@
+"""Lists and watches served from the watch cache, routed as kube-apiserver's delegator routes
+them: ``resourceVersion=0`` from the cache as it stands (``limit`` ignored, as Kubernetes does);
+a revision (``NotOlderThan``, or the legacy bare one) once the cache has reached it (3 s, then 504);
+no revision — a consistent read — once the cache has caught up with the store's current revision,
+or from the store when it does not within 3 s; a ``continue`` token at its first page's revision,
+rebuilt from the ring (410 with an inconsistent token to go on with, once the ring no longer
+reaches back so far). Objects from the cache are shared: callers must not change them. Effectful.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from common import errors
+from common.resources import ResourceType
+from control.cache import WatchCache, pages
+from control.cache.cacher import Cacher, key_of
+from control.cache.dispatch import Closed, Filter
+from control.cache.ring import Delivered
+from control.registry import freshness
+from control.registry.filtering import complete
+from control.store import Store, parse_rv
+
+Obj = dict[str, Any]
+
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this response "
+    "to retrieve the remainder of the results. Continuing with the provided token results in an "
+    "inconsistent list - objects that were created, modified, or deleted between the time the "
+    "first chunk was returned and now may show up in the list."
+)
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    resource_version: str = ""
+    match: str = ""
+    limit: int = 0
+    continue_token: str = ""
+
+
+def list_objects(
+    cache: WatchCache, store: Store, rt: ResourceType, f: Filter, opts: ListOptions
+) -> Obj:
+    cacher = cache.cacher(rt)
+    wanted = parse_rv(opts.resource_version) or 0
+    start = ""
+    if opts.continue_token:
+        token = pages.decode(opts.continue_token)
+        if opts.resource_version not in ("", "0"):
+            raise errors.BadRequestError(
+                "specifying resource version is not allowed when using continue"
+            )
+        start = pages.scope_prefix(f.namespace) + token.start
+        if token.rv > 0:
+            page, rv = _continued(cacher, f, start, opts.limit, token.rv)
+        else:
+            page, rv = _consistent(cacher, store, rt, f, start, opts.limit)
+    elif opts.match == freshness.EXACT:
+        cacher.wait_fresh(wanted, freshness.BLOCK_TIMEOUT)
+        page, rv = _consistent(cacher, store, rt, f, "", opts.limit)
+    elif opts.resource_version == "0":
+        page, rv = cacher.read(f)
+    elif wanted:
+        cacher.wait_fresh(wanted, freshness.BLOCK_TIMEOUT)
+        page, rv = cacher.read(f, limit=opts.limit)
+    else:
+        page, rv = _consistent(cacher, store, rt, f, "", opts.limit)
+    listing = _listing(rt, page, rv, f)
+    freshness.check_exact(opts.match, wanted, listing)
+    return listing
+
+
+def _continued(cacher: Cacher, f: Filter, start: str, limit: int, at: int) -> tuple[Any, int]:
+    if at > cacher.rv:  # a page of another API server that is ahead of this one
+        cacher.wait_fresh(at, freshness.BLOCK_TIMEOUT)
+    try:
+        return cacher.read(f, start=start, limit=limit, at=at)
+    except errors.GoneError:
+        relative = start[len(pages.scope_prefix(f.namespace)) :]
+        token = pages.encode(-1, relative)
+        raise errors.GoneError(CONTINUE_EXPIRED, metadata={"continue": token}) from None
+
+
+def _consistent(
+    cacher: Cacher, store: Store, rt: ResourceType, f: Filter, start: str, limit: int
+) -> tuple[pages.Page, int]:
+    """A page that holds every write acknowledged before the read began."""
+    if cacher.sync(freshness.BLOCK_TIMEOUT):
+        return cacher.read(f, start=start, limit=limit)
+    items, rev = store.list(rt.plural, f.namespace or None, node=f.node)
+    held = {key_of(o)[0]: cacher.held(complete(rt, o)) for o in items}
+    return pages.select(sorted(held), held.get, f, start=start, limit=limit), rev
+
+
+def _listing(rt: ResourceType, page: pages.Page, rv: int, f: Filter) -> Obj:
+    meta: Obj = {"resourceVersion": str(rv)}
+    if page.last is not None:
+        relative = page.last[len(pages.scope_prefix(f.namespace)) :]
+        meta["continue"] = pages.encode(rv, relative + "\x00")
+        if page.remaining is not None:
+            meta["remainingItemCount"] = page.remaining
+    return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
+            "items": page.items}  # fmt: skip
+
+
+def watch_events(
+    cacher: Cacher,
+    f: Filter,
+    since: int,
+    *,
+    poll: float,
+    until: float | None,
+    bookmarks: float | None,
+) -> Iterator[Obj | None]:
+    """The events of one watch: its first events, then each change the cache hands it; None
+    when ``poll`` passed quietly; a BOOKMARK every ``bookmarks`` seconds without a line. Waits
+    for a revision the cache has not reached (504 after 3 s) and answers 410 for one the ring no
+    longer holds, both as the stream's first event."""
+    if since > cacher.rv:
+        wait = freshness.BLOCK_TIMEOUT
+        if until is not None:
+            wait = min(wait, max(0.0, until - time.monotonic()))
+        cacher.wait_fresh(since, wait)
+    initial, watcher = cacher.watch(since, f)
+    try:
+        yield from initial
+        next_mark = time.monotonic() + (bookmarks or 0)
+        while until is None or (left := until - time.monotonic()) > 0:
+            wait = poll if until is None else min(poll, left)
+            if bookmarks is not None:
+                wait = max(0.0, min(wait, next_mark - time.monotonic()))
+            try:
+                event: Delivered | None = watcher.next(wait)
+            except Closed:
+                return
+            if event is None and bookmarks is not None and time.monotonic() >= next_mark:
+                event = cacher.bookmark(watcher)
+            if event is not None:
+                next_mark = time.monotonic() + (bookmarks or 0)
+            yield event
+    finally:
+        cacher.forget(watcher)

@@ -1,0 +1,318 @@
+"""The watch cache's parts: the ring (order, eviction, 410, sizing), dispatch (selectors, the
+spec.nodeName index, ADDED/DELETED for objects entering or leaving a selection), bookmarks, and
+the cacher over the in-memory store (consistent reads, pages rebuilt at their revision)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from common import errors
+from common.resources import must
+from common.selectors import parse_field_selector, parse_label_selector
+from control.cache import dispatch, ring
+from control.cache.cacher import Cacher
+from control.cache.dispatch import Closed, Filter, Watcher, WatcherIndex
+from control.cache.ring import Entry, Ring
+from control.memory_store import MemoryStore
+from control.registry import strategies as st
+
+PODS = must("pods")
+
+
+def pod(name: str, node: str = "", ns: str = "default", **labels: str) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": ns, "uid": f"u-{name}", "labels": labels},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
+    if node:
+        obj["spec"]["nodeName"] = node
+    return obj
+
+
+def entry(etype: str, rv: int, new: dict[str, Any], old: dict[str, Any] | None = None) -> Entry:
+    meta = new["metadata"]
+    e = Entry(etype, rv, f"{meta['namespace']}/{meta['name']}", meta["namespace"], new,
+              meta["labels"], st.field_values(PODS, new), recorded=float(rv))  # fmt: skip
+    if old is not None:
+        e.prev, e.prev_labels, e.prev_fields = (
+            old,
+            old["metadata"]["labels"],
+            st.field_values(PODS, old),
+        )
+    return e
+
+
+def filt(labels: str = "", fields: str = "", ns: str = "") -> Filter:
+    selector = parse_field_selector(fields, st.selectable_fields(PODS), "Pod")
+    return Filter(ns, parse_label_selector(labels), selector, selector.requirement("spec.nodeName"))
+
+
+# -- the ring ---------------------------------------------------------------------------------
+
+
+def test_ring_serves_changes_after_a_revision_and_410_once_evicted() -> None:
+    r = Ring(5, lower=3, upper=3)
+    for rv in (6, 8, 9):
+        r.append(entry("ADDED", rv, pod(f"p{rv}")))
+    assert [e.rv for e in r.since(5)] == [6, 8, 9]
+    assert [e.rv for e in r.since(7)] == [8, 9]
+    assert r.since(9) == []
+    r.append(entry("ADDED", 12, pod("p12")))  # full: the oldest (6) leaves
+    assert r.floor == 6 and [e.rv for e in r.since(6)] == [8, 9, 12]
+    with pytest.raises(errors.GoneError, match=r"^too old resource version: 5 \(6\)$"):
+        r.since(5)
+    with pytest.raises(ValueError):
+        r.append(entry("ADDED", 12, pod("again")))
+
+
+def test_old_entries_drop_their_encoded_events() -> None:
+    r = Ring(0, lower=4096, upper=4096)
+    for rv in range(1, ring.ENCODED_KEPT + 3):
+        r.append(entry("ADDED", rv, pod(f"p{rv}")))
+        r.since(rv - 1)[0].deliver("ADDED").line()
+    kept = [e for e in r.since(0) if e._shared]
+    assert [e.rv for e in r.since(0)][-ring.ENCODED_KEPT :] == [e.rv for e in kept]
+
+
+def test_ring_grows_while_its_events_are_fresh_and_shrinks_when_they_age() -> None:
+    r = Ring(0, lower=4, upper=16)
+    for rv in range(1, 17):  # all recorded within the window: the ring doubles up to 16
+        r.append(entry("ADDED", rv, pod(f"p{rv}")))
+    assert r.capacity == 16 and len(r) == 16 and r.floor == 0
+    late = entry("ADDED", 17, pod("late"))
+    late.recorded = 17 + ring.WINDOW_SECONDS * 2  # everything before is now old: halve
+    r.append(late)
+    assert r.capacity == 8 and len(r) == 8 and r.floor == 9
+
+
+# -- dispatch ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "selector", "expected"),
+    [
+        ({"app": "web"}, {"app": "web", "x": "y"}, "app=web", "MODIFIED"),
+        ({"app": "db"}, {"app": "web"}, "app=web", "ADDED"),
+        ({"app": "web"}, {"app": "db"}, "app=web", "DELETED"),
+        ({"app": "db"}, {"app": "db", "x": "y"}, "app=web", None),
+        ({"app": "db"}, {"app": "web"}, "", "MODIFIED"),
+    ],
+)
+def test_a_change_is_seen_as_its_selection_sees_it(
+    before: dict[str, str], after: dict[str, str], selector: str, expected: str | None
+) -> None:
+    e = entry("MODIFIED", 7, pod("p", **after), pod("p", **before))
+    assert dispatch.classify(e, filt(selector)) == expected
+
+
+def test_leaving_a_selection_sends_the_previous_object_at_the_change_revision() -> None:
+    old = pod("p", app="web")
+    old["metadata"]["resourceVersion"] = "3"
+    e = entry("MODIFIED", 7, pod("p", app="db"), old)
+    gone = e.deliver("DELETED")
+    assert gone["type"] == "DELETED"
+    assert gone["object"]["metadata"]["labels"] == {"app": "web"}
+    assert gone["object"]["metadata"]["resourceVersion"] == "7"
+    assert old["metadata"]["resourceVersion"] == "3"  # the cached object is left alone
+    assert e.deliver("DELETED") is gone  # one shared event, encoded once
+    assert gone.line() == gone.line() and gone.line().endswith("\n")
+
+
+def test_creation_deletion_and_namespace_filters() -> None:
+    created = entry("ADDED", 2, pod("p", app="web"))
+    assert dispatch.classify(created, filt("app=web")) == "ADDED"
+    assert dispatch.classify(created, filt("app=web", ns="other")) is None
+    deleted = entry("DELETED", 3, pod("p", app="web"), pod("p", app="web"))
+    assert dispatch.classify(deleted, filt("app=web")) == "DELETED"
+    assert dispatch.classify(deleted, filt("app=db")) is None
+
+
+def test_node_bound_watchers_are_visited_only_for_their_nodes_changes() -> None:
+    index = WatcherIndex()
+    a, b = Watcher(filt(fields="spec.nodeName=a")), Watcher(filt(fields="spec.nodeName=b"))
+    unbound, everyone = Watcher(filt(fields="spec.nodeName=")), Watcher(filt())
+    in_ns = Watcher(filt(ns="default"))
+    for w in (a, b, unbound, everyone, in_ns):
+        index.add(w)
+    assert len(index) == 5
+    on_a = entry("MODIFIED", 5, pod("p", node="a"), pod("p", node="a"))
+    assert set(index.candidates(on_a)) == {a, everyone, in_ns}
+    moved = entry("MODIFIED", 6, pod("p", node="b"), pod("p", node="a"))
+    assert set(index.candidates(moved)) == {a, b, everyone, in_ns}
+    assert dispatch.classify(moved, a.filter) == "DELETED"
+    assert dispatch.classify(moved, b.filter) == "ADDED"
+    bound = entry("MODIFIED", 7, pod("q", node="a"), pod("q"))
+    assert set(index.candidates(bound)) == {a, unbound, everyone, in_ns}
+    assert dispatch.classify(bound, unbound.filter) == "DELETED"
+    elsewhere = entry("ADDED", 8, pod("r", ns="kube-system"))
+    assert set(index.candidates(elsewhere)) == {unbound, everyone}
+    index.remove(a)
+    assert a not in index.candidates(on_a)
+
+
+def test_a_watcher_that_falls_behind_is_closed_not_waited_for() -> None:
+    w = Watcher(filt(), buffer=2)
+    events = [entry("ADDED", rv, pod(f"p{rv}")).deliver("ADDED") for rv in (1, 2, 3)]
+    assert w.push(events[0]) and w.push(events[1])
+    assert not w.push(events[2])  # full: closed at once
+    assert w.next(0) is events[0] and w.next(0) is events[1]  # what it had is still sent
+    with pytest.raises(Closed):
+        w.next(0)
+
+
+# -- the cacher over the in-memory store --------------------------------------------------------
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def cacher(store: MemoryStore) -> Any:
+    c = Cacher(store, PODS)
+    yield c
+    c.stop()
+
+
+def wait_until(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def names(items: list[dict[str, Any]]) -> list[str]:
+    return [o["metadata"]["name"] for o in items]
+
+
+def test_a_consistent_read_sees_every_write_before_it(store: MemoryStore, cacher: Cacher) -> None:
+    cacher.start()
+    for i in range(20):
+        store.create("pods", pod(f"p{i:02}"))
+        store.create("nodes", {"metadata": {"name": f"n{i}"}})  # moves the global revision
+        assert cacher.sync(3)
+        page, rv = cacher.read(filt())
+        assert rv == store.revision()
+        assert names(page.items)[-1] == f"p{i:02}"
+
+
+def test_a_watch_from_before_the_cache_started_is_served_from_the_log(store: MemoryStore) -> None:
+    first = store.create("pods", pod("early", app="web"))
+    store.update("pods", {**first, "metadata": {**first["metadata"], "labels": {"app": "db"}}})
+    c = Cacher(store, PODS)
+    try:
+        c.start()
+        initial, w = c.watch(1, filt("app=web"))
+        assert [e["type"] for e in initial] == ["DELETED"]
+        assert initial[0]["object"]["metadata"]["labels"] == {"app": "web"}
+        store.create("pods", pod("later", app="web"))
+        wait_until(lambda: w.pending() == 1)
+        assert w.next(0)["object"]["metadata"]["name"] == "later"  # type: ignore[index]
+    finally:
+        c.stop()
+
+
+def test_watch_from_zero_starts_with_the_selected_objects(
+    store: MemoryStore, cacher: Cacher
+) -> None:
+    store.create("pods", pod("a", node="n1"))
+    store.create("pods", pod("b", node="n2"))
+    cacher.start()
+    initial, w = cacher.watch(0, filt(fields="spec.nodeName=n1"))
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in initial] == [("ADDED", "a")]
+    cacher.forget(w)
+    assert len(cacher.watchers) == 0
+
+
+def test_bookmarks_carry_the_cache_revision_never_ahead_of_a_queued_event(
+    store: MemoryStore, cacher: Cacher
+) -> None:
+    cacher.start()
+    _, w = cacher.watch(0, filt("app=web"))
+    store.create("pods", pod("other"))  # not for this watcher: the revision moves anyway
+    wait_until(lambda: cacher.rv == store.revision())
+    mark = cacher.bookmark(w)
+    assert mark is not None and mark["type"] == "BOOKMARK"
+    assert mark["object"]["metadata"]["resourceVersion"] == str(store.revision())
+    store.create("pods", pod("web", app="web"))
+    wait_until(lambda: w.pending() == 1)
+    assert cacher.bookmark(w) is None
+
+
+def test_pages_are_read_at_the_first_pages_revision(store: MemoryStore, cacher: Cacher) -> None:
+    for name in ("a", "b", "c", "d"):
+        store.create("pods", pod(name))
+    cacher.start()
+    first, rv = cacher.read(filt(), limit=2)
+    assert names(first.items) == ["a", "b"] and first.last == "default/b"
+    assert first.remaining == 2
+    store.delete("pods", "default", "c")
+    changed = store.get("pods", "default", "d")
+    changed["metadata"]["labels"] = {"new": "yes"}
+    store.update("pods", changed)
+    store.create("pods", pod("bb"))
+    wait_until(lambda: cacher.rv == store.revision())
+    rest, at = cacher.read(filt(), start="default/b\x00", limit=2, at=rv)
+    assert at == rv and names(rest.items) == ["c", "d"] and rest.last is None
+    assert rest.items[1]["metadata"]["labels"] == {}
+    now, _ = cacher.read(filt(), start="default/b\x00")
+    assert names(now.items) == ["bb", "d"]
+    with pytest.raises(errors.GoneError):
+        cacher.read(filt(), at=cacher.undo_floor - 1)
+
+
+def test_a_read_waits_for_a_revision_then_is_504(store: MemoryStore, cacher: Cacher) -> None:
+    cacher.start()
+    store.create("pods", pod("a"))
+    cacher.wait_fresh(store.revision(), 3)
+    with pytest.raises(errors.ServerTimeoutError, match="Too large resource version: 99, current"):
+        cacher.wait_fresh(99, 0.2)
+
+
+class DownStore(MemoryStore):
+    """A store whose lists fail, counting the tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    def list(self, *args: Any, **kwargs: Any) -> Any:
+        self.tries += 1
+        raise errors.ServiceUnavailableError("the storage backend is unavailable: down")
+
+
+def test_a_failed_start_is_answered_at_once_for_a_second_then_tried_again() -> None:
+    store, now = DownStore(), [100.0]
+    c = Cacher(store, PODS, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(errors.ServiceUnavailableError, match="storage backend"):
+            c.start()
+    assert store.tries == 1
+    now[0] += 1.5
+    with pytest.raises(errors.ServiceUnavailableError):
+        c.start()
+    assert store.tries == 2 and not c.ready
+
+
+def test_a_reader_behind_the_log_lists_again_and_closes_its_watchers() -> None:
+    store = MemoryStore(history=10)
+    c = Cacher(store, PODS)
+    try:
+        c.start()
+        _, w = c.watch(0, filt())
+        with c.cond:  # the reader cannot apply anything while the log is trimmed past it
+            for i in range(50):
+                store.create("pods", pod(f"p{i:02}"))
+        wait_until(lambda: w.closed)
+        wait_until(lambda: c.rv == store.revision())
+        page, _ = c.read(filt())
+        assert len(page.items) == 50
+        with pytest.raises(Closed):
+            while True:
+                w.next(0)
+    finally:
+        c.stop()
