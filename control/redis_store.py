@@ -400,7 +400,7 @@ class _WaitingPool(redis.BlockingConnectionPool):
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().get_connection(*args, **kwargs)
+            return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
         except redis.ConnectionError as e:
             if str(e) == _NO_CONNECTION:
                 raise _PoolFullError() from None

@@ -55,11 +55,13 @@ class Limits:
 
     readonly: int = 400  # --max-requests-inflight
     mutating: int = 200  # --max-mutating-requests-inflight
-    long_running: int = 200  # --max-long-running-requests: all non-admin users together
+    # --max-long-running-requests: all non-admin users together. A watch costs a greenlet and a
+    # socket, not a thread: room for every node's pod watch of a large cluster on one worker.
+    long_running: int = 3000
     long_running_per_user: int = 32  # --max-long-running-requests-per-user
 
-    def threads(self) -> int:
-        """Server threads needed so that a request under every cap always finds a thread."""
+    def connections(self) -> int:
+        """Connections a worker must serve at once so that no request under the caps waits."""
         return self.readonly + self.mutating + self.long_running
 
 

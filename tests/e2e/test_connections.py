@@ -61,7 +61,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
          "--redis-prefix", f"c{uuid.uuid4().hex[:8]}:", "--port", str(port), "--tls",
          "--data-dir", str(tmp / "data"), "--token-auth-file", str(tokens), "--no-controllers",
          "--read-header-timeout", str(HEAD_TIMEOUT),
-         "--max-long-running-requests-per-user", str(PER_USER)],
+         "--max-long-running-requests-per-user", str(PER_USER),
+         # The caps are each worker's: one worker, so the cap is the whole server's.
+         "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     s = Server(port, tmp / "data" / "tls" / "server-ca.crt")
