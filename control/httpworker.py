@@ -150,8 +150,9 @@ class Worker(GeventWorker):  # type: ignore[misc]
                 if req is None:
                     return
                 clock.end_head()
-                if not self.handle_request(name, req, client, addr):
-                    return
+                # Raises StopIteration when the connection must close (gevent's worker returns
+                # nothing otherwise, as AsyncWorker's loop expects).
+                self.handle_request(name, req, client, addr)
                 clock.idle()
         except (NoMoreData, StopIteration):
             return
