@@ -12,11 +12,11 @@ Effectful.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -49,12 +49,14 @@ STOP_TIMEOUT = 5.0
 
 
 class Supervisor:
-    """Keeps one controller process running beside the API workers (the master's side)."""
+    """Keeps one controller process running beside the API workers (the master's side). The
+    process is made with posix_spawn, not fork: gunicorn stops and restarts its control socket
+    around every fork of the master, and the child needs nothing of the master's memory."""
 
     def __init__(self, argv: list[str]) -> None:
         self.argv = argv
         self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
         self.started = 0.0
         self.delay = FIRST_DELAY
         self.next_start = 0.0
@@ -62,8 +64,8 @@ class Supervisor:
     def ensure(self) -> None:
         """Start the process if it is not running and its back-off has passed (called from the
         master's loop, about every second)."""
-        if self.proc is not None:
-            code = self.proc.poll()
+        if self.pid is not None:
+            code = self._exit_code()
             if code is None:
                 return
             ran = time.monotonic() - self.started
@@ -71,29 +73,48 @@ class Supervisor:
                 self.delay = FIRST_DELAY
             self.next_start = time.monotonic() + self.delay
             log.warning("controller process %d exited (%s) after %.1fs; starting it again in "
-                        "%.1fs", self.proc.pid, code, ran, self.delay)  # fmt: skip
+                        "%.1fs", self.pid, code, ran, self.delay)  # fmt: skip
             self.delay = min(self.delay * 2, MAX_DELAY)
-            self.proc = None
+            self.pid = None
         if time.monotonic() >= self.next_start:
             self.start()
 
     def start(self) -> None:
         env = {**os.environ, PARENT_ENV: str(os.getpid()), IDENTITY_ENV: self.identity}
         command = [sys.executable, "-m", "control.controllerprocess", *self.argv]
-        self.proc = subprocess.Popen(command, env=env)
+        self.pid = os.posix_spawn(sys.executable, command, env)
         self.started = time.monotonic()
-        log.info("controller process %d started", self.proc.pid)
+        log.info("controller process %d started", self.pid)
+
+    def _exit_code(self) -> str | None:
+        """How the process ended, or None while it runs."""
+        assert self.pid is not None
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return "status reaped by the master"  # gunicorn reaps every child it sees end
+        if pid == 0:
+            return None
+        return str(os.waitstatus_to_exitcode(status))
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        pid, self.pid = self.pid, None
+        if pid is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,11 +59,26 @@ def raise_open_file_limit() -> None:
 
 
 class _Arbiter(Arbiter):  # type: ignore[misc]
-    """gunicorn's master, which also keeps the controller process running beside its workers."""
+    """gunicorn's master, which also keeps the controller process running beside its workers.
+    Its first pass only forks the workers: the controller process starts from the next pass
+    (within a second), once the master has made its control socket and the workers boot
+    without an interpreter starting beside them."""
+
+    passes = 0
+
+    def spawn_workers(self) -> None:
+        if self.passes:
+            super().spawn_workers()  # a worker replaced: gunicorn's staggered spawning
+            return
+        # The first workers at once, without gunicorn's random pauses between them: the master
+        # makes its control socket right after this, before any of them answers a request.
+        for _ in range(self.num_workers - len(self.WORKERS)):
+            self.spawn_worker()
 
     def manage_workers(self) -> None:
         super().manage_workers()
-        if self.app.controllers is not None:
+        self.passes += 1
+        if self.app.controllers is not None and self.passes > 1:
             self.app.controllers.ensure()
 
 
