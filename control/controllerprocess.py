@@ -126,14 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         store = redisauth.connect(args, CONNECTIONS, STREAM_CONNECTIONS)
     except (errors.ServiceUnavailableError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    # Until here SIGTERM ends the process at once: there was nothing to stop.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     registry = Registry(store, **flags.admission(args))
     informers = SharedInformers(registry)
     loops = default_loops(registry, nodelifecycle.config_from(args),

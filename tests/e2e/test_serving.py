@@ -234,17 +234,35 @@ def pods_of(server: Server, app: str) -> int:
     return len(got.json()["items"])
 
 
-def test_the_controller_process_goes_with_its_master(tmp_path: Path, redis_url: str) -> None:
+def start_one(tmp_path: Path, redis_url: str, *flags: str) -> Server:
+    """Another ``tinykube control`` with one API worker."""
     tokens = tmp_path / "tokens.csv"
     tokens.write_text(f'{ADMIN},admin,admin,"system:masters"\n')
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "control", "--redis-url", redis_url,
          "--redis-prefix", f"s{uuid.uuid4().hex[:8]}:", "--port", str(port),
-         "--token-auth-file", str(tokens), "--workers", "1"],
+         "--token-auth-file", str(tokens), "--workers", "1", *flags],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    s = Server(proc, port, tmp_path / "none")
+    return Server(proc, port, tmp_path / "none")
+
+
+def test_no_controllers_starts_no_controller_process(tmp_path: Path, redis_url: str) -> None:
+    s = start_one(tmp_path, redis_url, "--no-controllers")
+    try:
+        wait_for("the API server", lambda: _healthy(s), timeout=60)
+        time.sleep(2)  # the master would have started it within a second
+        assert s.controllers() == []
+        assert len(s.workers()) == 1
+    finally:
+        s.proc.kill()
+        s.proc.wait(10)
+
+
+def test_the_controller_process_goes_with_its_master(tmp_path: Path, redis_url: str) -> None:
+    s = start_one(tmp_path, redis_url)
+    proc = s.proc
     try:
         wait_for("a worker and the controller process", lambda: len(s.controllers()) == 1
                  and len(s.workers()) == 1)  # fmt: skip
