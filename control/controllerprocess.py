@@ -98,9 +98,10 @@ class Supervisor:
         return str(os.waitstatus_to_exitcode(status))
 
     def stop(self) -> None:
-        pid, self.pid = self.pid, None
-        if pid is None:
+        if self.pid is None or self._exit_code() is not None:
+            self.pid = None  # never signal a pid that may no longer be ours
             return
+        pid, self.pid = self.pid, None
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT

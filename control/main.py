@@ -48,8 +48,9 @@ def worker_connections(limits: Limits) -> int:
 
 def raise_open_file_limit() -> None:
     """Raise the soft limit on open files to the hard one, as every Go program (kube-apiserver
-    among them) does at start: each connection and each thread's Redis connection holds a file,
-    more than the usual soft limit of 1024 once the threads are sized to the caps."""
+    among them) does at start: each client connection and each Redis connection holds a file,
+    and a worker serves thousands of connections, beyond the usual soft limit of 1024. The
+    workers and the controller process inherit the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         try:
