@@ -1,7 +1,7 @@
 """Whether the client of a streamed answer (a watch) has gone away, without writing to it.
 
 A stream that writes only when something happens would otherwise notice a client that closed
-its end only at its next write, and hold its server thread (and its socket in CLOSE-WAIT) until
+its end only at its next write, and hold its greenlet (and its socket in CLOSE-WAIT) until
 then. Asking the kernel whether the peer has shut down its side is cheap (one poll(0)), so a
 watch asks before each line it sends and, when quiet, every ``CHECK_SECONDS``. Effectful (a poll
 of the socket), never blocking: it uses the kernel's poll even where gevent has patched
@@ -17,7 +17,7 @@ from typing import Any
 
 from gevent.monkey import get_original
 
-# How often a quiet watch looks at its client: a closed watch frees its thread within this.
+# How often a quiet watch looks at its client: a closed watch frees its slot within this.
 CHECK_SECONDS = 1.0
 # Linux reports a peer's FIN as POLLRDHUP even when unread bytes come before it.
 _RDHUP = getattr(select, "POLLRDHUP", 0)

@@ -13,7 +13,8 @@ text, tinykube sends the same sentence as a ``Status`` (reason ``TooManyRequests
 
 Where Kubernetes relies on priority and fairness to keep one client from crowding out the
 others, tinykube caps long-running requests per user (a node or any other non-admin credential)
-and in all: each of them holds one server thread for as long as it is open. See
+and in all, in each API worker: each of them holds a connection, a greenlet and a turn on the
+worker's Redis stream connections for as long as it is open. See
 docs/back-pressure.md for the defaults and the reasons.
 """
 
