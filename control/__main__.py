@@ -1,7 +1,18 @@
-"""``python -m control``: run the control plane (see ``control.main``)."""
+"""``python -m control``: run the control plane (see ``control.main``).
 
-import sys
+The API server's workers are cooperative (gevent): the standard library's blocking calls are
+patched here, before anything imports socket, ssl, threading or redis, so that every module,
+gunicorn's master included, sees the cooperative ones and no lock or socket is made before the
+patch. The controller process is another interpreter, left unpatched
+(``control.controllerprocess``).
+"""
 
-from control.main import main
+from gevent import monkey
+
+monkey.patch_all()
+
+import sys  # noqa: E402
+
+from control.main import main  # noqa: E402
 
 sys.exit(main())

@@ -1,47 +1,59 @@
-"""The API server's gunicorn worker: gthread's, with a deadline on each request's head.
+"""The API server's gunicorn worker: gevent's, with a deadline on each request's head.
 
-gthread hands a new connection to a thread at once, which then waits up to 5 s for its first
-bytes and, for TLS, runs the handshake and reads the request head with no deadline at all: 140
-connections that send nothing held every thread and stalled ``/healthz`` for seconds, and one
-that sends half a head holds its thread forever. Here a new connection waits in the worker's
-poller (no thread) until it sends something, and the TLS handshake plus the request head must
-arrive within ``head_timeout`` of the connection (kube-apiserver's ReadHeaderTimeout, 32 s, is
-shorter here because each slow head holds a thread); so must each later request head on a
-kept-alive connection, once its first byte is in. A connection that misses it is closed
-without lingering; one that ends normally lingers in its own thread, not in the event loop.
-Effectful: sockets and gunicorn's event loop.
+Each connection is a greenlet, not a thread: an open watch, log stream or exec session costs a
+few kilobytes and a socket, so thousands of them leave the worker free (docs/serving.md). A
+connection's TLS handshake plus its first request head must arrive within ``head_timeout`` of
+its opening (kube-apiserver's ReadHeaderTimeout, 32 s, is shorter here to free sockets sooner);
+so must each later request head on a kept-alive connection, once its first byte is in. A
+connection that misses it is closed without a word, as is one idle between requests for the
+keep-alive time. Effectful: sockets and gevent's event loop.
 """
 
 from __future__ import annotations
 
 import errno
-import selectors
 import socket
+import ssl
 import time
 from functools import partial
 from typing import Any, ClassVar
 
-from gunicorn import sock as gsock
-from gunicorn.http import get_parser
+import gevent
+from gevent.pool import Pool
+from gevent.server import StreamServer
+from gunicorn import http, util
 from gunicorn.http.errors import NoMoreData
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.sock import ssl_context
+from gunicorn.workers.ggevent import GeventWorker
 
-# Seconds for the TLS handshake and request head (see the module docstring).
-DEFAULT_HEAD_TIMEOUT = 10.0
+# Errors of a client that went away: nothing to log.
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
 
-class _HeadClock:
+class HeadClock:
     """The socket the request parser reads from: within a head, every read gets the time left
-    until the head's deadline, so a client trickling bytes cannot stretch it."""
+    until the head's deadline, so a client trickling bytes cannot stretch it. Between requests
+    (``idle``) the first read waits as long as the keep-alive allows and starts the next head's
+    clock; after a head (``deadline`` None) the application reads at its own pace."""
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, sock: socket.socket, deadline: float, head_timeout: float) -> None:
         self.sock = sock
         self.deadline: float | None = deadline
-        self.expired = False
+        self.head_timeout = head_timeout
+        self.waiting = False  # idle between requests: the next bytes start a head
+
+    def idle(self) -> None:
+        self.deadline, self.waiting = None, True
+
+    def end_head(self) -> None:
+        self.deadline, self.waiting = None, False
 
     def recv(self, size: int) -> bytes:
         if self.deadline is None:
-            return self.sock.recv(size)
+            data = self.sock.recv(size)
+            if self.waiting:
+                self.deadline, self.waiting = time.monotonic() + self.head_timeout, False
+            return data
         left = self.deadline - time.monotonic()
         try:
             if left <= 0:
@@ -49,102 +61,101 @@ class _HeadClock:
             self.sock.settimeout(left)
             return self.sock.recv(size)
         except TimeoutError:
-            self.expired = True
-            raise NoMoreData() from None  # gunicorn closes the connection without a word
+            raise NoMoreData() from None  # the connection is closed without a word
         finally:
             self.sock.settimeout(None)
 
 
-class Conn(TConn):  # type: ignore[misc]
-    """A connection whose TLS handshake and request heads run under a deadline."""
+class Worker(GeventWorker):  # type: ignore[misc]
+    head_timeout: ClassVar[float] = 10.0  # --read-header-timeout
+    tls: ssl.SSLContext | None = None
 
-    # gthread's own attributes, as this class uses them.
-    cfg: Any
-    sock: Any
-    client: Any
-    parser: Any
-    initialized: bool
+    def run(self) -> None:
+        """gunicorn's gevent loop, with TLS left to ``handle`` so that the handshake runs under
+        the head deadline (gevent's server would run it with no deadline at all)."""
+        self.tls = ssl_context(self.cfg) if self.cfg.is_ssl else None
+        servers = []
+        for s in self.sockets:
+            s.setblocking(1)
+            pool = Pool(self.worker_connections)
+            server = StreamServer(s, handle=partial(self.handle, s), spawn=pool)
+            if self.cfg.workers > 1:
+                server.max_accept = 1  # leave the next connection to a less busy worker
+            server.start()
+            servers.append(server)
+        while self.alive:
+            self.notify()
+            gevent.sleep(1.0)
+        self._drain(servers)
 
-    def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any, head: float):
-        super().__init__(cfg, sock, client, server)
-        self.head_timeout = head
-        self.deadline = time.monotonic() + head
-        self.late = False  # missed its deadline: close without lingering
-        self.closed = False
-        self.clock: _HeadClock | None = None
+    def _drain(self, servers: list[StreamServer]) -> None:
+        """Stop accepting; give open connections the graceful timeout, then end them."""
+        for server in servers:
+            server.close()
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while time.monotonic() < deadline:
+            if all(server.pool.free_count() == server.pool.size for server in servers):
+                return
+            self.notify()
+            gevent.sleep(0.2)
+        for server in servers:
+            server.stop(timeout=1)
 
-    def init(self) -> None:
-        if self.initialized or self.cfg.http_protocols != ["h1"]:
-            super().init()  # HTTP/2 negotiation is gthread's own (tinykube serves HTTP/1.1)
-            return
-        self.initialized = True
-        if self.cfg.is_ssl:
-            self.sock.settimeout(max(self.deadline - time.monotonic(), 0.001))
-            try:
-                self.sock = gsock.ssl_wrap_socket(self.sock, self.cfg)
-                if not self.cfg.do_handshake_on_connect:
-                    self.sock.do_handshake()
-            except TimeoutError:
-                self.late = True
-                raise NoMoreData() from None
-            self.sock.settimeout(None)
-        self.clock = _HeadClock(self.sock, self.deadline)
-        self.parser = get_parser(self.cfg, self.sock, self.client)
-        self.parser.unreader.sock = self.clock
-
-    def start_head(self) -> None:
-        """A later request on a kept-alive connection has begun to arrive."""
-        if self.clock is not None:
-            self.clock.deadline = time.monotonic() + self.head_timeout
-
-    def end_head(self) -> None:
-        """The head is in: the application reads the body and writes at its own pace."""
-        if self.clock is not None:
-            self.clock.deadline = None
-
-    def close(self, graceful: bool = False) -> None:
-        # A graceful close lingers up to 2 s for the client to close its side: not for a
-        # client that missed its deadline, which may well send nothing more.
-        if self.closed:
-            return
-        self.closed = True
-        late = self.late or (self.clock is not None and self.clock.expired)
-        super().close(graceful=graceful and not late)
-
-
-class Worker(ThreadWorker):  # type: ignore[misc]
-    head_timeout: ClassVar[float] = DEFAULT_HEAD_TIMEOUT
-
-    def accept(self, listener: socket.socket) -> None:
-        """Accept a connection into the poller: it gets a thread when it has sent something."""
+    def handle(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
+        deadline = time.monotonic() + self.head_timeout
+        client.setblocking(True)
         try:
-            client, address = listener.accept()
+            if self.tls is not None:
+                client = self._handshake(client, deadline)
+            self._serve(listener, client, addr, deadline)
+        except ssl.SSLError as e:
+            self.log.debug("TLS: %s", e)
         except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
-            return
-        self.nr_conns += 1
-        conn = Conn(self.cfg, client, address, listener.getsockname(), self.head_timeout)
-        conn.timeout = conn.deadline  # murder_pending closes it then if it is still silent
-        self.pending_conns.append(conn)
-        self.poller.register(
-            conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+            if e.errno not in _GONE:
+                self.log.exception("socket error while serving a connection")
+        except Exception as e:
+            self.handle_error(None, client, addr, e)
+        finally:
+            util.close(client)
+
+    def _handshake(self, client: socket.socket, deadline: float) -> socket.socket:
+        assert self.tls is not None
+        wrapped = self.tls.wrap_socket(
+            client,
+            server_side=True,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
         )
+        wrapped.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            wrapped.do_handshake()
+        except TimeoutError:
+            raise ssl.SSLError("the TLS handshake missed its deadline") from None
+        wrapped.settimeout(None)
+        return wrapped
 
-    def handle(self, conn: Any) -> Any:
-        if isinstance(conn, Conn) and conn.initialized and conn.clock is not None:
-            conn.start_head()
-        keep = super().handle(conn)
-        if keep is False and isinstance(conn, Conn):
-            # Close here: gthread would linger in its event loop, where a client that keeps its
-            # socket open after an answer stalled every other connection for 2 s.
-            conn.close(graceful=True)
-        return keep
-
-    def handle_request(self, req: Any, conn: Any) -> Any:
-        if isinstance(conn, Conn):
-            conn.end_head()
-        return super().handle_request(req, conn)
+    def _serve(
+        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float
+    ) -> None:
+        """Requests of one connection until it ends, misses a deadline or idles too long."""
+        clock = HeadClock(client, deadline, self.head_timeout)
+        parser = http.get_parser(self.cfg, client, addr)
+        parser.unreader.sock = clock
+        name = listener.getsockname()
+        try:
+            while True:
+                req = None
+                with gevent.Timeout(self.cfg.keepalive, False):  # idle between requests
+                    req = next(parser)
+                if req is None:
+                    return
+                clock.end_head()
+                # Raises StopIteration when the connection must close (gevent's worker returns
+                # nothing otherwise, as AsyncWorker's loop expects).
+                self.handle_request(name, req, client, addr)
+                clock.idle()
+        except (NoMoreData, StopIteration):
+            return
 
 
 def worker_class(head_timeout: float) -> type[Worker]:

@@ -9,7 +9,9 @@ Layout under one key prefix (default ``tk:``):
   ``cp:<res>``               highest revision trimmed from that stream (watch below it: 410)
 Every write is one Lua script, so an object never exists without its event or the reverse.
 Every call has a bounded socket timeout and no retry after a timeout, so a frozen Redis answers
-503 within ``timeout`` seconds; the stream reads have their own deadline (block + timeout).
+503 within ``timeout`` seconds; the stream reads have their own deadline (block + timeout). The
+pools are bounded: a caller waits up to ``pool_wait`` for a connection, then gets 503 with
+``Retry-After`` (a watch waits its turn instead), never redis-py's "Too many connections".
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ DEFAULT_TIMEOUT = 2.0
 MAX_BLOCK = 10.0
 # Stream entries one XREAD returns at most.
 BATCH = 500
+# Connections of one process for its short calls: each is held for one call (a few ms), so a
+# few dozen keep Redis, which runs one command at a time, busy (docs/serving.md).
+DEFAULT_CONNECTIONS = 64
+# Connections for stream reads: a watch holds one while its XREAD blocks (up to a second).
+DEFAULT_STREAM_CONNECTIONS = 512
+# Seconds a call waits for a free connection before it is answered 503 with Retry-After.
+DEFAULT_POOL_WAIT = 1.0
+# What a client is told to wait when the pool stayed full (kube-apiserver's max-inflight: 1 s).
+RETRY_AFTER = 1
 
 _WRITE = """
 local op, expected, body, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -133,10 +144,14 @@ class RedisStore:
         history: int = DEFAULT_HISTORY,
         timeout: float = DEFAULT_TIMEOUT,
         password: str | None = None,
-        max_connections: int = 128,
+        max_connections: int = DEFAULT_CONNECTIONS,
+        stream_connections: int = DEFAULT_STREAM_CONNECTIONS,
+        pool_wait: float = DEFAULT_POOL_WAIT,
     ) -> None:
         """``password`` (or the ACL user's, named in the URL) comes from a file or the environment,
-        so that it is never on a command line; a password in ``url`` wins."""
+        so that it is never on a command line; a password in ``url`` wins. Short calls share
+        ``max_connections`` connections, stream reads ``stream_connections``; a call waits up
+        to ``pool_wait`` seconds for one."""
         self.prefix = prefix
         self.history = history
         # One retry, and only when the connection was refused or reset (a restarted Redis, a
@@ -150,17 +165,22 @@ class RedisStore:
             "protocol": 2,
             "password": password,
         }
-        self._pool = redis.ConnectionPool.from_url(
+        self._pool = _WaitingPool.from_url(
             url,
             socket_timeout=timeout,
             health_check_interval=30,
             max_connections=max_connections,
+            timeout=pool_wait,
             **common,
         )
         # Stream reads block up to MAX_BLOCK by design; their sockets get that much more time
         # (redis-py 8's default 5 s would cut every longer block), and no more.
-        self._blocking_pool = redis.ConnectionPool.from_url(
-            url, socket_timeout=MAX_BLOCK + timeout, max_connections=512, **common
+        self._blocking_pool = _WaitingPool.from_url(
+            url,
+            socket_timeout=MAX_BLOCK + timeout,
+            max_connections=stream_connections,
+            timeout=pool_wait,
+            **common,
         )
         self.r = redis.Redis(connection_pool=self._pool, decode_responses=False)
         self.rb = redis.Redis(connection_pool=self._blocking_pool, decode_responses=False)
@@ -331,10 +351,13 @@ class RedisStore:
         cursor = since
         self._check_history(compacted_key, resource, cursor)
         while (block := block_for(poll, until)) is not None:
-            with _translated():
-                got: Any = self.rb.xread(
-                    {stream: f"{cursor}-0"}, count=BATCH, block=_ms(min(block, MAX_BLOCK))
-                )
+            try:
+                with _translated():
+                    got: Any = self.rb.xread(
+                        {stream: f"{cursor}-0"}, count=BATCH, block=_ms(min(block, MAX_BLOCK))
+                    )
+            except _PoolFullError:
+                got = None  # every stream connection is busy: a quiet round, then try again
             if not got:
                 yield None
                 continue
@@ -386,6 +409,33 @@ def _write_error(
 def _ms(seconds: float) -> int:
     """XREAD's BLOCK in milliseconds; never 0, which would block for ever."""
     return max(1, int(seconds * 1000))
+
+
+class _PoolFullError(errors.ServiceUnavailableError):
+    """Every connection of a pool stayed busy for the pool's wait: come back in a second."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the storage backend is busy: no connection was free in time, please try again later",
+            details={"retryAfterSeconds": RETRY_AFTER},
+        )
+
+
+class _WaitingPool(redis.BlockingConnectionPool):
+    """redis-py's blocking pool (a caller waits for a free connection rather than being told
+    "Too many connections"), telling its wait's end apart from a failed connect."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except redis.ConnectionError as e:
+            if str(e) == _NO_CONNECTION:
+                raise _PoolFullError() from None
+            raise
+
+
+# What redis-py's blocking pool says when its wait ends without a free connection.
+_NO_CONNECTION = "No connection available."
 
 
 @contextlib.contextmanager

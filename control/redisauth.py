@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from common import errors
-from control.redis_store import RedisStore
+from control.redis_store import DEFAULT_CONNECTIONS, DEFAULT_STREAM_CONNECTIONS, RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,13 @@ def password_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
     return env.get(PASSWORD_ENV) or None
 
 
-def connect(args: argparse.Namespace, max_connections: int = 128) -> RedisStore:
-    """The store (with a pool of ``max_connections``), once Redis answers and accepts our
-    credentials.
+def connect(
+    args: argparse.Namespace,
+    max_connections: int = DEFAULT_CONNECTIONS,
+    stream_connections: int = DEFAULT_STREAM_CONNECTIONS,
+) -> RedisStore:
+    """The store (with pools of ``max_connections`` for short calls and ``stream_connections``
+    for stream reads), once Redis answers and accepts our credentials.
 
     Raises ``StoreCredentialsError`` at once when Redis refuses them (a retry cannot help),
     ``ServiceUnavailableError`` when it does not answer within ``STORE_WAIT``."""
@@ -66,7 +70,8 @@ def connect(args: argparse.Namespace, max_connections: int = 128) -> RedisStore:
             PASSWORD_ENV,
         )
     store = RedisStore(args.redis_url, prefix=args.redis_prefix, password=password_from(args),
-                       max_connections=max_connections)  # fmt: skip
+                       max_connections=max_connections,
+                       stream_connections=stream_connections)  # fmt: skip
     try:
         wait_for_store(store)
     except errors.StoreCredentialsError as e:

@@ -159,13 +159,22 @@ class Setup:
     extra: dict[str, Any]  # ServerConfig.extra: the join endpoints' settings
     cidrs: PodCidrs | None = None
 
-    def loops(self, registry: Registry, informers: SharedInformers) -> list[Loop]:
-        """The control loops these settings add to the default ones."""
-        return [NodeIpamController(registry, self.cidrs, informers)] if self.cidrs else []
-
     @property
     def scheme(self) -> str:
         return "https" if self.gunicorn else "http"
+
+
+def pod_cidrs(args: argparse.Namespace, store: Store) -> PodCidrs | None:
+    """The pod CIDR allocator ``--cluster-cidr`` asks for, if any."""
+    if not args.cluster_cidr:
+        return None
+    return PodCidrs(store, args.cluster_cidr, args.node_cidr_mask_size)
+
+
+def loops(args: argparse.Namespace, registry: Registry, informers: SharedInformers) -> list[Loop]:
+    """The control loops these flags add to the default ones."""
+    cidrs = pod_cidrs(args, registry.store)
+    return [NodeIpamController(registry, cidrs, informers)] if cidrs else []
 
 
 def setup(args: argparse.Namespace, store: Store) -> Setup:
@@ -175,9 +184,7 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if directory is None and (serve_tls or args.token_auth_file is None):
         directory = default_dir()
     tokens = NodeTokens(store)
-    cidrs = (
-        PodCidrs(store, args.cluster_cidr, args.node_cidr_mask_size) if args.cluster_cidr else None
-    )
+    cidrs = pod_cidrs(args, store)
     data = None
     if directory is not None:
         data = prepare(directory.expanduser().resolve(), args.tls_san, args.token_auth_file)

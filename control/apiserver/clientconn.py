@@ -1,10 +1,11 @@
 """Whether the client of a streamed answer (a watch) has gone away, without writing to it.
 
 A stream that writes only when something happens would otherwise notice a client that closed
-its end only at its next write, and hold its server thread (and its socket in CLOSE-WAIT) until
+its end only at its next write, and hold its greenlet (and its socket in CLOSE-WAIT) until
 then. Asking the kernel whether the peer has shut down its side is cheap (one poll(0)), so a
 watch asks before each line it sends and, when quiet, every ``CHECK_SECONDS``. Effectful (a poll
-of the socket), never blocking.
+of the socket), never blocking: it uses the kernel's poll even where gevent has patched
+``select.poll`` (gevent's knows only POLLIN and POLLOUT, so it would miss POLLRDHUP).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# How often a quiet watch looks at its client: a closed watch frees its thread within this.
+from gevent.monkey import get_original
+
+# How often a quiet watch looks at its client: a closed watch frees its slot within this.
 CHECK_SECONDS = 1.0
 # Linux reports a peer's FIN as POLLRDHUP even when unread bytes come before it.
 _RDHUP = getattr(select, "POLLRDHUP", 0)
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | _RDHUP
+_poll = get_original("select", "poll")
 
 
 def closed_check(environ: Mapping[str, Any]) -> Callable[[], bool]:
@@ -37,7 +41,7 @@ def peer_closed(sock: socket.socket) -> bool:
         return True
     if fd < 0:
         return True
-    poller = select.poll()
+    poller = _poll()
     poller.register(fd, select.POLLIN | _RDHUP)
     for _, events in poller.poll(0):
         if events & _GONE:

@@ -13,7 +13,8 @@ text, tinykube sends the same sentence as a ``Status`` (reason ``TooManyRequests
 
 Where Kubernetes relies on priority and fairness to keep one client from crowding out the
 others, tinykube caps long-running requests per user (a node or any other non-admin credential)
-and in all: each of them holds one server thread for as long as it is open. See
+and in all, in each API worker: each of them holds a connection, a greenlet and a turn on the
+worker's Redis stream connections for as long as it is open. See
 docs/back-pressure.md for the defaults and the reasons.
 """
 
@@ -55,11 +56,13 @@ class Limits:
 
     readonly: int = 400  # --max-requests-inflight
     mutating: int = 200  # --max-mutating-requests-inflight
-    long_running: int = 200  # --max-long-running-requests: all non-admin users together
+    # --max-long-running-requests: all non-admin users together. A watch costs a greenlet and a
+    # socket, not a thread: room for every node's pod watch of a large cluster on one worker.
+    long_running: int = 3000
     long_running_per_user: int = 32  # --max-long-running-requests-per-user
 
-    def threads(self) -> int:
-        """Server threads needed so that a request under every cap always finds a thread."""
+    def connections(self) -> int:
+        """Connections a worker must serve at once so that no request under the caps waits."""
         return self.readonly + self.mutating + self.long_running
 
 

@@ -4,6 +4,7 @@ socket after an answer, watches their client closed. None may keep ``/healthz`` 
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 import subprocess
@@ -61,7 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
          "--redis-prefix", f"c{uuid.uuid4().hex[:8]}:", "--port", str(port), "--tls",
          "--data-dir", str(tmp / "data"), "--token-auth-file", str(tokens), "--no-controllers",
          "--read-header-timeout", str(HEAD_TIMEOUT),
-         "--max-long-running-requests-per-user", str(PER_USER)],
+         "--max-long-running-requests-per-user", str(PER_USER),
+         # The caps are each worker's: one worker, so the cap is the whole server's.
+         "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     s = Server(port, tmp / "data" / "tls" / "server-ca.crt")
@@ -175,3 +178,21 @@ def test_watches_of_one_node_are_capped_and_closed_ones_give_their_slot_back(
     finally:
         for s in held:
             s.close()
+
+
+def test_a_kept_alive_connection_serves_one_request_after_another(server: Server) -> None:
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", server.port, context=ssl.create_default_context(cafile=str(server.ca))
+    )
+    try:
+        paths = ["/healthz", "/api/v1/nodes", "/api/v1/nodes/nope", "/api/v1/nodes/node-1"]
+        sockets = set()
+        for path in paths:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {ADMIN}"})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status in (200, 404), (path, resp.status)
+            sockets.add(id(conn.sock))
+        assert len(sockets) == 1  # one connection for all of them
+    finally:
+        conn.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from common import errors
-from control import main
+from control import flags, main
 from control.apiserver.auth import User
 from control.apiserver.inflight import Kind, Limiter, Limits, classify
 
@@ -131,26 +133,26 @@ def test_masters_and_probes_are_never_counted() -> None:
     assert limiter.in_flight(Kind.LONG_RUNNING) == 1
 
 
-def test_threads_cover_every_cap() -> None:
-    assert Limits(readonly=4, mutating=2, long_running=3).threads() == 9
-    assert Limits().threads() == 400 + 200 + Limits().long_running
+def test_connections_cover_every_cap() -> None:
+    assert Limits(readonly=4, mutating=2, long_running=3).connections() == 9
+    assert Limits().connections() == 400 + 200 + Limits().long_running
 
 
-def test_the_flags_default_to_kube_apiservers_caps_and_size_the_threads() -> None:
-    args = main.parse_args([])
-    assert main.limits_from(args) == Limits(readonly=400, mutating=200)
-    assert main.thread_count(args, Limits()) == 400 + 200 + 200 + main.EXEMPT_THREADS
-    args = main.parse_args(["--max-requests-inflight", "5", "--max-mutating-requests-inflight",
-                            "0", "--max-long-running-requests", "7",
-                            "--max-long-running-requests-per-user", "2"])  # fmt: skip
-    limits = main.limits_from(args)
+def test_the_flags_default_to_kube_apiservers_caps_and_size_the_connections() -> None:
+    args = flags.parse_args([])
+    assert flags.limits_from(args) == Limits(readonly=400, mutating=200)
+    assert main.worker_connections(Limits()) == 400 + 200 + 3000 + main.SPARE_CONNECTIONS
+    args = flags.parse_args(["--max-requests-inflight", "5", "--max-mutating-requests-inflight",
+                             "0", "--max-long-running-requests", "7",
+                             "--max-long-running-requests-per-user", "2"])  # fmt: skip
+    limits = flags.limits_from(args)
     assert limits == Limits(readonly=5, mutating=0, long_running=7, long_running_per_user=2)
-    assert main.thread_count(args, limits) == 12 + main.EXEMPT_THREADS
+    assert main.worker_connections(limits) == 12 + main.SPARE_CONNECTIONS
 
 
-def test_fewer_threads_than_the_caps_are_allowed_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    args = main.parse_args(["--threads", "64"])
-    assert main.thread_count(args, main.limits_from(args)) == 64
-    assert "--threads 64 is below the sum of the in-flight caps (800)" in caplog.text
+def test_one_api_worker_per_cpu_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert flags.workers(flags.parse_args([])) == 3
+    assert flags.workers(flags.parse_args(["--workers", "1"])) == 1
+    with pytest.raises(SystemExit):
+        flags.parse_args(["--workers", "0"])
