@@ -25,10 +25,8 @@ POLL_SECONDS = 0.5
 
 class Controller:
     """A ``sync(key)`` with its queue and workers. It is also a control loop for the control
-    plane's manager (``name``, ``watches``, ``wake``, ``run``): ``run`` serves one leadership term
+    plane's manager (``name``, ``run``): ``run`` serves one leadership term
     with a fresh queue, filled first with ``initial()`` (every key the caches hold)."""
-
-    watches: tuple[str, ...] = ()  # informers tell it of changes; no resource wakes it
 
     def __init__(
         self,
@@ -44,7 +42,6 @@ class Controller:
         self.workers = workers
         self.queue = queue if queue is not None else RateLimitedQueue(name=name)
         self.initial = initial
-        self.wake = threading.Event()
 
     def enqueue(self, obj: Obj) -> None:
         self.queue.add(key_of(obj))

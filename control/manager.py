@@ -1,8 +1,7 @@
-"""Runs the control loops in threads of the API server process. Only the holder of the leader Lease
-runs them, so several control processes can share one store. A loop is anything with ``name``,
-``watches``, ``wake`` and ``run(stop)``: a ``common.controller.Controller`` (fed by the shared
-informers, ``watches`` empty), or a pass-based loop woken by changes to the resources in its
-``watches``. ``default_loops`` lists them. Shell."""
+"""Runs the control loops in threads of the controller process. Only the holder of the leader
+Lease runs them, so several control processes can share one store. A loop is anything with a
+``name`` and ``run(stop)``: the controllers (``common.controller.Controller`` and the scheduler),
+fed by the shared informers the manager starts. ``default_loops`` lists them. Shell."""
 
 from __future__ import annotations
 
@@ -42,11 +41,9 @@ RENEW_DEADLINE = 10.0
 
 
 class Loop(Protocol):
-    """A level-triggered control loop: ``run`` re-reads what it needs on every ``wake``."""
+    """A control loop: ``run`` serves one leadership term, returning once ``stop`` is set."""
 
     name: str
-    watches: tuple[str, ...]  # resources whose changes wake it
-    wake: threading.Event
 
     def run(self, stop: threading.Event) -> None: ...
 
@@ -99,8 +96,6 @@ class Manager:
         self._spawn("leader-election", self._elect)
         for loop in self.loops:
             self._spawn(loop.name, self._lead(loop.run))
-        for resource in sorted({r for loop in self.loops for r in loop.watches}):
-            self._spawn(f"watch-{resource}", self._waker(resource))
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -129,27 +124,6 @@ class Manager:
 
         return run
 
-    def _waker(self, resource: str) -> Callable[[], None]:
-        loops = [loop for loop in self.loops if resource in loop.watches]
-        return lambda: self._wake_on(resource, loops)
-
-    def _wake_on(self, resource: str, loops: list[Loop]) -> None:
-        """Wake ``loops`` on every change of ``resource``; resume after store outages."""
-        backoff = 0.1
-        while not self.stop.is_set():
-            try:
-                for event in self.store.watch(resource, self.store.revision(), poll=2.0):
-                    if self.stop.is_set():
-                        return
-                    if event is not None:
-                        for loop in loops:
-                            loop.wake.set()
-                    backoff = 0.1
-            except errors.ApiError as e:
-                log.info("watch of %s interrupted: %s", resource, e)
-                self.stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-
     def _elect(self) -> None:
         renewed = 0.0  # monotonic time of the last successful renewal
         while not self.stop.is_set():
@@ -175,8 +149,6 @@ class Manager:
 
     def _end_term(self) -> None:
         self.term.set()
-        for loop in self.loops:
-            loop.wake.set()
 
     def _try_acquire(self) -> bool:
         ns, name = LEADER_LEASE

@@ -73,13 +73,11 @@ def node_changed(old: Obj, new: Obj) -> bool:
 
 class Scheduler:
     name = "scheduler"
-    watches: tuple[str, ...] = ()  # the informers tell it of changes
 
     def __init__(
         self, registry: Registry, informers: SharedInformers, *, bind_workers: int = BIND_WORKERS
     ) -> None:
         self.registry = registry
-        self.wake = threading.Event()
         self.queue = SchedulingQueue()
         self.cache = SchedulerCache()
         self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="scheduler-bind")

@@ -29,14 +29,12 @@ def needs_cidr(node: dict[str, Any]) -> bool:
 
 class NodeIpamController:
     name = "node-ipam"
-    watches: tuple[str, ...] = ()
 
     def __init__(self, registry: Registry, cidrs: PodCidrs, informers: SharedInformers) -> None:
         self.registry = registry
         self.cidrs = cidrs
         self.nodes = informers.informer("nodes")
         self.controller = Controller(self.name, self.sync, initial=self._lacking)
-        self.wake = self.controller.wake
         self.nodes.add_handler(
             Handler(on_add=self._on_node, on_update=lambda _old, new: self._on_node(new))
         )

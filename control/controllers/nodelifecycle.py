@@ -60,7 +60,6 @@ def _ref(pod: Obj) -> str:
 
 class NodeLifecycleController:
     name = "node-lifecycle"
-    watches: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -80,7 +79,6 @@ class NodeLifecycleController:
         self.leases = informers.informer("leases")
         self.pods = informers.informer("pods", {"node": by_node_name})
         self.controller = Controller(self.name, self._sync, initial=self.nodes.store.keys)
-        self.wake = self.controller.wake
         self.reset()
         self.nodes.add_handler(self.controller.handler())
         self.leases.add_handler(

@@ -14,10 +14,8 @@ from control.registry.registry import Registry
 
 class RecordingLoop:
     name = "recorder"
-    watches: tuple[str, ...] = ("pods",)
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
         self.terms = 0
         self.running = threading.Event()
 
