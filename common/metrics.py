@@ -169,3 +169,9 @@ def _proc_usage(pid: int) -> tuple[float, float]:
 def since(start: float) -> float:
     """Seconds since a ``time.perf_counter()`` reading."""
     return max(0.0, time.perf_counter() - start)
+
+
+def process_exited(pid: int) -> None:
+    """A worker process ended: its live gauges no longer count (multiprocess mode only)."""
+    if os.environ.get(MULTIPROC_ENV):
+        _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

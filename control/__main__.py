@@ -13,6 +13,11 @@ monkey.patch_all()
 
 import sys  # noqa: E402
 
+from control import metricsdir  # noqa: E402
+
+# Before anything imports prometheus-client: the workers' metrics are kept in files and summed.
+metricsdir.prepare()
+
 from control.main import main  # noqa: E402
 
 sys.exit(main())

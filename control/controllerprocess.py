@@ -21,9 +21,10 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from common import errors
-from control import flags, lifecycle, redisauth, serverdata
+from control import flags, lifecycle, metricsdir, metricsserver, redisauth, serverdata
 from control.controllers import nodelifecycle
 from control.informers import SharedInformers
 from control.manager import Manager, default_loops
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 # restarts, so a restarted process leads again at once instead of waiting out its own lease.
 PARENT_ENV = "TINYKUBE_CONTROLLERS_PARENT"
 IDENTITY_ENV = "TINYKUBE_CONTROLLERS_IDENTITY"
+# The static token file whose admins may read the process's /metrics.
+TOKEN_FILE_ENV = "TINYKUBE_CONTROLLERS_TOKEN_FILE"
 # Redis connections of the process: a few per loop for its writes, one per informer and waker
 # for its stream reads.
 CONNECTIONS = 32
@@ -53,8 +56,9 @@ class Supervisor:
     process is made with posix_spawn, not fork: gunicorn stops and restarts its control socket
     around every fork of the master, and the child needs nothing of the master's memory."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], token_file: Path | None = None) -> None:
         self.argv = argv
+        self.token_file = token_file  # whose admins may read the process's /metrics
         self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.pid: int | None = None
         self.started = 0.0
@@ -80,7 +84,10 @@ class Supervisor:
             self.start()
 
     def start(self) -> None:
-        env = {**os.environ, PARENT_ENV: str(os.getpid()), IDENTITY_ENV: self.identity}
+        env = {**metricsdir.without(dict(os.environ)), PARENT_ENV: str(os.getpid()),
+               IDENTITY_ENV: self.identity}  # fmt: skip
+        if self.token_file is not None:
+            env[TOKEN_FILE_ENV] = str(self.token_file)
         command = [sys.executable, "-m", "control.controllerprocess", *self.argv]
         self.pid = os.posix_spawn(sys.executable, command, env)
         self.started = time.monotonic()
@@ -145,8 +152,13 @@ def main(argv: list[str] | None = None) -> int:
                       informers=informers)  # fmt: skip
     manager.start()
     log.info("controller process: %d loops started", len(loops))
+    token_file = os.environ.get(TOKEN_FILE_ENV)
+    served = metricsserver.start(args.controller_metrics_address,
+                                 Path(token_file) if token_file else None)  # fmt: skip
     while not stop.wait(1.0):
         pass
+    if served is not None:
+        served.stop()
     manager.shutdown()
     store.close()
     return 0

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from control import redisauth, serverdata
+from control import metricsserver, redisauth, serverdata
 from control.apiserver.inflight import Limits
 from control.controllers import nodelifecycle, podgc
 from control.validation import podsecurity
@@ -42,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--no-controllers", action="store_true",
                    help="serve the API only (no controller process)")  # fmt: skip
+    p.add_argument("--controller-metrics-address", default=metricsserver.DEFAULT_ADDRESS,
+                   help="host:port of the controller process's /metrics, for the admins of the "
+                        "token file; empty for none (default: %(default)s)")  # fmt: skip
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
     for which in ("not-ready", "unreachable"):

@@ -19,7 +19,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.config import KNOWN_SETTINGS
 
-from common import errors
+from common import errors, metrics
 from control import flags, httpworker, lifecycle, redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
@@ -147,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         # watches to end. Every write is one atomic script, so nothing is left half done.
         "worker_int": lambda worker: os._exit(0),
         "post_fork": lifecycle.post_fork,
+        "child_exit": lambda _server, worker: metrics.process_exited(worker.pid),
         **lifecycle.control_socket_options(
             server.data.directory if server.data else None,
             {setting.name for setting in KNOWN_SETTINGS},
         ),
         **server.gunicorn,
     }
-    controllers = None if args.no_controllers else Supervisor(argv)
+    controllers = None if args.no_controllers else Supervisor(argv, server.token_file)
     _Server(app, options, controllers).run()
     return 0

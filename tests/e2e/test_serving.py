@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from common.redis_server import free_port
 from tests.e2e.conftest import wait_for
@@ -37,6 +38,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    metrics_port: int = 0  # the controller process's /metrics
 
     @property
     def url(self) -> str:
@@ -73,16 +75,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
     tmp = tmp_path_factory.mktemp("serving")
     tokens = tmp / "tokens.csv"
     tokens.write_text(f'{ADMIN},admin,admin,"system:masters"\n')
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log_path = tmp / "control.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the process writes it until the end
     proc = subprocess.Popen(
         [sys.executable, "-m", "control", "--redis-url", redis_url,
          "--redis-prefix", f"s{uuid.uuid4().hex[:8]}:", "--port", str(port),
-         "--token-auth-file", str(tokens), "--workers", str(WORKERS)],
+         "--token-auth-file", str(tokens), "--workers", str(WORKERS),
+         "--controller-metrics-address", f"127.0.0.1:{metrics_port}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    s = Server(proc, port, log_path)
+    s = Server(proc, port, log_path, metrics_port)
     try:
         wait_for("the API server", lambda: _healthy(s), timeout=60)
         wait_for("the workers and the controller process", lambda: len(s.children()) == 3)
@@ -281,3 +284,39 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _listed_namespaces(text: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if (sample.name == "apiserver_request_total" and labels.get("verb") == "LIST"
+                    and labels.get("resource") == "namespaces"):  # fmt: skip
+                total += sample.value
+    return total
+
+
+def test_metrics_sum_every_worker_and_the_controllers_serve_their_own(server: Server) -> None:
+    before = _listed_namespaces(server.call("GET", "/metrics").text)
+    for _ in range(20):  # a connection each: the workers share them
+        assert server.call("GET", "/api/v1/namespaces").status_code == 200
+    for _ in range(4):  # whichever worker answers, it counts every worker's requests
+        scraped = server.call("GET", "/metrics")
+        assert scraped.status_code == 200
+        assert _listed_namespaces(scraped.text) == before + 20
+    url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+    wait_for("the controller process's /metrics", lambda: _answers(url))
+    own = requests.get(url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+    assert own.status_code == 200
+    assert 'workqueue_adds_total{name="replicaset"}' in own.text
+    assert "apiserver_request_total{" not in own.text  # the API workers' are not its own
+    assert requests.get(url, timeout=10).status_code == 401
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+    except requests.RequestException:
+        return False
+    return True
