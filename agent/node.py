@@ -23,7 +23,7 @@ from typing import Any
 
 from agent.apis import LEASES, NODES
 from agent.runtime import EngineInfo
-from common import errors
+from common import conditions, errors
 from common.client import ApiClient
 from common.heartbeat import renew_interval
 from common.wellknown import HOSTNAME_LABEL, NODE_LEASE_NAMESPACE
@@ -124,16 +124,8 @@ def build_node(name: str, facts: HostFacts, api_endpoint: str) -> dict[str, Any]
 def _condition(
     old: dict[str, dict[str, Any]], ctype: str, status: str, reason: str, message: str, now: str
 ) -> dict[str, Any]:
-    prev = old.get(ctype)
-    changed = prev is None or prev.get("status") != status
-    return {
-        "type": ctype,
-        "status": status,
-        "lastHeartbeatTime": now,
-        "lastTransitionTime": now if changed or prev is None else prev.get("lastTransitionTime"),
-        "reason": reason,
-        "message": message,
-    }
+    return conditions.build(ctype, status, now, reason, message, previous=old.get(ctype),
+                            keep_empty=True, lastHeartbeatTime=now)  # fmt: skip
 
 
 def build_node_status(

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from common import conditions as cond
 from common import errors, meta
 from common.controller import Controller
 from common.informer import Handler, Indexer, key_of
@@ -69,11 +70,8 @@ def namespace_conditions(
     previous = {c.get("type"): c for c in old}
     out = []
     for ctype, status, reason, message in wanted:
-        before = previous.get(ctype) or {}
-        since = before.get("lastTransitionTime") if before.get("status") == status else None
-        out.append({"type": ctype, "status": status,
-                    "lastTransitionTime": since or meta.timestamp(now),
-                    "reason": reason, "message": message})  # fmt: skip
+        out.append(cond.build(ctype, status, meta.timestamp(now), reason, message,
+                              previous=previous.get(ctype), keep_empty=True))  # fmt: skip
     return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common import conditions as cond
 from common import meta
 from common.heartbeat import MIN_INTERVAL, HeartbeatPolicy
 from common.wellknown import (
@@ -91,10 +92,8 @@ class EvictionPlan:
 
 
 def condition(obj: Obj, ctype: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return dict(c)
-    return None
+    found = cond.find((obj.get("status") or {}).get("conditions"), ctype)
+    return None if found is None else dict(found)
 
 
 def renew_time(lease: Obj | None) -> str:
@@ -136,12 +135,11 @@ def _unknown_conditions(node: Obj, now: dt.datetime) -> list[Obj]:
     for ctype in NODE_CONDITIONS:
         c = by_type.get(ctype)
         if c is None:
-            out.append({"type": ctype, "status": "Unknown", "lastHeartbeatTime": created,
-                        "lastTransitionTime": stamp, "reason": NEVER_REASON,
-                        "message": NEVER_MESSAGE})  # fmt: skip
+            out.append(cond.build(ctype, "Unknown", stamp, NEVER_REASON, NEVER_MESSAGE,
+                                  keep_empty=True, lastHeartbeatTime=created))  # fmt: skip
         elif c.get("status") != "Unknown":
-            c.update(status="Unknown", reason=UNKNOWN_REASON, message=UNKNOWN_MESSAGE,
-                     lastTransitionTime=stamp)  # fmt: skip
+            c.update(cond.build(ctype, "Unknown", stamp, UNKNOWN_REASON, UNKNOWN_MESSAGE,
+                                previous=c, keep_empty=True))  # fmt: skip
     return out
 
 

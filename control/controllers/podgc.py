@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from common import conditions as cond
 from common import errors, meta
 from common.controller import Controller
 from common.informer import Handler, by_node_name, key_of
@@ -108,9 +109,12 @@ def failed_status(pod: Obj, condition: Obj | None, now: dt.datetime) -> Obj | No
     new = out.setdefault("status", {})
     new["phase"] = "Failed"
     if condition is not None:
-        conditions = [c for c in new.get("conditions") or [] if c.get("type") != condition["type"]]
-        conditions.append({**condition, "lastTransitionTime": meta.timestamp(now)})
-        new["conditions"] = conditions
+        ctype = condition["type"]
+        previous = cond.find(new.get("conditions"), ctype)
+        kept = cond.without(new.get("conditions"), ctype)
+        new["conditions"] = [*kept, cond.build(ctype, condition["status"], meta.timestamp(now),
+                                               condition["reason"], condition["message"],
+                                               previous=previous)]  # fmt: skip
     return out
 
 
