@@ -19,17 +19,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from agent import runtime as rt
-from agent import seccomp, sysctls
+from agent import sysctls
 from agent.apis import NAMESPACES, PODS
+from agent.config import AgentConfig
 from agent.events import EventRecorder, EventSender
-from agent.node import STATUS_REPORT_SECONDS, HostFacts, LeaseKeeper, NodeRegistrar, host_facts
+from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.periodic import Backoff, Periodic
-from agent.planner import BackoffPolicy
 from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
 from agent.runtime import Runtime, RuntimeEvent
@@ -40,34 +39,11 @@ from common.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-# Periodic full relist of pods and containers: a missed event costs at most this long.
-RESYNC_SECONDS = 60.0
-# Pods synced at once. The kubelet runs a worker per pod; Docker starts containers faster with
-# many requests in flight (bench/deploy_converge.py: 30 pods Ready in about half the time of 4).
-DEFAULT_WORKERS = 16
 # How long one watch request may stay open before the server ends it and we re-watch.
 WATCH_TIMEOUT_SECONDS = 240
 # A watch that sends nothing for this long is dead (the API server sends a bookmark every 5 s
 # on a quiet one): a partition drops packets without a reset, so the socket would not know.
 WATCH_IDLE_SECONDS = 30.0
-
-
-@dataclass
-class AgentConfig:
-    server: str
-    token: str
-    node_name: str
-    node_ip: str | None = None
-    node_api_address: str | None = None
-    node_api_port: int = 10250
-    lease_renew_interval: float = 2.0  # until the API server hands out its own
-    node_status_interval: float = 10.0  # how often the status is computed
-    node_status_report_interval: float = STATUS_REPORT_SECONDS  # unchanged: posted this often
-    resync_interval: float = RESYNC_SECONDS
-    workers: int = DEFAULT_WORKERS
-    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
-    seccomp_profile_root: str = seccomp.DEFAULT_ROOT
-    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
 
 
 class Agent:
@@ -417,21 +393,3 @@ class Agent:
 
 def _rv(pod: dict[str, Any]) -> str:
     return str((pod.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def run_until_signal(agent: Agent, stop: threading.Event) -> None:
-    """Start the agent and block until ``stop`` is set (by a signal handler)."""
-    agent.start()
-    while not stop.wait(1.0):
-        pass
-    agent.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` passes (used by tests and tools)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

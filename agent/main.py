@@ -19,7 +19,8 @@ import threading
 from types import FrameType
 
 from agent import join, routes, seccomp, sysctls, tokenflags
-from agent.loop import DEFAULT_WORKERS, Agent, AgentConfig, run_until_signal
+from agent.config import DEFAULT_WORKERS, AgentConfig
+from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -119,6 +120,14 @@ def cleanup(argv: list[str]) -> int:
         return 1
     print(f"removed {len(containers)}")
     return 0
+
+
+def run_until_signal(agent: Agent, stop: threading.Event) -> None:
+    """Start the agent and block until ``stop`` is set (by a signal handler)."""
+    agent.start()
+    while not stop.wait(1.0):
+        pass
+    agent.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

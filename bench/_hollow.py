@@ -20,9 +20,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from agent.config import AgentConfig
 from agent.events import QUEUE_SIZE, EventSender
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig
+from agent.loop import Agent
 from agent.periodic import Backoff, Periodic
 from bench._observe import Answers
 from common.client import ApiClient

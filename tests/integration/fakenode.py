@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig
+from agent.loop import Agent
 from common.client import ApiClient
 from tests.integration.conftest import NODE_TOKEN
 

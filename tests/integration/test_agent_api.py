@@ -12,13 +12,14 @@ import pytest
 
 from agent import runtime as rt
 from agent.apis import LEASES, NODES, PODS
+from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig, wait_for
+from agent.loop import Agent
 from agent.planner import BackoffPolicy
 from common import errors
 from common.client import ApiClient
 from tests.contract.test_runtime_contract import ensure_test_image
-from tests.integration.conftest import NODE_TOKEN
+from tests.integration.conftest import NODE_TOKEN, wait_for
 
 NODE = "node-1"
 

@@ -15,12 +15,12 @@ import pytest
 from agent import prober
 from agent.apis import EVENTS, PODS
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, wait_for
+from agent.loop import Agent
 from agent.probes import http_probe, tcp_probe
 from agent.runtime import ContainerInfo
 from common.client import ApiClient
 from tests.integration import fakenode
-from tests.integration.conftest import ADMIN_TOKEN
+from tests.integration.conftest import ADMIN_TOKEN, wait_for
 from tests.integration.fakenode import NODE
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from agent.apis import PODS
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, wait_for
+from agent.loop import Agent
 from agent.runtime import ContainerInfo
 from common import channels, errors
 from common.client import ApiClient
@@ -25,7 +25,7 @@ from common.wsclient import ChannelClient
 from control.cli.main import cli
 from control.cli.session import Session
 from tests.integration import fakenode
-from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN
+from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, wait_for
 from tests.integration.fakenode import NODE
 
 pytestmark = pytest.mark.timeout(60)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig
+from agent.loop import Agent
 from common import metrics
 from common.client import ApiClient
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
-from agent.loop import Agent, AgentConfig
+from agent.loop import Agent
 from agent.reconnect import ReconnectDetector
 
 

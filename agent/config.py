@@ -1,0 +1,33 @@
+"""The agent's settings (``tinykube agent`` flags become an ``AgentConfig``). Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent import seccomp
+from agent.node import STATUS_REPORT_SECONDS
+from agent.planner import BackoffPolicy
+
+# Periodic full relist of pods and containers: a missed event costs at most this long.
+RESYNC_SECONDS = 60.0
+# Pods synced at once. The kubelet runs a worker per pod; Docker starts containers faster with
+# many requests in flight (bench/deploy_converge.py: 30 pods Ready in about half the time of 4).
+DEFAULT_WORKERS = 16
+
+
+@dataclass
+class AgentConfig:
+    server: str
+    token: str
+    node_name: str
+    node_ip: str | None = None
+    node_api_address: str | None = None
+    node_api_port: int = 10250
+    lease_renew_interval: float = 2.0  # until the API server hands out its own
+    node_status_interval: float = 10.0  # how often the status is computed
+    node_status_report_interval: float = STATUS_REPORT_SECONDS  # unchanged: posted this often
+    resync_interval: float = RESYNC_SECONDS
+    workers: int = DEFAULT_WORKERS
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    seccomp_profile_root: str = seccomp.DEFAULT_ROOT
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
