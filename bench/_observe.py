@@ -10,6 +10,7 @@ import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ class Answers:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.errors_5xx = 0
+        # 5xx answers by (code, method, what): what the server refused, to tell them apart.
+        self.by_kind: Counter[str] = Counter()
         self.running: dict[str, float] = {}
 
     def hook(self, client: ApiClient) -> ApiClient:
@@ -48,8 +51,10 @@ class Answers:
     def _seen(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
         now = time.monotonic()
         if resp.status_code >= 500:
+            what = _what(resp.request.url or "")
             with self.lock:
                 self.errors_5xx += 1
+                self.by_kind[f"{resp.status_code} {resp.request.method} {what}"] += 1
         req = resp.request
         if req.method != "PUT" or resp.status_code != 200 or not isinstance(req.body, bytes):
             return
@@ -57,6 +62,19 @@ class Answers:
         if match and _RUNNING in req.body:
             with self.lock:
                 self.running.setdefault(f"{match[1]}/{match[2]}", now)
+
+
+def _what(url: str) -> str:
+    """The kind of request a URL is (``pods/status``, ``leases``, ``pods watch``...)."""
+    path, _, query = url.partition("?")
+    parts = [p for p in path.split("/") if p]
+    resource = next((p for p in reversed(parts) if p in _KINDS), "other")
+    sub = parts[-1] if parts and parts[-1] in ("status", "binding") else ""
+    watch = " watch" if "watch=" in query else ""
+    return f"{resource}{'/' + sub if sub else ''}{watch}"
+
+
+_KINDS = ("pods", "nodes", "leases", "events", "namespaces")
 
 
 class _Follower:

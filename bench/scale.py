@@ -202,6 +202,8 @@ def measure(
         figures["lowest_ready"] = node_watch.lowest
         figures["evictions"] = len(pod_watch.deleted)
         figures["answers_5xx"] = answers.errors_5xx
+        if answers.by_kind:
+            print(f"   5xx answers: {dict(answers.by_kind.most_common())}", file=sys.stderr)
         figures["lease_failures"] = sum(1 for t in hollow.timer.ticks if t.failed
                                         and t.loop == "lease")  # fmt: skip
         figures["cp_processes"] = end["processes"]
