@@ -5,9 +5,11 @@ in ``apiserver_longrunning_requests``, and ``GET /metrics`` (admins only, as kub
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 
@@ -21,6 +23,8 @@ blueprint = Blueprint("metrics", __name__)
 # Subresources served as a stream over an upgraded connection: kube-apiserver's CONNECT verb.
 CONNECT_SUBRESOURCES = LONG_RUNNING_SUBRESOURCES - {"log"}
 APPLY_PATCH = "application/apply-patch+yaml"
+# Label sets whose series are kept at hand (the verbs, resources, scopes and codes in use).
+SERIES_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -107,13 +111,23 @@ def install(app: Flask) -> None:
 
             resp.call_on_close(closed)
             return resp
-        metrics.APISERVER_REQUESTS.labels(*info.labels(), "apiserver", code).inc()
-        metrics.APISERVER_REQUEST_DURATION.labels(*info.labels(), "apiserver").observe(
-            metrics.since(start)
-        )
+        counter, timer = _series(info, code)
+        counter.inc()
+        timer.observe(metrics.since(start))
         return resp
 
     app.register_blueprint(blueprint)
+
+
+@functools.lru_cache(maxsize=SERIES_CACHE)
+def _series(info: Info, code: str) -> tuple[Any, Any]:
+    """The counter and histogram series of a request's labels, looked up once per label set
+    (prometheus-client's ``labels`` validates and locks on every call)."""
+    labels = info.labels()
+    return (
+        metrics.APISERVER_REQUESTS.labels(*labels, "apiserver", code),
+        metrics.APISERVER_REQUEST_DURATION.labels(*labels, "apiserver"),
+    )
 
 
 @blueprint.get("/metrics")
