@@ -6,15 +6,14 @@ Shell."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import metrics
-from control.apiserver.auth import MASTERS_GROUP, User, parse_token_file
+from common import errors, metrics
+from control.apiserver.auth import MASTERS_GROUP, TokenAuthenticator, User
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +24,8 @@ DEFAULT_ADDRESS = "127.0.0.1:10257"
 class MetricsServer:
     def __init__(self, address: str, token_file: Path | None) -> None:
         host, _, port = address.rpartition(":")
-        self.users: dict[str, User] = {}
-        if token_file is not None:
-            self.users = parse_token_file(token_file.read_text())
-        handler = type("Handler", (_Handler,), {"users": self.users})
+        auth = TokenAuthenticator.from_file(token_file) if token_file else TokenAuthenticator({})
+        handler = type("Handler", (_Handler,), {"auth": auth})
         self.httpd = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
         self.httpd.daemon_threads = True
 
@@ -59,7 +56,7 @@ def start(address: str, token_file: Path | None) -> MetricsServer | None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    users: dict[str, User] = {}
+    auth = TokenAuthenticator({})
 
     def do_GET(self) -> None:
         if self.path == "/healthz":
@@ -77,14 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, metrics.exposition(), metrics.CONTENT_TYPE)
 
     def _user(self) -> User | None:
-        header = self.headers.get("Authorization") or ""
-        if not header.startswith("Bearer "):
+        try:
+            return self.auth.authenticate(self.headers.get("Authorization"))
+        except errors.UnauthorizedError:
             return None
-        presented = header[len("Bearer ") :].strip().encode()
-        for token, user in self.users.items():
-            if hmac.compare_digest(presented, token.encode()):
-                return user
-        return None
 
     def _status(self, code: int, reason: str, message: str) -> None:
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
