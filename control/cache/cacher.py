@@ -72,7 +72,7 @@ class Cacher:
         self.by_node: dict[str, set[str]] = {}
         self.indexed = st.strategy(rt).indexed_field
         self.ring = Ring()
-        self.watchers = WatcherIndex()
+        self.watchers = WatcherIndex(self.indexed or "")
         # Complete up to ``rv``; ``applied``: the last change read from the log; pages can be
         # rebuilt at revisions from ``undo_floor`` on (earlier changes lack their old object).
         self.rv = self.applied = self.undo_floor = 0
@@ -146,7 +146,7 @@ class Cacher:
         with self.cond:
             for w in self.watchers.all():
                 w.close()
-            self.watchers = WatcherIndex()
+            self.watchers = WatcherIndex(self.indexed or "")
             self.state, self.ring, self._sorted = state, ring, None
             self.by_namespace, self.by_node = {}, {}
             for key, held in state.items():

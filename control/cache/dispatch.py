@@ -104,7 +104,8 @@ class Closed(Exception):
 class WatcherIndex:
     """Watchers by namespace ("" for all namespaces), and node-bound pod watchers by node."""
 
-    def __init__(self) -> None:
+    def __init__(self, indexed: str = "spec.nodeName") -> None:
+        self.indexed = indexed  # the field node-bound watchers are indexed by (the kind's)
         self.by_namespace: dict[str, set[Watcher]] = {}
         self.by_node: dict[str, set[Watcher]] = {}
 
@@ -131,7 +132,7 @@ class WatcherIndex:
         out = list(self.by_namespace.get("", ()))
         if entry.namespace:
             out.extend(self.by_namespace.get(entry.namespace, ()))
-        new, old = entry.node_names()
+        new, old = entry.indexed_values(self.indexed)
         out.extend(self.by_node.get(new, ()))
         if old != new:
             out.extend(self.by_node.get(old, ()))

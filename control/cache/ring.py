@@ -78,11 +78,11 @@ class Entry:
         meta = {**(self.prev.get("metadata") or {}), "resourceVersion": str(self.rv)}
         return {**self.prev, "metadata": meta}
 
-    def node_names(self) -> tuple[str, str]:
-        """``spec.nodeName`` after and before the change (empty when none; a creation has no
-        before, so both are the new one)."""
-        new = self.fields.get("spec.nodeName", "")
-        return new, new if self.prev is None else self.prev_fields.get("spec.nodeName", "")
+    def indexed_values(self, field: str) -> tuple[str, str]:
+        """The indexed ``field`` (``spec.nodeName`` for pods) after and before the change (empty
+        when none; a creation has no before, so both are the new one)."""
+        new = self.fields.get(field, "")
+        return new, new if self.prev is None else self.prev_fields.get(field, "")
 
 
 def too_old(since: int, oldest: int) -> errors.GoneError:
