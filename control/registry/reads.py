@@ -33,6 +33,8 @@ CONTINUE_EXPIRED = (
     "inconsistent list - objects that were created, modified, or deleted between the time the "
     "first chunk was returned and now may show up in the list."
 )
+PRE_TIMEOUT_BOOKMARK = 2.0
+"""Seconds before a watch's deadline when it gets a last BOOKMARK (kube-apiserver's value)."""
 
 
 @dataclass(frozen=True)
@@ -129,19 +131,32 @@ def watch_events(
     initial, watcher = cacher.watch(since, f)
     try:
         yield from initial
-        next_mark = time.monotonic() + (bookmarks or 0)
+        mark = next_bookmark(time.monotonic(), bookmarks, until)
         while until is None or (left := until - time.monotonic()) > 0:
             wait = poll if until is None else min(poll, left)
-            if bookmarks is not None:
-                wait = max(0.0, min(wait, next_mark - time.monotonic()))
+            if mark is not None:
+                wait = max(0.0, min(wait, mark - time.monotonic()))
             try:
                 event: Delivered | None = watcher.next(wait)
             except Closed:
                 return
-            if event is None and bookmarks is not None and time.monotonic() >= next_mark:
+            if event is None and mark is not None and time.monotonic() >= mark:
                 event = cacher.bookmark(watcher)
             if event is not None:
-                next_mark = time.monotonic() + (bookmarks or 0)
+                mark = next_bookmark(time.monotonic(), bookmarks, until)
             yield event
     finally:
         cacher.forget(watcher)
+
+
+def next_bookmark(now: float, every: float | None, until: float | None) -> float | None:
+    """When a watch sends its next BOOKMARK, as the watch cache's ``nextBookmarkTime``: after
+    ``every`` seconds without a line, or 2 s before the watch's deadline when that comes
+    first, so a client resumes from a fresh revision; never once that moment has passed."""
+    if every is None:
+        return None
+    beat = now + every
+    if until is None or beat < until:
+        return beat
+    before_end = until - PRE_TIMEOUT_BOOKMARK
+    return before_end if before_end > now else None

@@ -5,6 +5,7 @@ watcher that does not keep up being closed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -203,3 +204,15 @@ def test_a_watcher_that_does_not_keep_up_is_closed(api: Api, app: Any, other: Re
     assert rest == ["p0", "p1"]  # what it held, then the end: the client watches again
     assert time.monotonic() - t0 < 10
     registry.cache.stop()
+
+
+def test_a_watch_gets_a_bookmark_two_seconds_before_its_deadline(app: Any, api: Api) -> None:
+    # The bookmark period is far longer than the watch: the only BOOKMARK is the one sent 2 s
+    # before the deadline, so a client resumes from a fresh revision.
+    tk = app.extensions["tinykube"]
+    tk["config"] = dataclasses.replace(tk["config"], watch_poll=60.0)
+    rv = api.call("GET", PODS)[1]["metadata"]["resourceVersion"]
+    resp = api.client.get(PODS, headers=api.headers, query_string={
+        "watch": "1", "resourceVersion": rv, "timeoutSeconds": "3",
+        "allowWatchBookmarks": "true"})  # fmt: skip
+    assert [e["type"] for e in lines(resp)] == ["BOOKMARK"]

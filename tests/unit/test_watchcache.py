@@ -316,3 +316,13 @@ def test_a_reader_behind_the_log_lists_again_and_closes_its_watchers() -> None:
                 w.next(0)
     finally:
         c.stop()
+
+
+def test_bookmarks_come_every_period_then_two_seconds_before_the_deadline() -> None:
+    from control.registry.reads import next_bookmark
+
+    assert next_bookmark(100.0, None, 160.0) is None  # bookmarks not asked for
+    assert next_bookmark(100.0, 5.0, None) == 105.0  # no deadline: every period
+    assert next_bookmark(100.0, 5.0, 160.0) == 105.0
+    assert next_bookmark(100.0, 60.0, 130.0) == 128.0  # the deadline comes first
+    assert next_bookmark(129.0, 60.0, 130.0) is None  # too late for one more
