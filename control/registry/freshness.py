@@ -1,9 +1,9 @@
 """Reads at a resourceVersion, as kube-apiserver serves them: ``resourceVersion`` and
 ``resourceVersionMatch`` checked as its ``ValidateListOptions``; a revision not reached within 3 s
 is a 504 "Too large resource version" (``storage.NewTooLargeResourceVersionError``) — lists and
-watches wait for the watch cache (``control.cache``), a GET here for the store. Neither keeps past
-states of objects for it, so an ``Exact`` list of an older revision is 410, as etcd answers for a
-compacted one. Effectful: it polls the store's revision.
+watches wait for the watch cache (``control.cache``), a GET here for the store. An ``Exact`` list
+of a revision older than the watch cache's ring is 410, as etcd answers for a compacted one.
+Effectful: it polls the store's revision.
 """
 
 from __future__ import annotations

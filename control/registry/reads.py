@@ -1,6 +1,7 @@
 """Lists and watches served from the watch cache, routed as kube-apiserver's delegator routes
 them: ``resourceVersion=0`` from the cache as it stands (``limit`` ignored, as Kubernetes does);
 a revision (``NotOlderThan``, or the legacy bare one) once the cache has reached it (3 s, then 504);
+an ``Exact`` revision (or a legacy one with ``limit``) as it was then, rebuilt from the ring;
 no revision — a consistent read — once the cache has caught up with the store's current revision,
 or from the store when it does not within 3 s; a ``continue`` token at its first page's revision,
 rebuilt from the ring (410 with an inconsistent token to go on with, once the ring no longer
@@ -62,9 +63,8 @@ def list_objects(
             page, rv = _continued(cacher, f, start, opts.limit, token.rv)
         else:
             page, rv = _consistent(cacher, store, rt, f, start, opts.limit)
-    elif opts.match == freshness.EXACT:
-        cacher.wait_fresh(wanted, freshness.BLOCK_TIMEOUT)
-        page, rv = _consistent(cacher, store, rt, f, "", opts.limit)
+    elif opts.match == freshness.EXACT or (wanted and opts.limit and not opts.match):
+        page, rv = _exact(cacher, f, opts.limit, wanted)
     elif opts.resource_version == "0":
         page, rv = cacher.read(f)
     elif wanted:
@@ -75,6 +75,17 @@ def list_objects(
     listing = _listing(rt, page, rv, f)
     freshness.check_exact(opts.match, wanted, listing)
     return listing
+
+
+def _exact(cacher: Cacher, f: Filter, limit: int, at: int) -> tuple[pages.Page, int]:
+    """The objects as they were at revision ``at``, rebuilt from the ring, as etcd serves an
+    ``Exact`` list (and a legacy ``resourceVersion`` with ``limit``); 410 once the ring no longer
+    reaches back so far, as for a compacted revision."""
+    cacher.wait_fresh(at, freshness.BLOCK_TIMEOUT)
+    try:
+        return cacher.read(f, limit=limit, at=at)
+    except errors.GoneError:
+        raise errors.GoneError("The resourceVersion for the provided list is too old.") from None
 
 
 def _continued(cacher: Cacher, f: Filter, start: str, limit: int, at: int) -> tuple[Any, int]:

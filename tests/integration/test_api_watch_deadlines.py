@@ -204,13 +204,22 @@ def test_resource_version_match_without_version_is_422(api: Api) -> None:
     assert code == 422 and "forbidden for watch" in status["message"]
 
 
-def test_exact_list_is_served_at_its_revision_only(api: Api) -> None:
+def test_exact_list_is_served_as_it_was_at_its_revision(api: Api) -> None:
     api.call("POST", PODS, pod_manifest("web"))
     rv = current_rv(api)
+    api.call("POST", PODS, pod_manifest("later"))
+    api.call("DELETE", f"{PODS}/web", gracePeriodSeconds="0")
     code, body = api.call("GET", PODS, resourceVersion=str(rv), resourceVersionMatch="Exact")
     assert code == 200 and body["metadata"]["resourceVersion"] == str(rv)
-    api.call("POST", PODS, pod_manifest("later"))
-    code, status = api.call("GET", PODS, resourceVersion=str(rv), resourceVersionMatch="Exact")
+    assert [p["metadata"]["name"] for p in body["items"]] == ["web"]
+    # A bare resourceVersion with a limit is an Exact list too, page after page.
+    code, first = api.call("GET", PODS, resourceVersion=str(rv), limit="1")
+    assert code == 200 and first["metadata"]["resourceVersion"] == str(rv)
+    assert [p["metadata"]["name"] for p in first["items"]] == ["web"]
+    # Without a limit it is NotOlderThan: today's pods.
+    code, now = api.call("GET", PODS, resourceVersion=str(rv))
+    assert [p["metadata"]["name"] for p in now["items"]] == ["later"]
+    code, status = api.call("GET", PODS, resourceVersion="1", resourceVersionMatch="Exact")
     assert code == 410, status
     assert (status["reason"], status["message"]) == (
         "Expired",
