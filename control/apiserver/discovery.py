@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from common.resources import RESOURCES, ResourceType
+from control.apiserver.reviews import REVIEWS
 
 blueprint = Blueprint("discovery", __name__)
 
@@ -30,6 +31,13 @@ def group_versions() -> dict[str, list[ResourceType]]:
     for rt in RESOURCES:
         out.setdefault(rt.api_version, []).append(rt)
     return out
+
+
+def served_versions() -> list[str]:
+    """Every group version discovery lists: the stored kinds', then the reviews'."""
+    versions = list(group_versions())
+    versions += [r.api_version for r in REVIEWS if r.api_version not in versions]
+    return list(dict.fromkeys(versions))
 
 
 def resource_list(api_version: str) -> dict[str, Any]:
@@ -56,6 +64,9 @@ def resource_list(api_version: str) -> dict[str, Any]:
                 "kind": SUBRESOURCE_KINDS.get(sub) or rt.kind,
                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             })  # fmt: skip
+    resources.extend({"name": r.plural, "singularName": r.singular, "namespaced": False,
+                      "kind": r.kind, "verbs": ["create"]}
+                     for r in REVIEWS if r.api_version == api_version)  # fmt: skip
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version,
             "resources": resources}  # fmt: skip
 
@@ -86,7 +97,7 @@ def api() -> ResponseReturnValue:
 @blueprint.get("/apis")
 def apis() -> ResponseReturnValue:
     groups = []
-    for api_version in group_versions():
+    for api_version in served_versions():
         if "/" not in api_version:
             continue
         group, ver = api_version.split("/")
@@ -113,7 +124,7 @@ def group_version(group: str, version: str) -> ResponseReturnValue:
 @blueprint.get("/apis/<group>")
 def group(group: str) -> ResponseReturnValue:
     versions = [{"groupVersion": gv, "version": gv.split("/")[1]}
-                for gv in group_versions() if gv.startswith(group + "/")]  # fmt: skip
+                for gv in served_versions() if gv.startswith(group + "/")]  # fmt: skip
     if not versions:
         return jsonify({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                         "message": "the server could not find the requested resource",

@@ -206,3 +206,15 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+def test_auth_whoami_and_can_i(kubectl: Kubectl) -> None:
+    whoami = kubectl.run("auth", "whoami")
+    assert header(whoami) == ["ATTRIBUTE", "VALUE"]
+    assert rows(whoami)[0] == ["Username", "admin"]
+    assert "system:masters" in whoami and "system:authenticated" in whoami
+    assert kubectl.run("auth", "can-i", "create", "deployments").strip() == "yes"
+    assert kubectl.run("auth", "can-i", "get", "/metrics").strip() == "yes"
+    listing = kubectl.run("auth", "can-i", "--list")
+    assert header(listing) == ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]
+    assert rows(listing)[0] == ["*.*", "[]", "[]", "[*]"]
