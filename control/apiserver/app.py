@@ -18,6 +18,7 @@ from control.apiserver import (
     join,
     metrics,
     openapi,
+    resourcemetrics,
     rest,
     reviews,
     streams,
@@ -142,5 +143,6 @@ def create_app(
     app.register_blueprint(join.blueprint)
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(reviews.blueprint)
+    app.register_blueprint(resourcemetrics.blueprint)
     app.register_blueprint(rest.blueprint)
     return app

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from common.resources import RESOURCES, ResourceType
+from control.apiserver.resourcemetrics import METRICS
 from control.apiserver.reviews import REVIEWS
 
 blueprint = Blueprint("discovery", __name__)
@@ -22,6 +23,11 @@ SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "Pod
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"]}  # fmt: skip
+# Resources served by routes of their own, not stored: (type, verbs).
+UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
+    *((r, ["create"]) for r in REVIEWS),
+    *((m, ["get", "list"]) for m in METRICS),
+)
 # Subresources served in another group version than their parent (group, version).
 SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1")}
 
@@ -34,9 +40,8 @@ def group_versions() -> dict[str, list[ResourceType]]:
 
 
 def served_versions() -> list[str]:
-    """Every group version discovery lists: the stored kinds', then the reviews'."""
-    versions = list(group_versions())
-    versions += [r.api_version for r in REVIEWS if r.api_version not in versions]
+    """Every group version discovery lists: the stored kinds', then the others'."""
+    versions = list(group_versions()) + [r.api_version for r, _ in UNSTORED]
     return list(dict.fromkeys(versions))
 
 
@@ -64,9 +69,9 @@ def resource_list(api_version: str) -> dict[str, Any]:
                 "kind": SUBRESOURCE_KINDS.get(sub) or rt.kind,
                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             })  # fmt: skip
-    resources.extend({"name": r.plural, "singularName": r.singular, "namespaced": False,
-                      "kind": r.kind, "verbs": ["create"]}
-                     for r in REVIEWS if r.api_version == api_version)  # fmt: skip
+    resources.extend({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                      "kind": r.kind, "verbs": verbs}
+                     for r, verbs in UNSTORED if r.api_version == api_version)  # fmt: skip
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version,
             "resources": resources}  # fmt: skip
 
