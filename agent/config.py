@@ -27,6 +27,7 @@ class AgentConfig:
     node_status_interval: float = 10.0  # how often the status is computed
     node_status_report_interval: float = STATUS_REPORT_SECONDS  # unchanged: posted this often
     resync_interval: float = RESYNC_SECONDS
+    resource_metrics_interval: float = 10.0  # 0: no resource metrics (kubectl top)
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT

@@ -23,7 +23,7 @@ import requests
 from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 from docker.utils import parse_repository_tag
 
-from agent import pause, podspec
+from agent import pause, podspec, resourcemetrics
 from agent import runtime as rt
 from agent.docker_exec import DockerExecSession
 from agent.docker_inspect import container_info, registry_unreachable
@@ -278,6 +278,18 @@ class DockerRuntime:
         except rt.ContainerRuntimeError as e:
             if "already in progress" not in str(e):
                 raise
+
+    def usage(self, container_id: str) -> tuple[float, int] | None:
+        try:
+            stats = _call(f"stats {container_id[:12]}",
+                          lambda: self.api.stats(container_id, stream=False, one_shot=True),
+                          rt.ContainerRuntimeError)  # fmt: skip
+        except rt.ContainerNotFoundError:
+            return None
+        total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+        if total is None:
+            return None  # not running: Docker sends empty stats
+        return int(total) / 1e9, resourcemetrics.working_set(stats.get("memory_stats") or {})
 
     def logs(
         self,

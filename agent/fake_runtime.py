@@ -132,6 +132,8 @@ class FakeRuntime:
         self.exec_handler: ExecHandler = default_exec
         self.pod_ip: str | None = None  # set: every sandbox gets this IP (e.g. 127.0.0.1)
         self.execs: list[FakeExecSession] = []
+        # (cumulative CPU seconds, working set bytes) reported by ``usage``, per container id.
+        self.usages: dict[str, tuple[float, int]] = {}
         for image in images:
             self.add_image(image)
 
@@ -318,6 +320,15 @@ class FakeRuntime:
     def inspect(self, container_id: str) -> ContainerInfo:
         with self._lock:
             return self._get(container_id)
+
+    def usage(self, container_id: str) -> tuple[float, int] | None:
+        """What a test set in ``usages`` for the container (a pretend engine measures nothing):
+        (0 CPU seconds, 0 bytes) for a running one by default."""
+        with self._lock:
+            info = self._containers.get(container_id)
+            if info is None or info.state != "running":
+                return None
+            return self.usages.get(container_id, (0.0, 0))
 
     def logs(
         self,

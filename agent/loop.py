@@ -31,6 +31,7 @@ from agent.nodeapi import NodeApiServer
 from agent.periodic import Backoff, Periodic
 from agent.probes import Prober
 from agent.reconnect import ReconnectDetector
+from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
 from agent.sync import PodSyncer
 from common import errors, metrics
@@ -102,6 +103,7 @@ class Agent:
         self.facts = host_facts(engine, cfg.node_ip)
         self._retry("sandbox image", self.runtime.ensure_sandbox_image)
         address, port = cfg.node_api_address or self.facts.ip, cfg.node_api_port
+        sampler = Sampler(self.runtime, self.cluster, cfg.node_name)
         if serve_node_api:
             self.node_api = NodeApiServer(
                 self.runtime,
@@ -110,6 +112,7 @@ class Agent:
                 token=cfg.token,
                 address=address,
                 port=port,
+                resource_metrics=sampler.summary,
             )
             self.node_api.start()
             address, port = self.node_api.address, self.node_api.port
@@ -160,6 +163,10 @@ class Agent:
             Periodic("node-status", status_every, registrar.heartbeat),
             Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
         ]
+        if cfg.resource_metrics_interval > 0 and serve_node_api:
+            self.periodic.append(
+                Periodic("resource-metrics", cfg.resource_metrics_interval, sampler.sample)
+            )
 
     def stop(self) -> None:
         """Stop the threads; containers keep running, as with a kubelet restart."""

@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    metavar="S", help="an unchanged node status is posted this often "
                    "(the kubelet's nodeStatusReportFrequency; default %(default)gs)")  # fmt: skip
     p.add_argument("--resync-interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--resource-metrics-interval", type=float, default=10.0, metavar="S",
+                   help="how often CPU and memory of the node and its containers are read, for "
+                   "kubectl top (0: never)")  # fmt: skip
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="pods synced at once")
     p.add_argument("--backoff-base", type=float, default=10.0, metavar="S")
     p.add_argument("--backoff-cap", type=float, default=300.0, metavar="S")
@@ -94,6 +97,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         node_status_interval=args.node_status_interval,
         node_status_report_interval=args.node_status_report_interval,
         resync_interval=args.resync_interval,
+        resource_metrics_interval=args.resource_metrics_interval,
         workers=args.workers,
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
         seccomp_profile_root=args.seccomp_profile_root,

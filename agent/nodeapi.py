@@ -11,10 +11,11 @@ ThreadingHTTPServer. Effectful.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -97,8 +98,10 @@ class NodeApiServer:
         token: str,
         address: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
+        resource_metrics: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self.runtime = runtime
+        self.resource_metrics = resource_metrics
         self.cluster = cluster
         self.node = node
         self._token = token.encode()
@@ -151,6 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path == "/metrics":
                 self._send(200, metrics.exposition(), metrics.CONTENT_TYPE)
                 return
+            if url.path == "/stats/resource":
+                self._resource_metrics(api)
+                return
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             if len(parts) == 4 and parts[0] == "containerLogs":
                 self._logs(api, parts[1], parts[2], parts[3], parse_qs(url.query))
@@ -192,6 +198,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(e.code, e.reason, e.message)
         except rt.ContainerRuntimeError as e:
             self._status(500, "InternalError", str(e))
+
+    def _resource_metrics(self, api: NodeApiServer) -> None:
+        """The node's and its containers' CPU and memory (``agent.resourcemetrics``), in JSON;
+        503 until two readings give a rate."""
+        summary = api.resource_metrics()
+        if summary is None:
+            raise _HttpError(503, "ServiceUnavailable", "no resource metrics yet")
+        self._send(200, json.dumps(summary).encode(), "application/json")
 
     def _send(self, code: int, body: bytes, content_type: str) -> None:
         self.send_response(code)

@@ -247,6 +247,11 @@ class Runtime(Protocol):
 
     def inspect(self, container_id: str) -> ContainerInfo: ...
 
+    def usage(self, container_id: str) -> tuple[float, int] | None:
+        """The container's cumulative CPU seconds and its memory working set (bytes); None
+        when it is gone or not running."""
+        ...
+
     def logs(
         self,
         container_id: str,

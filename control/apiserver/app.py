@@ -12,7 +12,17 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
 from common.heartbeat import HeartbeatPolicy
-from control.apiserver import discovery, inflight, join, metrics, openapi, rest, streams
+from control.apiserver import (
+    discovery,
+    inflight,
+    join,
+    metrics,
+    openapi,
+    resourcemetrics,
+    rest,
+    reviews,
+    streams,
+)
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
@@ -132,5 +142,7 @@ def create_app(
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(join.blueprint)
     app.register_blueprint(streams.blueprint)
+    app.register_blueprint(reviews.blueprint)
+    app.register_blueprint(resourcemetrics.blueprint)
     app.register_blueprint(rest.blueprint)
     return app

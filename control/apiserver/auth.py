@@ -22,6 +22,11 @@ from common.wellknown import NODE_LEASE_NAMESPACE
 NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 MASTERS_GROUP = "system:masters"
+AUTHENTICATED_GROUP = "system:authenticated"
+# What every authenticated user may GET without a rule of its own: discovery, the OpenAPI
+# documents, health and version (Kubernetes' system:discovery and system:public-info-viewer).
+DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                   "/openapi/*", "/readyz", "/version", "/version/")  # fmt: skip
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 
 
@@ -129,6 +134,32 @@ def authorize(user: User, attrs: Attributes, obj: dict[str, Any] | None = None) 
     if node is not None and _node_may(node, attrs, obj):
         return
     raise errors.ForbiddenError(_forbidden_message(user, attrs), details=_details(attrs))
+
+
+def allowed(user: User, attrs: Attributes) -> bool:
+    """Whether ``authorize`` lets ``user`` do ``attrs`` when no stored object is at hand."""
+    try:
+        authorize(user, attrs)
+    except errors.ForbiddenError:
+        return False
+    return True
+
+
+def may_visit(user: User, verb: str, path: str) -> bool:
+    """Whether ``user`` may send ``verb`` to a non-resource path (``/version``, ``/metrics``)."""
+    if MASTERS_GROUP in user.groups:
+        return True
+    return verb == "get" and any(
+        path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in DISCOVERY_PATHS
+    )
+
+
+def groups_of(user: User) -> tuple[str, ...]:
+    """The user's groups as Kubernetes reports them: every authenticated user is also in
+    ``system:authenticated``."""
+    if AUTHENTICATED_GROUP in user.groups:
+        return user.groups
+    return (*user.groups, AUTHENTICATED_GROUP)
 
 
 def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:

@@ -11,6 +11,8 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from common.resources import RESOURCES, ResourceType
+from control.apiserver.resourcemetrics import METRICS
+from control.apiserver.reviews import REVIEWS
 
 blueprint = Blueprint("discovery", __name__)
 
@@ -21,6 +23,11 @@ SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "Pod
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"]}  # fmt: skip
+# Resources served by routes of their own, not stored: (type, verbs).
+UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
+    *((r, ["create"]) for r in REVIEWS),
+    *((m, ["get", "list"]) for m in METRICS),
+)
 # Subresources served in another group version than their parent (group, version).
 SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1")}
 
@@ -30,6 +37,12 @@ def group_versions() -> dict[str, list[ResourceType]]:
     for rt in RESOURCES:
         out.setdefault(rt.api_version, []).append(rt)
     return out
+
+
+def served_versions() -> list[str]:
+    """Every group version discovery lists: the stored kinds', then the others'."""
+    versions = list(group_versions()) + [r.api_version for r, _ in UNSTORED]
+    return list(dict.fromkeys(versions))
 
 
 def resource_list(api_version: str) -> dict[str, Any]:
@@ -56,6 +69,9 @@ def resource_list(api_version: str) -> dict[str, Any]:
                 "kind": SUBRESOURCE_KINDS.get(sub) or rt.kind,
                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             })  # fmt: skip
+    resources.extend({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                      "kind": r.kind, "verbs": verbs}
+                     for r, verbs in UNSTORED if r.api_version == api_version)  # fmt: skip
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version,
             "resources": resources}  # fmt: skip
 
@@ -86,7 +102,7 @@ def api() -> ResponseReturnValue:
 @blueprint.get("/apis")
 def apis() -> ResponseReturnValue:
     groups = []
-    for api_version in group_versions():
+    for api_version in served_versions():
         if "/" not in api_version:
             continue
         group, ver = api_version.split("/")
@@ -113,7 +129,7 @@ def group_version(group: str, version: str) -> ResponseReturnValue:
 @blueprint.get("/apis/<group>")
 def group(group: str) -> ResponseReturnValue:
     versions = [{"groupVersion": gv, "version": gv.split("/")[1]}
-                for gv in group_versions() if gv.startswith(group + "/")]  # fmt: skip
+                for gv in served_versions() if gv.startswith(group + "/")]  # fmt: skip
     if not versions:
         return jsonify({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                         "message": "the server could not find the requested resource",

@@ -20,6 +20,9 @@ ROOTS: dict[tuple[str, str], str] = {
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("autoscaling/v1", "Scale"): "Scale",
     ("coordination.k8s.io/v1", "Lease"): "Lease",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
 }
 
 MESSAGES: dict[str, str] = {
@@ -121,4 +124,16 @@ MESSAGES: dict[str, str] = {
         "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "
         "4:renewTime:time 5:leaseTransitions?:i 6:strategy?:s 7:preferredHolder?:s"
     ),
+    # The reviews kubectl auth sends; their status is the server's to fill in (sent empty).
+    "SelfSubjectReview": "1:metadata:ObjectMeta",
+    "SelfSubjectAccessReview": "1:metadata:ObjectMeta 2:spec:SelfSubjectAccessReviewSpec",
+    "SelfSubjectAccessReviewSpec": (
+        "1:resourceAttributes?:ResourceAttributes 2:nonResourceAttributes?:NonResourceAttributes"
+    ),
+    "ResourceAttributes": (
+        "1:namespace:s 2:verb:s 3:group:s 4:version:s 5:resource:s 6:subresource:s 7:name:s"
+    ),
+    "NonResourceAttributes": "1:path:s 2:verb:s",
+    "SelfSubjectRulesReview": "1:metadata:ObjectMeta 2:spec:SelfSubjectRulesReviewSpec",
+    "SelfSubjectRulesReviewSpec": "1:namespace:s",
 }

@@ -21,6 +21,11 @@ from common import errors
 from control.validation.schema import K8S_MESSAGE, DeleteOptions, GoType
 from control.validation.schema_cluster import Event, Lease, Namespace, Node
 from control.validation.schema_pod import Pod
+from control.validation.schema_reviews import (
+    SelfSubjectAccessReview,
+    SelfSubjectReview,
+    SelfSubjectRulesReview,
+)
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "Pod": Pod,
@@ -29,6 +34,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "Event": Event,
     "Lease": Lease,
     "DeleteOptions": DeleteOptions,
+    "SelfSubjectReview": SelfSubjectReview,
+    "SelfSubjectAccessReview": SelfSubjectAccessReview,
+    "SelfSubjectRulesReview": SelfSubjectRulesReview,
 }
 # The version named in messages ("v1" for core/v1 and coordination.k8s.io/v1 alike).
 VERSIONS: dict[str, str] = {}

@@ -206,3 +206,39 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+def test_auth_whoami_and_can_i(kubectl: Kubectl) -> None:
+    whoami = kubectl.run("auth", "whoami")
+    assert header(whoami) == ["ATTRIBUTE", "VALUE"]
+    assert rows(whoami)[0] == ["Username", "admin"]
+    assert "system:masters" in whoami and "system:authenticated" in whoami
+    assert kubectl.run("auth", "can-i", "create", "deployments").strip() == "yes"
+    assert kubectl.run("auth", "can-i", "get", "/metrics").strip() == "yes"
+    listing = kubectl.run("auth", "can-i", "--list")
+    assert header(listing) == ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]
+    assert rows(listing)[0] == ["*.*", "[]", "[]", "[*]"]
+
+
+def test_top_nodes_and_pods(kubectl: Kubectl) -> None:
+    kubectl.run("run", "top-me", "--image=tinykube/sleeper:1", "--labels=app=top-me")
+    try:
+        kubectl.run("wait", "--for=condition=Ready", "pod/top-me", "--timeout=60s")
+
+        def measured() -> bool:  # two readings of the agent (10 s apart) make a rate
+            out = subprocess.run(
+                [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "top", "pods",
+                 "-l", "app=top-me"], capture_output=True, text=True, check=False)  # fmt: skip
+            return out.returncode == 0 and "top-me" in out.stdout
+
+        wait_for("metrics of pod top-me", measured, timeout=60, every=1.0)
+        pods = kubectl.run("top", "pods", "-l", "app=top-me")
+        assert header(pods) == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+        assert rows(pods)[0][0] == "top-me" and rows(pods)[0][1].endswith("m")
+        containers = kubectl.run("top", "pods", "top-me", "--containers")
+        assert header(containers) == ["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]
+        nodes = kubectl.run("top", "nodes")
+        assert header(nodes) == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
+        assert rows(nodes)[0][0] == "node-1"
+    finally:
+        kubectl.run("delete", "pod", "top-me", "--wait=false")
