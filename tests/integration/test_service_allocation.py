@@ -162,3 +162,29 @@ def test_two_api_servers_never_hand_out_one_address_twice(
     picked = [body["spec"]["clusterIP"] for _, body in results]
     assert len(set(picked)) == 50
     assert stores[0].claimed("serviceips") == set(picked)
+
+
+def test_default_services_are_made_once_and_repaired(app: Any, store: RedisStore) -> None:
+    from control.registry.defaultservices import ensure_default_services
+
+    registry = app.extensions["tinykube"]["registry"]
+    svcs = must("services")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: ensure_default_services(registry, 6443), range(4)))
+    kubernetes = registry.get(svcs, "default", "kubernetes")
+    assert kubernetes["spec"]["clusterIP"] == "10.96.0.1"
+    assert kubernetes["spec"]["ports"] == [
+        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}
+    ]
+    assert "selector" not in kubernetes["spec"]
+    dns = registry.get(svcs, "kube-system", "kube-dns")
+    assert dns["spec"]["clusterIP"] == "10.96.0.10"
+    assert [(p["name"], p["port"], p["protocol"]) for p in dns["spec"]["ports"]] == [
+        ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]  # fmt: skip
+    assert dns["metadata"]["labels"]["kubernetes.io/cluster-service"] == "true"
+    assert dns["spec"]["selector"] == {"k8s-app": "kube-dns"}
+    assert ips(store) == {"10.96.0.1", "10.96.0.10"}
+    ensure_default_services(registry, 7443)  # the API moved: the Service follows
+    kubernetes = registry.get(svcs, "default", "kubernetes")
+    assert kubernetes["spec"]["ports"][0]["targetPort"] == 7443
+    assert kubernetes["spec"]["clusterIP"] == "10.96.0.1"
