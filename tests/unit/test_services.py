@@ -184,3 +184,23 @@ def test_allocation_bands_and_ranges() -> None:
     assert fields == ["spec.clusterIPs", "spec.ports[0].nodePort"]
     # Values held before an update are not checked again (the range may have changed since).
     assert range_causes(far, set(), ranges) == []
+
+
+def test_servicelb_plan() -> None:
+    from control.controllers.servicelb_plan import planned_status
+
+    def node(ip: str, ready: str, external: str = "") -> dict[str, Any]:
+        addresses = [{"type": "InternalIP", "address": ip}]
+        if external:
+            addresses.append({"type": "ExternalIP", "address": external})
+        return {"status": {"addresses": addresses,
+                           "conditions": [{"type": "Ready", "status": ready}]}}  # fmt: skip
+
+    lb = svc(type="LoadBalancer")
+    nodes = [node("10.0.0.2", "True"), node("10.0.0.1", "True", "203.0.113.1"),
+             node("10.0.0.3", "Unknown"), node("10.0.0.2", "True")]  # fmt: skip
+    assert planned_status(lb, nodes) == {"loadBalancer": {"ingress": [
+        {"ip": "10.0.0.2", "ipMode": "VIP"}, {"ip": "203.0.113.1", "ipMode": "VIP"}]}}  # fmt: skip
+    assert planned_status(lb, []) == {"loadBalancer": {}}
+    assert planned_status(svc(type="NodePort"), nodes) is None
+    assert planned_status(svc(type="LoadBalancer", loadBalancerClass="x/y"), nodes) is None
