@@ -291,6 +291,9 @@ class ServiceStrategy(Strategy):
     def claims(self, obj: Obj) -> list[str] | None:
         return allocation.claims_of(obj)
 
+    def warnings(self, obj: Obj) -> list[str]:
+        return service_warnings(obj)
+
     def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
         return allocation.taken_error(obj, claim)
 
@@ -310,6 +313,24 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
 def strategy(rt: ResourceType) -> Strategy:
     """The strategy of a kind (the default one for kinds with no rules of their own)."""
     return STRATEGIES.get((rt.group, rt.plural), DEFAULT)
+
+
+# Service fields tinykube stores but nothing acts on (ServiceLB advertises the nodes' addresses).
+SERVICE_FIELDS_NOT_ACTED_ON = ("loadBalancerIP", "loadBalancerSourceRanges")
+
+
+def service_warnings(svc: Obj) -> list[str]:
+    """GetWarningsForService's type mismatches, then the fields tinykube does not act on."""
+    spec = svc.get("spec") or {}
+    kind = spec.get("type")
+    out = []
+    if kind == "ExternalName" and spec.get("externalIPs"):
+        out.append('spec.externalIPs is ignored when spec.type is "ExternalName"')
+    if kind != "ExternalName" and spec.get("externalName"):
+        out.append('spec.externalName is ignored when spec.type is not "ExternalName"')
+    out += [f"spec.{f}: tinykube stores this field but does not act on it yet"
+            for f in SERVICE_FIELDS_NOT_ACTED_ON if spec.get(f)]  # fmt: skip
+    return out
 
 
 def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_seconds: int) -> None:
