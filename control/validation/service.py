@@ -13,6 +13,7 @@ from typing import Any
 from common import names
 from common.errors import Cause
 from common.fielderrors import (
+    DUPLICATE,
     duplicate,
     forbidden,
     invalid,
@@ -239,10 +240,13 @@ def _validate_duplicates(spec: Obj) -> list[Cause]:
             node_ports.add((protocol, node_port))
         key = (protocol, port.get("port") or 0)
         if key in ports:
-            # Go prints the ServicePort key struct with %v.
-            shown = {"name": "", "protocol": protocol, "port": key[1], "targetPort": 0,
-                     "nodePort": 0}  # fmt: skip
-            causes.append(duplicate(f"spec.ports[{i}]", shown))
+            # An internal type: field errors print it with Go's %#v.
+            shown = (
+                f'core.ServicePort{{Name:"", Protocol:"{protocol}", AppProtocol:(*string)(nil), '
+                f"Port:{key[1]}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, "
+                'StrVal:""}, NodePort:0}'
+            )
+            causes.append(Cause(f"spec.ports[{i}]", DUPLICATE, f"Duplicate value: {shown}"))
         ports.add(key)
     return causes
 

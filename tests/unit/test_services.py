@@ -204,3 +204,15 @@ def test_servicelb_plan() -> None:
     assert planned_status(lb, []) == {"loadBalancer": {}}
     assert planned_status(svc(type="NodePort"), nodes) is None
     assert planned_status(svc(type="LoadBalancer", loadBalancerClass="x/y"), nodes) is None
+
+
+def test_duplicate_port_and_protocol() -> None:
+    s = svc(ports=[{"name": "a", "port": 80}, {"name": "b", "port": 80},
+                   {"name": "c", "port": 80, "protocol": "UDP"}])  # fmt: skip
+    default_service(s)
+    (cause,) = validate("Service", s)
+    assert (cause.field, cause.reason) == ("spec.ports[1]", "FieldValueDuplicate")
+    assert cause.message == (
+        'Duplicate value: core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), '
+        'Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}'
+    )
