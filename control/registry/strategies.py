@@ -282,7 +282,7 @@ class ServiceStrategy(Strategy):
         held = set(allocation.claims_of(old)) if old is not None else set()
         requested = set(allocation.claims_of(obj)) - held
         ranges = admission.service_ranges
-        causes = allocation.range_causes(obj, requested, ranges)
+        causes = allocation.family_causes(obj) or allocation.range_causes(obj, requested, ranges)
         if causes:
             raise invalid_error("Service", str(obj["metadata"].get("name", "")), causes)
         allocation.fill(obj, ranges, taken, rng)

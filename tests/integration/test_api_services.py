@@ -117,6 +117,8 @@ def test_bad_values_are_refused_with_kubernetes_messages(api: Api) -> None:
         (service(externalTrafficPolicy="Local"), "spec.externalTrafficPolicy"),
         (service(internalTrafficPolicy="Nearby"), "spec.internalTrafficPolicy"),
         (service(ipFamilies=["IPv5"]), "spec.ipFamilies[0]"),
+        (service(ipFamilies=["IPv6"]), "spec.ipFamilies[0]"),
+        (service(ipFamilyPolicy="RequireDualStack"), "spec.ipFamilyPolicy"),
         (service(selector={"app": "a b"}), "spec.selector"),
     ]
     for body, field in cases:

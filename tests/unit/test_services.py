@@ -172,6 +172,10 @@ def test_allocation_bands_and_ranges() -> None:
     assert parse_node_port_range("30000+2767") == (30000, 32767)
     with pytest.raises(ValueError):
         parse_node_port_range("32767-30000")
+    from control.registry.allocation import parse_cluster_ip_range
+
+    with pytest.raises(ValueError, match="only IPv4"):
+        parse_cluster_ip_range("fd00::/108")
     s = svc(type="NodePort", clusterIPs=["10.96.0.5"], clusterIP="10.96.0.5",
             ports=[{"port": 80, "nodePort": 30001}, {"port": 81}])  # fmt: skip
     fill(s, ranges, lambda pool: {"30002"} if pool == "nodeports" else set(), rng)
