@@ -19,20 +19,10 @@ from common.defaults import default_pod
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
-from common.services import (
-    LOAD_BALANCER,
-    default_ip_families,
-    default_service,
-    drop_type_dependent_fields,
-    keep_allocated,
-    normalize_cluster_ips,
-    service_type,
-)
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
-from control.registry import allocation
 from control.registry.allocation import ServiceRanges
-from control.validation import invalid_error, validate
+from control.validation import validate
 
 Obj = dict[str, Any]
 
@@ -245,65 +235,11 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
-class ServiceStrategy(Strategy):
-    """Services: SetDefaults_Service, the ClusterIP fields kept in step, the values a type
-    change no longer needs wiped, and status (the load balancer's) only through ``/status``."""
-
-    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
-        super().prepare_create(rt, obj, now)
-        self.default(obj)
-        normalize_cluster_ips(obj, None)
-        default_ip_families(obj)
-        obj["status"] = {"loadBalancer": {}}
-
-    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
-        self.default(new)
-        normalize_cluster_ips(new, old)
-        drop_type_dependent_fields(new, old)
-        keep_allocated(new, old)
-        default_ip_families(new)
-        super().prepare_update(rt, new, old)
-        if service_type(new) != LOAD_BALANCER:
-            new.setdefault("status", {})["loadBalancer"] = {}
-
-    def default(self, obj: Obj) -> None:
-        default_service(obj)
-
-    holds_claims = True
-
-    def allocate(
-        self,
-        obj: Obj,
-        old: Obj | None,
-        admission: Admission,
-        taken: Callable[[str], Container[str]],
-        rng: random.Random,
-    ) -> set[str]:
-        held = set(allocation.claims_of(old)) if old is not None else set()
-        requested = set(allocation.claims_of(obj)) - held
-        ranges = admission.service_ranges
-        causes = allocation.family_causes(obj) or allocation.range_causes(obj, requested, ranges)
-        if causes:
-            raise invalid_error("Service", str(obj["metadata"].get("name", "")), causes)
-        allocation.fill(obj, ranges, taken, rng)
-        return requested
-
-    def claims(self, obj: Obj) -> list[str] | None:
-        return allocation.claims_of(obj)
-
-    def warnings(self, obj: Obj) -> list[str]:
-        return service_warnings(obj)
-
-    def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
-        return allocation.taken_error(obj, claim)
-
-
 DEFAULT = Strategy()
 STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "pods"): PodStrategy(),
     ("", "nodes"): NodeStrategy(),
     ("", "namespaces"): NamespaceStrategy(),
-    ("", "services"): ServiceStrategy(),
     ("coordination.k8s.io", "leases"): LeaseStrategy(),
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
@@ -313,24 +249,6 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
 def strategy(rt: ResourceType) -> Strategy:
     """The strategy of a kind (the default one for kinds with no rules of their own)."""
     return STRATEGIES.get((rt.group, rt.plural), DEFAULT)
-
-
-# Service fields tinykube stores but nothing acts on (ServiceLB advertises the nodes' addresses).
-SERVICE_FIELDS_NOT_ACTED_ON = ("loadBalancerIP", "loadBalancerSourceRanges")
-
-
-def service_warnings(svc: Obj) -> list[str]:
-    """GetWarningsForService's type mismatches, then the fields tinykube does not act on."""
-    spec = svc.get("spec") or {}
-    kind = spec.get("type")
-    out = []
-    if kind == "ExternalName" and spec.get("externalIPs"):
-        out.append('spec.externalIPs is ignored when spec.type is "ExternalName"')
-    if kind != "ExternalName" and spec.get("externalName"):
-        out.append('spec.externalName is ignored when spec.type is not "ExternalName"')
-    out += [f"spec.{f}: tinykube stores this field but does not act on it yet"
-            for f in SERVICE_FIELDS_NOT_ACTED_ON if spec.get(f)]  # fmt: skip
-    return out
 
 
 def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_seconds: int) -> None:
@@ -421,3 +339,7 @@ def resource_type(name: str) -> ResourceType:
     if rt is None:
         raise errors.NotFoundError("the server could not find the requested resource")
     return rt
+
+
+# The kinds whose strategies live in modules of their own register themselves here.
+from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
