@@ -44,7 +44,6 @@ IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 TRAFFIC_DISTRIBUTIONS = ("PreferClose",)
 MAX_AFFINITY_SECONDS = 86400  # core.MaxClientIPServiceAffinitySeconds
-KUBELET_PORT = 10250  # ports.KubeletPort: never exposed by a LoadBalancer
 IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 
@@ -101,14 +100,6 @@ def _validate_type(svc: Obj, spec: Obj) -> list[Cause]:
         causes.append(
             invalid("spec.clusterIPs[0]", ips[0], f"may not be set to 'None' for {kind} services")
         )
-    if kind == LOAD_BALANCER:
-        for i, port in enumerate(_list(spec.get("ports"))):
-            if _dict(port).get("port") == KUBELET_PORT:
-                causes.append(
-                    invalid(f"spec.ports[{i}]", KUBELET_PORT,
-                            f"may not expose port {KUBELET_PORT} externally since it is used "
-                            "by kubelet")
-                )  # fmt: skip
     if kind == EXTERNAL_NAME:
         causes.extend(_validate_external_name(spec))
     return causes
