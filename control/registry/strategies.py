@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
 from typing import Any
 
 from common import errors, meta
 from common.defaults import default_pod
+from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
+from control.registry.allocation import ServiceRanges
 from control.validation import validate
 
 Obj = dict[str, Any]
@@ -65,6 +68,8 @@ class Admission:
     default_tolerations: tuple[int, int] | None = None
     # The Lease duration the server hands each node now (``control.registry.nodeleases``).
     node_lease_duration: Callable[[], int] | None = None
+    # Where Services' ClusterIPs and node ports come from.
+    service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
 
 
 class Strategy:
@@ -74,6 +79,8 @@ class Strategy:
     # The field a list or watch may be narrowed to by a store index (pods: spec.nodeName).
     indexed_field: str | None = None
     always_generation = False
+    # Whether objects of the kind hold unique values (store claims: ``allocate``, ``claims``).
+    holds_claims = False
 
     def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         """Set the server-owned metadata and reset what a client may not choose."""
@@ -118,6 +125,31 @@ class Strategy:
 
     def warnings(self, obj: Obj) -> list[str]:
         """``Warning`` header texts for a create."""
+        return []
+
+    def allocate(
+        self,
+        obj: Obj,
+        old: Obj | None,
+        admission: Admission,
+        taken: Callable[[str], Container[str]],
+        rng: random.Random,
+    ) -> set[str]:
+        """Fill in the unique values the object lacks, from those not ``taken`` (by pool);
+        raise the 422 of a requested one out of range; return the claims the client asked
+        for (a taken one is the client's error, a taken pick is picked again)."""
+        return set()
+
+    def claims(self, obj: Obj) -> list[str] | None:
+        """The store claims the object holds (None: its kind holds none)."""
+        return None
+
+    def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
+        """The error of a requested value another object holds."""
+        return errors.ConflictError(f"{claim} is already allocated")
+
+    def validate_status(self, new: Obj, old: Obj) -> list[Cause]:
+        """Default then check a status written through ``/status`` (in place)."""
         return []
 
     def check_deletable(self, name: str) -> None:
@@ -312,3 +344,7 @@ def resource_type(name: str) -> ResourceType:
     if rt is None:
         raise errors.NotFoundError("the server could not find the requested resource")
     return rt
+
+
+# The kinds whose strategies live in modules of their own register themselves here.
+from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
