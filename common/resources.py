@@ -71,6 +71,8 @@ RESOURCES: tuple[ResourceType, ...] = (
         "Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), (), ("status", "finalize")
     ),
     ResourceType("Event", "events", "event", "", "v1", True, ("ev",)),
+    ResourceType("ConfigMap", "configmaps", "configmap", "", "v1", True, ("cm",)),
+    ResourceType("Secret", "secrets", "secret", "", "v1", True),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
     ResourceType(
         "Deployment",

@@ -1,0 +1,181 @@
+"""Validation of ConfigMap and Secret, as pkg/apis/core/validation does it (ValidateConfigMap,
+ValidateSecret and their updates): key names, the 1 MiB limit, the keys each Secret type needs,
+``immutable``. Registers their schemas and validators with control.validation. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from common import names
+from common.errors import Cause
+from common.fielderrors import forbidden, invalid, required, too_long
+from control.validation.decode import register_schema
+from control.validation.dispatch import register_validator
+from control.validation.meta import (
+    FIELD_IMMUTABLE,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from control.validation.schema_config import ConfigMap, Secret
+
+Obj = Mapping[str, Any]
+
+# core.MaxSecretSize: the most bytes of data a ConfigMap or Secret may hold (etcd's request limit
+# leaves room for the rest of the object).
+MAX_SIZE = 1 * 1024 * 1024
+CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+_CONFIG_KEY_RE = re.compile(f"^{CONFIG_KEY_FMT}$")
+IMMUTABLE_SET = "field is immutable when `immutable` is set"
+# The contents of a docker config never appear in a message.
+REDACTED = "<secret contents redacted>"
+
+OPAQUE = "Opaque"
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+SERVICE_ACCOUNT_NAME = "kubernetes.io/service-account.name"
+DOCKERCFG = "kubernetes.io/dockercfg"
+DOCKERCFG_KEY = ".dockercfg"
+DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
+DOCKER_CONFIG_JSON_KEY = ".dockerconfigjson"
+BASIC_AUTH = "kubernetes.io/basic-auth"
+SSH_AUTH = "kubernetes.io/ssh-auth"
+TLS = "kubernetes.io/tls"
+TLS_CERT_KEY = "tls.crt"
+TLS_PRIVATE_KEY_KEY = "tls.key"
+
+
+def is_config_map_key(value: str) -> list[str]:
+    """IsConfigMapKey: a file name a volume may hold (no ``/``, not ``.``/``..``)."""
+    msgs: list[str] = []
+    if len(value) > names.DNS1123_SUBDOMAIN_MAX:
+        msgs.append(names.max_len_error(names.DNS1123_SUBDOMAIN_MAX))
+    if not _CONFIG_KEY_RE.match(value):
+        msgs.append(
+            names.regex_error(_CONFIG_KEY_MSG, CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name")
+        )
+    if value == ".":
+        msgs.append("must not be '.'")
+    elif value == "..":
+        msgs.append("must not be '..'")
+    elif value.startswith(".."):
+        msgs.append("must not start with '..'")
+    return msgs
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def decoded(value: Any) -> bytes:
+    """The bytes of a base64 ``[]byte`` field (already checked by the schema)."""
+    return base64.b64decode(str(value).replace("\r", "").replace("\n", ""))
+
+
+def _keys(data: Mapping[str, Any], path: str) -> list[Cause]:
+    return [invalid(f"{path}[{k}]", k, m) for k in data for m in is_config_map_key(k)]
+
+
+def _meta(obj: Obj, old: Obj | None) -> list[Cause]:
+    if old is None:
+        return validate_object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
+    return validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
+
+
+def validate_config_map(cm: Obj, old: Obj | None = None) -> list[Cause]:
+    causes = _meta(cm, old)
+    if old is not None:
+        causes.extend(_immutable(cm, old, ("data", "binaryData")))
+    data, binary = _dict(cm.get("data")), _dict(cm.get("binaryData"))
+    causes.extend(_keys(data, "data"))
+    causes.extend(
+        invalid(f"data[{k}]", k, "duplicate of key present in binaryData")
+        for k in data
+        if k in binary
+    )
+    causes.extend(_keys(binary, "binaryData"))
+    size = sum(len(str(v).encode()) for v in data.values())
+    size += sum(len(decoded(v)) for v in binary.values())
+    if size > MAX_SIZE:
+        causes.append(too_long("[]", MAX_SIZE))  # the whole object: kube-apiserver prints []
+    return causes
+
+
+def _immutable(obj: Obj, old: Obj, fields: tuple[str, ...]) -> list[Cause]:
+    if old.get("immutable") is not True:
+        return []
+    causes = []
+    if obj.get("immutable") is not True:
+        causes.append(forbidden("immutable", IMMUTABLE_SET))
+    for name in fields:
+        if dict(_dict(obj.get(name))) != dict(_dict(old.get(name))):
+            causes.append(forbidden(name, IMMUTABLE_SET))
+    return causes
+
+
+def validate_secret(secret: Obj, old: Obj | None = None) -> list[Cause]:
+    causes = _meta(secret, old)
+    if old is not None:
+        if (secret.get("type") or "") != (old.get("type") or ""):
+            causes.append(invalid("type", secret.get("type") or "", FIELD_IMMUTABLE))
+        causes.extend(_immutable(secret, old, ("data",)))
+    data = _dict(secret.get("data"))
+    causes.extend(_keys(data, "data"))
+    if sum(len(decoded(v)) for v in data.values()) > MAX_SIZE:
+        causes.append(too_long("data", MAX_SIZE))
+    causes.extend(_type_causes(secret, data))
+    return causes
+
+
+def _type_causes(secret: Obj, data: Mapping[str, Any]) -> list[Cause]:
+    """The keys (or annotation) each built-in Secret type requires."""
+    kind = secret.get("type") or OPAQUE
+    if kind == SERVICE_ACCOUNT_TOKEN:
+        annotations = _dict(_dict(secret.get("metadata")).get("annotations"))
+        if not annotations.get(SERVICE_ACCOUNT_NAME):
+            return [required(f"metadata.annotations[{SERVICE_ACCOUNT_NAME}]")]
+    elif kind in (DOCKERCFG, DOCKER_CONFIG_JSON):
+        key = DOCKERCFG_KEY if kind == DOCKERCFG else DOCKER_CONFIG_JSON_KEY
+        if key not in data:
+            return [required(f"data[{key}]")]
+        problem = _json_object_error(decoded(data[key]))
+        if problem is not None:
+            return [invalid(f"data[{key}]", REDACTED, problem)]
+    elif kind == BASIC_AUTH:
+        if "username" not in data and "password" not in data:
+            return [required("data[username]"), required("data[password]")]
+    elif kind == SSH_AUTH:
+        if not data.get("ssh-privatekey"):
+            return [required("data[ssh-privatekey]")]
+    elif kind == TLS:
+        keys = (TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY)
+        return [required(f"data[{k}]") for k in keys if k not in data]
+    return []
+
+
+def _json_object_error(raw: bytes) -> str | None:
+    """Go's json.Unmarshal error for bytes that are not a JSON object, or None."""
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        pos = getattr(e, "pos", len(raw))
+        text = raw.decode(errors="replace")
+        if pos >= len(text.rstrip()):
+            return "unexpected end of JSON input"
+        where = "looking for beginning of value" if "Expecting value" in str(e) else "in JSON"
+        return f"invalid character {text[pos]!r} {where}"
+    if not isinstance(value, dict) and value is not None:
+        kind = "array" if isinstance(value, list) else type(value).__name__
+        kind = {"str": "string", "int": "number", "float": "number", "bool": "bool"}.get(kind, kind)
+        return f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+    return None
+
+
+register_schema("ConfigMap", ConfigMap)
+register_schema("Secret", Secret)
+register_validator("ConfigMap", validate_config_map)
+register_validator("Secret", validate_secret)
