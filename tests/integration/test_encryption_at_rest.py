@@ -192,4 +192,6 @@ def test_the_api_server_refuses_to_start_with_a_bad_file_or_a_wrong_key(
     wrong.write_text(encryption.new_config())  # a fresh random key1
     assert main([*base, "--encryption-provider-config", str(wrong)]) == 1
     err = capsys.readouterr().err
-    assert f"error: 1 stored secrets cannot be read with --encryption-provider-config {wrong}" in err
+    assert f"error: 1 stored secrets cannot be read with --encryption-provider-config {wrong}" in (
+        err
+    )
