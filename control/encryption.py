@@ -21,8 +21,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-API_VERSION = "apiserver.config.k8s.io/v1"
-KIND = "EncryptionConfiguration"
+from common.encryptionconfig import API_VERSION, KIND, new_config
+
+__all__ = ["new_config"]  # re-exported: the file a new cluster starts with
+
 # What every encrypted value starts with; the identity provider refuses to read such a value.
 ENCRYPTED = b"k8s:enc:"
 BLOCK = 16  # AES block size, and the CBC IV
@@ -239,23 +241,3 @@ def _named_key(key: Any, where: str, sizes: tuple[int, ...]) -> tuple[str, bytes
             f"got {len(secret)}, expected one of [{want}]"
         )
     return name, secret
-
-
-def new_config(resources: tuple[str, ...] = ("secrets",), name: str = "key1") -> str:
-    """An EncryptionConfiguration with one random aescbc key, then identity (so that values
-    written before encryption was turned on stay readable)."""
-    secret = base64.b64encode(os.urandom(32)).decode()
-    doc = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "resources": [
-            {
-                "resources": list(resources),
-                "providers": [
-                    {"aescbc": {"keys": [{"name": name, "secret": secret}]}},
-                    {"identity": {}},
-                ],
-            }
-        ],
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
