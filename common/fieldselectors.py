@@ -52,6 +52,7 @@ GENERIC_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
 # Kubernetes 1.31 added spec.clusterIP and spec.type (used by kube-proxy and DNS servers).
 SERVICE_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace", "spec.clusterIP",
                                   "spec.type"})  # fmt: skip
+SECRET_FIELD_LABELS = GENERIC_FIELD_LABELS | {"type"}
 
 FIELD_LABELS: dict[str, frozenset[str]] = {
     "Pod": POD_FIELD_LABELS,
@@ -59,6 +60,7 @@ FIELD_LABELS: dict[str, frozenset[str]] = {
     "Node": NODE_FIELD_LABELS,
     "Namespace": NAMESPACE_FIELD_LABELS,
     "Service": SERVICE_FIELD_LABELS,
+    "Secret": SECRET_FIELD_LABELS,
 }
 # Kinds with their own conversion function answer "field label not supported: x"; the others
 # get the apimachinery default message.
@@ -286,12 +288,17 @@ def service_fields(svc: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def secret_fields(secret: Mapping[str, Any]) -> dict[str, str]:
+    return {**generic_fields(secret), "type": _text(secret.get("type"))}
+
+
 _FIELD_FUNCS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
     "Pod": pod_fields,
     "Event": event_fields,
     "Node": node_fields,
     "Namespace": namespace_fields,
     "Service": service_fields,
+    "Secret": secret_fields,
 }
 
 

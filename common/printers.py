@@ -297,6 +297,16 @@ def _lease_cells(lease: Obj, now: dt.datetime) -> list[str]:
     ]
 
 
+def _config_map_cells(cm: Obj, now: dt.datetime) -> list[str]:
+    count = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
+    return [_name(cm), str(count), _age(cm, now)]
+
+
+def _secret_cells(secret: Obj, now: dt.datetime) -> list[str]:
+    count = len(secret.get("data") or {})
+    return [_name(secret), str(secret.get("type") or ""), str(count), _age(secret, now)]
+
+
 def _default_cells(obj: Obj, now: dt.datetime) -> list[str]:
     return [_name(obj), _age(obj, now)]
 
@@ -322,6 +332,22 @@ _WORKLOAD_WIDE = (
     Column("Containers", 1, description="Names of each container in the template."),
     Column("Images", 1, description="Images referenced by each container in the template."),
     Column("Selector", 1),
+)
+_CONFIG_MAP_DATA_DOC = (
+    "Data contains the configuration data. Each key must consist of alphanumeric characters, "
+    "'-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The "
+    "keys stored in Data must not overlap with the keys in the BinaryData field, this is "
+    "enforced during validation process."
+)
+_SECRET_DATA_DOC = (
+    "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' "
+    "or '.'. The serialized form of the secret data is a base64 encoded string, representing the "
+    "arbitrary (possibly non-string) data value here. Described in "
+    "https://tools.ietf.org/html/rfc4648#section-4"
+)
+_SECRET_TYPE_DOC = (
+    "Used to facilitate programmatic handling of secret data. More info: "
+    "https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"
 )
 _POD_DOCS = (
     "The aggregate readiness state of this pod for accepting traffic.",
@@ -374,6 +400,15 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Type"), Column("Cluster-IP"), Column("External-IP"), Column("Port(s)"),
          _AGE, Column("Selector", 1)),
         service_cells,
+    ),
+    "configmaps": TablePrinter(
+        (_NAME, Column("Data", description=_CONFIG_MAP_DATA_DOC, integer=True), _AGE),
+        _config_map_cells,
+    ),
+    "secrets": TablePrinter(
+        (_NAME, Column("Type", description=_SECRET_TYPE_DOC),
+         Column("Data", description=_SECRET_DATA_DOC, integer=True), _AGE),
+        _secret_cells,
     ),
 }  # fmt: skip
 

@@ -72,6 +72,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("Event", "events", "event", "", "v1", True, ("ev",)),
     ResourceType("Service", "services", "service", "", "v1", True, ("svc",), ("all",), ("status",)),
+    ResourceType("ConfigMap", "configmaps", "configmap", "", "v1", True, ("cm",)),
+    ResourceType("Secret", "secrets", "secret", "", "v1", True),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
     ResourceType(
         "Deployment",

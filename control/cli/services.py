@@ -102,7 +102,7 @@ def _split(values: Sequence[str]) -> list[str]:
 
 
 def _send(session: Session, obj: Obj, dry_run: str, output: str | None) -> None:
-    from control.cli.create import _send as send  # create imports this module's group
+    from control.cli.create import send  # create imports this module's group
 
     send(session, SERVICES, obj, dry_run, output)
 

@@ -7,6 +7,7 @@ default one), a schema and a printer. Pure: objects in, objects out.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import random
@@ -240,6 +241,31 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class SecretStrategy(Strategy):
+    """``type`` defaults to Opaque; ``stringData`` is folded into ``data`` (base64) before the
+    object is validated or stored, its keys winning, as the v1 conversion does."""
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+
+    def default(self, obj: Obj) -> None:
+        fold_string_data(obj)
+        if not obj.get("type"):
+            obj["type"] = "Opaque"
+
+
+def fold_string_data(secret: Obj) -> None:
+    """Move a Secret's ``stringData`` into ``data`` as base64 (the write-only convenience field)."""
+    strings = secret.pop("stringData", None)
+    if not strings:
+        return
+    data = dict(secret.get("data") or {})
+    for key, value in strings.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    secret["data"] = data
+
+
 DEFAULT = Strategy()
 STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "pods"): PodStrategy(),
@@ -248,6 +274,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("coordination.k8s.io", "leases"): LeaseStrategy(),
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
+    ("", "secrets"): SecretStrategy(),
 }
 
 

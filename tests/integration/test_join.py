@@ -117,8 +117,13 @@ def test_joined_node_gets_a_node_token_restricted_like_any_node(joinable: Any) -
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
     assert node.call("POST", "/api/v1/namespaces/default/pods", pod)[0] == 403
     assert admin.call("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
-    # The stored credential is not served by the API.
-    assert admin.call("GET", "/api/v1/namespaces/kube-system/secrets")[0] == 404
+    # The stored credential is a Secret in kube-system, as a bootstrap token is: an
+    # administrator may read it, no node may.
+    path = "/api/v1/namespaces/kube-system/secrets"
+    code, listed = admin.call("GET", path)
+    assert code == 200 and [s["type"] for s in listed["items"]] == ["tinykube.io/node-token"]
+    assert node.call("GET", path)[0] == 403
+    assert node.call("GET", f"{path}/{listed['items'][0]['metadata']['name']}")[0] == 403
     # A made-up token of the same shape is refused.
     fake = body["token"].split(".")[0] + "." + "a" * 32
     assert Api(joinable.test_client(), fake).call("GET", "/api/v1/nodes")[0] == 401
