@@ -37,6 +37,7 @@ from control.registry import (
     scale,
 )
 from control.registry import strategies as st
+from control.registry.dryrun import DryRunStore
 from control.registry.filtering import complete
 from control.registry.nodeleases import NodeLeases
 from control.registry.podsecurity import PodSecurityAdmission
@@ -96,6 +97,18 @@ class Registry:
         self.default_tolerations = default_tolerations
         self.admission = st.Admission(default_tolerations, self.node_leases.duration)
         self.clock = clock
+        # True in the view ``dry_running()`` returns: every write checked and answered, none made.
+        self.dry_run = False
+
+    def dry_running(self) -> Registry:
+        """The same registry for a ``dryRun=All`` request: every step of a write runs (defaults,
+        admission, validation, preconditions, conflicts) and its answer is the object as it would
+        be stored, but the store is not written and no watcher hears of it. Strategies see
+        ``dry_run`` in ``allocate`` and reserve nothing outside the object."""
+        view = copy.copy(self)
+        view.store = DryRunStore(self.store)
+        view.dry_run = True
+        return view
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -205,14 +218,15 @@ class Registry:
         self.pod_security.admit(self.store, rt, obj, None, ns)
         warnings: Warnings = strategy.warnings(obj)
         try:
-            created = complete(rt, self.store.create(rt.plural, obj))
-            self.node_leases.remember(rt, created)
-            return created, warnings
+            with self._allocated(strategy, obj, None):
+                created = complete(rt, self.store.create(rt.plural, obj))
         except errors.AlreadyExistsError:
             raise errors.AlreadyExistsError(
                 f'{rt.qualified} "{m["name"]}" already exists',
                 details={"name": m["name"], "group": rt.group, "kind": rt.plural},
             ) from None
+        self._remember(rt, created)
+        return created, warnings
 
     def replace(
         self,
@@ -228,7 +242,8 @@ class Registry:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
-        if not sub and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
+        quick = not sub and not self.dry_run
+        if quick and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
             return renewed
         obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
@@ -287,15 +302,16 @@ class Registry:
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Any) -> Obj:
         opts = options if isinstance(options, dict) else {}
         decode_object("DeleteOptions", opts)
+        # The options first, as kube-apiserver's handler validates them before any read.
+        causes = validate("DeleteOptions", opts)
+        if causes:
+            raise invalid_error("DeleteOptions", "", causes)
         pre = opts.get("preconditions") or {}
         obj = self.get(rt, namespace, name)
         answers.check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
         strategy = st.strategy(rt)
         strategy.check_deletable(name)
-        causes = validate("DeleteOptions", opts)
-        if causes:
-            raise invalid_error("DeleteOptions", "", causes)
         grace = strategy.grace_period(obj, opts.get("gracePeriodSeconds"))
         policy = deletion.propagation_policy(opts)
         finalizers = deletion.gc_finalizers(obj["metadata"].get("finalizers") or [], policy)
@@ -367,13 +383,29 @@ class Registry:
             return old
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
-            updated = complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
-            self.node_leases.remember(rt, updated)
-            return updated if sub == "status" else self._remove_if_done(rt, updated)
+            with self._allocated(st.strategy(rt), new, old):
+                updated = complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
         except errors.ConflictError:
             raise answers.conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
             raise answers.not_found(rt, old["metadata"]["name"]) from None
+        self._remember(rt, updated)
+        return updated if sub == "status" else self._remove_if_done(rt, updated)
+
+    @contextlib.contextmanager
+    def _allocated(self, strategy: st.Strategy, obj: Obj, old: Obj | None) -> Iterator[None]:
+        """The strategy's reservations for a write, given back if the write fails."""
+        strategy.allocate(obj, old, dry_run=self.dry_run)
+        try:
+            yield
+        except BaseException:
+            strategy.release(obj, old, dry_run=self.dry_run)
+            raise
+
+    def _remember(self, rt: ResourceType, written: Obj) -> None:
+        """Keep a node Lease just written for its next renewal (never one a dry run made up)."""
+        if not self.dry_run:
+            self.node_leases.remember(rt, written)
 
     def _decode(
         self,

@@ -120,6 +120,14 @@ class Strategy:
         """``Warning`` header texts for a create."""
         return []
 
+    def allocate(self, obj: Obj, old: Obj | None, *, dry_run: bool) -> None:
+        """Reserve what the object takes outside its own key (a Service's ClusterIP and node
+        ports), once it is valid and just before it is written (``old`` is None on a create).
+        With ``dry_run`` only check that it is free: a dry run reserves nothing."""
+
+    def release(self, obj: Obj, old: Obj | None, *, dry_run: bool) -> None:
+        """Give back what ``allocate`` reserved when the write then failed."""
+
     def check_deletable(self, name: str) -> None:
         """Raise when an object of this kind and name may never be deleted."""
 
@@ -171,6 +179,14 @@ class NamespaceStrategy(Strategy):
     def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
         super().prepare_update(rt, new, old)
         new["spec"] = copy.deepcopy(old.get("spec") or {})  # finalizers: only via /finalize
+
+    def allocate(self, obj: Obj, old: Obj | None, *, dry_run: bool) -> None:
+        """Reserve what the object takes outside its own key (a Service's ClusterIP and node
+        ports), once it is valid and just before it is written (``old`` is None on a create).
+        With ``dry_run`` only check that it is free: a dry run reserves nothing."""
+
+    def release(self, obj: Obj, old: Obj | None, *, dry_run: bool) -> None:
+        """Give back what ``allocate`` reserved when the write then failed."""
 
     def check_deletable(self, name: str) -> None:
         check_namespace_deletable(name)
