@@ -1,13 +1,14 @@
-"""OpenAPI v3 documents: ``/openapi/v3`` lists one document per group version, and each document
-describes the operations tinykube serves on its resources (paths, verbs, the query parameters
-honoured, kube-apiserver's ``x-kubernetes-action`` and ``x-kubernetes-group-version-kind``).
+"""OpenAPI documents: ``/openapi/v3`` lists one document per group version, each describing the
+operations tinykube serves on its resources (paths, verbs, the query parameters honoured, request
+and response bodies, kube-apiserver's ``x-kubernetes-action`` and
+``x-kubernetes-group-version-kind``) with the schemas of every kind in ``components``;
+``/openapi/v2`` is the same as one Swagger 2.0 document. The schemas are generated from the
+models the server decodes with (``control.apiserver.openapischema``).
 
-kubectl reads them to learn that the server validates fields itself (the ``fieldValidation``
-parameter of a kind's PATCH), and then skips its client-side schema validation. No schemas are
-served (``components`` is empty, operations have no request or response body schema): tinykube
-validates with its own models, and a document must not claim schemas it does not check. Without
-request body content types, kubectl computes apply patches from its built-in types, as it does
-with no OpenAPI at all. Pure, but for the blueprint's two routes.
+kubectl reads v3 for ``explain``, for the patch strategy of ``apply`` and to learn that the
+server validates fields itself (the ``fieldValidation`` parameter of a kind's PATCH). v2 is served
+as JSON only: a client asking for the protobuf encoding alone (client-go's ``OpenAPISchema``)
+gets 406 and kubectl then works from v3. Pure, but for the blueprint's routes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from common import errors
 from common.resources import ResourceType
+from control.apiserver import openapischema as oas
 from control.apiserver.discovery import KUBERNETES_VERSION, group_versions
+from control.registry.registry import PATCHERS
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -31,6 +34,14 @@ _FIELD_VALIDATION = {
     "description": "How the server handles fields of the body it does not know: Ignore drops "
     "them, Warn drops them and answers a Warning header for each, Strict (the default) rejects "
     "the request with a BadRequest naming them.",
+    "schema": {"type": "string", "uniqueItems": True},
+}
+_DRY_RUN = {
+    "name": "dryRun",
+    "in": "query",
+    "description": "When present, indicates that modifications should not be persisted. An "
+    "invalid or unrecognized dryRun directive will result in an error response and no further "
+    "processing of the request. Valid values are: - All: all dry run stages will be processed",
     "schema": {"type": "string", "uniqueItems": True},
 }
 _QUERY = {
@@ -51,6 +62,10 @@ def _gvk(rt: ResourceType) -> dict[str, str]:
     return {"group": rt.group, "version": rt.version, "kind": rt.kind}
 
 
+def _content(schema: dict[str, Any], types: tuple[str, ...] = ("application/json",)) -> Any:
+    return {t: {"schema": schema} for t in types}
+
+
 def _operation(rt: ResourceType, verb: str, action: str, namespaced: bool) -> dict[str, Any]:
     group = rt.group.split(".")[0].capitalize() if rt.group else "Core"
     if action == "list" and rt.namespaced and not namespaced:
@@ -58,14 +73,32 @@ def _operation(rt: ResourceType, verb: str, action: str, namespaced: bool) -> di
     else:
         noun = ("Namespaced" if namespaced else "") + rt.kind
     params = [_FIELD_VALIDATION] if action in ("post", "put", "patch") else []
+    if action in ("post", "put", "patch", "delete"):
+        params.append(_DRY_RUN)
     params += [_param(p) for p in _QUERY.get(action, ())]
-    return {
+    names = _kind_names()
+    body = oas.V3.ref(names[rt.kind])
+    returned = oas.V3.ref(names[rt.kind] + "List") if action == "list" else body
+    out: dict[str, Any] = {
         "operationId": f"{verb}{group}{rt.version.capitalize()}{noun}",
         "parameters": params,
-        "responses": {"200": {"description": "OK"}},
+        "responses": {"200": {"description": "OK", "content": _content(returned)}},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": _gvk(rt),
     }
+    if action in ("post", "put"):
+        out["requestBody"] = {"content": _content(body), "required": True}
+    elif action == "patch":
+        patch = {"type": "object"}
+        out["requestBody"] = {"content": _content(patch, tuple(PATCHERS)), "required": True}
+    elif action == "delete":
+        options = oas.V3.ref(names["DeleteOptions"])
+        out["requestBody"] = {"content": _content(options)}
+    return out
+
+
+def _kind_names() -> dict[str, str]:
+    return oas.definitions(oas.V3)[1]
 
 
 def _paths(rt: ResourceType) -> dict[str, Any]:
@@ -101,7 +134,7 @@ def document(api_version: str) -> dict[str, Any]:
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION[2]},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": oas.definitions(oas.V3)[0]},
     }
 
 
@@ -137,3 +170,66 @@ def openapi_document(version: str, group: str = "") -> Response:
     if api_version not in group_versions():
         raise errors.NotFoundError("the server could not find the requested resource")
     return Response(_encoded(document(api_version)), mimetype="application/json")
+
+
+def swagger() -> dict[str, Any]:
+    """``/openapi/v2``: every group version's paths and every schema, as Swagger 2.0."""
+    paths: dict[str, Any] = {}
+    for api_version in group_versions():
+        for path, item in document(api_version)["paths"].items():
+            paths[path] = {verb: _v2_operation(op) if isinstance(op, dict) else
+                           [_v2_param(p) for p in op] for verb, op in item.items()}  # fmt: skip
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION[2]},
+        "paths": paths,
+        "definitions": oas.definitions(oas.V2)[0],
+    }
+
+
+def _v2_ref(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    return oas.V2.ref(ref.rsplit("/", 1)[1]) if ref else schema
+
+
+def _v2_param(param: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update(param.get("schema") or {})
+    return out
+
+
+def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in op.items() if k not in ("requestBody", "responses", "parameters")}
+    params = [_v2_param(p) for p in op.get("parameters", [])]
+    body = op.get("requestBody")
+    if body:
+        content = body["content"]
+        first = next(iter(content.values()))["schema"]
+        params.append({"name": "body", "in": "body", "required": bool(body.get("required")),
+                       "schema": _v2_ref(first)})  # fmt: skip
+        out["consumes"] = list(content)
+    out["parameters"] = params
+    ok: dict[str, Any] = {"description": "OK"}
+    for media in op["responses"]["200"].get("content", {}).values():
+        ok["schema"] = _v2_ref(media["schema"])
+    out["responses"] = {"200": ok}
+    out["produces"] = ["application/json", "application/yaml"]
+    return out
+
+
+def _wants_json() -> bool:
+    """Whether the request accepts JSON (client-go's OpenAPISchema asks for protobuf only)."""
+    accept = request.headers.get("Accept", "")
+    if not accept:
+        return True
+    return any(t.split(";")[0].strip() in ("application/json", "*/*", "application/*")
+               for t in accept.split(","))  # fmt: skip
+
+
+@blueprint.get("/openapi/v2")
+def openapi_v2() -> Response:
+    if not _wants_json():
+        raise errors.NotAcceptableError(
+            "only the following media types are accepted: application/json"
+        )
+    return Response(_encoded(swagger()), mimetype="application/json")
