@@ -4,8 +4,8 @@ prints on a real cluster (headers, statuses, messages).
 
 The cluster serves HTTPS because kubectl, like every client-go program, sends a bearer token only
 over TLS. ``kubectl apply`` needs no ``--validate=false``: the OpenAPI v3 documents tell kubectl
-that the server validates fields itself (``fieldValidation``), so kubectl does not download
-schemas, which tinykube does not serve.
+that the server validates fields itself (``fieldValidation``), and carry the schemas that
+``kubectl explain`` prints.
 """
 
 from __future__ import annotations
@@ -206,3 +206,55 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+def _exit_and_stdout(kubectl: Kubectl, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    out = subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_explain_reads_the_served_schemas(kubectl: Kubectl) -> None:
+    out = kubectl.run("explain", "pod.spec.containers")
+    assert "KIND:       Pod" in out
+    assert "FIELD: containers <[]Container>" in out
+    assert "List of containers belonging to the pod." in out
+    assert "name\t<string> -required-" in out
+    recursive = kubectl.run("explain", "deployment", "--recursive")
+    assert "GROUP:      apps" in recursive
+    assert "replicas\t<integer>" in recursive and "containerPort\t<integer> -required-" in recursive
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: dry
+spec:
+  containers:
+  - name: main
+    image: {image}
+"""
+
+
+def test_server_dry_run_and_diff(kubectl: Kubectl) -> None:
+    first = POD.format(image="tinykube/web:1")
+    out = kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=first)
+    assert out.strip() == "pod/dry created (server dry run)"
+    assert "NotFound" in kubectl.run("get", "pod", "dry", ok=False)
+    code, diff = _exit_and_stdout(kubectl, "diff", "-f", "-", stdin=first)
+    assert code == 1 and "+  name: dry" in diff, diff
+    created = kubectl.run("create", "--dry-run=server", "-f", "-", "-o", "yaml", stdin=first)
+    assert "uid:" in created and "restartPolicy: Always" in created
+    kubectl.run("apply", "-f", "-", stdin=first)
+    assert _exit_and_stdout(kubectl, "diff", "-f", "-", stdin=first) == (0, "")
+    code, diff = _exit_and_stdout(kubectl, "diff", "-f", "-",
+                                  stdin=POD.format(image="tinykube/web:2"))  # fmt: skip
+    assert (
+        code == 1 and "-  - image: tinykube/web:1" in diff and "+  - image: tinykube/web:2" in diff
+    )
+    out = kubectl.run("delete", "pod", "dry", "--dry-run=server")
+    assert out.strip() == 'pod "dry" deleted from default namespace (server dry run)'
+    assert "tinykube/web:1" in kubectl.run("get", "pod", "dry", "-o", "yaml")
+    kubectl.run("delete", "pod", "dry", "--wait=false")
