@@ -7,12 +7,13 @@ models the server decodes with (``control.apiserver.openapischema``).
 
 kubectl reads v3 for ``explain``, for the patch strategy of ``apply`` and to learn that the
 server validates fields itself (the ``fieldValidation`` parameter of a kind's PATCH). v2 is served
-as JSON only: a client asking for the protobuf encoding alone (client-go's ``OpenAPISchema``)
-gets 406 and kubectl then works from v3. Pure, but for the blueprint's routes.
+as JSON, or in the protobuf encoding client-go's ``OpenAPISchema`` asks for
+(``control.apiserver.openapiproto``). Pure, but for the blueprint's routes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -21,6 +22,7 @@ from flask import Blueprint, Response, request
 
 from common import errors
 from common.resources import ResourceType
+from control.apiserver import openapiproto
 from control.apiserver import openapischema as oas
 from control.apiserver.discovery import KUBERNETES_VERSION, group_versions
 from control.registry.registry import PATCHERS
@@ -217,19 +219,32 @@ def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _wants_json() -> bool:
-    """Whether the request accepts JSON (client-go's OpenAPISchema asks for protobuf only)."""
-    accept = request.headers.get("Accept", "")
-    if not accept:
-        return True
-    return any(t.split(";")[0].strip() in ("application/json", "*/*", "application/*")
-               for t in accept.split(","))  # fmt: skip
+JSON_TYPES = ("application/json", "*/*", "application/*")
+
+
+def _v2_media_type() -> str:
+    """The first encoding of ``/openapi/v2`` the request accepts: JSON or gnostic's protobuf
+    (client-go's ``OpenAPISchema`` asks for the latter only); 406 for anything else."""
+    accept = request.headers.get("Accept", "") or "application/json"
+    for part in accept.split(","):
+        media = part.split(";")[0].strip()
+        if media in JSON_TYPES:
+            return "application/json"
+        if media in openapiproto.ACCEPTED:
+            return openapiproto.MEDIA_TYPE
+    raise errors.NotAcceptableError(
+        "only the following media types are accepted: application/json, " + openapiproto.MEDIA_TYPE
+    )
+
+
+@functools.cache
+def _v2_encoded(media_type: str) -> bytes:
+    """The document in one encoding, made once (the served kinds do not change)."""
+    doc = swagger()
+    return _encoded(doc) if media_type == "application/json" else openapiproto.document(doc)
 
 
 @blueprint.get("/openapi/v2")
 def openapi_v2() -> Response:
-    if not _wants_json():
-        raise errors.NotAcceptableError(
-            "only the following media types are accepted: application/json"
-        )
-    return Response(_encoded(swagger()), mimetype="application/json")
+    media_type = _v2_media_type()
+    return Response(_v2_encoded(media_type), mimetype=media_type)

@@ -178,10 +178,11 @@ class Definitions:
             prop = self.type_schema(annotation, flavor)
             prop.update(_list_extensions(name, annotation))
             text = openapidocs.field(struct, name)
-            if text:
-                # A $ref may have no siblings in OpenAPI v2 and v3.0: wrap it as kube-openapi does.
-                prop = {"allOf": [prop], "description": text} if "$ref" in prop else {
-                    "description": text, **prop}  # fmt: skip
+            if text and "$ref" in prop and flavor.v3:
+                # A $ref may have no siblings in OpenAPI 3.0: wrapped, as kube-openapi does.
+                prop = {"allOf": [prop], "description": text}
+            elif text:
+                prop = {"description": text, **prop}  # v2: a sibling, as Kubernetes serves it
             props[name] = prop
         out: Schema = {"type": "object", "properties": props}
         text = openapidocs.describe(struct)
@@ -271,7 +272,7 @@ def _list_schema(rt: ResourceType, item: str, flavor: Flavor) -> Schema:
             "apiVersion": {"type": "string", "description": openapidocs.field("", "apiVersion")},
             "items": {"type": "array", "items": flavor.ref(item)},
             "kind": {"type": "string", "description": openapidocs.field("", "kind")},
-            "metadata": {"allOf": [flavor.ref(f"{META}.ListMeta")]},
+            "metadata": flavor.ref(f"{META}.ListMeta"),
         },
         "x-kubernetes-group-version-kind": [
             {"group": rt.group, "kind": rt.list_kind, "version": rt.version}

@@ -222,6 +222,8 @@ def test_explain_reads_the_served_schemas(kubectl: Kubectl) -> None:
     assert "FIELD: containers <[]Container>" in out
     assert "List of containers belonging to the pod." in out
     assert "name\t<string> -required-" in out
+    v2 = kubectl.run("explain", "pod.spec.containers", "--output=plaintext-openapiv2")
+    assert "RESOURCE: containers <[]Object>" in v2 and "List of containers" in v2
     recursive = kubectl.run("explain", "deployment", "--recursive")
     assert "GROUP:      apps" in recursive
     assert "replicas\t<integer>" in recursive and "containerPort\t<integer> -required-" in recursive
