@@ -260,3 +260,34 @@ def test_server_dry_run_and_diff(kubectl: Kubectl) -> None:
     assert out.strip() == 'pod "dry" deleted from default namespace (server dry run)'
     assert "tinykube/web:1" in kubectl.run("get", "pod", "dry", "-o", "yaml")
     kubectl.run("delete", "pod", "dry", "--wait=false")
+
+
+def test_helm_validates_against_the_served_openapi(kubectl: Kubectl, tmp_path: Path) -> None:
+    """helm downloads the OpenAPI documents to validate a release; the chart is the one `helm
+    create` writes, cut to its Deployment (Services and ServiceAccounts are not served yet)."""
+    helm = str(kubectl.binary.parent / "helm")
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
+           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+
+    def run(*args: str) -> str:
+        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
+                             env=env, cwd=tmp_path, check=False)  # fmt: skip
+        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+    run("create", "demo")
+    assert "1 chart(s) linted, 0 chart(s) failed" in run("lint", "demo")
+    for extra in ("service.yaml", "serviceaccount.yaml", "hpa.yaml", "ingress.yaml",
+                  "httproute.yaml", "NOTES.txt"):  # fmt: skip
+        (tmp_path / "demo" / "templates" / extra).unlink(missing_ok=True)
+    tests = tmp_path / "demo" / "templates" / "tests"
+    for test in tests.glob("*"):
+        test.unlink()
+    installed = run("install", "web", "demo", "--set", "serviceAccount.create=false",
+                    "--dry-run=server")  # fmt: skip
+    assert "DESCRIPTION: Dry run complete" in installed
+    manifest = run("template", "web", "demo", "--set", "serviceAccount.create=false")
+    applied = kubectl.run("apply", "--dry-run=server", "--validate=strict", "-f", "-",
+                          stdin=manifest)  # fmt: skip
+    assert applied.strip() == "deployment.apps/web-demo created (server dry run)"
+    assert "NotFound" in kubectl.run("get", "deployment", "web-demo", ok=False)
