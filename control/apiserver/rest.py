@@ -85,6 +85,8 @@ def dispatch(t: Target) -> ResponseReturnValue:
     verb = VERBS[request.method]
     if request.method == "GET" and not t.name:
         verb = "watch" if watching else "list"
+    if request.method == "DELETE" and not t.name:
+        verb = "deletecollection"
     if t.sub == "binding":
         verb = "create"
     attrs = Attributes(
@@ -145,6 +147,13 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
         for w in warnings:
             recorder.add(w)  # sent with the others, one Warning header each
         return out.respond(obj, 201)
+    if request.method == "DELETE" and t.rt.namespaced and t.namespace:
+        options = _delete_options()
+        deleted = _writer(reg, _dry(options)).delete_collection(
+            t.rt, t.namespace, options, label_selector=args.get("labelSelector", ""),
+            field_selector=args.get("fieldSelector", ""),
+        )  # fmt: skip
+        return out.respond(deleted)
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
@@ -166,8 +175,7 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
         return out.respond(reg.get(t.rt, t.namespace, t.name))
     if method == "DELETE" and not t.sub:
         options = _delete_options()
-        dry = isinstance(options, dict) and bool(options.get("dryRun"))  # checked by delete
-        return out.respond(_writer(reg, dry).delete(t.rt, t.namespace, t.name, options))
+        return out.respond(_writer(reg, _dry(options)).delete(t.rt, t.namespace, t.name, options))
     reg = _writer(reg, _dry_run())
     if method == "PUT":
         b = request_body()
@@ -354,6 +362,11 @@ def _dry_run() -> bool:
             [errors.Cause("dryRun", "FieldValueNotSupported", message)],
         )
     return bool(values)
+
+
+def _dry(delete_options: Any) -> bool:
+    """Whether DeleteOptions ask for a dry run (their values are validated by the delete)."""
+    return isinstance(delete_options, dict) and bool(delete_options.get("dryRun"))
 
 
 def _writer(reg: Registry, dry_run: bool) -> Registry:

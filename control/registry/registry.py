@@ -29,6 +29,7 @@ from control.cache.dispatch import Filter
 from control.registry import (
     answers,
     binding,
+    collection,
     deletion,
     freshness,
     noderestriction,
@@ -325,6 +326,21 @@ class Registry:
         except errors.NotFoundError:
             raise answers.not_found(rt, name) from None
         return complete(rt, gone)
+
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        options: Any,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Obj:
+        """``DELETE`` on a collection: every object the selectors match, deleted as one DELETE
+        of it would be; the list of what was deleted."""
+        return collection.delete_collection(self, rt, namespace, options,
+                                            label_selector=label_selector,
+                                            field_selector=field_selector)  # fmt: skip
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -154,3 +154,28 @@ def test_dry_run_values_other_than_all_are_refused(api: Api, unchanged: RedisSto
     assert code == 422 and status["message"].startswith("PatchOptions.meta.k8s.io")
     code, status = api.call("DELETE", f"{NS}/pods/web", {"dryRun": ["x"]})
     assert code == 422 and status["details"]["kind"] == "DeleteOptions"
+
+
+def test_delete_collection_deletes_what_the_selector_matches(api: Api, store: RedisStore) -> None:
+    for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
+        assert api.call("POST", f"{NS}/pods", _pod(name, labels={"tier": tier}))[0] == 201
+    before = store.revision()
+    code, out = api.call("DELETE", f"{NS}/pods", labelSelector="tier=web", dryRun="All")
+    assert (code, out["kind"]) == (200, "PodList")
+    assert sorted(p["metadata"]["name"] for p in out["items"]) == ["a", "b"]
+    assert store.revision() == before
+    assert len(api.call("GET", f"{NS}/pods")[1]["items"]) == 3
+    code, out = api.call("DELETE", f"{NS}/pods", labelSelector="tier=web")
+    assert code == 200 and len(out["items"]) == 2
+    assert [p["metadata"]["name"] for p in api.call("GET", f"{NS}/pods")[1]["items"]] == ["c"]
+
+
+def test_delete_collection_refusals(api: Api, unchanged: RedisStore) -> None:
+    code, status = api.call("DELETE", "/api/v1/nodes")
+    assert (code, status["reason"]) == (405, "MethodNotAllowed")
+    code, status = api.call("DELETE", "/api/v1/pods")
+    assert (code, status["reason"]) == (405, "MethodNotAllowed")
+    code, status = api.call("DELETE", f"{NS}/pods", {"propagationPolicy": "Sometimes"})
+    assert (code, status["reason"]) == (422, "Invalid")
+    code, status = api.call("DELETE", f"{NS}/pods", labelSelector="a in in")
+    assert (code, status["reason"]) == (400, "BadRequest")
