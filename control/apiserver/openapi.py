@@ -154,7 +154,7 @@ def index() -> dict[str, Any]:
     so clients may cache a document for as long as its URL does not change)."""
     paths = {}
     for api_version in group_versions():
-        digest = hashlib.sha512(_encoded(document(api_version))).hexdigest().upper()
+        digest = hashlib.sha512(_document_bytes(api_version)).hexdigest().upper()
         url = f"/openapi/v3/{_url_path(api_version)}?hash={digest}"
         paths[_url_path(api_version)] = {"serverRelativeURL": url}
     return {"paths": paths}
@@ -171,7 +171,13 @@ def openapi_document(version: str, group: str = "") -> Response:
     api_version = f"{group}/{version}" if group else version
     if api_version not in group_versions():
         raise errors.NotFoundError("the server could not find the requested resource")
-    return Response(_encoded(document(api_version)), mimetype="application/json")
+    return Response(_document_bytes(api_version), mimetype="application/json")
+
+
+@functools.cache
+def _document_bytes(api_version: str) -> bytes:
+    """A group version's document, encoded once (the served kinds do not change)."""
+    return _encoded(document(api_version))
 
 
 def swagger() -> dict[str, Any]:

@@ -179,3 +179,19 @@ def test_delete_collection_refusals(api: Api, unchanged: RedisStore) -> None:
     assert (code, status["reason"]) == (422, "Invalid")
     code, status = api.call("DELETE", f"{NS}/pods", labelSelector="a in in")
     assert (code, status["reason"]) == (400, "BadRequest")
+
+
+def test_dry_run_renewal_of_a_node_lease_writes_nothing(api: Api, store: RedisStore) -> None:
+    leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+    spec = {"holderIdentity": "node-1", "renewTime": "2026-01-01T00:00:00.000000Z"}
+    lease = {"metadata": {"name": "node-1"}, "spec": spec}
+    code, created = api.call("POST", leases, lease)
+    assert code == 201
+    before = store.revision()
+    renewed = {**created, "spec": {**created["spec"], "renewTime": "2026-01-01T00:00:10.000000Z"}}
+    code, out = api.call("PUT", f"{leases}/node-1", renewed, dryRun="All")
+    assert (code, out["spec"]["renewTime"]) == (200, "2026-01-01T00:00:10.000000Z")
+    assert store.revision() == before
+    # The next real renewal starts from the stored Lease, not from the dry run's answer.
+    code, out = api.call("PUT", f"{leases}/node-1", renewed)
+    assert code == 200 and int(out["metadata"]["resourceVersion"]) > before
