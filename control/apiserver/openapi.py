@@ -50,6 +50,8 @@ _QUERY = {
     "list": ("labelSelector", "fieldSelector", "watch", "resourceVersion", "timeoutSeconds",
              "allowWatchBookmarks"),
     "delete": ("gracePeriodSeconds", "propagationPolicy"),
+    "deletecollection": ("labelSelector", "fieldSelector", "gracePeriodSeconds",
+                         "propagationPolicy"),
 }  # fmt: skip
 
 
@@ -60,7 +62,14 @@ def _param(name: str, where: str = "query") -> dict[str, Any]:
     return out
 
 
-def _gvk(rt: ResourceType) -> dict[str, str]:
+# Subresources described, and the kind their bodies are (None: the resource's own kind).
+SUBRESOURCES: dict[str, str | None] = {"status": None, "scale": "Scale"}
+WRITES = ("post", "put", "patch", "delete", "deletecollection")
+
+
+def _gvk(rt: ResourceType, sub: str = "") -> dict[str, str]:
+    if SUBRESOURCES.get(sub) == "Scale":
+        return {"group": "autoscaling", "version": "v1", "kind": "Scale"}
     return {"group": rt.group, "version": rt.version, "kind": rt.kind}
 
 
@@ -68,32 +77,35 @@ def _content(schema: dict[str, Any], types: tuple[str, ...] = ("application/json
     return {t: {"schema": schema} for t in types}
 
 
-def _operation(rt: ResourceType, verb: str, action: str, namespaced: bool) -> dict[str, Any]:
+def _operation(
+    rt: ResourceType, verb: str, action: str, namespaced: bool, sub: str = ""
+) -> dict[str, Any]:
     group = rt.group.split(".")[0].capitalize() if rt.group else "Core"
     if action == "list" and rt.namespaced and not namespaced:
         noun = f"{rt.kind}ForAllNamespaces"
     else:
-        noun = ("Namespaced" if namespaced else "") + rt.kind
+        noun = ("Namespaced" if namespaced else "") + rt.kind + sub.capitalize()
     params = [_FIELD_VALIDATION] if action in ("post", "put", "patch") else []
-    if action in ("post", "put", "patch", "delete"):
+    if action in WRITES:
         params.append(_DRY_RUN)
     params += [_param(p) for p in _QUERY.get(action, ())]
     names = _kind_names()
-    body = oas.V3.ref(names[rt.kind])
-    returned = oas.V3.ref(names[rt.kind] + "List") if action == "list" else body
+    body = oas.V3.ref(names[SUBRESOURCES.get(sub) or rt.kind])
+    listed = action in ("list", "deletecollection")
+    returned = oas.V3.ref(names[rt.kind] + "List") if listed else body
     out: dict[str, Any] = {
         "operationId": f"{verb}{group}{rt.version.capitalize()}{noun}",
         "parameters": params,
         "responses": {"200": {"description": "OK", "content": _content(returned)}},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": _gvk(rt),
+        "x-kubernetes-group-version-kind": _gvk(rt, sub),
     }
     if action in ("post", "put"):
         out["requestBody"] = {"content": _content(body), "required": True}
     elif action == "patch":
         patch = {"type": "object"}
         out["requestBody"] = {"content": _content(patch, tuple(PATCHERS)), "required": True}
-    elif action == "delete":
+    elif action in ("delete", "deletecollection"):
         options = oas.V3.ref(names["DeleteOptions"])
         out["requestBody"] = {"content": _content(options)}
     return out
@@ -108,22 +120,32 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
     scoped = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
     scoped += f"/{rt.plural}"
     path_params = [_param("namespace", "path")] if rt.namespaced else []
+    ns = rt.namespaced
     out: dict[str, Any] = {
         scoped: {
-            "get": _operation(rt, "list", "list", rt.namespaced),
-            "post": _operation(rt, "create", "post", rt.namespaced),
+            "get": _operation(rt, "list", "list", ns),
+            "post": _operation(rt, "create", "post", ns),
             "parameters": path_params,
         },
         f"{scoped}/{{name}}": {
-            "get": _operation(rt, "read", "get", rt.namespaced),
-            "put": _operation(rt, "replace", "put", rt.namespaced),
-            "patch": _operation(rt, "patch", "patch", rt.namespaced),
-            "delete": _operation(rt, "delete", "delete", rt.namespaced),
+            "get": _operation(rt, "read", "get", ns),
+            "put": _operation(rt, "replace", "put", ns),
+            "patch": _operation(rt, "patch", "patch", ns),
+            "delete": _operation(rt, "delete", "delete", ns),
             "parameters": [_param("name", "path"), *path_params],
         },
     }
-    if rt.namespaced:
+    if ns:
+        out[scoped]["delete"] = _operation(rt, "deletecollection", "deletecollection", ns)
         out[f"{base}/{rt.plural}"] = {"get": _operation(rt, "list", "list", False)}
+    for sub in SUBRESOURCES:
+        if sub in rt.subresources:
+            out[f"{scoped}/{{name}}/{sub}"] = {
+                "get": _operation(rt, "read", "get", ns, sub),
+                "put": _operation(rt, "replace", "put", ns, sub),
+                "patch": _operation(rt, "patch", "patch", ns, sub),
+                "parameters": [_param("name", "path"), *path_params],
+            }
     return out
 
 

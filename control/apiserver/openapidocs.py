@@ -111,6 +111,10 @@ FIELDS = {
     "ObjectMeta.finalizers": "Must be empty before the object is deleted from the registry. "
     "Each entry is an identifier for the responsible component that will remove the entry "
     "from the list.",
+    "Pod.spec": "Specification of the desired behavior of the pod. More info: "
+    f"{CONVENTIONS}#spec-and-status",
+    "Pod.status": "Most recently observed status of the pod. This data may not be up to date. "
+    f"Populated by the system. Read-only. More info: {CONVENTIONS}#spec-and-status",
     "PodTemplateSpec.spec": "Specification of the desired behavior of the pod. More info: "
     f"{CONVENTIONS}#spec-and-status",
     "PodSpec.containers": "List of containers belonging to the pod. Containers cannot "

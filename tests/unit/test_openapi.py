@@ -29,8 +29,8 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
     core = document("v1")
     patches = {
         op["x-kubernetes-group-version-kind"]["kind"]: op
-        for _, verb, op in operations(core)
-        if verb == "patch"
+        for path, verb, op in operations(core)
+        if verb == "patch" and path.endswith("{name}")
     }
     assert set(patches) == {"Pod", "Node", "Namespace", "Event"}
     pod = patches["Pod"]
@@ -57,3 +57,17 @@ def test_reads_do_not_take_field_validation() -> None:
     for _, verb, op in operations(document("apps/v1")):
         names = [p["name"] for p in op["parameters"]]
         assert ("fieldValidation" in names) == (verb in ("post", "put", "patch"))
+
+
+def test_subresources_and_deletecollection_are_described() -> None:
+    paths = document("apps/v1")["paths"]
+    scale = paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["patch"]
+    assert scale["x-kubernetes-group-version-kind"] == {
+        "group": "autoscaling", "version": "v1", "kind": "Scale"}  # fmt: skip
+    assert scale["operationId"] == "patchAppsV1NamespacedDeploymentScale"
+    status = paths["/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status"]["put"]
+    assert status["operationId"] == "replaceAppsV1NamespacedReplicaSetStatus"
+    collection = paths["/apis/apps/v1/namespaces/{namespace}/deployments"]["delete"]
+    assert collection["x-kubernetes-action"] == "deletecollection"
+    assert "labelSelector" in [p["name"] for p in collection["parameters"]]
+    assert "delete" not in document("v1")["paths"]["/api/v1/nodes"]
