@@ -56,6 +56,8 @@ SCALARS: dict[str, tuple[str, Schema, Schema]] = {
                      {"type": "string", "format": "date-time"}),
 }  # fmt: skip
 INTEGERS = {"int32": "int32", "int64": "int64"}
+# Other Go types of values a custom validator checks, written as JSON strings.
+STRINGS = {"[]byte": "byte"}
 # Kinds served inside other resources (a subresource's body), with their group and version.
 OTHER_KINDS = {"Scale": ("autoscaling", "v1")}
 # The required fields kube-apiserver's validation refuses a write without (a test removes each
@@ -209,6 +211,8 @@ class Definitions:
         bare, go_name = _unwrap(annotation)
         if go_name in SCALARS:
             return flavor.ref(SCALARS[go_name][0])
+        if go_name in STRINGS:
+            return {"type": "string", "format": STRINGS[go_name]}
         origin = typing.get_origin(bare)
         if origin is list:
             return {"type": "array", "items": self.type_schema(typing.get_args(bare)[0], flavor)}
@@ -227,7 +231,7 @@ class Definitions:
             return {"type": "integer", "format": INTEGERS.get(go_name or "", "int64")}
         if bare is float:
             return {"type": "number", "format": "double"}
-        return {"type": "object"}
+        return {} if bare is Any else {"type": "object"}  # Any: any JSON value
 
 
 def _package(rt: ResourceType) -> str:
@@ -241,6 +245,10 @@ def _list_extensions(name: str, annotation: Any) -> Schema:
     if typing.get_origin(bare) is not list or name not in MERGE_KEYS:
         return {}
     key = MERGE_KEYS[name]
+    item, _ = _unwrap(typing.get_args(bare)[0])
+    keyed = not isinstance(item, type) or not issubclass(item, BaseModel)
+    if not keyed and key not in (field for field, _ in fields(item)):
+        return {}  # a list of another name's items (kubectl refuses items without the key)
     return {
         "x-kubernetes-list-map-keys": [key],
         "x-kubernetes-list-type": "map",

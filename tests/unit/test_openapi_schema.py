@@ -17,12 +17,15 @@ from control.apiserver import openapischema as oas
 from control.memory_store import MemoryStore
 from control.registry.registry import Registry
 from control.validation import SCHEMAS, decode_object
+from control.validation.schema import K8sModel
+from control.validation.schema_pod import ContainerPort
 
 DEFS, NAMES = oas.definitions(oas.V3)
 PREFIX = oas.V3.ref_prefix
 # A value of each schema type that decoding accepts, and one it refuses.
 GOOD_BAD: dict[str, tuple[Any, Any]] = {
     "string": ("x", 1),
+    "byte": ("eA==", 1),
     "integer": (1, "x"),
     "boolean": (True, "x"),
     "array": ([], "x"),
@@ -46,7 +49,7 @@ def _kind_of(schema: dict[str, Any]) -> str:
     if ref:
         name = ref[len(PREFIX) :]
         return name if name in GOOD_BAD else "object"
-    return str(schema["type"])
+    return "byte" if schema.get("format") == "byte" else str(schema["type"])
 
 
 def _fields(
@@ -90,6 +93,9 @@ def _served() -> list[str]:
 def test_each_field_type_is_the_one_decoding_checks(kind: str) -> None:
     checked = 0
     for path, prop in _fields(NAMES[kind], (), frozenset({NAMES[kind]})):
+        if not set(_resolve(prop)) & {"type", "$ref"}:
+            assert _decodes(kind, _placed(path, "x")) and _decodes(kind, _placed(path, 1)), path
+            continue  # any JSON value
         good, bad = GOOD_BAD[_kind_of(prop)]
         assert _decodes(kind, _placed(path, good)), path
         assert not _decodes(kind, _placed(path, bad)), path
@@ -135,6 +141,15 @@ def test_keyed_lists_carry_their_patch_strategy() -> None:
     assert ports["x-kubernetes-patch-merge-key"] == "containerPort"
     args = DEFS["io.k8s.api.core.v1.Container"]["properties"]["args"]
     assert "x-kubernetes-patch-strategy" not in args
+
+
+def test_a_merge_key_is_claimed_only_for_items_that_have_it() -> None:
+    class ServicePort(K8sModel):
+        port: int | None = None
+
+    assert oas._list_extensions("ports", list[ServicePort] | None) == {}
+    keyed = oas._list_extensions("ports", list[ContainerPort] | None)
+    assert keyed["x-kubernetes-patch-merge-key"] == "containerPort"
 
 
 CONTAINER = {
