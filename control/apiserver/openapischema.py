@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from common.patch import MERGE_KEYS
 from common.resources import RESOURCES, ResourceType
 from control.apiserver import openapidocs
-from control.validation import SCHEMAS
+from control.validation import SCHEMAS, container, kinds, pod
 from control.validation.schema import GoType
 
 Schema = dict[str, Any]
@@ -85,6 +85,19 @@ REQUIRED: frozenset[tuple[str, str]] = frozenset({
     ("OwnerReference", "name"),
     ("OwnerReference", "uid"),
 })  # fmt: skip
+
+
+# The values validation accepts for a field (kube-openapi lists them as ``enum``, sorted); each
+# is checked by a test against the validation it names.
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("PodSpec", "restartPolicy"): pod.RESTART_POLICIES,
+    ("PodSpec", "dnsPolicy"): pod.DNS_POLICIES,
+    ("Container", "imagePullPolicy"): container.PULL_POLICIES,
+    ("Container", "terminationMessagePolicy"): container.TERMINATION_MESSAGE_POLICIES,
+    ("ContainerPort", "protocol"): container.PROTOCOLS,
+    ("HTTPGetAction", "scheme"): container.HTTP_SCHEMES,
+    ("Taint", "effect"): kinds.TAINT_EFFECTS,
+}
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,8 @@ class Definitions:
         for name, annotation in fields(model):
             prop = self.type_schema(annotation, flavor)
             prop.update(_list_extensions(name, annotation))
+            if (struct, name) in ENUMS:
+                prop["enum"] = sorted(ENUMS[struct, name])
             text = openapidocs.field(struct, name)
             if text and "$ref" in prop and flavor.v3:
                 # A $ref may have no siblings in OpenAPI 3.0: wrapped, as kube-openapi does.

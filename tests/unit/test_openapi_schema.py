@@ -182,16 +182,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _without_each_required(
-    name: str, obj: Any, path: tuple[Any, ...]
-) -> Iterator[tuple[str, Any, tuple[Any, ...]]]:
-    """(definition.field, the object's path) for each claimed required field present in obj."""
-    schema = DEFS[name]
-    for field, prop in schema.get("properties", {}).items():
+def _instances(name: str, obj: Any, path: tuple[Any, ...]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """(definition, path) of every object of the sample, the sample itself first."""
+    yield name, path
+    for field, prop in DEFS[name].get("properties", {}).items():
         if not isinstance(obj, dict) or field not in obj:
             continue
-        if field in schema.get("required", []):
-            yield f"{name}.{field}", (*path, field), path
         inner = _resolve(prop)
         values: list[tuple[Any, tuple[Any, ...]]] = [(obj[field], (*path, field))]
         if inner.get("type") == "array":
@@ -200,29 +196,78 @@ def _without_each_required(
         ref = inner.get("$ref", "")[len(PREFIX) :]
         if ref in DEFS and ref not in GOOD_BAD:
             for value, here in values:
-                yield from _without_each_required(ref, value, here)
+                yield from _instances(ref, value, here)
+
+
+def _at(obj: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        obj = obj[step]
+    return obj
 
 
 def _removed(obj: Any, path: tuple[Any, ...]) -> Any:
     out = copy.deepcopy(obj)
-    parent = out
-    for step in path[:-1]:
-        parent = parent[step]
-    del parent[path[-1]]
+    del _at(out, path[:-1])[path[-1]]
     return out
 
 
-def test_each_required_field_is_refused_when_missing() -> None:
+def _set(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
+    out = copy.deepcopy(obj)
+    _at(out, path[:-1])[path[-1]] = value
+    return out
+
+
+@pytest.fixture
+def dry() -> Registry:
     real = Registry(MemoryStore())
     real.ensure_namespaces()
-    registry = real.dry_running()
+    return real.dry_running()
+
+
+def _short(definition: str, field: str) -> str:
+    return f"{definition.rsplit('.', 1)[1]}.{field}"
+
+
+def test_each_required_field_is_refused_when_missing(dry: Registry) -> None:
     exercised = set()
     for kind, sample in SAMPLES.items():
         rt = next(rt for rt in RESOURCES if rt.kind == kind)
-        registry.create(rt, "default", copy.deepcopy(sample))  # the sample itself is valid
-        for claim, path, _ in _without_each_required(NAMES[kind], sample, ()):
-            with pytest.raises((errors.InvalidError, errors.BadRequestError)):
-                registry.create(rt, "default", _removed(sample, path))
-            exercised.add(claim.rsplit(".", 2)[-2] + "." + claim.rsplit(".", 1)[1])
+        dry.create(rt, "default", copy.deepcopy(sample))  # the sample itself is valid
+        for name, path in _instances(NAMES[kind], sample, ()):
+            for field in DEFS[name].get("required", []):
+                if field in _at(sample, path):
+                    with pytest.raises((errors.InvalidError, errors.BadRequestError)):
+                        dry.create(rt, "default", _removed(sample, (*path, field)))
+                    exercised.add(_short(name, field))
     claimed = {f"{model}.{field}" for model, field in oas.REQUIRED}
     assert claimed <= exercised, claimed - exercised
+
+
+def _unsupported(dry: Registry, rt: Any, obj: Any) -> list[str]:
+    """The fields validation refuses as an unsupported value."""
+    try:
+        dry.create(rt, "default", obj)
+    except errors.InvalidError as e:
+        return [c.field for c in e.causes if c.reason == "FieldValueNotSupported"]
+    return []
+
+
+def test_each_enum_is_the_set_validation_accepts(dry: Registry) -> None:
+    """Any other value is refused wherever the field is; each listed value is accepted in some
+    object (a Deployment's pod template takes only ``restartPolicy: Always``, as Kubernetes')."""
+    claimed: dict[str, set[str]] = {}
+    accepted: dict[str, set[str]] = {}
+    for kind, sample in SAMPLES.items():
+        rt = next(rt for rt in RESOURCES if rt.kind == kind)
+        for name, path in _instances(NAMES[kind], sample, ()):
+            for field, prop in DEFS[name].get("properties", {}).items():
+                if "enum" not in prop:
+                    continue
+                here, key = (*path, field), _short(name, field)
+                assert _unsupported(dry, rt, _set(sample, here, "Bogus")), here
+                claimed[key] = set(prop["enum"])
+                for value in prop["enum"]:
+                    if not _unsupported(dry, rt, _set(sample, here, value)):
+                        accepted.setdefault(key, set()).add(value)
+    assert set(claimed) >= {f"{model}.{field}" for model, field in oas.ENUMS}
+    assert accepted == claimed
