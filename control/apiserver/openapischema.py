@@ -10,7 +10,6 @@ appears here with no other change. Pure.
 from __future__ import annotations
 
 import functools
-import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from common.patch import MERGE_KEYS
 from common.resources import RESOURCES, ResourceType
 from control.apiserver import openapidocs
 from control.validation import SCHEMAS, container, kinds, pod
+from control.validation.decode import unwrap
 from control.validation.schema import GoType
 
 Schema = dict[str, Any]
@@ -116,23 +116,6 @@ V2 = Flavor("#/definitions/", v3=False)
 V3 = Flavor("#/components/schemas/", v3=True)
 
 
-def _unwrap(annotation: Any) -> tuple[Any, str | None]:
-    """The bare type under ``X | None`` and ``Annotated``, and its GoType name if any."""
-    go_name = None
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            for meta in annotation.__metadata__:
-                if isinstance(meta, GoType):
-                    go_name = go_name or meta.name
-            annotation = annotation.__origin__
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = args[0] if len(args) == 1 else Any
-        else:
-            return annotation, go_name
-
-
 def fields(model: type[BaseModel]) -> Iterator[tuple[str, Any]]:
     """The model's (JSON name, annotation with its GoType) pairs, in declaration order."""
     for name, info in model.model_fields.items():
@@ -142,7 +125,7 @@ def fields(model: type[BaseModel]) -> Iterator[tuple[str, Any]]:
 
 def models_of(annotation: Any) -> Iterator[type[BaseModel]]:
     """The models a field refers to (directly, or as list items or map values)."""
-    bare, _ = _unwrap(annotation)
+    bare, _ = unwrap(annotation)
     if isinstance(bare, type) and issubclass(bare, BaseModel):
         yield bare
     for arg in typing.get_args(bare):
@@ -223,7 +206,7 @@ class Definitions:
         return None
 
     def type_schema(self, annotation: Any, flavor: Flavor) -> Schema:
-        bare, go_name = _unwrap(annotation)
+        bare, go_name = unwrap(annotation)
         if go_name in SCALARS:
             return flavor.ref(SCALARS[go_name][0])
         if go_name in STRINGS:
@@ -256,11 +239,11 @@ def _package(rt: ResourceType) -> str:
 
 def _list_extensions(name: str, annotation: Any) -> Schema:
     """Strategic merge patch's view of a list: merged item by item on a key, or replaced."""
-    bare, _ = _unwrap(annotation)
+    bare, _ = unwrap(annotation)
     if typing.get_origin(bare) is not list or name not in MERGE_KEYS:
         return {}
     key = MERGE_KEYS[name]
-    item, _ = _unwrap(typing.get_args(bare)[0])
+    item, _ = unwrap(typing.get_args(bare)[0])
     keyed = not isinstance(item, type) or not issubclass(item, BaseModel)
     if not keyed and key not in (field for field, _ in fields(item)):
         return {}  # a list of another name's items (kubectl refuses items without the key)
