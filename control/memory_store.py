@@ -99,6 +99,11 @@ class MemoryStore:
         with self._cond:
             return set(self._claims.get(pool, {}))
 
+    def holder(self, claim: str) -> str | None:
+        pool, _, value = claim.partition(":")
+        with self._cond:
+            return self._claims.get(pool, {}).get(value)
+
     def _take(self, key: tuple[str, str, str], claims: Sequence[str] | None) -> None:
         """Check then take an object's claims (None: keep them), releasing those it drops."""
         if claims is None:

@@ -395,6 +395,12 @@ class RedisStore:
             values: Any = self.r.hkeys(f"{self.prefix}cl:{pool}")
         return {v.decode() for v in values}
 
+    def holder(self, claim: str) -> str | None:
+        pool, _, value = claim.partition(":")
+        with _translated():
+            found: Any = self.r.hget(f"{self.prefix}cl:{pool}", value)
+        return None if found is None else str(found.decode())
+
     def delete(
         self,
         resource: str,

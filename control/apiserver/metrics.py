@@ -78,6 +78,8 @@ def _verb(method: str, named: bool, sub: str, args: Mapping[str, str], content_t
             return "WATCH" if query.flag(args, "watch") else "LIST"
         except errors.BadRequestError:
             return "LIST"
+    if method == "DELETE" and not named:
+        return "DELETECOLLECTION"
     if method == "PATCH" and content_type.split(";")[0].strip() == APPLY_PATCH:
         return "APPLY"
     return method.upper()

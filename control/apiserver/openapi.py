@@ -1,26 +1,31 @@
-"""OpenAPI v3 documents: ``/openapi/v3`` lists one document per group version, and each document
-describes the operations tinykube serves on its resources (paths, verbs, the query parameters
-honoured, kube-apiserver's ``x-kubernetes-action`` and ``x-kubernetes-group-version-kind``).
+"""OpenAPI documents: ``/openapi/v3`` lists one document per group version, each describing the
+operations tinykube serves on its resources (paths, verbs, the query parameters honoured, request
+and response bodies, kube-apiserver's ``x-kubernetes-action`` and
+``x-kubernetes-group-version-kind``) with the schemas of every kind in ``components``;
+``/openapi/v2`` is the same as one Swagger 2.0 document. The schemas are generated from the
+models the server decodes with (``control.apiserver.openapischema``).
 
-kubectl reads them to learn that the server validates fields itself (the ``fieldValidation``
-parameter of a kind's PATCH), and then skips its client-side schema validation. No schemas are
-served (``components`` is empty, operations have no request or response body schema): tinykube
-validates with its own models, and a document must not claim schemas it does not check. Without
-request body content types, kubectl computes apply patches from its built-in types, as it does
-with no OpenAPI at all. Pure, but for the blueprint's two routes.
+kubectl reads v3 for ``explain``, for the patch strategy of ``apply`` and to learn that the
+server validates fields itself (the ``fieldValidation`` parameter of a kind's PATCH). v2 is served
+as JSON, or in the protobuf encoding client-go's ``OpenAPISchema`` asks for
+(``control.apiserver.openapiproto``). Pure, but for the blueprint's routes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from common import errors
 from common.resources import ResourceType
+from control.apiserver import openapiproto
+from control.apiserver import openapischema as oas
 from control.apiserver.discovery import KUBERNETES_VERSION, group_versions
+from control.registry.registry import PATCHERS
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -33,10 +38,20 @@ _FIELD_VALIDATION = {
     "the request with a BadRequest naming them.",
     "schema": {"type": "string", "uniqueItems": True},
 }
+_DRY_RUN = {
+    "name": "dryRun",
+    "in": "query",
+    "description": "When present, indicates that modifications should not be persisted. An "
+    "invalid or unrecognized dryRun directive will result in an error response and no further "
+    "processing of the request. Valid values are: - All: all dry run stages will be processed",
+    "schema": {"type": "string", "uniqueItems": True},
+}
 _QUERY = {
     "list": ("labelSelector", "fieldSelector", "watch", "resourceVersion", "timeoutSeconds",
              "allowWatchBookmarks"),
     "delete": ("gracePeriodSeconds", "propagationPolicy"),
+    "deletecollection": ("labelSelector", "fieldSelector", "gracePeriodSeconds",
+                         "propagationPolicy"),
 }  # fmt: skip
 
 
@@ -47,25 +62,57 @@ def _param(name: str, where: str = "query") -> dict[str, Any]:
     return out
 
 
-def _gvk(rt: ResourceType) -> dict[str, str]:
+# Subresources described, and the kind their bodies are (None: the resource's own kind).
+SUBRESOURCES: dict[str, str | None] = {"status": None, "scale": "Scale"}
+WRITES = ("post", "put", "patch", "delete", "deletecollection")
+
+
+def _gvk(rt: ResourceType, sub: str = "") -> dict[str, str]:
+    if SUBRESOURCES.get(sub) == "Scale":
+        return {"group": "autoscaling", "version": "v1", "kind": "Scale"}
     return {"group": rt.group, "version": rt.version, "kind": rt.kind}
 
 
-def _operation(rt: ResourceType, verb: str, action: str, namespaced: bool) -> dict[str, Any]:
+def _content(schema: dict[str, Any], types: tuple[str, ...] = ("application/json",)) -> Any:
+    return {t: {"schema": schema} for t in types}
+
+
+def _operation(
+    rt: ResourceType, verb: str, action: str, namespaced: bool, sub: str = ""
+) -> dict[str, Any]:
     group = rt.group.split(".")[0].capitalize() if rt.group else "Core"
     if action == "list" and rt.namespaced and not namespaced:
         noun = f"{rt.kind}ForAllNamespaces"
     else:
-        noun = ("Namespaced" if namespaced else "") + rt.kind
+        noun = ("Namespaced" if namespaced else "") + rt.kind + sub.capitalize()
     params = [_FIELD_VALIDATION] if action in ("post", "put", "patch") else []
+    if action in WRITES:
+        params.append(_DRY_RUN)
     params += [_param(p) for p in _QUERY.get(action, ())]
-    return {
+    names = _kind_names()
+    body = oas.V3.ref(names[SUBRESOURCES.get(sub) or rt.kind])
+    listed = action in ("list", "deletecollection")
+    returned = oas.V3.ref(names[rt.kind] + "List") if listed else body
+    out: dict[str, Any] = {
         "operationId": f"{verb}{group}{rt.version.capitalize()}{noun}",
         "parameters": params,
-        "responses": {"200": {"description": "OK"}},
+        "responses": {"200": {"description": "OK", "content": _content(returned)}},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": _gvk(rt),
+        "x-kubernetes-group-version-kind": _gvk(rt, sub),
     }
+    if action in ("post", "put"):
+        out["requestBody"] = {"content": _content(body), "required": True}
+    elif action == "patch":
+        patch = {"type": "object"}
+        out["requestBody"] = {"content": _content(patch, tuple(PATCHERS)), "required": True}
+    elif action in ("delete", "deletecollection"):
+        options = oas.V3.ref(names["DeleteOptions"])
+        out["requestBody"] = {"content": _content(options)}
+    return out
+
+
+def _kind_names() -> dict[str, str]:
+    return oas.definitions(oas.V3)[1]
 
 
 def _paths(rt: ResourceType) -> dict[str, Any]:
@@ -73,22 +120,32 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
     scoped = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
     scoped += f"/{rt.plural}"
     path_params = [_param("namespace", "path")] if rt.namespaced else []
+    ns = rt.namespaced
     out: dict[str, Any] = {
         scoped: {
-            "get": _operation(rt, "list", "list", rt.namespaced),
-            "post": _operation(rt, "create", "post", rt.namespaced),
+            "get": _operation(rt, "list", "list", ns),
+            "post": _operation(rt, "create", "post", ns),
             "parameters": path_params,
         },
         f"{scoped}/{{name}}": {
-            "get": _operation(rt, "read", "get", rt.namespaced),
-            "put": _operation(rt, "replace", "put", rt.namespaced),
-            "patch": _operation(rt, "patch", "patch", rt.namespaced),
-            "delete": _operation(rt, "delete", "delete", rt.namespaced),
+            "get": _operation(rt, "read", "get", ns),
+            "put": _operation(rt, "replace", "put", ns),
+            "patch": _operation(rt, "patch", "patch", ns),
+            "delete": _operation(rt, "delete", "delete", ns),
             "parameters": [_param("name", "path"), *path_params],
         },
     }
-    if rt.namespaced:
+    if ns:
+        out[scoped]["delete"] = _operation(rt, "deletecollection", "deletecollection", ns)
         out[f"{base}/{rt.plural}"] = {"get": _operation(rt, "list", "list", False)}
+    for sub in SUBRESOURCES:
+        if sub in rt.subresources:
+            out[f"{scoped}/{{name}}/{sub}"] = {
+                "get": _operation(rt, "read", "get", ns, sub),
+                "put": _operation(rt, "replace", "put", ns, sub),
+                "patch": _operation(rt, "patch", "patch", ns, sub),
+                "parameters": [_param("name", "path"), *path_params],
+            }
     return out
 
 
@@ -101,7 +158,7 @@ def document(api_version: str) -> dict[str, Any]:
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION[2]},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": oas.definitions(oas.V3)[0]},
     }
 
 
@@ -119,7 +176,7 @@ def index() -> dict[str, Any]:
     so clients may cache a document for as long as its URL does not change)."""
     paths = {}
     for api_version in group_versions():
-        digest = hashlib.sha512(_encoded(document(api_version))).hexdigest().upper()
+        digest = hashlib.sha512(_document_bytes(api_version)).hexdigest().upper()
         url = f"/openapi/v3/{_url_path(api_version)}?hash={digest}"
         paths[_url_path(api_version)] = {"serverRelativeURL": url}
     return {"paths": paths}
@@ -136,4 +193,86 @@ def openapi_document(version: str, group: str = "") -> Response:
     api_version = f"{group}/{version}" if group else version
     if api_version not in group_versions():
         raise errors.NotFoundError("the server could not find the requested resource")
-    return Response(_encoded(document(api_version)), mimetype="application/json")
+    return Response(_document_bytes(api_version), mimetype="application/json")
+
+
+@functools.cache
+def _document_bytes(api_version: str) -> bytes:
+    """A group version's document, encoded once (the served kinds do not change)."""
+    return _encoded(document(api_version))
+
+
+def swagger() -> dict[str, Any]:
+    """``/openapi/v2``: every group version's paths and every schema, as Swagger 2.0."""
+    paths: dict[str, Any] = {}
+    for api_version in group_versions():
+        for path, item in document(api_version)["paths"].items():
+            paths[path] = {verb: _v2_operation(op) if isinstance(op, dict) else
+                           [_v2_param(p) for p in op] for verb, op in item.items()}  # fmt: skip
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION[2]},
+        "paths": paths,
+        "definitions": oas.definitions(oas.V2)[0],
+    }
+
+
+def _v2_ref(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    return oas.V2.ref(ref.rsplit("/", 1)[1]) if ref else schema
+
+
+def _v2_param(param: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update(param.get("schema") or {})
+    return out
+
+
+def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in op.items() if k not in ("requestBody", "responses", "parameters")}
+    params = [_v2_param(p) for p in op.get("parameters", [])]
+    body = op.get("requestBody")
+    if body:
+        content = body["content"]
+        first = next(iter(content.values()))["schema"]
+        params.append({"name": "body", "in": "body", "required": bool(body.get("required")),
+                       "schema": _v2_ref(first)})  # fmt: skip
+        out["consumes"] = list(content)
+    out["parameters"] = params
+    ok: dict[str, Any] = {"description": "OK"}
+    for media in op["responses"]["200"].get("content", {}).values():
+        ok["schema"] = _v2_ref(media["schema"])
+    out["responses"] = {"200": ok}
+    out["produces"] = ["application/json", "application/yaml"]
+    return out
+
+
+JSON_TYPES = ("application/json", "*/*", "application/*")
+
+
+def _v2_media_type() -> str:
+    """The first encoding of ``/openapi/v2`` the request accepts: JSON or gnostic's protobuf
+    (client-go's ``OpenAPISchema`` asks for the latter only); 406 for anything else."""
+    accept = request.headers.get("Accept", "") or "application/json"
+    for part in accept.split(","):
+        media = part.split(";")[0].strip()
+        if media in JSON_TYPES:
+            return "application/json"
+        if media in openapiproto.ACCEPTED:
+            return openapiproto.MEDIA_TYPE
+    raise errors.NotAcceptableError(
+        "only the following media types are accepted: application/json, " + openapiproto.MEDIA_TYPE
+    )
+
+
+@functools.cache
+def _v2_encoded(media_type: str) -> bytes:
+    """The document in one encoding, made once (the served kinds do not change)."""
+    doc = swagger()
+    return _encoded(doc) if media_type == "application/json" else openapiproto.document(doc)
+
+
+@blueprint.get("/openapi/v2")
+def openapi_v2() -> Response:
+    media_type = _v2_media_type()
+    return Response(_v2_encoded(media_type), mimetype=media_type)

@@ -21,6 +21,7 @@ from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
 from control.registry import freshness, noderestriction, reads, recorder
 from control.registry import strategies as st
+from control.registry.dryrun import ALL as DRY_RUN_ALL
 from control.registry.registry import Registry
 
 blueprint = Blueprint("rest", __name__)
@@ -85,6 +86,8 @@ def dispatch(t: Target) -> ResponseReturnValue:
     verb = VERBS[request.method]
     if request.method == "GET" and not t.name:
         verb = "watch" if watching else "list"
+    if request.method == "DELETE" and not t.name:
+        verb = "deletecollection"
     if t.sub == "binding":
         verb = "create"
     attrs = Attributes(
@@ -138,14 +141,20 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
     if request.method == "POST":
         if t.rt.namespaced and not t.namespace:
             raise errors.NotFoundError("the server could not find the requested resource")
-        if _dry_run():
-            raise errors.BadRequestError("dryRun is not supported by this server yet")
+        reg = _writer(reg, _dry_run())
         b = request_body()
         obj, warnings = reg.create(t.rt, t.namespace, b.value, field_validation=_field_validation(),
                                    duplicates=b.duplicates)  # fmt: skip
         for w in warnings:
             recorder.add(w)  # sent with the others, one Warning header each
         return out.respond(obj, 201)
+    if request.method == "DELETE" and t.rt.namespaced and t.namespace:
+        options = _delete_options()
+        deleted = _writer(reg, _dry(options)).delete_collection(
+            t.rt, t.namespace, options, label_selector=args.get("labelSelector", ""),
+            field_selector=args.get("fieldSelector", ""),
+        )  # fmt: skip
+        return out.respond(deleted)
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
@@ -159,14 +168,16 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     if t.sub == "binding":
         if method != "POST":
             raise errors.MethodNotAllowedError("bindings can only be created")
-        return out.respond(reg.bind(t.namespace, t.name, body()), 201)
+        return out.respond(_writer(reg, _dry_run()).bind(t.namespace, t.name, body()), 201)
     if method == "GET":
         _wait_fresh("")  # GetOptions has no resourceVersionMatch
         if t.sub == "scale":
             return out.respond(reg.get_scale(t.rt, t.namespace, t.name))
         return out.respond(reg.get(t.rt, t.namespace, t.name))
-    if _dry_run():
-        raise errors.BadRequestError("dryRun is not supported by this server yet")
+    if method == "DELETE" and not t.sub:
+        options = _delete_options()
+        return out.respond(_writer(reg, _dry(options)).delete(t.rt, t.namespace, t.name, options))
+    reg = _writer(reg, _dry_run())
     if method == "PUT":
         b = request_body()
         return out.respond(reg.replace(t.rt, t.namespace, t.name, b.value, sub=t.sub,
@@ -174,8 +185,6 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
                                        duplicates=b.duplicates))  # fmt: skip
     if method == "PATCH":
         return out.respond(_patch(reg, t))
-    if method == "DELETE" and not t.sub:
-        return out.respond(reg.delete(t.rt, t.namespace, t.name, _delete_options()))
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
@@ -202,6 +211,8 @@ def _delete_options() -> Any:
         options["gracePeriodSeconds"] = query.integer(request.args, "gracePeriodSeconds")
     if "propagationPolicy" in request.args:
         options["propagationPolicy"] = request.args["propagationPolicy"]
+    if "dryRun" in request.args:
+        options["dryRun"] = request.args.getlist("dryRun")
     return options
 
 
@@ -350,4 +361,25 @@ def _wait_fresh(match: str) -> int:
 
 
 def _dry_run() -> bool:
-    return bool(request.args.get("dryRun"))
+    """Whether a create, update or patch is ``dryRun=All`` (any other value is refused, as
+    kube-apiserver validates its CreateOptions, UpdateOptions and PatchOptions)."""
+    values = request.args.getlist("dryRun")
+    if any(v != DRY_RUN_ALL for v in values):
+        options = {"PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method)
+        shown = ", ".join(f'"{v}"' for v in values)
+        message = f'Unsupported value: []string{{{shown}}}: supported values: "{DRY_RUN_ALL}"'
+        raise errors.InvalidError(
+            f'{options or "CreateOptions"}.meta.k8s.io "" is invalid: dryRun: {message}',
+            [errors.Cause("dryRun", "FieldValueNotSupported", message)],
+        )
+    return bool(values)
+
+
+def _dry(delete_options: Any) -> bool:
+    """Whether DeleteOptions ask for a dry run (their values are validated by the delete)."""
+    return isinstance(delete_options, dict) and bool(delete_options.get("dryRun"))
+
+
+def _writer(reg: Registry, dry_run: bool) -> Registry:
+    """The registry a write goes through: with ``dryRun=All``, one that stores nothing."""
+    return reg.dry_running() if dry_run else reg

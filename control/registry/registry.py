@@ -30,6 +30,7 @@ from control.registry import (
     answers,
     binding,
     claims,
+    collection,
     deletion,
     freshness,
     noderestriction,
@@ -39,6 +40,7 @@ from control.registry import (
 )
 from control.registry import strategies as st
 from control.registry.allocation import ServiceRanges
+from control.registry.dryrun import DryRunStore
 from control.registry.filtering import complete
 from control.registry.nodeleases import NodeLeases
 from control.registry.podsecurity import PodSecurityAdmission
@@ -101,6 +103,18 @@ class Registry:
             default_tolerations, self.node_leases.duration, service_ranges or ServiceRanges()
         )
         self.clock = clock
+        # True in the view ``dry_running()`` returns: every write checked and answered, none made.
+        self.dry_run = False
+
+    def dry_running(self) -> Registry:
+        """The same registry for a ``dryRun=All`` request: every step of a write runs (defaults,
+        admission, validation, preconditions, conflicts) and its answer is the object as it would
+        be stored, but the store is not written and no watcher hears of it. Claims (a Service's
+        ClusterIP and node ports) are allocated and checked, never taken."""
+        view = copy.copy(self)
+        view.store = DryRunStore(self.store)
+        view.dry_run = True
+        return view
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -215,13 +229,13 @@ class Registry:
         warnings: Warnings = strategy.warnings(obj)
         try:
             created = claims.write(self.store, strategy, self.admission, obj, None, write)
-            self.node_leases.remember(rt, created)
-            return created, warnings
         except errors.AlreadyExistsError:
             raise errors.AlreadyExistsError(
                 f'{rt.qualified} "{m["name"]}" already exists',
                 details={"name": m["name"], "group": rt.group, "kind": rt.plural},
             ) from None
+        self._remember(rt, created)
+        return created, warnings
 
     def replace(
         self,
@@ -237,7 +251,8 @@ class Registry:
         """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
-        if not sub and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
+        quick = not sub and not self.dry_run
+        if quick and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
             return renewed
         obj = self._decode(rt, namespace, body, field_validation, duplicates)
         m = meta.meta(obj)
@@ -296,15 +311,16 @@ class Registry:
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Any) -> Obj:
         opts = options if isinstance(options, dict) else {}
         decode_object("DeleteOptions", opts)
+        # The options first, as kube-apiserver's handler validates them before any read.
+        causes = validate("DeleteOptions", opts)
+        if causes:
+            raise invalid_error("DeleteOptions", "", causes)
         pre = opts.get("preconditions") or {}
         obj = self.get(rt, namespace, name)
         answers.check_preconditions(rt, obj, pre)
         expected = parse_rv(pre.get("resourceVersion"))
         strategy = st.strategy(rt)
         strategy.check_deletable(name)
-        causes = validate("DeleteOptions", opts)
-        if causes:
-            raise invalid_error("DeleteOptions", "", causes)
         grace = strategy.grace_period(obj, opts.get("gracePeriodSeconds"))
         policy = deletion.propagation_policy(opts)
         finalizers = deletion.gc_finalizers(obj["metadata"].get("finalizers") or [], policy)
@@ -318,6 +334,21 @@ class Registry:
         except errors.NotFoundError:
             raise answers.not_found(rt, name) from None
         return complete(rt, gone)
+
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        options: Any,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Obj:
+        """``DELETE`` on a collection: every object the selectors match, deleted as one DELETE
+        of it would be; the list of what was deleted."""
+        return collection.delete_collection(self, rt, namespace, options,
+                                            label_selector=label_selector,
+                                            field_selector=field_selector)  # fmt: skip
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -396,14 +427,19 @@ class Registry:
             updated = complete(
                 rt, self.store.update(rt.plural, new, expected_rv=expected, claims=held)
             )
-            self.node_leases.remember(rt, updated)
-            return updated if sub == "status" else self._remove_if_done(rt, updated)
         except errors.ClaimTakenError:
             raise
         except errors.ConflictError:
             raise answers.conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
             raise answers.not_found(rt, old["metadata"]["name"]) from None
+        self._remember(rt, updated)
+        return updated if sub == "status" else self._remove_if_done(rt, updated)
+
+    def _remember(self, rt: ResourceType, written: Obj) -> None:
+        """Keep a node Lease just written for its next renewal (never one a dry run made up)."""
+        if not self.dry_run:
+            self.node_leases.remember(rt, written)
 
     def _stale(self, rt: ResourceType, obj: Obj) -> bool:
         """Whether the stored object must be rewritten with the current encryption key."""

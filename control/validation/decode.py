@@ -119,6 +119,10 @@ def _unwrap(annotation: Any) -> tuple[Any, str | None]:
             return annotation, go_name
 
 
+# The models are read the same way by the OpenAPI generator (control.apiserver.openapischema).
+unwrap = _unwrap
+
+
 def go_type(annotation: Any) -> str:
     bare, go_name = _unwrap(annotation)
     if go_name:

@@ -308,6 +308,8 @@ def test_claims_are_unique_and_written_with_the_object(store: Store) -> None:
     assert store.claimed("serviceips") == {"10.96.0.5"}
     with pytest.raises(errors.NotFoundError):
         store.get("services", "default", "b")
+    assert store.holder("nodeports:30080") == "services/default/a"
+    assert store.holder("serviceips:10.96.0.6") is None
 
 
 def test_update_keeps_or_replaces_claims(store: Store) -> None:

@@ -4,8 +4,8 @@ prints on a real cluster (headers, statuses, messages).
 
 The cluster serves HTTPS because kubectl, like every client-go program, sends a bearer token only
 over TLS. ``kubectl apply`` needs no ``--validate=false``: the OpenAPI v3 documents tell kubectl
-that the server validates fields itself (``fieldValidation``), so kubectl does not download
-schemas, which tinykube does not serve.
+that the server validates fields itself (``fieldValidation``), and carry the schemas that
+``kubectl explain`` prints.
 """
 
 from __future__ import annotations
@@ -337,3 +337,88 @@ def test_config_maps_and_secrets_encrypted_at_rest(kubectl: Kubectl) -> None:
     assert not any(b"czNjcjN0" in e or b"s3cr3t" in e for e in [stored, *mine])
     kubectl.run("delete", "secret", "db-pass")
     kubectl.run("delete", "configmap", "app-config")
+
+
+def _exit_and_stdout(kubectl: Kubectl, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    out = subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_explain_reads_the_served_schemas(kubectl: Kubectl) -> None:
+    out = kubectl.run("explain", "pod.spec.containers")
+    assert "KIND:       Pod" in out
+    assert "FIELD: containers <[]Container>" in out
+    assert "List of containers belonging to the pod." in out
+    assert "name\t<string> -required-" in out
+    v2 = kubectl.run("explain", "pod.spec.containers", "--output=plaintext-openapiv2")
+    assert "RESOURCE: containers <[]Object>" in v2 and "List of containers" in v2
+    recursive = kubectl.run("explain", "deployment", "--recursive")
+    assert "GROUP:      apps" in recursive
+    assert "replicas\t<integer>" in recursive and "containerPort\t<integer> -required-" in recursive
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: dry
+spec:
+  containers:
+  - name: main
+    image: {image}
+"""
+
+
+def test_server_dry_run_and_diff(kubectl: Kubectl) -> None:
+    first = POD.format(image="tinykube/web:1")
+    out = kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=first)
+    assert out.strip() == "pod/dry created (server dry run)"
+    assert "NotFound" in kubectl.run("get", "pod", "dry", ok=False)
+    code, diff = _exit_and_stdout(kubectl, "diff", "-f", "-", stdin=first)
+    assert code == 1 and "+  name: dry" in diff, diff
+    created = kubectl.run("create", "--dry-run=server", "-f", "-", "-o", "yaml", stdin=first)
+    assert "uid:" in created and "restartPolicy: Always" in created
+    kubectl.run("apply", "-f", "-", stdin=first)
+    assert _exit_and_stdout(kubectl, "diff", "-f", "-", stdin=first) == (0, "")
+    code, diff = _exit_and_stdout(kubectl, "diff", "-f", "-",
+                                  stdin=POD.format(image="tinykube/web:2"))  # fmt: skip
+    assert (
+        code == 1 and "-  - image: tinykube/web:1" in diff and "+  - image: tinykube/web:2" in diff
+    )
+    out = kubectl.run("delete", "pod", "dry", "--dry-run=server")
+    assert out.strip() == 'pod "dry" deleted from default namespace (server dry run)'
+    assert "tinykube/web:1" in kubectl.run("get", "pod", "dry", "-o", "yaml")
+    kubectl.run("delete", "pod", "dry", "--wait=false")
+
+
+def test_helm_validates_against_the_served_openapi(kubectl: Kubectl, tmp_path: Path) -> None:
+    """helm downloads the OpenAPI documents to validate a release; the chart is the one `helm
+    create` writes, cut to its Deployment (Services and ServiceAccounts are not served yet)."""
+    helm = str(kubectl.binary.parent / "helm")
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
+           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+
+    def run(*args: str) -> str:
+        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
+                             env=env, cwd=tmp_path, check=False)  # fmt: skip
+        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+    run("create", "demo")
+    assert "1 chart(s) linted, 0 chart(s) failed" in run("lint", "demo")
+    for extra in ("service.yaml", "serviceaccount.yaml", "hpa.yaml", "ingress.yaml",
+                  "httproute.yaml", "NOTES.txt"):  # fmt: skip
+        (tmp_path / "demo" / "templates" / extra).unlink(missing_ok=True)
+    tests = tmp_path / "demo" / "templates" / "tests"
+    for test in tests.glob("*"):
+        test.unlink()
+    installed = run("install", "web", "demo", "--set", "serviceAccount.create=false",
+                    "--dry-run=server")  # fmt: skip
+    assert "DESCRIPTION: Dry run complete" in installed
+    manifest = run("template", "web", "demo", "--set", "serviceAccount.create=false")
+    applied = kubectl.run("apply", "--dry-run=server", "--validate=strict", "-f", "-",
+                          stdin=manifest)  # fmt: skip
+    assert applied.strip() == "deployment.apps/web-demo created (server dry run)"
+    assert "NotFound" in kubectl.run("get", "deployment", "web-demo", ok=False)

@@ -1,5 +1,5 @@
 """The OpenAPI v3 documents: what kubectl reads from them (a PATCH per kind that takes
-fieldValidation) is there, and nothing claims a schema that is not served."""
+fieldValidation, bodies that name the served schemas) is there."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
     core = document("v1")
     patches = {
         op["x-kubernetes-group-version-kind"]["kind"]: op
-        for _, verb, op in operations(core)
-        if verb == "patch"
+        for path, verb, op in operations(core)
+        if verb == "patch" and path.endswith("{name}")
     }
     assert set(patches) == {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret"}
     pod = patches["Pod"]
@@ -41,16 +41,33 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
     assert "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}" in lease
 
 
-def test_no_schemas_are_claimed() -> None:
-    for api_version in ("v1", "apps/v1"):
-        doc = document(api_version)
-        assert doc["components"] == {"schemas": {}}
-        for _, _, op in operations(doc):
-            assert "requestBody" not in op
-            assert all("content" not in r for r in op["responses"].values())
+def test_bodies_refer_to_the_served_schemas() -> None:
+    doc = document("apps/v1")
+    schemas = doc["components"]["schemas"]
+    for _, verb, op in operations(doc):
+        for part in (op.get("requestBody") or {}, op["responses"]["200"]):
+            for media in part.get("content", {}).values():
+                ref = media["schema"].get("$ref")
+                assert ref is None or ref.rsplit("/", 1)[1] in schemas, (verb, ref)
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert "application/strategic-merge-patch+json" in patch["requestBody"]["content"]
 
 
 def test_reads_do_not_take_field_validation() -> None:
     for _, verb, op in operations(document("apps/v1")):
         names = [p["name"] for p in op["parameters"]]
         assert ("fieldValidation" in names) == (verb in ("post", "put", "patch"))
+
+
+def test_subresources_and_deletecollection_are_described() -> None:
+    paths = document("apps/v1")["paths"]
+    scale = paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["patch"]
+    assert scale["x-kubernetes-group-version-kind"] == {
+        "group": "autoscaling", "version": "v1", "kind": "Scale"}  # fmt: skip
+    assert scale["operationId"] == "patchAppsV1NamespacedDeploymentScale"
+    status = paths["/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status"]["put"]
+    assert status["operationId"] == "replaceAppsV1NamespacedReplicaSetStatus"
+    collection = paths["/apis/apps/v1/namespaces/{namespace}/deployments"]["delete"]
+    assert collection["x-kubernetes-action"] == "deletecollection"
+    assert "labelSelector" in [p["name"] for p in collection["parameters"]]
+    assert "delete" not in document("v1")["paths"]["/api/v1/nodes"]

@@ -37,6 +37,7 @@ EXPECTED = {
     ("/healthz", "GET"),
     ("/metrics", "GET"),
     ("/livez", "GET"),
+    ("/openapi/v2", "GET"),
     ("/openapi/v3", "GET"),
     ("/openapi/v3/api/<version>", "GET"),
     ("/openapi/v3/apis/<group>/<version>", "GET"),
