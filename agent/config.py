@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent import seccomp
+from agent import join, seccomp
 from agent.node import STATUS_REPORT_SECONDS
 from agent.planner import BackoffPolicy
 
@@ -30,4 +30,8 @@ class AgentConfig:
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
-    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
+    allowed_unsafe_sysctls: tuple[str, ...] = ()
+    # Pod volumes live under <data_dir>/pods; Docker must see this path as the agent does.
+    data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
+    # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
+    volume_tmpfs: bool | None = None  # names or prefix* patterns, namespaced ones

@@ -1,0 +1,170 @@
+"""A pod's volumes on this node, under the agent's data dir as the kubelet lays them out:
+``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``. ``setup`` makes each directory (emptyDir,
+tmpfs for memory-backed ones where the agent may mount) and writes the API-data volumes through
+the ``atomicwriter``, again on every sync so updates reach the files; ``mounts`` turns a
+container's ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and removes it
+all once the pod's containers are gone. Effectful (filesystem, mount(2)).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from agent import atomicwriter, envvars, subpath, volumeplan
+from agent.configrefs import Lookup
+from agent.runtime import Mount
+from agent.volumeplan import VolumeError
+
+log = logging.getLogger(__name__)
+
+PODS_DIR = "pods"
+# An emptyDir is writable by every user of every container, as the kubelet makes it.
+EMPTY_DIR_MODE = 0o777
+API_DATA_MODE = 0o755
+MNT_DETACH = 2  # umount2 flag: detach now, free once unused
+
+
+def in_container() -> bool:
+    """Whether this process runs in a container: a mount it makes would not reach the engine."""
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
+def default_tmpfs() -> bool:
+    """tmpfs for secrets and memory emptyDirs where the agent is root on the engine's host."""
+    return os.geteuid() == 0 and not in_container()
+
+
+class Mounter:
+    """mount(2) and umount2(2) through libc: tmpfs on a volume's directory."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def mount_tmpfs(self, target: Path, mode: int, size: int | None) -> None:
+        options = f"mode={mode:o}" + (f",size={size}" if size else "")
+        rc = self._libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", 0, options.encode())
+        if rc != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"mount tmpfs on {target}: {os.strerror(errno)}")
+
+    def unmount(self, target: Path) -> None:
+        if self._libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"unmount {target}: {os.strerror(errno)}")
+
+
+class VolumeManager:
+    """The volume directories of one node's pods; safe for several threads on distinct pods."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        tmpfs: bool = False,
+        allocatable: Callable[[], Mapping[str, Any]] = dict,
+        mounter: Mounter | None = None,
+    ) -> None:
+        self.root = data_dir / PODS_DIR
+        self.tmpfs = tmpfs
+        self.allocatable = allocatable
+        self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
+
+    def pod_dir(self, uid: str) -> Path:
+        return self.root / uid
+
+    def volume_dir(self, uid: str, volume: Mapping[str, Any]) -> Path:
+        kind = volumeplan.kind_of(volume) or "unknown"
+        return self.pod_dir(uid) / "volumes" / volumeplan.PLUGINS[kind] / str(volume["name"])
+
+    def pod_uids(self) -> list[str]:
+        """The pods that have a directory here."""
+        try:
+            return [p.name for p in self.root.iterdir() if p.is_dir()]
+        except FileNotFoundError:
+            return []
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def setup(self, pod: Mapping[str, Any], lookup: Lookup) -> dict[str, str]:
+        """Make every volume of ``pod`` ready; return volume name → why it could not be."""
+        failed: dict[str, str] = {}
+        uid = str(pod["metadata"]["uid"])
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            kind = volumeplan.kind_of(volume)
+            if kind is None or kind == "hostPath":
+                continue  # a hostPath is bound as it is; other kinds are not provided here
+            try:
+                self._setup_one(pod, uid, volume, kind, lookup)
+            except (VolumeError, atomicwriter.PayloadError, OSError) as e:
+                failed[str(volume["name"])] = str(e)
+        return failed
+
+    def _setup_one(
+        self, pod: Mapping[str, Any], uid: str, volume: Mapping[str, Any], kind: str, lookup: Lookup
+    ) -> None:
+        files = volumeplan.payload(pod, volume, lookup, self.allocatable())
+        directory = self.volume_dir(uid, volume)
+        mode = EMPTY_DIR_MODE if kind == "emptyDir" else API_DATA_MODE
+        self._make_dir(directory, mode, volumeplan.in_memory(volume), volumeplan.size_limit(volume))
+        if files is not None and atomicwriter.write(directory, files):
+            log.info("pod %s: volume %s written", uid, volume["name"])
+
+    def _make_dir(self, directory: Path, mode: int, memory: bool, size: int | None) -> None:
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(directory, mode)
+        if memory and self.tmpfs and self.mounter is not None and not os.path.ismount(directory):
+            self.mounter.mount_tmpfs(directory, mode, size)
+
+    # -- mounts ----------------------------------------------------------------------------
+
+    def mounts(
+        self, pod: Mapping[str, Any], container: Mapping[str, Any], env: Mapping[str, str]
+    ) -> list[Mount]:
+        """The binds of ``container``'s volumeMounts; raises ``SubPathError`` or ``EnvError``."""
+        uid = str(pod["metadata"]["uid"])
+        volumes = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        binds: list[Mount] = []
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(str(mount.get("name")))
+            kind = volumeplan.kind_of(volume) if volume is not None else None
+            if volume is None or kind is None:
+                continue
+            if kind == "hostPath":
+                source = Path(str((volume["hostPath"] or {}).get("path") or ""))
+            else:
+                source = self.volume_dir(uid, volume)
+            host = str(source)
+            sub = str(mount.get("subPath") or "")
+            if mount.get("subPathExpr"):
+                sub = envvars.expand_sub_path(str(mount["subPathExpr"]), env)
+            if sub:
+                host = subpath.prepare(source, sub, str(mount["name"]), str(container["name"]))
+            read_only = bool(mount.get("readOnly")) or kind in volumeplan.API_DATA
+            binds.append(Mount(host, str(mount.get("mountPath")), read_only))
+        return binds
+
+    # -- tear-down -------------------------------------------------------------------------
+
+    def teardown(self, uid: str) -> None:
+        """Unmount and remove the pod's directory (its containers are gone)."""
+        directory = self.pod_dir(uid)
+        if not directory.exists():
+            return
+        volumes = directory / "volumes"
+        for mounted in volumes.glob("*/*") if volumes.is_dir() else []:
+            if self.mounter is not None and os.path.ismount(mounted):
+                try:
+                    self.mounter.unmount(mounted)
+                except OSError as e:
+                    log.warning("pod %s: %s", uid, e)
+                    return  # never remove through a mount: the next sync tries again
+        shutil.rmtree(directory, ignore_errors=True)
+        log.info("pod %s: volumes removed", uid)
