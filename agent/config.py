@@ -31,7 +31,8 @@ class AgentConfig:
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
     allowed_unsafe_sysctls: tuple[str, ...] = ()
-    # Pod volumes live under <data_dir>/pods; Docker must see this path as the agent does.
     data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
+    # Pod volumes live under <root_dir or data_dir>/pods: Docker must see it as the agent does.
+    root_dir: str | None = None
     # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
     volume_tmpfs: bool | None = None  # names or prefix* patterns, namespaced ones

@@ -133,9 +133,7 @@ class Agent:
             prober=self.prober,
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
-            config=podconfig.for_node(
-                self.client, self.queue.add, cfg.data_dir, cfg.volume_tmpfs, self.facts
-            ),
+            config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.

@@ -67,9 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docker-host", default=None, help="Docker engine URL (default: DOCKER_HOST)")
     p.add_argument("--insecure-skip-tls-verify", action="store_true")
     p.add_argument("--ca-file")
-    p.add_argument("--data-dir", help="where a joined node keeps its credential and pods their "
-                   "volumes (default: /var/lib/tinykube/agent as root, else "
-                   "~/.tinykube/agent); Docker must see it at the same path")  # fmt: skip
+    p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
+                   "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
+    p.add_argument("--root-dir", default=os.environ.get("TK_ROOT_DIR"),
+                   help="where pods' volumes live, in pods/ (default: the data dir); the "
+                   "Docker engine must see it at the same path")  # fmt: skip
     p.add_argument("--volume-tmpfs", choices=("auto", "on", "off"), default="auto",
                    help="secrets and memory emptyDirs on tmpfs (auto: when root, outside "
                    "a container)")  # fmt: skip
@@ -106,6 +108,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         seccomp_profile_root=args.seccomp_profile_root,
         allowed_unsafe_sysctls=args.allowed_unsafe_sysctls,
         data_dir=str(Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()),
+        root_dir=args.root_dir,
         volume_tmpfs={"on": True, "off": False}.get(args.volume_tmpfs),
     )
 
@@ -116,8 +119,8 @@ def cleanup(argv: list[str]) -> int:
     p.add_argument("--cluster-id", required=True)
     p.add_argument("--node-name", help="only this node's containers")
     p.add_argument("--docker-host", default=None)
-    p.add_argument("--data-dir", action="append", default=[],
-                   help="also unmount and remove the pod volumes kept there")  # fmt: skip
+    p.add_argument("--root-dir", action="append", default=[],
+                   help="also unmount and remove this cluster's pod volumes there")  # fmt: skip
     args = p.parse_args(argv)
     from agent.docker_runtime import DockerRuntime
 
@@ -129,10 +132,10 @@ def cleanup(argv: list[str]) -> int:
     except ContainerRuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    for data_dir in args.data_dir:
-        manager = VolumeManager(Path(data_dir), tmpfs=default_tmpfs())
-        for uid in manager.pod_uids():
-            manager.teardown(uid)
+    for root in args.root_dir:
+        for uid in (manager := VolumeManager(Path(root), tmpfs=default_tmpfs())).pod_uids():
+            if manager.owned_by(uid, args.cluster_id):
+                manager.teardown(uid)
     print(f"removed {len(containers)}")
     return 0
 

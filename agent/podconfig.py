@@ -15,6 +15,7 @@ from typing import Any
 
 from agent import envvars, node, subpath, volumeplan, volumes
 from agent import runtime as rt
+from agent.config import AgentConfig
 from agent.configrefs import Lookup, MissingObjectError
 from agent.configwatch import ConfigObjects
 from agent.node import HostFacts
@@ -131,18 +132,20 @@ class PodConfig:
 def for_node(
     client: ApiClient,
     on_change: Callable[[str], None],
-    data_dir: str,
-    tmpfs: bool | None,
+    cfg: AgentConfig,
     facts: HostFacts | None,
+    cluster: str,
 ) -> PodConfig:
-    """An agent's: volumes under its data dir (tmpfs by default where it is root outside a
+    """An agent's: volumes under its root dir (tmpfs by default where it is root outside a
     container), the objects they read watched one by one, queueing pods on a change."""
     assert facts is not None
 
     def offered() -> Mapping[str, Any]:
         return node.allocatable(facts.engine)
 
-    use_tmpfs = volumes.default_tmpfs() if tmpfs is None else tmpfs
-    manager = VolumeManager(Path(data_dir), tmpfs=use_tmpfs, allocatable=offered)
+    tmpfs = volumes.default_tmpfs() if cfg.volume_tmpfs is None else cfg.volume_tmpfs
+    owner = volumes.owner(cluster, cfg.node_name)
+    root = Path(cfg.root_dir or cfg.data_dir)
+    manager = VolumeManager(root, owner=owner, tmpfs=tmpfs, allocatable=offered)
     return PodConfig(manager, ConfigObjects(client, on_change), host_ip=facts.ip,
                      allocatable=offered)  # fmt: skip

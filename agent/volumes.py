@@ -25,10 +25,17 @@ from agent.volumeplan import VolumeError
 log = logging.getLogger(__name__)
 
 PODS_DIR = "pods"
+# In each pod's directory: "<cluster uid> <node>", so agents sharing a root dir (several nodes of
+# a compose project, several clusters) never take each other's pods for orphans.
+OWNER_FILE = ".owner"
 # An emptyDir is writable by every user of every container, as the kubelet makes it.
 EMPTY_DIR_MODE = 0o777
 API_DATA_MODE = 0o755
 MNT_DETACH = 2  # umount2 flag: detach now, free once unused
+
+
+def owner(cluster: str, node: str) -> str:
+    return f"{cluster} {node}"
 
 
 def in_container() -> bool:
@@ -67,11 +74,13 @@ class VolumeManager:
         self,
         data_dir: Path,
         *,
+        owner: str = "",
         tmpfs: bool = False,
         allocatable: Callable[[], Mapping[str, Any]] = dict,
         mounter: Mounter | None = None,
     ) -> None:
         self.root = data_dir / PODS_DIR
+        self.owner = owner
         self.tmpfs = tmpfs
         self.allocatable = allocatable
         self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
@@ -84,11 +93,27 @@ class VolumeManager:
         return self.pod_dir(uid) / "volumes" / volumeplan.PLUGINS[kind] / str(volume["name"])
 
     def pod_uids(self) -> list[str]:
-        """The pods that have a directory here."""
+        """The pods of this owner that have a directory here."""
         try:
-            return [p.name for p in self.root.iterdir() if p.is_dir()]
+            return [p.name for p in self.root.iterdir() if p.is_dir() and self._mine(p)]
         except FileNotFoundError:
             return []
+
+    def owned_by(self, uid: str, cluster: str) -> bool:
+        """Whether the pod's directory was made by an agent of ``cluster``."""
+        try:
+            text = (self.pod_dir(uid) / OWNER_FILE).read_text()
+        except OSError:
+            return False
+        return text.split(" ", 1)[0] == cluster
+
+    def _mine(self, pod_dir: Path) -> bool:
+        if not self.owner:
+            return True
+        try:
+            return (pod_dir / OWNER_FILE).read_text() == self.owner
+        except OSError:
+            return False
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -96,6 +121,10 @@ class VolumeManager:
         """Make every volume of ``pod`` ready; return volume name → why it could not be."""
         failed: dict[str, str] = {}
         uid = str(pod["metadata"]["uid"])
+        pod_dir = self.pod_dir(uid)
+        if not pod_dir.is_dir():
+            pod_dir.mkdir(parents=True, mode=0o750)
+            (pod_dir / OWNER_FILE).write_text(self.owner)
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             kind = volumeplan.kind_of(volume)
             if kind is None or kind == "hostPath":

@@ -163,7 +163,7 @@ def remove_containers(cluster: str | None, data_dir: Path | None = None) -> int:
     if not cluster:
         return 0
     agents = sorted((data_dir / "agents").glob("*")) if data_dir is not None else []
-    volumes = [arg for d in agents for arg in ("--data-dir", str(d))]
+    volumes = [arg for d in agents for arg in ("--root-dir", str(d))]
     out = subprocess.run(
         [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster, *volumes],
         capture_output=True, text=True, check=False,
