@@ -195,3 +195,12 @@ def test_manager_sets_up_binds_and_tears_down(tmp_path: Path) -> None:
     assert manager.pod_uids() == ["u-1"]
     manager.teardown("u-1")
     assert manager.pod_uids() == [] and not (tmp_path / "pods/u-1").exists()
+
+
+def test_agents_sharing_a_root_dir_keep_to_their_own_pods(tmp_path: Path) -> None:
+    one = VolumeManager(tmp_path, owner="c1 node-1")
+    two = VolumeManager(tmp_path, owner="c1 node-2")
+    pod = {"metadata": {"uid": "u-9"}, "spec": {"volumes": [{"name": "s", "emptyDir": {}}]}}
+    assert one.setup(pod, lookup) == {}
+    assert one.pod_uids() == ["u-9"] and two.pod_uids() == []
+    assert one.owned_by("u-9", "c1") and not one.owned_by("u-9", "c2")
