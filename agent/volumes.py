@@ -121,11 +121,12 @@ class VolumeManager:
         """Make every volume of ``pod`` ready; return volume name → why it could not be."""
         failed: dict[str, str] = {}
         uid = str(pod["metadata"]["uid"])
+        volumes = (pod.get("spec") or {}).get("volumes") or []
         pod_dir = self.pod_dir(uid)
-        if not pod_dir.is_dir():
+        if volumes and not pod_dir.is_dir():
             pod_dir.mkdir(parents=True, mode=0o750)
             (pod_dir / OWNER_FILE).write_text(self.owner)
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
+        for volume in volumes:
             kind = volumeplan.kind_of(volume)
             if kind is None or kind == "hostPath":
                 continue  # a hostPath is bound as it is; other kinds are not provided here

@@ -1,0 +1,54 @@
+"""The agent's watch per ConfigMap/Secret against the real API server: a pod's objects are
+watched by name, a change (or creation) queues the pod, the last pod gone stops the watch."""
+
+from __future__ import annotations
+
+import threading
+
+from agent.apis import CONFIGMAPS
+from agent.configwatch import ConfigObjects
+from common.client import ApiClient
+from tests.integration.conftest import wait_for
+
+POD = {
+    "metadata": {"name": "web", "namespace": "default", "uid": "uid-1"},
+    "spec": {
+        "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "settings"}}]}],
+        "volumes": [{"name": "v", "configMap": {"name": "other"}}],
+    },
+}
+
+
+def config_map(name: str, **data: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def test_changes_queue_the_pods_that_use_them(admin: ApiClient) -> None:
+    queued: list[str] = []
+    lock = threading.Lock()
+
+    def on_change(uid: str) -> None:
+        with lock:
+            queued.append(uid)
+
+    objects = ConfigObjects(admin, on_change)
+    try:
+        objects.register(POD)
+        lookup = objects.lookup("default")
+        assert lookup("configmap", "settings") is None  # absent: read before the watch lists
+        assert wait_for(lambda: objects.synced(POD), 10)
+        admin.create(CONFIGMAPS, config_map("settings", A="1"), "default")
+        assert wait_for(lambda: "uid-1" in queued, 10)
+        assert wait_for(lambda: (lookup("configmap", "settings") or {}).get("data") == {"A": "1"},
+                        10)  # fmt: skip
+        queued.clear()
+        admin.create(CONFIGMAPS, config_map("unrelated", B="2"), "default")
+        stored = admin.get(CONFIGMAPS, "settings", "default")
+        admin.update(CONFIGMAPS, {**stored, "data": {"A": "2"}}, "default")
+        assert wait_for(lambda: (lookup("configmap", "settings") or {}).get("data") == {"A": "2"},
+                        10)  # fmt: skip
+        assert set(queued) == {"uid-1"}
+        objects.unregister("uid-1")
+        assert objects._watches == {}
+    finally:
+        objects.stop()
