@@ -13,6 +13,7 @@ import ctypes.util
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,38 @@ def in_container() -> bool:
 def default_tmpfs() -> bool:
     """tmpfs for secrets and memory emptyDirs where the agent is root on the engine's host."""
     return os.geteuid() == 0 and not in_container()
+
+
+_HOST_PATH_KINDS = {
+    "Directory": (stat.S_ISDIR, "a directory"),
+    "File": (stat.S_ISREG, "a file"),
+    "Socket": (stat.S_ISSOCK, "a socket file"),
+    "CharDevice": (stat.S_ISCHR, "a character device"),
+    "BlockDevice": (stat.S_ISBLK, "a block device"),
+}
+
+
+def check_host_path(source: Mapping[str, Any]) -> None:
+    """The kubelet's hostPath ``type`` check; ``...OrCreate`` (and no type, as Docker's binds
+    did) make what is missing."""
+    path, kind = Path(str(source.get("path") or "")), str(source.get("type") or "")
+    if kind in ("", "DirectoryOrCreate") and not path.exists():
+        path.mkdir(parents=True, mode=0o755)
+    elif kind == "FileOrCreate" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        path.touch(mode=0o644)
+    kind = kind.removesuffix("OrCreate")
+    if not kind:
+        return
+    if kind not in _HOST_PATH_KINDS:
+        raise VolumeError(f"{kind} is an invalid volume type")
+    test, what = _HOST_PATH_KINDS[kind]
+    try:
+        ok = test(path.stat().st_mode)
+    except OSError:
+        ok = False
+    if not ok:
+        raise VolumeError(f"hostPath type check failed: {path} is not {what}")
 
 
 class Mounter:
@@ -128,10 +161,13 @@ class VolumeManager:
             (pod_dir / OWNER_FILE).write_text(self.owner)
         for volume in volumes:
             kind = volumeplan.kind_of(volume)
-            if kind is None or kind == "hostPath":
-                continue  # a hostPath is bound as it is; other kinds are not provided here
+            if kind is None:
+                continue  # not provided here (a PersistentVolumeClaim)
             try:
-                self._setup_one(pod, uid, volume, kind, lookup)
+                if kind == "hostPath":
+                    check_host_path(volume["hostPath"] or {})
+                else:
+                    self._setup_one(pod, uid, volume, kind, lookup)
             except (VolumeError, atomicwriter.PayloadError, OSError) as e:
                 failed[str(volume["name"])] = str(e)
         return failed

@@ -169,7 +169,7 @@ def test_manager_sets_up_binds_and_tears_down(tmp_path: Path) -> None:
                 {"name": "scratch", "emptyDir": {}},
                 {"name": "cfg", "configMap": {"name": "cfg"}},
                 {"name": "missing", "secret": {"secretName": "nope"}},
-                {"name": "host", "hostPath": {"path": "/srv"}},
+                {"name": "host", "hostPath": {"path": str(tmp_path / "srv")}},
             ],
         },
     }
@@ -190,7 +190,7 @@ def test_manager_sets_up_binds_and_tears_down(tmp_path: Path) -> None:
         (str(scratch), "/scratch", False),
         (str(cfg), "/etc/app", True),  # API data is read-only whatever the mount says
         (os.path.realpath(cfg / "app.conf"), "/etc/app.conf", True),
-        ("/srv", "/srv", True),
+        (str(tmp_path / "srv"), "/srv", True),
     ]
     assert manager.pod_uids() == ["u-1"]
     manager.teardown("u-1")
@@ -204,3 +204,18 @@ def test_agents_sharing_a_root_dir_keep_to_their_own_pods(tmp_path: Path) -> Non
     assert one.setup(pod, lookup) == {}
     assert one.pod_uids() == ["u-9"] and two.pod_uids() == []
     assert one.owned_by("u-9", "c1") and not one.owned_by("u-9", "c2")
+
+
+def test_host_path_types(tmp_path: Path) -> None:
+    from agent.volumes import check_host_path
+
+    check_host_path({"path": str(tmp_path / "made"), "type": "DirectoryOrCreate"})
+    assert (tmp_path / "made").is_dir()
+    check_host_path({"path": str(tmp_path / "f"), "type": "FileOrCreate"})
+    assert (tmp_path / "f").is_file()
+    with pytest.raises(VolumeError, match=r"^hostPath type check failed: .*/f is not a directory$"):
+        check_host_path({"path": str(tmp_path / "f"), "type": "Directory"})
+    with pytest.raises(VolumeError, match=r"is not a socket file$"):
+        check_host_path({"path": str(tmp_path / "f"), "type": "Socket"})
+    with pytest.raises(VolumeError, match=r"is not a file$"):
+        check_host_path({"path": str(tmp_path / "missing"), "type": "File"})
