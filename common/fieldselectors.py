@@ -49,12 +49,14 @@ EVENT_FIELD_LABELS = frozenset(
 NODE_FIELD_LABELS = frozenset({"metadata.name", "spec.unschedulable"})
 NAMESPACE_FIELD_LABELS = frozenset({"metadata.name", "status.phase"})
 GENERIC_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
+SECRET_FIELD_LABELS = GENERIC_FIELD_LABELS | {"type"}
 
 FIELD_LABELS: dict[str, frozenset[str]] = {
     "Pod": POD_FIELD_LABELS,
     "Event": EVENT_FIELD_LABELS,
     "Node": NODE_FIELD_LABELS,
     "Namespace": NAMESPACE_FIELD_LABELS,
+    "Secret": SECRET_FIELD_LABELS,
 }
 # Kinds with their own conversion function answer "field label not supported: x"; the others
 # get the apimachinery default message.
@@ -274,11 +276,16 @@ def namespace_fields(ns: Mapping[str, Any]) -> dict[str, str]:
     return {**generic_fields(ns), "status.phase": _text(_get(ns, "status", "phase"))}
 
 
+def secret_fields(secret: Mapping[str, Any]) -> dict[str, str]:
+    return {**generic_fields(secret), "type": _text(secret.get("type"))}
+
+
 _FIELD_FUNCS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
     "Pod": pod_fields,
     "Event": event_fields,
     "Node": node_fields,
     "Namespace": namespace_fields,
+    "Secret": secret_fields,
 }
 
 

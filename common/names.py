@@ -170,6 +170,30 @@ def is_env_var_name(value: str) -> list[str]:
     return errs
 
 
+CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+_CONFIG_KEY_RE = re.compile(f"^{CONFIG_KEY_FMT}$")
+
+
+def is_config_map_key(value: str) -> list[str]:
+    """IsConfigMapKey: a key of a ConfigMap or Secret, a file name a volume may hold (no ``/``,
+    not ``.`` or ``..``, not starting with ``..``, where the kubelet keeps its own files)."""
+    msgs: list[str] = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        msgs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
+    if not _CONFIG_KEY_RE.match(value):
+        msgs.append(
+            regex_error(_CONFIG_KEY_MSG, CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name")
+        )
+    if value == ".":
+        msgs.append("must not be '.'")
+    elif value == "..":
+        msgs.append("must not be '..'")
+    elif value.startswith(".."):
+        msgs.append("must not start with '..'")
+    return msgs
+
+
 def _mask_trailing_dash(name: str) -> str:
     # A generateName prefix may end in '-' (the random suffix follows it). Kubernetes drops the
     # last *two* characters before appending "a"; kept as is so the same prefixes pass.

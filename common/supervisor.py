@@ -3,7 +3,8 @@ agents as child processes, restarts any that dies, and stops them all on SIGTERM
 neither ``control`` nor ``agent``: it runs them as ``python -m control`` / ``python -m agent``.
 Its state (pids, ports, cluster id) is kept in ``DIR/state.json`` for ``tinykube down`` and tests.
 No secret is ever on a child's command line: the Redis password and the node tokens reach them in
-0600 files (``DIR/redis-password``, ``DIR/redis/redis.conf``, ``DIR/node-tokens/NODE``).
+0600 files (``DIR/redis-password``, ``DIR/redis/redis.conf``, ``DIR/node-tokens/NODE``), as does
+the key that encrypts Secrets at rest (``DIR/encryption-config.yaml``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 from common import errors
 from common.client import ApiClient
+from common.encryptionconfig import FILE_NAME as ENCRYPTION_FILE
+from common.encryptionconfig import ensure_config
 from common.kubeconfig import write_kubeconfig
 from common.redis_server import free_port, redis_args, wait_for_redis, write_config
 from common.resources import lookup
@@ -188,6 +191,9 @@ class Supervisor:
             "--token-auth-file",
             str(self.dir / "tokens.csv"),
         ]
+        # Secrets encrypted at rest with a key made for this cluster and kept with its data.
+        encryption = ensure_config(self.dir / ENCRYPTION_FILE)
+        control += ["--encryption-provider-config", str(encryption)]
         if self.opts.allow_privileged:
             control.append("--allow-privileged")
         if self.opts.tls:

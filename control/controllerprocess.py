@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         store = redisauth.connect(args, CONNECTIONS, STREAM_CONNECTIONS)
-    except (errors.ServiceUnavailableError, OSError) as e:
+    except (errors.ServiceUnavailableError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     # Until here SIGTERM ends the process at once: there was nothing to stop.

@@ -25,6 +25,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--redis-prefix", default="tk:")
     redisauth.add_flags(p)
+    p.add_argument(
+        "--encryption-provider-config", type=Path, metavar="PATH",
+        help="an EncryptionConfiguration (apiserver.config.k8s.io/v1) saying how resources "
+        "(secrets) are encrypted at rest; without it they are stored in the clear",
+    )  # fmt: skip
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")

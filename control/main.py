@@ -20,7 +20,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.config import KNOWN_SETTINGS
 
 from common import errors, metrics
-from control import flags, httpworker, lifecycle, redisauth, serverdata
+from control import encryption, flags, httpworker, lifecycle, redisauth, serverdata
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
@@ -121,8 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     except errors.StoreCredentialsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except encryption.ConfigError as e:
+        print(f"error: --encryption-provider-config: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"error: cannot read the Redis password: {e}", file=sys.stderr)
+        return 1
+    refusal = redisauth.unreadable_values(args, store)
+    if refusal is not None:
+        print(f"error: {refusal}", file=sys.stderr)
         return 1
     server = serverdata.setup(args, store)
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)

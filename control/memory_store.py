@@ -74,6 +74,9 @@ class MemoryStore:
     def ping(self) -> None:
         return None
 
+    def stale(self, resource: str, namespace: str, name: str) -> bool:
+        return False  # nothing is encrypted here
+
     def _append(self, resource: str, etype: str, obj: Obj, old: Obj | None = None) -> int:
         self._rev += 1
         log = self._log.setdefault(resource, [])

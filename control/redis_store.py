@@ -5,7 +5,11 @@ Layout under one key prefix (default ``tk:``):
   ``o:<res>:<ns>:<name>``    hash {o: object JSON without resourceVersion, rv, uid}
   ``i:<res>`` / ``i:<res>:<ns>``  sets of ``ns/name`` (all / per namespace)
   ``n:<res>:<node>`` + ``nv:<res>``  pods-by-node index and each member's indexed node
-  ``ev:<res>``               Stream of changes, entry id ``<rev>-0``, fields t (type) and o (JSON)
+  ``ev:<res>``               Stream of changes, entry id ``<rev>-0``, fields t (type), o (JSON),
+                             p (the selectable fields before an update), k (``ns/name``)
+Resources given a ``control.encryption`` transformer (secrets) hold ``k8s:enc:...`` ciphertext
+in place of their JSON, in the object's hash and in its stream entries alike; they are
+decrypted where they are read, and an update's ``p`` is left empty for them.
   ``cp:<res>``               highest revision trimmed from that stream (watch below it: 410)
 Every write is one Lua script, so an object never exists without its event or the reverse.
 Every call has a bounded socket timeout and no retry after a timeout, so a frozen Redis answers
@@ -27,6 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from common import errors
+from control import encryption
 from control.store import (
     Obj,
     Progress,
@@ -75,11 +80,13 @@ else
 end
 local prev = ''
 if op == 'update' then
-  local old = cjson.decode(redis.call('HGET', KEYS[1], 'o'))
-  local m, sp, st = old['metadata'] or {}, old['spec'] or {}, old['status'] or {}
-  if type(sp) ~= 'table' then sp = {} end
-  if type(st) ~= 'table' then st = {} end
-  prev = cjson.encode({labels = m['labels'], nodeName = sp['nodeName'], phase = st['phase']})
+  local ok, old = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'o'))
+  if ok and type(old) == 'table' then
+    local m, sp, st = old['metadata'] or {}, old['spec'] or {}, old['status'] or {}
+    if type(sp) ~= 'table' then sp = {} end
+    if type(st) ~= 'table' then st = {} end
+    prev = cjson.encode({labels = m['labels'], nodeName = sp['nodeName'], phase = st['phase']})
+  end
 end
 local rev = redis.call('INCR', KEYS[2])
 local etype = 'MODIFIED'
@@ -105,7 +112,7 @@ if node ~= '' and old_node ~= node then
   redis.call('SADD', prefix .. node, member)
   redis.call('HSET', KEYS[6], member, node)
 end
-redis.call('XADD', KEYS[3], tostring(rev) .. '-0', 't', etype, 'o', body, 'p', prev)
+redis.call('XADD', KEYS[3], tostring(rev) .. '-0', 't', etype, 'o', body, 'p', prev, 'k', member)
 local len = redis.call('XLEN', KEYS[3])
 if len > maxlen + tonumber(ARGV[10]) then
   local drop = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', len - maxlen)
@@ -125,6 +132,7 @@ for _, m in ipairs(members) do
   local key = ARGV[1] .. string.sub(m, 1, sep - 1) .. ':' .. string.sub(m, sep + 1)
   local v = redis.call('HMGET', key, 'o', 'rv')
   if v[1] then
+    table.insert(out, m)
     table.insert(out, v[1])
     table.insert(out, v[2])
   end
@@ -147,6 +155,7 @@ class RedisStore:
         max_connections: int = DEFAULT_CONNECTIONS,
         stream_connections: int = DEFAULT_STREAM_CONNECTIONS,
         pool_wait: float = DEFAULT_POOL_WAIT,
+        transformers: encryption.Transformers | None = None,
     ) -> None:
         """``password`` (or the ACL user's, named in the URL) comes from a file or the environment,
         so that it is never on a command line; a password in ``url`` wins. Short calls share
@@ -154,6 +163,8 @@ class RedisStore:
         to ``pool_wait`` seconds for one."""
         self.prefix = prefix
         self.history = history
+        # Encryption at rest, by resource (``--encryption-provider-config``).
+        self.transformers = dict(transformers or {})
         # One retry, and only when the connection was refused or reset (a restarted Redis, a
         # stale pooled connection): after a timeout the server may be frozen, and redis-py's
         # default (retry timeouts too, in the handshake and again around it) turned one frozen
@@ -212,7 +223,7 @@ class RedisStore:
         body, rv = found
         if body is None:
             raise errors.NotFoundError(f'{resource} "{name}" not found')
-        return with_rv(json.loads(body), int(rv))
+        return with_rv(self._decode(resource, f"{namespace}/{name}", body), int(rv))
 
     def list(
         self, resource: str, namespace: str | None = None, *, node: str | None = None
@@ -227,7 +238,10 @@ class RedisStore:
         with _translated():
             raw: Any = self._list(keys=[index, f"{p}rev"], args=[f"{p}o:{resource}:"])
         rev = int(raw[0])
-        items = [with_rv(json.loads(raw[i]), int(raw[i + 1])) for i in range(1, len(raw), 2)]
+        items = [
+            with_rv(self._decode(resource, raw[i].decode(), raw[i + 1]), int(raw[i + 2]))
+            for i in range(1, len(raw), 3)
+        ]
         if node is not None and namespace:
             items = [o for o in items if o["metadata"].get("namespace") == namespace]
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
@@ -293,15 +307,15 @@ class RedisStore:
         expected_rv: int | None,
         expected_uid: str | None,
     ) -> Obj:
-        body = ""
+        body: str | bytes = ""
         uid = ""
         if obj is not None:
             meta = obj.setdefault("metadata", {})
             meta.pop("resourceVersion", None)
             uid = str(meta.get("uid") or "")
-            body = json.dumps(obj, separators=(",", ":"))
+            body = self._encode(resource, f"{namespace}/{name}", obj)
         node = node_of(resource, obj) if obj is not None else ""
-        args: list[str | int] = [
+        args: list[str | bytes | int] = [
             op,
             "" if expected_rv is None else str(expected_rv),
             body,
@@ -318,7 +332,7 @@ class RedisStore:
         status, value, *rest = res
         status = status.decode()
         if status == "ok":
-            out = json.loads(rest[0]) if obj is None else obj
+            out = self._decode(resource, f"{namespace}/{name}", rest[0]) if obj is None else obj
             return with_rv(out, int(value))
         raise _write_error(status, resource, name, expected_uid, value.decode())
 
@@ -370,11 +384,61 @@ class RedisStore:
                 self._check_history(compacted_key, resource, cursor)
             for entry_id, fields in entries:
                 rev = int(entry_id.split(b"-", 1)[0])
-                obj = with_rv(json.loads(fields[b"o"]), rev)
+                member = fields.get(b"k", b"").decode()
+                obj = with_rv(self._decode(resource, member, fields[b"o"]), rev)
                 cursor = rev
                 raw_prev = fields.get(b"p")
                 prev = previous_of(obj, json.loads(raw_prev)) if raw_prev else None
                 yield WatchEvent(fields[b"t"].decode(), obj, rev, prev)
+
+    # -- encryption at rest ---------------------------------------------------------------------
+
+    def _encode(self, resource: str, member: str, obj: Obj) -> str | bytes:
+        body = json.dumps(obj, separators=(",", ":"))
+        transformer = self.transformers.get(resource)
+        if transformer is None:
+            return body
+        return transformer.to_storage(body.encode(), storage_key(resource, member).encode())
+
+    def _decode(self, resource: str, member: str, raw: bytes) -> Obj:
+        transformer = self.transformers.get(resource)
+        if transformer is not None:
+            key = storage_key(resource, member)
+            try:
+                raw, _ = transformer.from_storage(raw, key.encode())
+                decoded: Obj = json.loads(raw)
+            except (encryption.TransformError, ValueError) as e:
+                raise errors.InternalError(
+                    f'Internal error occurred: unable to transform key "{key}": {e}',
+                    [errors.Cause("", "", f'unable to transform key "{key}": {e}')],
+                ) from None
+            return decoded
+        return dict(json.loads(raw))
+
+    def stale(self, resource: str, namespace: str, name: str) -> bool:
+        """Whether the stored value was written with a key other than the one that writes now
+        (an update of it must be written even when nothing else changes)."""
+        transformer = self.transformers.get(resource)
+        if transformer is None:
+            return False
+        with _translated():
+            raw: Any = self.r.hget(self._okey(resource, namespace, name), "o")
+        return raw is not None and transformer.stale(raw)
+
+    def unreadable(self, resource: str, limit: int = 5) -> tuple[int, tuple[str, ...]]:
+        """How many stored objects of ``resource`` cannot be decrypted, and the first reasons."""
+        if resource not in self.transformers:
+            return 0, ()
+        with _translated():
+            raw: Any = self._list(keys=[f"{self.prefix}i:{resource}", f"{self.prefix}rev"],
+                                  args=[f"{self.prefix}o:{resource}:"])  # fmt: skip
+        problems: tuple[str, ...] = ()
+        for i in range(1, len(raw), 3):
+            try:
+                self._decode(resource, raw[i].decode(), raw[i + 1])
+            except errors.InternalError as e:
+                problems += (e.message,)
+        return len(problems), problems[:limit]
 
     def _check_history(self, compacted_key: str, resource: str, cursor: int) -> None:
         with _translated():
@@ -386,6 +450,14 @@ class RedisStore:
     def close(self) -> None:
         self._pool.disconnect()
         self._blocking_pool.disconnect()
+
+
+def storage_key(resource: str, member: str) -> str:
+    """The name kube-apiserver gives a value in etcd (``/registry/secrets/NS/NAME``), bound into
+    an aesgcm ciphertext and named in messages."""
+    namespace, _, name = member.rpartition("/")
+    where = f"{namespace}/{name}" if namespace else name
+    return f"/registry/{resource}/{where}"
 
 
 def _write_error(

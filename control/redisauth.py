@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from common import errors
+from control import encryption
 from control.redis_store import DEFAULT_CONNECTIONS, DEFAULT_STREAM_CONNECTIONS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ def connect(
     for stream reads), once Redis answers and accepts our credentials.
 
     Raises ``StoreCredentialsError`` at once when Redis refuses them (a retry cannot help),
-    ``ServiceUnavailableError`` when it does not answer within ``STORE_WAIT``."""
+    ``ServiceUnavailableError`` when it does not answer within ``STORE_WAIT``, and
+    ``encryption.ConfigError`` for an ``--encryption-provider-config`` it cannot use."""
+    path = getattr(args, "encryption_provider_config", None)
+    transformers = encryption.load(path) if path else None
     if urlsplit(args.redis_url).password:
         log.warning(
             "redis: the password in --redis-url is visible to every local user (ps); "
@@ -70,8 +74,8 @@ def connect(
             PASSWORD_ENV,
         )
     store = RedisStore(args.redis_url, prefix=args.redis_prefix, password=password_from(args),
-                       max_connections=max_connections,
-                       stream_connections=stream_connections)  # fmt: skip
+                       max_connections=max_connections, stream_connections=stream_connections,
+                       transformers=transformers)  # fmt: skip
     try:
         wait_for_store(store)
     except errors.StoreCredentialsError as e:
@@ -87,6 +91,20 @@ def connect(
             redacted(args.redis_url),
         )
     return store
+
+
+def unreadable_values(args: argparse.Namespace, store: RedisStore) -> str | None:
+    """Why the API server must not start: stored values its encryption keys cannot read (a
+    wrong or missing key would otherwise be found one failed request at a time)."""
+    for resource in store.transformers:
+        count, problems = store.unreadable(resource)
+        if count:
+            return (
+                f"{count} stored {resource} cannot be read with --encryption-provider-config "
+                f"{args.encryption_provider_config}: {problems[0]}; list the key they were "
+                "written with among the file's providers (every key listed is used to read)"
+            )
+    return None
 
 
 def wait_for_store(store: RedisStore, timeout: float = STORE_WAIT) -> None:

@@ -95,6 +95,11 @@ class Store(Protocol):
 
     def ping(self) -> None: ...
 
+    def stale(self, resource: str, namespace: str, name: str) -> bool:
+        """Whether the stored object was written with an encryption key other than the one that
+        writes now: an update of it is written even when it changes nothing."""
+        ...
+
 
 def object_key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}

@@ -34,6 +34,8 @@ DEFAULTS=/etc/default
 BIN_DIR=/usr/local/bin
 DATA=/var/lib/tinykube
 KUBECONFIG_PATH=/etc/tinykube/tinykube.yaml
+# Secrets are encrypted at rest with this file's key (made once, kept across reinstalls).
+ENCRYPTION_CONFIG=$DATA/server/encryption-config.yaml
 REDIS_SOCKET=/run/tinykube-redis/redis.sock
 
 MODE=server
@@ -189,7 +191,7 @@ Requires=tinykube-redis.service
 [Service]
 Type=notify
 EnvironmentFile=-$DEFAULTS/tinykube-server
-ExecStart=$VENV/bin/tinykube control --redis-url unix://$REDIS_SOCKET?db=0 --data-dir $DATA/server --write-kubeconfig $KUBECONFIG_PATH \$TINYKUBE_SERVER_ARGS
+ExecStart=$VENV/bin/tinykube control --redis-url unix://$REDIS_SOCKET?db=0 --data-dir $DATA/server --write-kubeconfig $KUBECONFIG_PATH --encryption-provider-config $ENCRYPTION_CONFIG \$TINYKUBE_SERVER_ARGS
 Restart=always
 RestartSec=5s
 TimeoutStartSec=120
@@ -247,6 +249,26 @@ agent_defaults() {
 	printf 'TINYKUBE_AGENT_ARGS="%s"\n' "$(quote_args "${args[@]}")"
 }
 
+# kube-apiserver's EncryptionConfiguration with one random 32-byte aescbc key, then identity
+# (what was stored before stays readable); an existing file is kept: its keys read the data.
+encryption_config() {
+	local key
+	key="$(head -c 32 /dev/urandom | base64 -w0)"
+	cat <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources:
+  - secrets
+  providers:
+  - aescbc:
+      keys:
+      - name: key1
+        secret: $key
+  - identity: {}
+EOF
+}
+
 write_units() {
 	mkdir -p "$UNIT_DIR" "$DEFAULTS" "$DATA" /etc/tinykube
 	chmod 0700 "$DATA"
@@ -254,6 +276,10 @@ write_units() {
 	if [ "$MODE" = server ]; then
 		write_file "$UNIT_DIR/tinykube-redis.service" 0644 < <(redis_unit)
 		write_file "$UNIT_DIR/tinykube-server.service" 0644 < <(server_unit)
+		mkdir -p "$DATA/server" && chmod 0700 "$DATA/server"
+		if [ ! -s "$ENCRYPTION_CONFIG" ]; then
+			write_file "$ENCRYPTION_CONFIG" 0600 < <(encryption_config)
+		fi
 		write_file "$DEFAULTS/tinykube-server" 0600 < <(server_defaults)
 		write_file /etc/profile.d/tinykube.sh 0644 < <(printf 'export KUBECONFIG=%s\n' "$KUBECONFIG_PATH")
 		UNITS+=(tinykube-redis.service tinykube-server.service)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 MASTERS_GROUP = "system:masters"
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
+# Resources a node reads only when a pod bound to it uses them (the Node authorizer's graph).
+NODE_READABLE = ("secrets", "configmaps")
 
 
 @dataclass(frozen=True)
@@ -121,14 +124,52 @@ def format_token_file(rows: list[tuple[str, str, str, list[str]]]) -> str:
     return out.getvalue()
 
 
-def authorize(user: User, attrs: Attributes, obj: dict[str, Any] | None = None) -> None:
-    """Raise ``ForbiddenError`` unless ``user`` may do ``attrs`` (on ``obj``, the stored object)."""
+def authorize(
+    user: User,
+    attrs: Attributes,
+    obj: dict[str, Any] | None = None,
+    related: Collection[str] = (),
+) -> None:
+    """Raise ``ForbiddenError`` unless ``user`` may do ``attrs`` (on ``obj``, the stored object).
+    ``related``: for a node reading Secrets or ConfigMaps, the names of those of the request's
+    namespace that the pods bound to it use (the Node authorizer's graph)."""
     if MASTERS_GROUP in user.groups:
         return
     node = user.node
-    if node is not None and _node_may(node, attrs, obj):
-        return
-    raise errors.ForbiddenError(_forbidden_message(user, attrs), details=_details(attrs))
+    reason = ""
+    if node is not None:
+        if attrs.resource in NODE_READABLE and not attrs.group:
+            reason = _node_object_refusal(node, attrs, related) or ""
+            if not reason:
+                return
+        elif _node_may(node, attrs, obj):
+            return
+    message = _forbidden_message(user, attrs) + (f": {reason}" if reason else "")
+    raise errors.ForbiddenError(message, details=_details(attrs))
+
+
+def _node_object_refusal(node: str, a: Attributes, related: Collection[str]) -> str | None:
+    """kube's Node authorizer for Secrets and ConfigMaps: a node reads one (by name, or a list
+    or watch narrowed to it by ``metadata.name``) only when a pod bound to it uses it."""
+    if a.verb not in ("get", "list", "watch"):
+        return "can only read resources of this type"
+    if a.subresource:
+        return "cannot read subresource"
+    if not a.namespace:
+        return "can only read namespaced object of this type"
+    if not object_name(a):
+        return "No Object name found"
+    if object_name(a) not in related:
+        return f"no relationship found between node '{node}' and this object"
+    return None
+
+
+def object_name(a: Attributes) -> str:
+    """The object a request is about: its name, or a list's ``metadata.name`` field selector
+    (as kube-apiserver's RequestInfo reads it for a list or watch of one object)."""
+    if a.name or a.verb not in ("list", "watch"):
+        return a.name
+    return a.field_selector.get("metadata.name", "")
 
 
 def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
@@ -165,7 +206,8 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
 
 def _forbidden_message(user: User, a: Attributes) -> str:
     resource = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-    what = f'{a.resource} "{a.name}"' if a.name else a.resource
+    name = object_name(a)
+    what = f'{a.resource} "{name}"' if name else a.resource
     where = f' in the namespace "{a.namespace}"' if a.namespace else " at the cluster scope"
     return (
         f'{what} is forbidden: User "{user.name}" cannot {a.verb} resource "{resource}" '

@@ -1,5 +1,6 @@
-"""``tkctl create -f FILE`` and the generators ``create namespace NAME`` and
-``create deployment NAME --image=IMG [--replicas=N]``, building the objects kubectl builds
+"""``tkctl create -f FILE`` and the generators ``create namespace NAME``,
+``create deployment NAME --image=IMG [--replicas=N]`` (and ``create configmap|secret`` from
+``control.cli.create_config``), building the objects kubectl builds
 (a Deployment labelled ``app=NAME``, its container named after the image's base name).
 """
 
@@ -61,7 +62,7 @@ def build_namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
-def _send(
+def send(
     session: Session, rt: ResourceType, obj: dict[str, Any], dry_run: str, output: str | None
 ) -> None:
     """Create ``obj`` (unless ``--dry-run=client``) and print it as kubectl does."""
@@ -112,7 +113,7 @@ def create(
 @click.pass_obj
 def namespace(session: Session, name: str, dry_run: str, output: str | None) -> None:
     """Create a namespace: tkctl create namespace NAME"""
-    _send(session, must("namespaces"), build_namespace(name), dry_run, output)
+    send(session, must("namespaces"), build_namespace(name), dry_run, output)
 
 
 @command()
@@ -141,7 +142,7 @@ def deployment(
     if len(images) > 1 and args:
         raise CliError("cannot specify multiple --image options and command")
     obj = build_deployment(name, images, replicas, port, args)
-    _send(session, must("deployments"), obj, dry_run, output)
+    send(session, must("deployments"), obj, dry_run, output)
 
 
 assert isinstance(create, TkSubGroup)
@@ -149,3 +150,9 @@ create.add_command(namespace)
 create.add_command(deployment)
 create.alias("ns", "namespace")
 create.alias("deploy", "deployment")
+# Imported last: its commands send through ``send`` above.
+from control.cli.create_config import configmap, secret  # noqa: E402
+
+create.add_command(configmap)
+create.add_command(secret)
+create.alias("cm", "configmap")

@@ -10,6 +10,7 @@ import click
 
 from common import errors
 from common.resources import ResourceType, lookup
+from control.cli import describe_config as _config  # noqa: F401  (registers its describers)
 from control.cli.describe_apps import BINDERS
 from control.cli.describers import describer_for
 from control.cli.flags import command

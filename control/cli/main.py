@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "label": "control.cli.label:label",
     "logs": "control.cli.logs:logs",
     "port-forward": "control.cli.portforward:port_forward",
+    "replace": "control.cli.replace:replace",
     "rollout": "control.cli.rollout:rollout",
     "run": "control.cli.run:run",
     "scale": "control.cli.scale:scale",

@@ -52,6 +52,14 @@ class Client(Protocol):
         self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None
     ) -> dict[str, Any]: ...
 
+    def update(
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        namespace: str | None = None,
+        sub: str | None = None,
+    ) -> dict[str, Any]: ...
+
     def patch(
         self,
         rt: ResourceType,

@@ -363,7 +363,7 @@ class Registry:
         # is a conflict even when the write would change nothing.
         if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
             raise answers.conflict(rt, old["metadata"]["name"])
-        if _same(new, old):
+        if _same(new, old) and not self._stale(rt, old):
             return old
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
@@ -374,6 +374,11 @@ class Registry:
             raise answers.conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:
             raise answers.not_found(rt, old["metadata"]["name"]) from None
+
+    def _stale(self, rt: ResourceType, obj: Obj) -> bool:
+        """Whether the stored object must be rewritten with the current encryption key."""
+        m = obj["metadata"]
+        return self.store.stale(rt.plural, _ns(rt, m.get("namespace", "")), m["name"])
 
     def _decode(
         self,

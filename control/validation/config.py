@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from common import names
 from common.errors import Cause
 from common.fielderrors import forbidden, invalid, required, too_long
+from common.names import is_config_map_key
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
 from control.validation.meta import (
@@ -28,9 +28,6 @@ Obj = Mapping[str, Any]
 # core.MaxSecretSize: the most bytes of data a ConfigMap or Secret may hold (etcd's request limit
 # leaves room for the rest of the object).
 MAX_SIZE = 1 * 1024 * 1024
-CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
-_CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
-_CONFIG_KEY_RE = re.compile(f"^{CONFIG_KEY_FMT}$")
 IMMUTABLE_SET = "field is immutable when `immutable` is set"
 # The contents of a docker config never appear in a message.
 REDACTED = "<secret contents redacted>"
@@ -47,24 +44,6 @@ SSH_AUTH = "kubernetes.io/ssh-auth"
 TLS = "kubernetes.io/tls"
 TLS_CERT_KEY = "tls.crt"
 TLS_PRIVATE_KEY_KEY = "tls.key"
-
-
-def is_config_map_key(value: str) -> list[str]:
-    """IsConfigMapKey: a file name a volume may hold (no ``/``, not ``.``/``..``)."""
-    msgs: list[str] = []
-    if len(value) > names.DNS1123_SUBDOMAIN_MAX:
-        msgs.append(names.max_len_error(names.DNS1123_SUBDOMAIN_MAX))
-    if not _CONFIG_KEY_RE.match(value):
-        msgs.append(
-            names.regex_error(_CONFIG_KEY_MSG, CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name")
-        )
-    if value == ".":
-        msgs.append("must not be '.'")
-    elif value == "..":
-        msgs.append("must not be '..'")
-    elif value.startswith(".."):
-        msgs.append("must not start with '..'")
-    return msgs
 
 
 def _dict(value: Any) -> Mapping[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.validation.config import is_config_map_key
+from common.names import is_config_map_key
 from control.validation.schema_config import base64_error
 
 

@@ -74,3 +74,16 @@ def test_the_redis_password_is_kept_across_restarts(started: Supervisor, tmp_pat
     before = _secrets(tmp_path)
     Supervisor(Options(tmp_path, port=7000, agents=2)).start()
     assert _secrets(tmp_path) == before
+
+
+def test_secrets_are_encrypted_at_rest_with_a_key_kept_across_restarts(
+    started: Supervisor, tmp_path: Path
+) -> None:
+    control: Any = next(c.argv for c in started.children if c.name == "control")
+    path = Path(control[control.index("--encryption-provider-config") + 1])
+    assert path == tmp_path / "encryption-config.yaml"
+    assert _mode(path) == 0o600
+    text = path.read_text()
+    assert "aescbc" in text and text.split("secret: ")[1].split()[0] not in " ".join(control)
+    Supervisor(Options(tmp_path, port=7000, agents=2)).start()
+    assert path.read_text() == text
