@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from common import podrefs
 
 CONFIGMAP = "configmap"
 SECRET = "secret"
@@ -56,43 +58,8 @@ def _b64(value: Any) -> bytes:
         return str(value).encode()
 
 
-def _containers(pod: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    spec = pod.get("spec") or {}
-    yield from spec.get("initContainers") or []
-    yield from spec.get("containers") or []
-
-
-def _env_refs(container: Mapping[str, Any]) -> Iterator[Ref]:
-    for source in container.get("envFrom") or []:
-        if (source.get("configMapRef") or {}).get("name"):
-            yield CONFIGMAP, str(source["configMapRef"]["name"])
-        if (source.get("secretRef") or {}).get("name"):
-            yield SECRET, str(source["secretRef"]["name"])
-    for var in container.get("env") or []:
-        value_from = var.get("valueFrom") or {}
-        if (value_from.get("configMapKeyRef") or {}).get("name"):
-            yield CONFIGMAP, str(value_from["configMapKeyRef"]["name"])
-        if (value_from.get("secretKeyRef") or {}).get("name"):
-            yield SECRET, str(value_from["secretKeyRef"]["name"])
-
-
-def volume_refs(volume: Mapping[str, Any]) -> Iterator[Ref]:
-    if (volume.get("configMap") or {}).get("name"):
-        yield CONFIGMAP, str(volume["configMap"]["name"])
-    if (volume.get("secret") or {}).get("secretName"):
-        yield SECRET, str(volume["secret"]["secretName"])
-    for source in (volume.get("projected") or {}).get("sources") or []:
-        if (source.get("configMap") or {}).get("name"):
-            yield CONFIGMAP, str(source["configMap"]["name"])
-        if (source.get("secret") or {}).get("name"):
-            yield SECRET, str(source["secret"]["name"])
-
-
 def references(pod: Mapping[str, Any]) -> set[Ref]:
-    """Every (kind, name) the pod's containers and volumes read."""
-    refs: set[Ref] = set()
-    for container in _containers(pod):
-        refs.update(_env_refs(container))
-    for volume in (pod.get("spec") or {}).get("volumes") or []:
-        refs.update(volume_refs(volume))
-    return refs
+    """Every (kind, name) the pod's containers and volumes read (what the Node authorizer lets
+    this node read)."""
+    refs = {(CONFIGMAP, name) for name in podrefs.config_map_names(pod)}
+    return refs | {(SECRET, name) for name in podrefs.secret_names(pod)}
