@@ -185,6 +185,8 @@ class PodSyncer:
 
     def _volumes_ready(self, pod: dict[str, Any], result: SyncResult) -> bool:
         """Set the volumes up (each sync: updates reach the files); a failed one holds the pod."""
+        if (pod.get("status") or {}).get("phase") in planner.TERMINAL_PHASES:
+            return True  # nothing will start again: its volumes are left as they are
         failed = self.config.prepare(pod)
         for message in failed.values():
             self.recorder.record(pod, "FailedMount", message, WARNING)

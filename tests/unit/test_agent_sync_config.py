@@ -128,3 +128,12 @@ def test_bad_sub_path_is_a_config_error(env) -> None:
         "reason": "CreateContainerConfigError",
         "message": "missing value for NOPE",
     }
+
+
+def test_a_finished_pod_mounts_nothing(env) -> None:
+    api, runtime, syncer, _, tmp_path = env
+    pod = add_pod(api, {}, [{"name": "cfg", "configMap": {"name": "gone"}}])
+    api.put("pods", {**pod, "status": {"phase": "Succeeded"}})
+    syncer.sync(pod_of(api))
+    assert not [e for e in api.events() if e[0] == "FailedMount"]
+    assert not (tmp_path / "pods").exists()
