@@ -131,7 +131,7 @@ def test_bad_sub_path_is_a_config_error(env) -> None:
 
 
 def test_a_finished_pod_mounts_nothing(env) -> None:
-    api, runtime, syncer, _, tmp_path = env
+    api, _, syncer, _, tmp_path = env
     pod = add_pod(api, {}, [{"name": "cfg", "configMap": {"name": "gone"}}])
     api.put("pods", {**pod, "status": {"phase": "Succeeded"}})
     syncer.sync(pod_of(api))
