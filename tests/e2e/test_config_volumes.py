@@ -1,7 +1,7 @@
 """ConfigMaps, Secrets and volumes on real Docker: a ConfigMap read as env and as files (an
-update reaching the file, the time it took printed), a Secret as env and as a 0400 file on
-tmpfs, an emptyDir shared by two containers, a missing ConfigMap holding its pod with FailedMount
-until it is created."""
+update reaching the file, the time it took printed), a Secret as env, as a 0400 file on tmpfs and
+in a projected volume, an emptyDir shared by two containers and a memory one with its size, a
+missing ConfigMap holding its pod with FailedMount until it is created."""
 
 from __future__ import annotations
 
@@ -78,9 +78,15 @@ spec:
       valueFrom: {secretKeyRef: {name: creds, key: password}}
     volumeMounts:
     - {name: creds, mountPath: /etc/creds}
+    - {name: all, mountPath: /etc/all}
   volumes:
   - name: creds
     secret: {secretName: creds, defaultMode: 0400}
+  - name: all
+    projected:
+      sources:
+      - secret: {name: creds, items: [{key: password, path: db/password}]}
+      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
 """
 SHARED = """\
 apiVersion: v1
@@ -95,10 +101,14 @@ spec:
     volumeMounts: [{name: scratch, mountPath: /data}]
   - name: reader
     image: tinykube/sleeper:1
-    volumeMounts: [{name: scratch, mountPath: /shared, readOnly: true}]
+    volumeMounts:
+    - {name: scratch, mountPath: /shared, readOnly: true}
+    - {name: memory, mountPath: /fast}
   volumes:
   - name: scratch
     emptyDir: {}
+  - name: memory
+    emptyDir: {medium: Memory, sizeLimit: 8Mi}
 """
 LATE_POD = """\
 apiVersion: v1
@@ -141,6 +151,19 @@ def container(client: docker.DockerClient, cluster: Cluster, pod: str, name: str
         if c.status == "running"
     ]  # fmt: skip
     return found
+
+
+def tmpfs_expected() -> bool:
+    """The agents of ``tinykube up`` mount tmpfs when they are root outside a container."""
+    return os.geteuid() == 0 and not os.path.exists("/.dockerenv")
+
+
+def host_mount(c: Any, destination: str) -> list[str]:
+    """The host's /proc/mounts line of the directory bound at ``destination`` in ``c``."""
+    source = next(m["Source"] for m in c.attrs["Mounts"] if m["Destination"] == destination)
+    with open("/proc/self/mounts") as f:
+        lines = [line.split() for line in f]
+    return next(line for line in lines if line[1] == source)
 
 
 def run(c: Any, *command: str) -> str:
@@ -195,10 +218,10 @@ def test_secret_as_env_and_a_0400_file_on_tmpfs(
     assert "PASSWORD=s3cret" in app.attrs["Config"]["Env"]
     assert run(app, "cat", "/etc/creds/password") == "s3cret"
     assert run(app, "stat", "-L", "-c", "%a", "/etc/creds/password") == "400"
-    source = next(m["Source"] for m in app.attrs["Mounts"] if m["Destination"] == "/etc/creds")
-    if os.geteuid() == 0 and not os.path.exists("/.dockerenv"):
-        with open("/proc/self/mounts") as f:
-            assert any(line.split()[1:3] == [source, "tmpfs"] for line in f)
+    assert run(app, "cat", "/etc/all/db/password") == "s3cret"
+    assert run(app, "cat", "/etc/all/namespace") == NAMESPACE
+    if tmpfs_expected():
+        assert host_mount(app, "/etc/creds")[2] == "tmpfs"
     ns.tkctl("delete", "pod", "vault", *NS, timeout=120)
 
 
@@ -215,6 +238,9 @@ def test_empty_dir_shared_by_two_containers(
     assert note == "written-by-writer"
     code, _ = reader.exec_run(["sh", "-c", "echo x > /shared/other"])
     assert code != 0  # its mount is readOnly
+    if tmpfs_expected():
+        _, _, fstype, options = host_mount(reader, "/fast")
+        assert fstype == "tmpfs" and "size=8192k" in options.split(",")
     ns.tkctl("delete", "pod", "shared", *NS, timeout=120)
 
 
