@@ -124,6 +124,19 @@ spec:
   - name: cfg
     configMap: {name: late-settings}
 """
+LATE_ENV_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: late-env, namespace: config-e2e}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: tinykube/sleeper:1
+    env:
+    - name: READY
+      valueFrom: {configMapKeyRef: {name: late-settings, key: ready}}
+"""
 LATE_CONFIG = """\
 apiVersion: v1
 kind: ConfigMap
@@ -244,8 +257,14 @@ def test_empty_dir_shared_by_two_containers(
     ns.tkctl("delete", "pod", "shared", *NS, timeout=120)
 
 
+def waiting(cluster: Cluster, name: str) -> dict[str, Any]:
+    (status,) = cluster.json("get", "pod", name, *NS)["status"].get("containerStatuses") or [{}]
+    return dict((status.get("state") or {}).get("waiting") or {})
+
+
 def test_missing_config_map_holds_the_pod_until_created(ns: Cluster) -> None:
     ns.tkctl("apply", "-f", "-", stdin=LATE_POD)
+    ns.tkctl("apply", "-f", "-", stdin=LATE_ENV_POD)
     message = 'MountVolume.SetUp failed for volume "cfg" : configmap "late-settings" not found'
 
     def failed_mount() -> bool:
@@ -257,6 +276,12 @@ def test_missing_config_map_holds_the_pod_until_created(ns: Cluster) -> None:
     assert pod["status"]["phase"] == "Pending"
     (status,) = pod["status"]["containerStatuses"]
     assert status["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    config_error = {
+        "reason": "CreateContainerConfigError",
+        "message": 'configmap "late-settings" not found',
+    }
+    wait_for("CreateContainerConfigError", lambda: waiting(ns, "late-env") == config_error)
     ns.tkctl("apply", "-f", "-", stdin=LATE_CONFIG)
     wait_for("late Running once its ConfigMap exists", lambda: running(ns, "late"), timeout=60)
-    ns.tkctl("delete", "pod", "late", *NS, timeout=120)
+    wait_for("late-env Running too", lambda: running(ns, "late-env"), timeout=60)
+    ns.tkctl("delete", "pod", "late", "late-env", *NS, timeout=120)
