@@ -33,20 +33,35 @@ OWNER_FILE = ".owner"
 EMPTY_DIR_MODE = 0o777
 API_DATA_MODE = 0o755
 MNT_DETACH = 2  # umount2 flag: detach now, free once unused
+ENGINE_PROCESS = "dockerd"
 
 
 def owner(cluster: str, node: str) -> str:
     return f"{cluster} {node}"
 
 
-def in_container() -> bool:
-    """Whether this process runs in a container: a mount it makes would not reach the engine."""
-    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+def engine_shares_mounts(proc: Path = Path("/proc")) -> bool:
+    """Whether a Docker engine runs in this process's mount namespace, so that a mount made here
+    is what it binds (false for an agent in a container that talks to the host's engine)."""
+    try:
+        mine = os.readlink(proc / "self" / "ns" / "mnt")
+    except OSError:
+        return False
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == ENGINE_PROCESS:
+                return os.readlink(entry / "ns" / "mnt") == mine
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return False
 
 
 def default_tmpfs() -> bool:
-    """tmpfs for secrets and memory emptyDirs where the agent is root on the engine's host."""
-    return os.geteuid() == 0 and not in_container()
+    """tmpfs for secrets and memory emptyDirs where the agent is root and shares the engine's
+    mounts."""
+    return os.geteuid() == 0 and engine_shares_mounts()
 
 
 _HOST_PATH_KINDS = {

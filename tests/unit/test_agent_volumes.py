@@ -13,7 +13,7 @@ import pytest
 from agent import atomicwriter, subpath, volumeplan
 from agent.atomicwriter import FileProjection, PayloadError
 from agent.volumeplan import VolumeError
-from agent.volumes import VolumeManager
+from agent.volumes import VolumeManager, check_host_path, engine_shares_mounts
 
 
 def files(payload: dict[str, str], mode: int = 0o644) -> dict[str, FileProjection]:
@@ -207,8 +207,6 @@ def test_agents_sharing_a_root_dir_keep_to_their_own_pods(tmp_path: Path) -> Non
 
 
 def test_host_path_types(tmp_path: Path) -> None:
-    from agent.volumes import check_host_path
-
     check_host_path({"path": str(tmp_path / "made"), "type": "DirectoryOrCreate"})
     assert (tmp_path / "made").is_dir()
     check_host_path({"path": str(tmp_path / "f"), "type": "FileOrCreate"})
@@ -219,3 +217,16 @@ def test_host_path_types(tmp_path: Path) -> None:
         check_host_path({"path": str(tmp_path / "f"), "type": "Socket"})
     with pytest.raises(VolumeError, match=r"is not a file$"):
         check_host_path({"path": str(tmp_path / "missing"), "type": "File"})
+
+
+def test_tmpfs_only_where_the_engine_shares_our_mounts(tmp_path: Path) -> None:
+    (tmp_path / "self" / "ns").mkdir(parents=True)
+    os.symlink("mnt:[1]", tmp_path / "self" / "ns" / "mnt")
+    assert not engine_shares_mounts(tmp_path)  # no engine to be seen: the host's, elsewhere
+    (tmp_path / "42" / "ns").mkdir(parents=True)
+    (tmp_path / "42" / "comm").write_text("dockerd\n")
+    os.symlink("mnt:[2]", tmp_path / "42" / "ns" / "mnt")
+    assert not engine_shares_mounts(tmp_path)
+    os.remove(tmp_path / "42" / "ns" / "mnt")
+    os.symlink("mnt:[1]", tmp_path / "42" / "ns" / "mnt")
+    assert engine_shares_mounts(tmp_path)
