@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from agent.volumes import default_tmpfs
-from tests.e2e.conftest import Cluster, containers, wait_for
+from tests.e2e.conftest import ROOT, Cluster, containers, wait_for
 
 NAMESPACE = "config-e2e"
 NS = ("-n", NAMESPACE)
@@ -286,3 +286,15 @@ def test_missing_config_map_holds_the_pod_until_created(ns: Cluster) -> None:
     wait_for("late Running once its ConfigMap exists", lambda: running(ns, "late"), timeout=60)
     wait_for("late-env Running too", lambda: running(ns, "late-env"), timeout=60)
     ns.tkctl("delete", "pod", "late", "late-env", *NS, timeout=120)
+
+
+def test_the_example_app(ns: Cluster, docker_client: docker.DockerClient) -> None:
+    example = (ROOT / "examples" / "config-app.yaml").read_text()
+    ns.tkctl("apply", "-n", NAMESPACE, "-f", "-", stdin=example)
+    wait_for("config-app Running", lambda: running(ns, "config-app"), timeout=90)
+    web = container(docker_client, ns, "config-app", "web")
+    assert "PORT=8080" in web.attrs["Config"]["Env"]
+    assert run(web, "cat", "/etc/app/config/app.conf") == "greeting=hello"
+    assert run(web, "cat", "/etc/app/secret/password") == "change-me"
+    assert "Hello from config-app" in run(web, "wget", "-qO-", "http://127.0.0.1:8080/")
+    ns.tkctl("delete", "pod", "config-app", *NS, timeout=120)
