@@ -1,9 +1,8 @@
-"""The ConfigMaps and Secrets this node's pods use, kept by one watch per object, as the
-kubelet's watch-based manager: a list+watch with ``fieldSelector=metadata.name=<name>`` in the
-pod's namespace (what the Node authorizer lets a node read), started when the first pod
-referring to the object is synced and stopped with the last. A change queues every pod that
-refers to it, so its files are rewritten and its waiting containers start at once. Until a
-watch has listed, a lookup reads the object with a GET. Effectful (API watches, threads).
+"""The ConfigMaps and Secrets this node's pods use, one watch per object as the kubelet's
+watch-based manager (``fieldSelector=metadata.name=<name>``, what the Node authorizer allows),
+from the first pod using it to the last, or until it is immutable. A change queues every pod
+using it, so its files are rewritten and its waiting containers start at once; until a watch
+has listed, a lookup reads the object with a GET. Effectful (API watches, threads).
 """
 
 from __future__ import annotations
@@ -33,13 +32,19 @@ class _Watch:
             client, RESOURCES[kind], namespace, field_selector=f"metadata.name={name}"
         )
         self.informer = Informer(source, name=f"{kind} {namespace}/{name}")
+        self.stop = threading.Event()
+
+        def seen(obj: Mapping[str, Any]) -> None:
+            on_change(key)
+            if obj.get("immutable") is True:
+                self.stop.set()  # it cannot change: keep it, stop watching (as the kubelet)
+
         changed = Handler(
-            on_add=lambda _o: on_change(key),
-            on_update=lambda _o, _n: on_change(key),
+            on_add=seen,
+            on_update=lambda _o, new: seen(new),
             on_delete=lambda _o: on_change(key),
         )
         self.informer.add_handler(changed)
-        self.stop = threading.Event()
         self.informer.start(self.stop)
 
 

@@ -1,9 +1,8 @@
 """A container's environment as the kubelet's ``makeEnvironmentVariables`` builds it: ``envFrom``
 first (``prefix``, ``optional``, invalid names skipped and reported), then ``env`` in order, each
-``value`` with ``$(VAR)`` expanded and each ``valueFrom`` resolved (fieldRef, resourceFieldRef,
-configMapKeyRef, secretKeyRef); ``$(VAR)`` in command and args expanded with the result.
-A missing required object or key raises ``EnvError`` with the kubelet's words. Pure: no I/O
-(ConfigMaps and Secrets come through a lookup function).
+``value`` with ``$(VAR)`` expanded, each ``valueFrom`` resolved; command and args expanded with
+the result. A missing required object or key raises ``EnvError`` with the kubelet's words. Pure:
+no I/O (ConfigMaps and Secrets come through a lookup function).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""A pod's volumes on this node, under the agent's data dir as the kubelet lays them out:
-``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``. ``setup`` makes each directory (emptyDir,
-tmpfs for memory-backed ones where the agent may mount) and writes the API-data volumes through
-the ``atomicwriter``, again on every sync so updates reach the files; ``mounts`` turns a
-container's ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and removes it
-all once the pod's containers are gone. Effectful (filesystem, mount(2)).
+"""A pod's volumes on this node, as the kubelet lays them out under its root dir
+(``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``): ``setup`` makes each directory (tmpfs
+where memory-backed and allowed) and writes API-data volumes through ``atomicwriter`` at every
+sync; ``mounts`` turns ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and
+removes it all once the pod's containers are gone. Effectful (filesystem, mount(2)).
 """
 
 from __future__ import annotations

@@ -59,3 +59,20 @@ def test_changes_queue_the_pods_that_use_them(admin: ApiClient, server: str) -> 
     finally:
         objects.stop()
         node.close()
+
+
+def test_an_immutable_object_is_kept_and_no_longer_watched(admin: ApiClient, server: str) -> None:
+    admin.create(CONFIGMAPS, {**config_map("settings", A="1"), "immutable": True}, "default")
+    containers = [{"name": "c", "image": "i", **POD["spec"]["containers"][0]}]
+    pod = admin.create(PODS, {**POD, "spec": {**POD["spec"], "containers": containers}}, "default")
+    node = ApiClient(server, NODE_TOKEN)
+    objects = ConfigObjects(node, lambda uid: None)
+    try:
+        objects.register(pod)
+        watch = objects._watches[("default", "configmap", "settings")]
+        assert wait_for(watch.stop.is_set, 10)
+        assert objects.synced(pod)
+        assert objects.lookup("default")("configmap", "settings")["data"] == {"A": "1"}
+    finally:
+        objects.stop()
+        node.close()
