@@ -2,9 +2,9 @@
 
 Tokens come from a Kubernetes static token file (``token,user,uid,"group1,group2"``). Users in
 group ``system:masters`` may do anything; a node (user ``system:node:<name>``, group
-``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows; what a node
-writes in its own Node and pods is then judged by NodeRestriction (``control.registry``).
-``authorize`` is pure.
+``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows (Secrets and
+ConfigMaps only those its pods use, which the caller finds); what a node writes in its own Node
+and pods is then judged by NodeRestriction (``control.registry``). ``authorize`` is pure.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ names the field, so nothing sent is silently lost. Pure.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Iterator
 from functools import cache
@@ -23,6 +24,9 @@ MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 # Wire types of the protobuf encoding.
 VARINT, FIXED64, BYTES, FIXED32 = 0, 1, 2, 5
 _ZERO = object()
+
+# Map kinds of the schema and the kind of their values.
+MAPS = {"map": "s", "qmap": "q", "bmap": "bytes"}
 
 Field = tuple[str, str, bool]  # json name, kind, keep a zero value (a Go pointer)
 
@@ -141,8 +145,10 @@ def _scalar(kind: str, value: int | bytes, path: str) -> Any:
         return _text({n: v for n, _, v in fields(value)}.get(1)) or _ZERO
     if kind == "intstr":
         return _intstr(value)
-    if kind in ("map", "qmap"):
-        return _entry(value, path, "q" if kind == "qmap" else "s")
+    if kind == "bytes":
+        return base64.b64encode(value).decode() or _ZERO
+    if kind in MAPS:
+        return _entry(value, path, MAPS[kind])
     raise _fail(f"{path}: unexpected value")
 
 
@@ -165,7 +171,7 @@ def decode_message(message: str, data: bytes, path: str) -> dict[str, Any]:
                 value = {"b": False, "i": 0, "s": ""}.get(kind, {})
             else:
                 continue
-        if kind in ("map", "qmap"):
+        if kind in MAPS:
             out.setdefault(name, {}).update(value)
         elif repeated:
             out.setdefault(name, []).append(value)

@@ -4,7 +4,8 @@ and k8s.io/apimachinery v0.35. Pure data.
 
 Each entry is ``NUMBER:jsonName:kind``; kinds are ``s`` string, ``i`` integer, ``b`` bool,
 ``time`` (Time, MicroTime), ``q`` Quantity, ``intstr`` IntOrString, ``map`` string to string,
-``qmap`` string to Quantity, or another message of this table; ``*`` marks a repeated field.
+``qmap`` string to Quantity, ``bmap`` string to bytes (base64 in JSON), or another message of
+this table; ``*`` marks a repeated field.
 A ``?`` after the name marks a Go pointer, whose zero value is kept (``replicas: 0``); other
 fields are always on the wire and their zero value means "unset", as ``omitempty`` does in JSON.
 Fields absent from this table are accepted only with their zero value.
@@ -20,6 +21,8 @@ ROOTS: dict[tuple[str, str], str] = {
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("autoscaling/v1", "Scale"): "Scale",
     ("coordination.k8s.io/v1", "Lease"): "Lease",
+    ("v1", "ConfigMap"): "ConfigMap",
+    ("v1", "Secret"): "Secret",
 }
 
 MESSAGES: dict[str, str] = {
@@ -116,6 +119,8 @@ MESSAGES: dict[str, str] = {
     "NamespaceSpec": "1:finalizers:*s",
     "Scale": "1:metadata:ObjectMeta 2:spec:ScaleSpec",
     "ScaleSpec": "1:replicas:i",
+    "ConfigMap": "1:metadata:ObjectMeta 2:data:map 3:binaryData:bmap 4:immutable?:b",
+    "Secret": "1:metadata:ObjectMeta 2:data:bmap 3:type:s 4:stringData:map 5:immutable?:b",
     "Lease": "1:metadata:ObjectMeta 2:spec:LeaseSpec",
     "LeaseSpec": (
         "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "

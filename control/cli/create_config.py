@@ -11,6 +11,13 @@ from typing import Any
 import click
 
 from common.resources import must
+from common.wellknown import (
+    DOCKER_CONFIG_JSON_KEY,
+    SECRET_DOCKER_CONFIG_JSON,
+    SECRET_TLS,
+    TLS_CERT_KEY,
+    TLS_PRIVATE_KEY_KEY,
+)
 from control.cli import configsources as src
 from control.cli.flags import command
 from control.cli.groups import TkSubGroup, group
@@ -150,8 +157,8 @@ def tls(session: Session, name: str, cert: str, key: str, dry_run: str,
     if not cert or not key:
         raise CliError("key and cert must be specified")
     cert_pem, key_pem = read_key_pair(cert, key)
-    data = src.secret_data([("tls.crt", cert_pem), ("tls.key", key_pem)])
-    _send(session, "secrets", _secret(name, "kubernetes.io/tls", data), dry_run, output)
+    data = src.secret_data([(TLS_CERT_KEY, cert_pem), (TLS_PRIVATE_KEY_KEY, key_pem)])
+    _send(session, "secrets", _secret(name, SECRET_TLS, data), dry_run, output)
 
 
 @command(name="docker-registry")
@@ -181,8 +188,8 @@ def docker_registry(session: Session, name: str, docker_server: str, docker_user
     else:
         config = src.docker_config_json(docker_server, docker_username, docker_password,
                                         docker_email)  # fmt: skip
-        pairs = [(".dockerconfigjson", config)]
-    obj = _secret(name, "kubernetes.io/dockerconfigjson", src.secret_data(pairs))
+        pairs = [(DOCKER_CONFIG_JSON_KEY, config)]
+    obj = _secret(name, SECRET_DOCKER_CONFIG_JSON, src.secret_data(pairs))
     _send(session, "secrets", obj, dry_run, output)
 
 

@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.wellknown import SECRET_SERVICE_ACCOUNT_TOKEN, SERVICE_ACCOUNT_TOKEN_KEY
 from control.cli.describers import Text, _annotations, _labels, _m, events_section, register
 
 Obj = Mapping[str, Any]
-SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 
 def _size(value: Any) -> int:
@@ -56,7 +56,7 @@ def describe_secret(secret: Obj, events: Sequence[Obj] | None, now: dt.datetime)
     w.write(0, "\nData\n====\n")
     data = _m(secret, "data")
     for key in sorted(data):
-        if key == "token" and kind == SERVICE_ACCOUNT_TOKEN:
+        if key == SERVICE_ACCOUNT_TOKEN_KEY and kind == SECRET_SERVICE_ACCOUNT_TOKEN:
             # kubectl shows a service account's token (it is meant to be copied).
             w.write(0, f"{key}:\t{base64.b64decode(str(data[key])).decode(errors='replace')}\n")
         else:

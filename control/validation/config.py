@@ -14,6 +14,21 @@ from common import names
 from common.errors import Cause
 from common.fielderrors import forbidden, invalid, required, too_long
 from common.names import is_config_map_key
+from common.wellknown import (
+    DOCKER_CONFIG_JSON_KEY,
+    DOCKERCFG_KEY,
+    SECRET_BASIC_AUTH,
+    SECRET_DOCKER_CONFIG_JSON,
+    SECRET_DOCKERCFG,
+    SECRET_OPAQUE,
+    SECRET_SERVICE_ACCOUNT_TOKEN,
+    SECRET_SSH_AUTH,
+    SECRET_TLS,
+    SERVICE_ACCOUNT_NAME_ANNOTATION,
+    SSH_AUTH_PRIVATE_KEY,
+    TLS_CERT_KEY,
+    TLS_PRIVATE_KEY_KEY,
+)
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
 from control.validation.meta import (
@@ -31,19 +46,6 @@ MAX_SIZE = 1 * 1024 * 1024
 IMMUTABLE_SET = "field is immutable when `immutable` is set"
 # The contents of a docker config never appear in a message.
 REDACTED = "<secret contents redacted>"
-
-OPAQUE = "Opaque"
-SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
-SERVICE_ACCOUNT_NAME = "kubernetes.io/service-account.name"
-DOCKERCFG = "kubernetes.io/dockercfg"
-DOCKERCFG_KEY = ".dockercfg"
-DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
-DOCKER_CONFIG_JSON_KEY = ".dockerconfigjson"
-BASIC_AUTH = "kubernetes.io/basic-auth"
-SSH_AUTH = "kubernetes.io/ssh-auth"
-TLS = "kubernetes.io/tls"
-TLS_CERT_KEY = "tls.crt"
-TLS_PRIVATE_KEY_KEY = "tls.key"
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -112,25 +114,25 @@ def validate_secret(secret: Obj, old: Obj | None = None) -> list[Cause]:
 
 def _type_causes(secret: Obj, data: Mapping[str, Any]) -> list[Cause]:
     """The keys (or annotation) each built-in Secret type requires."""
-    kind = secret.get("type") or OPAQUE
-    if kind == SERVICE_ACCOUNT_TOKEN:
+    kind = secret.get("type") or SECRET_OPAQUE
+    if kind == SECRET_SERVICE_ACCOUNT_TOKEN:
         annotations = _dict(_dict(secret.get("metadata")).get("annotations"))
-        if not annotations.get(SERVICE_ACCOUNT_NAME):
-            return [required(f"metadata.annotations[{SERVICE_ACCOUNT_NAME}]")]
-    elif kind in (DOCKERCFG, DOCKER_CONFIG_JSON):
-        key = DOCKERCFG_KEY if kind == DOCKERCFG else DOCKER_CONFIG_JSON_KEY
+        if not annotations.get(SERVICE_ACCOUNT_NAME_ANNOTATION):
+            return [required(f"metadata.annotations[{SERVICE_ACCOUNT_NAME_ANNOTATION}]")]
+    elif kind in (SECRET_DOCKERCFG, SECRET_DOCKER_CONFIG_JSON):
+        key = DOCKERCFG_KEY if kind == SECRET_DOCKERCFG else DOCKER_CONFIG_JSON_KEY
         if key not in data:
             return [required(f"data[{key}]")]
         problem = _json_object_error(decoded(data[key]))
         if problem is not None:
             return [invalid(f"data[{key}]", REDACTED, problem)]
-    elif kind == BASIC_AUTH:
+    elif kind == SECRET_BASIC_AUTH:
         if "username" not in data and "password" not in data:
             return [required("data[username]"), required("data[password]")]
-    elif kind == SSH_AUTH:
-        if not data.get("ssh-privatekey"):
-            return [required("data[ssh-privatekey]")]
-    elif kind == TLS:
+    elif kind == SECRET_SSH_AUTH:
+        if not data.get(SSH_AUTH_PRIVATE_KEY):
+            return [required(f"data[{SSH_AUTH_PRIVATE_KEY}]")]
+    elif kind == SECRET_TLS:
         keys = (TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY)
         return [required(f"data[{k}]") for k in keys if k not in data]
     return []

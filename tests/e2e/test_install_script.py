@@ -31,6 +31,7 @@ set -a; . /etc/default/tinykube-server; set +a
 nohup /opt/tinykube/venv/bin/tinykube control \
     --redis-url 'unix:///run/tinykube-redis/redis.sock?db=0' \
     --data-dir /var/lib/tinykube/server --write-kubeconfig /etc/tinykube/tinykube.yaml \
+    --encryption-provider-config /var/lib/tinykube/server/encryption-config.yaml \
     $TINYKUBE_SERVER_ARGS >/tmp/control.log 2>&1 &
 for i in $(seq 1 60); do
     KUBECONFIG=/etc/tinykube/tinykube.yaml tkctl get nodes >/tmp/nodes 2>&1 \
@@ -97,9 +98,19 @@ def test_install_server_then_agent_then_uninstall(box: docker.models.containers.
     assert code == 0, out
     assert "NAME" in out or "No resources found" in out, out
     code, out = sh(
-        box, "stat -c %a /etc/tinykube/tinykube.yaml /var/lib/tinykube/server/node-token"
+        box,
+        "stat -c %a /etc/tinykube/tinykube.yaml /var/lib/tinykube/server/node-token "
+        "/var/lib/tinykube/server/encryption-config.yaml",
     )
-    assert out.split() == ["644", "600"], out
+    assert out.split() == ["644", "600", "600"], out
+    # Secrets are encrypted at rest with the key the installer made, which the unit passes.
+    flag = "--encryption-provider-config /var/lib/tinykube/server/encryption-config.yaml"
+    code, out = sh(box, f"grep -c -- '{flag}' /etc/systemd/system/tinykube-server.service")
+    assert out.strip() == "1", out
+    code, out = sh(box, "KUBECONFIG=/etc/tinykube/tinykube.yaml tkctl create secret generic s "
+                        "--from-literal=k=v && redis-cli -s /run/tinykube-redis/redis.sock "
+                        "HGET tk:o:secrets:default:s o | head -c 23")  # fmt: skip
+    assert code == 0 and out.endswith("k8s:enc:aescbc:v1:key1:"), out
     code, out = sh(box, "/usr/local/bin/tinykube control --help && tkctl version --client")
     assert code == 0 and "--tls-san" in out, out
     code, out = sh(box, "cat /etc/default/tinykube-server; stat -c %a /etc/default/tinykube-server")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from common.redis_server import free_port
 from tests.e2e.conftest import ROOT, wait_for
@@ -206,3 +207,33 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+def test_config_maps_and_secrets_encrypted_at_rest(kubectl: Kubectl) -> None:
+    created = kubectl.run(
+        "create", "secret", "generic", "db-pass", "--from-literal=password=s3cr3t"
+    )
+    assert created.strip() == "secret/db-pass created"
+    kubectl.run(
+        "create", "configmap", "app-config", "--from-literal=mode=prod", "--from-literal=x=y"
+    )
+    secrets = kubectl.run("get", "secrets", "db-pass")
+    assert header(secrets) == ["NAME", "TYPE", "DATA", "AGE"]
+    assert rows(secrets)[0][:3] == ["db-pass", "Opaque", "1"]
+    maps = kubectl.run("get", "cm", "app-config")
+    assert header(maps) == ["NAME", "DATA", "AGE"] and rows(maps)[0][:2] == ["app-config", "2"]
+    described = kubectl.run("describe", "secret", "db-pass")
+    assert "password:  6 bytes" in described and "s3cr3t" not in described
+    # In Redis: kube-apiserver's ciphertext, in the object and in its stream entry.
+    data_dir = kubectl.kubeconfig.parent
+    state = json.loads((data_dir / "state.json").read_text())
+    password = (data_dir / "redis-password").read_text().strip()
+    r = redis.Redis(port=state["redis_port"], password=password, socket_timeout=5)
+    stored = r.hget("tk:o:secrets:default:db-pass", "o")
+    assert stored is not None and stored.startswith(b"k8s:enc:aescbc:v1:key1:")
+    entries = r.xrange("tk:ev:secrets")
+    mine = [f[b"o"] for _, f in entries if f.get(b"k") == b"default/db-pass"]
+    assert mine and all(e.startswith(b"k8s:enc:aescbc:v1:key1:") for e in mine)
+    assert not any(b"czNjcjN0" in e or b"s3cr3t" in e for e in [stored, *mine])
+    kubectl.run("delete", "secret", "db-pass")
+    kubectl.run("delete", "configmap", "app-config")

@@ -31,6 +31,8 @@ def test_kubectl_create_deployment_in_protobuf(api: Api) -> None:
 
 
 def test_a_kind_without_protobuf_support_is_415(api: Api) -> None:
-    code, status = post(api, "/api/v1/namespaces/default/pods", envelope("v1", "Secret", b""))
+    code, status = post(
+        api, "/api/v1/namespaces/default/pods", envelope("v1", "ReplicationController", b"")
+    )
     assert (code, status["reason"]) == (415, "UnsupportedMediaType")
     assert "application/json" in str(status["message"])

@@ -86,3 +86,40 @@ def test_token_file_and_authentication() -> None:
     for header in (None, "", "Basic x", "Bearer nope"):
         with pytest.raises(errors.UnauthorizedError):
             auth.authenticate(header)
+
+
+RELATED = {"used"}
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        Attributes("get", "secrets", namespace="d", name="used"),
+        Attributes("get", "configmaps", namespace="d", name="used"),
+        Attributes("list", "secrets", namespace="d", field_selector={"metadata.name": "used"}),
+        Attributes("watch", "configmaps", namespace="d", field_selector={"metadata.name": "used"}),
+    ],
+)
+def test_a_node_reads_the_objects_its_pods_use(attrs: Attributes) -> None:
+    authorize(NODE, attrs, None, RELATED)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "reason"),
+    [
+        (Attributes("get", "secrets", namespace="d", name="other"),
+         "no relationship found between node 'n1' and this object"),
+        (Attributes("list", "secrets", namespace="d"), "No Object name found"),
+        (Attributes("list", "secrets", field_selector={"metadata.name": "used"}),
+         "can only read namespaced object of this type"),
+        (Attributes("update", "secrets", namespace="d", name="used"),
+         "can only read resources of this type"),
+        (Attributes("get", "secrets", subresource="x", namespace="d", name="used"),
+         "cannot read subresource"),
+    ],
+)  # fmt: skip
+def test_a_node_reads_no_other(attrs: Attributes, reason: str) -> None:
+    with pytest.raises(errors.ForbiddenError) as e:
+        authorize(NODE, attrs, None, RELATED)
+    assert e.value.message.endswith(f": {reason}")
+    authorize(ADMIN, attrs, None)

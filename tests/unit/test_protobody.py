@@ -92,7 +92,7 @@ def test_unknown_fields_pass_only_when_zero() -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        envelope("v1", "Secret", b""),
+        envelope("v1", "ReplicationController", b""),
         b"\x0a\x00",
         MAGIC + b"\x0a\x10",
     ],
@@ -125,4 +125,27 @@ def test_security_contexts() -> None:
         "supplementalGroups": [0, 1000],
         "fsGroup": 2000,
         "sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}],
+    }
+
+
+def test_secret_and_config_map_bodies() -> None:
+    meta = field(1, field(1, "db"))
+    data = field(2, field(1, "password") + field(2, b"s3\x00cr3t"))
+    raw = meta + data + field(3, "Opaque") + field(4, field(1, "k") + field(2, "v"))
+    assert decode(envelope("v1", "Secret", raw)) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "data": {"password": "czMAY3IzdA=="},
+        "type": "Opaque",
+        "stringData": {"k": "v"},
+    }
+    raw = meta + field(2, field(1, "a") + field(2, "1")) + field(3, field(1, "b") + field(2, b""))
+    assert decode(envelope("v1", "ConfigMap", raw + field(4, 1))) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "db"},
+        "data": {"a": "1"},
+        "binaryData": {"b": ""},
+        "immutable": True,
     }
