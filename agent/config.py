@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent import seccomp
+from agent import join, seccomp
 from agent.node import STATUS_REPORT_SECONDS
 from agent.planner import BackoffPolicy
 
@@ -31,4 +31,9 @@ class AgentConfig:
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
-    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
+    allowed_unsafe_sysctls: tuple[str, ...] = ()
+    data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
+    # Pod volumes live under <root_dir or data_dir>/pods: Docker must see it as the agent does.
+    root_dir: str | None = None
+    # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
+    volume_tmpfs: bool | None = None  # names or prefix* patterns, namespaced ones

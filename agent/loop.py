@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent import podconfig, sysctls
 from agent import runtime as rt
-from agent import sysctls
 from agent.apis import NAMESPACES, PODS
 from agent.config import AgentConfig
 from agent.events import EventRecorder, EventSender
@@ -136,6 +136,7 @@ class Agent:
             prober=self.prober,
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
+            config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.
@@ -171,6 +172,8 @@ class Agent:
     def stop(self) -> None:
         """Stop the threads; containers keep running, as with a kubelet restart."""
         self.stopping.set()
+        if self.syncer is not None:
+            self.syncer.config.stop()
         self.queue.shutdown()
         if self.prober is not None:
             self.prober.stop()
@@ -297,6 +300,8 @@ class Agent:
             uids |= {c.pod_uid for c in containers if c.pod_uid}
         except rt.ContainerRuntimeError as e:
             log.warning("resync: cannot list containers: %s", e)
+        if self.syncer is not None:
+            uids |= set(self.syncer.config.pod_uids())  # volumes left by a pod gone meanwhile
         for uid in uids:
             self.queue.add(uid)
 

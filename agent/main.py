@@ -16,15 +16,18 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from agent import join, routes, seccomp, sysctls, tokenflags
 from agent.config import DEFAULT_WORKERS, AgentConfig
+from agent.join import default_data_dir
 from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
 from agent.runtime import ContainerRuntimeError
+from agent.volumes import VolumeManager, default_tmpfs
 from common import errors
 from common.client import ApiClient
 
@@ -69,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ca-file")
     p.add_argument("--data-dir", help="where a joined node keeps its credential (default: "
                    "/var/lib/tinykube/agent as root, else ~/.tinykube/agent)")  # fmt: skip
+    p.add_argument("--root-dir", default=os.environ.get("TK_ROOT_DIR"),
+                   help="where pods' volumes live, in pods/ (default: the data dir); the "
+                   "Docker engine must see it at the same path")  # fmt: skip
+    p.add_argument("--volume-tmpfs", choices=("auto", "on", "off"), default="auto",
+                   help="secrets and memory emptyDirs on tmpfs (auto: when root, outside "
+                   "a container)")  # fmt: skip
     p.add_argument("--seccomp-profile-root", default=seccomp.DEFAULT_ROOT, metavar="DIR",
                    help="where Localhost seccomp profiles are (default: %(default)s)")  # fmt: skip
     p.add_argument("--allowed-unsafe-sysctls", default="", metavar="LIST",
@@ -102,6 +111,9 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
         seccomp_profile_root=args.seccomp_profile_root,
         allowed_unsafe_sysctls=args.allowed_unsafe_sysctls,
+        data_dir=str(Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()),
+        root_dir=args.root_dir,
+        volume_tmpfs={"on": True, "off": False}.get(args.volume_tmpfs),
     )
 
 
@@ -111,6 +123,8 @@ def cleanup(argv: list[str]) -> int:
     p.add_argument("--cluster-id", required=True)
     p.add_argument("--node-name", help="only this node's containers")
     p.add_argument("--docker-host", default=None)
+    p.add_argument("--root-dir", action="append", default=[],
+                   help="also unmount and remove this cluster's pod volumes there")  # fmt: skip
     args = p.parse_args(argv)
     from agent.docker_runtime import DockerRuntime
 
@@ -122,6 +136,10 @@ def cleanup(argv: list[str]) -> int:
     except ContainerRuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    for root in args.root_dir:
+        for uid in (manager := VolumeManager(Path(root), tmpfs=default_tmpfs())).pod_uids():
+            if manager.owned_by(uid, args.cluster_id):
+                manager.teardown(uid)
     print(f"removed {len(containers)}")
     return 0
 

@@ -128,6 +128,15 @@ def _condition(
                             keep_empty=True, lastHeartbeatTime=now)  # fmt: skip
 
 
+def allocatable(engine: EngineInfo) -> dict[str, str]:
+    """What the node offers pods (capacity: nothing is reserved)."""
+    return {
+        "cpu": str(engine.cpus),
+        "memory": f"{engine.memory_bytes // 1024}Ki",
+        "pods": MAX_PODS,
+    }
+
+
 def build_node_status(
     name: str, facts: HostFacts, api_port: int, old_status: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -135,11 +144,7 @@ def build_node_status(
     engine = facts.engine
     ts = fmt_seconds(now)
     old = {str(c.get("type")): c for c in old_status.get("conditions") or []}
-    resources = {
-        "cpu": str(engine.cpus),
-        "memory": f"{engine.memory_bytes // 1024}Ki",
-        "pods": MAX_PODS,
-    }
+    resources = allocatable(engine)
     conditions = [
         _condition(old, "MemoryPressure", "False", "KubeletHasSufficientMemory",
                    "kubelet has sufficient memory available", ts),

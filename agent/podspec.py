@@ -11,9 +11,9 @@ import hashlib
 import json
 from typing import Any
 
+from agent import envvars, securitycontext
 from agent import runtime as rt
-from agent import securitycontext
-from agent.runtime import CreateSpec, SecurityArgs
+from agent.runtime import CreateSpec, Mount, SecurityArgs
 from common.quantity import parse_bytes, parse_cpu_millis
 
 SANDBOX_IMAGE = "tinykube/pause:1"
@@ -38,6 +38,14 @@ def container_hash(container: dict[str, Any]) -> str:
     """A short hash of the container spec: a change (an image update) means a new container."""
     blob = json.dumps(container, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def label_grace(c: rt.ContainerInfo) -> float:
+    """The grace period a container was created with (its label), for a pod no longer known."""
+    try:
+        return float(c.labels.get(rt.GRACE_PERIOD, DEFAULT_GRACE_SECONDS))
+    except ValueError:
+        return float(DEFAULT_GRACE_SECONDS)
 
 
 def sandbox_name(pod: dict[str, Any], attempt: int) -> str:
@@ -155,20 +163,25 @@ def app_spec(
     node: str,
     cluster: str,
     security: SecurityArgs | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    mounts: tuple[Mount, ...] = (),
 ) -> CreateSpec:
     """An app container joined to the sandbox's network and IPC namespaces; ``security``
-    defaults to what its securityContext says without the image's USER or a seccomp file."""
+    defaults to what its securityContext says without the image's USER or a seccomp file;
+    ``env`` is the resolved environment (``envvars``; default: the literal ``value``s), whose
+    variables ``$(VAR)`` in command and args refer to."""
     mem, nano = _limits(container)
-    command = container.get("command")
-    args = container.get("args")
+    env = _env(container) if env is None else env
+    command, args = envvars.expand_command(container, env)
     return CreateSpec(
         name=container_name(pod, container, restart_count),
         image=str(container["image"]),
         labels=container_labels(pod, container, restart_count, sandbox_id, node, cluster),
         role="app",
-        entrypoint=[str(c) for c in command] if command else None,
-        command=[str(a) for a in args] if args else None,
-        env=_env(container),
+        entrypoint=command,
+        command=args,
+        env=env,
         working_dir=container.get("workingDir") or None,
         network_mode=f"container:{sandbox_id}",
         ipc_mode=f"container:{sandbox_id}",
@@ -177,6 +190,7 @@ def app_spec(
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
         security=securitycontext.container_args(pod, container) if security is None else security,
+        mounts=mounts,
     )
 
 
@@ -206,6 +220,11 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
         "stop_signal": spec.stop_signal,
     }
     kwargs |= {k: v for k, v in optional.items() if v is not None}
+    if spec.mounts:
+        kwargs["mounts"] = [
+            {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+            for m in spec.mounts
+        ]
     if spec.port_bindings:
         kwargs["ports"] = {
             port: [(ip, hp) if ip else hp for ip, hp in binds]

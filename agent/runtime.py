@@ -94,6 +94,15 @@ class SecurityArgs:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host path bound into a container (a pod volume, or a subPath of one)."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class CreateSpec:
     """Everything needed to create one container; built by ``podspec``, read by runtimes."""
 
@@ -116,6 +125,7 @@ class CreateSpec:
     stdin_open: bool = False
     stop_signal: str | None = None
     security: SecurityArgs = field(default_factory=SecurityArgs)
+    mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,15 @@ class StatusExtra:
     probes: Mapping[str, ContainerProbes] = field(default_factory=dict)
 
 
+def prune(value: Any) -> Any:
+    """Drop ``None`` values recursively, as the API server does when it stores an object."""
+    if isinstance(value, dict):
+        return {k: prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    return value
+
+
 def fmt_time(t: datetime | None) -> str | None:
     """RFC3339 in whole seconds, as ``metav1.Time`` serialises."""
     return None if t is None else meta.timestamp(t)

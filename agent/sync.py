@@ -24,9 +24,10 @@ from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
+from agent.podconfig import PodConfig
 from agent.probes import Prober
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
-from agent.status import StatusExtra, compute_pod_status, qos_class
+from agent.status import StatusExtra, compute_pod_status, prune, qos_class
 from common import errors
 from common.client import ApiClient
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Retry delay after a failure that is not a back-off (sandbox creation, runtime hiccup).
 RETRY_SECONDS = 2.0
+# A pod whose volume failed, or whose objects are not watched yet, is synced again this soon.
+CONFIG_POLL = 1.0
 # How many finished deletions to remember (only to skip a second DELETE from a stale copy).
 FINISHED_MEMORY = 1024
 # A status write loses a CAS race at most this many times in a row before the sync retries.
@@ -42,15 +45,6 @@ STATUS_ATTEMPTS = 5
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def prune(value: Any) -> Any:
-    """Drop ``None`` values recursively, as the API server does when it stores an object."""
-    if isinstance(value, dict):
-        return {k: prune(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [prune(v) for v in value]
-    return value
 
 
 @dataclass
@@ -81,6 +75,7 @@ class PodSyncer:
         prober: Prober | None = None,
         seccomp_root: str = seccomp.DEFAULT_ROOT,
         sysctl_allowlist: sysctls.Allowlist | None = None,
+        config: PodConfig | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -96,6 +91,7 @@ class PodSyncer:
         self.prober = prober
         self.seccomp_root = seccomp_root
         self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
+        self.config = config or PodConfig(None, None, host_ip=host_ip)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -120,7 +116,8 @@ class PodSyncer:
         )
         result = SyncResult(actions.requeue_after)
         waiting = dict(actions.waiting)
-        self._apply(pod, actions, containers, waiting, result)
+        if self._volumes_ready(pod, result):
+            self._apply(pod, actions, containers, waiting, result)
         with self._lock:
             self._backoff.setdefault(uid, {}).update(actions.backoff_updates)
         containers = self.runtime.list_containers(self.cluster, self.node, pod_uid=uid)
@@ -139,7 +136,7 @@ class PodSyncer:
         """Stop (with each container's recorded grace) and remove every container of a pod."""
         mine = [c for c in containers if c.pod_uid == uid and uid]
         running = [c for c in mine if c.role == "app" and c.state == "running"]
-        self._stop_all([(c, _label_grace(c)) for c in running])
+        self._stop_all([(c, podspec.label_grace(c)) for c in running])
         for c in mine:
             self.runtime.remove(c.id)
         self.forget(uid)
@@ -154,6 +151,7 @@ class PodSyncer:
         return len(orphans)
 
     def forget(self, uid: str) -> None:
+        self.config.forget(uid)
         with self._lock:
             self._backoff.pop(uid, None)
         self.images.forget(uid)
@@ -184,6 +182,19 @@ class PodSyncer:
 
         self.write_status(pod, make_status)
         return True
+
+    def _volumes_ready(self, pod: dict[str, Any], result: SyncResult) -> bool:
+        """Set the volumes up (each sync: updates reach the files); a failed one holds the pod."""
+        if (pod.get("status") or {}).get("phase") in planner.TERMINAL_PHASES:
+            return True  # nothing will start again: its volumes are left as they are
+        failed = self.config.prepare(pod)
+        for message in failed.values():
+            self.recorder.record(pod, "FailedMount", message, WARNING)
+        if failed or not self.config.watching(pod):
+            # Retried; a watched object that appears or changes queues the pod at once anyway.
+            delay = RETRY_SECONDS if failed else CONFIG_POLL
+            result.requeue_after = min(result.requeue_after or delay, delay)
+        return not failed
 
     # -- applying a plan ---------------------------------------------------------------------
 
@@ -316,9 +327,12 @@ class PodSyncer:
         relative = securitycontext.localhost_profile(pod, container)
         profile = None if relative is None else seccomp.load_profile(self.seccomp_root, relative)
         security = securitycontext.container_args(pod, container, image_user, profile)
-        return podspec.app_spec(
-            pod, container, start.restart_count, sandbox_id, self.node, self.cluster, security
-        )
+        config = self.config.container(pod, container, lambda: self.runtime.inspect(sandbox_id).ip)
+        for reason, message in config.warnings:
+            self.recorder.record(pod, reason, message, WARNING)
+        return podspec.app_spec(pod, container, start.restart_count, sandbox_id, self.node,
+                                self.cluster, security, env=config.env,
+                                mounts=config.mounts)  # fmt: skip
 
     # -- deletion ----------------------------------------------------------------------------
 
@@ -379,13 +393,6 @@ class PodSyncer:
             except (errors.NotFoundError, errors.ForbiddenError):
                 return None  # deleted, or bound elsewhere meanwhile
         raise errors.ConflictError(f"pod {_ref(pod)}: status kept conflicting")
-
-
-def _label_grace(c: ContainerInfo) -> float:
-    try:
-        return float(c.labels.get(rt.GRACE_PERIOD, podspec.DEFAULT_GRACE_SECONDS))
-    except ValueError:
-        return float(podspec.DEFAULT_GRACE_SECONDS)
 
 
 def _pod_id(pod: dict[str, Any]) -> str:

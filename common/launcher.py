@@ -151,18 +151,21 @@ def cmd_down(args: argparse.Namespace) -> int:
     for child_pid in (state.get("processes") or {}).values():
         if alive(child_pid):
             os.kill(child_pid, signal.SIGKILL)
-    removed = remove_containers(state.get("cluster"))
+    removed = remove_containers(state.get("cluster"), data_dir)
     (data_dir / "state.json").unlink(missing_ok=True)
     print(f"tinykube is down ({removed} container(s) removed)")
     return 0
 
 
-def remove_containers(cluster: str | None) -> int:
-    """Remove this cluster's containers (by its cluster label) through the agent's runtime."""
+def remove_containers(cluster: str | None, data_dir: Path | None = None) -> int:
+    """Remove this cluster's containers (by its cluster label) through the agent's runtime, and
+    the local agents' pod volumes."""
     if not cluster:
         return 0
+    agents = sorted((data_dir / "agents").glob("*")) if data_dir is not None else []
+    volumes = [arg for d in agents for arg in ("--root-dir", str(d))]
     out = subprocess.run(
-        [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster],
+        [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster, *volumes],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if out.returncode != 0:

@@ -120,6 +120,11 @@ def tokens(data_dir: Path, agents: int) -> dict[str, str]:
     return {user: tok for user, (tok, _, _) in rows.items()}
 
 
+def agent_data_dir(data_dir: Path, node: str) -> Path:
+    """A local agent's own data dir (its pods' volumes), under the cluster's."""
+    return data_dir / "agents" / node
+
+
 def node_token_file(data_dir: Path, node: str, token: str) -> Path:
     """The file (0600) the agent of ``node`` reads its token from (``--token-file``)."""
     directory = data_dir / NODE_TOKENS_DIR
@@ -228,6 +233,8 @@ class Supervisor:
                 "127.0.0.1",
                 "--node-api-port",
                 "0",
+                "--data-dir",
+                str(agent_data_dir(self.dir, name)),
                 *(["--ca-file", ca] if ca else []),
                 *self.opts.agent_args,
             ]

@@ -36,16 +36,13 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
     "initContainers",
-    "volumes",
     "serviceAccountName",
     "priorityClassName",
     "topologySpreadConstraints",
 )
-CONTAINER_FIELDS_NOT_ACTED_ON = (
-    "volumeMounts",
-    "lifecycle",
-    "envFrom",
-)
+CONTAINER_FIELDS_NOT_ACTED_ON = ("lifecycle",)
+# Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
+VOLUMES_ACTED_ON = ("emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath")
 
 
 def selectable_fields(rt: ResourceType) -> frozenset[str]:
@@ -321,6 +318,9 @@ def prepare_finalize(new: Obj, old: Obj) -> Obj:
 def pod_warnings(pod: Obj) -> list[str]:
     spec = pod.get("spec") or {}
     out = [f"spec.{f}" for f in POD_FIELDS_NOT_ACTED_ON if spec.get(f)]
+    for i, volume in enumerate(spec.get("volumes") or []):
+        kinds = [k for k in volume if k != "name" and k not in VOLUMES_ACTED_ON]
+        out += [f"spec.volumes[{i}].{k}" for k in kinds]
     for i, c in enumerate(spec.get("containers") or []):
         out += [f"spec.containers[{i}].{f}" for f in CONTAINER_FIELDS_NOT_ACTED_ON if c.get(f)]
     return [f"{f}: tinykube stores this field but does not act on it yet" for f in out]

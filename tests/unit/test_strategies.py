@@ -73,3 +73,20 @@ def test_a_node_lease_gets_the_duration_the_server_hands_out() -> None:
     other: dict = {"metadata": {"namespace": "kube-system"}, "spec": {"leaseDurationSeconds": 15}}
     st.strategy(leases).admit(other, admission)
     assert other["spec"]["leaseDurationSeconds"] == 15
+
+
+def test_pod_warnings_name_only_what_is_not_acted_on() -> None:
+    pod = {
+        "spec": {
+            "volumes": [
+                {"name": "a", "configMap": {"name": "x"}},
+                {"name": "b", "persistentVolumeClaim": {"claimName": "c"}},
+            ],
+            "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "x"}}],
+                            "volumeMounts": [{"name": "a", "mountPath": "/a"}]}],
+        }
+    }  # fmt: skip
+    assert st.pod_warnings(pod) == [
+        "spec.volumes[1].persistentVolumeClaim: tinykube stores this field but does not act on "
+        "it yet"
+    ]

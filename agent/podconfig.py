@@ -1,0 +1,151 @@
+"""What a pod's containers get from the API beyond their spec: its volumes set up (``volumes``)
+from the ConfigMaps and Secrets it uses (``configwatch``), and each container's environment
+(``envvars``) and binds. The sync asks ``prepare`` before starting anything (a failed volume
+keeps the pod ContainerCreating with a FailedMount event) and ``container`` for each container
+it creates (a missing object or key is a CreateContainerConfigError). Effectful shell.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent import envvars, node, subpath, volumeplan, volumes
+from agent import runtime as rt
+from agent.config import AgentConfig
+from agent.configrefs import Lookup, MissingObjectError
+from agent.configwatch import ConfigObjects
+from agent.node import HostFacts
+from agent.runtime import Mount
+from agent.volumes import VolumeManager
+from common import errors
+from common.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    env: dict[str, str]
+    mounts: tuple[Mount, ...]
+    warnings: tuple[tuple[str, str], ...]  # (reason, message) of Warning events
+
+
+def _no_objects(kind: str, name: str) -> Mapping[str, Any] | None:
+    return None
+
+
+def _needs_pod_ip(container: Mapping[str, Any]) -> bool:
+    for var in container.get("env") or []:
+        path = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") or ""
+        if str(path).startswith("status.podIP"):
+            return True
+    return False
+
+
+class PodConfig:
+    """Volumes, environment and binds of this node's pods."""
+
+    def __init__(
+        self,
+        volumes: VolumeManager | None,
+        objects: ConfigObjects | None,
+        *,
+        host_ip: str,
+        allocatable: Callable[[], Mapping[str, Any]] = dict,
+    ) -> None:
+        self.volumes = volumes
+        self.objects = objects
+        self.host_ip = host_ip
+        self.allocatable = allocatable
+
+    def lookup(self, pod: Mapping[str, Any]) -> Lookup:
+        if self.objects is None:
+            return _no_objects
+        return self.objects.lookup(str(pod["metadata"].get("namespace") or ""))
+
+    def prepare(self, pod: Mapping[str, Any]) -> dict[str, str]:
+        """Watch what the pod uses and set its volumes up; return the FailedMount messages by
+        volume name (none: every volume is ready)."""
+        if self.objects is not None:
+            self.objects.register(pod)
+        if self.volumes is None:
+            return {}
+        try:
+            failed = self.volumes.setup(pod, self.lookup(pod))
+        except errors.ApiError as e:
+            names = [str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []]
+            failed = dict.fromkeys(names, str(e))
+        return {name: volumeplan.failed_mount_message(name, why) for name, why in failed.items()}
+
+    def watching(self, pod: Mapping[str, Any]) -> bool:
+        """Whether a change of what the pod uses will queue it (else the sync polls)."""
+        return self.objects is None or self.objects.synced(pod)
+
+    def container(
+        self,
+        pod: Mapping[str, Any],
+        container: Mapping[str, Any],
+        pod_ip: Callable[[], str | None],
+    ) -> ContainerConfig:
+        """The container's environment and binds; raises ``rt.ContainerConfigError`` with the
+        kubelet's message."""
+        ip = pod_ip() if _needs_pod_ip(container) else None
+        ctx = envvars.PodContext(
+            pod_ips=[ip] if ip else [],
+            host_ips=[self.host_ip] if self.host_ip else [],
+            allocatable=self.allocatable(),
+        )
+        try:
+            env = envvars.make_environment(pod, container, self.lookup(pod), ctx)
+            mounts: list[Mount] = []
+            if self.volumes is not None:
+                mounts = self.volumes.mounts(pod, container, env.env)
+        except (envvars.EnvError, MissingObjectError, subpath.SubPathError) as e:
+            raise rt.ContainerConfigError(str(e)) from e
+        except errors.ApiError as e:
+            raise rt.ContainerConfigError(str(e)) from e
+        return ContainerConfig(env.env, tuple(mounts), env.warnings)
+
+    def forget(self, uid: str) -> None:
+        """The pod's containers are gone: stop watching for it and remove its volumes."""
+        if self.objects is not None:
+            self.objects.unregister(uid)
+        if self.volumes is not None:
+            try:
+                self.volumes.teardown(uid)
+            except OSError as e:
+                log.warning("pod %s: volumes not removed: %s", uid, e)
+
+    def pod_uids(self) -> list[str]:
+        """Pods that still have volume directories here."""
+        return self.volumes.pod_uids() if self.volumes is not None else []
+
+    def stop(self) -> None:
+        if self.objects is not None:
+            self.objects.stop()
+
+
+def for_node(
+    client: ApiClient,
+    on_change: Callable[[str], None],
+    cfg: AgentConfig,
+    facts: HostFacts | None,
+    cluster: str,
+) -> PodConfig:
+    """An agent's: volumes under its root dir (tmpfs by default where it is root outside a
+    container), the objects they read watched one by one, queueing pods on a change."""
+    assert facts is not None
+
+    def offered() -> Mapping[str, Any]:
+        return node.allocatable(facts.engine)
+
+    tmpfs = volumes.default_tmpfs() if cfg.volume_tmpfs is None else cfg.volume_tmpfs
+    owner = volumes.owner(cluster, cfg.node_name)
+    root = Path(cfg.root_dir or cfg.data_dir)
+    manager = VolumeManager(root, owner=owner, tmpfs=tmpfs, allocatable=offered)
+    return PodConfig(manager, ConfigObjects(client, on_change), host_ip=facts.ip,
+                     allocatable=offered)  # fmt: skip

@@ -1,0 +1,250 @@
+"""A pod's volumes on this node, as the kubelet lays them out under its root dir
+(``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``): ``setup`` makes each directory (tmpfs
+where memory-backed and allowed) and writes API-data volumes through ``atomicwriter`` at every
+sync; ``mounts`` turns ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and
+removes it all once the pod's containers are gone. Effectful (filesystem, mount(2)).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import shutil
+import stat
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from agent import atomicwriter, envvars, subpath, volumeplan
+from agent.configrefs import Lookup
+from agent.runtime import Mount
+from agent.volumeplan import VolumeError
+
+log = logging.getLogger(__name__)
+
+PODS_DIR = "pods"
+# In each pod's directory: "<cluster uid> <node>", so agents sharing a root dir (several nodes of
+# a compose project, several clusters) never take each other's pods for orphans.
+OWNER_FILE = ".owner"
+# An emptyDir is writable by every user of every container, as the kubelet makes it.
+EMPTY_DIR_MODE = 0o777
+API_DATA_MODE = 0o755
+MNT_DETACH = 2  # umount2 flag: detach now, free once unused
+ENGINE_PROCESS = "dockerd"
+
+
+def owner(cluster: str, node: str) -> str:
+    return f"{cluster} {node}"
+
+
+def engine_shares_mounts(proc: Path = Path("/proc")) -> bool:
+    """Whether a Docker engine runs in this process's mount namespace, so that a mount made here
+    is what it binds (false for an agent in a container that talks to the host's engine)."""
+    try:
+        mine = os.readlink(proc / "self" / "ns" / "mnt")
+    except OSError:
+        return False
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == ENGINE_PROCESS:
+                return os.readlink(entry / "ns" / "mnt") == mine
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return False
+
+
+def default_tmpfs() -> bool:
+    """tmpfs for secrets and memory emptyDirs where the agent is root and shares the engine's
+    mounts."""
+    return os.geteuid() == 0 and engine_shares_mounts()
+
+
+_HOST_PATH_KINDS = {
+    "Directory": (stat.S_ISDIR, "a directory"),
+    "File": (stat.S_ISREG, "a file"),
+    "Socket": (stat.S_ISSOCK, "a socket file"),
+    "CharDevice": (stat.S_ISCHR, "a character device"),
+    "BlockDevice": (stat.S_ISBLK, "a block device"),
+}
+
+
+def check_host_path(source: Mapping[str, Any]) -> None:
+    """The kubelet's hostPath ``type`` check; ``...OrCreate`` (and no type, as Docker's binds
+    did) make what is missing."""
+    path, kind = Path(str(source.get("path") or "")), str(source.get("type") or "")
+    if kind in ("", "DirectoryOrCreate") and not path.exists():
+        path.mkdir(parents=True, mode=0o755)
+    elif kind == "FileOrCreate" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        path.touch(mode=0o644)
+    kind = kind.removesuffix("OrCreate")
+    if not kind:
+        return
+    if kind not in _HOST_PATH_KINDS:
+        raise VolumeError(f"{kind} is an invalid volume type")
+    test, what = _HOST_PATH_KINDS[kind]
+    try:
+        ok = test(path.stat().st_mode)
+    except OSError:
+        ok = False
+    if not ok:
+        raise VolumeError(f"hostPath type check failed: {path} is not {what}")
+
+
+class Mounter:
+    """mount(2) and umount2(2) through libc: tmpfs on a volume's directory."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def mount_tmpfs(self, target: Path, mode: int, size: int | None) -> None:
+        options = f"mode={mode:o}" + (f",size={size}" if size else "")
+        rc = self._libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", 0, options.encode())
+        if rc != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"mount tmpfs on {target}: {os.strerror(errno)}")
+
+    def unmount(self, target: Path) -> None:
+        if self._libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"unmount {target}: {os.strerror(errno)}")
+
+
+class VolumeManager:
+    """The volume directories of one node's pods; safe for several threads on distinct pods."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        owner: str = "",
+        tmpfs: bool = False,
+        allocatable: Callable[[], Mapping[str, Any]] = dict,
+        mounter: Mounter | None = None,
+    ) -> None:
+        self.root = data_dir / PODS_DIR
+        self.owner = owner
+        self.tmpfs = tmpfs
+        self.allocatable = allocatable
+        self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
+
+    def pod_dir(self, uid: str) -> Path:
+        return self.root / uid
+
+    def volume_dir(self, uid: str, volume: Mapping[str, Any]) -> Path:
+        kind = volumeplan.kind_of(volume) or "unknown"
+        return self.pod_dir(uid) / "volumes" / volumeplan.PLUGINS[kind] / str(volume["name"])
+
+    def pod_uids(self) -> list[str]:
+        """The pods of this owner that have a directory here."""
+        try:
+            return [p.name for p in self.root.iterdir() if p.is_dir() and self._mine(p)]
+        except FileNotFoundError:
+            return []
+
+    def owned_by(self, uid: str, cluster: str) -> bool:
+        """Whether the pod's directory was made by an agent of ``cluster``."""
+        try:
+            text = (self.pod_dir(uid) / OWNER_FILE).read_text()
+        except OSError:
+            return False
+        return text.split(" ", 1)[0] == cluster
+
+    def _mine(self, pod_dir: Path) -> bool:
+        if not self.owner:
+            return True
+        try:
+            return (pod_dir / OWNER_FILE).read_text() == self.owner
+        except OSError:
+            return False
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def setup(self, pod: Mapping[str, Any], lookup: Lookup) -> dict[str, str]:
+        """Make every volume of ``pod`` ready; return volume name → why it could not be."""
+        failed: dict[str, str] = {}
+        uid = str(pod["metadata"]["uid"])
+        volumes = (pod.get("spec") or {}).get("volumes") or []
+        pod_dir = self.pod_dir(uid)
+        if volumes and not pod_dir.is_dir():
+            pod_dir.mkdir(parents=True, mode=0o750)
+            (pod_dir / OWNER_FILE).write_text(self.owner)
+        for volume in volumes:
+            kind = volumeplan.kind_of(volume)
+            if kind is None:
+                continue  # not provided here (a PersistentVolumeClaim)
+            try:
+                if kind == "hostPath":
+                    check_host_path(volume["hostPath"] or {})
+                else:
+                    self._setup_one(pod, uid, volume, kind, lookup)
+            except (VolumeError, atomicwriter.PayloadError, OSError) as e:
+                failed[str(volume["name"])] = str(e)
+        return failed
+
+    def _setup_one(
+        self, pod: Mapping[str, Any], uid: str, volume: Mapping[str, Any], kind: str, lookup: Lookup
+    ) -> None:
+        files = volumeplan.payload(pod, volume, lookup, self.allocatable())
+        directory = self.volume_dir(uid, volume)
+        mode = EMPTY_DIR_MODE if kind == "emptyDir" else API_DATA_MODE
+        self._make_dir(directory, mode, volumeplan.in_memory(volume), volumeplan.size_limit(volume))
+        if files is not None and atomicwriter.write(directory, files):
+            log.info("pod %s: volume %s written", uid, volume["name"])
+
+    def _make_dir(self, directory: Path, mode: int, memory: bool, size: int | None) -> None:
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(directory, mode)
+        if memory and self.tmpfs and self.mounter is not None and not os.path.ismount(directory):
+            self.mounter.mount_tmpfs(directory, mode, size)
+
+    # -- mounts ----------------------------------------------------------------------------
+
+    def mounts(
+        self, pod: Mapping[str, Any], container: Mapping[str, Any], env: Mapping[str, str]
+    ) -> list[Mount]:
+        """The binds of ``container``'s volumeMounts; raises ``SubPathError`` or ``EnvError``."""
+        uid = str(pod["metadata"]["uid"])
+        volumes = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        binds: list[Mount] = []
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(str(mount.get("name")))
+            kind = volumeplan.kind_of(volume) if volume is not None else None
+            if volume is None or kind is None:
+                continue
+            if kind == "hostPath":
+                source = Path(str((volume["hostPath"] or {}).get("path") or ""))
+            else:
+                source = self.volume_dir(uid, volume)
+            host = str(source)
+            sub = str(mount.get("subPath") or "")
+            if mount.get("subPathExpr"):
+                sub = envvars.expand_sub_path(str(mount["subPathExpr"]), env)
+            if sub:
+                host = subpath.prepare(source, sub, str(mount["name"]), str(container["name"]))
+            read_only = bool(mount.get("readOnly")) or kind in volumeplan.API_DATA
+            binds.append(Mount(host, str(mount.get("mountPath")), read_only))
+        return binds
+
+    # -- tear-down -------------------------------------------------------------------------
+
+    def teardown(self, uid: str) -> None:
+        """Unmount and remove the pod's directory (its containers are gone)."""
+        directory = self.pod_dir(uid)
+        if not directory.exists():
+            return
+        volumes = directory / "volumes"
+        for mounted in volumes.glob("*/*") if volumes.is_dir() else []:
+            if self.mounter is not None and os.path.ismount(mounted):
+                try:
+                    self.mounter.unmount(mounted)
+                except OSError as e:
+                    log.warning("pod %s: %s", uid, e)
+                    return  # never remove through a mount: the next sync tries again
+        shutil.rmtree(directory, ignore_errors=True)
+        log.info("pod %s: volumes removed", uid)
