@@ -94,6 +94,10 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("all",),
         ("status", "scale"),
     ),
+    ResourceType("Endpoints", "endpoints", "endpoints", "", "v1", True, ("ep",)),
+    ResourceType(
+        "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

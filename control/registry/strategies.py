@@ -21,6 +21,7 @@ from common.resources import ResourceType, lookup
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
 from control.validation import validate
+from control.validation.discovery import default_endpoint_slice, default_endpoints
 
 Obj = dict[str, Any]
 
@@ -208,6 +209,39 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class EndpointSliceStrategy(Strategy):
+    """EndpointSlices: port defaults; ``generation`` counts every change but to metadata other
+    than labels (the EndpointSlice controller tells its own writes from others' by it)."""
+
+    always_generation = True
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        super().prepare_update(rt, new, old)
+        nm, om = meta.meta(new), meta.meta(old)
+        changed = _body(new) != _body(old) or (nm.get("labels") or {}) != (om.get("labels") or {})
+        nm["generation"] = int(om.get("generation") or 0) + (1 if changed else 0)
+
+    def default(self, obj: Obj) -> None:
+        default_endpoint_slice(obj)
+
+
+def _body(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "kind", "apiVersion")}
+
+
+class EndpointsStrategy(Strategy):
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+
+    def default(self, obj: Obj) -> None:
+        default_endpoints(obj)
+
+
 DEFAULT = Strategy()
 STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "pods"): PodStrategy(),
@@ -216,6 +250,8 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("coordination.k8s.io", "leases"): LeaseStrategy(),
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
+    ("discovery.k8s.io", "endpointslices"): EndpointSliceStrategy(),
+    ("", "endpoints"): EndpointsStrategy(),
 }
 
 
