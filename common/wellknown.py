@@ -47,3 +47,10 @@ CONTAINERS_READY = "ContainersReady"
 AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 REPLICA_FAILURE = "ReplicaFailure"
+
+# Services: kube-dns as kubeadm labels it; ``kubectl cluster-info`` lists the kube-system
+# Services with the cluster-service label, named by their kubernetes.io/name label.
+DNS_APP_LABEL = "k8s-app"
+DNS_APP_VALUE = "kube-dns"
+CLUSTER_SERVICE_LABEL = "kubernetes.io/cluster-service"
+SERVICE_NAME_LABEL = "kubernetes.io/name"
