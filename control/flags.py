@@ -5,6 +5,7 @@ them). Parsing and the settings derived from the flags are pure but for the CPU 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 from pathlib import Path
@@ -28,6 +29,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     redisauth.add_flags(p)
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--advertise-address", metavar="IP", type=_ip,
+                   help="the address the kubernetes Service's endpoints name (default: the bind "
+                   "address; the host's own address when that is loopback or 0.0.0.0)")  # fmt: skip
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--workers", type=_positive, metavar="N",
                    help="API server worker processes (default: one per CPU this process may "
@@ -172,6 +176,13 @@ def _pod_security(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def _positive(text: str) -> int:
