@@ -13,7 +13,7 @@ from typing import Any
 
 from control import metricsserver, redisauth, serverdata
 from control.apiserver.inflight import Limits
-from control.controllers import nodelifecycle, podgc
+from control.controllers import endpointslice, nodelifecycle, podgc
 from control.registry import allocation
 from control.validation import podsecurity
 
@@ -52,6 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "token file; empty for none (default: %(default)s)")  # fmt: skip
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
+    endpointslice.add_flags(p)
     for which in ("not-ready", "unreachable"):
         p.add_argument(
             f"--default-{which}-toleration-seconds", type=int, metavar="N",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from common.wellknown import (
     ENDPOINTSLICE_CONTROLLER,
     HEADLESS_LABEL,
@@ -13,6 +15,7 @@ from common.wellknown import (
 )
 from control.controllers.endpoint_pods import find_port, pod_endpoints_changed
 from control.controllers.endpointslice_plan import SlicePlan, plan_slices
+from control.flags import parse_args
 
 Obj = dict[str, Any]
 NODES = {"n1": {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "z1"}}},
@@ -299,3 +302,13 @@ def test_pod_changes_that_matter_to_endpoints() -> None:
     relabelled = copy.deepcopy(old)
     relabelled["metadata"]["labels"] = {"app": "other"}
     assert pod_endpoints_changed(old, relabelled) == (False, True)
+
+
+def test_max_endpoints_per_slice_flag() -> None:
+    assert parse_args([]).max_endpoints_per_slice == 100
+    assert parse_args(["--max-endpoints-per-slice", "1000"]).max_endpoints_per_slice == 1000
+    for bad in ("0", "1001", "x"):
+        with pytest.raises(SystemExit):
+            parse_args(["--max-endpoints-per-slice", bad])
+    pods = [pod(f"web-{i}") for i in range(1, 6)]
+    assert [len(s["endpoints"]) for s in plan_slices(svc(), pods, NODES, [], 2).create] == [2, 2, 1]
