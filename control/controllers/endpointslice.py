@@ -74,7 +74,7 @@ class EndpointSliceController(Controller):
         max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("endpointslice", self.sync, workers=workers, initial=self._all_keys)
+        super().__init__("endpoint_slice", self.sync, workers=workers, initial=self._all_keys)
         self.registry = registry
         self.max_endpoints = max_endpoints
         self.tracker = SliceTracker()

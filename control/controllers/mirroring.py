@@ -53,7 +53,7 @@ class MirroringController(Controller):
     def __init__(
         self, registry: Registry, informers: SharedInformers, *, workers: int = WORKERS
     ) -> None:
-        super().__init__("endpointslice_mirroring", self.sync, workers=workers,
+        super().__init__("endpoint_slice_mirroring", self.sync, workers=workers,
                          initial=self._all_keys)  # fmt: skip
         self.registry = registry
         self.tracker = SliceTracker()
