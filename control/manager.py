@@ -28,6 +28,7 @@ from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
 from control.controllers.replicaset import ReplicaSetController
+from control.controllers.servicelb import ServiceLBController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
@@ -72,6 +73,7 @@ def default_loops(
         NamespaceController(registry, informers),
         EventCollector(registry, informers),
         PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
+        ServiceLBController(registry, informers),  # services, nodes
         # services, pods, endpointslices, nodes
         EndpointSliceController(registry, informers, max_endpoints=max_endpoints_per_slice),
         EndpointsController(registry, informers),  # services, pods, endpoints

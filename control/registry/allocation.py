@@ -101,6 +101,8 @@ def parse_cluster_ip_range(text: str) -> Network:
         net = ipaddress.ip_network(text, strict=True)
     except ValueError as e:
         raise ValueError(f"invalid service cluster IP range {text!r}: {e}") from None
+    if net.version != 4:
+        raise ValueError(f"service cluster IP range {text!r}: only IPv4 ranges are served")
     if net.num_addresses < 8:
         raise ValueError(f"service cluster IP range {text!r} is too small")
     return net
@@ -204,6 +206,26 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def family_causes(svc: Mapping[str, Any]) -> list[Cause]:
+    """initIPFamilyFields on a single-stack IPv4 cluster: no dual-stack requirement and no
+    other family (a headless Service without a selector may ask for anything)."""
+    spec = _spec(svc)
+    if not needs_cluster_ip(svc) or (is_headless(svc) and not spec.get("selector")):
+        return []
+    causes: list[Cause] = []
+    if spec.get("ipFamilyPolicy") == "RequireDualStack":
+        causes.append(
+            invalid("spec.ipFamilyPolicy", "RequireDualStack",
+                    "this cluster is not configured for dual-stack services")
+        )  # fmt: skip
+    for i, family in enumerate(spec.get("ipFamilies") or []):
+        if family == "IPv6":
+            causes.append(
+                invalid(f"spec.ipFamilies[{i}]", family, "not configured on this cluster")
+            )
+    return causes
 
 
 def taken_error(svc: Mapping[str, Any], claim: str) -> errors.InvalidError:

@@ -13,6 +13,7 @@ from typing import Any
 from common import names
 from common.errors import Cause
 from common.fielderrors import (
+    DUPLICATE,
     duplicate,
     forbidden,
     invalid,
@@ -43,7 +44,6 @@ IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 TRAFFIC_DISTRIBUTIONS = ("PreferClose",)
 MAX_AFFINITY_SECONDS = 86400  # core.MaxClientIPServiceAffinitySeconds
-KUBELET_PORT = 10250  # ports.KubeletPort: never exposed by a LoadBalancer
 IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 
@@ -100,14 +100,6 @@ def _validate_type(svc: Obj, spec: Obj) -> list[Cause]:
         causes.append(
             invalid("spec.clusterIPs[0]", ips[0], f"may not be set to 'None' for {kind} services")
         )
-    if kind == LOAD_BALANCER:
-        for i, port in enumerate(_list(spec.get("ports"))):
-            if _dict(port).get("port") == KUBELET_PORT:
-                causes.append(
-                    invalid(f"spec.ports[{i}]", KUBELET_PORT,
-                            f"may not expose port {KUBELET_PORT} externally since it is used "
-                            "by kubelet")
-                )  # fmt: skip
     if kind == EXTERNAL_NAME:
         causes.extend(_validate_external_name(spec))
     return causes
@@ -239,10 +231,13 @@ def _validate_duplicates(spec: Obj) -> list[Cause]:
             node_ports.add((protocol, node_port))
         key = (protocol, port.get("port") or 0)
         if key in ports:
-            # Go prints the ServicePort key struct with %v.
-            shown = {"name": "", "protocol": protocol, "port": key[1], "targetPort": 0,
-                     "nodePort": 0}  # fmt: skip
-            causes.append(duplicate(f"spec.ports[{i}]", shown))
+            # An internal type: field errors print it with Go's %#v.
+            shown = (
+                f'core.ServicePort{{Name:"", Protocol:"{protocol}", AppProtocol:(*string)(nil), '
+                f"Port:{key[1]}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, "
+                'StrVal:""}, NodePort:0}'
+            )
+            causes.append(Cause(f"spec.ports[{i}]", DUPLICATE, f"Duplicate value: {shown}"))
         ports.add(key)
     return causes
 

@@ -259,5 +259,14 @@ def test_services(kubectl: Kubectl, tmp_path: Path) -> None:
     assert "/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy" in info
     described = kubectl.run("describe", "svc", "np")
     assert "NodePort:                 80-8080  30080/TCP" in described
-    kubectl.run("delete", "svc", "np", "app", "exposed")
+    kubectl.run("create", "service", "loadbalancer", "lb", "--tcp=80")
+    node = json.loads(kubectl.run("get", "nodes", "-o", "json"))["items"][0]
+    internal = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"]
+
+    def external_ip() -> str | None:
+        cell = rows(kubectl.run("get", "svc", "lb"))[0][3]
+        return None if cell == "<pending>" else cell
+
+    assert wait_for("the load balancer's address", external_ip) == internal[0]
+    kubectl.run("delete", "svc", "np", "app", "exposed", "lb")
     kubectl.run("delete", "deployment", "exposed")

@@ -117,6 +117,8 @@ def test_bad_values_are_refused_with_kubernetes_messages(api: Api) -> None:
         (service(externalTrafficPolicy="Local"), "spec.externalTrafficPolicy"),
         (service(internalTrafficPolicy="Nearby"), "spec.internalTrafficPolicy"),
         (service(ipFamilies=["IPv5"]), "spec.ipFamilies[0]"),
+        (service(ipFamilies=["IPv6"]), "spec.ipFamilies[0]"),
+        (service(ipFamilyPolicy="RequireDualStack"), "spec.ipFamilyPolicy"),
         (service(selector={"app": "a b"}), "spec.selector"),
     ]
     for body, field in cases:
@@ -198,3 +200,17 @@ def test_delete_service(api: Api) -> None:
     assert code == 200
     code, _ = api.call("GET", f"{SVCS}/web")
     assert code == 404
+
+
+def test_warnings_name_what_is_ignored(app: Any) -> None:
+    client = app.test_client()
+    headers = {"Authorization": "Bearer admin-token"}
+    body = service(externalName="db.example.com", loadBalancerSourceRanges=["10.0.0.0/8"],
+                   type="LoadBalancer")  # fmt: skip
+    resp = client.post(SVCS, json=body, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.headers.get_all("Warning") == [
+        '299 - "spec.externalName is ignored when spec.type is not \\"ExternalName\\""',
+        '299 - "spec.loadBalancerSourceRanges: tinykube stores this field but does not act on it '
+        'yet"',
+    ]

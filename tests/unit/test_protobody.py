@@ -126,3 +126,26 @@ def test_security_contexts() -> None:
         "fsGroup": 2000,
         "sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}],
     }
+
+
+def test_kubectls_create_service_body() -> None:
+    """`kubectl create service nodeport web --tcp=80:http --node-port=30080`, as protobuf."""
+    target = field(1, 1) + field(2, 0) + field(3, "http")  # IntOrString: a string
+    port = field(1, "80-http") + field(2, "TCP") + field(3, 80) + field(4, target)
+    port += field(5, 30080)
+    selector = field(2, field(1, "app") + field(2, "web"))
+    spec = field(1, port) + selector + field(3, "") + field(4, "NodePort") + field(7, "")
+    spec += field(13, 0)
+    meta = field(1, "web") + field(11, field(1, "app") + field(2, "web"))
+    body = envelope("v1", "Service", field(1, meta) + field(2, spec) + field(3, b""))
+    assert decode(body) == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {
+            "ports": [{"name": "80-http", "protocol": "TCP", "port": 80, "targetPort": "http",
+                       "nodePort": 30080}],
+            "selector": {"app": "web"},
+            "type": "NodePort",
+        },
+    }  # fmt: skip

@@ -172,6 +172,10 @@ def test_allocation_bands_and_ranges() -> None:
     assert parse_node_port_range("30000+2767") == (30000, 32767)
     with pytest.raises(ValueError):
         parse_node_port_range("32767-30000")
+    from control.registry.allocation import parse_cluster_ip_range
+
+    with pytest.raises(ValueError, match="only IPv4"):
+        parse_cluster_ip_range("fd00::/108")
     s = svc(type="NodePort", clusterIPs=["10.96.0.5"], clusterIP="10.96.0.5",
             ports=[{"port": 80, "nodePort": 30001}, {"port": 81}])  # fmt: skip
     fill(s, ranges, lambda pool: {"30002"} if pool == "nodeports" else set(), rng)
@@ -184,3 +188,35 @@ def test_allocation_bands_and_ranges() -> None:
     assert fields == ["spec.clusterIPs", "spec.ports[0].nodePort"]
     # Values held before an update are not checked again (the range may have changed since).
     assert range_causes(far, set(), ranges) == []
+
+
+def test_servicelb_plan() -> None:
+    from control.controllers.servicelb_plan import planned_status
+
+    def node(ip: str, ready: str, external: str = "") -> dict[str, Any]:
+        addresses = [{"type": "InternalIP", "address": ip}]
+        if external:
+            addresses.append({"type": "ExternalIP", "address": external})
+        return {"status": {"addresses": addresses,
+                           "conditions": [{"type": "Ready", "status": ready}]}}  # fmt: skip
+
+    lb = svc(type="LoadBalancer")
+    nodes = [node("10.0.0.2", "True"), node("10.0.0.1", "True", "203.0.113.1"),
+             node("10.0.0.3", "Unknown"), node("10.0.0.2", "True")]  # fmt: skip
+    assert planned_status(lb, nodes) == {"loadBalancer": {"ingress": [
+        {"ip": "10.0.0.2", "ipMode": "VIP"}, {"ip": "203.0.113.1", "ipMode": "VIP"}]}}  # fmt: skip
+    assert planned_status(lb, []) == {"loadBalancer": {}}
+    assert planned_status(svc(type="NodePort"), nodes) is None
+    assert planned_status(svc(type="LoadBalancer", loadBalancerClass="x/y"), nodes) is None
+
+
+def test_duplicate_port_and_protocol() -> None:
+    s = svc(ports=[{"name": "a", "port": 80}, {"name": "b", "port": 80},
+                   {"name": "c", "port": 80, "protocol": "UDP"}])  # fmt: skip
+    default_service(s)
+    (cause,) = validate("Service", s)
+    assert (cause.field, cause.reason) == ("spec.ports[1]", "FieldValueDuplicate")
+    assert cause.message == (
+        'Duplicate value: core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), '
+        'Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}'
+    )
