@@ -20,6 +20,7 @@ from control import events
 from control.controllers.endpoint_pods import selects, service_selector
 from control.controllers.endpoints_plan import plan_endpoints
 from control.controllers.servicepods import NAMESPACE, memberships, services_to_update
+from control.controllers.triggertime import TriggerTimeTracker, annotate
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 
@@ -40,6 +41,7 @@ class EndpointsController(Controller):
     ) -> None:
         super().__init__("endpoint", self.sync, workers=workers, initial=self._all_keys)
         self.registry = registry
+        self.trigger = TriggerTimeTracker()
         services = informers.informer("services")
         pods = informers.informer("pods")
         endpoints = informers.informer("endpoints")
@@ -71,6 +73,7 @@ class EndpointsController(Controller):
         namespace, name = key.split("/", 1)
         svc = self.services.get(key)
         if svc is None:
+            self.trigger.delete_service(key)
             with contextlib.suppress(errors.NotFoundError):
                 self.registry.delete(ENDPOINTS, namespace, name, {})
             return
@@ -79,9 +82,11 @@ class EndpointsController(Controller):
             return  # ExternalName, or Endpoints written by hand
         pods = [p for p in self.pods.by_index(NAMESPACE, namespace) if selects(selector, p)]
         current = self.endpoints.get(key)
+        when = self.trigger.compute(key, svc, pods)  # kept up to date on every sync
         new = plan_endpoints(svc, pods, current)
         if new is None:
             return
+        annotate(new, when)
         try:
             if current is None:
                 self.registry.create(ENDPOINTS, namespace, new)

@@ -22,6 +22,7 @@ from control.controllers.endpoint_pods import selects, service_selector
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE, SlicePlan, plan_slices
 from control.controllers.servicepods import NAMESPACE, memberships, services_to_update
 from control.controllers.slicetracker import SliceTracker, service_key
+from control.controllers.triggertime import TriggerTimeTracker, annotate
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.validation.discovery import MAX_ENDPOINTS
@@ -78,6 +79,7 @@ class EndpointSliceController(Controller):
         self.registry = registry
         self.max_endpoints = max_endpoints
         self.tracker = SliceTracker()
+        self.trigger = TriggerTimeTracker()
         services = informers.informer("services")
         pods = informers.informer("pods")
         slices = informers.informer("endpointslices", {SERVICE_INDEX: by_service})
@@ -128,6 +130,7 @@ class EndpointSliceController(Controller):
         svc = self.services.get(key)
         if svc is None:
             self.tracker.delete_service(key)  # its slices go with it (ownerReferences)
+            self.trigger.delete_service(key)
             return
         selector = service_selector(svc)
         if selector is None:
@@ -144,7 +147,10 @@ class EndpointSliceController(Controller):
             raise errors.ConflictError(f"endpointslices of {key}: the cache is out of date")
         names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
         nodes = {n: node for n in names if (node := self.nodes.get(n)) is not None}
+        when = self.trigger.compute(key, svc, pods)
         plan = plan_slices(svc, pods, nodes, slices, self.max_endpoints)
+        for s in plan.create + plan.update:
+            annotate(s, when)
         write_slices(self.registry, self.tracker, namespace, plan)
         if plan.missing_nodes:
             raise errors.ConflictError(

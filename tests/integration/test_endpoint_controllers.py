@@ -122,6 +122,9 @@ def test_service_and_pods_give_one_slice_and_endpoints(cluster: Cluster) -> None
     assert ep is not None
     assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == ["10.244.0.1", "10.244.0.2"]
     assert ep["subsets"][0]["ports"] == [{"name": "", "port": 8080, "protocol": "TCP"}]
+    trigger = "endpoints.kubernetes.io/last-change-trigger-time"
+    assert s["metadata"]["annotations"][trigger] == svc["metadata"]["creationTimestamp"]
+    assert ep["metadata"]["annotations"][trigger] == svc["metadata"]["creationTimestamp"]
 
 
 def test_a_settled_service_is_not_written_again(cluster: Cluster) -> None:
