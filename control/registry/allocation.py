@@ -28,6 +28,7 @@ IP_POOL = "serviceips"
 PORT_POOL = "nodeports"
 DEFAULT_CLUSTER_IP_RANGE = "10.96.0.0/12"
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
+IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 # The kube-dns Service's address: the tenth of the range, as kubeadm and k3s choose it.
 DNS_IP_INDEX = 10
 

@@ -358,7 +358,11 @@ class Registry:
         self, rt: ResourceType, obj: Obj, old: Obj, expected: int | None, sub: str
     ) -> Obj:
         if sub == "status":
-            return self._store_update(rt, st.prepare_status_update(obj, old), old, expected, sub)
+            new = st.prepare_status_update(obj, old)
+            causes = st.strategy(rt).validate_status(new, old)
+            if causes:
+                raise invalid_error(rt.kind, str(old["metadata"].get("name", "")), causes)
+            return self._store_update(rt, new, old, expected, sub)
         if sub == "finalize":
             return self._store_update(rt, st.prepare_finalize(obj, old), old, expected, sub)
         strategy = st.strategy(rt)

@@ -7,10 +7,13 @@ claims (``control.registry.allocation``), kube-apiserver's warnings. Registers i
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import random
 from collections.abc import Callable, Container
 
-from common import errors
+from common import errors, names
+from common.errors import Cause
+from common.fielderrors import forbidden, invalid, not_supported
 from common.resources import ResourceType
 from common.services import (
     LOAD_BALANCER,
@@ -69,6 +72,9 @@ class ServiceStrategy(Strategy):
         allocation.fill(obj, ranges, taken, rng)
         return requested
 
+    def validate_status(self, new: Obj, old: Obj) -> list[Cause]:
+        return validate_load_balancer_status(new)
+
     def claims(self, obj: Obj) -> list[str] | None:
         return allocation.claims_of(obj)
 
@@ -95,6 +101,50 @@ def service_warnings(svc: Obj) -> list[str]:
     out += [f"spec.{f}: tinykube stores this field but does not act on it yet"
             for f in SERVICE_FIELDS_NOT_ACTED_ON if spec.get(f)]  # fmt: skip
     return out
+
+
+IP_MODES = ("Proxy", "VIP")
+
+
+def validate_load_balancer_status(svc: Obj) -> list[Cause]:
+    """ValidateLoadBalancerStatus, after defaulting an ingress IP's ipMode to VIP."""
+    status = svc.get("status")
+    lb = status.get("loadBalancer") if isinstance(status, dict) else None
+    found = lb.get("ingress") if isinstance(lb, dict) else None
+    ingress = [i for i in found or [] if isinstance(i, dict)]
+    if ingress and service_type(svc) != LOAD_BALANCER:
+        return [forbidden("status.loadBalancer.ingress",
+                          "may only be used when `spec.type` is 'LoadBalancer'")]  # fmt: skip
+    causes: list[Cause] = []
+    for i, entry in enumerate(ingress):
+        path = f"status.loadBalancer.ingress[{i}]"
+        ip, hostname, mode = entry.get("ip") or "", entry.get("hostname") or "", entry.get("ipMode")
+        if ip and mode is None:
+            entry["ipMode"] = mode = "VIP"
+        if ip and not _is_ip(ip):
+            causes.append(invalid(f"{path}.ip", ip, allocation.IP_MESSAGE))
+        if mode is not None and not ip:
+            causes.append(forbidden(f"{path}.ipMode", "may not be specified when `ip` is not set"))
+        elif mode is not None and mode not in IP_MODES:
+            causes.append(not_supported(f"{path}.ipMode", mode, IP_MODES))
+        if hostname:
+            causes.extend(
+                invalid(f"{path}.hostname", hostname, m)
+                for m in names.is_dns1123_subdomain(hostname)
+            )
+            if _is_ip(hostname):
+                causes.append(
+                    invalid(f"{path}.hostname", hostname, "must be a DNS name, not an IP address")
+                )
+    return causes
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 STRATEGIES[("", "services")] = ServiceStrategy()

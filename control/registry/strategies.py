@@ -16,6 +16,7 @@ from typing import Any
 
 from common import errors, meta
 from common.defaults import default_pod
+from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
@@ -146,6 +147,10 @@ class Strategy:
     def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
         """The error of a requested value another object holds."""
         return errors.ConflictError(f"{claim} is already allocated")
+
+    def validate_status(self, new: Obj, old: Obj) -> list[Cause]:
+        """Default then check a status written through ``/status`` (in place)."""
+        return []
 
     def check_deletable(self, name: str) -> None:
         """Raise when an object of this kind and name may never be deleted."""

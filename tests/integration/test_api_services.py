@@ -180,7 +180,25 @@ def test_status_only_through_the_subresource(api: Api) -> None:
     assert updated["status"] == {"loadBalancer": {}}
     code, updated = api.call("PUT", f"{SVCS}/web/status", obj)
     assert code == 200, updated
-    assert updated["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.1"}]
+    assert updated["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.1", "ipMode": "VIP"}]
+    for ingress, message in (
+        ({"ip": "192.0.2.300"}, "status.loadBalancer.ingress[0].ip: Invalid value: "
+         '"192.0.2.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'),
+        ({"hostname": "lb.example.com", "ipMode": "VIP"}, "status.loadBalancer.ingress[0]"
+         ".ipMode: Forbidden: may not be specified when `ip` is not set"),
+        ({"hostname": "192.0.2.9"}, 'status.loadBalancer.ingress[0].hostname: Invalid value: '
+         '"192.0.2.9": must be a DNS name, not an IP address'),
+    ):  # fmt: skip
+        bad = {**updated, "status": {"loadBalancer": {"ingress": [ingress]}}}
+        code, status = api.call("PUT", f"{SVCS}/web/status", bad)
+        assert code == 422, status
+        assert status["message"] == f'Service "web" is invalid: {message}'
+    create(api, service("plain"))
+    code, status = api.call("PATCH", f"{SVCS}/plain/status",
+                            {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
+                            content_type="application/merge-patch+json")  # fmt: skip
+    assert code == 422
+    assert status["details"]["causes"][0]["field"] == "status.loadBalancer.ingress"
 
 
 def test_field_selector_on_type(api: Api) -> None:
