@@ -86,6 +86,8 @@ def test_a_service_publishes_its_ready_pods(cluster: Cluster) -> None:
         row = next(line.split() for line in table if line.startswith("ep-web-"))
         assert row[1:3] == ["IPv4", "8080"]
         assert sorted(row[3].split(",")) == ips  # in the order the pods joined
+        described = cluster.tkctl("describe", "endpointslice", row[0]).stdout
+        assert "AddressType:  IPv4" in described and described.count("Ready:") == 2
 
         cluster.tkctl("scale", "deploy/ep-web", "--replicas=0")
         wait_for("no endpoints", lambda: ready_slice_ips(cluster) == [], timeout=60)
