@@ -31,3 +31,7 @@ class AgentConfig:
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
     allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
+    # kube-proxy: program Services into this host's iptables (the command line turns it on; an
+    # agent built in a test process leaves the host alone).
+    service_proxy: bool = False
+    pod_bridge: str = "docker0"  # the bridge of the engine's default network, where pods are
