@@ -48,8 +48,6 @@ AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 REPLICA_FAILURE = "ReplicaFailure"
 
-# The Service an EndpointSlice belongs to (discovery.k8s.io/v1 LabelServiceName).
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # A node condition of tinykube's own: True when the node's kube-proxy cannot program iptables
 # (not root, no NET_ADMIN), so Services do not work from this node while the rest does.
 SERVICE_PROXY_UNAVAILABLE = "ServiceProxyUnavailable"
