@@ -1,0 +1,148 @@
+"""The agents' kube-proxy on real Docker and the host's real iptables: a ClusterIP spread over two
+web pods, reached from the host, from another pod and from an endpoint itself (hairpin); a
+NodePort on 127.0.0.1; a Service with no endpoints refused at once; the rules gone with the
+Service. The Services carry their own EndpointSlices (a Service without a selector), so what is
+tested is the proxy alone."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import urllib.request
+from typing import Any
+
+import yaml
+
+from agent.proxy import rules
+from tests.e2e.conftest import Cluster, wait_for
+
+APP = "proxy-web"
+
+
+def manifest(*objs: dict[str, Any]) -> str:
+    return str(yaml.safe_dump_all(objs))
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    labels = {"app": APP}
+    pod = {"containers": [{"name": "web", "image": "tinykube/web:1"}]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": pod}},
+    }  # fmt: skip
+
+
+def service(name: str, ip: str, node_port: int = 0) -> dict[str, Any]:
+    port: dict[str, Any] = {"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}
+    if node_port:
+        port["nodePort"] = node_port
+    spec = {"type": "NodePort" if node_port else "ClusterIP", "clusterIP": ip, "ports": [port]}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def endpoint_slice(name: str, pods: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": f"{name}-manual", "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "endpoints": [
+            {
+                "addresses": [p["status"]["podIP"]],
+                "conditions": {"ready": True},
+                "nodeName": p["spec"]["nodeName"],
+            }
+            for p in pods
+        ],
+        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+    }
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return str(r.read().decode().strip())
+
+
+def serves(url: str) -> bool:
+    try:
+        return fetch(url).startswith("Hello")
+    except OSError:  # refused until the endpoints are programmed
+        return False
+
+
+def from_pod(cluster: Cluster, pod: str, url: str) -> str:
+    # busybox's wget -T segfaults: timeout bounds it instead.
+    out = cluster.tkctl("exec", pod, "--", "timeout", "5", "wget", "-q", "-O-", url, check=False)
+    return out.stdout.strip()
+
+
+def running_pods(cluster: Cluster, n: int) -> list[dict[str, Any]]:
+    items = cluster.json("get", "pods", "-l", f"app={APP}")["items"]
+    ready = [p for p in items if (p.get("status") or {}).get("podIP")
+             and p["status"].get("phase") == "Running"]  # fmt: skip
+    return ready if len(ready) == n else []
+
+
+def iptables_save() -> str:
+    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+
+
+def test_cluster_ip_nodeport_hairpin_and_no_endpoints(cluster: Cluster) -> None:
+    rnd = random.Random()
+    cluster_ip = f"10.96.{rnd.randint(100, 250)}.{rnd.randint(2, 250)}"
+    empty_ip = f"10.96.{rnd.randint(100, 250)}.{rnd.randint(2, 250)}"
+    node_port = rnd.randint(31000, 32700)
+    cluster.tkctl("apply", "-f", "-", stdin=manifest(deployment(2)))
+    try:
+        pods = wait_for("two running web pods", lambda: running_pods(cluster, 2), timeout=120)
+        names = {p["metadata"]["name"] for p in pods}
+        objs = [service(APP, cluster_ip, node_port), endpoint_slice(APP, pods),
+                service("proxy-empty", empty_ip)]  # fmt: skip
+        cluster.tkctl("apply", "-f", "-", stdin=manifest(*objs))
+        url = f"http://{cluster_ip}/"
+
+        # From the host, spread over both pods (each 1/2: missing one in 40 is 2^-39 likely).
+        wait_for("the ClusterIP from the host", lambda: serves(url), timeout=30)
+        seen = {fetch(url).removeprefix("Hello from ") for _ in range(40)}
+        assert seen == names
+
+        # A NodePort on 127.0.0.1 (route_localnet, with its guard rule).
+        assert fetch(f"http://127.0.0.1:{node_port}/").removeprefix("Hello from ") in names
+        saved = iptables_save()
+        assert "block incoming localnet connections" in saved
+
+        # From a pod: an endpoint reaches the others and itself (hairpin) through the ClusterIP.
+        me = sorted(names)[0]
+        answers = {from_pod(cluster, me, url).removeprefix("Hello from ") for _ in range(20)}
+        assert answers == names, answers
+
+        # No endpoints: refused at once (REJECT), not left to time out.
+        with socket.socket() as s:
+            s.settimeout(5)
+            try:
+                s.connect((empty_ip, 80))
+                raise AssertionError("a Service with no endpoints accepted a connection")
+            except ConnectionRefusedError:
+                pass
+
+        # The rules carry the cluster's prefix, written once whatever the number of agents.
+        prefix = rules.chain_prefix(cluster.cluster_id)
+        jumps = [ln for ln in saved.splitlines() if ln.startswith("-A PREROUTING")
+                 and f"-j {prefix}-SERVICES" in ln]  # fmt: skip
+        assert len(jumps) == 1
+        nodes = cluster.json("get", "nodes")["items"]
+        for node in nodes:
+            conds = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+            assert conds.get("ServiceProxyUnavailable") == "False", conds
+    finally:
+        cluster.tkctl("delete", "service", APP, "proxy-empty", "--ignore-not-found", check=False)
+        cluster.tkctl("delete", "endpointslice", f"{APP}-manual", "--ignore-not-found",
+                      check=False)  # fmt: skip
+        cluster.tkctl("delete", "deployment", APP, "--ignore-not-found", check=False)
+    # The Services' rules go with them.
+    wait_for("the rules removed", lambda: cluster_ip not in iptables_save(), timeout=30)
+    assert empty_ip not in iptables_save()
