@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from agent.proxy import model, rules
 from agent.proxy.netfilter import (
+    ROUTE_LOCALNET,
     RUN_DIR,
     Netfilter,
     NetfilterError,
@@ -236,7 +237,7 @@ class ServiceProxy:
 
 
 def cleanup(cluster_id: str | None, *, netfilter: Netfilter | None = None,
-            run_dir: Path = RUN_DIR) -> int:  # fmt: skip
+            run_dir: Path = RUN_DIR, sysctl: Path = ROUTE_LOCALNET) -> int:  # fmt: skip
     """Remove a cluster's chains and the jumps into them (every tinykube cluster's with None)
     and put route_localnet back; how many chains went."""
     prefix = rules.chain_prefix(cluster_id) if cluster_id else None
@@ -244,9 +245,12 @@ def cleanup(cluster_id: str | None, *, netfilter: Netfilter | None = None,
     prefixes = [prefix] if prefix else _recorded_prefixes(run_dir)
     for p in prefixes:
         try:
-            RouteLocalnet(p, run_dir).restore()
+            RouteLocalnet(p, run_dir, sysctl).restore()
         except OSError as e:
             log.warning("route_localnet: %s", e)
+    # The agents are gone: their locks go too (every namespace's, for this cluster).
+    for lock in run_dir.glob(f"proxy-{prefix or 'TK*'}.*.lock"):
+        lock.unlink(missing_ok=True)
     return removed
 
 

@@ -138,3 +138,23 @@ def test_the_node_status_carries_the_proxy_condition() -> None:
     found = {c["type"]: c for c in status["conditions"]}
     assert found["ServiceProxyUnavailable"]["status"] == "False"
     assert found["Ready"]["status"] == "True"
+
+
+def test_cleanup_removes_the_chains_puts_route_localnet_back_and_drops_the_locks(
+    tmp_path: Path,
+) -> None:
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("0\n")
+    prefix = rules.chain_prefix("cluster-uid")
+    RouteLocalnet(prefix, tmp_path, sysctl).enable()
+    lock = proxier.lock_path(tmp_path, prefix)
+    lock.write_text("123\n")
+    other = proxier.lock_path(tmp_path, "TKBBBBBB")
+    other.write_text("456\n")
+    tools = FakeTools()
+    proxier.cleanup("cluster-uid", netfilter=Netfilter(tools), run_dir=tmp_path, sysctl=sysctl)
+    assert sysctl.read_text().strip() == "0"
+    assert not lock.exists() and other.exists()
+    assert any(c[0] == "iptables-save" for c in tools.calls)
+    proxier.cleanup(None, netfilter=Netfilter(tools), run_dir=tmp_path, sysctl=sysctl)
+    assert not other.exists()
