@@ -123,7 +123,11 @@ class Agent:
         registrar = self.registrar
         if cfg.service_proxy:
             self.proxy = ServiceProxy(
-                self.client, self.cluster, cfg.node_name, pod_bridge=cfg.pod_bridge
+                self.client,
+                self.cluster,
+                cfg.node_name,
+                node_ip=self.facts.ip,
+                pod_bridge=cfg.pod_bridge,
             )
             self.proxy.check()
             proxy = self.proxy

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from agent.apis import ENDPOINT_SLICES, NODES, SERVICES
 from agent.proxy import model, rules
 from agent.proxy.netfilter import (
     ROUTE_LOCALNET,
@@ -30,7 +31,6 @@ from agent.proxy.netfilter import (
 )
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Handler, Informer, key_of
-from common.resources import ResourceType, lookup
 from common.wellknown import SERVICE_PROXY_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,12 @@ SYNC_PERIOD_SECONDS = 30.0
 # How often an agent that does not hold the namespace's lock tries to take it.
 LOCK_POLL_SECONDS = 1.0
 
-SERVICES = lookup("services") or ResourceType(
-    "Service", "services", "service", "", "v1", True, ("svc",), ("all",), ("status",)
-)
-ENDPOINT_SLICES = lookup("endpointslices") or ResourceType(
-    "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
-)
+
+def internal_ip(node: dict[str, Any]) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return str(address.get("address") or "")
+    return ""
 
 
 def by_service(slice_: dict[str, Any]) -> list[str]:
@@ -97,6 +97,7 @@ class ServiceProxy:
         cluster_id: str,
         node: str,
         *,
+        node_ip: str = "",
         netfilter: Netfilter | None = None,
         pod_bridge: str = "docker0",
         run_dir: Path = RUN_DIR,
@@ -105,6 +106,7 @@ class ServiceProxy:
     ) -> None:
         self.client = client
         self.node = node
+        self.node_ip = node_ip
         self.netfilter = netfilter or Netfilter()
         self.prefix = rules.chain_prefix(cluster_id)
         self.opts = rules.Options(
@@ -119,6 +121,7 @@ class ServiceProxy:
         self.sync_period = sync_period
         self.lock = NamespaceLock(lock_path(run_dir, self.prefix))
         self.services = Informer(ApiListerWatcher(client, SERVICES), name="services")
+        self.nodes = Informer(ApiListerWatcher(client, NODES), name="nodes")
         self.slices = Informer(
             ApiListerWatcher(client, ENDPOINT_SLICES),
             {"service": by_service},
@@ -195,11 +198,12 @@ class ServiceProxy:
             on_update=lambda o, n: self.dirty.set(),
             on_delete=lambda o: self.dirty.set(),
         )
-        for informer in (self.services, self.slices):
+        informers = (self.services, self.slices, self.nodes)
+        for informer in informers:
             informer.add_handler(wake)
             informer.start(stop)
-        while not stop.is_set():  # nothing is written before both caches hold a full list
-            if self.services.wait_for_sync(0.5) and self.slices.wait_for_sync(0.5):
+        while not stop.is_set():  # nothing is written before the caches hold a full list
+            if all(i.wait_for_sync(0.5) for i in informers):
                 break
         self.dirty.set()
         while not stop.is_set():
@@ -216,17 +220,27 @@ class ServiceProxy:
             text = self.ruleset(rules.parse_chains(self.netfilter.save()).get("nat", []))
             self.netfilter.restore(text)
             self.netfilter.ensure_jumps(rules.jumps(self.opts))
-        except NetfilterError as e:
-            log.warning("kube-proxy: sync failed, retrying: %s", e)
+        except NetfilterError as e:  # retried at the next change or after sync_period
+            log.warning("kube-proxy: sync failed: %s", e)
             self.last_sync = time.monotonic()
-            self.dirty.set()
             return False
         set_hairpin(self.opts.pod_bridge)
         self.last_sync = time.monotonic()
         self.syncs += 1
         return True
 
+    def local_nodes(self) -> frozenset[str]:
+        """This node and the others in its network namespace: the agents of one host share it
+        and report the same InternalIP (``tinykube up --agents 2``: 127.0.0.1 for all)."""
+        same = {
+            str(n["metadata"]["name"])
+            for n in self.nodes.store.objects()
+            if self.node_ip and internal_ip(n) == self.node_ip
+        }
+        return frozenset({self.node, *same})
+
     def ruleset(self, existing_nat: list[str]) -> str:
+        self.opts = dataclasses.replace(self.opts, local_nodes=self.local_nodes())
         ports = []
         for service in self.services.store.objects():
             slices = self.slices.store.by_index("service", key_of(service))

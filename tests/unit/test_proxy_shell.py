@@ -158,3 +158,14 @@ def test_cleanup_removes_the_chains_puts_route_localnet_back_and_drops_the_locks
     assert any(c[0] == "iptables-save" for c in tools.calls)
     proxier.cleanup(None, netfilter=Netfilter(tools), run_dir=tmp_path, sysctl=sysctl)
     assert not other.exists()
+
+
+def test_nodes_sharing_this_address_are_local_to_its_rules(tmp_path: Path) -> None:
+    proxy = proxier.ServiceProxy(ApiClient("http://127.0.0.1:1", "t"), "c", "node-1",
+                                 node_ip="127.0.0.1", netfilter=Netfilter(FakeTools()),
+                                 run_dir=tmp_path)  # fmt: skip
+    for name, ip in (("node-1", "127.0.0.1"), ("node-2", "127.0.0.1"), ("far", "10.0.0.7")):
+        proxy.nodes.store.upsert({"metadata": {"name": name},
+                                  "status": {"addresses": [{"type": "InternalIP",
+                                                            "address": ip}]}})  # fmt: skip
+    assert proxy.local_nodes() == frozenset({"node-1", "node-2"})
