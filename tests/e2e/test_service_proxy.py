@@ -6,7 +6,10 @@ tested is the proxy alone."""
 
 from __future__ import annotations
 
+import errno
+import os
 import random
+import signal
 import socket
 import subprocess
 import urllib.request
@@ -14,23 +17,25 @@ from typing import Any
 
 import yaml
 
-from agent.proxy import rules
+from agent.proxy import proxier, rules
+from agent.proxy.netfilter import RUN_DIR
 from tests.e2e.conftest import Cluster, wait_for
 
 APP = "proxy-web"
+TAKEOVER = "proxy-takeover"
 
 
 def manifest(*objs: dict[str, Any]) -> str:
     return str(yaml.safe_dump_all(objs))
 
 
-def deployment(replicas: int) -> dict[str, Any]:
-    labels = {"app": APP}
+def deployment(replicas: int, app: str = APP) -> dict[str, Any]:
+    labels = {"app": app}
     pod = {"containers": [{"name": "web", "image": "tinykube/web:1"}]}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": APP},
+        "metadata": {"name": app},
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels}, "spec": pod}},
     }  # fmt: skip
@@ -80,10 +85,11 @@ def from_pod(cluster: Cluster, pod: str, url: str) -> str:
     return out.stdout.strip()
 
 
-def running_pods(cluster: Cluster, n: int) -> list[dict[str, Any]]:
-    items = cluster.json("get", "pods", "-l", f"app={APP}")["items"]
+def running_pods(cluster: Cluster, n: int, app: str = APP) -> list[dict[str, Any]]:
+    items = cluster.json("get", "pods", "-l", f"app={app}")["items"]
     ready = [p for p in items if (p.get("status") or {}).get("podIP")
-             and p["status"].get("phase") == "Running"]  # fmt: skip
+             and p["status"].get("phase") == "Running"
+             and not p["metadata"].get("deletionTimestamp")]  # fmt: skip
     return ready if len(ready) == n else []
 
 
@@ -146,3 +152,46 @@ def test_cluster_ip_nodeport_hairpin_and_no_endpoints(cluster: Cluster) -> None:
     # The Services' rules go with them.
     wait_for("the rules removed", lambda: cluster_ip not in iptables_save(), timeout=30)
     assert empty_ip not in iptables_save()
+
+
+def lock_holder(cluster: Cluster) -> int:
+    path = proxier.lock_path(RUN_DIR, rules.chain_prefix(cluster.cluster_id))
+    return int(path.read_text().strip() or 0)
+
+
+def test_another_agent_takes_over_when_the_programming_one_dies(cluster: Cluster) -> None:
+    rnd = random.Random()
+    cluster_ip = f"10.96.{rnd.randint(100, 250)}.{rnd.randint(2, 250)}"
+    url = f"http://{cluster_ip}/"
+    cluster.tkctl("apply", "-f", "-", stdin=manifest(deployment(1, TAKEOVER)))
+    try:
+        pods = wait_for(
+            "a running web pod", lambda: running_pods(cluster, 1, TAKEOVER), timeout=120
+        )
+        objs = [service(TAKEOVER, cluster_ip), endpoint_slice(TAKEOVER, pods)]
+        cluster.tkctl("apply", "-f", "-", stdin=manifest(*objs))
+        wait_for("the ClusterIP from the host", lambda: serves(url), timeout=30)
+        agents = {v for k, v in cluster.state()["processes"].items() if k.startswith("node-")}
+        holder = lock_holder(cluster)
+        assert holder in agents  # one of this cluster's agents programs the host
+
+        os.kill(holder, signal.SIGKILL)
+        # The rules outlive their writer: traffic keeps flowing meanwhile.
+        assert all(serves(url) for _ in range(10))
+
+        def new_holder() -> int:
+            pid = lock_holder(cluster)
+            return pid if pid != holder and pid in cluster.state()["processes"].values() else 0
+
+        wait_for("another agent holding the lock", new_holder, timeout=30)
+        # ...and the new holder programs changes: without endpoints the Service refuses.
+        cluster.tkctl("delete", "endpointslice", f"{TAKEOVER}-manual")
+        wait_for("the Service refused", lambda: not serves(url), timeout=30)
+        with socket.socket() as s:
+            s.settimeout(5)
+            assert s.connect_ex((cluster_ip, 80)) == errno.ECONNREFUSED
+    finally:
+        cluster.tkctl("delete", "service", TAKEOVER, "--ignore-not-found", check=False)
+        cluster.tkctl("delete", "endpointslice", f"{TAKEOVER}-manual", "--ignore-not-found",
+                      check=False)  # fmt: skip
+        cluster.tkctl("delete", "deployment", TAKEOVER, "--ignore-not-found", check=False)
