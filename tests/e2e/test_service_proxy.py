@@ -23,6 +23,7 @@ from tests.e2e.conftest import Cluster, wait_for
 
 APP = "proxy-web"
 TAKEOVER = "proxy-takeover"
+SCALED = "proxy-scaled"
 
 
 def manifest(*objs: dict[str, Any]) -> str:
@@ -195,3 +196,35 @@ def test_another_agent_takes_over_when_the_programming_one_dies(cluster: Cluster
         cluster.tkctl("delete", "endpointslice", f"{TAKEOVER}-manual", "--ignore-not-found",
                       check=False)  # fmt: skip
         cluster.tkctl("delete", "deployment", TAKEOVER, "--ignore-not-found", check=False)
+
+
+def test_a_selector_service_follows_its_pods_through_scaling(cluster: Cluster) -> None:
+    """The EndpointSlice controller's slices drive the rules: refused at 0 replicas, spread
+    over the pods again once they are back."""
+    rnd = random.Random()
+    cluster_ip = f"10.96.{rnd.randint(100, 250)}.{rnd.randint(2, 250)}"
+    url = f"http://{cluster_ip}/"
+    svc = service(SCALED, cluster_ip)
+    svc["spec"]["selector"] = {"app": SCALED}
+    cluster.tkctl("apply", "-f", "-", stdin=manifest(deployment(2, SCALED), svc))
+    try:
+        pods = wait_for("two running pods", lambda: running_pods(cluster, 2, SCALED), timeout=120)
+        names = {p["metadata"]["name"] for p in pods}
+
+        def spread() -> bool:
+            try:
+                return {fetch(url).removeprefix("Hello from ") for _ in range(30)} == names
+            except OSError:  # the rules still on their way
+                return False
+
+        wait_for("the ClusterIP spread over both pods", spread, timeout=60)
+        cluster.tkctl("scale", "deployment", SCALED, "--replicas", "0")
+        wait_for("the Service refused at 0 replicas", lambda: not serves(url), timeout=60)
+        with socket.socket() as s:
+            s.settimeout(5)
+            assert s.connect_ex((cluster_ip, 80)) == errno.ECONNREFUSED
+        cluster.tkctl("scale", "deployment", SCALED, "--replicas", "1")
+        wait_for("the Service back", lambda: serves(url), timeout=120)
+    finally:
+        cluster.tkctl("delete", "service", SCALED, "--ignore-not-found", check=False)
+        cluster.tkctl("delete", "deployment", SCALED, "--ignore-not-found", check=False)
