@@ -29,6 +29,7 @@ from agent.proxy.netfilter import (
     netns_id,
     set_hairpin,
 )
+from common import metrics
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Handler, Informer, key_of
 from common.wellknown import SERVICE_PROXY_UNAVAILABLE
@@ -216,17 +217,21 @@ class ServiceProxy:
 
     def sync_once(self) -> bool:
         """Build and write the whole ruleset now; False (and logged) if iptables refused it."""
+        start = time.perf_counter()
         try:
             text = self.ruleset(rules.parse_chains(self.netfilter.save()).get("nat", []))
             self.netfilter.restore(text)
             self.netfilter.ensure_jumps(rules.jumps(self.opts))
         except NetfilterError as e:  # retried at the next change or after sync_period
             log.warning("kube-proxy: sync failed: %s", e)
+            metrics.IPTABLES_RESTORE_FAILURES.inc()
             self.last_sync = time.monotonic()
             return False
         set_hairpin(self.opts.pod_bridge)
         self.last_sync = time.monotonic()
         self.syncs += 1
+        metrics.SYNC_PROXY_RULES_DURATION.observe(metrics.since(start))
+        metrics.SYNC_PROXY_RULES_LAST.set_to_current_time()
         return True
 
     def local_nodes(self) -> frozenset[str]:

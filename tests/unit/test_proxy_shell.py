@@ -12,7 +12,10 @@ from agent.node import build_node_status, host_facts
 from agent.proxy import netfilter, proxier, rules
 from agent.proxy.netfilter import Netfilter, RouteLocalnet
 from agent.runtime import EngineInfo
+from common import metrics
 from common.client import ApiClient
+
+SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
 
 
 def test_route_localnet_is_put_back_by_the_last_cluster_to_go(tmp_path: Path) -> None:
@@ -101,7 +104,9 @@ def test_a_sync_writes_the_caches_rules_and_the_jumps(tmp_path: Path) -> None:
         "endpoints": [{"addresses": ["172.17.0.5"], "conditions": {"ready": True}}],
         "ports": [{"port": 8080, "protocol": "TCP"}],
     })  # fmt: skip
+    syncs = metrics.REGISTRY.get_sample_value(SYNC_COUNT) or 0.0
     assert proxy.sync_once()
+    assert metrics.REGISTRY.get_sample_value(SYNC_COUNT) == syncs + 1
     [text] = tools.restored
     prefix = rules.chain_prefix("cluster-uid")
     assert f"-A {prefix}-SERVICES" in text and "--to-destination 172.17.0.5:8080" in text
@@ -169,3 +174,12 @@ def test_nodes_sharing_this_address_are_local_to_its_rules(tmp_path: Path) -> No
                                   "status": {"addresses": [{"type": "InternalIP",
                                                             "address": ip}]}})  # fmt: skip
     assert proxy.local_nodes() == frozenset({"node-1", "node-2"})
+
+
+def test_a_refused_restore_is_counted_and_reported(tmp_path: Path) -> None:
+    proxy = make_proxy(tmp_path, FakeTools(fail="iptables-restore: line 3 failed"))
+    name = "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
+    failures = metrics.REGISTRY.get_sample_value(name) or 0.0
+    assert not proxy.sync_once()
+    assert metrics.REGISTRY.get_sample_value(name) == failures + 1
+    assert proxy.syncs == 0
