@@ -199,9 +199,16 @@ class ServiceProxy:
             on_update=lambda o, n: self.dirty.set(),
             on_delete=lambda o: self.dirty.set(),
         )
+        # A Node matters only by its address (which nodes share this namespace): its status
+        # heartbeats are no reason to rewrite the rules.
+        moved = Handler(
+            on_add=lambda o: self.dirty.set(),
+            on_update=self._node_updated,
+            on_delete=lambda o: self.dirty.set(),
+        )
         informers = (self.services, self.slices, self.nodes)
         for informer in informers:
-            informer.add_handler(wake)
+            informer.add_handler(moved if informer is self.nodes else wake)
             informer.start(stop)
         while not stop.is_set():  # nothing is written before the caches hold a full list
             if all(i.wait_for_sync(0.5) for i in informers):
@@ -214,6 +221,10 @@ class ServiceProxy:
                 return
             self.dirty.clear()
             self.sync_once()
+
+    def _node_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if internal_ip(old) != internal_ip(new):
+            self.dirty.set()
 
     def sync_once(self) -> bool:
         """Build and write the whole ruleset now; False (and logged) if iptables refused it."""
