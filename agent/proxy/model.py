@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from common.wellknown import SERVICE_NAME_LABEL
+from common.wellknown import SLICE_SERVICE_LABEL
 
 Obj = Mapping[str, Any]
 
@@ -121,7 +121,7 @@ def service_ports(service: Obj) -> list[ServicePort]:
 def slice_service(slice_: Obj) -> tuple[str, str] | None:
     """``(namespace, service name)`` of an EndpointSlice, from its service-name label."""
     meta = slice_.get("metadata") or {}
-    name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    name = (meta.get("labels") or {}).get(SLICE_SERVICE_LABEL)
     return (str(meta.get("namespace") or "default"), str(name)) if name else None
 
 

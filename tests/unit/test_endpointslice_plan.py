@@ -9,7 +9,7 @@ from common.wellknown import (
     ENDPOINTSLICE_CONTROLLER,
     HEADLESS_LABEL,
     MANAGED_BY_LABEL,
-    SERVICE_NAME_LABEL,
+    SLICE_SERVICE_LABEL,
 )
 from control.controllers.endpoint_pods import find_port, pod_endpoints_changed
 from control.controllers.endpointslice_plan import SlicePlan, plan_slices
@@ -84,7 +84,7 @@ def test_one_slice_with_an_endpoint_per_pod() -> None:
     [s] = plan.create
     assert s["metadata"]["generateName"] == "web-"
     assert s["metadata"]["namespace"] == "ns"
-    assert s["metadata"]["labels"] == {"tier": "front", SERVICE_NAME_LABEL: "web",
+    assert s["metadata"]["labels"] == {"tier": "front", SLICE_SERVICE_LABEL: "web",
                                        MANAGED_BY_LABEL: ENDPOINTSLICE_CONTROLLER}  # fmt: skip
     assert s["metadata"]["ownerReferences"] == [
         {"apiVersion": "v1", "kind": "Service", "name": "web", "uid": "svc-uid",
@@ -229,9 +229,9 @@ def test_new_endpoints_go_to_the_unchanged_slice_they_fill_the_closest() -> None
 def test_service_label_change_relabels_slices() -> None:
     stored = converge(svc(), [pod("web-1")])
     relabelled = svc()
-    relabelled["metadata"]["labels"] = {"tier": "back", SERVICE_NAME_LABEL: "spoof"}
+    relabelled["metadata"]["labels"] = {"tier": "back", SLICE_SERVICE_LABEL: "spoof"}
     [s] = plan_slices(relabelled, [pod("web-1")], NODES, stored).update
-    assert s["metadata"]["labels"][SERVICE_NAME_LABEL] == "web"
+    assert s["metadata"]["labels"][SLICE_SERVICE_LABEL] == "web"
     assert s["metadata"]["labels"]["tier"] == "back"
 
 
