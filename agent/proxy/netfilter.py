@@ -100,6 +100,26 @@ class Netfilter:
         return sum(1 for names in chains.values() for c in names if rules.owned(c, prefix))
 
 
+def local_ipv4(runner: Runner = subprocess.run) -> frozenset[str]:
+    """The IPv4 addresses of this network namespace's interfaces (none if ``ip`` fails)."""
+    try:
+        out = runner(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True,
+                     check=False)  # fmt: skip
+    except OSError:
+        return frozenset()
+    return parse_addresses(str(out.stdout)) if out.returncode == 0 else frozenset()
+
+
+def parse_addresses(text: str) -> frozenset[str]:
+    """``ip -o -4 addr show`` lines: ``2: eth0    inet 10.0.0.5/24 brd ...``."""
+    found = set()
+    for line in text.splitlines():
+        words = line.split()
+        if "inet" in words and words.index("inet") + 1 < len(words):
+            found.add(words[words.index("inet") + 1].split("/", 1)[0])
+    return frozenset(found)
+
+
 def conntrack_liberal() -> bool:
     try:
         return CONNTRACK_LIBERAL.read_text().strip() not in ("", "0")

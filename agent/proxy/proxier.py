@@ -26,6 +26,7 @@ from agent.proxy.netfilter import (
     NetfilterError,
     RouteLocalnet,
     conntrack_liberal,
+    local_ipv4,
     netns_id,
     set_hairpin,
 )
@@ -256,7 +257,11 @@ class ServiceProxy:
         return frozenset({self.node, *same})
 
     def ruleset(self, existing_nat: list[str]) -> str:
-        self.opts = dataclasses.replace(self.opts, local_nodes=self.local_nodes())
+        self.opts = dataclasses.replace(
+            self.opts,
+            local_nodes=self.local_nodes(),
+            local_ips=local_ipv4(self.netfilter.runner),
+        )
         ports = []
         for service in self.services.store.objects():
             slices = self.slices.store.by_index("service", key_of(service))

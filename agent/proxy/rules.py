@@ -45,6 +45,9 @@ class Options:
     localhost_nodeports: bool = True  # NodePorts on 127.0.0.1 (needs route_localnet)
     random_fully: bool = True
     conntrack_liberal: bool = False  # nf_conntrack_tcp_be_liberal set: no INVALID drop
+    # Addresses of this host: a cluster IP held here (the node-local DNS server holds kube-dns's)
+    # is answered by what listens on it when the Service has no endpoints, not refused.
+    local_ips: frozenset[str] = frozenset()
 
     @property
     def mark(self) -> str:
@@ -146,7 +149,7 @@ class _Builder:
         cluster_ip += f" --dport {sp.port}"
         if has_internal:
             self.nat.rule(f"-A {o.chain('SERVICES')} {cluster_ip} -j {internal_chain}")
-        else:
+        elif sp.cluster_ip not in o.local_ips:
             refused = refuse.format(f"{match} -d {sp.cluster_ip} --dport {sp.port}")
             self.filter.rule(f"-A {o.chain('SERVICES')} {refused}")
         self._captures(sp, cat.has_any, has_external, refuse)

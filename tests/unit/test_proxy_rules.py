@@ -375,3 +375,16 @@ def test_endpoint_conditions_default_as_the_api_says() -> None:
     s["endpoints"][0]["conditions"] = {"ready": False}
     [e] = model.endpoints_of(sp, [s])
     assert not e.ready and not e.serving and not e.terminating
+
+
+def test_a_cluster_ip_held_by_this_host_without_endpoints_is_left_to_its_listener() -> None:
+    dns = svc("kube-dns", "kube-system", clusterIP="10.96.0.10",
+              ports=[{"name": "dns", "port": 53, "protocol": "UDP"}])  # fmt: skip
+    opts = rules.Options(prefix="TKABCDEF", local_ips=frozenset({"10.96.0.10", "127.0.0.1"}))
+    assert "REJECT" not in ruleset([dns], [], opts)
+    assert '"kube-system/kube-dns:dns has no endpoints"' in ruleset([dns], [])
+    # With endpoints, the Service's rules apply as anywhere.
+    slice_ = eps("10.0.0.1", name="kube-dns", port=53, port_name="dns")
+    slice_["metadata"]["namespace"] = "kube-system"
+    slice_["ports"][0]["protocol"] = "UDP"
+    assert "-j DNAT --to-destination 10.0.0.1:53" in ruleset([dns], [slice_], opts)

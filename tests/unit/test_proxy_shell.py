@@ -183,3 +183,13 @@ def test_a_refused_restore_is_counted_and_reported(tmp_path: Path) -> None:
     assert not proxy.sync_once()
     assert metrics.REGISTRY.get_sample_value(name) == failures + 1
     assert proxy.syncs == 0
+
+
+def test_local_addresses_from_ip_addr() -> None:
+    text = (
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n"
+        "2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\n"
+        "9: tinykube-dns    inet 10.96.0.10/32 scope global tinykube-dns\n"
+    )
+    assert netfilter.parse_addresses(text) == {"127.0.0.1", "10.0.0.5", "10.96.0.10"}
+    assert "127.0.0.1" in netfilter.local_ipv4()  # this process's own namespace
