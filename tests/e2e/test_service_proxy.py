@@ -218,6 +218,15 @@ def test_a_selector_service_follows_its_pods_through_scaling(cluster: Cluster) -
                 return False
 
         wait_for("the ClusterIP spread over both pods", spread, timeout=60)
+
+        # ClientIP affinity: once its rules are in, every request from the host goes to one pod.
+        svc["spec"]["sessionAffinity"] = "ClientIP"
+        cluster.tkctl("apply", "-f", "-", stdin=manifest(svc))
+        comment = f'--comment "default/{SCALED}:http -> '
+        wait_for("the affinity rules", lambda: any(
+            comment in ln and "--rcheck" in ln for ln in iptables_save().splitlines()
+        ), timeout=30)  # fmt: skip
+        assert len({fetch(url) for _ in range(20)}) == 1
         cluster.tkctl("scale", "deployment", SCALED, "--replicas", "0")
         wait_for("the Service refused at 0 replicas", lambda: not serves(url), timeout=60)
         with socket.socket() as s:
