@@ -174,7 +174,9 @@ class ServiceProxy:
     def run(self, stop: threading.Event) -> None:
         """Wait for the namespace's lock, then program the rules until ``stop``."""
         logged = False
-        while not self.lock.try_acquire():
+        while not self._try_lock():
+            if self.problem is not None:
+                return
             if not logged:
                 log.info("kube-proxy: another agent of this cluster programs this network "
                          "namespace; standing by")  # fmt: skip
@@ -188,6 +190,14 @@ class ServiceProxy:
         finally:
             self.lock.release()
             self.holder = False
+
+    def _try_lock(self) -> bool:
+        try:
+            return self.lock.try_acquire()
+        except OSError as e:  # no lock, no writer: two could write one chain
+            self.problem = f"cannot take {self.lock.path}: {e.strerror or e}"
+            log.warning("kube-proxy: %s; not programming iptables", self.problem)
+            return False
 
     def _serve(self, stop: threading.Event) -> None:
         try:

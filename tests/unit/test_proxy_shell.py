@@ -4,6 +4,7 @@ a sync over the informer caches, and a node where iptables is not usable."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ def test_where_iptables_is_refused_the_node_says_so_and_nothing_is_written(
     assert (ctype, status, reason) == ("ServiceProxyUnavailable", "True", "IptablesUnavailable")
     assert "Permission denied" in message
     calls = len(tools.calls)
-    proxy.start(__import__("threading").Event())
+    proxy.start(threading.Event())
     assert len(tools.calls) == calls and tools.restored == []
 
 
@@ -193,3 +194,14 @@ def test_local_addresses_from_ip_addr() -> None:
     )
     assert netfilter.parse_addresses(text) == {"127.0.0.1", "10.0.0.5", "10.96.0.10"}
     assert "127.0.0.1" in netfilter.local_ipv4()  # this process's own namespace
+
+
+def test_a_lock_that_cannot_be_taken_is_reported_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    proxy = proxier.ServiceProxy(ApiClient("http://127.0.0.1:1", "t"), "c", "n1",
+                                 netfilter=Netfilter(FakeTools()),
+                                 run_dir=tmp_path / "file")  # fmt: skip
+    proxy.run(threading.Event())  # returns: a directory under a file cannot be made
+    assert not proxy.holder
+    assert proxy.condition()[1] == "True"
+    assert "cannot take" in proxy.condition()[3]
