@@ -31,9 +31,13 @@ class AgentConfig:
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
-    allowed_unsafe_sysctls: tuple[str, ...] = ()
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
     data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
     # Pod volumes live under <root_dir or data_dir>/pods: Docker must see it as the agent does.
     root_dir: str | None = None
     # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
-    volume_tmpfs: bool | None = None  # names or prefix* patterns, namespaced ones
+    volume_tmpfs: bool | None = None
+    # kube-proxy: program Services into this host's iptables (the command line turns it on; an
+    # agent built in a test process leaves the host alone).
+    service_proxy: bool = False
+    pod_bridge: str = "docker0"  # the bridge of the engine's default network, where pods are

@@ -30,6 +30,7 @@ from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.periodic import Backoff, Periodic
 from agent.probes import Prober
+from agent.proxy.proxier import ServiceProxy
 from agent.reconnect import ReconnectDetector
 from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
@@ -78,6 +79,7 @@ class Agent:
         self.syncer: PodSyncer | None = None
         self.prober: Prober | None = None
         self.facts: HostFacts | None = None
+        self.proxy: ServiceProxy | None = None
         self.sync_count = 0  # pod syncs done, for tests and debugging
         # When each pod not yet running was first synced here (kubelet_pod_start_duration).
         self.first_seen: dict[str, float] = {}
@@ -88,6 +90,8 @@ class Agent:
         self.prepare()
         for loop in self.periodic:
             self._spawn(loop.name, functools.partial(self._every, loop))
+        if self.proxy is not None:
+            self.proxy.start(self.stopping)
         self._spawn("pod-informer", self.watch_pods)
         self._spawn("docker-events", self.watch_runtime)
         for i in range(self.config.workers):
@@ -120,6 +124,17 @@ class Agent:
                                        f"{address}:{port}",
                                        report_interval=cfg.node_status_report_interval)  # fmt: skip
         registrar = self.registrar
+        if cfg.service_proxy:
+            self.proxy = ServiceProxy(
+                self.client,
+                self.cluster,
+                cfg.node_name,
+                node_ip=self.facts.ip,
+                pod_bridge=cfg.pod_bridge,
+            )
+            self.proxy.check()
+            proxy = self.proxy
+            registrar.extra_conditions = lambda: [proxy.condition()]
         self._retry("node registration", registrar.register)
         sender = self.event_sender or EventSender()
         recorder = EventRecorder(self.client, cfg.node_name, sender=sender)

@@ -118,6 +118,24 @@ POD_START_DURATION = Histogram(
     registry=REGISTRY,
 )
 
+# kube-proxy (pkg/proxy/metrics).
+SYNC_PROXY_RULES_DURATION = Histogram(
+    "kubeproxy_sync_proxy_rules_duration_seconds",
+    "SyncProxyRules latency in seconds",
+    buckets=tuple(0.001 * 2**i for i in range(15)),
+    registry=REGISTRY,
+)
+SYNC_PROXY_RULES_LAST = Gauge(
+    "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+    "The last time proxy rules were successfully synced",
+    registry=REGISTRY,
+)
+IPTABLES_RESTORE_FAILURES = Counter(
+    "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+    "Cumulative proxy iptables restore failures",
+    registry=REGISTRY,
+)
+
 
 def exposition() -> bytes:
     """The text format of every metric of this process (of all workers in multiprocess mode)."""

@@ -71,3 +71,7 @@ SSH_AUTH_PRIVATE_KEY = "ssh-privatekey"
 SERVICE_ACCOUNT_TOKEN_KEY = "token"
 # The annotation naming a service-account-token Secret's ServiceAccount (required).
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+
+# A node condition of tinykube's own: True when the node's kube-proxy cannot program iptables
+# (not root, no NET_ADMIN), so Services do not work from this node while the rest does.
+SERVICE_PROXY_UNAVAILABLE = "ServiceProxyUnavailable"
