@@ -25,6 +25,7 @@ from agent.events import NORMAL, WARNING, EventRecorder
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.probes import Prober
+from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
 from agent.status import StatusExtra, compute_pod_status, qos_class
 from common import errors
@@ -81,6 +82,7 @@ class PodSyncer:
         prober: Prober | None = None,
         seccomp_root: str = seccomp.DEFAULT_ROOT,
         sysctl_allowlist: sysctls.Allowlist | None = None,
+        dns: Callable[[dict[str, Any]], PodDns] | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -96,6 +98,7 @@ class PodSyncer:
         self.prober = prober
         self.seccomp_root = seccomp_root
         self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
+        self.dns = dns or (lambda pod: PodDns(None))  # the pod's resolv.conf (agent.clusterdns)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -255,7 +258,10 @@ class PodSyncer:
     def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> str | None:
         try:
             image = self.runtime.ensure_sandbox_image()
-            spec = podspec.sandbox_spec(pod, attempt, self.node, self.cluster, image)
+            dns = self.dns(pod)
+            for reason, message in dns.warnings:
+                self.recorder.record(pod, reason, message, WARNING)
+            spec = podspec.sandbox_spec(pod, attempt, self.node, self.cluster, image, dns.config)
             sandbox_id = self.runtime.create_container(spec)
             self.runtime.start(sandbox_id)
         except rt.ContainerRuntimeError as e:
