@@ -30,8 +30,11 @@ def pod(ns: str = "shop", **spec: Any) -> dict[str, Any]:
 
 
 def test_parse_keeps_every_nameserver_and_the_last_search_and_options() -> None:
-    assert HOST == ResolvConf(
-        ("192.0.2.53", "127.0.0.53"), ("corp.example", "lab.example"), ("edns0", "timeout:2")
+    assert (
+        ResolvConf(
+            ("192.0.2.53", "127.0.0.53"), ("corp.example", "lab.example"), ("edns0", "timeout:2")
+        )
+        == HOST
     )
     assert parse("search a\nsearch b c.\n").searches == ("b", "c")
     assert parse("domain x.example\n").searches == ("x.example",)
@@ -116,7 +119,7 @@ def test_missing_cluster_dns_falls_back_to_default_with_the_kubelets_event() -> 
 def test_limits_cut_nameservers_and_searches_with_events() -> None:
     conf = ResolvConf(
         ("1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"),
-        tuple(f"s{i}.example" for i in range(40)) + ("x" * 254,),
+        (*tuple(f"s{i}.example" for i in range(40)), "x" * 254),
     )
     fitted, warnings = fit_limits(conf)
     assert fitted.nameservers == ("1.1.1.1", "1.1.1.2", "1.1.1.3")
