@@ -145,7 +145,7 @@ def test_no_upstream_answering_is_servfail() -> None:
 def test_a_broken_packet_gets_formerr_and_a_runt_nothing(server: DnsServer) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
-        sock.sendto(struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x05abc", 
+        sock.sendto(struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x05abc",
                     ("127.0.0.1", server.port))  # fmt: skip
         data = sock.recv(512)
         ident, flags = struct.unpack("!HH", data[:4])
