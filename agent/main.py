@@ -19,7 +19,7 @@ import threading
 from types import FrameType
 
 from agent import join, routes, seccomp, sysctls, tokenflags
-from agent.config import DEFAULT_WORKERS, AgentConfig
+from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allowed-unsafe-sysctls", default="", metavar="LIST",
                    help="comma-separated sysctls or prefix* patterns pods may set beyond the "
                    "safe set (namespaced ones only)")  # fmt: skip
+    add_dns_flags(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     args.allowed_unsafe_sysctls = tuple(s for s in args.allowed_unsafe_sysctls.split(",") if s)
@@ -80,6 +81,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--allowed-unsafe-sysctls: {e}")
     args.token = tokenflags.require(p, args)
     return args
+
+
+def add_dns_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster-dns", default=",".join(DnsConfig.cluster_dns), metavar="IPS",
+                   help="comma-separated DNS server addresses pods are given; the first is "
+                   "served on this host (default: %(default)s; empty: none)")  # fmt: skip
+    p.add_argument("--cluster-domain", default=DnsConfig.cluster_domain, metavar="DOMAIN")
+    p.add_argument("--resolv-conf", default=DnsConfig.resolv_conf, metavar="FILE",
+                   help="the host resolver file: pods with dnsPolicy Default and the cluster "
+                   "DNS server's upstreams (default: %(default)s)")  # fmt: skip
+    p.add_argument("--dns-upstream", action="append", default=[], metavar="IP[:PORT]",
+                   help="where cluster DNS forwards other names (repeatable; default: the "
+                   "nameservers of --resolv-conf)")  # fmt: skip
+
+
+def dns_config(args: argparse.Namespace) -> DnsConfig:
+    return DnsConfig(
+        cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
+        cluster_domain=args.cluster_domain.strip("."),
+        resolv_conf=args.resolv_conf,
+        upstreams=tuple(args.dns_upstream),
+        serve=True,
+    )
 
 
 def config_from(args: argparse.Namespace) -> AgentConfig:
@@ -98,6 +122,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         backoff=BackoffPolicy(args.backoff_base, args.backoff_cap, args.backoff_reset),
         seccomp_profile_root=args.seccomp_profile_root,
         allowed_unsafe_sysctls=args.allowed_unsafe_sysctls,
+        dns=dns_config(args),
     )
 
 

@@ -21,6 +21,9 @@ from common.wellknown import NODE_LEASE_NAMESPACE
 
 NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
+# What every node reads cluster-wide to serve cluster DNS and Services (the kubelet's and
+# kube-proxy's roles: get, list and watch).
+SERVICE_READS = {("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices")}
 MASTERS_GROUP = "system:masters"
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 
@@ -148,6 +151,8 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         )
     if a.resource == "events":
         return a.verb in ("create", "update", "patch")
+    if (a.group, a.resource) in SERVICE_READS:
+        return reading  # cluster DNS and the node's proxy rules, as system:node-proxier reads
     if a.resource != "pods":
         return False
     if a.verb in ("list", "watch"):
