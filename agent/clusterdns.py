@@ -76,25 +76,34 @@ def address_present(address: str) -> bool:
 
 
 def hold_address(address: str) -> str | None:
-    """Put ``address`` on the dummy interface; None when it is there, else why it cannot be."""
+    """Put ``address`` on the dummy interface (on ``lo`` where the kernel has no dummy links);
+    None when it is there, else why it cannot be."""
     if address_present(address):
         return None
     if os.geteuid() != 0:
         return "the agent is not root"
+    device = INTERFACE if _dummy_link() else "lo"
     prefix = "128" if ":" in address else "32"
-    steps = (
-        ("link", "add", INTERFACE, "type", "dummy"),
-        ("link", "set", INTERFACE, "up"),
-        ("addr", "add", f"{address}/{prefix}", "dev", INTERFACE),
-    )
-    for step in steps:
+    step = ("addr", "add", f"{address}/{prefix}", "dev", device)
+    try:
+        out = _ip(*step)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"ip {' '.join(step)}: {e}"
+    if out.returncode != 0 and "File exists" not in out.stderr:
+        return f"ip {' '.join(step)}: {out.stderr.strip()}"
+    return None
+
+
+def _dummy_link() -> bool:
+    for step in (("link", "add", INTERFACE, "type", "dummy"), ("link", "set", INTERFACE, "up")):
         try:
             out = _ip(*step)
-        except (OSError, subprocess.SubprocessError) as e:
-            return f"ip {' '.join(step)}: {e}"
+        except (OSError, subprocess.SubprocessError):
+            return False
         if out.returncode != 0 and "File exists" not in out.stderr:
-            return f"ip {' '.join(step)}: {out.stderr.strip()}"
-    return None
+            log.info("cluster DNS: ip %s: %s", " ".join(step), out.stderr.strip())
+            return False
+    return True
 
 
 def lock_path(cluster: str) -> Path:

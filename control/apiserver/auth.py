@@ -21,9 +21,6 @@ from common.wellknown import NODE_LEASE_NAMESPACE
 
 NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
-# What every node reads cluster-wide to serve cluster DNS and Services (the kubelet's and
-# kube-proxy's roles: get, list and watch).
-SERVICE_READS = {("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices")}
 MASTERS_GROUP = "system:masters"
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 
@@ -142,6 +139,9 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         return reading or a.verb in ("create", "update", "patch")
     if a.resource == "namespaces":
         return a.verb == "get"
+    if (a.resource, a.group) in (("services", ""), ("endpointslices", "discovery.k8s.io")):
+        # The agent's kube-proxy reads them cluster-wide (Kubernetes' system:node-proxier role).
+        return reading
     if a.resource == "leases" and a.group == "coordination.k8s.io":
         return (
             a.namespace == LEASE_NAMESPACE
@@ -151,8 +151,6 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         )
     if a.resource == "events":
         return a.verb in ("create", "update", "patch")
-    if (a.group, a.resource) in SERVICE_READS:
-        return reading  # cluster DNS and the node's proxy rules, as system:node-proxier reads
     if a.resource != "pods":
         return False
     if a.verb in ("list", "watch"):

@@ -32,12 +32,11 @@ ALLOWED = [
     (Attributes("update", "pods", subresource="status", namespace="d", name="p"), pod_on("n1")),
     (Attributes("delete", "pods", namespace="d", name="p"), pod_on("n1", deleting=True)),
     (Attributes("create", "events", namespace="d"), None),
-    # cluster DNS and Service rules read these cluster-wide
+    # Its kube-proxy watches every Service and EndpointSlice.
     (Attributes("list", "services"), None),
     (Attributes("watch", "services"), None),
-    (Attributes("get", "services", namespace="kube-system", name="kube-dns"), None),
+    (Attributes("list", "endpointslices", "discovery.k8s.io"), None),
     (Attributes("watch", "endpointslices", "discovery.k8s.io"), None),
-    (Attributes("list", "endpoints"), None),
     (
         Attributes(
             "update", "leases", "coordination.k8s.io", namespace="kube-node-lease", name="n1"
@@ -64,7 +63,7 @@ DENIED = [
     (Attributes("create", "services", namespace="d"), None),
     (Attributes("delete", "services", namespace="d", name="s"), None),
     (Attributes("update", "endpointslices", "discovery.k8s.io", namespace="d", name="s"), None),
-    (Attributes("list", "endpointslices"), None),  # not the core group
+    (Attributes("list", "endpointslices"), None),  # not the discovery.k8s.io group
 ]
 
 
