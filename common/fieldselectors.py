@@ -49,12 +49,16 @@ EVENT_FIELD_LABELS = frozenset(
 NODE_FIELD_LABELS = frozenset({"metadata.name", "spec.unschedulable"})
 NAMESPACE_FIELD_LABELS = frozenset({"metadata.name", "status.phase"})
 GENERIC_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
+# Kubernetes 1.31 added spec.clusterIP and spec.type (used by kube-proxy and DNS servers).
+SERVICE_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace", "spec.clusterIP",
+                                  "spec.type"})  # fmt: skip
 
 FIELD_LABELS: dict[str, frozenset[str]] = {
     "Pod": POD_FIELD_LABELS,
     "Event": EVENT_FIELD_LABELS,
     "Node": NODE_FIELD_LABELS,
     "Namespace": NAMESPACE_FIELD_LABELS,
+    "Service": SERVICE_FIELD_LABELS,
 }
 # Kinds with their own conversion function answer "field label not supported: x"; the others
 # get the apimachinery default message.
@@ -274,11 +278,20 @@ def namespace_fields(ns: Mapping[str, Any]) -> dict[str, str]:
     return {**generic_fields(ns), "status.phase": _text(_get(ns, "status", "phase"))}
 
 
+def service_fields(svc: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        **generic_fields(svc),
+        "spec.clusterIP": _text(_get(svc, "spec", "clusterIP")),
+        "spec.type": _text(_get(svc, "spec", "type")),
+    }
+
+
 _FIELD_FUNCS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
     "Pod": pod_fields,
     "Event": event_fields,
     "Node": node_fields,
     "Namespace": namespace_fields,
+    "Service": service_fields,
 }
 
 

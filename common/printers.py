@@ -15,6 +15,7 @@ from typing import Any
 from common.columns import Column, TablePrinter, column_definitions, headers, row
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
+from common.serviceprinting import service_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
 
@@ -369,6 +370,11 @@ PRINTERS: dict[str, TablePrinter] = {
         _replicaset_cells,
     ),
     "leases": TablePrinter((_NAME, Column("Holder"), _AGE), _lease_cells),
+    "services": TablePrinter(
+        (_NAME, Column("Type"), Column("Cluster-IP"), Column("External-IP"), Column("Port(s)"),
+         _AGE, Column("Selector", 1)),
+        service_cells,
+    ),
 }  # fmt: skip
 
 DEFAULT_PRINTER = TablePrinter((_NAME, _AGE), _default_cells)

@@ -71,6 +71,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         "Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), (), ("status", "finalize")
     ),
     ResourceType("Event", "events", "event", "", "v1", True, ("ev",)),
+    ResourceType("Service", "services", "service", "", "v1", True, ("svc",), ("all",), ("status",)),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
     ResourceType(
         "Deployment",
@@ -93,6 +94,10 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("rs",),
         ("all",),
         ("status", "scale"),
+    ),
+    ResourceType("Endpoints", "endpoints", "endpoints", "", "v1", True, ("ep",)),
+    ResourceType(
+        "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
 )
 

@@ -18,9 +18,19 @@ from common.defaults import default_pod
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.services import (
+    LOAD_BALANCER,
+    default_ip_families,
+    default_service,
+    drop_type_dependent_fields,
+    keep_allocated,
+    normalize_cluster_ips,
+    service_type,
+)
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
 from control.validation import validate
+from control.validation.discovery import default_endpoint_slice, default_endpoints
 
 Obj = dict[str, Any]
 
@@ -208,14 +218,75 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class ServiceStrategy(Strategy):
+    """Services: SetDefaults_Service, the ClusterIP fields kept in step, the values a type
+    change no longer needs wiped, and status (the load balancer's) only through ``/status``."""
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+        normalize_cluster_ips(obj, None)
+        default_ip_families(obj)
+        obj["status"] = {"loadBalancer": {}}
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        self.default(new)
+        normalize_cluster_ips(new, old)
+        drop_type_dependent_fields(new, old)
+        keep_allocated(new, old)
+        default_ip_families(new)
+        super().prepare_update(rt, new, old)
+        if service_type(new) != LOAD_BALANCER:
+            new.setdefault("status", {})["loadBalancer"] = {}
+
+    def default(self, obj: Obj) -> None:
+        default_service(obj)
+
+
+class EndpointSliceStrategy(Strategy):
+    """EndpointSlices: port defaults; ``generation`` counts every change but to metadata other
+    than labels (the EndpointSlice controller tells its own writes from others' by it)."""
+
+    always_generation = True
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        super().prepare_update(rt, new, old)
+        nm, om = meta.meta(new), meta.meta(old)
+        changed = _body(new) != _body(old) or (nm.get("labels") or {}) != (om.get("labels") or {})
+        nm["generation"] = int(om.get("generation") or 0) + (1 if changed else 0)
+
+    def default(self, obj: Obj) -> None:
+        default_endpoint_slice(obj)
+
+
+def _body(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "kind", "apiVersion")}
+
+
+class EndpointsStrategy(Strategy):
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        self.default(obj)
+
+    def default(self, obj: Obj) -> None:
+        default_endpoints(obj)
+
+
 DEFAULT = Strategy()
 STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "pods"): PodStrategy(),
     ("", "nodes"): NodeStrategy(),
     ("", "namespaces"): NamespaceStrategy(),
+    ("", "services"): ServiceStrategy(),
     ("coordination.k8s.io", "leases"): LeaseStrategy(),
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
+    ("discovery.k8s.io", "endpointslices"): EndpointSliceStrategy(),
+    ("", "endpoints"): EndpointsStrategy(),
 }
 
 

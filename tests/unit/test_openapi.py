@@ -32,7 +32,7 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
         for _, verb, op in operations(core)
         if verb == "patch"
     }
-    assert set(patches) == {"Pod", "Node", "Namespace", "Event"}
+    assert set(patches) == {"Pod", "Node", "Namespace", "Event", "Service"}
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}
     assert pod["operationId"] == "patchCoreV1NamespacedPod"
