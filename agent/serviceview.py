@@ -8,17 +8,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from agent.apis import ENDPOINT_SLICES, SERVICES
 from common import wellknown
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Indexer, Informer, Obj, by_namespace
-from common.resources import ResourceType, lookup
-
-SERVICES = lookup("services") or ResourceType(
-    "Service", "services", "service", "", "v1", True, ("svc",), ("all",), ("status",)
-)
-ENDPOINT_SLICES = lookup("endpointslices") or ResourceType(
-    "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
-)
 
 
 def cluster_ips(svc: Obj) -> list[str]:

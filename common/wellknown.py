@@ -47,6 +47,3 @@ CONTAINERS_READY = "ContainersReady"
 AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 REPLICA_FAILURE = "ReplicaFailure"
-
-# The label naming an EndpointSlice's Service (discovery.k8s.io/v1 well_known_labels.go).
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
