@@ -18,6 +18,8 @@ from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
+from control.controllers.endpoints import EndpointsController
+from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
@@ -67,6 +69,8 @@ def default_loops(
         NamespaceController(registry, informers),
         EventCollector(registry, informers),
         PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
+        EndpointSliceController(registry, informers),  # services, pods, endpointslices, nodes
+        EndpointsController(registry, informers),  # services, pods, endpoints
     ]
 
 

@@ -1,0 +1,151 @@
+"""The EndpointSlice controller, as Kubernetes' (pkg/controller/endpointslice): Service, pod and
+EndpointSlice events queue the Services they concern, and ``sync(namespace/name)`` reads the
+caches, asks ``plan_slices`` for the writes and applies them through the registry (creates,
+updates, deletes), remembering each write so that a cache that has not caught up yet is never
+planned from (the slices would be created twice). A Service deleted takes its slices with it
+through their ownerReferences (the garbage collector). Shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from common import errors
+from common.controller import Controller
+from common.informer import Handler, key_of
+from common.resources import must
+from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL
+from control.controllers.endpoint_pods import selects, service_selector
+from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE, SlicePlan, plan_slices
+from control.controllers.servicepods import NAMESPACE, memberships, services_to_update
+from control.controllers.slicetracker import SliceTracker, service_key
+from control.informers import SharedInformers
+from control.registry.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ENDPOINTSLICES = must("endpointslices")
+# kube-controller-manager's --concurrent-service-endpoint-syncs.
+WORKERS = 5
+SERVICE_INDEX = "serviceName"
+
+Obj = dict[str, Any]
+
+
+def managed(slice_: Obj) -> bool:
+    labels = (slice_.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == ENDPOINTSLICE_CONTROLLER
+
+
+def by_service(slice_: Obj) -> list[str]:
+    """Index: ``namespace/service`` of the slices this controller manages."""
+    key = service_key(slice_)
+    return [key] if key and managed(slice_) else []
+
+
+class EndpointSliceController(Controller):
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
+        workers: int = WORKERS,
+    ) -> None:
+        super().__init__("endpointslice", self.sync, workers=workers, initial=self._all_keys)
+        self.registry = registry
+        self.max_endpoints = max_endpoints
+        self.tracker = SliceTracker()
+        services = informers.informer("services")
+        pods = informers.informer("pods")
+        slices = informers.informer("endpointslices", {SERVICE_INDEX: by_service})
+        nodes = informers.informer("nodes")
+        self.services, self.pods = services.store, pods.store
+        self.slices, self.nodes = slices.store, nodes.store
+        services.add_handler(self.handler())
+        pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_added))
+        slices.add_handler(Handler(self._slice_added, self._slice_updated, self._slice_deleted))
+
+    def _all_keys(self) -> list[str]:
+        return self.services.keys()
+
+    # -- event handlers ----------------------------------------------------------------------
+
+    def _pod_added(self, pod: Obj) -> None:
+        for key in memberships(self.services, pod):
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        for key in services_to_update(self.services, old, new):
+            self.queue.add(key)
+
+    def _queue_for(self, slice_: Obj) -> None:
+        key = service_key(slice_)
+        if key:
+            self.queue.add(key)
+
+    def _slice_added(self, slice_: Obj) -> None:
+        if managed(slice_) and self.tracker.should_sync(slice_):
+            self._queue_for(slice_)
+
+    def _slice_updated(self, old: Obj, new: Obj) -> None:
+        if service_key(old) != service_key(new) or managed(old) != managed(new):
+            self._queue_for(old)
+            self._queue_for(new)
+        elif managed(new) and self.tracker.should_sync(new):
+            self._queue_for(new)
+
+    def _slice_deleted(self, slice_: Obj) -> None:
+        if managed(slice_) and not self.tracker.handle_deletion(slice_):
+            self._queue_for(slice_)
+
+    # -- the sync ----------------------------------------------------------------------------
+
+    def sync(self, key: str) -> None:
+        """syncService: converge the slices of one Service from the caches."""
+        svc = self.services.get(key)
+        if svc is None:
+            self.tracker.delete_service(key)  # its slices go with it (ownerReferences)
+            return
+        selector = service_selector(svc)
+        if selector is None:
+            return  # ExternalName, or slices written by hand
+        namespace = key.split("/", 1)[0]
+        pods = [p for p in self.pods.by_index(NAMESPACE, namespace) if selects(selector, p)]
+        slices = [
+            s
+            for s in self.slices.by_index(SERVICE_INDEX, key)
+            if not (s.get("metadata") or {}).get("deletionTimestamp")
+        ]
+        if self.tracker.stale(key, slices):
+            # Retried with back-off until the cache has seen the last writes.
+            raise errors.ConflictError(f"endpointslices of {key}: the cache is out of date")
+        nodes = {key_of(n): n for n in self.nodes.objects()}
+        plan = plan_slices(svc, pods, nodes, slices, self.max_endpoints)
+        self._apply(namespace, plan)
+        if plan.missing_nodes:
+            raise errors.ConflictError(
+                f"service {key}: skipped pods on Nodes not found: {', '.join(plan.missing_nodes)}"
+            )
+
+    def _apply(self, namespace: str, plan: SlicePlan) -> None:
+        """finalize: creates, then updates, then deletes (a terminating namespace refuses the
+        creates: nothing is left to do there)."""
+        for s in plan.create:
+            try:
+                created, _ = self.registry.create(ENDPOINTSLICES, namespace, s)
+            except errors.ForbiddenError as e:
+                if "being terminated" in e.message:
+                    return
+                raise
+            self.tracker.update(created)
+        for s in plan.update:
+            name = s["metadata"]["name"]
+            self.tracker.update(self.registry.replace(ENDPOINTSLICES, namespace, name, s))
+        for s in plan.delete:
+            options = {"preconditions": {"uid": s["metadata"].get("uid")}}
+            self.tracker.expect_deletion(s)
+            with contextlib.suppress(errors.NotFoundError):
+                self.registry.delete(ENDPOINTSLICES, namespace, s["metadata"]["name"], options)
