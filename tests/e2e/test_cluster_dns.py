@@ -53,6 +53,28 @@ endpoints:
 - {{addresses: [10.244.9.12], hostname: db-2, conditions: {{ready: false}}}}
 ---
 apiVersion: v1
+kind: Service
+metadata: {{name: ext, namespace: {NS}}}
+spec: {{type: ExternalName, externalName: upstream.example}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: peers, namespace: {NS}}}
+spec:
+  clusterIP: None
+  selector: {{app: peer}}
+  ports: [{{name: web, port: 80}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: peer, namespace: {NS}, labels: {{app: peer}}}}
+spec:
+  hostname: peer-0
+  subdomain: peers
+  terminationGracePeriodSeconds: 1
+  containers: [{{name: web, image: "tinykube/web:1", ports: [{{name: web, containerPort: 80}}]}}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {{name: client, namespace: {NS}}}
 spec:
@@ -158,3 +180,17 @@ def test_service_names_from_a_pod(cluster: Cluster, objects: None, upstream: Non
     lookup(cluster, f"nope.{ZONE}", "NXDOMAIN")
     lookup(cluster, "upstream.example", "192.0.2.80")
     lookup(cluster, "elsewhere.example", "NXDOMAIN")  # the upstream's own answer, relayed
+    # an ExternalName is a CNAME, followed upstream
+    lookup(cluster, f"ext.{ZONE}", "192.0.2.80")
+
+
+def test_pods_with_hostname_and_subdomain(cluster: Cluster, objects: None) -> None:
+    """The EndpointSlice controller gives the endpoint the pod's hostname: the pod is
+    ``<hostname>.<subdomain>.<ns>.svc.cluster.local``, and the headless name lists it."""
+    wait_for("peer running", lambda: running(cluster, "peer"))
+    wait_for("client running", lambda: running(cluster, "client"))
+    ip = cluster.json("get", "pod", "peer", "-n", NS)["status"]["podIP"]
+    lookup(cluster, f"peer-0.peers.{ZONE}", ip)
+    lookup(cluster, "peers", ip)
+    srv = lookup(cluster, f"-type=srv _web._tcp.peers.{ZONE}", f"peer-0.peers.{ZONE}")
+    assert " 80 " in srv
