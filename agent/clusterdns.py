@@ -172,6 +172,7 @@ class ClusterDns:
             self.informers.view,
             Zone(self.config.cluster_domain, serial=int(time.time())),
             self.upstreams,
+            synced=self.informers.has_synced,
         )
         warned = False
         while not stop.is_set():

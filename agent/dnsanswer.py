@@ -206,8 +206,8 @@ def _srv_port(
         ports = [p for p in spec.get("ports") or [] if _port_id(p) == wanted]
         if not ports:
             return None
-        if qtype != QTYPE.SRV:
-            return [], []
+        if qtype != QTYPE.SRV:  # CoreDNS answers the other types as for the Service's name
+            return _addresses(qname, ips, qtype, zone.ttl), []
         target = zone.fqdn(name, ns, "svc")
         srv = [_srv(qname, target, int(p.get("port") or 0), 1, zone.ttl) for p in ports]
         return srv, _glue(target, ips, zone.ttl)
@@ -215,7 +215,7 @@ def _srv_port(
     if not endpoints:
         return None
     if qtype != QTYPE.SRV:
-        return [], []
+        return _addresses(qname, [e.ip for e in endpoints], qtype, zone.ttl), []
     return _endpoint_srv(name, ns, endpoints, wanted, zone, qname)
 
 

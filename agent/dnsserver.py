@@ -51,7 +51,9 @@ class Resolver:
         upstreams: Callable[[], list[Address]],
         *,
         timeout: float = UPSTREAM_TIMEOUT,
+        synced: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.synced = synced  # until the caches are filled, cluster names get SERVFAIL
         self.view = view
         self.zone = zone
         self.upstreams = upstreams
@@ -68,6 +70,8 @@ class Resolver:
         reply = self._local(query, 0)
         if reply is None:
             return self.forward(data, tcp) or _servfail(query)
+        if not self.synced():  # an empty cache would deny names that exist: ask again later
+            return _servfail(query)
         packed: bytes = reply.pack()
         if not tcp and len(packed) > _udp_limit(query):
             packed = reply.truncate().pack()

@@ -142,6 +142,14 @@ def test_no_upstream_answering_is_servfail() -> None:
         dead.close()
 
 
+def test_cluster_names_are_servfail_until_the_caches_are_filled(server: DnsServer) -> None:
+    server.resolver.synced = lambda: False
+    assert ask(server, "web.default.svc.cluster.local").header.rcode == RCODE.SERVFAIL
+    assert [str(r.rdata) for r in ask(server, "www.example.com").rr] == ["192.0.2.80"]
+    server.resolver.synced = lambda: True
+    assert ask(server, "web.default.svc.cluster.local").header.rcode == RCODE.NOERROR
+
+
 def test_a_broken_packet_gets_formerr_and_a_runt_nothing(server: DnsServer) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)

@@ -145,6 +145,14 @@ def test_srv_for_an_unknown_port_name_or_protocol_is_nxdomain(view: ServiceView)
         assert reply is not None and reply.header.rcode == RCODE.NXDOMAIN, name
 
 
+def test_other_types_on_a_port_name_answer_as_the_service_does(view: ServiceView) -> None:
+    assert rdata(ask(view, "_http._tcp.web.default.svc.cluster.local")) == ["10.96.3.4"]
+    assert rdata(ask(view, "_pg._tcp.db.default.svc.cluster.local")) == [
+        "10.244.1.5",
+        "10.244.2.6",
+    ]
+
+
 def test_srv_on_the_service_name_lists_its_ports(view: ServiceView) -> None:
     reply = ask(view, "web.default.svc.cluster.local", "SRV")
     assert rdata(reply, "SRV") == [
@@ -184,7 +192,7 @@ def test_a_name_that_exists_without_that_type_is_nodata(view: ServiceView) -> No
         ("default.svc.cluster.local", "A"),
         ("svc.cluster.local", "A"),
         ("cluster.local", "A"),
-        ("_http._tcp.web.default.svc.cluster.local", "A"),
+        ("_http._tcp.web.default.svc.cluster.local", "AAAA"),
     ):
         reply = ask(view, name, qtype)
         assert reply is not None and reply.header.rcode == RCODE.NOERROR, name
