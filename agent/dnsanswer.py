@@ -17,8 +17,9 @@ from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNS
 from agent.serviceview import ServiceView, cluster_ips, endpoint_ready
 from common import wellknown
 
-# CoreDNS's kubernetes plugin answers with a TTL of 5 s unless told otherwise (its `ttl` option).
-DEFAULT_TTL = 5
+# The TTL of answers and of the SOA's negative caching: the kubernetes plugin's own default is 5 s,
+# but the Corefile Kubernetes deploys (kubeadm's, since kubernetes#76238) sets `ttl 30`, kube-dns's.
+DEFAULT_TTL = 30
 SCHEMA_VERSION = "1.1.0"  # dns-version.<zone> TXT, as the specification asks
 # CoreDNS's SOA for the zone: refresh, retry and expire; the minimum is the TTL.
 SOA_TIMES = (7200, 1800, 86400)

@@ -88,11 +88,11 @@ def rdata(reply: DNSRecord | None, qtype: str | None = None) -> list[str]:
     return sorted(str(rr.rdata) for rr in reply.rr if qtype is None or QTYPE[rr.rtype] == qtype)
 
 
-def test_cluster_ip_service_a_record_with_coredns_ttl(view: ServiceView) -> None:
+def test_cluster_ip_service_a_record_with_the_deployed_corefiles_ttl(view: ServiceView) -> None:
     reply = ask(view, "web.default.svc.cluster.local")
     assert reply is not None and reply.header.rcode == RCODE.NOERROR
     assert rdata(reply) == ["10.96.3.4"]
-    assert reply.rr[0].ttl == DEFAULT_TTL == 5
+    assert reply.rr[0].ttl == DEFAULT_TTL == 30
     assert reply.header.aa == 1
 
 
@@ -181,7 +181,7 @@ def test_unknown_names_in_the_zone_are_nxdomain_with_the_soa(view: ServiceView) 
         (soa,) = reply.auth
         assert QTYPE[soa.rtype] == "SOA"
         assert str(soa.rdata) == (
-            "ns.dns.cluster.local. hostmaster.cluster.local. 42 7200 1800 86400 5"
+            "ns.dns.cluster.local. hostmaster.cluster.local. 42 7200 1800 86400 30"
         )
 
 
