@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from dnslib import QTYPE, RCODE, DNSError, DNSRecord
+from dnslib import OPCODE, QTYPE, RCODE, DNSError, DNSRecord
 
 from agent.dnsanswer import Zone, answer
 from agent.serviceview import ServiceView
@@ -26,6 +26,7 @@ UPSTREAM_TIMEOUT = 2.0
 UDP_PAYLOAD = 512  # without EDNS0 a UDP answer must fit here, else it is sent truncated
 TCP_IDLE = 10.0  # a TCP client may keep its connection open for further queries this long
 CNAME_DEPTH = 8  # ExternalName targets followed at most this far
+PICK_ATTEMPTS = 10  # port 0: free UDP ports tried until the TCP one is free too
 
 Address = tuple[str, int]
 
@@ -67,11 +68,17 @@ class Resolver:
             return _formerr(data)
         if query.header.qr:
             return None  # a reply sent to us: never answer one
-        reply = self._local(query, 0)
+        if query.header.opcode != OPCODE.QUERY:
+            return _refuse(query, RCODE.NOTIMP)  # no NOTIFY, no UPDATE: CoreDNS's answer too
+        try:
+            reply = self._local(query, 0)
+        except Exception:  # an object the view holds that this server cannot read
+            log.exception("cluster DNS: answering %s failed", query.q.qname)
+            return _refuse(query, RCODE.SERVFAIL)
         if reply is None:
-            return self.forward(data, tcp) or _servfail(query)
+            return self.forward(data, tcp) or _refuse(query, RCODE.SERVFAIL)
         if not self.synced():  # an empty cache would deny names that exist: ask again later
-            return _servfail(query)
+            return _refuse(query, RCODE.SERVFAIL)
         packed: bytes = reply.pack()
         if not tcp and len(packed) > _udp_limit(query):
             packed = reply.truncate().pack()
@@ -116,10 +123,10 @@ def _udp_limit(query: DNSRecord) -> int:
     return UDP_PAYLOAD
 
 
-def _servfail(query: DNSRecord) -> bytes:
+def _refuse(query: DNSRecord, rcode: int) -> bytes:
     reply = query.reply()
     reply.header.aa = 0
-    reply.header.rcode = RCODE.SERVFAIL
+    reply.header.rcode = rcode
     packed: bytes = reply.pack()
     return packed
 
@@ -207,20 +214,29 @@ def _family(address: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
+def _bind_pair(address: str, port: int) -> tuple[_UdpServer, _TcpServer]:
+    """A UDP and a TCP server on one port; with port 0, a UDP port whose TCP twin is free too
+    (tried a few times: another process may hold the TCP one)."""
+    family = _family(address)
+    udp_cls: Any = type("_Udp", (_UdpServer,), {"address_family": family})
+    tcp_cls: Any = type("_Tcp", (_TcpServer,), {"address_family": family})
+    for attempt in range(PICK_ATTEMPTS):
+        udp = udp_cls((address, port), _UdpHandler)
+        try:
+            return udp, tcp_cls((address, udp.server_address[1]), _TcpHandler)
+        except OSError:
+            udp.server_close()
+            if port != 0 or attempt == PICK_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class DnsServer:
     """UDP and TCP listeners on ``address:port`` (port 0: a free one, the same for both)."""
 
     def __init__(self, resolver: Resolver, address: str, port: int = 53) -> None:
         self.resolver = resolver
-        family = _family(address)
-        udp_cls: Any = type("_Udp", (_UdpServer,), {"address_family": family})
-        tcp_cls: Any = type("_Tcp", (_TcpServer,), {"address_family": family})
-        self.udp: _UdpServer = udp_cls((address, port), _UdpHandler)
-        try:
-            self.tcp: _TcpServer = tcp_cls((address, self.udp.server_address[1]), _TcpHandler)
-        except OSError:
-            self.udp.server_close()
-            raise
+        self.udp, self.tcp = _bind_pair(address, port)
         self.udp.resolver = self.tcp.resolver = resolver
         self.address = address
         self.port = int(self.udp.server_address[1])

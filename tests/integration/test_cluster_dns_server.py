@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import OPCODE, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 from agent.dnsanswer import Zone
@@ -35,9 +35,14 @@ class FakeUpstream(BaseResolver):  # type: ignore[misc]
 @pytest.fixture
 def upstream() -> Iterator[tuple[FakeUpstream, int]]:
     fake = FakeUpstream()
-    udp = DNSServer(fake, port=0, address="127.0.0.1")
-    port = udp.server.server_address[1]
-    tcp = DNSServer(fake, port=port, address="127.0.0.1", tcp=True)
+    for _ in range(10):  # a free UDP port whose TCP twin is free too
+        udp = DNSServer(fake, port=0, address="127.0.0.1")
+        port = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(fake, port=port, address="127.0.0.1", tcp=True)
+            break
+        except OSError:
+            udp.server.server_close()
     udp.start_thread()
     tcp.start_thread()
     yield fake, port
@@ -163,6 +168,18 @@ def test_a_broken_packet_gets_formerr_and_a_runt_nothing(server: DnsServer) -> N
         with pytest.raises(TimeoutError):
             sock.recv(512)
     # the server still answers after them
+    assert ask(server, "web.default.svc.cluster.local").header.rcode == RCODE.NOERROR
+
+
+def test_other_opcodes_are_not_implemented_and_bad_objects_servfail(server: DnsServer) -> None:
+    notify = DNSRecord.question("cluster.local", "SOA")
+    notify.header.opcode = OPCODE.NOTIFY
+    reply = DNSRecord.parse(notify.send("127.0.0.1", server.port, timeout=5))
+    assert reply.header.rcode == RCODE.NOTIMP
+    server.resolver.view.services.upsert(
+        {"metadata": {"name": "bad", "namespace": "default"}, "spec": {"clusterIP": "10.96.1"}}
+    )
+    assert ask(server, "bad.default.svc.cluster.local").header.rcode == RCODE.SERVFAIL
     assert ask(server, "web.default.svc.cluster.local").header.rcode == RCODE.NOERROR
 
 
