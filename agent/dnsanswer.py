@@ -317,7 +317,7 @@ def _ptr_names(ip: str, view: ServiceView, zone: Zone) -> Iterator[str]:
         yield zone.fqdn(name, ns, "svc")
     for slice_ in view.slices_by_address(ip):
         meta = slice_.get("metadata") or {}
-        svc_name = (meta.get("labels") or {}).get(wellknown.SERVICE_NAME_LABEL)
+        svc_name = (meta.get("labels") or {}).get(wellknown.SLICE_SERVICE_LABEL)
         if not svc_name:
             continue
         for ep in slice_.get("endpoints") or []:

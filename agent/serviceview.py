@@ -28,7 +28,7 @@ def by_cluster_ip(svc: Obj) -> list[str]:
 def service_key(slice_: Obj) -> str | None:
     """``namespace/service`` of the Service an EndpointSlice belongs to (its label)."""
     meta = slice_.get("metadata") or {}
-    name = (meta.get("labels") or {}).get(wellknown.SERVICE_NAME_LABEL)
+    name = (meta.get("labels") or {}).get(wellknown.SLICE_SERVICE_LABEL)
     return f"{meta.get('namespace') or ''}/{name}" if name else None
 
 

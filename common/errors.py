@@ -13,6 +13,7 @@ back into the same class. Pure: no I/O.
       NotAcceptableError          406 NotAcceptable   no answer in a media type the Accept allows
       AlreadyExistsError          409 AlreadyExists   create of an existing name
       ConflictError               409 Conflict        stale resourceVersion
+        ClaimTakenError           409                 a value (ClusterIP, node port) held by another
       GoneError                   410 Expired         watch from a compacted resourceVersion
       RequestEntityTooLargeError  413 RequestEntityTooLarge
       UnsupportedMediaTypeError   415 UnsupportedMediaType
@@ -119,6 +120,14 @@ class AlreadyExistsError(ApiError):
 
 class ConflictError(ApiError):
     default_code, default_reason = 409, "Conflict"
+
+
+@dataclass
+class ClaimTakenError(ConflictError):
+    """A store write asked for a value another object holds (``claim``, ``pool:value``); the
+    registry turns it into the 422 of a requested value or picks another one."""
+
+    claim: str = ""
 
 
 class GoneError(ApiError):

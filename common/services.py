@@ -65,6 +65,9 @@ def default_service(svc: Obj) -> None:
     if not isinstance(spec, dict):
         spec = svc["spec"] = {}
     _default_affinity(spec)
+    for key in ("clusterIP", "clusterIPs", "externalName"):
+        if key in spec and not spec[key]:
+            del spec[key]  # Go's omitempty: an empty value is no value
     if not spec.get("type"):
         spec["type"] = CLUSTER_IP
     for port in spec.get("ports") or []:

@@ -16,7 +16,7 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # EndpointSlices (k8s.io/api/discovery/v1/well_known_labels.go) and Endpoints.
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
@@ -47,3 +47,10 @@ CONTAINERS_READY = "ContainersReady"
 AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 REPLICA_FAILURE = "ReplicaFailure"
+
+# Services: kube-dns as kubeadm labels it; ``kubectl cluster-info`` lists the kube-system
+# Services with the cluster-service label, named by their kubernetes.io/name label.
+DNS_APP_LABEL = "k8s-app"
+DNS_APP_VALUE = "kube-dns"
+CLUSTER_SERVICE_LABEL = "kubernetes.io/cluster-service"
+SERVICE_NAME_LABEL = "kubernetes.io/name"

@@ -5,6 +5,7 @@ them). Parsing and the settings derived from the flags are pure but for the CPU 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 from control import metricsserver, redisauth, serverdata
 from control.apiserver.inflight import Limits
-from control.controllers import nodelifecycle, podgc
+from control.controllers import endpointslice, nodelifecycle, podgc
+from control.registry import allocation
 from control.validation import podsecurity
 
 # Seconds for a connection's TLS handshake and request head (kube-apiserver's ReadHeaderTimeout
@@ -27,6 +29,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     redisauth.add_flags(p)
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--advertise-address", metavar="IP", type=_ip,
+                   help="the address the kubernetes Service's endpoints name (default: the bind "
+                   "address; the host's own address when that is loopback or 0.0.0.0)")  # fmt: skip
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--workers", type=_positive, metavar="N",
                    help="API server worker processes (default: one per CPU this process may "
@@ -47,12 +52,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "token file; empty for none (default: %(default)s)")  # fmt: skip
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
+    endpointslice.add_flags(p)
     for which in ("not-ready", "unreachable"):
         p.add_argument(
             f"--default-{which}-toleration-seconds", type=int, metavar="N",
             help=f"tolerationSeconds of the {which}:NoExecute toleration added to every pod "
             "without one (default: --pod-eviction-timeout, rounded up)",
         )  # fmt: skip
+    add_service_flags(p)
     serverdata.add_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -82,6 +89,40 @@ def add_limit_flags(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time for a connection's TLS handshake and request head",
     )
+
+
+def add_service_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--service-cluster-ip-range", type=_arg(allocation.parse_cluster_ip_range),
+        default=allocation.DEFAULT_CLUSTER_IP_RANGE, metavar="CIDR",
+        help="the addresses Services' ClusterIPs come from; the first is the kubernetes "
+        "Service's, the tenth kube-dns's (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--service-node-port-range", type=_arg(allocation.parse_node_port_range),
+        default="{}-{}".format(*allocation.DEFAULT_NODE_PORT_RANGE), metavar="FIRST-LAST",
+        help="the ports NodePort and LoadBalancer Services open on every node "
+        "(default: %(default)s)",
+    )  # fmt: skip
+
+
+def service_ranges(args: argparse.Namespace) -> allocation.ServiceRanges:
+    ips, ports = args.service_cluster_ip_range, args.service_node_port_range
+    return allocation.ServiceRanges(
+        allocation.parse_cluster_ip_range(ips) if isinstance(ips, str) else ips,
+        allocation.parse_node_port_range(ports) if isinstance(ports, str) else ports,
+    )
+
+
+def _arg(parse: Any) -> Any:
+    def checked(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    checked.__name__ = parse.__name__
+    return checked
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -126,6 +167,7 @@ def admission(args: argparse.Namespace) -> dict[str, Any]:
         "pod_security": podsecurity.parse_defaults(args.pod_security_defaults),
         "default_tolerations": default_tolerations(args),
         "heartbeats": nodelifecycle.heartbeat_policy_from(args),
+        "service_ranges": service_ranges(args),
     }
 
 
@@ -135,6 +177,13 @@ def _pod_security(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def _positive(text: str) -> int:

@@ -20,6 +20,7 @@ from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
+from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
@@ -56,6 +57,7 @@ def default_loops(
     terminated_pod_gc_threshold: int = podgc.TERMINATED_THRESHOLD,
     *,
     informers: SharedInformers | None = None,
+    max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order; those built on informers take
     them from ``informers``."""
@@ -69,7 +71,8 @@ def default_loops(
         NamespaceController(registry, informers),
         EventCollector(registry, informers),
         PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
-        EndpointSliceController(registry, informers),  # services, pods, endpointslices, nodes
+        # services, pods, endpointslices, nodes
+        EndpointSliceController(registry, informers, max_endpoints=max_endpoints_per_slice),
         EndpointsController(registry, informers),  # services, pods, endpoints
     ]
 

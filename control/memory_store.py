@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from common import errors
 from control.store import (
@@ -14,6 +14,8 @@ from control.store import (
     Progress,
     WatchEvent,
     block_for,
+    check_claims,
+    claim_owner,
     node_of,
     object_key,
     previous_of,
@@ -30,6 +32,9 @@ class MemoryStore:
         self._compacted: dict[str, int] = {}
         self._rev = 0
         self._cond = threading.Condition()
+        # pool -> value -> owner, and each object's claims (control.store.Store on claims).
+        self._claims: dict[str, dict[str, str]] = {}
+        self._held: dict[tuple[str, str, str], list[str]] = {}
 
     def get(self, resource: str, namespace: str, name: str) -> Obj:
         with self._cond:
@@ -87,14 +92,43 @@ class MemoryStore:
         self._cond.notify_all()
         return self._rev
 
-    def create(self, resource: str, obj: Obj) -> Obj:
-        ns, name = object_key(obj)
+    def claimed(self, pool: str) -> set[str]:
         with self._cond:
-            if (resource, ns, name) in self._objects:
+            return set(self._claims.get(pool, {}))
+
+    def _take(self, key: tuple[str, str, str], claims: Sequence[str] | None) -> None:
+        """Check then take an object's claims (None: keep them), releasing those it drops."""
+        if claims is None:
+            return
+        wanted, owner = check_claims(claims), claim_owner(*key)
+        for claim in wanted:
+            pool, _, value = claim.partition(":")
+            holder = self._claims.get(pool, {}).get(value)
+            if holder is not None and holder != owner:
+                raise errors.ClaimTakenError(f"{claim} is held by {holder}", claim=claim)
+        self._release(key, keep=wanted)
+        for claim in wanted:
+            pool, _, value = claim.partition(":")
+            self._claims.setdefault(pool, {})[value] = owner
+        self._held[key] = wanted
+
+    def _release(self, key: tuple[str, str, str], keep: Sequence[str] = ()) -> None:
+        owner = claim_owner(*key)
+        for claim in self._held.pop(key, []):
+            pool, _, value = claim.partition(":")
+            if claim not in keep and self._claims.get(pool, {}).get(value) == owner:
+                del self._claims[pool][value]
+
+    def create(self, resource: str, obj: Obj, *, claims: Sequence[str] = ()) -> Obj:
+        ns, name = object_key(obj)
+        key = (resource, ns, name)
+        with self._cond:
+            if key in self._objects:
                 raise errors.AlreadyExistsError(f'{resource} "{name}" already exists')
+            self._take(key, claims)
             obj["metadata"].pop("resourceVersion", None)
             rev = self._append(resource, "ADDED", obj)
-            self._objects[(resource, ns, name)] = (copy.deepcopy(obj), rev)
+            self._objects[key] = (copy.deepcopy(obj), rev)
         return with_rv(obj, rev)
 
     def _check(self, resource: str, key: tuple[str, str, str], expected_rv: int | None) -> Obj:
@@ -108,10 +142,18 @@ class MemoryStore:
             )
         return found[0]
 
-    def update(self, resource: str, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+    def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        expected_rv: int | None = None,
+        claims: Sequence[str] | None = None,
+    ) -> Obj:
         ns, name = object_key(obj)
         with self._cond:
             old = self._check(resource, (resource, ns, name), expected_rv)
+            self._take((resource, ns, name), claims)
             obj["metadata"].pop("resourceVersion", None)
             rev = self._append(resource, "MODIFIED", obj, old)
             self._objects[(resource, ns, name)] = (copy.deepcopy(obj), rev)
@@ -136,6 +178,7 @@ class MemoryStore:
                     f"UID in object meta: {uid}"
                 )
             del self._objects[key]
+            self._release(key)
             rev = self._append(resource, "DELETED", current)
         return with_rv(copy.deepcopy(current), rev)
 

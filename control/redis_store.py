@@ -7,6 +7,8 @@ Layout under one key prefix (default ``tk:``):
   ``n:<res>:<node>`` + ``nv:<res>``  pods-by-node index and each member's indexed node
   ``ev:<res>``               Stream of changes, entry id ``<rev>-0``, fields t (type) and o (JSON)
   ``cp:<res>``               highest revision trimmed from that stream (watch below it: 410)
+  ``cl:<pool>``              hash of claimed values (a ClusterIP, a node port) -> holder
+                             ``res/ns/name``; the holder's own hash keeps them in field ``c``
 Every write is one Lua script, so an object never exists without its event or the reverse.
 Every call has a bounded socket timeout and no retry after a timeout, so a frozen Redis answers
 503 within ``timeout`` seconds; the stream reads have their own deadline (block + timeout). The
@@ -19,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
@@ -32,6 +34,8 @@ from control.store import (
     Progress,
     WatchEvent,
     block_for,
+    check_claims,
+    claim_owner,
     node_of,
     object_key,
     previous_of,
@@ -65,13 +69,42 @@ _WRITE = """
 local op, expected, body, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local node, prefix, maxlen = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local expected_uid, uid = ARGV[8], ARGV[9]
-local cur = redis.call('HMGET', KEYS[1], 'rv', 'uid')
+local set_claims, wanted, owner, claims = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+local cur = redis.call('HMGET', KEYS[1], 'rv', 'uid', 'c')
 if op == 'create' then
   if cur[1] then return {'exists', cur[1]} end
 else
   if not cur[1] then return {'notfound', ''} end
   if expected ~= '' and expected ~= cur[1] then return {'conflict', cur[1]} end
   if expected_uid ~= '' and expected_uid ~= cur[2] then return {'uid', cur[2] or ''} end
+end
+local function split(c)
+  local sep = string.find(c, ':', 1, true)
+  return claims .. string.sub(c, 1, sep - 1), string.sub(c, sep + 1)
+end
+local keep = {}
+if set_claims == '1' then
+  for c in string.gmatch(wanted, '%S+') do
+    local hash, value = split(c)
+    local holder = redis.call('HGET', hash, value)
+    if holder and holder ~= owner then return {'claimed', c} end
+    keep[c] = true
+  end
+end
+if op == 'delete' or set_claims == '1' then
+  for c in string.gmatch(cur[3] or '', '%S+') do
+    local hash, value = split(c)
+    if not keep[c] and redis.call('HGET', hash, value) == owner then
+      redis.call('HDEL', hash, value)
+    end
+  end
+end
+if set_claims == '1' then
+  for c in string.gmatch(wanted, '%S+') do
+    local hash, value = split(c)
+    redis.call('HSET', hash, value, owner)
+  end
+  redis.call('HSET', KEYS[1], 'c', wanted)
 end
 local prev = ''
 if op == 'update' then
@@ -94,6 +127,7 @@ if op == 'delete' then
 else
   if op == 'create' then etype = 'ADDED' end
   redis.call('HSET', KEYS[1], 'o', body, 'rv', tostring(rev), 'uid', uid)
+  if set_claims == '1' and wanted == '' then redis.call('HDEL', KEYS[1], 'c') end
   redis.call('SADD', KEYS[4], member)
   redis.call('SADD', KEYS[5], member)
 end
@@ -292,6 +326,7 @@ class RedisStore:
         obj: Obj | None,
         expected_rv: int | None,
         expected_uid: str | None,
+        claims: Sequence[str] | None = None,
     ) -> Obj:
         body = ""
         uid = ""
@@ -312,6 +347,10 @@ class RedisStore:
             expected_uid or "",
             uid,
             TRIM_SLACK,
+            "0" if claims is None else "1",
+            " ".join(check_claims(claims or ())),
+            claim_owner(resource, namespace, name),
+            f"{self.prefix}cl:",
         ]
         with _translated():
             res: Any = self._write(keys=self._keys(resource, namespace, name), args=args)
@@ -322,13 +361,25 @@ class RedisStore:
             return with_rv(out, int(value))
         raise _write_error(status, resource, name, expected_uid, value.decode())
 
-    def create(self, resource: str, obj: Obj) -> Obj:
+    def create(self, resource: str, obj: Obj, *, claims: Sequence[str] = ()) -> Obj:
         ns, name = object_key(obj)
-        return self._run("create", resource, ns, name, obj, None, None)
+        return self._run("create", resource, ns, name, obj, None, None, claims or None)
 
-    def update(self, resource: str, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+    def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        expected_rv: int | None = None,
+        claims: Sequence[str] | None = None,
+    ) -> Obj:
         ns, name = object_key(obj)
-        return self._run("update", resource, ns, name, obj, expected_rv, None)
+        return self._run("update", resource, ns, name, obj, expected_rv, None, claims)
+
+    def claimed(self, pool: str) -> set[str]:
+        with _translated():
+            values: Any = self.r.hkeys(f"{self.prefix}cl:{pool}")
+        return {v.decode() for v in values}
 
     def delete(
         self,
@@ -391,6 +442,8 @@ class RedisStore:
 def _write_error(
     status: str, resource: str, name: str, expected_uid: str | None, current: str
 ) -> errors.ApiError:
+    if status == "claimed":
+        return errors.ClaimTakenError(f"{current} is held by another object", claim=current)
     if status == "exists":
         return errors.AlreadyExistsError(f'{resource} "{name}" already exists')
     if status == "notfound":

@@ -187,7 +187,8 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     cidrs = pod_cidrs(args, store)
     data = None
     if directory is not None:
-        data = prepare(directory.expanduser().resolve(), args.tls_san, args.token_auth_file)
+        sans = [*args.tls_san, *_service_sans(args)]
+        data = prepare(directory.expanduser().resolve(), sans, args.token_auth_file)
         where = data.directory / "node-token"
         if data.new_token:
             print(f"tinykube: node join token (also in {where}): {data.join_token}",
@@ -206,6 +207,15 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if args.write_kubeconfig:
         _write_admin_kubeconfig(args, out)
     return out
+
+
+def _service_sans(args: argparse.Namespace) -> list[str]:
+    """The ``kubernetes`` Service's address (the first of --service-cluster-ip-range) and names,
+    so pods that dial it by either verify the API's certificate."""
+    network = getattr(args, "service_cluster_ip_range", None)
+    if network is None:
+        return []
+    return tls.service_sans(str(ipaddress.ip_network(network).network_address + 1))
 
 
 def _write_admin_kubeconfig(args: argparse.Namespace, setup: Setup) -> None:

@@ -9,7 +9,7 @@ still in the log, without gap or duplicate. ``RedisStore`` is the real implement
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,9 +45,16 @@ class Progress:
 class Store(Protocol):
     """Objects are keyed by (resource, namespace, name); namespace ``""`` when cluster-scoped.
 
+    An object may hold *claims*: values unique across the store (``serviceips:10.96.0.10``,
+    ``nodeports:30080``), written atomically with it. A create or update naming a claim another
+    object holds fails with ``ClaimTakenError`` and writes nothing; an update without ``claims``
+    keeps the object's, one with ``claims`` replaces them; a delete releases them. So two API
+    processes can never hand out one ClusterIP twice, and nothing outlives its object.
+
     Errors: ``NotFoundError``, ``AlreadyExistsError``, ``ConflictError`` (stale resourceVersion or
-    uid precondition), ``GoneError`` (watch from a compacted revision), ``ServiceUnavailableError``
-    (the backing store cannot be reached), all from ``common.errors``.
+    uid precondition), ``ClaimTakenError``, ``GoneError`` (watch from a compacted revision),
+    ``ServiceUnavailableError`` (the backing store cannot be reached), all from
+    ``common.errors``.
     """
 
     def get(self, resource: str, namespace: str, name: str) -> Obj: ...
@@ -62,10 +69,21 @@ class Store(Protocol):
         """How many objects of a resource there are (in a namespace), without reading them."""
         ...
 
-    def create(self, resource: str, obj: Obj) -> Obj: ...
+    def create(self, resource: str, obj: Obj, *, claims: Sequence[str] = ()) -> Obj: ...
 
-    def update(self, resource: str, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+    def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        expected_rv: int | None = None,
+        claims: Sequence[str] | None = None,
+    ) -> Obj:
         """Replace an object; with ``expected_rv`` only if it is still at that revision."""
+        ...
+
+    def claimed(self, pool: str) -> set[str]:
+        """The values of a pool that some object holds (``claimed("serviceips")``)."""
         ...
 
     def delete(
@@ -94,6 +112,20 @@ class Store(Protocol):
         ...
 
     def ping(self) -> None: ...
+
+
+def claim_owner(resource: str, namespace: str, name: str) -> str:
+    """Who holds a claim: one object, by resource and key."""
+    return f"{resource}/{namespace}/{name}"
+
+
+def check_claims(claims: Sequence[str]) -> list[str]:
+    """Claims as the stores keep them: ``pool:value``, no blanks, each once, in order."""
+    for claim in claims:
+        pool, sep, value = claim.partition(":")
+        if not (pool and sep and value) or any(c.isspace() for c in claim):
+            raise ValueError(f"a claim is pool:value without blanks: {claim!r}")
+    return list(dict.fromkeys(claims))
 
 
 def object_key(obj: Obj) -> tuple[str, str]:

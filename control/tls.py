@@ -28,6 +28,14 @@ SERVING_DAYS = 365
 # A serving certificate this close to its end is issued again at start (k3s: 90 days).
 RENEW_BEFORE = dt.timedelta(days=90)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# The names pods reach the API by: the ``kubernetes`` Service in ``default``, as kube-apiserver's
+# serving certificate carries them (with the Service's ClusterIP).
+KUBERNETES_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -100,6 +108,11 @@ def wanted_sans(names: list[str], addresses: list[str], extra: list[str]) -> lis
         if value and value not in out:
             out.append(value)
     return out
+
+
+def service_sans(kubernetes_ip: str) -> list[str]:
+    """The ``kubernetes`` Service's ClusterIP and DNS names."""
+    return [kubernetes_ip, *KUBERNETES_NAMES]
 
 
 def _general_name(value: str) -> x509.GeneralName:

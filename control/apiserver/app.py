@@ -15,6 +15,7 @@ from common.heartbeat import HeartbeatPolicy
 from control.apiserver import discovery, inflight, join, metrics, openapi, rest, streams
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
+from control.registry.allocation import ServiceRanges
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
 from control.store import Store
 from control.validation.podsecurity import DEFAULT_POLICY, Policy
@@ -39,6 +40,8 @@ class ServerConfig:
     limits: inflight.Limits = field(default_factory=inflight.Limits)
     # The renew intervals handed to the nodes in their Leases (common.heartbeat).
     heartbeats: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
+    # --service-cluster-ip-range and --service-node-port-range.
+    service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +70,7 @@ def create_app(
             pod_security=config.pod_security,
             default_tolerations=config.default_tolerations,
             heartbeats=config.heartbeats,
+            service_ranges=config.service_ranges,
         ),
         "auth": authenticator,
         "config": config,

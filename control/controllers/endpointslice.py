@@ -8,6 +8,7 @@ through their ownerReferences (the garbage collector). Shell.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 from typing import Any
@@ -23,6 +24,7 @@ from control.controllers.servicepods import NAMESPACE, memberships, services_to_
 from control.controllers.slicetracker import SliceTracker, service_key
 from control.informers import SharedInformers
 from control.registry.registry import Registry
+from control.validation.discovery import MAX_ENDPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,24 @@ WORKERS = 5
 SERVICE_INDEX = "serviceName"
 
 Obj = dict[str, Any]
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """kube-controller-manager's flag of this controller."""
+    p.add_argument("--max-endpoints-per-slice", type=_per_slice, metavar="N",
+                   default=MAX_ENDPOINTS_PER_SLICE,
+                   help="endpoints an EndpointSlice holds at most, 1 to 1000 "
+                   f"(default {MAX_ENDPOINTS_PER_SLICE})")  # fmt: skip
+
+
+def _per_slice(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ENDPOINTS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_ENDPOINTS}: {text!r}")
+    return value
 
 
 def managed(slice_: Obj) -> bool:

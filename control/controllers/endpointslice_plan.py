@@ -19,7 +19,7 @@ from common.wellknown import (
     ENDPOINTSLICE_CONTROLLER,
     HEADLESS_LABEL,
     MANAGED_BY_LABEL,
-    SERVICE_NAME_LABEL,
+    SLICE_SERVICE_LABEL,
     ZONE_LABEL,
 )
 from control.controllers.endpoint_pods import (
@@ -36,7 +36,7 @@ from control.controllers.ranking import is_ready
 Obj = dict[str, Any]
 # kube-controller-manager's --max-endpoints-per-slice.
 MAX_ENDPOINTS_PER_SLICE = 100
-RESERVED_LABELS = (SERVICE_NAME_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL)
+RESERVED_LABELS = (SLICE_SERVICE_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL)
 # The longest valid generateName (a DNS subdomain); the server cuts it before its suffix.
 MAX_GENERATE_PREFIX = 253
 
@@ -74,7 +74,7 @@ def slice_labels(svc: Mapping[str, Any], controller: str = ENDPOINTSLICE_CONTROL
     labels = {k: v for k, v in (_meta(svc).get("labels") or {}).items() if k not in RESERVED_LABELS}
     if is_headless(svc) or not spec_of(svc).get("clusterIP"):
         labels[HEADLESS_LABEL] = ""
-    labels[SERVICE_NAME_LABEL] = _name(svc)
+    labels[SLICE_SERVICE_LABEL] = _name(svc)
     labels[MANAGED_BY_LABEL] = controller
     return labels
 

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from common.wellknown import SERVICE_NAME_LABEL
+from common.wellknown import SLICE_SERVICE_LABEL
 
 DELETION_EXPECTED = -1
 
@@ -23,7 +23,7 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 def service_key(slice_: Mapping[str, Any]) -> str:
     """``namespace/service`` of a slice, by its service-name label ("" without one)."""
     m = _meta(slice_)
-    name = (m.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    name = (m.get("labels") or {}).get(SLICE_SERVICE_LABEL)
     return f"{m.get('namespace') or ''}/{name}" if name else ""
 
 

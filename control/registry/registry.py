@@ -29,6 +29,7 @@ from control.cache.dispatch import Filter
 from control.registry import (
     answers,
     binding,
+    claims,
     deletion,
     freshness,
     noderestriction,
@@ -37,6 +38,7 @@ from control.registry import (
     scale,
 )
 from control.registry import strategies as st
+from control.registry.allocation import ServiceRanges
 from control.registry.filtering import complete
 from control.registry.nodeleases import NodeLeases
 from control.registry.podsecurity import PodSecurityAdmission
@@ -83,6 +85,7 @@ class Registry:
         clock: Callable[[], dt.datetime] = meta.now,
         heartbeats: HeartbeatPolicy | None = None,
         cache: WatchCache | None = None,
+        service_ranges: ServiceRanges | None = None,
     ) -> None:
         self.store = store
         # Node Leases: the renew interval handed out, and the quick path of a renewal.
@@ -94,7 +97,9 @@ class Registry:
         self.pod_security = PodSecurityAdmission(pod_security, allow_privileged)
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
-        self.admission = st.Admission(default_tolerations, self.node_leases.duration)
+        self.admission = st.Admission(
+            default_tolerations, self.node_leases.duration, service_ranges or ServiceRanges()
+        )
         self.clock = clock
 
     # -- reads ----------------------------------------------------------------------------------
@@ -200,12 +205,16 @@ class Registry:
         strategy = st.strategy(rt)
         strategy.prepare_create(rt, obj, self.clock())
         strategy.admit(obj, self.admission)
-        self._validate(rt, obj, None)
-        noderestriction.admit(rt, obj, None)
-        self.pod_security.admit(self.store, rt, obj, None, ns)
+
+        def write(candidate: Obj, held: Sequence[str] | None) -> Obj:
+            self._validate(rt, candidate, None)
+            noderestriction.admit(rt, candidate, None)
+            self.pod_security.admit(self.store, rt, candidate, None, ns)
+            return complete(rt, self.store.create(rt.plural, candidate, claims=held or ()))
+
         warnings: Warnings = strategy.warnings(obj)
         try:
-            created = complete(rt, self.store.create(rt.plural, obj))
+            created = claims.write(self.store, strategy, self.admission, obj, None, write)
             self.node_leases.remember(rt, created)
             return created, warnings
         except errors.AlreadyExistsError:
@@ -349,16 +358,29 @@ class Registry:
         self, rt: ResourceType, obj: Obj, old: Obj, expected: int | None, sub: str
     ) -> Obj:
         if sub == "status":
-            new = st.prepare_status_update(obj, old)
-        elif sub == "finalize":
-            new = st.prepare_finalize(obj, old)
-        else:
-            new = obj
-            strategy = st.strategy(rt)
-            strategy.admit(new, self.admission)  # before the generation is counted from the spec
-            strategy.prepare_update(rt, new, old)
+            return self._store_update(rt, st.prepare_status_update(obj, old), old, expected, sub)
+        if sub == "finalize":
+            return self._store_update(rt, st.prepare_finalize(obj, old), old, expected, sub)
+        strategy = st.strategy(rt)
+        strategy.admit(obj, self.admission)  # before the generation is counted from the spec
+        strategy.prepare_update(rt, obj, old)
+
+        def write(new: Obj, held: Sequence[str] | None) -> Obj:
             self._validate(rt, new, old)
             self.pod_security.admit(self.store, rt, new, old)
+            return self._store_update(rt, new, old, expected, sub, held)
+
+        return claims.write(self.store, strategy, self.admission, obj, old, write)
+
+    def _store_update(
+        self,
+        rt: ResourceType,
+        new: Obj,
+        old: Obj,
+        expected: int | None,
+        sub: str,
+        held: Sequence[str] | None = None,
+    ) -> Obj:
         # The precondition first, as kube-apiserver's GuaranteedUpdate: a stale resourceVersion
         # is a conflict even when the write would change nothing.
         if expected is not None and expected != parse_rv(old["metadata"].get("resourceVersion")):
@@ -367,9 +389,13 @@ class Registry:
             return old
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
-            updated = complete(rt, self.store.update(rt.plural, new, expected_rv=expected))
+            updated = complete(
+                rt, self.store.update(rt.plural, new, expected_rv=expected, claims=held)
+            )
             self.node_leases.remember(rt, updated)
             return updated if sub == "status" else self._remove_if_done(rt, updated)
+        except errors.ClaimTakenError:
+            raise
         except errors.ConflictError:
             raise answers.conflict(rt, old["metadata"]["name"]) from None
         except errors.NotFoundError:

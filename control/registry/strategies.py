@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
 from typing import Any
 
 from common import errors, meta
@@ -29,7 +30,9 @@ from common.services import (
 )
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
-from control.validation import validate
+from control.registry import allocation
+from control.registry.allocation import ServiceRanges
+from control.validation import invalid_error, validate
 from control.validation.discovery import default_endpoint_slice, default_endpoints
 
 Obj = dict[str, Any]
@@ -75,6 +78,8 @@ class Admission:
     default_tolerations: tuple[int, int] | None = None
     # The Lease duration the server hands each node now (``control.registry.nodeleases``).
     node_lease_duration: Callable[[], int] | None = None
+    # Where Services' ClusterIPs and node ports come from.
+    service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
 
 
 class Strategy:
@@ -84,6 +89,8 @@ class Strategy:
     # The field a list or watch may be narrowed to by a store index (pods: spec.nodeName).
     indexed_field: str | None = None
     always_generation = False
+    # Whether objects of the kind hold unique values (store claims: ``allocate``, ``claims``).
+    holds_claims = False
 
     def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         """Set the server-owned metadata and reset what a client may not choose."""
@@ -129,6 +136,27 @@ class Strategy:
     def warnings(self, obj: Obj) -> list[str]:
         """``Warning`` header texts for a create."""
         return []
+
+    def allocate(
+        self,
+        obj: Obj,
+        old: Obj | None,
+        admission: Admission,
+        taken: Callable[[str], Container[str]],
+        rng: random.Random,
+    ) -> set[str]:
+        """Fill in the unique values the object lacks, from those not ``taken`` (by pool);
+        raise the 422 of a requested one out of range; return the claims the client asked
+        for (a taken one is the client's error, a taken pick is picked again)."""
+        return set()
+
+    def claims(self, obj: Obj) -> list[str] | None:
+        """The store claims the object holds (None: its kind holds none)."""
+        return None
+
+    def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
+        """The error of a requested value another object holds."""
+        return errors.ConflictError(f"{claim} is already allocated")
 
     def check_deletable(self, name: str) -> None:
         """Raise when an object of this kind and name may never be deleted."""
@@ -241,6 +269,31 @@ class ServiceStrategy(Strategy):
 
     def default(self, obj: Obj) -> None:
         default_service(obj)
+
+    holds_claims = True
+
+    def allocate(
+        self,
+        obj: Obj,
+        old: Obj | None,
+        admission: Admission,
+        taken: Callable[[str], Container[str]],
+        rng: random.Random,
+    ) -> set[str]:
+        held = set(allocation.claims_of(old)) if old is not None else set()
+        requested = set(allocation.claims_of(obj)) - held
+        ranges = admission.service_ranges
+        causes = allocation.range_causes(obj, requested, ranges)
+        if causes:
+            raise invalid_error("Service", str(obj["metadata"].get("name", "")), causes)
+        allocation.fill(obj, ranges, taken, rng)
+        return requested
+
+    def claims(self, obj: Obj) -> list[str] | None:
+        return allocation.claims_of(obj)
+
+    def claim_taken(self, obj: Obj, claim: str) -> errors.ApiError:
+        return allocation.taken_error(obj, claim)
 
 
 class EndpointSliceStrategy(Strategy):

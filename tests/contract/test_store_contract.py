@@ -289,3 +289,63 @@ def test_watch_ends_at_its_deadline_while_changes_flow(store: Store) -> None:
     assert seen > 0
     # A poll of 5 s, yet the watch stops at the deadline (a little after, under load).
     assert until <= ended < until + 2.0
+
+
+def svc(name: str, ns: str = "default") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns, "uid": f"uid-{name}"}, "spec": {}}
+
+
+def test_claims_are_unique_and_written_with_the_object(store: Store) -> None:
+    store.create("services", svc("a"), claims=["serviceips:10.96.0.5", "nodeports:30080"])
+    assert store.claimed("serviceips") == {"10.96.0.5"}
+    assert store.claimed("nodeports") == {"30080"}
+    before = store.revision()
+    with pytest.raises(errors.ClaimTakenError) as caught:
+        store.create("services", svc("b"), claims=["serviceips:10.96.0.6", "nodeports:30080"])
+    assert caught.value.claim == "nodeports:30080"
+    # Nothing of the refused write is left: no object, no event, no claim.
+    assert store.revision() == before
+    assert store.claimed("serviceips") == {"10.96.0.5"}
+    with pytest.raises(errors.NotFoundError):
+        store.get("services", "default", "b")
+
+
+def test_update_keeps_or_replaces_claims(store: Store) -> None:
+    a = store.create("services", svc("a"), claims=["serviceips:10.96.0.5", "nodeports:30080"])
+    a = store.update("services", a)  # no claims given: kept
+    assert store.claimed("nodeports") == {"30080"}
+    store.create("services", svc("b"), claims=["nodeports:30081"])
+    with pytest.raises(errors.ClaimTakenError):
+        store.update("services", a, claims=["serviceips:10.96.0.5", "nodeports:30081"])
+    assert store.claimed("nodeports") == {"30080", "30081"}
+    store.update("services", a, claims=["serviceips:10.96.0.5"])
+    assert store.claimed("nodeports") == {"30081"}
+    assert store.claimed("serviceips") == {"10.96.0.5"}
+
+
+def test_delete_releases_claims(store: Store) -> None:
+    store.create("services", svc("a"), claims=["serviceips:10.96.0.5"])
+    store.create("services", svc("b", "other"), claims=["serviceips:10.96.0.6"])
+    store.delete("services", "default", "a")
+    assert store.claimed("serviceips") == {"10.96.0.6"}
+    store.create("services", svc("c"), claims=["serviceips:10.96.0.5"])
+    assert store.claimed("serviceips") == {"10.96.0.5", "10.96.0.6"}
+
+
+def test_concurrent_claims_of_one_value_one_wins(store: Store) -> None:
+    won: list[str] = []
+    lost: list[str] = []
+
+    def claim(name: str) -> None:
+        try:
+            store.create("services", svc(name), claims=["serviceips:10.96.0.9"])
+            won.append(name)
+        except errors.ClaimTakenError:
+            lost.append(name)
+
+    threads = [threading.Thread(target=claim, args=(f"s{i}",)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and len(lost) == 15

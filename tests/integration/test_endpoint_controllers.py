@@ -10,7 +10,7 @@ import pytest
 
 from common import errors
 from common.resources import must
-from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
+from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL, SLICE_SERVICE_LABEL
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.gc import GarbageCollector
@@ -75,7 +75,7 @@ class Cluster:
         return svc
 
     def slices_of(self, name: str = "web", ns: str = "default") -> list[Obj]:
-        found = self.registry.list(SLICES, ns, label_selector=f"{SERVICE_NAME_LABEL}={name}")
+        found = self.registry.list(SLICES, ns, label_selector=f"{SLICE_SERVICE_LABEL}={name}")
         return list(found["items"])
 
     def ready_addresses(self, name: str = "web", ns: str = "default") -> list[str]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from common.wellknown import (
     ENDPOINTSLICE_CONTROLLER,
     HEADLESS_LABEL,
     MANAGED_BY_LABEL,
-    SERVICE_NAME_LABEL,
+    SLICE_SERVICE_LABEL,
 )
 from control.controllers.endpoint_pods import find_port, pod_endpoints_changed
 from control.controllers.endpointslice_plan import SlicePlan, plan_slices
+from control.flags import parse_args
 
 Obj = dict[str, Any]
 NODES = {"n1": {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "z1"}}},
@@ -84,7 +87,7 @@ def test_one_slice_with_an_endpoint_per_pod() -> None:
     [s] = plan.create
     assert s["metadata"]["generateName"] == "web-"
     assert s["metadata"]["namespace"] == "ns"
-    assert s["metadata"]["labels"] == {"tier": "front", SERVICE_NAME_LABEL: "web",
+    assert s["metadata"]["labels"] == {"tier": "front", SLICE_SERVICE_LABEL: "web",
                                        MANAGED_BY_LABEL: ENDPOINTSLICE_CONTROLLER}  # fmt: skip
     assert s["metadata"]["ownerReferences"] == [
         {"apiVersion": "v1", "kind": "Service", "name": "web", "uid": "svc-uid",
@@ -229,9 +232,9 @@ def test_new_endpoints_go_to_the_unchanged_slice_they_fill_the_closest() -> None
 def test_service_label_change_relabels_slices() -> None:
     stored = converge(svc(), [pod("web-1")])
     relabelled = svc()
-    relabelled["metadata"]["labels"] = {"tier": "back", SERVICE_NAME_LABEL: "spoof"}
+    relabelled["metadata"]["labels"] = {"tier": "back", SLICE_SERVICE_LABEL: "spoof"}
     [s] = plan_slices(relabelled, [pod("web-1")], NODES, stored).update
-    assert s["metadata"]["labels"][SERVICE_NAME_LABEL] == "web"
+    assert s["metadata"]["labels"][SLICE_SERVICE_LABEL] == "web"
     assert s["metadata"]["labels"]["tier"] == "back"
 
 
@@ -299,3 +302,13 @@ def test_pod_changes_that_matter_to_endpoints() -> None:
     relabelled = copy.deepcopy(old)
     relabelled["metadata"]["labels"] = {"app": "other"}
     assert pod_endpoints_changed(old, relabelled) == (False, True)
+
+
+def test_max_endpoints_per_slice_flag() -> None:
+    assert parse_args([]).max_endpoints_per_slice == 100
+    assert parse_args(["--max-endpoints-per-slice", "1000"]).max_endpoints_per_slice == 1000
+    for bad in ("0", "1001", "x"):
+        with pytest.raises(SystemExit):
+            parse_args(["--max-endpoints-per-slice", bad])
+    pods = [pod(f"web-{i}") for i in range(1, 6)]
+    assert [len(s["endpoints"]) for s in plan_slices(svc(), pods, NODES, [], 2).create] == [2, 2, 1]

@@ -145,3 +145,42 @@ def test_printing() -> None:
                           NOW)  # fmt: skip
     assert cells[:5] == ["web", "ClusterIP", "None", "<none>", "<none>"]
     assert cells[6] == "a=1,b=2"
+
+
+def test_allocation_bands_and_ranges() -> None:
+    import ipaddress
+    import random
+
+    from control.registry.allocation import (
+        ServiceRanges,
+        claims_of,
+        fill,
+        parse_node_port_range,
+        pick_index,
+        range_causes,
+    )
+
+    rng = random.Random(1)
+    # The upper band first, then the lower one once the upper is full.
+    assert pick_index(10, 4, set(), rng) in range(4, 10)
+    assert pick_index(10, 4, set(range(4, 10)), rng) in range(4)
+    assert pick_index(10, 4, set(range(10)), rng) is None
+    ranges = ServiceRanges(ipaddress.ip_network("10.96.0.0/12"))
+    assert (ranges.kubernetes_ip(), ranges.dns_ip()) == ("10.96.0.1", "10.96.0.10")
+    assert ranges.ip_index("10.96.0.0") is None and ranges.ip_index("10.111.255.255") is None
+    assert parse_node_port_range("30000-32767") == (30000, 32767)
+    assert parse_node_port_range("30000+2767") == (30000, 32767)
+    with pytest.raises(ValueError):
+        parse_node_port_range("32767-30000")
+    s = svc(type="NodePort", clusterIPs=["10.96.0.5"], clusterIP="10.96.0.5",
+            ports=[{"port": 80, "nodePort": 30001}, {"port": 81}])  # fmt: skip
+    fill(s, ranges, lambda pool: {"30002"} if pool == "nodeports" else set(), rng)
+    assert s["spec"]["clusterIP"] == "10.96.0.5"
+    second = s["spec"]["ports"][1]["nodePort"]
+    assert second not in (30001, 30002) and 30000 <= second <= 32767
+    assert claims_of(s) == ["serviceips:10.96.0.5", "nodeports:30001", f"nodeports:{second}"]
+    far = svc(clusterIPs=["10.200.0.1"], ports=[{"port": 80, "nodePort": 80}])
+    fields = [c.field for c in range_causes(far, set(claims_of(far)), ranges)]
+    assert fields == ["spec.clusterIPs", "spec.ports[0].nodePort"]
+    # Values held before an update are not checked again (the range may have changed since).
+    assert range_causes(far, set(), ranges) == []

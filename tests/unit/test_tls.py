@@ -105,3 +105,22 @@ def test_ensure_makes_the_ca_once(tmp_path: Path) -> None:
     assert third.ca_cert.read_bytes() == ca  # same CA: join tokens stay valid
     names = tls.sans_of(x509.load_pem_x509_certificate(third.cert.read_bytes()))
     assert {"extra.example", "other.example", "127.0.0.1"} <= names
+
+
+def test_the_serving_certificate_names_the_kubernetes_service() -> None:
+    import argparse
+
+    from control import serverdata
+    from control.flags import parse_args
+
+    args = parse_args([])
+    assert serverdata._service_sans(args) == [
+        "10.96.0.1",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    other = parse_args(["--service-cluster-ip-range", "10.43.0.0/16"])
+    assert serverdata._service_sans(other)[0] == "10.43.0.1"
+    assert serverdata._service_sans(argparse.Namespace()) == []
