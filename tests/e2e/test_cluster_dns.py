@@ -28,7 +28,6 @@ apiVersion: v1
 kind: Service
 metadata: {{name: backend, namespace: {NS}}}
 spec:
-  clusterIP: 10.96.77.7
   selector: {{app: backend}}
   ports: [{{name: http, port: 80, targetPort: 8080}}]
 ---
@@ -182,6 +181,14 @@ def test_service_names_from_a_pod(cluster: Cluster, objects: None, upstream: Non
     lookup(cluster, "elsewhere.example", "NXDOMAIN")  # the upstream's own answer, relayed
     # an ExternalName is a CNAME, followed upstream
     lookup(cluster, f"ext.{ZONE}", "192.0.2.80")
+
+
+def test_the_clusters_own_services(cluster: Cluster, objects: None) -> None:
+    """The API server's ``kubernetes`` and ``kube-dns`` Services, and a PTR for a cluster IP."""
+    wait_for("client running", lambda: running(cluster, "client"))
+    lookup(cluster, "kubernetes.default.svc.cluster.local", "10.96.0.1")
+    lookup(cluster, "kube-dns.kube-system.svc.cluster.local", "10.96.0.10")
+    lookup(cluster, "10.96.0.10", "kube-dns.kube-system.svc.cluster.local")
 
 
 def test_pods_with_hostname_and_subdomain(cluster: Cluster, objects: None) -> None:
