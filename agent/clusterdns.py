@@ -174,27 +174,32 @@ class ClusterDns:
             self.upstreams,
             synced=self.informers.has_synced,
         )
+        self.server = self._listen(resolver, address, stop)
+        if self.server is not None:
+            self.server.start()
+            self.serving.set()
+            log.info("cluster DNS: listening on %s:%d (UDP and TCP)", address, self.server.port)
+            stop.wait()
+            self.server.stop()
+            self.serving.clear()
+        self._release()
+
+    def _listen(self, resolver: Resolver, address: str, stop: threading.Event) -> DnsServer | None:
+        """Bind, retrying while the address is taken (say, by another cluster's agent)."""
         warned = False
         while not stop.is_set():
             try:
-                self.server = DnsServer(resolver, address, self.config.port)
-                break
+                return DnsServer(resolver, address, self.config.port)
             except OSError as e:
                 if not warned:
-                    log.warning("cluster DNS: cannot listen on %s:%d (%s); another cluster on "
-                                "this host may serve it; retrying", address, self.config.port,
-                                os.strerror(e.errno) if e.errno else e)  # fmt: skip
+                    why = os.strerror(e.errno) if e.errno else str(e)
+                    if e.errno == errno.EADDRINUSE:
+                        why += ": another cluster on this host may serve it"
+                    log.warning("cluster DNS: cannot listen on %s:%d (%s); retrying",
+                                address, self.config.port, why)  # fmt: skip
                     warned = True
                 stop.wait(BIND_RETRY)
-        if self.server is None:
-            return
-        self.server.start()
-        self.serving.set()
-        log.info("cluster DNS: listening on %s:%d (UDP and TCP)", address, self.server.port)
-        stop.wait()
-        self.server.stop()
-        self.serving.clear()
-        self._release()
+        return None
 
     def _acquire(self, stop: threading.Event) -> bool:
         """Block until this agent holds the cluster's lock on this host (or ``stop``)."""

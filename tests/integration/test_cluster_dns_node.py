@@ -5,15 +5,20 @@ with the kubelet's event; upstreams come from the flag or the host's resolv.conf
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dnslib import RCODE, DNSRecord
 
 from agent import clusterdns
 from agent.clusterdns import ClusterDns, HostResolvConf
 from agent.config import DnsConfig
+from agent.serviceview import ServiceInformers
 from common.client import ApiClient
 
 POD = {"metadata": {"name": "p", "namespace": "shop", "uid": "u"}, "spec": {}}
@@ -95,3 +100,41 @@ def test_host_resolv_conf_is_read_again_when_it_changes(tmp_path: Path) -> None:
     os.utime(path, (1, 1))  # a different mtime, whatever the clock's resolution
     assert host.upstreams({"10.96.0.10"}) == ["192.0.2.2"]
     assert HostResolvConf(str(tmp_path / "missing")).host().nameservers == ()
+
+
+def test_the_holder_waits_for_a_taken_address_then_serves_and_lets_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", 0))  # another cluster's server, as far as this agent knows
+    port = squatter.getsockname()[1]
+    cluster = f"test-{uuid.uuid4().hex[:8]}"
+    dns = node(tmp_path, cluster, port=port)
+    dns.informers = ServiceInformers(ApiClient("http://127.0.0.1:1"))  # never synced
+    stop = threading.Event()
+    t = threading.Thread(target=dns._serve, args=("127.0.0.1", stop), daemon=True)
+    t.start()
+    try:
+        wait_until(lambda: "another cluster on this host may serve it" in caplog.text)
+        assert not dns.serving.is_set()
+        squatter.close()  # the other cluster goes down: this agent takes the address
+        assert dns.serving.wait(10)
+        raw = DNSRecord.question("web.default.svc.cluster.local").send("127.0.0.1", port,
+                                                                      timeout=5)  # fmt: skip
+        assert DNSRecord.parse(raw).header.rcode == RCODE.SERVFAIL  # ours, still syncing
+    finally:
+        stop.set()
+        t.join(5)
+        squatter.close()
+    assert not dns.serving.is_set()
+    after = node(tmp_path, cluster)
+    assert after._acquire(threading.Event())  # the lock was let go
+    after._release()
+    clusterdns.lock_path(cluster).unlink()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
