@@ -15,7 +15,7 @@ from typing import Any
 
 from common import errors
 from common.controller import Controller
-from common.informer import Handler, key_of
+from common.informer import Handler
 from common.resources import must
 from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL
 from control.controllers.endpoint_pods import selects, service_selector
@@ -142,7 +142,8 @@ class EndpointSliceController(Controller):
         if self.tracker.stale(key, slices):
             # Retried with back-off until the cache has seen the last writes.
             raise errors.ConflictError(f"endpointslices of {key}: the cache is out of date")
-        nodes = {key_of(n): n for n in self.nodes.objects()}
+        names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
+        nodes = {n: node for n in names if (node := self.nodes.get(n)) is not None}
         plan = plan_slices(svc, pods, nodes, slices, self.max_endpoints)
         write_slices(self.registry, self.tracker, namespace, plan)
         if plan.missing_nodes:
