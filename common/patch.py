@@ -23,6 +23,9 @@ MERGE_KEYS: dict[str, str] = {
     "tolerations": "key",
     "addresses": "type",
 }
+# A Service's ports merge by ``port`` (ServiceSpec's patchMergeKey), a container's by
+# ``containerPort``: the items of the list say which one it is.
+OTHER_KEYS: dict[str, str] = {"ports": "port"}
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -75,10 +78,19 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, list) and key in MERGE_KEYS and isinstance(result.get(key), list):
-            result[key] = _merge_list(result[key], value, MERGE_KEYS[key])
+            result[key] = _merge_list(result[key], value, _merge_key(key, value + result[key]))
         else:
             result[key] = strategic_merge_patch(result.get(key), value)
     return result
+
+
+def _merge_key(field: str, items: list[Any]) -> str:
+    first = MERGE_KEYS[field]
+    other = OTHER_KEYS.get(field)
+    keyed = [x for x in items if isinstance(x, dict) and "$patch" not in x]
+    if other and keyed and all(first not in x and other in x for x in keyed):
+        return other
+    return first
 
 
 def _merge_list(current: list[Any], patch: list[Any], key: str) -> list[Any]:

@@ -20,6 +20,8 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    # A Warning every request for this resource gets (kube-apiserver's deprecation notice).
+    deprecation: str = ""
 
     @property
     def api_version(self) -> str:
@@ -95,7 +97,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("all",),
         ("status", "scale"),
     ),
-    ResourceType("Endpoints", "endpoints", "endpoints", "", "v1", True, ("ep",)),
+    ResourceType(
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        "",
+        "v1",
+        True,
+        ("ep",),
+        deprecation="v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+    ),
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),

@@ -23,6 +23,7 @@ from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
+from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
@@ -74,6 +75,7 @@ def default_loops(
         # services, pods, endpointslices, nodes
         EndpointSliceController(registry, informers, max_endpoints=max_endpoints_per_slice),
         EndpointsController(registry, informers),  # services, pods, endpoints
+        MirroringController(registry, informers),  # services, endpoints, endpointslices
     ]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 ROOTS: dict[tuple[str, str], str] = {
     ("v1", "Pod"): "Pod",
     ("v1", "Namespace"): "Namespace",
+    ("v1", "Service"): "Service",
     ("apps/v1", "Deployment"): "Deployment",
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("autoscaling/v1", "Scale"): "Scale",
@@ -113,6 +114,21 @@ MESSAGES: dict[str, str] = {
     "Toleration": "1:key:s 2:operator:s 3:value:s 4:effect:s 5:tolerationSeconds?:i",
     "PodReadinessGate": "1:conditionType:s",
     "Namespace": "1:metadata:ObjectMeta 2:spec:NamespaceSpec",
+    "Service": "1:metadata:ObjectMeta 2:spec:ServiceSpec",
+    "ServiceSpec": (
+        "1:ports:*ServicePort 2:selector:map 3:clusterIP:s 18:clusterIPs:*s 4:type:s "
+        "5:externalIPs:*s 7:sessionAffinity:s 8:loadBalancerIP:s "
+        "9:loadBalancerSourceRanges:*s 10:externalName:s 11:externalTrafficPolicy:s "
+        "12:healthCheckNodePort:i 13:publishNotReadyAddresses:b "
+        "14:sessionAffinityConfig:SessionAffinityConfig 19:ipFamilies:*s "
+        "17:ipFamilyPolicy?:s 20:allocateLoadBalancerNodePorts?:b 21:loadBalancerClass?:s "
+        "22:internalTrafficPolicy?:s 23:trafficDistribution?:s"
+    ),
+    "ServicePort": (
+        "1:name:s 2:protocol:s 6:appProtocol?:s 3:port:i 4:targetPort:intstr 5:nodePort:i"
+    ),
+    "SessionAffinityConfig": "1:clientIP:ClientIPConfig",
+    "ClientIPConfig": "1:timeoutSeconds?:i",
     "NamespaceSpec": "1:finalizers:*s",
     "Scale": "1:metadata:ObjectMeta 2:spec:ScaleSpec",
     "ScaleSpec": "1:replicas:i",

@@ -104,6 +104,8 @@ def dispatch(t: Target) -> ResponseReturnValue:
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
     with recorder.recording(), noderestriction.requested_by(g.user.node):
+        if t.rt.deprecation:
+            recorder.add(t.rt.deprecation)
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)

@@ -149,3 +149,8 @@ create.add_command(namespace)
 create.add_command(deployment)
 create.alias("ns", "namespace")
 create.alias("deploy", "deployment")
+
+from control.cli.services import service  # noqa: E402  (needs this module's _send)
+
+create.add_command(service)
+create.alias("svc", "service")

@@ -11,6 +11,7 @@ import click
 from common import errors
 from common.resources import ResourceType, lookup
 from control.cli.describe_apps import BINDERS
+from control.cli.describe_svc import bind_service
 from control.cli.describers import describer_for
 from control.cli.flags import command
 from control.cli.output import Failed, api_error_message, echo_error
@@ -98,7 +99,7 @@ def describe(
             objs = sorted(listing.get("items") or [], key=lambda o: str(o["metadata"]["name"]))
         for obj in objs:
             events = events_for(client, target.rt, obj) if show_events else None
-            bind = BINDERS.get(target.rt.plural)
+            bind = {**BINDERS, "services": bind_service}.get(target.rt.plural)
             describer = bind(client, obj) if bind else describer_for(target.rt.plural)
             outputs.append(describer(obj, events, session.now()))
     if outputs:

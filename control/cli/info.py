@@ -1,5 +1,6 @@
 """``tkctl version``, ``tkctl api-resources`` (from the server's discovery documents, or tinykube's
-own resource table when the server offers none) and ``tkctl cluster-info``.
+own resource table when the server offers none) and ``tkctl cluster-info`` (the control plane and
+the cluster services, as kubectl prints them).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from typing import Any
 import click
 
 from common import errors
-from common.resources import RESOURCES
+from common.resources import RESOURCES, must
 from common.tabwriter import format_table
+from common.wellknown import CLUSTER_SERVICE_LABEL, SERVICE_NAME_LABEL
 from control.cli.flags import command
 from control.cli.output import CliError, api_error_message, echo_error, render
 from control.cli.session import Client, Session, global_options
@@ -126,12 +128,40 @@ def api_resources(
 @global_options
 @click.pass_obj
 def cluster_info(session: Session) -> None:
-    """Display the address of the control plane."""
+    """Display the addresses of the control plane and of the services labelled
+    kubernetes.io/cluster-service=true in kube-system."""
     client = session.client()
+    services = must("services")
     try:
-        client.request_json("GET", "/version")
+        listing = client.list(
+            services, "kube-system", label_selector=f"{CLUSTER_SERVICE_LABEL}=true"
+        )
     except errors.ApiError as e:
         if type(e).__name__ == "UnreachableError":
             raise
         raise CliError(api_error_message(e)) from e
-    click.echo(f"tinykube control plane is running at {session.config().server}")
+    server = session.config().server
+    click.echo(f"Kubernetes control plane is running at {server}")
+    for svc in sorted(listing.get("items") or [], key=lambda o: str(o["metadata"]["name"])):
+        meta = svc.get("metadata") or {}
+        name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) or meta.get("name", "")
+        click.echo(f"{name} is running at {service_link(server, svc)}")
+    click.echo("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")
+
+
+def service_link(server: str, svc: dict[str, Any]) -> str:
+    """Where ``kubectl cluster-info`` says a cluster service runs: its load balancer, or the API
+    server's proxy path ``services/[scheme:]NAME[:PORTNAME]/proxy``."""
+    meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+    ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if ingress:
+        ip = ingress[0].get("ip") or ingress[0].get("hostname") or ""
+        return " ".join(f"http://{ip}:{p.get('port')}" for p in ports) + " "
+    name = str(meta.get("name", ""))
+    if ports:
+        first = ports[0]
+        scheme = "https" if first.get("name") == "https" or first.get("port") == 443 else ""
+        name = ":".join(part for part in (scheme, name, str(first.get("name") or "")) if part)
+    namespace = meta.get("namespace", "")
+    return f"{server}/api/v1/namespaces/{namespace}/services/{name}/proxy"

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "describe": "control.cli.describe:describe",
     "drain": "control.cli.nodes:drain",
     "exec": "control.cli.exec:exec_",
+    "expose": "control.cli.services:expose",
     "get": "control.cli.get:get",
     "label": "control.cli.label:label",
     "logs": "control.cli.logs:logs",

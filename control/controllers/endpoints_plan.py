@@ -145,6 +145,27 @@ def _repack(
     return out
 
 
+def repack_subsets(subsets: list[Any]) -> list[Obj]:
+    """RepackSubsets of any subsets (an Endpoints object written by hand)."""
+    by_port: dict[PortKey | None, dict[tuple[str, str], bool]] = {}
+    addresses: dict[tuple[str, str], Obj] = {}
+    ports: dict[PortKey, Obj] = {}
+    for subset in subsets:
+        keys: list[PortKey | None] = []
+        for port in subset.get("ports") or []:
+            ports.setdefault(_port_entry(port), port)
+            keys.append(_port_entry(port))
+        pairs = [(a, True) for a in subset.get("addresses") or []]
+        pairs += [(a, False) for a in subset.get("notReadyAddresses") or []]
+        for address, ready in pairs:
+            key = _address_key(address)
+            addresses.setdefault(key, address)
+            for pk in keys or [None]:
+                seen = by_port.setdefault(pk, {})
+                seen[key] = seen.get(key, True) and ready  # not ready always wins
+    return _repack(by_port, addresses, ports)
+
+
 def truncate(subsets: list[Obj]) -> bool:
     """truncateEndpoints: keep at most 1,000 addresses, not-ready ones going first, each subset
     keeping its share; True if any was cut."""

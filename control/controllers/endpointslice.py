@@ -15,7 +15,7 @@ from typing import Any
 
 from common import errors
 from common.controller import Controller
-from common.informer import Handler, key_of
+from common.informer import Handler
 from common.resources import must
 from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL
 from control.controllers.endpoint_pods import selects, service_selector
@@ -142,30 +142,33 @@ class EndpointSliceController(Controller):
         if self.tracker.stale(key, slices):
             # Retried with back-off until the cache has seen the last writes.
             raise errors.ConflictError(f"endpointslices of {key}: the cache is out of date")
-        nodes = {key_of(n): n for n in self.nodes.objects()}
+        names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
+        nodes = {n: node for n in names if (node := self.nodes.get(n)) is not None}
         plan = plan_slices(svc, pods, nodes, slices, self.max_endpoints)
-        self._apply(namespace, plan)
+        write_slices(self.registry, self.tracker, namespace, plan)
         if plan.missing_nodes:
             raise errors.ConflictError(
                 f"service {key}: skipped pods on Nodes not found: {', '.join(plan.missing_nodes)}"
             )
 
-    def _apply(self, namespace: str, plan: SlicePlan) -> None:
-        """finalize: creates, then updates, then deletes (a terminating namespace refuses the
-        creates: nothing is left to do there)."""
-        for s in plan.create:
-            try:
-                created, _ = self.registry.create(ENDPOINTSLICES, namespace, s)
-            except errors.ForbiddenError as e:
-                if "being terminated" in e.message:
-                    return
-                raise
-            self.tracker.update(created)
-        for s in plan.update:
-            name = s["metadata"]["name"]
-            self.tracker.update(self.registry.replace(ENDPOINTSLICES, namespace, name, s))
-        for s in plan.delete:
-            options = {"preconditions": {"uid": s["metadata"].get("uid")}}
-            self.tracker.expect_deletion(s)
-            with contextlib.suppress(errors.NotFoundError):
-                self.registry.delete(ENDPOINTSLICES, namespace, s["metadata"]["name"], options)
+
+def write_slices(
+    registry: Registry, tracker: SliceTracker, namespace: str, plan: SlicePlan
+) -> None:
+    """finalize: creates, then updates, then deletes, each remembered by ``tracker`` (a
+    terminating namespace refuses the creates: nothing is left to do there)."""
+    for s in plan.create:
+        try:
+            created, _ = registry.create(ENDPOINTSLICES, namespace, s)
+        except errors.ForbiddenError as e:
+            if "being terminated" in e.message:
+                return
+            raise
+        tracker.update(created)
+    for s in plan.update:
+        tracker.update(registry.replace(ENDPOINTSLICES, namespace, s["metadata"]["name"], s))
+    for s in plan.delete:
+        options = {"preconditions": {"uid": s["metadata"].get("uid")}}
+        tracker.expect_deletion(s)
+        with contextlib.suppress(errors.NotFoundError):
+            registry.delete(ENDPOINTSLICES, namespace, s["metadata"]["name"], options)

@@ -76,7 +76,9 @@ def test_a_service_publishes_its_ready_pods(cluster: Cluster) -> None:
             "items"
         ]
         assert s["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]
-        table = cluster.tkctl("get", "endpoints", "ep-web").stdout.splitlines()
+        got = cluster.tkctl("get", "endpoints", "ep-web")
+        assert "Warning: v1 Endpoints is deprecated in v1.33+" in got.stderr
+        table = got.stdout.splitlines()
         assert table[0].split() == ["NAME", "ENDPOINTS", "AGE"]
         assert table[1].split()[1] == ",".join(f"{ip}:8080" for ip in ips)
         table = cluster.tkctl("get", "endpointslices").stdout.splitlines()

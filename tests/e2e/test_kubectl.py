@@ -206,3 +206,58 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+SERVICE_YAML = """apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec:
+  type: NodePort
+  selector: {app: app}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"""
+
+
+def test_services(kubectl: Kubectl, tmp_path: Path) -> None:
+    listed = kubectl.run("get", "svc", "-A")
+    assert header(listed) == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
+                              "PORT(S)", "AGE"]  # fmt: skip
+    kubernetes = ["default", "kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    assert rows(listed)[0][:6] == kubernetes
+    assert rows(listed)[1][:6] == ["kube-system", "kube-dns", "ClusterIP", "10.96.0.10",
+                                   "<none>", "53/UDP,53/TCP,9153/TCP"]  # fmt: skip
+    made = kubectl.run("create", "service", "nodeport", "np", "--tcp=80:8080",
+                       "--node-port=30080")  # fmt: skip
+    assert made.strip() == "service/np created"
+    refused = kubectl.run("create", "service", "nodeport", "np2", "--tcp=80",
+                          "--node-port=30080", ok=False)  # fmt: skip
+    assert refused.strip() == (
+        'error: failed to create NodePort service: Service "np2" is invalid: '
+        "spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"
+    )
+    kubectl.run("create", "deployment", "exposed", "--image=tinykube/web:1", "--port=80")
+    exposed = kubectl.run("expose", "deployment", "exposed", "--port=8080", "--target-port=80",
+                          "--type=NodePort")  # fmt: skip
+    assert exposed.strip() == "service/exposed exposed"
+    wide = kubectl.run("get", "svc", "exposed", "-o", "wide")
+    assert rows(wide)[0][1] == "NodePort" and rows(wide)[0][6] == "app=exposed"
+    f = tmp_path / "svc.yaml"
+    f.write_text(SERVICE_YAML)
+    assert kubectl.run("apply", "-f", str(f)).strip() == "service/app created"
+    before = json.loads(kubectl.run("get", "svc", "app", "-o", "json"))["spec"]
+    f.write_text(SERVICE_YAML.replace("8080", "9090"))
+    assert kubectl.run("apply", "-f", str(f)).strip() == "service/app configured"
+    after = json.loads(kubectl.run("get", "svc", "app", "-o", "json"))["spec"]
+    assert after["ports"][0]["targetPort"] == 9090
+    assert (after["clusterIP"], after["ports"][0]["nodePort"]) == (
+        before["clusterIP"], before["ports"][0]["nodePort"])  # fmt: skip
+    changed = kubectl.run("patch", "svc", "app", "-p", '{"spec":{"clusterIP":"10.96.5.5"}}',
+                          ok=False)  # fmt: skip
+    assert "spec.clusterIPs[0]: Invalid value" in changed and "may not change once set" in changed
+    info = kubectl.run("cluster-info")
+    assert "Kubernetes control plane is running at https://" in info
+    assert "/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy" in info
+    described = kubectl.run("describe", "svc", "np")
+    assert "NodePort:                 80-8080  30080/TCP" in described
+    kubectl.run("delete", "svc", "np", "app", "exposed")
+    kubectl.run("delete", "deployment", "exposed")

@@ -140,3 +140,14 @@ def test_kubectl_get_columns(api: Api) -> None:
         "Name", "AddressType", "Ports", "Endpoints", "Age",
     ]  # fmt: skip
     assert table["rows"][0]["cells"][:4] == ["web-abcde", "IPv4", "8080", "10.244.0.5"]
+
+
+def test_every_endpoints_request_is_warned_of_the_deprecation(api: Api) -> None:
+    warning = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'
+    resp = api.client.post(ENDPOINTS, json=endpoints(), headers=api.headers)
+    assert resp.status_code == 201 and resp.headers.getlist("Warning") == [warning]
+    for path in (ENDPOINTS, f"{ENDPOINTS}/web"):
+        resp = api.client.get(path, headers=api.headers)
+        assert resp.status_code == 200 and resp.headers.getlist("Warning") == [warning]
+    resp = api.client.get(SLICES, headers=api.headers)
+    assert resp.headers.getlist("Warning") == []

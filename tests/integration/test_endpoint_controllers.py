@@ -14,6 +14,7 @@ from common.wellknown import ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL, SLICE_S
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.gc import GarbageCollector
+from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -30,6 +31,7 @@ class Cluster:
         self.informers = SharedInformers(registry)
         self.slices = EndpointSliceController(registry, self.informers)
         self.endpoints = EndpointsController(registry, self.informers)
+        self.mirroring = MirroringController(registry, self.informers)
         self.gc = GarbageCollector(registry, self.informers)
         self.namespaces = NamespaceController(registry, self.informers)
         self.started = False
@@ -39,14 +41,15 @@ class Cluster:
         """Rounds of list-then-sync until no controller has anything queued."""
         if not self.started:  # a term starts on synced caches with every key queued
             pump(self.informers)
-            for c in (self.slices, self.endpoints):
+            for c in (self.slices, self.endpoints, self.mirroring):
                 for key in c.initial() if c.initial else ():
                     c.queue.add(key)
             self.started = True
         for _ in range(rounds):
             pump(self.informers)
-            synced = [drain(c) for c in (self.slices, self.endpoints, self.gc, self.namespaces)]
-            if not any(synced) and all(len(c.queue) == 0 for c in (self.slices, self.endpoints)):
+            loops = (self.slices, self.endpoints, self.mirroring)
+            synced = [drain(c) for c in (*loops, self.gc, self.namespaces)]
+            if not any(synced) and all(len(c.queue) == 0 for c in loops):
                 return
         pump(self.informers)
 
@@ -280,3 +283,62 @@ def test_namespace_delete_removes_everything(cluster: Cluster) -> None:
     assert cluster.endpoints_of(ns="shop") is None
     with pytest.raises(errors.NotFoundError):
         cluster.registry.get(NAMESPACES, "", "shop")
+
+
+def mirrored(cluster: Cluster, name: str = "db") -> list[Obj]:
+    return [
+        s
+        for s in cluster.slices_of(name)
+        if s["metadata"]["labels"][MANAGED_BY_LABEL] == "endpointslicemirroring-controller.k8s.io"
+    ]
+
+
+def manual_endpoints(*ips: str, **labels: str) -> Obj:
+    subset = {"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "pg", "port": 5432}]}
+    return {"metadata": {"name": "db", "labels": labels}, "subsets": [subset]}
+
+
+def test_endpoints_written_by_hand_are_mirrored_into_slices(cluster: Cluster) -> None:
+    cluster.service("db", selector=None, ports=[{"name": "pg", "port": 5432}])
+    ep, _ = cluster.registry.create(ENDPOINTS, "default", manual_endpoints("192.168.5.1"))
+    cluster.settle()
+    [s] = mirrored(cluster)
+    assert s["endpoints"] == [{"addresses": ["192.168.5.1"], "conditions": {"ready": True}}]
+    assert s["ports"] == [{"name": "pg", "port": 5432, "protocol": "TCP"}]
+    assert s["metadata"]["ownerReferences"][0]["uid"] == ep["metadata"]["uid"]
+    assert cluster.endpoints_of("db") is not None  # the Endpoints controller leaves it alone
+    ep = cluster.registry.get(ENDPOINTS, "default", "db")
+    ep["subsets"][0]["addresses"].append({"ip": "192.168.5.2"})
+    cluster.registry.replace(ENDPOINTS, "default", "db", ep)
+    cluster.settle()
+    [again] = mirrored(cluster)
+    assert again["metadata"]["name"] == s["metadata"]["name"]
+    assert [e["addresses"][0] for e in again["endpoints"]] == ["192.168.5.1", "192.168.5.2"]
+    cluster.registry.delete(ENDPOINTS, "default", "db", {})
+    cluster.settle()
+    assert cluster.slices_of("db") == []
+
+
+def test_nothing_is_mirrored_when_marked_or_for_a_service_with_a_selector(
+    cluster: Cluster,
+) -> None:
+    cluster.service("db", selector=None)
+    body = manual_endpoints("192.168.5.1", **{"endpointslice.kubernetes.io/skip-mirror": "true"})
+    cluster.registry.create(ENDPOINTS, "default", body)
+    cluster.service("web")
+    cluster.pod("web-1")
+    cluster.settle()
+    assert cluster.slices_of("db") == []
+    assert [s["metadata"]["labels"][MANAGED_BY_LABEL] for s in cluster.slices_of("web")] == [
+        ENDPOINTSLICE_CONTROLLER
+    ]
+
+
+def test_mirrored_slices_go_with_their_service(cluster: Cluster) -> None:
+    cluster.service("db", selector=None)
+    cluster.registry.create(ENDPOINTS, "default", manual_endpoints("192.168.5.1"))
+    cluster.settle()
+    assert mirrored(cluster)
+    cluster.registry.delete(SERVICES, "default", "db", {})
+    cluster.settle()
+    assert cluster.slices_of("db") == []

@@ -69,3 +69,16 @@ def test_json_patch_ops_and_errors() -> None:
         json_patch(doc, [{"op": "remove", "path": "/nope"}])
     with pytest.raises(errors.BadRequestError):
         json_patch(doc, {"op": "add"})
+
+
+def test_service_ports_merge_by_port() -> None:
+    """kubectl apply of a Service whose targetPort changed: ServiceSpec.ports merges by port."""
+    svc = {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 31000},
+                              {"name": "m", "port": 9153, "targetPort": 9153}]}}  # fmt: skip
+    out = strategic_merge_patch(svc, {"spec": {"ports": [{"port": 80, "targetPort": 9090}]}})
+    assert out["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": 9090, "nodePort": 31000},
+        {"name": "m", "port": 9153, "targetPort": 9153},
+    ]
+    gone = strategic_merge_patch(svc, {"spec": {"ports": [{"port": 9153, "$patch": "delete"}]}})
+    assert [p["port"] for p in gone["spec"]["ports"]] == [80]
