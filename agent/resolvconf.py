@@ -61,20 +61,23 @@ class PodDns:
 
 
 def parse(text: str) -> ResolvConf:
+    """The kubelet's parseResolvConf: every ``nameserver``; the last ``search`` line (``.`` and
+    trailing dots dropped); ``options`` of every line, a later one replacing an earlier of the
+    same name. Other lines (``domain``, ``sortlist``) are not carried into pods."""
     nameservers: list[str] = []
     searches: list[str] = []
-    options: list[str] = []
+    options: dict[str, str] = {}
     for raw in text.splitlines():
         words = raw.split("#", 1)[0].split(";", 1)[0].split()
         if not words:
             continue
         if words[0] == "nameserver" and len(words) > 1:
             nameservers.append(words[1])
-        elif words[0] in ("search", "domain"):
-            searches = [w.rstrip(".") or "." for w in words[1:]]
+        elif words[0] == "search":
+            searches = [w.rstrip(".") for w in words[1:] if w != "."]
         elif words[0] == "options":
-            options = words[1:]
-    return ResolvConf(tuple(nameservers), tuple(searches), tuple(options))
+            options |= {w.split(":", 1)[0]: w for w in words[1:]}
+    return ResolvConf(tuple(nameservers), tuple(searches), tuple(options.values()))
 
 
 def is_loopback(address: str) -> bool:

@@ -36,8 +36,9 @@ def test_parse_keeps_every_nameserver_and_the_last_search_and_options() -> None:
         )
         == HOST
     )
-    assert parse("search a\nsearch b c.\n").searches == ("b", "c")
-    assert parse("domain x.example\n").searches == ("x.example",)
+    assert parse("search a\nsearch b c. .\n").searches == ("b", "c")
+    assert parse("domain x.example\n").searches == ()  # the kubelet reads no domain line
+    assert parse("options ndots:2 rotate\noptions ndots:3\n").options == ("ndots:3", "rotate")
 
 
 def test_cluster_first_is_the_default() -> None:
