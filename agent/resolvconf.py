@@ -176,12 +176,10 @@ def fit_limits(conf: ResolvConf) -> tuple[ResolvConf, list[tuple[str, str]]]:
     if len(servers) > MAX_NAMESERVERS:
         servers = servers[:MAX_NAMESERVERS]
         warnings.append(("DNSConfigForming", NAMESERVERS_OMITTED + " ".join(servers)))
-    searches = [s for s in conf.searches if len(s) <= MAX_DOMAIN_CHARS]
-    cut = False
-    if len(searches) > MAX_SEARCHES:
-        searches, cut = searches[:MAX_SEARCHES], True
+    searches = list(conf.searches[:MAX_SEARCHES])  # first the count, then the long ones
+    searches = [s for s in searches if len(s) <= MAX_DOMAIN_CHARS]
     while searches and len(" ".join(searches)) > MAX_SEARCH_CHARS:
-        searches, cut = searches[:-1], True
-    if cut or len(searches) != len(conf.searches):
+        searches.pop()
+    if len(searches) != len(conf.searches):
         warnings.append(("DNSConfigForming", SEARCHES_OMITTED + " ".join(searches)))
     return ResolvConf(servers, tuple(searches), conf.options), warnings

@@ -132,6 +132,11 @@ def test_limits_cut_nameservers_and_searches_with_events() -> None:
     )
     assert warnings[1][1].startswith("Search Line limits were exceeded, some search paths")
     assert fit_limits(ResolvConf(("1.1.1.1",), ("a",))) == (ResolvConf(("1.1.1.1",), ("a",)), [])
+    # 2048 characters at most: paths cut from the end
+    long = tuple(f"{i:02d}" + "x" * 68 for i in range(32))
+    fitted, warnings = fit_limits(ResolvConf(("1.1.1.1",), long))
+    assert fitted.searches == long[:28] and len(" ".join(fitted.searches)) <= 2048
+    assert [r for r, _ in warnings] == ["DNSConfigForming"]
 
 
 def test_upstreams_skip_the_cluster_dns_and_see_through_a_loopback_stub() -> None:
