@@ -128,17 +128,17 @@ def pod_dns(
     if policy == "ClusterFirst" and not cluster_dns:
         warnings.append(("MissingClusterDNS", f'pod: "{_pod_ref(pod)}". {MISSING_CLUSTER_DNS}'))
         policy = "Default"
-    if policy == "Default" and not dns_config:
-        return PodDns(None, tuple(warnings))  # the engine copies the host's file, as Default
     if policy == "ClusterFirst":
         ns = str((pod.get("metadata") or {}).get("namespace") or "default")
         domain = cluster_domain.strip(".")
         cluster_search = [f"{ns}.svc.{domain}", f"svc.{domain}", domain] if domain else []
         searches = _omit_duplicates([*cluster_search, *host.searches])
         base = ResolvConf(cluster_dns, tuple(searches), DEFAULT_OPTIONS)
-    elif policy == "Default":
-        base = ResolvConf(tuple(s for s in host.nameservers if not is_loopback(s)),
-                          host.searches, host.options)  # fmt: skip
+    elif policy == "Default":  # the --resolv-conf file, less what a container cannot reach
+        servers = tuple(s for s in host.nameservers if not is_loopback(s))
+        if not servers and not dns_config:
+            return PodDns(None, tuple(warnings))  # the engine's fallback, as Docker does
+        base = ResolvConf(servers, host.searches, host.options)
     else:
         base = ResolvConf()
     if dns_config:

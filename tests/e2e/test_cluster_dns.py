@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSServer
 
+from agent.resolvconf import is_loopback, parse
 from tests.e2e.conftest import Cluster, wait_for
 
 NS = "dns-e2e"
@@ -78,6 +80,14 @@ kind: Pod
 metadata: {{name: client, namespace: {NS}}}
 spec:
   terminationGracePeriodSeconds: 1
+  containers: [{{name: c, image: "tinykube/sleeper:1"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostdns, namespace: {NS}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: Default
   containers: [{{name: c, image: "tinykube/sleeper:1"}}]
 ---
 apiVersion: v1
@@ -161,6 +171,12 @@ def test_pod_resolv_conf_as_the_kubelet_writes_it(cluster: Cluster, objects: Non
     assert "nameserver 192.0.2.1" in custom
     assert "search my.dns.search.suffix" in custom
     assert "options ndots:2 edns0" in custom
+    wait_for("hostdns running", lambda: running(cluster, "hostdns"))
+    host = sh(cluster, "hostdns", "cat /etc/resolv.conf")
+    assert "10.96.0.10" not in host and "ndots:5" not in host
+    for server in parse(Path("/etc/resolv.conf").read_text()).nameservers:
+        if not is_loopback(server):
+            assert f"nameserver {server}" in host.splitlines()
 
 
 def test_service_names_from_a_pod(cluster: Cluster, objects: None, upstream: None) -> None:

@@ -18,6 +18,7 @@ from dnslib import RCODE, DNSRecord
 from agent import clusterdns
 from agent.clusterdns import ClusterDns, HostResolvConf
 from agent.config import DnsConfig
+from agent.resolvconf import ResolvConf
 from agent.serviceview import ServiceInformers
 from common.client import ApiClient
 
@@ -73,7 +74,7 @@ def test_without_the_address_pods_get_the_host_resolver(
     assert not dns.available
     assert "cannot put 10.96.0.10 on interface tinykube-dns (the agent is not root)" in caplog.text
     got = dns.pod_dns(POD)
-    assert got.config is None  # the engine's copy of the host's file
+    assert got.config is not None and got.config.nameservers == ("192.0.2.53",)  # the host's
     assert [reason for reason, _ in got.warnings] == ["MissingClusterDNS"]
     assert dns.informers is None  # nothing watched, nothing served
 
@@ -82,7 +83,7 @@ def test_no_cluster_dns_configured_serves_nothing(tmp_path: Path) -> None:
     dns = node(tmp_path, "c1", cluster_dns=())
     dns.start(threading.Event())
     assert dns.informers is None
-    assert dns.pod_dns(POD).config is None
+    assert dns.pod_dns(POD).config == ResolvConf(("192.0.2.53",), ("corp.example",))
 
 
 def test_upstreams_from_the_flag_or_the_hosts_file(tmp_path: Path) -> None:

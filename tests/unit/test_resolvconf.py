@@ -59,8 +59,11 @@ def test_cluster_first_with_another_domain_omits_duplicate_searches() -> None:
     assert got.config.searches == ("shop.svc.tiny.test", "svc.tiny.test", "tiny.test")
 
 
+HOST_FILE = ResolvConf(("192.0.2.53",), ("corp.example", "lab.example"), ("edns0", "timeout:2"))
+
+
 def test_host_network_pods_use_the_host_unless_cluster_first_with_host_net() -> None:
-    assert pod_dns(pod(hostNetwork=True), HOST, CLUSTER_DNS) == PodDns(None)
+    assert pod_dns(pod(hostNetwork=True), HOST, CLUSTER_DNS) == PodDns(HOST_FILE)
     got = pod_dns(pod(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet"), HOST, CLUSTER_DNS)
     assert got.config is not None and got.config.nameservers == CLUSTER_DNS
     # without hostNetwork, ClusterFirstWithHostNet is ClusterFirst
@@ -69,8 +72,11 @@ def test_host_network_pods_use_the_host_unless_cluster_first_with_host_net() -> 
     )
 
 
-def test_default_policy_leaves_the_hosts_file() -> None:
-    assert pod_dns(pod(dnsPolicy="Default"), HOST, CLUSTER_DNS) == PodDns(None)
+def test_default_policy_is_the_resolv_conf_file_less_loopback() -> None:
+    assert pod_dns(pod(dnsPolicy="Default"), HOST, CLUSTER_DNS) == PodDns(HOST_FILE)
+    # nothing a container can reach: the engine's own fallback, as Docker does
+    stub = parse("nameserver 127.0.0.53\n")
+    assert pod_dns(pod(dnsPolicy="Default"), stub, CLUSTER_DNS) == PodDns(None)
 
 
 def test_default_policy_with_dns_config_starts_from_the_host_minus_loopback() -> None:
@@ -108,7 +114,7 @@ def test_dns_config_is_appended_to_cluster_first_and_the_pods_options_win() -> N
 
 def test_missing_cluster_dns_falls_back_to_default_with_the_kubelets_event() -> None:
     got = pod_dns(pod(), HOST, ())
-    assert got.config is None
+    assert got.config == HOST_FILE
     ((reason, message),) = got.warnings
     assert reason == "MissingClusterDNS"
     assert message == (
