@@ -10,6 +10,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from dnslib import OPCODE, QTYPE, RCODE, DNSError, DNSRecord
 
 from agent.dnsanswer import Zone, answer
 from agent.serviceview import ServiceView
+from common import metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,34 +57,51 @@ class Resolver:
         synced: Callable[[], bool] = lambda: True,
     ) -> None:
         self.synced = synced  # until the caches are filled, cluster names get SERVFAIL
+        self.server = "dns://:53"  # the metrics' server label; DnsServer sets where it listens
         self.view = view
         self.zone = zone
         self.upstreams = upstreams
         self.timeout = timeout
 
     def handle(self, data: bytes, tcp: bool) -> bytes | None:
-        """The reply to send, or None for a packet too broken to answer."""
+        """The reply to send, or None for a packet too broken to answer; counted in CoreDNS's
+        metrics (the zone is the cluster domain's or ``.`` for what went upstream)."""
+        start = time.perf_counter()
+        reply, zone, qtype = self._handle(data, tcp)
+        if reply is not None:
+            proto = "tcp" if tcp else "udp"
+            metrics.DNS_REQUESTS.labels(self.server, zone, proto, qtype).inc()
+            rcode = RCODE.get(reply[3] & 0xF) if len(reply) > 3 else "FORMERR"
+            metrics.DNS_RESPONSES.labels(self.server, zone, rcode).inc()
+            metrics.DNS_REQUEST_DURATION.labels(self.server, zone, qtype).observe(
+                metrics.since(start)
+            )
+        return reply
+
+    def _handle(self, data: bytes, tcp: bool) -> tuple[bytes | None, str, str]:
         try:
             query = DNSRecord.parse(data)
         except (DNSError, ValueError, IndexError, struct.error):
-            return _formerr(data)
+            return _formerr(data), ".", "other"
         if query.header.qr:
-            return None  # a reply sent to us: never answer one
+            return None, ".", "other"  # a reply sent to us: never answer one
+        qtype = str(QTYPE.get(query.q.qtype)) if query.questions else "other"
+        zone = self.zone.domain.strip(".") + "."
         if query.header.opcode != OPCODE.QUERY:
-            return _refuse(query, RCODE.NOTIMP)  # no NOTIFY, no UPDATE: CoreDNS's answer too
+            return _refuse(query, RCODE.NOTIMP), ".", qtype  # no NOTIFY or UPDATE, as CoreDNS
         try:
             reply = self._local(query, 0)
         except Exception:  # an object the view holds that this server cannot read
             log.exception("cluster DNS: answering %s failed", query.q.qname)
-            return _refuse(query, RCODE.SERVFAIL)
+            return _refuse(query, RCODE.SERVFAIL), zone, qtype
         if reply is None:
-            return self.forward(data, tcp) or _refuse(query, RCODE.SERVFAIL)
+            return self.forward(data, tcp) or _refuse(query, RCODE.SERVFAIL), ".", qtype
         if not self.synced():  # an empty cache would deny names that exist: ask again later
-            return _refuse(query, RCODE.SERVFAIL)
+            return _refuse(query, RCODE.SERVFAIL), zone, qtype
         packed: bytes = reply.pack()
         if not tcp and len(packed) > _udp_limit(query):
             packed = reply.truncate().pack()
-        return packed
+        return packed, zone, qtype
 
     def _local(self, query: DNSRecord, depth: int) -> DNSRecord | None:
         reply = answer(query, self.view, self.zone)
@@ -240,6 +259,7 @@ class DnsServer:
         self.udp.resolver = self.tcp.resolver = resolver
         self.address = address
         self.port = int(self.udp.server_address[1])
+        resolver.server = f"dns://{address}:{self.port}"
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:

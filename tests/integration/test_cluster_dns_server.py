@@ -16,6 +16,7 @@ from dnslib.server import BaseResolver, DNSServer
 from agent.dnsanswer import Zone
 from agent.dnsserver import DnsServer, Resolver, parse_upstream
 from agent.serviceview import ServiceView
+from common import metrics
 
 
 class FakeUpstream(BaseResolver):  # type: ignore[misc]
@@ -121,6 +122,25 @@ def test_external_name_is_followed_upstream(server: DnsServer) -> None:
         ("CNAME", "www.example.com."),
         ("A", "192.0.2.80"),
     ]
+
+
+def test_queries_are_counted_as_coredns_counts_them(server: DnsServer) -> None:
+    def sample(name: str, **labels: str) -> float:
+        labels = {"server": f"dns://127.0.0.1:{server.port}", **labels}
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    local = {"zone": "cluster.local.", "proto": "udp", "type": "A"}
+    before = sample("coredns_dns_requests_total", **local)
+    nx = sample("coredns_dns_responses_total", zone="cluster.local.", rcode="NXDOMAIN")
+    up = sample("coredns_dns_requests_total", zone=".", proto="tcp", type="A")
+    ask(server, "web.default.svc.cluster.local")
+    ask(server, "nope.default.svc.cluster.local")
+    ask(server, "www.example.com", tcp=True)
+    assert sample("coredns_dns_requests_total", **local) == before + 2
+    assert sample("coredns_dns_responses_total", zone="cluster.local.", rcode="NXDOMAIN") == nx + 1
+    assert sample("coredns_dns_requests_total", zone=".", proto="tcp", type="A") == up + 1
+    count = sample("coredns_dns_request_duration_seconds_count", zone=".", type="A")
+    assert count >= 1
 
 
 def test_a_large_answer_is_truncated_over_udp_and_whole_over_tcp(server: DnsServer) -> None:
