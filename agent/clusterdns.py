@@ -113,6 +113,12 @@ def lock_path(cluster: str) -> Path:
     return base / f"dns-{cluster}.lock"
 
 
+def forget(cluster: str) -> None:
+    """Remove the cluster's lock file (``tinykube down``, once its agents are gone)."""
+    with contextlib.suppress(OSError):
+        lock_path(cluster).unlink()
+
+
 class ClusterDns:
     """The node's part of cluster DNS: pods' resolv.conf, and the server when this agent holds
     the host's lock. ``available`` is whether pods may be told to use the cluster address."""

@@ -18,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent import join, routes, seccomp, sysctls, tokenflags
+from agent import clusterdns, join, routes, seccomp, sysctls, tokenflags
 from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
@@ -143,6 +143,8 @@ def cleanup(argv: list[str]) -> int:
     except ContainerRuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if not args.node_name:  # the cluster is going: its DNS lock file too
+        clusterdns.forget(args.cluster_id)
     print(f"removed {len(containers)}")
     return 0
 

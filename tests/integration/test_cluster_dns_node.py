@@ -49,8 +49,10 @@ def test_one_agent_per_cluster_holds_the_lock_and_the_next_takes_over(tmp_path: 
     stop_second.set()
     second._release()
     other._release()
-    clusterdns.lock_path(cluster).unlink()
-    clusterdns.lock_path(f"other-{cluster}").unlink()
+    clusterdns.forget(cluster)  # tinykube down
+    clusterdns.forget(f"other-{cluster}")
+    assert not clusterdns.lock_path(cluster).exists()
+    clusterdns.forget(cluster)  # nothing left to remove: no error
 
 
 def test_a_stopped_waiter_gives_up(tmp_path: Path) -> None:
