@@ -15,6 +15,18 @@ RESYNC_SECONDS = 60.0
 DEFAULT_WORKERS = 16
 
 
+@dataclass(frozen=True)
+class DnsConfig:
+    """Cluster DNS: the kubelet's --cluster-dns/--cluster-domain/--resolv-conf, and the server."""
+
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)  # the kube-dns Service's ClusterIP
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
+    upstreams: tuple[str, ...] = ()  # "IP[:PORT]"; none: the host's resolv.conf
+    serve: bool = False  # run the node-local server: the agent process does, in-process ones not
+    port: int = 53
+
+
 @dataclass
 class AgentConfig:
     server: str
@@ -41,3 +53,4 @@ class AgentConfig:
     # agent built in a test process leaves the host alone).
     service_proxy: bool = False
     pod_bridge: str = "docker0"  # the bridge of the engine's default network, where pods are
+    dns: DnsConfig = field(default_factory=DnsConfig)

@@ -24,6 +24,7 @@ from typing import Any
 from agent import podconfig, sysctls
 from agent import runtime as rt
 from agent.apis import NAMESPACES, PODS
+from agent.clusterdns import ClusterDns
 from agent.config import AgentConfig
 from agent.events import EventRecorder, EventSender
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
@@ -88,6 +89,7 @@ class Agent:
 
     def start(self) -> None:
         self.prepare()
+        self.cluster_dns.start(self.stopping)
         for loop in self.periodic:
             self._spawn(loop.name, functools.partial(self._every, loop))
         if self.proxy is not None:
@@ -140,6 +142,7 @@ class Agent:
         recorder = EventRecorder(self.client, cfg.node_name, sender=sender)
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
+        self.cluster_dns = ClusterDns(self.client, cfg.dns, self.cluster)
         self.syncer = PodSyncer(
             self.client,
             self.runtime,
@@ -152,6 +155,7 @@ class Agent:
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
             config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
+            dns=self.cluster_dns.pod_dns,
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.

@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from agent import join, routes, seccomp, sysctls, tokenflags
-from agent.config import DEFAULT_WORKERS, AgentConfig
+from agent import clusterdns, join, routes, seccomp, sysctls, tokenflags
+from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.join import default_data_dir
 from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
@@ -90,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="leave this host's iptables alone (no kube-proxy)")  # fmt: skip
     p.add_argument("--pod-bridge", default="docker0", metavar="IF",
                    help="the bridge the pods' network uses (default: %(default)s)")  # fmt: skip
+    add_dns_flags(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     args.allowed_unsafe_sysctls = tuple(s for s in args.allowed_unsafe_sysctls.split(",") if s)
@@ -99,6 +100,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--allowed-unsafe-sysctls: {e}")
     args.token = tokenflags.require(p, args)
     return args
+
+
+def add_dns_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster-dns", default=",".join(DnsConfig.cluster_dns), metavar="IPS",
+                   help="comma-separated DNS server addresses pods are given; the first is "
+                   "served on this host (default: %(default)s; empty: none)")  # fmt: skip
+    p.add_argument("--cluster-domain", default=DnsConfig.cluster_domain, metavar="DOMAIN")
+    p.add_argument("--resolv-conf", default=DnsConfig.resolv_conf, metavar="FILE",
+                   help="the host resolver file: pods with dnsPolicy Default and the cluster "
+                   "DNS server's upstreams (default: %(default)s)")  # fmt: skip
+    p.add_argument("--dns-upstream", action="append", default=[], metavar="IP[:PORT]",
+                   help="where cluster DNS forwards other names (repeatable; default: the "
+                   "nameservers of --resolv-conf)")  # fmt: skip
+
+
+def dns_config(args: argparse.Namespace) -> DnsConfig:
+    return DnsConfig(
+        cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
+        cluster_domain=args.cluster_domain.strip("."),
+        resolv_conf=args.resolv_conf,
+        upstreams=tuple(args.dns_upstream),
+        serve=True,
+    )
 
 
 def config_from(args: argparse.Namespace) -> AgentConfig:
@@ -123,6 +147,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         volume_tmpfs={"on": True, "off": False}.get(args.volume_tmpfs),
         service_proxy=not args.no_service_proxy,
         pod_bridge=args.pod_bridge,
+        dns=dns_config(args),
     )
 
 
@@ -153,6 +178,8 @@ def cleanup(argv: list[str]) -> int:
         for uid in (manager := VolumeManager(Path(root), tmpfs=default_tmpfs())).pod_uids():
             if manager.owned_by(uid, args.cluster_id):
                 manager.teardown(uid)
+    if not args.node_name:  # the cluster is going: its DNS lock file too
+        clusterdns.forget(args.cluster_id)
     print(f"removed {len(containers)}")
     return 0
 

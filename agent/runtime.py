@@ -126,6 +126,10 @@ class CreateSpec:
     stop_signal: str | None = None
     security: SecurityArgs = field(default_factory=SecurityArgs)
     mounts: tuple[Mount, ...] = ()
+    # The sandbox's resolv.conf (the pod's containers share it); empty: the engine's default.
+    dns_servers: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
