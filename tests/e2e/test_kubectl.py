@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,78 @@ def test_watch_prints_the_header_once(kubectl: Kubectl) -> None:
     assert header(watched.stdout) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert sum(line.startswith("NAME ") for line in lines) == 1
     assert "watched" in [line.split()[0] for line in lines[1:]]
+
+
+class PortForward:
+    """``kubectl port-forward TARGET L:R...`` running until closed; ``fetch`` goes through it."""
+
+    def __init__(self, kubectl: Kubectl, target: str, remotes: list[int], websockets: bool):
+        self.locals = [free_port() for _ in remotes]
+        specs = [f"{local}:{remote}" for local, remote in zip(self.locals, remotes, strict=True)]
+        env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": str(websockets).lower()}
+        self.proc = subprocess.Popen(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "port-forward",
+             target, *specs, "--address", "127.0.0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        ready = [self.proc.stdout.readline() for _ in remotes]
+        assert ready == [f"Forwarding from 127.0.0.1:{p} -> {r}\n" for p, r in
+                         zip(self.locals, remotes, strict=True)], self.proc.stderr  # fmt: skip
+
+    def fetch(self, index: int = 0) -> str:
+        url = f"http://127.0.0.1:{self.locals[index]}/"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return str(answer.read().decode())
+
+    def close(self) -> tuple[str, str]:
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=10)
+        return out, err
+
+
+@pytest.fixture(scope="module")
+def forwarded(kubectl: Kubectl) -> Iterator[str]:
+    """A Deployment of one web pod: the pod's name."""
+    kubectl.run("create", "deployment", "forwarded", "--image", "tinykube/web:1")
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
+    (pod,) = kubectl.run("get", "pods", "-l", "app=forwarded", "-o", "name").split()
+    yield pod.removeprefix("pod/")
+    kubectl.run("delete", "deployment", "forwarded")
+
+
+@pytest.mark.parametrize("websockets", [True, False], ids=["websocket-tunnel", "spdy"])
+def test_port_forward(kubectl: Kubectl, forwarded: str, websockets: bool) -> None:
+    """kubectl tunnels SPDY in a WebSocket by default, and asks for a plain SPDY upgrade with
+    KUBECTL_PORT_FORWARD_WEBSOCKETS=false; two ports of one pod, several connections each."""
+    pf = PortForward(kubectl, f"pod/{forwarded}", [80, 80], websockets)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            pages = list(pool.map(pf.fetch, [0, 1] * 4))
+    finally:
+        out, _ = pf.close()
+    assert pages == [f"Hello from {forwarded}\n"] * 8
+    assert sorted(out.splitlines()) == sorted(
+        [f"Handling connection for {pf.locals[0]}"] * 4
+        + [f"Handling connection for {pf.locals[1]}"] * 4
+    )
+
+    deploy = PortForward(kubectl, "deploy/forwarded", [80], websockets)
+    try:
+        assert deploy.fetch() == f"Hello from {forwarded}\n"
+    finally:
+        deploy.close()
+
+
+def test_port_forward_to_a_closed_port(kubectl: Kubectl, forwarded: str) -> None:
+    pf = PortForward(kubectl, f"pod/{forwarded}", [81], True)
+    try:
+        with pytest.raises(OSError):
+            pf.fetch()
+        pf.proc.wait(timeout=20)  # kubectl ends the whole forward on an error, as with a kubelet
+    finally:
+        _, err = pf.close()
+    assert f"an error occurred forwarding {pf.locals[0]} -> 81: " in err
+    assert f"error forwarding port 81 to pod {forwarded}, uid " in err
+    assert ": connect: connection refused" in err
+    assert err.strip().endswith("error: lost connection to pod")

@@ -11,15 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import simple_websocket
 from click.testing import CliRunner, Result
 
 from agent.apis import PODS
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent
 from agent.runtime import ContainerInfo
-from common import channels, errors
+from common import channels, errors, spdy
 from common.client import ApiClient
 from common.wsclient import ChannelClient
 from control.cli.main import cli
@@ -27,6 +29,7 @@ from control.cli.session import Session
 from tests.integration import fakenode
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, wait_for
 from tests.integration.fakenode import NODE
+from tests.unit.test_spdyforward import Client as SpdyClient
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -351,3 +354,117 @@ def test_tkctl_port_forward_refuses_a_pod_that_is_not_running(
     assert r.stderr.strip() == (
         "error: unable to forward port because pod is not running. Current status=Pending"
     )
+
+
+# -- port-forward over SPDY/3.1, as kubectl speaks it ------------------------------------------
+
+
+def spdy_upgrade(server: str, protocol: str = "portforward.k8s.io") -> tuple[socket.socket, str]:
+    """``POST .../portforward`` with ``Upgrade: SPDY/3.1``: the socket and the answer's head."""
+    parts = urlsplit(server)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    sock.sendall(
+        (
+            f"POST {PF} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: Bearer {ADMIN_TOKEN}\r\nConnection: Upgrade\r\n"
+            f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    return sock, head.decode()
+
+
+def forward_twice(client: SpdyClient, port: int) -> None:
+    """Two forwarded connections at once on one SPDY connection, each through the echo server."""
+    pairs = []
+    for rid in ("0", "1"):
+        error = client.open("error", port, rid)
+        client.send(spdy.Data(error, fin=True))
+        pairs.append((error, client.open("data", port, rid)))
+    for i, (_, data) in enumerate(pairs):
+        client.send(spdy.Data(data, f"line {i}\n".encode(), fin=True))
+    got = client.until_fin({sid for pair in pairs for sid in pair})
+    for i, (error, data) in enumerate(pairs):
+        assert got[data] == f"echo: line {i}\n".encode()
+        assert not got.get(error)
+
+
+@pytest.mark.usefixtures("agent")
+def test_port_forward_over_a_spdy_upgrade(server: str, admin: ApiClient, echo: EchoServer) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server)
+    assert head.startswith("HTTP/1.1 101 ")
+    assert "Upgrade: SPDY/3.1\r\n" in head
+    assert "X-Stream-Protocol-Version: portforward.k8s.io\r\n" in head
+    client = SpdyClient(sock)
+    try:
+        forward_twice(client, echo.port)
+        client.send(spdy.Ping(1))
+        assert client.recv() == spdy.Ping(1)
+    finally:
+        client.reader.close()
+        sock.close()
+    assert echo.accepted == 2
+
+
+@pytest.mark.usefixtures("agent")
+def test_a_spdy_upgrade_needs_the_port_forward_protocol(server: str, admin: ApiClient) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server, "v4.channel.k8s.io")
+    with sock:
+        assert head.startswith("HTTP/1.1 403 ")
+        body = sock.recv(4096).decode()
+    assert (
+        "unable to upgrade: unable to negotiate protocol: client supports "
+        "[v4.channel.k8s.io], server accepts [portforward.k8s.io]"
+    ) in body
+
+
+class TunnelSocket:
+    """The client's end of SPDY inside WebSocket binary messages, as a socket for SpdyClient."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.buffer = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.ws.send(data)
+
+    def makefile(self, mode: str) -> TunnelSocket:
+        return self
+
+    def read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            message = self.ws.receive(timeout=10)
+            if message is None:
+                break
+            self.buffer += message
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.mark.usefixtures("agent")
+def test_port_forward_over_the_websocket_tunnel(
+    server: str, admin: ApiClient, echo: EchoServer
+) -> None:
+    make_pod(admin)
+    url = server.replace("http://", "ws://") + PF
+    ws = simple_websocket.Client(
+        url,
+        subprotocols=["SPDY/3.1+portforward.k8s.io"],
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert ws.subprotocol == "SPDY/3.1+portforward.k8s.io"
+    client = SpdyClient(TunnelSocket(ws))  # type: ignore[arg-type]
+    try:
+        forward_twice(client, echo.port)
+    finally:
+        ws.close()
