@@ -56,6 +56,9 @@ class ApiError(Exception):
 
     default_code: ClassVar[int] = 500
     default_reason: ClassVar[str] = "InternalError"
+    # kube-apiserver's constructors of these reasons always set ``details`` (clients such as
+    # kubectl debug read ``details.name`` of a NotFound without checking it is there).
+    always_details: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if type(self) is not ApiError:
@@ -72,7 +75,8 @@ class ApiError(Exception):
         return self.code in (409, 429, 500, 503, 504) and self.reason != "AlreadyExists"
 
     def to_status(self) -> dict[str, Any]:
-        details = dict(self.details)
+        # Every field of StatusDetails is omitempty: an empty group is not sent.
+        details = {k: v for k, v in self.details.items() if v not in ("", None)}
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
         status: dict[str, Any] = {
@@ -84,7 +88,7 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if details:
+        if details or self.always_details:
             status["details"] = details
         return status
 
@@ -99,14 +103,17 @@ class UnauthorizedError(ApiError):
 
 class ForbiddenError(ApiError):
     default_code, default_reason = 403, "Forbidden"
+    always_details = True
 
 
 class NotFoundError(ApiError):
     default_code, default_reason = 404, "NotFound"
+    always_details = True
 
 
 class MethodNotAllowedError(ApiError):
     default_code, default_reason = 405, "MethodNotAllowed"
+    always_details = True
 
 
 class NotAcceptableError(ApiError):
@@ -115,10 +122,12 @@ class NotAcceptableError(ApiError):
 
 class AlreadyExistsError(ApiError):
     default_code, default_reason = 409, "AlreadyExists"
+    always_details = True
 
 
 class ConflictError(ApiError):
     default_code, default_reason = 409, "Conflict"
+    always_details = True
 
 
 class GoneError(ApiError):
@@ -135,6 +144,7 @@ class UnsupportedMediaTypeError(ApiError):
 
 class InvalidError(ApiError):
     default_code, default_reason = 422, "Invalid"
+    always_details = True
 
 
 class TooManyRequestsError(ApiError):

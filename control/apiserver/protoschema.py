@@ -20,7 +20,10 @@ ROOTS: dict[tuple[str, str], str] = {
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("autoscaling/v1", "Scale"): "Scale",
     ("coordination.k8s.io/v1", "Lease"): "Lease",
+    ("policy/v1", "Eviction"): "Eviction",
 }
+# DeleteOptions is registered in every group version (kubectl drain's DELETE sends one).
+ANY_VERSION_ROOTS = {"DeleteOptions": "DeleteOptions"}
 
 MESSAGES: dict[str, str] = {
     "ObjectMeta": (
@@ -117,6 +120,13 @@ MESSAGES: dict[str, str] = {
     "Scale": "1:metadata:ObjectMeta 2:spec:ScaleSpec",
     "ScaleSpec": "1:replicas:i",
     "Lease": "1:metadata:ObjectMeta 2:spec:LeaseSpec",
+    "DeleteOptions": (
+        "1:gracePeriodSeconds?:i 2:preconditions:Preconditions 3:orphanDependents?:b "
+        "4:propagationPolicy?:s 5:dryRun:*s "
+        "6:ignoreStoreReadErrorWithClusterBreakingPotential?:b"
+    ),
+    "Preconditions": "1:uid?:s 2:resourceVersion?:s",
+    "Eviction": "1:metadata:ObjectMeta 2:deleteOptions:DeleteOptions",
     "LeaseSpec": (
         "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "
         "4:renewTime:time 5:leaseTransitions?:i 6:strategy?:s 7:preferredHolder?:s"

@@ -35,6 +35,7 @@ EXPECTED = {
     ("/readyz", "GET"),
     ("/v1-tinykube/join", "POST"),
     ("/version", "GET"),
+    ("/version/", "GET"),
 }
 
 
