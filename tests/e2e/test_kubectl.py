@@ -283,3 +283,49 @@ def test_port_forward_to_a_closed_port(kubectl: Kubectl, forwarded: str) -> None
     assert f"error forwarding port 81 to pod {forwarded}, uid " in err
     assert ": connect: connection refused" in err
     assert err.strip().endswith("error: lost connection to pod")
+
+
+def test_logs_previous_in_crash_loop_back_off(kubectl: Kubectl) -> None:
+    kubectl.run("run", "crashy", "--image=tinykube/crasher:1", "--env=CRASH_AFTER=0",
+                "--env=EXIT_CODE=3")  # fmt: skip
+    try:
+
+        def backing_off() -> bool:
+            status = json.loads(kubectl.run("get", "pod", "crashy", "-o", "json"))["status"]
+            [main] = status.get("containerStatuses") or [{}]
+            waiting = (main.get("state") or {}).get("waiting") or {}
+            return waiting.get("reason") == "CrashLoopBackOff"
+
+        wait_for("crashy to back off", backing_off, timeout=60)
+        previous = kubectl.run("logs", "crashy", "--previous")
+        assert previous.splitlines() == [
+            "crasher: started as crashy; exiting with code 3 in 0s",
+            "crasher: exiting with code 3",
+        ]
+    finally:
+        kubectl.run("delete", "pod", "crashy", "--wait=false")
+
+
+def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwarded: str) -> None:
+    """kubectl debug reads details.name of the 404 (it panicked when details was missing)."""
+    err = kubectl.run("debug", f"pod/{forwarded}", "--image=tinykube/sleeper:1", "--", "true",
+                      ok=False)  # fmt: skip
+    assert err.strip().endswith(
+        'error: ephemeral containers are disabled for this cluster (error from server: "the '
+        'server could not find the requested resource")'
+    )
+
+
+def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
+    """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
+    earlier tests without a controller may still be terminating)."""
+    try:
+        out = kubectl.run("drain", "node-1", "--force", "--timeout=60s", timeout=90)
+    finally:
+        kubectl.run("uncordon", "node-1")
+    lines = out.splitlines()
+    assert lines[0] == "node/node-1 cordoned"
+    assert f"evicting pod default/{forwarded}" in lines
+    assert f"pod/{forwarded} evicted" in lines
+    assert lines[-1] == "node/node-1 drained"
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
