@@ -2,8 +2,8 @@
 
 ``GET /containerLogs/<ns>/<pod>/<container>?tailLines=&follow=&previous=&timestamps=
 &sinceSeconds=&limitBytes=&containerID=`` streams the log as chunked ``text/plain``;
-``GET /healthz``;
-``POST /exec/..`` and ``POST /portForward/..`` upgrade to channel frames (``agent.streams``).
+``GET /healthz``; ``POST /exec/..``, ``POST /attach/..`` and ``POST /portForward/..`` upgrade
+to channel frames (``agent.streams``).
 Every other request must carry ``Authorization: Bearer <agent token>``. Errors are plain-text
 messages with the HTTP status, as the kubelet sends them. Built on the standard library's
 ThreadingHTTPServer. Effectful.
@@ -188,6 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
                 command = query.get("command") or []
                 stdin, tty = _flag(query, "stdin"), _flag(query, "tty")
                 streams.serve_exec(self, api.runtime, target, command, stdin=stdin, tty=tty)
+                return
+            if len(parts) == 4 and parts[0] == "attach":
+                containers = api.runtime.list_containers(api.cluster, api.node)
+                target = streams.running_container(containers, parts[1], parts[2], parts[3])
+                streams.serve_attach(self, api.runtime, target, stdin=_flag(query, "stdin"))
                 return
             if len(parts) == 3 and parts[0] == "portForward":
                 port = _int(query, "port")

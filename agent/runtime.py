@@ -271,6 +271,11 @@ class Runtime(Protocol):
         (width, height) is the TTY's size from the start."""
         ...
 
+    def attach_open(self, container_id: str, *, stdin: bool = False) -> ExecSession:
+        """Attach to the streams of a running container's main process (its TTY if it has
+        one: ``tty`` of the session says so); its ``exit_code`` is the container's."""
+        ...
+
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         """Container die/destroy/start/oom events of tinykube containers until ``stop`` is set."""
         ...

@@ -17,9 +17,11 @@ blueprint = Blueprint("discovery", __name__)
 KUBERNETES_VERSION = ("1", "35", "v1.35.0-tinykube")
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
+                     "attach": "PodAttachOptions",
                      "binding": "Binding", "status": None, "scale": "Scale",
                      "eviction": "Eviction"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
+                     "attach": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"],
                      "eviction": ["create"]}  # fmt: skip

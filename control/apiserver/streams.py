@@ -1,4 +1,4 @@
-"""``pods/NAME/exec`` and ``pods/NAME/portforward``: WebSocket streams relayed to the pod's agent.
+"""``pods/NAME/exec|attach|portforward``: WebSocket streams relayed to the pod's agent.
 
 The client speaks Kubernetes' channel protocol (``v5``/``v4.channel.k8s.io``, ``common.channels``).
 Before answering 101 the API server checks the request, then dials the agent's node API with the
@@ -91,6 +91,18 @@ def exec_(namespace: str, name: str) -> Response:
         if _flag(flag):
             params[flag] = "true"
     agent = dial_agent(pod, f"/exec/{namespace}/{name}/{container}", params)
+    return serve(agent, [])
+
+
+@_routes(f"{POD_PATH}/attach")
+def attach(namespace: str, name: str) -> Response:
+    """The container's main process: its output from now on, stdin if asked (and kept open by
+    the container), terminal resizes; ends with a Success Status as the kubelet's attach."""
+    pod = _pod(namespace, name, "attach")
+    container = container_of(pod, request.args.get("container"))
+    _require_upgrade()
+    params = {"stdin": "true"} if _flag("stdin") else {}
+    agent = dial_agent(pod, f"/attach/{namespace}/{name}/{container}", params)
     return serve(agent, [])
 
 

@@ -316,6 +316,40 @@ def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwar
     )
 
 
+def test_run_interactive_attaches(kubectl: Kubectl) -> None:
+    """stdin reaches the container, so kubectl attached (its log fallback cannot send stdin);
+    the exit code is the container's, and --rm deletes the pod."""
+    out = subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "run", "-i", "--rm",
+         "asked", "--image=tinykube/sleeper:1", "--restart=Never", "--command", "--", "sh", "-c",
+         "read x; echo got $x; exit 3"],
+        input="hello\n", capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.splitlines() == ["got hello", 'pod "asked" deleted from default namespace']
+    assert "pod default/asked terminated (Error)" in out.stderr
+
+
+def test_attach_follows_the_output(kubectl: Kubectl) -> None:
+    kubectl.run("run", "ticking", "--image=tinykube/sleeper:1", "--command", "--", "sh", "-c",
+                "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done")  # fmt: skip
+    try:
+        kubectl.run("wait", "--for=condition=Ready", "pod/ticking", "--timeout=60s", timeout=90)
+        attached = subprocess.Popen(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "attach", "ticking"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert attached.stdout is not None
+        first = attached.stdout.readline()
+        second = attached.stdout.readline()
+        attached.terminate()
+        attached.communicate(timeout=10)
+        assert first.startswith("tick ") and second.startswith("tick ")
+        assert int(second.split()[1]) == int(first.split()[1]) + 1
+    finally:
+        kubectl.run("delete", "pod", "ticking", "--wait=false")
+
+
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
     earlier tests without a controller may still be terminating)."""

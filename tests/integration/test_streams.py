@@ -146,6 +146,27 @@ def test_exec_exit_code_and_stdin(
     assert channels.exit_of(got[channels.ERROR]) == (3, "")
 
 
+def test_attach_relays_the_main_process_and_ends_with_success(
+    server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime
+) -> None:
+    def handler(c: ContainerInfo, cmd: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        assert cmd == ["attach"] and c.container_name == "web"
+        return 3, b"main read:" + stdin, b""
+
+    runtime.exec_handler = handler
+    make_pod(admin)
+    attach = "/api/v1/namespaces/default/pods/web/attach"
+    stream = connect(server, attach, {"stdin": "true", "stdout": "true", "container": "web"})
+    stream.send(channels.STDIN, b"line")
+    stream.send(channels.CLOSE, bytes([channels.STDIN]))
+    got = drain(stream)
+    assert got[channels.STDOUT] == b"main read:line"
+    # The kubelet's attach reports no exit code: kubectl run -i reads it from the pod.
+    assert json.loads(got[channels.ERROR]) == {"metadata": {}, "status": "Success"}
+    with pytest.raises(errors.BadRequestError, match="container nope is not valid for pod web"):
+        connect(server, attach, {"container": "nope"})
+
+
 def test_exec_refusals_are_statuses(server: str, admin: ApiClient, agent: Agent) -> None:
     make_pod(admin, containers=2)
     with pytest.raises(errors.ForbiddenError) as e:
