@@ -114,6 +114,8 @@ class CreateSpec:
     port_bindings: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     tty: bool = False
     stdin_open: bool = False
+    # Close the container's stdin when the first attached client closes its own (stdinOnce).
+    stdin_once: bool = False
     stop_signal: str | None = None
     security: SecurityArgs = field(default_factory=SecurityArgs)
 

@@ -13,10 +13,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
 
 from common import channels, errors, spdy
 from common.channelsock import ChannelSocket
+from control.apiserver.spdysession import Connection, Transport
 
 log = logging.getLogger(__name__)
 
@@ -25,86 +25,44 @@ STREAM_CREATION_TIMEOUT = 30.0
 DATA, ERROR = "data", "error"
 
 
-class Transport(Protocol):
-    """The byte stream under the frames: an upgraded socket, or a WebSocket tunnel."""
-
-    def read_exactly(self, size: int) -> bytes: ...
-
-    def send(self, data: bytes) -> None: ...  # raises OSError once the peer has gone
-
-    def close(self) -> None: ...
-
-
 Dial = Callable[[int], ChannelSocket]  # the pod's port through its agent; raises ApiError
 
 
-class Session:
+class Session(Connection):
     """One SPDY connection of ``kubectl port-forward``; ``run`` serves it until it ends."""
 
+    name = "port-forward"
+
     def __init__(self, transport: Transport, dial: Dial, pod: str, uid: str) -> None:
-        self.transport, self.dial, self.pod, self.uid = transport, dial, pod, uid
-        self.framer = spdy.Framer()
-        self._write_lock = threading.Lock()
+        super().__init__(transport)
+        self.dial, self.pod, self.uid = dial, pod, uid
         self._lock = threading.Lock()
         self._pairs: dict[str, Pair] = {}
         self._streams: dict[int, Pair] = {}  # data stream id → its pair
-        self._known: set[int] = set()
-        self._last_id = 0
 
-    def write(self, frame: spdy.Frame) -> bool:
-        """Send one frame (header blocks are compressed in sending order); False once gone."""
-        try:
-            with self._write_lock:
-                self.transport.send(self.framer.encode(frame))
-        except OSError:
-            return False
-        return True
+    def ended(self) -> None:
+        with self._lock:
+            pairs = list(self._pairs.values()) + list(self._streams.values())
+        for pair in pairs:
+            pair.stop()
 
-    def run(self) -> None:
-        try:
-            while (frame := self.framer.read(self.transport.read_exactly)) is not None:
-                if not self._handle(frame):
-                    break
-        except spdy.FrameError as e:
-            log.info("port-forward: %s", e)
-            self.write(spdy.GoAway(self._last_id, spdy.PROTOCOL_ERROR))
-        finally:
-            with self._lock:
-                pairs = list(self._pairs.values()) + list(self._streams.values())
-            for pair in pairs:
-                pair.stop()
-            self.transport.close()
+    def received(self, frame: spdy.Data) -> None:
+        pair = self._streams.get(frame.stream_id)
+        if pair is not None:
+            pair.from_client(frame.data, frame.fin)
 
-    def _handle(self, frame: spdy.Frame) -> bool:
-        if isinstance(frame, spdy.SynStream):
-            self._open(frame)
-        elif isinstance(frame, spdy.Data):
-            pair = self._streams.get(frame.stream_id)
-            if pair is not None:
-                pair.from_client(frame.data, frame.fin)
-        elif isinstance(frame, spdy.RstStream):
-            with self._lock:
-                pair = self._streams.pop(frame.stream_id, None)
-            if pair is not None:
-                pair.stop()
-        elif isinstance(frame, spdy.Ping):
-            self.write(frame)
-        elif isinstance(frame, spdy.GoAway):
-            return False
-        return True  # SETTINGS, WINDOW_UPDATE, HEADERS: spdystream sends none that matter
+    def reset(self, stream_id: int) -> None:
+        with self._lock:
+            pair = self._streams.pop(stream_id, None)
+        if pair is not None:
+            pair.stop()
 
-    def _open(self, frame: spdy.SynStream) -> None:
+    def opened(self, frame: spdy.SynStream) -> None:
         """Accept (SYN_REPLY) or refuse (RST_STREAM) a new stream, as the kubelet does."""
         sid = frame.stream_id
-        if sid in self._known or sid % 2 == 0:
-            self.write(spdy.RstStream(sid, spdy.PROTOCOL_ERROR))
-            return
-        self._known.add(sid)
-        self._last_id = max(self._last_id, sid)
         problem = stream_problem(frame.headers)
         if problem:
-            log.info("port-forward: stream %d rejected: %s", sid, problem)
-            self.write(spdy.RstStream(sid, spdy.CANCEL))
+            self.refuse(sid, problem)
             return
         self.write(spdy.SynReply(sid))
         kind = spdy.header(frame.headers, "streamType")

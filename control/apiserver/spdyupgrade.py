@@ -2,13 +2,15 @@
 ``X-Stream-Protocol-Version: portforward.k8s.io``, negotiated as kubelet's httpstream.Handshake
 does), and since kubectl 1.31 a WebSocket whose subprotocol is ``SPDY/3.1+portforward.k8s.io``
 and whose binary messages carry the raw SPDY bytes (client-go's tunneling connection). Both end
-in the same ``spdyforward.Session``. Effectful (takes the request's socket over).
+in the same ``spdyforward.Session``; exec and attach use the plain upgrade too (``spdyexec``).
+Effectful (takes the request's socket over).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
@@ -17,6 +19,7 @@ from simple_websocket import ConnectionClosed, Server
 from common import errors
 from control.apiserver.agentdial import agent_of
 from control.apiserver.spdyforward import Session
+from control.apiserver.spdysession import Connection, Transport
 
 SPDY_UPGRADE = "SPDY/3.1"
 PORT_FORWARD_PROTOCOL = "portforward.k8s.io"
@@ -35,19 +38,21 @@ def wants_tunnel() -> bool:
     return TUNNEL_PROTOCOL in (p.strip() for p in offered.split(","))
 
 
-def negotiate() -> str:
-    """The stream protocol both sides speak, or 403 with kubelet's words."""
+def negotiate(supported: tuple[str, ...] = (PORT_FORWARD_PROTOCOL,)) -> str:
+    """The first protocol the client offers that the server speaks (httpstream.Handshake), or
+    403 with the kubelet's words."""
     offered = [
         p.strip() for v in request.headers.getlist(PROTOCOL_HEADER) for p in v.split(",") if p
     ]
     if not offered:
         raise errors.BadRequestError(f"unable to upgrade: {PROTOCOL_HEADER} is required")
-    if PORT_FORWARD_PROTOCOL not in offered:
-        raise errors.ForbiddenError(
-            "unable to upgrade: unable to negotiate protocol: client supports "
-            f"[{' '.join(offered)}], server accepts [{PORT_FORWARD_PROTOCOL}]"
-        )
-    return PORT_FORWARD_PROTOCOL
+    for protocol in offered:
+        if protocol in supported:
+            return protocol
+    raise errors.ForbiddenError(
+        "unable to upgrade: unable to negotiate protocol: client supports "
+        f"[{' '.join(offered)}], server accepts [{' '.join(supported)}]"
+    )
 
 
 class SocketTransport:
@@ -127,6 +132,13 @@ def serve_port_forward(pod: dict[str, Any], hijacked: type[Response]) -> Respons
         Session(WebSocketTransport(ws), dial, name, uid).run()
         return hijacked(ws.mode)
     protocol = negotiate()
+    return serve_spdy(protocol, lambda t: Session(t, dial, name, uid), hijacked)
+
+
+def serve_spdy(
+    protocol: str, connection: Callable[[Transport], Connection], hijacked: type[Response]
+) -> Response:
+    """Answer ``101`` with the negotiated protocol and serve SPDY on the request's socket."""
     sock, mode = _socket_and_mode()
     sock.sendall(
         (
@@ -134,5 +146,5 @@ def serve_port_forward(pod: dict[str, Any], hijacked: type[Response]) -> Respons
             f"Upgrade: {SPDY_UPGRADE}\r\n{PROTOCOL_HEADER}: {protocol}\r\n\r\n"
         ).encode()
     )
-    Session(SocketTransport(sock), dial, name, uid).run()
+    connection(SocketTransport(sock)).run()
     return hijacked(mode)

@@ -24,7 +24,7 @@ from simple_websocket import ConnectionClosed, Server
 from common import channels, errors
 from common.channelsock import ChannelSocket
 from common.resources import must
-from control.apiserver import query, spdyupgrade
+from control.apiserver import query, spdyexec, spdyupgrade
 from control.apiserver.agentdial import dial_agent
 from control.apiserver.auth import Attributes, authorize
 from control.apiserver.logs import container_of
@@ -85,13 +85,11 @@ def exec_(namespace: str, name: str) -> Response:
         raise errors.BadRequestError(
             f"cannot exec into a container in a completed pod; current phase is {phase}"
         )
-    _require_upgrade()
     params: dict[str, Any] = {"command": command}
     for flag in ("stdin", "tty"):
         if _flag(flag):
             params[flag] = "true"
-    agent = dial_agent(pod, f"/exec/{namespace}/{name}/{container}", params)
-    return serve(agent, [])
+    return _remote_command(pod, f"/exec/{namespace}/{name}/{container}", params)
 
 
 @_routes(f"{POD_PATH}/attach")
@@ -100,10 +98,27 @@ def attach(namespace: str, name: str) -> Response:
     the container), terminal resizes; ends with a Success Status as the kubelet's attach."""
     pod = _pod(namespace, name, "attach")
     container = container_of(pod, request.args.get("container"))
-    _require_upgrade()
     params = {"stdin": "true"} if _flag("stdin") else {}
-    agent = dial_agent(pod, f"/attach/{namespace}/{name}/{container}", params)
-    return serve(agent, [])
+    return _remote_command(pod, f"/attach/{namespace}/{name}/{container}", params)
+
+
+def _remote_command(pod: dict[str, Any], path: str, params: dict[str, Any]) -> Response:
+    """Dial the agent, then upgrade the client: to SPDY if it asks, else to a WebSocket."""
+    if not spdyupgrade.wants_spdy():
+        _require_upgrade()
+        return serve(dial_agent(pod, path, params), [])
+    stdin, stdout, stderr, tty = (_flag(f) for f in ("stdin", "stdout", "stderr", "tty"))
+    if not (stdin or stdout or stderr):
+        raise errors.BadRequestError("you must specify at least 1 of stdin, stdout, stderr")
+    protocol = spdyupgrade.negotiate(spdyexec.PROTOCOLS)
+    expected = spdyexec.expected_streams(stdin, stdout, stderr, tty)
+    agent = dial_agent(pod, path, params)
+    try:
+        return spdyupgrade.serve_spdy(
+            protocol, lambda t: spdyexec.Session(t, agent, expected), _Hijacked
+        )
+    finally:
+        agent.close()
 
 
 @_routes(f"{POD_PATH}/portforward")

@@ -316,18 +316,37 @@ def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwar
     )
 
 
-def test_run_interactive_attaches(kubectl: Kubectl) -> None:
+def remote_command(
+    kubectl: Kubectl, websockets: bool, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """kubectl exec/attach/run, over WebSockets or (as older kubectls) over SPDY."""
+    env = {**os.environ, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": str(websockets).lower()}
+    return subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), *args],
+        input=stdin, capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("websockets", [True, False], ids=["websocket", "spdy"])
+def test_run_interactive_attaches(kubectl: Kubectl, websockets: bool) -> None:
     """stdin reaches the container, so kubectl attached (its log fallback cannot send stdin);
     the exit code is the container's, and --rm deletes the pod."""
-    out = subprocess.run(
-        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "run", "-i", "--rm",
-         "asked", "--image=tinykube/sleeper:1", "--restart=Never", "--command", "--", "sh", "-c",
-         "read x; echo got $x; exit 3"],
-        input="hello\n", capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    name = f"asked-{'ws' if websockets else 'spdy'}"
+    out = remote_command(kubectl, websockets, "run", "-i", "--rm", name,
+                         "--image=tinykube/sleeper:1", "--restart=Never", "--command", "--",
+                         "sh", "-c", "read x; echo got $x; exit 3", stdin="hello\n")  # fmt: skip
     assert out.returncode == 3, out.stderr
-    assert out.stdout.splitlines() == ["got hello", 'pod "asked" deleted from default namespace']
-    assert "pod default/asked terminated (Error)" in out.stderr
+    assert out.stdout.splitlines() == ["got hello", f'pod "{name}" deleted from default namespace']
+    assert f"pod default/{name} terminated (Error)" in out.stderr
+
+
+def test_exec_over_spdy(kubectl: Kubectl, forwarded: str) -> None:
+    failed = remote_command(kubectl, False, "exec", forwarded, "--", "sh", "-c",
+                            "echo out; echo err >&2; exit 4")  # fmt: skip
+    assert (failed.returncode, failed.stdout) == (4, "out\n")
+    assert failed.stderr == "err\ncommand terminated with exit code 4\n"
+    echoed = remote_command(kubectl, False, "exec", "-i", forwarded, "--", "cat", stdin="a\nb\n")
+    assert (echoed.returncode, echoed.stdout) == (0, "a\nb\n")
 
 
 def test_attach_follows_the_output(kubectl: Kubectl) -> None:

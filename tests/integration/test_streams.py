@@ -380,13 +380,15 @@ def test_tkctl_port_forward_refuses_a_pod_that_is_not_running(
 # -- port-forward over SPDY/3.1, as kubectl speaks it ------------------------------------------
 
 
-def spdy_upgrade(server: str, protocol: str = "portforward.k8s.io") -> tuple[socket.socket, str]:
-    """``POST .../portforward`` with ``Upgrade: SPDY/3.1``: the socket and the answer's head."""
+def spdy_upgrade(
+    server: str, protocol: str = "portforward.k8s.io", path: str = PF
+) -> tuple[socket.socket, str]:
+    """``POST path`` with ``Upgrade: SPDY/3.1``: the socket and the answer's head."""
     parts = urlsplit(server)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
     sock.sendall(
         (
-            f"POST {PF} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Authorization: Bearer {ADMIN_TOKEN}\r\nConnection: Upgrade\r\n"
             f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
             "Content-Length: 0\r\n\r\n"
@@ -489,3 +491,43 @@ def test_port_forward_over_the_websocket_tunnel(
         forward_twice(client, echo.port)
     finally:
         ws.close()
+
+
+def test_exec_over_spdy(server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime) -> None:
+    def handler(c: ContainerInfo, cmd: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        return 3, b"out:" + stdin, b"oops\n"
+
+    runtime.exec_handler = handler
+    make_pod(admin)
+    path = f"{EXEC}?command=sh&command=-c&command=exit+3&stdin=true&stdout=true&stderr=true"
+    sock, head = spdy_upgrade(server, "v5.channel.k8s.io,v4.channel.k8s.io", path)
+    assert head.startswith("HTTP/1.1 101 ")
+    assert "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n" in head
+    client = SpdyClient(sock)
+    try:
+        ids = {kind: client.open(kind, 0) for kind in ("error", "stdin", "stdout", "stderr")}
+        assert [client.recv() for _ in ids] == [spdy.SynReply(i) for i in ids.values()]
+        client.send(spdy.Data(ids["stdin"], b"data", fin=True))
+        got = client.until_fin({ids["error"], ids["stdout"], ids["stderr"]})
+    finally:
+        client.reader.close()
+        sock.close()
+    assert got[ids["stdout"]] == b"out:data" and got[ids["stderr"]] == b"oops\n"
+    assert channels.exit_of(got[ids["error"]]) == (3, "")
+
+
+@pytest.mark.usefixtures("agent")
+def test_spdy_exec_refusals_come_before_the_upgrade(server: str, admin: ApiClient) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server, "v4.channel.k8s.io", f"{EXEC}?command=true")
+    sock.close()
+    assert head.startswith("HTTP/1.1 400 ")  # no stdin, stdout nor stderr
+    sock, head = spdy_upgrade(
+        server, "v4.channel.k8s.io", f"{EXEC}?command=true&stdout=true&container=nope"
+    )
+    sock.close()
+    assert head.startswith("HTTP/1.1 400 ")
+    sock, head = spdy_upgrade(server, "v1.channel.k8s.io", f"{EXEC}?command=true&stdout=true")
+    with sock:
+        assert head.startswith("HTTP/1.1 403 ")
+        assert "server accepts [v4.channel.k8s.io]" in sock.recv(4096).decode()
