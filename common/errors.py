@@ -149,10 +149,12 @@ class InvalidError(ApiError):
 
 class TooManyRequestsError(ApiError):
     default_code, default_reason = 429, "TooManyRequests"
+    always_details = True
 
 
 class InternalError(ApiError):
     default_code, default_reason = 500, "InternalError"
+    always_details = True
 
 
 class ServiceUnavailableError(ApiError):
@@ -169,6 +171,7 @@ class StoreCredentialsError(ServiceUnavailableError):
 
 class ServerTimeoutError(ApiError):
     default_code, default_reason = 504, "Timeout"
+    always_details = True
 
 
 _BY_REASON: dict[str, type[ApiError]] = {
