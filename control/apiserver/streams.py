@@ -4,10 +4,10 @@ The client speaks Kubernetes' channel protocol (``v5``/``v4.channel.k8s.io``, ``
 Before answering 101 the API server checks the request, then dials the agent's node API with the
 node's token and asks it to upgrade too (``Upgrade: tinykube-channels``), so every refusal
 (unknown container, agent down) reaches the client as a ``Status`` with its HTTP code. Then
-frames are copied both ways until either side ends. Port-forward carries one port per
-connection (``?ports=P``), as kubelet's WebSocket port-forward did; kubectl's SPDY port-forward
-(plain or tunnelled in a WebSocket) is ``spdyupgrade``'s. Admins only: a node token may not
-exec. Effectful.
+frames are copied both ways until either side ends. Port-forward carries two channels per
+port (``?ports=P,Q``, ``portmux``), as kubelet's WebSocket port-forward did; kubectl's SPDY
+port-forward (plain or tunnelled in a WebSocket) is ``spdyupgrade``'s. Admins only: a node
+token may not exec. Effectful.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from control.apiserver import query, spdyexec, spdyupgrade
 from control.apiserver.agentdial import dial_agent
 from control.apiserver.auth import Attributes, authorize
 from control.apiserver.logs import container_of
+from control.apiserver.portmux import PortMux
 
 log = logging.getLogger(__name__)
 
@@ -127,25 +128,38 @@ def portforward(namespace: str, name: str) -> Response:
     if spdyupgrade.wants_spdy() or spdyupgrade.wants_tunnel():
         return spdyupgrade.serve_port_forward(pod, _Hijacked)
     ports = [p for value in request.args.getlist("ports") for p in value.split(",") if p]
-    if len(ports) != 1:
-        raise errors.BadRequestError("exactly one port is forwarded per connection (?ports=P)")
+    if not ports:
+        raise errors.BadRequestError("at least one port is required (?ports=P)")
+    numbers = [_port(p) for p in ports]
+    _require_upgrade()
+    agents: list[ChannelSocket] = []
     try:
-        port = int(ports[0])
+        for port in numbers:
+            agents.append(dial_agent(pod, f"/portForward/{namespace}/{name}", {"port": port}))
+    except errors.ApiError:
+        for agent in agents:
+            agent.close()
+        raise
+    prefix = []
+    for i, port in enumerate(numbers):
+        prefix += [(2 * i, channels.port_prefix(port)), (2 * i + 1, channels.port_prefix(port))]
+    return serve(agents[0] if len(agents) == 1 else PortMux(agents), prefix)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
     except ValueError:
         port = 0
     if not 0 < port < 65536:
-        raise errors.BadRequestError(f"invalid port: {ports[0]!r}")
-    _require_upgrade()
-    agent = dial_agent(pod, f"/portForward/{namespace}/{name}", {"port": port})
-    prefix = [(channels.DATA, channels.port_prefix(port))]
-    prefix.append((channels.PORT_ERROR, channels.port_prefix(port)))
-    return serve(agent, prefix)
+        raise errors.BadRequestError(f"invalid port: {text!r}")
+    return port
 
 
 # -- the client side --------------------------------------------------------------------------
 
 
-def serve(agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Response:
+def serve(agent: ChannelSocket | PortMux, prefix: list[tuple[int, bytes]]) -> Response:
     """Upgrade the client to a WebSocket and relay frames until either side ends."""
     try:
         ws = Server(request.environ, subprotocols=list(channels.PROTOCOLS))
@@ -161,7 +175,7 @@ def serve(agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Response:
     return _Hijacked(ws.mode)
 
 
-def relay(ws: Any, agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> None:
+def relay(ws: Any, agent: ChannelSocket | PortMux, prefix: list[tuple[int, bytes]]) -> None:
     done = threading.Event()
     pump = threading.Thread(
         target=_client_to_agent, args=(ws, agent, done), name="stream-in", daemon=True
@@ -178,7 +192,7 @@ def relay(ws: Any, agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Non
         done.set()
 
 
-def _client_to_agent(ws: Any, agent: ChannelSocket, done: threading.Event) -> None:
+def _client_to_agent(ws: Any, agent: ChannelSocket | PortMux, done: threading.Event) -> None:
     try:
         while not done.is_set():
             message = ws.receive(timeout=POLL_SECONDS)

@@ -299,6 +299,28 @@ def test_port_forward_stream(server: str, admin: ApiClient, echo: EchoServer) ->
 
 
 @pytest.mark.usefixtures("agent")
+def test_port_forward_of_several_ports_on_one_websocket(
+    server: str, admin: ApiClient, echo: EchoServer
+) -> None:
+    """The Python client's way: ?ports=P,Q, channels 2i (data) and 2i+1 (error) per port."""
+    make_pod(admin)
+    stream = connect(server, PF, {"ports": f"{echo.port},{echo.port}"})
+    prefix = channels.port_prefix(echo.port)
+    first = sorted(stream.recv(timeout=5) for _ in range(4))  # type: ignore[type-var]
+    assert first == [(0, prefix), (1, prefix), (2, prefix), (3, prefix)]
+    stream.send(0, b"first\n")
+    assert stream.recv(timeout=5) == (0, b"echo: first\n")
+    stream.send(2, b"second\n")
+    assert stream.recv(timeout=5) == (2, b"echo: second\n")
+    stream.send(channels.CLOSE, bytes([0]))
+    stream.send(channels.CLOSE, bytes([2]))
+    assert drain(stream) == {}  # both pod connections ended: so does the WebSocket
+    assert echo.accepted == 2
+    with pytest.raises(errors.BadRequestError, match="invalid port: 'x'"):
+        connect(server, PF, {"ports": f"{echo.port},x"})
+
+
+@pytest.mark.usefixtures("agent")
 def test_port_forward_refused_port(server: str, admin: ApiClient) -> None:
     make_pod(admin)
     closed = socket.create_server(("127.0.0.1", 0))
