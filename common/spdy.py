@@ -22,7 +22,8 @@ PING, GOAWAY, HEADERS, WINDOW_UPDATE = 6, 7, 8, 9
 FLAG_FIN = 0x01
 # RST_STREAM status codes (SPDY/3 section 2.6.3).
 PROTOCOL_ERROR, INVALID_STREAM, REFUSED_STREAM, CANCEL, INTERNAL_ERROR = 1, 2, 3, 5, 6
-GOAWAY_OK = 0
+# GOAWAY status codes (section 2.6.6).
+GOAWAY_OK, GOAWAY_PROTOCOL_ERROR, GOAWAY_INTERNAL_ERROR = 0, 1, 11
 # A data frame's length field is 24 bits; senders here cut data into smaller pieces anyway.
 MAX_LENGTH = 0xFFFFFF
 # A header block larger than this once inflated is a protocol error (kubectl's are ~100 bytes).

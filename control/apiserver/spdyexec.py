@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("v4.channel.k8s.io",)
 # The kubelet's stream creation timeout: every expected stream must come within this time.
 STREAM_CREATION_TIMEOUT = 30.0
+# A terminal size is ~30 bytes of JSON; more that does not parse is junk, not a size to come.
+MAX_PENDING_RESIZE = 4096
 # Once every stream is closed the client closes the connection; one that does not is closed.
 CLOSE_WAIT = 5.0
 ERROR, STDIN, STDOUT, STDERR, RESIZE = "error", "stdin", "stdout", "stderr", "resize"
@@ -93,7 +95,8 @@ class Session(Connection):
             size = channels.parse_resize(json.dumps(value).encode())
             if size is not None:
                 sizes.append(size)
-        self._resize = text[pos:].encode()
+        rest = text[pos:].encode()
+        self._resize = rest if len(rest) <= MAX_PENDING_RESIZE else b""  # not a size: dropped
         return sizes
 
     def reset(self, stream_id: int) -> None:

@@ -97,7 +97,7 @@ def stream_problem(headers: spdy.Headers) -> str:
     port = spdy.header(headers, "port")
     if not port:
         return '"port" header is required'
-    if not port.isdigit() or int(port) > 65535:
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         return f'unable to parse "{port}" as a port'
     if int(port) < 1:
         return f'port "{port}" must be > 0'

@@ -53,7 +53,10 @@ class Connection:
                     break
         except spdy.FrameError as e:
             log.info("%s: %s", self.name, e)
-            self.write(spdy.GoAway(self._last_id, spdy.PROTOCOL_ERROR))
+            self.write(spdy.GoAway(self._last_id, spdy.GOAWAY_PROTOCOL_ERROR))
+        except Exception:  # the connection is taken over: nothing may reach Flask's handlers
+            log.exception("%s: the connection failed", self.name)
+            self.write(spdy.GoAway(self._last_id, spdy.GOAWAY_INTERNAL_ERROR))
         finally:
             self.ended()
             self.transport.close()

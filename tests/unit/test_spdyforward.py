@@ -12,6 +12,7 @@ import pytest
 from common import channels, errors, spdy
 from common.channelsock import ChannelSocket
 from control.apiserver.spdyforward import Session
+from control.apiserver.spdysession import Connection
 from control.apiserver.spdyupgrade import SocketTransport
 
 pytestmark = pytest.mark.timeout(20)
@@ -123,6 +124,8 @@ def test_pings_are_answered(client: Client) -> None:
         {"streamtype": ["data"]},
         {"streamtype": ["data"], "port": ["http"]},
         {"streamtype": ["data"], "port": ["0"]},
+        {"streamtype": ["data"], "port": ["²"]},
+        {"streamtype": ["data"], "port": ["65536"]},
         {"port": ["80"]},
         {"streamtype": ["stdin"], "port": ["80"]},
     ],
@@ -165,5 +168,35 @@ def test_an_unreachable_agent_is_reported_on_the_error_stream(refused: Client) -
 
 def test_garbage_ends_the_session_with_a_goaway(client: Client) -> None:
     client.sock.sendall(bytes.fromhex("8002000600000004000000010000"))
-    assert client.recv() == spdy.GoAway(0, spdy.PROTOCOL_ERROR)
+    assert client.recv() == spdy.GoAway(0, spdy.GOAWAY_PROTOCOL_ERROR)
     assert client.recv() is None
+
+
+def test_a_failing_handler_ends_the_connection_with_a_goaway() -> None:
+    class Broken(Connection):
+        def opened(self, frame: spdy.SynStream) -> None:
+            raise RuntimeError("bug")
+
+    ours, theirs = socket.socketpair()
+    connection = Broken(SocketTransport(theirs))
+    t = threading.Thread(target=connection.run, daemon=True)
+    t.start()
+    client = Client(ours)
+    client.open("data", 80)
+    assert client.recv() == spdy.GoAway(1, spdy.GOAWAY_INTERNAL_ERROR)
+    assert client.recv() is None
+    t.join(5)
+    client.reader.close()
+    ours.close()
+    theirs.close()
+    # The base class refuses every stream: a subclass says what it serves.
+    ours, theirs = socket.socketpair()
+    t = threading.Thread(target=Connection(SocketTransport(theirs)).run, daemon=True)
+    t.start()
+    client = Client(ours)
+    client.open("data", 80)
+    assert client.recv() == spdy.RstStream(1, spdy.CANCEL)
+    client.reader.close()
+    ours.close()
+    t.join(5)
+    theirs.close()
