@@ -382,3 +382,12 @@ def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     assert f"pod/{forwarded} evicted" in lines
     assert lines[-1] == "node/node-1 drained"
     kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
+    # Without evictions kubectl deletes, with DeleteOptions in protobuf.
+    (pod,) = kubectl.run("get", "pods", "-l", "app=forwarded", "-o", "name").split()
+    try:
+        out = kubectl.run("drain", "node-1", "--force", "--disable-eviction", "--timeout=60s",
+                          timeout=90)  # fmt: skip
+    finally:
+        kubectl.run("uncordon", "node-1")
+    assert f"{pod} deleted" in out.splitlines()
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
