@@ -210,6 +210,7 @@ def app_spec(
         nano_cpus=nano,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdin")) and bool(container.get("stdinOnce")),
         security=securitycontext.container_args(pod, container) if security is None else security,
         mounts=mounts,
     )
@@ -221,7 +222,9 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
         "image": spec.image,
         "name": spec.name,
         "labels": dict(spec.labels),
-        "detach": True,
+        # docker-py sets StdinOnce only for a container that is not detached; create never
+        # starts it, so "not detached" changes nothing else.
+        "detach": not spec.stdin_once,
         "tty": spec.tty,
         "stdin_open": spec.stdin_open,
     }

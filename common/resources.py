@@ -66,7 +66,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         True,
         ("po",),
         ("all",),
-        ("status", "binding", "log", "exec", "portforward"),
+        ("status", "binding", "log", "exec", "attach", "portforward", "eviction"),
     ),
     ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), (), ("status",)),
     ResourceType(
