@@ -123,13 +123,20 @@ class ClusterDns:
     """The node's part of cluster DNS: pods' resolv.conf, and the server when this agent holds
     the host's lock. ``available`` is whether pods may be told to use the cluster address."""
 
-    def __init__(self, client: ApiClient, config: DnsConfig, cluster: str) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        config: DnsConfig,
+        cluster: str,
+        *,
+        informers: ServiceInformers | None = None,
+    ) -> None:
         self.client = client
         self.config = config
         self.cluster = cluster
         self.hostconf = HostResolvConf(config.resolv_conf)
         self.available = bool(config.cluster_dns)
-        self.informers: ServiceInformers | None = None
+        self.informers = informers  # the agent's, shared with its kube-proxy
         self.server: DnsServer | None = None
         self.serving = threading.Event()  # this agent's server answers
         self._lock_file: IO[str] | None = None
@@ -163,8 +170,9 @@ class ClusterDns:
                 why,
             )
             return
-        self.informers = ServiceInformers(self.client)
-        self.informers.start(stop)
+        if self.informers is None:
+            self.informers = ServiceInformers(self.client)
+        self.informers.start(stop)  # a no-op when the proxy started them already
         threading.Thread(
             target=self._serve, args=(address, stop), name="cluster-dns", daemon=True
         ).start()
