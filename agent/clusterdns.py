@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,8 +131,12 @@ class ClusterDns:
         cluster: str,
         *,
         informers: ServiceInformers | None = None,
+        on_hold: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        # Told once the address is on this host: kube-proxy leaves a cluster IP the host holds
+        # to its listener, and must see the address before its next sync, not 30 s later.
+        self.on_hold = on_hold
         self.config = config
         self.cluster = cluster
         self.hostconf = HostResolvConf(config.resolv_conf)
@@ -170,6 +175,8 @@ class ClusterDns:
                 why,
             )
             return
+        if self.on_hold is not None:
+            self.on_hold()
         if self.informers is None:
             self.informers = ServiceInformers(self.client)
         self.informers.start(stop)  # a no-op when the proxy started them already

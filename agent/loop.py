@@ -147,7 +147,11 @@ class Agent:
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
         self.cluster_dns = ClusterDns(
-            self.client, cfg.dns, self.cluster, informers=self.service_informers
+            self.client,
+            cfg.dns,
+            self.cluster,
+            informers=self.service_informers,
+            on_hold=self.proxy.dirty.set if self.proxy is not None else None,
         )
         self.syncer = PodSyncer(
             self.client,
