@@ -487,6 +487,28 @@ def test_port_forward(kubectl: Kubectl, forwarded: str, websockets: bool) -> Non
         deploy.close()
 
 
+def test_port_forward_to_a_service(kubectl: Kubectl, forwarded: str) -> None:
+    """kubectl resolves svc/NAME itself (the Service's selector, its pods, the Service port's
+    targetPort) and forwards to that pod as to any other."""
+    kubectl.run("expose", "deployment", "forwarded", "--name", "forwarded-svc", "--port", "8080",
+                "--target-port", "80")  # fmt: skip
+    local = free_port()
+    proc = subprocess.Popen(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "port-forward",
+         "svc/forwarded-svc", f"{local}:8080", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"Forwarding from 127.0.0.1:{local} -> 80\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as answer:
+            assert answer.read().decode() == f"Hello from {forwarded}\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+        kubectl.run("delete", "service", "forwarded-svc")
+
+
 def test_port_forward_to_a_closed_port(kubectl: Kubectl, forwarded: str) -> None:
     pf = PortForward(kubectl, f"pod/{forwarded}", [81], True)
     try:
