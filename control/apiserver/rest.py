@@ -19,7 +19,7 @@ from control.apiserver import clientconn, logs, output, protobody, query
 from control.apiserver.auth import NODE_READABLE, Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
-from control.registry import freshness, noderestriction, reads, recorder
+from control.registry import freshness, managedfields, noderestriction, reads, recorder
 from control.registry import strategies as st
 from control.registry.dryrun import ALL as DRY_RUN_ALL
 from control.registry.registry import Registry
@@ -31,6 +31,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PODS = must("pods")
 # Subresources that a PUT/PATCH may target, and those served by other handlers.
 WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
+# Server-side apply's media type (its CBOR form is refused as an unknown body format).
+APPLY_PATCH = "application/apply-patch+yaml"
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 # The values of the fieldValidation query parameter (kube-apiserver's, sorted as it lists them).
@@ -107,7 +109,13 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    with recorder.recording(), noderestriction.requested_by(g.user.node):
+    manager = managedfields.manager_from(request.args.get("fieldManager"),
+                                         request.headers.get("User-Agent", ""))  # fmt: skip
+    with (
+        recorder.recording(),
+        noderestriction.requested_by(g.user.node),
+        managedfields.managing(manager),
+    ):
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)
@@ -192,12 +200,42 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
 
 def _patch(reg: Registry, t: Target) -> dict[str, Any]:
     content_type = request.headers.get("Content-Type", "application/merge-patch+json")
+    applying = content_type.split(";")[0].strip() == APPLY_PATCH
+    _check_apply_options(applying)
     b = request_body()
+    if applying:
+        force = query.flag(request.args, "force")
+        return reg.apply(t.rt, t.namespace, t.name, b.value, force=force, sub=t.sub)
     # Repeated keys of the patch itself are listed first; a JSON patch's name its operations.
     prefix = "json patch " if content_type.startswith("application/json-patch") else ""
     dups = [replace(d, order=(), prefix=prefix) for d in b.duplicates]
     return reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
                      field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+
+
+def _check_apply_options(applying: bool) -> None:
+    """kube-apiserver's validation of PatchOptions: an apply names its manager; only an apply
+    may be forced."""
+    if applying and not request.args.get("fieldManager"):
+        message = "Required value: is required for apply patch"
+        raise errors.InvalidError(
+            f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {message}',
+            [errors.Cause("fieldManager", "FieldValueRequired", message)],
+        )
+    if not applying and "force" in request.args:
+        message = "Forbidden: may not be specified for non-apply patch"
+        raise errors.InvalidError(
+            f'PatchOptions.meta.k8s.io "" is invalid: force: {message}',
+            [errors.Cause("force", "FieldValueForbidden", message)],
+        )
+    manager = request.args.get("fieldManager", "")
+    if len(manager) > managedfields.MAX_MANAGER_LENGTH:
+        message = (f'Too long: may not be more than {managedfields.MAX_MANAGER_LENGTH} '
+                   "bytes")  # fmt: skip
+        raise errors.InvalidError(
+            f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {message}',
+            [errors.Cause("fieldManager", "FieldValueTooLong", message)],
+        )
 
 
 def _delete_options() -> Any:

@@ -1,0 +1,146 @@
+"""Server-side apply and the field manager's part of every write, as kube-apiserver's: ``track``
+records an Update in ``metadata.managedFields`` before an object is stored; ``apply`` serves a
+``PATCH`` of ``application/apply-patch+yaml`` (an upsert: the object is created when it does not
+exist), with kubectl's take-over of the fields a client-side apply set. Shell: reads and writes
+through the registry."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+from common import errors, meta
+from common.resources import ResourceType
+from common.wellknown import LAST_APPLIED as LAST_APPLIED_ANNOTATION
+from control.registry import answers
+from control.registry import fieldsets as fs
+from control.registry import managedfields as mf
+from control.registry.fieldschema import root
+
+if TYPE_CHECKING:
+    from control.registry.registry import Registry
+
+Obj = dict[str, Any]
+
+# The manager whose applies take over a client-side apply's fields (kubectl's --server-side).
+KUBECTL = "kubectl"
+# Read-modify-write attempts of an apply before the conflict is reported to the client.
+APPLY_ATTEMPTS = 8
+
+
+def _change(reg: Registry, rt: ResourceType, operation: str) -> mf.Change:
+    return mf.Change(mf.current(), operation, rt.api_version, meta.timestamp(reg.clock()),
+                     root(rt.kind))  # fmt: skip
+
+
+def track(reg: Registry, rt: ResourceType, new: Obj, old: Obj | None, sub: str) -> None:
+    """Set ``new``'s managedFields for an Update by the request's manager (not for an apply,
+    whose entries are made already). managedFields sent by the client replace the stored ones,
+    as kube-apiserver takes them (kubectl's migration of client-side apply sends its own)."""
+    if mf._applying.get():
+        return
+    m = new["metadata"]
+    before = (old or {}).get("metadata", {}).get("managedFields")
+    sent = m.get("managedFields")
+    given = sent if sent and sent != before and sub != "status" else before
+    entries = mf.decode({"metadata": {"managedFields": given}})
+    after = mf.update(old or {}, new, entries, _change(reg, rt, mf.UPDATE), sub,
+                      "status" in rt.subresources)  # fmt: skip
+    if after is entries and given == before:
+        if before:
+            m["managedFields"] = before
+        else:
+            m.pop("managedFields", None)
+        return
+    encoded = mf.encode(after)
+    if encoded:
+        m["managedFields"] = encoded
+    else:
+        m.pop("managedFields", None)
+
+
+def apply(
+    reg: Registry, rt: ResourceType, namespace: str, name: str, config: Any, force: bool, sub: str
+) -> Obj:
+    """``PATCH`` with an applied configuration: merged into the live object (or created)."""
+    if not isinstance(config, dict):
+        raise errors.BadRequestError("the applied configuration must be an object")
+    if sub:
+        raise errors.MethodNotAllowedError(
+            f"apply is not supported on the {sub} subresource by this server yet"
+        )
+    given = (config.get("metadata") or {}).get("name") if isinstance(config.get("metadata"),
+                                                                     dict) else None  # fmt: skip
+    if given is not None and given != name:
+        raise errors.BadRequestError(
+            f"the name of the object ({given}) does not match the name on the URL ({name})"
+        )
+    for _ in range(APPLY_ATTEMPTS):
+        try:
+            live = reg.get(rt, namespace, name)
+        except errors.NotFoundError:
+            return _create(reg, rt, namespace, name, config)
+        try:
+            return _update(reg, rt, namespace, live, config, force)
+        except errors.ConflictError as e:
+            if "Apply failed" in e.message:
+                raise
+    raise answers.conflict(rt, name)
+
+
+def _create(reg: Registry, rt: ResourceType, namespace: str, name: str, config: Obj) -> Obj:
+    change = _change(reg, rt, mf.APPLY)
+    base: Obj = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": {"name": name}}
+    obj, entries = mf.apply(base, config, [], change, True)
+    obj["metadata"]["managedFields"] = mf.encode(entries)
+    with mf.applying():
+        created, _ = reg.create(rt, namespace, obj)
+    return created
+
+
+def _update(
+    reg: Registry, rt: ResourceType, namespace: str, live: Obj, config: Obj, force: bool
+) -> Obj:
+    change = _change(reg, rt, mf.APPLY)
+    entries = mf.decode(live)
+    allowed = _taken_over(live, change) if change.manager.name == KUBECTL else None
+    obj, after = mf.apply(live, config, entries, change, force, allowed)
+    m = obj["metadata"] = dict(obj["metadata"])
+    annotations = m.get("annotations") or {}
+    if change.manager.name == KUBECTL and LAST_APPLIED_ANNOTATION in annotations:
+        m["annotations"] = {**annotations, LAST_APPLIED_ANNOTATION: _last_applied(config)}
+    m["managedFields"] = mf.encode(after)
+    decoded = reg.decode_for_apply(rt, namespace, obj)
+    with mf.applying():
+        return reg.write_update(rt, decoded, live, int(live["metadata"]["resourceVersion"]))
+
+
+def _taken_over(live: Obj, change: mf.Change) -> fs.Tree | None:
+    """The fields kubectl may take from a client-side apply: those of the last-applied
+    configuration whose live value is still the one it applied (kube-apiserver's upgrade)."""
+    text = (live["metadata"].get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
+    if not text:
+        return None
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(last, dict):
+        return None
+    node = change.node
+    tracked = mf.tracked(last, "", False)
+    fields = fs.field_set(tracked, node)
+    modified = fs.compare(mf.tracked(live, "", False), fs.merge(mf.tracked(live, "", False),
+                                                               tracked, node), node)  # fmt: skip
+    return fs.difference(fields, modified.changed())
+
+
+def _last_applied(config: Obj) -> str:
+    kept = copy.deepcopy(config)
+    annotations = (kept.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED_ANNOTATION, None)
+        if not annotations:
+            kept["metadata"].pop("annotations")
+    return json.dumps(kept, separators=(",", ":"), sort_keys=True)
