@@ -422,3 +422,62 @@ def test_helm_validates_against_the_served_openapi(kubectl: Kubectl, tmp_path: P
                           stdin=manifest)  # fmt: skip
     assert applied.strip() == "deployment.apps/web-demo created (server dry run)"
     assert "NotFound" in kubectl.run("get", "deployment", "web-demo", ok=False)
+
+
+SSA_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ssa
+  labels: {app: ssa}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers:
+      - name: web
+        image: tinykube/web:1
+"""
+
+
+def test_server_side_apply(kubectl: Kubectl) -> None:
+    out = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=SSA_DEPLOYMENT)
+    assert out.strip() == "deployment.apps/ssa serverside-applied (server dry run)"
+    assert "NotFound" in kubectl.run("get", "deployment", "ssa", ok=False)
+    for _ in range(2):
+        out = kubectl.run("apply", "--server-side", "-f", "-", stdin=SSA_DEPLOYMENT)
+        assert out.strip() == "deployment.apps/ssa serverside-applied"
+    shown = kubectl.run("get", "deployment", "ssa", "-o", "yaml", "--show-managed-fields")
+    assert "manager: kubectl\n    operation: Apply" in shown, shown
+    assert "f:containers:\n" in shown and 'k:{"name":"web"}:' in shown
+    assert "managedFields" not in kubectl.run("get", "deployment", "ssa", "-o", "yaml")
+
+    kubectl.run("scale", "deployment/ssa", "--replicas=2")
+    err = kubectl.run("apply", "--server-side", "-f", "-", stdin=SSA_DEPLOYMENT, ok=False)
+    # kubectl scale sends no fieldManager: its user agent's product names it.
+    assert err.startswith(
+        'error: Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" '
+        "using apps/v1: .spec.replicas"
+    ), err
+    assert "Please review the fields above--they currently have other managers." in err
+    out = kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-",
+                      stdin=SSA_DEPLOYMENT)  # fmt: skip
+    assert out.strip() == "deployment.apps/ssa serverside-applied"
+    assert kubectl.run("get", "deployment", "ssa", "-o", "jsonpath={.spec.replicas}") == "1"
+    kubectl.run("delete", "deployment", "ssa", "--wait=false")
+
+
+def test_server_side_apply_takes_over_a_client_side_apply(kubectl: Kubectl) -> None:
+    manifest = SSA_DEPLOYMENT.replace("name: ssa\n", "name: csa\n", 1)
+    assert kubectl.run("apply", "-f", "-", stdin=manifest).strip() == "deployment.apps/csa created"
+    changed = manifest.replace("replicas: 1", "replicas: 2")
+    out = kubectl.run("apply", "--server-side", "-f", "-", stdin=changed)
+    assert out.strip() == "deployment.apps/csa serverside-applied"
+    fields = json.loads(kubectl.run("get", "deployment", "csa", "-o", "json",
+                                    "--show-managed-fields"))  # fmt: skip
+    assert fields["spec"]["replicas"] == 2
+    owners = {e["manager"]: e for e in fields["metadata"]["managedFields"]}
+    assert owners["kubectl"]["operation"] == "Apply"
+    assert "f:replicas" not in json.dumps(owners.get("kubectl-client-side-apply", {}))
+    kubectl.run("delete", "deployment", "csa", "--wait=false")
