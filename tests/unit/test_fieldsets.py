@@ -103,9 +103,9 @@ def test_service_ports_are_keyed_by_port_and_protocol() -> None:
 
 def test_compare_reports_added_modified_removed_only_where_unequal() -> None:
     old = {"metadata": {"labels": {"a": "1", "b": "2"}},
-           "spec": _pod_spec({"name": "web", "image": "1"})["spec"]}  # fmt: skip
+           **_pod_spec({"name": "web", "image": "1"})}  # fmt: skip
     new = {"metadata": {"labels": {"a": "1", "c": "3"}},
-           "spec": _pod_spec({"name": "web", "image": "2"}, {"name": "side", "image": "s"})["spec"]}  # fmt: skip
+           **_pod_spec({"name": "web", "image": "2"}, {"name": "side", "image": "s"})}  # fmt: skip
     c = fs.compare(old, new, POD)
     assert fs.encode(c.added) == {
         "f:metadata": {"f:labels": {"f:c": {}}},
