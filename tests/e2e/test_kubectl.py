@@ -481,3 +481,38 @@ def test_server_side_apply_takes_over_a_client_side_apply(kubectl: Kubectl) -> N
     assert owners["kubectl"]["operation"] == "Apply"
     assert "f:replicas" not in json.dumps(owners.get("kubectl-client-side-apply", {}))
     kubectl.run("delete", "deployment", "csa", "--wait=false")
+
+
+def test_helm_installs_server_side(kubectl: Kubectl, tmp_path: Path) -> None:
+    """helm 4 applies a release's objects server-side (field manager ``helm``) and keeps the
+    release in a Secret: `helm create`'s chart, cut to its Deployment."""
+    helm = str(kubectl.binary.parent / "helm")
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
+           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+
+    def run(*args: str) -> str:
+        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
+                             env=env, cwd=tmp_path, check=False)  # fmt: skip
+        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+    run("create", "ssademo")
+    templates = tmp_path / "ssademo" / "templates"
+    for path in [*templates.glob("*"), *templates.glob("tests/*")]:
+        if path.is_file() and path.name not in ("deployment.yaml", "_helpers.tpl"):
+            path.unlink()
+    installed = run("install", "ssa", "ssademo", "--set", "serviceAccount.create=false")
+    assert "STATUS: deployed" in installed
+    assert "ssa" in run("list")
+    shown = json.loads(kubectl.run("get", "deployment", "ssa-ssademo", "-o", "json",
+                                   "--show-managed-fields"))  # fmt: skip
+    owners = {e["manager"]: e["operation"] for e in shown["metadata"]["managedFields"]}
+    assert owners.get("helm") == "Apply", owners
+    upgraded = run("upgrade", "ssa", "ssademo", "--set", "serviceAccount.create=false",
+                   "--set", "replicaCount=2")  # fmt: skip
+    assert "STATUS: deployed" in upgraded
+    replicas = kubectl.run("get", "deployment", "ssa-ssademo", "-o", "jsonpath={.spec.replicas}")
+    assert replicas == "2"
+    # helm uninstall sends protobuf DeleteOptions, which the server does not decode yet.
+    kubectl.run("delete", "deployment", "ssa-ssademo", "--wait=false")
+    kubectl.run("delete", "secret", "-l", "owner=helm,name=ssa")
