@@ -19,6 +19,8 @@ from control.registry.fieldschema import ANY, ATOMIC, LIST, MAP, SCALAR, STRUCT,
 
 Tree = dict[str, Any]  # path element -> Tree; "." -> {} when the node is a member
 SELF = "."
+# The kinds of path element: a field, a list item's key, a set's value, an index.
+PREFIXES = ("f:", "k:", "v:", "i:")
 
 
 # -- the sets -------------------------------------------------------------------------------------
@@ -32,7 +34,7 @@ def decode(fields_v1: Any) -> Tree:
     for key, value in fields_v1.items():
         if key == SELF:
             out[SELF] = {}
-        elif isinstance(value, dict):
+        elif isinstance(value, dict) and key[:2] in PREFIXES:
             out[key] = decode(value) if value else {SELF: {}}
     return out
 
@@ -111,14 +113,22 @@ def path_string(path: tuple[str, ...]) -> str:
         if kind == "f":
             out.append("." + text)
         elif kind == "k":
-            pairs = json.loads(text)
-            shown = ",".join(f"{k}={json.dumps(v)}" for k, v in pairs.items())
-            out.append(f"[{shown}]")
+            out.append(f"[{_key_text(text)}]")
         elif kind == "v":
             out.append(f"[={text}]")
         else:
             out.append(f"[{text}]")
     return "".join(out)
+
+
+def _key_text(text: str) -> str:
+    try:
+        pairs = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(pairs, dict):
+        return text
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in pairs.items())
 
 
 # -- objects --------------------------------------------------------------------------------------

@@ -214,3 +214,31 @@ def test_apply_of_a_pod_keys_ports_by_port_and_protocol(api: Api) -> None:
     assert code in (200, 201), created
     fields = _entries(created)["me"]["fieldsV1"]["f:spec"]["f:containers"]['k:{"name":"c"}']
     assert 'k:{"containerPort":80,"protocol":"TCP"}' in fields["f:ports"]
+
+
+def test_managed_fields_sent_are_taken_and_garbage_never_fails(api: Api) -> None:
+    code, created = api.call("POST", DEPLOYS, _deployment(), fieldManager="maker")
+    assert code == 201, created
+    # An update that sends managedFields and changes nothing else replaces them (as kubectl's
+    # migration from client-side apply does); what is not a field path is dropped.
+    created["metadata"]["managedFields"] = [
+        {"manager": "importer", "operation": "Update", "apiVersion": "apps/v1",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}, "": {}, "zz": 1}},
+        {"fieldsV1": []},
+    ]  # fmt: skip
+    code, replaced = api.call("PUT", f"{DEPLOYS}/web", created, fieldManager="maker")
+    assert code == 200, replaced
+    entries = _entries(replaced)
+    assert set(entries) == {"importer"}
+    assert entries["importer"]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    code, status = _apply(api, _deployment(4), manager="other")
+    assert code == 409 and '"importer" using apps/v1: .spec.replicas' in status["message"]
+    code, status = _apply(api, {"apiVersion": "v1", "kind": "Pod"})
+    assert code == 400
+    code, status = api.call("PUT", f"{DEPLOYS}/web",
+                            {**replaced, "metadata": {**replaced["metadata"],
+                                                     "managedFields": ["nonsense"]}})  # fmt: skip
+    assert code == 400
+    code, status = api.call("PATCH", f"{DEPLOYS}/web", raw=b"{{{", content_type=APPLY,
+                            fieldManager="x")  # fmt: skip
+    assert code == 400
