@@ -28,6 +28,8 @@ blueprint = Blueprint("rest", __name__)
 
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# The methods whose options carry a fieldManager.
+WRITES = ("POST", "PUT", "PATCH")
 PODS = must("pods")
 # Subresources that a PUT/PATCH may target, and those served by other handlers.
 WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
@@ -109,8 +111,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    manager = managedfields.manager_from(request.args.get("fieldManager"),
-                                         request.headers.get("User-Agent", ""))  # fmt: skip
+    manager = _field_manager()
     with (
         recorder.recording(),
         noderestriction.requested_by(g.user.node),
@@ -213,6 +214,20 @@ def _patch(reg: Registry, t: Target) -> dict[str, Any]:
                      field_validation=_field_validation(), duplicates=dups)  # fmt: skip
 
 
+def _field_manager() -> str:
+    """The manager of a write: ``fieldManager`` (at most 128 characters, as kube-apiserver
+    validates its options) or the user agent's product."""
+    given = request.args.get("fieldManager", "")
+    if len(given) > managedfields.MAX_MANAGER_LENGTH and request.method in WRITES:
+        options = {"PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method)
+        message = f"Too long: may not be more than {managedfields.MAX_MANAGER_LENGTH} bytes"
+        raise errors.InvalidError(
+            f'{options or "CreateOptions"}.meta.k8s.io "" is invalid: fieldManager: {message}',
+            [errors.Cause("fieldManager", "FieldValueTooLong", message)],
+        )
+    return managedfields.manager_from(given, request.headers.get("User-Agent", ""))
+
+
 def _check_apply_options(applying: bool) -> None:
     """kube-apiserver's validation of PatchOptions: an apply names its manager; only an apply
     may be forced."""
@@ -227,14 +242,6 @@ def _check_apply_options(applying: bool) -> None:
         raise errors.InvalidError(
             f'PatchOptions.meta.k8s.io "" is invalid: force: {message}',
             [errors.Cause("force", "FieldValueForbidden", message)],
-        )
-    manager = request.args.get("fieldManager", "")
-    if len(manager) > managedfields.MAX_MANAGER_LENGTH:
-        message = (f'Too long: may not be more than {managedfields.MAX_MANAGER_LENGTH} '
-                   "bytes")  # fmt: skip
-        raise errors.InvalidError(
-            f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {message}',
-            [errors.Cause("fieldManager", "FieldValueTooLong", message)],
         )
 
 

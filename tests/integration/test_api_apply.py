@@ -242,3 +242,27 @@ def test_managed_fields_sent_are_taken_and_garbage_never_fails(api: Api) -> None
     code, status = api.call("PATCH", f"{DEPLOYS}/web", raw=b"{{{", content_type=APPLY,
                             fieldManager="x")  # fmt: skip
     assert code == 400
+
+
+def test_apply_refusals(api: Api) -> None:
+    raw = yaml.safe_dump(_deployment()).encode()
+    code, status = api.call("PATCH", f"{DEPLOYS}/web/status", raw=raw, content_type=APPLY,
+                            fieldManager="x")  # fmt: skip
+    assert code == 405 and "status subresource" in status["message"]
+    code, status = api.call("PATCH", f"{DEPLOYS}/other", raw=raw, content_type=APPLY,
+                            fieldManager="x")  # fmt: skip
+    assert code == 400
+    assert status["message"] == (
+        "the name of the object (web) does not match the name on the URL (other)"
+    )
+    code, status = _apply(api, _deployment(), manager="m" * 129)
+    assert code == 422
+    assert status["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than '
+        "128 bytes"
+    )
+    code, status = api.call("POST", DEPLOYS, _deployment(), fieldManager="m" * 129)
+    assert code == 422 and status["message"].startswith('CreateOptions.meta.k8s.io "" is invalid')
+    code, status = _apply(api, {**_deployment(), "spec": {"replicas": -1}})
+    assert code == 422 and status["reason"] == "Invalid"
+    assert api.call("GET", f"{DEPLOYS}/web")[0] == 404
