@@ -36,6 +36,11 @@ LIST_MAP_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 ATOMIC_LISTS: frozenset[tuple[str, str]] = frozenset({("PodSpec", "tolerations")})
 SET_LISTS: frozenset[tuple[str, str]] = frozenset({("ObjectMeta", "finalizers")})
+# Maps and structs owned and replaced as one value (``+mapType=atomic``, ``+structType=atomic``).
+ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({
+    ("PodSpec", "nodeSelector"), ("ServiceSpec", "selector"),
+})  # fmt: skip
+ATOMIC_STRUCTS: frozenset[str] = frozenset({"LabelSelector"})
 # What a list-map key that an item omits stands for (the schema's default of the key field).
 KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
 

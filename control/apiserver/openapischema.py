@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.patch import MERGE_KEYS, OTHER_KEYS, list_type
+from common.patch import ATOMIC_MAPS, ATOMIC_STRUCTS, MERGE_KEYS, OTHER_KEYS, list_type
 from common.resources import RESOURCES, ResourceType
 from control.apiserver import openapidocs
 from control.validation import SCHEMAS, container, kinds, pod
@@ -191,6 +191,8 @@ class Definitions:
         required = [name for name, _ in fields(model) if (struct, name) in REQUIRED]
         if required:
             out["required"] = required
+        if struct in ATOMIC_STRUCTS:
+            out["x-kubernetes-map-type"] = "atomic"
         gvk = self._gvk(model)
         if gvk:
             out["x-kubernetes-group-version-kind"] = [gvk]
@@ -241,6 +243,8 @@ def _list_extensions(struct: str, name: str, annotation: Any) -> Schema:
     """A list as strategic merge patch merges it (item by item on a key, or replaced) and as
     server-side apply does (``common.patch.list_type``: the same table as the field manager's)."""
     bare, _ = unwrap(annotation)
+    if typing.get_origin(bare) is dict and (struct, name) in ATOMIC_MAPS:
+        return {"x-kubernetes-map-type": "atomic"}
     if typing.get_origin(bare) is not list:
         return {}
     kind, keys = list_type(struct, name)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.patch import list_type
+from common.patch import ATOMIC_MAPS, ATOMIC_STRUCTS, list_type
 from control.validation import SCHEMAS
 from control.validation.decode import unwrap
 
@@ -23,8 +23,6 @@ STRUCT = "struct"
 MAP = "map"  # a map of string keys (labels, data), or a free-form object
 LIST = "list"
 ANY = "any"  # a free-form value: objects are maps, lists are atomic (SMD's deduced type)
-# Structs that kube-apiserver marks ``+structType=atomic``: owned and replaced as one value.
-ATOMIC_STRUCTS = frozenset({"LabelSelector"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,8 @@ def node_of(annotation: Any, struct: str = "", name: str = "") -> Node:
             kind, keys = "atomic", ()
         return Node(LIST, elem=item, list_type=kind, keys=keys, name=name)
     if origin is dict:
+        if (struct, name) in ATOMIC_MAPS:
+            return Node(ATOMIC)
         value = typing.get_args(bare)[1]
         return Node(MAP, elem=ANY_NODE if value is Any else node_of(value))
     if isinstance(bare, type) and issubclass(bare, BaseModel):

@@ -70,6 +70,13 @@ def apply(
         raise errors.MethodNotAllowedError(
             f"apply is not supported on the {sub} subresource by this server yet"
         )
+    version = config.get("apiVersion")
+    if version != rt.api_version:
+        shown = version if isinstance(version, str) else ""
+        raise errors.BadRequestError(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{shown}, expected: {rt.api_version}"
+        )
     given = (config.get("metadata") or {}).get("name") if isinstance(config.get("metadata"),
                                                                      dict) else None  # fmt: skip
     if given is not None and given != name:

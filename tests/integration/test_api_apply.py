@@ -235,6 +235,11 @@ def test_managed_fields_sent_are_taken_and_garbage_never_fails(api: Api) -> None
     assert code == 409 and '"importer" using apps/v1: .spec.replicas' in status["message"]
     code, status = _apply(api, {"apiVersion": "v1", "kind": "Pod"})
     assert code == 400
+    assert status["message"] == (
+        "Incorrect version specified in apply patch. Specified patch version: v1, expected: apps/v1"
+    )
+    code, status = _apply(api, {"apiVersion": "apps/v1", "kind": "Pod"})
+    assert code == 400 and "does not match the expected kind" in status["message"]
     code, status = api.call("PUT", f"{DEPLOYS}/web",
                             {**replaced, "metadata": {**replaced["metadata"],
                                                      "managedFields": ["nonsense"]}})  # fmt: skip

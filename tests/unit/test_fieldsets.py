@@ -160,3 +160,11 @@ def test_the_schema_knows_list_types_and_free_form_values() -> None:
     assert POD.child("spec").child("tolerations").list_type == "atomic"
     assert DEPLOYMENT.child("spec").child("selector").kind == ATOMIC
     assert POD.child("nonsense") is ANY_NODE
+
+
+def test_atomic_maps_are_owned_as_one_value() -> None:
+    config = {"spec": {"nodeSelector": {"disk": "ssd"}, "containers": []}}
+    assert fs.encode(fs.field_set(config, POD)) == {"f:spec": {"f:containers": {},
+                                                              "f:nodeSelector": {}}}  # fmt: skip
+    merged = fs.merge({"spec": {"nodeSelector": {"a": "1"}}}, config, POD)
+    assert merged["spec"]["nodeSelector"] == {"disk": "ssd"}

@@ -163,6 +163,10 @@ def test_list_types_are_the_field_managers() -> None:
     assert tolerations["x-kubernetes-list-type"] == "atomic"
     finalizers = DEFS["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["finalizers"]
     assert finalizers["x-kubernetes-list-type"] == "set"
+    node_selector = DEFS["io.k8s.api.core.v1.PodSpec"]["properties"]["nodeSelector"]
+    assert node_selector["x-kubernetes-map-type"] == "atomic"
+    selector = DEFS["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]
+    assert selector["x-kubernetes-map-type"] == "atomic"
 
 
 CONTAINER = {
