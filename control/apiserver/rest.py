@@ -193,13 +193,15 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
                                        field_validation=_field_validation(),
                                        duplicates=b.duplicates))  # fmt: skip
     if method == "PATCH":
-        return out.respond(_patch(reg, t))
+        patched, created = _patch(reg, t)
+        return out.respond(patched, 201 if created else 200)
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
 
 
-def _patch(reg: Registry, t: Target) -> dict[str, Any]:
+def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:
+    """(the patched object, whether an apply created it)."""
     content_type = request.headers.get("Content-Type", "application/merge-patch+json")
     applying = content_type.split(";")[0].strip() == APPLY_PATCH
     _check_apply_options(applying)
@@ -210,8 +212,9 @@ def _patch(reg: Registry, t: Target) -> dict[str, Any]:
     # Repeated keys of the patch itself are listed first; a JSON patch's name its operations.
     prefix = "json patch " if content_type.startswith("application/json-patch") else ""
     dups = [replace(d, order=(), prefix=prefix) for d in b.duplicates]
-    return reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
-                     field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+    patched = reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
+                        field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+    return patched, False
 
 
 def _field_manager() -> str:

@@ -315,8 +315,9 @@ class Registry:
         *,
         force: bool = False,
         sub: str = "",
-    ) -> Obj:
-        """``PATCH`` of ``application/apply-patch+yaml``: server-side apply (an upsert)."""
+    ) -> tuple[Obj, bool]:
+        """``PATCH`` of ``application/apply-patch+yaml``: server-side apply (an upsert);
+        (the object, whether it was created)."""
         return serversideapply.apply(self, rt, namespace, name, config, force, sub)
 
     def decode_for_apply(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:

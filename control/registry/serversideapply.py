@@ -62,8 +62,9 @@ def track(reg: Registry, rt: ResourceType, new: Obj, old: Obj | None, sub: str) 
 
 def apply(
     reg: Registry, rt: ResourceType, namespace: str, name: str, config: Any, force: bool, sub: str
-) -> Obj:
-    """``PATCH`` with an applied configuration: merged into the live object (or created)."""
+) -> tuple[Obj, bool]:
+    """``PATCH`` with an applied configuration: merged into the live object (or created);
+    (the object, whether it was created)."""
     if not isinstance(config, dict):
         raise errors.BadRequestError("the applied configuration must be an object")
     if sub:
@@ -87,9 +88,9 @@ def apply(
         try:
             live = reg.get(rt, namespace, name)
         except errors.NotFoundError:
-            return _create(reg, rt, namespace, name, config)
+            return _create(reg, rt, namespace, name, config), True
         try:
-            return _update(reg, rt, namespace, live, config, force)
+            return _update(reg, rt, namespace, live, config, force), False
         except errors.ConflictError as e:
             if "Apply failed" in e.message:
                 raise
