@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from common import errors, meta
@@ -25,6 +26,8 @@ Obj = dict[str, Any]
 
 # The manager whose applies take over a client-side apply's fields (kubectl's --server-side).
 KUBECTL = "kubectl"
+# The manager of the fields an object had when it was first applied without managedFields.
+BEFORE_FIRST_APPLY = "before-first-apply"
 # Read-modify-write attempts of an apply before the conflict is reported to the client.
 APPLY_ATTEMPTS = 8
 
@@ -112,6 +115,12 @@ def _update(
 ) -> Obj:
     change = _change(reg, rt, mf.APPLY)
     entries = mf.decode(live)
+    if not entries:
+        # An object nobody manages yet (stored before managedFields were kept, or whose
+        # managedFields were cleared): its fields are first given to one manager, so an apply
+        # that changes them conflicts, as kube-apiserver's skipNonAppliedManager does.
+        before = replace(change, manager=mf.Manager(BEFORE_FIRST_APPLY), operation=mf.UPDATE)
+        entries = mf.update({}, live, [], before, "", "status" in rt.subresources)
     allowed = _taken_over(live, change) if change.manager.name == KUBECTL else None
     obj, after = mf.apply(live, config, entries, change, force, allowed)
     m = obj["metadata"] = dict(obj["metadata"])

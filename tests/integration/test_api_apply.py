@@ -271,3 +271,20 @@ def test_apply_refusals(api: Api) -> None:
     code, status = _apply(api, {**_deployment(), "spec": {"replicas": -1}})
     assert code == 422 and status["reason"] == "Invalid"
     assert api.call("GET", f"{DEPLOYS}/web")[0] == 404
+
+
+def test_cleared_managed_fields_and_before_first_apply(api: Api) -> None:
+    code, created = api.call("POST", DEPLOYS, _deployment(1), fieldManager="maker")
+    assert code == 201
+    created["metadata"]["managedFields"] = [{}]  # kube's way to clear them
+    code, cleared = api.call("PUT", f"{DEPLOYS}/web", created)
+    assert code == 200 and "managedFields" not in cleared["metadata"]
+    code, status = _apply(api, _deployment(2))
+    assert code == 409
+    assert status["message"] == (
+        'Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: '
+        ".spec.replicas"
+    )
+    code, applied = _apply(api, _deployment(1))
+    assert code == 200
+    assert set(_entries(applied)) == {"before-first-apply", "kubectl"}
