@@ -230,20 +230,21 @@ def update(old: Obj, new: Obj, entries: list[Entry], change: Change, sub: str,
 
 
 def apply(live: Obj, config: Obj, entries: list[Entry], change: Change, force: bool,
-          allowed: fs.Tree | None = None) -> tuple[Obj, list[Entry]]:  # fmt: skip
+          allowed: fs.Tree | None = None, has_status: bool = False,
+          ) -> tuple[Obj, list[Entry]]:  # fmt: skip
     """(the object after applying ``config`` to ``live``, the entries after it). Conflicts
     inside ``allowed`` (fields taken over from a client-side apply) are forced."""
     node = change.node
     merged = fs.merge(live, config, node)
     me = _mine(entries, change, "")
-    applied = fs.field_set(tracked(config, "", False), node)
+    applied = fs.field_set(tracked(config, "", has_status), node)
     others = [e for e in entries if e.identity() != me.identity()]
     owned = applied
     for e in others:
         owned = fs.union(owned, e.fields)
     if me.fields:
         merged = fs.remove(merged, fs.removable(me.fields, owned), node)
-    comparison = fs.compare(tracked(live, "", False), tracked(merged, "", False), node)
+    comparison = fs.compare(tracked(live, "", has_status), tracked(merged, "", has_status), node)
     try:
         kept = _take(others, me, comparison, force)
     except errors.ConflictError:

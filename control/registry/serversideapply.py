@@ -103,7 +103,7 @@ def apply(
 def _create(reg: Registry, rt: ResourceType, namespace: str, name: str, config: Obj) -> Obj:
     change = _change(reg, rt, mf.APPLY)
     base: Obj = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": {"name": name}}
-    obj, entries = mf.apply(base, config, [], change, True)
+    obj, entries = mf.apply(base, config, [], change, True, None, "status" in rt.subresources)
     obj["metadata"]["managedFields"] = mf.encode(entries)
     with mf.applying():
         created, _ = reg.create(rt, namespace, obj)
@@ -122,7 +122,8 @@ def _update(
         before = replace(change, manager=mf.Manager(BEFORE_FIRST_APPLY), operation=mf.UPDATE)
         entries = mf.update({}, live, [], before, "", "status" in rt.subresources)
     allowed = _taken_over(live, change) if change.manager.name == KUBECTL else None
-    obj, after = mf.apply(live, config, entries, change, force, allowed)
+    obj, after = mf.apply(live, config, entries, change, force, allowed,
+                          "status" in rt.subresources)  # fmt: skip
     m = obj["metadata"] = dict(obj["metadata"])
     annotations = m.get("annotations") or {}
     if change.manager.name == KUBECTL and LAST_APPLIED_ANNOTATION in annotations:

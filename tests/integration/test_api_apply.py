@@ -288,3 +288,11 @@ def test_cleared_managed_fields_and_before_first_apply(api: Api) -> None:
     code, applied = _apply(api, _deployment(1))
     assert code == 200
     assert set(_entries(applied)) == {"before-first-apply", "kubectl"}
+
+
+def test_an_applied_status_is_nobodys_field(api: Api) -> None:
+    body = {**_deployment(), "status": {"replicas": 7}}
+    code, created = _apply(api, body)
+    assert code == 201
+    assert "f:status" not in _entries(created)["kubectl"]["fieldsV1"]
+    assert (created.get("status") or {}).get("replicas") != 7
