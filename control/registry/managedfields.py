@@ -252,7 +252,9 @@ def apply(live: Obj, config: Obj, entries: list[Entry], change: Change, force: b
             raise
         kept = _take(others, me, comparison, True)
     if applied:
-        kept.append(replace(me, fields=applied, time=change.now))
+        # An apply that changes nothing in the object keeps its time (kube-apiserver's).
+        same = merged == live and me.time
+        kept.append(replace(me, fields=applied, time=me.time if same else change.now))
     return merged, kept
 
 

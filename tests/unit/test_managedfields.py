@@ -129,3 +129,12 @@ def test_a_lease_renewal_moves_only_its_entrys_time() -> None:
     renewed_fields(metadata, "new")
     assert [e["time"] for e in metadata["managedFields"]] == ["old", "new"]
     assert entry["time"] == "old"  # the remembered Lease is not changed in place
+
+
+def test_an_apply_that_changes_nothing_keeps_its_time() -> None:
+    _, entries = mf.apply({}, _obj(1), [], _change("me", mf.APPLY, now="t1"), False)
+    live = _obj(1)
+    _, again = mf.apply(live, _obj(1), entries, _change("me", mf.APPLY, now="t2"), False)
+    assert [e.time for e in again] == ["t1"]
+    _, changed = mf.apply(live, _obj(2), entries, _change("me", mf.APPLY, now="t3"), False)
+    assert [e.time for e in changed] == ["t3"]
