@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from common import errors, podrefs
 from common.resources import ResourceType, by_plural, must
 from common.selectors import parse_field_selector
-from control.apiserver import clientconn, logs, output, protobody, query
+from control.apiserver import clientconn, logs, output, protobody, query, writeoptions
 from control.apiserver.auth import NODE_READABLE, Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
@@ -28,13 +28,9 @@ blueprint = Blueprint("rest", __name__)
 
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-# The methods whose options carry a fieldManager.
-WRITES = ("POST", "PUT", "PATCH")
 PODS = must("pods")
 # Subresources that a PUT/PATCH may target, and those served by other handlers.
 WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
-# Server-side apply's media type (its CBOR form is refused as an unknown body format).
-APPLY_PATCH = "application/apply-patch+yaml"
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 # The values of the fieldValidation query parameter (kube-apiserver's, sorted as it lists them).
@@ -111,7 +107,8 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    manager = _field_manager()
+    agent = request.headers.get("User-Agent", "")
+    manager = writeoptions.field_manager(request.method, request.args, agent)
     with (
         recorder.recording(),
         noderestriction.requested_by(g.user.node),
@@ -203,8 +200,8 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
 def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:
     """(the patched object, whether an apply created it)."""
     content_type = request.headers.get("Content-Type", "application/merge-patch+json")
-    applying = content_type.split(";")[0].strip() == APPLY_PATCH
-    _check_apply_options(applying)
+    applying = content_type.split(";")[0].strip() == writeoptions.APPLY_PATCH
+    writeoptions.check_patch_options(applying, request.args)
     b = request_body()
     if applying:
         force = query.flag(request.args, "force")
@@ -215,37 +212,6 @@ def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:
     patched = reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
                         field_validation=_field_validation(), duplicates=dups)  # fmt: skip
     return patched, False
-
-
-def _field_manager() -> str:
-    """The manager of a write: ``fieldManager`` (at most 128 characters, as kube-apiserver
-    validates its options) or the user agent's product."""
-    given = request.args.get("fieldManager", "")
-    if len(given) > managedfields.MAX_MANAGER_LENGTH and request.method in WRITES:
-        options = {"PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method)
-        message = f"Too long: may not be more than {managedfields.MAX_MANAGER_LENGTH} bytes"
-        raise errors.InvalidError(
-            f'{options or "CreateOptions"}.meta.k8s.io "" is invalid: fieldManager: {message}',
-            [errors.Cause("fieldManager", "FieldValueTooLong", message)],
-        )
-    return managedfields.manager_from(given, request.headers.get("User-Agent", ""))
-
-
-def _check_apply_options(applying: bool) -> None:
-    """kube-apiserver's validation of PatchOptions: an apply names its manager; only an apply
-    may be forced."""
-    if applying and not request.args.get("fieldManager"):
-        message = "Required value: is required for apply patch"
-        raise errors.InvalidError(
-            f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {message}',
-            [errors.Cause("fieldManager", "FieldValueRequired", message)],
-        )
-    if not applying and "force" in request.args:
-        message = "Forbidden: may not be specified for non-apply patch"
-        raise errors.InvalidError(
-            f'PatchOptions.meta.k8s.io "" is invalid: force: {message}',
-            [errors.Cause("force", "FieldValueForbidden", message)],
-        )
 
 
 def _delete_options() -> Any:
