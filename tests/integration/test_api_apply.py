@@ -296,3 +296,22 @@ def test_an_applied_status_is_nobodys_field(api: Api) -> None:
     assert code == 201
     assert "f:status" not in _entries(created)["kubectl"]["fieldsV1"]
     assert (created.get("status") or {}).get("replicas") != 7
+
+
+def test_apply_of_a_service_merges_ports_by_port_and_protocol(api: Api) -> None:
+    services = "/api/v1/namespaces/default/services"
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}  # fmt: skip
+    raw = yaml.safe_dump(svc).encode()
+    code, created = api.call("PATCH", f"{services}/s", raw=raw, content_type=APPLY,
+                             fieldManager="me")  # fmt: skip
+    assert code == 201, created
+    ports = _entries(created)["me"]["fieldsV1"]["f:spec"]["f:ports"]
+    assert list(ports) == ['k:{"port":80,"protocol":"TCP"}']
+    svc["spec"]["ports"].append({"port": 443, "name": "https"})
+    svc["spec"]["ports"][0]["name"] = "http"
+    code, again = api.call("PATCH", f"{services}/s", raw=yaml.safe_dump(svc).encode(),
+                           content_type=APPLY, fieldManager="me")  # fmt: skip
+    assert code == 200, again
+    assert [p["port"] for p in again["spec"]["ports"]] == [80, 443]
+    assert again["spec"]["clusterIP"] == created["spec"]["clusterIP"]
