@@ -76,6 +76,10 @@ def applying() -> Iterator[None]:
         _applying.reset(token)
 
 
+def is_applying() -> bool:
+    return _applying.get()
+
+
 def current() -> Manager:
     return _current.get() or Manager(DEFAULT_MANAGER)
 
@@ -233,18 +237,23 @@ def apply(live: Obj, config: Obj, entries: list[Entry], change: Change, force: b
           allowed: fs.Tree | None = None, has_status: bool = False,
           ) -> tuple[Obj, list[Entry]]:  # fmt: skip
     """(the object after applying ``config`` to ``live``, the entries after it). Conflicts
-    inside ``allowed`` (fields taken over from a client-side apply) are forced."""
+    inside ``allowed`` (fields taken over from a client-side apply) are forced. An apply to the
+    status subresource (its manager's ``subresource``) applies only the status."""
     node = change.node
+    scope = "status" if change.manager.subresource == "status" else ""
+    if scope:
+        config = tracked(config, scope, has_status)
     merged = fs.merge(live, config, node)
-    me = _mine(entries, change, "")
-    applied = fs.field_set(tracked(config, "", has_status), node)
+    me = _mine(entries, change, scope)
+    applied = fs.field_set(tracked(config, scope, has_status), node)
     others = [e for e in entries if e.identity() != me.identity()]
     owned = applied
     for e in others:
         owned = fs.union(owned, e.fields)
     if me.fields:
         merged = fs.remove(merged, fs.removable(me.fields, owned), node)
-    comparison = fs.compare(tracked(live, "", has_status), tracked(merged, "", has_status), node)
+    comparison = fs.compare(tracked(live, scope, has_status), tracked(merged, scope, has_status),
+                            node)  # fmt: skip
     try:
         kept = _take(others, me, comparison, force)
     except errors.ConflictError:

@@ -323,9 +323,11 @@ class Registry:
     def decode_for_apply(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:
         return self._decode(rt, namespace, obj)
 
-    def write_update(self, rt: ResourceType, obj: Obj, old: Obj, expected: int) -> Obj:
-        """The main resource's update path (prepare, admission, validation, compare-and-set)."""
-        return self._write_update(rt, obj, old, expected, "")
+    def write_update(
+        self, rt: ResourceType, obj: Obj, old: Obj, expected: int, sub: str = ""
+    ) -> Obj:
+        """The update path (prepare, admission, validation, compare-and-set)."""
+        return self._write_update(rt, obj, old, expected, sub)
 
     def bind(self, namespace: str, name: str, body: Any) -> Obj:
         """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
@@ -413,6 +415,7 @@ class Registry:
     ) -> Obj:
         if sub == "status":
             new = st.prepare_status_update(obj, old)
+            serversideapply.keep_applied(new, obj)
             causes = st.strategy(rt).validate_status(new, old)
             if causes:
                 raise invalid_error(rt.kind, str(old["metadata"].get("name", "")), causes)

@@ -41,7 +41,7 @@ def track(reg: Registry, rt: ResourceType, new: Obj, old: Obj | None, sub: str) 
     """Set ``new``'s managedFields for an Update by the request's manager (not for an apply,
     whose entries are made already). managedFields sent by the client replace the stored ones,
     as kube-apiserver takes them (kubectl's migration of client-side apply sends its own)."""
-    if mf._applying.get():
+    if mf.is_applying():
         return
     m = new["metadata"]
     before = (old or {}).get("metadata", {}).get("managedFields")
@@ -63,6 +63,14 @@ def track(reg: Registry, rt: ResourceType, new: Obj, old: Obj | None, sub: str) 
         m.pop("managedFields", None)
 
 
+def keep_applied(new: Obj, sent: Obj) -> None:
+    """A status write keeps the stored metadata, but an apply's managedFields are its own."""
+    if mf.is_applying():
+        fields = sent["metadata"].get("managedFields")
+        if fields:
+            new["metadata"]["managedFields"] = fields
+
+
 def apply(
     reg: Registry, rt: ResourceType, namespace: str, name: str, config: Any, force: bool, sub: str
 ) -> tuple[Obj, bool]:
@@ -70,7 +78,7 @@ def apply(
     (the object, whether it was created)."""
     if not isinstance(config, dict):
         raise errors.BadRequestError("the applied configuration must be an object")
-    if sub:
+    if sub not in ("", "status"):
         raise errors.MethodNotAllowedError(
             f"apply is not supported on the {sub} subresource by this server yet"
         )
@@ -91,9 +99,12 @@ def apply(
         try:
             live = reg.get(rt, namespace, name)
         except errors.NotFoundError:
+            if sub:
+                raise
             return _create(reg, rt, namespace, name, config), True
         try:
-            return _update(reg, rt, namespace, live, config, force), False
+            with mf.through(sub):
+                return _update(reg, rt, namespace, live, config, force, sub), False
         except errors.ConflictError as e:
             if "Apply failed" in e.message:
                 raise
@@ -111,7 +122,7 @@ def _create(reg: Registry, rt: ResourceType, namespace: str, name: str, config: 
 
 
 def _update(
-    reg: Registry, rt: ResourceType, namespace: str, live: Obj, config: Obj, force: bool
+    reg: Registry, rt: ResourceType, namespace: str, live: Obj, config: Obj, force: bool, sub: str
 ) -> Obj:
     change = _change(reg, rt, mf.APPLY)
     entries = mf.decode(live)
@@ -121,17 +132,17 @@ def _update(
         # that changes them conflicts, as kube-apiserver's skipNonAppliedManager does.
         before = replace(change, manager=mf.Manager(BEFORE_FIRST_APPLY), operation=mf.UPDATE)
         entries = mf.update({}, live, [], before, "", "status" in rt.subresources)
-    allowed = _taken_over(live, change) if change.manager.name == KUBECTL else None
+    allowed = _taken_over(live, change) if change.manager.name == KUBECTL and not sub else None
     obj, after = mf.apply(live, config, entries, change, force, allowed,
                           "status" in rt.subresources)  # fmt: skip
     m = obj["metadata"] = dict(obj["metadata"])
     annotations = m.get("annotations") or {}
-    if change.manager.name == KUBECTL and LAST_APPLIED_ANNOTATION in annotations:
+    if change.manager.name == KUBECTL and LAST_APPLIED_ANNOTATION in annotations and not sub:
         m["annotations"] = {**annotations, LAST_APPLIED_ANNOTATION: _last_applied(config)}
     m["managedFields"] = mf.encode(after)
     decoded = reg.decode_for_apply(rt, namespace, obj)
     with mf.applying():
-        return reg.write_update(rt, decoded, live, int(live["metadata"]["resourceVersion"]))
+        return reg.write_update(rt, decoded, live, int(live["metadata"]["resourceVersion"]), sub)
 
 
 def _taken_over(live: Obj, change: mf.Change) -> fs.Tree | None:

@@ -253,7 +253,10 @@ def test_apply_refusals(api: Api) -> None:
     raw = yaml.safe_dump(_deployment()).encode()
     code, status = api.call("PATCH", f"{DEPLOYS}/web/status", raw=raw, content_type=APPLY,
                             fieldManager="x")  # fmt: skip
-    assert code == 405 and "status subresource" in status["message"]
+    assert code == 404 and status["reason"] == "NotFound"
+    code, status = api.call("PATCH", f"{DEPLOYS}/web/scale", raw=raw, content_type=APPLY,
+                            fieldManager="x")  # fmt: skip
+    assert code == 405 and "scale subresource" in status["message"]
     code, status = api.call("PATCH", f"{DEPLOYS}/other", raw=raw, content_type=APPLY,
                             fieldManager="x")  # fmt: skip
     assert code == 400
@@ -300,8 +303,8 @@ def test_an_applied_status_is_nobodys_field(api: Api) -> None:
 
 def test_apply_of_a_service_merges_ports_by_port_and_protocol(api: Api) -> None:
     services = "/api/v1/namespaces/default/services"
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}  # fmt: skip
+    spec = {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec}
     raw = yaml.safe_dump(svc).encode()
     code, created = api.call("PATCH", f"{services}/s", raw=raw, content_type=APPLY,
                              fieldManager="me")  # fmt: skip
@@ -315,3 +318,17 @@ def test_apply_of_a_service_merges_ports_by_port_and_protocol(api: Api) -> None:
     assert code == 200, again
     assert [p["port"] for p in again["spec"]["ports"]] == [80, 443]
     assert again["spec"]["clusterIP"] == created["spec"]["clusterIP"]
+
+
+def test_apply_to_the_status_subresource(api: Api) -> None:
+    assert _apply(api, _deployment())[0] == 201
+    status = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "spec": {"replicas": 9}, "status": {"observedGeneration": 1}}  # fmt: skip
+    raw = yaml.safe_dump(status).encode()
+    code, applied = api.call("PATCH", f"{DEPLOYS}/web/status", raw=raw, content_type=APPLY,
+                             fieldManager="ctrl")  # fmt: skip
+    assert code == 200, applied
+    assert applied["status"]["observedGeneration"] == 1 and applied["spec"]["replicas"] == 1
+    entry = _entries(applied)["ctrl"]
+    assert (entry["operation"], entry["subresource"]) == ("Apply", "status")
+    assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
