@@ -18,6 +18,7 @@ from control.registry import answers
 from control.registry import fieldsets as fs
 from control.registry import managedfields as mf
 from control.registry.fieldschema import root
+from control.store import parse_rv
 
 if TYPE_CHECKING:
     from control.registry.registry import Registry
@@ -142,7 +143,10 @@ def _update(
     m["managedFields"] = mf.encode(after)
     decoded = reg.decode_for_apply(rt, namespace, obj)
     with mf.applying():
-        return reg.write_update(rt, decoded, live, int(live["metadata"]["resourceVersion"]), sub)
+        # A resourceVersion in the configuration is a precondition, as in any write.
+        expected = parse_rv((config.get("metadata") or {}).get("resourceVersion"))
+        rv = expected or int(live["metadata"]["resourceVersion"])
+        return reg.write_update(rt, decoded, live, rv, sub)
 
 
 def _taken_over(live: Obj, change: mf.Change) -> fs.Tree | None:

@@ -332,3 +332,18 @@ def test_apply_to_the_status_subresource(api: Api) -> None:
     entry = _entries(applied)["ctrl"]
     assert (entry["operation"], entry["subresource"]) == ("Apply", "status")
     assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
+
+
+def test_a_resource_version_in_the_configuration_is_a_precondition(api: Api) -> None:
+    code, created = _apply(api, _deployment())
+    assert code == 201
+    stale = _deployment(2)
+    stale["metadata"]["resourceVersion"] = str(int(created["metadata"]["resourceVersion"]) - 1)
+    code, status = _apply(api, stale)
+    assert code == 409
+    assert status["message"] == (
+        'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    stale["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    assert _apply(api, stale)[0] == 200
