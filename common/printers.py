@@ -16,6 +16,7 @@ from common.columns import Column, TablePrinter, column_definitions, headers, ro
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.serviceprinting import service_cells
+from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
 
@@ -409,6 +410,26 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Type", description=_SECRET_TYPE_DOC),
          Column("Data", description=_SECRET_DATA_DOC, integer=True), _AGE),
         _secret_cells,
+    ),
+    "persistentvolumes": TablePrinter(
+        (_NAME, Column("Capacity"), Column("Access Modes"), Column("Reclaim Policy"),
+         Column("Status"), Column("Claim"),
+         Column("StorageClass", description="StorageClass of the pv"),
+         Column("VolumeAttributesClass", description="VolumeAttributesClass of the pv"),
+         Column("Reason"), _AGE, Column("VolumeMode", 1)),
+        pv_cells,
+    ),
+    "persistentvolumeclaims": TablePrinter(
+        (_NAME, Column("Status"), Column("Volume"), Column("Capacity"), Column("Access Modes"),
+         Column("StorageClass", description="StorageClass of the pvc"),
+         Column("VolumeAttributesClass", description="VolumeAttributesClass of the pvc"),
+         _AGE, Column("VolumeMode", 1)),
+        pvc_cells,
+    ),
+    "storageclasses": TablePrinter(
+        (_NAME, Column("Provisioner"), Column("ReclaimPolicy"), Column("VolumeBindingMode"),
+         Column("AllowVolumeExpansion"), _AGE),
+        storage_class_cells,
     ),
 }  # fmt: skip
 

@@ -63,3 +63,16 @@ SSH_AUTH_PRIVATE_KEY = "ssh-privatekey"
 SERVICE_ACCOUNT_TOKEN_KEY = "token"
 # The annotation naming a service-account-token Secret's ServiceAccount (required).
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+
+# Storage (pkg/controller/volume/persistentvolume, storage/v1, rancher's local-path-provisioner).
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+LOCAL_PATH_CLASS = "local-path"
+LOCAL_PATH_PROVISIONER = "rancher.io/local-path"

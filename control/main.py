@@ -27,6 +27,7 @@ from control.apiserver.inflight import Limits
 from control.controllerprocess import Supervisor
 from control.flags import default_tolerations, limits_from, parse_args
 from control.registry.defaultservices import ensure_default_services
+from control.registry.defaultstorage import ensure_default_storage_class
 from control.registry.registry import Registry
 
 log = logging.getLogger("tinykube.control")
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
     ensure_default_services(registry, args.port)
+    ensure_default_storage_class(registry)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)

@@ -18,6 +18,7 @@ from common import errors, meta
 from common.heartbeat import HeartbeatPolicy
 from common.patch import json_patch, merge_patch, strategic_merge_patch
 from common.resources import ResourceType, must
+from common.storage import default_class
 from common.selectors import (
     FieldSelector,
     LabelSelector,
@@ -71,6 +72,7 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 NAMESPACES = must("namespaces")
+STORAGE_CLASSES = must("storageclasses")
 # Warning header texts of a request.
 Warnings = list[str]
 Names = list[str]
@@ -100,7 +102,10 @@ class Registry:
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
         self.admission = st.Admission(
-            default_tolerations, self.node_leases.duration, service_ranges or ServiceRanges()
+            default_tolerations,
+            self.node_leases.duration,
+            service_ranges or ServiceRanges(),
+            self._default_storage_class,
         )
         self.clock = clock
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
@@ -117,6 +122,12 @@ class Registry:
         return view
 
     # -- reads ----------------------------------------------------------------------------------
+
+    def _default_storage_class(self) -> str | None:
+        """The default StorageClass's name (the DefaultStorageClass admission's lookup)."""
+        classes = self.list(STORAGE_CLASSES, "", shared=True)["items"]
+        found = default_class(classes)
+        return str(found["metadata"]["name"]) if found is not None else None
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         try:
