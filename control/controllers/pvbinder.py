@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from common import errors
@@ -135,23 +136,23 @@ class PersistentVolumeController:
         if sc is not None and plan.provisioned_here(pvc, sc):
             self._provision(pvc, sc, node)
 
-    def _bind(self, pvc: Obj, pv: Obj) -> None:
+    def _bind(self, pvc: Obj, pv: Mapping[str, Any]) -> None:
         """Write the volume's half, then the claim's, then the claim's status (each write that
         loses to a change is retried when that change reaches the informer)."""
         by_controller = not m(pv.get("spec")).get("claimRef") or not m(
             m(pv.get("spec")).get("claimRef")
         ).get("uid")
-        volume = plan.bound_volume(pv, pvc)
+        volume: Obj | None = plan.bound_volume(pv, pvc)
         if volume != pv:
-            written = writes.replace(self.registry, PVS, volume)
-            if written is None:
+            volume = writes.replace(self.registry, PVS, volume or {})
+        if volume is None:
+            return
+        if m(volume.get("status")).get("phase") != BOUND:
+            status = {**m(volume.get("status")), "phase": BOUND}
+            volume = writes.write_status(self.registry, PVS, volume, status)
+            if volume is None:
                 return
-            pv = written
-        if pv["status"].get("phase") != BOUND:
-            written = writes.write_status(self.registry, PVS, pv, {**pv["status"], "phase": BOUND})
-            if written is None:
-                return
-            pv = written
+        pv = volume
         claim = plan.bound_claim(pvc, pv, by_controller)
         if claim != pvc:
             written = writes.replace(self.registry, PVCS, claim)
