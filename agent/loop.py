@@ -118,7 +118,8 @@ class Agent:
             address, port = self.node_api.address, self.node_api.port
         self.registrar = NodeRegistrar(self.client, cfg.node_name, self.facts, port,
                                        f"{address}:{port}",
-                                       report_interval=cfg.node_status_report_interval)  # fmt: skip
+                                       report_interval=cfg.node_status_report_interval,
+                                       storage_dir=podconfig.local_path_dir(cfg))  # fmt: skip
         registrar = self.registrar
         self._retry("node registration", registrar.register)
         sender = self.event_sender or EventSender()

@@ -76,3 +76,5 @@ PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
 LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+# The Node annotation where an agent says under which directory its local-path volumes live.
+LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"

@@ -23,8 +23,8 @@ from control.controllers.gc import GarbageCollector
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
-from control.controllers.replicaset import ReplicaSetController
 from control.controllers.pvbinder import PersistentVolumeController
+from control.controllers.replicaset import ReplicaSetController
 from control.controllers.servicelb import ServiceLBController
 from control.informers import SharedInformers
 from control.registry.registry import Registry

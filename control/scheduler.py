@@ -143,9 +143,7 @@ class _Wants:
         return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod))
 
 
-def unfit_reason(
-    pod: Pod, node: Node, usage: NodeUsage, volumes: VolumeWants = NONE
-) -> str | None:
+def unfit_reason(pod: Pod, node: Node, usage: NodeUsage, volumes: VolumeWants = NONE) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
     return _unfit(pod, _Wants.of(pod), node, usage) or volume_conflict(volumes, node)
 

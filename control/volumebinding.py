@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from common.storage import binding_mode, claim_class, claim_names, m, node_affinity_matches
 from common.storage import WAIT_FOR_FIRST_CONSUMER as WFFC
+from common.storage import binding_mode, claim_class, claim_names, m, node_affinity_matches
 from control.controllers.pvbinder_plan import fits
 
 Obj = Mapping[str, Any]

@@ -38,6 +38,7 @@ from common.wellknown import (
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
     HOSTNAME_LABEL,
+    LOCAL_PATH_DIR_ANNOTATION,
     LOCAL_PATH_PROVISIONER,
     PROVISIONED_BY,
     PV_PROTECTION,
@@ -47,10 +48,10 @@ from common.wellknown import (
 )
 
 Obj = dict[str, Any]
-# The node annotation where an agent says where its local-path volumes live.
-LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
 LOST_MESSAGE = "Bound claim has lost its PersistentVolume. Data on the volume is lost!"
-NO_DELETER = 'error getting deleter volume plugin for volume "{}": no deletable volume plugin matched'
+NO_DELETER = (
+    'error getting deleter volume plugin for volume "{}": no deletable volume plugin matched'
+)
 WAITING = "waiting for first consumer to be created before binding"
 POD_PHASES_DONE = ("Succeeded", "Failed")
 
@@ -202,6 +203,10 @@ def provision(
     uid, ns, name = cm.get("uid"), cm.get("namespace"), cm.get("name")
     hostname = str(m(_meta(node).get("labels")).get(HOSTNAME_LABEL) or _meta(node).get("name"))
     pv_name = f"pvc-{uid}"
+    hostname_is = {"key": HOSTNAME_LABEL, "operator": "In", "values": [hostname]}
+    pinned = {"matchExpressions": [hostname_is]}
+    claim_ref = {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid,
+                 "apiVersion": "v1", "resourceVersion": cm.get("resourceVersion")}  # fmt: skip
     requests = m(m(m(pvc.get("spec")).get("resources")).get("requests"))
     volume: Obj = {
         "apiVersion": "v1",
@@ -214,13 +219,8 @@ def provision(
             "storageClassName": claim_class(pvc),
             "volumeMode": "Filesystem",
             "hostPath": {"path": f"{root}/{pv_name}_{ns}_{name}", "type": "DirectoryOrCreate"},
-            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": HOSTNAME_LABEL, "operator": "In", "values": [hostname]},
-            ]}]}},  # fmt: skip
-            "claimRef": {
-                "kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid,
-                "apiVersion": "v1", "resourceVersion": cm.get("resourceVersion"),
-            },  # fmt: skip
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [pinned]}},
+            "claimRef": claim_ref,
         },
     }
     return Provision(volume, "")

@@ -18,13 +18,13 @@ from common import errors, meta
 from common.heartbeat import HeartbeatPolicy
 from common.patch import json_patch, merge_patch, strategic_merge_patch
 from common.resources import ResourceType, must
-from common.storage import default_class
 from common.selectors import (
     FieldSelector,
     LabelSelector,
     parse_field_selector,
     parse_label_selector,
 )
+from common.storage import default_class
 from control.cache import WatchCache
 from control.cache.dispatch import Filter
 from control.registry import (

@@ -15,7 +15,11 @@ from common.quantity import parse_quantity
 from common.storage import ACCESS_MODES, IMMEDIATE, WAIT_FOR_FIRST_CONSUMER, lst, m
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import FIELD_IMMUTABLE, validate_object_meta, validate_object_meta_update
+from control.validation.meta import (
+    FIELD_IMMUTABLE,
+    validate_object_meta,
+    validate_object_meta_update,
+)
 from control.validation.schema_storage import PersistentVolume, PersistentVolumeClaim, StorageClass
 
 Obj = Mapping[str, Any]
@@ -98,7 +102,9 @@ def _pv_source(spec: Obj) -> list[Cause]:
     present = [s for s in PV_SOURCES if spec.get(s) is not None]
     if not present:
         return [required("spec", "must specify a volume type")]
-    causes = [forbidden(f"spec.{s}", "may not specify more than 1 volume type") for s in present[1:]]
+    causes = [
+        forbidden(f"spec.{s}", "may not specify more than 1 volume type") for s in present[1:]
+    ]
     source = present[0]
     if source in ("hostPath", "local"):
         path = m(spec.get(source)).get("path")

@@ -15,12 +15,12 @@ from common.wellknown import (
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
     HOSTNAME_LABEL,
+    LOCAL_PATH_DIR_ANNOTATION,
     PV_PROTECTION,
     PVC_PROTECTION,
     SELECTED_NODE,
 )
 from control.controllers.pvbinder import PersistentVolumeController
-from control.controllers.pvbinder_plan import LOCAL_PATH_DIR_ANNOTATION
 from control.informers import SharedInformers
 from control.registry.defaultstorage import ensure_default_storage_class
 from control.registry.registry import Registry
@@ -34,7 +34,8 @@ PVS, PVCS, NODES, PODS = (
 def pv(reg: Registry, name: str, size: str, *, modes: tuple[str, ...] = ("ReadWriteOnce",),
        cls: str = "manual", policy: str | None = None) -> None:  # fmt: skip
     spec: dict[str, Any] = {"capacity": {"storage": size}, "accessModes": list(modes),
-                            "storageClassName": cls, "hostPath": {"path": f"/srv/{name}"}}  # fmt: skip
+                            "storageClassName": cls}  # fmt: skip
+    spec["hostPath"] = {"path": f"/srv/{name}"}
     if policy:
         spec["persistentVolumeReclaimPolicy"] = policy
     reg.create(PVS, "", {"metadata": {"name": name}, "spec": spec})
@@ -42,7 +43,10 @@ def pv(reg: Registry, name: str, size: str, *, modes: tuple[str, ...] = ("ReadWr
 
 def pvc(reg: Registry, name: str, size: str, *, cls: str | None = "manual",
         modes: tuple[str, ...] = ("ReadWriteOnce",)) -> None:  # fmt: skip
-    spec: dict[str, Any] = {"accessModes": list(modes), "resources": {"requests": {"storage": size}}}
+    spec: dict[str, Any] = {
+        "accessModes": list(modes),
+        "resources": {"requests": {"storage": size}},
+    }
     if cls is not None:
         spec["storageClassName"] = cls
     reg.create(PVCS, "default", {"metadata": {"name": name}, "spec": spec})
@@ -151,7 +155,9 @@ def test_wait_for_first_consumer_provisions_on_the_selected_node(world: Any) -> 
     assert claim["status"]["phase"] == "Bound"
     assert claim["spec"]["volumeName"] == f"pvc-{uid}"
     volume = reg.get(PVS, "", f"pvc-{uid}")
-    assert volume["spec"]["hostPath"]["path"] == f"/var/lib/tk/node-2/storage/pvc-{uid}_default_data"
+    assert (
+        volume["spec"]["hostPath"]["path"] == f"/var/lib/tk/node-2/storage/pvc-{uid}_default_data"
+    )
     assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     term = volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"] == [

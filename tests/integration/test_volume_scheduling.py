@@ -14,8 +14,11 @@ from control.registry.registry import Registry
 from tests.integration.schedpass import schedule_pending
 from tests.integration.test_scheduling import node
 
-PODS, NODES, PVS, PVCS = must("pods"), must("nodes"), must("persistentvolumes"), must(
-    "persistentvolumeclaims"
+PODS, NODES, PVS, PVCS = (
+    must("pods"),
+    must("nodes"),
+    must("persistentvolumes"),
+    must("persistentvolumeclaims"),
 )
 PREEMPTION = "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
 
