@@ -16,8 +16,11 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
 def claim(name: str = "data", **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, **spec}}  # fmt: skip
+    requests = {"requests": {"storage": "1Gi"}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": requests, **spec},
+    }
 
 
 def test_defaults_and_finalizers(api: Api) -> None:
