@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent import podconfig, sysctls
+from agent import localpath, podconfig, sysctls
 from agent import runtime as rt
 from agent.apis import NAMESPACES, PODS
 from agent.config import AgentConfig
@@ -164,6 +164,7 @@ class Agent:
             Periodic("lease", lambda: lease.interval, renew),
             Periodic("node-status", status_every, registrar.heartbeat),
             Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
+            localpath.periodic(podconfig.local_path_dir(cfg), self.client),
         ]
         if cfg.resource_metrics_interval > 0 and serve_node_api:
             self.periodic.append(

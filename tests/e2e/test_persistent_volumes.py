@@ -129,6 +129,8 @@ def test_data_on_a_claim_outlives_its_pod(ns: Cluster, docker_client: docker.Doc
         ),
         timeout=120,
     )
+    # The agent of the volume's node removes the directory the deleted volume left.
+    wait_for("the directory removed", lambda: not path.exists(), timeout=60)
 
 
 CLAIM_POD = """\

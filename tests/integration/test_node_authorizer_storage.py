@@ -1,6 +1,7 @@
 """The Node authorizer's graph for PersistentVolumeClaims and PersistentVolumes: a node's
 credential may GET a claim its pods use and the volume that claim is bound to, nothing more
-(no list or watch, no other claim or volume), with kube-apiserver's reasons."""
+(no list or watch, no other claim or volume), with kube-apiserver's reasons; it may ask for a
+volume that no longer exists and hear 404."""
 
 from __future__ import annotations
 
@@ -61,3 +62,10 @@ def test_a_node_gets_no_other_claim_or_volume(node: Api, api: Api) -> None:
     assert code == 403 and body["message"].endswith(": cannot get subresource")
     assert api.call("DELETE", f"{NS}/pods/mine", {"gracePeriodSeconds": 0})[0] == 200
     assert node.call("GET", f"{PVS}/pv-mine")[0] == 403
+
+
+def test_a_node_hears_that_a_volume_is_gone(node: Api) -> None:
+    """So that its agent may remove the local-path directory a deleted volume left."""
+    code, body = node.call("GET", f"{PVS}/pvc-0f8e3c2a-1b2c-4d5e-8f90-123456789abc")
+    assert code == 404
+    assert body["reason"] == "NotFound"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agent.claims import ClaimError, resolve
+from agent.localpath import stale, volume_of
 from common.storage import access_modes_string, default_class, node_affinity_matches
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.wellknown import (
@@ -222,3 +223,12 @@ def test_kubectl_columns() -> None:
     older = {"metadata": {"name": "old", "annotations": {DEFAULT_CLASS_ANNOTATION: "true"},
                           "creationTimestamp": "2026-01-01T00:00:00Z"}}  # fmt: skip
     assert default_class([older, sc]) is sc
+
+
+def test_local_path_directories_of_deleted_volumes_are_stale() -> None:
+    uid = "0f8e3c2a-1b2c-4d5e-8f90-123456789abc"
+    names = [f"pvc-{uid}_default_data", "pvc-other", "notes", f"pvc-{uid[:-1]}d_web_cache"]
+    assert volume_of(names[0]) == f"pvc-{uid}"
+    assert volume_of("pvc-other") is None
+    kept = {f"pvc-{uid[:-1]}d"}
+    assert stale(names, lambda volume: volume in kept) == [names[0]]
