@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from common.wellknown import LOCAL_PATH_DIR_ANNOTATION, SELECTED_NODE
-from tests.e2e.conftest import Cluster, containers, wait_for
+from tests.e2e.conftest import ROOT, Cluster, containers, wait_for
 
 NAMESPACE = "pv-e2e"
 NS = ("-n", NAMESPACE)
@@ -175,3 +175,23 @@ def test_a_wait_for_first_consumer_claim_lands_on_the_scheduled_node(ns: Cluster
     root = ns.json("get", "node", target)["metadata"]["annotations"][LOCAL_PATH_DIR_ANNOTATION]
     assert Path(pv["spec"]["hostPath"]["path"]).parent == Path(root)
     assert Path(pv["spec"]["hostPath"]["path"]).is_dir()
+
+
+def test_the_data_app_example(ns: Cluster, docker_client: docker.DockerClient) -> None:
+    example = (ROOT / "examples" / "data-app.yaml").read_text()
+    ns.tkctl("apply", "-f", "-", *NS, stdin=example)
+
+    def running() -> list[str]:
+        pods = ns.json("get", "pods", *NS, "-l", "app=data-app")["items"]
+        return [p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running"]
+
+    (pod,) = wait_for("data-app Running", running, timeout=120)
+
+    def visits() -> str:
+        c = app_container(docker_client, ns, pod)
+        code, out = c.exec_run(["cat", "/data/visits"]) if c else (1, b"")
+        return str(out.decode()) if code == 0 else ""
+
+    assert wait_for("the first visit", visits).startswith(f"started {pod} at ")
+    assert ns.json("get", "pvc", "data-app", *NS)["status"]["phase"] == "Bound"
+    ns.tkctl("delete", "-f", "-", *NS, stdin=example, timeout=120)
