@@ -221,6 +221,9 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         return reading or a.verb in ("create", "update", "patch")
     if a.resource == "namespaces":
         return a.verb == "get"
+    if (a.resource, a.group) in (("services", ""), ("endpointslices", "discovery.k8s.io")):
+        # The agent's kube-proxy reads them cluster-wide (Kubernetes' system:node-proxier role).
+        return reading
     if a.resource == "leases" and a.group == "coordination.k8s.io":
         return (
             a.namespace == LEASE_NAMESPACE

@@ -19,17 +19,21 @@ blueprint = Blueprint("discovery", __name__)
 KUBERNETES_VERSION = ("1", "35", "v1.35.0-tinykube")
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
-                     "binding": "Binding", "status": None, "scale": "Scale"}  # fmt: skip
+                     "attach": "PodAttachOptions",
+                     "binding": "Binding", "status": None, "scale": "Scale",
+                     "eviction": "Eviction"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
+                     "attach": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
-                     "scale": ["get", "patch", "update"], "finalize": ["update"]}  # fmt: skip
+                     "scale": ["get", "patch", "update"], "finalize": ["update"],
+                     "eviction": ["create"]}  # fmt: skip
 # Resources served by routes of their own, not stored: (type, verbs).
 UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
     *((r, ["create"]) for r in REVIEWS),
     *((m, ["get", "list"]) for m in METRICS),
 )
 # Subresources served in another group version than their parent (group, version).
-SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1")}
+SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")}
 
 
 def group_versions() -> dict[str, list[ResourceType]]:
@@ -84,6 +88,7 @@ def _group_version(sub: str) -> dict[str, str]:
 
 
 @blueprint.get("/version")
+@blueprint.get("/version/", endpoint="version_slash")  # the Python client's VersionApi asks so
 def version() -> ResponseReturnValue:
     major, minor, git = KUBERNETES_VERSION
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from common import errors
@@ -19,7 +19,7 @@ from control.apiserver import clientconn, logs, nodegraph, output, protobody, qu
 from control.apiserver.auth import Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
-from control.registry import freshness, noderestriction, reads, recorder
+from control.registry import eviction, freshness, noderestriction, reads, recorder
 from control.registry import strategies as st
 from control.registry.dryrun import ALL as DRY_RUN_ALL
 from control.registry.registry import Registry
@@ -105,10 +105,12 @@ def dispatch(t: Target) -> ResponseReturnValue:
     query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
-    if t.sub in ("exec", "portforward"):
+    if t.sub in ("exec", "attach", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
     with recorder.recording(), noderestriction.requested_by(g.user.node):
+        if t.rt.deprecation:
+            recorder.add(t.rt.deprecation)
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)
@@ -164,8 +166,10 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
 def item(t: Target, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     method = request.method
-    if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub != "binding":
+    if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub not in ("binding", "eviction"):
         raise errors.NotFoundError("the server could not find the requested resource")
+    if t.sub == "eviction":
+        return _evict(reg, t)
     if t.sub == "binding":
         if method != "POST":
             raise errors.MethodNotAllowedError("bindings can only be created")
@@ -189,6 +193,16 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
+
+
+def _evict(reg: Registry, t: Target) -> ResponseReturnValue:
+    if request.method != "POST":
+        raise errors.MethodNotAllowedError(
+            f"the server does not allow this method on the requested resource ({request.method})"
+        )
+    if _dry_run():
+        raise errors.BadRequestError("dryRun is not supported by this server yet")
+    return jsonify(eviction.evict(reg, t.namespace, t.name, body())), 201
 
 
 def _patch(reg: Registry, t: Target) -> dict[str, Any]:

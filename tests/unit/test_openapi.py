@@ -24,6 +24,7 @@ def test_index_lists_each_group_version_with_a_content_hash() -> None:
         "apis/apps/v1",
         "apis/coordination.k8s.io/v1",
         "apis/storage.k8s.io/v1",
+        "apis/discovery.k8s.io/v1",
     }
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
@@ -37,17 +38,9 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
         for path, verb, op in operations(core)
         if verb == "patch" and path.endswith("{name}")
     }
-    assert set(patches) == {
-        "Pod",
-        "Node",
-        "Namespace",
-        "Event",
-        "Service",
-        "ConfigMap",
-        "Secret",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-    }
+    kinds = {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret", "Endpoints"}
+    kinds |= {"PersistentVolume", "PersistentVolumeClaim"}
+    assert set(patches) == kinds
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}
     assert pod["operationId"] == "patchCoreV1NamespacedPod"
