@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +45,10 @@ MAX_ATTEMPTS_LABEL = 15
 POLL_SECONDS = 0.5
 # Binding cycles at once: each is a few store round trips, which overlap on a pool.
 BIND_WORKERS = 8
+# How long the binding cycle waits for a pod's WaitForFirstConsumer claims to be bound
+# (kube-scheduler's VolumeBinding bindTimeoutSeconds), and how often it looks.
+VOLUME_BIND_TIMEOUT = 600.0
+VOLUME_BIND_POLL = 0.05
 # Attempts at writing PodScheduled=False when the cached pod turns out stale.
 STATUS_ATTEMPTS = 3
 
@@ -79,9 +84,15 @@ class Scheduler:
     name = "scheduler"
 
     def __init__(
-        self, registry: Registry, informers: SharedInformers, *, bind_workers: int = BIND_WORKERS
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        bind_workers: int = BIND_WORKERS,
+        volume_bind_timeout: float = VOLUME_BIND_TIMEOUT,
     ) -> None:
         self.registry = registry
+        self.volume_bind_timeout = volume_bind_timeout
         self.queue = SchedulingQueue()
         self.cache = SchedulerCache()
         self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="scheduler-bind")
@@ -184,6 +195,7 @@ class Scheduler:
         try:
             for claim in claims:
                 self._select_node(ns, claim, node)
+            self._wait_bound(ns, claims)
             self.registry.bind(ns, name, {"target": {"kind": "Node", "name": node}})
         except errors.ApiError as e:
             metrics.SCHEDULE_ATTEMPTS.labels("error", PROFILE).inc()
@@ -219,6 +231,21 @@ class Scheduler:
             except errors.ConflictError:
                 continue
         raise errors.ConflictError(f"claim {ns}/{claim}: selected node not written")
+
+    def _wait_bound(self, ns: str, claims: tuple[str, ...]) -> None:
+        """PreBind: the pod is bound only once the volumes of its claims exist and are bound to
+        them (made on the selected node by the provisioner), as kube-scheduler waits."""
+        deadline = time.monotonic() + self.volume_bind_timeout
+        for claim in claims:
+            while True:
+                pvc = self.claims.store.get(f"{ns}/{claim}")
+                if pvc is None:
+                    raise errors.NotFoundError(f'persistentvolumeclaim "{claim}" not found')
+                if (pvc.get("status") or {}).get("phase") == "Bound":
+                    break
+                if time.monotonic() > deadline:
+                    raise errors.ServerTimeoutError("binding volumes: context deadline exceeded")
+                time.sleep(VOLUME_BIND_POLL)
 
     def _storage_changed(self) -> None:
         """A claim, volume or class changed: pods waiting on claims may fit now."""

@@ -1,18 +1,26 @@
 """The scheduler and a pod's PersistentVolumeClaims over the real registry and Redis: a pod
 whose volume is pinned to a node goes there or stays Pending with kube-scheduler's message; a
-WaitForFirstConsumer claim gets the node the pod is bound to as its selected node; a missing
-claim or an unbound Immediate one refuses the pod on every node."""
+WaitForFirstConsumer claim gets the node the pod is bound to as its selected node, and the pod is
+bound only once its claim is; a missing claim or an unbound Immediate one refuses the pod on every
+node."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from common.resources import must
-from common.wellknown import HOSTNAME_LABEL, SELECTED_NODE
+from common.wellknown import HOSTNAME_LABEL, LOCAL_PATH_DIR_ANNOTATION, SELECTED_NODE
+from control.controllers.pvbinder import PersistentVolumeController
+from control.informers import SharedInformers
 from control.registry.defaultstorage import ensure_default_storage_class
 from control.registry.registry import Registry
+from control.scheduling import Scheduler
 from tests.integration.schedpass import schedule_pending
-from tests.integration.test_scheduling import node
+from tests.integration.test_scheduling import node, wait_for
 
 PODS, NODES, PVS, PVCS = (
     must("pods"),
@@ -30,7 +38,9 @@ def registry(app: Any) -> Registry:
 
 def two_nodes(reg: Registry, ready2: bool = True) -> None:
     for name, ready in (("node-1", True), ("node-2", ready2)):
-        reg.create(NODES, "", node(name, ready, **{HOSTNAME_LABEL: name}))
+        obj = node(name, ready, **{HOSTNAME_LABEL: name})
+        obj["metadata"]["annotations"] = {LOCAL_PATH_DIR_ANNOTATION: f"/var/lib/tk/{name}/storage"}
+        reg.create(NODES, "", obj)
 
 
 def pod_with_claim(reg: Registry, name: str, claim: str) -> None:
@@ -86,17 +96,66 @@ def test_a_pod_whose_volume_node_is_down_stays_pending(app: Any) -> None:
     )
 
 
-def test_wait_for_first_consumer_claims_get_the_chosen_node(app: Any) -> None:
+@pytest.fixture
+def control_plane(app: Any) -> Iterator[Scheduler]:
+    """The scheduler and the PersistentVolume controller running on shared informers."""
+    reg = registry(app)
+    informers = SharedInformers(reg)
+    scheduler = Scheduler(reg, informers, volume_bind_timeout=30)
+    volumes = PersistentVolumeController(reg, informers)
+    stop = threading.Event()
+    informers.start(stop)
+    assert informers.wait_for_sync(stop, 10)
+    threads = [threading.Thread(target=loop.run, args=(stop,), daemon=True)
+               for loop in (scheduler, volumes)]  # fmt: skip
+    for t in threads:
+        t.start()
+    yield scheduler
+    stop.set()
+    for t in threads:
+        t.join(10)
+
+
+def test_wait_for_first_consumer_claims_get_the_chosen_node(
+    app: Any, control_plane: Scheduler
+) -> None:
     reg = registry(app)
     ensure_default_storage_class(reg)
     two_nodes(reg)
     claim(reg, "data")
     pod_with_claim(reg, "db", "data")
-    assert schedule_pending(reg) == 1
+    wait_for("the pod bound", lambda: reg.get(PODS, "default", "db")["spec"].get("nodeName"))
     chosen = reg.get(PODS, "default", "db")["spec"]["nodeName"]
     pvc = reg.get(PVCS, "default", "data")
     assert pvc["spec"]["storageClassName"] == "local-path"
     assert pvc["metadata"]["annotations"][SELECTED_NODE] == chosen
+    # The pod was bound only once its claim was (kube-scheduler's PreBind).
+    assert pvc["status"]["phase"] == "Bound"
+    pv = reg.get(PVS, "", pvc["spec"]["volumeName"])
+    assert pv["spec"]["hostPath"]["path"].startswith(f"/var/lib/tk/{chosen}/storage/")
+
+
+def test_a_pod_is_not_bound_while_its_claim_is_not(app: Any) -> None:
+    """No provisioner answers: the binding cycle gives up and the pod waits unbound."""
+    reg = registry(app)
+    ensure_default_storage_class(reg)
+    two_nodes(reg)
+    claim(reg, "data")
+    pod_with_claim(reg, "db", "data")
+    informers = SharedInformers(reg)
+    scheduler = Scheduler(reg, informers, volume_bind_timeout=0.3)
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        assert scheduler.schedule_next(1)
+        assert scheduler.wait_for_bindings(10)
+    finally:
+        stop.set()
+    assert scheduler.bound == 0
+    assert "nodeName" not in reg.get(PODS, "default", "db")["spec"]
+    annotations = reg.get(PVCS, "default", "data")["metadata"]["annotations"]
+    assert annotations[SELECTED_NODE] in ("node-1", "node-2")
 
 
 def test_a_missing_claim_refuses_the_pod_everywhere(app: Any) -> None:
