@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from common import errors
+from common import errors, meta
 from common.controller import Controller
 from common.informer import Handler, key_of
 from common.resources import must
@@ -148,7 +148,8 @@ class PersistentVolumeController:
         if volume is None:
             return
         if m(volume.get("status")).get("phase") != BOUND:
-            status = {**m(volume.get("status")), "phase": BOUND}
+            now = meta.timestamp(self.registry.clock())
+            status = {**m(volume.get("status")), "phase": BOUND, "lastPhaseTransitionTime": now}
             volume = writes.write_status(self.registry, PVS, volume, status)
             if volume is None:
                 return
@@ -191,6 +192,8 @@ class PersistentVolumeController:
         claim = self.claims.store.get(ref) if ref else None
         state = plan.volume_state(pv, claim)
         status = {**(pv.get("status") or {}), "phase": state.phase}
+        if state.phase != m(pv.get("status")).get("phase"):
+            status["lastPhaseTransitionTime"] = meta.timestamp(self.registry.clock())
         if state.message:
             status["message"] = state.message
         written = writes.write_status(self.registry, PVS, pv, status)

@@ -27,7 +27,7 @@ class PersistentVolumeStrategy(Strategy):
     def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         super().prepare_create(rt, obj, now)
         self.default(obj)
-        obj["status"] = {"phase": PENDING}
+        obj["status"] = {"phase": PENDING, "lastPhaseTransitionTime": meta.timestamp(now)}
         _add_finalizer(obj, PV_PROTECTION)
 
     def default(self, obj: Obj) -> None:

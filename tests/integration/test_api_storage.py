@@ -31,7 +31,8 @@ def test_defaults_and_finalizers(api: Api) -> None:
     assert code == 201, pv
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     assert pv["spec"]["volumeMode"] == "Filesystem"
-    assert pv["status"] == {"phase": "Pending"}
+    assert pv["status"]["phase"] == "Pending"
+    assert pv["status"]["lastPhaseTransitionTime"] == pv["metadata"]["creationTimestamp"]
     assert pv["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
     code, pvc = api.call("POST", PVCS, claim())
     assert code == 201

@@ -110,6 +110,7 @@ def test_a_deleted_claim_releases_a_retained_volume(world: Any) -> None:
     assert reg.list(PVCS, "default")["items"] == []
     volume = reg.get(PVS, "", "keep")
     assert volume["status"]["phase"] == "Released"
+    assert volume["status"]["lastPhaseTransitionTime"]
     assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     pvc(reg, "again", "1Gi")
     settle(informers, ctl)
