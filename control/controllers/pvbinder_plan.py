@@ -35,6 +35,9 @@ from common.storage import (
     volume_class,
 )
 from common.wellknown import (
+    BETA_STORAGE_PROVISIONER as BETA_PROVISIONER,
+)
+from common.wellknown import (
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
     HOSTNAME_LABEL,
@@ -232,12 +235,15 @@ def provisioned_here(pvc: Mapping[str, Any], sc: Mapping[str, Any] | None) -> bo
 
 
 def claim_annotated(pvc: Mapping[str, Any], sc: Mapping[str, Any]) -> Obj | None:
-    """The claim with ``volume.kubernetes.io/storage-provisioner`` set, or None if it has it."""
+    """The claim with ``volume.kubernetes.io/storage-provisioner`` (and its beta twin, which
+    the controller still writes) set, or None if it has them."""
     provisioner = str(sc.get("provisioner") or "")
-    if _annotations(pvc).get(STORAGE_PROVISIONER) == provisioner:
+    annotations = _annotations(pvc)
+    if all(annotations.get(k) == provisioner for k in (STORAGE_PROVISIONER, BETA_PROVISIONER)):
         return None
     out = copy.deepcopy(dict(pvc))
-    out["metadata"].setdefault("annotations", {})[STORAGE_PROVISIONER] = provisioner
+    written = out["metadata"].setdefault("annotations", {})
+    written[STORAGE_PROVISIONER] = written[BETA_PROVISIONER] = provisioner
     return out
 
 

@@ -232,3 +232,14 @@ def test_local_path_directories_of_deleted_volumes_are_stale() -> None:
     assert volume_of("pvc-other") is None
     kept = {f"pvc-{uid[:-1]}d"}
     assert stale(names, lambda volume: volume in kept) == [names[0]]
+
+
+def test_a_provisioned_claim_names_its_provisioner() -> None:
+    sc = {"metadata": {"name": "local-path"}, "provisioner": "rancher.io/local-path"}
+    annotated = plan.claim_annotated(pvc(cls="local-path"), sc)
+    assert annotated is not None
+    assert annotated["metadata"]["annotations"] == {
+        "volume.kubernetes.io/storage-provisioner": "rancher.io/local-path",
+        "volume.beta.kubernetes.io/storage-provisioner": "rancher.io/local-path",
+    }
+    assert plan.claim_annotated(annotated, sc) is None
