@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent import configrefs
-from agent.apis import CONFIGMAPS, SECRETS
+from agent import claims, configrefs
+from agent.apis import CONFIGMAPS, PVCS, PVS, SECRETS
 from agent.configrefs import Lookup
 from common import errors
 from common.client import ApiClient
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (namespace, kind, name)
 RESOURCES = {configrefs.CONFIGMAP: CONFIGMAPS, configrefs.SECRET: SECRETS}
+# Read with a GET at each sync, never watched: the Node authorizer lets a node only get them.
+READ_ONLY = {claims.PVC: PVCS, claims.PV: PVS}
 
 
 class _Watch:
@@ -100,6 +102,11 @@ class ConfigObjects:
         """Objects of ``namespace`` from their watch's cache, or read when not listed yet."""
 
         def get(kind: str, name: str) -> Mapping[str, Any] | None:
+            if kind in READ_ONLY:
+                try:
+                    return self.client.get(READ_ONLY[kind], name, namespace)
+                except errors.NotFoundError:
+                    return None
             with self._lock:
                 watch = self._watches.get((namespace, kind, name))
             if watch is not None and watch.informer.has_synced():

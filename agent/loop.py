@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent import podconfig, sysctls
+from agent import localpath, podconfig, sysctls
 from agent import runtime as rt
 from agent.apis import NAMESPACES, PODS
 from agent.clusterdns import ClusterDns
@@ -125,7 +125,8 @@ class Agent:
             address, port = self.node_api.address, self.node_api.port
         self.registrar = NodeRegistrar(self.client, cfg.node_name, self.facts, port,
                                        f"{address}:{port}",
-                                       report_interval=cfg.node_status_report_interval)  # fmt: skip
+                                       report_interval=cfg.node_status_report_interval,
+                                       storage_dir=podconfig.local_path_dir(cfg))  # fmt: skip
         registrar = self.registrar
         # One watch of Services and one of EndpointSlices per agent, for its proxy and its DNS.
         self.service_informers = ServiceInformers(self.client)
@@ -192,6 +193,7 @@ class Agent:
             Periodic("lease", lambda: lease.interval, renew),
             Periodic("node-status", status_every, registrar.heartbeat),
             Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
+            localpath.periodic(podconfig.local_path_dir(cfg), self.client),
         ]
         if cfg.resource_metrics_interval > 0 and serve_node_api:
             self.periodic.append(

@@ -26,7 +26,7 @@ from agent.runtime import EngineInfo
 from common import conditions, errors
 from common.client import ApiClient
 from common.heartbeat import renew_interval
-from common.wellknown import HOSTNAME_LABEL, NODE_LEASE_NAMESPACE
+from common.wellknown import HOSTNAME_LABEL, LOCAL_PATH_DIR_ANNOTATION, NODE_LEASE_NAMESPACE
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +107,18 @@ def node_labels(name: str, facts: HostFacts) -> dict[str, str]:
     }
 
 
-def build_node(name: str, facts: HostFacts, api_endpoint: str) -> dict[str, Any]:
-    """The Node object to create (its status is written separately through ``/status``)."""
+def build_node(
+    name: str, facts: HostFacts, api_endpoint: str, storage_dir: str = ""
+) -> dict[str, Any]:
+    """The Node object to create (its status is written separately through ``/status``); the
+    local-path provisioner makes this node's volumes under ``storage_dir``."""
+    annotations = {"tinykube.io/node-api": api_endpoint}
+    if storage_dir:
+        annotations[LOCAL_PATH_DIR_ANNOTATION] = storage_dir
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": node_labels(name, facts),
-            "annotations": {"tinykube.io/node-api": api_endpoint},
-        },
+        "metadata": {"name": name, "labels": node_labels(name, facts), "annotations": annotations},
         "spec": {},
     }
 
@@ -232,8 +234,10 @@ class NodeRegistrar:
         *,
         report_interval: float = STATUS_REPORT_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        storage_dir: str = "",
     ) -> None:
         self.client = client
+        self.storage_dir = storage_dir
         self.name = name
         self.facts = facts
         self.api_port = api_port
@@ -250,7 +254,7 @@ class NodeRegistrar:
 
     def register(self) -> dict[str, Any]:
         """Create the Node, or merge our labels into the existing one; then post its status."""
-        wanted = build_node(self.name, self.facts, self.api_endpoint)
+        wanted = build_node(self.name, self.facts, self.api_endpoint, self.storage_dir)
         try:
             node = self.client.create(NODES, wanted)
             log.info("node %s: registered", self.name)

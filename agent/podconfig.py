@@ -79,7 +79,13 @@ class PodConfig:
         except errors.ApiError as e:
             names = [str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []]
             failed = dict.fromkeys(names, str(e))
-        return {name: volumeplan.failed_mount_message(name, why) for name, why in failed.items()}
+        claimed = {str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
+                   if v.get("persistentVolumeClaim") is not None}  # fmt: skip
+        messages = {}
+        for name, why in failed.items():
+            formats = volumeplan.unmounted_message if name in claimed else None
+            messages[name] = (formats or volumeplan.failed_mount_message)(name, why)
+        return messages
 
     def watching(self, pod: Mapping[str, Any]) -> bool:
         """Whether a change of what the pod uses will queue it (else the sync polls)."""
@@ -127,6 +133,16 @@ class PodConfig:
     def stop(self) -> None:
         if self.objects is not None:
             self.objects.stop()
+
+
+# Under the agent's root dir, where the local-path provisioner's volumes live (k3s keeps them in
+# /var/lib/rancher/k3s/storage).
+STORAGE_DIR = "storage"
+
+
+def local_path_dir(cfg: AgentConfig) -> str:
+    """The directory of this node's local-path volumes (the Node annotation says it)."""
+    return str(Path(cfg.root_dir or cfg.data_dir) / STORAGE_DIR)
 
 
 def for_node(

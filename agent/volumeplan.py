@@ -59,6 +59,13 @@ def failed_mount_message(volume: str, error: BaseException | str) -> str:
     return f'MountVolume.SetUp failed for volume "{volume}" : {error}'
 
 
+def unmounted_message(volume: str, error: BaseException | str) -> str:
+    """The kubelet's FailedMount message for a volume it could not even process (a claim that
+    is missing, unbound or being deleted)."""
+    return (f"Unable to attach or mount volumes: unmounted volumes=[{volume}], unattached "
+            f"volumes=[{volume}], failed to process volumes=[{volume}]: {error}")  # fmt: skip
+
+
 def _mode(value: Any, default: int) -> int:
     return int(value) if value is not None else default
 

@@ -13,11 +13,12 @@ import logging
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent import atomicwriter, envvars, subpath, volumeplan
+from agent import atomicwriter, claims, envvars, subpath, volumeplan
 from agent.configrefs import Lookup
 from agent.runtime import Mount
 from agent.volumeplan import VolumeError
@@ -131,6 +132,9 @@ class VolumeManager:
         self.tmpfs = tmpfs
         self.allocatable = allocatable
         self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
+        # (pod uid, volume name) -> the directory of the volume its claim is bound to.
+        self._claimed: dict[tuple[str, str], claims.ClaimedVolume] = {}
+        self._claimed_lock = threading.Lock()
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / uid
@@ -175,8 +179,14 @@ class VolumeManager:
             (pod_dir / OWNER_FILE).write_text(self.owner)
         for volume in volumes:
             kind = volumeplan.kind_of(volume)
+            if volume.get("persistentVolumeClaim") is not None:
+                try:
+                    self._setup_claim(pod, volume, lookup)
+                except (claims.ClaimError, OSError) as e:
+                    failed[str(volume["name"])] = str(e)
+                continue
             if kind is None:
-                continue  # not provided here (a PersistentVolumeClaim)
+                continue  # not provided here
             try:
                 if kind == "hostPath":
                     check_host_path(volume["hostPath"] or {})
@@ -185,6 +195,23 @@ class VolumeManager:
             except (VolumeError, atomicwriter.PayloadError, OSError) as e:
                 failed[str(volume["name"])] = str(e)
         return failed
+
+    def _setup_claim(
+        self, pod: Mapping[str, Any], volume: Mapping[str, Any], lookup: Lookup
+    ) -> None:
+        """Find the directory of the claim's volume; make it when its source allows (the
+        local-path provisioner in the control plane cannot reach this node's disk)."""
+        namespace = str(pod["metadata"].get("namespace") or "")
+        claimed = claims.resolve(namespace, volume, lookup)
+        path = Path(claimed.path)
+        if not path.is_dir():
+            if not claimed.create:
+                raise claims.ClaimError(f'path "{path}" does not exist')
+            path.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, EMPTY_DIR_MODE)  # as local-path-provisioner makes it: 0777
+            log.info("volume %s: made %s", volume["name"], path)
+        with self._claimed_lock:
+            self._claimed[(str(pod["metadata"]["uid"]), str(volume["name"]))] = claimed
 
     def _setup_one(
         self, pod: Mapping[str, Any], uid: str, volume: Mapping[str, Any], kind: str, lookup: Lookup
@@ -215,9 +242,13 @@ class VolumeManager:
         for mount in container.get("volumeMounts") or []:
             volume = volumes.get(str(mount.get("name")))
             kind = volumeplan.kind_of(volume) if volume is not None else None
-            if volume is None or kind is None:
+            with self._claimed_lock:
+                claimed = self._claimed.get((uid, str(mount.get("name"))))
+            if volume is None or (kind is None and claimed is None):
                 continue
-            if kind == "hostPath":
+            if claimed is not None:
+                source = Path(claimed.path)
+            elif kind == "hostPath":
                 source = Path(str((volume["hostPath"] or {}).get("path") or ""))
             else:
                 source = self.volume_dir(uid, volume)
@@ -228,6 +259,7 @@ class VolumeManager:
             if sub:
                 host = subpath.prepare(source, sub, str(mount["name"]), str(container["name"]))
             read_only = bool(mount.get("readOnly")) or kind in volumeplan.API_DATA
+            read_only = read_only or (claimed is not None and claimed.read_only)
             binds.append(Mount(host, str(mount.get("mountPath")), read_only))
         return binds
 
@@ -235,6 +267,9 @@ class VolumeManager:
 
     def teardown(self, uid: str) -> None:
         """Unmount and remove the pod's directory (its containers are gone)."""
+        with self._claimed_lock:  # the volume's own directory stays: its data outlives the pod
+            for key in [k for k in self._claimed if k[0] == uid]:
+                del self._claimed[key]
         directory = self.pod_dir(uid)
         if not directory.exists():
             return

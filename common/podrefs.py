@@ -73,9 +73,21 @@ def config_map_names(pod: Obj) -> set[str]:
 
 
 def references(pod: Obj, resource: str) -> set[str]:
-    """``secret_names`` or ``config_map_names`` by resource plural (empty for others)."""
+    """``secret_names``, ``config_map_names`` or ``claim_names`` by resource plural (empty for
+    others)."""
     if resource == "secrets":
         return secret_names(pod)
     if resource == "configmaps":
         return config_map_names(pod)
+    if resource == "persistentvolumeclaims":
+        return claim_names(pod)
     return set()
+
+
+def claim_names(pod: Obj) -> set[str]:
+    """The names of the PersistentVolumeClaims (in the pod's namespace) the pod's volumes use."""
+    names = set()
+    for volume in _l(_m(pod.get("spec")).get("volumes")):
+        names.add(str(_m(_m(volume).get("persistentVolumeClaim")).get("claimName") or ""))
+    names.discard("")
+    return names

@@ -24,6 +24,7 @@ from common.endpointprinting import (
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.serviceprinting import service_cells
+from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
 
@@ -426,6 +427,26 @@ PRINTERS: dict[str, TablePrinter] = {
          Column("Ports", description=PORTS_DOC), Column("Endpoints", description=ENDPOINTS_DOC),
          _AGE),
         endpointslice_cells,
+    ),
+    "persistentvolumes": TablePrinter(
+        (_NAME, Column("Capacity"), Column("Access Modes"), Column("Reclaim Policy"),
+         Column("Status"), Column("Claim"),
+         Column("StorageClass", description="StorageClass of the pv"),
+         Column("VolumeAttributesClass", description="VolumeAttributesClass of the pv"),
+         Column("Reason"), _AGE, Column("VolumeMode", 1)),
+        pv_cells,
+    ),
+    "persistentvolumeclaims": TablePrinter(
+        (_NAME, Column("Status"), Column("Volume"), Column("Capacity"), Column("Access Modes"),
+         Column("StorageClass", description="StorageClass of the pvc"),
+         Column("VolumeAttributesClass", description="VolumeAttributesClass of the pvc"),
+         _AGE, Column("VolumeMode", 1)),
+        pvc_cells,
+    ),
+    "storageclasses": TablePrinter(
+        (_NAME, Column("Provisioner"), Column("ReclaimPolicy"), Column("VolumeBindingMode"),
+         Column("AllowVolumeExpansion"), _AGE),
+        storage_class_cells,
     ),
 }  # fmt: skip
 

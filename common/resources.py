@@ -78,6 +78,31 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("Secret", "secrets", "secret", "", "v1", True),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
     ResourceType(
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        "",
+        "v1",
+        False,
+        ("pv",),
+        (),
+        ("status",),
+    ),
+    ResourceType(
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "",
+        "v1",
+        True,
+        ("pvc",),
+        (),
+        ("status",),
+    ),
+    ResourceType(
+        "StorageClass", "storageclasses", "storageclass", "storage.k8s.io", "v1", False, ("sc",)
+    ),
+    ResourceType(
         "Deployment",
         "deployments",
         "deployment",

@@ -75,3 +75,18 @@ SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 # A node condition of tinykube's own: True when the node's kube-proxy cannot program iptables
 # (not root, no NET_ADMIN), so Services do not work from this node while the rest does.
 SERVICE_PROXY_UNAVAILABLE = "ServiceProxyUnavailable"
+
+# Storage (pkg/controller/volume/persistentvolume, storage/v1, rancher's local-path-provisioner).
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+LOCAL_PATH_CLASS = "local-path"
+LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+# The Node annotation where an agent says under which directory its local-path volumes live.
+LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"

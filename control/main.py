@@ -28,6 +28,7 @@ from control.controllerprocess import Supervisor
 from control.flags import default_tolerations, limits_from, parse_args
 from control.registry.apiendpoints import advertise_address, ensure_api_endpoints
 from control.registry.defaultservices import ensure_default_services
+from control.registry.defaultstorage import ensure_default_storage_class
 from control.registry.registry import Registry
 
 log = logging.getLogger("tinykube.control")
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
     ensure_default_services(registry, args.port)
+    ensure_default_storage_class(registry)
     advertised = advertise_address(args.advertise_address, args.bind_address)
     ensure_api_endpoints(registry, advertised, args.port)
     workers = flags.workers(args)

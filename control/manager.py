@@ -27,6 +27,7 @@ from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
+from control.controllers.pvbinder import PersistentVolumeController
 from control.controllers.replicaset import ReplicaSetController
 from control.controllers.servicelb import ServiceLBController
 from control.informers import SharedInformers
@@ -78,6 +79,7 @@ def default_loops(
         EndpointSliceController(registry, informers, max_endpoints=max_endpoints_per_slice),
         EndpointsController(registry, informers),  # services, pods, endpoints
         MirroringController(registry, informers),  # services, endpoints, endpointslices
+        PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
     ]
 
 

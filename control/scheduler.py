@@ -13,6 +13,7 @@ from typing import Any
 
 from common import quantity
 from common.objects import Node, Pod, Taint
+from control.volumebinding import NONE, VolumeWants, volume_conflict
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
@@ -142,9 +143,9 @@ class _Wants:
         return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod))
 
 
-def unfit_reason(pod: Pod, node: Node, usage: NodeUsage) -> str | None:
+def unfit_reason(pod: Pod, node: Node, usage: NodeUsage, volumes: VolumeWants = NONE) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
-    return _unfit(pod, _Wants.of(pod), node, usage)
+    return _unfit(pod, _Wants.of(pod), node, usage) or volume_conflict(volumes, node)
 
 
 def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
@@ -188,9 +189,16 @@ def _score(wants: _Wants, node: Node, usage: NodeUsage) -> Score:
     return (siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
 
 
-def select_node(pod: Pod, nodes: Iterable[Node], usage: Mapping[str, NodeUsage]) -> Decision:
+def select_node(
+    pod: Pod,
+    nodes: Iterable[Node],
+    usage: Mapping[str, NodeUsage],
+    volumes: VolumeWants = NONE,
+) -> Decision:
     """The node ``pod`` should run on, or None and kube-scheduler's explanation."""
     nodes = list(nodes)
+    if volumes.error and nodes:
+        return _refused(len(nodes), volumes.error)
     wants = _Wants.of(pod)
     fits: list[tuple[Score, str]] = []
     reasons: Counter[str] = Counter()
@@ -198,7 +206,7 @@ def select_node(pod: Pod, nodes: Iterable[Node], usage: Mapping[str, NodeUsage])
     for node in nodes:
         name = node["metadata"]["name"]
         u = usage.get(name) or empty
-        reason = _unfit(pod, wants, node, u)
+        reason = _unfit(pod, wants, node, u) or volume_conflict(volumes, node)
         if reason is None:
             fits.append((_score(wants, node, u), name))
         else:
@@ -208,9 +216,12 @@ def select_node(pod: Pod, nodes: Iterable[Node], usage: Mapping[str, NodeUsage])
     if not nodes:
         return Decision(None, "no nodes available to schedule pods")
     detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+    return _refused(len(nodes), detail)
+
+
+def _refused(count: int, detail: str) -> Decision:
     return Decision(
         None,
-        f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
-        "available: "
-        f"{len(nodes)} Preemption is not helpful for scheduling.",
+        f"0/{count} nodes are available: {detail}. preemption: 0/{count} nodes are available: "
+        f"{count} Preemption is not helpful for scheduling.",
     )

@@ -18,6 +18,7 @@ from control.scheduler import (
     select_node,
     unfit_reason,
 )
+from control.volumebinding import NONE, VolumeWants
 
 
 class SchedulerCache:
@@ -82,11 +83,11 @@ class SchedulerCache:
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def schedule(self, pod: Pod) -> Decision:
+    def schedule(self, pod: Pod, volumes: VolumeWants = NONE) -> Decision:
         """Pick a node for ``pod`` (``select_node``) on the cache as it is, and assume the pod
         there in the same step, so two decisions never both count the same free room."""
         with self._lock:
-            decision = select_node(pod, self._nodes.values(), self._usage)
+            decision = select_node(pod, self._nodes.values(), self._usage, volumes)
             if decision.node is not None:
                 self._assume(key_of(pod), pod, decision.node)
             return decision

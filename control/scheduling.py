@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +19,8 @@ from common import errors, metrics
 from common.informer import Handler, Informer, by_node_name
 from common.objects import as_node, as_pod
 from common.resources import must
-from common.wellknown import POD_SCHEDULED, READY
+from common.storage import claim_names
+from common.wellknown import LOCAL_PATH_PROVISIONER, POD_SCHEDULED, READY, SELECTED_NODE
 from control import events
 from control.informers import SharedInformers
 from control.registry.binding import set_condition
@@ -26,11 +28,14 @@ from control.registry.registry import Registry
 from control.scheduler import TERMINAL, counts_on_node
 from control.scheduler_cache import SchedulerCache
 from control.scheduling_queue import QueuedPod, SchedulingQueue
+from control.volumebinding import NONE as NO_VOLUMES
+from control.volumebinding import VolumeWants, volume_wants
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 PODS = must("pods")
+PVCS = must("persistentvolumeclaims")
 COMPONENT = "default-scheduler"
 # The profile named in the scheduler's metrics (kube-scheduler: the profile's schedulerName).
 PROFILE = "default-scheduler"
@@ -40,6 +45,10 @@ MAX_ATTEMPTS_LABEL = 15
 POLL_SECONDS = 0.5
 # Binding cycles at once: each is a few store round trips, which overlap on a pool.
 BIND_WORKERS = 8
+# How long the binding cycle waits for a pod's WaitForFirstConsumer claims to be bound
+# (kube-scheduler's VolumeBinding bindTimeoutSeconds), and how often it looks.
+VOLUME_BIND_TIMEOUT = 600.0
+VOLUME_BIND_POLL = 0.05
 # Attempts at writing PodScheduled=False when the cached pod turns out stale.
 STATUS_ATTEMPTS = 3
 
@@ -75,9 +84,15 @@ class Scheduler:
     name = "scheduler"
 
     def __init__(
-        self, registry: Registry, informers: SharedInformers, *, bind_workers: int = BIND_WORKERS
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        bind_workers: int = BIND_WORKERS,
+        volume_bind_timeout: float = VOLUME_BIND_TIMEOUT,
     ) -> None:
         self.registry = registry
+        self.volume_bind_timeout = volume_bind_timeout
         self.queue = SchedulingQueue()
         self.cache = SchedulerCache()
         self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="scheduler-bind")
@@ -93,6 +108,14 @@ class Scheduler:
         self.pods: Informer = informers.informer("pods", {"node": by_node_name})
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
         self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
+        self.claims: Informer = informers.informer("persistentvolumeclaims")
+        self.volumes: Informer = informers.informer("persistentvolumes")
+        self.classes: Informer = informers.informer("storageclasses")
+        storage_changed = Handler(lambda _o: self._storage_changed(),
+                                  lambda _o, _n: self._storage_changed(),
+                                  lambda _o: self._storage_changed())  # fmt: skip
+        for informer in (self.claims, self.volumes, self.classes):
+            informer.add_handler(storage_changed)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -125,14 +148,29 @@ class Scheduler:
             return
         with self._lock:
             self.attempts += 1
-        decision = self.cache.schedule(as_pod(pod))
+        volumes = self._volume_wants(pod)
+        decision = self.cache.schedule(as_pod(pod), volumes)
         if decision.node is None:
             metrics.SCHEDULE_ATTEMPTS.labels("unschedulable", PROFILE).inc()
             self.queue.requeue_unschedulable(info)
             self._submit(self._report_unschedulable, pod, decision.message)
             return
         self.queue.done(info)
-        self._submit(self._bind, info, pod, decision.node)
+        self._submit(self._bind, info, pod, decision.node, volumes.to_select)
+
+    def _volume_wants(self, pod: Obj) -> VolumeWants:
+        """The pod's claims read from the informers (the VolumeBinding PreFilter)."""
+        if not claim_names(pod):
+            return NO_VOLUMES
+        ns = pod["metadata"]["namespace"]
+        return volume_wants(
+            pod,
+            lambda name: self.claims.store.get(f"{ns}/{name}"),
+            self.volumes.store.get,
+            self.classes.store.get,
+            (pv for pv in self.volumes.store.objects() if not pv["spec"].get("claimRef")),
+            lambda sc: sc.get("provisioner") == LOCAL_PATH_PROVISIONER,
+        )
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         with self._lock:
@@ -152,9 +190,12 @@ class Scheduler:
 
     # -- the binding cycle and the failure report ---------------------------------------------
 
-    def _bind(self, info: QueuedPod, pod: Obj, node: str) -> None:
+    def _bind(self, info: QueuedPod, pod: Obj, node: str, claims: tuple[str, ...] = ()) -> None:
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         try:
+            for claim in claims:
+                self._select_node(ns, claim, node)
+            self._wait_bound(ns, claims)
             self.registry.bind(ns, name, {"target": {"kind": "Node", "name": node}})
         except errors.ApiError as e:
             metrics.SCHEDULE_ATTEMPTS.labels("error", PROFILE).inc()
@@ -175,6 +216,40 @@ class Scheduler:
             self.registry, {**pod, "kind": "Pod", "apiVersion": "v1"}, "Normal", "Scheduled",
             f"Successfully assigned {ns}/{name} to {node}", COMPONENT,
         )  # fmt: skip
+
+    def _select_node(self, ns: str, claim: str, node: str) -> None:
+        """PreBind: a WaitForFirstConsumer claim learns the node its volume must be made on."""
+        for _ in range(STATUS_ATTEMPTS):
+            pvc = self.registry.get(PVCS, ns, claim)
+            annotations = pvc["metadata"].setdefault("annotations", {})
+            if annotations.get(SELECTED_NODE) == node or pvc["spec"].get("volumeName"):
+                return
+            annotations[SELECTED_NODE] = node
+            try:
+                self.registry.replace(PVCS, ns, claim, pvc)
+                return
+            except errors.ConflictError:
+                continue
+        raise errors.ConflictError(f"claim {ns}/{claim}: selected node not written")
+
+    def _wait_bound(self, ns: str, claims: tuple[str, ...]) -> None:
+        """PreBind: the pod is bound only once the volumes of its claims exist and are bound to
+        them (made on the selected node by the provisioner), as kube-scheduler waits."""
+        deadline = time.monotonic() + self.volume_bind_timeout
+        for claim in claims:
+            while True:
+                pvc = self.claims.store.get(f"{ns}/{claim}")
+                if pvc is None:
+                    raise errors.NotFoundError(f'persistentvolumeclaim "{claim}" not found')
+                if (pvc.get("status") or {}).get("phase") == "Bound":
+                    break
+                if time.monotonic() > deadline:
+                    raise errors.ServerTimeoutError("binding volumes: context deadline exceeded")
+                time.sleep(VOLUME_BIND_POLL)
+
+    def _storage_changed(self) -> None:
+        """A claim, volume or class changed: pods waiting on claims may fit now."""
+        self.queue.move_unschedulable(lambda pod: bool(claim_names(pod)))
 
     def _report_unschedulable(self, pod: Obj, message: str) -> None:
         uid = pod["metadata"].get("uid", "")

@@ -2,8 +2,9 @@
 
 Tokens come from a Kubernetes static token file (``token,user,uid,"group1,group2"``). Users in
 group ``system:masters`` may do anything; a node (user ``system:node:<name>``, group
-``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows (Secrets and
-ConfigMaps only those its pods use, which the caller finds); what a node writes in its own Node
+``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows (Secrets,
+ConfigMaps, PersistentVolumeClaims and their volumes only those its pods use, which the caller
+finds); what a node writes in its own Node
 and pods is then judged by NodeRestriction (``control.registry``). ``authorize`` is pure.
 """
 
@@ -31,6 +32,9 @@ DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 # Resources a node reads only when a pod bound to it uses them (the Node authorizer's graph).
 NODE_READABLE = ("secrets", "configmaps")
+# Resources a node may only GET, by name, when a pod bound to it uses them.
+NODE_GETTABLE = ("persistentvolumeclaims", "persistentvolumes")
+NODE_RELATED = NODE_READABLE + NODE_GETTABLE
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ def authorize(
     node = user.node
     reason = ""
     if node is not None:
-        if attrs.resource in NODE_READABLE and not attrs.group:
+        if attrs.resource in NODE_RELATED and not attrs.group:
             reason = _node_object_refusal(node, attrs, related) or ""
             if not reason:
                 return
@@ -155,12 +159,18 @@ def authorize(
 
 def _node_object_refusal(node: str, a: Attributes, related: Collection[str]) -> str | None:
     """kube's Node authorizer for Secrets and ConfigMaps: a node reads one (by name, or a list
-    or watch narrowed to it by ``metadata.name``) only when a pod bound to it uses it."""
-    if a.verb not in ("get", "list", "watch"):
+    or watch narrowed to it by ``metadata.name``) only when a pod bound to it uses it; a claim
+    or a volume it may only get (``authorizeGet``)."""
+    if a.resource in NODE_GETTABLE:
+        if a.verb != "get":
+            return "can only get individual resources of this type"
+        if a.subresource:
+            return "cannot get subresource"
+    elif a.verb not in ("get", "list", "watch"):
         return "can only read resources of this type"
-    if a.subresource:
+    elif a.subresource:
         return "cannot read subresource"
-    if not a.namespace:
+    elif not a.namespace:
         return "can only read namespaced object of this type"
     if not object_name(a):
         return "No Object name found"

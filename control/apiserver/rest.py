@@ -12,11 +12,19 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from common import errors, podrefs
+from common import errors
 from common.resources import ResourceType, by_plural, must
 from common.selectors import parse_field_selector
-from control.apiserver import clientconn, logs, output, protobody, query, writeoptions
-from control.apiserver.auth import NODE_READABLE, Attributes, authorize
+from control.apiserver import (
+    clientconn,
+    logs,
+    nodegraph,
+    output,
+    protobody,
+    query,
+    writeoptions,
+)
+from control.apiserver.auth import Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
 from control.registry import eviction, freshness, managedfields, noderestriction, reads, recorder
@@ -100,7 +108,8 @@ def dispatch(t: Target) -> ResponseReturnValue:
         field_selector=_equalities(t.rt, request.args.get("fieldSelector", "")),
     )
     obj = _stored_for_authorization(t)
-    authorize(g.user, attrs, obj, _node_related(t))
+    related = nodegraph.related(g.user.node, t.rt, t.namespace, t.name)
+    authorize(g.user, attrs, obj, related)
     query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
@@ -331,16 +340,6 @@ def _stored_for_authorization(t: Target) -> dict[str, Any] | None:
         return registry().get(t.rt, t.namespace, t.name)
     except errors.NotFoundError:
         return None
-
-
-def _node_related(t: Target) -> set[str]:
-    """For a node reading Secrets or ConfigMaps: the names of those of the namespace that the
-    pods bound to it use (read from the watch cache)."""
-    node = g.user.node
-    if node is None or t.rt.plural not in NODE_READABLE or not t.namespace:
-        return set()
-    pods = registry().list(PODS, t.namespace, field_selector=f"spec.nodeName={node}", shared=True)
-    return {name for pod in pods["items"] for name in podrefs.references(pod, t.rt.plural)}
 
 
 def _created_name() -> str:

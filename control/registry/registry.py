@@ -24,6 +24,7 @@ from common.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from common.storage import default_class
 from common.wellknown import NAMESPACE_NAME_LABEL
 from control.cache import WatchCache
 from control.cache.dispatch import Filter
@@ -73,6 +74,7 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 NAMESPACES = must("namespaces")
+STORAGE_CLASSES = must("storageclasses")
 # Warning header texts of a request.
 Warnings = list[str]
 Names = list[str]
@@ -102,7 +104,10 @@ class Registry:
         # (not-ready, unreachable) seconds of the DefaultTolerationSeconds admission; None: off.
         self.default_tolerations = default_tolerations
         self.admission = st.Admission(
-            default_tolerations, self.node_leases.duration, service_ranges or ServiceRanges()
+            default_tolerations,
+            self.node_leases.duration,
+            service_ranges or ServiceRanges(),
+            self._default_storage_class,
         )
         self.clock = clock
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
@@ -119,6 +124,12 @@ class Registry:
         return view
 
     # -- reads ----------------------------------------------------------------------------------
+
+    def _default_storage_class(self) -> str | None:
+        """The default StorageClass's name (the DefaultStorageClass admission's lookup)."""
+        classes = self.list(STORAGE_CLASSES, "", shared=True)["items"]
+        found = default_class(classes)
+        return str(found["metadata"]["name"]) if found is not None else None
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         try:

@@ -47,7 +47,10 @@ POD_FIELDS_NOT_ACTED_ON = (
 )
 CONTAINER_FIELDS_NOT_ACTED_ON = ("lifecycle",)
 # Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
-VOLUMES_ACTED_ON = ("emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath")
+VOLUMES_ACTED_ON = (
+    "emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath",
+    "persistentVolumeClaim",
+)  # fmt: skip
 
 
 def selectable_fields(rt: ResourceType) -> frozenset[str]:
@@ -73,6 +76,8 @@ class Admission:
     node_lease_duration: Callable[[], int] | None = None
     # Where Services' ClusterIPs and node ports come from.
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
+    # The name of the cluster's default StorageClass now (DefaultStorageClass admission).
+    default_storage_class: Callable[[], str | None] | None = None
 
 
 class Strategy:
@@ -392,3 +397,4 @@ def resource_type(name: str) -> ResourceType:
 # The kinds whose strategies live in modules of their own register themselves here.
 from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
+from control.registry import storagestrategy as _storagestrategy  # noqa: E402, F401

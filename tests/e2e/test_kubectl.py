@@ -684,6 +684,46 @@ def test_helm_installs_server_side(kubectl: Kubectl, tmp_path: Path) -> None:
     kubectl.run("delete", "secret", "-l", "owner=helm,name=ssa")
 
 
+def test_get_pv_pvc_and_sc(kubectl: Kubectl) -> None:
+    classes = kubectl.run("get", "sc")
+    assert header(classes) == [
+        "NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE",
+    ]  # fmt: skip
+    assert rows(classes)[0][:6] == [
+        "local-path", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer",
+        "false",
+    ]  # fmt: skip
+    kubectl.run("apply", "-f", "-", stdin=PVC_POD)
+    wait_for(
+        "the claim Bound",
+        lambda: "Bound" in kubectl.run("get", "pvc", "kdata", "-o", "jsonpath={.status.phase}"),
+        timeout=120,
+    )
+    claims = kubectl.run("get", "pvc")
+    assert header(claims) == [
+        "NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS", "AGE",
+    ]  # fmt: skip
+    name, status, volume, capacity, modes, cls, vac, _age = rows(claims)[0]
+    assert (name, status, capacity, modes, cls, vac) == (
+        "kdata", "Bound", "10Mi", "RWO", "local-path", "<unset>",
+    )  # fmt: skip
+    volumes = kubectl.run("get", "pv")
+    assert header(volumes) == [
+        "NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS", "REASON", "AGE",
+    ]  # fmt: skip
+    assert rows(volumes)[0][:8] == [
+        volume, "10Mi", "RWO", "Delete", "Bound", "default/kdata", "local-path", "<unset>",
+    ]  # fmt: skip
+    everything = kubectl.run("get", "pv,pvc,sc")
+    assert f"persistentvolume/{volume}" in everything
+    assert "persistentvolumeclaim/kdata" in everything
+    assert "storageclass.storage.k8s.io/local-path (default)" in everything
+    kubectl.run("delete", "pod", "kdata")
+    kubectl.run("delete", "pvc", "kdata")
+
+
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
     earlier tests without a controller may still be terminating)."""
@@ -722,4 +762,22 @@ spec:
       containers:
       - name: web
         image: tinykube/web:1
+"""
+PVC_POD = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: kdata}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: kdata}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: app, image: tinykube/sleeper:1, volumeMounts: [{name: d, mountPath: /d}]}
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: kdata}}
 """

@@ -230,3 +230,27 @@ def test_tmpfs_only_where_the_engine_shares_our_mounts(tmp_path: Path) -> None:
     os.remove(tmp_path / "42" / "ns" / "mnt")
     os.symlink("mnt:[1]", tmp_path / "42" / "ns" / "mnt")
     assert engine_shares_mounts(tmp_path)
+
+
+def test_manager_binds_a_claims_volume_and_keeps_its_data(tmp_path: Path) -> None:
+    manager = VolumeManager(tmp_path / "root")
+    data = tmp_path / "storage" / "pvc-1_default_data"
+    claim = {"metadata": {"uid": "c-1"}, "spec": {"volumeName": "pvc-1"},
+             "status": {"phase": "Bound"}}  # fmt: skip
+    volume = {"spec": {"claimRef": {"uid": "c-1"},
+                       "hostPath": {"path": str(data), "type": "DirectoryOrCreate"}}}  # fmt: skip
+    objects = {("persistentvolumeclaim", "data"): claim, ("persistentvolume", "pvc-1"): volume}
+    pod = {**POD, "spec": {"volumes": [
+        {"name": "d", "persistentVolumeClaim": {"claimName": "data", "readOnly": True}},
+        {"name": "w", "persistentVolumeClaim": {"claimName": "other"}},
+    ]}}  # fmt: skip
+    failed = manager.setup(pod, lambda kind, name: objects.get((kind, name)))
+    assert failed == {"w": "error processing PVC shop/other: failed to fetch PVC from API "
+                           'server: persistentvolumeclaims "other" not found'}  # fmt: skip
+    assert data.is_dir() and stat.S_IMODE(data.stat().st_mode) == 0o777
+    container = {"name": "c", "volumeMounts": [{"name": "d", "mountPath": "/data"}]}
+    binds = manager.mounts(pod, container, {})
+    assert [(b.source, b.target, b.read_only) for b in binds] == [(str(data), "/data", True)]
+    (data / "kept").write_text("x")
+    manager.teardown("u-1")
+    assert (data / "kept").read_text() == "x"  # the claim's data outlives the pod

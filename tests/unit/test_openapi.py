@@ -23,6 +23,7 @@ def test_index_lists_each_group_version_with_a_content_hash() -> None:
         "api/v1",
         "apis/apps/v1",
         "apis/coordination.k8s.io/v1",
+        "apis/storage.k8s.io/v1",
         "apis/discovery.k8s.io/v1",
     }
     url = paths["apis/apps/v1"]["serverRelativeURL"]
@@ -38,6 +39,7 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
         if verb == "patch" and path.endswith("{name}")
     }
     kinds = {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret", "Endpoints"}
+    kinds |= {"PersistentVolume", "PersistentVolumeClaim"}
     assert set(patches) == kinds
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}

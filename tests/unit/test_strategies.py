@@ -81,12 +81,12 @@ def test_pod_warnings_name_only_what_is_not_acted_on() -> None:
             "volumes": [
                 {"name": "a", "configMap": {"name": "x"}},
                 {"name": "b", "persistentVolumeClaim": {"claimName": "c"}},
+                {"name": "d", "nfs": {"server": "s", "path": "/"}},
             ],
             "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "x"}}],
                             "volumeMounts": [{"name": "a", "mountPath": "/a"}]}],
         }
     }  # fmt: skip
     assert st.pod_warnings(pod) == [
-        "spec.volumes[1].persistentVolumeClaim: tinykube stores this field but does not act on "
-        "it yet"
+        "spec.volumes[2].nfs: tinykube stores this field but does not act on it yet"
     ]
