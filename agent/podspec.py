@@ -187,11 +187,13 @@ def app_spec(
     *,
     env: dict[str, str] | None = None,
     mounts: tuple[Mount, ...] = (),
+    target_id: str | None = None,
 ) -> CreateSpec:
     """An app container joined to the sandbox's network and IPC namespaces; ``security``
     defaults to what its securityContext says without the image's USER or a seccomp file;
     ``env`` is the resolved environment (``envvars``; default: the literal ``value``s), whose
-    variables ``$(VAR)`` in command and args refer to."""
+    variables ``$(VAR)`` in command and args refer to; ``target_id``: the container whose PID
+    namespace an ephemeral container joins."""
     mem, nano = _limits(container)
     env = _env(container) if env is None else env
     command, args = envvars.expand_command(container, env)
@@ -206,6 +208,7 @@ def app_spec(
         working_dir=container.get("workingDir") or None,
         network_mode=f"container:{sandbox_id}",
         ipc_mode=f"container:{sandbox_id}",
+        pid_mode=f"container:{target_id}" if target_id else None,
         mem_limit=mem,
         nano_cpus=nano,
         tty=bool(container.get("tty")),
@@ -239,6 +242,7 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
         "hostname": spec.hostname,
         "network_mode": spec.network_mode,
         "ipc_mode": spec.ipc_mode,
+        "pid_mode": spec.pid_mode,
         "mem_limit": spec.mem_limit,
         "nano_cpus": spec.nano_cpus,
         "stop_signal": spec.stop_signal,

@@ -1,7 +1,8 @@
 """Compute a pod's ``status`` from its spec, the runtime's containers and what the agent tried.
 
 Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
-``containerStatuses`` entry per spec container (``ready``/``started`` from the probes), with the
+``containerStatuses`` entry per spec container (``ready``/``started`` from the probes; ephemeral
+containers get theirs, never ready, in ``ephemeralContainerStatuses``), with the
 ``docker rm -f`` interim state (k8s_behavior.md §1, §6). Fields other writers own (PodScheduled,
 unknown keys) are kept. Pure: no I/O.
 """
@@ -266,22 +267,7 @@ def compute_pod_status(
         key=lambda c: (c.attempt, c.created_at or datetime.min.replace(tzinfo=UTC)),
         reverse=True,
     )
-    prev_by_name = {str(s.get("name")): s for s in old.get("containerStatuses") or []}
-    statuses = []
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        records = [c for c in mine if c.role == "app" and c.container_name == container["name"]]
-        running = [c for c in records if c.state == "running"]
-        if running:  # a duplicate never hides the running one
-            records = [running[0], *[c for c in records if c is not running[0]]]
-        statuses.append(
-            container_status(
-                container,
-                records,
-                prev_by_name.get(container["name"]),
-                extra.waiting.get(container["name"]),
-                extra.probes,
-            )
-        )
+    statuses = _statuses(pod, "containers", old.get("containerStatuses"), mine, extra)
     phase = compute_phase(pod, statuses)
     sandboxes = [c for c in mine if c.role == "sandbox" and c.state == "running"]
     sandbox = sandboxes[0] if sandboxes else None
@@ -297,8 +283,37 @@ def compute_pod_status(
         status["podIPs"] = [{"ip": pod_ip}]
     status["startTime"] = old.get("startTime") or fmt_time(now)
     status["containerStatuses"] = statuses
+    ephemeral = _statuses(pod, "ephemeralContainers", old.get("ephemeralContainerStatuses"),
+                          mine, extra)  # fmt: skip
+    for s in ephemeral:
+        s["ready"] = False  # nothing may rely on an ephemeral container, as the kubelet says
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = ephemeral
     status["qosClass"] = qos_class(pod)
     return status
+
+
+def _statuses(
+    pod: dict[str, Any], key: str, old: Any, mine: list[ContainerInfo], extra: StatusExtra
+) -> list[dict[str, Any]]:
+    """One status per container of the spec's list ``key``; ``mine``: the pod's, newest first."""
+    prev_by_name = {str(s.get("name")): s for s in old or []}
+    statuses = []
+    for container in (pod.get("spec") or {}).get(key) or []:
+        records = [c for c in mine if c.role == "app" and c.container_name == container["name"]]
+        running = [c for c in records if c.state == "running"]
+        if running:  # a duplicate never hides the running one
+            records = [running[0], *[c for c in records if c is not running[0]]]
+        statuses.append(
+            container_status(
+                container,
+                records,
+                prev_by_name.get(container["name"]),
+                extra.waiting.get(container["name"]),
+                extra.probes,
+            )
+        )
+    return statuses
 
 
 _OWN_FIELDS = (
@@ -310,5 +325,6 @@ _OWN_FIELDS = (
     "podIPs",
     "startTime",
     "containerStatuses",
+    "ephemeralContainerStatuses",
     "qosClass",
 )

@@ -161,3 +161,13 @@ def test_hash_changes_with_the_image_only_when_spec_changes() -> None:
 def test_grace_period() -> None:
     assert podspec.grace_seconds(make_pod()) == 30
     assert podspec.grace_seconds(make_pod(terminationGracePeriodSeconds=0)) == 0
+
+
+def test_an_ephemeral_container_joins_its_targets_pid_namespace() -> None:
+    debug = {"name": "debugger", "image": "tinykube/sleeper:1", "targetContainerName": "web"}
+    pod = make_pod(containers=[{"name": "web", "image": "tinykube/web:1"}])
+    spec = podspec.app_spec(pod, debug, 0, "sandbox123", "node-a", "cluster-x", target_id="c1")
+    assert spec.pid_mode == "container:c1"
+    assert podspec.docker_create_kwargs(spec)["pid_mode"] == "container:c1"
+    alone = podspec.app_spec(pod, debug, 0, "sandbox123", "node-a", "cluster-x")
+    assert "pid_mode" not in podspec.docker_create_kwargs(alone)
