@@ -522,14 +522,34 @@ def test_logs_previous_in_crash_loop_back_off(kubectl: Kubectl) -> None:
         kubectl.run("delete", "pod", "crashy", "--wait=false")
 
 
-def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwarded: str) -> None:
-    """kubectl debug reads details.name of the 404 (it panicked when details was missing)."""
-    err = kubectl.run("debug", f"pod/{forwarded}", "--image=tinykube/sleeper:1", "--", "true",
-                      ok=False)  # fmt: skip
-    assert err.strip().endswith(
-        'error: ephemeral containers are disabled for this cluster (error from server: "the '
-        'server could not find the requested resource")'
-    )
+def test_debug_with_an_ephemeral_container(kubectl: Kubectl) -> None:
+    """kubectl debug adds an ephemeral container, waits for it to run and attaches to it: it
+    shares the target's PID namespace (it sees web.sh) and the pod's network (it reaches the
+    server on localhost); the pod keeps its status, the container gets its own."""
+    kubectl.run("run", "debugged", "--image=tinykube/web:1")
+    try:
+        kubectl.run("wait", "--for=condition=Ready", "pod/debugged", "--timeout=60s", timeout=90)
+        out = remote_command(
+            kubectl, True, "debug", "-i", "pod/debugged", "--image=tinykube/sleeper:1",
+            "--target=debugged", "--", "sh",
+            stdin="ps -o args | grep -c '^/bin/sh /web.sh'; wget -qO- http://127.0.0.1/; exit 0\n",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith('Targeting container "debugged"')
+        assert out.stdout.splitlines()[-2:] == ["1", "Hello from debugged"], out.stdout
+        pod = json.loads(kubectl.run("get", "pod", "debugged", "-o", "json"))
+        [debugger] = pod["spec"]["ephemeralContainers"]
+        assert debugger["targetContainerName"] == "debugged" and debugger["stdin"] is True
+        [status] = pod["status"]["ephemeralContainerStatuses"]
+        assert status["name"] == debugger["name"] and status["ready"] is False
+        assert pod["status"]["phase"] == "Running"
+        described = kubectl.run("describe", "pod", "debugged")
+        assert f"Ephemeral Containers:\n  {debugger['name']}:" in described
+        refused = kubectl.run("debug", "pod/debugged", "--image=tinykube/sleeper:1",
+                              "--target=nope", "--", "true", ok=False)  # fmt: skip
+        assert 'targetContainerName: Not found: "nope"' in refused
+    finally:
+        kubectl.run("delete", "pod", "debugged", "--wait=false")
 
 
 def remote_command(
