@@ -278,6 +278,8 @@ def compute_pod_status(
         status["hostIP"] = extra.host_ip
         status["hostIPs"] = [{"ip": extra.host_ip}]
     pod_ip = sandbox.ip if sandbox is not None and sandbox.ip else old.get("podIP")
+    if (pod.get("spec") or {}).get("hostNetwork") is True and extra.host_ip:
+        pod_ip = extra.host_ip  # the node's network: the node's address, as the kubelet says
     if pod_ip:
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]

@@ -272,3 +272,14 @@ def test_ephemeral_containers_have_statuses_of_their_own_never_ready() -> None:
         "waiting": {"reason": "ContainerCreating"}
     }
     assert "ephemeralContainerStatuses" not in status_of(make_pod(), [sandbox(), app()])
+
+
+def test_a_host_network_pod_has_the_nodes_address() -> None:
+    pod = make_pod()
+    pod["spec"]["hostNetwork"] = True
+    host_sandbox = ContainerInfo(
+        id="sb", name="k8s_POD", pod_uid=UID, pod_name="p", pod_namespace="default",
+        container_name="POD", attempt=0, role="sandbox", state="running", ip="",
+    )  # fmt: skip
+    status = status_of(pod, [host_sandbox, app()])
+    assert (status["podIP"], status["podIPs"]) == ("192.168.1.5", [{"ip": "192.168.1.5"}])
