@@ -552,6 +552,17 @@ def test_debug_with_an_ephemeral_container(kubectl: Kubectl) -> None:
         kubectl.run("delete", "pod", "debugged", "--wait=false")
 
 
+def test_debug_node_needs_a_cluster_that_allows_host_namespaces(kubectl: Kubectl) -> None:
+    """kubectl debug node/NAME creates (in protobuf) a pod on the node's network, PID and IPC
+    namespaces with its root mounted at /host: a cluster without --allow-privileged refuses it,
+    with kube-apiserver's words for a privileged container."""
+    err = kubectl.run("debug", "node/node-1", "--image=tinykube/sleeper:1", "--", "true",
+                      ok=False)  # fmt: skip
+    assert "spec.hostNetwork: Forbidden: disallowed by cluster policy" in err
+    assert "spec.volumes[0].hostPath: Forbidden: disallowed by cluster policy" in err
+    assert kubectl.run("get", "pods", "-o", "name").count("node-debugger") == 0
+
+
 def remote_command(
     kubectl: Kubectl, websockets: bool, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
