@@ -261,3 +261,41 @@ def test_watch_from_a_resource_version_with_bookmarks(core: client.CoreV1Api, ns
             w.stop()
     assert seen == [("ADDED", {"a": "1"}), ("MODIFIED", {"a": "2"}), ("DELETED", {"a": "2"})]
     assert int(w.resource_version) > int(start)
+
+
+def test_ephemeral_containers_eviction_and_collections(core: client.CoreV1Api, ns: str) -> None:
+    pod = {
+        "metadata": {"name": "target", "labels": {"batch": "x"}},
+        "spec": {"containers": [{"name": "main", "image": "tinykube/sleeper:1"}]},
+    }
+    core.create_namespaced_pod(ns, pod)
+    wait_for("the target to run",
+             lambda: core.read_namespaced_pod("target", ns).status.phase == "Running",
+             timeout=90)  # fmt: skip
+    debug = {"name": "dbg", "image": "tinykube/sleeper:1", "targetContainerName": "main"}
+    patched = core.patch_namespaced_pod_ephemeralcontainers(
+        "target", ns, {"spec": {"ephemeralContainers": [debug]}}
+    )
+    assert patched.spec.ephemeral_containers[0].target_container_name == "main"
+
+    def debugger_running() -> bool:
+        statuses = core.read_namespaced_pod("target", ns).status.ephemeral_container_statuses
+        return bool(statuses) and statuses[0].state.running is not None
+
+    wait_for("the ephemeral container to run", debugger_running, timeout=90)
+    out = stream(core.connect_get_namespaced_pod_exec, "target", ns, container="dbg",
+                 command=["sh", "-c", "ps -o args | grep -c '^/bin/sh /sleeper.sh'"],
+                 stdout=True, stderr=True, stdin=False, tty=False)  # fmt: skip
+    assert out == "2\n"  # its own sleeper and, in the shared PID namespace, the target's
+
+    eviction = {"metadata": {"name": "target", "namespace": ns}}
+    core.create_namespaced_pod_eviction("target", ns, eviction)
+    assert core.read_namespaced_pod("target", ns).metadata.deletion_timestamp is not None
+
+    for i in range(3):
+        labelled = {"metadata": {"name": f"c{i}", "labels": {"batch": "x"}}}
+        core.create_namespaced_config_map(ns, labelled)
+    everywhere = core.list_config_map_for_all_namespaces(label_selector="batch=x")
+    assert sorted(c.metadata.name for c in everywhere.items) == ["c0", "c1", "c2"]
+    core.delete_collection_namespaced_config_map(ns, label_selector="batch=x")
+    assert core.list_namespaced_config_map(ns, label_selector="batch=x").items == []
