@@ -537,10 +537,16 @@ def test_debug_with_an_ephemeral_container(kubectl: Kubectl) -> None:
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith('Targeting container "debugged"')
         assert out.stdout.splitlines()[-2:] == ["1", "Hello from debugged"], out.stdout
+        # -t as typed at a terminal (kubectl drops the TTY when its input is not one).
+        typed = remote_command(kubectl, True, "debug", "-it", "pod/debugged",
+                               "--image=tinykube/sleeper:1", "--target=debugged", "--", "sh",
+                               stdin="echo typed; exit 0\n")  # fmt: skip
+        assert typed.returncode == 0, typed.stderr
+        assert typed.stdout.splitlines()[-1] == "typed", typed.stdout
         pod = json.loads(kubectl.run("get", "pod", "debugged", "-o", "json"))
-        [debugger] = pod["spec"]["ephemeralContainers"]
+        debugger, _ = pod["spec"]["ephemeralContainers"]
         assert debugger["targetContainerName"] == "debugged" and debugger["stdin"] is True
-        [status] = pod["status"]["ephemeralContainerStatuses"]
+        status = pod["status"]["ephemeralContainerStatuses"][0]
         assert status["name"] == debugger["name"] and status["ready"] is False
         assert pod["status"]["phase"] == "Running"
         described = kubectl.run("describe", "pod", "debugged")
