@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -123,13 +124,24 @@ class ClusterDns:
     """The node's part of cluster DNS: pods' resolv.conf, and the server when this agent holds
     the host's lock. ``available`` is whether pods may be told to use the cluster address."""
 
-    def __init__(self, client: ApiClient, config: DnsConfig, cluster: str) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        config: DnsConfig,
+        cluster: str,
+        *,
+        informers: ServiceInformers | None = None,
+        on_hold: Callable[[], None] | None = None,
+    ) -> None:
         self.client = client
+        # Told once the address is on this host: kube-proxy leaves a cluster IP the host holds
+        # to its listener, and must see the address before its next sync, not 30 s later.
+        self.on_hold = on_hold
         self.config = config
         self.cluster = cluster
         self.hostconf = HostResolvConf(config.resolv_conf)
         self.available = bool(config.cluster_dns)
-        self.informers: ServiceInformers | None = None
+        self.informers = informers  # the agent's, shared with its kube-proxy
         self.server: DnsServer | None = None
         self.serving = threading.Event()  # this agent's server answers
         self._lock_file: IO[str] | None = None
@@ -163,8 +175,11 @@ class ClusterDns:
                 why,
             )
             return
-        self.informers = ServiceInformers(self.client)
-        self.informers.start(stop)
+        if self.on_hold is not None:
+            self.on_hold()
+        if self.informers is None:
+            self.informers = ServiceInformers(self.client)
+        self.informers.start(stop)  # a no-op when the proxy started them already
         threading.Thread(
             target=self._serve, args=(address, stop), name="cluster-dns", daemon=True
         ).start()

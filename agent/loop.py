@@ -35,6 +35,7 @@ from agent.proxy.proxier import ServiceProxy
 from agent.reconnect import ReconnectDetector
 from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
+from agent.serviceview import ServiceInformers
 from agent.sync import PodSyncer
 from common import errors, metrics
 from common.client import ApiClient, WatchCancel
@@ -126,6 +127,8 @@ class Agent:
                                        f"{address}:{port}",
                                        report_interval=cfg.node_status_report_interval)  # fmt: skip
         registrar = self.registrar
+        # One watch of Services and one of EndpointSlices per agent, for its proxy and its DNS.
+        self.service_informers = ServiceInformers(self.client)
         if cfg.service_proxy:
             self.proxy = ServiceProxy(
                 self.client,
@@ -133,6 +136,7 @@ class Agent:
                 cfg.node_name,
                 node_ip=self.facts.ip,
                 pod_bridge=cfg.pod_bridge,
+                informers=self.service_informers,
             )
             self.proxy.check()
             proxy = self.proxy
@@ -142,7 +146,13 @@ class Agent:
         recorder = EventRecorder(self.client, cfg.node_name, sender=sender)
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
-        self.cluster_dns = ClusterDns(self.client, cfg.dns, self.cluster)
+        self.cluster_dns = ClusterDns(
+            self.client,
+            cfg.dns,
+            self.cluster,
+            informers=self.service_informers,
+            on_hold=self.proxy.dirty.set if self.proxy is not None else None,
+        )
         self.syncer = PodSyncer(
             self.client,
             self.runtime,

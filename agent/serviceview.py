@@ -1,6 +1,7 @@
 """Services and EndpointSlices of the whole cluster as the node sees them: two informers over the
-API with the indexes that cluster DNS (and the node's proxy rules) look things up by. The
-informers are the shell; the index functions and the read methods are pure over the caches.
+API, shared by the agent's kube-proxy and its cluster DNS server (each resource watched once per
+agent), with the indexes both look things up by. The informers are the shell; the index
+functions and the read methods are pure over the caches.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class ServiceView:
 
 class ServiceInformers:
     """The two cluster-wide informers feeding a ``ServiceView`` (a node's credentials may list
-    and watch both, as Kubernetes' Node authorizer and kube-proxy's role allow)."""
+    and watch both, as Kubernetes' Node authorizer and kube-proxy's role allow). One per agent:
+    its users add their handlers and call ``start``; the first call starts the watches."""
 
     def __init__(self, client: ApiClient, *, resync: float = 0.0) -> None:
         self.services = Informer(
@@ -88,9 +90,16 @@ class ServiceInformers:
             name="endpointslices",
         )
         self.view = ServiceView(self.services.store, self.slices.store)
+        self._start_lock = threading.Lock()
+        self.started = False
 
     def start(self, stop: threading.Event) -> list[threading.Thread]:
-        return [self.services.start(stop), self.slices.start(stop)]
+        """Start both watches, once whoever asks first (the proxy, the DNS server)."""
+        with self._start_lock:
+            if self.started:
+                return []
+            self.started = True
+            return [self.services.start(stop), self.slices.start(stop)]
 
     def has_synced(self) -> bool:
         return self.services.has_synced() and self.slices.has_synced()

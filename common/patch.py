@@ -26,6 +26,38 @@ MERGE_KEYS: dict[str, str] = {
 # A Service's ports merge by ``port`` (ServiceSpec's patchMergeKey), a container's by
 # ``containerPort``: the items of the list say which one it is.
 OTHER_KEYS: dict[str, str] = {"ports": "port"}
+# The list types of server-side apply (``x-kubernetes-list-type``), by (Go struct, JSON field),
+# where they differ from "a map on the merge key": kube-apiserver's ``+listType``/``+listMapKey``
+# markers. The merge keys above name the others; lists of scalars are atomic unless listed as sets.
+LIST_MAP_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Container", "ports"): ("containerPort", "protocol"),
+    ("EphemeralContainer", "ports"): ("containerPort", "protocol"),
+    ("ServiceSpec", "ports"): ("port", "protocol"),
+}
+ATOMIC_LISTS: frozenset[tuple[str, str]] = frozenset({("PodSpec", "tolerations")})
+SET_LISTS: frozenset[tuple[str, str]] = frozenset({("ObjectMeta", "finalizers")})
+# Maps and structs owned and replaced as one value (``+mapType=atomic``, ``+structType=atomic``).
+ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({
+    ("PodSpec", "nodeSelector"), ("ServiceSpec", "selector"),
+})  # fmt: skip
+ATOMIC_STRUCTS: frozenset[str] = frozenset({"LabelSelector"})
+# What a list-map key that an item omits stands for (the schema's default of the key field).
+KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+
+
+def list_type(struct: str, field: str) -> tuple[str, tuple[str, ...]]:
+    """``("map", keys)``, ``("set", ())`` or ``("atomic", ())``: how server-side apply merges the
+    list ``field`` of the Go struct ``struct`` (a list of objects, or of scalars for sets)."""
+    if (struct, field) in ATOMIC_LISTS:
+        return "atomic", ()
+    if (struct, field) in SET_LISTS:
+        return "set", ()
+    keys = LIST_MAP_KEYS.get((struct, field))
+    if keys:
+        return "map", keys
+    if field in MERGE_KEYS:
+        return "map", (MERGE_KEYS[field],)
+    return "atomic", ()
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

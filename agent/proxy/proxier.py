@@ -1,4 +1,5 @@
-"""The agent's kube-proxy: informers on Services and EndpointSlices (cluster-wide) and a sync that
+"""The agent's kube-proxy: the agent's Service and EndpointSlice informers (``agent.serviceview``,
+shared with cluster DNS), a Node informer, and a sync that
 rewrites the cluster's iptables chains when they change, at most once per ``min_sync`` seconds
 (kube-proxy's minSyncPeriod) and at least once per ``sync_period`` (repairing what someone else
 flushed). The agents of one cluster that share a network namespace (``tinykube up --agents 2``)
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from agent.apis import ENDPOINT_SLICES, NODES, SERVICES
+from agent.apis import NODES
 from agent.proxy import model, rules
 from agent.proxy.netfilter import (
     ROUTE_LOCALNET,
@@ -30,6 +31,7 @@ from agent.proxy.netfilter import (
     netns_id,
     set_hairpin,
 )
+from agent.serviceview import ServiceInformers
 from common import metrics
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Handler, Informer, key_of
@@ -50,12 +52,6 @@ def internal_ip(node: dict[str, Any]) -> str:
         if address.get("type") == "InternalIP":
             return str(address.get("address") or "")
     return ""
-
-
-def by_service(slice_: dict[str, Any]) -> list[str]:
-    """The ``namespace/name`` of the Service an EndpointSlice belongs to."""
-    owner = model.slice_service(slice_)
-    return [f"{owner[0]}/{owner[1]}"] if owner else []
 
 
 def lock_path(run_dir: Path, prefix: str) -> Path:
@@ -105,6 +101,7 @@ class ServiceProxy:
         run_dir: Path = RUN_DIR,
         min_sync: float = MIN_SYNC_SECONDS,
         sync_period: float = SYNC_PERIOD_SECONDS,
+        informers: ServiceInformers | None = None,
     ) -> None:
         self.client = client
         self.node = node
@@ -122,13 +119,10 @@ class ServiceProxy:
         self.min_sync = min_sync
         self.sync_period = sync_period
         self.lock = NamespaceLock(lock_path(run_dir, self.prefix))
-        self.services = Informer(ApiListerWatcher(client, SERVICES), name="services")
+        self.informers = informers if informers is not None else ServiceInformers(client)
+        self.services = self.informers.services
+        self.slices = self.informers.slices
         self.nodes = Informer(ApiListerWatcher(client, NODES), name="nodes")
-        self.slices = Informer(
-            ApiListerWatcher(client, ENDPOINT_SLICES),
-            {"service": by_service},
-            name="endpointslices",
-        )
         self.dirty = threading.Event()
         self.problem: str | None = None
         self.holder = False
@@ -220,7 +214,8 @@ class ServiceProxy:
         informers = (self.services, self.slices, self.nodes)
         for informer in informers:
             informer.add_handler(moved if informer is self.nodes else wake)
-            informer.start(stop)
+        self.informers.start(stop)  # a no-op when cluster DNS started them already
+        self.nodes.start(stop)
         while not stop.is_set():  # nothing is written before the caches hold a full list
             if all(i.wait_for_sync(0.5) for i in informers):
                 break

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.patch import MERGE_KEYS
+from common.patch import ATOMIC_MAPS, ATOMIC_STRUCTS, MERGE_KEYS, OTHER_KEYS, list_type
 from common.resources import RESOURCES, ResourceType
 from control.apiserver import openapidocs
 from control.validation import SCHEMAS, container, kinds, pod
@@ -174,7 +174,7 @@ class Definitions:
         props: dict[str, Schema] = {}
         for name, annotation in fields(model):
             prop = self.type_schema(annotation, flavor)
-            prop.update(_list_extensions(name, annotation))
+            prop.update(_list_extensions(struct, name, annotation))
             if (struct, name) in ENUMS:
                 prop["enum"] = sorted(ENUMS[struct, name])
             text = openapidocs.field(struct, name)
@@ -191,6 +191,8 @@ class Definitions:
         required = [name for name, _ in fields(model) if (struct, name) in REQUIRED]
         if required:
             out["required"] = required
+        if struct in ATOMIC_STRUCTS:
+            out["x-kubernetes-map-type"] = "atomic"
         gvk = self._gvk(model)
         if gvk:
             out["x-kubernetes-group-version-kind"] = [gvk]
@@ -237,22 +239,33 @@ def _package(rt: ResourceType) -> str:
     return f"io.k8s.api.{group}.{rt.version}"
 
 
-def _list_extensions(name: str, annotation: Any) -> Schema:
-    """Strategic merge patch's view of a list: merged item by item on a key, or replaced."""
+def _list_extensions(struct: str, name: str, annotation: Any) -> Schema:
+    """A list as strategic merge patch merges it (item by item on a key, or replaced) and as
+    server-side apply does (``common.patch.list_type``: the same table as the field manager's)."""
     bare, _ = unwrap(annotation)
-    if typing.get_origin(bare) is not list or name not in MERGE_KEYS:
+    if typing.get_origin(bare) is dict and (struct, name) in ATOMIC_MAPS:
+        return {"x-kubernetes-map-type": "atomic"}
+    if typing.get_origin(bare) is not list:
+        return {}
+    kind, keys = list_type(struct, name)
+    if kind == "set":
+        return {"x-kubernetes-list-type": "set"}
+    if name not in MERGE_KEYS:
         return {}
     key = MERGE_KEYS[name]
     item, _ = unwrap(typing.get_args(bare)[0])
     keyed = not isinstance(item, type) or not issubclass(item, BaseModel)
-    if not keyed and key not in (field for field, _ in fields(item)):
-        return {}  # a list of another name's items (kubectl refuses items without the key)
-    return {
-        "x-kubernetes-list-map-keys": [key],
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-patch-merge-key": key,
-        "x-kubernetes-patch-strategy": "merge",
-    }
+    item_fields = () if keyed else [field for field, _ in fields(item)]
+    if not keyed and key not in item_fields:
+        key = OTHER_KEYS.get(name, key)  # a Service's ports merge on ``port``
+        if key not in item_fields:
+            return {}  # a list of another name's items (kubectl refuses items without the key)
+    out: Schema = {"x-kubernetes-list-type": kind}
+    if kind == "map":
+        out["x-kubernetes-list-map-keys"] = list(keys)
+    out["x-kubernetes-patch-merge-key"] = key
+    out["x-kubernetes-patch-strategy"] = "merge"
+    return dict(sorted(out.items()))
 
 
 def _list_meta() -> Schema:

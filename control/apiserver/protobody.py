@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -124,6 +125,17 @@ def _intstr(data: bytes) -> Any:
     return _text(parts.get(3)) if parts.get(1) == 1 else _number(parts.get(2))
 
 
+def _fields_v1(data: bytes, path: str) -> Any:
+    """A FieldsV1: its raw JSON (field 1) as the JSON value it holds."""
+    raw = {n: v for n, _, v in fields(data)}.get(1)
+    if not isinstance(raw, bytes) or not raw:
+        return _ZERO
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise _fail(f"{path}: FieldsV1 is not JSON") from None
+
+
 def _scalar(kind: str, value: int | bytes, path: str) -> Any:
     """One value of a field; ``_ZERO`` for the zero value."""
     if kind in MESSAGES:
@@ -137,6 +149,14 @@ def _scalar(kind: str, value: int | bytes, path: str) -> Any:
         if kind == "i":
             return _signed(value) or _ZERO
         raise _fail(f"{path}: unexpected integer")
+    if kind in MAPS:
+        return _entry(value, path, MAPS[kind])
+    if kind == "fields":
+        return _fields_v1(value, path)
+    return _length_delimited(kind, value, path)
+
+
+def _length_delimited(kind: str, value: bytes, path: str) -> Any:
     if kind == "s":
         return value.decode() or _ZERO
     if kind == "time":
@@ -147,8 +167,6 @@ def _scalar(kind: str, value: int | bytes, path: str) -> Any:
         return _intstr(value)
     if kind == "bytes":
         return base64.b64encode(value).decode() or _ZERO
-    if kind in MAPS:
-        return _entry(value, path, MAPS[kind])
     raise _fail(f"{path}: unexpected value")
 
 

@@ -4,7 +4,8 @@ and k8s.io/apimachinery v0.35. Pure data.
 
 Each entry is ``NUMBER:jsonName:kind``; kinds are ``s`` string, ``i`` integer, ``b`` bool,
 ``time`` (Time, MicroTime), ``q`` Quantity, ``intstr`` IntOrString, ``map`` string to string,
-``qmap`` string to Quantity, ``bmap`` string to bytes (base64 in JSON), or another message of
+``qmap`` string to Quantity, ``bmap`` string to bytes (base64 in JSON), ``fields`` a FieldsV1
+(its JSON, raw), or another message of
 this table; ``*`` marks a repeated field.
 A ``?`` after the name marks a Go pointer, whose zero value is kept (``replicas: 0``); other
 fields are always on the wire and their zero value means "unset", as ``omitempty`` does in JSON.
@@ -39,7 +40,12 @@ MESSAGES: dict[str, str] = {
         "1:name:s 2:generateName:s 3:namespace:s 4:selfLink:s 5:uid:s "
         "6:resourceVersion:s 7:generation:i 8:creationTimestamp:time "
         "9:deletionTimestamp:time 10:deletionGracePeriodSeconds?:i 11:labels:map "
-        "12:annotations:map 13:ownerReferences:*OwnerReference 14:finalizers:*s"
+        "12:annotations:map 13:ownerReferences:*OwnerReference 14:finalizers:*s "
+        "17:managedFields:*ManagedFieldsEntry"
+    ),
+    "ManagedFieldsEntry": (
+        "1:manager:s 2:operation:s 3:apiVersion:s 4:time:time 6:fieldsType:s 7:fieldsV1:fields "
+        "8:subresource:s"
     ),
     "OwnerReference": (
         "1:kind:s 3:name:s 4:uid:s 5:apiVersion:s 6:controller?:b 7:blockOwnerDeletion?:b"

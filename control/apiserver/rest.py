@@ -15,11 +15,11 @@ from flask.typing import ResponseReturnValue
 from common import errors, podrefs
 from common.resources import ResourceType, by_plural, must
 from common.selectors import parse_field_selector
-from control.apiserver import clientconn, logs, output, protobody, query
+from control.apiserver import clientconn, logs, output, protobody, query, writeoptions
 from control.apiserver.auth import NODE_READABLE, Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
-from control.registry import eviction, freshness, noderestriction, reads, recorder
+from control.registry import eviction, freshness, managedfields, noderestriction, reads, recorder
 from control.registry import strategies as st
 from control.registry.dryrun import ALL as DRY_RUN_ALL
 from control.registry.registry import Registry
@@ -107,7 +107,13 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "attach", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    with recorder.recording(), noderestriction.requested_by(g.user.node):
+    agent = request.headers.get("User-Agent", "")
+    manager = writeoptions.field_manager(request.method, request.args, agent)
+    with (
+        recorder.recording(),
+        noderestriction.requested_by(g.user.node),
+        managedfields.managing(manager),
+    ):
         if t.rt.deprecation:
             recorder.add(t.rt.deprecation)
         if not t.name:
@@ -188,7 +194,8 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
                                        field_validation=_field_validation(),
                                        duplicates=b.duplicates))  # fmt: skip
     if method == "PATCH":
-        return out.respond(_patch(reg, t))
+        patched, created = _patch(reg, t)
+        return out.respond(patched, 201 if created else 200)
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
@@ -199,19 +206,25 @@ def _evict(reg: Registry, t: Target) -> ResponseReturnValue:
         raise errors.MethodNotAllowedError(
             f"the server does not allow this method on the requested resource ({request.method})"
         )
-    if _dry_run():
-        raise errors.BadRequestError("dryRun is not supported by this server yet")
-    return jsonify(eviction.evict(reg, t.namespace, t.name, body())), 201
+    evicting = reg.dry_running() if _dry_run() else reg
+    return jsonify(eviction.evict(evicting, t.namespace, t.name, body())), 201
 
 
-def _patch(reg: Registry, t: Target) -> dict[str, Any]:
+def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:
+    """(the patched object, whether an apply created it)."""
     content_type = request.headers.get("Content-Type", "application/merge-patch+json")
+    applying = content_type.split(";")[0].strip() == writeoptions.APPLY_PATCH
+    writeoptions.check_patch_options(applying, request.args)
     b = request_body()
+    if applying:
+        force = query.flag(request.args, "force")
+        return reg.apply(t.rt, t.namespace, t.name, b.value, force=force, sub=t.sub)
     # Repeated keys of the patch itself are listed first; a JSON patch's name its operations.
     prefix = "json patch " if content_type.startswith("application/json-patch") else ""
     dups = [replace(d, order=(), prefix=prefix) for d in b.duplicates]
-    return reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
-                     field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+    patched = reg.patch(t.rt, t.namespace, t.name, b.value, content_type, sub=t.sub,
+                        field_validation=_field_validation(), duplicates=dups)  # fmt: skip
+    return patched, False
 
 
 def _delete_options() -> Any:

@@ -48,6 +48,7 @@ class TableOptions:
     with_kind: bool = False
     no_headers: bool = False
     watch_events: bool = False  # --output-watch-events: an EVENT column, or {type, object}
+    managed_fields: bool = False  # --show-managed-fields: keep metadata.managedFields in -o
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -194,7 +195,7 @@ def _printer(
             click.echo(object_name(obj, group.rt))
         elif output in ("json", "yaml"):
             shown = {"type": event, "object": obj} if opts.watch_events else obj
-            click.echo(render(shown, output), nl=False)
+            click.echo(render(shown, output, opts.managed_fields), nl=False)
             if output == "yaml":
                 click.echo("---")
         else:
@@ -271,6 +272,7 @@ def watch(
 @click.option("--watch-only", is_flag=True, help="Watch for changes without listing first.")
 @click.option("--output-watch-events", is_flag=True, help="With -w: show the event types.")
 @click.option("--ignore-not-found", is_flag=True, help="Treat a missing object as no error.")
+@click.option("--show-managed-fields", is_flag=True, help="Keep managedFields in -o json|yaml.")
 @global_options
 @click.pass_obj
 def get(
@@ -286,6 +288,7 @@ def get(
     watch_only: bool,
     output_watch_events: bool,
     ignore_not_found: bool,
+    show_managed_fields: bool,
 ) -> None:
     """Display one or many resources: tkctl get TYPE[,TYPE] [NAME...] | TYPE/NAME..."""
     if output not in ("", *OUTPUT_FORMATS):
@@ -320,6 +323,7 @@ def get(
         with_kind=multiple_types(targets, args),
         no_headers=no_headers,
         watch_events=output_watch_events and watching,
+        managed_fields=show_managed_fields,
     )
     # When watching, kubectl prints listed objects one by one (as ADDED events) unless a table
     # without event types is asked for.
@@ -353,9 +357,10 @@ def _print(
         return bool(items)
     if output in ("json", "yaml"):
         if single and len(items) == 1:
-            click.echo(render(items[0][1], output), nl=False)
+            click.echo(render(items[0][1], output, opts.managed_fields), nl=False)
         elif items or not single:
-            click.echo(render(as_list([o for _, o in items]), output), nl=False)
+            listed = as_list([o for _, o in items])
+            click.echo(render(listed, output, opts.managed_fields), nl=False)
         return bool(items) or not single
     text = format_tables(found, now, opts)
     click.echo(text, nl=False)

@@ -117,5 +117,21 @@ def object_name(obj: dict[str, Any], rt: ResourceType) -> str:
     return f"{rt.kind_prefix}/{(obj.get('metadata') or {}).get('name', '')}"
 
 
-def render(obj: dict[str, Any], output: str) -> str:
+def render(obj: dict[str, Any], output: str, managed_fields: bool = False) -> str:
+    """An object, a List or a watch event as JSON or YAML; without metadata.managedFields
+    unless asked (as kubectl prints them only with ``--show-managed-fields``)."""
+    if not managed_fields:
+        obj = _without_managed_fields(obj)
     return dump_json(obj) if output == "json" else dump_yaml(obj)
+
+
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(obj.get("items"), list):
+        items = [_without_managed_fields(i) if isinstance(i, dict) else i for i in obj["items"]]
+        return {**obj, "items": items}
+    if isinstance(obj.get("object"), dict) and "type" in obj:
+        return {**obj, "object": _without_managed_fields(obj["object"])}
+    m = obj.get("metadata")
+    if isinstance(m, dict) and "managedFields" in m:
+        return {**obj, "metadata": {k: v for k, v in m.items() if k != "managedFields"}}
+    return obj

@@ -1,10 +1,12 @@
 """``tkctl port-forward (POD | TYPE/NAME) [LOCAL:]REMOTE... [--address A]``: listen locally and
-carry each accepted connection to the pod's port over its own ``pods/NAME/portforward``
-WebSocket (``?ports=REMOTE``; channel 0 data, 1 error, each opened by the port as u16 LE).
+carry each accepted connection to the pod's port (for ``svc/NAME``, a ready endpoint pod's target
+port) over its own ``pods/NAME/portforward`` WebSocket (``?ports=REMOTE``; channel 0 data, 1
+error, each opened by the port as u16 LE).
 
 Prints kubectl's ``Forwarding from 127.0.0.1:8080 -> 80`` and ``Handling connection for 8080``
 lines; a refused pod port reads ``an error occurred forwarding 8080 -> 80: ...`` and closes that
-connection only. Ctrl-C or SIGTERM stop forwarding (exit 0). ``parse_port`` is pure.
+connection only. Ctrl-C or SIGTERM stop forwarding (exit 0). ``parse_port`` and
+``service_port`` are pure.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from control.cli.flags import command
 from control.cli.output import CliError
 from control.cli.podpick import open_stream, resolve_pod
 from control.cli.session import Session, global_options
+from control.cli.targets import resource_type
 
 _OUTPUT = threading.Lock()
 
@@ -66,6 +69,46 @@ def parse_port(spec: str, pod: dict[str, Any]) -> PortPair:
     if pair.remote == 0:
         raise CliError(f"Error parsing remote port '{remote}': port 0 cannot be forwarded")
     return pair
+
+
+def service_port(spec: str, svc: dict[str, Any], pod: dict[str, Any]) -> PortPair:
+    """A port of ``port-forward svc/NAME``: the Service's port (by number or name) turned into
+    the pod's port as kubectl's translateServicePortToTargetPort does (targetPort by number,
+    by container port name, or the port itself when unset or the Service is headless)."""
+    local, sep, remote = spec.partition(":")
+    if not sep:
+        local = remote = spec
+    if remote.isdigit():
+        number = _number(remote, "remote")
+    else:
+        number = _service_port_by_name(svc, remote)
+        if local == remote:
+            local = str(number)
+    target = _target_port(svc, pod, number)
+    return PortPair(_number(local, "local") if local else 0, target)
+
+
+def _service_port_by_name(svc: dict[str, Any], name: str) -> int:
+    for port in (svc.get("spec") or {}).get("ports") or []:
+        if port.get("name") == name:
+            return int(port["port"])
+    svc_name = (svc.get("metadata") or {}).get("name")
+    raise CliError(f"Service '{svc_name}' does not have a named port '{name}'")
+
+
+def _target_port(svc: dict[str, Any], pod: dict[str, Any], number: int) -> int:
+    spec = svc.get("spec") or {}
+    for port in spec.get("ports") or []:
+        if port.get("port") != number:
+            continue
+        target = port.get("targetPort")
+        if spec.get("clusterIP") == "None" or target in (None, 0, ""):
+            return number
+        if isinstance(target, int):
+            return target
+        return _named_port(pod, str(target))
+    name = (svc.get("metadata") or {}).get("name")
+    raise CliError(f"Service {name} does not have a service port {number}")
 
 
 def _named_port(pod: dict[str, Any], name: str) -> int:
@@ -210,11 +253,17 @@ def port_forward(
     """Forward local ports to a pod: tkctl port-forward (POD | TYPE/NAME) [LOCAL:]REMOTE..."""
     if not ports:
         raise CliError("at least 1 PORT is required for port-forward")
-    pod = resolve_pod(session.client(), target, session.default_namespace)
+    client = session.client()
+    pod = resolve_pod(client, target, session.default_namespace)
     phase = (pod.get("status") or {}).get("phase")
     if phase != "Running":
         raise CliError(f"unable to forward port because pod is not running. Current status={phase}")
-    pairs = [parse_port(p, pod) for p in ports]
+    kind, _, name = target.rpartition("/")
+    if kind and resource_type(kind).plural == "services":
+        svc = client.get(resource_type(kind), name, session.default_namespace)
+        pairs = [service_port(p, svc, pod) for p in ports]
+    else:
+        pairs = [parse_port(p, pod) for p in ports]
     forwarder = Forwarder(session, pod)
     addresses = _bind_addresses(address)
     stop = threading.Event()

@@ -36,8 +36,8 @@ def evict(reg: Registry, namespace: str, name: str, body: Any) -> Obj:
         options = {}
     if not isinstance(options, dict):
         raise errors.BadRequestError("deleteOptions: expected an object")
-    if options.get("dryRun"):
-        raise errors.BadRequestError("dryRun is not supported by this server yet")
+    if options.get("dryRun"):  # its values are validated with the other DeleteOptions
+        reg = reg.dry_running()
     reg.delete(must("pods"), namespace, name, dict(options))
     return {
         "kind": "Status",

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from common import errors
+from common import errors, meta
 from common.heartbeat import HeartbeatPolicy
 from common.resources import ResourceType
 from common.wellknown import NODE_LEASE_NAMESPACE
@@ -82,6 +82,22 @@ def renewed_time(body: Any, memo: Obj, rt: ResourceType) -> str | None:
         return None  # the general path says why
     renew = spec.get("renewTime")
     return renew if _valid_time(renew) else None
+
+
+def renewed_fields(metadata: Obj, now: str) -> None:
+    """The managedFields of a renewal: the time of the entry that owns ``spec.renewTime`` is
+    now (what kube-apiserver's field manager records; nothing else changes). Pure."""
+    entries = metadata.get("managedFields")
+    if not isinstance(entries, list):
+        return
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or entry.get("time") == now:
+            continue
+        spec = (entry.get("fieldsV1") or {}).get("f:spec")
+        if entry.get("operation") == "Update" and isinstance(spec, dict) and "f:renewTime" in spec:
+            metadata["managedFields"] = [*entries[:index], {**entry, "time": now},
+                                         *entries[index + 1 :]]  # fmt: skip
+            return
 
 
 class NodeLeases:
@@ -150,6 +166,7 @@ class NodeLeases:
         if spec == memo["spec"]:
             return {**memo, "apiVersion": rt.api_version, "kind": rt.kind}  # nothing to write
         new = {**memo, "metadata": dict(memo["metadata"]), "spec": spec}
+        renewed_fields(new["metadata"], meta.timestamp())
         if "generation" in new["metadata"]:  # a spec change, counted as the general path does
             new["metadata"]["generation"] = int(new["metadata"]["generation"]) + 1
         expected = int(memo["metadata"]["resourceVersion"])

@@ -38,6 +38,7 @@ from control.registry import (
     reads,
     recorder,
     scale,
+    serversideapply,
 )
 from control.registry import strategies as st
 from control.registry.allocation import ServiceRanges
@@ -225,6 +226,7 @@ class Registry:
             self._validate(rt, candidate, None)
             noderestriction.admit(rt, candidate, None)
             self.pod_security.admit(self.store, rt, candidate, None, ns)
+            serversideapply.track(self, rt, candidate, None, "")
             return complete(rt, self.store.create(rt.plural, candidate, claims=held or ()))
 
         warnings: Warnings = strategy.warnings(obj)
@@ -304,6 +306,29 @@ class Registry:
                 if precondition is not None:
                     raise
         raise answers.conflict(rt, name)
+
+    def apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        config: Any,
+        *,
+        force: bool = False,
+        sub: str = "",
+    ) -> tuple[Obj, bool]:
+        """``PATCH`` of ``application/apply-patch+yaml``: server-side apply (an upsert);
+        (the object, whether it was created)."""
+        return serversideapply.apply(self, rt, namespace, name, config, force, sub)
+
+    def decode_for_apply(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:
+        return self._decode(rt, namespace, obj)
+
+    def write_update(
+        self, rt: ResourceType, obj: Obj, old: Obj, expected: int, sub: str = ""
+    ) -> Obj:
+        """The update path (prepare, admission, validation, compare-and-set)."""
+        return self._write_update(rt, obj, old, expected, sub)
 
     def bind(self, namespace: str, name: str, body: Any) -> Obj:
         """``POST pods/NAME/binding``: set ``spec.nodeName`` once, with ``PodScheduled=True``."""
@@ -391,6 +416,7 @@ class Registry:
     ) -> Obj:
         if sub == "status":
             new = st.prepare_status_update(obj, old)
+            serversideapply.keep_applied(new, obj)
             causes = st.strategy(rt).validate_status(new, old)
             if causes:
                 raise invalid_error(rt.kind, str(old["metadata"].get("name", "")), causes)
@@ -430,6 +456,7 @@ class Registry:
             raise answers.conflict(rt, old["metadata"]["name"])
         if _same(new, old) and not self._stale(rt, old):
             return old
+        serversideapply.track(self, rt, new, old, sub)
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         try:
             updated = complete(

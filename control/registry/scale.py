@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from common import errors
 from common.labels import selector_from_object
 from common.resources import ResourceType
+from control.registry import managedfields
 from control.store import parse_rv
 from control.validation import decode_object, invalid_error, validate
 
@@ -72,7 +73,8 @@ def _write(reg: Registry, rt: ResourceType, parent: Obj, scale: Obj) -> Obj:
     new.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
     rv = parse_rv((scale.get("metadata") or {}).get("resourceVersion"))
     new["metadata"]["resourceVersion"] = str(rv) if rv is not None else m["resourceVersion"]
-    return scale_of(reg.replace(rt, m.get("namespace", ""), m["name"], new))
+    with managedfields.through("scale"):  # kube-apiserver names the scale subresource's manager
+        return scale_of(reg.replace(rt, m.get("namespace", ""), m["name"], new))
 
 
 def replace_scale(reg: Registry, rt: ResourceType, namespace: str, name: str, body: Any) -> Obj:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dnslib import QTYPE, RR, A
+from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 from agent.resolvconf import is_loopback, parse
@@ -217,3 +217,24 @@ def test_pods_with_hostname_and_subdomain(cluster: Cluster, objects: None) -> No
     lookup(cluster, "peers", ip)
     srv = lookup(cluster, f"-type=srv _web._tcp.peers.{ZONE}", f"peer-0.peers.{ZONE}")
     assert " 80 " in srv
+
+
+def test_the_host_reaches_the_node_local_server(cluster: Cluster, objects: None) -> None:
+    """``dig @10.96.0.10`` from the host (and so from hostNetwork pods): kube-dns has no
+    endpoints, but the host holds its address, so kube-proxy leaves it to the node-local server
+    rather than refusing it. Another cluster on this host may be the one answering: the name
+    asked is one every cluster answers alike."""
+    query = DNSRecord.question("kubernetes.default.svc.cluster.local", "A")
+
+    def answered(tcp: bool) -> str:
+        try:
+            reply = DNSRecord.parse(query.send("10.96.0.10", 53, tcp=tcp, timeout=2))
+        except OSError as e:  # refused, reset or unanswered
+            raise AssertionError(repr(e)) from e
+        assert reply.header.rcode == RCODE.NOERROR, reply
+        return str(reply.a.rdata)
+
+    for tcp in (False, True):  # a REJECT would be an ICMP error (UDP) or a reset (TCP)
+        got = wait_for(f"the host answered over {'TCP' if tcp else 'UDP'}",
+                       lambda tcp=tcp: answered(tcp), timeout=60, every=1.0)  # fmt: skip
+        assert got == "10.96.0.1"

@@ -1,7 +1,9 @@
 """docker-compose.yml end to end, from images built with no registry. Mode A: three agents on the
 host's engine become Ready nodes and run a pod. Mode B: node containers
-with their own engines; a pod on each node, one fetches the other by pod IP across nodes, and
-stopping a node container gets its Deployment's pod replaced on the other node."""
+with their own engines; a pod on each node, one fetches the other by pod IP across nodes and
+through a ClusterIP, a NodePort answers on every node, and stopping a node container gets its
+Deployment's pod replaced on the other node. With TINYKUBE_IMAGE (and TINYKUBE_NODE_IMAGE) set,
+those images are used as they are instead of building tinykube/tinykube:dev."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 def build_images(node: bool) -> None:
+    if os.environ.get("TINYKUBE_IMAGE") and (os.environ.get("TINYKUBE_NODE_IMAGE") or not node):
+        return  # images built elsewhere, named by docker-compose.yml's variables
     subprocess.run([str(ROOT / "scripts" / "ensure-compose.sh")], check=True, capture_output=True)
     argv = [str(ROOT / "scripts" / "build-compose-image.sh"), *(["--node"] if node else [])]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
@@ -116,11 +121,23 @@ def compose(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Comp
                 container.remove(force=True)
 
 
-def pod_manifest(name: str, node: str | None = None) -> str:
+def pod_manifest(name: str, node: str | None = None, app: str = "") -> str:
     spec: dict[str, Any] = {"containers": [{"name": "web", "image": "tinykube/web:1"}]}
     if node:
         spec["nodeName"] = node
-    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+    meta: dict[str, Any] = {"name": name, **({"labels": {"app": app}} if app else {})}
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: across}
+spec:
+  type: NodePort
+  selector: {app: across}
+  ports: [{port: 80, targetPort: 80}]
+"""
 
 
 def running(c: Compose, name: str) -> dict[str, Any] | None:
@@ -181,7 +198,8 @@ def test_mode_b_node_containers_route_pod_ips_and_fail_over(
     }
     assert len(set(cidrs.values())) == 2
     for i in (1, 2):
-        compose.tkctl("apply", "-f", "-", stdin=pod_manifest(f"web-{i}", f"node-{i}"))
+        app = "across" if i == 2 else ""
+        compose.tkctl("apply", "-f", "-", stdin=pod_manifest(f"web-{i}", f"node-{i}", app))
     pods = {
         i: wait_for(f"web-{i} Running", lambda i=i: running(compose, f"web-{i}")) for i in (1, 2)
     }
@@ -200,6 +218,33 @@ def test_mode_b_node_containers_route_pod_ips_and_fail_over(
         timeout=30,
     )
     assert "Hello from web-2" in page
+    # A Service whose one endpoint is on node-2: its ClusterIP from the pod on node-1, its
+    # NodePort from the host on every node's address (each node's kube-proxy programs its own).
+    compose.tkctl("apply", "-f", "-", stdin=SERVICE)
+    svc = compose.json("get", "service", "across")
+    cluster_ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
+    page = wait_for(
+        "web-2 through the ClusterIP from web-1",
+        lambda: node1.exec_run(
+            ["docker", "exec", cid, "timeout", "5", "wget", "-q", "-O", "-",
+             f"http://{cluster_ip}/"]
+        ).output.decode(),
+        timeout=60,
+    )  # fmt: skip
+    assert "Hello from web-2" in page
+    for name in nodes:
+        container = docker_client.containers.get(name)
+        address = next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+
+        def through(address: str = address) -> str:
+            url = f"http://{address}:{node_port}/"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    return str(answer.read().decode())
+            except OSError:
+                return ""
+
+        assert "Hello from web-2" in wait_for(f"the NodePort on {name}", through, timeout=60)
     # A Deployment's pod on node-2 is replaced on node-1 when the node-2 container stops.
     compose.tkctl("cordon", "node-1")
     compose.tkctl("create", "deployment", "failover", "--image", "tinykube/web:1")

@@ -487,6 +487,28 @@ def test_port_forward(kubectl: Kubectl, forwarded: str, websockets: bool) -> Non
         deploy.close()
 
 
+def test_port_forward_to_a_service(kubectl: Kubectl, forwarded: str) -> None:
+    """kubectl resolves svc/NAME itself (the Service's selector, its pods, the Service port's
+    targetPort) and forwards to that pod as to any other."""
+    kubectl.run("expose", "deployment", "forwarded", "--name", "forwarded-svc", "--port", "8080",
+                "--target-port", "80")  # fmt: skip
+    local = free_port()
+    proc = subprocess.Popen(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "port-forward",
+         "svc/forwarded-svc", f"{local}:8080", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"Forwarding from 127.0.0.1:{local} -> 80\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as answer:
+            assert answer.read().decode() == f"Hello from {forwarded}\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+        kubectl.run("delete", "service", "forwarded-svc")
+
+
 def test_port_forward_to_a_closed_port(kubectl: Kubectl, forwarded: str) -> None:
     pf = PortForward(kubectl, f"pod/{forwarded}", [81], True)
     try:
@@ -720,6 +742,83 @@ def test_cp_and_proxy(kubectl: Kubectl, forwarded: str, tmp_path: Path) -> None:
         proxy.communicate(timeout=10)
 
 
+def test_server_side_apply(kubectl: Kubectl) -> None:
+    out = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=SSA_DEPLOYMENT)
+    assert out.strip() == "deployment.apps/ssa serverside-applied (server dry run)"
+    assert "NotFound" in kubectl.run("get", "deployment", "ssa", ok=False)
+    for _ in range(2):
+        out = kubectl.run("apply", "--server-side", "-f", "-", stdin=SSA_DEPLOYMENT)
+        assert out.strip() == "deployment.apps/ssa serverside-applied"
+    shown = kubectl.run("get", "deployment", "ssa", "-o", "yaml", "--show-managed-fields")
+    assert "manager: kubectl\n    operation: Apply" in shown, shown
+    assert "f:containers:\n" in shown and 'k:{"name":"web"}:' in shown
+    assert "managedFields" not in kubectl.run("get", "deployment", "ssa", "-o", "yaml")
+
+    kubectl.run("scale", "deployment/ssa", "--replicas=2")
+    err = kubectl.run("apply", "--server-side", "-f", "-", stdin=SSA_DEPLOYMENT, ok=False)
+    # kubectl scale sends no fieldManager: its user agent's product names it.
+    assert err.startswith(
+        'error: Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" '
+        "using apps/v1: .spec.replicas"
+    ), err
+    assert "Please review the fields above--they currently have other managers." in err
+    out = kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-",
+                      stdin=SSA_DEPLOYMENT)  # fmt: skip
+    assert out.strip() == "deployment.apps/ssa serverside-applied"
+    assert kubectl.run("get", "deployment", "ssa", "-o", "jsonpath={.spec.replicas}") == "1"
+    kubectl.run("delete", "deployment", "ssa", "--wait=false")
+
+
+def test_server_side_apply_takes_over_a_client_side_apply(kubectl: Kubectl) -> None:
+    manifest = SSA_DEPLOYMENT.replace("name: ssa\n", "name: csa\n", 1)
+    assert kubectl.run("apply", "-f", "-", stdin=manifest).strip() == "deployment.apps/csa created"
+    changed = manifest.replace("replicas: 1", "replicas: 2")
+    out = kubectl.run("apply", "--server-side", "-f", "-", stdin=changed)
+    assert out.strip() == "deployment.apps/csa serverside-applied"
+    fields = json.loads(kubectl.run("get", "deployment", "csa", "-o", "json",
+                                    "--show-managed-fields"))  # fmt: skip
+    assert fields["spec"]["replicas"] == 2
+    owners = {e["manager"]: e for e in fields["metadata"]["managedFields"]}
+    assert owners["kubectl"]["operation"] == "Apply"
+    assert "f:replicas" not in json.dumps(owners.get("kubectl-client-side-apply", {}))
+    kubectl.run("delete", "deployment", "csa", "--wait=false")
+
+
+def test_helm_installs_server_side(kubectl: Kubectl, tmp_path: Path) -> None:
+    """helm 4 applies a release's objects server-side (field manager ``helm``) and keeps the
+    release in a Secret: `helm create`'s chart, cut to its Deployment."""
+    helm = str(kubectl.binary.parent / "helm")
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
+           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+
+    def run(*args: str) -> str:
+        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
+                             env=env, cwd=tmp_path, check=False)  # fmt: skip
+        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+    run("create", "ssademo")
+    templates = tmp_path / "ssademo" / "templates"
+    for path in [*templates.glob("*"), *templates.glob("tests/*")]:
+        if path.is_file() and path.name not in ("deployment.yaml", "_helpers.tpl"):
+            path.unlink()
+    installed = run("install", "ssa", "ssademo", "--set", "serviceAccount.create=false")
+    assert "STATUS: deployed" in installed
+    assert "ssa" in run("list")
+    shown = json.loads(kubectl.run("get", "deployment", "ssa-ssademo", "-o", "json",
+                                   "--show-managed-fields"))  # fmt: skip
+    owners = {e["manager"]: e["operation"] for e in shown["metadata"]["managedFields"]}
+    assert owners.get("helm") == "Apply", owners
+    upgraded = run("upgrade", "ssa", "ssademo", "--set", "serviceAccount.create=false",
+                   "--set", "replicaCount=2")  # fmt: skip
+    assert "STATUS: deployed" in upgraded
+    replicas = kubectl.run("get", "deployment", "ssa-ssademo", "-o", "jsonpath={.spec.replicas}")
+    assert replicas == "2"
+    # helm uninstall sends protobuf DeleteOptions, which the server does not decode yet.
+    kubectl.run("delete", "deployment", "ssa-ssademo", "--wait=false")
+    kubectl.run("delete", "secret", "-l", "owner=helm,name=ssa")
+
+
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
     earlier tests without a controller may still be terminating)."""
@@ -742,3 +841,20 @@ def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
         kubectl.run("uncordon", "node-1")
     assert f"{pod} deleted" in out.splitlines()
     kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
+
+
+SSA_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ssa
+  labels: {app: ssa}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers:
+      - name: web
+        image: tinykube/web:1
+"""

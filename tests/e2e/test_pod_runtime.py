@@ -222,6 +222,24 @@ def test_port_forward_to_a_refused_port_and_a_deployment(cluster: Cluster) -> No
     assert "connect: connection refused" in err
     logs = cluster.tkctl("logs", "deploy/pf-web", "--tail=1").stdout
     assert logs.strip().endswith("response:200")
+    # Through a Service: its port by name, turned into the ready endpoint's target port.
+    apply(cluster, """\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: pf-web}
+        spec:
+          selector: {app: pf-web}
+          ports: [{name: web, port: 8080, targetPort: 80}]
+        """)  # fmt: skip
+    via = free_port()
+    pf = PortForward(cluster, "svc/pf-web", f"{via}:web")
+    try:
+        assert pf.first_line == f"Forwarding from 127.0.0.1:{via} -> 80\n"
+        assert fetch(via).startswith("Hello from pf-web-")
+    finally:
+        code, _, _ = pf.stop()
+        cluster.tkctl("delete", "service", "pf-web")
+    assert code == 0
 
 
 def test_multi_container_pod_shares_localhost(cluster: Cluster) -> None:

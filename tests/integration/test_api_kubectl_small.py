@@ -121,6 +121,17 @@ def test_eviction_refusals(api: Api) -> None:
     assert api.call("GET", f"{PODS}/web")[1]["metadata"].get("deletionTimestamp") is None
 
 
+def test_a_dry_run_eviction_keeps_the_pod(api: Api) -> None:
+    api.call("POST", PODS, pod_manifest("web"))
+    code, _ = api.call("POST", f"{PODS}/web/eviction", eviction("web"), dryRun="All")
+    assert code == 201
+    code, _ = api.call("POST", f"{PODS}/web/eviction", eviction("web", dryRun=["All"]))
+    assert code == 201
+    assert api.call("GET", f"{PODS}/web")[0] == 200
+    code, status = api.call("POST", f"{PODS}/web/eviction", eviction("web", dryRun=["Some"]))
+    assert code == 422 and "dryRun" in status["message"], status
+
+
 def test_eviction_is_discovered_in_policy_v1(api: Api) -> None:
     resources = {r["name"]: r for r in api.call("GET", "/api/v1")[1]["resources"]}
     assert resources["pods/eviction"] == {

@@ -141,3 +141,25 @@ def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_kube_proxy_is_told_once_the_address_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kube-proxy leaves a cluster IP this host holds to its listener: it syncs again as soon as
+    the address is on the host, and never when the address could not be put there."""
+    told: list[str] = []
+    settings = DnsConfig(resolv_conf=str(tmp_path / "none"), serve=True)
+    monkeypatch.setattr(clusterdns, "hold_address", lambda address: "the agent is not root")
+    refused = ClusterDns(ApiClient("http://127.0.0.1:1"), settings, "c1",
+                         on_hold=lambda: told.append("refused"))  # fmt: skip
+    refused.start(threading.Event())
+    assert told == []
+    monkeypatch.setattr(clusterdns, "hold_address", lambda address: None)
+    stop = threading.Event()
+    stop.set()  # held, then nothing served: only the signal matters here
+    held = ClusterDns(ApiClient("http://127.0.0.1:1"), settings, "c2",
+                      on_hold=lambda: told.append("held"))  # fmt: skip
+    monkeypatch.setattr(held, "_serve", lambda address, stop: None)  # no lock, no server
+    held.start(stop)
+    assert told == ["held"]

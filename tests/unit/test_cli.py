@@ -130,6 +130,18 @@ def test_get_yaml_json_name(api: FakeApi) -> None:
     assert empty["items"] == []
 
 
+def test_get_hides_managed_fields_unless_asked(api: FakeApi) -> None:
+    pod = running_pod("web")
+    pod["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Apply"}]
+    api.add("pods", pod)
+    one = yaml.safe_load(tk(api, "get", "pod/web", "-o", "yaml").stdout)
+    assert "managedFields" not in one["metadata"]
+    many = json.loads(tk(api, "get", "pods", "-o", "json").stdout)
+    assert "managedFields" not in many["items"][0]["metadata"]
+    shown = json.loads(tk(api, "get", "pod/web", "-o", "json", "--show-managed-fields").stdout)
+    assert shown["metadata"]["managedFields"][0]["manager"] == "kubectl"
+
+
 def test_get_several_types_prefixes_names(api: FakeApi) -> None:
     api.add("pods", running_pod("web"))
     api.add(

@@ -99,3 +99,68 @@ def test_cluster_info_links() -> None:
         "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}},
     }
     assert service_link("https://h", lb) == "http://192.0.2.1:80 "
+
+
+SVC = {
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "clusterIP": "10.96.0.20",
+        "ports": [
+            {"name": "http", "port": 80, "targetPort": 8080},
+            {"name": "named", "port": 81, "targetPort": "www"},
+            {"name": "same", "port": 82},
+        ],
+    },
+}
+POD = {
+    "metadata": {"name": "web-1"},
+    "spec": {"containers": [{"name": "c", "ports": [{"name": "www", "containerPort": 9090}]}]},
+}
+
+
+def test_service_ports_become_the_pods_target_ports_as_kubectl_translates_them() -> None:
+    from control.cli.portforward import PortPair, service_port
+
+    assert service_port("80", SVC, POD) == PortPair(80, 8080)  # local: the Service's port
+    assert service_port("5000:80", SVC, POD) == PortPair(5000, 8080)
+    assert service_port(":80", SVC, POD) == PortPair(0, 8080)
+    assert service_port("http", SVC, POD) == PortPair(80, 8080)  # a Service port by name
+    assert service_port("5000:http", SVC, POD) == PortPair(5000, 8080)
+    assert service_port("81", SVC, POD) == PortPair(81, 9090)  # targetPort by container port name
+    assert service_port("82", SVC, POD) == PortPair(82, 82)  # no targetPort: the port itself
+    headless = {**SVC, "spec": {**SVC["spec"], "clusterIP": "None"}}
+    assert service_port("80", headless, POD) == PortPair(80, 80)
+
+
+def test_service_port_refusals_name_what_is_missing() -> None:
+    from control.cli.portforward import service_port
+
+    with pytest.raises(CliError, match="Service web does not have a service port 90"):
+        service_port("90", SVC, POD)
+    with pytest.raises(CliError, match="Service 'web' does not have a named port 'nope'"):
+        service_port("nope", SVC, POD)
+    bare = {"metadata": {"name": "web-2"}, "spec": {"containers": [{"name": "c"}]}}
+    with pytest.raises(CliError, match="Pod 'web-2' does not have a named port 'www'"):
+        service_port("81", SVC, bare)
+
+
+def test_a_service_forwards_to_a_ready_endpoint_pod() -> None:
+    from control.cli.podpick import pick, ready_endpoints
+
+    def pod(name: str, ready: bool, since: str) -> dict[str, object]:
+        cond = {"type": "Ready", "status": "True" if ready else "False",
+                "lastTransitionTime": since}  # fmt: skip
+        return {"metadata": {"name": name}, "spec": {"nodeName": "n1"},
+                "status": {"phase": "Running", "conditions": [cond]}}  # fmt: skip
+
+    slices = [{"endpoints": [
+        {"targetRef": {"kind": "Pod", "name": "b"}, "conditions": {"ready": True}},
+        {"targetRef": {"kind": "Pod", "name": "a"}, "conditions": {"ready": False}},
+        {"targetRef": {"kind": "Pod", "name": "c"}},  # unset: ready
+    ]}]  # fmt: skip
+    assert ready_endpoints(slices) == {"b", "c"}
+    # "a" ranks first (Ready the longest by its pod), but its endpoint is not ready.
+    pods = [pod("a", True, "2026-01-01T00:00:00Z"), pod("b", True, "2026-01-02T00:00:00Z"),
+            pod("c", True, "2026-01-03T00:00:00Z")]  # fmt: skip
+    assert pick(pods, ready_endpoints(slices))["metadata"]["name"] == "b"
+    assert pick(pods, set())["metadata"]["name"] == "a"  # no endpoint yet: kubectl's choice

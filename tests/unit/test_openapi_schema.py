@@ -144,12 +144,29 @@ def test_keyed_lists_carry_their_patch_strategy() -> None:
 
 
 def test_a_merge_key_is_claimed_only_for_items_that_have_it() -> None:
-    class ServicePort(K8sModel):
-        port: int | None = None
+    class Other(K8sModel):
+        number: int | None = None
 
-    assert oas._list_extensions("ports", list[ServicePort] | None) == {}
-    keyed = oas._list_extensions("ports", list[ContainerPort] | None)
+    assert oas._list_extensions("X", "ports", list[Other] | None) == {}
+    keyed = oas._list_extensions("Container", "ports", list[ContainerPort] | None)
     assert keyed["x-kubernetes-patch-merge-key"] == "containerPort"
+
+
+def test_list_types_are_the_field_managers() -> None:
+    """The list types published are those server-side apply merges with (common.patch)."""
+    ports = DEFS["io.k8s.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    service_ports = DEFS["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"]
+    assert service_ports["x-kubernetes-list-map-keys"] == ["port", "protocol"]
+    assert service_ports["x-kubernetes-patch-merge-key"] == "port"
+    tolerations = DEFS["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
+    assert tolerations["x-kubernetes-list-type"] == "atomic"
+    finalizers = DEFS["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["finalizers"]
+    assert finalizers["x-kubernetes-list-type"] == "set"
+    node_selector = DEFS["io.k8s.api.core.v1.PodSpec"]["properties"]["nodeSelector"]
+    assert node_selector["x-kubernetes-map-type"] == "atomic"
+    selector = DEFS["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]
+    assert selector["x-kubernetes-map-type"] == "atomic"
 
 
 CONTAINER = {

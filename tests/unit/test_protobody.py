@@ -198,3 +198,18 @@ def test_an_eviction() -> None:
         "metadata": {"name": "web", "namespace": "default"},
         "deleteOptions": {"gracePeriodSeconds": 30},
     }
+
+
+def test_managed_fields_decode_with_their_fields_v1() -> None:
+    entry = (field(1, "kubectl") + field(2, "Apply") + field(3, "apps/v1") + field(6, "FieldsV1")
+             + field(7, field(1, '{"f:spec":{"f:replicas":{}}}')))  # fmt: skip
+    raw = field(1, field(1, "web") + field(17, entry))
+    assert decode(envelope("apps/v1", "Deployment", raw))["metadata"] == {
+        "name": "web",
+        "managedFields": [{"manager": "kubectl", "operation": "Apply", "apiVersion": "apps/v1",
+                           "fieldsType": "FieldsV1",
+                           "fieldsV1": {"f:spec": {"f:replicas": {}}}}],
+    }  # fmt: skip
+    bad = field(1, field(17, field(7, field(1, "{nope"))))
+    with pytest.raises(errors.UnsupportedMediaTypeError):
+        decode(envelope("apps/v1", "Deployment", bad))

@@ -205,3 +205,34 @@ def test_a_lock_that_cannot_be_taken_is_reported_not_ignored(tmp_path: Path) -> 
     assert not proxy.holder
     assert proxy.condition()[1] == "True"
     assert "cannot take" in proxy.condition()[3]
+
+
+def test_the_proxy_and_cluster_dns_share_the_agents_service_informers(tmp_path: Path) -> None:
+    from agent.clusterdns import ClusterDns
+    from agent.config import DnsConfig
+    from agent.serviceview import ServiceInformers
+
+    client = ApiClient("http://127.0.0.1:1", "t")
+    shared = ServiceInformers(client)
+    proxy = proxier.ServiceProxy(client, "c", "n1", netfilter=Netfilter(FakeTools()),
+                                 run_dir=tmp_path, informers=shared)  # fmt: skip
+    dns = ClusterDns(client, DnsConfig(), "c", informers=shared)
+    assert proxy.services is shared.services and proxy.slices is shared.slices
+    assert dns.informers is shared
+    # A slice the proxy finds by its Service is the one DNS answers from.
+    shared.slices.store.upsert(
+        {
+            "metadata": {
+                "name": "web-1",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "web"},
+            }
+        }
+    )
+    assert proxy.slices.store.by_index("service", "default/web") == shared.view.slices_of(
+        "default", "web"
+    )
+    stop = threading.Event()
+    stop.set()  # the watches end at once: only how many were started matters
+    assert len(shared.start(stop)) == 2
+    assert shared.start(stop) == []  # the second user finds them started
