@@ -299,3 +299,29 @@ def test_ephemeral_containers_eviction_and_collections(core: client.CoreV1Api, n
     assert sorted(c.metadata.name for c in everywhere.items) == ["c0", "c1", "c2"]
     core.delete_collection_namespaced_config_map(ns, label_selector="batch=x")
     assert core.list_namespaced_config_map(ns, label_selector="batch=x").items == []
+
+
+def test_endpoints_and_endpointslices_written_by_hand(api: client.ApiClient, core: client.CoreV1Api,
+                                                      ns: str) -> None:  # fmt: skip
+    """A Service without a selector gets the Endpoints and EndpointSlices its owner writes."""
+    ports = [{"port": 5432}]
+    core.create_namespaced_service(ns, {"metadata": {"name": "db"}, "spec": {"ports": ports}})
+    endpoints = {"metadata": {"name": "db"},
+                 "subsets": [{"addresses": [{"ip": "10.1.2.3"}], "ports": ports}]}  # fmt: skip
+    core.create_namespaced_endpoints(ns, endpoints)
+    assert core.read_namespaced_endpoints("db", ns).subsets[0].addresses[0].ip == "10.1.2.3"
+    core.patch_namespaced_endpoints("db", ns, {"metadata": {"labels": {"owner": "me"}}})
+    discovery = client.DiscoveryV1Api(api)
+    slice_ = {
+        "metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db",
+                                                "endpointslice.kubernetes.io/managed-by": "me"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.1.2.3"]}],
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+    }  # fmt: skip
+    discovery.create_namespaced_endpoint_slice(ns, slice_)
+    read = discovery.read_namespaced_endpoint_slice("db-1", ns)
+    assert (read.address_type, read.endpoints[0].addresses) == ("IPv4", ["10.1.2.3"])
+    discovery.delete_namespaced_endpoint_slice("db-1", ns)
+    core.delete_namespaced_endpoints("db", ns)
+    core.delete_namespaced_service("db", ns)
