@@ -33,8 +33,12 @@ class DockerExecSession:
         resize: Callable[[int, int], None],
         inspect: Callable[[], dict[str, Any]],
         timeout: float | None = None,
+        keep_stdin: bool = False,
     ) -> None:
         self.tty = tty
+        # An attach to a container without stdinOnce: the end of the client's stdin leaves the
+        # container's open (Docker would end the output with it; the kubelet's runtime does not).
+        self._keep_stdin = keep_stdin
         self._io = sock  # a socket.SocketIO (unix socket) or a socket
         self._sock: socket.socket = getattr(sock, "_sock", sock)
         self._resize = resize
@@ -80,6 +84,8 @@ class DockerExecSession:
         self._sock.sendall(data)
 
     def close_stdin(self) -> None:
+        if self._keep_stdin:
+            return
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
 

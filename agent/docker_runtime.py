@@ -334,7 +334,8 @@ class DockerRuntime:
                           rt.ContainerRuntimeError)  # fmt: skip
             return dict(state)
 
-        tty = bool((inspect_state().get("Config") or {}).get("Tty"))
+        config = inspect_state().get("Config") or {}
+        tty, stdin_once = bool(config.get("Tty")), bool(config.get("StdinOnce"))
         params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
         sock = _call(what, lambda: self.api.attach_socket(container_id, params=params),
                      rt.ContainerRuntimeError)  # fmt: skip
@@ -346,7 +347,9 @@ class DockerRuntime:
         def inspect() -> dict[str, Any]:
             return dict(inspect_state().get("State") or {})
 
-        return DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect)
+        return DockerExecSession(
+            sock, tty=tty, resize=resize, inspect=inspect, keep_stdin=not stdin_once
+        )
 
     def exec_open(
         self,

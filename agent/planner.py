@@ -42,6 +42,8 @@ class BackoffEntry:
 class ContainerToStart:
     container: dict[str, Any]
     restart_count: int
+    # An ephemeral container's target: the running container whose PID namespace it joins.
+    target_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -260,7 +262,24 @@ def _plan_containers(
             continue
         actions.backoff_updates[key] = next_backoff(entry, finished, policy)
         actions.to_start.append(ContainerToStart(container, count))
+    _plan_ephemeral(spec, apps, actions)
     _plan_done(restart_policy, sandbox, apps, actions)
+
+
+def _plan_ephemeral(spec: dict[str, Any], apps: list[ContainerInfo], actions: PodActions) -> None:
+    """Ephemeral containers start once, in the running sandbox, and are never restarted; one
+    with a ``targetContainerName`` waits until that container runs, to join its PID namespace."""
+    for container in spec.get("ephemeralContainers") or []:
+        name = container["name"]
+        if any(c.container_name == name for c in apps):
+            continue
+        target_id = None
+        if target := container.get("targetContainerName"):
+            running = [c for c in apps if c.container_name == target and c.state == "running"]
+            if not running:
+                continue
+            target_id = _newest_first(running)[0].id
+        actions.to_start.append(ContainerToStart(container, 0, target_id))
 
 
 def _plan_probe_restart(
@@ -305,7 +324,10 @@ def _plan_garbage(
     """Remove dead containers, keeping the two newest exited ones per name: ``logs --previous``
     reads the ``lastState`` one, which is the newest while the container backs off and the one
     before it once the newest has ended for good (and is the ``state``)."""
-    names = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []}
+    spec = pod.get("spec") or {}
+    names = {
+        c["name"] for key in ("containers", "ephemeralContainers") for c in spec.get(key) or []
+    }
     killed = {k.info.id for k in actions.to_kill}
     by_name: dict[str, list[ContainerInfo]] = {}
     for c in apps:

@@ -126,18 +126,24 @@ def sandbox_spec(
     dns: ResolvConf | None = None,
 ) -> CreateSpec:
     """The pause container that holds the pod's network namespace, published ports and
-    resolv.conf (``dns``; None leaves the engine's copy of the host's)."""
+    resolv.conf (``dns``; None leaves the engine's copy of the host's); with ``hostNetwork``
+    the node's network, its name and resolv.conf (Docker refuses the others with it)."""
+    spec = pod.get("spec") or {}
+    host_network = spec.get("hostNetwork") is True
+    isolated: dict[str, Any] = {}
+    if not host_network:
+        isolated = {"hostname": _hostname(pod), "port_bindings": port_bindings(pod)}
+        isolated |= _dns_fields(dns)
     return CreateSpec(
         name=sandbox_name(pod, attempt),
         image=image,
         labels=sandbox_labels(pod, attempt, node, cluster),
         role="sandbox",
-        hostname=_hostname(pod),
-        ipc_mode="shareable",
-        port_bindings=port_bindings(pod),
+        network_mode="host" if host_network else None,
+        ipc_mode="host" if spec.get("hostIPC") is True else "shareable",
         stop_signal="SIGKILL",
         security=securitycontext.sandbox_args(pod),
-        **_dns_fields(dns),
+        **isolated,
     )
 
 
@@ -187,11 +193,13 @@ def app_spec(
     *,
     env: dict[str, str] | None = None,
     mounts: tuple[Mount, ...] = (),
+    target_id: str | None = None,
 ) -> CreateSpec:
     """An app container joined to the sandbox's network and IPC namespaces; ``security``
     defaults to what its securityContext says without the image's USER or a seccomp file;
     ``env`` is the resolved environment (``envvars``; default: the literal ``value``s), whose
-    variables ``$(VAR)`` in command and args refer to."""
+    variables ``$(VAR)`` in command and args refer to; ``target_id``: the container whose PID
+    namespace an ephemeral container joins."""
     mem, nano = _limits(container)
     env = _env(container) if env is None else env
     command, args = envvars.expand_command(container, env)
@@ -205,7 +213,8 @@ def app_spec(
         env=env,
         working_dir=container.get("workingDir") or None,
         network_mode=f"container:{sandbox_id}",
-        ipc_mode=f"container:{sandbox_id}",
+        ipc_mode=_app_ipc_mode(pod, sandbox_id),
+        pid_mode=_app_pid_mode(pod, target_id),
         mem_limit=mem,
         nano_cpus=nano,
         tty=bool(container.get("tty")),
@@ -214,6 +223,21 @@ def app_spec(
         security=securitycontext.container_args(pod, container) if security is None else security,
         mounts=mounts,
     )
+
+
+def _app_ipc_mode(pod: dict[str, Any], sandbox_id: str) -> str:
+    """The node's IPC namespace with ``hostIPC`` (Docker shares no host namespace through a
+    joined container), else the sandbox's."""
+    host = (pod.get("spec") or {}).get("hostIPC") is True
+    return "host" if host else f"container:{sandbox_id}"
+
+
+def _app_pid_mode(pod: dict[str, Any], target_id: str | None) -> str | None:
+    """The node's PID namespace with ``hostPID``; an ephemeral container's target's; else its
+    own."""
+    if (pod.get("spec") or {}).get("hostPID") is True:
+        return "host"
+    return f"container:{target_id}" if target_id else None
 
 
 def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
@@ -239,6 +263,7 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
         "hostname": spec.hostname,
         "network_mode": spec.network_mode,
         "ipc_mode": spec.ipc_mode,
+        "pid_mode": spec.pid_mode,
         "mem_limit": spec.mem_limit,
         "nano_cpus": spec.nano_cpus,
         "stop_signal": spec.stop_signal,

@@ -117,6 +117,8 @@ class CreateSpec:
     hostname: str | None = None
     network_mode: str | None = None
     ipc_mode: str | None = None
+    # ``container:ID``: an ephemeral container sharing its target's processes (Docker's --pid).
+    pid_mode: str | None = None
     mem_limit: int | None = None
     nano_cpus: int | None = None
     # container port "80/tcp" -> list of (host ip, host port) published on the sandbox

@@ -1,7 +1,8 @@
 """Compute a pod's ``status`` from its spec, the runtime's containers and what the agent tried.
 
 Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
-``containerStatuses`` entry per spec container (``ready``/``started`` from the probes), with the
+``containerStatuses`` entry per spec container (``ready``/``started`` from the probes; ephemeral
+containers get theirs, never ready, in ``ephemeralContainerStatuses``), with the
 ``docker rm -f`` interim state (k8s_behavior.md §1, §6). Fields other writers own (PodScheduled,
 unknown keys) are kept. Pure: no I/O.
 """
@@ -266,9 +267,41 @@ def compute_pod_status(
         key=lambda c: (c.attempt, c.created_at or datetime.min.replace(tzinfo=UTC)),
         reverse=True,
     )
-    prev_by_name = {str(s.get("name")): s for s in old.get("containerStatuses") or []}
+    statuses = _statuses(pod, "containers", old.get("containerStatuses"), mine, extra)
+    phase = compute_phase(pod, statuses)
+    sandboxes = [c for c in mine if c.role == "sandbox" and c.state == "running"]
+    sandbox = sandboxes[0] if sandboxes else None
+    status = {k: v for k, v in old.items() if k not in _OWN_FIELDS}
+    status["phase"] = phase
+    status["conditions"] = _conditions(pod, phase, statuses, sandbox is not None, now)
+    if extra.host_ip:
+        status["hostIP"] = extra.host_ip
+        status["hostIPs"] = [{"ip": extra.host_ip}]
+    pod_ip = sandbox.ip if sandbox is not None and sandbox.ip else old.get("podIP")
+    if (pod.get("spec") or {}).get("hostNetwork") is True and extra.host_ip:
+        pod_ip = extra.host_ip  # the node's network: the node's address, as the kubelet says
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    status["startTime"] = old.get("startTime") or fmt_time(now)
+    status["containerStatuses"] = statuses
+    ephemeral = _statuses(pod, "ephemeralContainers", old.get("ephemeralContainerStatuses"),
+                          mine, extra)  # fmt: skip
+    for s in ephemeral:
+        s["ready"] = False  # nothing may rely on an ephemeral container, as the kubelet says
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = ephemeral
+    status["qosClass"] = qos_class(pod)
+    return status
+
+
+def _statuses(
+    pod: dict[str, Any], key: str, old: Any, mine: list[ContainerInfo], extra: StatusExtra
+) -> list[dict[str, Any]]:
+    """One status per container of the spec's list ``key``; ``mine``: the pod's, newest first."""
+    prev_by_name = {str(s.get("name")): s for s in old or []}
     statuses = []
-    for container in (pod.get("spec") or {}).get("containers") or []:
+    for container in (pod.get("spec") or {}).get(key) or []:
         records = [c for c in mine if c.role == "app" and c.container_name == container["name"]]
         running = [c for c in records if c.state == "running"]
         if running:  # a duplicate never hides the running one
@@ -282,23 +315,7 @@ def compute_pod_status(
                 extra.probes,
             )
         )
-    phase = compute_phase(pod, statuses)
-    sandboxes = [c for c in mine if c.role == "sandbox" and c.state == "running"]
-    sandbox = sandboxes[0] if sandboxes else None
-    status = {k: v for k, v in old.items() if k not in _OWN_FIELDS}
-    status["phase"] = phase
-    status["conditions"] = _conditions(pod, phase, statuses, sandbox is not None, now)
-    if extra.host_ip:
-        status["hostIP"] = extra.host_ip
-        status["hostIPs"] = [{"ip": extra.host_ip}]
-    pod_ip = sandbox.ip if sandbox is not None and sandbox.ip else old.get("podIP")
-    if pod_ip:
-        status["podIP"] = pod_ip
-        status["podIPs"] = [{"ip": pod_ip}]
-    status["startTime"] = old.get("startTime") or fmt_time(now)
-    status["containerStatuses"] = statuses
-    status["qosClass"] = qos_class(pod)
-    return status
+    return statuses
 
 
 _OWN_FIELDS = (
@@ -310,5 +327,6 @@ _OWN_FIELDS = (
     "podIPs",
     "startTime",
     "containerStatuses",
+    "ephemeralContainerStatuses",
     "qosClass",
 )

@@ -337,8 +337,8 @@ class PodSyncer:
         for reason, message in config.warnings:
             self.recorder.record(pod, reason, message, WARNING)
         return podspec.app_spec(pod, container, start.restart_count, sandbox_id, self.node,
-                                self.cluster, security, env=config.env,
-                                mounts=config.mounts)  # fmt: skip
+                                self.cluster, security, env=config.env, mounts=config.mounts,
+                                target_id=start.target_id)  # fmt: skip
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     if spec.get("priority") is None and not spec.get("priorityClassName"):
         spec["priority"] = 0  # what the Priority admission plugin sets without a class
     host_network = bool(spec.get("hostNetwork"))
-    for key in ("initContainers", "containers"):
+    for key in ("initContainers", "containers", "ephemeralContainers"):
         for container in _dicts(spec.get(key)):
             default_container(container, host_network)
     for volume in _dicts(spec.get("volumes")):

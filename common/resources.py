@@ -66,7 +66,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         True,
         ("po",),
         ("all",),
-        ("status", "binding", "log", "exec", "attach", "portforward", "eviction"),
+        (
+            "status",
+            "binding",
+            "log",
+            "exec",
+            "attach",
+            "portforward",
+            "eviction",
+            "ephemeralcontainers",
+        ),
     ),
     ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), (), ("status",)),
     ResourceType(

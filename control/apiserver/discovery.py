@@ -21,12 +21,13 @@ VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
                      "attach": "PodAttachOptions",
                      "binding": "Binding", "status": None, "scale": "Scale",
-                     "eviction": "Eviction"}  # fmt: skip
+                     "eviction": "Eviction", "ephemeralcontainers": "Pod"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
                      "attach": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"],
-                     "eviction": ["create"]}  # fmt: skip
+                     "eviction": ["create"],
+                     "ephemeralcontainers": ["get", "patch", "update"]}  # fmt: skip
 # Resources served by routes of their own, not stored: (type, verbs).
 UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
     *((r, ["create"]) for r in REVIEWS),

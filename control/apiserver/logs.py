@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from flask import Response, current_app, request, stream_with_context
 
-from common import errors
+from common import errors, podrefs
 from common.resources import must
 from control.apiserver.auth import NODE_PREFIX, TokenAuthenticator
 
@@ -35,14 +35,18 @@ def node_endpoint(node: dict[str, Any]) -> str:
 
 
 def container_of(pod: dict[str, Any], requested: str | None) -> str:
-    names = [str(c["name"]) for c in (pod.get("spec") or {}).get("containers") or []]
+    """The container a log, exec or attach is for: any kind of container may be named (the
+    debugging one kubectl debug attaches to is ephemeral); unnamed, the only regular one."""
+    spec = pod.get("spec") or {}
+    regular = [str(c["name"]) for c in spec.get("containers") or []]
+    names = [str(c["name"]) for key in podrefs.CONTAINER_LISTS for c in spec.get(key) or []]
     name = pod["metadata"]["name"]
     if requested:
         if requested not in names:
             raise errors.BadRequestError(f"container {requested} is not valid for pod {name}")
         return requested
-    if len(names) == 1:
-        return names[0]
+    if len(regular) == 1:
+        return regular[0]
     raise errors.BadRequestError(
         f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
     )

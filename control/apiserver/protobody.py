@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from common import errors
-from control.apiserver.protoschema import ANY_VERSION_ROOTS, MESSAGES, ROOTS
+from control.apiserver.protoschema import ANY_VERSION_ROOTS, INLINE, MESSAGES, ROOTS
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -193,7 +193,7 @@ def decode_message(message: str, data: bytes, path: str) -> dict[str, Any]:
             out.setdefault(name, {}).update(value)
         elif repeated:
             out.setdefault(name, []).append(value)
-        elif name == "handler":  # ProbeHandler is inlined in a Probe's JSON
+        elif name in INLINE:  # ProbeHandler in a Probe, VolumeSource in a Volume
             out.update(value)
         else:
             out[name] = value

@@ -30,6 +30,8 @@ ROOTS: dict[tuple[str, str], str] = {
     ("v1", "Secret"): "Secret",
     ("policy/v1", "Eviction"): "Eviction",
 }
+# Messages whose fields a JSON object holds inline (Go's embedded structs).
+INLINE = frozenset({"handler", "volumeSource"})
 # DeleteOptions is registered in every group version (kubectl drain's DELETE sends one).
 ANY_VERSION_ROOTS = {"DeleteOptions": "DeleteOptions"}
 
@@ -65,8 +67,9 @@ MESSAGES: dict[str, str] = {
     "PodTemplateSpec": "1:metadata:ObjectMeta 2:spec:PodSpec",
     "Pod": "1:metadata:ObjectMeta 2:spec:PodSpec",
     "PodSpec": (
-        "2:containers:*Container 3:restartPolicy:s 4:terminationGracePeriodSeconds?:i "
-        "5:activeDeadlineSeconds?:i 6:dnsPolicy:s 7:nodeSelector:map "
+        "1:volumes:*Volume 2:containers:*Container 3:restartPolicy:s "
+        "4:terminationGracePeriodSeconds?:i 5:activeDeadlineSeconds?:i 6:dnsPolicy:s "
+        "7:nodeSelector:map "
         "8:serviceAccountName:s 9:serviceAccount:s 10:nodeName:s 11:hostNetwork:b "
         "12:hostPID:b 13:hostIPC:b 14:securityContext:PodSecurityContext 16:hostname:s "
         "17:subdomain:s 19:schedulerName:s "
@@ -107,6 +110,11 @@ MESSAGES: dict[str, str] = {
     "SeccompProfile": "1:type:s 2:localhostProfile?:s",
     "AppArmorProfile": "1:type:s 2:localhostProfile?:s",
     "Sysctl": "1:name:s 2:value:s",
+    # VolumeSource is inlined in a Volume's JSON; the sources kubectl's typed clients send.
+    "Volume": "1:name:s 2:volumeSource:VolumeSource",
+    "VolumeSource": "1:hostPath:HostPathVolumeSource 2:emptyDir:EmptyDirVolumeSource",
+    "HostPathVolumeSource": "1:path:s 2:type?:s",
+    "EmptyDirVolumeSource": "1:medium:s 2:sizeLimit:q",
     "ContainerPort": "1:name:s 2:hostPort:i 3:containerPort:i 4:protocol:s 5:hostIP:s",
     "EnvVar": "1:name:s 2:value:s",
     "ResourceRequirements": "1:limits:qmap 2:requests:qmap",

@@ -38,7 +38,7 @@ VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DEL
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PODS = must("pods")
 # Subresources that a PUT/PATCH may target, and those served by other handlers.
-WRITABLE_SUBRESOURCES = ("status", "scale", "finalize")
+WRITABLE_SUBRESOURCES = ("status", "scale", "finalize", "ephemeralcontainers")
 # Subresources of namespaces, which would otherwise read as a resource inside a namespace.
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 # The values of the fieldValidation query parameter (kube-apiserver's, sorted as it lists them).

@@ -434,6 +434,13 @@ class Registry:
             return self._store_update(rt, new, old, expected, sub)
         if sub == "finalize":
             return self._store_update(rt, st.prepare_finalize(obj, old), old, expected, sub)
+        if sub == "ephemeralcontainers":
+            new = st.prepare_ephemeral_update(obj, old)
+            causes = st.validate_ephemeral(new, old)
+            if causes:
+                raise invalid_error(rt.kind, str(old["metadata"].get("name", "")), causes)
+            self.pod_security.admit(self.store, rt, new, old)
+            return self._store_update(rt, new, old, expected, sub)
         strategy = st.strategy(rt)
         strategy.admit(obj, self.admission)  # before the generation is counted from the spec
         strategy.prepare_update(rt, obj, old)

@@ -30,6 +30,7 @@ from common.wellknown import (
 from common.workloads import default_workload
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
+from control.validation.podupdate import validate_ephemeral_update
 
 Obj = dict[str, Any]
 
@@ -326,6 +327,24 @@ def prepare_status_update(new: Obj, old: Obj) -> Obj:
     out = copy.deepcopy(old)
     out["status"] = copy.deepcopy(new.get("status") or {})
     return out
+
+
+def prepare_ephemeral_update(new: Obj, old: Obj) -> Obj:
+    """``PUT|PATCH pods/NAME/ephemeralcontainers``: the stored pod with only
+    ``spec.ephemeralContainers`` replaced (``dropNonEphemeralContainerUpdates``), defaulted."""
+    out = copy.deepcopy(old)
+    spec = out.setdefault("spec", {})
+    ephemeral = (new.get("spec") or {}).get("ephemeralContainers")
+    if ephemeral:
+        spec["ephemeralContainers"] = copy.deepcopy(ephemeral)
+    else:
+        spec.pop("ephemeralContainers", None)
+    default_pod(out)
+    return out
+
+
+def validate_ephemeral(new: Obj, old: Obj) -> list[Cause]:
+    return validate_ephemeral_update(new, old)
 
 
 def prepare_finalize(new: Obj, old: Obj) -> Obj:

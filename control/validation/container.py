@@ -215,7 +215,7 @@ def validate_probe(
     return causes
 
 
-def _validate_common(
+def validate_common(
     container: Mapping[str, Any], volumes: set[str], path: str, host_users: bool = True
 ) -> list[Cause]:
     """validateContainerCommon: what every kind of container must satisfy."""
@@ -285,7 +285,7 @@ def validate_containers(
     seen: set[str] = set()
     for i, container in enumerate(containers):
         container, cpath = _dict(container), f"{path}[{i}]"
-        causes.extend(_validate_common(container, volumes, cpath, host_users))
+        causes.extend(validate_common(container, volumes, cpath, host_users))
         name = container.get("name") or ""
         if name in seen:
             causes.append(duplicate(f"{cpath}.name", name))
@@ -305,7 +305,7 @@ def validate_init_containers(
     seen = {_dict(c).get("name") or "" for c in regular}
     for i, container in enumerate(init):
         container, cpath = _dict(container), f"{path}[{i}]"
-        causes.extend(_validate_common(container, volumes, cpath, host_users))
+        causes.extend(validate_common(container, volumes, cpath, host_users))
         restart = container.get("restartPolicy")
         if restart is not None and restart != "Always":
             causes.append(not_supported(f"{cpath}.restartPolicy", restart, ("Always",)))

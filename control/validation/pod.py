@@ -23,6 +23,7 @@ from common.fielderrors import (
 from common.labels import parse_int64
 from common.quantity import parse_quantity
 from control.validation.container import validate_containers, validate_init_containers
+from control.validation.ephemeral import validate_ephemeral_containers
 from control.validation.meta import IS_NEGATIVE, validate_object_meta
 from control.validation.securitycontext import validate_pod_security_context
 
@@ -219,6 +220,9 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> list[Cause]:
     init = _list(spec.get("initContainers"))
     causes.extend(
         validate_init_containers(init, containers, volumes, f"{path}.initContainers", host_users)
+    )
+    causes.extend(
+        validate_ephemeral_containers(spec, volumes, f"{path}.ephemeralContainers", host_users)
     )
     causes.extend(_validate_host_network(spec, path))
     causes.extend(

@@ -3,7 +3,8 @@
 Only images, ``activeDeadlineSeconds`` (lowered), added tolerations and a negative grace period
 set to 1 may change (ValidatePodUpdate); anything else is ``spec: Forbidden: pod updates may not
 change fields other than ...`` followed by what changed. Both pods are compared after
-defaulting. Pure: no I/O.
+defaulting. A write of the ``ephemeralcontainers`` subresource may only add ephemeral
+containers. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ UPDATABLE_POD_SPEC_FIELDS = (
 FORBIDDEN_UPDATE = "pod updates may not change fields other than " + ",".join(
     UPDATABLE_POD_SPEC_FIELDS
 )
+EPHEMERAL = "spec.ephemeralContainers"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 _QUANTITY_MAPS = frozenset({"limits", "requests", "overhead"})
 _MISSING = object()
 
@@ -200,3 +203,33 @@ def _munge(new_spec: dict[str, Any], old_spec: dict[str, Any]) -> dict[str, Any]
     if old_grace is not None and old_grace < 0 and munged.get("terminationGracePeriodSeconds") == 1:
         munged["terminationGracePeriodSeconds"] = old_grace
     return munged
+
+
+def validate_ephemeral_update(
+    new_pod: Mapping[str, Any], old_pod: Mapping[str, Any]
+) -> list[Cause]:
+    """ValidatePodEphemeralContainersUpdate (a write of ``pods/ephemeralcontainers``): the new
+    pod valid, not a static pod, and no existing entry removed or changed: entries are only
+    ever added."""
+    new, old = copy.deepcopy(dict(new_pod)), copy.deepcopy(dict(old_pod))
+    default_pod(new)
+    default_pod(old)
+    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
+    causes.extend(validate_pod_metadata_and_spec(new))
+    if MIRROR_POD_ANNOTATION in (_dict(old.get("metadata")).get("annotations") or {}):
+        return [forbidden("", "static pods do not support ephemeral containers")]
+    by_name = {
+        _dict(c).get("name"): c for c in _list(_dict(new.get("spec")).get("ephemeralContainers"))
+    }
+    for was in _list(_dict(old.get("spec")).get("ephemeralContainers")):
+        name = _dict(was).get("name")
+        now = by_name.get(name)
+        if now is None:
+            causes.append(
+                forbidden(EPHEMERAL, f'existing ephemeral containers "{name}" may not be removed\n')
+            )
+        elif now != was:
+            causes.append(
+                forbidden(EPHEMERAL, f'existing ephemeral containers "{name}" may not be changed\n')
+            )
+    return causes

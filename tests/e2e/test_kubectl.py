@@ -544,14 +544,51 @@ def test_logs_previous_in_crash_loop_back_off(kubectl: Kubectl) -> None:
         kubectl.run("delete", "pod", "crashy", "--wait=false")
 
 
-def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwarded: str) -> None:
-    """kubectl debug reads details.name of the 404 (it panicked when details was missing)."""
-    err = kubectl.run("debug", f"pod/{forwarded}", "--image=tinykube/sleeper:1", "--", "true",
+def test_debug_with_an_ephemeral_container(kubectl: Kubectl) -> None:
+    """kubectl debug adds an ephemeral container, waits for it to run and attaches to it: it
+    shares the target's PID namespace (it sees web.sh) and the pod's network (it reaches the
+    server on localhost); the pod keeps its status, the container gets its own."""
+    kubectl.run("run", "debugged", "--image=tinykube/web:1")
+    try:
+        kubectl.run("wait", "--for=condition=Ready", "pod/debugged", "--timeout=60s", timeout=90)
+        out = remote_command(
+            kubectl, True, "debug", "-i", "pod/debugged", "--image=tinykube/sleeper:1",
+            "--target=debugged", "--", "sh",
+            stdin="ps -o args | grep -c '^/bin/sh /web.sh'; wget -qO- http://127.0.0.1/; exit 0\n",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith('Targeting container "debugged"')
+        assert out.stdout.splitlines()[-2:] == ["1", "Hello from debugged"], out.stdout
+        # -t as typed at a terminal (kubectl drops the TTY when its input is not one).
+        typed = remote_command(kubectl, True, "debug", "-it", "pod/debugged",
+                               "--image=tinykube/sleeper:1", "--target=debugged", "--", "sh",
+                               stdin="echo typed; exit 0\n")  # fmt: skip
+        assert typed.returncode == 0, typed.stderr
+        assert typed.stdout.splitlines()[-1] == "typed", typed.stdout
+        pod = json.loads(kubectl.run("get", "pod", "debugged", "-o", "json"))
+        debugger, _ = pod["spec"]["ephemeralContainers"]
+        assert debugger["targetContainerName"] == "debugged" and debugger["stdin"] is True
+        status = pod["status"]["ephemeralContainerStatuses"][0]
+        assert status["name"] == debugger["name"] and status["ready"] is False
+        assert pod["status"]["phase"] == "Running"
+        described = kubectl.run("describe", "pod", "debugged")
+        assert f"Ephemeral Containers:\n  {debugger['name']}:" in described
+        refused = kubectl.run("debug", "pod/debugged", "--image=tinykube/sleeper:1",
+                              "--target=nope", "--", "true", ok=False)  # fmt: skip
+        assert 'targetContainerName: Not found: "nope"' in refused
+    finally:
+        kubectl.run("delete", "pod", "debugged", "--wait=false")
+
+
+def test_debug_node_needs_a_cluster_that_allows_host_namespaces(kubectl: Kubectl) -> None:
+    """kubectl debug node/NAME creates (in protobuf) a pod on the node's network, PID and IPC
+    namespaces with its root mounted at /host: a cluster without --allow-privileged refuses it,
+    with kube-apiserver's words for a privileged container."""
+    err = kubectl.run("debug", "node/node-1", "--image=tinykube/sleeper:1", "--", "true",
                       ok=False)  # fmt: skip
-    assert err.strip().endswith(
-        'error: ephemeral containers are disabled for this cluster (error from server: "the '
-        'server could not find the requested resource")'
-    )
+    assert "spec.hostNetwork: Forbidden: disallowed by cluster policy" in err
+    assert "spec.volumes[0].hostPath: Forbidden: disallowed by cluster policy" in err
+    assert kubectl.run("get", "pods", "-o", "name").count("node-debugger") == 0
 
 
 def remote_command(
@@ -605,6 +642,104 @@ def test_attach_follows_the_output(kubectl: Kubectl) -> None:
         assert int(second.split()[1]) == int(first.split()[1]) + 1
     finally:
         kubectl.run("delete", "pod", "ticking", "--wait=false")
+
+
+def test_cordon_and_taint(kubectl: Kubectl) -> None:
+    try:
+        assert kubectl.run("cordon", "node-1") == "node/node-1 cordoned\n"
+        assert rows(kubectl.run("get", "nodes"))[0][1] == "Ready,SchedulingDisabled"
+        assert kubectl.run("taint", "nodes", "node-1", "dedicated=db:NoSchedule") == (
+            "node/node-1 tainted\n"
+        )
+        node = json.loads(kubectl.run("get", "node", "node-1", "-o", "json"))
+        assert {"key": "dedicated", "value": "db", "effect": "NoSchedule"} in node["spec"]["taints"]
+        assert kubectl.run("taint", "nodes", "node-1", "dedicated=db:NoSchedule-") == (
+            "node/node-1 untainted\n"
+        )
+    finally:
+        kubectl.run("uncordon", "node-1")
+    assert rows(kubectl.run("get", "nodes"))[0][1] == "Ready"
+
+
+def test_annotate_edit_replace_and_set_image(kubectl: Kubectl, tmp_path: Path) -> None:
+    kubectl.run("create", "configmap", "edited", "--from-literal=k=v1")
+    try:
+        assert kubectl.run("annotate", "configmap", "edited", "note=x") == (
+            "configmap/edited annotated\n"
+        )
+        script = tmp_path / "editor.sh"
+        script.write_text("#!/bin/sh\nsed -i 's/^  k: v1$/  k: v2/' \"$1\"\n")
+        script.chmod(0o755)
+        editor = {**os.environ, "KUBE_EDITOR": str(script)}
+        edited = subprocess.run(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "edit", "cm", "edited"],
+            capture_output=True, text=True, timeout=60, check=False, env=editor,
+        )  # fmt: skip
+        assert edited.stdout == "configmap/edited edited\n", edited.stderr
+        stored = json.loads(kubectl.run("get", "cm", "edited", "-o", "json"))
+        assert stored["data"] == {"k": "v2"}
+        assert stored["metadata"]["annotations"]["note"] == "x"
+        stored["data"]["k"] = "v3"
+        manifest = tmp_path / "cm.json"
+        manifest.write_text(json.dumps(stored))
+        assert kubectl.run("replace", "-f", str(manifest)) == "configmap/edited replaced\n"
+        assert kubectl.run("get", "cm", "edited", "-o", "jsonpath={.data.k}") == "v3"
+    finally:
+        kubectl.run("delete", "configmap", "edited")
+    kubectl.run("create", "deployment", "imaged", "--image=tinykube/sleeper:1")
+    try:
+        out = kubectl.run("set", "image", "deployment/imaged", "sleeper=tinykube/web:1")
+        assert out == "deployment.apps/imaged image updated\n"
+        image = kubectl.run("get", "deploy", "imaged", "-o",
+                            "jsonpath={.spec.template.spec.containers[0].image}")  # fmt: skip
+        assert image == "tinykube/web:1"
+    finally:
+        kubectl.run("delete", "deployment", "imaged")
+
+
+def test_events_api_versions_and_kustomize(
+    kubectl: Kubectl, forwarded: str, tmp_path: Path
+) -> None:
+    versions = kubectl.run("api-versions").split()
+    assert {"v1", "apps/v1", "coordination.k8s.io/v1"} <= set(versions)
+    (tmp_path / "kustomization.yaml").write_text(
+        "configMapGenerator:\n- name: kustomized\n  literals: [a=b]\n"
+        "generatorOptions:\n  disableNameSuffixHash: true\n"
+    )
+    assert kubectl.run("apply", "-k", str(tmp_path)) == "configmap/kustomized created\n"
+    try:
+        assert kubectl.run("get", "cm", "kustomized", "-o", "jsonpath={.data.a}") == "b"
+        events = kubectl.run("events", "--for", f"pod/{forwarded}")
+        assert header(events) == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        assert "Started container web" in events
+        all_events = kubectl.run("events", "-A")
+        assert header(all_events)[:4] == ["NAMESPACE", "LAST SEEN", "TYPE", "REASON"]
+    finally:
+        kubectl.run("delete", "-k", str(tmp_path))
+
+
+def test_cp_and_proxy(kubectl: Kubectl, forwarded: str, tmp_path: Path) -> None:
+    source = tmp_path / "note.txt"
+    source.write_text("copied\n")
+    kubectl.run("cp", str(source), f"{forwarded}:/tmp/note.txt")
+    assert kubectl.run("exec", forwarded, "--", "cat", "/tmp/note.txt") == "copied\n"
+    back = tmp_path / "back.txt"
+    kubectl.run("cp", f"{forwarded}:/tmp/note.txt", str(back))
+    assert back.read_text() == "copied\n"
+    port = free_port()
+    proxy = subprocess.Popen(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "proxy", f"--port={port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proxy.stdout is not None
+        assert proxy.stdout.readline() == f"Starting to serve on 127.0.0.1:{port}\n"
+        url = f"http://127.0.0.1:{port}/api/v1/namespaces/default/pods/{forwarded}"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert json.loads(resp.read())["metadata"]["name"] == forwarded
+    finally:
+        proxy.terminate()
+        proxy.communicate(timeout=10)
 
 
 def test_server_side_apply(kubectl: Kubectl) -> None:

@@ -52,8 +52,8 @@ def test_not_found_always_has_details(api: Api) -> None:
     assert code == 404
     assert status["details"] == {"name": "nope", "kind": "pods"}
     api.call("POST", PODS, pod_manifest("web"))
-    # kubectl debug reads details.name of this 404 (an unserved subresource) without a check.
-    code, status = api.call("PATCH", f"{PODS}/web/ephemeralcontainers", {},
+    # kubectl reads details.name of a 404 for a subresource without a check (debug did).
+    code, status = api.call("PATCH", f"{PODS}/web/resize", {},
                             content_type="application/strategic-merge-patch+json")  # fmt: skip
     assert (code, status["reason"], status["details"]) == (404, "NotFound", {})
     code, status = api.call("GET", "/apis/nowhere/v1/things")

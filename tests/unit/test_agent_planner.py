@@ -288,3 +288,41 @@ def test_other_pods_containers_are_ignored() -> None:
     actions = plan(make_pod(), [other])
     assert actions.create_sandbox
     assert "x" not in killed(actions)
+
+
+DEBUG = {"name": "debugger", "image": "tinykube/sleeper:1", "targetContainerName": "web"}
+
+
+def with_ephemeral(*ephemeral: dict[str, Any], policy: str = "Always") -> dict[str, Any]:
+    pod = make_pod(WEB, policy=policy)
+    pod["spec"]["ephemeralContainers"] = list(ephemeral)
+    return pod
+
+
+def test_an_ephemeral_container_starts_in_its_targets_pid_namespace() -> None:
+    actions = compute_pod_actions(with_ephemeral(DEBUG), [sandbox(), app("c1")], T0, {})
+    [start] = actions.to_start
+    assert (start.name, start.restart_count, start.target_id) == ("debugger", 0, "c1")
+    untargeted = {"name": "debugger", "image": "tinykube/sleeper:1"}
+    actions = compute_pod_actions(with_ephemeral(untargeted), [sandbox(), app("c1")], T0, {})
+    assert [(s.name, s.target_id) for s in actions.to_start] == [("debugger", None)]
+
+
+def test_an_ephemeral_container_waits_for_its_target_to_run() -> None:
+    actions = compute_pod_actions(with_ephemeral(DEBUG), [sandbox()], T0, {})
+    assert [s.name for s in actions.to_start] == ["web"]  # the debugger on a later sync
+
+
+def test_an_ephemeral_container_never_restarts_and_is_kept() -> None:
+    ended = app("d1", state="exited", exit_code=1, spec=DEBUG)
+    running = app("d2", spec=DEBUG)
+    for record in (ended, running):
+        actions = compute_pod_actions(with_ephemeral(DEBUG), [sandbox(), app("c1"), record], T0, {})
+        assert actions.to_start == [] and actions.to_kill == [] and actions.to_remove == []
+
+
+def test_ephemeral_containers_are_not_restarted_with_a_new_sandbox() -> None:
+    dead = sandbox(state="exited")
+    old = app("d1", state="exited", exit_code=137, spec=DEBUG)
+    actions = compute_pod_actions(with_ephemeral(DEBUG), [dead, old], T0, {})
+    assert actions.create_sandbox and [s.name for s in actions.to_start] == ["web"]

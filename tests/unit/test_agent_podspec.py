@@ -9,6 +9,7 @@ from docker.models.containers import _create_container_args  # type: ignore[attr
 
 from agent import podspec
 from agent import runtime as rt
+from agent.resolvconf import ResolvConf
 
 
 def make_pod(**spec: Any) -> dict[str, Any]:
@@ -161,3 +162,30 @@ def test_hash_changes_with_the_image_only_when_spec_changes() -> None:
 def test_grace_period() -> None:
     assert podspec.grace_seconds(make_pod()) == 30
     assert podspec.grace_seconds(make_pod(terminationGracePeriodSeconds=0)) == 0
+
+
+def test_an_ephemeral_container_joins_its_targets_pid_namespace() -> None:
+    debug = {"name": "debugger", "image": "tinykube/sleeper:1", "targetContainerName": "web"}
+    pod = make_pod(containers=[{"name": "web", "image": "tinykube/web:1"}])
+    spec = podspec.app_spec(pod, debug, 0, "sandbox123", "node-a", "cluster-x", target_id="c1")
+    assert spec.pid_mode == "container:c1"
+    assert podspec.docker_create_kwargs(spec)["pid_mode"] == "container:c1"
+    alone = podspec.app_spec(pod, debug, 0, "sandbox123", "node-a", "cluster-x")
+    assert "pid_mode" not in podspec.docker_create_kwargs(alone)
+
+
+def test_host_namespaces() -> None:
+    """kubectl debug node/NAME: hostNetwork, hostPID and hostIPC are the node's; Docker refuses
+    a hostname, DNS options or published ports with the host's network."""
+    web = {"name": "web", "image": "tinykube/web:1", "ports": [{"containerPort": 80,
+                                                                "hostPort": 8080}]}  # fmt: skip
+    pod = make_pod(containers=[web], hostNetwork=True, hostPID=True, hostIPC=True)
+    dns = ResolvConf(nameservers=("10.0.0.10",), searches=("svc",), options=())
+    sandbox = podspec.sandbox_spec(pod, 0, "node-a", "cluster-x", dns=dns)
+    assert (sandbox.network_mode, sandbox.ipc_mode) == ("host", "host")
+    assert sandbox.hostname is None and sandbox.port_bindings == {} and sandbox.dns_servers == ()
+    app = podspec.app_spec(pod, web, 0, "sb", "node-a", "cluster-x")
+    assert (app.network_mode, app.ipc_mode, app.pid_mode) == ("container:sb", "host", "host")
+    isolated = podspec.sandbox_spec(make_pod(containers=[web]), 0, "node-a", "cluster-x", dns=dns)
+    assert (isolated.network_mode, isolated.ipc_mode) == (None, "shareable")
+    assert isolated.hostname == "web-1" and isolated.dns_servers == ("10.0.0.10",)

@@ -256,3 +256,30 @@ def test_qos_class(resources: dict[str, Any], qos: str) -> None:
     pod = make_pod()
     pod["spec"]["containers"][0]["resources"] = resources
     assert qos_class(pod) == qos
+
+
+def test_ephemeral_containers_have_statuses_of_their_own_never_ready() -> None:
+    pod = make_pod()
+    pod["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "tinykube/sleeper:1"}]
+    status = status_of(pod, [sandbox(), app(), app("debugger", cid="d" * 64)])
+    assert [s["name"] for s in status["containerStatuses"]] == ["web"]
+    [debug] = status["ephemeralContainerStatuses"]
+    assert debug["state"] == {"running": {"startedAt": "2026-01-01T12:00:00Z"}}
+    assert (debug["ready"], debug["containerID"]) == (False, "docker://" + "d" * 64)
+    assert cond(status, "Ready")["status"] == "True"  # the pod never waits for one
+    status = status_of(pod, [sandbox(), app()])
+    assert status["ephemeralContainerStatuses"][0]["state"] == {
+        "waiting": {"reason": "ContainerCreating"}
+    }
+    assert "ephemeralContainerStatuses" not in status_of(make_pod(), [sandbox(), app()])
+
+
+def test_a_host_network_pod_has_the_nodes_address() -> None:
+    pod = make_pod()
+    pod["spec"]["hostNetwork"] = True
+    host_sandbox = ContainerInfo(
+        id="sb", name="k8s_POD", pod_uid=UID, pod_name="p", pod_namespace="default",
+        container_name="POD", attempt=0, role="sandbox", state="running", ip="",
+    )  # fmt: skip
+    status = status_of(pod, [host_sandbox, app()])
+    assert (status["podIP"], status["podIPs"]) == ("192.168.1.5", [{"ip": "192.168.1.5"}])

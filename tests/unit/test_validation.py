@@ -345,7 +345,7 @@ def _with(path: str, value: Any, **spec: Any) -> dict[str, Any]:
         ),
         (
             "spec.ephemeralContainers",
-            [{"name": "debug"}],
+            [{"name": "debug", "image": "busybox"}],
             "spec.ephemeralContainers: Forbidden: cannot be set on create",
         ),
     ],
