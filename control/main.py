@@ -132,9 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     if refusal is not None:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
-    server = serverdata.setup(args, store)
+    try:
+        server = serverdata.setup(args, store)
+    except serverdata.SigningKeyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
-    config = ServerConfig(limits=limits, extra=server.extra, **flags.admission(args))
+    config = ServerConfig(
+        limits=limits,
+        extra=server.extra,
+        service_accounts=server.service_accounts,
+        **flags.admission(args),
+    )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()

@@ -22,7 +22,7 @@ import yaml
 from common.jointoken import TokenFormatError, format_token, parse_token
 from common.kubeconfig import kubeconfig_document
 from common.secretfile import write_private
-from control import tls
+from control import satokens, tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
 from control.controllers.nodeipam import NodeIpamController
@@ -35,6 +35,10 @@ from control.store import Store
 log = logging.getLogger(__name__)
 
 ADMIN_USER = "admin"
+
+
+class SigningKeyError(Exception):
+    """The service-account signing key cannot be read or made: the server does not start."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         "--cluster-cidr", help="give each node a pod CIDR from this range (spec.podCIDR)"
     )
     p.add_argument("--node-cidr-mask-size", type=int, default=DEFAULT_MASK, metavar="BITS")
+    p.add_argument(
+        "--service-account-signing-key-file", type=Path, metavar="PATH",
+        help="the ECDSA P-256 private key (PEM) that signs service-account tokens (default: "
+        "DATA/tls/service.key, made once)",
+    )  # fmt: skip
+    p.add_argument("--service-account-issuer", default=satokens.DEFAULT_ISSUER, metavar="URL",
+                   help="the iss claim of service-account tokens, and the audience the API "
+                   "server accepts (default: %(default)s)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,7 @@ class Setup:
     tokens: NodeTokens
     extra: dict[str, Any]  # ServerConfig.extra: the join endpoints' settings
     cidrs: PodCidrs | None = None
+    service_accounts: satokens.Issuer | None = None  # None: no service-account tokens
 
     @property
     def scheme(self) -> str:
@@ -203,10 +216,26 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if data is not None:
         allocate = cidrs.allocate if cidrs else None
         extra["join"] = JoinSettings(data.ca_pem, data.join_secret, tokens, allocate)
-    out = Setup(token_file, data, options, tokens, extra, cidrs)
+    out = Setup(token_file, data, options, tokens, extra, cidrs, _token_issuer(args, data))
     if args.write_kubeconfig:
         _write_admin_kubeconfig(args, out)
     return out
+
+
+def _token_issuer(args: argparse.Namespace, data: ServerData | None) -> satokens.Issuer | None:
+    """The service-account token signer: the key file given, else the data dir's (made once, as
+    k3s makes ``server/tls/service.key``); none without either."""
+    path: Path | None = getattr(args, "service_account_signing_key_file", None)
+    if path is None and data is not None:
+        path = data.directory / "tls" / "service.key"
+    if path is None:
+        return None
+    try:
+        key = satokens.ensure_key(path)
+    except (OSError, ValueError) as e:
+        raise SigningKeyError(f"--service-account-signing-key-file: {e}") from e
+    issuer = str(getattr(args, "service_account_issuer", satokens.DEFAULT_ISSUER))
+    return satokens.Issuer(key, issuer, (issuer,))
 
 
 def _service_sans(args: argparse.Namespace) -> list[str]:

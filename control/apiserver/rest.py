@@ -16,7 +16,7 @@ from common import errors, podrefs
 from common.resources import ResourceType, by_plural, must
 from common.selectors import parse_field_selector
 from control.apiserver import clientconn, logs, output, protobody, query
-from control.apiserver.auth import NODE_READABLE, Attributes, authorize
+from control.apiserver.auth import NODE_RELATED, Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
 from control.registry import freshness, noderestriction, reads, recorder
@@ -104,6 +104,10 @@ def dispatch(t: Target) -> ResponseReturnValue:
     query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
+    if t.sub == "token":
+        from control.apiserver import tokens  # imports this module: served from there
+
+        return tokens.token_request(t.namespace, t.name)
     if t.sub in ("exec", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
@@ -310,9 +314,12 @@ def _node_related(t: Target) -> set[str]:
     """For a node reading Secrets or ConfigMaps: the names of those of the namespace that the
     pods bound to it use (read from the watch cache)."""
     node = g.user.node
-    if node is None or t.rt.plural not in NODE_READABLE or not t.namespace:
+    if node is None or t.rt.plural not in NODE_RELATED or not t.namespace:
         return set()
     pods = registry().list(PODS, t.namespace, field_selector=f"spec.nodeName={node}", shared=True)
+    if t.rt.plural == "serviceaccounts":
+        return {str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+                for pod in pods["items"]}  # fmt: skip
     return {name for pod in pods["items"] for name in podrefs.references(pod, t.rt.plural)}
 
 
