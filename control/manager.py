@@ -24,6 +24,7 @@ from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
 from control.controllers.replicaset import ReplicaSetController
+from control.controllers.serviceaccounts import ServiceAccountsController
 from control.controllers.servicelb import ServiceLBController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -69,6 +70,7 @@ def default_loops(
         EventCollector(registry, informers),
         PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
         ServiceLBController(registry, informers),  # services, nodes
+        ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
     ]
 
 

@@ -26,6 +26,7 @@ from control import satokens, tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
 from control.controllers.nodeipam import NodeIpamController
+from control.controllers.serviceaccounts import RootCAPublisher
 from control.informers import SharedInformers
 from control.manager import Loop
 from control.podcidrs import DEFAULT_MASK, PodCidrs
@@ -187,7 +188,22 @@ def pod_cidrs(args: argparse.Namespace, store: Store) -> PodCidrs | None:
 def loops(args: argparse.Namespace, registry: Registry, informers: SharedInformers) -> list[Loop]:
     """The control loops these flags add to the default ones."""
     cidrs = pod_cidrs(args, registry.store)
-    return [NodeIpamController(registry, cidrs, informers)] if cidrs else []
+    out: list[Loop] = [NodeIpamController(registry, cidrs, informers)] if cidrs else []
+    ca = _cluster_ca(args)
+    if ca is not None:
+        out.append(RootCAPublisher(registry, informers, ca))
+    return out
+
+
+def _cluster_ca(args: argparse.Namespace) -> str | None:
+    """The CA of the data dir (the API server's serving CA), which pods trust; None without."""
+    directory: Path | None = args.data_dir
+    if directory is None:
+        directory = default_dir()
+    try:
+        return tls.TlsFiles.under(directory.expanduser().resolve() / "tls").ca_cert.read_text()
+    except OSError:
+        return None
 
 
 def setup(args: argparse.Namespace, store: Store) -> Setup:
