@@ -197,11 +197,8 @@ def loops(args: argparse.Namespace, registry: Registry, informers: SharedInforme
 
 def _cluster_ca(args: argparse.Namespace) -> str | None:
     """The CA of the data dir (the API server's serving CA), which pods trust; None without."""
-    directory: Path | None = args.data_dir
-    if directory is None:
-        directory = default_dir()
     try:
-        return tls.TlsFiles.under(directory.expanduser().resolve() / "tls").ca_cert.read_text()
+        return tls.TlsFiles.under(_data_dir(args) / "tls").ca_cert.read_text()
     except OSError:
         return None
 
@@ -236,6 +233,19 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if args.write_kubeconfig:
         _write_admin_kubeconfig(args, out)
     return out
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    directory: Path = args.data_dir if args.data_dir is not None else default_dir()
+    return directory.expanduser().resolve()
+
+
+def signs_tokens(args: argparse.Namespace) -> bool:
+    """Whether the API server signs service-account tokens (so the ServiceAccount admission
+    runs, in the controller process too): a key file given, or the data dir's."""
+    if getattr(args, "service_account_signing_key_file", None) is not None:
+        return True
+    return (_data_dir(args) / "tls" / "service.key").exists()
 
 
 def _token_issuer(args: argparse.Namespace, data: ServerData | None) -> satokens.Issuer | None:

@@ -85,6 +85,7 @@ def create_app(
             default_tolerations=config.default_tolerations,
             heartbeats=config.heartbeats,
             service_ranges=config.service_ranges,
+            service_accounts=config.service_accounts is not None,
         ),
         "auth": authenticator,
         "config": config,

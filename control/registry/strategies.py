@@ -23,6 +23,7 @@ from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
 from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
 from common.workloads import default_workload
+from control.registry import serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
 
@@ -68,6 +69,8 @@ class Admission:
     node_lease_duration: Callable[[], int] | None = None
     # Where Services' ClusterIPs and node ports come from.
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
+    # The ServiceAccount admission plugin, when enabled: a ServiceAccount by (namespace, name).
+    service_account: Callable[[str, str], Obj | None] | None = None
 
 
 class Strategy:
@@ -120,6 +123,9 @@ class Strategy:
 
     def admit(self, obj: Obj, admission: Admission) -> None:
         """The mutating admission of a create or update of the object itself."""
+
+    def admit_create(self, obj: Obj, namespace: str, admission: Admission) -> None:
+        """The mutating admission of a create only (after ``admit``)."""
 
     def warnings(self, obj: Obj) -> list[str]:
         """``Warning`` header texts for a create."""
@@ -176,6 +182,11 @@ class PodStrategy(Strategy):
     def admit(self, obj: Obj, admission: Admission) -> None:
         if admission.default_tolerations is not None:
             add_default_tolerations(obj, *admission.default_tolerations)
+
+    def admit_create(self, obj: Obj, namespace: str, admission: Admission) -> None:
+        lookup = admission.service_account
+        if lookup is not None:
+            serviceaccounts.admit(obj, namespace, lambda name: lookup(namespace, name))
 
     def warnings(self, obj: Obj) -> list[str]:
         return pod_warnings(obj)

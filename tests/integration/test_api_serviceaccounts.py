@@ -146,6 +146,7 @@ def test_a_pod_bound_token_names_the_pod_and_dies_with_it(admin_api: Api, sa_app
 
 def test_a_token_for_another_account_cannot_bind_the_pod(admin_api: Api) -> None:
     _account(admin_api)
+    _account(admin_api, "default")
     _bound_pod(admin_api, account="default")
     code, answer = admin_api.call(
         "POST", f"{SA}/robot/token", {"spec": {"boundObjectRef": {"kind": "Pod", "name": "web"}}}
@@ -254,3 +255,48 @@ def test_a_node_requests_tokens_only_for_its_own_pods(admin_api: Api, sa_app: An
     assert claims["kubernetes.io"]["node"]["name"] == "node-1"
     code, unbound = node.call("POST", f"{SA}/robot/token", {"spec": {}})
     assert code == 403 and unbound["message"] == "node requested token not bound to a pod"
+
+
+def test_admission_defaults_the_account_and_mounts_the_token(admin_api: Api) -> None:
+    _account(admin_api, "default")
+    code, pod = admin_api.call("POST", PODS, pod_manifest("web"))
+    assert code == 201, pod
+    spec = pod["spec"]
+    assert spec["serviceAccountName"] == "default"
+    [volume] = spec["volumes"]
+    assert volume["name"].startswith("kube-api-access-") and len(volume["name"]) == 21
+    sources = volume["projected"]["sources"]
+    assert sources[0] == {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}
+    assert sources[1]["configMap"]["name"] == "kube-root-ca.crt"
+    assert spec["containers"][0]["volumeMounts"] == [
+        {"name": volume["name"], "readOnly": True,
+         "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    ]  # fmt: skip
+
+
+def test_admission_follows_automount_and_copies_pull_secrets(admin_api: Api) -> None:
+    body = {"metadata": {"name": "quiet"}, "automountServiceAccountToken": False,
+            "imagePullSecrets": [{"name": "registry"}]}  # fmt: skip
+    assert admin_api.call("POST", SA, body)[0] == 201
+    manifest = pod_manifest("a")
+    manifest["spec"]["serviceAccountName"] = "quiet"
+    code, pod = admin_api.call("POST", PODS, manifest)
+    assert code == 201, pod
+    assert "volumes" not in pod["spec"]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    manifest = pod_manifest("b")
+    manifest["spec"].update(serviceAccountName="quiet", automountServiceAccountToken=True)
+    code, pod = admin_api.call("POST", PODS, manifest)
+    assert code == 201 and pod["spec"]["volumes"][0]["name"].startswith("kube-api-access-")
+
+
+def test_admission_refuses_a_pod_whose_account_is_missing(admin_api: Api) -> None:
+    manifest = pod_manifest("web")
+    manifest["spec"]["serviceAccountName"] = "ghost"
+    code, refused = admin_api.call("POST", PODS, manifest)
+    assert code == 403
+    assert refused["message"] == (
+        'pods "web" is forbidden: error looking up service account default/ghost: '
+        'serviceaccount "ghost" not found'
+    )
+    assert admin_api.call("GET", f"{PODS}/web")[0] == 404

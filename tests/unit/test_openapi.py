@@ -32,7 +32,8 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
         for path, verb, op in operations(core)
         if verb == "patch" and path.endswith("{name}")
     }
-    assert set(patches) == {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret"}
+    assert set(patches) == {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret",
+                            "ServiceAccount"}  # fmt: skip
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}
     assert pod["operationId"] == "patchCoreV1NamespacedPod"
