@@ -265,6 +265,8 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         )
     if a.resource == "events":
         return a.verb in ("create", "update", "patch")
+    if a.resource == "services" and not a.group:
+        return reading  # the Service variables of every container (the Node authorizer's rule)
     if a.resource != "pods":
         return False
     if a.verb in ("list", "watch"):
