@@ -15,6 +15,18 @@ RESYNC_SECONDS = 60.0
 DEFAULT_WORKERS = 16
 
 
+@dataclass(frozen=True)
+class DnsConfig:
+    """Cluster DNS: the kubelet's --cluster-dns/--cluster-domain/--resolv-conf, and the server."""
+
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)  # the kube-dns Service's ClusterIP
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
+    upstreams: tuple[str, ...] = ()  # "IP[:PORT]"; none: the host's resolv.conf
+    serve: bool = False  # run the node-local server: the agent process does, in-process ones not
+    port: int = 53
+
+
 @dataclass
 class AgentConfig:
     server: str
@@ -31,9 +43,14 @@ class AgentConfig:
     workers: int = DEFAULT_WORKERS
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     seccomp_profile_root: str = seccomp.DEFAULT_ROOT
-    allowed_unsafe_sysctls: tuple[str, ...] = ()
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # names or prefix* patterns, namespaced ones
     data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
     # Pod volumes live under <root_dir or data_dir>/pods: Docker must see it as the agent does.
     root_dir: str | None = None
     # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
-    volume_tmpfs: bool | None = None  # names or prefix* patterns, namespaced ones
+    volume_tmpfs: bool | None = None
+    # kube-proxy: program Services into this host's iptables (the command line turns it on; an
+    # agent built in a test process leaves the host alone).
+    service_proxy: bool = False
+    pod_bridge: str = "docker0"  # the bridge of the engine's default network, where pods are
+    dns: DnsConfig = field(default_factory=DnsConfig)

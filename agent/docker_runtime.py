@@ -345,6 +345,28 @@ class DockerRuntime:
                 except Exception:  # closing a cut stream may fail; nothing is left to do
                     log.debug("%s: closing the stream failed", what)
 
+    def attach_open(self, container_id: str, *, stdin: bool = False) -> DockerExecSession:
+        what = f"attach to {container_id[:12]}"
+
+        def inspect_state() -> dict[str, Any]:
+            state = _call(what, lambda: self.api.inspect_container(container_id),
+                          rt.ContainerRuntimeError)  # fmt: skip
+            return dict(state)
+
+        tty = bool((inspect_state().get("Config") or {}).get("Tty"))
+        params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
+        sock = _call(what, lambda: self.api.attach_socket(container_id, params=params),
+                     rt.ContainerRuntimeError)  # fmt: skip
+
+        def resize(width: int, height: int) -> None:
+            _call(what, lambda: self.api.resize(container_id, height=height, width=width),
+                  rt.ContainerRuntimeError)  # fmt: skip
+
+        def inspect() -> dict[str, Any]:
+            return dict(inspect_state().get("State") or {})
+
+        return DockerExecSession(sock, tty=tty, resize=resize, inspect=inspect)
+
     def exec_open(
         self,
         container_id: str,

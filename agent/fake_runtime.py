@@ -373,6 +373,18 @@ class FakeRuntime:
             self.execs.append(session)
             return session
 
+    def attach_open(self, container_id: str, *, stdin: bool = False) -> FakeExecSession:
+        """An attach is scripted like an exec (``exec_handler``) of the command ``["attach"]``."""
+        with self._lock:
+            info = self._get(container_id)
+            if info.state != "running":
+                raise rt.ContainerRuntimeError(f"Container {container_id} is not running")
+            session = FakeExecSession(
+                self.exec_handler, info, ["attach"], stdin=stdin, tty=False, timeout=None
+            )
+            self.execs.append(session)
+            return session
+
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         q: queue.Queue[RuntimeEvent | None] = queue.Queue()
         with self._lock:

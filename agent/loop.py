@@ -24,12 +24,14 @@ from typing import Any
 from agent import podconfig, sysctls
 from agent import runtime as rt
 from agent.apis import NAMESPACES, PODS
+from agent.clusterdns import ClusterDns
 from agent.config import AgentConfig
 from agent.events import EventRecorder, EventSender
 from agent.node import HostFacts, LeaseKeeper, NodeRegistrar, host_facts
 from agent.nodeapi import NodeApiServer
 from agent.periodic import Backoff, Periodic
 from agent.probes import Prober
+from agent.proxy.proxier import ServiceProxy
 from agent.reconnect import ReconnectDetector
 from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
@@ -78,6 +80,7 @@ class Agent:
         self.syncer: PodSyncer | None = None
         self.prober: Prober | None = None
         self.facts: HostFacts | None = None
+        self.proxy: ServiceProxy | None = None
         self.sync_count = 0  # pod syncs done, for tests and debugging
         # When each pod not yet running was first synced here (kubelet_pod_start_duration).
         self.first_seen: dict[str, float] = {}
@@ -86,8 +89,11 @@ class Agent:
 
     def start(self) -> None:
         self.prepare()
+        self.cluster_dns.start(self.stopping)
         for loop in self.periodic:
             self._spawn(loop.name, functools.partial(self._every, loop))
+        if self.proxy is not None:
+            self.proxy.start(self.stopping)
         self._spawn("pod-informer", self.watch_pods)
         self._spawn("docker-events", self.watch_runtime)
         for i in range(self.config.workers):
@@ -120,11 +126,23 @@ class Agent:
                                        f"{address}:{port}",
                                        report_interval=cfg.node_status_report_interval)  # fmt: skip
         registrar = self.registrar
+        if cfg.service_proxy:
+            self.proxy = ServiceProxy(
+                self.client,
+                self.cluster,
+                cfg.node_name,
+                node_ip=self.facts.ip,
+                pod_bridge=cfg.pod_bridge,
+            )
+            self.proxy.check()
+            proxy = self.proxy
+            registrar.extra_conditions = lambda: [proxy.condition()]
         self._retry("node registration", registrar.register)
         sender = self.event_sender or EventSender()
         recorder = EventRecorder(self.client, cfg.node_name, sender=sender)
         self.prober = Prober(self.runtime, recorder, self.queue.add)
         self.prober.start()
+        self.cluster_dns = ClusterDns(self.client, cfg.dns, self.cluster)
         self.syncer = PodSyncer(
             self.client,
             self.runtime,
@@ -137,6 +155,7 @@ class Agent:
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
             config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
+            dns=self.cluster_dns.pod_dns,
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
         # interval instead of holding the lease loop for the default timeout.

@@ -1,7 +1,8 @@
 """Command line of the agent: ``python -m agent --server URL --token-file F [--node-name N] ...``
 (or the token in ``TK_TOKEN``).
 
-``python -m agent cleanup --cluster-id ID`` removes a cluster's containers (``tinykube down``).
+``python -m agent cleanup --cluster-id ID`` removes a cluster's containers and its Service rules
+(``tinykube down``); ``python -m agent proxy-cleanup --all`` every cluster's rules (uninstall).
 
 Parses flags, configures logging, builds the API client and the Docker runtime, runs the
 ``Agent`` until SIGTERM/SIGINT (which leave containers running). Entry point; effectful.
@@ -19,13 +20,15 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from agent import join, routes, seccomp, sysctls, tokenflags
-from agent.config import DEFAULT_WORKERS, AgentConfig
+from agent import clusterdns, join, routes, seccomp, sysctls, tokenflags
+from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.join import default_data_dir
 from agent.loop import Agent
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
+from agent.proxy import proxier
+from agent.proxy.netfilter import NetfilterError
 from agent.runtime import ContainerRuntimeError
 from agent.volumes import VolumeManager, default_tmpfs
 from common import errors
@@ -83,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allowed-unsafe-sysctls", default="", metavar="LIST",
                    help="comma-separated sysctls or prefix* patterns pods may set beyond the "
                    "safe set (namespaced ones only)")  # fmt: skip
+    p.add_argument("--no-service-proxy", action="store_true",
+                   help="leave this host's iptables alone (no kube-proxy)")  # fmt: skip
+    p.add_argument("--pod-bridge", default="docker0", metavar="IF",
+                   help="the bridge the pods' network uses (default: %(default)s)")  # fmt: skip
+    add_dns_flags(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     args.allowed_unsafe_sysctls = tuple(s for s in args.allowed_unsafe_sysctls.split(",") if s)
@@ -92,6 +100,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--allowed-unsafe-sysctls: {e}")
     args.token = tokenflags.require(p, args)
     return args
+
+
+def add_dns_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster-dns", default=",".join(DnsConfig.cluster_dns), metavar="IPS",
+                   help="comma-separated DNS server addresses pods are given; the first is "
+                   "served on this host (default: %(default)s; empty: none)")  # fmt: skip
+    p.add_argument("--cluster-domain", default=DnsConfig.cluster_domain, metavar="DOMAIN")
+    p.add_argument("--resolv-conf", default=DnsConfig.resolv_conf, metavar="FILE",
+                   help="the host resolver file: pods with dnsPolicy Default and the cluster "
+                   "DNS server's upstreams (default: %(default)s)")  # fmt: skip
+    p.add_argument("--dns-upstream", action="append", default=[], metavar="IP[:PORT]",
+                   help="where cluster DNS forwards other names (repeatable; default: the "
+                   "nameservers of --resolv-conf)")  # fmt: skip
+
+
+def dns_config(args: argparse.Namespace) -> DnsConfig:
+    return DnsConfig(
+        cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
+        cluster_domain=args.cluster_domain.strip("."),
+        resolv_conf=args.resolv_conf,
+        upstreams=tuple(args.dns_upstream),
+        serve=True,
+    )
 
 
 def config_from(args: argparse.Namespace) -> AgentConfig:
@@ -114,11 +145,15 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         data_dir=str(Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()),
         root_dir=args.root_dir,
         volume_tmpfs={"on": True, "off": False}.get(args.volume_tmpfs),
+        service_proxy=not args.no_service_proxy,
+        pod_bridge=args.pod_bridge,
+        dns=dns_config(args),
     )
 
 
 def cleanup(argv: list[str]) -> int:
-    """``python -m agent cleanup --cluster-id ID``: remove every container of that cluster."""
+    """``python -m agent cleanup --cluster-id ID``: remove every container of that cluster and
+    its Service rules on this host."""
     p = argparse.ArgumentParser(prog="tinykube agent cleanup")
     p.add_argument("--cluster-id", required=True)
     p.add_argument("--node-name", help="only this node's containers")
@@ -127,6 +162,9 @@ def cleanup(argv: list[str]) -> int:
                    help="also unmount and remove this cluster's pod volumes there")  # fmt: skip
     args = p.parse_args(argv)
     from agent.docker_runtime import DockerRuntime
+
+    if not args.node_name:
+        remove_proxy_rules(args.cluster_id)
 
     try:
         runtime = DockerRuntime(args.docker_host)
@@ -140,7 +178,37 @@ def cleanup(argv: list[str]) -> int:
         for uid in (manager := VolumeManager(Path(root), tmpfs=default_tmpfs())).pod_uids():
             if manager.owned_by(uid, args.cluster_id):
                 manager.teardown(uid)
+    if not args.node_name:  # the cluster is going: its DNS lock file too
+        clusterdns.forget(args.cluster_id)
     print(f"removed {len(containers)}")
+    return 0
+
+
+def remove_proxy_rules(cluster_id: str | None) -> None:
+    """The cluster's kube-proxy chains and jumps go, route_localnet is put back; a host where
+    iptables is not usable has none to remove."""
+    try:
+        removed = proxier.cleanup(cluster_id)
+    except NetfilterError as e:
+        log.info("kube-proxy rules: nothing removed: %s", e)
+        return
+    if removed:
+        print(f"removed {removed} iptables chain(s)", file=sys.stderr)
+
+
+def proxy_cleanup(argv: list[str]) -> int:
+    """``python -m agent proxy-cleanup (--cluster-id ID | --all)``: remove kube-proxy rules."""
+    p = argparse.ArgumentParser(prog="tinykube agent proxy-cleanup")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cluster-id")
+    which.add_argument("--all", action="store_true", help="every tinykube cluster's")
+    args = p.parse_args(argv)
+    try:
+        removed = proxier.cleanup(None if args.all else args.cluster_id)
+    except NetfilterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"removed {removed} iptables chain(s)")
     return 0
 
 
@@ -160,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         return join.main(argv[1:])
     if argv and argv[0] == "routes":
         return routes.main(argv[1:])
+    if argv and argv[0] == "proxy-cleanup":
+        return proxy_cleanup(argv[1:])
     args = parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -15,7 +15,7 @@ import logging
 import platform
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,9 +138,15 @@ def allocatable(engine: EngineInfo) -> dict[str, str]:
 
 
 def build_node_status(
-    name: str, facts: HostFacts, api_port: int, old_status: dict[str, Any], now: datetime
+    name: str,
+    facts: HostFacts,
+    api_port: int,
+    old_status: dict[str, Any],
+    now: datetime,
+    extra: Sequence[tuple[str, str, str, str]] = (),
 ) -> dict[str, Any]:
-    """Capacity, addresses, nodeInfo and the Ready/pressure conditions of this node."""
+    """Capacity, addresses, nodeInfo and the Ready/pressure conditions of this node, then the
+    ``extra`` ones (type, status, reason, message), e.g. the node's kube-proxy's."""
     engine = facts.engine
     ts = fmt_seconds(now)
     old = {str(c.get("type")): c for c in old_status.get("conditions") or []}
@@ -154,6 +160,7 @@ def build_node_status(
                    "kubelet has sufficient PID available", ts),
         _condition(old, "Ready", "True", "KubeletReady", "kubelet is posting ready status", ts),
     ]  # fmt: skip
+    conditions += [_condition(old, t, st, reason, msg, ts) for t, st, reason, msg in extra]
     version = engine.version.split("+", 1)[0].split("-", 1)[0]
     return {
         "capacity": dict(resources),
@@ -238,6 +245,8 @@ class NodeRegistrar:
         self.reported: float | None = None  # monotonic time of the last status posted
         self.looks = 0  # statuses computed by ``heartbeat``, for tests and debugging
         self.posts = 0  # status writes made
+        # More conditions to report, asked for at each status (the node's kube-proxy's).
+        self.extra_conditions: Callable[[], list[tuple[str, str, str, str]]] = list
 
     def register(self) -> dict[str, Any]:
         """Create the Node, or merge our labels into the existing one; then post its status."""
@@ -276,7 +285,9 @@ class NodeRegistrar:
             log.warning("node %s: deleted from the API, registering again", self.name)
             return self.register()
         old = node.get("status") or {}
-        status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
+        status = build_node_status(
+            self.name, self.facts, self.api_port, old, self.clock(), self.extra_conditions()
+        )
         self.looks += 1
         due = self.reported is None or self.monotonic() - self.reported >= self.report_interval
         if not due and not status_changed(old, status):
@@ -294,7 +305,9 @@ class NodeRegistrar:
                 if node is None:
                     node = self.client.get(NODES, self.name)
                 old = node.get("status") or {}
-                status = build_node_status(self.name, self.facts, self.api_port, old, self.clock())
+                status = build_node_status(
+                    self.name, self.facts, self.api_port, old, self.clock(), self.extra_conditions()
+                )
                 written = self.client.update(NODES, {**node, "status": status}, sub="status")
                 self.reported = self.monotonic()
                 self.posts += 1

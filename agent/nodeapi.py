@@ -1,8 +1,9 @@
 """The node API the API server proxies to, like the kubelet's port 10250: logs, exec, port-forward.
 
 ``GET /containerLogs/<ns>/<pod>/<container>?tailLines=&follow=&previous=&timestamps=
-&sinceSeconds=&limitBytes=`` streams the log as chunked ``text/plain``; ``GET /healthz``;
-``POST /exec/..`` and ``POST /portForward/..`` upgrade to channel frames (``agent.streams``).
+&sinceSeconds=&limitBytes=&containerID=`` streams the log as chunked ``text/plain``;
+``GET /healthz``; ``POST /exec/..``, ``POST /attach/..`` and ``POST /portForward/..`` upgrade
+to channel frames (``agent.streams``).
 Every other request must carry ``Authorization: Bearer <agent token>``. Errors are plain-text
 messages with the HTTP status, as the kubelet sends them. Built on the standard library's
 ThreadingHTTPServer. Effectful.
@@ -51,9 +52,16 @@ class _HttpError(Exception):
 
 
 def pick_container(
-    containers: list[ContainerInfo], namespace: str, pod: str, name: str, previous: bool
+    containers: list[ContainerInfo],
+    namespace: str,
+    pod: str,
+    name: str,
+    previous: bool,
+    container_id: str = "",
 ) -> ContainerInfo:
-    """The container whose log is asked for: the newest attempt, or the one before it."""
+    """The container whose log is asked for: the newest attempt; with ``previous`` the one the
+    pod's ``lastState.terminated`` names (``container_id``, sent by the API server), or without
+    it the exited one before the newest."""
     mine = [
         c
         for c in containers
@@ -71,7 +79,11 @@ def pick_container(
     mine = sorted((c for c in mine if c.pod_uid == uid), key=lambda c: c.attempt, reverse=True)
     if not previous:
         return mine[0]
-    older = [c for c in mine[1:] if c.state == "exited"]
+    if container_id:
+        wanted = container_id.removeprefix("docker://")
+        older = [c for c in mine if c.id == wanted and c.state == "exited"]
+    else:
+        older = [c for c in mine[1:] if c.state == "exited"]
     if not older:
         raise _HttpError(
             400,
@@ -183,6 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
                 stdin, tty = _flag(query, "stdin"), _flag(query, "tty")
                 streams.serve_exec(self, api.runtime, target, command, stdin=stdin, tty=tty)
                 return
+            if len(parts) == 4 and parts[0] == "attach":
+                containers = api.runtime.list_containers(api.cluster, api.node)
+                target = streams.running_container(containers, parts[1], parts[2], parts[3])
+                streams.serve_attach(self, api.runtime, target, stdin=_flag(query, "stdin"))
+                return
             if len(parts) == 3 and parts[0] == "portForward":
                 port = _int(query, "port")
                 if port is None or not 0 < port < 65536:
@@ -226,7 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
         since_seconds = _int(query, "sinceSeconds")
         limit = _int(query, "limitBytes")
         containers = api.runtime.list_containers(api.cluster, api.node)
-        target = pick_container(containers, ns, pod, name, _flag(query, "previous"))
+        target = pick_container(containers, ns, pod, name, _flag(query, "previous"),
+                                (query.get("containerID") or [""])[0])  # fmt: skip
         chunks = api.runtime.logs(
             target.id,
             tail=tail,

@@ -18,6 +18,8 @@ from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
+# Exited containers kept per container name: the state's and the lastState's (logs --previous).
+KEPT_EXITED = 2
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,9 @@ def _plan_garbage(
     apps: list[ContainerInfo],
     actions: PodActions,
 ) -> None:
-    """Remove dead containers, keeping the newest exited one per name (``logs --previous``)."""
+    """Remove dead containers, keeping the two newest exited ones per name: ``logs --previous``
+    reads the ``lastState`` one, which is the newest while the container backs off and the one
+    before it once the newest has ended for good (and is the ``state``)."""
     names = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []}
     killed = {k.info.id for k in actions.to_kill}
     by_name: dict[str, list[ContainerInfo]] = {}
@@ -317,9 +321,8 @@ def _plan_garbage(
                     actions.to_remove.append(c)
             continue
         dead = [c for c in _newest_first(records) if c.state != "running"]
-        exited = [c for c in dead if c.state == "exited"]
-        keep = exited[0].id if exited else None
-        actions.to_remove.extend(c for c in dead if c.id != keep)
+        exited = [c.id for c in dead if c.state == "exited"][:KEPT_EXITED]
+        actions.to_remove.extend(c for c in dead if c.id not in exited)
     dead_sandboxes = [s for s in sandboxes if s.state != "running"]
     keep_sandbox = None if current is not None or not dead_sandboxes else dead_sandboxes[0].id
     actions.to_remove.extend(s for s in dead_sandboxes if s.id != keep_sandbox)

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import envvars, securitycontext
 from agent import runtime as rt
+from agent.resolvconf import ResolvConf
 from agent.runtime import CreateSpec, Mount, SecurityArgs
 from common.quantity import parse_bytes, parse_cpu_millis
 
@@ -117,9 +118,15 @@ def port_bindings(pod: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
 
 
 def sandbox_spec(
-    pod: dict[str, Any], attempt: int, node: str, cluster: str, image: str = SANDBOX_IMAGE
+    pod: dict[str, Any],
+    attempt: int,
+    node: str,
+    cluster: str,
+    image: str = SANDBOX_IMAGE,
+    dns: ResolvConf | None = None,
 ) -> CreateSpec:
-    """The pause container that holds the pod's network namespace and published ports."""
+    """The pause container that holds the pod's network namespace, published ports and
+    resolv.conf (``dns``; None leaves the engine's copy of the host's)."""
     return CreateSpec(
         name=sandbox_name(pod, attempt),
         image=image,
@@ -130,7 +137,21 @@ def sandbox_spec(
         port_bindings=port_bindings(pod),
         stop_signal="SIGKILL",
         security=securitycontext.sandbox_args(pod),
+        **_dns_fields(dns),
     )
+
+
+def _dns_fields(dns: ResolvConf | None) -> dict[str, Any]:
+    """Docker writes the sandbox's resolv.conf from these and the app containers, joining its
+    network namespace, share that file. An empty search list would let Docker copy the host's:
+    ``.`` means none."""
+    if dns is None:
+        return {}
+    return {
+        "dns_servers": dns.nameservers,
+        "dns_search": dns.searches or (".",),
+        "dns_options": dns.options,
+    }
 
 
 def _hostname(pod: dict[str, Any]) -> str:
@@ -189,6 +210,7 @@ def app_spec(
         nano_cpus=nano,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdin")) and bool(container.get("stdinOnce")),
         security=securitycontext.container_args(pod, container) if security is None else security,
         mounts=mounts,
     )
@@ -200,7 +222,9 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
         "image": spec.image,
         "name": spec.name,
         "labels": dict(spec.labels),
-        "detach": True,
+        # docker-py sets StdinOnce only for a container that is not detached; create never
+        # starts it, so "not detached" changes nothing else.
+        "detach": not spec.stdin_once,
         "tty": spec.tty,
         "stdin_open": spec.stdin_open,
     }
@@ -225,6 +249,8 @@ def docker_create_kwargs(spec: CreateSpec) -> dict[str, Any]:
             {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
             for m in spec.mounts
         ]
+    dns = {"dns": spec.dns_servers, "dns_search": spec.dns_search, "dns_opt": spec.dns_options}
+    kwargs |= {k: list(v) for k, v in dns.items() if v}
     if spec.port_bindings:
         kwargs["ports"] = {
             port: [(ip, hp) if ip else hp for ip, hp in binds]

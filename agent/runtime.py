@@ -123,9 +123,15 @@ class CreateSpec:
     port_bindings: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     tty: bool = False
     stdin_open: bool = False
+    # Close the container's stdin when the first attached client closes its own (stdinOnce).
+    stdin_once: bool = False
     stop_signal: str | None = None
     security: SecurityArgs = field(default_factory=SecurityArgs)
     mounts: tuple[Mount, ...] = ()
+    # The sandbox's resolv.conf (the pod's containers share it); empty: the engine's default.
+    dns_servers: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,6 +293,11 @@ class Runtime(Protocol):
     ) -> ExecSession:
         """Start ``command`` in a running container; ``timeout`` bounds each read; ``size``
         (width, height) is the TTY's size from the start."""
+        ...
+
+    def attach_open(self, container_id: str, *, stdin: bool = False) -> ExecSession:
+        """Attach to the streams of a running container's main process (its TTY if it has
+        one: ``tty`` of the session says so); its ``exit_code`` is the container's."""
         ...
 
     def events(self, stop: threading.Event) -> Iterator[RuntimeEvent]:

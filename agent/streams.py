@@ -104,12 +104,7 @@ def serve_exec(
     if not command:
         raise Refused(400, "you must specify at least one command for the container")
     conn = upgrade(handler)
-    pending: tuple[int, bytes] | None = None
-    size = None
-    if tty and conn.wait_readable(FIRST_RESIZE_WAIT):
-        pending = conn.recv()
-        if pending is not None and pending[0] == channels.RESIZE:
-            size, pending = channels.parse_resize(pending[1]), None
+    size, pending = _first_resize(conn, tty)
     try:
         session = runtime.exec_open(target.id, command, stdin=stdin, tty=tty, size=size)
     except ContainerRuntimeError as e:
@@ -121,13 +116,46 @@ def serve_exec(
     run_exec(conn, session, command, pending)
 
 
+def _first_resize(
+    conn: ChannelSocket, tty: bool
+) -> tuple[tuple[int, int] | None, tuple[int, bytes] | None]:
+    """The terminal size the client sends first (or None), and a first frame that was not it."""
+    if not tty or not conn.wait_readable(FIRST_RESIZE_WAIT):
+        return None, None
+    pending = conn.recv()
+    if pending is not None and pending[0] == channels.RESIZE:
+        return channels.parse_resize(pending[1]), None
+    return None, pending
+
+
+def serve_attach(
+    handler: BaseHTTPRequestHandler, runtime: Runtime, target: ContainerInfo, *, stdin: bool
+) -> None:
+    """Upgrade, then attach to the container's main process: its output from now on, the
+    client's stdin (if the container keeps one open) and terminal sizes; the kubelet ends an
+    attach with a Success Status, whatever the container does."""
+    conn = upgrade(handler)
+    try:
+        session = runtime.attach_open(target.id, stdin=stdin)
+    except ContainerRuntimeError as e:
+        conn.send(channels.ERROR, json.dumps(channels.exec_status([], None, str(e))).encode())
+        conn.close()
+        return
+    size, pending = _first_resize(conn, session.tty)
+    if size is not None:
+        session.resize(*size)
+    log.info("attach: %s/%s/%s", target.pod_namespace, target.pod_name, target.container_name)
+    run_exec(conn, session, None, pending)
+
+
 def run_exec(
     conn: ChannelSocket,
     session: ExecSession,
-    command: list[str],
+    command: list[str] | None,
     pending: tuple[int, bytes] | None = None,
 ) -> None:
-    """Pump one exec session until its output ends, then send its Status and close."""
+    """Pump one exec session until its output ends, then send its Status and close (an attach,
+    ``command`` None, ends with Success)."""
     gone = threading.Event()
     pump = threading.Thread(
         target=_exec_input, args=(conn, session, gone, pending), name="exec-stdin", daemon=True
@@ -137,19 +165,27 @@ def run_exec(
         while (item := session.read()) is not None:
             if not conn.send(*item):
                 break
-        try:
-            code = session.exit_code(GONE_EXIT_WAIT if gone.is_set() else 5.0)
-        except ContainerRuntimeError as e:
-            log.info("exec: no exit code: %s", e)
-            code = None
-        error = "" if code is not None else "the command's exit code could not be read"
-        status = channels.exec_status(command, code, error)
+        status = (
+            channels.exec_status([], 0)
+            if command is None
+            else _exit_status(session, command, gone.is_set())
+        )
         conn.send(channels.ERROR, json.dumps(status).encode())
     except OSError as e:
         log.info("exec: session ended: %s", e)
     finally:
         session.close()
         conn.close()
+
+
+def _exit_status(session: ExecSession, command: list[str], gone: bool) -> dict[str, object]:
+    try:
+        code = session.exit_code(GONE_EXIT_WAIT if gone else 5.0)
+    except ContainerRuntimeError as e:
+        log.info("exec: no exit code: %s", e)
+        code = None
+    error = "" if code is not None else "the command's exit code could not be read"
+    return channels.exec_status(command, code, error)
 
 
 def _exec_input(

@@ -26,6 +26,7 @@ from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.podconfig import PodConfig
 from agent.probes import Prober
+from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
 from agent.status import StatusExtra, compute_pod_status, prune, qos_class
 from common import errors
@@ -76,6 +77,7 @@ class PodSyncer:
         seccomp_root: str = seccomp.DEFAULT_ROOT,
         sysctl_allowlist: sysctls.Allowlist | None = None,
         config: PodConfig | None = None,
+        dns: Callable[[dict[str, Any]], PodDns] | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -92,6 +94,7 @@ class PodSyncer:
         self.seccomp_root = seccomp_root
         self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
         self.config = config or PodConfig(None, None, host_ip=host_ip)
+        self.dns = dns or (lambda pod: PodDns(None))  # the pod's resolv.conf (agent.clusterdns)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
         self._finished: OrderedDict[str, None] = OrderedDict()
 
@@ -266,7 +269,10 @@ class PodSyncer:
     def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> str | None:
         try:
             image = self.runtime.ensure_sandbox_image()
-            spec = podspec.sandbox_spec(pod, attempt, self.node, self.cluster, image)
+            dns = self.dns(pod)
+            for reason, message in dns.warnings:
+                self.recorder.record(pod, reason, message, WARNING)
+            spec = podspec.sandbox_spec(pod, attempt, self.node, self.cluster, image, dns.config)
             sandbox_id = self.runtime.create_container(spec)
             self.runtime.start(sandbox_id)
         except rt.ContainerRuntimeError as e:

@@ -57,6 +57,9 @@ class ApiError(Exception):
 
     default_code: ClassVar[int] = 500
     default_reason: ClassVar[str] = "InternalError"
+    # kube-apiserver's constructors of these reasons always set ``details`` (clients such as
+    # kubectl debug read ``details.name`` of a NotFound without checking it is there).
+    always_details: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if type(self) is not ApiError:
@@ -73,7 +76,8 @@ class ApiError(Exception):
         return self.code in (409, 429, 500, 503, 504) and self.reason != "AlreadyExists"
 
     def to_status(self) -> dict[str, Any]:
-        details = dict(self.details)
+        # Every field of StatusDetails is omitempty: an empty group is not sent.
+        details = {k: v for k, v in self.details.items() if v not in ("", None)}
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
         status: dict[str, Any] = {
@@ -85,7 +89,7 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if details:
+        if details or self.always_details:
             status["details"] = details
         return status
 
@@ -100,14 +104,17 @@ class UnauthorizedError(ApiError):
 
 class ForbiddenError(ApiError):
     default_code, default_reason = 403, "Forbidden"
+    always_details = True
 
 
 class NotFoundError(ApiError):
     default_code, default_reason = 404, "NotFound"
+    always_details = True
 
 
 class MethodNotAllowedError(ApiError):
     default_code, default_reason = 405, "MethodNotAllowed"
+    always_details = True
 
 
 class NotAcceptableError(ApiError):
@@ -116,10 +123,12 @@ class NotAcceptableError(ApiError):
 
 class AlreadyExistsError(ApiError):
     default_code, default_reason = 409, "AlreadyExists"
+    always_details = True
 
 
 class ConflictError(ApiError):
     default_code, default_reason = 409, "Conflict"
+    always_details = True
 
 
 @dataclass
@@ -144,14 +153,17 @@ class UnsupportedMediaTypeError(ApiError):
 
 class InvalidError(ApiError):
     default_code, default_reason = 422, "Invalid"
+    always_details = True
 
 
 class TooManyRequestsError(ApiError):
     default_code, default_reason = 429, "TooManyRequests"
+    always_details = True
 
 
 class InternalError(ApiError):
     default_code, default_reason = 500, "InternalError"
+    always_details = True
 
 
 class ServiceUnavailableError(ApiError):
@@ -168,6 +180,7 @@ class StoreCredentialsError(ServiceUnavailableError):
 
 class ServerTimeoutError(ApiError):
     default_code, default_reason = 504, "Timeout"
+    always_details = True
 
 
 _BY_REASON: dict[str, type[ApiError]] = {

@@ -21,6 +21,7 @@ DUPLICATE = "FieldValueDuplicate"
 FORBIDDEN = "FieldValueForbidden"
 TOO_LONG = "FieldValueTooLong"
 NOT_FOUND = "FieldValueNotFound"
+TOO_MANY = "FieldValueTooMany"
 
 
 def format_value(value: Any) -> str:
@@ -65,6 +66,13 @@ def forbidden(path: str, detail: str) -> Cause:
 
 def too_long(path: str, max_bytes: int) -> Cause:
     return Cause(path, TOO_LONG, _body("Too long", None, f"must have at most {max_bytes} bytes"))
+
+
+def too_many(path: str, actual: int, maximum: int) -> Cause:
+    items = "item" if maximum == 1 else "items"
+    return Cause(
+        path, TOO_MANY, _body("Too many", str(actual), f"must have at most {maximum} {items}")
+    )
 
 
 def not_found(path: str, value: Any) -> Cause:

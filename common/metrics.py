@@ -118,6 +118,24 @@ POD_START_DURATION = Histogram(
     registry=REGISTRY,
 )
 
+# kube-proxy (pkg/proxy/metrics).
+SYNC_PROXY_RULES_DURATION = Histogram(
+    "kubeproxy_sync_proxy_rules_duration_seconds",
+    "SyncProxyRules latency in seconds",
+    buckets=tuple(0.001 * 2**i for i in range(15)),
+    registry=REGISTRY,
+)
+SYNC_PROXY_RULES_LAST = Gauge(
+    "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+    "The last time proxy rules were successfully synced",
+    registry=REGISTRY,
+)
+IPTABLES_RESTORE_FAILURES = Counter(
+    "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+    "Cumulative proxy iptables restore failures",
+    registry=REGISTRY,
+)
+
 
 def exposition() -> bytes:
     """The text format of every metric of this process (of all workers in multiprocess mode)."""
@@ -175,3 +193,22 @@ def process_exited(pid: int) -> None:
     """A worker process ended: its live gauges no longer count (multiprocess mode only)."""
     if os.environ.get(MULTIPROC_ENV):
         _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+# CoreDNS's (plugin/metrics/vars), for the agent's node-local cluster DNS server.
+DNS_BUCKETS = tuple(
+    0.00025 * 2**i for i in range(16)
+)  # CoreDNS: ExponentialBuckets(0.00025, 2, 16)
+DNS_REQUESTS = Counter(
+    "coredns_dns_requests_total", "Counter of DNS requests made per zone, protocol and family.",
+    ("server", "zone", "proto", "type"), registry=REGISTRY,
+)  # fmt: skip
+DNS_RESPONSES = Counter(
+    "coredns_dns_responses_total", "Counter of response status codes.",
+    ("server", "zone", "rcode"), registry=REGISTRY,
+)  # fmt: skip
+DNS_REQUEST_DURATION = Histogram(
+    "coredns_dns_request_duration_seconds",
+    "Histogram of the time (in seconds) each request took per zone.",
+    ("server", "zone", "type"), buckets=DNS_BUCKETS, registry=REGISTRY,
+)  # fmt: skip

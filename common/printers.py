@@ -13,6 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from common.columns import Column, TablePrinter, column_definitions, headers, row
+from common.endpointprinting import (
+    ADDRESS_TYPE_DOC,
+    ENDPOINTS_DOC,
+    PORTS_DOC,
+    SUBSETS_DOC,
+    endpoints_cells,
+    endpointslice_cells,
+)
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.serviceprinting import service_cells
@@ -413,6 +421,15 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Type", description=_SECRET_TYPE_DOC),
          Column("Data", description=_SECRET_DATA_DOC, integer=True), _AGE),
         _secret_cells,
+    ),
+    "endpoints": TablePrinter(
+        (_NAME, Column("Endpoints", description=SUBSETS_DOC), _AGE), endpoints_cells
+    ),
+    "endpointslices": TablePrinter(
+        (_NAME, Column("AddressType", description=ADDRESS_TYPE_DOC),
+         Column("Ports", description=PORTS_DOC), Column("Endpoints", description=ENDPOINTS_DOC),
+         _AGE),
+        endpointslice_cells,
     ),
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells

@@ -20,6 +20,8 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    # A Warning every request for this resource gets (kube-apiserver's deprecation notice).
+    deprecation: str = ""
 
     @property
     def api_version(self) -> str:
@@ -64,7 +66,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         True,
         ("po",),
         ("all",),
-        ("status", "binding", "log", "exec", "portforward"),
+        ("status", "binding", "log", "exec", "attach", "portforward", "eviction"),
     ),
     ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), (), ("status",)),
     ResourceType(
@@ -107,6 +109,19 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("rs",),
         ("all",),
         ("status", "scale"),
+    ),
+    ResourceType(
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        "",
+        "v1",
+        True,
+        ("ep",),
+        deprecation="v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+    ),
+    ResourceType(
+        "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
 )
 

@@ -14,6 +14,13 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+# EndpointSlices (k8s.io/api/discovery/v1/well_known_labels.go) and Endpoints.
+SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
+ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
 
 # Annotations.
 REVISION = "deployment.kubernetes.io/revision"
@@ -21,6 +28,7 @@ REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+ENDPOINTS_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 
 # Taints the node lifecycle controller and the scheduler own (well_known_taints.go).
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
@@ -63,3 +71,7 @@ SSH_AUTH_PRIVATE_KEY = "ssh-privatekey"
 SERVICE_ACCOUNT_TOKEN_KEY = "token"
 # The annotation naming a service-account-token Secret's ServiceAccount (required).
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+
+# A node condition of tinykube's own: True when the node's kube-proxy cannot program iptables
+# (not root, no NET_ADMIN), so Services do not work from this node while the rest does.
+SERVICE_PROXY_UNAVAILABLE = "ServiceProxyUnavailable"

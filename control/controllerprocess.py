@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     informers = SharedInformers(registry)
     loops = default_loops(registry, nodelifecycle.config_from(args),
-                          args.terminated_pod_gc_threshold, informers=informers)  # fmt: skip
+                          args.terminated_pod_gc_threshold, informers=informers,
+                          max_endpoints_per_slice=args.max_endpoints_per_slice)  # fmt: skip
     loops += serverdata.loops(args, registry, informers)
     manager = Manager(registry, identity=os.environ.get(IDENTITY_ENV), loops=loops,
                       informers=informers)  # fmt: skip

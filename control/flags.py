@@ -5,6 +5,7 @@ them). Parsing and the settings derived from the flags are pure but for the CPU 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from control import metricsserver, redisauth, serverdata
 from control.apiserver.inflight import Limits
-from control.controllers import nodelifecycle, podgc
+from control.controllers import endpointslice, nodelifecycle, podgc
 from control.registry import allocation
 from control.validation import podsecurity
 
@@ -33,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--advertise-address", metavar="IP", type=_ip,
+                   help="the address the kubernetes Service's endpoints name (default: the bind "
+                   "address; the host's own address when that is loopback or 0.0.0.0)")  # fmt: skip
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--workers", type=_positive, metavar="N",
                    help="API server worker processes (default: one per CPU this process may "
@@ -53,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "token file; empty for none (default: %(default)s)")  # fmt: skip
     nodelifecycle.add_flags(p)
     podgc.add_flags(p)
+    endpointslice.add_flags(p)
     for which in ("not-ready", "unreachable"):
         p.add_argument(
             f"--default-{which}-toleration-seconds", type=int, metavar="N",
@@ -177,6 +182,13 @@ def _pod_security(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def _positive(text: str) -> int:

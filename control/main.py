@@ -26,6 +26,7 @@ from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
 from control.controllerprocess import Supervisor
 from control.flags import default_tolerations, limits_from, parse_args
+from control.registry.apiendpoints import advertise_address, ensure_api_endpoints
 from control.registry.defaultservices import ensure_default_services
 from control.registry.registry import Registry
 
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
     ensure_default_services(registry, args.port)
+    advertised = advertise_address(args.advertise_address, args.bind_address)
+    ensure_api_endpoints(registry, advertised, args.port)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)

@@ -18,8 +18,12 @@ from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
+from control.controllers.endpoints import EndpointsController
+from control.controllers.endpointslice import EndpointSliceController
+from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
+from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
@@ -56,6 +60,7 @@ def default_loops(
     terminated_pod_gc_threshold: int = podgc.TERMINATED_THRESHOLD,
     *,
     informers: SharedInformers | None = None,
+    max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
 ) -> list[Loop]:
     """Every control loop of the control plane, in start order; those built on informers take
     them from ``informers``."""
@@ -70,6 +75,10 @@ def default_loops(
         EventCollector(registry, informers),
         PodGarbageCollector(registry, informers, threshold=terminated_pod_gc_threshold),
         ServiceLBController(registry, informers),  # services, nodes
+        # services, pods, endpointslices, nodes
+        EndpointSliceController(registry, informers, max_endpoints=max_endpoints_per_slice),
+        EndpointsController(registry, informers),  # services, pods, endpoints
+        MirroringController(registry, informers),  # services, endpoints, endpointslices
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
     ]
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Remove what scripts/install.sh installed: the tinykube units (stopped and disabled), their
-# settings in /etc/default, /opt/tinykube, the commands in /usr/local/bin and /etc/tinykube.
+# settings in /etc/default, /opt/tinykube, the commands in /usr/local/bin and /etc/tinykube, and
+# the Service rules the agent wrote into iptables.
 # The data in /var/lib/tinykube (CA, join token, Redis, node credentials) and the pods' containers
 # are removed too unless --keep-data is given. Debian packages (docker.io, redis-server) stay.
 # Usage: tinykube-uninstall.sh [--keep-data]
@@ -17,7 +18,7 @@ log() {
 case "${1:-}" in
 --keep-data) KEEP_DATA=1 ;;
 "") ;;
--h | --help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 *) log "unknown argument: $1"; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { log "run it as root (sudo $0)"; exit 1; }
@@ -38,6 +39,11 @@ if [ -z "$KEEP_DATA" ] && command -v docker >/dev/null 2>&1 && timeout 20 docker
 		# shellcheck disable=SC2086 # one id per word
 		docker rm -f $ids >/dev/null || true
 	fi
+fi
+
+# The agent's kube-proxy rules (every tinykube cluster's chains) and route_localnet as it was.
+if [ -x /opt/tinykube/venv/bin/python ]; then
+	/opt/tinykube/venv/bin/python -m agent proxy-cleanup --all >/dev/null 2>&1 || true
 fi
 
 for unit in "${UNITS[@]}"; do

@@ -35,7 +35,7 @@ from control.validation.podsecurity import DEFAULT_POLICY, Policy
 log = logging.getLogger(__name__)
 
 # Paths anyone may read, as Kubernetes' system:public-info-viewer role allows.
-PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version", "/version/")
 
 
 @dataclass

@@ -256,6 +256,10 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         return reading or a.verb in ("create", "update", "patch")
     if a.resource == "namespaces":
         return a.verb == "get"
+    if (a.resource, a.group) in (("services", ""), ("endpointslices", "discovery.k8s.io")):
+        # The agent's kube-proxy reads them cluster-wide (Kubernetes' system:node-proxier role),
+        # and its pods' containers get the Services' variables.
+        return reading
     if a.resource == "leases" and a.group == "coordination.k8s.io":
         return (
             a.namespace == LEASE_NAMESPACE
@@ -265,8 +269,6 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
         )
     if a.resource == "events":
         return a.verb in ("create", "update", "patch")
-    if a.resource == "services" and not a.group:
-        return reading  # the Service variables of every container (the Node authorizer's rule)
     if a.resource != "pods":
         return False
     if a.verb in ("list", "watch"):

@@ -20,12 +20,14 @@ blueprint = Blueprint("discovery", __name__)
 KUBERNETES_VERSION = ("1", "35", "v1.35.0-tinykube")
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
+                     "attach": "PodAttachOptions",
                      "binding": "Binding", "status": None, "scale": "Scale",
-                     "token": "TokenRequest"}  # fmt: skip
+                     "eviction": "Eviction", "token": "TokenRequest"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
+                     "attach": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"],
-                     "token": ["create"]}  # fmt: skip
+                     "eviction": ["create"], "token": ["create"]}  # fmt: skip
 # Resources served by routes of their own, not stored: (type, verbs).
 UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
     *((r, ["create"]) for r in REVIEWS),
@@ -33,7 +35,8 @@ UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
     *((m, ["get", "list"]) for m in METRICS),
 )
 # Subresources served in another group version than their parent (group, version).
-SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1"), "token": ("authentication.k8s.io", "v1")}
+SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1"),
+                      "token": ("authentication.k8s.io", "v1")}  # fmt: skip
 
 
 def group_versions() -> dict[str, list[ResourceType]]:
@@ -88,6 +91,7 @@ def _group_version(sub: str) -> dict[str, str]:
 
 
 @blueprint.get("/version")
+@blueprint.get("/version/", endpoint="version_slash")  # the Python client's VersionApi asks so
 def version() -> ResponseReturnValue:
     major, minor, git = KUBERNETES_VERSION
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())

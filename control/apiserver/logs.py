@@ -48,6 +48,21 @@ def container_of(pod: dict[str, Any], requested: str | None) -> str:
     )
 
 
+def previous_container(pod: dict[str, Any], container: str) -> str:
+    """The container ``logs --previous`` reads: the kubelet serves the one its status reports in
+    ``lastState.terminated``, whatever else the runtime still holds."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    for s in statuses:
+        if s.get("name") == container:
+            terminated = (s.get("lastState") or {}).get("terminated") or {}
+            if terminated.get("containerID"):
+                return str(terminated["containerID"])
+    name = pod["metadata"]["name"]
+    raise errors.BadRequestError(
+        f'previous terminated container "{container}" in pod "{name}" not found'
+    )
+
+
 def proxy(namespace: str, name: str, auth: TokenAuthenticator) -> Response:
     reg = current_app.extensions["tinykube"]["registry"]
     pod = reg.get(must("pods"), namespace, name)
@@ -61,6 +76,8 @@ def proxy(namespace: str, name: str, auth: TokenAuthenticator) -> Response:
     token = auth.token_of(NODE_PREFIX + node_name)
     url = f"{node_endpoint(node)}/containerLogs/{namespace}/{name}/{container}"
     params = {k: request.args[k] for k in LOG_PARAMS if k in request.args}
+    if request.args.get("previous", "").lower() in ("true", "1"):
+        params["containerID"] = previous_container(pod, container)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         upstream = requests.get(url, params=params, headers=headers, stream=True, timeout=(5, None))

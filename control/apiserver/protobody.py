@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from common import errors
-from control.apiserver.protoschema import MESSAGES, ROOTS
+from control.apiserver.protoschema import ANY_VERSION_ROOTS, MESSAGES, ROOTS
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -190,7 +190,7 @@ def decode(body: bytes) -> dict[str, Any]:
     type_meta = envelope.get(1, b"")
     meta = {n: v for n, _, v in fields(type_meta)} if isinstance(type_meta, bytes) else {}
     api_version, kind = _text(meta.get(1)), _text(meta.get(2))
-    root = ROOTS.get((api_version, kind))
+    root = ROOTS.get((api_version, kind)) or ANY_VERSION_ROOTS.get(kind)
     if root is None:
         raise _fail(f"protobuf bodies of {kind or 'this kind'} ({api_version}) are not supported")
     raw = envelope.get(2, b"")

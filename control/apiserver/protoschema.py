@@ -27,7 +27,10 @@ ROOTS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
     ("v1", "ConfigMap"): "ConfigMap",
     ("v1", "Secret"): "Secret",
+    ("policy/v1", "Eviction"): "Eviction",
 }
+# DeleteOptions is registered in every group version (kubectl drain's DELETE sends one).
+ANY_VERSION_ROOTS = {"DeleteOptions": "DeleteOptions"}
 
 MESSAGES: dict[str, str] = {
     "ObjectMeta": (
@@ -141,6 +144,13 @@ MESSAGES: dict[str, str] = {
     "ConfigMap": "1:metadata:ObjectMeta 2:data:map 3:binaryData:bmap 4:immutable?:b",
     "Secret": "1:metadata:ObjectMeta 2:data:bmap 3:type:s 4:stringData:map 5:immutable?:b",
     "Lease": "1:metadata:ObjectMeta 2:spec:LeaseSpec",
+    "DeleteOptions": (
+        "1:gracePeriodSeconds?:i 2:preconditions:Preconditions 3:orphanDependents?:b "
+        "4:propagationPolicy?:s 5:dryRun:*s "
+        "6:ignoreStoreReadErrorWithClusterBreakingPotential?:b"
+    ),
+    "Preconditions": "1:uid?:s 2:resourceVersion?:s",
+    "Eviction": "1:metadata:ObjectMeta 2:deleteOptions:DeleteOptions",
     "LeaseSpec": (
         "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "
         "4:renewTime:time 5:leaseTransitions?:i 6:strategy?:s 7:preferredHolder?:s"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from common import errors, podrefs
@@ -19,7 +19,7 @@ from control.apiserver import clientconn, logs, output, protobody, query
 from control.apiserver.auth import NODE_RELATED, Attributes, authorize
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
-from control.registry import freshness, noderestriction, reads, recorder
+from control.registry import eviction, freshness, noderestriction, reads, recorder
 from control.registry import strategies as st
 from control.registry.dryrun import ALL as DRY_RUN_ALL
 from control.registry.registry import Registry
@@ -108,10 +108,12 @@ def dispatch(t: Target) -> ResponseReturnValue:
         from control.apiserver import tokens  # imports this module: served from there
 
         return tokens.token_request(t.namespace, t.name)
-    if t.sub in ("exec", "portforward"):
+    if t.sub in ("exec", "attach", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
     with recorder.recording(), noderestriction.requested_by(g.user.node):
+        if t.rt.deprecation:
+            recorder.add(t.rt.deprecation)
         if not t.name:
             return collection(t, watching, out)
         return item(t, out)
@@ -167,8 +169,10 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
 def item(t: Target, out: output.Output) -> ResponseReturnValue:
     reg = registry()
     method = request.method
-    if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub != "binding":
+    if t.sub and t.sub not in WRITABLE_SUBRESOURCES and t.sub not in ("binding", "eviction"):
         raise errors.NotFoundError("the server could not find the requested resource")
+    if t.sub == "eviction":
+        return _evict(reg, t)
     if t.sub == "binding":
         if method != "POST":
             raise errors.MethodNotAllowedError("bindings can only be created")
@@ -192,6 +196,16 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     raise errors.MethodNotAllowedError(
         f"the server does not allow this method on the requested resource ({method})"
     )
+
+
+def _evict(reg: Registry, t: Target) -> ResponseReturnValue:
+    if request.method != "POST":
+        raise errors.MethodNotAllowedError(
+            f"the server does not allow this method on the requested resource ({request.method})"
+        )
+    if _dry_run():
+        raise errors.BadRequestError("dryRun is not supported by this server yet")
+    return jsonify(eviction.evict(reg, t.namespace, t.name, body())), 201
 
 
 def _patch(reg: Registry, t: Target) -> dict[str, Any]:

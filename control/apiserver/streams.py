@@ -1,23 +1,22 @@
-"""``pods/NAME/exec`` and ``pods/NAME/portforward``: WebSocket streams relayed to the pod's agent.
+"""``pods/NAME/exec|attach|portforward``: WebSocket streams relayed to the pod's agent.
 
 The client speaks Kubernetes' channel protocol (``v5``/``v4.channel.k8s.io``, ``common.channels``).
 Before answering 101 the API server checks the request, then dials the agent's node API with the
 node's token and asks it to upgrade too (``Upgrade: tinykube-channels``), so every refusal
 (unknown container, agent down) reaches the client as a ``Status`` with its HTTP code. Then
-frames are copied both ways until either side ends. Port-forward carries one port per
-connection (``?ports=P``), as kubelet's WebSocket port-forward did. Admins only: a node token
-may not exec. Effectful.
+frames are copied both ways until either side ends. Port-forward carries two channels per
+port (``?ports=P,Q``, ``portmux``), as kubelet's WebSocket port-forward did; kubectl's SPDY
+port-forward (plain or tunnelled in a WebSocket) is ``spdyupgrade``'s. Admins only: a node
+token may not exec. Effectful.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 from simple_websocket import ConnectionClosed, Server
@@ -25,9 +24,11 @@ from simple_websocket import ConnectionClosed, Server
 from common import channels, errors
 from common.channelsock import ChannelSocket
 from common.resources import must
-from control.apiserver import query
-from control.apiserver.auth import NODE_PREFIX, Attributes, TokenAuthenticator, authorize
-from control.apiserver.logs import container_of, node_endpoint
+from control.apiserver import query, spdyexec, spdyupgrade
+from control.apiserver.agentdial import dial_agent
+from control.apiserver.auth import Attributes, authorize
+from control.apiserver.logs import container_of
+from control.apiserver.portmux import PortMux
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,8 @@ blueprint = Blueprint("streams", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 POD_PATH = "/api/v1/namespaces/<namespace>/pods/<name>"
-# Dialing the agent: a node that does not answer in this time is reported unavailable.
-AGENT_CONNECT_TIMEOUT = 5.0
-# The agent answers an upgrade at once; a longer silence means it is stuck.
-AGENT_ANSWER_TIMEOUT = 30.0
 # How often the client-reading thread looks up from a quiet connection to see if it should end.
 POLL_SECONDS = 1.0
-MAX_ERROR_BODY = 64 * 1024
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -90,96 +86,80 @@ def exec_(namespace: str, name: str) -> Response:
         raise errors.BadRequestError(
             f"cannot exec into a container in a completed pod; current phase is {phase}"
         )
-    _require_upgrade()
     params: dict[str, Any] = {"command": command}
     for flag in ("stdin", "tty"):
         if _flag(flag):
             params[flag] = "true"
-    agent = dial_agent(pod, f"/exec/{namespace}/{name}/{container}", params)
-    return serve(agent, [])
+    return _remote_command(pod, f"/exec/{namespace}/{name}/{container}", params)
+
+
+@_routes(f"{POD_PATH}/attach")
+def attach(namespace: str, name: str) -> Response:
+    """The container's main process: its output from now on, stdin if asked (and kept open by
+    the container), terminal resizes; ends with a Success Status as the kubelet's attach."""
+    pod = _pod(namespace, name, "attach")
+    container = container_of(pod, request.args.get("container"))
+    params = {"stdin": "true"} if _flag("stdin") else {}
+    return _remote_command(pod, f"/attach/{namespace}/{name}/{container}", params)
+
+
+def _remote_command(pod: dict[str, Any], path: str, params: dict[str, Any]) -> Response:
+    """Dial the agent, then upgrade the client: to SPDY if it asks, else to a WebSocket."""
+    if not spdyupgrade.wants_spdy():
+        _require_upgrade()
+        return serve(dial_agent(pod, path, params), [])
+    stdin, stdout, stderr, tty = (_flag(f) for f in ("stdin", "stdout", "stderr", "tty"))
+    if not (stdin or stdout or stderr):
+        raise errors.BadRequestError("you must specify at least 1 of stdin, stdout, stderr")
+    protocol = spdyupgrade.negotiate(spdyexec.PROTOCOLS)
+    expected = spdyexec.expected_streams(stdin, stdout, stderr, tty)
+    agent = dial_agent(pod, path, params)
+    try:
+        return spdyupgrade.serve_spdy(
+            protocol, lambda t: spdyexec.Session(t, agent, expected), _Hijacked
+        )
+    finally:
+        agent.close()
 
 
 @_routes(f"{POD_PATH}/portforward")
 def portforward(namespace: str, name: str) -> Response:
     pod = _pod(namespace, name, "portforward")
+    if spdyupgrade.wants_spdy() or spdyupgrade.wants_tunnel():
+        return spdyupgrade.serve_port_forward(pod, _Hijacked)
     ports = [p for value in request.args.getlist("ports") for p in value.split(",") if p]
-    if len(ports) != 1:
-        raise errors.BadRequestError("exactly one port is forwarded per connection (?ports=P)")
+    if not ports:
+        raise errors.BadRequestError("at least one port is required (?ports=P)")
+    numbers = [_port(p) for p in ports]
+    _require_upgrade()
+    agents: list[ChannelSocket] = []
     try:
-        port = int(ports[0])
+        for port in numbers:
+            agents.append(dial_agent(pod, f"/portForward/{namespace}/{name}", {"port": port}))
+    except errors.ApiError:
+        for agent in agents:
+            agent.close()
+        raise
+    prefix = []
+    for i, port in enumerate(numbers):
+        prefix += [(2 * i, channels.port_prefix(port)), (2 * i + 1, channels.port_prefix(port))]
+    return serve(agents[0] if len(agents) == 1 else PortMux(agents), prefix)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
     except ValueError:
         port = 0
     if not 0 < port < 65536:
-        raise errors.BadRequestError(f"invalid port: {ports[0]!r}")
-    _require_upgrade()
-    agent = dial_agent(pod, f"/portForward/{namespace}/{name}", {"port": port})
-    prefix = [(channels.DATA, channels.port_prefix(port))]
-    prefix.append((channels.PORT_ERROR, channels.port_prefix(port)))
-    return serve(agent, prefix)
-
-
-# -- the agent side ---------------------------------------------------------------------------
-
-
-def dial_agent(pod: dict[str, Any], path: str, params: dict[str, Any]) -> ChannelSocket:
-    """Open an upgraded connection to the node API of the pod's node."""
-    name = pod["metadata"]["name"]
-    node_name = (pod.get("spec") or {}).get("nodeName")
-    if not node_name:
-        raise errors.BadRequestError(f'pod "{name}" is not scheduled to a node yet')
-    reg = current_app.extensions["tinykube"]["registry"]
-    auth: TokenAuthenticator = current_app.extensions["tinykube"]["auth"]
-    url = urlsplit(node_endpoint(reg.get(must("nodes"), "", node_name)))
-    host, port = url.hostname or "", url.port or 80
-    token = auth.token_of(NODE_PREFIX + node_name) or ""
-    try:
-        sock = socket.create_connection((host, port), timeout=AGENT_CONNECT_TIMEOUT)
-    except OSError as e:
-        raise errors.ServiceUnavailableError(
-            f'unable to reach the agent of node "{node_name}": {e}'
-        ) from e
-    try:
-        sock.settimeout(AGENT_ANSWER_TIMEOUT)
-        request_line = f"POST {path}?{urlencode(params, doseq=True)} HTTP/1.1\r\n"
-        headers = (
-            f"Host: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
-            f"Connection: Upgrade\r\nUpgrade: {channels.UPGRADE}\r\nContent-Length: 0\r\n\r\n"
-        )
-        sock.sendall((request_line + headers).encode())
-        reader = sock.makefile("rb")
-        code, length = _read_head(reader)
-        if code != 101:
-            body = reader.read(min(length, MAX_ERROR_BODY)) if length else b""
-            raise errors.from_status({"code": code, "message": body.decode(errors="replace")})
-        sock.settimeout(None)
-        return ChannelSocket(sock, reader)
-    except OSError as e:
-        sock.close()
-        raise errors.ServiceUnavailableError(
-            f'the agent of node "{node_name}" did not answer: {e}'
-        ) from e
-    except errors.ApiError:
-        sock.close()
-        raise
-
-
-def _read_head(reader: Any) -> tuple[int, int]:
-    """The status code and Content-Length of an HTTP/1.1 answer."""
-    status = reader.readline(1024).decode("latin-1").split()
-    if len(status) < 2 or not status[1].isdigit():
-        raise OSError(f"not an HTTP answer: {' '.join(status)!r}")
-    length = 0
-    while line := reader.readline(8192).decode("latin-1").strip():
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "content-length" and value.strip().isdigit():
-            length = int(value.strip())
-    return int(status[1]), length
+        raise errors.BadRequestError(f"invalid port: {text!r}")
+    return port
 
 
 # -- the client side --------------------------------------------------------------------------
 
 
-def serve(agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Response:
+def serve(agent: ChannelSocket | PortMux, prefix: list[tuple[int, bytes]]) -> Response:
     """Upgrade the client to a WebSocket and relay frames until either side ends."""
     try:
         ws = Server(request.environ, subprotocols=list(channels.PROTOCOLS))
@@ -195,7 +175,7 @@ def serve(agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Response:
     return _Hijacked(ws.mode)
 
 
-def relay(ws: Any, agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> None:
+def relay(ws: Any, agent: ChannelSocket | PortMux, prefix: list[tuple[int, bytes]]) -> None:
     done = threading.Event()
     pump = threading.Thread(
         target=_client_to_agent, args=(ws, agent, done), name="stream-in", daemon=True
@@ -212,7 +192,7 @@ def relay(ws: Any, agent: ChannelSocket, prefix: list[tuple[int, bytes]]) -> Non
         done.set()
 
 
-def _client_to_agent(ws: Any, agent: ChannelSocket, done: threading.Event) -> None:
+def _client_to_agent(ws: Any, agent: ChannelSocket | PortMux, done: threading.Event) -> None:
     try:
         while not done.is_set():
             message = ws.receive(timeout=POLL_SECONDS)

@@ -24,6 +24,7 @@ from common.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from common.wellknown import NAMESPACE_NAME_LABEL
 from control.cache import WatchCache
 from control.cache.dispatch import Filter
 from control.registry import (
@@ -532,6 +533,13 @@ class Registry:
         for name in st.SYSTEM_NAMESPACES:
             with contextlib.suppress(errors.AlreadyExistsError):
                 self.create(NAMESPACES, "", {"metadata": {"name": name}})
+        # Namespaces stored before every namespace was labelled with its name get the label.
+        for ns in self.list(NAMESPACES, "")["items"]:
+            m = ns["metadata"]
+            if (m.get("labels") or {}).get(NAMESPACE_NAME_LABEL) != m["name"]:
+                label = {"metadata": {"labels": {NAMESPACE_NAME_LABEL: m["name"]}}}
+                with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
+                    self.patch(NAMESPACES, "", m["name"], label, "application/merge-patch+json")
 
 
 def _ns(rt: ResourceType, namespace: str) -> str:

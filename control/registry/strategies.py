@@ -21,7 +21,12 @@ from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
-from common.wellknown import NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT
+from common.wellknown import (
+    NAMESPACE_NAME_LABEL,
+    NODE_LEASE_NAMESPACE,
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+)
 from common.workloads import default_workload
 from control.registry import serviceaccounts
 from control.registry.allocation import ServiceRanges
@@ -208,6 +213,17 @@ class NamespaceStrategy(Strategy):
         super().prepare_create(rt, obj, now)
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
+        self.default(obj)
+
+    def default(self, obj: Obj) -> None:
+        """Every namespace is labelled with its own name (kube-apiserver's defaulting and
+        Canonicalize): selectors can then pick namespaces by name."""
+        m = meta.meta(obj)
+        if m.get("name"):
+            labels = m.get("labels")
+            if not isinstance(labels, dict):
+                labels = m["labels"] = {}
+            labels[NAMESPACE_NAME_LABEL] = m["name"]
 
     def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
         super().prepare_update(rt, new, old)
@@ -385,4 +401,5 @@ def resource_type(name: str) -> ResourceType:
 
 
 # The kinds whose strategies live in modules of their own register themselves here.
+from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401

@@ -34,6 +34,8 @@ class Cluster:
     data_dir: Path
     kubeconfig: Path
     port: int
+    # Where the agents' cluster DNS forwards names not the cluster's: a test may serve it.
+    dns_upstream_port: int = 0
 
     def tkctl(
         self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 60
@@ -101,6 +103,7 @@ def cluster(
 ) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("cluster")
     port = free_port()
+    dns_upstream_port = free_port()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     up = subprocess.run(
         [
@@ -112,6 +115,7 @@ def cluster(
             str(port),
             "--agents",
             "2",
+            f"--agent-arg=--dns-upstream=127.0.0.1:{dns_upstream_port}",
             "--detach",
         ],
         capture_output=True,
@@ -120,7 +124,7 @@ def cluster(
         env=env,
         check=False,
     )
-    c = Cluster(data_dir, data_dir / "kubeconfig.yaml", port)
+    c = Cluster(data_dir, data_dir / "kubeconfig.yaml", port, dns_upstream_port)
     try:
         if up.returncode != 0:
             logs = "".join(

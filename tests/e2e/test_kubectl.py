@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -422,3 +424,186 @@ def test_helm_validates_against_the_served_openapi(kubectl: Kubectl, tmp_path: P
                           stdin=manifest)  # fmt: skip
     assert applied.strip() == "deployment.apps/web-demo created (server dry run)"
     assert "NotFound" in kubectl.run("get", "deployment", "web-demo", ok=False)
+
+
+class PortForward:
+    """``kubectl port-forward TARGET L:R...`` running until closed; ``fetch`` goes through it."""
+
+    def __init__(self, kubectl: Kubectl, target: str, remotes: list[int], websockets: bool):
+        self.locals = [free_port() for _ in remotes]
+        specs = [f"{local}:{remote}" for local, remote in zip(self.locals, remotes, strict=True)]
+        env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": str(websockets).lower()}
+        self.proc = subprocess.Popen(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "port-forward",
+             target, *specs, "--address", "127.0.0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        ready = [self.proc.stdout.readline() for _ in remotes]
+        assert ready == [f"Forwarding from 127.0.0.1:{p} -> {r}\n" for p, r in
+                         zip(self.locals, remotes, strict=True)], self.proc.stderr  # fmt: skip
+
+    def fetch(self, index: int = 0) -> str:
+        url = f"http://127.0.0.1:{self.locals[index]}/"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return str(answer.read().decode())
+
+    def close(self) -> tuple[str, str]:
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=10)
+        return out, err
+
+
+@pytest.fixture(scope="module")
+def forwarded(kubectl: Kubectl) -> Iterator[str]:
+    """A Deployment of one web pod: the pod's name."""
+    kubectl.run("create", "deployment", "forwarded", "--image", "tinykube/web:1")
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
+    (pod,) = kubectl.run("get", "pods", "-l", "app=forwarded", "-o", "name").split()
+    yield pod.removeprefix("pod/")
+    kubectl.run("delete", "deployment", "forwarded")
+
+
+@pytest.mark.parametrize("websockets", [True, False], ids=["websocket-tunnel", "spdy"])
+def test_port_forward(kubectl: Kubectl, forwarded: str, websockets: bool) -> None:
+    """kubectl tunnels SPDY in a WebSocket by default, and asks for a plain SPDY upgrade with
+    KUBECTL_PORT_FORWARD_WEBSOCKETS=false; two ports of one pod, several connections each."""
+    pf = PortForward(kubectl, f"pod/{forwarded}", [80, 80], websockets)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            pages = list(pool.map(pf.fetch, [0, 1] * 4))
+    finally:
+        out, _ = pf.close()
+    assert pages == [f"Hello from {forwarded}\n"] * 8
+    assert sorted(out.splitlines()) == sorted(
+        [f"Handling connection for {pf.locals[0]}"] * 4
+        + [f"Handling connection for {pf.locals[1]}"] * 4
+    )
+
+    deploy = PortForward(kubectl, "deploy/forwarded", [80], websockets)
+    try:
+        assert deploy.fetch() == f"Hello from {forwarded}\n"
+    finally:
+        deploy.close()
+
+
+def test_port_forward_to_a_closed_port(kubectl: Kubectl, forwarded: str) -> None:
+    pf = PortForward(kubectl, f"pod/{forwarded}", [81], True)
+    try:
+        with pytest.raises(OSError):
+            pf.fetch()
+        pf.proc.wait(timeout=20)  # kubectl ends the whole forward on an error, as with a kubelet
+    finally:
+        _, err = pf.close()
+    assert f"an error occurred forwarding {pf.locals[0]} -> 81: " in err
+    assert f"error forwarding port 81 to pod {forwarded}, uid " in err
+    assert ": connect: connection refused" in err
+    assert err.strip().endswith("error: lost connection to pod")
+
+
+def test_logs_previous_in_crash_loop_back_off(kubectl: Kubectl) -> None:
+    kubectl.run("run", "crashy", "--image=tinykube/crasher:1", "--env=CRASH_AFTER=0",
+                "--env=EXIT_CODE=3")  # fmt: skip
+    try:
+
+        def backing_off() -> bool:
+            status = json.loads(kubectl.run("get", "pod", "crashy", "-o", "json"))["status"]
+            [main] = status.get("containerStatuses") or [{}]
+            waiting = (main.get("state") or {}).get("waiting") or {}
+            return waiting.get("reason") == "CrashLoopBackOff"
+
+        wait_for("crashy to back off", backing_off, timeout=60)
+        previous = kubectl.run("logs", "crashy", "--previous")
+        assert previous.splitlines() == [
+            "crasher: started as crashy; exiting with code 3 in 0s",
+            "crasher: exiting with code 3",
+        ]
+    finally:
+        kubectl.run("delete", "pod", "crashy", "--wait=false")
+
+
+def test_debug_says_ephemeral_containers_are_not_served(kubectl: Kubectl, forwarded: str) -> None:
+    """kubectl debug reads details.name of the 404 (it panicked when details was missing)."""
+    err = kubectl.run("debug", f"pod/{forwarded}", "--image=tinykube/sleeper:1", "--", "true",
+                      ok=False)  # fmt: skip
+    assert err.strip().endswith(
+        'error: ephemeral containers are disabled for this cluster (error from server: "the '
+        'server could not find the requested resource")'
+    )
+
+
+def remote_command(
+    kubectl: Kubectl, websockets: bool, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """kubectl exec/attach/run, over WebSockets or (as older kubectls) over SPDY."""
+    env = {**os.environ, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": str(websockets).lower()}
+    return subprocess.run(
+        [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), *args],
+        input=stdin, capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("websockets", [True, False], ids=["websocket", "spdy"])
+def test_run_interactive_attaches(kubectl: Kubectl, websockets: bool) -> None:
+    """stdin reaches the container, so kubectl attached (its log fallback cannot send stdin);
+    the exit code is the container's, and --rm deletes the pod."""
+    name = f"asked-{'ws' if websockets else 'spdy'}"
+    out = remote_command(kubectl, websockets, "run", "-i", "--rm", name,
+                         "--image=tinykube/sleeper:1", "--restart=Never", "--command", "--",
+                         "sh", "-c", "read x; echo got $x; exit 3", stdin="hello\n")  # fmt: skip
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.splitlines() == ["got hello", f'pod "{name}" deleted from default namespace']
+    assert f"pod default/{name} terminated (Error)" in out.stderr
+
+
+def test_exec_over_spdy(kubectl: Kubectl, forwarded: str) -> None:
+    failed = remote_command(kubectl, False, "exec", forwarded, "--", "sh", "-c",
+                            "echo out; echo err >&2; exit 4")  # fmt: skip
+    assert (failed.returncode, failed.stdout) == (4, "out\n")
+    assert failed.stderr == "err\ncommand terminated with exit code 4\n"
+    echoed = remote_command(kubectl, False, "exec", "-i", forwarded, "--", "cat", stdin="a\nb\n")
+    assert (echoed.returncode, echoed.stdout) == (0, "a\nb\n")
+
+
+def test_attach_follows_the_output(kubectl: Kubectl) -> None:
+    kubectl.run("run", "ticking", "--image=tinykube/sleeper:1", "--command", "--", "sh", "-c",
+                "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done")  # fmt: skip
+    try:
+        kubectl.run("wait", "--for=condition=Ready", "pod/ticking", "--timeout=60s", timeout=90)
+        attached = subprocess.Popen(
+            [str(kubectl.binary), "--kubeconfig", str(kubectl.kubeconfig), "attach", "ticking"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert attached.stdout is not None
+        first = attached.stdout.readline()
+        second = attached.stdout.readline()
+        attached.terminate()
+        attached.communicate(timeout=10)
+        assert first.startswith("tick ") and second.startswith("tick ")
+        assert int(second.split()[1]) == int(first.split()[1]) + 1
+    finally:
+        kubectl.run("delete", "pod", "ticking", "--wait=false")
+
+
+def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
+    """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
+    earlier tests without a controller may still be terminating)."""
+    try:
+        out = kubectl.run("drain", "node-1", "--force", "--timeout=60s", timeout=90)
+    finally:
+        kubectl.run("uncordon", "node-1")
+    lines = out.splitlines()
+    assert lines[0] == "node/node-1 cordoned"
+    assert f"evicting pod default/{forwarded}" in lines
+    assert f"pod/{forwarded} evicted" in lines
+    assert lines[-1] == "node/node-1 drained"
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)
+    # Without evictions kubectl deletes, with DeleteOptions in protobuf.
+    (pod,) = kubectl.run("get", "pods", "-l", "app=forwarded", "-o", "name").split()
+    try:
+        out = kubectl.run("drain", "node-1", "--force", "--disable-eviction", "--timeout=60s",
+                          timeout=90)  # fmt: skip
+    finally:
+        kubectl.run("uncordon", "node-1")
+    assert f"{pod} deleted" in out.splitlines()
+    kubectl.run("rollout", "status", "deployment/forwarded", "--timeout=60s", timeout=90)

@@ -53,7 +53,7 @@ def test_missing_pod_is_404_status(api: Api) -> None:
     code, status = api.call("GET", f"{PODS}/nope")
     assert code == 404
     assert status["reason"] == "NotFound" and status["message"] == 'pods "nope" not found'
-    assert status["details"] == {"name": "nope", "group": "", "kind": "pods"}
+    assert status["details"] == {"name": "nope", "kind": "pods"}
 
 
 def test_stale_update_is_409_and_changes_nothing(api: Api) -> None:

@@ -44,7 +44,7 @@ def refused(call: tuple[int, Any], message: str, name: str = "node-1") -> None:
     assert code == 403, status
     assert status["kind"] == "Status" and status["reason"] == "Forbidden"
     assert status["message"] == f'nodes "{name}" is forbidden: {message}'
-    assert status["details"] == {"name": name, "group": "", "kind": "nodes"}
+    assert status["details"] == {"name": name, "kind": "nodes"}
 
 
 def unchanged(api: Api, stored: dict[str, Any]) -> None:

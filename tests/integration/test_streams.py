@@ -11,15 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import simple_websocket
 from click.testing import CliRunner, Result
 
 from agent.apis import PODS
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent
 from agent.runtime import ContainerInfo
-from common import channels, errors
+from common import channels, errors, spdy
 from common.client import ApiClient
 from common.wsclient import ChannelClient
 from control.cli.main import cli
@@ -27,6 +29,7 @@ from control.cli.session import Session
 from tests.integration import fakenode
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, wait_for
 from tests.integration.fakenode import NODE
+from tests.unit.test_spdyforward import Client as SpdyClient
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -141,6 +144,27 @@ def test_exec_exit_code_and_stdin(
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
     assert status["message"].endswith("error executing command [sh -c exit 3], exit code 3")
     assert channels.exit_of(got[channels.ERROR]) == (3, "")
+
+
+def test_attach_relays_the_main_process_and_ends_with_success(
+    server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime
+) -> None:
+    def handler(c: ContainerInfo, cmd: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        assert cmd == ["attach"] and c.container_name == "web"
+        return 3, b"main read:" + stdin, b""
+
+    runtime.exec_handler = handler
+    make_pod(admin)
+    attach = "/api/v1/namespaces/default/pods/web/attach"
+    stream = connect(server, attach, {"stdin": "true", "stdout": "true", "container": "web"})
+    stream.send(channels.STDIN, b"line")
+    stream.send(channels.CLOSE, bytes([channels.STDIN]))
+    got = drain(stream)
+    assert got[channels.STDOUT] == b"main read:line"
+    # The kubelet's attach reports no exit code: kubectl run -i reads it from the pod.
+    assert json.loads(got[channels.ERROR]) == {"metadata": {}, "status": "Success"}
+    with pytest.raises(errors.BadRequestError, match="container nope is not valid for pod web"):
+        connect(server, attach, {"container": "nope"})
 
 
 def test_exec_refusals_are_statuses(server: str, admin: ApiClient, agent: Agent) -> None:
@@ -275,6 +299,28 @@ def test_port_forward_stream(server: str, admin: ApiClient, echo: EchoServer) ->
 
 
 @pytest.mark.usefixtures("agent")
+def test_port_forward_of_several_ports_on_one_websocket(
+    server: str, admin: ApiClient, echo: EchoServer
+) -> None:
+    """The Python client's way: ?ports=P,Q, channels 2i (data) and 2i+1 (error) per port."""
+    make_pod(admin)
+    stream = connect(server, PF, {"ports": f"{echo.port},{echo.port}"})
+    prefix = channels.port_prefix(echo.port)
+    first = sorted(stream.recv(timeout=5) for _ in range(4))  # type: ignore[type-var]
+    assert first == [(0, prefix), (1, prefix), (2, prefix), (3, prefix)]
+    stream.send(0, b"first\n")
+    assert stream.recv(timeout=5) == (0, b"echo: first\n")
+    stream.send(2, b"second\n")
+    assert stream.recv(timeout=5) == (2, b"echo: second\n")
+    stream.send(channels.CLOSE, bytes([0]))
+    stream.send(channels.CLOSE, bytes([2]))
+    assert drain(stream) == {}  # both pod connections ended: so does the WebSocket
+    assert echo.accepted == 2
+    with pytest.raises(errors.BadRequestError, match="invalid port: 'x'"):
+        connect(server, PF, {"ports": f"{echo.port},x"})
+
+
+@pytest.mark.usefixtures("agent")
 def test_port_forward_refused_port(server: str, admin: ApiClient) -> None:
     make_pod(admin)
     closed = socket.create_server(("127.0.0.1", 0))
@@ -351,3 +397,159 @@ def test_tkctl_port_forward_refuses_a_pod_that_is_not_running(
     assert r.stderr.strip() == (
         "error: unable to forward port because pod is not running. Current status=Pending"
     )
+
+
+# -- port-forward over SPDY/3.1, as kubectl speaks it ------------------------------------------
+
+
+def spdy_upgrade(
+    server: str, protocol: str = "portforward.k8s.io", path: str = PF
+) -> tuple[socket.socket, str]:
+    """``POST path`` with ``Upgrade: SPDY/3.1``: the socket and the answer's head."""
+    parts = urlsplit(server)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    sock.sendall(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: Bearer {ADMIN_TOKEN}\r\nConnection: Upgrade\r\n"
+            f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    return sock, head.decode()
+
+
+def forward_twice(client: SpdyClient, port: int) -> None:
+    """Two forwarded connections at once on one SPDY connection, each through the echo server."""
+    pairs = []
+    for rid in ("0", "1"):
+        error = client.open("error", port, rid)
+        client.send(spdy.Data(error, fin=True))
+        pairs.append((error, client.open("data", port, rid)))
+    for i, (_, data) in enumerate(pairs):
+        client.send(spdy.Data(data, f"line {i}\n".encode(), fin=True))
+    got = client.until_fin({sid for pair in pairs for sid in pair})
+    for i, (error, data) in enumerate(pairs):
+        assert got[data] == f"echo: line {i}\n".encode()
+        assert not got.get(error)
+
+
+@pytest.mark.usefixtures("agent")
+def test_port_forward_over_a_spdy_upgrade(server: str, admin: ApiClient, echo: EchoServer) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server)
+    assert head.startswith("HTTP/1.1 101 ")
+    assert "Upgrade: SPDY/3.1\r\n" in head
+    assert "X-Stream-Protocol-Version: portforward.k8s.io\r\n" in head
+    client = SpdyClient(sock)
+    try:
+        forward_twice(client, echo.port)
+        client.send(spdy.Ping(1))
+        assert client.recv() == spdy.Ping(1)
+    finally:
+        client.reader.close()
+        sock.close()
+    assert echo.accepted == 2
+
+
+@pytest.mark.usefixtures("agent")
+def test_a_spdy_upgrade_needs_the_port_forward_protocol(server: str, admin: ApiClient) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server, "v4.channel.k8s.io")
+    with sock:
+        assert head.startswith("HTTP/1.1 403 ")
+        body = sock.recv(4096).decode()
+    assert (
+        "unable to upgrade: unable to negotiate protocol: client supports "
+        "[v4.channel.k8s.io], server accepts [portforward.k8s.io]"
+    ) in body
+
+
+class TunnelSocket:
+    """The client's end of SPDY inside WebSocket binary messages, as a socket for SpdyClient."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.buffer = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.ws.send(data)
+
+    def makefile(self, mode: str) -> TunnelSocket:
+        return self
+
+    def read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            message = self.ws.receive(timeout=10)
+            if message is None:
+                break
+            self.buffer += message
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.mark.usefixtures("agent")
+def test_port_forward_over_the_websocket_tunnel(
+    server: str, admin: ApiClient, echo: EchoServer
+) -> None:
+    make_pod(admin)
+    url = server.replace("http://", "ws://") + PF
+    ws = simple_websocket.Client(
+        url,
+        subprotocols=["SPDY/3.1+portforward.k8s.io"],
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert ws.subprotocol == "SPDY/3.1+portforward.k8s.io"
+    client = SpdyClient(TunnelSocket(ws))  # type: ignore[arg-type]
+    try:
+        forward_twice(client, echo.port)
+    finally:
+        ws.close()
+
+
+def test_exec_over_spdy(server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime) -> None:
+    def handler(c: ContainerInfo, cmd: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        return 3, b"out:" + stdin, b"oops\n"
+
+    runtime.exec_handler = handler
+    make_pod(admin)
+    path = f"{EXEC}?command=sh&command=-c&command=exit+3&stdin=true&stdout=true&stderr=true"
+    sock, head = spdy_upgrade(server, "v5.channel.k8s.io,v4.channel.k8s.io", path)
+    assert head.startswith("HTTP/1.1 101 ")
+    assert "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n" in head
+    client = SpdyClient(sock)
+    try:
+        ids = {kind: client.open(kind, 0) for kind in ("error", "stdin", "stdout", "stderr")}
+        assert [client.recv() for _ in ids] == [spdy.SynReply(i) for i in ids.values()]
+        client.send(spdy.Data(ids["stdin"], b"data", fin=True))
+        got = client.until_fin({ids["error"], ids["stdout"], ids["stderr"]})
+    finally:
+        client.reader.close()
+        sock.close()
+    assert got[ids["stdout"]] == b"out:data" and got[ids["stderr"]] == b"oops\n"
+    assert channels.exit_of(got[ids["error"]]) == (3, "")
+
+
+@pytest.mark.usefixtures("agent")
+def test_spdy_exec_refusals_come_before_the_upgrade(server: str, admin: ApiClient) -> None:
+    make_pod(admin)
+    sock, head = spdy_upgrade(server, "v4.channel.k8s.io", f"{EXEC}?command=true")
+    sock.close()
+    assert head.startswith("HTTP/1.1 400 ")  # no stdin, stdout nor stderr
+    sock, head = spdy_upgrade(
+        server, "v4.channel.k8s.io", f"{EXEC}?command=true&stdout=true&container=nope"
+    )
+    sock.close()
+    assert head.startswith("HTTP/1.1 400 ")
+    sock, head = spdy_upgrade(server, "v1.channel.k8s.io", f"{EXEC}?command=true&stdout=true")
+    with sock:
+        assert head.startswith("HTTP/1.1 403 ")
+        assert "server accepts [v4.channel.k8s.io]" in sock.recv(4096).decode()

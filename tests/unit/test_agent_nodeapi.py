@@ -70,6 +70,21 @@ def test_current_previous_tail_and_limit(served) -> None:
     assert get(f"{path}?limitBytes=9") == (200, "attempt 1")
 
 
+def test_previous_is_the_container_the_api_server_names(served) -> None:
+    """In CrashLoopBackOff the newest attempt has exited and is the pod's lastState: the API
+    server sends its containerID, and that one is served even with no older one left."""
+    runtime, base, ids = served
+    runtime.exit_container(ids["1"], 2)
+    runtime.remove(ids["0"])
+    path = f"{base}/containerLogs/default/web/main?previous=true"
+    assert get(f"{path}&containerID=docker://{ids['1']}") == (
+        200,
+        "attempt 1 line 1\nattempt 1 line 2\n",
+    )
+    code, text = get(f"{path}&containerID=docker://{ids['0']}")  # removed since
+    assert (code, text) == (400, 'previous terminated container "main" in pod "web" not found')
+
+
 def test_unknown_container_and_missing_previous(served) -> None:
     runtime, base, ids = served
     code, text = get(f"{base}/containerLogs/default/web/nope")

@@ -249,7 +249,9 @@ def test_spec_hash_change_restarts_the_container() -> None:
     assert "definition changed" in actions.to_kill[0].message
 
 
-def test_old_exited_containers_are_removed_keeping_the_latest() -> None:
+def test_old_exited_containers_are_removed_keeping_the_two_latest() -> None:
+    """The newest exited one is the lastState while the container backs off; the one before it
+    is the lastState once the newest has ended for good: logs --previous reads either."""
     containers = [
         sandbox("sb1", 1),
         sandbox("sb0", 0, "exited"),
@@ -259,7 +261,7 @@ def test_old_exited_containers_are_removed_keeping_the_latest() -> None:
         app("c3", 3, sandbox_id="sb1"),
     ]
     actions = plan(make_pod(), containers)
-    assert sorted(c.id for c in actions.to_remove) == ["c0", "c1", "sb0"]
+    assert sorted(c.id for c in actions.to_remove) == ["c0", "sb0"]
     assert not actions.to_start and not actions.to_kill
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 
 from agent import podspec
 from agent import runtime as rt
@@ -91,6 +92,18 @@ def test_app_container_labels_and_arguments() -> None:
     assert kwargs["labels"] == spec.labels
     assert kwargs["detach"] is True
     assert "hostname" not in kwargs
+
+
+def test_stdin_once_reaches_docker_as_stdin_once() -> None:
+    """kubectl run -i makes stdin: true, stdinOnce: true; docker-py sets StdinOnce only for a
+    container created without detach (which create alone never starts)."""
+    container = {"name": "c", "image": "tinykube/sleeper:1", "stdin": True, "stdinOnce": True}
+    spec = podspec.app_spec(make_pod(), container, 0, "s", "n", "c")
+    assert spec.stdin_open and spec.stdin_once
+    config = _create_container_args({**podspec.docker_create_kwargs(spec), "version": "1.41"})
+    assert config["stdin_open"] and config["detach"] is False
+    alone = {"name": "c", "image": "tinykube/sleeper:1", "stdinOnce": True}  # without stdin
+    assert not podspec.app_spec(make_pod(), alone, 0, "s", "n", "c").stdin_once
 
 
 def test_image_defaults_are_kept_without_command() -> None:

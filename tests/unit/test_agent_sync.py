@@ -196,8 +196,8 @@ def test_crash_loop_backs_off(env) -> None:
     assert main_status(api)["restartCount"] == 2
     result = syncer.sync(pod_of(api))
     assert result.requeue_after == pytest.approx(20)
-    # Only the newest exited container is kept (for logs --previous).
-    assert len(apps(runtime)) == 1
+    # Only the two newest exited containers are kept (logs --previous reads the lastState one).
+    assert len(apps(runtime)) == 2
 
 
 def test_image_pull_error_then_backoff(env) -> None:

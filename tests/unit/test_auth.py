@@ -32,6 +32,11 @@ ALLOWED = [
     (Attributes("update", "pods", subresource="status", namespace="d", name="p"), pod_on("n1")),
     (Attributes("delete", "pods", namespace="d", name="p"), pod_on("n1", deleting=True)),
     (Attributes("create", "events", namespace="d"), None),
+    # Its kube-proxy watches every Service and EndpointSlice.
+    (Attributes("list", "services"), None),
+    (Attributes("watch", "services"), None),
+    (Attributes("list", "endpointslices", "discovery.k8s.io"), None),
+    (Attributes("watch", "endpointslices", "discovery.k8s.io"), None),
     (
         Attributes(
             "update", "leases", "coordination.k8s.io", namespace="kube-node-lease", name="n1"
@@ -55,6 +60,10 @@ DENIED = [
         None,
     ),
     (Attributes("create", "namespaces"), None),
+    (Attributes("create", "services", namespace="d"), None),
+    (Attributes("delete", "services", namespace="d", name="s"), None),
+    (Attributes("update", "endpointslices", "discovery.k8s.io", namespace="d", name="s"), None),
+    (Attributes("list", "endpointslices"), None),  # not the discovery.k8s.io group
 ]
 
 

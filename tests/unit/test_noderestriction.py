@@ -151,7 +151,7 @@ def test_admit_judges_only_requests_of_a_node() -> None:
     with nr.requested_by("n1"), pytest.raises(errors.ForbiddenError) as e:
         nr.admit(nodes, new, STORED)
     assert e.value.message == 'nodes "n1" is forbidden: node "n1" is not allowed to modify taints'
-    assert e.value.to_status()["details"] == {"name": "n1", "group": "", "kind": "nodes"}
+    assert e.value.to_status()["details"] == {"name": "n1", "kind": "nodes"}
     with nr.requested_by(None):
         nr.admit(nodes, new, STORED)
     nr.admit(nodes, new, STORED)  # the mark ends with its block

@@ -19,7 +19,12 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_index_lists_each_group_version_with_a_content_hash() -> None:
     paths = index()["paths"]
-    assert set(paths) == {"api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"}
+    assert set(paths) == {
+        "api/v1",
+        "apis/apps/v1",
+        "apis/coordination.k8s.io/v1",
+        "apis/discovery.k8s.io/v1",
+    }
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
     assert len(url.split("hash=")[1]) == 128
@@ -32,8 +37,9 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
         for path, verb, op in operations(core)
         if verb == "patch" and path.endswith("{name}")
     }
-    assert set(patches) == {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret",
-                            "ServiceAccount"}  # fmt: skip
+    kinds = {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret", "Endpoints",
+             "ServiceAccount"}  # fmt: skip
+    assert set(patches) == kinds
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}
     assert pod["operationId"] == "patchCoreV1NamespacedPod"

@@ -172,3 +172,29 @@ def test_secret_and_config_map_bodies() -> None:
         "binaryData": {"b": ""},
         "immutable": True,
     }
+
+
+def test_delete_options_of_any_group_version() -> None:
+    """kubectl drain's DELETE fallback sends DeleteOptions in protobuf; a grace period of 0 and
+    an empty dry run list are kept or dropped as Go's pointers and slices are."""
+    raw = field(1, 0) + field(2, field(1, "u1")) + field(4, "Foreground")
+    for api_version in ("v1", "meta.k8s.io/v1", "apps/v1"):
+        assert decode(envelope(api_version, "DeleteOptions", raw)) == {
+            "apiVersion": api_version,
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": "u1"},
+            "propagationPolicy": "Foreground",
+        }
+    negative = decode(envelope("v1", "DeleteOptions", field(1, -1)))
+    assert negative["gracePeriodSeconds"] == -1
+
+
+def test_an_eviction() -> None:
+    raw = field(1, field(1, "web") + field(3, "default")) + field(2, field(1, 30))
+    assert decode(envelope("policy/v1", "Eviction", raw)) == {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "web", "namespace": "default"},
+        "deleteOptions": {"gracePeriodSeconds": 30},
+    }

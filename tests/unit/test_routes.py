@@ -17,6 +17,8 @@ EXPECTED = {
     ("/api", "GET"),
     ("/api/v1", "GET"),
     ("/api/v1/<path:rest>", "DELETE GET PATCH POST PUT"),
+    ("/api/v1/namespaces/<namespace>/pods/<name>/attach", "GET"),
+    ("/api/v1/namespaces/<namespace>/pods/<name>/attach", "GET POST"),
     ("/api/v1/namespaces/<namespace>/pods/<name>/exec", "GET"),
     ("/api/v1/namespaces/<namespace>/pods/<name>/exec", "GET POST"),
     ("/api/v1/namespaces/<namespace>/pods/<name>/portforward", "GET"),
@@ -45,6 +47,7 @@ EXPECTED = {
     ("/readyz", "GET"),
     ("/v1-tinykube/join", "POST"),
     ("/version", "GET"),
+    ("/version/", "GET"),
 }
 
 
