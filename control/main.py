@@ -149,13 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
     ensure_default_services(registry, args.port)
-    advertised = advertise_address(args.advertise_address, args.bind_address)
+    advertised = advertise_address(
+        args.advertise_address or args.pod_network_address, args.bind_address
+    )
     ensure_api_endpoints(registry, advertised, args.port)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)
     options = {
-        "bind": f"{args.bind_address}:{args.port}",
+        "bind": flags.binds(args),
         "workers": workers,
         "worker_class": httpworker.worker_class(args.read_header_timeout),
         "worker_connections": worker_connections(limits),

@@ -205,7 +205,8 @@ def _cluster_ca(args: argparse.Namespace) -> str | None:
 
 def setup(args: argparse.Namespace, store: Store) -> Setup:
     """What the flags ask for: TLS beyond loopback (or with ``--tls``), the data dir's files."""
-    serve_tls = bool(args.tls) or not is_loopback(args.bind_address)
+    pods = getattr(args, "pod_network_address", None)
+    serve_tls = bool(args.tls) or not is_loopback(args.bind_address) or bool(pods)
     directory: Path | None = args.data_dir
     if directory is None and (serve_tls or args.token_auth_file is None):
         directory = default_dir()
@@ -213,7 +214,7 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     cidrs = pod_cidrs(args, store)
     data = None
     if directory is not None:
-        sans = [*args.tls_san, *_service_sans(args)]
+        sans = [*args.tls_san, *_service_sans(args), *([pods] if pods else [])]
         data = prepare(directory.expanduser().resolve(), sans, args.token_auth_file)
         where = data.directory / "node-token"
         if data.new_token:
