@@ -42,7 +42,6 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
     "initContainers",
-    "serviceAccountName",
     "priorityClassName",
     "topologySpreadConstraints",
 )
