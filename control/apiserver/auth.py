@@ -103,9 +103,12 @@ class TokenAuthenticator:
         return cls(parse_token_file(path.read_text()), source)
 
     def authenticate(self, header: str | None) -> User:
-        if not header or not header.startswith("Bearer "):
+        # The scheme is case-insensitive, as kube-apiserver reads it: the kubernetes Python
+        # client's in-cluster config sends "bearer".
+        scheme, _, value = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
             raise errors.UnauthorizedError("Unauthorized")
-        presented = header[len("Bearer ") :].strip().encode()
+        presented = value.strip().encode()
         user = self._by_digest.get(_digest(presented))
         if user is not None:
             return user
