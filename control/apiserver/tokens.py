@@ -56,7 +56,8 @@ def token_request(namespace: str, name: str) -> Response:
     with recorder.recording():
         body = _body()
         sa = _registry().get(SERVICE_ACCOUNTS, namespace, name)
-        spec = dict(body.get("spec") or {})
+        # Fields a protobuf body sends empty are left out, as kube-apiserver's answer omits them.
+        spec = {k: v for k, v in (body.get("spec") or {}).items() if v is not None}
         pod = _bound_pod(namespace, name, spec.get("boundObjectRef"))
         _node_restriction(g.user.node, pod)
         node = _node_of(pod)

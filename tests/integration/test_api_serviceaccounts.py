@@ -89,6 +89,7 @@ def test_a_token_request_gives_a_signed_token_with_kube_apiserver_claims(
     assert answer["apiVersion"] == "authentication.k8s.io/v1"
     assert answer["spec"]["expirationSeconds"] == 3600
     assert answer["spec"]["audiences"] == [satokens.DEFAULT_ISSUER]
+    assert "boundObjectRef" not in answer["spec"]
     token = answer["status"]["token"]
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "ES256" and header["kid"] == issuer.key.key_id
