@@ -198,7 +198,10 @@ def loops(args: argparse.Namespace, registry: Registry, informers: SharedInforme
 def _cluster_ca(args: argparse.Namespace) -> str | None:
     """The CA of the data dir (the API server's serving CA), which pods trust; None without."""
     try:
-        return tls.TlsFiles.under(_data_dir(args) / "tls").ca_cert.read_text()
+        directory = _data_dir(args)
+        if directory is None:
+            return None
+        return tls.TlsFiles.under(directory / "tls").ca_cert.read_text()
     except OSError:
         return None
 
@@ -206,10 +209,8 @@ def _cluster_ca(args: argparse.Namespace) -> str | None:
 def setup(args: argparse.Namespace, store: Store) -> Setup:
     """What the flags ask for: TLS beyond loopback (or with ``--tls``), the data dir's files."""
     pods = getattr(args, "pod_network_address", None)
-    serve_tls = bool(args.tls) or not is_loopback(args.bind_address) or bool(pods)
-    directory: Path | None = args.data_dir
-    if directory is None and (serve_tls or args.token_auth_file is None):
-        directory = default_dir()
+    serve_tls = _serves_tls(args)
+    directory = _data_dir(args)
     tokens = NodeTokens(store)
     cidrs = pod_cidrs(args, store)
     data = None
@@ -236,9 +237,18 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     return out
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    directory: Path = args.data_dir if args.data_dir is not None else default_dir()
-    return directory.expanduser().resolve()
+def _serves_tls(args: argparse.Namespace) -> bool:
+    pods = getattr(args, "pod_network_address", None)
+    return bool(args.tls) or not is_loopback(args.bind_address) or bool(pods)
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The data dir the flags use: ``--data-dir``, else the default one when TLS or the admin
+    token file needs it, else none."""
+    directory: Path | None = args.data_dir
+    if directory is None and (_serves_tls(args) or args.token_auth_file is None):
+        directory = default_dir()
+    return directory.expanduser().resolve() if directory is not None else None
 
 
 def signs_tokens(args: argparse.Namespace) -> bool:
@@ -246,7 +256,8 @@ def signs_tokens(args: argparse.Namespace) -> bool:
     runs, in the controller process too): a key file given, or the data dir's."""
     if getattr(args, "service_account_signing_key_file", None) is not None:
         return True
-    return (_data_dir(args) / "tls" / "service.key").exists()
+    directory = _data_dir(args)
+    return directory is not None and (directory / "tls" / "service.key").exists()
 
 
 def _token_issuer(args: argparse.Namespace, data: ServerData | None) -> satokens.Issuer | None:
