@@ -92,7 +92,7 @@ def test_the_signing_key_is_made_once_in_the_data_dir(tmp_path: Path) -> None:
 def test_a_bad_signing_key_stops_the_server(tmp_path: Path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text("not a key")
-    with pytest.raises(serverdata.SigningKeyError, match="^--service-account-signing-key-file: "):
+    with pytest.raises(serverdata.SigningKeyError, match=r"^--service-account-signing-key-file: "):
         serverdata.setup(args(tmp_path, "--service-account-signing-key-file", str(bad)),
                          MemoryStore())  # fmt: skip
 
