@@ -25,6 +25,7 @@ from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
 from control.controllerprocess import Supervisor
+from control.controllers.serviceaccounts import ensure_default_accounts
 from control.flags import default_tolerations, limits_from, parse_args
 from control.registry.apiendpoints import advertise_address, ensure_api_endpoints
 from control.registry.defaultservices import ensure_default_services
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
+    if config.service_accounts is not None:
+        ensure_default_accounts(registry)
     ensure_default_services(registry, args.port)
     advertised = advertise_address(
         args.advertise_address or args.pod_network_address, args.bind_address

@@ -7,6 +7,7 @@ edited or deleted). ``sync(namespace)`` reads the shared informers; plans are
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -112,3 +113,17 @@ class RootCAPublisher(_PerNamespace):
             self.registry.replace(CONFIG_MAPS, key, plan.ROOT_CA_CONFIG_MAP, wanted)
         except (errors.ConflictError, errors.NotFoundError) as e:
             log.debug("ConfigMap %s/%s: not written (%s)", key, plan.ROOT_CA_CONFIG_MAP, e.reason)
+
+
+def ensure_default_accounts(registry: Registry) -> None:
+    """The ``default`` account of every namespace there is, made at API server start: pods
+    created before the controller process has run its first pass are not refused (the
+    controller keeps them afterwards). Idempotent and safe to race."""
+    for ns in registry.list(must("namespaces"), "")["items"]:
+        name = str(ns["metadata"]["name"])
+        wanted = plan.missing_account(ns, None)
+        if wanted is None:
+            continue
+        refusals = (errors.AlreadyExistsError, errors.NotFoundError, errors.ForbiddenError)
+        with contextlib.suppress(*refusals):
+            registry.create(SERVICE_ACCOUNTS, name, wanted)

@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from common.resources import must
-from control.controllers.serviceaccounts import RootCAPublisher, ServiceAccountsController
+from control.controllers.serviceaccounts import (
+    RootCAPublisher,
+    ServiceAccountsController,
+    ensure_default_accounts,
+)
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 from tests.integration.informerpump import drain, pump
@@ -75,3 +79,11 @@ def test_a_terminating_namespace_gets_nothing_new(world: Any) -> None:
     settle(informers, sa_ctl, ca_ctl)
     assert accounts(reg, "going") == []
     assert reg.list(CM, "going")["items"] == []
+
+
+def test_the_api_server_makes_the_default_accounts_at_start(app: Any) -> None:
+    reg: Registry = app.extensions["tinykube"]["registry"]
+    ensure_default_accounts(reg)
+    ensure_default_accounts(reg)  # again: nothing more, no error
+    for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        assert accounts(reg, ns) == ["default"], ns
