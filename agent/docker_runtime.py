@@ -14,7 +14,7 @@ import math
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import docker
@@ -154,7 +154,9 @@ class DockerRuntime:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise rt.RuntimeUnavailableError(f"inspect image {image}: {e}") from e
 
-    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
+    def ensure_image(
+        self, image: str, pull_policy: str, auth: Sequence[Mapping[str, str]] = ()
+    ) -> ImageResult:
         local = self._local_image(image)
         if pull_policy == "Never":
             if local is None:
@@ -165,7 +167,7 @@ class DockerRuntime:
         if pull_policy != "Always" and local is not None:
             return ImageResult(local)
         try:
-            return self._pull(image)
+            return self._pull_with(image, auth)
         except rt.ImagePullError as e:
             unreachable = registry_unreachable(str(e))
             if local is not None and self.offline_fallback and unreachable:
@@ -173,11 +175,28 @@ class DockerRuntime:
                 return ImageResult(local, offline_fallback_error=str(e))
             raise
 
-    def _pull(self, image: str) -> ImageResult:
+    def _pull_with(self, image: str, auth: Sequence[Mapping[str, str]]) -> ImageResult:
+        """The kubelet's pull: with each credential until one works, else the errors."""
+        if not auth:
+            return self._pull(image, None)
+        failures: list[str] = []
+        for credential in auth:
+            try:
+                return self._pull(image, dict(credential))
+            except rt.InvalidImageNameError:
+                raise
+            except rt.ImagePullError as e:
+                failures.append(str(e))
+        raise rt.ImagePullError(failures[0] if len(failures) == 1 else f"[{', '.join(failures)}]")
+
+    def _pull(self, image: str, auth: dict[str, str] | None) -> ImageResult:
         repo, tag = parse_repository_tag(image)
         started = time.monotonic()
         try:
-            for msg in self.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+            pulling = self.api.pull(
+                repo, tag=tag or "latest", stream=True, decode=True, auth_config=auth
+            )
+            for msg in pulling:
                 if isinstance(msg, dict) and msg.get("error"):
                     raise rt.ImagePullError(str(msg["error"]))
         except docker.errors.APIError as e:

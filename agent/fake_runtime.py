@@ -15,7 +15,7 @@ import itertools
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -122,6 +122,8 @@ class FakeRuntime:
         self.specs: dict[str, CreateSpec] = {}  # what each container was created from
         self._pullable: set[str] = set()
         self._pull_errors: dict[str, str] = {}
+        # The registry credentials each image was last asked for with (what a pull would send).
+        self.pull_auth: dict[str, list[dict[str, str]]] = {}
         self._exit_on_start: dict[str, int] = {}
         self._containers: dict[str, ContainerInfo] = {}
         self._logs: dict[str, list[bytes]] = {}
@@ -211,8 +213,11 @@ class FakeRuntime:
                 and (pod_uid is None or c.pod_uid == pod_uid)
             ]
 
-    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
+    def ensure_image(
+        self, image: str, pull_policy: str, auth: Sequence[Mapping[str, str]] = ()
+    ) -> ImageResult:
         with self._lock:
+            self.pull_auth[image] = [dict(a) for a in auth]
             local = self._images.get(image)
             if pull_policy == "Never":
                 if local is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,8 +67,10 @@ class ImagePuller:
         image: str,
         policy: str,
         waiting: dict[str, Waiting],
+        auth: Sequence[Mapping[str, str]] = (),
     ) -> float | None:
-        """Make ``image`` present; on failure set ``waiting[name]`` and return a retry delay."""
+        """Make ``image`` present (with the registry credentials of ``auth``, tried in turn);
+        on failure set ``waiting[name]`` and return a retry delay."""
         key = (pod["metadata"]["uid"], name, image)
         now = self.clock()
         with self._lock:
@@ -90,7 +92,7 @@ class ImagePuller:
                 return left
         pulling = f'Pulling image "{image}"'
         try:
-            got = self.runtime.ensure_image(image, policy)
+            got = self.runtime.ensure_image(image, policy, auth)
         except rt.ContainerRuntimeError as e:
             if isinstance(e, rt.ImagePullError):
                 self.recorder.record(pod, "Pulling", pulling, NORMAL, name)

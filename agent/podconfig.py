@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent import envvars, node, subpath, volumeplan, volumes
+from agent import credentials, envvars, node, subpath, volumeplan, volumes
 from agent import runtime as rt
 from agent.config import AgentConfig
 from agent.configrefs import Lookup, MissingObjectError
 from agent.configwatch import ConfigObjects
 from agent.node import HostFacts
 from agent.runtime import Mount
+from agent.serviceenv import ServiceEnv
+from agent.tokenrequests import TokenManager
 from agent.volumes import VolumeManager
 from common import errors
 from common.client import ApiClient
@@ -46,6 +48,12 @@ def _needs_pod_ip(container: Mapping[str, Any]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class PullCredentials:
+    auth: tuple[dict[str, str], ...]
+    warning: str | None  # a FailedToRetrieveImagePullSecret event's message
+
+
 class PodConfig:
     """Volumes, environment and binds of this node's pods."""
 
@@ -56,9 +64,14 @@ class PodConfig:
         *,
         host_ip: str,
         allocatable: Callable[[], Mapping[str, Any]] = dict,
+        tokens: TokenManager | None = None,
+        services: ServiceEnv | None = None,
     ) -> None:
         self.volumes = volumes
         self.objects = objects
+        self.tokens = tokens
+        # The variables of the Services a pod sees (KUBERNETES_SERVICE_HOST, ...).
+        self.services = services
         self.host_ip = host_ip
         self.allocatable = allocatable
 
@@ -75,7 +88,8 @@ class PodConfig:
         if self.volumes is None:
             return {}
         try:
-            failed = self.volumes.setup(pod, self.lookup(pod))
+            tokens = self.tokens.fetcher(pod) if self.tokens is not None else None
+            failed = self.volumes.setup(pod, self.lookup(pod), tokens)
         except errors.ApiError as e:
             names = [str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []]
             failed = dict.fromkeys(names, str(e))
@@ -86,6 +100,23 @@ class PodConfig:
             formats = volumeplan.unmounted_message if name in claimed else None
             messages[name] = (formats or volumeplan.failed_mount_message)(name, why)
         return messages
+
+    def pull_credentials(self, pod: Mapping[str, Any], image: str) -> PullCredentials:
+        """The registry credentials of ``image`` from the pod's ``imagePullSecrets``, and the
+        kubelet's warning when some of those Secrets cannot be read."""
+        try:
+            secrets, missing = credentials.pull_secrets(pod, self.lookup(pod))
+        except errors.ApiError as e:
+            log.warning("pod %s: image pull secrets not read: %s", pod["metadata"].get("uid"), e)
+            secrets, missing = [], []
+        auth = credentials.lookup_credentials(credentials.keyring(secrets), image)
+        warning = None
+        if missing:
+            warning = (
+                f"Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+                "attempting to pull the image may not succeed."
+            )
+        return PullCredentials(tuple(auth), warning)
 
     def watching(self, pod: Mapping[str, Any]) -> bool:
         """Whether a change of what the pod uses will queue it (else the sync polls)."""
@@ -106,7 +137,8 @@ class PodConfig:
             allocatable=self.allocatable(),
         )
         try:
-            env = envvars.make_environment(pod, container, self.lookup(pod), ctx)
+            services = self.services.for_pod(pod) if self.services is not None else None
+            env = envvars.make_environment(pod, container, self.lookup(pod), ctx, services)
             mounts: list[Mount] = []
             if self.volumes is not None:
                 mounts = self.volumes.mounts(pod, container, env.env)
@@ -120,6 +152,8 @@ class PodConfig:
         """The pod's containers are gone: stop watching for it and remove its volumes."""
         if self.objects is not None:
             self.objects.unregister(uid)
+        if self.tokens is not None:
+            self.tokens.forget(uid)
         if self.volumes is not None:
             try:
                 self.volumes.teardown(uid)
@@ -133,6 +167,8 @@ class PodConfig:
     def stop(self) -> None:
         if self.objects is not None:
             self.objects.stop()
+        if self.services is not None:
+            self.services.stop()
 
 
 # Under the agent's root dir, where the local-path provisioner's volumes live (k3s keeps them in
@@ -164,4 +200,5 @@ def for_node(
     root = Path(cfg.root_dir or cfg.data_dir)
     manager = VolumeManager(root, owner=owner, tmpfs=tmpfs, allocatable=offered)
     return PodConfig(manager, ConfigObjects(client, on_change), host_ip=facts.ip,
-                     allocatable=offered)  # fmt: skip
+                     allocatable=offered, tokens=TokenManager(client),
+                     services=ServiceEnv(client))  # fmt: skip

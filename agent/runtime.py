@@ -18,7 +18,7 @@ satisfy ``Runtime``; the pure planner and status code see only ``ContainerInfo``
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -239,8 +239,11 @@ class Runtime(Protocol):
         """Every container (any state) of this cluster on this node (None: on every node)."""
         ...
 
-    def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
-        """Make the image present per ``Always|IfNotPresent|Never``; raise an image error."""
+    def ensure_image(
+        self, image: str, pull_policy: str, auth: Sequence[Mapping[str, str]] = ()
+    ) -> ImageResult:
+        """Make the image present per ``Always|IfNotPresent|Never``; raise an image error. A
+        pull tries each registry credential of ``auth`` in turn (none: anonymously)."""
         ...
 
     def ensure_sandbox_image(self) -> str:

@@ -294,7 +294,11 @@ class PodSyncer:
         """Pull, create and start one container; return a requeue delay if it could not."""
         name = start.name
         image = str(start.container.get("image", ""))
-        delay = self.images.ensure(pod, name, image, podspec.pull_policy(start.container), waiting)
+        pull = self.config.pull_credentials(pod, image)
+        if pull.warning is not None:
+            self.recorder.record(pod, "FailedToRetrieveImagePullSecret", pull.warning, WARNING)
+        policy = podspec.pull_policy(start.container)
+        delay = self.images.ensure(pod, name, image, policy, waiting, pull.auth)
         if delay is not None:
             return delay
         try:

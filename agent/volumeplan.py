@@ -7,7 +7,7 @@ Pure: no I/O (ConfigMaps and Secrets come through a lookup function).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent import fieldpath
@@ -32,6 +32,30 @@ API_DATA = ("configMap", "secret", "downwardAPI", "projected")
 
 class VolumeError(Exception):
     """A volume that cannot be set up now (the FailedMount event's cause)."""
+
+
+# The token of a projected ``serviceAccountToken`` source (its audience, expirationSeconds);
+# raises ``TokenFetchError``.
+TokenFetcher = Callable[[Mapping[str, Any]], bytes]
+
+
+class TokenFetchError(Exception):
+    """A service-account token the API server did not give."""
+
+
+def _no_tokens(source: Mapping[str, Any]) -> bytes:
+    raise TokenFetchError("service account tokens are not available on this node")
+
+
+def token_payload(
+    source: Mapping[str, Any], tokens: TokenFetcher, default_mode: int
+) -> dict[str, FileProjection]:
+    """The kubelet's ``serviceAccountToken`` projection: the token at ``path``."""
+    try:
+        token = tokens(source)
+    except TokenFetchError as e:
+        raise VolumeError(f"failed to fetch token: {e}") from e
+    return {str(source.get("path") or "token"): FileProjection(token, default_mode)}
 
 
 def kind_of(volume: Mapping[str, Any]) -> str | None:
@@ -139,6 +163,7 @@ def _projected(
     source: Mapping[str, Any],
     lookup: Lookup,
     allocatable: Mapping[str, Any],
+    tokens: TokenFetcher,
 ) -> dict[str, FileProjection]:
     default_mode = _mode(source.get("defaultMode"), DEFAULT_MODE)
     payload: dict[str, FileProjection] = {}
@@ -156,6 +181,8 @@ def _projected(
             elif part.get("downwardAPI") is not None:
                 items = part["downwardAPI"].get("items") or []
                 payload |= downward_payload(pod, items, default_mode, allocatable)
+            elif part.get("serviceAccountToken") is not None:
+                payload |= token_payload(part["serviceAccountToken"], tokens, default_mode)
         except VolumeError as e:
             errors.append(str(e))
     if errors:
@@ -168,6 +195,7 @@ def payload(
     volume: Mapping[str, Any],
     lookup: Lookup,
     allocatable: Mapping[str, Any],
+    tokens: TokenFetcher = _no_tokens,
 ) -> dict[str, FileProjection] | None:
     """The files an API-data volume must hold (None for other kinds); raises ``VolumeError``."""
     kind = kind_of(volume)
@@ -182,5 +210,5 @@ def payload(
     if kind == "downwardAPI":
         return downward_payload(pod, source.get("items") or [], default_mode, allocatable)
     if kind == "projected":
-        return _projected(pod, source, lookup, allocatable)
+        return _projected(pod, source, lookup, allocatable, tokens)
     return None

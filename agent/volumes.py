@@ -168,7 +168,12 @@ class VolumeManager:
 
     # -- set-up ----------------------------------------------------------------------------
 
-    def setup(self, pod: Mapping[str, Any], lookup: Lookup) -> dict[str, str]:
+    def setup(
+        self,
+        pod: Mapping[str, Any],
+        lookup: Lookup,
+        tokens: volumeplan.TokenFetcher | None = None,
+    ) -> dict[str, str]:
         """Make every volume of ``pod`` ready; return volume name → why it could not be."""
         failed: dict[str, str] = {}
         uid = str(pod["metadata"]["uid"])
@@ -191,7 +196,7 @@ class VolumeManager:
                 if kind == "hostPath":
                     check_host_path(volume["hostPath"] or {})
                 else:
-                    self._setup_one(pod, uid, volume, kind, lookup)
+                    self._setup_one(pod, uid, volume, kind, lookup, tokens)
             except (VolumeError, atomicwriter.PayloadError, OSError) as e:
                 failed[str(volume["name"])] = str(e)
         return failed
@@ -214,9 +219,19 @@ class VolumeManager:
             self._claimed[(str(pod["metadata"]["uid"]), str(volume["name"]))] = claimed
 
     def _setup_one(
-        self, pod: Mapping[str, Any], uid: str, volume: Mapping[str, Any], kind: str, lookup: Lookup
+        self,
+        pod: Mapping[str, Any],
+        uid: str,
+        volume: Mapping[str, Any],
+        kind: str,
+        lookup: Lookup,
+        tokens: volumeplan.TokenFetcher | None,
     ) -> None:
-        files = volumeplan.payload(pod, volume, lookup, self.allocatable())
+        allocatable = self.allocatable()
+        if tokens is None:
+            files = volumeplan.payload(pod, volume, lookup, allocatable)
+        else:
+            files = volumeplan.payload(pod, volume, lookup, allocatable, tokens)
         directory = self.volume_dir(uid, volume)
         mode = EMPTY_DIR_MODE if kind == "emptyDir" else API_DATA_MODE
         self._make_dir(directory, mode, volumeplan.in_memory(volume), volumeplan.size_limit(volume))

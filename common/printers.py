@@ -311,6 +311,10 @@ def _config_map_cells(cm: Obj, now: dt.datetime) -> list[str]:
     return [_name(cm), str(count), _age(cm, now)]
 
 
+def _service_account_cells(sa: Obj, now: dt.datetime) -> list[str]:
+    return [_name(sa), str(len(sa.get("secrets") or [])), _age(sa, now)]
+
+
 def _secret_cells(secret: Obj, now: dt.datetime) -> list[str]:
     count = len(secret.get("data") or {})
     return [_name(secret), str(secret.get("type") or ""), str(count), _age(secret, now)]
@@ -447,6 +451,9 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Provisioner"), Column("ReclaimPolicy"), Column("VolumeBindingMode"),
          Column("AllowVolumeExpansion"), _AGE),
         storage_class_cells,
+    ),
+    "serviceaccounts": TablePrinter(
+        (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
     ),
 }  # fmt: skip
 

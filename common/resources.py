@@ -85,6 +85,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("Service", "services", "service", "", "v1", True, ("svc",), ("all",), ("status",)),
     ResourceType("ConfigMap", "configmaps", "configmap", "", "v1", True, ("cm",)),
     ResourceType("Secret", "secrets", "secret", "", "v1", True),
+    ResourceType(
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        "",
+        "v1",
+        True,
+        ("sa",),
+        (),
+        ("token",),
+    ),
     ResourceType("Lease", "leases", "lease", "coordination.k8s.io", "v1", True),
     ResourceType(
         "PersistentVolume",

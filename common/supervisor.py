@@ -28,6 +28,7 @@ from common.client import ApiClient
 from common.encryptionconfig import FILE_NAME as ENCRYPTION_FILE
 from common.encryptionconfig import ensure_config
 from common.kubeconfig import write_kubeconfig
+from common.podnetwork import bridge_address
 from common.redis_server import free_port, redis_args, wait_for_redis, write_config
 from common.resources import lookup
 from common.secretfile import ensure_secret, write_private
@@ -42,6 +43,8 @@ STOP_TIMEOUT = 10.0
 # How often children are checked: a dead API server is noticed within this, and a poll() per
 # child costs nothing.
 CHECK_EVERY = 0.05
+# The key that signs service-account tokens (made by the control plane on its first start).
+SIGNING_KEY_FILE = "service-account.key"
 # The control plane's CA under its data dir (control/tls.py's TlsFiles, which common cannot import).
 CA_FILE = "tls/server-ca.crt"
 # The private Redis's password (made once) and the directory of the agents' token files.
@@ -196,8 +199,15 @@ class Supervisor:
         control += ["--encryption-provider-config", str(encryption)]
         if self.opts.allow_privileged:
             control.append("--allow-privileged")
+        # Service-account tokens signed with a key made for this cluster and kept with its data.
+        control += ["--service-account-signing-key-file", str(self.dir / SIGNING_KEY_FILE)]
         if self.opts.tls:
             control += ["--tls", "--data-dir", str(self.dir / "server")]
+            # Pods reach the API on the Docker bridge's address (TLS only: tokens never go
+            # over plain HTTP), whatever else it listens on.
+            bridge = bridge_address()
+            if bridge is not None:
+                control += ["--pod-network-address", bridge]
         control += self.opts.control_args
         self.children.append(Child("control", control, self.logs / "control.log"))
         self.state = {

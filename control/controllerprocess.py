@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    registry = Registry(store, **flags.admission(args))
+    registry = Registry(
+        store, service_accounts=serverdata.signs_tokens(args), **flags.admission(args)
+    )
     informers = SharedInformers(registry)
     loops = default_loops(registry, nodelifecycle.config_from(args),
                           args.terminated_pod_gc_threshold, informers=informers,

@@ -37,6 +37,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--advertise-address", metavar="IP", type=_ip,
                    help="the address the kubernetes Service's endpoints name (default: the bind "
                    "address; the host's own address when that is loopback or 0.0.0.0)")  # fmt: skip
+    p.add_argument(
+        "--pod-network-address", metavar="IP", type=_ip,
+        help="also serve the API on this address of the host on the pods' network (the Docker "
+        "bridge's gateway, e.g. 172.17.0.1), so pods reach it through the kubernetes Service; "
+        "the default --advertise-address then (docs/serviceaccounts.md)",
+    )  # fmt: skip
     p.add_argument("--token-auth-file", type=Path, help="default: DATA/tokens.csv (made once)")
     p.add_argument("--workers", type=_positive, metavar="N",
                    help="API server worker processes (default: one per CPU this process may "
@@ -128,6 +134,15 @@ def _arg(parse: Any) -> Any:
 
     checked.__name__ = parse.__name__
     return checked
+
+
+def binds(args: argparse.Namespace) -> list[str]:
+    """The addresses the API server listens on: ``--bind-address``, and the pods' one."""
+    out = [f"{args.bind_address}:{args.port}"]
+    pods = getattr(args, "pod_network_address", None)
+    if pods and pods != args.bind_address:
+        out.append(f"[{pods}]:{args.port}" if ":" in pods else f"{pods}:{args.port}")
+    return out
 
 
 def limits_from(args: argparse.Namespace) -> Limits:

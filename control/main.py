@@ -25,6 +25,7 @@ from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
 from control.controllerprocess import Supervisor
+from control.controllers.serviceaccounts import ensure_default_accounts
 from control.flags import default_tolerations, limits_from, parse_args
 from control.registry.apiendpoints import advertise_address, ensure_api_endpoints
 from control.registry.defaultservices import ensure_default_services
@@ -134,21 +135,34 @@ def main(argv: list[str] | None = None) -> int:
     if refusal is not None:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
-    server = serverdata.setup(args, store)
+    try:
+        server = serverdata.setup(args, store)
+    except serverdata.SigningKeyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     auth = TokenAuthenticator.from_file(server.token_file, source=server.tokens)
-    config = ServerConfig(limits=limits, extra=server.extra, **flags.admission(args))
+    config = ServerConfig(
+        limits=limits,
+        extra=server.extra,
+        service_accounts=server.service_accounts,
+        **flags.admission(args),
+    )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
     registry.ensure_namespaces()
+    if config.service_accounts is not None:
+        ensure_default_accounts(registry)
     ensure_default_services(registry, args.port)
     ensure_default_storage_class(registry)
-    advertised = advertise_address(args.advertise_address, args.bind_address)
+    advertised = advertise_address(
+        args.advertise_address or args.pod_network_address, args.bind_address
+    )
     ensure_api_endpoints(registry, advertised, args.port)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)
     options = {
-        "bind": f"{args.bind_address}:{args.port}",
+        "bind": flags.binds(args),
         "workers": workers,
         "worker_class": httpworker.worker_class(args.read_header_timeout),
         "worker_connections": worker_connections(limits),

@@ -29,6 +29,7 @@ from control.controllers.nodelifecycle import NodeLifecycleController
 from control.controllers.podgc import PodGarbageCollector
 from control.controllers.pvbinder import PersistentVolumeController
 from control.controllers.replicaset import ReplicaSetController
+from control.controllers.serviceaccounts import ServiceAccountsController
 from control.controllers.servicelb import ServiceLBController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -80,6 +81,7 @@ def default_loops(
         EndpointsController(registry, informers),  # services, pods, endpoints
         MirroringController(registry, informers),  # services, endpoints, endpointslices
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
+        ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
     ]
 
 

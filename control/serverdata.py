@@ -22,10 +22,11 @@ import yaml
 from common.jointoken import TokenFormatError, format_token, parse_token
 from common.kubeconfig import kubeconfig_document
 from common.secretfile import write_private
-from control import tls
+from control import satokens, tls
 from control.apiserver.join import JoinSettings
 from control.apiserver.nodetokens import NodeTokens
 from control.controllers.nodeipam import NodeIpamController
+from control.controllers.serviceaccounts import RootCAPublisher
 from control.informers import SharedInformers
 from control.manager import Loop
 from control.podcidrs import DEFAULT_MASK, PodCidrs
@@ -35,6 +36,10 @@ from control.store import Store
 log = logging.getLogger(__name__)
 
 ADMIN_USER = "admin"
+
+
+class SigningKeyError(Exception):
+    """The service-account signing key cannot be read or made: the server does not start."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         "--cluster-cidr", help="give each node a pod CIDR from this range (spec.podCIDR)"
     )
     p.add_argument("--node-cidr-mask-size", type=int, default=DEFAULT_MASK, metavar="BITS")
+    p.add_argument(
+        "--service-account-signing-key-file", type=Path, metavar="PATH",
+        help="the ECDSA P-256 private key (PEM) that signs service-account tokens (default: "
+        "DATA/tls/service.key, made once)",
+    )  # fmt: skip
+    p.add_argument("--service-account-issuer", default=satokens.DEFAULT_ISSUER, metavar="URL",
+                   help="the iss claim of service-account tokens, and the audience the API "
+                   "server accepts (default: %(default)s)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,7 @@ class Setup:
     tokens: NodeTokens
     extra: dict[str, Any]  # ServerConfig.extra: the join endpoints' settings
     cidrs: PodCidrs | None = None
+    service_accounts: satokens.Issuer | None = None  # None: no service-account tokens
 
     @property
     def scheme(self) -> str:
@@ -174,20 +188,34 @@ def pod_cidrs(args: argparse.Namespace, store: Store) -> PodCidrs | None:
 def loops(args: argparse.Namespace, registry: Registry, informers: SharedInformers) -> list[Loop]:
     """The control loops these flags add to the default ones."""
     cidrs = pod_cidrs(args, registry.store)
-    return [NodeIpamController(registry, cidrs, informers)] if cidrs else []
+    out: list[Loop] = [NodeIpamController(registry, cidrs, informers)] if cidrs else []
+    ca = _cluster_ca(args)
+    if ca is not None:
+        out.append(RootCAPublisher(registry, informers, ca))
+    return out
+
+
+def _cluster_ca(args: argparse.Namespace) -> str | None:
+    """The CA of the data dir (the API server's serving CA), which pods trust; None without."""
+    try:
+        directory = _data_dir(args)
+        if directory is None:
+            return None
+        return tls.TlsFiles.under(directory / "tls").ca_cert.read_text()
+    except OSError:
+        return None
 
 
 def setup(args: argparse.Namespace, store: Store) -> Setup:
     """What the flags ask for: TLS beyond loopback (or with ``--tls``), the data dir's files."""
-    serve_tls = bool(args.tls) or not is_loopback(args.bind_address)
-    directory: Path | None = args.data_dir
-    if directory is None and (serve_tls or args.token_auth_file is None):
-        directory = default_dir()
+    pods = getattr(args, "pod_network_address", None)
+    serve_tls = _serves_tls(args)
+    directory = _data_dir(args)
     tokens = NodeTokens(store)
     cidrs = pod_cidrs(args, store)
     data = None
     if directory is not None:
-        sans = [*args.tls_san, *_service_sans(args)]
+        sans = [*args.tls_san, *_service_sans(args), *([pods] if pods else [])]
         data = prepare(directory.expanduser().resolve(), sans, args.token_auth_file)
         where = data.directory / "node-token"
         if data.new_token:
@@ -203,10 +231,49 @@ def setup(args: argparse.Namespace, store: Store) -> Setup:
     if data is not None:
         allocate = cidrs.allocate if cidrs else None
         extra["join"] = JoinSettings(data.ca_pem, data.join_secret, tokens, allocate)
-    out = Setup(token_file, data, options, tokens, extra, cidrs)
+    out = Setup(token_file, data, options, tokens, extra, cidrs, _token_issuer(args, data))
     if args.write_kubeconfig:
         _write_admin_kubeconfig(args, out)
     return out
+
+
+def _serves_tls(args: argparse.Namespace) -> bool:
+    pods = getattr(args, "pod_network_address", None)
+    return bool(args.tls) or not is_loopback(args.bind_address) or bool(pods)
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The data dir the flags use: ``--data-dir``, else the default one when TLS or the admin
+    token file needs it, else none."""
+    directory: Path | None = args.data_dir
+    if directory is None and (_serves_tls(args) or args.token_auth_file is None):
+        directory = default_dir()
+    return directory.expanduser().resolve() if directory is not None else None
+
+
+def signs_tokens(args: argparse.Namespace) -> bool:
+    """Whether the API server signs service-account tokens (so the ServiceAccount admission
+    runs, in the controller process too): a key file given, or the data dir's."""
+    if getattr(args, "service_account_signing_key_file", None) is not None:
+        return True
+    directory = _data_dir(args)
+    return directory is not None and (directory / "tls" / "service.key").exists()
+
+
+def _token_issuer(args: argparse.Namespace, data: ServerData | None) -> satokens.Issuer | None:
+    """The service-account token signer: the key file given, else the data dir's (made once, as
+    k3s makes ``server/tls/service.key``); none without either."""
+    path: Path | None = getattr(args, "service_account_signing_key_file", None)
+    if path is None and data is not None:
+        path = data.directory / "tls" / "service.key"
+    if path is None:
+        return None
+    try:
+        key = satokens.ensure_key(path)
+    except (OSError, ValueError) as e:
+        raise SigningKeyError(f"--service-account-signing-key-file: {e}") from e
+    issuer = str(getattr(args, "service_account_issuer", satokens.DEFAULT_ISSUER))
+    return satokens.Issuer(key, issuer, (issuer,))
 
 
 def _service_sans(args: argparse.Namespace) -> list[str]:

@@ -22,11 +22,13 @@ from control.apiserver import (
     rest,
     reviews,
     streams,
+    tokens,
 )
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.bodylimit import MAX_BODY, BodyLimit
 from control.registry.allocation import ServiceRanges
 from control.registry.registry import DEFAULT_TOLERATION_SECONDS, Registry
+from control.satokens import Issuer
 from control.store import Store
 from control.validation.podsecurity import DEFAULT_POLICY, Policy
 
@@ -52,6 +54,8 @@ class ServerConfig:
     heartbeats: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
     # --service-cluster-ip-range and --service-node-port-range.
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
+    # What signs and checks service-account tokens; None: TokenRequest is not served.
+    service_accounts: Issuer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,12 +85,14 @@ def create_app(
             default_tolerations=config.default_tolerations,
             heartbeats=config.heartbeats,
             service_ranges=config.service_ranges,
+            service_accounts=config.service_accounts is not None,
         ),
         "auth": authenticator,
         "config": config,
         "limiter": inflight.Limiter(config.limits),
     }
 
+    tokens.install(app, authenticator, config.service_accounts)
     metrics.install(app)
 
     @app.before_request
@@ -147,6 +153,7 @@ def create_app(
     app.register_blueprint(join.blueprint)
     app.register_blueprint(streams.blueprint)
     app.register_blueprint(reviews.blueprint)
+    app.register_blueprint(tokens.blueprint)
     app.register_blueprint(resourcemetrics.blueprint)
     app.register_blueprint(rest.blueprint)
     return app

@@ -4,8 +4,10 @@ Tokens come from a Kubernetes static token file (``token,user,uid,"group1,group2
 group ``system:masters`` may do anything; a node (user ``system:node:<name>``, group
 ``system:nodes``) only what its agent needs, as Kubernetes' Node authorizer allows (Secrets,
 ConfigMaps, PersistentVolumeClaims and their volumes only those its pods use, which the caller
-finds); what a node writes in its own Node
-and pods is then judged by NodeRestriction (``control.registry``). ``authorize`` is pure.
+finds; tokens only for the service accounts of its pods); what a node writes in its own Node
+and pods is then judged by NodeRestriction (``control.registry``). A service account (a bound
+token, ``control.satokens``) may only read (get, list, watch) the objects of its own namespace
+until RBAC exists. ``authorize`` is pure.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 NODE_READABLE = ("secrets", "configmaps")
 # Resources a node may only GET, by name, when a pod bound to it uses them.
 NODE_GETTABLE = ("persistentvolumeclaims", "persistentvolumes")
-NODE_RELATED = NODE_READABLE + NODE_GETTABLE
+# Resources whose relation to a node the caller finds: those, and the service accounts whose
+# tokens a node may request.
+NODE_RELATED = (*NODE_READABLE, *NODE_GETTABLE, "serviceaccounts")
+SA_PREFIX = "system:serviceaccount:"
+SA_GROUP = "system:serviceaccounts"
+# What a service account may do in its own namespace, and the subresources it may read.
+SA_VERBS = ("get", "list", "watch")
+SA_SUBRESOURCES = ("", "status", "scale", "log")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,14 @@ class User:
         if NODES_GROUP in self.groups and self.name.startswith(NODE_PREFIX):
             return self.name[len(NODE_PREFIX) :]
         return None
+
+    @property
+    def service_account(self) -> tuple[str, str] | None:
+        """``(namespace, name)`` of the service account this user is, if it is one."""
+        if SA_GROUP not in self.groups or not self.name.startswith(SA_PREFIX):
+            return None
+        namespace, _, name = self.name[len(SA_PREFIX) :].partition(":")
+        return (namespace, name) if namespace and name else None
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,8 @@ class TokenAuthenticator:
 
     def __init__(self, tokens: dict[str, User], source: TokenSource | None = None) -> None:
         self._tokens = tokens
+        # Bound service-account tokens (JWTs), when the server has a signing key.
+        self.service_accounts: TokenSource | None = None
         # Looked up by the token's SHA-256, one dict lookup whatever the number of tokens (a node
         # each): the comparison a lookup makes tells nothing of the token itself.
         self._by_digest = {_digest(token.encode()): user for token, user in tokens.items()}
@@ -86,13 +105,19 @@ class TokenAuthenticator:
         return cls(parse_token_file(path.read_text()), source)
 
     def authenticate(self, header: str | None) -> User:
-        if not header or not header.startswith("Bearer "):
+        # The scheme is case-insensitive, as kube-apiserver reads it: the kubernetes Python
+        # client's in-cluster config sends "bearer".
+        scheme, _, value = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
             raise errors.UnauthorizedError("Unauthorized")
-        presented = header[len("Bearer ") :].strip().encode()
+        presented = value.strip().encode()
         user = self._by_digest.get(_digest(presented))
         if user is not None:
             return user
-        found = self.source.user_of(presented.decode()) if self.source else None
+        text = presented.decode(errors="replace")
+        found = self.source.user_of(text) if self.source else None
+        if found is None and self.service_accounts is not None and text.count(".") == 2:
+            found = self.service_accounts.user_of(text)
         if found is not None:
             return found
         raise errors.UnauthorizedError("Unauthorized")
@@ -146,8 +171,14 @@ def authorize(
         return
     node = user.node
     reason = ""
+    if user.service_account is not None and _service_account_may(user.service_account, attrs):
+        return
     if node is not None:
-        if attrs.resource in NODE_RELATED and not attrs.group:
+        if attrs.resource == "serviceaccounts" and not attrs.group and attrs.subresource:
+            reason = _node_token_refusal(node, attrs, related) or ""
+            if not reason:
+                return
+        elif attrs.resource in (*NODE_READABLE, *NODE_GETTABLE) and not attrs.group:
             reason = _node_object_refusal(node, attrs, related) or ""
             if not reason:
                 return
@@ -177,6 +208,21 @@ def _node_object_refusal(node: str, a: Attributes, related: Collection[str]) -> 
     if object_name(a) not in related:
         return f"no relationship found between node '{node}' and this object"
     return None
+
+
+def _node_token_refusal(node: str, a: Attributes, related: Collection[str]) -> str | None:
+    """The Node authorizer's rule for ``serviceaccounts/token``: created only for the service
+    account of a pod bound to the node (which pod: NodeRestriction, in the TokenRequest)."""
+    if a.subresource != "token" or a.verb != "create":
+        return "can only create tokens for individual service accounts"
+    if a.name not in related:
+        return f"no relationship found between node '{node}' and this object"
+    return None
+
+
+def _service_account_may(account: tuple[str, str], a: Attributes) -> bool:
+    """Until RBAC exists: a service account reads the objects of its own namespace, no more."""
+    return a.verb in SA_VERBS and a.namespace == account[0] and a.subresource in SA_SUBRESOURCES
 
 
 def object_name(a: Attributes) -> str:
@@ -222,7 +268,8 @@ def _node_may(node: str, a: Attributes, obj: dict[str, Any] | None) -> bool:
     if a.resource == "namespaces":
         return a.verb == "get"
     if (a.resource, a.group) in (("services", ""), ("endpointslices", "discovery.k8s.io")):
-        # The agent's kube-proxy reads them cluster-wide (Kubernetes' system:node-proxier role).
+        # The agent's kube-proxy reads them cluster-wide (Kubernetes' system:node-proxier role),
+        # and its pods' containers get the Services' variables.
         return reading
     if a.resource == "leases" and a.group == "coordination.k8s.io":
         return (

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from common.resources import RESOURCES, ResourceType
 from control.apiserver.resourcemetrics import METRICS
 from control.apiserver.reviews import REVIEWS
+from control.apiserver.tokens import TOKEN_REVIEW
 
 blueprint = Blueprint("discovery", __name__)
 
@@ -21,20 +22,23 @@ VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_KINDS = {"log": "Pod", "exec": "PodExecOptions", "portforward": "PodPortForwardOptions",
                      "attach": "PodAttachOptions",
                      "binding": "Binding", "status": None, "scale": "Scale",
-                     "eviction": "Eviction", "ephemeralcontainers": "Pod"}  # fmt: skip
+                     "eviction": "Eviction", "ephemeralcontainers": "Pod",
+                     "token": "TokenRequest"}  # fmt: skip
 SUBRESOURCE_VERBS = {"log": ["get"], "exec": ["create", "get"], "portforward": ["create", "get"],
                      "attach": ["create", "get"],
                      "binding": ["create"], "status": ["get", "patch", "update"],
                      "scale": ["get", "patch", "update"], "finalize": ["update"],
-                     "eviction": ["create"],
+                     "eviction": ["create"], "token": ["create"],
                      "ephemeralcontainers": ["get", "patch", "update"]}  # fmt: skip
 # Resources served by routes of their own, not stored: (type, verbs).
 UNSTORED: tuple[tuple[ResourceType, list[str]], ...] = (
     *((r, ["create"]) for r in REVIEWS),
+    (TOKEN_REVIEW, ["create"]),
     *((m, ["get", "list"]) for m in METRICS),
 )
 # Subresources served in another group version than their parent (group, version).
-SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")}
+SUBRESOURCE_GROUPS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1"),
+                      "token": ("authentication.k8s.io", "v1")}  # fmt: skip
 
 
 def group_versions() -> dict[str, list[ResourceType]]:

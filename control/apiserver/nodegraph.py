@@ -33,6 +33,9 @@ def related(node: str | None, rt: ResourceType, namespace: str, name: str) -> se
     if not namespace:
         return set()
     pods = _registry().list(PODS, namespace, field_selector=f"spec.nodeName={node}", shared=True)
+    if rt.plural == "serviceaccounts":  # whose tokens the node may request
+        return {str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+                for pod in pods["items"]}  # fmt: skip
     return {n for pod in pods["items"] for n in podrefs.references(pod, rt.plural)}
 
 

@@ -29,6 +29,9 @@ ROOTS: dict[tuple[str, str], str] = {
     ("v1", "ConfigMap"): "ConfigMap",
     ("v1", "Secret"): "Secret",
     ("policy/v1", "Eviction"): "Eviction",
+    ("v1", "ServiceAccount"): "ServiceAccount",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
 }
 # Messages whose fields a JSON object holds inline (Go's embedded structs).
 INLINE = frozenset({"handler", "volumeSource"})
@@ -181,4 +184,20 @@ MESSAGES: dict[str, str] = {
     "NonResourceAttributes": "1:path:s 2:verb:s",
     "SelfSubjectRulesReview": "1:metadata:ObjectMeta 2:spec:SelfSubjectRulesReviewSpec",
     "SelfSubjectRulesReviewSpec": "1:namespace:s",
+    # kubectl create serviceaccount|token; a TokenRequest's status is the server's to fill in.
+    "ServiceAccount": (
+        "1:metadata:ObjectMeta 2:secrets:*ObjectReference "
+        "3:imagePullSecrets:*LocalObjectReference 4:automountServiceAccountToken?:b"
+    ),
+    "ObjectReference": (
+        "1:kind:s 2:namespace:s 3:name:s 4:uid:s 5:apiVersion:s 6:resourceVersion:s 7:fieldPath:s"
+    ),
+    "LocalObjectReference": "1:name:s",
+    "TokenRequest": "1:metadata:ObjectMeta 2:spec:TokenRequestSpec",
+    "TokenRequestSpec": (
+        "1:audiences:*s 4:expirationSeconds?:i 3:boundObjectRef?:BoundObjectReference"
+    ),
+    "BoundObjectReference": "1:kind:s 2:apiVersion:s 3:name:s 4:uid:s",
+    "TokenReview": "1:metadata:ObjectMeta 2:spec:TokenReviewSpec",
+    "TokenReviewSpec": "1:token:s 2:audiences:*s",
 }

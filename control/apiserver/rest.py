@@ -113,6 +113,10 @@ def dispatch(t: Target) -> ResponseReturnValue:
     query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
+    if t.sub == "token":
+        from control.apiserver import tokens  # imports this module: served from there
+
+        return tokens.token_request(t.namespace, t.name)
     if t.sub in ("exec", "attach", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)

@@ -83,6 +83,13 @@ def rules_review(user: auth.User, namespace: str) -> Obj:
         "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": list(auth.DISCOVERY_PATHS)}],
         "incomplete": False,
     }
+    account = user.service_account
+    if account is not None and namespace == account[0]:
+        # What ``auth.authorize`` lets a service account do until RBAC exists.
+        resources = ["*", *(f"*/{sub}" for sub in auth.SA_SUBRESOURCES if sub)]
+        status["resourceRules"] = [
+            {"verbs": list(auth.SA_VERBS), "apiGroups": ["*"], "resources": resources}
+        ]
     if user.node is not None:
         # As Kubernetes' Node authorizer: its decisions depend on the objects, not on rules.
         status["incomplete"] = True

@@ -153,6 +153,7 @@ create.alias("deploy", "deployment")
 
 # Imported last: their commands send through ``send`` above.
 from control.cli.create_config import configmap, secret  # noqa: E402
+from control.cli.create_sa import serviceaccount, token  # noqa: E402
 from control.cli.services import service  # noqa: E402
 
 create.add_command(service)
@@ -160,3 +161,6 @@ create.alias("svc", "service")
 create.add_command(configmap)
 create.add_command(secret)
 create.alias("cm", "configmap")
+create.add_command(serviceaccount)
+create.add_command(token)
+create.alias("sa", "serviceaccount")

@@ -92,6 +92,7 @@ class Registry:
         heartbeats: HeartbeatPolicy | None = None,
         cache: WatchCache | None = None,
         service_ranges: ServiceRanges | None = None,
+        service_accounts: bool = False,
     ) -> None:
         self.store = store
         # Node Leases: the renew interval handed out, and the quick path of a renewal.
@@ -108,6 +109,7 @@ class Registry:
             self.node_leases.duration,
             service_ranges or ServiceRanges(),
             self._default_storage_class,
+            self._service_account if service_accounts else None,
         )
         self.clock = clock
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
@@ -232,6 +234,7 @@ class Registry:
         strategy = st.strategy(rt)
         strategy.prepare_create(rt, obj, self.clock())
         strategy.admit(obj, self.admission)
+        strategy.admit_create(obj, str(m.get("namespace") or ""), self.admission)
 
         def write(candidate: Obj, held: Sequence[str] | None) -> Obj:
             self._validate(rt, candidate, None)
@@ -560,6 +563,13 @@ class Registry:
                 details={"name": name, "kind": rt.plural},
             )
         return ns
+
+    def _service_account(self, namespace: str, name: str) -> Obj | None:
+        """A ServiceAccount read from the store (the ServiceAccount admission's lookup)."""
+        try:
+            return self.store.get("serviceaccounts", namespace, name)
+        except errors.NotFoundError:
+            return None
 
     def ensure_namespaces(self) -> None:
         """Create the namespaces every cluster has (idempotent, safe to race)."""

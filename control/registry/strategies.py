@@ -28,6 +28,7 @@ from common.wellknown import (
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
+from control.registry import serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
 from control.validation.podupdate import validate_ephemeral_update
@@ -42,7 +43,6 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
     "initContainers",
-    "serviceAccountName",
     "priorityClassName",
     "topologySpreadConstraints",
 )
@@ -79,6 +79,8 @@ class Admission:
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
     # The name of the cluster's default StorageClass now (DefaultStorageClass admission).
     default_storage_class: Callable[[], str | None] | None = None
+    # The ServiceAccount admission plugin, when enabled: a ServiceAccount by (namespace, name).
+    service_account: Callable[[str, str], Obj | None] | None = None
 
 
 class Strategy:
@@ -131,6 +133,9 @@ class Strategy:
 
     def admit(self, obj: Obj, admission: Admission) -> None:
         """The mutating admission of a create or update of the object itself."""
+
+    def admit_create(self, obj: Obj, namespace: str, admission: Admission) -> None:
+        """The mutating admission of a create only (after ``admit``)."""
 
     def warnings(self, obj: Obj) -> list[str]:
         """``Warning`` header texts for a create."""
@@ -187,6 +192,11 @@ class PodStrategy(Strategy):
     def admit(self, obj: Obj, admission: Admission) -> None:
         if admission.default_tolerations is not None:
             add_default_tolerations(obj, *admission.default_tolerations)
+
+    def admit_create(self, obj: Obj, namespace: str, admission: Admission) -> None:
+        lookup = admission.service_account
+        if lookup is not None:
+            serviceaccounts.admit(obj, namespace, lambda name: lookup(namespace, name))
 
     def warnings(self, obj: Obj) -> list[str]:
         return pod_warnings(obj)

@@ -129,7 +129,9 @@ def test_a_pod_from_apply_to_delete(kubectl: Kubectl) -> None:
     assert (listed["kind"], listed["items"][0]["status"]["phase"]) == ("List", "Running")
 
     described = kubectl.run("describe", "pod", "hello-kiamol-3")
-    for line in ("Name:         hello-kiamol-3", "Status:       Running", "Node:         node-1/"):
+    # Aligned on "Service Account:", which every pod has (the ServiceAccount admission).
+    for line in ("Name:             hello-kiamol-3", "Status:           Running",
+                 "Service Account:  default", "Node:             node-1/"):  # fmt: skip
         assert line in described
     assert "Started container web" in described
     assert "serving http on port 80 as hello-kiamol-3" in kubectl.run("logs", "hello-kiamol-3")

@@ -145,4 +145,4 @@ def test_discovery_lists_the_reviews(api: Api) -> None:
     assert entries["selfsubjectaccessreviews"]["verbs"] == ["create"]
     assert entries["selfsubjectrulesreviews"]["kind"] == "SelfSubjectRulesReview"
     code, listing = api.call("GET", "/apis/authentication.k8s.io/v1")
-    assert [r["name"] for r in listing["resources"]] == ["selfsubjectreviews"]
+    assert [r["name"] for r in listing["resources"]] == ["selfsubjectreviews", "tokenreviews"]

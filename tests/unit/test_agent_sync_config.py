@@ -4,6 +4,7 @@ appears, a missing key is CreateContainerConfigError, env and binds reach the ru
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,24 @@ def test_a_finished_pod_mounts_nothing(env) -> None:
     syncer.sync(pod_of(api))
     assert not [e for e in api.events() if e[0] == "FailedMount"]
     assert not (tmp_path / "pods").exists()
+
+
+def test_image_pull_secrets_become_the_pull_credentials(env) -> None:
+    api, runtime, syncer, objects, _ = env
+    config = {"auths": {"registry.example.com": {"username": "bot", "password": "pw"}}}
+    objects.items[("secret", "registry")] = {
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+    }
+    image = "registry.example.com/team/app:1"
+    runtime.allow_pull(image)
+    pod = add_pod(api, {"image": image})
+    pod["spec"]["imagePullSecrets"] = [{"name": "registry"}, {"name": "gone"}]
+    api.put("pods", pod)
+    syncer.sync(pod_of(api))
+    assert runtime.pull_auth[image] == [
+        {"serveraddress": "registry.example.com", "username": "bot", "password": "pw"}
+    ]
+    assert ("FailedToRetrieveImagePullSecret",
+            "Unable to retrieve some image pull secrets (gone); attempting to pull the image may "
+            "not succeed.") in api.events()  # fmt: skip

@@ -92,7 +92,8 @@ def test_token_file_and_authentication() -> None:
     assert auth.authenticate("Bearer t1") == ADMIN
     assert auth.authenticate("Bearer t2").node == "n1"
     assert auth.token_of("system:node:n1") == "t2"
-    for header in (None, "", "Basic x", "Bearer nope"):
+    assert auth.authenticate("bearer t1") == ADMIN  # the in-cluster Python client's spelling
+    for header in (None, "", "Basic x", "Bearer nope", "Bearer ", "Bearert1"):
         with pytest.raises(errors.UnauthorizedError):
             auth.authenticate(header)
 

@@ -40,6 +40,7 @@ def test_each_kind_has_a_patch_that_takes_field_validation() -> None:
     }
     kinds = {"Pod", "Node", "Namespace", "Event", "Service", "ConfigMap", "Secret", "Endpoints"}
     kinds |= {"PersistentVolume", "PersistentVolumeClaim"}
+    kinds |= {"ServiceAccount"}
     assert set(patches) == kinds
     pod = patches["Pod"]
     assert pod["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Pod"}

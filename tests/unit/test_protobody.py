@@ -213,3 +213,28 @@ def test_managed_fields_decode_with_their_fields_v1() -> None:
     bad = field(1, field(17, field(7, field(1, "{nope"))))
     with pytest.raises(errors.UnsupportedMediaTypeError):
         decode(envelope("apps/v1", "Deployment", bad))
+
+
+def test_a_token_request_and_a_service_account_decode() -> None:
+    bound = field(1, "Pod") + field(2, "v1") + field(3, "web") + field(4, "u1")
+    spec = field(1, "https://kubernetes.default.svc.cluster.local") + field(4, 1200)
+    spec += field(3, bound)
+    raw = field(1, field(1, "robot")) + field(2, spec)
+    assert decode(envelope("authentication.k8s.io/v1", "TokenRequest", raw)) == {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "metadata": {"name": "robot"},
+        "spec": {
+            "audiences": ["https://kubernetes.default.svc.cluster.local"],
+            "expirationSeconds": 1200,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web", "uid": "u1"},
+        },
+    }
+    account = field(1, field(1, "robot")) + field(3, field(1, "registry")) + field(4, 0)
+    assert decode(envelope("v1", "ServiceAccount", account)) == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "robot"},
+        "imagePullSecrets": [{"name": "registry"}],
+        "automountServiceAccountToken": False,
+    }

@@ -30,6 +30,7 @@ EXPECTED = {
     ("/apis/authentication.k8s.io/v1/selfsubjectreviews", "DELETE GET PATCH POST PUT"),
     ("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "DELETE GET PATCH POST PUT"),
     ("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "DELETE GET PATCH POST PUT"),
+    ("/apis/authentication.k8s.io/v1/tokenreviews", "DELETE GET PATCH POST PUT"),
     ("/apis/metrics.k8s.io/v1beta1/nodes", "GET"),
     ("/apis/metrics.k8s.io/v1beta1/nodes/<name>", "GET"),
     ("/apis/metrics.k8s.io/v1beta1/pods", "GET"),

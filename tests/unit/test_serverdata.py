@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pytest
 import yaml
 
 from common.jointoken import matches, parse_token
-from control import serverdata
+from control import flags, serverdata
 from control.memory_store import MemoryStore
 
 
@@ -18,6 +19,7 @@ def args(tmp_path: Path, *extra: str) -> argparse.Namespace:
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443)
     p.add_argument("--token-auth-file", type=Path)
+    p.add_argument("--pod-network-address")
     serverdata.add_flags(p)
     return p.parse_args(["--data-dir", str(tmp_path / "server"), *extra])
 
@@ -68,3 +70,36 @@ def test_is_loopback() -> None:
     assert serverdata.is_loopback("127.0.0.1") and serverdata.is_loopback("::1")
     assert serverdata.is_loopback("localhost") and serverdata.is_loopback("[::1]")
     assert not serverdata.is_loopback("0.0.0.0") and not serverdata.is_loopback("192.0.2.1")
+
+
+def test_the_signing_key_is_made_once_in_the_data_dir(tmp_path: Path) -> None:
+    first = serverdata.setup(args(tmp_path), MemoryStore())
+    key = tmp_path / "server" / "tls" / "service.key"
+    assert first.service_accounts is not None and key.stat().st_mode & 0o777 == 0o600
+    again = serverdata.setup(args(tmp_path), MemoryStore())
+    assert again.service_accounts is not None
+    assert again.service_accounts.key.key_id == first.service_accounts.key.key_id
+    assert serverdata.signs_tokens(args(tmp_path))
+    given = tmp_path / "elsewhere.key"
+    s = serverdata.setup(args(tmp_path, "--service-account-signing-key-file", str(given),
+                              "--service-account-issuer", "https://issuer.example"),
+                         MemoryStore())  # fmt: skip
+    assert given.exists() and s.service_accounts is not None
+    assert s.service_accounts.issuer == "https://issuer.example"
+    assert s.service_accounts.audiences == ("https://issuer.example",)
+
+
+def test_a_bad_signing_key_stops_the_server(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key")
+    with pytest.raises(serverdata.SigningKeyError, match=r"^--service-account-signing-key-file: "):
+        serverdata.setup(args(tmp_path, "--service-account-signing-key-file", str(bad)),
+                         MemoryStore())  # fmt: skip
+
+
+def test_the_pod_network_address_is_served_over_tls(tmp_path: Path) -> None:
+    a = args(tmp_path, "--pod-network-address", "172.17.0.1")
+    s = serverdata.setup(a, MemoryStore())
+    assert s.scheme == "https"
+    a.bind_address, a.port = "127.0.0.1", 6443
+    assert flags.binds(a) == ["127.0.0.1:6443", "172.17.0.1:6443"]
