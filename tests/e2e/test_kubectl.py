@@ -816,9 +816,8 @@ def test_helm_installs_server_side(kubectl: Kubectl, tmp_path: Path) -> None:
     assert "STATUS: deployed" in upgraded
     replicas = kubectl.run("get", "deployment", "ssa-ssademo", "-o", "jsonpath={.spec.replicas}")
     assert replicas == "2"
-    # helm uninstall sends protobuf DeleteOptions, which the server does not decode yet.
-    kubectl.run("delete", "deployment", "ssa-ssademo", "--wait=false")
-    kubectl.run("delete", "secret", "-l", "owner=helm,name=ssa")
+    run("uninstall", "ssa")  # its DELETEs carry protobuf DeleteOptions
+    assert kubectl.run("get", "secret", "-l", "owner=helm,name=ssa", "-o", "name").strip() == ""
 
 
 def test_get_pv_pvc_and_sc(kubectl: Kubectl) -> None:
@@ -859,6 +858,56 @@ def test_get_pv_pvc_and_sc(kubectl: Kubectl) -> None:
     assert "storageclass.storage.k8s.io/local-path (default)" in everything
     kubectl.run("delete", "pod", "kdata")
     kubectl.run("delete", "pvc", "kdata")
+
+
+def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path: Path) -> None:
+    """The unmodified chart of `helm create` (a ServiceAccount, a Service and a Deployment of
+    nginx, and a busybox test pod), with local stand-ins tagged under those names as a user
+    without a registry would: install, list, its own `helm test`, upgrade, rollback, uninstall."""
+    helm = str(kubectl.binary.parent / "helm")
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
+           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+
+    def run(*args: str, timeout: float = 120) -> str:
+        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=timeout,
+                             env=env, cwd=tmp_path, check=False)  # fmt: skip
+        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+    stand_ins = ("nginx:1.16.0", "busybox:latest")
+    for name in stand_ins:
+        subprocess.run(["docker", "tag", "tinykube/web:1", name], check=True)
+    try:
+        run("create", "demo")
+        installed = run("install", "hello", "demo", "--wait", "--timeout", "90s")
+        assert "STATUS: deployed" in installed
+        assert run("list").splitlines()[1].split()[:3] == ["hello", "default", "1"]
+        assert kubectl.run("get", "serviceaccount", "hello-demo", "-o", "name").strip() == (
+            "serviceaccount/hello-demo"
+        )
+        tested = run("test", "hello", timeout=150)
+        assert "Phase:          Succeeded" in tested, tested
+        run("upgrade", "hello", "demo", "--set", "replicaCount=2", "--wait", "--timeout", "90s")
+        replicas = kubectl.run("get", "deployment", "hello-demo", "-o",
+                               "jsonpath={.spec.replicas}")  # fmt: skip
+        assert replicas == "2"
+        run("rollback", "hello", "1", "--wait", "--timeout", "90s")
+        replicas = kubectl.run("get", "deployment", "hello-demo", "-o",
+                               "jsonpath={.spec.replicas}")  # fmt: skip
+        assert replicas == "1"
+        history = run("history", "hello")
+        assert len(history.strip().splitlines()) == 4  # header and three revisions
+        run("uninstall", "hello", "--wait", "--timeout", "90s")
+        assert "hello" not in run("list")
+        # What the release made is gone; the test pod is a hook, which helm leaves, as on any
+        # cluster (the chart sets no hook-delete-policy).
+        left = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
+        assert left.split() == ["pod/hello-demo-test-connection"]
+    finally:
+        subprocess.run([helm, "uninstall", "hello"], capture_output=True, env=env, check=False)
+        kubectl.run("delete", "pod", "hello-demo-test-connection", "--ignore-not-found")
+        for name in stand_ins:
+            subprocess.run(["docker", "rmi", name], capture_output=True, check=False)
 
 
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
