@@ -51,7 +51,11 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory, docker_client: object) 
     tinykube = str(BIN / "tinykube")
     up = subprocess.run(
         [tinykube, "up", "--tls", "--data-dir", str(data_dir), "--port", str(free_port()),
-         "--agents", "1", "--detach"],
+         "--agents", "1", "--detach",
+         # A service range and DNS address of its own: the shared cluster of the other tests
+         # holds 10.96.0.10 on this host, and two clusters on one host must not share them.
+         "--control-arg=--service-cluster-ip-range=10.97.0.0/16",
+         "--agent-arg=--cluster-dns=10.97.0.10"],
         capture_output=True, text=True, timeout=180, env=env, check=False,
     )  # fmt: skip
     try:
@@ -263,9 +267,9 @@ def test_services(kubectl: Kubectl, tmp_path: Path) -> None:
     listed = kubectl.run("get", "svc", "-A")
     assert header(listed) == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
                               "PORT(S)", "AGE"]  # fmt: skip
-    kubernetes = ["default", "kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    kubernetes = ["default", "kubernetes", "ClusterIP", "10.97.0.1", "<none>", "443/TCP"]
     assert rows(listed)[0][:6] == kubernetes
-    assert rows(listed)[1][:6] == ["kube-system", "kube-dns", "ClusterIP", "10.96.0.10",
+    assert rows(listed)[1][:6] == ["kube-system", "kube-dns", "ClusterIP", "10.97.0.10",
                                    "<none>", "53/UDP,53/TCP,9153/TCP"]  # fmt: skip
     made = kubectl.run("create", "service", "nodeport", "np", "--tcp=80:8080",
                        "--node-port=30080")  # fmt: skip
@@ -292,7 +296,7 @@ def test_services(kubectl: Kubectl, tmp_path: Path) -> None:
     assert after["ports"][0]["targetPort"] == 9090
     assert (after["clusterIP"], after["ports"][0]["nodePort"]) == (
         before["clusterIP"], before["ports"][0]["nodePort"])  # fmt: skip
-    changed = kubectl.run("patch", "svc", "app", "-p", '{"spec":{"clusterIP":"10.96.5.5"}}',
+    changed = kubectl.run("patch", "svc", "app", "-p", '{"spec":{"clusterIP":"10.97.5.5"}}',
                           ok=False)  # fmt: skip
     assert "spec.clusterIPs[0]: Invalid value" in changed and "may not change once set" in changed
     info = kubectl.run("cluster-info")

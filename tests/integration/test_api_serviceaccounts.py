@@ -147,8 +147,7 @@ def test_a_pod_bound_token_names_the_pod_and_dies_with_it(admin_api: Api, sa_app
 
 def test_a_token_for_another_account_cannot_bind_the_pod(admin_api: Api) -> None:
     _account(admin_api)
-    _account(admin_api, "default")
-    _bound_pod(admin_api, account="default")
+    _bound_pod(admin_api, account="default")  # the namespace's own default account
     code, answer = admin_api.call(
         "POST", f"{SA}/robot/token", {"spec": {"boundObjectRef": {"kind": "Pod", "name": "web"}}}
     )
@@ -259,7 +258,7 @@ def test_a_node_requests_tokens_only_for_its_own_pods(admin_api: Api, sa_app: An
 
 
 def test_admission_defaults_the_account_and_mounts_the_token(admin_api: Api) -> None:
-    _account(admin_api, "default")
+    assert admin_api.call("GET", f"{SA}/default")[0] == 200  # made with the namespace
     code, pod = admin_api.call("POST", PODS, pod_manifest("web"))
     assert code == 201, pod
     spec = pod["spec"]
@@ -301,3 +300,19 @@ def test_admission_refuses_a_pod_whose_account_is_missing(admin_api: Api) -> Non
         'serviceaccount "ghost" not found'
     )
     assert admin_api.call("GET", f"{PODS}/web")[0] == 404
+
+
+def test_a_new_namespace_has_its_default_account_at_once(admin_api: Api) -> None:
+    # No controller runs here: the namespace's create writes its default account, so a pod
+    # created right after its namespace is admitted.
+    assert admin_api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "fresh"}})[0] == 201
+    code, account = admin_api.call("GET", "/api/v1/namespaces/fresh/serviceaccounts/default")
+    assert code == 200, account
+    code, pod = admin_api.call("POST", "/api/v1/namespaces/fresh/pods", pod_manifest("web"))
+    assert code == 201, pod
+    assert pod["spec"]["serviceAccountName"] == "default"
+    # A dry-run namespace makes nothing.
+    code, _ = admin_api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "dry"}},
+                             dryRun="All")  # fmt: skip
+    assert code == 201
+    assert admin_api.call("GET", "/api/v1/namespaces/dry/serviceaccounts/default")[0] == 404
