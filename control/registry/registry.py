@@ -252,21 +252,16 @@ class Registry:
                 details={"name": m["name"], "group": rt.group, "kind": rt.plural},
             ) from None
         self._remember(rt, created)
-        if rt.plural == "namespaces":
-            self._default_account(created)
+        self._companions(strategy, created)
         return created, warnings
 
-    def _default_account(self, namespace: Obj) -> None:
-        """With service accounts on, a new namespace gets its ``default`` ServiceAccount in the
-        same request, so a pod created right after its namespace is admitted even when the
-        service-account controller (which keeps the account afterwards) is slow to act."""
-        if self.admission.service_account is None or self.dry_run:
+    def _companions(self, strategy: st.Strategy, created: Obj) -> None:
+        """Write what the strategy makes with a new object (never in a dry run)."""
+        if self.dry_run:
             return
-        name = str(namespace["metadata"]["name"])
-        account = {"apiVersion": "v1", "kind": "ServiceAccount",
-                   "metadata": {"name": "default", "namespace": name}}  # fmt: skip
-        with contextlib.suppress(errors.AlreadyExistsError, errors.NotFoundError):
-            self.create(must("serviceaccounts"), name, account)
+        for plural, namespace, obj in strategy.companions(created, self.admission):
+            with contextlib.suppress(errors.AlreadyExistsError, errors.NotFoundError):
+                self.create(must(plural), namespace, obj)
 
     def replace(
         self,

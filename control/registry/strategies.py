@@ -141,6 +141,11 @@ class Strategy:
         """``Warning`` header texts for a create."""
         return []
 
+    def companions(self, created: Obj, admission: Admission) -> list[tuple[str, str, Obj]]:
+        """Objects written right after a create of this kind, by (plural, namespace, object)
+        (one that exists already is left as it is)."""
+        return []
+
     def allocate(
         self,
         obj: Obj,
@@ -214,6 +219,17 @@ class NodeStrategy(Strategy):
 
 
 class NamespaceStrategy(Strategy):
+    def companions(self, created: Obj, admission: Admission) -> list[tuple[str, str, Obj]]:
+        """With service accounts on, a new namespace gets its ``default`` ServiceAccount in the
+        same request, so a pod created right after its namespace is admitted even when the
+        service-account controller (which keeps the account afterwards) is slow to act."""
+        if admission.service_account is None:
+            return []
+        name = str(created["metadata"]["name"])
+        account = {"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": "default", "namespace": name}}  # fmt: skip
+        return [("serviceaccounts", name, account)]
+
     def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         super().prepare_create(rt, obj, now)
         obj["spec"] = {"finalizers": ["kubernetes"]}

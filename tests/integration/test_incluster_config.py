@@ -44,7 +44,7 @@ def https(sa_app: Any, tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 def test_load_incluster_config_from_the_pod_files(admin_api: Api, https: tuple[int, Path]) -> None:
     port, files = https
-    assert admin_api.call("POST", SA, {"metadata": {"name": "default"}})[0] == 201
+    assert admin_api.call("GET", f"{SA}/default")[0] == 200  # made with the namespace
     code, pod = admin_api.call("POST", PODS, pod_manifest("web"))
     assert code == 201
     ref = {"kind": "Pod", "name": "web", "uid": pod["metadata"]["uid"]}
