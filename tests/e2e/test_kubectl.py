@@ -86,6 +86,23 @@ class Kubectl:
         return out.stderr
 
 
+class Helm:
+    """The helm fetched next to kubectl, on kubectl's cluster, with its state under ``home``."""
+
+    def __init__(self, kubectl: Kubectl, home: Path) -> None:
+        self.binary, self.home = str(kubectl.binary.parent / "helm"), home
+        self.env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig),
+                    "HELM_CACHE_HOME": str(home), "HELM_CONFIG_HOME": str(home),
+                    "HELM_DATA_HOME": str(home)}  # fmt: skip
+
+    def run(self, *args: str, timeout: float = 60, ok: bool = True) -> str:
+        """helm's stdout; with ``ok`` it must have succeeded."""
+        out = subprocess.run([self.binary, *args], capture_output=True, text=True,
+                             timeout=timeout, env=self.env, cwd=self.home, check=False)  # fmt: skip
+        assert not ok or out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout
+
+
 @pytest.fixture(scope="module")
 def kubectl(kubectl_bin: Path, kubeconfig: Path) -> Kubectl:
     return Kubectl(kubectl_bin, kubeconfig)
@@ -404,15 +421,7 @@ def test_server_dry_run_and_diff(kubectl: Kubectl) -> None:
 def test_helm_validates_against_the_served_openapi(kubectl: Kubectl, tmp_path: Path) -> None:
     """helm downloads the OpenAPI documents to validate a release; the chart is the one `helm
     create` writes, cut to its Deployment (Services and ServiceAccounts are not served yet)."""
-    helm = str(kubectl.binary.parent / "helm")
-    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
-           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
-
-    def run(*args: str) -> str:
-        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
-                             env=env, cwd=tmp_path, check=False)  # fmt: skip
-        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
-        return out.stdout
+    run = Helm(kubectl, tmp_path).run
 
     run("create", "demo")
     assert "1 chart(s) linted, 0 chart(s) failed" in run("lint", "demo")
@@ -793,15 +802,7 @@ def test_server_side_apply_takes_over_a_client_side_apply(kubectl: Kubectl) -> N
 def test_helm_installs_server_side(kubectl: Kubectl, tmp_path: Path) -> None:
     """helm 4 applies a release's objects server-side (field manager ``helm``) and keeps the
     release in a Secret: `helm create`'s chart, cut to its Deployment."""
-    helm = str(kubectl.binary.parent / "helm")
-    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
-           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
-
-    def run(*args: str) -> str:
-        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=60,
-                             env=env, cwd=tmp_path, check=False)  # fmt: skip
-        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
-        return out.stdout
+    run = Helm(kubectl, tmp_path).run
 
     run("create", "ssademo")
     templates = tmp_path / "ssademo" / "templates"
@@ -868,15 +869,10 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
     """The unmodified chart of `helm create` (a ServiceAccount, a Service and a Deployment of
     nginx, and a busybox test pod), with local stand-ins tagged under those names as a user
     without a registry would: install, list, its own `helm test`, upgrade, rollback, uninstall."""
-    helm = str(kubectl.binary.parent / "helm")
-    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "HELM_CACHE_HOME": str(tmp_path),
-           "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)}  # fmt: skip
+    helm = Helm(kubectl, tmp_path)
 
     def run(*args: str, timeout: float = 120) -> str:
-        out = subprocess.run([helm, *args], capture_output=True, text=True, timeout=timeout,
-                             env=env, cwd=tmp_path, check=False)  # fmt: skip
-        assert out.returncode == 0, f"helm {' '.join(args)}: {out.stdout}{out.stderr}"
-        return out.stdout
+        return helm.run(*args, timeout=timeout)
 
     stand_ins = ("nginx:1.16.0", "busybox:latest")
     for name in stand_ins:
@@ -908,7 +904,7 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
         left = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
         assert left.split() == ["pod/hello-demo-test-connection"]
     finally:
-        subprocess.run([helm, "uninstall", "hello"], capture_output=True, env=env, check=False)
+        helm.run("uninstall", "hello", ok=False)
         kubectl.run("delete", "pod", "hello-demo-test-connection", "--ignore-not-found")
         for name in stand_ins:
             subprocess.run(["docker", "rmi", name], capture_output=True, check=False)
