@@ -18,6 +18,13 @@ def find(conditions: Iterable[Mapping[str, Any]] | None, ctype: str) -> Obj | No
     return None
 
 
+def is_true(obj: Mapping[str, Any], ctype: str) -> bool:
+    """Whether ``obj``'s status holds condition ``ctype`` with status True (a node Ready)."""
+    status = obj.get("status")
+    found = find(status.get("conditions") if isinstance(status, Mapping) else None, ctype)
+    return found is not None and found.get("status") == "True"
+
+
 def build(
     ctype: str,
     status: str,

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from common import quantity
+from common import conditions, quantity
 from common.objects import Node, Pod, Taint
+from common.wellknown import READY
 from control.volumebinding import NONE, VolumeWants, volume_conflict
 
 Obj = dict[str, Any]
@@ -109,10 +110,7 @@ def usage_by_node(pods: Iterable[Pod]) -> dict[str, NodeUsage]:
 
 
 def is_ready(node: Node) -> bool:
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return bool(c.get("status") == "True")
-    return False
+    return conditions.is_true(node, READY)
 
 
 def _tolerates(pod: Pod, taint: Taint) -> bool:

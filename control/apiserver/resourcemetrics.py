@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from common import conditions, errors
 from common.resources import ResourceType, must
+from common.wellknown import READY
 from control.apiserver.auth import NODE_PREFIX, Attributes, authorize
 from control.apiserver.logs import node_endpoint
 
@@ -90,7 +91,7 @@ def pod_metrics(pod: Obj, summary: Obj) -> Obj | None:
 def _summaries(nodes: list[Obj]) -> dict[str, Obj]:
     """Each Ready node's summary from its agent, by node name (the silent ones left out)."""
     auth = current_app.extensions["tinykube"]["auth"]
-    ready = [n for n in nodes if _ready(n)]
+    ready = [n for n in nodes if conditions.is_true(n, READY)]
 
     def scrape(node: Obj) -> tuple[str, Obj | None]:
         name = str(node["metadata"]["name"])
@@ -112,11 +113,6 @@ def _summaries(nodes: list[Obj]) -> dict[str, Obj]:
         return {}
     with ThreadPoolExecutor(max_workers=min(16, len(ready))) as pool:
         return {name: s for name, s in pool.map(scrape, ready) if s is not None}
-
-
-def _ready(node: Obj) -> bool:
-    found = conditions.find((node.get("status") or {}).get("conditions"), "Ready")
-    return found is not None and found.get("status") == "True"
 
 
 def _listing(kind: str, items: list[Obj]) -> Response:

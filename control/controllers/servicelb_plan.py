@@ -23,11 +23,6 @@ def _m(obj: object, key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def node_ready(node: Mapping[str, Any]) -> bool:
-    found = conditions.find(_m(node, "status").get("conditions"), READY)
-    return bool(found and found.get("status") == "True")
-
-
 def node_address(node: Mapping[str, Any]) -> str:
     """The address ServiceLB advertises for a node: its ExternalIP, else its InternalIP."""
     found = {a.get("type"): a.get("address") for a in _m(node, "status").get("addresses") or []}
@@ -41,7 +36,7 @@ def handled(svc: Mapping[str, Any]) -> bool:
 
 def ingress_of(nodes: Iterable[Mapping[str, Any]]) -> list[Obj]:
     """The Ready nodes' addresses, each once, sorted."""
-    addresses = sorted({node_address(n) for n in nodes if node_ready(n)} - {""})
+    addresses = sorted({node_address(n) for n in nodes if conditions.is_true(n, READY)} - {""})
     return [{"ip": ip, "ipMode": IP_MODE} for ip in addresses]
 
 
