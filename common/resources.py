@@ -157,6 +157,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType(
+        "ControllerRevision", "controllerrevisions", "controllerrevision", "apps", "v1", True
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}
