@@ -12,7 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from common.appsprinting import CONTROLLER_DOC, REVISION_DOC, controller_revision_cells
+from common.appsprinting import (
+    CONTROLLER_DOC,
+    DAEMONSET_DOCS,
+    REVISION_DOC,
+    controller_revision_cells,
+    daemonset_cells,
+)
 from common.columns import Column, TablePrinter, column_definitions, headers, row
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
@@ -321,6 +327,10 @@ def _secret_cells(secret: Obj, now: dt.datetime) -> list[str]:
     return [_name(secret), str(secret.get("type") or ""), str(count), _age(secret, now)]
 
 
+def _daemonset_cells(ds: Obj, now: dt.datetime) -> list[str]:
+    return daemonset_cells(ds, now, format_labels, format_selector)
+
+
 def _default_cells(obj: Obj, now: dt.datetime) -> list[str]:
     return [_name(obj), _age(obj, now)]
 
@@ -346,6 +356,11 @@ _WORKLOAD_WIDE = (
     Column("Containers", 1, description="Names of each container in the template."),
     Column("Images", 1, description="Images referenced by each container in the template."),
     Column("Selector", 1),
+)
+_DAEMONSET_SELECTOR_DOC = (
+    "A label query over pods that are managed by the daemon set. Must match in order to be "
+    "controlled. It must match the pod template's labels. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
 )
 _CONFIG_MAP_DATA_DOC = (
     "Data contains the configuration data. Each key must consist of alphanumeric characters, "
@@ -460,6 +475,15 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Controller", description=CONTROLLER_DOC),
          Column("Revision", description=REVISION_DOC, integer=True), _AGE),
         controller_revision_cells,
+    ),
+    "daemonsets": TablePrinter(
+        (_NAME, *(Column(n, type="integer", description=d, integer=True) for n, d in zip(
+             ("Desired", "Current", "Ready", "Up-to-date", "Available"), DAEMONSET_DOCS,
+             strict=False)),
+         Column("Node Selector", description=DAEMONSET_DOCS[5]), _AGE,
+         _WORKLOAD_WIDE[0], _WORKLOAD_WIDE[1],
+         Column("Selector", 1, description=_DAEMONSET_SELECTOR_DOC)),
+        _daemonset_cells,
     ),
 }  # fmt: skip
 

@@ -160,6 +160,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "ControllerRevision", "controllerrevisions", "controllerrevision", "apps", "v1", True
     ),
+    ResourceType(
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        "apps",
+        "v1",
+        True,
+        ("ds",),
+        ("all",),
+        ("status",),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

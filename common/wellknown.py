@@ -16,6 +16,9 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 # The hash of the revision a DaemonSet's or StatefulSet's pod (and ControllerRevision) is of.
 CONTROLLER_REVISION_HASH_LABEL = "controller-revision-hash"
+# A DaemonSet pod's template generation (label), kept on the DaemonSet as an annotation.
+POD_TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # EndpointSlices (k8s.io/api/discovery/v1/well_known_labels.go) and Endpoints.
 SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
@@ -36,6 +39,10 @@ ENDPOINTS_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+MEMORY_PRESSURE_TAINT = "node.kubernetes.io/memory-pressure"
+DISK_PRESSURE_TAINT = "node.kubernetes.io/disk-pressure"
+PID_PRESSURE_TAINT = "node.kubernetes.io/pid-pressure"
+NETWORK_UNAVAILABLE_TAINT = "node.kubernetes.io/network-unavailable"
 
 # Condition types.
 READY = "Ready"

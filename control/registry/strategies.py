@@ -25,6 +25,7 @@ from common.wellknown import (
     NAMESPACE_NAME_LABEL,
     NODE_LEASE_NAMESPACE,
     NOT_READY_TAINT,
+    TEMPLATE_GENERATION,
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
@@ -286,6 +287,41 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class DaemonSetStrategy(WorkloadStrategy):
+    """DaemonSets: apps/v1 defaults, and the template generation kube-apiserver keeps in the
+    ``deprecated.daemonset.template.generation`` annotation: 1 on create, one more on each
+    update that changes the pod template, never chosen by the client."""
+
+    def __init__(self) -> None:
+        super().__init__("DaemonSet")
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        _set_template_generation(obj, 1)
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        super().prepare_update(rt, new, old)
+        before = template_generation(old)
+        changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
+        _set_template_generation(new, before + 1 if changed else before)
+
+
+def template_generation(obj: Obj) -> int:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_GENERATION)
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _set_template_generation(obj: Obj, generation: int) -> None:
+    m = meta.meta(obj)
+    annotations = m.get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = m["annotations"] = {}
+    annotations[TEMPLATE_GENERATION] = str(generation)
+
+
 class SecretStrategy(Strategy):
     """``type`` defaults to Opaque; ``stringData`` is folded into ``data`` (base64) before the
     object is validated or stored, its keys winning, as the v1 conversion does."""
@@ -320,6 +356,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
     ("", "secrets"): SecretStrategy(),
+    ("apps", "daemonsets"): DaemonSetStrategy(),
 }
 
 

@@ -13,6 +13,7 @@ New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no 
 # discovery.k8s.io/v1 EndpointSlice and core/v1 Endpoints.
 from control.validation import apps as _apps  # noqa: F401  (imported for registration)
 from control.validation import config as _config  # noqa: F401  (imported for registration)
+from control.validation import daemonset as _daemonset  # noqa: F401  (imported for registration)
 from control.validation import discovery as _discovery  # noqa: F401  (imported for registration)
 from control.validation import history as _history  # noqa: F401  (imported for registration)
 from control.validation import service as _service  # noqa: F401  (imported for registration)
