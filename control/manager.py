@@ -17,6 +17,7 @@ from typing import Protocol
 from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
+from control.controllers.daemonset import DaemonSetsController
 from control.controllers.deployment import DeploymentController
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
@@ -82,6 +83,7 @@ def default_loops(
         MirroringController(registry, informers),  # services, endpoints, endpointslices
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
+        DaemonSetsController(registry, informers),  # daemonsets, pods, nodes, revisions
     ]
 
 

@@ -1,0 +1,218 @@
+"""The DaemonSet controller over the real registry and Redis (the Flask app's), with registered
+fake Nodes and a FAKE kubelet (tests/integration/appsfake.py) marking placed pods Ready: a pod
+per node, one more for a new node, none on a node tainted against it, rolling updates within
+``maxUnavailable``, ControllerRevisions and a rollback; and bad DaemonSets refused over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.resources import must
+from common.wellknown import CONTROLLER_REVISION_HASH_LABEL
+from common.workqueue import RateLimitedQueue
+from control.controllers.daemonset import DaemonSetsController
+from control.registry.registry import Registry
+from tests.integration.appsfake import NODES, PODS, Cluster, one_pass, ready_node
+from tests.integration.conftest import Api
+from tests.integration.informerpump import pump
+
+DAEMONSETS, REVISIONS = must("daemonsets"), must("controllerrevisions")
+Obj = dict[str, Any]
+
+
+def daemonset(name: str = "logs", image: str = "tinykube/sleeper:1", **spec: Any) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]},
+            },
+            **spec,
+        },
+    }
+
+
+class Daemons(Cluster):
+    """The DaemonSet controller and the fake kubelet, one pass each per round, on n1..n3."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__(registry)  # registers node-1
+        registry.delete(NODES, "", "node-1", {})
+        self.daemonsets = DaemonSetsController(registry, self.informers, clock=self.clock)
+        self.daemonsets.queue = RateLimitedQueue(self.clock.monotonic)
+        for name in ("n1", "n2", "n3"):
+            registry.create(NODES, "", ready_node(name))
+
+    def control_round(self) -> None:
+        pump(self.informers)
+        one_pass(self.daemonsets)
+
+    def live(self) -> list[Obj]:
+        return [p for p in self.items(PODS) if not p["metadata"].get("deletionTimestamp")]
+
+    def nodes_of(self, image: str | None = None) -> list[str]:
+        return sorted(
+            p["spec"]["nodeName"]
+            for p in self.live()
+            if image is None or p["spec"]["containers"][0]["image"] == image
+        )
+
+    def status(self, name: str = "logs") -> Obj:
+        ds = self.get(DAEMONSETS, name)
+        assert ds is not None
+        return dict(ds.get("status") or {})
+
+    def rolled_out(self, name: str = "logs") -> bool:
+        ds = self.get(DAEMONSETS, name)
+        assert ds is not None
+        s = ds.get("status") or {}
+        desired = s.get("desiredNumberScheduled", -1)
+        return (
+            s.get("observedGeneration") == ds["metadata"]["generation"]
+            and s.get("updatedNumberScheduled", 0) == desired
+            and s.get("numberAvailable", 0) == desired
+            and len([p for p in self.live() if p["metadata"]["labels"].get("app") == name])
+            == desired
+        )
+
+
+@pytest.fixture
+def cluster(app: Any) -> Daemons:
+    return Daemons(app.extensions["tinykube"]["registry"])
+
+
+def test_a_pod_per_node_and_one_for_a_new_node(cluster: Daemons) -> None:
+    cluster.registry.create(DAEMONSETS, "default", daemonset())
+    cluster.settle(cluster.rolled_out)
+    assert cluster.nodes_of() == ["n1", "n2", "n3"]
+    pod = cluster.live()[0]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet"
+    assert {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+            "effect": "NoExecute"} in pod["spec"]["tolerations"]  # fmt: skip
+    assert cluster.status() == {
+        "currentNumberScheduled": 3, "numberMisscheduled": 0, "desiredNumberScheduled": 3,
+        "numberReady": 3, "updatedNumberScheduled": 3, "numberAvailable": 3,
+        "observedGeneration": 1,
+    }  # fmt: skip
+    [revision] = cluster.items(REVISIONS)
+    assert revision["revision"] == 1
+    hash_ = revision["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL]
+    assert all(p["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL] == hash_
+               for p in cluster.live())  # fmt: skip
+    cluster.registry.create(NODES, "", ready_node("n4"))
+    cluster.settle(lambda: cluster.nodes_of() == ["n1", "n2", "n3", "n4"])
+    cluster.settle(cluster.rolled_out)
+    assert cluster.status()["desiredNumberScheduled"] == 4
+    assert [r for r, _ in cluster.events("logs")].count("SuccessfulCreate") == 4
+
+
+def _taint(cluster: Daemons, name: str, effect: str) -> None:
+    node = cluster.registry.get(NODES, "", name)
+    node["spec"]["taints"] = [{"key": "dedicated", "value": "db", "effect": effect}]
+    cluster.registry.replace(NODES, "", name, node)
+
+
+def test_a_tainted_node_loses_its_pod_and_a_selector_picks_nodes(cluster: Daemons) -> None:
+    cluster.registry.create(DAEMONSETS, "default", daemonset())
+    cluster.settle(cluster.rolled_out)
+    _taint(cluster, "n2", "NoSchedule")  # keeps running, as Kubernetes
+    cluster.round()
+    cluster.round()
+    assert cluster.nodes_of() == ["n1", "n2", "n3"]
+    _taint(cluster, "n2", "NoExecute")
+    cluster.settle(lambda: cluster.nodes_of() == ["n1", "n3"])
+    cluster.settle(cluster.rolled_out)
+    assert cluster.status()["desiredNumberScheduled"] == 2
+    # Only labelled nodes: a node selector.
+    node = cluster.registry.get(NODES, "", "n3")
+    node["metadata"]["labels"] = {**node["metadata"].get("labels", {}), "logs": "yes"}
+    cluster.registry.replace(NODES, "", "n3", node)
+    selected = daemonset("picky")
+    selected["spec"]["template"]["spec"]["nodeSelector"] = {"logs": "yes"}
+    cluster.registry.create(DAEMONSETS, "default", selected)
+    cluster.settle(lambda: cluster.rolled_out("picky"))
+    picky = [p["spec"]["nodeName"] for p in cluster.items(PODS, selector="app=picky")]
+    assert picky == ["n3"]
+
+
+def _update_image(cluster: Daemons, image: str, name: str = "logs") -> None:
+    ds = cluster.registry.get(DAEMONSETS, "default", name)
+    ds["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    cluster.registry.replace(DAEMONSETS, "default", name, ds)
+
+
+def test_rolling_update_respects_max_unavailable_and_undo(cluster: Daemons) -> None:
+    cluster.registry.create(DAEMONSETS, "default", daemonset())
+    cluster.settle(cluster.rolled_out)
+    _update_image(cluster, "tinykube/web:1")
+    seen_down = 0
+    for _ in range(40):
+        if cluster.rolled_out():
+            break
+        cluster.round()
+        ready = [p for p in cluster.live() if p["status"].get("phase") == "Running"]
+        seen_down = max(seen_down, 3 - len(ready))
+        assert 3 - len(ready) <= 1, "more than maxUnavailable=1 nodes without a ready pod"
+    assert cluster.rolled_out() and seen_down == 1
+    assert cluster.nodes_of("tinykube/web:1") == ["n1", "n2", "n3"]
+    revisions = sorted((r["revision"], r["metadata"]["name"]) for r in cluster.items(REVISIONS))
+    assert [r for r, _ in revisions] == [1, 2]
+    # Roll back as `rollout undo` does: revision 1's data patched onto the DaemonSet.
+    first = cluster.registry.get(REVISIONS, "default", revisions[0][1])
+    cluster.registry.patch(DAEMONSETS, "default", "logs", first["data"],
+                           "application/strategic-merge-patch+json")  # fmt: skip
+    cluster.settle(lambda: cluster.nodes_of("tinykube/sleeper:1") == ["n1", "n2", "n3"])
+    cluster.settle(cluster.rolled_out)
+    renumbered = cluster.registry.get(REVISIONS, "default", revisions[0][1])
+    assert renumbered["revision"] == 3 and len(cluster.items(REVISIONS)) == 2
+
+
+def test_on_delete_replaces_only_deleted_pods(cluster: Daemons) -> None:
+    cluster.registry.create(DAEMONSETS, "default", daemonset(updateStrategy={"type": "OnDelete"}))
+    cluster.settle(cluster.rolled_out)
+    _update_image(cluster, "tinykube/web:1")
+    for _ in range(3):
+        cluster.round()
+    assert cluster.nodes_of("tinykube/web:1") == []
+    assert cluster.status().get("updatedNumberScheduled", 0) == 0
+    victim = next(p for p in cluster.live() if p["spec"]["nodeName"] == "n1")
+    cluster.registry.delete(PODS, "default", victim["metadata"]["name"], {})
+    cluster.settle(lambda: cluster.nodes_of("tinykube/web:1") == ["n1"])
+    assert cluster.nodes_of() == ["n1", "n2", "n3"]
+
+
+DS_PATH = "/apis/apps/v1/namespaces/default/daemonsets"
+
+
+def test_bad_daemonsets_are_refused_and_nothing_stored(api: Api) -> None:
+    mismatch = daemonset()
+    mismatch["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    status, body = api.call("POST", DS_PATH, mismatch)
+    assert status == 422
+    assert body["message"] == (
+        'DaemonSet.apps "logs" is invalid: spec.template.metadata.labels: Invalid value: '
+        '{"app":"logs"}: `selector` does not match template `labels`'
+    )
+    rolling = {"maxUnavailable": 1, "maxSurge": 1}
+    both = daemonset(updateStrategy={"type": "RollingUpdate", "rollingUpdate": rolling})
+    status, body = api.call("POST", DS_PATH, both)
+    assert status == 422 and "may not be set when maxUnavailable is non-zero" in body["message"]
+    status, body = api.call("POST", DS_PATH, {**daemonset(), "spec": {"replicas": 3}})
+    assert status == 400 and 'unknown field "spec.replicas"' in body["message"]
+    assert api.call("GET", DS_PATH)[1]["items"] == []
+    status, created = api.call("POST", DS_PATH, daemonset())
+    assert status == 201
+    assert created["spec"]["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": 1,
+                                                                  "maxSurge": 0}  # fmt: skip
+    assert created["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1"}
+    created["spec"]["selector"] = {"matchLabels": {"app": "logs", "x": "y"}}
+    created["spec"]["template"]["metadata"]["labels"]["x"] = "y"
+    status, body = api.call("PUT", f"{DS_PATH}/logs", created)
+    assert status == 422 and "spec.selector: Invalid value" in body["message"]
+    assert "field is immutable" in body["message"]
