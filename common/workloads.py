@@ -5,6 +5,7 @@ rolling-update fenceposts, the annotation and label names). Pure: objects in, ob
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -99,6 +100,14 @@ def default_daemonset(obj: dict[str, Any]) -> None:
     if spec.get("revisionHistoryLimit") is None:
         spec["revisionHistoryLimit"] = DEFAULT_REVISION_HISTORY_LIMIT
     default_template(spec.get("template"))
+
+
+def daemonset_revision_data(ds: Mapping[str, Any]) -> dict[str, Any]:
+    """A DaemonSet's pod template as the strategic merge patch that restores it: the ``data`` of
+    its ControllerRevisions (the daemon controller's getPatch), which ``rollout undo`` applies."""
+    template = copy.deepcopy(dict(_dict(_dict(ds.get("spec")).get("template"))))
+    template["$patch"] = "replace"
+    return {"spec": {"template": template}}
 
 
 DEFAULTERS = {

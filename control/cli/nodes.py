@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -18,13 +19,14 @@ from common.duration import parse_duration
 from common.resources import must
 from common.wellknown import NODE_LEASE_NAMESPACE
 from control.cli.describers import Describer, describe_node
-from control.cli.drainplan import DrainOptions, plan_drain
+from control.cli.drainplan import DrainOptions, daemonset_of, plan_drain
 from control.cli.flags import command
 from control.cli.nodedescribe import non_terminated
 from control.cli.output import CliError, Failed, api_error_message, echo_error
 from control.cli.session import Client, Session, global_options
 
 NODES, PODS, LEASES = must("nodes"), must("pods"), must("leases")
+DAEMONSETS = must("daemonsets")
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 # kubectl polls a draining pod every second; a little faster here, pods usually go in < 1 s.
 POLL = 0.5
@@ -147,10 +149,24 @@ def _wait_gone(session: Session, pods: Sequence[Obj], deadline: float | None, ti
         session.sleep(POLL)
 
 
+def _daemonsets(client: Client, pods: list[dict[str, Any]]) -> frozenset[str]:
+    """The DaemonSets of the pods that still exist (kubectl reads each one)."""
+    found = set()
+    for owner in {o for p in pods if (o := daemonset_of(p)) is not None}:
+        namespace, name = owner.split("/", 1)
+        try:
+            client.get(DAEMONSETS, name, namespace)
+        except errors.NotFoundError:
+            continue
+        found.add(owner)
+    return frozenset(found)
+
+
 def drain_node(session: Session, node: str, o: DrainOptions, flags: dict[str, Any]) -> None:
     """Delete the node's pods that the options allow and wait for them to be gone."""
     client = session.client()
-    plan = plan_drain(_pods_on(client, node, flags["pod_selector"]), o, session.now())
+    pods = _pods_on(client, node, flags["pod_selector"])
+    plan = plan_drain(pods, replace(o, daemonsets=_daemonsets(client, pods)), session.now())
     if plan.blocked:
         raise DrainError(plan.errors)
     if plan.warnings:

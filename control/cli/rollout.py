@@ -1,6 +1,8 @@
 """``tkctl rollout status|history|undo|restart|pause|resume deploy/NAME``: kubectl's rollout
-commands over a Deployment and its ReplicaSets (the decisions are in ``control.cli.revisions``).
-``status`` watches the Deployment until its rollout is done, fails or ``--timeout`` passes.
+commands over a Deployment and its ReplicaSets (the decisions are in ``control.cli.revisions``),
+and ``status|history|undo|restart`` over a DaemonSet and its ControllerRevisions
+(``control.cli.dsrevisions``). ``status`` watches the object until its rollout is done, fails or
+``--timeout`` passes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from common import errors
 from common.printers import format_selector
 from common.resources import lookup
 from common.tabwriter import tabwrite
+from control.cli import dsrevisions
 from control.cli.describe_apps import describe_pod_template
 from control.cli.describers import Text
 from control.cli.flags import command
@@ -65,12 +68,48 @@ def rollout() -> None:
     """Manage the rollout of a deployment: status, history, undo, restart, pause, resume."""
 
 
-def _deployments(session: Session, args: tuple[str, ...], verb: str) -> tuple[list[Ref], bool]:
+def _deployments(
+    session: Session, args: tuple[str, ...], verb: str, kinds: tuple[str, ...] = ("deployments",)
+) -> tuple[list[Ref], bool]:
     refs, missing = find_objects(session, args, f"rollout {verb}")
     for ref in refs:
-        if ref.rt.plural != "deployments":
+        if ref.rt.plural not in kinds:
             raise CliError(_unsupported(verb, ref))
     return refs, missing
+
+
+# The kinds with a rollout history (status, history, undo, restart); pause is Deployments' only.
+ROLLING = ("deployments", "daemonsets")
+
+
+def _is_daemonset(ref: Ref) -> bool:
+    return ref.rt.plural == "daemonsets"
+
+
+def _status_of(ref: Ref, obj: dict[str, Any], revision: int) -> Any:
+    if _is_daemonset(ref):
+        return dsrevisions.daemonset_status(obj)
+    return rollout_status(obj, revision)
+
+
+def _revisions(session: Session, ds: dict[str, Any]) -> list[Any]:
+    rt = lookup("controllerrevisions")
+    assert rt is not None
+    meta = ds.get("metadata") or {}
+    selector = format_selector((ds.get("spec") or {}).get("selector"))
+    listing = session.client().list(
+        rt, meta.get("namespace"), label_selector=None if selector == "<none>" else selector
+    )
+    return dsrevisions.owned_revisions(ds, listing.get("items") or [])
+
+
+def _history_of(session: Session, ref: Ref) -> tuple[dict[int, Any], list[tuple[int, str]]]:
+    """Revision → pod template, and the (revision, change-cause) rows."""
+    if _is_daemonset(ref):
+        crs = _revisions(session, ref.obj)
+        return dsrevisions.templates(crs), dsrevisions.history_rows(crs)
+    rses = _replicasets(session, ref.obj)
+    return history(rses), history_rows(rses)
 
 
 def _unsupported(verb: str, ref: Ref) -> str:
@@ -138,18 +177,18 @@ def status(
 ) -> None:
     """Show the status of the rollout: tkctl rollout status deploy/NAME [--timeout=D]"""
     seconds = parse_duration(timeout)
-    refs, missing = _deployments(session, args, "status")
+    refs, missing = _deployments(session, args, "status", ROLLING)
     if missing:
         raise Failed(1)
     deadline = time.monotonic() + seconds if seconds > 0 else None
     for ref in refs:
-        current = rollout_status(ref.obj, revision)
+        current = _status_of(ref, ref.obj, revision)
         click.echo(current.message)
         if current.done or not watch:
             continue
         rv = str((ref.obj.get("metadata") or {}).get("resourceVersion") or "")
         for obj in _watch(session, ref, rv, deadline):
-            current = rollout_status(obj, revision)
+            current = _status_of(ref, obj, revision)
             click.echo(current.message)
             if current.done:
                 break
@@ -167,11 +206,11 @@ def status(
 @click.pass_obj
 def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
     """View the rollout history: tkctl rollout history deploy/NAME [--revision=N]"""
-    refs, missing = _deployments(session, args, "history")
+    refs, missing = _deployments(session, args, "history", ROLLING)
     for ref in refs:
-        rses = _replicasets(session, ref.obj)
+        templates, rows = _history_of(session, ref)
         if revision > 0:
-            template = history(rses).get(revision)
+            template = templates.get(revision)
             if template is None:
                 raise CliError("unable to find the specified revision")
             w = Text()
@@ -179,7 +218,6 @@ def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
             # kubectl prints this template without aligning it (no tabwriter).
             click.echo(f"{ref.label} with revision #{revision}\n{''.join(w.parts)}")
             continue
-        rows = history_rows(rses)
         if not rows:
             click.echo(f"{ref.label} \nNo rollout history found.")
             continue
@@ -196,8 +234,11 @@ def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
 @click.pass_obj
 def undo(session: Session, args: tuple[str, ...], to_revision: int) -> None:
     """Roll back to a previous rollout: tkctl rollout undo deploy/NAME [--to-revision=N]"""
-    refs, missing = _deployments(session, args, "undo")
+    refs, missing = _deployments(session, args, "undo", ROLLING)
     for ref in refs:
+        if _is_daemonset(ref):
+            _undo_daemonset(session, ref, to_revision)
+            continue
         if (ref.obj.get("spec") or {}).get("paused"):
             raise CliError(
                 "you cannot rollback a paused deployment; resume it first with "
@@ -221,6 +262,21 @@ def undo(session: Session, args: tuple[str, ...], to_revision: int) -> None:
         raise Failed(1)
 
 
+def _undo_daemonset(session: Session, ref: Ref, to_revision: int) -> None:
+    """DaemonSetRollbacker: patch the revision's data (its template) onto the DaemonSet."""
+    target = dsrevisions.rollback_target(_revisions(session, ref.obj), to_revision)
+    if dsrevisions.matches(ref.obj, target):
+        click.echo(
+            f"{ref.label} skipped rollback (current template already matches revision "
+            f"{to_revision})"
+        )
+        return
+    session.client().patch(
+        ref.rt, ref.name, target.get("data"), ref.namespace, patch_type=STRATEGIC_MERGE_PATCH
+    )
+    click.echo(f"{ref.label} rolled back")
+
+
 # -- restart / pause / resume ---------------------------------------------------------------------
 
 
@@ -234,7 +290,7 @@ def restart(session: Session, args: tuple[str, ...], selector: str | None) -> No
     refs, missing = find_objects(session, args, "rollout restart", selector)
     when = session.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     for ref in refs:
-        if ref.rt.plural != "deployments":
+        if ref.rt.plural not in ROLLING:
             raise CliError(f"restarting is not supported for {ref.rt.kind}")
         if (ref.obj.get("spec") or {}).get("paused"):
             raise CliError("can't restart paused deployment (run rollout resume first)")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from common.wellknown import CONTROLLER_REVISION_HASH_LABEL
+from common.workloads import daemonset_revision_data
 from control.controllers.history import revision_name, sort_revisions
 from control.controllers.ownership import controller_ref
 from control.controllers.templatehash import compute_hash
@@ -29,9 +30,7 @@ def _spec(ds: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def revision_data(ds: Mapping[str, Any]) -> Obj:
     """getPatch: the DaemonSet's pod template as the strategic merge patch that restores it."""
-    template = copy.deepcopy(dict(_m(_spec(ds).get("template"))))
-    template["$patch"] = "replace"
-    return {"spec": {"template": template}}
+    return daemonset_revision_data(ds)
 
 
 def new_revision(ds: Mapping[str, Any], revision: int) -> Obj:

@@ -140,6 +140,15 @@ def test_drain_dry_run_changes_nothing(api: FakeApi) -> None:
          "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
         (pod("ds", owner="DaemonSet"), DrainOptions(ignore_daemonsets=True), False,
          "ignoring DaemonSet-managed Pods", ""),
+        (pod("ds", owner="DaemonSet", phase="Failed"), DrainOptions(), True, "", ""),
+        (pod("ds", owner="DaemonSet"), DrainOptions(daemonsets=frozenset({"default/o"})),
+         False, "", "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+        (pod("ds", owner="DaemonSet"), DrainOptions(ignore_daemonsets=True,
+                                                    daemonsets=frozenset()), False, "",
+         'cannot delete daemonsets.apps "o" not found'),
+        # With --force the orphan goes; as in kubectl, a later filter's verdict drops the warning.
+        (pod("ds", owner="DaemonSet"), DrainOptions(force=True, daemonsets=frozenset()), True,
+         "", ""),
         (pod("mirror", owner=None, meta={"annotations": {"kubernetes.io/config.mirror": "x"}}),
          DrainOptions(), False, "", ""),
         (pod("cache", volumes=[{"name": "v", "emptyDir": {}}]), DrainOptions(), False, "",
@@ -164,6 +173,21 @@ def test_drain_filters(
     assert (bool(plan.pods), plan.warnings, plan.errors) == (
         deleted, f"{warning}: {ref}" if warning else "", [f"{error}: {ref}"] if error else []
     )  # fmt: skip
+
+
+def test_drain_ignores_pods_of_existing_daemonsets_only(api: FakeApi) -> None:
+    api.add("daemonsets", {"metadata": {"name": "o", "namespace": "default"}, "spec": {}})
+    api.add("pods", pod("logs-1", owner="DaemonSet"))
+    api.add("pods", pod("web-1"))
+    r = tk(api, "drain", "node-1", "--ignore-daemonsets")
+    assert r.exit_code == 0, r.stderr
+    assert "Warning: ignoring DaemonSet-managed Pods: default/logs-1" in r.stderr
+    deleted = {c[2] for c in api.calls if c[0] == "delete"}
+    assert deleted == {"web-1"}
+    del api.objects[("daemonsets", "default", "o")]
+    r = tk(api, "drain", "node-1", "--ignore-daemonsets")
+    assert r.exit_code == 1
+    assert 'cannot delete daemonsets.apps "o" not found: default/logs-1' in r.stderr
 
 
 def test_describe_node_shows_lease_pods_and_allocated_resources(api: FakeApi) -> None:
