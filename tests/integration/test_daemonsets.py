@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from common.wellknown import CONTROLLER_REVISION_HASH_LABEL
+from control.controllers import daemonset_history as dh
 from tests.integration.appsfake import NODES, PODS, ready_node
 from tests.integration.conftest import Api
 from tests.integration.daemonsfake import DAEMONSETS, REVISIONS, Daemons, daemonset
@@ -149,3 +150,30 @@ def test_bad_daemonsets_are_refused_and_nothing_stored(api: Api) -> None:
     status, body = api.call("PUT", f"{DS_PATH}/logs", created)
     assert status == 422 and "spec.selector: Invalid value" in body["message"]
     assert "field is immutable" in body["message"]
+
+
+def test_a_revision_name_taken_by_other_data_counts_a_collision(cluster: Daemons) -> None:
+    created, _ = cluster.registry.create(DAEMONSETS, "default", daemonset())
+    taken = dh.new_revision(created, 1)
+    taken["data"] = {"spec": {"template": {"$patch": "replace"}}}
+    taken["metadata"].pop("ownerReferences")
+    cluster.registry.create(REVISIONS, "default", taken)
+    cluster.settle(cluster.rolled_out)
+    assert cluster.status()["collisionCount"] == 1
+    names = {r["metadata"]["name"] for r in cluster.items(REVISIONS)}
+    assert len(names) == 2 and taken["metadata"]["name"] in names
+
+
+def test_the_server_side_table_has_kubectls_columns(api: Api) -> None:
+    assert api.call("POST", DS_PATH, daemonset())[0] == 201
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    table = api.client.get(DS_PATH, headers={**api.headers, "Accept": accept}).get_json()
+    assert [(c["name"], c["type"], c["priority"]) for c in table["columnDefinitions"]] == [
+        ("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
+        ("Ready", "integer", 0), ("Up-to-date", "integer", 0), ("Available", "integer", 0),
+        ("Node Selector", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
+        ("Images", "string", 1), ("Selector", "string", 1),
+    ]  # fmt: skip
+    cells = table["rows"][0]["cells"]
+    assert cells[:7] == ["logs", 0, 0, 0, 0, 0, "<none>"]
+    assert cells[8:] == ["main", "tinykube/sleeper:1", "app=logs"]
