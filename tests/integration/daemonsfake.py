@@ -1,14 +1,17 @@
 """Test scaffolding for the DaemonSet controller over the real registry and Redis: three
-registered fake Nodes (n1..n3), the controller stepped pass by pass and the FAKE kubelet of
-tests/integration/appsfake.py marking placed pods Ready."""
+registered fake Nodes (n1..n3), the controller and the pod garbage collector (no quarantine)
+stepped pass by pass, and the FAKE kubelet of tests/integration/appsfake.py marking placed pods
+Ready."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from common.resources import must
 from common.workqueue import RateLimitedQueue
 from control.controllers.daemonset import DaemonSetsController
+from control.controllers.podgc import PodGarbageCollector
 from control.registry.registry import Registry
 from tests.integration.appsfake import NODES, PODS, Cluster, one_pass, ready_node
 from tests.integration.informerpump import pump
@@ -41,12 +44,17 @@ class Daemons(Cluster):
         registry.delete(NODES, "", "node-1", {})
         self.daemonsets = DaemonSetsController(registry, self.informers, clock=self.clock)
         self.daemonsets.queue = RateLimitedQueue(self.clock.monotonic)
+        # Pods of a deleted Node go through the pod garbage collector, as in Kubernetes.
+        self.podgc = PodGarbageCollector(registry, self.informers, clock=self.clock,
+                                         quarantine=dt.timedelta(0))  # fmt: skip
+        self.podgc.queue = RateLimitedQueue(self.clock.monotonic)
         for name in ("n1", "n2", "n3"):
             registry.create(NODES, "", ready_node(name))
 
     def control_round(self) -> None:
         pump(self.informers)
         one_pass(self.daemonsets)
+        one_pass(self.podgc)
 
     def live(self) -> list[Obj]:
         return [p for p in self.items(PODS) if not p["metadata"].get("deletionTimestamp")]

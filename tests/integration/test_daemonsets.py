@@ -75,6 +75,15 @@ def test_a_tainted_node_loses_its_pod_and_a_selector_picks_nodes(cluster: Daemon
     assert picky == ["n3"]
 
 
+def test_a_deleted_node_loses_its_pod(cluster: Daemons) -> None:
+    cluster.registry.create(DAEMONSETS, "default", daemonset())
+    cluster.settle(cluster.rolled_out)
+    cluster.registry.delete(NODES, "", "n3", {})
+    cluster.settle(lambda: cluster.nodes_of() == ["n1", "n2"])
+    cluster.settle(cluster.rolled_out)
+    assert cluster.status()["desiredNumberScheduled"] == 2
+
+
 def _update_image(cluster: Daemons, image: str, name: str = "logs") -> None:
     ds = cluster.registry.get(DAEMONSETS, "default", name)
     ds["spec"]["template"]["spec"]["containers"][0]["image"] = image
