@@ -194,15 +194,39 @@ class DaemonSetsController(Controller):
             owners.ORPHANS, owners.namespace_of(ds)
         )
         claims = claim(ds, selector_of(ds), candidates)
+        if claims.adopt:
+            self._recheck(key, ds)
         if not writes.write_all(self.registry, PODS, claims.adopt + claims.release):
             raise errors.ConflictError(f"daemonset {key}: a pod changed while it was claimed")
+        return claims.owned
+
+    def _recheck(self, key: str, ds: Obj) -> None:
+        """RecheckDeletionTimestamp: before adopting, a fresh read (not the cache) must show
+        the same DaemonSet, not being deleted."""
+        try:
+            fresh = self.registry.get(DAEMONSETS, owners.namespace_of(ds), ds["metadata"]["name"])
+        except errors.NotFoundError:
+            fresh = {"metadata": {}}
+        m = fresh["metadata"]
+        if m.get("uid") != ds["metadata"].get("uid") or m.get("deletionTimestamp"):
+            raise errors.ConflictError(f"daemonset {key}: gone or going: it adopts nothing")
+
+    def _claim_revisions(self, key: str, ds: Obj) -> list[Obj]:
+        """controlledHistories: its revisions, adopting orphans its selector matches."""
+        candidates = owners.owned(self.revisions, ds) + self.revisions.by_index(
+            owners.ORPHANS, owners.namespace_of(ds)
+        )
+        claims = claim(ds, selector_of(ds), candidates)
+        if claims.adopt:
+            self._recheck(key, ds)
+        if not writes.write_all(self.registry, REVISIONS, claims.adopt + claims.release):
+            raise errors.ConflictError(f"daemonset {key}: a revision changed while it was claimed")
         return claims.owned
 
     def _history(self, ds: Obj) -> tuple[Obj, list[Obj]]:
         """constructHistory: the revision of the current template (made, or renumbered to
         follow the others after a rollback) and the old ones."""
-        uid = ds["metadata"].get("uid")
-        mine = [cr for cr in owners.owned(self.revisions, ds) if controller_uid(cr) == uid]
+        mine = self._claim_revisions(_key(ds), ds)
         current = [cr for cr in mine if dh.matches(ds, cr)]
         old = [cr for cr in mine if not dh.matches(ds, cr)]
         wanted = max_revision(old) + 1

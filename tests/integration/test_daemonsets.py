@@ -171,6 +171,21 @@ def test_a_revision_name_taken_by_other_data_counts_a_collision(cluster: Daemons
     assert cluster.status()["collisionCount"] == 1
     names = {r["metadata"]["name"] for r in cluster.items(REVISIONS)}
     assert len(names) == 2 and taken["metadata"]["name"] in names
+    adopted = cluster.get(REVISIONS, taken["metadata"]["name"])
+    assert adopted is not None
+    assert adopted["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+
+
+def test_an_orphan_pod_it_selects_is_adopted_not_doubled(cluster: Daemons) -> None:
+    container = {"name": "main", "image": "tinykube/sleeper:1"}
+    orphan = {"metadata": {"name": "stray", "labels": {"app": "logs"}},
+              "spec": {"nodeName": "n1", "containers": [container]}}  # fmt: skip
+    cluster.registry.create(PODS, "default", orphan)
+    created, _ = cluster.registry.create(DAEMONSETS, "default", daemonset())
+    cluster.settle(lambda: cluster.nodes_of() == ["n1", "n2", "n3"])
+    stray = cluster.get(PODS, "stray")
+    assert stray is not None
+    assert stray["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
 
 
 def test_the_server_side_table_has_kubectls_columns(api: Api) -> None:
