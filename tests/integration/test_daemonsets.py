@@ -116,6 +116,24 @@ def test_rolling_update_respects_max_unavailable_and_undo(cluster: Daemons) -> N
     assert renumbered["revision"] == 3 and len(cluster.items(REVISIONS)) == 2
 
 
+def test_surge_starts_the_new_pod_before_the_old_goes(cluster: Daemons) -> None:
+    rolling = {"maxUnavailable": 0, "maxSurge": 1}
+    strategy = {"type": "RollingUpdate", "rollingUpdate": rolling}
+    cluster.registry.create(DAEMONSETS, "default", daemonset(updateStrategy=strategy))
+    cluster.settle(cluster.rolled_out)
+    _update_image(cluster, "tinykube/web:1")
+    most = 0
+    for _ in range(40):
+        if cluster.rolled_out():
+            break
+        cluster.round()
+        ready = [p for p in cluster.live() if p["status"].get("phase") == "Running"]
+        most = max(most, len(cluster.live()))
+        assert len({p["spec"]["nodeName"] for p in ready}) == 3, "a node without a ready pod"
+    assert cluster.rolled_out() and most == 4
+    assert cluster.nodes_of("tinykube/web:1") == ["n1", "n2", "n3"]
+
+
 def test_on_delete_replaces_only_deleted_pods(cluster: Daemons) -> None:
     cluster.registry.create(DAEMONSETS, "default", daemonset(updateStrategy={"type": "OnDelete"}))
     cluster.settle(cluster.rolled_out)
