@@ -32,6 +32,7 @@ from common.workloads import default_workload
 from control.registry import serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
+from control.validation.daemonset import validate_daemonset_status
 from control.validation.podupdate import validate_ephemeral_update
 
 Obj = dict[str, Any]
@@ -304,6 +305,9 @@ class DaemonSetStrategy(WorkloadStrategy):
         before = template_generation(old)
         changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
         _set_template_generation(new, before + 1 if changed else before)
+
+    def validate_status(self, new: Obj, old: Obj) -> list[Cause]:
+        return validate_daemonset_status(new, old)
 
 
 def template_generation(obj: Obj) -> int:

@@ -152,5 +152,25 @@ def validate_daemonset(obj: Obj, old: Obj | None = None) -> list[Cause]:
     return causes
 
 
+STATUS_COUNTS = (
+    "currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady",
+    "observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable",
+    "collisionCount",
+)  # fmt: skip
+
+
+def validate_daemonset_status(obj: Obj, old: Obj) -> list[Cause]:
+    """ValidateDaemonSetStatusUpdate: counts not negative, ``collisionCount`` never lowered."""
+    status, before = _dict(obj.get("status")), _dict(old.get("status"))
+    causes: list[Cause] = []
+    for key in STATUS_COUNTS:
+        causes += validate_nonnegative(status.get(key), f"status.{key}")
+    was, now = before.get("collisionCount"), status.get("collisionCount")
+    if isinstance(was, int) and (not isinstance(now, int) or now < was):
+        value = now if isinstance(now, int) else 0
+        causes.append(invalid("status.collisionCount", value, "cannot be decremented"))
+    return causes
+
+
 register_schema("DaemonSet", DaemonSet)
 register_validator("DaemonSet", validate_daemonset)

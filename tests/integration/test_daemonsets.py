@@ -219,3 +219,23 @@ def test_the_server_side_table_has_kubectls_columns(api: Api) -> None:
     cells = table["rows"][0]["cells"]
     assert cells[:7] == ["logs", 0, 0, 0, 0, 0, "<none>"]
     assert cells[8:] == ["main", "tinykube/sleeper:1", "app=logs"]
+
+
+def test_a_bad_status_is_refused(api: Api) -> None:
+    status, created = api.call("POST", DS_PATH, daemonset())
+    assert status == 201
+    created["status"] = {"numberReady": -1, "collisionCount": 2}
+    status, body = api.call("PUT", f"{DS_PATH}/logs/status", created)
+    assert status == 422
+    assert body["message"] == (
+        'DaemonSet.apps "logs" is invalid: '
+        "status.numberReady: Invalid value: -1: must be greater than or equal to 0"
+    )
+    created["status"] = {"collisionCount": 2}
+    status, stored = api.call("PUT", f"{DS_PATH}/logs/status", created)
+    assert status == 200, stored
+    stored["status"] = {"collisionCount": 1}
+    status, body = api.call("PUT", f"{DS_PATH}/logs/status", stored)
+    assert status == 422
+    assert "status.collisionCount: Invalid value: 1: cannot be decremented" in body["message"]
+    assert api.call("GET", f"{DS_PATH}/logs")[1]["status"] == {"collisionCount": 2}
