@@ -11,7 +11,7 @@ import pytest
 
 from common.wellknown import CONTROLLER_REVISION_HASH_LABEL
 from control.controllers import daemonset_history as dh
-from tests.integration.appsfake import NODES, PODS, ready_node
+from tests.integration.appsfake import NAMESPACES, NODES, PODS, ready_node
 from tests.integration.conftest import Api
 from tests.integration.daemonsfake import DAEMONSETS, REVISIONS, Daemons, daemonset
 
@@ -82,6 +82,21 @@ def test_a_deleted_node_loses_its_pod(cluster: Daemons) -> None:
     cluster.settle(lambda: cluster.nodes_of() == ["n1", "n2"])
     cluster.settle(cluster.rolled_out)
     assert cluster.status()["desiredNumberScheduled"] == 2
+
+
+def test_a_refused_pod_is_a_failed_create_event(cluster: Daemons) -> None:
+    ns = cluster.registry.get(NAMESPACES, "", "default")
+    ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "restricted"
+    cluster.registry.replace(NAMESPACES, "", "default", ns)
+    cluster.registry.create(DAEMONSETS, "default", daemonset())
+    for _ in range(3):
+        cluster.round()
+    assert cluster.live() == []
+    failed = [m for r, m in cluster.events("logs") if r == "FailedCreate"]
+    assert failed and failed[0].startswith('Error creating: pods "logs-')
+    assert "violates PodSecurity" in failed[0]
+    assert cluster.status()["desiredNumberScheduled"] == 3
+    assert cluster.status()["currentNumberScheduled"] == 0
 
 
 def _update_image(cluster: Daemons, image: str, name: str = "logs") -> None:
