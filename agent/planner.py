@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent import podspec
+from agent import initplan, podspec
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
@@ -117,7 +117,9 @@ def _newest_first(items: list[ContainerInfo]) -> list[ContainerInfo]:
 
 
 def _status_by_name(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status = pod.get("status") or {}
+    statuses = [*(status.get("initContainerStatuses") or []),
+                *(status.get("containerStatuses") or [])]  # fmt: skip
     return {str(s.get("name")): s for s in statuses}
 
 
@@ -187,9 +189,11 @@ def _plan_new_sandbox(
     if restart_policy == "Never" and apps:
         return  # the pod already ran; it must not run again
     statuses = _status_by_name(pod)
-    for container in spec.get("containers") or []:
+    first_init = initplan.first_to_start(pod)
+    wanted = [first_init] if first_init is not None else spec.get("containers") or []
+    for container in wanted:
         records = _newest_first([c for c in apps if c.container_name == container["name"]])
-        if restart_policy == "OnFailure" and _succeeded(records):
+        if first_init is None and restart_policy == "OnFailure" and _succeeded(records):
             continue
         count = next_restart_count(records, statuses.get(container["name"]))
         actions.to_start.append(ContainerToStart(container, count))
@@ -204,6 +208,18 @@ def _should_restart(restart_policy: str, exit_code: int | None) -> bool:
     return restart_policy == "Always" or exit_code != 0
 
 
+@dataclass(frozen=True)
+class _Context:
+    pod: dict[str, Any]
+    sandbox: ContainerInfo
+    apps: list[ContainerInfo]
+    now: datetime
+    backoff_state: Mapping[str, BackoffEntry]
+    policy: BackoffPolicy
+    probes: Mapping[str, ContainerProbes]
+    statuses: dict[str, dict[str, Any]]
+
+
 def _plan_containers(
     pod: dict[str, Any],
     sandbox: ContainerInfo,
@@ -216,54 +232,78 @@ def _plan_containers(
 ) -> None:
     spec = pod.get("spec") or {}
     restart_policy = spec.get("restartPolicy") or "Always"
-    statuses = _status_by_name(pod)
-    for container in spec.get("containers") or []:
-        name = container["name"]
-        records = _newest_first([c for c in apps if c.container_name == name])
-        running = [r for r in records if r.state == "running"]
-        for dup in running[1:]:
-            actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
-        count = next_restart_count(records, statuses.get(name))
-        if running:
-            keep = running[0]
-            failed = probes.get(keep.id, ContainerProbes()).failed
-            if failed is not None:
-                _plan_probe_restart(keep, failed, probes[keep.id].grace, restart_policy, count,
-                                    container, actions)  # fmt: skip
-                continue
-            if keep.spec_hash != podspec.container_hash(container):
-                msg = f"Container {name} definition changed, will be restarted"
-            elif keep.sandbox_id != sandbox.id:
-                msg = "Pod sandbox changed, it will be killed and re-created."
-            else:
-                continue
-            actions.to_kill.append(ContainerToKill(keep, msg))
-            actions.to_start.append(ContainerToStart(container, count))
-            continue
-        latest = records[0] if records else None
-        if latest is None or latest.state == "created":
-            # No runtime record (never started, or removed): start it whatever the policy.
-            actions.to_start.append(ContainerToStart(container, count))
-            continue
-        if not _should_restart(restart_policy, latest.exit_code):
-            continue
-        key = backoff_key(name, latest.spec_hash)
-        entry = backoff_state.get(key)
-        finished = latest.finished_at or now
-        remaining = remaining_backoff(entry, finished, now, policy)
-        if remaining > 0 and entry is not None:
-            meta = pod["metadata"]
-            actions.waiting[name] = Waiting(
-                "CrashLoopBackOff",
-                f"back-off {go_duration(entry.delay)} restarting failed container={name} "
-                f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
-            )
-            actions.requeue(remaining)
-            continue
-        actions.backoff_updates[key] = next_backoff(entry, finished, policy)
-        actions.to_start.append(ContainerToStart(container, count))
-    _plan_ephemeral(spec, apps, actions)
+    ctx = _Context(pod, sandbox, apps, now, backoff_state, policy, probes, _status_by_name(pod))
+    progress = initplan.init_progress(pod, sandbox.id, apps, probes)
+    for container in progress.ensure:
+        sidecar = initplan.is_sidecar(container)
+        _plan_container(ctx, container, "Always" if sidecar else restart_policy, actions)
+    if progress.initialized:
+        for container in spec.get("containers") or []:
+            _plan_container(ctx, container, restart_policy, actions)
+        _plan_ephemeral(spec, apps, actions)
     _plan_done(restart_policy, sandbox, apps, actions)
+
+
+def _plan_container(
+    ctx: _Context, container: dict[str, Any], restart_policy: str, actions: PodActions
+) -> None:
+    """Keep one container as its restart policy says: start, restart after back-off, or replace."""
+    name = container["name"]
+    records = _newest_first([c for c in ctx.apps if c.container_name == name])
+    running = [r for r in records if r.state == "running"]
+    for dup in running[1:]:
+        actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
+    count = next_restart_count(records, ctx.statuses.get(name))
+    if running:
+        _plan_running(ctx, container, running[0], restart_policy, count, actions)
+        return
+    latest = records[0] if records else None
+    if latest is None or latest.state == "created":
+        # No runtime record (never started, or removed): start it whatever the policy.
+        actions.to_start.append(ContainerToStart(container, count))
+        return
+    if not _should_restart(restart_policy, latest.exit_code):
+        return
+    key = backoff_key(name, latest.spec_hash)
+    entry = ctx.backoff_state.get(key)
+    finished = latest.finished_at or ctx.now
+    remaining = remaining_backoff(entry, finished, ctx.now, ctx.policy)
+    if remaining > 0 and entry is not None:
+        meta = ctx.pod["metadata"]
+        actions.waiting[name] = Waiting(
+            "CrashLoopBackOff",
+            f"back-off {go_duration(entry.delay)} restarting failed container={name} "
+            f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
+        )
+        actions.requeue(remaining)
+        return
+    actions.backoff_updates[key] = next_backoff(entry, finished, ctx.policy)
+    actions.to_start.append(ContainerToStart(container, count))
+
+
+def _plan_running(
+    ctx: _Context,
+    container: dict[str, Any],
+    keep: ContainerInfo,
+    restart_policy: str,
+    count: int,
+    actions: PodActions,
+) -> None:
+    """A running container is replaced when a probe failed, its spec or its sandbox changed."""
+    name = container["name"]
+    failed = ctx.probes.get(keep.id, ContainerProbes()).failed
+    if failed is not None:
+        _plan_probe_restart(keep, failed, ctx.probes[keep.id].grace, restart_policy, count,
+                            container, actions)  # fmt: skip
+        return
+    if keep.spec_hash != podspec.container_hash(container):
+        msg = f"Container {name} definition changed, will be restarted"
+    elif keep.sandbox_id != ctx.sandbox.id:
+        msg = "Pod sandbox changed, it will be killed and re-created."
+    else:
+        return
+    actions.to_kill.append(ContainerToKill(keep, msg))
+    actions.to_start.append(ContainerToStart(container, count))
 
 
 def _plan_ephemeral(spec: dict[str, Any], apps: list[ContainerInfo], actions: PodActions) -> None:
@@ -326,7 +366,9 @@ def _plan_garbage(
     before it once the newest has ended for good (and is the ``state``)."""
     spec = pod.get("spec") or {}
     names = {
-        c["name"] for key in ("containers", "ephemeralContainers") for c in spec.get(key) or []
+        c["name"]
+        for key in ("initContainers", "containers", "ephemeralContainers")
+        for c in spec.get(key) or []
     }
     killed = {k.info.id for k in actions.to_kill}
     by_name: dict[str, list[ContainerInfo]] = {}
