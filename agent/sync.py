@@ -13,7 +13,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from agent import planner, podspec, seccomp, securitycontext, sysctls
 from agent import runtime as rt
 from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
+from agent.hooks import HookRunner
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.podconfig import PodConfig
@@ -29,6 +29,7 @@ from agent.probes import Prober
 from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
 from agent.status import StatusExtra, compute_pod_status, prune, qos_class
+from agent.stopper import ContainerStopper
 from common import errors
 from common.client import ApiClient
 
@@ -90,6 +91,8 @@ class PodSyncer:
         self._lock = threading.Lock()
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
+        self.hooks = HookRunner(runtime, recorder)
+        self.stopper = ContainerStopper(runtime, self.hooks)
         self.prober = prober
         self.seccomp_root = seccomp_root
         self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
@@ -139,7 +142,7 @@ class PodSyncer:
         """Stop (with each container's recorded grace) and remove every container of a pod."""
         mine = [c for c in containers if c.pod_uid == uid and uid]
         running = [c for c in mine if c.role == "app" and c.state == "running"]
-        self._stop_all([(c, podspec.label_grace(c)) for c in running])
+        self.stopper.stop_all(None, [(c, podspec.label_grace(c)) for c in running])
         for c in mine:
             self.runtime.remove(c.id)
         self.forget(uid)
@@ -245,26 +248,7 @@ class PodSyncer:
                 self.recorder.record(pod, "Killing", message, NORMAL, kill.info.container_name)
             seconds = grace if kill.grace is None else kill.grace
             kills.append((kill.info, float(seconds if kill.info.role == "app" else 0)))
-        self._stop_all(kills)
-
-    def _stop_all(self, items: list[tuple[ContainerInfo, float]]) -> None:
-        """Stop containers in parallel, each with its grace period (SIGTERM, then SIGKILL)."""
-        if not items:
-            return
-        if len(items) == 1:
-            self._stop_one(*items[0])
-            return
-        with ThreadPoolExecutor(max_workers=min(len(items), 16)) as pool:
-            list(pool.map(lambda item: self._stop_one(*item), items))
-
-    def _stop_one(self, info: ContainerInfo, grace: float) -> None:
-        try:
-            if info.role == "sandbox":
-                self.runtime.remove(info.id)  # holds nothing: SIGKILL and gone
-            else:
-                self.runtime.stop(info.id, grace)
-        except rt.ContainerRuntimeError as e:
-            log.warning("container %s: stop failed: %s", info.name, e)
+        self.stopper.stop_all(pod, kills)
 
     def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> str | None:
         try:
@@ -317,7 +301,30 @@ class PodSyncer:
             return RETRY_SECONDS
         self.recorder.record(pod, "Started", f"Started container {name}", NORMAL, name)
         log.info("pod %s: container %s started (attempt %d)", _ref(pod), name, start.restart_count)
+        if (start.container.get("lifecycle") or {}).get("postStart"):
+            self._post_start(pod, start, cid, sandbox_id, waiting)
         return None
+
+    def _post_start(
+        self,
+        pod: dict[str, Any],
+        start: planner.ContainerToStart,
+        cid: str,
+        sandbox_id: str,
+        waiting: dict[str, Waiting],
+    ) -> None:
+        """A failed postStart hook kills the container (then restarted per the policy)."""
+        try:
+            ip = self.runtime.inspect(sandbox_id).ip or ""
+        except rt.ContainerRuntimeError:
+            ip = ""
+        message = self.hooks.post_start(pod, start.container, cid, ip)
+        if message is None:
+            return
+        waiting[start.name] = Waiting("PostStartHookError", message)
+        info = self.runtime.inspect(cid)
+        self.recorder.record(pod, "Killing", "FailedPostStartHook", NORMAL, start.name)
+        self.stopper.stop_one(pod, info, float(podspec.grace_seconds(pod)))
 
     def _app_spec(
         self, pod: dict[str, Any], start: planner.ContainerToStart, sandbox_id: str
@@ -356,7 +363,7 @@ class PodSyncer:
         for c in running:
             msg = f"Stopping container {c.container_name}"
             self.recorder.record(pod, "Killing", msg, NORMAL, c.container_name)
-        self._stop_all([(c, float(grace)) for c in running])
+        self.stopper.stop_all(pod, [(c, float(grace)) for c in running])
         for c in containers:
             if c.pod_uid == uid:
                 self.runtime.remove(c.id)

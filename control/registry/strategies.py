@@ -42,11 +42,10 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
-    "initContainers",
     "priorityClassName",
     "topologySpreadConstraints",
 )
-CONTAINER_FIELDS_NOT_ACTED_ON = ("lifecycle",)
+CONTAINER_FIELDS_NOT_ACTED_ON: tuple[str, ...] = ()
 # Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
 VOLUMES_ACTED_ON = (
     "emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath",
