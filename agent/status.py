@@ -38,6 +38,8 @@ class StatusExtra:
     waiting: Mapping[str, Waiting] = field(default_factory=dict)
     # container id -> what its probes say (readiness, startup); absent: no probe results yet
     probes: Mapping[str, ContainerProbes] = field(default_factory=dict)
+    # container id -> its termination message (``agent.termination``)
+    messages: Mapping[str, str] = field(default_factory=dict)
 
 
 def prune(value: Any) -> Any:
@@ -73,7 +75,7 @@ def qos_class(pod: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def terminated_state(c: ContainerInfo) -> dict[str, Any]:
+def terminated_state(c: ContainerInfo, message: str = "") -> dict[str, Any]:
     if c.oom_killed:
         reason = "OOMKilled"
     elif c.error and not c.started_at:
@@ -84,6 +86,8 @@ def terminated_state(c: ContainerInfo) -> dict[str, Any]:
     state["reason"] = reason
     if reason == "ContainerCannotRun":
         state["message"] = c.error
+    elif message:
+        state["message"] = message
     state["startedAt"] = fmt_time(c.started_at)
     state["finishedAt"] = fmt_time(c.finished_at)
     state["containerID"] = f"docker://{c.id}"
@@ -131,6 +135,7 @@ def container_status(
     waiting: Waiting | None,
     probes: Mapping[str, ContainerProbes] | None = None,
     default: str = CREATING,
+    messages: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One ``containerStatuses`` entry; ``records`` are this container's, newest first.
 
@@ -139,6 +144,7 @@ def container_status(
     has run, the value reported for the same container stands (an agent restart changes nothing).
     """
     prev = prev or {}
+    messages = messages or {}
     name = container["name"]
     status: dict[str, Any] = {"name": name, "image": container.get("image", "")}
     current = records[0] if records else None
@@ -157,13 +163,13 @@ def container_status(
     elif current.state == "created" or waiting is not None:
         status["state"] = _waiting(waiting, default)
     else:
-        status["state"] = terminated_state(current)
+        status["state"] = terminated_state(current, messages.get(current.id, ""))
     if current.state == "exited" and waiting is not None:
-        status["lastState"] = terminated_state(current)
+        status["lastState"] = terminated_state(current, messages.get(current.id, ""))
     else:
         older = [r for r in records[1:] if r.state == "exited" and r.attempt < current.attempt]
         if older:
-            status["lastState"] = terminated_state(older[0])
+            status["lastState"] = terminated_state(older[0], messages.get(older[0].id, ""))
         elif prev.get("containerID") and prev.get("containerID") != cid:
             status["lastState"] = _vanished_last_state(prev)
         else:
@@ -340,6 +346,7 @@ def _statuses(
                 extra.waiting.get(container["name"]),
                 extra.probes,
                 default,
+                extra.messages,
             )
         )
     return statuses

@@ -30,6 +30,7 @@ from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
 from agent.status import StatusExtra, compute_pod_status, prune, qos_class
 from agent.stopper import ContainerStopper
+from agent.termination import TerminationMessages
 from common import errors
 from common.client import ApiClient
 
@@ -93,6 +94,7 @@ class PodSyncer:
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
         self.hooks = HookRunner(runtime, recorder)
         self.stopper = ContainerStopper(runtime, self.hooks)
+        self.messages = TerminationMessages(runtime)
         self.prober = prober
         self.seccomp_root = seccomp_root
         self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
@@ -131,8 +133,10 @@ class PodSyncer:
             self.prober.update(pod, containers)
             probes = self.prober.view(uid)
 
+        messages = self.messages.collect(pod, containers)
+
         def make_status(current: dict[str, Any]) -> dict[str, Any]:
-            extra = StatusExtra(self.host_ip, waiting, probes)
+            extra = StatusExtra(self.host_ip, waiting, probes, messages)
             return compute_pod_status(current, containers, self.clock(), extra)
 
         result.pod = self.write_status(pod, make_status)
@@ -161,6 +165,7 @@ class PodSyncer:
         with self._lock:
             self._backoff.pop(uid, None)
         self.images.forget(uid)
+        self.messages.forget(uid)
         if self.prober is not None:
             self.prober.forget(uid)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from agent import docker_inspect
 from agent import runtime as rt
 from agent.fake_runtime import FakeRuntime
 from tests.unit import test_agent_sync
@@ -111,3 +114,49 @@ def test_sidecars_stop_after_the_app_containers_in_reverse_order(env) -> None:
     syncer.sync(pod)
     stops = [ids[cid] for call, cid in runtime.calls if call == "stop"]
     assert stops == ["main", "s2", "s1"]
+
+
+def _crash(runtime: FakeRuntime, api: FakeApi, syncer: Any, container: dict[str, Any]) -> Any:
+    put_pod(api, {"restartPolicy": "Never", "containers": [container]})
+    syncer.sync(pod_of(api))
+    return by_name(runtime, "main")
+
+
+def test_the_termination_message_file_is_read_from_the_stopped_container(env) -> None:
+    api, runtime, syncer, _ = env
+    main = _crash(runtime, api, syncer, {"name": "main", "image": IMAGE,
+                                         "terminationMessagePath": "/tmp/why"})  # fmt: skip
+    runtime.files[(main.id, "/tmp/why")] = b"disk full"
+    runtime.exit_container(main.id, 3)
+    syncer.sync(pod_of(api))
+    term = pod_of(api)["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"], term["message"]) == (3, "Error", "disk full")
+
+
+@pytest.mark.parametrize(("code", "message"), [(2, "line 2\nline 3\n"), (0, None)])
+def test_fallback_to_logs_on_error_only_on_error(env, code: int, message: str | None) -> None:
+    api, runtime, syncer, _ = env
+    policy = {"terminationMessagePolicy": "FallbackToLogsOnError"}
+    main = _crash(runtime, api, syncer, {"name": "main", "image": IMAGE, **policy})
+    runtime.write_log(main.id, b"line 1\n" + b"x" * 3000 + b"\nline 2\nline 3\n")
+    runtime.exit_container(main.id, code)
+    syncer.sync(pod_of(api))
+    term = pod_of(api)["status"]["containerStatuses"][0]["state"]["terminated"]
+    got = term.get("message")
+    if message is None:
+        assert got is None
+    else:
+        assert len(got) == 2048 and got.endswith(message)
+
+
+def test_tar_file_reads_the_first_file_of_an_archive() -> None:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("why")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    assert docker_inspect.tar_file(buf.getvalue(), 3) == b"hel"
+    assert docker_inspect.tar_file(b"not a tar", 10) is None
