@@ -3,8 +3,8 @@
 ``PodSyncer`` is the kubelet's ``SyncPod``: it asks the pure planner what to do (with the probe
 results), performs it through the ``Runtime`` (images, create, start, stop, remove), hands the
 running containers to the ``Prober``, computes the status with the pure ``status`` module and
-PUTs it (CAS, retried on 409, skipped when unchanged). It also finishes deletions and removes
-containers of pods that no longer exist. Effectful (runtime + API).
+PUTs it (``statuswriter``: CAS, retried on 409, skipped when unchanged). It also finishes
+deletions and removes containers of pods that no longer exist. Effectful (runtime + API).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from agent.podconfig import PodConfig
 from agent.probes import Prober
 from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
-from agent.status import StatusExtra, compute_pod_status, prune, qos_class
+from agent.status import StatusExtra, compute_pod_status
+from agent.statuswriter import StatusWriter
 from agent.stopper import ContainerStopper
 from agent.termination import TerminationMessages
 from common import errors
@@ -42,8 +43,6 @@ RETRY_SECONDS = 2.0
 CONFIG_POLL = 1.0
 # How many finished deletions to remember (only to skip a second DELETE from a stale copy).
 FINISHED_MEMORY = 1024
-# A status write loses a CAS race at most this many times in a row before the sync retries.
-STATUS_ATTEMPTS = 5
 
 
 def utcnow() -> datetime:
@@ -97,7 +96,9 @@ class PodSyncer:
         self.messages = TerminationMessages(runtime)
         self.prober = prober
         self.seccomp_root = seccomp_root
-        self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
+        allowlist = sysctl_allowlist or sysctls.Allowlist.of()
+        self.status = StatusWriter(client, recorder, allowlist, clock)
+        self.write_status = self.status.write
         self.config = config or PodConfig(None, None, host_ip=host_ip)
         self.dns = dns or (lambda pod: PodDns(None))  # the pod's resolv.conf (agent.clusterdns)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
@@ -114,11 +115,12 @@ class PodSyncer:
             if not (finished and not containers):
                 self._terminate(pod, containers)
             return SyncResult(deleted=True)
-        if not containers and self._reject(pod):
+        if not containers and self.status.reject(pod):
             return SyncResult()
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
         probes = self.prober.view(uid) if self.prober is not None else {}
+        pod = self.status.past_deadline(pod)
         actions = planner.compute_pod_actions(
             pod, containers, self.clock(), backoff, self.policy, probes
         )
@@ -140,6 +142,9 @@ class PodSyncer:
             return compute_pod_status(current, containers, self.clock(), extra)
 
         result.pod = self.write_status(pod, make_status)
+        left = self.status.deadline_left(result.pod)
+        if left is not None:  # synced again when the deadline passes
+            result.requeue_after = min(result.requeue_after or left, left)
         return result
 
     def remove_pod_containers(self, uid: str, containers: list[ContainerInfo]) -> None:
@@ -168,31 +173,6 @@ class PodSyncer:
         self.messages.forget(uid)
         if self.prober is not None:
             self.prober.forget(uid)
-
-    def _reject(self, pod: dict[str, Any]) -> bool:
-        """The kubelet's admission of a pod before it first starts here: a pod naming a sysctl
-        this node does not allow fails at once (phase Failed, reason SysctlForbidden)."""
-        status = pod.get("status") or {}
-        if status.get("phase") in planner.TERMINAL_PHASES:
-            # Rejected already: its status stays as the rejection wrote it.
-            return status.get("reason") == sysctls.FORBIDDEN_REASON
-        why = self.sysctls.admit(pod)
-        if why is None:
-            return False
-        log.info("pod %s: rejected: %s", _ref(pod), why)
-        self.recorder.record(pod, sysctls.FORBIDDEN_REASON, why, WARNING)
-
-        def make_status(current: dict[str, Any]) -> dict[str, Any]:
-            return {
-                **(current.get("status") or {}),
-                "phase": "Failed",
-                "reason": sysctls.FORBIDDEN_REASON,
-                "message": f"Pod was rejected: {why}",
-                "qosClass": qos_class(current),
-            }
-
-        self.write_status(pod, make_status)
-        return True
 
     def _volumes_ready(self, pod: dict[str, Any], result: SyncResult) -> bool:
         """Set the volumes up (each sync: updates reach the files); a failed one holds the pod."""
@@ -389,32 +369,6 @@ class PodSyncer:
             self._finished[uid] = None
             while len(self._finished) > FINISHED_MEMORY:
                 self._finished.popitem(last=False)
-
-    # -- status ------------------------------------------------------------------------------
-
-    def write_status(
-        self, pod: dict[str, Any], make_status: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """PUT the pod's new status unless unchanged; on 409 read the pod again and retry."""
-        meta = pod["metadata"]
-        for _ in range(STATUS_ATTEMPTS):
-            status = prune(make_status(pod))
-            if prune(pod.get("status") or {}) == status:
-                return pod
-            body = {**pod, "status": status}
-            try:
-                return self.client.update(PODS, body, meta["namespace"], sub="status")
-            except errors.ConflictError:
-                try:
-                    fresh = self.client.get(PODS, meta["name"], meta["namespace"])
-                except (errors.NotFoundError, errors.ForbiddenError):
-                    return None
-                if fresh["metadata"].get("uid") != meta.get("uid"):
-                    return None
-                pod = fresh
-            except (errors.NotFoundError, errors.ForbiddenError):
-                return None  # deleted, or bound elsewhere meanwhile
-        raise errors.ConflictError(f"pod {_ref(pod)}: status kept conflicting")
 
 
 def _pod_id(pod: dict[str, Any]) -> str:

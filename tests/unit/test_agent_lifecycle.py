@@ -160,3 +160,30 @@ def test_tar_file_reads_the_first_file_of_an_archive() -> None:
         tar.addfile(info, io.BytesIO(b"hello"))
     assert docker_inspect.tar_file(buf.getvalue(), 3) == b"hel"
     assert docker_inspect.tar_file(b"not a tar", 10) is None
+
+
+def test_a_pod_past_its_active_deadline_fails_and_is_stopped(env) -> None:
+    api, runtime, syncer, clock = env
+    put_pod(api, {"activeDeadlineSeconds": 30, "containers": [{"name": "main", "image": IMAGE}]})
+    result = syncer.sync(pod_of(api))
+    assert running(runtime) == ["main"]
+    assert result.requeue_after == pytest.approx(30)
+    clock.advance(31)
+    syncer.sync(pod_of(api))
+    status = pod_of(api)["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert status["message"] == "Pod was active on the node longer than the specified deadline"
+    assert running(runtime) == []
+    assert ("DeadlineExceeded", status["message"]) in api.events()
+
+
+def test_deadline_remaining() -> None:
+    from datetime import UTC, datetime
+
+    from agent import deadline
+
+    now = datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)
+    pod = {"spec": {"activeDeadlineSeconds": 5}, "status": {"startTime": "2026-01-01T12:00:00Z"}}
+    assert deadline.remaining(pod, now) == -5
+    assert deadline.remaining({"spec": {}, "status": pod["status"]}, now) is None
+    assert deadline.remaining({"spec": pod["spec"], "status": {}}, now) is None
