@@ -241,7 +241,7 @@ def _plan_containers(
         for container in spec.get("containers") or []:
             _plan_container(ctx, container, restart_policy, actions)
         _plan_ephemeral(spec, apps, actions)
-    _plan_done(restart_policy, sandbox, apps, actions)
+    _plan_done(pod, progress, sandbox, apps, actions)
 
 
 def _plan_container(
@@ -343,14 +343,30 @@ def _plan_probe_restart(
 
 
 def _plan_done(
-    restart_policy: str, sandbox: ContainerInfo, apps: list[ContainerInfo], actions: PodActions
+    pod: dict[str, Any],
+    progress: initplan.InitProgress,
+    sandbox: ContainerInfo,
+    apps: list[ContainerInfo],
+    actions: PodActions,
 ) -> None:
-    """A pod whose containers all ended for good no longer needs its sandbox."""
-    if restart_policy == "Always" or actions.to_start or actions.waiting:
+    """A pod whose containers all ended for good no longer needs its sandbox, nor its sidecars
+    (they serve the others: still running, or waiting to restart, they do not count)."""
+    restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    if restart_policy == "Always" or not (progress.initialized or progress.failed):
+        return
+    sidecars = {c["name"] for c in initplan.sidecars(pod)}
+    if any(s.name not in sidecars for s in actions.to_start):
+        return
+    if any(name not in sidecars for name in actions.waiting):
         return
     killed = {k.info.id for k in actions.to_kill}
-    if any(c.state == "running" and c.id not in killed for c in apps):
+    alive = [c for c in apps if c.state == "running" and c.id not in killed]
+    if any(c.container_name not in sidecars for c in alive):
         return
+    actions.to_start = []
+    actions.waiting = {}
+    for c in alive:
+        actions.to_kill.append(ContainerToKill(c, "Stopping container"))
     actions.to_kill.append(ContainerToKill(sandbox, "all containers have ended"))
 
 

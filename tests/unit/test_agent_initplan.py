@@ -175,3 +175,21 @@ def test_initialized_says_pod_completed_once_succeeded() -> None:
     st = status(pod, *done)
     assert st["phase"] == "Succeeded"
     assert cond(st, "Initialized")["reason"] == "PodCompleted"
+
+
+def test_sidecars_are_stopped_once_the_app_containers_ended_for_good() -> None:
+    pod = pod_with(SIDECAR, policy="Never")
+    side = app("s1", spec=SIDECAR)
+    actions = plan(pod, side, app("w", state="exited", exit_code=0))
+    killed = [k.info.id for k in actions.to_kill]
+    assert killed == ["s1", "sb0"] and actions.to_start == []
+    # An exited sidecar is not restarted either.
+    gone = app("s1", state="exited", exit_code=143, spec=SIDECAR)
+    actions = plan(pod, gone, app("w", state="exited", exit_code=0))
+    assert actions.to_start == [] and [k.info.id for k in actions.to_kill] == ["sb0"]
+
+
+def test_a_sidecar_waiting_for_its_startup_probe_is_not_stopped() -> None:
+    pod = pod_with(SLOW_SIDECAR, policy="Never")
+    actions = plan(pod, app("s1", spec=SLOW_SIDECAR))
+    assert actions.to_kill == [] and actions.to_start == []
