@@ -6,6 +6,7 @@ left of the period (at least 2 s) goes to the stop. Effectful (runtime exec, HTT
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -58,8 +59,9 @@ class HookRunner:
             error, output = self._exec(cid, command, timeout)
             if error is None:
                 return None
+            quoted = json.dumps(output)  # Go's %q
             return (f'Exec lifecycle hook ({_go_list(command)}) for Container "{name}" in Pod '
-                    f'"{_pod_id(pod)}" failed - error: {error}, message: "{output}"')  # fmt: skip
+                    f'"{_pod_id(pod)}" failed - error: {error}, message: {quoted}')  # fmt: skip
         if isinstance(hook.get("httpGet"), Mapping):
             target = prober.http_target(dict(hook["httpGet"]), pod_ip, dict(container))
             outcome, why = http_probe(target, timeout)
