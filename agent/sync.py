@@ -329,7 +329,8 @@ class PodSyncer:
         relative = securitycontext.localhost_profile(pod, container)
         profile = None if relative is None else seccomp.load_profile(self.seccomp_root, relative)
         security = securitycontext.container_args(pod, container, image_user, profile)
-        config = self.config.container(pod, container, lambda: self.runtime.inspect(sandbox_id).ip)
+        config = self.config.container(pod, container, lambda: self.runtime.inspect(sandbox_id).ip,
+                                       start.restart_count)  # fmt: skip
         for reason, message in config.warnings:
             self.recorder.record(pod, reason, message, WARNING)
         return podspec.app_spec(pod, container, start.restart_count, sandbox_id, self.node,

@@ -75,8 +75,7 @@ spec:
   containers:
   - name: file
     image: {BUSYBOX}
-    command: ["sh", "-c", "echo 'all done: 42' > /why; exit 3"]
-    terminationMessagePath: /why
+    command: ["sh", "-c", "echo 'all done: 42' > /dev/termination-log; exit 3"]
   - name: logs
     image: {BUSYBOX}
     command: ["sh", "-c", "echo 'boom: out of cheese' >&2; exit 1"]
