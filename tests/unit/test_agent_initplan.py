@@ -193,3 +193,17 @@ def test_a_sidecar_waiting_for_its_startup_probe_is_not_stopped() -> None:
     pod = pod_with(SLOW_SIDECAR, policy="Never")
     actions = plan(pod, app("s1", spec=SLOW_SIDECAR))
     assert actions.to_kill == [] and actions.to_start == []
+
+
+def test_tkctl_and_the_server_side_table_print_the_agents_init_status() -> None:
+    from common.printers import pod_row
+    from common.resources import must
+    from control.apiserver.tables import to_table
+
+    pod = pod_with(SIDECAR, INIT1)
+    pod["metadata"]["creationTimestamp"] = "2026-01-01T11:59:00Z"
+    st = status(pod, app("s1", spec=SIDECAR), app("i1", spec=INIT1))
+    shown = {**pod, "status": st}
+    assert pod_row(shown, T0)[1:3] == ["1/2", "Init:1/2"]
+    (row,) = to_table(must("pods"), shown, T0)["rows"]
+    assert row["cells"][1:3] == ["1/2", "Init:1/2"]
