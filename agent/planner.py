@@ -14,28 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from agent import initplan, podspec
+from agent.backoff import BackoffEntry as BackoffEntry
+from agent.backoff import BackoffPolicy as BackoffPolicy
+from agent.backoff import backoff_key as backoff_key
+from agent.backoff import go_duration as go_duration
+from agent.backoff import next_backoff as next_backoff
+from agent.backoff import remaining_backoff as remaining_backoff
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # Exited containers kept per container name: the state's and the lastState's (logs --previous).
 KEPT_EXITED = 2
-
-
-@dataclass(frozen=True)
-class BackoffPolicy:
-    """CrashLoopBackOff timing: first restart at once, then base doubling to cap."""
-
-    base: float = 10.0
-    cap: float = 300.0
-    # A container that ran longer than this between two exits starts over from ``base``.
-    reset: float = 600.0
-
-
-@dataclass(frozen=True)
-class BackoffEntry:
-    delay: float
-    last_update: datetime
 
 
 @dataclass(frozen=True)
@@ -79,37 +69,6 @@ class PodActions:
     def requeue(self, seconds: float) -> None:
         if self.requeue_after is None or seconds < self.requeue_after:
             self.requeue_after = seconds
-
-
-def backoff_key(container_name: str, spec_hash: str) -> str:
-    return f"{container_name}/{spec_hash}"
-
-
-def remaining_backoff(
-    entry: BackoffEntry | None, finished_at: datetime, now: datetime, policy: BackoffPolicy
-) -> float:
-    """Seconds left before a container that exited at ``finished_at`` may restart."""
-    if entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset:
-        return 0.0
-    return max(0.0, entry.delay - (now - finished_at).total_seconds())
-
-
-def next_backoff(
-    entry: BackoffEntry | None, finished_at: datetime, policy: BackoffPolicy
-) -> BackoffEntry:
-    """The back-off to apply to the next exit, once the current one has been restarted."""
-    expired = entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset
-    delay = policy.base if expired or entry is None else min(entry.delay * 2, policy.cap)
-    return BackoffEntry(delay, finished_at)
-
-
-def go_duration(seconds: float) -> str:
-    """A duration as Go prints it (``10s``, ``1m20s``, ``5m0s``, ``200ms``)."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    minutes, secs = divmod(seconds, 60)
-    text = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(minutes)}m{text}" if minutes else text
 
 
 def _newest_first(items: list[ContainerInfo]) -> list[ContainerInfo]:
@@ -236,7 +195,8 @@ def _plan_containers(
     progress = initplan.init_progress(pod, sandbox.id, apps, probes)
     for container in progress.ensure:
         sidecar = initplan.is_sidecar(container)
-        _plan_container(ctx, container, "Always" if sidecar else restart_policy, actions)
+        policy_here = "Always" if sidecar else restart_policy
+        _plan_container(ctx, container, policy_here, actions, this_sandbox=True)
     if progress.initialized:
         for container in spec.get("containers") or []:
             _plan_container(ctx, container, restart_policy, actions)
@@ -245,15 +205,21 @@ def _plan_containers(
 
 
 def _plan_container(
-    ctx: _Context, container: dict[str, Any], restart_policy: str, actions: PodActions
+    ctx: _Context,
+    container: dict[str, Any],
+    restart_policy: str,
+    actions: PodActions,
+    this_sandbox: bool = False,
 ) -> None:
-    """Keep one container as its restart policy says: start, restart after back-off, or replace."""
+    """Keep one container as its restart policy says: start, restart after back-off, or replace.
+    With ``this_sandbox`` (init containers) a run in an earlier sandbox does not count."""
     name = container["name"]
-    records = _newest_first([c for c in ctx.apps if c.container_name == name])
+    every = _newest_first([c for c in ctx.apps if c.container_name == name])
+    records = [c for c in every if not this_sandbox or c.sandbox_id == ctx.sandbox.id]
     running = [r for r in records if r.state == "running"]
     for dup in running[1:]:
         actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
-    count = next_restart_count(records, ctx.statuses.get(name))
+    count = next_restart_count(every, ctx.statuses.get(name))
     if running:
         _plan_running(ctx, container, running[0], restart_policy, count, actions)
         return

@@ -207,3 +207,13 @@ def test_tkctl_and_the_server_side_table_print_the_agents_init_status() -> None:
     assert pod_row(shown, T0)[1:3] == ["1/2", "Init:1/2"]
     (row,) = to_table(must("pods"), shown, T0)["rows"]
     assert row["cells"][1:3] == ["1/2", "Init:1/2"]
+
+
+def test_a_new_sandbox_runs_every_init_container_again() -> None:
+    pod = pod_with(INIT1, INIT2, policy="OnFailure")
+    old = [app("i1", state="exited", exit_code=0, spec=INIT1, sandbox_id="sb-old"),
+           app("i2", state="exited", exit_code=0, spec=INIT2, sandbox_id="sb-old")]  # fmt: skip
+    again = app("i1b", attempt=1, state="exited", exit_code=0, spec=INIT1)
+    actions = plan(pod, *old, again)
+    assert started(actions) == ["init2"]
+    assert actions.to_start[0].restart_count == 1  # a new name beside the old record
