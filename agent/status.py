@@ -2,9 +2,11 @@
 
 Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
 ``containerStatuses`` entry per spec container (``ready``/``started`` from the probes; ephemeral
-containers get theirs, never ready, in ``ephemeralContainerStatuses``), with the
-``docker rm -f`` interim state (k8s_behavior.md §1, §6). Fields other writers own (PodScheduled,
-unknown keys) are kept. Pure: no I/O.
+containers get theirs, never ready, in ``ephemeralContainerStatuses``; init containers in
+``initContainerStatuses``, with ``Initialized`` and their say in the phase from ``initstatus``),
+the termination messages read by the agent, and the ``docker rm -f`` interim state
+(k8s_behavior.md §1, §6). Fields other writers own (PodScheduled, unknown keys) are kept. Pure:
+no I/O.
 """
 
 from __future__ import annotations
