@@ -1,6 +1,7 @@
 """The pod spec acted on, on real Docker: init containers gate the app (``Init:0/2`` while they
-run), a preStop hook runs inside the grace period before SIGTERM (the deletion lasts at least
-the hook), and termination messages (the file, or the logs on error) reach the status."""
+run), a native sidecar serves before the app starts and is restarted on its own, a preStop hook
+runs inside the grace period before SIGTERM (the deletion lasts at least the hook), and
+termination messages (the file, or the logs on error) reach the status."""
 
 from __future__ import annotations
 
@@ -82,6 +83,27 @@ spec:
     terminationMessagePolicy: FallbackToLogsOnError
 """
 
+SIDECAR = f"""\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: with-sidecar
+  namespace: {NAMESPACE}
+spec:
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - name: web
+    image: tinykube/web:1
+    restartPolicy: Always
+    startupProbe:
+      httpGet: {{path: /, port: 80}}
+      periodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sh", "-c", "wget -q -O- http://127.0.0.1/ && exec sleep 3600"]
+"""
+
 
 @pytest.fixture(scope="module")
 def ns(cluster: Cluster) -> Iterator[tuple[str, str]]:
@@ -160,3 +182,30 @@ def test_termination_messages_reach_the_status(cluster: Cluster, ns: tuple[str, 
     found = wait_for("both messages", terminated)
     assert (found["file"]["exitCode"], found["file"]["message"]) == (3, "all done: 42\n")
     assert found["logs"]["message"] == "boom: out of cheese\n"
+
+
+def test_a_sidecar_serves_before_the_app_and_is_restarted_alone(
+    cluster: Cluster, ns: tuple[str, str], docker_client: docker.DockerClient
+) -> None:
+    cluster.tkctl("apply", "-f", "-", stdin=SIDECAR)
+    name = "with-sidecar"
+    wait_for("2/2 ready", lambda: cluster.tkctl("get", "pod", name, *ns, "--no-headers")
+             .stdout.split()[1:3] == ["2/2", "Running"])  # fmt: skip
+    # The app's first act was a request to the sidecar: it was already serving.
+    assert "Hello from with-sidecar" in cluster.tkctl("logs", name, "-c", "app", *ns).stdout
+
+    def one(container: str) -> Any:
+        labels = {"io.kubernetes.pod.name": name, "io.kubernetes.container.name": container}
+        return [c for c in containers(docker_client, cluster.cluster_id, **labels)
+                if c.status == "running"]  # fmt: skip
+
+    (app,) = one("app")
+    (web,) = one("web")
+    web.kill()
+
+    def restarted() -> bool:
+        statuses = pod(cluster, name, ns)["status"]["initContainerStatuses"]
+        return statuses[0]["restartCount"] == 1 and "running" in statuses[0]["state"]
+
+    wait_for("the sidecar restarted", restarted)
+    assert [c.id for c in one("app")] == [app.id]  # the app went on running
