@@ -104,6 +104,25 @@ spec:
     command: ["sh", "-c", "wget -q -O- http://127.0.0.1/ && exec sleep 3600"]
 """
 
+FAILING_INIT = f"""\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{name}}
+  namespace: {NAMESPACE}
+spec:
+  restartPolicy: {{policy}}
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: check
+    image: {BUSYBOX}
+    command: ["sh", "-c", "exit 1"]
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+"""
+
 
 @pytest.fixture(scope="module")
 def ns(cluster: Cluster) -> Iterator[tuple[str, str]]:
@@ -209,3 +228,23 @@ def test_a_sidecar_serves_before_the_app_and_is_restarted_alone(
 
     wait_for("the sidecar restarted", restarted)
     assert [c.id for c in one("app")] == [app.id]  # the app went on running
+
+
+@pytest.mark.parametrize(
+    ("policy", "shown", "phase"),
+    [("Never", "Init:Error", "Failed"), ("OnFailure", "Init:CrashLoopBackOff", "Pending")],
+)
+def test_a_failing_init_container_holds_the_app(
+    cluster: Cluster,
+    ns: tuple[str, str],
+    docker_client: docker.DockerClient,
+    policy: str,
+    shown: str,
+    phase: str,
+) -> None:
+    name = f"init-fails-{policy.lower()}"
+    cluster.tkctl("apply", "-f", "-", stdin=FAILING_INIT.format(name=name, policy=policy))
+    wait_for(shown, lambda: status_column(cluster, name, ns) == shown)
+    assert pod(cluster, name, ns)["status"]["phase"] == phase
+    labels = {"io.kubernetes.pod.name": name, "io.kubernetes.container.name": "app"}
+    assert containers(docker_client, cluster.cluster_id, **labels) == []
