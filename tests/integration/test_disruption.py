@@ -8,15 +8,18 @@ import threading
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from common import errors
 from common.resources import must
 from common.workqueue import RateLimitedQueue
+from control.cli.main import cli
+from control.cli.session import Session
 from control.controllers.disruption import DisruptionController
 from control.registry import eviction
 from control.registry.registry import Registry
-from tests.integration.appsfake import DEPLOYS, PODS, Cluster, one_pass
-from tests.integration.conftest import Api
+from tests.integration.appsfake import DEPLOYS, NODES, PODS, Cluster, one_pass, ready_node
+from tests.integration.conftest import ADMIN_TOKEN, Api, serve
 from tests.integration.informerpump import pump
 from tests.integration.test_workloads import deployment
 
@@ -294,3 +297,33 @@ def test_an_uncountable_controller_stops_every_disruption(cluster: BudgetCluster
         "Failed to calculate the number of expected "
         "pods: nodes does not implement the scale subresource",
     ) in cluster.events("web")
+
+
+def test_drain_waits_for_the_budget_then_completes(cluster: BudgetCluster, app: Any) -> None:
+    pods = running(cluster, 2, budget(minAvailable=1))
+    cluster.registry.create(NODES, "", ready_node("node-2"))
+    rounds = []
+
+    def replacements_ready(pod: Obj) -> bool:
+        return len(rounds) > 3  # the replacement takes a few passes to become Ready
+
+    cluster.kubelet.ready_filter = replacements_ready
+
+    def sleep(seconds: float) -> None:  # drain's waits are where the cluster moves on
+        rounds.append(seconds)
+        cluster.round()
+
+    with serve(app) as server:
+        session = Session(server=server, token=ADMIN_TOKEN, env={}, home="/nonexistent",
+                          sleep=sleep)  # fmt: skip
+        r = CliRunner().invoke(cli, ["drain", "node-1", "--timeout=60s"], obj=session)
+    assert r.exit_code == 0, r.output
+    retry = (f'error when evicting pods/"{pods[1]}" -n "default" (will retry after 5s): '
+             f"{VIOLATION}")  # fmt: skip
+    assert retry in r.stderr.splitlines()
+    assert 5 in rounds
+    out = r.stdout.splitlines()
+    assert out[0] == "node/node-1 cordoned" and out[-1] == "node/node-1 drained"
+    assert {f"pod/{p} evicted" for p in pods} <= set(out)
+    on_node_2 = [p for p in cluster.items(PODS) if p["spec"].get("nodeName") == "node-2"]
+    assert len(on_node_2) == 2
