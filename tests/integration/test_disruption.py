@@ -327,3 +327,13 @@ def test_drain_waits_for_the_budget_then_completes(cluster: BudgetCluster, app: 
     assert {f"pod/{p} evicted" for p in pods} <= set(out)
     on_node_2 = [p for p in cluster.items(PODS) if p["spec"].get("nodeName") == "node-2"]
     assert len(on_node_2) == 2
+
+
+def test_kubectl_get_pdb_is_a_server_side_table(cluster: BudgetCluster, api: Api) -> None:
+    running(cluster, 2, budget(minAvailable="50%"))
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    resp = api.client.open(PDB_PATH, headers={**api.headers, "Accept": accept})
+    table = resp.get_json()
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]  # fmt: skip
+    assert table["rows"][0]["cells"][:4] == ["web", "50%", "N/A", 1]
