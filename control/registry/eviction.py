@@ -68,6 +68,8 @@ def evict(reg: Registry, namespace: str, name: str, body: Any) -> tuple[Obj, int
     options = _options(body, name)
     if options.get("dryRun"):  # its values are validated with the other DeleteOptions
         reg = reg.dry_running()
+    elif reg.dry_run:  # propagateDryRun: the request's dryRun=All is the options' too
+        options["dryRun"] = ["All"]
     rv_given = bool((options.get("preconditions") or {}).get("resourceVersion"))
     pod = reg.get(PODS, namespace, name)
     for attempt in range(ATTEMPTS):

@@ -337,3 +337,33 @@ def test_kubectl_get_pdb_is_a_server_side_table(cluster: BudgetCluster, api: Api
     assert [c["name"] for c in table["columnDefinitions"]] == [
         "Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]  # fmt: skip
     assert table["rows"][0]["cells"][:4] == ["web", "50%", "N/A", 1]
+
+
+def test_an_unready_pod_goes_while_the_budget_is_met_unless_it_changes(
+    cluster: BudgetCluster, api: Api, monkeypatch: Any
+) -> None:
+    pods = running(cluster, 3, budget(minAvailable=1))
+    for name in pods[:2]:
+        pod = cluster.get(PODS, name)
+        assert pod is not None
+        pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        cluster.registry.replace(PODS, "default", name, pod, sub="status")
+    cluster.settle(lambda: status(cluster)["currentHealthy"] == 1)
+    # IfHealthyBudget: 1 healthy >= 1 desired, so an unready pod goes, taking no disruption.
+    assert evict(api, pods[0])[0] == 201
+    assert "disruptedPods" not in status(cluster)
+    # The pod is deleted only as it was read: one that changed meanwhile (it may have become
+    # ready) is a 429 to try again.
+    delete = eviction._delete
+
+    def changed_meanwhile(reg: Registry, pod: Obj, options: Obj) -> None:
+        cluster.registry.patch(PODS, "default", pod["metadata"]["name"],
+                               {"metadata": {"labels": {"touched": "yes"}}},
+                               "application/merge-patch+json")  # fmt: skip
+        delete(reg, pod, options)
+
+    monkeypatch.setattr(eviction, "_delete", changed_meanwhile)
+    code, body = evict(api, pods[1])
+    assert (code, body["message"]) == (429, VIOLATION)
+    pod = cluster.get(PODS, pods[1])
+    assert pod is not None and not pod["metadata"].get("deletionTimestamp")
