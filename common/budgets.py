@@ -39,14 +39,12 @@ def selector_of(pdb: Mapping[str, Any]) -> LabelSelector:
 
 
 def covers(pdb: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
-    """Whether the budget applies to the pod: same namespace, selector matching its labels; an
-    empty selector matches no pod here (as the eviction subresource and the controller's pod
-    handler read it)."""
+    """Whether the budget applies to the pod: same namespace, selector matching its labels (in
+    policy/v1 an empty selector matches every pod of the namespace, a missing one none)."""
     pm, bm = _m(pod.get("metadata")), _m(pdb.get("metadata"))
     if pm.get("namespace") != bm.get("namespace"):
         return False
-    sel = selector_of(pdb)
-    return not sel.empty and sel.matches(_m(pm.get("labels")))
+    return selector_of(pdb).matches(_m(pm.get("labels")))
 
 
 def pod_ready(pod: Mapping[str, Any]) -> bool:

@@ -102,11 +102,10 @@ class DisruptionController:
 
     def _pods_of(self, pdb: Obj) -> list[Obj]:
         """getPodsForPdb: the pods of its namespace its selector matches."""
-        selector = budgets.selector_of(pdb)
         return [
             p
             for p in self.pods.store.by_index("namespace", _namespace(pdb))
-            if selector.matches((p.get("metadata") or {}).get("labels") or {})
+            if budgets.covers(pdb, p)
         ]
 
     def sync(self, key: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from common import meta
+from common.budgets import covers
 from control.controllers import disruption_plan as plan
 
 NOW = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC)
@@ -163,3 +164,13 @@ def test_an_up_to_date_status_is_not_written_again() -> None:
         status["conditions"][0]["lastTransitionTime"]
         == first["conditions"][0]["lastTransitionTime"]
     )
+
+
+def test_which_pods_a_budget_covers() -> None:
+    web = pod("a")
+    assert covers(pdb(), web)
+    assert covers({**pdb(), "spec": {"selector": {}}}, web)  # policy/v1: every pod
+    assert not covers({**pdb(), "spec": {}}, web)  # no selector: none
+    assert not covers(pdb(selector={"matchLabels": {"app": "db"}}), web)
+    other_ns = {**web, "metadata": {**web["metadata"], "namespace": "other"}}
+    assert not covers(pdb(), other_ns)
