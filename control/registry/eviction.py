@@ -145,18 +145,18 @@ def _unhealthy_may_go(pod: Obj, pdb: Obj) -> bool:
 
 
 def _take_disruption(reg: Registry, pdb: Obj, pod_name: str, dry_run: bool) -> None:
-    """checkAndDecrement, retried with a fresh read while another writer wins the race."""
+    """checkAndDecrement, retried with a fresh read while another writer wins the race (each
+    conflict means another write succeeded); the last conflict is the answer once the attempts
+    are spent, as client-go's retry.OnError returns it."""
     m = pdb["metadata"]
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         try:
             _check_and_decrement(reg, pdb, pod_name, dry_run)
             return
         except errors.ConflictError:
+            if attempt == ATTEMPTS - 1:
+                raise
             pdb = reg.get(PDBS, m["namespace"], m["name"])
-    raise errors.ServerTimeoutError(
-        f'couldn\'t update PodDisruptionBudget "{m["name"]}" due to conflicts',
-        details={"retryAfterSeconds": PROCESSING_RETRY_SECONDS},
-    )
 
 
 def _check_and_decrement(reg: Registry, pdb: Obj, pod_name: str, dry_run: bool) -> None:
@@ -202,9 +202,10 @@ def _too_many(name: str) -> errors.TooManyRequestsError:
 
 
 def _forbidden(name: str, why: str) -> errors.ForbiddenError:
+    """NewForbidden(policy.Resource("poddisruptionbudget"), ...): the singular, as written."""
     return errors.ForbiddenError(
-        f'poddisruptionbudgets.policy "{name}" is forbidden: {why}',
-        details={"name": name, "group": "policy", "kind": "poddisruptionbudgets"},
+        f'poddisruptionbudget.policy "{name}" is forbidden: {why}',
+        details={"name": name, "group": "policy", "kind": "poddisruptionbudget"},
     )
 
 
