@@ -20,6 +20,7 @@ from common.wellknown import (
     EVICTION_BY_API,
 )
 from control.registry import answers
+from control.validation import decode_object, invalid_error, validate
 
 if TYPE_CHECKING:
     from control.registry.registry import Registry
@@ -60,6 +61,11 @@ def _options(body: Any, name: str) -> Obj:
         options = {}
     if not isinstance(options, dict):
         raise errors.BadRequestError("deleteOptions: expected an object")
+    # Checked before the budget is touched: bad options must not spend a disruption.
+    decode_object("DeleteOptions", options)
+    causes = validate("DeleteOptions", options)
+    if causes:
+        raise invalid_error("DeleteOptions", "", causes)
     return dict(options)
 
 

@@ -257,6 +257,10 @@ def test_budget_refusals(cluster: BudgetCluster, api: Api, monkeypatch: Any) -> 
     pods = running(cluster, 2, budget(maxUnavailable=1))
     pdb = cluster.get(PDBS, "web")
     assert pdb is not None
+    # Bad delete options are refused before the budget is touched.
+    code, body = evict(api, pods[0], propagationPolicy="Sometimes")
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert cluster.get(PDBS, "web") == pdb
     pdb["status"]["disruptionsAllowed"] = -1
     code, body = api.call("PUT", f"{PDB_PATH}/web/status", pdb)
     assert (code, body["details"]["causes"][0]["field"]) == (422, "status.disruptionsAllowed")
