@@ -231,17 +231,32 @@ def _delete(reg: Registry, pod: Obj, options: Obj) -> None:
 
 
 def _mark_target(reg: Registry, pod: Obj, options: Obj) -> Obj:
+    """The latest pod with ``DisruptionTarget=True``, written as GuaranteedUpdate writes it:
+    a write that loses to another (the agent's status) is made again on the newer pod; a pod
+    that no longer meets the preconditions is a conflict."""
     pre = options.get("preconditions") or {}
     m = pod["metadata"]
-    latest = reg.get(PODS, m["namespace"], m["name"])
-    answers.check_preconditions(PODS, latest, pre)
-    status = latest.setdefault("status", {})
+    lost = 0
+    while True:
+        latest = reg.get(PODS, m["namespace"], m["name"])
+        answers.check_preconditions(PODS, latest, pre)
+        try:
+            return reg.replace(
+                PODS, m["namespace"], m["name"], _targeted(latest, reg), sub="status"
+            )
+        except errors.ConflictError:
+            lost += 1
+            if lost >= ATTEMPTS:
+                raise
+
+
+def _targeted(pod: Obj, reg: Registry) -> Obj:
+    status = pod.setdefault("status", {})
     conds = list(status.get("conditions") or [])
-    previous = conditions.find(conds, DISRUPTION_TARGET)
-    stamp = meta.timestamp(reg.clock())
-    cond = conditions.build(DISRUPTION_TARGET, "True", stamp, EVICTION_BY_API,
-                            "Eviction API: evicting", previous=previous,
+    cond = conditions.build(DISRUPTION_TARGET, "True", meta.timestamp(reg.clock()),
+                            EVICTION_BY_API, "Eviction API: evicting",
+                            previous=conditions.find(conds, DISRUPTION_TARGET),
                             lastProbeTime=None)  # fmt: skip
     conditions.upsert(conds, cond)
     status["conditions"] = conds
-    return reg.replace(PODS, m["namespace"], m["name"], latest, sub="status")
+    return pod

@@ -372,3 +372,27 @@ def test_an_unready_pod_goes_while_the_budget_is_met_unless_it_changes(
     assert (code, body["message"]) == (429, VIOLATION)
     pod = cluster.get(PODS, pods[1])
     assert pod is not None and not pod["metadata"].get("deletionTimestamp")
+
+
+def test_a_status_write_meanwhile_does_not_fail_an_approved_eviction(
+    cluster: BudgetCluster, api: Api, monkeypatch: Any
+) -> None:
+    pods = running(cluster, 2, budget(maxUnavailable=1))
+    reg = cluster.registry
+    replace, raced = reg.replace, []
+
+    def agent_writes_first(rt: Any, namespace: str, name: str, body: Any, **kw: Any) -> Obj:
+        if rt.plural == "pods" and kw.get("sub") == "status" and not raced:
+            raced.append(name)  # the agent's status write lands between read and write
+            current = reg.get(PODS, namespace, name)
+            current["status"]["podIP"] = "10.0.0.2"
+            replace(PODS, namespace, name, current, sub="status")
+        return replace(rt, namespace, name, body, **kw)
+
+    monkeypatch.setattr(reg, "replace", agent_writes_first)
+    assert evict(api, pods[0])[0] == 201
+    assert raced == [pods[0]]
+    gone = cluster.get(PODS, pods[0])
+    assert gone is not None and gone["metadata"].get("deletionTimestamp")
+    assert gone["status"]["podIP"] == "10.0.0.2"
+    assert any(c["type"] == "DisruptionTarget" for c in gone["status"]["conditions"])
