@@ -129,6 +129,7 @@ class DisruptionController:
         status, recheck = plan.budget_status(pdb, pods, counts, now)
         if status is not None:
             self._write(pdb, status)
+            self._not_deleted(pdb, pods, now)
         if recheck is not None:
             self.controller.queue.add_after(key, (recheck - now).total_seconds())
 
@@ -147,6 +148,16 @@ class DisruptionController:
             status.get("currentHealthy", 0),
             status.get("desiredHealthy", 0),
         )
+
+    def _not_deleted(self, pdb: Obj, pods: list[Obj], now: dt.datetime) -> None:
+        """A Warning on each pod an eviction was approved for that is still there after the
+        timeout (its entry has just been dropped from disruptedPods)."""
+        _, _, overdue = plan.disrupted_pods(pdb, pods, now)
+        message = f"Pod was expected by PDB {key_of(pdb)} to be deleted but it wasn't"
+        for pod in pods:
+            if pod["metadata"]["name"] in overdue:
+                obj = {"kind": "Pod", "apiVersion": "v1", **pod}
+                events.record(self.registry, obj, "Warning", "NotDeleted", message, COMPONENT)
 
     def _event(self, pdb: Obj, etype: str, reason: str, message: str) -> None:
         obj = {"kind": PDBS.kind, "apiVersion": PDBS.api_version, **pdb}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from common import errors
+from common import errors, meta
 from common.resources import must
 from common.workqueue import RateLimitedQueue
 from control.cli.main import cli
@@ -396,3 +396,25 @@ def test_a_status_write_meanwhile_does_not_fail_an_approved_eviction(
     assert gone is not None and gone["metadata"].get("deletionTimestamp")
     assert gone["status"]["podIP"] == "10.0.0.2"
     assert any(c["type"] == "DisruptionTarget" for c in gone["status"]["conditions"])
+
+
+def test_an_approved_eviction_not_done_in_2_minutes_counts_again(cluster: BudgetCluster) -> None:
+    pods = running(cluster, 3, budget(minAvailable=1))
+    pdb = cluster.get(PDBS, "web")
+    assert pdb is not None
+    # As if an eviction had been approved and its delete never came.
+    pdb["status"]["disruptedPods"] = {pods[0]: meta.timestamp(cluster.clock())}
+    pdb["status"]["disruptionsAllowed"] = 1
+    cluster.registry.replace(PDBS, "default", "web", pdb, sub="status")
+    cluster.settle(lambda: status(cluster)["currentHealthy"] == 2)
+    assert list(status(cluster)["disruptedPods"]) == [pods[0]]
+    cluster.clock.advance(60)
+    cluster.round()
+    assert list(status(cluster).get("disruptedPods") or {}) == [pods[0]]
+    cluster.clock.advance(61)  # the controller asked to look again at the 2-minute mark
+    cluster.settle(lambda: "disruptedPods" not in status(cluster))
+    s = status(cluster)
+    assert (s["currentHealthy"], s["disruptionsAllowed"]) == (3, 2)
+    assert ("NotDeleted", "Pod was expected by PDB default/web to be deleted but it wasn't") in (
+        cluster.events(pods[0])
+    )
