@@ -124,7 +124,7 @@ class DisruptionController:
             self._write(pdb, plan.failsafe_status(pdb, str(e), now))
             return
         if counts.unmanaged:
-            selector = (pdb.get("spec") or {}).get("selector")
+            selector = plan.selector_text((pdb.get("spec") or {}).get("selector"))
             self._event(pdb, "Warning", "UnmanagedPods", UNMANAGED.format(selector=selector))
         status, recheck = plan.budget_status(pdb, pods, counts, now)
         if status is not None:

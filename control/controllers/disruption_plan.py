@@ -38,6 +38,24 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def selector_text(selector: Any) -> str:
+    """A LabelSelector as Go's ``%v`` prints it in the UnmanagedPods event."""
+    if not isinstance(selector, Mapping):
+        return "nil"
+    labels = _m(selector.get("matchLabels"))
+    shown = "".join(f"{k}: {labels[k]}," for k in sorted(labels))
+    exprs = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(str(v) for v in e.get('values') or [])}],}},"
+        for e in selector.get("matchExpressions") or []
+        if isinstance(e, Mapping)
+    )
+    return (
+        f"&LabelSelector{{MatchLabels:map[string]string{{{shown}}},"
+        f"MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}"
+    )
+
+
 def controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """metav1.GetControllerOf: the ownerReference marked ``controller: true``."""
     for ref in _m(obj.get("metadata")).get("ownerReferences") or ():

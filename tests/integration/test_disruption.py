@@ -418,3 +418,18 @@ def test_an_approved_eviction_not_done_in_2_minutes_counts_again(cluster: Budget
     assert ("NotDeleted", "Pod was expected by PDB default/web to be deleted but it wasn't") in (
         cluster.events(pods[0])
     )
+
+
+def test_unmanaged_pods_are_reported(cluster: BudgetCluster) -> None:
+    cluster.registry.create(PODS, "default", {
+        "metadata": {"name": "bare", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "tinykube/web:1"}]}})  # fmt: skip
+    cluster.registry.create(PDBS, "default", budget(maxUnavailable=1))
+    cluster.settle(lambda: observed(cluster, "web"))
+    assert status(cluster)["expectedPods"] == 0
+    (message,) = [m for r, m in cluster.events("web") if r == "UnmanagedPods"][:1]
+    assert message.startswith(
+        "Pods selected by this PodDisruptionBudget (selector: &LabelSelector{MatchLabels:"
+        "map[string]string{app: web,},MatchExpressions:[]LabelSelectorRequirement{},}) were "
+        "found to be unmanaged."
+    )

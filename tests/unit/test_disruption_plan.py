@@ -174,3 +174,13 @@ def test_which_pods_a_budget_covers() -> None:
     assert not covers(pdb(selector={"matchLabels": {"app": "db"}}), web)
     other_ns = {**web, "metadata": {**web["metadata"], "namespace": "other"}}
     assert not covers(pdb(), other_ns)
+
+
+def test_selector_text_is_gos() -> None:
+    sel = {"matchLabels": {"b": "2", "a": "1"},
+           "matchExpressions": [{"key": "t", "operator": "In", "values": ["x", "y"]}]}  # fmt: skip
+    assert plan.selector_text(sel) == (
+        "&LabelSelector{MatchLabels:map[string]string{a: 1,b: 2,},MatchExpressions:"
+        "[]LabelSelectorRequirement{LabelSelectorRequirement{Key:t,Operator:In,Values:[x y],},},}"
+    )
+    assert plan.selector_text(None) == "nil"
