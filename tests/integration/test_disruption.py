@@ -148,25 +148,41 @@ def test_an_eviction_takes_a_disruption_then_the_budget_refuses(
     assert still is not None and not still["metadata"].get("deletionTimestamp")
 
 
-def test_two_concurrent_evictions_against_one_allowed_disruption(
-    cluster: BudgetCluster, app: Any
-) -> None:
-    pods = running(cluster, 3, budget(minAvailable=2))
-    assert status(cluster)["disruptionsAllowed"] == 1
-    start, codes = threading.Barrier(2), []
+def concurrent_evictions(app: Any, pods: list[str]) -> list[int]:
+    start, codes = threading.Barrier(len(pods)), []
 
     def one(pod: str) -> None:
         client = Api(app.test_client(), "admin-token")
         start.wait()
         codes.append(evict(client, pod)[0])
 
-    threads = [threading.Thread(target=one, args=(p,)) for p in pods[:2]]
+    threads = [threading.Thread(target=one, args=(p,)) for p in pods]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(codes) == [201, 429]
+    return sorted(codes)
+
+
+def test_two_concurrent_evictions_against_one_allowed_disruption(
+    cluster: BudgetCluster, app: Any
+) -> None:
+    pods = running(cluster, 3, budget(minAvailable=2))
+    assert status(cluster)["disruptionsAllowed"] == 1
+    assert concurrent_evictions(app, pods[:2]) == [201, 429]
     assert len(status(cluster)["disruptedPods"]) == 1
+
+
+def test_five_concurrent_evictions_against_two_allowed_disruptions(
+    cluster: BudgetCluster, app: Any
+) -> None:
+    pods = running(cluster, 5, budget(maxUnavailable=2))
+    assert status(cluster)["disruptionsAllowed"] == 2
+    assert concurrent_evictions(app, pods) == [201, 201, 429, 429, 429]
+    s = status(cluster)
+    assert (s["disruptionsAllowed"], len(s["disruptedPods"])) == (0, 2)
+    deleting = [p for p in cluster.items(PODS) if p["metadata"].get("deletionTimestamp")]
+    assert sorted(p["metadata"]["name"] for p in deleting) == sorted(s["disruptedPods"])
 
 
 def test_a_stale_budget_is_read_again_after_a_conflict(cluster: BudgetCluster, api: Api) -> None:
