@@ -134,6 +134,8 @@ class DisruptionController:
             self.controller.queue.add_after(key, (recheck - now).total_seconds())
 
     def _write(self, pdb: Obj, status: Obj) -> None:
+        if status == pdb.get("status"):
+            return  # a failSafe already written: nothing changes
         body = copy.deepcopy(pdb)
         body["status"] = status
         m = pdb["metadata"]

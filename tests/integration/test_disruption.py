@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from common import meta
+from tests.integration.appsfake import NODES, one_pass
 from tests.integration.budgetfake import (
     DEPLOYS,
     PDB_PATH,
@@ -21,6 +22,7 @@ from tests.integration.budgetfake import (
     status,
 )
 from tests.integration.conftest import Api
+from tests.integration.informerpump import pump
 
 
 @pytest.fixture
@@ -56,10 +58,11 @@ def test_budget_arithmetic_for_each_kind_of_budget(cluster: BudgetCluster) -> No
 
 
 def test_an_uncountable_controller_stops_every_disruption(cluster: BudgetCluster) -> None:
+    node = cluster.registry.get(NODES, "", "node-1")  # an owner that exists, without a scale
     cluster.registry.create(PODS, "default", {
-        "metadata": {"name": "orphan", "labels": {"app": "web"}, "ownerReferences": [
-            {"apiVersion": "v1", "kind": "Node", "name": "node-1", "uid": "x",
-             "controller": True}]},
+        "metadata": {"name": "owned", "labels": {"app": "web"}, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "Node", "name": "node-1",
+             "uid": node["metadata"]["uid"], "controller": True}]},
         "spec": {"containers": [{"name": "c", "image": "tinykube/web:1"}]}})  # fmt: skip
     cluster.registry.create(PDBS, "default", budget(minAvailable="50%"))
     cluster.settle(lambda: bool(status(cluster).get("conditions")))
@@ -72,6 +75,14 @@ def test_an_uncountable_controller_stops_every_disruption(cluster: BudgetCluster
         "Failed to calculate the number of expected "
         "pods: nodes does not implement the scale subresource",
     ) in cluster.events("web")
+    # Written once: the next syncs find the same failSafe status and change nothing.
+    written = cluster.get(PDBS, "web")
+    assert written is not None
+    for _ in range(3):
+        cluster.disruption.controller.queue.add("default/web")
+        pump(cluster.informers)
+        one_pass(cluster.disruption.controller)
+    assert cluster.get(PDBS, "web") == written
 
 
 def test_kubectl_get_pdb_is_a_server_side_table(cluster: BudgetCluster, api: Api) -> None:
