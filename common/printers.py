@@ -23,6 +23,12 @@ from common.endpointprinting import (
 )
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
+from common.policyprinting import (
+    ALLOWED_DOC,
+    MAX_UNAVAILABLE_DOC,
+    MIN_AVAILABLE_DOC,
+    pdb_cells,
+)
 from common.serviceprinting import service_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
@@ -454,6 +460,13 @@ PRINTERS: dict[str, TablePrinter] = {
     ),
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
+    ),
+    "poddisruptionbudgets": TablePrinter(
+        (_NAME, Column("Min Available", description=MIN_AVAILABLE_DOC),
+         Column("Max Unavailable", description=MAX_UNAVAILABLE_DOC),
+         Column("Allowed Disruptions", type="integer", description=ALLOWED_DOC, integer=True),
+         _AGE),
+        pdb_cells,
     ),
 }  # fmt: skip
 

@@ -157,6 +157,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType(
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "policy",
+        "v1",
+        True,
+        ("pdb",),
+        (),
+        ("status",),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

@@ -90,3 +90,14 @@ LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
+
+# PodDisruptionBudgets (policy/v1, pkg/controller/disruption, the eviction subresource).
+DISRUPTION_ALLOWED = "DisruptionAllowed"
+SUFFICIENT_PODS = "SufficientPods"
+INSUFFICIENT_PODS = "InsufficientPods"
+SYNC_FAILED = "SyncFailed"
+DISRUPTION_TARGET = "DisruptionTarget"
+EVICTION_BY_API = "EvictionByEvictionAPI"
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+IF_HEALTHY_BUDGET = "IfHealthyBudget"
+ALWAYS_ALLOW = "AlwaysAllow"

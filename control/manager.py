@@ -18,6 +18,7 @@ from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
 from control.controllers.deployment import DeploymentController
+from control.controllers.disruption import DisruptionController
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
@@ -82,6 +83,7 @@ def default_loops(
         MirroringController(registry, informers),  # services, endpoints, endpointslices
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
+        DisruptionController(registry, informers),  # pdbs, pods, kinds with a scale
     ]
 
 

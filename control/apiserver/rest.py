@@ -220,7 +220,8 @@ def _evict(reg: Registry, t: Target) -> ResponseReturnValue:
             f"the server does not allow this method on the requested resource ({request.method})"
         )
     evicting = reg.dry_running() if _dry_run() else reg
-    return jsonify(eviction.evict(evicting, t.namespace, t.name, body())), 201
+    status, code = eviction.evict(evicting, t.namespace, t.name, body())
+    return jsonify(status), code
 
 
 def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:

@@ -153,6 +153,7 @@ create.alias("deploy", "deployment")
 
 # Imported last: their commands send through ``send`` above.
 from control.cli.create_config import configmap, secret  # noqa: E402
+from control.cli.create_pdb import poddisruptionbudget  # noqa: E402
 from control.cli.create_sa import serviceaccount, token  # noqa: E402
 from control.cli.services import service  # noqa: E402
 
@@ -164,3 +165,5 @@ create.alias("cm", "configmap")
 create.add_command(serviceaccount)
 create.add_command(token)
 create.alias("sa", "serviceaccount")
+create.add_command(poddisruptionbudget)
+create.alias("pdb", "poddisruptionbudget")

@@ -912,7 +912,26 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
 
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
-    earlier tests without a controller may still be terminating)."""
+    earlier tests without a controller may still be terminating). First a disruption budget
+    that allows nothing makes kubectl evict again every 5 s until its timeout."""
+    out = kubectl.run("create", "pdb", "forwarded", "--selector=app=forwarded",
+                      "--min-available=1")  # fmt: skip
+    assert out == "poddisruptionbudget.policy/forwarded created\n"
+    observed = ("get", "pdb", "forwarded", "-o", "jsonpath={.status.observedGeneration}")
+    wait_for("the budget to be observed", lambda: kubectl.run(*observed) == "1", timeout=30)
+    assert rows(kubectl.run("get", "pdb", "forwarded"))[0][1:4] == ["1", "N/A", "0"]
+    assert header(kubectl.run("get", "pdb")) == [
+        "NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]  # fmt: skip
+    try:
+        err = kubectl.run("drain", "node-1", "--force", "--timeout=8s", ok=False, timeout=60)
+    finally:
+        kubectl.run("uncordon", "node-1")
+        kubectl.run("delete", "pdb", "forwarded")
+    assert (
+        f'error when evicting pods/"{forwarded}" -n "default" (will retry after 5s): Cannot '
+        "evict pod as it would violate the pod's disruption budget."
+    ) in err.splitlines()
+    assert f'error when evicting pods/"{forwarded}" -n "default": global timeout reached: 8s' in err
     try:
         out = kubectl.run("drain", "node-1", "--force", "--timeout=60s", timeout=90)
     finally:
