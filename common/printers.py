@@ -24,6 +24,7 @@ from common.endpointprinting import (
 from common.humanize import age, human_duration
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.serviceprinting import service_cells
+from common.statefulsetprinting import READY_DOC, statefulset_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
@@ -454,6 +455,10 @@ PRINTERS: dict[str, TablePrinter] = {
     ),
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
+    ),
+    "statefulsets": TablePrinter(
+        (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),
+        statefulset_cells,
     ),
 }  # fmt: skip
 

@@ -157,6 +157,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType(
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        "apps",
+        "v1",
+        True,
+        ("sts",),
+        ("all",),
+        ("status", "scale"),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

@@ -90,3 +90,7 @@ LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
+
+# StatefulSets (k8s.io/api/apps/v1/types.go): the labels of their pods.
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"

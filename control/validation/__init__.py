@@ -16,6 +16,7 @@ from control.validation import config as _config  # noqa: F401  (imported for re
 from control.validation import discovery as _discovery  # noqa: F401  (imported for registration)
 from control.validation import service as _service  # noqa: F401  (imported for registration)
 from control.validation import serviceaccount as _serviceaccount  # noqa: F401  (registration)
+from control.validation import statefulset as _statefulset  # noqa: F401  (registration)
 from control.validation import storage as _storage  # noqa: F401  (imported for registration)
 from control.validation.decode import SCHEMAS, decode_object, drop_unknown_fields, register_schema
 from control.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate
