@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from common.appsprinting import CONTROLLER_DOC, REVISION_DOC, controller_revision_cells
 from common.columns import Column, TablePrinter, column_definitions, headers, row
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
@@ -455,6 +456,11 @@ PRINTERS: dict[str, TablePrinter] = {
     ),
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
+    ),
+    "controllerrevisions": TablePrinter(
+        (_NAME, Column("Controller", description=CONTROLLER_DOC),
+         Column("Revision", description=REVISION_DOC, integer=True), _AGE),
+        controller_revision_cells,
     ),
     "statefulsets": TablePrinter(
         (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),

@@ -158,6 +158,9 @@ RESOURCES: tuple[ResourceType, ...] = (
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
     ResourceType(
+        "ControllerRevision", "controllerrevisions", "controllerrevision", "apps", "v1", True
+    ),
+    ResourceType(
         "StatefulSet",
         "statefulsets",
         "statefulset",
