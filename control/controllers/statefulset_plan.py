@@ -217,6 +217,7 @@ class _Planner:
                 return True
             self._do(CREATE, pod, "missing", self._missing_claims(pod))
             status, revision = self.plan.status, revision_of_pod(pod)
+            status["replicas"] += 1
             status["currentReplicas"] += revision == self.revs.current
             status["updatedReplicas"] += revision == self.revs.update
             return self.monotonic
