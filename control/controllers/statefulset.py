@@ -21,6 +21,7 @@ from common.resources import ResourceType, must
 from control import events
 from control.controllers import history, owners, writes
 from control.controllers.ownership import claim, controller_of, with_owner
+from control.controllers.ranking import is_ready
 from control.controllers.replicaset_plan import selector_of
 from control.controllers.statefulset_history import (
     apply_revision,
@@ -121,7 +122,8 @@ class StatefulSetController(Controller):
         self._update_owned(old, cur)
         owner = self._owner(cur)
         seconds = int(((owner or {}).get("spec") or {}).get("minReadySeconds") or 0)
-        if owner is not None and seconds > 0:
+        if owner is not None and seconds > 0 and not is_ready(old) and is_ready(cur):
+            # Look again once it is available (one more second against clock skew).
             self.queue.add_after(_key(owner), seconds + 1.0)
 
     def _pod_gone(self, pod: Obj) -> None:

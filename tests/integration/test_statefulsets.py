@@ -243,6 +243,24 @@ def test_when_scaled_delete_removes_the_claim_with_its_pod(cluster: Harness) -> 
     assert "www-web-1" in cluster.claims()
 
 
+def test_when_deleted_delete_removes_the_claims_with_the_set(cluster: Harness) -> None:
+    policy = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    cluster.registry.create(
+        STS, NS, statefulset(replicas=2, persistentVolumeClaimRetentionPolicy=policy)
+    )
+    cluster.bring_up(["web-0", "web-1"])
+    for name in ("www-web-0", "www-web-1"):
+        refs = cluster.registry.get(PVCS, NS, name)["metadata"]["ownerReferences"]
+        assert [(r["kind"], r["name"]) for r in refs] == [("StatefulSet", "web")]
+    cluster.registry.delete(STS, NS, "web", {})
+    for _ in range(3):
+        cluster.step()
+        cluster.finish_deletions()
+    live = [c for c in cluster.registry.list(PVCS, NS)["items"]
+            if not c["metadata"].get("deletionTimestamp")]  # fmt: skip
+    assert live == []
+
+
 def _update_image(cluster: Harness, image: str, partition: int) -> None:
     sts = cluster.registry.get(STS, NS, "web")
     sts["spec"]["template"]["spec"]["containers"][0]["image"] = image
