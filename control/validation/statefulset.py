@@ -73,7 +73,7 @@ def _validate_update_strategy(spec: Obj, path: str) -> list[Cause]:
     kind, rolling = strategy.get("type"), strategy.get("rollingUpdate")
     spath = f"{path}.updateStrategy"
     if not kind:
-        return [required(f"{spath}.type")]
+        return [required(spath)]
     if kind == ON_DELETE:
         if rolling is not None:
             msg = f"only allowed for updateStrategy '{ROLLING_UPDATE}'"
@@ -94,7 +94,8 @@ def _validate_retention(spec: Obj, path: str) -> list[Cause]:
     for key in ("whenDeleted", "whenScaled"):
         value = _dict(policy).get(key)
         if value not in RETENTION_POLICIES:
-            causes.append(not_supported(f"{ppath}.{key}", value, RETENTION_POLICIES))
+            # Kubernetes lists them from a sorted set.
+            causes.append(not_supported(f"{ppath}.{key}", value, sorted(RETENTION_POLICIES)))
     return causes
 
 

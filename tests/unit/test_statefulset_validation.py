@@ -94,7 +94,7 @@ def test_a_valid_statefulset_mounting_its_claim_passes() -> None:
         (
             {"updateStrategy": {"type": "Recreate"}},
             'spec.updateStrategy: Unsupported value: "Recreate": supported values: '
-            '"OnDelete", "RollingUpdate"',
+            '"RollingUpdate", "OnDelete"',
         ),
         (
             {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": -2}}},
@@ -108,7 +108,7 @@ def test_a_valid_statefulset_mounting_its_claim_passes() -> None:
         (
             {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Keep"}},
             'spec.persistentVolumeClaimRetentionPolicy.whenDeleted: Unsupported value: "Keep": '
-            'supported values: "Retain", "Delete"',
+            'supported values: "Delete", "Retain"',
         ),
         (
             {"ordinals": {"start": -1}},
