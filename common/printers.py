@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from common.appsprinting import CONTROLLER_DOC, REVISION_DOC, controller_revision_cells
 from common.columns import Column, TablePrinter, column_definitions, headers, row
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
@@ -30,6 +31,7 @@ from common.policyprinting import (
     pdb_cells,
 )
 from common.serviceprinting import service_cells
+from common.statefulsetprinting import READY_DOC, statefulset_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
@@ -467,6 +469,15 @@ PRINTERS: dict[str, TablePrinter] = {
          Column("Allowed Disruptions", type="integer", description=ALLOWED_DOC, integer=True),
          _AGE),
         pdb_cells,
+    ),
+    "controllerrevisions": TablePrinter(
+        (_NAME, Column("Controller", description=CONTROLLER_DOC),
+         Column("Revision", description=REVISION_DOC, integer=True), _AGE),
+        controller_revision_cells,
+    ),
+    "statefulsets": TablePrinter(
+        (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),
+        statefulset_cells,
     ),
 }  # fmt: skip
 

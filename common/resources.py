@@ -168,6 +168,20 @@ RESOURCES: tuple[ResourceType, ...] = (
         (),
         ("status",),
     ),
+    ResourceType(
+        "ControllerRevision", "controllerrevisions", "controllerrevision", "apps", "v1", True
+    ),
+    ResourceType(
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        "apps",
+        "v1",
+        True,
+        ("sts",),
+        ("all",),
+        ("status", "scale"),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

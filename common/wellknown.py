@@ -14,6 +14,8 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
+# The hash of the revision a DaemonSet's or StatefulSet's pod (and ControllerRevision) is of.
+CONTROLLER_REVISION_HASH_LABEL = "controller-revision-hash"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # EndpointSlices (k8s.io/api/discovery/v1/well_known_labels.go) and Endpoints.
 SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
@@ -101,3 +103,6 @@ EVICTION_BY_API = "EvictionByEvictionAPI"
 DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 IF_HEALTHY_BUDGET = "IfHealthyBudget"
 ALWAYS_ALLOW = "AlwaysAllow"
+# StatefulSets (k8s.io/api/apps/v1/types.go): the labels of their pods.
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"

@@ -32,6 +32,7 @@ from control.controllers.pvbinder import PersistentVolumeController
 from control.controllers.replicaset import ReplicaSetController
 from control.controllers.serviceaccounts import ServiceAccountsController
 from control.controllers.servicelb import ServiceLBController
+from control.controllers.statefulset import StatefulSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
@@ -84,6 +85,8 @@ def default_loops(
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
         DisruptionController(registry, informers),  # pdbs, pods, kinds with a scale
+        # statefulsets, pods, controllerrevisions, pvcs, services
+        StatefulSetController(registry, informers),
     ]
 
 

@@ -1,8 +1,8 @@
-"""The ``scale`` subresource of Deployments and ReplicaSets: an autoscaling/v1 Scale that shows
-the parent's ``spec.replicas``, ``status.replicas`` and selector; a PUT or PATCH of the Scale
-changes the parent's ``spec.replicas`` through the registry's ordinary update (validation,
-generation, compare-and-set on the Scale's resourceVersion), as Kubernetes' scaleUpdatedObjectInfo
-does. ``scale_of`` is pure; the rest goes through the registry.
+"""The ``scale`` subresource of Deployments, ReplicaSets and StatefulSets: an autoscaling/v1
+Scale that shows the parent's ``spec.replicas``, ``status.replicas`` and selector; a PUT or PATCH
+of the Scale changes the parent's ``spec.replicas`` through the registry's ordinary update
+(validation, generation, compare-and-set on the Scale's resourceVersion), as Kubernetes'
+scaleUpdatedObjectInfo does. ``scale_of`` is pure; the rest goes through the registry.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.statefulsets import default_statefulset
 from common.wellknown import (
     NAMESPACE_NAME_LABEL,
     NODE_LEASE_NAMESPACE,
@@ -285,6 +286,17 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class StatefulSetStrategy(WorkloadStrategy):
+    """StatefulSets: apps/v1 defaults (SetDefaults_StatefulSet); status only from the
+    controller."""
+
+    def __init__(self) -> None:
+        super().__init__("StatefulSet")
+
+    def default(self, obj: Obj) -> None:
+        default_statefulset(obj)
+
+
 class SecretStrategy(Strategy):
     """``type`` defaults to Opaque; ``stringData`` is folded into ``data`` (base64) before the
     object is validated or stored, its keys winning, as the v1 conversion does."""
@@ -319,6 +331,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
     ("", "secrets"): SecretStrategy(),
+    ("apps", "statefulsets"): StatefulSetStrategy(),
 }
 
 
