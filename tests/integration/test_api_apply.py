@@ -254,9 +254,6 @@ def test_apply_refusals(api: Api) -> None:
     code, status = api.call("PATCH", f"{DEPLOYS}/web/status", raw=raw, content_type=APPLY,
                             fieldManager="x")  # fmt: skip
     assert code == 404 and status["reason"] == "NotFound"
-    code, status = api.call("PATCH", f"{DEPLOYS}/web/scale", raw=raw, content_type=APPLY,
-                            fieldManager="x")  # fmt: skip
-    assert code == 405 and "scale subresource" in status["message"]
     code, status = api.call("PATCH", f"{DEPLOYS}/other", raw=raw, content_type=APPLY,
                             fieldManager="x")  # fmt: skip
     assert code == 400
