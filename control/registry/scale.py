@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from common import errors, meta
 from common.labels import selector_from_object
 from common.resources import ResourceType
-from control.registry import answers, managedfields
+from control.registry import answers
 from control.registry import fieldsets as fs
 from control.registry import managedfields as mf
 from control.registry.fieldschema import root
@@ -79,7 +79,7 @@ def _write(reg: Registry, rt: ResourceType, parent: Obj, scale: Obj) -> Obj:
     new.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
     rv = parse_rv((scale.get("metadata") or {}).get("resourceVersion"))
     new["metadata"]["resourceVersion"] = str(rv) if rv is not None else m["resourceVersion"]
-    with managedfields.through("scale"):  # kube-apiserver names the scale subresource's manager
+    with mf.through("scale"):  # kube-apiserver names the scale subresource's manager
         return scale_of(reg.replace(rt, m.get("namespace", ""), m["name"], new))
 
 
@@ -165,8 +165,8 @@ def _applied(config: Any, name: str) -> Obj:
             f"the kind in the data ({kind if isinstance(kind, str) else ''}) does not match the "
             "expected kind (Scale)"
         )
-    given = config.get("metadata")
-    given = given.get("name") if isinstance(given, dict) else None
+    decode_object("Scale", copy.deepcopy(config))  # a field of the wrong type is a 400
+    given = (config.get("metadata") or {}).get("name")
     if given is not None and given != name:
         raise errors.BadRequestError(
             f"the name of the object ({given}) does not match the name on the URL ({name})"

@@ -281,6 +281,10 @@ def test_apply_refusals(api: Api) -> None:
     assert status["message"] == (
         "the name of the object (web) does not match the name on the URL (other)"
     )
+    for metadata in ("x", ["x"]):  # the object does not exist: an apply would create it
+        code, status = _apply(api, {"apiVersion": "apps/v1", "kind": "Deployment",
+                                    "metadata": metadata})  # fmt: skip
+        assert code == 400 and "cannot be handled as a Deployment" in status["message"]
     code, status = _apply(api, _deployment(), manager="m" * 129)
     assert code == 422
     assert status["message"] == (

@@ -158,6 +158,15 @@ def test_apply_scale_refusals(api: Api) -> None:
     assert code == 200 and status["spec"]["replicas"] == 3
     code, status = p.apply(["not", "a", "scale"], "x", sub="scale")
     assert code == 400
+    for metadata in ("x", ["x"], 5):
+        code, status = p.apply({**_scale(2), "metadata": metadata}, "x", sub="scale")
+        assert code == 400, status
+    code, status = p.apply({**_scale(2), "spec": {"replicas": "x"}}, "x", sub="scale")
+    assert code == 400
+    assert status["message"] == (
+        'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal string into '
+        "Go struct field ScaleSpec.spec.replicas of type int32"
+    )
     after = p.get()
     assert after["metadata"]["resourceVersion"] == rv and after["spec"]["replicas"] == 1
     assert set(p.replicas_owners()) == {"apply_test"}
