@@ -200,6 +200,8 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     if method == "DELETE" and not t.sub:
         options = _delete_options()
         return out.respond(_writer(reg, _dry(options)).delete(t.rt, t.namespace, t.name, options))
+    if method == "PATCH":
+        writeoptions.check_patch_type(request.headers.get("Content-Type"))
     reg = _writer(reg, _dry_run())
     if method == "PUT":
         b = request_body()
