@@ -157,6 +157,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType("Job", "jobs", "job", "batch", "v1", True, (), ("all",), ("status",)),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

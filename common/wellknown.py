@@ -90,3 +90,17 @@ LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
+
+# Jobs (k8s.io/api/batch/v1/types.go): the labels a Job's generated selector uses (the legacy
+# unprefixed pair is kept too), the index of an Indexed Job's pod, and the finalizer with which
+# the job controller tracks its pods until it has counted them.
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_CONTROLLER_UID_LABEL = "controller-uid"
+LEGACY_JOB_NAME_LABEL = "job-name"
+JOB_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+JOB_INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
+JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+JOB_COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+DISRUPTION_TARGET = "DisruptionTarget"
