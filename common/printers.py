@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from common.columns import Column, TablePrinter, column_definitions, headers, row
+from common.cronjobprinting import cronjob_cells, cronjob_columns
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
     ENDPOINTS_DOC,
@@ -455,6 +456,7 @@ PRINTERS: dict[str, TablePrinter] = {
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
     ),
+    "cronjobs": TablePrinter(cronjob_columns(_NAME, _AGE), cronjob_cells),
 }  # fmt: skip
 
 DEFAULT_PRINTER = TablePrinter((_NAME, _AGE), _default_cells)

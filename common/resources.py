@@ -158,6 +158,9 @@ RESOURCES: tuple[ResourceType, ...] = (
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
     ResourceType("Job", "jobs", "job", "batch", "v1", True, (), ("all",), ("status",)),
+    ResourceType(
+        "CronJob", "cronjobs", "cronjob", "batch", "v1", True, ("cj",), ("all",), ("status",)
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

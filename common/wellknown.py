@@ -104,3 +104,7 @@ JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 JOB_COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
 DISRUPTION_TARGET = "DisruptionTarget"
+
+# CronJobs (k8s.io/api/batch/v1, kubectl create job --from=cronjob/NAME).
+CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+CRONJOB_INSTANTIATE = "cronjob.kubernetes.io/instantiate"
