@@ -23,6 +23,7 @@ from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
+from control.controllers.job import JobController, TTLAfterFinishedController
 from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
@@ -82,6 +83,8 @@ def default_loops(
         MirroringController(registry, informers),  # services, endpoints, endpointslices
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
+        JobController(registry, informers),  # jobs, pods
+        TTLAfterFinishedController(registry, informers),  # jobs
     ]
 
 
