@@ -17,6 +17,7 @@ from typing import Protocol
 from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
+from control.controllers.cronjob import CronJobController
 from control.controllers.deployment import DeploymentController
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
@@ -85,6 +86,7 @@ def default_loops(
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
         JobController(registry, informers),  # jobs, pods
         TTLAfterFinishedController(registry, informers),  # jobs
+        CronJobController(registry, informers),  # cronjobs, jobs
     ]
 
 
