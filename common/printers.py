@@ -23,6 +23,14 @@ from common.endpointprinting import (
     endpointslice_cells,
 )
 from common.humanize import age, human_duration
+from common.jobprinting import (
+    COMPLETIONS_DOC,
+    DURATION_DOC,
+    STATUS_DOC,
+    job_completions,
+    job_duration,
+    job_status,
+)
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.serviceprinting import service_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
@@ -295,6 +303,13 @@ def _replicaset_cells(rs: Obj, now: dt.datetime) -> list[str]:
     ]
 
 
+def _job_cells(job: Obj, now: dt.datetime) -> list[str]:
+    names, images = _template_containers(job)
+    selector = format_selector(_section(job, "spec").get("selector"))
+    return [_name(job), job_status(job), job_completions(job), job_duration(job, now),
+            _age(job, now), names, images, selector]  # fmt: skip
+
+
 def replicaset_row(rs: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
     return row(PRINTERS["replicasets"], rs, now, wide)
 
@@ -455,6 +470,12 @@ PRINTERS: dict[str, TablePrinter] = {
     ),
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
+    ),
+    "jobs": TablePrinter(
+        (_NAME, Column("Status", description=STATUS_DOC),
+         Column("Completions", description=COMPLETIONS_DOC),
+         Column("Duration", description=DURATION_DOC), _AGE, *_WORKLOAD_WIDE),
+        _job_cells,
     ),
     "cronjobs": TablePrinter(cronjob_columns(_NAME, _AGE), cronjob_cells),
 }  # fmt: skip

@@ -100,3 +100,14 @@ def test_status_subresource_and_field_selector(api: Api) -> None:
     assert [j["metadata"]["name"] for j in listed["items"]] == ["pi"]
     code, listed = api.call("GET", JOBS, fieldSelector="status.successful=0")
     assert listed["items"] == []
+
+
+def test_kubectl_table_has_the_job_columns(api: Api) -> None:
+    assert api.call("POST", JOBS, job())[0] == 201
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    resp = api.client.get(JOBS, headers={**api.headers, "Accept": accept})
+    table = resp.get_json()
+    assert resp.status_code == 200 and table["kind"] == "Table"
+    names = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert names == ["Name", "Status", "Completions", "Duration", "Age"]
+    assert table["rows"][0]["cells"][:4] == ["pi", "Running", "0/1", ""]
