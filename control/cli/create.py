@@ -163,6 +163,11 @@ create.alias("svc", "service")
 from control.cli.create_job import job  # noqa: E402
 
 create.add_command(job)
+
+from control.cli.create_cronjob import cronjob  # noqa: E402
+
+create.add_command(cronjob)
+create.alias("cj", "cronjob")
 create.add_command(configmap)
 create.add_command(secret)
 create.alias("cm", "configmap")
