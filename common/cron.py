@@ -1,7 +1,8 @@
-"""CronJob schedules: the standard 5-field cron syntax and the ``@hourly``-style descriptors as
-Kubernetes reads them (robfig/cron ``ParseStandard``), in a time zone. The syntax is checked here
-so that a bad schedule is refused with robfig's words; the times are computed by croniter. Pure:
-times in, times out (IANA zones come from the system's or the tzdata package's database).
+"""CronJob schedules: the standard 5-field cron syntax, the ``@hourly``-style descriptors and
+``@every <duration>`` as Kubernetes reads them (robfig/cron ``ParseStandard``), in a time zone.
+The syntax is checked here so that a bad schedule is refused with robfig's words; the times of
+5-field schedules are computed by croniter. Pure: times in, times out (IANA zones come from the
+system's or the tzdata package's database).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ _BOUNDS: tuple[tuple[int, int, dict[str, int]], ...] = (
     (0, 6, {n: i for i, n in enumerate(_DAYS)}),
 )
 _ATOI = re.compile(r"[+-]?[0-9]+")
+EVERY = "@every "
+# Go's time.ParseDuration: a sequence of decimal numbers, each with a unit.
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0,
+          "m": 60.0, "h": 3600.0}  # fmt: skip
 # IANA's naming rules for a time zone name component (validateTimeZone in Kubernetes).
 _ZONE_PART = re.compile(r"^[A-Za-z.\-_0-9+]{1,14}$")
 
@@ -86,6 +92,38 @@ def _check_range(expr: str, low: int, high: int, names: dict[str, int]) -> None:
         raise CronError(f"step of range should be a positive number: {expr}")
 
 
+def go_duration(text: str) -> float:
+    """Go's time.ParseDuration, in seconds, with its error messages."""
+    quoted = f'"{text}"'
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if body == "0":
+        return 0.0
+    if not body:
+        raise CronError(f"time: invalid duration {quoted}")
+    total, pos = 0.0, 0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        number, unit = match.groups() if match else ("", "")
+        if number in ("", "."):
+            raise CronError(f"time: invalid duration {quoted}")
+        if not unit:
+            raise CronError(f"time: missing unit in duration {quoted}")
+        if unit not in _UNITS:
+            raise CronError(f'time: unknown unit "{unit}" in duration {quoted}')
+        total += float(number) * _UNITS[unit]
+        pos = match.end() if match else len(body)
+    return -total if text.startswith("-") else total
+
+
+def every_seconds(spec: str) -> int:
+    """robfig's ``Every``: the whole seconds of an ``@every`` delay, at least one."""
+    try:
+        seconds = go_duration(spec[len(EVERY) :])
+    except CronError as e:
+        raise CronError(f"failed to parse duration {spec}: {e}") from None
+    return max(1, int(seconds))
+
+
 def _split_zone(spec: str) -> tuple[str | None, str]:
     """A ``TZ=Zone`` or ``CRON_TZ=Zone`` prefix (robfig reads it; the API refuses new ones)."""
     if not spec.startswith(("TZ=", "CRON_TZ=")):
@@ -106,6 +144,8 @@ def expression(spec: str) -> str:
             load_zone(zone)
         except CronError as e:
             raise CronError(f"provided bad location {zone}: {e}") from None
+    if spec.startswith(EVERY):
+        return f"{EVERY}{every_seconds(spec)}s"
     if spec.startswith("@"):
         if spec not in DESCRIPTORS:
             raise CronError(f"unrecognized descriptor: {spec}")
@@ -143,7 +183,8 @@ def load_zone(name: str) -> dt.tzinfo:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A parsed schedule: its 5-field expression and the zone its fields are read in."""
+    """A parsed schedule: its 5-field expression (or ``@every Ns``) and the zone its fields are
+    read in."""
 
     expr: str
     zone: dt.tzinfo
@@ -151,6 +192,9 @@ class Schedule:
     def next(self, after: dt.datetime) -> dt.datetime | None:
         """The first scheduled time strictly after ``after`` (UTC); None if it never comes
         (``0 0 31 2 *``)."""
+        if self.expr.startswith(EVERY):
+            # ConstantDelaySchedule.Next: whole seconds after ``after``, its fraction dropped.
+            return after.replace(microsecond=0) + dt.timedelta(seconds=int(self.expr[7:-1]))
         start = after.astimezone(self.zone)
         try:
             value = croniter(self.expr, start).get_next(dt.datetime)

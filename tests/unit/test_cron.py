@@ -45,6 +45,14 @@ def test_time_zone_reads_the_fields_in_that_zone() -> None:
     assert prefixed.next(T) == dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)
 
 
+def test_every_is_a_constant_delay_in_whole_seconds() -> None:
+    assert cron.parse("@every 5m").next(T) == T + dt.timedelta(minutes=5)
+    assert cron.parse("@every 1h30m").next(T) == T + dt.timedelta(hours=1, minutes=30)
+    fraction = T + dt.timedelta(microseconds=500_000)
+    assert cron.parse("@every 1.5s").next(fraction) == T + dt.timedelta(seconds=1)
+    assert cron.parse("@every 200ms").next(T) == T + dt.timedelta(seconds=1)
+
+
 def test_a_schedule_that_never_comes() -> None:
     assert cron.parse("0 0 31 2 *").next(T) is None
 
@@ -57,6 +65,12 @@ def test_a_schedule_that_never_comes() -> None:
         ("* * * *", "expected exactly 5 fields, found 4: [* * * *]"),
         ("0 * * * * *", "expected exactly 5 fields, found 6: [0 * * * * *]"),
         ("@every-day", "unrecognized descriptor: @every-day"),
+        ("@every 5", 'failed to parse duration @every 5: time: missing unit in duration "5"'),
+        ("@every x", 'failed to parse duration @every x: time: invalid duration "x"'),
+        (
+            "@every 2d",
+            'failed to parse duration @every 2d: time: unknown unit "d" in duration "2d"',
+        ),
         ("60 * * * *", "end of range (60) above maximum (59): 60"),
         ("0 24 * * *", "end of range (24) above maximum (23): 24"),
         ("0 0 0 * *", "beginning of range (0) below minimum (1): 0"),

@@ -132,6 +132,12 @@ def test_after_downtime_only_the_most_recent_missed_time_runs() -> None:
     assert reasons(plan) == []
 
 
+def test_every_counts_from_the_creation_time() -> None:
+    plan = plan_cronjob(cronjob(schedule="@every 5m"), [], at(12))
+    assert plan.scheduled == at(10)
+    assert plan.requeue_after == pytest.approx(3 * 60 + 0.1)
+
+
 def test_more_than_100_missed_times_warn_and_still_start_the_last() -> None:
     plan = plan_cronjob(cronjob(), [], at(150, 10))
     assert plan.scheduled == at(150)
