@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from common import errors, meta
+from common import cron, errors, meta
 from common.controller import Controller
 from common.informer import Handler
 from common.resources import must
@@ -23,7 +23,9 @@ from control.controllers import owners, writes
 from control.controllers.cronjob_plan import (
     CronJobPlan,
     finished_condition,
+    next_requeue,
     plan_cronjob,
+    schedule_of,
     started,
 )
 from control.controllers.ownership import controller_of
@@ -78,8 +80,19 @@ class CronJobController(Controller):
         self.queue.add(_key(cronjob))
 
     def _update_cronjob(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") != cur["metadata"].get("resourceVersion"):
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return  # a resync: the key is already queued for its next time
+        was, now = old.get("spec") or {}, cur.get("spec") or {}
+        if (was.get("schedule"), was.get("timeZone")) == (now.get("schedule"), now.get("timeZone")):
             self.queue.add(_key(cur))
+            return
+        # A new schedule: look again at its next time, not now (updateCronJob).
+        try:
+            schedule = schedule_of(cur)
+        except cron.CronError:
+            self.queue.add(_key(cur))  # the sync says why in an event
+            return
+        self.queue.add_after(_key(cur), next_requeue(cur, self.clock(), schedule))
 
     def _owner_key(self, job: Obj, ref: Any) -> str | None:
         owner = owners.resolve(self.cronjobs, owners.namespace_of(job), ref, KIND)

@@ -294,3 +294,18 @@ def test_suspended_cronjob_starts_nothing(registry: Registry, plane: Plane) -> N
     plane.at(cj, 5)
     plane.step()
     assert jobs(registry) == []
+
+
+def test_a_new_schedule_waits_for_its_own_next_time(registry: Registry, plane: Plane) -> None:
+    cj = create(registry, schedule="0 * * * *")
+    plane.at(cj, 30)
+    plane.step()
+    assert jobs(registry) == []
+    fresh = registry.get(CRONJOBS, "default", "tick")
+    fresh["spec"]["schedule"] = "*/1 * * * *"
+    registry.replace(CRONJOBS, "default", "tick", fresh)
+    plane.requeues.clear()
+    pump(plane.informers)
+    assert plane.requeues == [pytest.approx(30.1)]
+    assert drain(plane.controller) == []  # nothing due before that time
+    assert jobs(registry) == []
