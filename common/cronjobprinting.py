@@ -34,7 +34,7 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _bool_ptr(value: Any) -> str:
+def bool_ptr(value: Any) -> str:
     """printBoolPtr."""
     if value is None:
         return "<unset>"
@@ -50,7 +50,7 @@ def cronjob_cells(cj: Obj, now: dt.datetime) -> list[str]:
         str(meta.get("name", "")),
         str(spec.get("schedule", "")),
         str(spec["timeZone"]) if spec.get("timeZone") is not None else NONE,
-        _bool_ptr(spec.get("suspend")),
+        bool_ptr(spec.get("suspend")),
         str(len(status.get("active") or [])),
         age(last, now) if last else NONE,
         age(meta.get("creationTimestamp"), now),

@@ -151,3 +151,25 @@ def test_get_cronjobs_prints_the_table(api: FakeApi) -> None:
     assert lines[0].split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST",
                                 "SCHEDULE", "AGE"]  # fmt: skip
     assert "Europe/Berlin" in lines[1]
+
+
+def test_describe_cronjob(api: FakeApi) -> None:
+    obj = cronjob()
+    obj["spec"].update(concurrencyPolicy="Forbid", successfulJobsHistoryLimit=3)
+    api.add("cronjobs", obj)
+    r = tk(api, "describe", "cronjob", "tick")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["Name:                          tick",
+                         "Namespace:                     default"]  # fmt: skip
+    out = r.stdout
+    assert "Schedule:                      */1 * * * *" in out
+    assert "Concurrency Policy:            Forbid" in out
+    assert "Suspend:                       False" in out
+    assert "Successful Job History Limit:  3" in out
+    assert "Failed Job History Limit:      <unset>" in out
+    assert "Starting Deadline Seconds:     <unset>" in out
+    assert "Selector:                      <unset>" in out
+    assert "Pod Template:" in out
+    assert "Last Schedule Time:  Wed, 01 May 2024 11:59:15 +0000" in out
+    assert "Active Jobs:         tick-1" in out
