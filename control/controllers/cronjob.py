@@ -17,6 +17,7 @@ from typing import Any
 from common import cron, errors, meta
 from common.controller import Controller
 from common.informer import Handler
+from common.metrics import CRONJOB_CREATION_SKEW
 from common.resources import must
 from control import events
 from control.controllers import owners, writes
@@ -167,7 +168,7 @@ class CronJobController(Controller):
                 return status, f"could not replace job {_name(job)}"
         if plan.create is None or plan.scheduled is None:
             return status, ""
-        created, failure = self._create(cronjob, plan.create)
+        created, failure = self._create(cronjob, plan.create, plan.scheduled)
         if created is not None:
             status = started(status, created, plan.scheduled)
         return status, failure
@@ -188,7 +189,7 @@ class CronJobController(Controller):
         self._event(cronjob, "Normal", "SuccessfulDelete", f"Deleted job {_name(job)}")
         return True
 
-    def _create(self, cronjob: Obj, job: Obj) -> tuple[Obj | None, str]:
+    def _create(self, cronjob: Obj, job: Obj, scheduled: dt.datetime) -> tuple[Obj | None, str]:
         """CreateJob; on AlreadyExists, the existing Job if it is ours (a create whose status
         write was lost), else nothing."""
         namespace = owners.namespace_of(cronjob)
@@ -201,6 +202,9 @@ class CronJobController(Controller):
                 return None, ""
             self._event(cronjob, "Warning", "FailedCreate", f"Error creating job: {e.message}")
             return None, e.message
+        made = meta.parse_time(created["metadata"].get("creationTimestamp"))
+        if made is not None:
+            CRONJOB_CREATION_SKEW.observe(max(0.0, (made - scheduled).total_seconds()))
         self._event(cronjob, "Normal", "SuccessfulCreate", f"Created job {_name(created)}")
         return created, ""
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from common import meta
+from common.metrics import REGISTRY
 from common.resources import must
 from common.wellknown import CRONJOB_SCHEDULED_TIMESTAMP
 from control.controllers.cronjob import CronJobController
@@ -22,6 +23,7 @@ from tests.integration.informerpump import drain, pump
 
 CRONJOBS, JOBS, EVENTS = must("cronjobs"), must("jobs"), must("events")
 PATH = "/apis/batch/v1/namespaces/default/cronjobs"
+SKEW = "cronjob_controller_job_creation_skew_duration_seconds_count"
 Obj = dict[str, Any]
 
 
@@ -202,9 +204,11 @@ def test_a_job_per_schedule_time_and_none_twice(registry: Registry, plane: Plane
     plane.step()
     assert jobs(registry) == []
     assert plane.requeues[-1] == pytest.approx(1.1)
+    skews = REGISTRY.get_sample_value(SKEW) or 0.0
     plane.at(cj, 2)
     plane.step()
     (made,) = jobs(registry)
+    assert REGISTRY.get_sample_value(SKEW) == skews + 1
     scheduled = plane.now.replace(second=0)
     assert made["metadata"]["name"] == minute_name(cj, scheduled)
     assert made["metadata"]["annotations"][CRONJOB_SCHEDULED_TIMESTAMP] == meta.timestamp(scheduled)
