@@ -130,10 +130,10 @@ class CronJobController(Controller):
         status, failure = self._apply(cronjob, plan)
         if writes.write_status(self.registry, CRONJOBS, cronjob, status) is None:
             raise errors.ConflictError(f"cronjob {key}: changed while its status was written")
+        if failure:
+            raise writes.SyncError(failure)  # retried with the key's back-off
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
-        elif failure:
-            raise writes.SyncError(failure)
 
     def _fresh_if_unexpected(self, cronjob: Obj, jobs: list[Obj]) -> Obj:
         """An unfinished Job of ours missing from the cached ``active`` may be one this very

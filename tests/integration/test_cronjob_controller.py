@@ -15,6 +15,7 @@ from common import meta
 from common.metrics import REGISTRY
 from common.resources import must
 from common.wellknown import CRONJOB_SCHEDULED_TIMESTAMP
+from control.controllers import writes
 from control.controllers.cronjob import CronJobController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -313,3 +314,18 @@ def test_a_new_schedule_waits_for_its_own_next_time(registry: Registry, plane: P
     assert plane.requeues == [pytest.approx(30.1)]
     assert drain(plane.controller) == []  # nothing due before that time
     assert jobs(registry) == []
+
+
+def test_a_job_the_api_refuses_is_an_event_and_a_retry(registry: Registry, plane: Plane) -> None:
+    obj = cronjob()
+    template = obj["spec"]["jobTemplate"]["spec"]["template"]
+    template["metadata"] = {"labels": {"controller-uid": "mine"}}  # the Job generates this one
+    registry.create(CRONJOBS, "default", obj)
+    cj = registry.get(CRONJOBS, "default", "tick")
+    plane.at(cj, 1)
+    pump(plane.informers)
+    with pytest.raises(writes.SyncError, match="is invalid"):
+        plane.controller.sync("default/tick")
+    assert jobs(registry) == []
+    assert "FailedCreate" in reasons(registry)
+    assert "lastScheduleTime" not in status(registry)
