@@ -96,9 +96,9 @@ def cronjob(
 ) -> None:
     """Create a cronjob: tkctl create cronjob NAME --image=IMAGE --schedule='0/5 * * * ?'
     [-- COMMAND [ARGS...]]"""
-    if not image:
-        raise CliError("--image must be specified")
-    if not schedule:
-        raise CliError("--schedule must be specified")
+    missing = ", ".join(f'"{flag}"' for flag, value in (("image", image), ("schedule", schedule))
+                        if not value)  # fmt: skip
+    if missing or image is None or schedule is None:
+        raise click.UsageError(f"required flag(s) {missing} not set", click.get_current_context())
     obj = build_cronjob(name, image, schedule, restart, args)
     send(session, must("cronjobs"), obj, dry_run, output)

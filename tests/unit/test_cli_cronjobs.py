@@ -49,8 +49,9 @@ def test_create_cj_alias_and_restart_flag(api: FakeApi) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--schedule=@hourly",), "error: --image must be specified"),
-        (("--image=busybox",), "error: --schedule must be specified"),
+        (("--schedule=@hourly",), 'required flag(s) "image" not set'),
+        (("--image=busybox",), 'required flag(s) "schedule" not set'),
+        ((), 'required flag(s) "image", "schedule" not set'),
     ],
 )
 def test_create_cronjob_needs_image_and_schedule(
