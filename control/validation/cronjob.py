@@ -11,7 +11,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from common import batch, cron, names
+from common import cron, names
 from common.defaults import default_pod
 from common.errors import Cause
 from common.fielderrors import invalid, not_supported, required
@@ -88,10 +88,10 @@ def validate_time_zone(zone: Any, path: str) -> list[Cause]:
 
 def _validate_template(template: Obj, path: str) -> list[Cause]:
     """ValidateJobTemplateSpec: the Job spec, whose selector is always generated."""
-    spec = dict(_dict(template.get("spec")))
-    defaulted = {"spec": copy.deepcopy(spec)}
-    batch.default_job(defaulted)
-    causes = validate_job_spec_fields(defaulted["spec"], f"{path}.spec")
+    spec = _dict(template.get("spec"))
+    # Kubernetes defaults a job template's pods, not its Job fields (SetDefaults_Job is the
+    # Job's alone), and validates it so.
+    causes = validate_job_spec_fields(spec, f"{path}.spec")
     if spec.get("selector") is not None:
         causes.append(
             invalid(f"{path}.spec.selector", spec["selector"], "`selector` will be auto-generated")

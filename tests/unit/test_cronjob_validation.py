@@ -142,6 +142,17 @@ def test_job_template_is_a_job_spec_with_a_generated_selector() -> None:
     assert "`selector` will be auto-generated" in text
 
 
+def test_job_template_fields_are_not_defaulted_as_a_jobs() -> None:
+    obj = cronjob()
+    obj["spec"]["jobTemplate"]["spec"]["completionMode"] = "Indexed"
+    assert errors_of(obj) == (
+        "spec.jobTemplate.spec.completions: Required value: when completion mode is Indexed"
+    )
+    assert RT is not None
+    strategy(RT).default(obj)
+    assert "completions" not in obj["spec"]["jobTemplate"]["spec"]
+
+
 def test_name_leaves_room_for_the_job_suffix() -> None:
     assert errors_of(cronjob("a" * 52)) == ""
     assert errors_of(cronjob("a" * 53)) == (
