@@ -14,6 +14,7 @@ from typing import Any
 
 from common.appsprinting import CONTROLLER_DOC, REVISION_DOC, controller_revision_cells
 from common.columns import Column, TablePrinter, column_definitions, headers, row
+from common.cronjobprinting import cronjob_cells, cronjob_columns
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
     ENDPOINTS_DOC,
@@ -23,6 +24,14 @@ from common.endpointprinting import (
     endpointslice_cells,
 )
 from common.humanize import age, human_duration
+from common.jobprinting import (
+    COMPLETIONS_DOC,
+    DURATION_DOC,
+    STATUS_DOC,
+    job_completions,
+    job_duration,
+    job_status,
+)
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
 from common.policyprinting import (
     ALLOWED_DOC,
@@ -302,6 +311,13 @@ def _replicaset_cells(rs: Obj, now: dt.datetime) -> list[str]:
     ]
 
 
+def _job_cells(job: Obj, now: dt.datetime) -> list[str]:
+    names, images = _template_containers(job)
+    selector = format_selector(_section(job, "spec").get("selector"))
+    return [_name(job), job_status(job), job_completions(job), job_duration(job, now),
+            _age(job, now), names, images, selector]  # fmt: skip
+
+
 def replicaset_row(rs: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
     return row(PRINTERS["replicasets"], rs, now, wide)
 
@@ -479,6 +495,13 @@ PRINTERS: dict[str, TablePrinter] = {
         (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),
         statefulset_cells,
     ),
+    "jobs": TablePrinter(
+        (_NAME, Column("Status", description=STATUS_DOC),
+         Column("Completions", description=COMPLETIONS_DOC),
+         Column("Duration", description=DURATION_DOC), _AGE, *_WORKLOAD_WIDE),
+        _job_cells,
+    ),
+    "cronjobs": TablePrinter(cronjob_columns(_NAME, _AGE), cronjob_cells),
 }  # fmt: skip
 
 DEFAULT_PRINTER = TablePrinter((_NAME, _AGE), _default_cells)

@@ -182,6 +182,10 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("all",),
         ("status", "scale"),
     ),
+    ResourceType("Job", "jobs", "job", "batch", "v1", True, (), ("all",), ("status",)),
+    ResourceType(
+        "CronJob", "cronjobs", "cronjob", "batch", "v1", True, ("cj",), ("all",), ("status",)
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

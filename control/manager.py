@@ -17,6 +17,7 @@ from typing import Protocol
 from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
+from control.controllers.cronjob import CronJobController
 from control.controllers.deployment import DeploymentController
 from control.controllers.disruption import DisruptionController
 from control.controllers.endpoints import EndpointsController
@@ -24,6 +25,7 @@ from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
 from control.controllers.eventttl import EventCollector
 from control.controllers.gc import GarbageCollector
+from control.controllers.job import JobController, TTLAfterFinishedController
 from control.controllers.mirroring import MirroringController
 from control.controllers.namespace import NamespaceController
 from control.controllers.nodelifecycle import NodeLifecycleController
@@ -87,6 +89,9 @@ def default_loops(
         DisruptionController(registry, informers),  # pdbs, pods, kinds with a scale
         # statefulsets, pods, controllerrevisions, pvcs, services
         StatefulSetController(registry, informers),
+        JobController(registry, informers),  # jobs, pods
+        TTLAfterFinishedController(registry, informers),  # jobs
+        CronJobController(registry, informers),  # cronjobs, jobs
     ]
 
 

@@ -1,7 +1,8 @@
 """``tkctl create -f FILE`` and the generators ``create namespace NAME``,
 ``create deployment NAME --image=IMG [--replicas=N]`` (and ``create configmap|secret`` from
-``control.cli.create_config``), building the objects kubectl builds
-(a Deployment labelled ``app=NAME``, its container named after the image's base name).
+``control.cli.create_config``, ``create job`` from ``control.cli.create_job``), building the
+objects kubectl builds (a Deployment labelled ``app=NAME``, its container named after the
+image's base name).
 """
 
 from __future__ import annotations
@@ -159,6 +160,15 @@ from control.cli.services import service  # noqa: E402
 
 create.add_command(service)
 create.alias("svc", "service")
+
+from control.cli.create_job import job  # noqa: E402
+
+create.add_command(job)
+
+from control.cli.create_cronjob import cronjob  # noqa: E402
+
+create.add_command(cronjob)
+create.alias("cj", "cronjob")
 create.add_command(configmap)
 create.add_command(secret)
 create.alias("cm", "configmap")
