@@ -454,7 +454,7 @@ def resource_type(name: str) -> ResourceType:
 # The kinds whose strategies live in modules of their own register themselves here.
 from control.registry import cronjobstrategy as _cronjobstrategy  # noqa: E402, F401
 from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
-from control.registry import policystrategy as _policystrategy  # noqa: E402, F401
 from control.registry import jobstrategy as _jobstrategy  # noqa: E402, F401
+from control.registry import policystrategy as _policystrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
 from control.registry import storagestrategy as _storagestrategy  # noqa: E402, F401
