@@ -53,6 +53,7 @@ GENERIC_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
 SERVICE_FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace", "spec.clusterIP",
                                   "spec.type"})  # fmt: skip
 SECRET_FIELD_LABELS = GENERIC_FIELD_LABELS | {"type"}
+JOB_FIELD_LABELS = GENERIC_FIELD_LABELS | {"status.successful"}
 
 FIELD_LABELS: dict[str, frozenset[str]] = {
     "Pod": POD_FIELD_LABELS,
@@ -61,11 +62,12 @@ FIELD_LABELS: dict[str, frozenset[str]] = {
     "Namespace": NAMESPACE_FIELD_LABELS,
     "Service": SERVICE_FIELD_LABELS,
     "Secret": SECRET_FIELD_LABELS,
+    "Job": JOB_FIELD_LABELS,
 }
 # Kinds with their own conversion function answer "field label not supported: x"; the others
 # get the apimachinery default message.
 _CORE_KINDS = frozenset(
-    {"Pod", "Event", "Node", "Namespace", "ReplicationController", "Secret", "Service"}
+    {"Pod", "Event", "Node", "Namespace", "ReplicationController", "Secret", "Service", "Job"}
 )
 # Old v1 clients send spec.host for spec.nodeName.
 _ALIASES = {"Pod": {"spec.host": "spec.nodeName"}}
@@ -292,6 +294,13 @@ def secret_fields(secret: Mapping[str, Any]) -> dict[str, str]:
     return {**generic_fields(secret), "type": _text(secret.get("type"))}
 
 
+def job_fields(job: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        **generic_fields(job),
+        "status.successful": _text(_get(job, "status", "succeeded") or 0),
+    }
+
+
 _FIELD_FUNCS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
     "Pod": pod_fields,
     "Event": event_fields,
@@ -299,6 +308,7 @@ _FIELD_FUNCS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
     "Namespace": namespace_fields,
     "Service": service_fields,
     "Secret": secret_fields,
+    "Job": job_fields,
 }
 
 

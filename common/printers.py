@@ -20,6 +20,7 @@ from common.appsprinting import (
     daemonset_cells,
 )
 from common.columns import Column, TablePrinter, column_definitions, headers, row
+from common.cronjobprinting import cronjob_cells, cronjob_columns
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
     ENDPOINTS_DOC,
@@ -29,8 +30,23 @@ from common.endpointprinting import (
     endpointslice_cells,
 )
 from common.humanize import age, human_duration
+from common.jobprinting import (
+    COMPLETIONS_DOC,
+    DURATION_DOC,
+    STATUS_DOC,
+    job_completions,
+    job_duration,
+    job_status,
+)
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
+from common.policyprinting import (
+    ALLOWED_DOC,
+    MAX_UNAVAILABLE_DOC,
+    MIN_AVAILABLE_DOC,
+    pdb_cells,
+)
 from common.serviceprinting import service_cells
+from common.statefulsetprinting import READY_DOC, statefulset_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
@@ -301,6 +317,13 @@ def _replicaset_cells(rs: Obj, now: dt.datetime) -> list[str]:
     ]
 
 
+def _job_cells(job: Obj, now: dt.datetime) -> list[str]:
+    names, images = _template_containers(job)
+    selector = format_selector(_section(job, "spec").get("selector"))
+    return [_name(job), job_status(job), job_completions(job), job_duration(job, now),
+            _age(job, now), names, images, selector]  # fmt: skip
+
+
 def replicaset_row(rs: Obj, now: dt.datetime, wide: bool = False) -> list[str]:
     return row(PRINTERS["replicasets"], rs, now, wide)
 
@@ -471,11 +494,29 @@ PRINTERS: dict[str, TablePrinter] = {
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
     ),
+    "poddisruptionbudgets": TablePrinter(
+        (_NAME, Column("Min Available", description=MIN_AVAILABLE_DOC),
+         Column("Max Unavailable", description=MAX_UNAVAILABLE_DOC),
+         Column("Allowed Disruptions", type="integer", description=ALLOWED_DOC, integer=True),
+         _AGE),
+        pdb_cells,
+    ),
     "controllerrevisions": TablePrinter(
         (_NAME, Column("Controller", description=CONTROLLER_DOC),
          Column("Revision", description=REVISION_DOC, integer=True), _AGE),
         controller_revision_cells,
     ),
+    "statefulsets": TablePrinter(
+        (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),
+        statefulset_cells,
+    ),
+    "jobs": TablePrinter(
+        (_NAME, Column("Status", description=STATUS_DOC),
+         Column("Completions", description=COMPLETIONS_DOC),
+         Column("Duration", description=DURATION_DOC), _AGE, *_WORKLOAD_WIDE),
+        _job_cells,
+    ),
+    "cronjobs": TablePrinter(cronjob_columns(_NAME, _AGE), cronjob_cells),
     "daemonsets": TablePrinter(
         (_NAME, *(Column(n, type="integer", description=d, integer=True) for n, d in zip(
              ("Desired", "Current", "Ready", "Up-to-date", "Available"), DAEMONSET_DOCS,

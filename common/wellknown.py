@@ -99,3 +99,33 @@ LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
+
+# PodDisruptionBudgets (policy/v1, pkg/controller/disruption, the eviction subresource).
+DISRUPTION_ALLOWED = "DisruptionAllowed"
+SUFFICIENT_PODS = "SufficientPods"
+INSUFFICIENT_PODS = "InsufficientPods"
+SYNC_FAILED = "SyncFailed"
+DISRUPTION_TARGET = "DisruptionTarget"
+EVICTION_BY_API = "EvictionByEvictionAPI"
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+IF_HEALTHY_BUDGET = "IfHealthyBudget"
+ALWAYS_ALLOW = "AlwaysAllow"
+# StatefulSets (k8s.io/api/apps/v1/types.go): the labels of their pods.
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+# Jobs (k8s.io/api/batch/v1/types.go): the labels a Job's generated selector uses (the legacy
+# unprefixed pair is kept too), the index of an Indexed Job's pod, and the finalizer with which
+# the job controller tracks its pods until it has counted them.
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_CONTROLLER_UID_LABEL = "controller-uid"
+LEGACY_JOB_NAME_LABEL = "job-name"
+JOB_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+JOB_INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
+JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+JOB_COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+
+# CronJobs (k8s.io/api/batch/v1, kubectl create job --from=cronjob/NAME).
+CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+CRONJOB_INSTANTIATE = "cronjob.kubernetes.io/instantiate"

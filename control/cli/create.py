@@ -1,7 +1,8 @@
 """``tkctl create -f FILE`` and the generators ``create namespace NAME``,
 ``create deployment NAME --image=IMG [--replicas=N]`` (and ``create configmap|secret`` from
-``control.cli.create_config``), building the objects kubectl builds
-(a Deployment labelled ``app=NAME``, its container named after the image's base name).
+``control.cli.create_config``, ``create job`` from ``control.cli.create_job``), building the
+objects kubectl builds (a Deployment labelled ``app=NAME``, its container named after the
+image's base name).
 """
 
 from __future__ import annotations
@@ -153,14 +154,26 @@ create.alias("deploy", "deployment")
 
 # Imported last: their commands send through ``send`` above.
 from control.cli.create_config import configmap, secret  # noqa: E402
+from control.cli.create_pdb import poddisruptionbudget  # noqa: E402
 from control.cli.create_sa import serviceaccount, token  # noqa: E402
 from control.cli.services import service  # noqa: E402
 
 create.add_command(service)
 create.alias("svc", "service")
+
+from control.cli.create_job import job  # noqa: E402
+
+create.add_command(job)
+
+from control.cli.create_cronjob import cronjob  # noqa: E402
+
+create.add_command(cronjob)
+create.alias("cj", "cronjob")
 create.add_command(configmap)
 create.add_command(secret)
 create.alias("cm", "configmap")
 create.add_command(serviceaccount)
 create.add_command(token)
 create.alias("sa", "serviceaccount")
+create.add_command(poddisruptionbudget)
+create.alias("pdb", "poddisruptionbudget")

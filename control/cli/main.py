@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "set": "control.cli.setcmd:set_",
     "uncordon": "control.cli.nodes:uncordon",
     "version": "control.cli.info:version",
+    "wait": "control.cli.wait:wait",
 }
 EXIT_INTERRUPTED = 130
 

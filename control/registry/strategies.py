@@ -21,6 +21,7 @@ from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.statefulsets import default_statefulset
 from common.wellknown import (
     NAMESPACE_NAME_LABEL,
     NODE_LEASE_NAMESPACE,
@@ -44,11 +45,10 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
-    "initContainers",
     "priorityClassName",
     "topologySpreadConstraints",
 )
-CONTAINER_FIELDS_NOT_ACTED_ON = ("lifecycle",)
+CONTAINER_FIELDS_NOT_ACTED_ON: tuple[str, ...] = ()
 # Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
 VOLUMES_ACTED_ON = (
     "emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath",
@@ -288,6 +288,17 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class StatefulSetStrategy(WorkloadStrategy):
+    """StatefulSets: apps/v1 defaults (SetDefaults_StatefulSet); status only from the
+    controller."""
+
+    def __init__(self) -> None:
+        super().__init__("StatefulSet")
+
+    def default(self, obj: Obj) -> None:
+        default_statefulset(obj)
+
+
 class DaemonSetStrategy(WorkloadStrategy):
     """DaemonSets: apps/v1 defaults, and the template generation kube-apiserver keeps in the
     ``deprecated.daemonset.template.generation`` annotation: 1 on create, one more on each
@@ -360,6 +371,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
     ("", "secrets"): SecretStrategy(),
+    ("apps", "statefulsets"): StatefulSetStrategy(),
     ("apps", "daemonsets"): DaemonSetStrategy(),
 }
 
@@ -481,6 +493,9 @@ def resource_type(name: str) -> ResourceType:
 
 
 # The kinds whose strategies live in modules of their own register themselves here.
+from control.registry import cronjobstrategy as _cronjobstrategy  # noqa: E402, F401
 from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
+from control.registry import jobstrategy as _jobstrategy  # noqa: E402, F401
+from control.registry import policystrategy as _policystrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
 from control.registry import storagestrategy as _storagestrategy  # noqa: E402, F401

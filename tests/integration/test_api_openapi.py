@@ -12,7 +12,10 @@ def test_openapi_documents(api: Api) -> None:
     code, doc = api.call("GET", url.split("?")[0])
     assert (code, doc["openapi"]) == (200, "3.0.0")
     assert "/api/v1/namespaces/{namespace}/pods/{name}" in doc["paths"]
-    code, _ = api.call("GET", "/openapi/v3/apis/batch/v1")
+    code, batch = api.call("GET", "/openapi/v3/apis/batch/v1")
+    assert code == 200
+    assert "/apis/batch/v1/namespaces/{namespace}/jobs/{name}" in batch["paths"]
+    code, _ = api.call("GET", "/openapi/v3/apis/policy/v1")
     assert code == 404
 
 

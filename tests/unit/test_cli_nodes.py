@@ -3,10 +3,12 @@ messages, exit codes and requests; the drain filters table-driven over plain pod
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from common import errors
 from control.cli.drainplan import DrainOptions, plan_drain
 from tests.unit.cli_fake import NOW, FakeApi, tk, ts
 
@@ -76,9 +78,65 @@ def test_drain_deletes_controlled_pods_waits_and_reports(api: FakeApi) -> None:
         "node/node-1 cordoned", "evicting pod default/web-1", "evicting pod default/web-2",
         "pod/web-1 evicted", "pod/web-2 evicted", "node/node-1 drained",
     ]  # fmt: skip
-    deletes = [c for c in api.calls if c[0] == "delete"]
-    assert [(c[2], c[4]) for c in deletes] == [("web-1", 5), ("web-2", 5)]
+    evictions = [c for c in api.calls if c[0] == "evict"]
+    assert [(c[2], c[4]) for c in evictions] == [("web-1", 5), ("web-2", 5)]
     assert ("pods", "default", "elsewhere") in api.objects
+
+
+def test_drain_evicts_again_every_5s_while_a_budget_refuses(api: FakeApi) -> None:
+    api.add("pods", pod("web-1"))
+    api.add("pods", pod("web-2"))
+    api.budget_refusals["web-2"] = 2
+    slept: list[float] = []
+    r = tk(api, "drain", "node-1", sleep=slept.append)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        "node/node-1 cordoned", "evicting pod default/web-1", "evicting pod default/web-2",
+        "evicting pod default/web-2", "evicting pod default/web-2", "pod/web-1 evicted",
+        "pod/web-2 evicted", "node/node-1 drained",
+    ]  # fmt: skip
+    retry = ('error when evicting pods/"web-2" -n "default" (will retry after 5s): Cannot evict '
+             "pod as it would violate the pod's disruption budget.")  # fmt: skip
+    assert r.stderr.splitlines() == [retry, retry]
+    assert slept == [5, 5]
+
+
+def test_drain_gives_up_on_a_refused_eviction_at_the_timeout(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+    api.budget_refusals["web"] = 10_000
+    r = tk(api, "drain", "node-1", "--timeout=0.01s", sleep=lambda s: time.sleep(0.02))
+    assert r.exit_code == 1
+    timeout = 'error when evicting pods/"web" -n "default": global timeout reached: 0.01s'
+    assert r.stderr.splitlines()[-1] == timeout
+    assert ("pods", "default", "web") in api.objects
+
+
+def test_drain_disable_eviction_deletes(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+    api.budget_refusals["web"] = 1
+    r = tk(api, "drain", "node-1", "--disable-eviction", "--grace-period=3")
+    assert r.exit_code == 0, r.output
+    assert [(c[0], c[2], c[4]) for c in api.calls if c[0] in ("evict", "delete")] == [
+        ("delete", "web", 3)
+    ]
+
+
+def test_drain_stops_on_another_eviction_error(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise errors.InternalError(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+            "does not support."
+        )
+
+    api.request_json = refuse  # type: ignore[method-assign]
+    r = tk(api, "drain", "node-1")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-1] == (
+        'error when evicting pods/"web" -n "default": This pod has more than one '
+        "PodDisruptionBudget, which the eviction subresource does not support."
+    )
 
 
 def test_drain_refuses_unmanaged_pods_without_force(api: FakeApi) -> None:

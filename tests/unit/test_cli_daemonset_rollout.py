@@ -1,5 +1,6 @@
 """What tkctl's rollout commands read from a DaemonSet and its ControllerRevisions: kubectl's
-status lines, the history rows, the revision to roll back to and its errors."""
+status lines, and the shared history functions (rows, revision to roll back to, its errors)
+over a DaemonSet's revisions, whose data is the controller's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from common.workloads import daemonset_revision_data
-from control.cli import dsrevisions as dr
+from control.cli import revisionhistory as rh
 from control.cli.output import CliError
 
 Obj = dict[str, Any]
@@ -38,13 +39,13 @@ def ds(generation: int = 2, strategy: str = "RollingUpdate", **status: Any) -> O
     ],
 )  # fmt: skip
 def test_status_lines(obj: Obj, line: str, done: bool) -> None:
-    status = dr.daemonset_status(obj)
+    status = rh.daemonset_status(obj)
     assert (status.message, status.done) == (line, done)
 
 
 def test_status_needs_rolling_update() -> None:
     with pytest.raises(CliError, match="only available for RollingUpdate strategy type"):
-        dr.daemonset_status(ds(strategy="OnDelete"))
+        rh.daemonset_status(ds(strategy="OnDelete"))
 
 
 def cr(revision: int, owner: str = "u1", cause: str | None = None) -> Obj:
@@ -59,20 +60,20 @@ def cr(revision: int, owner: str = "u1", cause: str | None = None) -> Obj:
     return {"metadata": meta, "revision": revision, "data": {"spec": {"template": template}}}
 
 
-def test_history_and_rollback_target() -> None:
-    revisions = dr.owned_revisions(ds(), [cr(2, cause="set image"), cr(1), cr(9, owner="other")])
+def test_history_and_rollback_target_of_a_daemonset() -> None:
+    revisions = rh.controlled(ds(), [cr(2, cause="set image"), cr(1), cr(9, owner="other")])
     assert [r["revision"] for r in revisions] == [1, 2]
-    assert dr.history_rows(revisions) == [(1, "<none>"), (2, "set image")]
-    assert dr.templates(revisions)[1] == {"spec": {"containers": [{"name": "a", "image": "a:1"}]}}
-    assert dr.rollback_target(revisions, 0)["revision"] == 1
-    assert dr.rollback_target(revisions, 2)["revision"] == 2
+    assert rh.rows(revisions) == [(1, "<none>"), (2, "set image")]
+    assert rh.template_of(revisions[0]) == {"spec": {"containers": [{"name": "a", "image": "a:1"}]}}
+    assert rh.find(revisions, 0)["revision"] == 1
+    assert rh.find(revisions, 2)["revision"] == 2
     with pytest.raises(CliError, match="unable to find specified revision 5 in history"):
-        dr.rollback_target(revisions, 5)
+        rh.find(revisions, 5)
     with pytest.raises(CliError, match="no last revision to roll back to"):
-        dr.rollback_target(revisions[:1], 0)
+        rh.find(revisions[:1], 0)
 
 
-def test_matches_compares_the_template() -> None:
+def test_a_daemonset_matches_the_revision_of_its_template() -> None:
     obj = ds()
-    assert dr.matches(obj, {"data": daemonset_revision_data(obj)})
-    assert dr.matches(obj, cr(1)) and not dr.matches(obj, cr(2))
+    assert rh.matches(obj, {"data": daemonset_revision_data(obj)})
+    assert rh.matches(obj, cr(1)) and not rh.matches(obj, cr(2))

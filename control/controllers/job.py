@@ -1,0 +1,252 @@
+"""The Job controller, as Kubernetes' (pkg/controller/job): a Job or pod event enqueues the
+Job; ``sync(key)`` reads the caches, asks ``plan_job`` what to do and applies it in the order
+that makes finalizer-based tracking safe across restarts: the status listing the finished pods
+as uncounted first, then their ``batch.kubernetes.io/job-tracking`` finalizers removed, then the
+status with them counted (and the terminal condition); creates and deletes of pods after that.
+The TTL-after-finished controller deletes a finished Job once ``ttlSecondsAfterFinished`` has
+passed. Writes go through the registry. Shell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from common import batch, errors, meta
+from common import conditions as cond
+from common.controller import Controller
+from common.informer import Handler
+from common.resources import must
+from common.wellknown import JOB_TRACKING_FINALIZER
+from control import events
+from control.controllers import owners, writes
+from control.controllers.expectations import Expectations
+from control.controllers.job_plan import BACKOFF_BASE, JobPlan, finish, flush_uncounted, plan_job
+from control.controllers.ownership import controller_of
+from control.informers import SharedInformers
+from control.registry.registry import Registry
+
+log = logging.getLogger(__name__)
+
+PODS, JOBS = must("pods"), must("jobs")
+KIND = "Job"
+COMPONENT = "job-controller"
+# kube-controller-manager's --concurrent-job-syncs.
+WORKERS = 5
+
+Obj = dict[str, Any]
+
+
+def _key(obj: Obj) -> str:
+    return f"{owners.namespace_of(obj)}/{obj['metadata']['name']}"
+
+
+class JobController(Controller):
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        clock: Callable[[], dt.datetime] = meta.now,
+        workers: int = WORKERS,
+        backoff_base: float = BACKOFF_BASE,
+    ) -> None:
+        super().__init__("job", self.sync, workers=workers, initial=self._all_keys)
+        self.registry = registry
+        self.clock = clock
+        self.backoff_base = backoff_base
+        self.expectations = Expectations()
+        pods = informers.informer("pods", owners.INDEXERS)
+        jobs = informers.informer("jobs", owners.INDEXERS)
+        self.pods, self.jobs = pods.store, jobs.store
+        jobs.add_handler(Handler(self._add_job, self._update_job, self._delete_job))
+        pods.add_handler(Handler(self._add_pod, self._update_pod, self._gone))
+
+    def _all_keys(self) -> list[str]:
+        return self.jobs.keys()
+
+    def _add_job(self, job: Obj) -> None:
+        self.queue.add(_key(job))
+
+    def _update_job(self, old: Obj, cur: Obj) -> None:
+        self.queue.add(_key(cur))
+
+    def _delete_job(self, job: Obj) -> None:
+        self.expectations.delete(_key(job))
+        self.queue.add(_key(job))
+
+    def _job_of(self, pod: Obj) -> Obj | None:
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != KIND:
+            return None
+        return owners.resolve(self.jobs, owners.namespace_of(pod), ref, KIND)
+
+    def _add_pod(self, pod: Obj) -> None:
+        job = self._job_of(pod)
+        if job is not None:
+            self.expectations.creation_observed(_key(job))
+        self._on_pod(pod)
+
+    def _update_pod(self, old: Obj, cur: Obj) -> None:
+        if cur["metadata"].get("deletionTimestamp") and not old["metadata"].get(
+            "deletionTimestamp"
+        ):
+            self._gone(cur)
+        self._on_pod(cur)
+
+    def _on_pod(self, pod: Obj) -> None:
+        job = self._job_of(pod)
+        if job is not None:
+            self.queue.add(_key(job))
+        elif controller_of(pod) is not None and JOB_TRACKING_FINALIZER in (
+            pod["metadata"].get("finalizers") or []
+        ):
+            ref = controller_of(pod) or {}
+            if ref.get("kind") == KIND:  # its Job is gone: nobody will count it
+                self.queue.add(f"{owners.namespace_of(pod)}/{ref.get('name')}")
+
+    def _gone(self, pod: Obj) -> None:
+        job = self._job_of(pod)
+        if job is not None:
+            self.expectations.deletion_observed(_key(job), _key(pod))
+            self.queue.add(_key(job))
+
+    # -- the sync -------------------------------------------------------------------------------
+
+    def sync(self, key: str) -> None:
+        job = self.jobs.get(key)
+        if job is None:
+            self._release_orphans(key)
+            self.expectations.delete(key)
+            return
+        pods = owners.owned(self.pods, job)
+        now = self.clock()
+        plan = plan_job(job, pods, now, self.backoff_base)
+        needs_sync = self.expectations.satisfied(key)
+        written = writes.write_status(self.registry, JOBS, job, plan.status)
+        if written is None:
+            raise errors.ConflictError(f"job {key}: changed while its status was written")
+        still = self._remove_finalizers(plan.finalize)
+        final = finish(flush_uncounted(plan.status, still), plan, now)
+        if writes.write_status(self.registry, JOBS, written, final) is None:
+            raise errors.ConflictError(f"job {key}: changed while its status was written")
+        self._events(job, plan, final)
+        if needs_sync and not batch.is_finished({"status": final}):
+            self._manage(key, job, plan)
+        if plan.requeue_after is not None:
+            self.queue.add_after(key, max(0.0, plan.requeue_after))
+
+    def _remove_finalizers(self, pods: list[Obj]) -> set[str]:
+        """Remove the tracking finalizer of each pod; the uids of those that still hold it."""
+        still: set[str] = set()
+        for pod in pods:
+            m = pod["metadata"]
+            finalizers = [f for f in m.get("finalizers") or [] if f != JOB_TRACKING_FINALIZER]
+            patch = {
+                "metadata": {"finalizers": finalizers, "resourceVersion": m.get("resourceVersion")}
+            }
+            try:
+                self.registry.patch(PODS, owners.namespace_of(pod), str(m["name"]), patch,
+                                    "application/merge-patch+json")  # fmt: skip
+            except errors.NotFoundError:
+                continue
+            except errors.ApiError as e:
+                log.info("job pod %s: finalizer not removed: %s", _key(pod), e.message)
+                still.add(str(m.get("uid")))
+        return still
+
+    def _release_orphans(self, key: str) -> None:
+        """The Job is gone: its pods' tracking finalizers must not keep them forever."""
+        namespace, _, name = key.partition("/")
+        for pod in self.pods.by_index(owners.NAMESPACE, namespace):
+            ref = controller_of(pod) or {}
+            held = JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
+            if ref.get("kind") == KIND and ref.get("name") == name and held:
+                self._remove_finalizers([pod])
+
+    def _manage(self, key: str, job: Obj, plan: JobPlan) -> None:
+        if plan.create:
+            self.expectations.expect_creations(key, len(plan.create))
+        failure = ""
+        for pod in plan.create:
+            try:
+                created, _ = self.registry.create(PODS, owners.namespace_of(job), pod)
+            except errors.ApiError as e:
+                self.expectations.creation_observed(key)
+                self._event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
+                failure = failure or e.message
+                continue
+            self._event(
+                job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
+            )
+        if plan.delete:
+            self.expectations.expect_deletions(key, [_key(p) for p in plan.delete])
+        for pod in plan.delete:
+            if writes.delete(self.registry, PODS, pod):
+                self._event(
+                    job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}"
+                )
+            else:
+                self.expectations.deletion_observed(key, _key(pod))
+        if failure:
+            raise writes.SyncError(failure)
+
+    def _events(self, job: Obj, plan: JobPlan, final: Obj) -> None:
+        for etype, reason, message in plan.events:
+            self._event(job, etype, reason, message)
+        ended = not batch.is_finished(job) and batch.is_finished({"status": final})
+        if plan.terminal is not None and ended:
+            kind, reason, message = plan.terminal
+            if kind == batch.COMPLETE:
+                self._event(job, "Normal", "Completed", "Job completed")
+            else:
+                self._event(job, "Warning", reason, message)
+
+    def _event(self, job: Obj, etype: str, reason: str, message: str) -> None:
+        events.record(self.registry, job, etype, reason, message, COMPONENT)
+
+
+def finished_at(job: Obj) -> dt.datetime | None:
+    """When the Job got its Complete or Failed condition."""
+    for kind in (batch.COMPLETE, batch.FAILED_CONDITION):
+        c = cond.find((job.get("status") or {}).get("conditions"), kind)
+        if c is not None and c.get("status") == "True":
+            return meta.parse_time(c.get("lastTransitionTime"))
+    return None
+
+
+class TTLAfterFinishedController(Controller):
+    """pkg/controller/ttlafterfinished: a finished Job with ``ttlSecondsAfterFinished`` is
+    deleted (its pods with it, in the background) once that many seconds have passed."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        informers: SharedInformers,
+        *,
+        clock: Callable[[], dt.datetime] = meta.now,
+    ) -> None:
+        super().__init__("ttl-after-finished", self.sync, initial=self._all_keys)
+        self.registry, self.clock = registry, clock
+        jobs = informers.informer("jobs", owners.INDEXERS)
+        self.jobs = jobs.store
+        jobs.add_handler(self.handler())
+
+    def _all_keys(self) -> list[str]:
+        return self.jobs.keys()
+
+    def sync(self, key: str) -> None:
+        job = self.jobs.get(key)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return
+        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+        done = finished_at(job)
+        if ttl is None or done is None:
+            return
+        left = (done + dt.timedelta(seconds=int(ttl)) - self.clock()).total_seconds()
+        if left > 0:
+            self.queue.add_after(key, left)
+            return
+        writes.delete(self.registry, JOBS, job, propagationPolicy="Background")

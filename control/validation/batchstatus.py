@@ -1,0 +1,68 @@
+"""Validation of a batch/v1 Job's status written through ``/status`` (ValidateJobStatusUpdate):
+counters never negative nor going down, uncounted pods listed once, terminal conditions that
+stay. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from common import batch
+from common.errors import Cause
+from common.fielderrors import INVALID, duplicate, invalid
+from control.validation.meta import validate_nonnegative
+
+Obj = Mapping[str, Any]
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _omit(path: str, detail: str) -> Cause:
+    """field.Invalid with field.OmitValueType: no value is printed."""
+    return Cause(path, INVALID, f"Invalid value: {detail}")
+
+
+def _uncounted(status: Obj) -> list[Cause]:
+    seen: set[str] = set()
+    causes: list[Cause] = []
+    uncounted = _dict(status.get("uncountedTerminatedPods"))
+    for key in ("succeeded", "failed"):
+        for i, uid in enumerate(_list(uncounted.get(key))):
+            path = f"status.uncountedTerminatedPods.{key}[{i}]"
+            if not uid:
+                causes.append(invalid(path, uid, "must not be empty"))
+            elif uid in seen:
+                causes.append(duplicate(path, uid))
+            seen.add(uid)
+    return causes
+
+
+def validate_job_status_update(obj: Obj, old: Obj) -> list[Cause]:
+    """ValidateJobStatusUpdate: counters that are never negative nor go down, uncounted pods
+    listed once, and terminal conditions that stay."""
+    status, old_status = _dict(obj.get("status")), _dict(old.get("status"))
+    causes: list[Cause] = []
+    for key in ("active", "succeeded", "failed", "ready", "terminating"):
+        causes.extend(validate_nonnegative(status.get(key), f"status.{key}"))
+    causes.extend(_uncounted(status))
+    for key in ("failed", "succeeded"):
+        if int(status.get(key) or 0) < int(old_status.get(key) or 0):
+            causes.append(
+                invalid(f"status.{key}", status.get(key) or 0, f"cannot decrease the {key} counter")
+            )
+    for kind in (batch.FAILED_CONDITION, batch.COMPLETE, batch.FAILURE_TARGET):
+        if batch.condition_true(dict(old), kind) and not batch.condition_true(dict(obj), kind):
+            detail = f"cannot disable the terminal {kind}=True condition"
+            causes.append(_omit("status.conditions", detail))
+    if batch.is_finished(dict(obj)) and int(status.get("active") or 0) > 0:
+        causes.append(
+            invalid("status.active", status["active"], "active>0 is invalid for finished job")
+        )
+    return causes

@@ -1,0 +1,119 @@
+"""The Job controller's pure decisions: pods to create, counting through uncounted pods and
+the tracking finalizer, indexes, the failure policy, back-off and terminal conditions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from control.controllers.job_plan import finish, flush_uncounted, plan_job
+from control.controllers.job_pods import format_indexes, parse_indexes
+
+NOW = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC)
+Obj = dict[str, Any]
+FIN = "batch.kubernetes.io/job-tracking"
+
+
+def job(status: Obj | None = None, **spec: Any) -> Obj:
+    base = {"completions": 1, "parallelism": 1, "backoffLimit": 6, "completionMode": "NonIndexed",
+            "suspend": False, "podReplacementPolicy": "TerminatingOrFailed",
+            "template": {"spec": {"restartPolicy": "Never",
+                                  "containers": [{"name": "main", "image": "x"}]}}}  # fmt: skip
+    base.update(spec)
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "pi", "namespace": "default", "uid": "j1"},
+            "spec": base, "status": status or {}}  # fmt: skip
+
+
+def pod(uid: str, phase: str = "Running", index: int | None = None, code: int = 1) -> Obj:
+    m: Obj = {"name": f"pi-{uid}", "namespace": "default", "uid": uid, "finalizers": [FIN]}
+    if index is not None:
+        m["annotations"] = {"batch.kubernetes.io/job-completion-index": str(index)}
+    st: Obj = {"phase": phase}
+    if phase == "Failed":
+        st["containerStatuses"] = [{"name": "main", "state": {"terminated": {"exitCode": code}}}]
+    return {"metadata": m, "status": st}
+
+
+def test_indexes_round_trip_in_kubernetes_interval_form() -> None:
+    assert format_indexes({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8"
+    assert parse_indexes("0-2,5,7-8") == {0, 1, 2, 5, 7, 8}
+    assert format_indexes(set()) == "" and parse_indexes("") == set()
+
+
+def test_creates_up_to_parallelism_within_completions() -> None:
+    plan = plan_job(job(completions=5, parallelism=3), [pod("a")], NOW)
+    assert len(plan.create) == 2
+    assert plan.create[0]["metadata"]["finalizers"] == [FIN]
+    assert plan.create[0]["metadata"]["ownerReferences"][0]["uid"] == "j1"
+    assert plan.status["active"] == 1 and plan.status["startTime"]
+
+
+def test_a_finished_pod_is_listed_uncounted_then_counted_once() -> None:
+    plan = plan_job(job(completions=2), [pod("a", "Succeeded")], NOW)
+    assert plan.status["uncountedTerminatedPods"] == {"succeeded": ["a"]}
+    assert plan.status["succeeded"] == 0
+    assert [p["metadata"]["uid"] for p in plan.finalize] == ["a"]
+    counted = flush_uncounted(plan.status, still_tracked=set())
+    assert counted["succeeded"] == 1 and counted["uncountedTerminatedPods"] == {}
+    kept = flush_uncounted(plan.status, still_tracked={"a"})  # finalizer not removed yet
+    assert kept["succeeded"] == 0 and kept["uncountedTerminatedPods"] == {"succeeded": ["a"]}
+    # A pod already counted (no finalizer) is never counted again.
+    done = pod("a", "Succeeded")
+    done["metadata"]["finalizers"] = []
+    again = plan_job(job({"succeeded": 1}, completions=2), [done], NOW)
+    assert again.status["succeeded"] == 1 and again.status["uncountedTerminatedPods"] == {}
+
+
+def test_indexed_jobs_create_the_lowest_pending_indexes() -> None:
+    j = job({"completedIndexes": "0"}, completions=4, parallelism=2, completionMode="Indexed")
+    plan = plan_job(j, [pod("a", index=1)], NOW)
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            for p in plan.create] == ["2"]  # fmt: skip
+    assert plan.create[0]["spec"]["hostname"] == "pi-2"
+    assert plan.create[0]["metadata"]["generateName"] == "pi-2-"
+
+
+def test_the_backoff_limit_sets_failure_target_then_failed() -> None:
+    plan = plan_job(job(backoffLimit=0), [pod("a", "Failed")], NOW)
+    kinds = [c["type"] for c in plan.status["conditions"]]
+    assert kinds == ["FailureTarget"]
+    assert plan.create == []
+    final = finish(flush_uncounted(plan.status, set()), plan, NOW)
+    failed = next(c for c in final["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "BackoffLimitExceeded" and final["failed"] == 1
+
+
+def test_the_failure_policy_ignores_or_fails() -> None:
+    ignore = {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [3]}}
+    fail = {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [3]}}
+    policy = {"rules": [ignore, fail]}
+    ignored = plan_job(job(podFailurePolicy=policy), [pod("a", "Failed", code=3)], NOW)
+    assert ignored.status["uncountedTerminatedPods"] == {} and len(ignored.create) == 1
+    failed = plan_job(job(podFailurePolicy=policy), [pod("a", "Failed", code=4)], NOW)
+    target = failed.status["conditions"][0]
+    assert target["reason"] == "PodFailurePolicy"
+    assert "failed with exit code 4 matching FailJob rule at index 1" in target["message"]
+
+
+def test_backoff_delays_the_replacement() -> None:
+    failed = pod("a", "Failed")
+    failed["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = (
+        "2026-12-05T07:59:55Z"
+    )
+    plan = plan_job(job(), [failed], NOW, backoff_base=10)
+    assert plan.create == [] and plan.requeue_after == 5.0
+
+
+def test_the_deadline_fails_the_job() -> None:
+    j = job({"startTime": "2026-12-05T07:59:00Z"}, activeDeadlineSeconds=30)
+    plan = plan_job(j, [pod("a")], NOW)
+    assert plan.status["conditions"][0]["reason"] == "DeadlineExceeded"
+    assert [p["metadata"]["uid"] for p in plan.delete] == ["a"]
+
+
+def test_suspended_jobs_delete_their_pods() -> None:
+    plan = plan_job(job(suspend=True), [pod("a")], NOW)
+    assert [p["metadata"]["uid"] for p in plan.delete] == ["a"]
+    assert plan.status["conditions"][0]["reason"] == "JobSuspended"
+    assert plan.create == []
