@@ -901,10 +901,17 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
         assert len(history.strip().splitlines()) == 4  # header and three revisions
         run("uninstall", "hello", "--wait", "--timeout", "90s")
         assert "hello" not in run("list")
+
         # What the release made is gone; the test pod is a hook, which helm leaves, as on any
-        # cluster (the chart sets no hook-delete-policy).
-        left = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
-        assert left.split() == ["pod/hello-demo-test-connection"]
+        # cluster (the chart sets no hook-delete-policy). The Deployment's pods are deleted by
+        # the garbage collector after the Deployment, and take their grace period: helm's
+        # --wait waits for the objects it deleted, not for their dependents.
+        def left() -> list[str]:
+            out = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
+            return out.split()
+
+        wait_for("the release's pods to go", lambda: left() == ["pod/hello-demo-test-connection"],
+                 timeout=60)  # fmt: skip
     finally:
         helm.run("uninstall", "hello", ok=False)
         kubectl.run("delete", "pod", "hello-demo-test-connection", "--ignore-not-found")
