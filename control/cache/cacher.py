@@ -272,6 +272,15 @@ class Cacher:
 
     # -- reads ------------------------------------------------------------------------------------
 
+    def peek(self, namespace: str, name: str) -> Obj | None:
+        """The object as the cache holds it, or None (not there, or the cache not loaded yet).
+        Shared with every other reader: look, never change."""
+        if not self.ready:
+            return None
+        with self.cond:
+            held = self.state.get(f"{namespace}/{name}" if namespace else name)
+        return held[0] if held is not None else None
+
     def read(self, f: Filter, *, start: str = "", limit: int = 0, at: int = 0) -> tuple[Page, int]:
         """A page of the objects ``f`` selects, and the revision it was read at: the cache's
         own, or ``at`` (rebuilt from the ring; 410 when the ring no longer reaches back so far)."""

@@ -75,6 +75,7 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 
 NAMESPACES = must("namespaces")
 STORAGE_CLASSES = must("storageclasses")
+SERVICE_ACCOUNTS = must("serviceaccounts")
 # Warning header texts of a request.
 Warnings = list[str]
 Names = list[str]
@@ -559,10 +560,17 @@ class Registry:
         if causes:
             raise invalid_error(rt.kind, str(obj["metadata"].get("name", "")), causes)
 
+    def _lookup(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        """An admission plugin's lookup, as Kubernetes' go through a lister: the watch cache's
+        object when it has one, else the store (an object made a moment ago may not have
+        reached this process's cache yet). Read-only: the cache's object is shared."""
+        cached = self.cache.cacher(rt).peek(namespace, name)
+        return cached if cached is not None else self.store.get(rt.plural, namespace, name)
+
     def _require_namespace(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         """The Namespace a create goes into; NotFound, or Forbidden while it terminates."""
         try:
-            ns = self.store.get("namespaces", "", namespace)
+            ns = self._lookup(NAMESPACES, "", namespace)
         except errors.NotFoundError:
             raise errors.NotFoundError(
                 f'namespaces "{namespace}" not found',
@@ -577,9 +585,9 @@ class Registry:
         return ns
 
     def _service_account(self, namespace: str, name: str) -> Obj | None:
-        """A ServiceAccount read from the store (the ServiceAccount admission's lookup)."""
+        """A ServiceAccount as the ServiceAccount admission looks it up (cache, then store)."""
         try:
-            return self.store.get("serviceaccounts", namespace, name)
+            return self._lookup(SERVICE_ACCOUNTS, namespace, name)
         except errors.NotFoundError:
             return None
 
