@@ -4,9 +4,11 @@ directory kept between runs when one is given. Effectful (git, venv, pip)."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +40,19 @@ def install(commit: str, into: Path) -> Path:
     subprocess.run([str(bin_dir / "pip"), "install", "--quiet", str(src)], check=True)
     done.touch()
     return bin_dir
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--before-commit`` and ``--before-dir``, for a benchmark's "before" column."""
+    p.add_argument("--before-commit", help="also run an earlier commit's control plane and agent")
+    p.add_argument("--before-dir", type=Path, help="install the earlier commit here (kept)")
+
+
+def from_arguments(args: argparse.Namespace) -> Path | None:
+    """The ``bin`` directory of ``--before-commit`` installed (in ``--before-dir``, else in a
+    temporary directory left for the process's life), or None when none was asked for."""
+    if not args.before_commit:
+        return None
+    where = args.before_dir or Path(tempfile.mkdtemp(prefix="tinykube-before-"))
+    print(f"-- installing {args.before_commit} in {where}", file=sys.stderr, flush=True)
+    return install(args.before_commit, where)

@@ -8,8 +8,10 @@ parallel threads).
 tinykube is done when N pods are Ready (and, for updates and scale-down, none of the old remain);
 Swarm when N task containers run (and none of the old remain).
 Targets: 30 replicas and scale 10 -> 30 ahead of Swarm; 10 replicas within 1.3x the floor.
+With --before-commit REV it also runs an earlier commit (installed in a venv of its own, see
+``bench/_before.py``) in the same run, in a "before" column.
 Usage: python bench/deploy_converge.py [--image tinykube/sleeper:1] [--update-image tinykube/web:1]
-       [--up-arg=--agent-arg=--workers=16]
+       [--up-arg=--agent-arg=--workers=16] [--before-commit REV [--before-dir DIR]]
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._cluster import cluster
+from bench import _before
+from bench._cluster import BIN, cluster
 from bench._deploy_baselines import Floor, swarm
 from common import errors
 from common.client import ApiClient
@@ -114,9 +117,11 @@ def all_ready(n: int, image: str) -> Callable[[list[Obj]], bool]:
     )
 
 
-def tinykube_figures(image: str, update_image: str, extra: list[str]) -> dict[str, float]:
+def tinykube_figures(
+    image: str, update_image: str, extra: list[str], bin_dir: Path = BIN
+) -> dict[str, float]:
     out: dict[str, float] = {}
-    with cluster(1, *extra) as (client, _):
+    with cluster(1, *extra, bin_dir=bin_dir) as (client, _):
         view = PodView(client)
 
         def create(n: int, img: str) -> float:
@@ -205,21 +210,32 @@ def main() -> int:
         default=[],
         help="extra flag for tinykube up (e.g. --up-arg=--agent-arg=--workers=16)",
     )
+    _before.add_arguments(p)
     args = p.parse_args()
+    before_bin = _before.from_arguments(args)
     surge, _ = resolve_fenceposts("25%", "25%", 10)
     tk = tinykube_figures(args.image, args.update_image, args.up_arg)
+    before = (
+        tinykube_figures(args.image, args.update_image, args.up_arg, before_bin)
+        if before_bin is not None
+        else None
+    )
     sw = swarm_figures(args.image, args.update_image, surge)
     fl = floor_figures(args.image, args.update_image)
     print(
         f"deployment convergence, image {args.image} (update to {args.update_image}), "
         f"rolling update parallelism {surge}"
     )
-    print(f"{'':22}{'tinykube':>10}{'swarm':>10}{'floor':>10}{'tk/swarm':>10}{'tk/floor':>10}")
+    head = f"{'':22}{'tinykube':>10}{'swarm':>10}{'floor':>10}{'tk/swarm':>10}{'tk/floor':>10}"
+    print(head + (f"{'before':>10}" if before is not None else ""))
     for key in tk:
         print(
             f"{key + ' (s)':22}{tk[key]:10.2f}{sw[key]:10.2f}{fl[key]:10.2f}"
             f"{tk[key] / sw[key]:10.2f}{tk[key] / fl[key]:10.2f}"
+            + (f"{before[key]:10.2f}" if before is not None else "")
         )
+    if before is not None:
+        print(f"before: {args.before_commit}, same run")
     targets = [
         ("create 30 ahead of swarm", tk["create 30"] < sw["create 30"]),
         ("scale 10->30 ahead of swarm", tk["scale 10->30"] < sw["scale 10->30"]),

@@ -7,7 +7,9 @@ container of a 1-replica service (``docker swarm init --advertise-addr 127.0.0.1
 created with ``--no-resolve-image``; time until a new task container starts). The swarm is left
 with ``docker swarm leave --force`` at the end, even on failure; an engine already in a swarm is
 not touched (that baseline is then skipped). Target: tinykube p50 under 1 s, p99 under 2 s.
+With --before-commit REV an earlier commit (``bench/_before.py``) runs the same rounds too.
 Usage: python bench/heal.py [--rounds 20] [--image tinykube/sleeper:1] [--no-swarm]
+       [--before-commit REV [--before-dir DIR]]
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._cluster import cluster
+from bench import _before
+from bench._cluster import BIN, cluster
 from common.client import ApiClient
 from common.resources import must
 
@@ -118,11 +121,11 @@ def _ready_after(client: ApiClient, rv: str, old: str) -> tuple[str, float]:
 
 
 def tinykube_rounds(
-    rounds: int, image: str, engine: docker.DockerClient
+    rounds: int, image: str, engine: docker.DockerClient, bin_dir: Path = BIN
 ) -> list[tuple[float, float]]:
     """(seconds to a new running container, seconds to Ready) per round."""
     out = []
-    with cluster(1) as (client, _data):
+    with cluster(1, bin_dir=bin_dir) as (client, _data):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "heal"},
                "spec": {"containers": [{"name": "app", "image": image}],
                         "terminationGracePeriodSeconds": 2}}  # fmt: skip
@@ -198,10 +201,15 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--image", default="tinykube/sleeper:1")
     p.add_argument("--no-swarm", action="store_true", help="skip the Docker Swarm baseline")
+    _before.add_arguments(p)
     args = p.parse_args()
+    before_bin = _before.from_arguments(args)
     engine = docker.from_env()
+    before: list[tuple[float, float]] = []
     try:
         ours = tinykube_rounds(args.rounds, args.image, engine)
+        if before_bin is not None:
+            before = tinykube_rounds(args.rounds, args.image, engine, before_bin)
         theirs: list[float] = []
         why = "skipped (--no-swarm)"
         if not args.no_swarm:
@@ -216,6 +224,9 @@ def main() -> int:
     print(f"healing after docker rm -f, {args.rounds} rounds, image {args.image}")
     print(f"{'':34}{'p50 (s)':>10}{'p99 (s)':>10}{'max (s)':>10}")
     rows = [("tinykube: new container running", started), ("tinykube: pod Ready again", ready)]
+    if before:
+        rows += [(f"before ({args.before_commit}): running", [s for s, _ in before]),
+                 (f"before ({args.before_commit}): Ready", [r for _, r in before])]  # fmt: skip
     if theirs:
         rows.append(("Docker Swarm: new task running", theirs))
     for label, values in rows:
