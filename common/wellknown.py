@@ -90,3 +90,6 @@ LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
+# The pod condition a disruption sets before the pod is deleted, and why the scheduler set it.
+DISRUPTION_TARGET = "DisruptionTarget"
+PREEMPTION_BY_SCHEDULER = "PreemptionByScheduler"
