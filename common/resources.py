@@ -157,6 +157,15 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType(
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        "scheduling.k8s.io",
+        "v1",
+        False,
+        ("pc",),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

@@ -14,6 +14,7 @@ New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no 
 from control.validation import apps as _apps  # noqa: F401  (imported for registration)
 from control.validation import config as _config  # noqa: F401  (imported for registration)
 from control.validation import discovery as _discovery  # noqa: F401  (imported for registration)
+from control.validation import scheduling as _scheduling  # noqa: F401  (registration)
 from control.validation import service as _service  # noqa: F401  (imported for registration)
 from control.validation import serviceaccount as _serviceaccount  # noqa: F401  (registration)
 from control.validation import storage as _storage  # noqa: F401  (imported for registration)
