@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from click.testing import CliRunner
+
 from common.resources import must
+from control.cli.main import cli
+from control.cli.session import Session
 from control.registry.defaultpriority import ensure_system_priority_classes
 from control.scheduling import Scheduler
-from tests.integration.conftest import Api
+from tests.integration.conftest import ADMIN_TOKEN, Api
 from tests.integration.test_scheduling import node, registry, running, wait_for
 
 PODS, NODES, EVENTS, CLASSES = must("pods"), must("nodes"), must("events"), must("priorityclasses")
@@ -225,3 +229,16 @@ def test_a_high_priority_pod_preempts_the_lowest(app: Any, running: Scheduler) -
         ("Preempted", f"Preempted by pod {urgent['metadata']['uid']} on node a")
     ]
     assert placed(reg, "polite") is None  # it never takes the room held for urgent
+
+
+def test_tkctl_gets_priority_classes(app: Any, server: str, tmp_path: Any) -> None:
+    ensure_system_priority_classes(registry(app))
+    session = Session(server=server, token=ADMIN_TOKEN, env={}, home=str(tmp_path))
+    result = CliRunner().invoke(cli, ["get", "pc"], obj=session)
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines[0] == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    assert [line[:3] for line in lines[1:]] == [
+        ["system-cluster-critical", "2000000000", "false"],
+        ["system-node-critical", "2000001000", "false"],
+    ]
