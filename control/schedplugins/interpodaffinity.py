@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.labels import LabelSelector
-from control.schedplugins.terms import label_selector, labels_of, lst, m
+from control.schedplugins.terms import label_selector, labels_of, lst, m, num
 
 Obj = Mapping[str, Any]
 NamespaceLabels = Callable[[str], Mapping[str, str]]
@@ -77,7 +77,7 @@ class PodTerms:
         pa, anti = m(affinity.get("podAffinity")), m(affinity.get("podAntiAffinity"))
 
         def preferred(block: Obj) -> tuple[AffinityTerm, ...]:
-            return tuple(_term(pod, w.get("podAffinityTerm"), int(w.get("weight") or 0))
+            return tuple(_term(pod, w.get("podAffinityTerm"), num(w.get("weight"), 0))
                          for w in map(m, lst(block.get(PREFERRED))))  # fmt: skip
 
         return PodTerms(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.labels import DOES_NOT_EXIST, EXISTS, GREATER_THAN, IN, LESS_THAN, NOT_IN, Requirement
-from control.schedplugins.terms import labels_of, lst, m
+from control.schedplugins.terms import labels_of, lst, m, num
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
 OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": DOES_NOT_EXIST,
@@ -75,7 +75,7 @@ class NodeAffinity:
         if isinstance(raw_required, Mapping):
             required = tuple(selector_term(t) for t in lst(raw_required.get("nodeSelectorTerms")))
         preferred = tuple(
-            (int(p.get("weight") or 0), selector_term(p.get("preference")))
+            (num(p.get("weight"), 0), selector_term(p.get("preference")))
             for p in map(m, lst(affinity.get("preferredDuringSchedulingIgnoredDuringExecution")))
             if isinstance(p.get("weight"), int)
         )

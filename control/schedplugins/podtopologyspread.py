@@ -15,7 +15,7 @@ from typing import Any
 
 from common.labels import LabelSelector
 from control.schedplugins.nodeaffinity import NodeAffinity
-from control.schedplugins.terms import label_selector, labels_of, lst, m
+from control.schedplugins.terms import label_selector, labels_of, lst, m, num
 
 Obj = Mapping[str, Any]
 MISMATCH = "node(s) didn't match pod topology spread constraints"
@@ -41,11 +41,11 @@ def constraints_of(pod: Obj) -> list[Constraint]:
     for raw in map(m, lst(m(pod.get("spec")).get("topologySpreadConstraints"))):
         selector = label_selector(raw.get("labelSelector"), own, lst(raw.get("matchLabelKeys")))
         out.append(Constraint(
-            max(1, int(raw.get("maxSkew") or 1)),
+            max(1, num(raw.get("maxSkew"), 1)),
             str(raw.get("topologyKey") or ""),
             raw.get("whenUnsatisfiable", DO_NOT_SCHEDULE) != SCHEDULE_ANYWAY,
             selector,
-            max(1, int(raw.get("minDomains") or 1)),
+            max(1, num(raw.get("minDomains"), 1)),
             raw.get("nodeAffinityPolicy", HONOR) != IGNORE,
             raw.get("nodeTaintsPolicy", IGNORE) == HONOR,
         ))  # fmt: skip

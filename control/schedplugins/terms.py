@@ -21,6 +21,11 @@ def lst(value: Any) -> Sequence[Any]:
     return value if isinstance(value, list) else []
 
 
+def num(value: Any, default: int) -> int:
+    """An integer field as given, or ``default`` when it is missing or not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def labels_of(obj: Obj) -> Mapping[str, str]:
     return m(m(obj.get("metadata")).get("labels"))
 

@@ -295,3 +295,24 @@ def test_schedule_anyway_prefers_the_emptier_domain_but_never_refuses() -> None:
     cache.set_pod(with_spec(pod("hog", node_name="b", cpu="2"), {}))
     assert cache.schedule(with_spec(pod("m", cpu="1"), {"app": "web"},
                                     topologySpreadConstraints=soft)).node == "a"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}},
+        {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": "x", "preference": 3}]}}},
+        {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": ["x"]}, "topologyKey": 5}, "junk"]}}},
+        {"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": None, "podAffinityTerm": None}]}}},
+        {"topologySpreadConstraints": [{"maxSkew": "x", "minDomains": [], "topologyKey": ZONE},
+                                       "junk"]},
+    ],
+)  # fmt: skip
+def test_malformed_rules_never_break_a_decision(spec: dict[str, Any]) -> None:
+    cache = three_zones()
+    cache.set_pod(with_spec(pod("other", node_name="a"), {"app": "x"}, **spec))
+    decision = cache.schedule(with_spec(pod("p"), {"app": "x"}, **spec))
+    assert decision.node is not None or decision.message.startswith("0/3 nodes are available")
