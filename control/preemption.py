@@ -1,8 +1,8 @@
 """What the scheduler does once the preemption dry run chose a node (kube-scheduler's
 prepareCandidate): each victim gets ``DisruptionTarget=True`` (PreemptionByScheduler), is deleted
 gracefully (its uid as precondition: never a pod that took its name meanwhile) and gets a
-``Preempted`` event; the preemptor's status gets ``nominatedNodeName``. Shell: writes through the
-Registry."""
+``Preempted`` event; the preemptor's status gets ``nominatedNodeName``, and pods of lower
+priority nominated to the same node lose theirs. Shell: writes through the Registry."""
 
 from __future__ import annotations
 
@@ -58,3 +58,19 @@ def _mark(registry: Registry, victim: Obj, message: str) -> None:
     set_condition(obj, DISRUPTION_TARGET, "True", PREEMPTION_BY_SCHEDULER, message,
                   registry.clock())  # fmt: skip
     registry.replace(PODS, ns, name, obj, sub="status")
+
+
+def clear_nomination(registry: Registry, pod: Obj) -> None:
+    """Take ``status.nominatedNodeName`` off a pod (ClearNominatedNodeName); best effort."""
+    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    try:
+        current = registry.get(PODS, ns, name)
+        if current["metadata"].get("uid") != pod["metadata"].get("uid"):
+            return
+        if not (current.get("status") or {}).get("nominatedNodeName"):
+            return
+        obj = copy.deepcopy(current)
+        obj["status"].pop("nominatedNodeName", None)
+        registry.replace(PODS, ns, name, obj, sub="status")
+    except errors.ApiError as e:
+        log.info("pod %s/%s: nomination not cleared: %s", ns, name, e)

@@ -76,6 +76,8 @@ class Decision:
     statuses: Mapping[str, str] = field(default_factory=dict)  # node -> why it was refused
     nominate: str | None = None  # the node victims are preempted on, for the pod to go to
     victims: tuple[Pod, ...] = ()
+    # Pods of lower priority nominated to that node before: their nomination is withdrawn.
+    denominated: tuple[Pod, ...] = ()
 
 
 def pod_requests(pod: Pod) -> tuple[int, int]:

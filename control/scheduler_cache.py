@@ -241,12 +241,17 @@ class SchedulerCache:
         if candidate is None:
             message = dp.fit_error(total, filtered, dp.preemption_message(total, reasons))
             return dataclasses.replace(decision, message=message)
+        mine = dp.priority(pod)
+        lower = [k for k, (n, p) in self._nominated.items()
+                 if n == candidate.node and dp.priority(p) < mine]  # fmt: skip
+        denominated = tuple(self._nominated.pop(k)[1] for k in lower)
         self._nominated[key_of(pod)] = (candidate.node, pod)
         return dataclasses.replace(
             decision,
             message=dp.fit_error(total, filtered),
             nominate=candidate.node,
             victims=tuple(candidate.victims),  # type: ignore[arg-type]
+            denominated=denominated,
         )
 
     def _assume(self, key: str, pod: Pod, node: str) -> None:

@@ -24,7 +24,7 @@ from common.storage import claim_names
 from common.wellknown import LOCAL_PATH_PROVISIONER, POD_SCHEDULED, READY, SELECTED_NODE
 from control import events
 from control.informers import SharedInformers
-from control.preemption import evict_victims
+from control.preemption import clear_nomination, evict_victims
 from control.registry.binding import set_condition
 from control.registry.registry import Registry
 from control.schedplugins.interpodaffinity import has_terms
@@ -274,6 +274,11 @@ class Scheduler:
         node = str(decision.nominate)
         evict_victims(self.registry, pod, node, decision.victims, COMPONENT)  # type: ignore[arg-type]
         self._report_unschedulable(pod, decision.message, node)
+        if decision.denominated:
+            keys = {key_of(p) for p in decision.denominated}
+            for other in decision.denominated:
+                clear_nomination(self.registry, other)  # type: ignore[arg-type]
+            self.queue.move_unschedulable(lambda p: key_of(p) in keys)
 
     def _report_unschedulable(self, pod: Obj, message: str, nominate: str | None = None) -> None:
         uid = pod["metadata"].get("uid", "")

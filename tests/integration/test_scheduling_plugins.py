@@ -242,3 +242,25 @@ def test_tkctl_gets_priority_classes(app: Any, server: str, tmp_path: Any) -> No
         ["system-cluster-critical", "2000000000", "false"],
         ["system-node-critical", "2000001000", "false"],
     ]
+
+
+def test_preempting_withdraws_lower_nominations_on_the_node(app: Any, running: Scheduler) -> None:
+    reg = registry(app)
+    priority_class(reg, "low", 10)
+    priority_class(reg, "mid", 100)
+    priority_class(reg, "high", 1000)
+    reg.create(NODES, "", zoned("a", "z1"))
+    wait_for("the node", lambda: running.cache.node_names() == ["a"])
+    for name in ("low-1", "low-2"):
+        reg.create(PODS, "default", pod(name, cpu="1", priorityClassName="low", nodeName="a"))
+    reg.create(PODS, "default", pod("mid", cpu="2", priorityClassName="mid"))
+    wait_for("mid nominated", lambda: reg.get(PODS, "default", "mid")["status"].get(
+        "nominatedNodeName") == "a")  # fmt: skip
+    reg.create(PODS, "default", pod("urgent", cpu="2", priorityClassName="high"))
+    wait_for("urgent nominated", lambda: reg.get(PODS, "default", "urgent")["status"].get(
+        "nominatedNodeName") == "a")  # fmt: skip
+    wait_for("mid's nomination withdrawn", lambda: not reg.get(PODS, "default", "mid")[
+        "status"].get("nominatedNodeName"))  # fmt: skip
+    assert sorted(finish_terminating(reg)) == ["low-1", "low-2"]
+    wait_for("urgent bound", lambda: placed(reg, "urgent") == "a")
+    assert placed(reg, "mid") is None

@@ -119,3 +119,13 @@ def test_a_pod_that_may_not_preempt_says_why() -> None:
     d = cache.schedule(never)
     assert d.nominate is None
     assert d.message.endswith("preemption: not eligible due to preemptionPolicy=Never..")
+
+
+def test_lower_priority_nominations_on_the_chosen_node_are_withdrawn() -> None:
+    cache = full_cluster()
+    waiting = prio(pod("waiting", cpu="1"), 3)
+    cache.nominate(waiting, "a")
+    d = cache.schedule(prio(pod("urgent", cpu="1"), 10))
+    assert d.nominate == "a"
+    assert [p["metadata"]["name"] for p in d.denominated] == ["waiting"]
+    assert cache.nominated_node("default/waiting") is None
