@@ -352,7 +352,7 @@ class Scheduler:
     def _pod_added(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.set_pod(as_pod(pod))
-            self.queue.move_unschedulable(_by_pods)
+            self.queue.move_unschedulable(_by_pods, narrow=True)
         elif pending(pod):
             self._pending(pod)
             self.queue.add(pod)
@@ -365,7 +365,7 @@ class Scheduler:
             if freed:
                 self._moved_by(str(new["spec"]["nodeName"]))  # it finished: its room is free
             elif not (old.get("spec") or {}).get("nodeName"):
-                self.queue.move_unschedulable(_by_pods)
+                self.queue.move_unschedulable(_by_pods, narrow=True)
         elif pending(new):
             self._pending(new)
             self.queue.update(old, new)
