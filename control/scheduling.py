@@ -112,6 +112,8 @@ class Scheduler:
         # Message of the last FailedScheduling event per pod uid, so a pod stuck for the same
         # reason does not flood the event list.
         self._reported: dict[str, str] = {}
+        # Pending pods with inter-pod rules or spread constraints (moved when a pod is bound).
+        self._by_pods: set[str] = set()
         self.nodes: Informer = informers.informer("nodes")
         self.pods: Informer = informers.informer("pods", {"node": by_node_name})
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
@@ -344,7 +346,20 @@ class Scheduler:
     def _node_deleted(self, node: Obj) -> None:
         self.cache.remove_node(as_node(node))
 
+    def _moved_by_pods(self) -> None:
+        """A pod was bound (AssignedPodAdd): the pods whose place depends on other pods' may fit
+        now; no other pod is concerned."""
+        with self._lock:
+            keys = list(self._by_pods)
+        if keys:
+            self.queue.move_pods(keys)
+
     def _pending(self, pod: Obj) -> None:
+        with self._lock:
+            if _by_pods(pod):
+                self._by_pods.add(key_of(pod))
+            else:
+                self._by_pods.discard(key_of(pod))
         nominated = (pod.get("status") or {}).get("nominatedNodeName")
         if nominated or self.cache.nominated_node(key_of(pod)):
             self.cache.nominate(as_pod(pod), nominated or None)
@@ -352,7 +367,7 @@ class Scheduler:
     def _pod_added(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.set_pod(as_pod(pod))
-            self.queue.move_unschedulable(_by_pods, narrow=True)
+            self._moved_by_pods()
         elif pending(pod):
             self._pending(pod)
             self.queue.add(pod)
@@ -360,20 +375,27 @@ class Scheduler:
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if (new.get("spec") or {}).get("nodeName"):
             self.queue.delete(new)  # bound: by this scheduler (confirming it) or by someone
+            self._forget_pending(new)
             freed = counts_on_node(as_pod(old)) and not counts_on_node(as_pod(new))
             self.cache.set_pod(as_pod(new))
             if freed:
                 self._moved_by(str(new["spec"]["nodeName"]))  # it finished: its room is free
             elif not (old.get("spec") or {}).get("nodeName"):
-                self.queue.move_unschedulable(_by_pods, narrow=True)
+                self._moved_by_pods()
         elif pending(new):
             self._pending(new)
             self.queue.update(old, new)
         else:
             self.queue.delete(new)
+            self._forget_pending(new)
+
+    def _forget_pending(self, pod: Obj) -> None:
+        with self._lock:
+            self._by_pods.discard(key_of(pod))
 
     def _pod_deleted(self, pod: Obj) -> None:
         self.queue.delete(pod)
+        self._forget_pending(pod)
         with self._lock:
             self._reported.pop((pod.get("metadata") or {}).get("uid", ""), None)
         node = self.cache.remove_pod(as_pod(pod))

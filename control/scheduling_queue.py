@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,25 +188,35 @@ class SchedulingQueue:
             info.failed_at = info.timestamp = self.clock()
             self._push_backoff(info)
 
-    def move_unschedulable(self, could_fit: Callable[[Obj], bool], *, narrow: bool = False) -> int:
+    def move_unschedulable(self, could_fit: Callable[[Obj], bool]) -> int:
         """A cluster event (MoveAllToActiveOrBackoffQueue): unschedulable pods that ``could_fit``
         says may fit now go to backoffQ, or activeQ once their back-off is over. Returns how
-        many moved. ``could_fit`` runs without the queue's lock. A ``narrow`` event (one only
-        some pods care about, as a queueing hint says) marks only the pods in flight it could
-        help, not every attempt under way."""
+        many moved. ``could_fit`` runs without the queue's lock."""
         with self._cond:
-            if not narrow:
-                self._move_cycle = self.cycle
-            flying = [i for k, i in self._infos.items() if narrow and self._where[k] == IN_FLIGHT]
+            self._move_cycle = self.cycle
             waiting = [i for k, i in self._infos.items() if self._where[k] == UNSCHEDULABLE]
-        helped = [i for i in flying if could_fit(i.pod)]
         chosen = [i for i in waiting if could_fit(i.pod)]
         moved = 0
         with self._cond:
-            for info in helped:
-                info.moved = True
             for info in chosen:
                 if self._infos.get(info.key) is info and self._where[info.key] == UNSCHEDULABLE:
+                    self._requeue(info)
+                    moved += 1
+        return moved
+
+    def move_pods(self, keys: Iterable[str]) -> int:
+        """An event only these pods care about (as a queueing hint says): those unschedulable
+        move, one in flight is marked, the other pods' attempts are not. Returns how many
+        moved."""
+        moved = 0
+        with self._cond:
+            for key in keys:
+                info, where = self._infos.get(key), self._where.get(key)
+                if info is None:
+                    continue
+                if where == IN_FLIGHT:
+                    info.moved = True
+                elif where == UNSCHEDULABLE:
                     self._requeue(info)
                     moved += 1
         return moved

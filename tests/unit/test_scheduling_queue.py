@@ -152,15 +152,18 @@ def test_a_narrow_event_during_attempts_marks_only_the_pods_it_could_help(
     queue.add(pod("plain"))
     plain = queue.pop(0)
     assert plain is not None
-    queue.move_unschedulable(lambda p: p["metadata"]["name"] == "picky", narrow=True)
+    queue.move_pods(["default/picky"])
     queue.requeue_unschedulable(plain)
     assert queue.where("default/plain") == "unschedulable"
     queue.add(pod("picky"))
     picky = queue.pop(0)
     assert picky is not None
-    queue.move_unschedulable(lambda p: p["metadata"]["name"] == "picky", narrow=True)
+    queue.move_pods(["default/picky"])
     queue.requeue_unschedulable(picky)
     assert queue.where("default/picky") == "backoff"
+    clock.now += 10
+    assert queue.move_pods(["default/picky", "default/plain", "default/gone"]) == 1
+    assert queue.where("default/plain") == "active"
 
 
 def test_an_update_moves_an_unschedulable_pod_but_not_its_status(
