@@ -11,6 +11,7 @@ import pytest
 
 from common import errors
 from common.printers import printer_for
+from control.cli.describers import describe_pod
 from control.registry import priority
 from control.registry.defaultpriority import system_classes
 from control.validation import validate
@@ -118,3 +119,12 @@ def test_table_columns() -> None:
     obj = pc("high", 1000, True, preemptionPolicy="Never")
     obj["metadata"]["creationTimestamp"] = "2026-12-05T07:00:00Z"
     assert printer.cells(obj, now) == ["high", "1000", "true", "60m", "Never"]
+
+
+def test_describe_shows_the_class_and_the_nominated_node() -> None:
+    p = {"metadata": {"name": "p", "namespace": "default"},
+         "spec": {"priority": 1000, "priorityClassName": "high", "containers": []},
+         "status": {"phase": "Pending", "nominatedNodeName": "node-1"}}  # fmt: skip
+    lines = describe_pod(p, [], dt.datetime(2026, 12, 5, tzinfo=dt.UTC)).splitlines()
+    assert lines[2:4] == ["Priority:             1000", "Priority Class Name:  high"]
+    assert "NominatedNodeName:    node-1" in lines
