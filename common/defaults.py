@@ -2,7 +2,7 @@
 
 The defaults of pkg/apis/core/v1/defaults.go that change behaviour (restartPolicy, grace period,
 dnsPolicy, schedulerName, imagePullPolicy by tag, port protocol, termination message, probe
-timings, requests from limits, ...) plus the priority the Priority admission plugin sets.
+timings, requests from limits, ...); a pod's priority is the Priority admission plugin's.
 Functions change the dict in place and are idempotent. Pure: no I/O.
 """
 
@@ -128,8 +128,6 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         spec["securityContext"] = {}
     if spec.get("enableServiceLinks") is None:
         spec["enableServiceLinks"] = True
-    if spec.get("priority") is None and not spec.get("priorityClassName"):
-        spec["priority"] = 0  # what the Priority admission plugin sets without a class
     host_network = bool(spec.get("hostNetwork"))
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for container in _dicts(spec.get(key)):

@@ -336,6 +336,16 @@ def _lease_cells(lease: Obj, now: dt.datetime) -> list[str]:
     ]
 
 
+def _priority_class_cells(pc: Obj, now: dt.datetime) -> list[str]:
+    return [
+        _name(pc),
+        str(int(pc.get("value") or 0)),
+        "true" if pc.get("globalDefault") else "false",
+        _age(pc, now),
+        str(pc.get("preemptionPolicy") or ""),
+    ]
+
+
 def _config_map_cells(cm: Obj, now: dt.datetime) -> list[str]:
     count = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
     return [_name(cm), str(count), _age(cm, now)]
@@ -372,6 +382,21 @@ _AGE_DOC = (
     "operations. Clients may not set this value. It is represented in RFC3339 form and is in "
     "UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
     "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
+_PRIORITY_VALUE_DOC = (
+    "value represents the integer value of this priority class. This is the actual priority "
+    "that pods receive when they have the name of this class in their pod spec."
+)
+_GLOBAL_DEFAULT_DOC = (
+    "globalDefault specifies whether this PriorityClass should be considered as the default "
+    "priority for pods that do not have any priority class. Only one PriorityClass can be "
+    "marked as `globalDefault`. However, if more than one PriorityClasses exists with their "
+    "`globalDefault` field set to true, the smallest value of such global default "
+    "PriorityClasses will be used as the default priority."
+)
+_PREEMPTION_POLICY_DOC = (
+    "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, "
+    "PreemptLowerPriority. Defaults to PreemptLowerPriority if unset."
 )
 _NAME = Column("Name", format="name", description=_NAME_DOC)
 _AGE = Column("Age", description=_AGE_DOC)
@@ -525,6 +550,12 @@ PRINTERS: dict[str, TablePrinter] = {
          _WORKLOAD_WIDE[0], _WORKLOAD_WIDE[1],
          Column("Selector", 1, description=_DAEMONSET_SELECTOR_DOC)),
         _daemonset_cells,
+    ),
+    "priorityclasses": TablePrinter(
+        (_NAME, Column("Value", type="integer", description=_PRIORITY_VALUE_DOC, integer=True),
+         Column("Global-Default", type="boolean", description=_GLOBAL_DEFAULT_DOC), _AGE,
+         Column("PreemptionPolicy", description=_PREEMPTION_POLICY_DOC)),
+        _priority_class_cells,
     ),
 }  # fmt: skip
 

@@ -197,6 +197,15 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("all",),
         ("status",),
     ),
+    ResourceType(
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        "scheduling.k8s.io",
+        "v1",
+        False,
+        ("pc",),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

@@ -129,3 +129,5 @@ JOB_COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
 # CronJobs (k8s.io/api/batch/v1, kubectl create job --from=cronjob/NAME).
 CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 CRONJOB_INSTANTIATE = "cronjob.kubernetes.io/instantiate"
+# Why the scheduler set a pod's DisruptionTarget condition (preemption).
+PREEMPTION_BY_SCHEDULER = "PreemptionByScheduler"

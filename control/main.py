@@ -28,6 +28,7 @@ from control.controllerprocess import Supervisor
 from control.controllers.serviceaccounts import ensure_default_accounts
 from control.flags import default_tolerations, limits_from, parse_args
 from control.registry.apiendpoints import advertise_address, ensure_api_endpoints
+from control.registry.defaultpriority import ensure_system_priority_classes
 from control.registry.defaultservices import ensure_default_services
 from control.registry.defaultstorage import ensure_default_storage_class
 from control.registry.registry import Registry
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_default_accounts(registry)
     ensure_default_services(registry, args.port)
     ensure_default_storage_class(registry)
+    ensure_system_priority_classes(registry)
     advertised = advertise_address(
         args.advertise_address or args.pod_network_address, args.bind_address
     )

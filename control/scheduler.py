@@ -1,6 +1,8 @@
-"""Choosing a node for a pod: filters (Ready, schedulable, taints, nodeSelector, host ports,
-cpu/memory/pod count against allocatable), then a score (least allocated, spread of the pod's
-siblings, fewest pods). Pure: plain objects in, a decision out; nothing here reads a clock or store.
+"""Choosing a node for a pod: filters (Ready, schedulable, taints, nodeSelector and node
+affinity, host ports, cpu/memory/pod count against allocatable, volumes, then the per-cycle
+plugins: topology spread, inter-pod affinity), then a score (the plugins' weighted scores, then
+least allocated, spread of the pod's siblings, fewest pods). Pure: plain objects in, a decision
+out; nothing here reads a clock or store.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from typing import Any
 from common import conditions, quantity
 from common.objects import Node, Pod, Taint
 from common.wellknown import READY
+from control.schedplugins.defaultpreemption import NOT_HELPFUL, fit_error, histogram
+from control.schedplugins.defaultpreemption import preemption_message as _preemption
+from control.schedplugins.framework import CycleState
+from control.schedplugins.nodeaffinity import REASON as NODE_AFFINITY
+from control.schedplugins.nodeaffinity import NodeAffinity
 from control.volumebinding import NONE, VolumeWants, volume_conflict
 
 Obj = dict[str, Any]
@@ -66,6 +73,11 @@ class NodeUsage:
 class Decision:
     node: str | None
     message: str  # why no node fits, in kube-scheduler's words
+    statuses: Mapping[str, str] = field(default_factory=dict)  # node -> why it was refused
+    nominate: str | None = None  # the node victims are preempted on, for the pod to go to
+    victims: tuple[Pod, ...] = ()
+    # Pods of lower priority nominated to that node before: their nomination is withdrawn.
+    denominated: tuple[Pod, ...] = ()
 
 
 def pod_requests(pod: Pod) -> tuple[int, int]:
@@ -113,6 +125,15 @@ def is_ready(node: Node) -> bool:
     return conditions.is_true(node, READY)
 
 
+def tolerates_node(pod: Pod, node: Node) -> bool:
+    """Whether ``pod`` tolerates every NoSchedule and NoExecute taint of ``node``."""
+    return all(
+        _tolerates(pod, t)
+        for t in (node.get("spec") or {}).get("taints") or []
+        if t.get("effect") in ("NoSchedule", "NoExecute")
+    )
+
+
 def _tolerates(pod: Pod, taint: Taint) -> bool:
     for t in (pod.get("spec") or {}).get("tolerations") or []:
         if t.get("effect") and t["effect"] != taint.get("effect"):
@@ -133,17 +154,42 @@ class _Wants:
     ports: set[tuple[str, int]]
     selector: Mapping[str, str]
     owner: str
+    affinity: NodeAffinity | None  # only when the pod has node affinity
 
     @staticmethod
     def of(pod: Pod) -> _Wants:
         cpu, mem = pod_requests(pod)
-        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
-        return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod))
+        spec = pod.get("spec") or {}
+        has_affinity = (spec.get("affinity") or {}).get("nodeAffinity")
+        affinity = NodeAffinity.of(pod) if has_affinity else None
+        selector = spec.get("nodeSelector") or {}
+        return _Wants(cpu, mem, host_ports(pod), selector, controller_uid(pod), affinity)
 
 
-def unfit_reason(pod: Pod, node: Node, usage: NodeUsage, volumes: VolumeWants = NONE) -> str | None:
+def unfit_reason(
+    pod: Pod,
+    node: Node,
+    usage: NodeUsage,
+    volumes: VolumeWants = NONE,
+    state: CycleState | None = None,
+) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
-    return _unfit(pod, _Wants.of(pod), node, usage) or volume_conflict(volumes, node)
+    return _refusal(pod, _Wants.of(pod), node, usage, volumes, state)
+
+
+def _refusal(
+    pod: Pod,
+    wants: _Wants,
+    node: Node,
+    usage: NodeUsage,
+    volumes: VolumeWants,
+    state: CycleState | None,
+) -> str | None:
+    """Every Filter in kube-scheduler's order; the first refusal."""
+    reason = _unfit(pod, wants, node, usage) or volume_conflict(volumes, node)
+    if reason is None and state is not None:
+        return state.filter(node)
+    return reason
 
 
 def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
@@ -157,7 +203,9 @@ def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
         return "node(s) were not ready"
     labels = (node.get("metadata") or {}).get("labels") or {}
     if any(labels.get(k) != v for k, v in wants.selector.items()):
-        return "node(s) didn't match Pod's node affinity/selector"
+        return NODE_AFFINITY
+    if wants.affinity is not None and not wants.affinity.matches(node):
+        return NODE_AFFINITY
     if wants.ports & usage.host_ports:
         return "node(s) didn't have free ports for the requested pod ports"
     allocatable = (node.get("status") or {}).get("allocatable") or {}
@@ -172,10 +220,10 @@ def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
     return None
 
 
-Score = tuple[int, float, int, str]
+Score = tuple[int, int, float, int, str]
 
 
-def _score(wants: _Wants, node: Node, usage: NodeUsage) -> Score:
+def _score(wants: _Wants, node: Node, usage: NodeUsage, plugins: int = 0) -> Score:
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     total_cpu = parse_cpu_millis(allocatable.get("cpu", "1")) or 1
     total_mem = parse_bytes(allocatable.get("memory", "1")) or 1
@@ -183,8 +231,9 @@ def _score(wants: _Wants, node: Node, usage: NodeUsage) -> Score:
         (usage.cpu_millis + wants.cpu) / total_cpu + (usage.memory + wants.memory) / total_mem
     ) / 2
     siblings = usage.owners.get(wants.owner, 0) if wants.owner else 0
-    # Lower sorts first: fewest siblings (spread), least allocated, fewest pods, then by name.
-    return (siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
+    # Lower sorts first: the plugins' highest score, fewest siblings (spread), least allocated,
+    # fewest pods, then by name.
+    return (-plugins, siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
 
 
 def select_node(
@@ -192,34 +241,35 @@ def select_node(
     nodes: Iterable[Node],
     usage: Mapping[str, NodeUsage],
     volumes: VolumeWants = NONE,
+    state: CycleState | None = None,
 ) -> Decision:
-    """The node ``pod`` should run on, or None and kube-scheduler's explanation."""
+    """The node ``pod`` should run on, or None and kube-scheduler's explanation (with the
+    refusal of each node, for preemption to read)."""
     nodes = list(nodes)
     if volumes.error and nodes:
         return _refused(len(nodes), volumes.error)
     wants = _Wants.of(pod)
-    fits: list[tuple[Score, str]] = []
-    reasons: Counter[str] = Counter()
+    fits: list[tuple[Node, NodeUsage]] = []
+    statuses: dict[str, str] = {}
     empty = NodeUsage()
     for node in nodes:
         name = node["metadata"]["name"]
         u = usage.get(name) or empty
-        reason = _unfit(pod, wants, node, u) or volume_conflict(volumes, node)
+        reason = _refusal(pod, wants, node, u, volumes, state)
         if reason is None:
-            fits.append((_score(wants, node, u), name))
+            fits.append((node, u))
         else:
-            reasons[reason] += 1
+            statuses[name] = reason
     if fits:
-        return Decision(min(fits)[1], "")
+        plugins = state.scores([n for n, _ in fits]) if state is not None else [0] * len(fits)
+        best = min(_score(wants, n, u, p) for (n, u), p in zip(fits, plugins, strict=True))
+        return Decision(best[-1], "")
     if not nodes:
         return Decision(None, "no nodes available to schedule pods")
-    detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
-    return _refused(len(nodes), detail)
+    reasons = Counter(statuses.values())
+    return Decision(None, fit_error(len(nodes), histogram(reasons), _preemption(
+        len(nodes), {NOT_HELPFUL: len(nodes)})), statuses)  # fmt: skip
 
 
 def _refused(count: int, detail: str) -> Decision:
-    return Decision(
-        None,
-        f"0/{count} nodes are available: {detail}. preemption: 0/{count} nodes are available: "
-        f"{count} Preemption is not helpful for scheduling.",
-    )
+    return Decision(None, fit_error(count, detail, _preemption(count, {NOT_HELPFUL: count})))

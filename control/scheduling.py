@@ -3,7 +3,8 @@
 picks its node with ``select_node`` on the cache and assumes it there; the binding cycle writes
 the ``binding`` through the registry on a pool of its own, so the next pod is scheduled
 meanwhile. A pod that fits nowhere gets ``PodScheduled=False`` and a ``FailedScheduling`` event
-and waits for a cluster event that could make it fit. Shell."""
+and waits for a cluster event that could make it fit; if preempting lower-priority pods makes
+room on a node, it is nominated there and the victims are deleted first. Shell."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import errors, metrics
-from common.informer import Handler, Informer, by_node_name
+from common.informer import Handler, Informer, by_node_name, key_of
 from common.objects import as_node, as_pod
 from common.resources import must
 from common.storage import claim_names
 from common.wellknown import LOCAL_PATH_PROVISIONER, POD_SCHEDULED, READY, SELECTED_NODE
 from control import events
 from control.informers import SharedInformers
+from control.preemption import clear_nomination, evict_victims
 from control.registry.binding import set_condition
 from control.registry.registry import Registry
-from control.scheduler import TERMINAL, counts_on_node
+from control.schedplugins.interpodaffinity import has_terms
+from control.scheduler import TERMINAL, Decision, counts_on_node
 from control.scheduler_cache import SchedulerCache
 from control.scheduling_queue import QueuedPod, SchedulingQueue
 from control.volumebinding import NONE as NO_VOLUMES
@@ -80,6 +83,11 @@ def node_changed(old: Obj, new: Obj) -> bool:
     return view(old) != view(new)
 
 
+def _by_pods(pod: Obj) -> bool:
+    """Whether where ``pod`` fits depends on other pods' places (inter-pod terms, spread)."""
+    return has_terms(pod) or bool((pod.get("spec") or {}).get("topologySpreadConstraints"))
+
+
 class Scheduler:
     name = "scheduler"
 
@@ -104,6 +112,8 @@ class Scheduler:
         # Message of the last FailedScheduling event per pod uid, so a pod stuck for the same
         # reason does not flood the event list.
         self._reported: dict[str, str] = {}
+        # Pending pods with inter-pod rules or spread constraints (moved when a pod is bound).
+        self._by_pods: set[str] = set()
         self.nodes: Informer = informers.informer("nodes")
         self.pods: Informer = informers.informer("pods", {"node": by_node_name})
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
@@ -111,6 +121,8 @@ class Scheduler:
         self.claims: Informer = informers.informer("persistentvolumeclaims")
         self.volumes: Informer = informers.informer("persistentvolumes")
         self.classes: Informer = informers.informer("storageclasses")
+        self.namespaces: Informer = informers.informer("namespaces")
+        self.cache.namespace_labels = self._namespace_labels
         storage_changed = Handler(lambda _o: self._storage_changed(),
                                   lambda _o, _n: self._storage_changed(),
                                   lambda _o: self._storage_changed())  # fmt: skip
@@ -153,7 +165,10 @@ class Scheduler:
         if decision.node is None:
             metrics.SCHEDULE_ATTEMPTS.labels("unschedulable", PROFILE).inc()
             self.queue.requeue_unschedulable(info)
-            self._submit(self._report_unschedulable, pod, decision.message)
+            if decision.nominate is not None:
+                self._submit(self._preempt, pod, decision)
+            else:
+                self._submit(self._report_unschedulable, pod, decision.message)
             return
         self.queue.done(info)
         self._submit(self._bind, info, pod, decision.node, volumes.to_select)
@@ -251,14 +266,30 @@ class Scheduler:
         """A claim, volume or class changed: pods waiting on claims may fit now."""
         self.queue.move_unschedulable(lambda pod: bool(claim_names(pod)))
 
-    def _report_unschedulable(self, pod: Obj, message: str) -> None:
+    def _namespace_labels(self, namespace: str) -> dict[str, str]:
+        found = self.namespaces.store.get(namespace) or {}
+        return dict((found.get("metadata") or {}).get("labels") or {})
+
+    def _preempt(self, pod: Obj, decision: Decision) -> None:
+        """The preemptor is nominated to the chosen node and its victims deleted; it is bound
+        once they are gone (their deletion moves it)."""
+        node = str(decision.nominate)
+        evict_victims(self.registry, pod, node, decision.victims, COMPONENT)  # type: ignore[arg-type]
+        self._report_unschedulable(pod, decision.message, node)
+        if decision.denominated:
+            keys = {key_of(p) for p in decision.denominated}
+            for other in decision.denominated:
+                clear_nomination(self.registry, other)  # type: ignore[arg-type]
+            self.queue.move_unschedulable(lambda p: key_of(p) in keys)
+
+    def _report_unschedulable(self, pod: Obj, message: str, nominate: str | None = None) -> None:
         uid = pod["metadata"].get("uid", "")
         with self._lock:
             if self._reported.get(uid) == message:
                 return
             self._reported[uid] = message
         log.info("pod %s: unschedulable: %s", pod["metadata"]["name"], message)
-        written = self._write_unschedulable(pod, message)
+        written = self._write_unschedulable(pod, message, nominate)
         if written is None:
             with self._lock:
                 self._reported.pop(uid, None)
@@ -268,14 +299,19 @@ class Scheduler:
             "FailedScheduling", message, COMPONENT,
         )  # fmt: skip
 
-    def _write_unschedulable(self, pod: Obj, message: str) -> Obj | None:
-        """PodScheduled=False with ``message`` on the pod's status; re-read once per conflict."""
+    def _write_unschedulable(
+        self, pod: Obj, message: str, nominate: str | None = None
+    ) -> Obj | None:
+        """PodScheduled=False with ``message`` on the pod's status (and the node it is
+        nominated to, if any); re-read once per conflict."""
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         current = pod
         for _ in range(STATUS_ATTEMPTS):
             obj = copy.deepcopy(current)
             set_condition(obj, POD_SCHEDULED, "False", "Unschedulable", message,
                           self.registry.clock())  # fmt: skip
+            if nominate is not None:
+                obj["status"]["nominatedNodeName"] = nominate
             try:
                 return self.registry.replace(PODS, ns, name, obj, sub="status")
             except errors.ConflictError:
@@ -310,26 +346,56 @@ class Scheduler:
     def _node_deleted(self, node: Obj) -> None:
         self.cache.remove_node(as_node(node))
 
+    def _moved_by_pods(self) -> None:
+        """A pod was bound (AssignedPodAdd): the pods whose place depends on other pods' may fit
+        now; no other pod is concerned."""
+        with self._lock:
+            keys = list(self._by_pods)
+        if keys:
+            self.queue.move_pods(keys)
+
+    def _pending(self, pod: Obj) -> None:
+        with self._lock:
+            if _by_pods(pod):
+                self._by_pods.add(key_of(pod))
+            else:
+                self._by_pods.discard(key_of(pod))
+        nominated = (pod.get("status") or {}).get("nominatedNodeName")
+        if nominated or self.cache.nominated_node(key_of(pod)):
+            self.cache.nominate(as_pod(pod), nominated or None)
+
     def _pod_added(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.set_pod(as_pod(pod))
+            self._moved_by_pods()
         elif pending(pod):
+            self._pending(pod)
             self.queue.add(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if (new.get("spec") or {}).get("nodeName"):
             self.queue.delete(new)  # bound: by this scheduler (confirming it) or by someone
+            self._forget_pending(new)
             freed = counts_on_node(as_pod(old)) and not counts_on_node(as_pod(new))
             self.cache.set_pod(as_pod(new))
             if freed:
                 self._moved_by(str(new["spec"]["nodeName"]))  # it finished: its room is free
+            elif not (old.get("spec") or {}).get("nodeName"):
+                self._moved_by_pods()
         elif pending(new):
+            self._pending(new)
             self.queue.update(old, new)
         else:
             self.queue.delete(new)
+            self._forget_pending(new)
+
+    def _forget_pending(self, pod: Obj) -> None:
+        with self._lock:
+            self._by_pods.discard(key_of(pod))
 
     def _pod_deleted(self, pod: Obj) -> None:
         self.queue.delete(pod)
+        self._forget_pending(pod)
         with self._lock:
             self._reported.pop((pod.get("metadata") or {}).get("uid", ""), None)
         node = self.cache.remove_pod(as_pod(pod))

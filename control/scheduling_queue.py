@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,6 +200,23 @@ class SchedulingQueue:
         with self._cond:
             for info in chosen:
                 if self._infos.get(info.key) is info and self._where[info.key] == UNSCHEDULABLE:
+                    self._requeue(info)
+                    moved += 1
+        return moved
+
+    def move_pods(self, keys: Iterable[str]) -> int:
+        """An event only these pods care about (as a queueing hint says): those unschedulable
+        move, one in flight is marked, the other pods' attempts are not. Returns how many
+        moved."""
+        moved = 0
+        with self._cond:
+            for key in keys:
+                info, where = self._infos.get(key), self._where.get(key)
+                if info is None:
+                    continue
+                if where == IN_FLIGHT:
+                    info.moved = True
+                elif where == UNSCHEDULABLE:
                     self._requeue(info)
                     moved += 1
         return moved

@@ -74,9 +74,17 @@ def _row_object(rt: ResourceType, obj: Obj, version: str, include: str) -> dict[
 
 def _cells(printer: TablePrinter, obj: Obj, now: dt.datetime) -> list[Any]:
     cells = printer.cells(obj, now)
-    return [
-        int(cell) if col.integer else cell for col, cell in zip(printer.columns, cells, strict=True)
-    ]
+    return [_typed(col, cell) for col, cell in zip(printer.columns, cells, strict=True)]
+
+
+def _typed(col: Column, cell: str) -> Any:
+    """The JSON value kube-apiserver's printer puts in the cell: a number or a boolean where its
+    Go printer returns one."""
+    if col.integer:
+        return int(cell)
+    if col.type == "boolean":
+        return cell == "true"
+    return cell
 
 
 def table_row(

@@ -263,6 +263,8 @@ def describe_pod(pod: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> st
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
     w.write(0, f"Priority:\t{spec.get('priority', 0)}\n")
+    if spec.get("priorityClassName"):
+        w.write(0, f"Priority Class Name:\t{spec['priorityClassName']}\n")
     if spec.get("serviceAccountName"):
         w.write(0, f"Service Account:\t{spec['serviceAccountName']}\n")
     node = spec.get("nodeName")
@@ -276,6 +278,8 @@ def describe_pod(pod: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> st
     owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
     if owner:
         w.write(0, f"Controlled By:\t{owner.get('kind', '')}/{owner.get('name', '')}\n")
+    if status.get("nominatedNodeName"):
+        w.write(0, f"NominatedNodeName:\t{status['nominatedNodeName']}\n")
     for title, key, skey in (
         ("Init Containers", "initContainers", "initContainerStatuses"),
         ("Containers", "containers", "containerStatuses"),

@@ -76,6 +76,7 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 NAMESPACES = must("namespaces")
 STORAGE_CLASSES = must("storageclasses")
 SERVICE_ACCOUNTS = must("serviceaccounts")
+PRIORITY_CLASSES = must("priorityclasses")
 # Warning header texts of a request.
 Warnings = list[str]
 Names = list[str]
@@ -111,6 +112,7 @@ class Registry:
             service_ranges or ServiceRanges(),
             self._default_storage_class,
             self._service_account if service_accounts else None,
+            priority_classes=self._priority_classes,
         )
         self.clock = clock
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
@@ -133,6 +135,10 @@ class Registry:
         classes = self.list(STORAGE_CLASSES, "", shared=True)["items"]
         found = default_class(classes)
         return str(found["metadata"]["name"]) if found is not None else None
+
+    def _priority_classes(self) -> list[Obj]:
+        """The PriorityClasses (the Priority admission plugin's lister)."""
+        return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         try:

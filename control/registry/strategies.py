@@ -30,7 +30,7 @@ from common.wellknown import (
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
-from control.registry import serviceaccounts
+from control.registry import priority, serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
 from control.validation.daemonset import validate_daemonset_status
@@ -43,11 +43,7 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", NODE_LEASE_NAMESPA
 IMMORTAL_NAMESPACES = SYSTEM_NAMESPACES
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
-POD_FIELDS_NOT_ACTED_ON = (
-    "affinity",
-    "priorityClassName",
-    "topologySpreadConstraints",
-)
+POD_FIELDS_NOT_ACTED_ON: tuple[str, ...] = ()
 CONTAINER_FIELDS_NOT_ACTED_ON: tuple[str, ...] = ()
 # Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
 VOLUMES_ACTED_ON = (
@@ -83,6 +79,8 @@ class Admission:
     default_storage_class: Callable[[], str | None] | None = None
     # The ServiceAccount admission plugin, when enabled: a ServiceAccount by (namespace, name).
     service_account: Callable[[str, str], Obj | None] | None = None
+    # The Priority admission plugin, when enabled: the cluster's PriorityClasses.
+    priority_classes: Callable[[], list[Obj]] | None = None
 
 
 class Strategy:
@@ -204,6 +202,8 @@ class PodStrategy(Strategy):
         lookup = admission.service_account
         if lookup is not None:
             serviceaccounts.admit(obj, namespace, lambda name: lookup(namespace, name))
+        if admission.priority_classes is not None:
+            priority.admit_pod(obj, admission.priority_classes())
 
     def warnings(self, obj: Obj) -> list[str]:
         return pod_warnings(obj)
@@ -497,5 +497,6 @@ from control.registry import cronjobstrategy as _cronjobstrategy  # noqa: E402, 
 from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
 from control.registry import jobstrategy as _jobstrategy  # noqa: E402, F401
 from control.registry import policystrategy as _policystrategy  # noqa: E402, F401
+from control.registry import prioritystrategy as _prioritystrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
 from control.registry import storagestrategy as _storagestrategy  # noqa: E402, F401

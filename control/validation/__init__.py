@@ -19,6 +19,7 @@ from control.validation import daemonset as _daemonset  # noqa: F401  (imported 
 from control.validation import discovery as _discovery  # noqa: F401  (imported for registration)
 from control.validation import history as _history  # noqa: F401  (imported for registration)
 from control.validation import policy as _policy  # noqa: F401  (imported for registration)
+from control.validation import scheduling as _scheduling  # noqa: F401  (registration)
 from control.validation import service as _service  # noqa: F401  (imported for registration)
 from control.validation import serviceaccount as _serviceaccount  # noqa: F401  (registration)
 from control.validation import statefulset as _statefulset  # noqa: F401  (registration)

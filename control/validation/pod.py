@@ -25,6 +25,7 @@ from common.quantity import parse_quantity
 from control.validation.container import validate_containers, validate_init_containers
 from control.validation.ephemeral import validate_ephemeral_containers
 from control.validation.meta import IS_NEGATIVE, validate_object_meta
+from control.validation.podscheduling import validate_scheduling
 from control.validation.securitycontext import validate_pod_security_context
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -242,6 +243,7 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> list[Cause]:
             )
         )
     causes.extend(validate_tolerations(_list(spec.get("tolerations")), f"{path}.tolerations"))
+    causes.extend(validate_scheduling(spec, path))
     return causes
 
 

@@ -28,7 +28,7 @@ PODS, NODES, PVS, PVCS = (
     must("persistentvolumes"),
     must("persistentvolumeclaims"),
 )
-PREEMPTION = "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+PREEMPTION = "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
 
 
 def registry(app: Any) -> Registry:

@@ -110,12 +110,15 @@ def local(module: str) -> set[str]:
 
 # Modules that run control loops, and planners: the pure part of a loop, which only decides.
 CONTROL_LOOPS = ("control.controllers", "control.scheduling", "control.manager")
+PLUGINS = ("nodeaffinity", "interpodaffinity", "podtopologyspread", "defaultpreemption",
+           "framework")  # fmt: skip
 PURE = (
     "control.scheduler",
     "agent.planner",
     "agent.initplan",
     "agent.initstatus",
     "agent.deadline",
+    *(f"control.schedplugins.{m}" for m in PLUGINS),
 )
 IMPURE = {"flask", "redis", "docker", "requests", "socket", "subprocess", "werkzeug", "gunicorn"}
 SHELLS = (

@@ -27,6 +27,7 @@ def test_index_lists_each_group_version_with_a_content_hash() -> None:
         "apis/discovery.k8s.io/v1",
         "apis/policy/v1",
         "apis/batch/v1",
+        "apis/scheduling.k8s.io/v1",
     }
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")

@@ -144,6 +144,28 @@ def test_an_event_during_the_attempt_sends_it_to_backoff(
     assert names(queue) == ["a"]
 
 
+def test_a_narrow_event_during_attempts_marks_only_the_pods_it_could_help(
+    queue: SchedulingQueue, clock: Clock
+) -> None:
+    """A bound pod matters to pods with inter-pod rules only: a plain pod failing meanwhile still
+    waits for an event of its own."""
+    queue.add(pod("plain"))
+    plain = queue.pop(0)
+    assert plain is not None
+    queue.move_pods(["default/picky"])
+    queue.requeue_unschedulable(plain)
+    assert queue.where("default/plain") == "unschedulable"
+    queue.add(pod("picky"))
+    picky = queue.pop(0)
+    assert picky is not None
+    queue.move_pods(["default/picky"])
+    queue.requeue_unschedulable(picky)
+    assert queue.where("default/picky") == "backoff"
+    clock.now += 10
+    assert queue.move_pods(["default/picky", "default/plain", "default/gone"]) == 1
+    assert queue.where("default/plain") == "active"
+
+
 def test_an_update_moves_an_unschedulable_pod_but_not_its_status(
     queue: SchedulingQueue, clock: Clock
 ) -> None:

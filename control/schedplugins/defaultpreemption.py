@@ -1,0 +1,142 @@
+"""kube-scheduler's DefaultPreemption (PostFilter) over plain values: whether the pod may
+preempt at all, the victims on one node (every lower-priority pod out, then as many as still
+let the pod fit reprieved, the most important first), the node whose victims cost least, and
+the ``preemption: ...`` part of the FailedScheduling message. Pods of equal or higher priority
+are never victims. Pure: whether the pod fits is asked of a ``fits`` callback."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from control.schedplugins.terms import m
+
+Obj = Mapping[str, Any]
+Fits = Callable[[Sequence[Obj]], "str | None"]  # the pods left on the node -> why not, or None
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+NEVER = "not eligible due to preemptionPolicy=Never."
+TERMINATING = "not eligible due to a terminating pod on the nominated node."
+# Filter reasons that removing pods from a node can cure (kube's Unschedulable status, as
+# opposed to UnschedulableAndUnresolvable).
+RESOLVABLE = frozenset({
+    "Insufficient cpu", "Insufficient memory", "Too many pods",
+    "node(s) didn't have free ports for the requested pod ports",
+    "node(s) didn't match pod anti-affinity rules",
+    "node(s) didn't satisfy existing pods anti-affinity rules",
+    "node(s) didn't match pod topology spread constraints",
+})  # fmt: skip
+# Added to every priority before summing, so negative priorities still sum to more per pod.
+PRIORITY_OFFSET = 2**31
+
+
+def priority(pod: Obj) -> int:
+    value = m(pod.get("spec")).get("priority")
+    return value if isinstance(value, int) else 0
+
+
+def start_time(pod: Obj) -> str:
+    """When the pod started (its creation if it has not): RFC 3339 strings sort by time."""
+    return str(m(pod.get("status")).get("startTime") or
+               m(pod.get("metadata")).get("creationTimestamp") or "")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: str
+    victims: tuple[Obj, ...]  # most important first
+
+
+def ineligible(pod: Obj, nominated_pods: Iterable[Obj]) -> str | None:
+    """Why ``pod`` may not preempt (PodEligibleToPreemptOthers), or None. ``nominated_pods`` are
+    the pods of the node it is nominated to: one of lower priority still terminating means an
+    earlier preemption is under way."""
+    if m(pod.get("spec")).get("preemptionPolicy") == "Never":
+        return NEVER
+    mine = priority(pod)
+    for other in nominated_pods:
+        if m(other.get("metadata")).get("deletionTimestamp") and priority(other) < mine:
+            return TERMINATING
+    return None
+
+
+def select_victims(pod: Obj, pods: Sequence[Obj], fits: Fits) -> tuple[tuple[Obj, ...], str]:
+    """The fewest lower-priority pods of a node whose removal lets ``pod`` fit, or () and why
+    not (SelectVictimsOnNode without disruption budgets)."""
+    mine = priority(pod)
+    lower = [p for p in pods if priority(p) < mine]
+    if not lower:
+        return (), NO_VICTIMS
+    kept = [p for p in pods if priority(p) >= mine]
+    reason = fits(kept)
+    if reason is not None:
+        return (), reason
+    # Most important first: higher priority, then the one running longer.
+    lower.sort(key=lambda p: (-priority(p), start_time(p)))
+    victims = []
+    for p in lower:
+        if fits([*kept, p]) is None:
+            kept.append(p)  # reprieved
+        else:
+            victims.append(p)
+    return tuple(victims), ""
+
+
+def pick_one(candidates: Sequence[Candidate]) -> Candidate:
+    """pickOneNodeForPreemption: lowest highest victim priority, then smallest sum of
+    priorities, then fewest victims, then the latest start of the top victims, then first."""
+    ranked = list(candidates)
+    scores: list[Callable[[Candidate], Any]] = [
+        lambda c: -priority(c.victims[0]),
+        lambda c: -sum(priority(p) + PRIORITY_OFFSET for p in c.victims),
+        lambda c: -len(c.victims),
+        lambda c: min(start_time(p) for p in c.victims if priority(p) == priority(c.victims[0])),
+    ]
+    for score in scores:
+        best = max(score(c) for c in ranked)
+        ranked = [c for c in ranked if score(c) == best]
+        if len(ranked) == 1:
+            break
+    return ranked[0]
+
+
+def preempt(
+    pod: Obj,
+    statuses: Mapping[str, str],
+    pods_on: Mapping[str, Sequence[Obj]],
+    fits: Callable[[str, Sequence[Obj]], str | None],
+) -> tuple[Candidate | None, Counter[str]]:
+    """The dry run over the nodes whose refusal removing pods could cure (``statuses``: node ->
+    filter reason): the chosen candidate, or None and the reason of every node."""
+    reasons: Counter[str] = Counter()
+    candidates = []
+    for node, status in sorted(statuses.items()):
+        if status not in RESOLVABLE:
+            reasons[NOT_HELPFUL] += 1
+            continue
+        victims, why = select_victims(pod, pods_on.get(node, ()), functools.partial(fits, node))
+        if victims:
+            candidates.append(Candidate(node, victims))
+        else:
+            reasons[why or NO_VICTIMS] += 1
+    if candidates:
+        return pick_one(candidates), Counter()
+    return None, reasons
+
+
+def histogram(reasons: Mapping[str, int]) -> str:
+    """``count reason`` parts sorted as strings, as kube-scheduler's FitError sorts them."""
+    return ", ".join(sorted(f"{n} {r}" for r, n in reasons.items()))
+
+
+def fit_error(total: int, reasons: str, post_filter: str = "") -> str:
+    """FitError.Error(): ``0/N nodes are available: <reasons>.`` and `` <post filter>.``"""
+    message = f"0/{total} nodes are available: {reasons}."
+    return f"{message} {post_filter}." if post_filter else message
+
+
+def preemption_message(total: int, reasons: Mapping[str, int]) -> str:
+    return "preemption: " + fit_error(total, histogram(reasons))
