@@ -268,3 +268,16 @@ def test_a_restart_in_the_middle_creates_no_extra_pod_and_loses_no_completion(
     third.step()
     assert status(registry)["succeeded"] == 2
     assert condition(registry, "Complete") is not None
+
+
+def test_pods_of_a_deleted_job_lose_their_finalizer_and_go(registry: Registry) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job(parallelism=2, completions=2))
+    plane.step()
+    assert len(active(registry)) == 2
+    registry.delete(JOBS, "default", "pi", {"propagationPolicy": "Background"})
+    for pod in pods(registry):  # what the garbage collector then does
+        registry.delete(PODS, "default", pod["metadata"]["name"], {})
+    assert len(pods(registry)) == 2  # held by the tracking finalizer
+    plane.step()
+    assert pods(registry) == []
