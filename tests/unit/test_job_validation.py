@@ -58,6 +58,9 @@ def test_defaults_are_kubernetes_v1_defaults() -> None:
     assert spec["completionMode"] == "NonIndexed"
     assert spec["suspend"] is False
     assert spec["podReplacementPolicy"] == "TerminatingOrFailed"
+    per_index = job(backoffLimitPerIndex=1, completionMode="Indexed", completions=2)
+    default_job(per_index)
+    assert per_index["spec"]["backoffLimit"] == 2**31 - 1
     parallel = job(parallelism=3)
     default_job(parallel)
     assert parallel["spec"].get("completions") is None  # a work queue: no completions
