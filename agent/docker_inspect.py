@@ -6,6 +6,8 @@ Kept apart from ``docker_runtime`` so it can be tested without an engine. Pure: 
 
 from __future__ import annotations
 
+import io
+import tarfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,3 +103,18 @@ def container_info(attrs: dict[str, Any], repo_digest: str | None = None) -> Con
         oom_killed=bool(state.get("OOMKilled")),
         error=str(state.get("Error") or ""),
     )
+
+
+def tar_file(data: bytes, limit: int) -> bytes | None:
+    """The first regular file of a (possibly cut short) tar archive, at most ``limit`` bytes:
+    what ``GET /containers/ID/archive`` answers for one file."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                fileobj = tar.extractfile(member)
+                return b"" if fileobj is None else fileobj.read(limit)
+    except (tarfile.TarError, OSError, EOFError):
+        return None
+    return None

@@ -23,7 +23,7 @@ import requests
 from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 from docker.utils import parse_repository_tag
 
-from agent import pause, podspec, resourcemetrics
+from agent import docker_inspect, pause, podspec, resourcemetrics
 from agent import runtime as rt
 from agent.docker_exec import DockerExecSession
 from agent.docker_inspect import container_info, registry_unreachable
@@ -297,6 +297,20 @@ class DockerRuntime:
         except rt.ContainerRuntimeError as e:
             if "already in progress" not in str(e):
                 raise
+
+    def read_file(self, container_id: str, path: str, limit: int) -> bytes | None:
+        what = f"archive {container_id[:12]} {path}"
+        try:
+            stream, _ = _call(what, lambda: self.api.get_archive(container_id, path),
+                              rt.ContainerRuntimeError)  # fmt: skip
+        except rt.ContainerNotFoundError:
+            return None  # no such container, or no such file in it
+        data = b""
+        for chunk in stream:  # a tar header, then the file: stop once enough has come
+            data += chunk
+            if len(data) >= limit + 1024:
+                break
+        return docker_inspect.tar_file(data, limit)
 
     def usage(self, container_id: str) -> tuple[float, int] | None:
         try:

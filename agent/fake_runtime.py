@@ -134,6 +134,8 @@ class FakeRuntime:
         self.exec_handler: ExecHandler = default_exec
         self.pod_ip: str | None = None  # set: every sandbox gets this IP (e.g. 127.0.0.1)
         self.execs: list[FakeExecSession] = []
+        # (container id, path) -> the file's content, for ``read_file`` (termination messages)
+        self.files: dict[tuple[str, str], bytes] = {}
         # (cumulative CPU seconds, working set bytes) reported by ``usage``, per container id.
         self.usages: dict[str, tuple[float, int]] = {}
         for image in images:
@@ -325,6 +327,12 @@ class FakeRuntime:
     def inspect(self, container_id: str) -> ContainerInfo:
         with self._lock:
             return self._get(container_id)
+
+    def read_file(self, container_id: str, path: str, limit: int) -> bytes | None:
+        with self._lock:
+            self._get(container_id)
+            data = self.files.get((container_id, path))
+        return None if data is None else data[:limit]
 
     def usage(self, container_id: str) -> tuple[float, int] | None:
         """What a test set in ``usages`` for the container (a pretend engine measures nothing):

@@ -13,29 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent import podspec
+from agent import initplan, podspec
+from agent.backoff import BackoffEntry as BackoffEntry
+from agent.backoff import BackoffPolicy as BackoffPolicy
+from agent.backoff import backoff_key as backoff_key
+from agent.backoff import go_duration as go_duration
+from agent.backoff import next_backoff as next_backoff
+from agent.backoff import remaining_backoff as remaining_backoff
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # Exited containers kept per container name: the state's and the lastState's (logs --previous).
 KEPT_EXITED = 2
-
-
-@dataclass(frozen=True)
-class BackoffPolicy:
-    """CrashLoopBackOff timing: first restart at once, then base doubling to cap."""
-
-    base: float = 10.0
-    cap: float = 300.0
-    # A container that ran longer than this between two exits starts over from ``base``.
-    reset: float = 600.0
-
-
-@dataclass(frozen=True)
-class BackoffEntry:
-    delay: float
-    last_update: datetime
 
 
 @dataclass(frozen=True)
@@ -81,43 +71,14 @@ class PodActions:
             self.requeue_after = seconds
 
 
-def backoff_key(container_name: str, spec_hash: str) -> str:
-    return f"{container_name}/{spec_hash}"
-
-
-def remaining_backoff(
-    entry: BackoffEntry | None, finished_at: datetime, now: datetime, policy: BackoffPolicy
-) -> float:
-    """Seconds left before a container that exited at ``finished_at`` may restart."""
-    if entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset:
-        return 0.0
-    return max(0.0, entry.delay - (now - finished_at).total_seconds())
-
-
-def next_backoff(
-    entry: BackoffEntry | None, finished_at: datetime, policy: BackoffPolicy
-) -> BackoffEntry:
-    """The back-off to apply to the next exit, once the current one has been restarted."""
-    expired = entry is None or (finished_at - entry.last_update).total_seconds() > policy.reset
-    delay = policy.base if expired or entry is None else min(entry.delay * 2, policy.cap)
-    return BackoffEntry(delay, finished_at)
-
-
-def go_duration(seconds: float) -> str:
-    """A duration as Go prints it (``10s``, ``1m20s``, ``5m0s``, ``200ms``)."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    minutes, secs = divmod(seconds, 60)
-    text = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(minutes)}m{text}" if minutes else text
-
-
 def _newest_first(items: list[ContainerInfo]) -> list[ContainerInfo]:
     return sorted(items, key=lambda c: (c.attempt, c.created_at or datetime.min), reverse=True)
 
 
 def _status_by_name(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status = pod.get("status") or {}
+    statuses = [*(status.get("initContainerStatuses") or []),
+                *(status.get("containerStatuses") or [])]  # fmt: skip
     return {str(s.get("name")): s for s in statuses}
 
 
@@ -187,9 +148,11 @@ def _plan_new_sandbox(
     if restart_policy == "Never" and apps:
         return  # the pod already ran; it must not run again
     statuses = _status_by_name(pod)
-    for container in spec.get("containers") or []:
+    first_init = initplan.first_to_start(pod)
+    wanted = [first_init] if first_init is not None else spec.get("containers") or []
+    for container in wanted:
         records = _newest_first([c for c in apps if c.container_name == container["name"]])
-        if restart_policy == "OnFailure" and _succeeded(records):
+        if first_init is None and restart_policy == "OnFailure" and _succeeded(records):
             continue
         count = next_restart_count(records, statuses.get(container["name"]))
         actions.to_start.append(ContainerToStart(container, count))
@@ -204,6 +167,18 @@ def _should_restart(restart_policy: str, exit_code: int | None) -> bool:
     return restart_policy == "Always" or exit_code != 0
 
 
+@dataclass(frozen=True)
+class _Context:
+    pod: dict[str, Any]
+    sandbox: ContainerInfo
+    apps: list[ContainerInfo]
+    now: datetime
+    backoff_state: Mapping[str, BackoffEntry]
+    policy: BackoffPolicy
+    probes: Mapping[str, ContainerProbes]
+    statuses: dict[str, dict[str, Any]]
+
+
 def _plan_containers(
     pod: dict[str, Any],
     sandbox: ContainerInfo,
@@ -216,54 +191,85 @@ def _plan_containers(
 ) -> None:
     spec = pod.get("spec") or {}
     restart_policy = spec.get("restartPolicy") or "Always"
-    statuses = _status_by_name(pod)
-    for container in spec.get("containers") or []:
-        name = container["name"]
-        records = _newest_first([c for c in apps if c.container_name == name])
-        running = [r for r in records if r.state == "running"]
-        for dup in running[1:]:
-            actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
-        count = next_restart_count(records, statuses.get(name))
-        if running:
-            keep = running[0]
-            failed = probes.get(keep.id, ContainerProbes()).failed
-            if failed is not None:
-                _plan_probe_restart(keep, failed, probes[keep.id].grace, restart_policy, count,
-                                    container, actions)  # fmt: skip
-                continue
-            if keep.spec_hash != podspec.container_hash(container):
-                msg = f"Container {name} definition changed, will be restarted"
-            elif keep.sandbox_id != sandbox.id:
-                msg = "Pod sandbox changed, it will be killed and re-created."
-            else:
-                continue
-            actions.to_kill.append(ContainerToKill(keep, msg))
-            actions.to_start.append(ContainerToStart(container, count))
-            continue
-        latest = records[0] if records else None
-        if latest is None or latest.state == "created":
-            # No runtime record (never started, or removed): start it whatever the policy.
-            actions.to_start.append(ContainerToStart(container, count))
-            continue
-        if not _should_restart(restart_policy, latest.exit_code):
-            continue
-        key = backoff_key(name, latest.spec_hash)
-        entry = backoff_state.get(key)
-        finished = latest.finished_at or now
-        remaining = remaining_backoff(entry, finished, now, policy)
-        if remaining > 0 and entry is not None:
-            meta = pod["metadata"]
-            actions.waiting[name] = Waiting(
-                "CrashLoopBackOff",
-                f"back-off {go_duration(entry.delay)} restarting failed container={name} "
-                f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
-            )
-            actions.requeue(remaining)
-            continue
-        actions.backoff_updates[key] = next_backoff(entry, finished, policy)
+    ctx = _Context(pod, sandbox, apps, now, backoff_state, policy, probes, _status_by_name(pod))
+    progress = initplan.init_progress(pod, sandbox.id, apps, probes)
+    for container in progress.ensure:
+        sidecar = initplan.is_sidecar(container)
+        policy_here = "Always" if sidecar else restart_policy
+        _plan_container(ctx, container, policy_here, actions, this_sandbox=True)
+    if progress.initialized:
+        for container in spec.get("containers") or []:
+            _plan_container(ctx, container, restart_policy, actions)
+        _plan_ephemeral(spec, apps, actions)
+    _plan_done(pod, progress, sandbox, apps, actions)
+
+
+def _plan_container(
+    ctx: _Context,
+    container: dict[str, Any],
+    restart_policy: str,
+    actions: PodActions,
+    this_sandbox: bool = False,
+) -> None:
+    """Keep one container as its restart policy says: start, restart after back-off, or replace.
+    With ``this_sandbox`` (init containers) a run in an earlier sandbox does not count."""
+    name = container["name"]
+    every = _newest_first([c for c in ctx.apps if c.container_name == name])
+    records = [c for c in every if not this_sandbox or c.sandbox_id == ctx.sandbox.id]
+    running = [r for r in records if r.state == "running"]
+    for dup in running[1:]:
+        actions.to_kill.append(ContainerToKill(dup, f"duplicate container {name}"))
+    count = next_restart_count(every, ctx.statuses.get(name))
+    if running:
+        _plan_running(ctx, container, running[0], restart_policy, count, actions)
+        return
+    latest = records[0] if records else None
+    if latest is None or latest.state == "created":
+        # No runtime record (never started, or removed): start it whatever the policy.
         actions.to_start.append(ContainerToStart(container, count))
-    _plan_ephemeral(spec, apps, actions)
-    _plan_done(restart_policy, sandbox, apps, actions)
+        return
+    if not _should_restart(restart_policy, latest.exit_code):
+        return
+    key = backoff_key(name, latest.spec_hash)
+    entry = ctx.backoff_state.get(key)
+    finished = latest.finished_at or ctx.now
+    remaining = remaining_backoff(entry, finished, ctx.now, ctx.policy)
+    if remaining > 0 and entry is not None:
+        meta = ctx.pod["metadata"]
+        actions.waiting[name] = Waiting(
+            "CrashLoopBackOff",
+            f"back-off {go_duration(entry.delay)} restarting failed container={name} "
+            f"pod={meta['name']}_{meta['namespace']}({meta['uid']})",
+        )
+        actions.requeue(remaining)
+        return
+    actions.backoff_updates[key] = next_backoff(entry, finished, ctx.policy)
+    actions.to_start.append(ContainerToStart(container, count))
+
+
+def _plan_running(
+    ctx: _Context,
+    container: dict[str, Any],
+    keep: ContainerInfo,
+    restart_policy: str,
+    count: int,
+    actions: PodActions,
+) -> None:
+    """A running container is replaced when a probe failed, its spec or its sandbox changed."""
+    name = container["name"]
+    failed = ctx.probes.get(keep.id, ContainerProbes()).failed
+    if failed is not None:
+        _plan_probe_restart(keep, failed, ctx.probes[keep.id].grace, restart_policy, count,
+                            container, actions)  # fmt: skip
+        return
+    if keep.spec_hash != podspec.container_hash(container):
+        msg = f"Container {name} definition changed, will be restarted"
+    elif keep.sandbox_id != ctx.sandbox.id:
+        msg = "Pod sandbox changed, it will be killed and re-created."
+    else:
+        return
+    actions.to_kill.append(ContainerToKill(keep, msg))
+    actions.to_start.append(ContainerToStart(container, count))
 
 
 def _plan_ephemeral(spec: dict[str, Any], apps: list[ContainerInfo], actions: PodActions) -> None:
@@ -303,14 +309,30 @@ def _plan_probe_restart(
 
 
 def _plan_done(
-    restart_policy: str, sandbox: ContainerInfo, apps: list[ContainerInfo], actions: PodActions
+    pod: dict[str, Any],
+    progress: initplan.InitProgress,
+    sandbox: ContainerInfo,
+    apps: list[ContainerInfo],
+    actions: PodActions,
 ) -> None:
-    """A pod whose containers all ended for good no longer needs its sandbox."""
-    if restart_policy == "Always" or actions.to_start or actions.waiting:
+    """A pod whose containers all ended for good no longer needs its sandbox, nor its sidecars
+    (they serve the others: still running, or waiting to restart, they do not count)."""
+    restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    if restart_policy == "Always" or not (progress.initialized or progress.failed):
+        return
+    sidecars = {c["name"] for c in initplan.sidecars(pod)}
+    if any(s.name not in sidecars for s in actions.to_start):
+        return
+    if any(name not in sidecars for name in actions.waiting):
         return
     killed = {k.info.id for k in actions.to_kill}
-    if any(c.state == "running" and c.id not in killed for c in apps):
+    alive = [c for c in apps if c.state == "running" and c.id not in killed]
+    if any(c.container_name not in sidecars for c in alive):
         return
+    actions.to_start = []
+    actions.waiting = {}
+    for c in alive:
+        actions.to_kill.append(ContainerToKill(c, "Stopping container"))
     actions.to_kill.append(ContainerToKill(sandbox, "all containers have ended"))
 
 
@@ -326,7 +348,9 @@ def _plan_garbage(
     before it once the newest has ended for good (and is the ``state``)."""
     spec = pod.get("spec") or {}
     names = {
-        c["name"] for key in ("containers", "ephemeralContainers") for c in spec.get(key) or []
+        c["name"]
+        for key in ("initContainers", "containers", "ephemeralContainers")
+        for c in spec.get(key) or []
     }
     killed = {k.info.id for k in actions.to_kill}
     by_name: dict[str, list[ContainerInfo]] = {}

@@ -127,6 +127,7 @@ class PodConfig:
         pod: Mapping[str, Any],
         container: Mapping[str, Any],
         pod_ip: Callable[[], str | None],
+        attempt: int | None = None,
     ) -> ContainerConfig:
         """The container's environment and binds; raises ``rt.ContainerConfigError`` with the
         kubelet's message."""
@@ -146,7 +147,25 @@ class PodConfig:
             raise rt.ContainerConfigError(str(e)) from e
         except errors.ApiError as e:
             raise rt.ContainerConfigError(str(e)) from e
+        if attempt is not None:
+            mounts.extend(self._termination_log(pod, container, attempt))
         return ContainerConfig(env.env, tuple(mounts), env.warnings)
+
+    def _termination_log(
+        self, pod: Mapping[str, Any], container: Mapping[str, Any], attempt: int
+    ) -> list[Mount]:
+        """The host file bound at terminationMessagePath (``/dev/termination-log`` is a tmpfs
+        in the container, gone once it stops): the agent reads it after the container ended."""
+        target = str(container.get("terminationMessagePath") or "")
+        if self.volumes is None or not target:
+            return []
+        uid = str(pod["metadata"]["uid"])
+        try:
+            path = self.volumes.termination_log(uid, str(container["name"]), attempt)
+        except OSError as e:
+            log.warning("pod %s: no termination log for %s: %s", uid, container["name"], e)
+            return []
+        return [Mount(str(path), target)]
 
     def forget(self, uid: str) -> None:
         """The pod's containers are gone: stop watching for it and remove its volumes."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent import prober
+from agent import initplan, prober
 from agent import runtime as rt
 from agent.events import WARNING, EventRecorder
 from agent.prober import ContainerProbes, Kind, ProbeSpec, Result, WorkerState
@@ -104,7 +104,8 @@ class Prober:
         sandbox = next((c for c in mine if c.role == "sandbox" and c.ip), None)
         wanted: dict[tuple[str, str, Kind], tuple[dict[str, Any], ProbeSpec, ContainerInfo]] = {}
         if sandbox is not None and not pod["metadata"].get("deletionTimestamp"):
-            for container in (pod.get("spec") or {}).get("containers") or []:
+            spec = pod.get("spec") or {}
+            for container in [*initplan.sidecars(pod), *(spec.get("containers") or [])]:
                 name = container["name"]
                 running = [c for c in mine if c.role == "app" and c.container_name == name]
                 if not running:

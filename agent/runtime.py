@@ -268,6 +268,10 @@ class Runtime(Protocol):
 
     def inspect(self, container_id: str) -> ContainerInfo: ...
 
+    def read_file(self, container_id: str, path: str, limit: int) -> bytes | None:
+        """At most ``limit`` bytes of a file of a (stopped) container; None when absent."""
+        ...
+
     def usage(self, container_id: str) -> tuple[float, int] | None:
         """The container's cumulative CPU seconds and its memory working set (bytes); None
         when it is gone or not running."""

@@ -2,9 +2,11 @@
 
 Phase by the kubelet's ``getPhase`` rule, the four conditions, IPs, QoS class and one
 ``containerStatuses`` entry per spec container (``ready``/``started`` from the probes; ephemeral
-containers get theirs, never ready, in ``ephemeralContainerStatuses``), with the
-``docker rm -f`` interim state (k8s_behavior.md §1, §6). Fields other writers own (PodScheduled,
-unknown keys) are kept. Pure: no I/O.
+containers get theirs, never ready, in ``ephemeralContainerStatuses``; init containers in
+``initContainerStatuses``, with ``Initialized`` and their say in the phase from ``initstatus``),
+the termination messages read by the agent, and the ``docker rm -f`` interim state
+(k8s_behavior.md §1, §6). Fields other writers own (PodScheduled, unknown keys) are kept. Pure:
+no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agent import initstatus
 from agent.planner import TERMINAL_PHASES, Waiting
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
@@ -22,6 +25,8 @@ from common import conditions, meta
 UNKNOWN_MESSAGE = (
     "The container could not be located when the pod was deleted.  The container used to be Running"
 )
+# The waiting reason of a container not created yet (PodInitializing when the pod has init ones).
+CREATING = "ContainerCreating"
 # Conditions the agent writes, in the order the kubelet lists them.
 OWN_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
 
@@ -35,6 +40,8 @@ class StatusExtra:
     waiting: Mapping[str, Waiting] = field(default_factory=dict)
     # container id -> what its probes say (readiness, startup); absent: no probe results yet
     probes: Mapping[str, ContainerProbes] = field(default_factory=dict)
+    # container id -> its termination message (``agent.termination``)
+    messages: Mapping[str, str] = field(default_factory=dict)
 
 
 def prune(value: Any) -> Any:
@@ -70,7 +77,7 @@ def qos_class(pod: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def terminated_state(c: ContainerInfo) -> dict[str, Any]:
+def terminated_state(c: ContainerInfo, message: str = "") -> dict[str, Any]:
     if c.oom_killed:
         reason = "OOMKilled"
     elif c.error and not c.started_at:
@@ -81,6 +88,8 @@ def terminated_state(c: ContainerInfo) -> dict[str, Any]:
     state["reason"] = reason
     if reason == "ContainerCannotRun":
         state["message"] = c.error
+    elif message:
+        state["message"] = message
     state["startedAt"] = fmt_time(c.started_at)
     state["finishedAt"] = fmt_time(c.finished_at)
     state["containerID"] = f"docker://{c.id}"
@@ -93,9 +102,9 @@ def image_ref(c: ContainerInfo) -> str:
     return f"docker://{c.image_id}" if c.image_id else ""
 
 
-def _waiting(w: Waiting | None) -> dict[str, Any]:
+def _waiting(w: Waiting | None, default: str = CREATING) -> dict[str, Any]:
     if w is None:
-        return {"waiting": {"reason": "ContainerCreating"}}
+        return {"waiting": {"reason": default}}
     body = {"reason": w.reason}
     if w.message:
         body["message"] = w.message
@@ -127,6 +136,8 @@ def container_status(
     prev: dict[str, Any] | None,
     waiting: Waiting | None,
     probes: Mapping[str, ContainerProbes] | None = None,
+    default: str = CREATING,
+    messages: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One ``containerStatuses`` entry; ``records`` are this container's, newest first.
 
@@ -135,12 +146,13 @@ def container_status(
     has run, the value reported for the same container stands (an agent restart changes nothing).
     """
     prev = prev or {}
+    messages = messages or {}
     name = container["name"]
     status: dict[str, Any] = {"name": name, "image": container.get("image", "")}
     current = records[0] if records else None
     if current is None:
         vanished = bool(prev.get("containerID"))
-        status["state"] = _waiting(waiting)
+        status["state"] = _waiting(waiting, default)
         status["lastState"] = _vanished_last_state(prev) if vanished else prev.get("lastState", {})
         status["ready"] = False
         status["started"] = False
@@ -151,15 +163,15 @@ def container_status(
     if current.state == "running":
         status["state"] = {"running": {"startedAt": fmt_time(current.started_at)}}
     elif current.state == "created" or waiting is not None:
-        status["state"] = _waiting(waiting)
+        status["state"] = _waiting(waiting, default)
     else:
-        status["state"] = terminated_state(current)
+        status["state"] = terminated_state(current, messages.get(current.id, ""))
     if current.state == "exited" and waiting is not None:
-        status["lastState"] = terminated_state(current)
+        status["lastState"] = terminated_state(current, messages.get(current.id, ""))
     else:
         older = [r for r in records[1:] if r.state == "exited" and r.attempt < current.attempt]
         if older:
-            status["lastState"] = terminated_state(older[0])
+            status["lastState"] = terminated_state(older[0], messages.get(older[0].id, ""))
         elif prev.get("containerID") and prev.get("containerID") != cid:
             status["lastState"] = _vanished_last_state(prev)
         else:
@@ -218,9 +230,10 @@ def _condition(
     old: Mapping[str, dict[str, Any]],
     ctype: str,
     ok: bool,
-    now: datetime,
     reason: str = "",
     message: str = "",
+    *,
+    now: datetime,
 ) -> dict[str, Any]:
     status = "True" if ok else "False"
     return conditions.build(ctype, status, meta.timestamp(now), reason, message,
@@ -233,10 +246,12 @@ def _conditions(
     statuses: list[dict[str, Any]],
     sandbox_ready: bool,
     now: datetime,
+    init: tuple[bool, str, str] = (True, "", ""),
+    unready_sidecars: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     old_list = (pod.get("status") or {}).get("conditions") or []
     old = {str(c.get("type")): c for c in old_list}
-    unready = [s["name"] for s in statuses if not s.get("ready")]
+    unready = [*unready_sidecars, *(s["name"] for s in statuses if not s.get("ready"))]
     ready = not unready and phase not in TERMINAL_PHASES
     if phase in TERMINAL_PHASES:
         reason, message = "PodCompleted", ""
@@ -244,12 +259,12 @@ def _conditions(
         reason = "" if ready else "ContainersNotReady"
         message = "" if ready else f"containers with unready status: [{' '.join(unready)}]"
     conds = [
-        _condition(old, "PodReadyToStartContainers", sandbox_ready, now),
-        _condition(old, "Initialized", True, now),
-        _condition(old, "Ready", ready, now, reason, message),
-        _condition(old, "ContainersReady", ready, now, reason, message),
+        _condition(old, "PodReadyToStartContainers", sandbox_ready, now=now),
+        _condition(old, "Initialized", *init, now=now),
+        _condition(old, "Ready", ready, reason, message, now=now),
+        _condition(old, "ContainersReady", ready, reason, message, now=now),
     ]
-    scheduled = old.get("PodScheduled") or _condition(old, "PodScheduled", True, now)
+    scheduled = old.get("PodScheduled") or _condition(old, "PodScheduled", True, now=now)
     conds.append(scheduled)
     # Conditions written by others (e.g. DisruptionTarget) are theirs: keep them.
     conds.extend(c for t, c in old.items() if t not in (*OWN_CONDITIONS, "PodScheduled"))
@@ -267,13 +282,25 @@ def compute_pod_status(
         key=lambda c: (c.attempt, c.created_at or datetime.min.replace(tzinfo=UTC)),
         reverse=True,
     )
-    statuses = _statuses(pod, "containers", old.get("containerStatuses"), mine, extra)
+    has_inits = bool((pod.get("spec") or {}).get("initContainers"))
+    default = initstatus.POD_INITIALIZING if has_inits else CREATING
+    statuses = _statuses(pod, "containers", old.get("containerStatuses"), mine, extra, default)
+    inits = _statuses(pod, "initContainers", old.get("initContainerStatuses"), mine, extra,
+                      default)  # fmt: skip
+    initstatus.set_init_readiness(pod, inits)
+    init = initstatus.initialized_condition(pod, inits, statuses)
     phase = compute_phase(pod, statuses)
+    if phase not in TERMINAL_PHASES:
+        phase = initstatus.init_phase(pod, inits, init[0]) or phase
+    if has_inits and init[0] and phase == "Succeeded":
+        init = (True, "PodCompleted", "")
     sandboxes = [c for c in mine if c.role == "sandbox" and c.state == "running"]
     sandbox = sandboxes[0] if sandboxes else None
     status = {k: v for k, v in old.items() if k not in _OWN_FIELDS}
     status["phase"] = phase
-    status["conditions"] = _conditions(pod, phase, statuses, sandbox is not None, now)
+    unready_sidecars = tuple(initstatus.unready_sidecars(pod, inits))
+    status["conditions"] = _conditions(pod, phase, statuses, sandbox is not None, now, init,
+                                       unready_sidecars)  # fmt: skip
     if extra.host_ip:
         status["hostIP"] = extra.host_ip
         status["hostIPs"] = [{"ip": extra.host_ip}]
@@ -284,6 +311,8 @@ def compute_pod_status(
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]
     status["startTime"] = old.get("startTime") or fmt_time(now)
+    if inits:
+        status["initContainerStatuses"] = inits
     status["containerStatuses"] = statuses
     ephemeral = _statuses(pod, "ephemeralContainers", old.get("ephemeralContainerStatuses"),
                           mine, extra)  # fmt: skip
@@ -296,7 +325,12 @@ def compute_pod_status(
 
 
 def _statuses(
-    pod: dict[str, Any], key: str, old: Any, mine: list[ContainerInfo], extra: StatusExtra
+    pod: dict[str, Any],
+    key: str,
+    old: Any,
+    mine: list[ContainerInfo],
+    extra: StatusExtra,
+    default: str = CREATING,
 ) -> list[dict[str, Any]]:
     """One status per container of the spec's list ``key``; ``mine``: the pod's, newest first."""
     prev_by_name = {str(s.get("name")): s for s in old or []}
@@ -313,6 +347,8 @@ def _statuses(
                 prev_by_name.get(container["name"]),
                 extra.waiting.get(container["name"]),
                 extra.probes,
+                default,
+                extra.messages,
             )
         )
     return statuses
@@ -326,6 +362,7 @@ _OWN_FIELDS = (
     "podIP",
     "podIPs",
     "startTime",
+    "initContainerStatuses",
     "containerStatuses",
     "ephemeralContainerStatuses",
     "qosClass",

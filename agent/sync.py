@@ -3,8 +3,8 @@
 ``PodSyncer`` is the kubelet's ``SyncPod``: it asks the pure planner what to do (with the probe
 results), performs it through the ``Runtime`` (images, create, start, stop, remove), hands the
 running containers to the ``Prober``, computes the status with the pure ``status`` module and
-PUTs it (CAS, retried on 409, skipped when unchanged). It also finishes deletions and removes
-containers of pods that no longer exist. Effectful (runtime + API).
+PUTs it (``statuswriter``: CAS, retried on 409, skipped when unchanged). It also finishes
+deletions and removes containers of pods that no longer exist. Effectful (runtime + API).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +21,17 @@ from agent import planner, podspec, seccomp, securitycontext, sysctls
 from agent import runtime as rt
 from agent.apis import PODS
 from agent.events import NORMAL, WARNING, EventRecorder
+from agent.hooks import HookRunner
 from agent.images import ImagePuller
 from agent.planner import BackoffEntry, BackoffPolicy, PodActions, Waiting
 from agent.podconfig import PodConfig
 from agent.probes import Prober
 from agent.resolvconf import PodDns
 from agent.runtime import ContainerInfo, CreateSpec, Runtime
-from agent.status import StatusExtra, compute_pod_status, prune, qos_class
+from agent.status import StatusExtra, compute_pod_status
+from agent.statuswriter import StatusWriter
+from agent.stopper import ContainerStopper
+from agent.termination import TerminationMessages
 from common import errors
 from common.client import ApiClient
 
@@ -40,8 +43,6 @@ RETRY_SECONDS = 2.0
 CONFIG_POLL = 1.0
 # How many finished deletions to remember (only to skip a second DELETE from a stale copy).
 FINISHED_MEMORY = 1024
-# A status write loses a CAS race at most this many times in a row before the sync retries.
-STATUS_ATTEMPTS = 5
 
 
 def utcnow() -> datetime:
@@ -90,9 +91,14 @@ class PodSyncer:
         self._lock = threading.Lock()
         self._backoff: dict[str, dict[str, BackoffEntry]] = {}
         self.images = ImagePuller(runtime, recorder, self.policy, clock)
+        self.hooks = HookRunner(runtime, recorder)
+        self.stopper = ContainerStopper(runtime, self.hooks)
+        self.messages = TerminationMessages(runtime)
         self.prober = prober
         self.seccomp_root = seccomp_root
-        self.sysctls = sysctl_allowlist or sysctls.Allowlist.of()
+        allowlist = sysctl_allowlist or sysctls.Allowlist.of()
+        self.status = StatusWriter(client, recorder, allowlist, clock)
+        self.write_status = self.status.write
         self.config = config or PodConfig(None, None, host_ip=host_ip)
         self.dns = dns or (lambda pod: PodDns(None))  # the pod's resolv.conf (agent.clusterdns)
         # Pods whose deletion this agent finished: a stale cached copy must not DELETE again.
@@ -109,11 +115,12 @@ class PodSyncer:
             if not (finished and not containers):
                 self._terminate(pod, containers)
             return SyncResult(deleted=True)
-        if not containers and self._reject(pod):
+        if not containers and self.status.reject(pod):
             return SyncResult()
         with self._lock:
             backoff = dict(self._backoff.get(uid, {}))
         probes = self.prober.view(uid) if self.prober is not None else {}
+        pod = self.status.past_deadline(pod)
         actions = planner.compute_pod_actions(
             pod, containers, self.clock(), backoff, self.policy, probes
         )
@@ -128,18 +135,23 @@ class PodSyncer:
             self.prober.update(pod, containers)
             probes = self.prober.view(uid)
 
+        messages = self.messages.collect(pod, containers)
+
         def make_status(current: dict[str, Any]) -> dict[str, Any]:
-            extra = StatusExtra(self.host_ip, waiting, probes)
+            extra = StatusExtra(self.host_ip, waiting, probes, messages)
             return compute_pod_status(current, containers, self.clock(), extra)
 
         result.pod = self.write_status(pod, make_status)
+        left = self.status.deadline_left(result.pod)
+        if left is not None:  # synced again when the deadline passes
+            result.requeue_after = min(result.requeue_after or left, left)
         return result
 
     def remove_pod_containers(self, uid: str, containers: list[ContainerInfo]) -> None:
         """Stop (with each container's recorded grace) and remove every container of a pod."""
         mine = [c for c in containers if c.pod_uid == uid and uid]
         running = [c for c in mine if c.role == "app" and c.state == "running"]
-        self._stop_all([(c, podspec.label_grace(c)) for c in running])
+        self.stopper.stop_all(None, [(c, podspec.label_grace(c)) for c in running])
         for c in mine:
             self.runtime.remove(c.id)
         self.forget(uid)
@@ -158,33 +170,9 @@ class PodSyncer:
         with self._lock:
             self._backoff.pop(uid, None)
         self.images.forget(uid)
+        self.messages.forget(uid)
         if self.prober is not None:
             self.prober.forget(uid)
-
-    def _reject(self, pod: dict[str, Any]) -> bool:
-        """The kubelet's admission of a pod before it first starts here: a pod naming a sysctl
-        this node does not allow fails at once (phase Failed, reason SysctlForbidden)."""
-        status = pod.get("status") or {}
-        if status.get("phase") in planner.TERMINAL_PHASES:
-            # Rejected already: its status stays as the rejection wrote it.
-            return status.get("reason") == sysctls.FORBIDDEN_REASON
-        why = self.sysctls.admit(pod)
-        if why is None:
-            return False
-        log.info("pod %s: rejected: %s", _ref(pod), why)
-        self.recorder.record(pod, sysctls.FORBIDDEN_REASON, why, WARNING)
-
-        def make_status(current: dict[str, Any]) -> dict[str, Any]:
-            return {
-                **(current.get("status") or {}),
-                "phase": "Failed",
-                "reason": sysctls.FORBIDDEN_REASON,
-                "message": f"Pod was rejected: {why}",
-                "qosClass": qos_class(current),
-            }
-
-        self.write_status(pod, make_status)
-        return True
 
     def _volumes_ready(self, pod: dict[str, Any], result: SyncResult) -> bool:
         """Set the volumes up (each sync: updates reach the files); a failed one holds the pod."""
@@ -245,26 +233,7 @@ class PodSyncer:
                 self.recorder.record(pod, "Killing", message, NORMAL, kill.info.container_name)
             seconds = grace if kill.grace is None else kill.grace
             kills.append((kill.info, float(seconds if kill.info.role == "app" else 0)))
-        self._stop_all(kills)
-
-    def _stop_all(self, items: list[tuple[ContainerInfo, float]]) -> None:
-        """Stop containers in parallel, each with its grace period (SIGTERM, then SIGKILL)."""
-        if not items:
-            return
-        if len(items) == 1:
-            self._stop_one(*items[0])
-            return
-        with ThreadPoolExecutor(max_workers=min(len(items), 16)) as pool:
-            list(pool.map(lambda item: self._stop_one(*item), items))
-
-    def _stop_one(self, info: ContainerInfo, grace: float) -> None:
-        try:
-            if info.role == "sandbox":
-                self.runtime.remove(info.id)  # holds nothing: SIGKILL and gone
-            else:
-                self.runtime.stop(info.id, grace)
-        except rt.ContainerRuntimeError as e:
-            log.warning("container %s: stop failed: %s", info.name, e)
+        self.stopper.stop_all(pod, kills)
 
     def _create_sandbox(self, pod: dict[str, Any], attempt: int) -> str | None:
         try:
@@ -317,7 +286,30 @@ class PodSyncer:
             return RETRY_SECONDS
         self.recorder.record(pod, "Started", f"Started container {name}", NORMAL, name)
         log.info("pod %s: container %s started (attempt %d)", _ref(pod), name, start.restart_count)
+        if (start.container.get("lifecycle") or {}).get("postStart"):
+            self._post_start(pod, start, cid, sandbox_id, waiting)
         return None
+
+    def _post_start(
+        self,
+        pod: dict[str, Any],
+        start: planner.ContainerToStart,
+        cid: str,
+        sandbox_id: str,
+        waiting: dict[str, Waiting],
+    ) -> None:
+        """A failed postStart hook kills the container (then restarted per the policy)."""
+        try:
+            ip = self.runtime.inspect(sandbox_id).ip or ""
+        except rt.ContainerRuntimeError:
+            ip = ""
+        message = self.hooks.post_start(pod, start.container, cid, ip)
+        if message is None:
+            return
+        waiting[start.name] = Waiting("PostStartHookError", message)
+        info = self.runtime.inspect(cid)
+        self.recorder.record(pod, "Killing", "FailedPostStartHook", NORMAL, start.name)
+        self.stopper.stop_one(pod, info, float(podspec.grace_seconds(pod)))
 
     def _app_spec(
         self, pod: dict[str, Any], start: planner.ContainerToStart, sandbox_id: str
@@ -337,7 +329,8 @@ class PodSyncer:
         relative = securitycontext.localhost_profile(pod, container)
         profile = None if relative is None else seccomp.load_profile(self.seccomp_root, relative)
         security = securitycontext.container_args(pod, container, image_user, profile)
-        config = self.config.container(pod, container, lambda: self.runtime.inspect(sandbox_id).ip)
+        config = self.config.container(pod, container, lambda: self.runtime.inspect(sandbox_id).ip,
+                                       start.restart_count)  # fmt: skip
         for reason, message in config.warnings:
             self.recorder.record(pod, reason, message, WARNING)
         return podspec.app_spec(pod, container, start.restart_count, sandbox_id, self.node,
@@ -356,7 +349,7 @@ class PodSyncer:
         for c in running:
             msg = f"Stopping container {c.container_name}"
             self.recorder.record(pod, "Killing", msg, NORMAL, c.container_name)
-        self._stop_all([(c, float(grace)) for c in running])
+        self.stopper.stop_all(pod, [(c, float(grace)) for c in running])
         for c in containers:
             if c.pod_uid == uid:
                 self.runtime.remove(c.id)
@@ -377,32 +370,6 @@ class PodSyncer:
             self._finished[uid] = None
             while len(self._finished) > FINISHED_MEMORY:
                 self._finished.popitem(last=False)
-
-    # -- status ------------------------------------------------------------------------------
-
-    def write_status(
-        self, pod: dict[str, Any], make_status: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """PUT the pod's new status unless unchanged; on 409 read the pod again and retry."""
-        meta = pod["metadata"]
-        for _ in range(STATUS_ATTEMPTS):
-            status = prune(make_status(pod))
-            if prune(pod.get("status") or {}) == status:
-                return pod
-            body = {**pod, "status": status}
-            try:
-                return self.client.update(PODS, body, meta["namespace"], sub="status")
-            except errors.ConflictError:
-                try:
-                    fresh = self.client.get(PODS, meta["name"], meta["namespace"])
-                except (errors.NotFoundError, errors.ForbiddenError):
-                    return None
-                if fresh["metadata"].get("uid") != meta.get("uid"):
-                    return None
-                pod = fresh
-            except (errors.NotFoundError, errors.ForbiddenError):
-                return None  # deleted, or bound elsewhere meanwhile
-        raise errors.ConflictError(f"pod {_ref(pod)}: status kept conflicting")
 
 
 def _pod_id(pod: dict[str, Any]) -> str:

@@ -278,6 +278,20 @@ class VolumeManager:
             binds.append(Mount(host, str(mount.get("mountPath")), read_only))
         return binds
 
+    def termination_log(self, uid: str, name: str, attempt: int) -> Path:
+        """A new empty file, writable by any user, for one container to leave its termination
+        message in (the kubelet's ``containers/NAME/ID``: bound at terminationMessagePath)."""
+        pod_dir = self.pod_dir(uid)
+        if not pod_dir.is_dir():
+            pod_dir.mkdir(parents=True, mode=0o750)
+            (pod_dir / OWNER_FILE).write_text(self.owner)
+        directory = pod_dir / "containers" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / str(attempt)
+        path.write_bytes(b"")
+        path.chmod(0o666)  # the container's user, whoever it is, writes it
+        return path
+
     # -- tear-down -------------------------------------------------------------------------
 
     def teardown(self, uid: str) -> None:

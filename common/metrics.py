@@ -212,3 +212,10 @@ DNS_REQUEST_DURATION = Histogram(
     "Histogram of the time (in seconds) each request took per zone.",
     ("server", "zone", "type"), buckets=DNS_BUCKETS, registry=REGISTRY,
 )  # fmt: skip
+# pkg/controller/cronjob/metrics: ExponentialBuckets(1, 2, 10).
+CRONJOB_CREATION_SKEW = Histogram(
+    "cronjob_controller_job_creation_skew_duration_seconds",
+    "Time between when a cronjob is scheduled to be run, and when the corresponding job is "
+    "created",
+    buckets=tuple(float(2**i) for i in range(10)), registry=REGISTRY,
+)  # fmt: skip

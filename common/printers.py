@@ -12,7 +12,15 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from common.appsprinting import (
+    CONTROLLER_DOC,
+    DAEMONSET_DOCS,
+    REVISION_DOC,
+    controller_revision_cells,
+    daemonset_cells,
+)
 from common.columns import Column, TablePrinter, column_definitions, headers, row
+from common.cronjobprinting import cronjob_cells, cronjob_columns
 from common.endpointprinting import (
     ADDRESS_TYPE_DOC,
     ENDPOINTS_DOC,
@@ -31,7 +39,14 @@ from common.jobprinting import (
     job_status,
 )
 from common.podstatus import pod_ready, pod_restarts, pod_status, restarts_cell, summarize
+from common.policyprinting import (
+    ALLOWED_DOC,
+    MAX_UNAVAILABLE_DOC,
+    MIN_AVAILABLE_DOC,
+    pdb_cells,
+)
 from common.serviceprinting import service_cells
+from common.statefulsetprinting import READY_DOC, statefulset_cells
 from common.storageprinting import pv_cells, pvc_cells, storage_class_cells
 from common.tabwriter import format_table, tabwrite
 from common.wellknown import NODE_ROLE_PREFIX
@@ -335,6 +350,10 @@ def _secret_cells(secret: Obj, now: dt.datetime) -> list[str]:
     return [_name(secret), str(secret.get("type") or ""), str(count), _age(secret, now)]
 
 
+def _daemonset_cells(ds: Obj, now: dt.datetime) -> list[str]:
+    return daemonset_cells(ds, now, format_labels, format_selector)
+
+
 def _default_cells(obj: Obj, now: dt.datetime) -> list[str]:
     return [_name(obj), _age(obj, now)]
 
@@ -360,6 +379,11 @@ _WORKLOAD_WIDE = (
     Column("Containers", 1, description="Names of each container in the template."),
     Column("Images", 1, description="Images referenced by each container in the template."),
     Column("Selector", 1),
+)
+_DAEMONSET_SELECTOR_DOC = (
+    "A label query over pods that are managed by the daemon set. Must match in order to be "
+    "controlled. It must match the pod template's labels. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
 )
 _CONFIG_MAP_DATA_DOC = (
     "Data contains the configuration data. Each key must consist of alphanumeric characters, "
@@ -470,11 +494,37 @@ PRINTERS: dict[str, TablePrinter] = {
     "serviceaccounts": TablePrinter(
         (_NAME, Column("Secrets", type="integer", integer=True), _AGE), _service_account_cells
     ),
+    "poddisruptionbudgets": TablePrinter(
+        (_NAME, Column("Min Available", description=MIN_AVAILABLE_DOC),
+         Column("Max Unavailable", description=MAX_UNAVAILABLE_DOC),
+         Column("Allowed Disruptions", type="integer", description=ALLOWED_DOC, integer=True),
+         _AGE),
+        pdb_cells,
+    ),
+    "controllerrevisions": TablePrinter(
+        (_NAME, Column("Controller", description=CONTROLLER_DOC),
+         Column("Revision", description=REVISION_DOC, integer=True), _AGE),
+        controller_revision_cells,
+    ),
+    "statefulsets": TablePrinter(
+        (_NAME, Column("Ready", description=READY_DOC), _AGE, *_WORKLOAD_WIDE[:2]),
+        statefulset_cells,
+    ),
     "jobs": TablePrinter(
         (_NAME, Column("Status", description=STATUS_DOC),
          Column("Completions", description=COMPLETIONS_DOC),
          Column("Duration", description=DURATION_DOC), _AGE, *_WORKLOAD_WIDE),
         _job_cells,
+    ),
+    "cronjobs": TablePrinter(cronjob_columns(_NAME, _AGE), cronjob_cells),
+    "daemonsets": TablePrinter(
+        (_NAME, *(Column(n, type="integer", description=d, integer=True) for n, d in zip(
+             ("Desired", "Current", "Ready", "Up-to-date", "Available"), DAEMONSET_DOCS,
+             strict=False)),
+         Column("Node Selector", description=DAEMONSET_DOCS[5]), _AGE,
+         _WORKLOAD_WIDE[0], _WORKLOAD_WIDE[1],
+         Column("Selector", 1, description=_DAEMONSET_SELECTOR_DOC)),
+        _daemonset_cells,
     ),
 }  # fmt: skip
 

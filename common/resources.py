@@ -157,7 +157,46 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", True
     ),
+    ResourceType(
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "policy",
+        "v1",
+        True,
+        ("pdb",),
+        (),
+        ("status",),
+    ),
+    ResourceType(
+        "ControllerRevision", "controllerrevisions", "controllerrevision", "apps", "v1", True
+    ),
+    ResourceType(
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        "apps",
+        "v1",
+        True,
+        ("sts",),
+        ("all",),
+        ("status", "scale"),
+    ),
     ResourceType("Job", "jobs", "job", "batch", "v1", True, (), ("all",), ("status",)),
+    ResourceType(
+        "CronJob", "cronjobs", "cronjob", "batch", "v1", True, ("cj",), ("all",), ("status",)
+    ),
+    ResourceType(
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        "apps",
+        "v1",
+        True,
+        ("ds",),
+        ("all",),
+        ("status",),
+    ),
 )
 
 _BY_NAME: dict[str, ResourceType] = {}

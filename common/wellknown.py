@@ -14,6 +14,11 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
+# The hash of the revision a DaemonSet's or StatefulSet's pod (and ControllerRevision) is of.
+CONTROLLER_REVISION_HASH_LABEL = "controller-revision-hash"
+# A DaemonSet pod's template generation (label), kept on the DaemonSet as an annotation.
+POD_TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # EndpointSlices (k8s.io/api/discovery/v1/well_known_labels.go) and Endpoints.
 SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
@@ -34,6 +39,10 @@ ENDPOINTS_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+MEMORY_PRESSURE_TAINT = "node.kubernetes.io/memory-pressure"
+DISK_PRESSURE_TAINT = "node.kubernetes.io/disk-pressure"
+PID_PRESSURE_TAINT = "node.kubernetes.io/pid-pressure"
+NETWORK_UNAVAILABLE_TAINT = "node.kubernetes.io/network-unavailable"
 
 # Condition types.
 READY = "Ready"
@@ -91,6 +100,19 @@ LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 # The Node annotation where an agent says under which directory its local-path volumes live.
 LOCAL_PATH_DIR_ANNOTATION = "tinykube.io/local-path-dir"
 
+# PodDisruptionBudgets (policy/v1, pkg/controller/disruption, the eviction subresource).
+DISRUPTION_ALLOWED = "DisruptionAllowed"
+SUFFICIENT_PODS = "SufficientPods"
+INSUFFICIENT_PODS = "InsufficientPods"
+SYNC_FAILED = "SyncFailed"
+DISRUPTION_TARGET = "DisruptionTarget"
+EVICTION_BY_API = "EvictionByEvictionAPI"
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+IF_HEALTHY_BUDGET = "IfHealthyBudget"
+ALWAYS_ALLOW = "AlwaysAllow"
+# StatefulSets (k8s.io/api/apps/v1/types.go): the labels of their pods.
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 # Jobs (k8s.io/api/batch/v1/types.go): the labels a Job's generated selector uses (the legacy
 # unprefixed pair is kept too), the index of an Indexed Job's pod, and the finalizer with which
 # the job controller tracks its pods until it has counted them.
@@ -103,4 +125,7 @@ JOB_INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
 JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 JOB_COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
-DISRUPTION_TARGET = "DisruptionTarget"
+
+# CronJobs (k8s.io/api/batch/v1, kubectl create job --from=cronjob/NAME).
+CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+CRONJOB_INSTANTIATE = "cronjob.kubernetes.io/instantiate"

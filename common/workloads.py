@@ -1,10 +1,11 @@
-"""apps/v1 workloads (Deployment, ReplicaSet): their defaults and the small arithmetic Kubernetes
-shares between validation and the controllers (int-or-percent values, rolling-update fenceposts,
-the annotation and label names). Pure: objects in, objects out.
+"""apps/v1 workloads (Deployment, ReplicaSet, DaemonSet): their defaults and the small
+arithmetic Kubernetes shares between validation and the controllers (int-or-percent values,
+rolling-update fenceposts, the annotation and label names). Pure: objects in, objects out.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -72,7 +73,48 @@ def default_replicaset(obj: dict[str, Any]) -> None:
     default_template(spec.get("template"))
 
 
-DEFAULTERS = {"Deployment": default_deployment, "ReplicaSet": default_replicaset}
+ON_DELETE = "OnDelete"
+# SetDefaults_DaemonSet: one node at a time, no surge.
+DEFAULT_DAEMONSET_UNAVAILABLE = 1
+DEFAULT_DAEMONSET_SURGE = 0
+
+
+def default_daemonset(obj: dict[str, Any]) -> None:
+    """SetDefaults_DaemonSet, in place (idempotent)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["updateStrategy"] = {}
+    if not strategy.get("type"):
+        strategy["type"] = ROLLING_UPDATE
+    if strategy["type"] == ROLLING_UPDATE:
+        rolling = strategy.get("rollingUpdate")
+        if not isinstance(rolling, dict):
+            rolling = strategy["rollingUpdate"] = {}
+        if rolling.get("maxUnavailable") is None:
+            rolling["maxUnavailable"] = DEFAULT_DAEMONSET_UNAVAILABLE
+        if rolling.get("maxSurge") is None:
+            rolling["maxSurge"] = DEFAULT_DAEMONSET_SURGE
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = DEFAULT_REVISION_HISTORY_LIMIT
+    default_template(spec.get("template"))
+
+
+def daemonset_revision_data(ds: Mapping[str, Any]) -> dict[str, Any]:
+    """A DaemonSet's pod template as the strategic merge patch that restores it: the ``data`` of
+    its ControllerRevisions (the daemon controller's getPatch), which ``rollout undo`` applies."""
+    template = copy.deepcopy(dict(_dict(_dict(ds.get("spec")).get("template"))))
+    template["$patch"] = "replace"
+    return {"spec": {"template": template}}
+
+
+DEFAULTERS = {
+    "Deployment": default_deployment,
+    "ReplicaSet": default_replicaset,
+    "DaemonSet": default_daemonset,
+}
 
 
 def default_workload(kind: str, obj: dict[str, Any]) -> None:

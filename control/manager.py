@@ -17,7 +17,10 @@ from typing import Protocol
 from common import errors, meta
 from common.resources import must
 from control.controllers import nodehealth, podgc
+from control.controllers.cronjob import CronJobController
+from control.controllers.daemonset import DaemonSetsController
 from control.controllers.deployment import DeploymentController
+from control.controllers.disruption import DisruptionController
 from control.controllers.endpoints import EndpointsController
 from control.controllers.endpointslice import EndpointSliceController
 from control.controllers.endpointslice_plan import MAX_ENDPOINTS_PER_SLICE
@@ -32,6 +35,7 @@ from control.controllers.pvbinder import PersistentVolumeController
 from control.controllers.replicaset import ReplicaSetController
 from control.controllers.serviceaccounts import ServiceAccountsController
 from control.controllers.servicelb import ServiceLBController
+from control.controllers.statefulset import StatefulSetController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 from control.scheduling import Scheduler
@@ -83,8 +87,13 @@ def default_loops(
         MirroringController(registry, informers),  # services, endpoints, endpointslices
         PersistentVolumeController(registry, informers),  # pvcs, pvs, storageclasses, nodes, pods
         ServiceAccountsController(registry, informers),  # namespaces, serviceaccounts
+        DisruptionController(registry, informers),  # pdbs, pods, kinds with a scale
+        # statefulsets, pods, controllerrevisions, pvcs, services
+        StatefulSetController(registry, informers),
         JobController(registry, informers),  # jobs, pods
         TTLAfterFinishedController(registry, informers),  # jobs
+        CronJobController(registry, informers),  # cronjobs, jobs
+        DaemonSetsController(registry, informers),  # daemonsets, pods, nodes, revisions
     ]
 
 

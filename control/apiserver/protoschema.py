@@ -32,6 +32,7 @@ ROOTS: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "ServiceAccount",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
+    ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
 }
 # Messages whose fields a JSON object holds inline (Go's embedded structs).
 INLINE = frozenset({"handler", "volumeSource"})
@@ -168,6 +169,11 @@ MESSAGES: dict[str, str] = {
     ),
     "Preconditions": "1:uid?:s 2:resourceVersion?:s",
     "Eviction": "1:metadata:ObjectMeta 2:deleteOptions:DeleteOptions",
+    "PodDisruptionBudget": "1:metadata:ObjectMeta 2:spec:PodDisruptionBudgetSpec",
+    "PodDisruptionBudgetSpec": (
+        "1:minAvailable:intstr 2:selector?:LabelSelector 3:maxUnavailable:intstr "
+        "4:unhealthyPodEvictionPolicy:s"
+    ),
     "LeaseSpec": (
         "1:holderIdentity?:s 2:leaseDurationSeconds?:i 3:acquireTime:time "
         "4:renewTime:time 5:leaseTransitions?:i 6:strategy?:s 7:preferredHolder?:s"

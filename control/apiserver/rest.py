@@ -200,6 +200,8 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
     if method == "DELETE" and not t.sub:
         options = _delete_options()
         return out.respond(_writer(reg, _dry(options)).delete(t.rt, t.namespace, t.name, options))
+    if method == "PATCH":
+        writeoptions.check_patch_type(request.headers.get("Content-Type"))
     reg = _writer(reg, _dry_run())
     if method == "PUT":
         b = request_body()
@@ -220,7 +222,8 @@ def _evict(reg: Registry, t: Target) -> ResponseReturnValue:
             f"the server does not allow this method on the requested resource ({request.method})"
         )
     evicting = reg.dry_running() if _dry_run() else reg
-    return jsonify(eviction.evict(evicting, t.namespace, t.name, body())), 201
+    status, code = eviction.evict(evicting, t.namespace, t.name, body())
+    return jsonify(status), code
 
 
 def _patch(reg: Registry, t: Target) -> tuple[dict[str, Any], bool]:

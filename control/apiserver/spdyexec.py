@@ -1,9 +1,11 @@
-"""exec and attach over SPDY/3.1 (``v4.channel.k8s.io``), for clients older than kubectl's
-WebSockets or told not to use them, served as the kubelet's remotecommand/httpstream.go: the
-client opens one stream per ``streamType`` (error, and stdin, stdout, stderr, resize as asked);
-once all have come, the agent's channel frames are copied to and from them. The error stream
-carries the exit Status (JSON, as v4 writes it); every stream the server writes is closed at the
-end, and the client then closes the connection. Effectful (threads).
+"""exec and attach over SPDY/3.1, for clients older than kubectl's WebSockets or told not to use
+them, served as the kubelet's remotecommand/httpstream.go: the client opens one stream per
+``streamType`` (error, and stdin, stdout, stderr, resize as asked); once all have come, the
+agent's channel frames are copied to and from them. Every protocol version the kubelet speaks:
+``v5``/``v4.channel.k8s.io`` write the exit Status as JSON on the error stream; ``v3`` and ``v2``
+only a failure's message, as text; ``channel.k8s.io`` (v1) resets its error stream and closes
+stdin at once, as 1.0 kubelets did; resize streams from v3 on. Every stream the server writes is
+closed at the end, and the client then closes the connection. Effectful (threads).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from control.apiserver.spdysession import Connection, Transport
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("v4.channel.k8s.io",)
+V5, V4, V3, V2, V1 = (
+    "v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
+    "channel.k8s.io",
+)  # fmt: skip
+# The kubelet's order (remotecommand's SupportedStreamingProtocols); over SPDY v5 is v4.
+PROTOCOLS = (V5, V4, V3, V2, V1)
+# The versions whose error stream carries a JSON Status, and those with terminal resizing.
+JSON_STATUS, RESIZING = (V5, V4), (V5, V4, V3)
 # The kubelet's stream creation timeout: every expected stream must come within this time.
 STREAM_CREATION_TIMEOUT = 30.0
 # A terminal size is ~30 bytes of JSON; more that does not parse is junk, not a size to come.
@@ -29,15 +38,32 @@ ERROR, STDIN, STDOUT, STDERR, RESIZE = "error", "stdin", "stdout", "stderr", "re
 OUTPUT = {channels.STDOUT: STDOUT, channels.STDERR: STDERR, channels.ERROR: ERROR}
 
 
-def expected_streams(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> frozenset[str]:
-    """The streams the client opens for these options (a TTY has no stderr but a resize)."""
+def expected_streams(
+    stdin: bool, stdout: bool, stderr: bool, tty: bool, protocol: str = V4
+) -> frozenset[str]:
+    """The streams the client opens for these options (a TTY has no stderr, and a resize
+    stream where the protocol resizes terminals)."""
     kinds = {ERROR}
     for kind, wanted in ((STDIN, stdin), (STDOUT, stdout), (STDERR, stderr and not tty)):
         if wanted:
             kinds.add(kind)
-    if tty:
+    if tty and protocol in RESIZING:
         kinds.add(RESIZE)
     return frozenset(kinds)
+
+
+def error_stream_data(payload: bytes, protocol: str) -> bytes:
+    """What the error stream carries for the agent's exit Status: the Status itself (v4, v5),
+    else nothing on success and the failure's message (v1WriteStatusFunc)."""
+    if protocol in JSON_STATUS:
+        return payload
+    try:
+        status = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(status, dict) or status.get("status") == "Success":
+        return b""
+    return str(status.get("message", "")).encode()
 
 
 class Session(Connection):
@@ -45,9 +71,12 @@ class Session(Connection):
 
     name = "exec"
 
-    def __init__(self, transport: Transport, agent: ChannelSocket, expected: frozenset[str]):
+    def __init__(
+        self, transport: Transport, agent: ChannelSocket, expected: frozenset[str],
+        protocol: str = V4,
+    ) -> None:  # fmt: skip
         super().__init__(transport)
-        self.agent, self.expected = agent, expected
+        self.agent, self.expected, self.protocol = agent, expected, protocol
         self._streams: dict[str, int] = {}
         self._kinds: dict[int, str] = {}
         self._resize = b""
@@ -59,14 +88,27 @@ class Session(Connection):
     def opened(self, frame: spdy.SynStream) -> None:
         kind = spdy.header(frame.headers, "streamType")
         self.write(spdy.SynReply(frame.stream_id))
-        if kind not in self.expected or kind in self._streams:
+        started = self._timer.finished.is_set()  # every stream came (or too late): no more
+        if kind not in self.expected or kind in self._streams or started:
             log.info("exec: unexpected stream type %r", kind)
             return
         self._streams[kind] = frame.stream_id
         self._kinds[frame.stream_id] = kind
         if set(self._streams) == self.expected:
             self._timer.cancel()
+            if self.protocol == V1:
+                self._v1_start()
             threading.Thread(target=self._relay, name="exec-spdy", daemon=True).start()
+
+    def _v1_start(self) -> None:
+        """channel.k8s.io's known bugs, kept by the kubelet: the error stream is reset once the
+        streams are there (errors never reach the client) and the server's end of stdin is
+        closed."""
+        error = self._streams.pop(ERROR)
+        del self._kinds[error]
+        self.write(spdy.RstStream(error, spdy.CANCEL))
+        if STDIN in self._streams:
+            self.write(spdy.Data(self._streams[STDIN], fin=True))
 
     def received(self, frame: spdy.Data) -> None:
         kind = self._kinds.get(frame.stream_id)
@@ -119,6 +161,8 @@ class Session(Connection):
             while (frame := self.agent.recv()) is not None:
                 channel, payload = frame
                 stream = self._streams.get(OUTPUT.get(channel, ""))
+                if channel == channels.ERROR:
+                    payload = error_stream_data(payload, self.protocol)
                 if stream and payload and not self.write(spdy.Data(stream, payload)):
                     break
         finally:

@@ -112,11 +112,11 @@ def _remote_command(pod: dict[str, Any], path: str, params: dict[str, Any]) -> R
     if not (stdin or stdout or stderr):
         raise errors.BadRequestError("you must specify at least 1 of stdin, stdout, stderr")
     protocol = spdyupgrade.negotiate(spdyexec.PROTOCOLS)
-    expected = spdyexec.expected_streams(stdin, stdout, stderr, tty)
+    expected = spdyexec.expected_streams(stdin, stdout, stderr, tty, protocol)
     agent = dial_agent(pod, path, params)
     try:
         return spdyupgrade.serve_spdy(
-            protocol, lambda t: spdyexec.Session(t, agent, expected), _Hijacked
+            protocol, lambda t: spdyexec.Session(t, agent, expected, protocol), _Hijacked
         )
     finally:
         agent.close()

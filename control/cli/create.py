@@ -154,6 +154,7 @@ create.alias("deploy", "deployment")
 
 # Imported last: their commands send through ``send`` above.
 from control.cli.create_config import configmap, secret  # noqa: E402
+from control.cli.create_pdb import poddisruptionbudget  # noqa: E402
 from control.cli.create_sa import serviceaccount, token  # noqa: E402
 from control.cli.services import service  # noqa: E402
 
@@ -163,9 +164,16 @@ create.alias("svc", "service")
 from control.cli.create_job import job  # noqa: E402
 
 create.add_command(job)
+
+from control.cli.create_cronjob import cronjob  # noqa: E402
+
+create.add_command(cronjob)
+create.alias("cj", "cronjob")
 create.add_command(configmap)
 create.add_command(secret)
 create.alias("cm", "configmap")
 create.add_command(serviceaccount)
 create.add_command(token)
 create.alias("sa", "serviceaccount")
+create.add_command(poddisruptionbudget)
+create.alias("pdb", "poddisruptionbudget")

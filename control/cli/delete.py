@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import click
 
@@ -35,6 +35,8 @@ class Victim:
     name: str
     namespace: str | None
     source: str = ""
+    # The uid the DELETE answered with: a new object of the same name is not this one.
+    uid: str = ""
 
 
 def deleted_message(v: Victim) -> str:
@@ -88,16 +90,19 @@ def _victims_from_files(session: Session, filenames: Sequence[str]) -> tuple[lis
 
 
 def wait_deleted(session: Session, victims: Sequence[Victim], timeout: float | None) -> bool:
-    """Poll each object until it is gone (404); False if ``timeout`` seconds passed first."""
+    """Poll each object until it is gone (404, or another uid under its name, as kubectl's
+    UIDMap); False if ``timeout`` seconds passed first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     client = session.client()
     for v in victims:
         delay = POLL_FIRST
         while True:
             try:
-                client.get(v.rt, v.name, v.namespace)
+                current = client.get(v.rt, v.name, v.namespace)
             except errors.NotFoundError:
                 break
+            if v.uid and (current.get("metadata") or {}).get("uid") != v.uid:
+                break  # made again under the same name (a StatefulSet's pod): this one is gone
             if deadline is not None and time.monotonic() >= deadline:
                 client_error(f"timed out waiting for the condition on {v.rt.plural}/{v.name}")
                 return False
@@ -155,7 +160,7 @@ def delete(
     gone: list[Victim] = []
     for v in victims:
         try:
-            session.client().delete(
+            answer = session.client().delete(
                 v.rt, v.name, v.namespace, grace_period_seconds=grace, propagation_policy=policy
             )
         except errors.NotFoundError as e:
@@ -165,7 +170,8 @@ def delete(
                 failed = True
             continue
         click.echo(deleted_message(v))
-        gone.append(v)
+        uid = (answer.get("metadata") or {}).get("uid") or (answer.get("details") or {}).get("uid")
+        gone.append(replace(v, uid=str(uid or "")))
     if wait and gone and not wait_deleted(session, gone, timeout or None):
         failed = True
     if failed:

@@ -11,8 +11,12 @@ import click
 from common import errors
 from common.resources import ResourceType, lookup
 from control.cli import describe_config as _config  # noqa: F401  (registers its describers)
+from control.cli import describe_cronjob as _describe_cronjob  # noqa: F401  (registers)
+from control.cli import describe_daemonset as _daemonset  # noqa: F401  (registers its describer)
 from control.cli import describe_endpoints as _describe_endpoints  # noqa: F401  (registers)
 from control.cli import describe_job as _describe_job  # noqa: F401  (registers its describer)
+from control.cli import describe_pdb as _describe_pdb  # noqa: F401  (registers)
+from control.cli import describe_sts as _describe_sts  # noqa: F401  (registers)
 from control.cli.describe_apps import BINDERS
 from control.cli.describe_svc import bind_service
 from control.cli.describers import describer_for

@@ -30,6 +30,8 @@ class DrainOptions:
     ignore_daemonsets: bool = False
     delete_emptydir_data: bool = False
     skip_wait_for_delete_timeout: int = 0  # seconds; 0: never skip deleting pods
+    # The DaemonSets ("namespace/name") of the pods that exist (None: all are taken to exist).
+    daemonsets: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,24 @@ def _skip_deleted(pod: Obj, o: DrainOptions, now: dt.datetime) -> Status:
     return Status(True)
 
 
-def _daemonset(pod: Obj, o: DrainOptions, now: dt.datetime) -> Status:
+def daemonset_of(pod: Obj) -> str | None:
+    """``namespace/name`` of the DaemonSet controlling the pod, if one does."""
     ref = _controller(pod)
     if ref is None or ref.get("kind") != "DaemonSet":
+        return None
+    return f"{(pod.get('metadata') or {}).get('namespace', '')}/{ref.get('name', '')}"
+
+
+def _daemonset(pod: Obj, o: DrainOptions, now: dt.datetime) -> Status:
+    """daemonSetFilter: a finished pod goes; a running one of a DaemonSet is refused (or with
+    --ignore-daemonsets skipped: its DaemonSet would start it again); an orphan of a deleted
+    DaemonSet goes only with --force."""
+    owner = daemonset_of(pod)
+    if owner is None or _finished(pod):
         return Status(True)
+    if o.daemonsets is not None and owner not in o.daemonsets:
+        message = f'daemonsets.apps "{owner.split("/", 1)[1]}" not found'
+        return Status(True, WARNING, message) if o.force else Status(False, ERROR, message)
     if not o.ignore_daemonsets:
         return Status(False, ERROR, DAEMONSET_FATAL)
     return Status(False, WARNING, DAEMONSET_WARNING)

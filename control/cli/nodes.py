@@ -1,13 +1,15 @@
 """``tkctl cordon|uncordon|drain NODE...`` with kubectl's flags, messages and exit codes, and the
-reads ``describe node`` needs beyond the Node (its Lease and non-terminated pods). Drain deletes
-each pod (tinykube has no Eviction API, hence no disruption budgets) and waits until they are
-gone, printing kubectl's eviction lines."""
+reads ``describe node`` needs beyond the Node (its Lease and non-terminated pods). Drain evicts
+each pod through the Eviction API (or deletes it with ``--disable-eviction``), evicts again every
+5 s a pod whose disruption budget refuses (429), and waits until they are gone, printing
+kubectl's lines."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -18,16 +20,19 @@ from common.duration import parse_duration
 from common.resources import must
 from common.wellknown import NODE_LEASE_NAMESPACE
 from control.cli.describers import Describer, describe_node
-from control.cli.drainplan import DrainOptions, plan_drain
+from control.cli.drainplan import DrainOptions, daemonset_of, plan_drain
 from control.cli.flags import command
 from control.cli.nodedescribe import non_terminated
 from control.cli.output import CliError, Failed, api_error_message, echo_error
 from control.cli.session import Client, Session, global_options
 
 NODES, PODS, LEASES = must("nodes"), must("pods"), must("leases")
+DAEMONSETS = must("daemonsets")
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 # kubectl polls a draining pod every second; a little faster here, pods usually go in < 1 s.
 POLL = 0.5
+# kubectl evicts again after this long a pod whose disruption budget refused it (a 429).
+EVICTION_RETRY_SECONDS = 5
 Obj = dict[str, Any]
 
 
@@ -147,10 +152,24 @@ def _wait_gone(session: Session, pods: Sequence[Obj], deadline: float | None, ti
         session.sleep(POLL)
 
 
+def _daemonsets(client: Client, pods: list[dict[str, Any]]) -> frozenset[str]:
+    """The DaemonSets of the pods that still exist (kubectl reads each one)."""
+    found = set()
+    for owner in {o for p in pods if (o := daemonset_of(p)) is not None}:
+        namespace, name = owner.split("/", 1)
+        try:
+            client.get(DAEMONSETS, name, namespace)
+        except errors.NotFoundError:
+            continue
+        found.add(owner)
+    return frozenset(found)
+
+
 def drain_node(session: Session, node: str, o: DrainOptions, flags: dict[str, Any]) -> None:
-    """Delete the node's pods that the options allow and wait for them to be gone."""
+    """Evict (or delete) the node's pods that the options allow and wait for them to be gone."""
     client = session.client()
-    plan = plan_drain(_pods_on(client, node, flags["pod_selector"]), o, session.now())
+    pods = _pods_on(client, node, flags["pod_selector"])
+    plan = plan_drain(pods, replace(o, daemonsets=_daemonsets(client, pods)), session.now())
     if plan.blocked:
         raise DrainError(plan.errors)
     if plan.warnings:
@@ -162,8 +181,23 @@ def drain_node(session: Session, node: str, o: DrainOptions, flags: dict[str, An
         return
     deadline = time.monotonic() + flags["timeout"] if flags["timeout"] > 0 else None
     grace = flags["grace_period"] if flags["grace_period"] >= 0 else None
+    try:
+        if flags["disable_eviction"]:
+            deleting = _delete_all(client, plan.pods, grace)
+        else:
+            deleting = _evict_all(session, plan.pods, grace, deadline, flags["timeout_text"])
+        _wait_gone(session, deleting, deadline, flags["timeout_text"])
+    except DrainError as e:
+        echo_error(f'There are pending pods in node "{node}" when an error occurred: {e.text}')
+        for pod in _pods_on(client, node, flags["pod_selector"]):
+            echo_error(f"pod/{pod['metadata']['name']}")
+        raise
+
+
+def _delete_all(client: Client, pods: Sequence[Obj], grace: int | None) -> list[Obj]:
+    """``--disable-eviction``: delete each pod, bypassing its disruption budget."""
     deleting = []
-    for pod in plan.pods:
+    for pod in pods:
         m = pod["metadata"]
         click.echo(f"evicting pod {m['namespace']}/{m['name']}")
         try:
@@ -174,13 +208,52 @@ def drain_node(session: Session, node: str, o: DrainOptions, flags: dict[str, An
         except errors.ApiError as e:
             raise DrainError([f'error when evicting pod "{m["name"]}": {e.message}']) from e
         deleting.append(pod)
-    try:
-        _wait_gone(session, deleting, deadline, flags["timeout_text"])
-    except DrainError as e:
-        echo_error(f'There are pending pods in node "{node}" when an error occurred: {e.text}')
-        for pod in _pods_on(client, node, flags["pod_selector"]):
-            echo_error(f"pod/{pod['metadata']['name']}")
-        raise
+    return deleting
+
+
+def eviction(pod: Obj, grace: int | None) -> Obj:
+    """The policy/v1 Eviction kubectl sends for a pod."""
+    m = pod["metadata"]
+    options: Obj = {} if grace is None else {"gracePeriodSeconds": grace}
+    return {"apiVersion": "policy/v1", "kind": "Eviction",
+            "metadata": {"name": m["name"], "namespace": m["namespace"]},
+            "deleteOptions": options}  # fmt: skip
+
+
+def _evict_all(
+    session: Session, pods: Sequence[Obj], grace: int | None, deadline: float | None, timeout: str
+) -> list[Obj]:
+    """Evict each pod; one its budget protects (429) is evicted again every 5 s until the
+    deadline. The pods evicted (to wait for); one already gone is not waited for."""
+    client = session.client()
+    evicted: list[Obj] = []
+    pending = list(pods)
+    while pending:
+        refused = []
+        for pod in pending:
+            m = pod["metadata"]
+            where = f'pods/"{m["name"]}" -n "{m["namespace"]}"'
+            click.echo(f"evicting pod {m['namespace']}/{m['name']}")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DrainError(
+                    [f"error when evicting {where}: global timeout reached: {timeout}"]
+                )
+            try:
+                client.request_json("POST", PODS.path(m["namespace"], m["name"], "eviction"),
+                                    body=eviction(pod, grace))  # fmt: skip
+            except errors.NotFoundError:
+                continue
+            except errors.TooManyRequestsError as e:
+                echo_error(f"error when evicting {where} (will retry after 5s): {e.message}")
+                refused.append(pod)
+                continue
+            except errors.ApiError as e:
+                raise DrainError([f"error when evicting {where}: {e.message}"]) from e
+            evicted.append(pod)
+        pending = refused
+        if pending:
+            session.sleep(EVICTION_RETRY_SECONDS)
+    return evicted
 
 
 def _timeout(value: str) -> float:
@@ -196,7 +269,8 @@ def _timeout(value: str) -> float:
 @click.option("--ignore-daemonsets", is_flag=True, help="Ignore DaemonSet-managed pods.")
 @click.option("--delete-emptydir-data", is_flag=True, help="Delete pods with emptyDir volumes.")
 @click.option("--delete-local-data", is_flag=True, hidden=True)
-@click.option("--disable-eviction", is_flag=True, help="Delete pods (tinykube always does).")
+@click.option("--disable-eviction", is_flag=True,
+              help="Delete pods instead of evicting them (bypasses budgets).")  # fmt: skip
 @click.option("--grace-period", type=int, default=-1, help="Seconds each pod gets (-1: its own).")
 @click.option("--timeout", "timeout_text", default="0s", help="Give up after this long (0: never).")
 @click.option("--pod-selector", metavar="SELECTOR", help="Only drain pods with these labels.")

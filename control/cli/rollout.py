@@ -1,6 +1,8 @@
 """``tkctl rollout status|history|undo|restart|pause|resume deploy/NAME``: kubectl's rollout
-commands over a Deployment and its ReplicaSets (the decisions are in ``control.cli.revisions``).
-``status`` watches the Deployment until its rollout is done, fails or ``--timeout`` passes.
+commands over a Deployment and its ReplicaSets (the decisions are in ``control.cli.revisions``),
+and ``status|history|undo|restart`` over a StatefulSet or a DaemonSet and its ControllerRevisions
+(``control.cli.revisionhistory``). ``status`` watches until the rollout is done, fails or
+``--timeout`` passes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from common import errors
 from common.printers import format_selector
 from common.resources import lookup
 from common.tabwriter import tabwrite
+from control.cli import revisionhistory
 from control.cli.describe_apps import describe_pod_template
 from control.cli.describers import Text
 from control.cli.flags import command
@@ -23,6 +26,7 @@ from control.cli.groups import group
 from control.cli.output import CliError, Failed, echo_error
 from control.cli.resolve import JSON_PATCH, STRATEGIC_MERGE_PATCH, Ref, find_objects
 from control.cli.revisions import (
+    Status,
     equal_ignore_hash,
     history,
     history_rows,
@@ -65,12 +69,36 @@ def rollout() -> None:
     """Manage the rollout of a deployment: status, history, undo, restart, pause, resume."""
 
 
-def _deployments(session: Session, args: tuple[str, ...], verb: str) -> tuple[list[Ref], bool]:
+# The kinds each rollout verb serves; those with ControllerRevisions use revisionhistory.
+DEPLOYMENTS = ("deployments",)
+WITH_HISTORY = ("deployments", "statefulsets", "daemonsets")
+REVISION_KINDS = ("statefulsets", "daemonsets")
+
+
+def _deployments(
+    session: Session, args: tuple[str, ...], verb: str, kinds: tuple[str, ...] = DEPLOYMENTS
+) -> tuple[list[Ref], bool]:
     refs, missing = find_objects(session, args, f"rollout {verb}")
     for ref in refs:
-        if ref.rt.plural != "deployments":
+        if ref.rt.plural not in kinds:
             raise CliError(_unsupported(verb, ref))
     return refs, missing
+
+
+def _status_of(ref: Ref, obj: dict[str, Any], revision: int) -> Status:
+    if ref.rt.plural == "daemonsets":
+        return revisionhistory.daemonset_status(obj)
+    if ref.rt.plural in REVISION_KINDS:
+        return revisionhistory.statefulset_status(obj)
+    return rollout_status(obj, revision)
+
+
+def _controller_revisions(session: Session, owner: dict[str, Any]) -> list[Any]:
+    rt = lookup("controllerrevisions")
+    assert rt is not None
+    meta = owner.get("metadata") or {}
+    listing = session.client().list(rt, meta.get("namespace"))
+    return revisionhistory.controlled(owner, listing.get("items") or [])
 
 
 def _unsupported(verb: str, ref: Ref) -> str:
@@ -138,18 +166,18 @@ def status(
 ) -> None:
     """Show the status of the rollout: tkctl rollout status deploy/NAME [--timeout=D]"""
     seconds = parse_duration(timeout)
-    refs, missing = _deployments(session, args, "status")
+    refs, missing = _deployments(session, args, "status", WITH_HISTORY)
     if missing:
         raise Failed(1)
     deadline = time.monotonic() + seconds if seconds > 0 else None
     for ref in refs:
-        current = rollout_status(ref.obj, revision)
+        current = _status_of(ref, ref.obj, revision)
         click.echo(current.message)
         if current.done or not watch:
             continue
         rv = str((ref.obj.get("metadata") or {}).get("resourceVersion") or "")
         for obj in _watch(session, ref, rv, deadline):
-            current = rollout_status(obj, revision)
+            current = _status_of(ref, obj, revision)
             click.echo(current.message)
             if current.done:
                 break
@@ -167,8 +195,11 @@ def status(
 @click.pass_obj
 def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
     """View the rollout history: tkctl rollout history deploy/NAME [--revision=N]"""
-    refs, missing = _deployments(session, args, "history")
+    refs, missing = _deployments(session, args, "history", WITH_HISTORY)
     for ref in refs:
+        if ref.rt.plural in REVISION_KINDS:
+            _revision_history(session, ref, revision)
+            continue
         rses = _replicasets(session, ref.obj)
         if revision > 0:
             template = history(rses).get(revision)
@@ -189,6 +220,38 @@ def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
         raise Failed(1)
 
 
+def _revision_history(session: Session, ref: Ref, revision: int) -> None:
+    revisions = _controller_revisions(session, ref.obj)
+    if revision > 0:
+        found = [cr for cr in revisions if revisionhistory.revision_number(cr) == revision]
+        if not found:
+            raise CliError("unable to find the specified revision")
+        w = Text()
+        describe_pod_template(w, revisionhistory.template_of(found[0]))
+        click.echo(f"{ref.label} with revision #{revision}\n{''.join(w.parts)}")
+        return
+    rows = revisionhistory.rows(revisions)
+    if not rows:
+        click.echo(f"{ref.label} \nNo rollout history found.")
+        return
+    table = "REVISION\tCHANGE-CAUSE\n" + "".join(f"{r}\t{c}\n" for r, c in rows)
+    click.echo(f"{ref.label} \n{tabwrite(table, 0, 2)}")
+
+
+def _revision_undo(session: Session, ref: Ref, to_revision: int) -> None:
+    """kubectl's StatefulSetRollbacker: the revision's patch, as a strategic merge patch."""
+    target = revisionhistory.find(_controller_revisions(session, ref.obj), to_revision)
+    if revisionhistory.matches(ref.obj, target):
+        number = revisionhistory.revision_number(target)
+        click.echo(f"{ref.label} skipped rollback (current template already matches revision "
+                   f"{number})")  # fmt: skip
+        return
+    session.client().patch(
+        ref.rt, ref.name, target.get("data"), ref.namespace, patch_type=STRATEGIC_MERGE_PATCH
+    )
+    click.echo(f"{ref.label} rolled back")
+
+
 @command()
 @click.argument("args", nargs=-1)
 @click.option("--to-revision", type=int, default=0, help="The revision to go back to (0: last).")
@@ -196,8 +259,11 @@ def history_(session: Session, args: tuple[str, ...], revision: int) -> None:
 @click.pass_obj
 def undo(session: Session, args: tuple[str, ...], to_revision: int) -> None:
     """Roll back to a previous rollout: tkctl rollout undo deploy/NAME [--to-revision=N]"""
-    refs, missing = _deployments(session, args, "undo")
+    refs, missing = _deployments(session, args, "undo", WITH_HISTORY)
     for ref in refs:
+        if ref.rt.plural in REVISION_KINDS:
+            _revision_undo(session, ref, to_revision)
+            continue
         if (ref.obj.get("spec") or {}).get("paused"):
             raise CliError(
                 "you cannot rollback a paused deployment; resume it first with "
@@ -234,7 +300,7 @@ def restart(session: Session, args: tuple[str, ...], selector: str | None) -> No
     refs, missing = find_objects(session, args, "rollout restart", selector)
     when = session.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     for ref in refs:
-        if ref.rt.plural != "deployments":
+        if ref.rt.plural not in WITH_HISTORY:
             raise CliError(f"restarting is not supported for {ref.rt.kind}")
         if (ref.obj.get("spec") or {}).get("paused"):
             raise CliError("can't restart paused deployment (run rollout resume first)")

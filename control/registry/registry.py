@@ -342,6 +342,9 @@ class Registry:
     ) -> tuple[Obj, bool]:
         """``PATCH`` of ``application/apply-patch+yaml``: server-side apply (an upsert);
         (the object, whether it was created)."""
+        if sub == "scale":
+            applied = scale.apply_scale(self, rt, namespace, name, config, force, PATCH_ATTEMPTS)
+            return applied, False
         return serversideapply.apply(self, rt, namespace, name, config, force, sub)
 
     def decode_for_apply(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:

@@ -19,6 +19,7 @@ from control.registry import fieldsets as fs
 from control.registry import managedfields as mf
 from control.registry.fieldschema import root
 from control.store import parse_rv
+from control.validation import decode_object
 
 if TYPE_CHECKING:
     from control.registry.registry import Registry
@@ -90,8 +91,12 @@ def apply(
             "Incorrect version specified in apply patch. Specified patch version: "
             f"{shown}, expected: {rt.api_version}"
         )
-    given = (config.get("metadata") or {}).get("name") if isinstance(config.get("metadata"),
-                                                                     dict) else None  # fmt: skip
+    metadata = config.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        # The decoder's 400 (json: cannot unmarshal ... into ObjectMeta), never a 500.
+        decode_object(rt.kind, {"apiVersion": version, "kind": rt.kind, "metadata": metadata})
+        raise errors.BadRequestError("the applied configuration's metadata must be an object")
+    given = (metadata or {}).get("name")
     if given is not None and given != name:
         raise errors.BadRequestError(
             f"the name of the object ({given}) does not match the name on the URL ({name})"

@@ -21,16 +21,19 @@ from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
 from common.quantity import parse_bytes, parse_cpu_millis
 from common.resources import ResourceType, lookup
+from common.statefulsets import default_statefulset
 from common.wellknown import (
     NAMESPACE_NAME_LABEL,
     NODE_LEASE_NAMESPACE,
     NOT_READY_TAINT,
+    TEMPLATE_GENERATION,
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
 from control.registry import serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
+from control.validation.daemonset import validate_daemonset_status
 from control.validation.podupdate import validate_ephemeral_update
 
 Obj = dict[str, Any]
@@ -42,11 +45,10 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 # Pod spec fields tinykube stores but does not act on yet; named in a Warning header.
 POD_FIELDS_NOT_ACTED_ON = (
     "affinity",
-    "initContainers",
     "priorityClassName",
     "topologySpreadConstraints",
 )
-CONTAINER_FIELDS_NOT_ACTED_ON = ("lifecycle",)
+CONTAINER_FIELDS_NOT_ACTED_ON: tuple[str, ...] = ()
 # Volume types the agent provides (see agent/volumeplan.py); any other is named in a Warning.
 VOLUMES_ACTED_ON = (
     "emptyDir", "configMap", "secret", "downwardAPI", "projected", "hostPath",
@@ -286,6 +288,55 @@ class WorkloadStrategy(Strategy):
         default_workload(self.kind, obj)
 
 
+class StatefulSetStrategy(WorkloadStrategy):
+    """StatefulSets: apps/v1 defaults (SetDefaults_StatefulSet); status only from the
+    controller."""
+
+    def __init__(self) -> None:
+        super().__init__("StatefulSet")
+
+    def default(self, obj: Obj) -> None:
+        default_statefulset(obj)
+
+
+class DaemonSetStrategy(WorkloadStrategy):
+    """DaemonSets: apps/v1 defaults, and the template generation kube-apiserver keeps in the
+    ``deprecated.daemonset.template.generation`` annotation: 1 on create, one more on each
+    update that changes the pod template, never chosen by the client."""
+
+    def __init__(self) -> None:
+        super().__init__("DaemonSet")
+
+    def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
+        super().prepare_create(rt, obj, now)
+        _set_template_generation(obj, 1)
+
+    def prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        super().prepare_update(rt, new, old)
+        before = template_generation(old)
+        changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
+        _set_template_generation(new, before + 1 if changed else before)
+
+    def validate_status(self, new: Obj, old: Obj) -> list[Cause]:
+        return validate_daemonset_status(new, old)
+
+
+def template_generation(obj: Obj) -> int:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_GENERATION)
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _set_template_generation(obj: Obj, generation: int) -> None:
+    m = meta.meta(obj)
+    annotations = m.get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = m["annotations"] = {}
+    annotations[TEMPLATE_GENERATION] = str(generation)
+
+
 class SecretStrategy(Strategy):
     """``type`` defaults to Opaque; ``stringData`` is folded into ``data`` (base64) before the
     object is validated or stored, its keys winning, as the v1 conversion does."""
@@ -320,6 +371,8 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "deployments"): WorkloadStrategy("Deployment"),
     ("apps", "replicasets"): WorkloadStrategy("ReplicaSet"),
     ("", "secrets"): SecretStrategy(),
+    ("apps", "statefulsets"): StatefulSetStrategy(),
+    ("apps", "daemonsets"): DaemonSetStrategy(),
 }
 
 
@@ -440,7 +493,9 @@ def resource_type(name: str) -> ResourceType:
 
 
 # The kinds whose strategies live in modules of their own register themselves here.
+from control.registry import cronjobstrategy as _cronjobstrategy  # noqa: E402, F401
 from control.registry import endpointstrategy as _endpointstrategy  # noqa: E402, F401
 from control.registry import jobstrategy as _jobstrategy  # noqa: E402, F401
+from control.registry import policystrategy as _policystrategy  # noqa: E402, F401
 from control.registry import servicestrategy as _servicestrategy  # noqa: E402, F401
 from control.registry import storagestrategy as _storagestrategy  # noqa: E402, F401

@@ -14,9 +14,14 @@ New kinds plug in with ``register_schema`` and ``register_validator``. Pure: no 
 from control.validation import apps as _apps  # noqa: F401  (imported for registration)
 from control.validation import batch as _batch  # noqa: F401  (imported for registration)
 from control.validation import config as _config  # noqa: F401  (imported for registration)
+from control.validation import cronjob as _cronjob  # noqa: F401  (imported for registration)
+from control.validation import daemonset as _daemonset  # noqa: F401  (imported for registration)
 from control.validation import discovery as _discovery  # noqa: F401  (imported for registration)
+from control.validation import history as _history  # noqa: F401  (imported for registration)
+from control.validation import policy as _policy  # noqa: F401  (imported for registration)
 from control.validation import service as _service  # noqa: F401  (imported for registration)
 from control.validation import serviceaccount as _serviceaccount  # noqa: F401  (registration)
+from control.validation import statefulset as _statefulset  # noqa: F401  (registration)
 from control.validation import storage as _storage  # noqa: F401  (imported for registration)
 from control.validation.decode import SCHEMAS, decode_object, drop_unknown_fields, register_schema
 from control.validation.dispatch import VALIDATORS, invalid_error, register_validator, validate

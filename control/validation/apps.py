@@ -60,9 +60,11 @@ def _validate_selector(spec: Obj, path: str) -> list[Cause]:
     return causes
 
 
-def validate_template(template: Any, selector: LabelSelector, path: str) -> list[Cause]:
+def validate_template(
+    template: Any, selector: LabelSelector, path: str, kind: str = "ReplicaSet"
+) -> list[Cause]:
     """ValidatePodTemplateSpecForReplicaSet: labels match the selector, a valid pod spec that
-    restarts Always and has no deadline."""
+    restarts Always and has no deadline (``kind`` names the workload in that message)."""
     template = _dict(template)
     tmeta = _dict(template.get("metadata"))
     labels = tmeta.get("labels")
@@ -92,7 +94,7 @@ def validate_template(template: Any, selector: LabelSelector, path: str) -> list
         causes.append(
             forbidden(
                 f"{path}.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in ReplicaSet is not Supported",
+                f"activeDeadlineSeconds in {kind} is not Supported",
             )
         )
     return causes

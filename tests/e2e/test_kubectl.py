@@ -18,7 +18,9 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import docker
 import pytest
 import redis
 
@@ -899,10 +901,17 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
         assert len(history.strip().splitlines()) == 4  # header and three revisions
         run("uninstall", "hello", "--wait", "--timeout", "90s")
         assert "hello" not in run("list")
+
         # What the release made is gone; the test pod is a hook, which helm leaves, as on any
-        # cluster (the chart sets no hook-delete-policy).
-        left = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
-        assert left.split() == ["pod/hello-demo-test-connection"]
+        # cluster (the chart sets no hook-delete-policy). The Deployment's pods are deleted by
+        # the garbage collector after the Deployment, and take their grace period: helm's
+        # --wait waits for the objects it deleted, not for their dependents.
+        def left() -> list[str]:
+            out = kubectl.run("get", "all", "-l", "app.kubernetes.io/instance=hello", "-o", "name")
+            return out.split()
+
+        wait_for("the release's pods to go", lambda: left() == ["pod/hello-demo-test-connection"],
+                 timeout=60)  # fmt: skip
     finally:
         helm.run("uninstall", "hello", ok=False)
         kubectl.run("delete", "pod", "hello-demo-test-connection", "--ignore-not-found")
@@ -912,7 +921,26 @@ def test_helm_create_chart_from_install_to_uninstall(kubectl: Kubectl, tmp_path:
 
 def test_drain_evicts_then_uncordon(kubectl: Kubectl, forwarded: str) -> None:
     """Last of the module: the node is cordoned while its pods are evicted (--force: pods of
-    earlier tests without a controller may still be terminating)."""
+    earlier tests without a controller may still be terminating). First a disruption budget
+    that allows nothing makes kubectl evict again every 5 s until its timeout."""
+    out = kubectl.run("create", "pdb", "forwarded", "--selector=app=forwarded",
+                      "--min-available=1")  # fmt: skip
+    assert out == "poddisruptionbudget.policy/forwarded created\n"
+    observed = ("get", "pdb", "forwarded", "-o", "jsonpath={.status.observedGeneration}")
+    wait_for("the budget to be observed", lambda: kubectl.run(*observed) == "1", timeout=30)
+    assert rows(kubectl.run("get", "pdb", "forwarded"))[0][1:4] == ["1", "N/A", "0"]
+    assert header(kubectl.run("get", "pdb")) == [
+        "NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]  # fmt: skip
+    try:
+        err = kubectl.run("drain", "node-1", "--force", "--timeout=8s", ok=False, timeout=60)
+    finally:
+        kubectl.run("uncordon", "node-1")
+        kubectl.run("delete", "pdb", "forwarded")
+    assert (
+        f'error when evicting pods/"{forwarded}" -n "default" (will retry after 5s): Cannot '
+        "evict pod as it would violate the pod's disruption budget."
+    ) in err.splitlines()
+    assert f'error when evicting pods/"{forwarded}" -n "default": global timeout reached: 8s' in err
     try:
         out = kubectl.run("drain", "node-1", "--force", "--timeout=60s", timeout=90)
     finally:
@@ -967,3 +995,72 @@ spec:
   volumes:
   - {name: d, persistentVolumeClaim: {claimName: kdata}}
 """
+
+
+INCLUSTER_IMAGE = "tinykube-test/pyclient:1"  # scripts/build-pyclient-image.sh
+INCLUSTER = """
+import json
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_incluster_config()
+api = client.CoreV1Api()
+mine = open("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read()
+out = {"host": client.Configuration.get_default_copy().host,
+       "pods": [p.metadata.name for p in api.list_namespaced_pod(mine).items]}
+try:
+    api.list_namespaced_pod("default")
+except ApiException as e:
+    out["other"] = [e.status, json.loads(e.body)["message"]]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def incluster_image(docker_client: Any) -> str:
+    """The kubernetes Python client in an image, built once (only when missing)."""
+    try:
+        docker_client.images.get(INCLUSTER_IMAGE)
+        return INCLUSTER_IMAGE
+    except docker.errors.ImageNotFound:
+        pass
+    built = subprocess.run(
+        [str(ROOT / "scripts" / "build-pyclient-image.sh")],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    if built.returncode == NO_PYPI:
+        pytest.skip(f"the kubernetes client could not be fetched: {built.stderr[-500:]}")
+    assert built.returncode == 0, built.stderr
+    return INCLUSTER_IMAGE
+
+
+def test_python_client_in_cluster_config_from_a_pod(kubectl: Kubectl, incluster_image: str) -> None:
+    """A pod's program with load_incluster_config(): the kubernetes Service's address from its
+    environment, the token and ca.crt of its service account; it may list its own namespace's
+    pods, and another namespace's answer is the service-account authorizer's 403."""
+    kubectl.run("create", "namespace", "incluster")
+    pod = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": "incluster"},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "app", "image": incluster_image, "command": ["python3", "-c", INCLUSTER]},
+        ]},
+    }  # fmt: skip
+    try:
+        kubectl.run("apply", "-f", "-", stdin=json.dumps(pod))
+
+        def phase() -> str:
+            return kubectl.run("get", "pod", "client", "-n", "incluster", "-o",
+                               "jsonpath={.status.phase}")  # fmt: skip
+
+        wait_for("the pod done", lambda: phase() in ("Succeeded", "Failed"), timeout=120)
+        logs = kubectl.run("logs", "client", "-n", "incluster")
+        assert phase() == "Succeeded", logs
+        out = json.loads(logs)
+        assert out["host"] == "https://10.97.0.1:443"
+        assert out["pods"] == ["client"]
+        assert out["other"] == [403, (
+            'pods is forbidden: User "system:serviceaccount:incluster:default" cannot list '
+            'resource "pods" in API group "" in the namespace "default"'
+        )]  # fmt: skip
+    finally:
+        kubectl.run("delete", "namespace", "incluster", "--wait=false")

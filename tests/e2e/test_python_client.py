@@ -5,6 +5,7 @@ port-forward and logs of a pod, the three patch types, dry run and ``VersionApi`
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <ssl.SSLSocket:pytest.PytestUnraisableExceptionWarning"
 )
 MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +190,41 @@ def test_deployments_and_replicasets(api: client.ApiClient, ns: str) -> None:
     assert rs.metadata.owner_references[0].name == "dep"
     assert apps.read_namespaced_replica_set(rs.metadata.name, ns).spec.replicas == 2
     apps.delete_namespaced_deployment("dep", ns, propagation_policy="Foreground")
+
+
+def test_server_side_apply_of_a_deployments_scale(api: client.ApiClient, ns: str) -> None:
+    """An autoscaler's way: apply a Scale; the deployer's ownership of spec.replicas is a
+    conflict until forced, then the parent's replicas are the autoscaler's."""
+    apps = client.AppsV1Api(api)
+    labels = {"app": "applied"}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "applied"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "main", "image": "tinykube/sleeper:1"}]},
+        }},
+    }  # fmt: skip
+    apps.patch_namespaced_deployment("applied", ns, deployment, field_manager="deployer",
+                                     _content_type=APPLY_PATCH)  # fmt: skip
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "applied"},
+             "spec": {"replicas": 3}}  # fmt: skip
+    with pytest.raises(ApiException) as refused:
+        apps.patch_namespaced_deployment_scale("applied", ns, scale, field_manager="autoscaler",
+                                               _content_type=APPLY_PATCH)  # fmt: skip
+    assert refused.value.status == 409
+    assert json.loads(refused.value.body)["message"] == (
+        'Apply failed with 1 conflict: conflict with "deployer": .spec.replicas'
+    )
+    applied = apps.patch_namespaced_deployment_scale("applied", ns, scale, force=True,
+                                                     field_manager="autoscaler",
+                                                     _content_type=APPLY_PATCH)  # fmt: skip
+    assert applied.kind == "Scale" and applied.spec.replicas == 3
+    parent = apps.read_namespaced_deployment("applied", ns)
+    assert parent.spec.replicas == 3
+    owners = {(f.manager, f.operation, f.subresource) for f in parent.metadata.managed_fields
+              if "f:replicas" in (f.fields_v1 or {}).get("f:spec", {})}  # fmt: skip
+    assert owners == {("autoscaler", "Apply", "scale")}
+    apps.delete_namespaced_deployment("applied", ns)
 
 
 def test_services_endpoints_and_endpointslices(

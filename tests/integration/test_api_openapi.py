@@ -15,7 +15,7 @@ def test_openapi_documents(api: Api) -> None:
     code, batch = api.call("GET", "/openapi/v3/apis/batch/v1")
     assert code == 200
     assert "/apis/batch/v1/namespaces/{namespace}/jobs/{name}" in batch["paths"]
-    code, _ = api.call("GET", "/openapi/v3/apis/policy/v1")
+    code, _ = api.call("GET", "/openapi/v3/apis/networking.k8s.io/v1")
     assert code == 404
 
 

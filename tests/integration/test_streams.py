@@ -524,7 +524,7 @@ def test_exec_over_spdy(server: str, admin: ApiClient, agent: Agent, runtime: Fa
     path = f"{EXEC}?command=sh&command=-c&command=exit+3&stdin=true&stdout=true&stderr=true"
     sock, head = spdy_upgrade(server, "v5.channel.k8s.io,v4.channel.k8s.io", path)
     assert head.startswith("HTTP/1.1 101 ")
-    assert "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n" in head
+    assert "X-Stream-Protocol-Version: v5.channel.k8s.io\r\n" in head  # the kubelet's choice
     client = SpdyClient(sock)
     try:
         ids = {kind: client.open(kind, 0) for kind in ("error", "stdin", "stdout", "stderr")}
@@ -536,6 +536,29 @@ def test_exec_over_spdy(server: str, admin: ApiClient, agent: Agent, runtime: Fa
         sock.close()
     assert got[ids["stdout"]] == b"out:data" and got[ids["stderr"]] == b"oops\n"
     assert channels.exit_of(got[ids["error"]]) == (3, "")
+
+
+def test_exec_over_spdy_v2(
+    server: str, admin: ApiClient, agent: Agent, runtime: FakeRuntime
+) -> None:
+    """An older client's protocol: the failure's message is the error stream's text."""
+    runtime.exec_handler = lambda c, cmd, stdin: (3, b"out", b"")
+    make_pod(admin)
+    path = f"{EXEC}?command=sh&command=-c&command=exit+3&stdout=true"
+    sock, head = spdy_upgrade(server, "v2.channel.k8s.io,channel.k8s.io", path)
+    assert "X-Stream-Protocol-Version: v2.channel.k8s.io\r\n" in head
+    client = SpdyClient(sock)
+    try:
+        ids = {kind: client.open(kind, 0) for kind in ("error", "stdout")}
+        assert [client.recv() for _ in ids] == [spdy.SynReply(i) for i in ids.values()]
+        got = client.until_fin({ids["error"], ids["stdout"]})
+    finally:
+        client.reader.close()
+        sock.close()
+    assert got == {ids["stdout"]: b"out", ids["error"]: (
+        b"command terminated with non-zero exit code: error executing command "
+        b"[sh -c exit 3], exit code 3"
+    )}  # fmt: skip
 
 
 @pytest.mark.usefixtures("agent")
@@ -552,4 +575,7 @@ def test_spdy_exec_refusals_come_before_the_upgrade(server: str, admin: ApiClien
     sock, head = spdy_upgrade(server, "v1.channel.k8s.io", f"{EXEC}?command=true&stdout=true")
     with sock:
         assert head.startswith("HTTP/1.1 403 ")
-        assert "server accepts [v4.channel.k8s.io]" in sock.recv(4096).decode()
+        assert (
+            "server accepts [v5.channel.k8s.io v4.channel.k8s.io v3.channel.k8s.io "
+            "v2.channel.k8s.io channel.k8s.io]"
+        ) in sock.recv(4096).decode()

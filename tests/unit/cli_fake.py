@@ -63,6 +63,8 @@ class FakeApi:
         self.log_chunks: list[bytes] = [b"line 1\n", b"line 2\n"]
         self.unreachable = False
         self.closed = False
+        # name -> evictions of that pod a disruption budget still refuses (429)
+        self.budget_refusals: dict[str, int] = {}
 
     def _check(self) -> None:
         if self.unreachable:
@@ -210,6 +212,8 @@ class FakeApi:
 
     def request_json(self, method: str, path: str, **kw: Any) -> Any:
         self._check()
+        if method == "POST" and path.endswith("/eviction"):
+            return self._evict(path, kw["body"])
         if path == "/version":
             return {"major": "1", "minor": "35", "gitVersion": "v1.35.0-tinykube"}
         if path == "/apis":
@@ -243,6 +247,19 @@ class FakeApi:
             return {"resources": [{"name": "leases", "namespaced": True, "kind": "Lease"}]}
         raise errors.NotFoundError("the server could not find the requested resource")
 
+    def _evict(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST pods/NAME/eviction: refused while ``budget_refusals`` says so, else a delete."""
+        ns, name = path.split("/")[4], path.split("/")[6]
+        grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
+        self.calls.append(("evict", "pods", name, ns, grace))
+        if self.budget_refusals.get(name, 0) > 0:
+            self.budget_refusals[name] -= 1
+            raise errors.TooManyRequestsError(
+                "Cannot evict pod as it would violate the pod's disruption budget."
+            )
+        self.delete(rt("pods"), name, ns, grace_period_seconds=grace)
+        return {"kind": "Status", "status": "Success", "code": 201}
+
     def close(self) -> None:
         self.closed = True
 
@@ -252,9 +269,10 @@ class FakeApi:
 
 def tk(api: FakeApi, *args: str, input: str | None = None, **session: Any) -> Result:
     """Run ``tkctl ARGS`` against ``api``, with no kubeconfig around and a fixed clock."""
-    settings: dict[str, Any] = {"server": "http://fake:6443", "env": {}, "home": "/nonexistent"}
+    settings: dict[str, Any] = {"server": "http://fake:6443", "env": {}, "home": "/nonexistent",
+                                "sleep": lambda s: None}  # fmt: skip
     settings.update(session)
-    obj = Session(client_factory=lambda cfg: api, now=lambda: NOW, sleep=lambda s: None, **settings)
+    obj = Session(client_factory=lambda cfg: api, now=lambda: NOW, **settings)
     return CliRunner().invoke(cli, list(args), obj=obj, input=input)
 
 

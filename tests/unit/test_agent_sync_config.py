@@ -159,3 +159,14 @@ def test_image_pull_secrets_become_the_pull_credentials(env) -> None:
     assert ("FailedToRetrieveImagePullSecret",
             "Unable to retrieve some image pull secrets (gone); attempting to pull the image may "
             "not succeed.") in api.events()  # fmt: skip
+
+
+def test_the_termination_message_path_is_a_host_file_per_attempt(env) -> None:
+    api, runtime, syncer, _, _ = env
+    add_pod(api, {"terminationMessagePath": "/dev/termination-log"})
+    syncer.sync(pod_of(api))
+    (main,) = apps(runtime)
+    (mount,) = [m for m in runtime.specs[main.id].mounts if m.target == "/dev/termination-log"]
+    host = Path(mount.source)
+    assert host.read_bytes() == b"" and host.stat().st_mode & 0o777 == 0o666
+    assert host.parts[-2:] == ("main", "0") and not mount.read_only

@@ -182,7 +182,7 @@ def test_a_forbidden_sysctl_rejects_the_pod_before_anything_starts(env) -> None:
 
 def test_an_allowed_unsafe_sysctl_reaches_the_sandbox(env) -> None:
     api, runtime, syncer, _ = env
-    syncer.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
+    syncer.status.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
     secure_pod(api, {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]})
     syncer.sync(pod_of(api))
     assert pod_of(api)["status"]["phase"] == "Running"
@@ -194,10 +194,10 @@ def test_a_running_pod_is_not_rejected_afterwards(env) -> None:
     """Admission happens once, before the pod first starts (an agent restarted with a
     narrower allowlist leaves running pods alone)."""
     api, runtime, syncer, _ = env
-    syncer.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
+    syncer.status.sysctls = sysctls.Allowlist.of(["kernel.msg*"])
     secure_pod(api, {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]})
     syncer.sync(pod_of(api))
-    syncer.sysctls = sysctls.Allowlist.of()
+    syncer.status.sysctls = sysctls.Allowlist.of()
     syncer.sync(pod_of(api))
     assert pod_of(api)["status"]["phase"] == "Running"
     assert len(apps(runtime, "running")) == 1

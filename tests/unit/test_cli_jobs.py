@@ -48,7 +48,7 @@ def test_create_job_builds_what_kubectl_builds(api: FakeApi) -> None:
         "restartPolicy": "Never",
     }
     r = tk(api, "create", "job", "pi")
-    assert r.exit_code == 1 and "--image must be specified" in r.output
+    assert r.exit_code == 1 and "either --image or --from must be specified" in r.output
 
 
 def test_get_jobs_columns_are_kubectls() -> None:

@@ -3,10 +3,12 @@ messages, exit codes and requests; the drain filters table-driven over plain pod
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from common import errors
 from control.cli.drainplan import DrainOptions, plan_drain
 from tests.unit.cli_fake import NOW, FakeApi, tk, ts
 
@@ -76,9 +78,65 @@ def test_drain_deletes_controlled_pods_waits_and_reports(api: FakeApi) -> None:
         "node/node-1 cordoned", "evicting pod default/web-1", "evicting pod default/web-2",
         "pod/web-1 evicted", "pod/web-2 evicted", "node/node-1 drained",
     ]  # fmt: skip
-    deletes = [c for c in api.calls if c[0] == "delete"]
-    assert [(c[2], c[4]) for c in deletes] == [("web-1", 5), ("web-2", 5)]
+    evictions = [c for c in api.calls if c[0] == "evict"]
+    assert [(c[2], c[4]) for c in evictions] == [("web-1", 5), ("web-2", 5)]
     assert ("pods", "default", "elsewhere") in api.objects
+
+
+def test_drain_evicts_again_every_5s_while_a_budget_refuses(api: FakeApi) -> None:
+    api.add("pods", pod("web-1"))
+    api.add("pods", pod("web-2"))
+    api.budget_refusals["web-2"] = 2
+    slept: list[float] = []
+    r = tk(api, "drain", "node-1", sleep=slept.append)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        "node/node-1 cordoned", "evicting pod default/web-1", "evicting pod default/web-2",
+        "evicting pod default/web-2", "evicting pod default/web-2", "pod/web-1 evicted",
+        "pod/web-2 evicted", "node/node-1 drained",
+    ]  # fmt: skip
+    retry = ('error when evicting pods/"web-2" -n "default" (will retry after 5s): Cannot evict '
+             "pod as it would violate the pod's disruption budget.")  # fmt: skip
+    assert r.stderr.splitlines() == [retry, retry]
+    assert slept == [5, 5]
+
+
+def test_drain_gives_up_on_a_refused_eviction_at_the_timeout(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+    api.budget_refusals["web"] = 10_000
+    r = tk(api, "drain", "node-1", "--timeout=0.01s", sleep=lambda s: time.sleep(0.02))
+    assert r.exit_code == 1
+    timeout = 'error when evicting pods/"web" -n "default": global timeout reached: 0.01s'
+    assert r.stderr.splitlines()[-1] == timeout
+    assert ("pods", "default", "web") in api.objects
+
+
+def test_drain_disable_eviction_deletes(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+    api.budget_refusals["web"] = 1
+    r = tk(api, "drain", "node-1", "--disable-eviction", "--grace-period=3")
+    assert r.exit_code == 0, r.output
+    assert [(c[0], c[2], c[4]) for c in api.calls if c[0] in ("evict", "delete")] == [
+        ("delete", "web", 3)
+    ]
+
+
+def test_drain_stops_on_another_eviction_error(api: FakeApi) -> None:
+    api.add("pods", pod("web"))
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise errors.InternalError(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+            "does not support."
+        )
+
+    api.request_json = refuse  # type: ignore[method-assign]
+    r = tk(api, "drain", "node-1")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-1] == (
+        'error when evicting pods/"web" -n "default": This pod has more than one '
+        "PodDisruptionBudget, which the eviction subresource does not support."
+    )
 
 
 def test_drain_refuses_unmanaged_pods_without_force(api: FakeApi) -> None:
@@ -140,6 +198,15 @@ def test_drain_dry_run_changes_nothing(api: FakeApi) -> None:
          "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
         (pod("ds", owner="DaemonSet"), DrainOptions(ignore_daemonsets=True), False,
          "ignoring DaemonSet-managed Pods", ""),
+        (pod("ds", owner="DaemonSet", phase="Failed"), DrainOptions(), True, "", ""),
+        (pod("ds", owner="DaemonSet"), DrainOptions(daemonsets=frozenset({"default/o"})),
+         False, "", "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+        (pod("ds", owner="DaemonSet"), DrainOptions(ignore_daemonsets=True,
+                                                    daemonsets=frozenset()), False, "",
+         'cannot delete daemonsets.apps "o" not found'),
+        # With --force the orphan goes; as in kubectl, a later filter's verdict drops the warning.
+        (pod("ds", owner="DaemonSet"), DrainOptions(force=True, daemonsets=frozenset()), True,
+         "", ""),
         (pod("mirror", owner=None, meta={"annotations": {"kubernetes.io/config.mirror": "x"}}),
          DrainOptions(), False, "", ""),
         (pod("cache", volumes=[{"name": "v", "emptyDir": {}}]), DrainOptions(), False, "",
@@ -164,6 +231,21 @@ def test_drain_filters(
     assert (bool(plan.pods), plan.warnings, plan.errors) == (
         deleted, f"{warning}: {ref}" if warning else "", [f"{error}: {ref}"] if error else []
     )  # fmt: skip
+
+
+def test_drain_ignores_pods_of_existing_daemonsets_only(api: FakeApi) -> None:
+    api.add("daemonsets", {"metadata": {"name": "o", "namespace": "default"}, "spec": {}})
+    api.add("pods", pod("logs-1", owner="DaemonSet"))
+    api.add("pods", pod("web-1"))
+    r = tk(api, "drain", "node-1", "--ignore-daemonsets")
+    assert r.exit_code == 0, r.stderr
+    assert "Warning: ignoring DaemonSet-managed Pods: default/logs-1" in r.stderr
+    deleted = {c[2] for c in api.calls if c[0] == "delete"}
+    assert deleted == {"web-1"}
+    del api.objects[("daemonsets", "default", "o")]
+    r = tk(api, "drain", "node-1", "--ignore-daemonsets")
+    assert r.exit_code == 1
+    assert 'cannot delete daemonsets.apps "o" not found: default/logs-1' in r.stderr
 
 
 def test_describe_node_shows_lease_pods_and_allocated_resources(api: FakeApi) -> None:

@@ -3,8 +3,10 @@ against ``FakeApi``, an in-memory FAKE of the API client."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -203,6 +205,27 @@ def test_delete_waits_until_gone(api: FakeApi) -> None:
     assert api.calls[0] == ("delete", "pods", "web", "default", None, "Background")
     assert api.verbs()[1:] == ["get", "get", "get", "get"]
     assert ("pods", "default", "web") not in api.objects
+
+
+def test_delete_stops_waiting_when_the_name_holds_a_new_object(api: FakeApi) -> None:
+    """A StatefulSet makes its pod again under the same name: kubectl waits by uid."""
+    pod = running_pod("web-1")
+    pod["metadata"]["uid"] = "old-uid"
+    api.add("pods", pod)
+    api.linger["web-1"] = 100
+    deleting = api.delete
+    replacement = copy.deepcopy(pod)
+    replacement["metadata"]["uid"] = "new-uid"
+
+    def delete_and_recreate(*args: Any, **kwargs: Any) -> Any:
+        answer = deleting(*args, **kwargs)
+        api.objects[("pods", "default", "web-1")] = replacement
+        return answer
+
+    api.delete = delete_and_recreate  # type: ignore[method-assign]
+    r = tk(api, "delete", "pod", "web-1")
+    assert (r.exit_code, r.stdout) == (0, 'pod "web-1" deleted from default namespace\n')
+    assert api.verbs()[1:] == ["get"]
 
 
 def test_delete_flags_and_errors(api: FakeApi) -> None:

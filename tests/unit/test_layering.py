@@ -110,7 +110,13 @@ def local(module: str) -> set[str]:
 
 # Modules that run control loops, and planners: the pure part of a loop, which only decides.
 CONTROL_LOOPS = ("control.controllers", "control.scheduling", "control.manager")
-PURE = ("control.scheduler", "agent.planner")
+PURE = (
+    "control.scheduler",
+    "agent.planner",
+    "agent.initplan",
+    "agent.initstatus",
+    "agent.deadline",
+)
 IMPURE = {"flask", "redis", "docker", "requests", "socket", "subprocess", "werkzeug", "gunicorn"}
 SHELLS = (
     "control.store", "control.memory_store", "control.redis_store", "control.registry.registry",

@@ -25,6 +25,7 @@ def test_index_lists_each_group_version_with_a_content_hash() -> None:
         "apis/coordination.k8s.io/v1",
         "apis/storage.k8s.io/v1",
         "apis/discovery.k8s.io/v1",
+        "apis/policy/v1",
         "apis/batch/v1",
     }
     url = paths["apis/apps/v1"]["serverRelativeURL"]

@@ -238,3 +238,21 @@ def test_a_token_request_and_a_service_account_decode() -> None:
         "imagePullSecrets": [{"name": "registry"}],
         "automountServiceAccountToken": False,
     }
+
+
+def test_kubectls_create_pdb_body() -> None:
+    """``kubectl create pdb web --selector=app=web --min-available=50%``: an IntOrString string,
+    and a status whose counts are all on the wire as zeros."""
+    label = field(1, field(1, "app") + field(2, "web"))
+    spec = field(1, field(1, 1) + field(3, "50%")) + field(2, label)
+    status = field(3, 0) + field(4, 0) + field(5, 0) + field(6, 0)
+    raw = field(1, field(1, "web")) + field(2, spec) + field(3, status)
+    assert decode(envelope("policy/v1", "PodDisruptionBudget", raw)) == {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}}},
+    }
+    spec = field(1, field(1, 0) + field(2, 0)) + field(2, b"")
+    decoded = decode(envelope("policy/v1", "PodDisruptionBudget", field(2, spec)))
+    assert decoded["spec"] == {"minAvailable": 0, "selector": {}}

@@ -1,5 +1,6 @@
 """exec over SPDY against a scripted client and a scripted agent (socket pairs): the streams
-kubectl opens, stdin and its end, terminal sizes, output and the exit Status."""
+kubectl opens, stdin and its end, terminal sizes, output and the exit Status, in every protocol
+version the kubelet speaks (v1's reset error stream, v2/v3's text failures)."""
 
 from __future__ import annotations
 
@@ -47,9 +48,11 @@ class Agent:
         self.peer.close()
 
 
-def session(agent: Agent, expected: frozenset[str]) -> Iterator[Client]:
+def session(
+    agent: Agent, expected: frozenset[str], protocol: str = spdyexec.V4
+) -> Iterator[Client]:
     ours, theirs = socket.socketpair()
-    s = spdyexec.Session(SocketTransport(theirs), agent.conn, expected)
+    s = spdyexec.Session(SocketTransport(theirs), agent.conn, expected, protocol)
     t = threading.Thread(target=s.run, daemon=True)
     t.start()
     client = Client(ours)
@@ -99,3 +102,47 @@ def test_output_waits_for_every_stream() -> None:
         assert client.recv() == spdy.SynReply(stderr)
         got = client.until_fin({error, stdout, stderr})
         assert got == {stdout: b"out", stderr: b"err", error: b""}
+
+
+def test_the_streams_and_the_status_of_each_protocol_version() -> None:
+    tty = spdyexec.expected_streams(True, True, True, True, spdyexec.V2)
+    assert tty == {"error", "stdin", "stdout"}  # v1 and v2 resize no terminal
+    assert "resize" in spdyexec.expected_streams(True, True, True, True, spdyexec.V3)
+    assert spdyexec.PROTOCOLS == (
+        "v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
+        "channel.k8s.io",
+    )  # fmt: skip
+    ok = json.dumps(channels.exec_status(["sh"], 0)).encode()
+    for version in (spdyexec.V5, spdyexec.V4):
+        assert spdyexec.error_stream_data(STATUS, version) == STATUS
+    for version in (spdyexec.V3, spdyexec.V2, spdyexec.V1):
+        assert spdyexec.error_stream_data(ok, version) == b""
+        assert spdyexec.error_stream_data(STATUS, version) == (
+            b"command terminated with non-zero exit code: error executing command [sh], exit code 3"
+        )
+        assert spdyexec.error_stream_data(b"not json", version) == b"not json"
+
+
+def test_v3_writes_the_failure_as_text(agent: Agent) -> None:
+    expected = spdyexec.expected_streams(True, True, True, False, spdyexec.V3)
+    for client in session(agent, expected, spdyexec.V3):
+        ids = {kind: client.open(kind, 0) for kind in ("error", "stdin", "stdout", "stderr")}
+        assert [client.recv() for _ in range(4)] == [spdy.SynReply(i) for i in ids.values()]
+        client.send(spdy.Data(ids["stdin"], b"", fin=True))
+        got = client.until_fin({ids["stdout"], ids["stderr"], ids["error"]})
+        assert got == {
+            ids["stdout"]: b"out", ids["stderr"]: b"err",
+            ids["error"]: spdyexec.error_stream_data(STATUS, spdyexec.V3),
+        }  # fmt: skip
+
+
+def test_v1_resets_its_error_stream_and_closes_stdin(agent: Agent) -> None:
+    expected = spdyexec.expected_streams(True, True, False, False, spdyexec.V1)
+    for client in session(agent, expected, spdyexec.V1):
+        ids = {kind: client.open(kind, 0) for kind in ("error", "stdin", "stdout")}
+        assert [client.recv() for _ in range(3)] == [spdy.SynReply(i) for i in ids.values()]
+        assert client.recv() == spdy.RstStream(ids["error"], spdy.CANCEL)
+        assert client.recv() == spdy.Data(ids["stdin"], b"", fin=True)
+        client.send(spdy.Data(ids["stdin"], b"in", fin=True))
+        assert client.until_fin({ids["stdout"]}) == {ids["stdout"]: b"out"}
+    assert agent.got == [(channels.STDIN, b"in"), (channels.CLOSE, bytes([channels.STDIN]))]

@@ -83,8 +83,10 @@ def test_pod_warnings_name_only_what_is_not_acted_on() -> None:
                 {"name": "b", "persistentVolumeClaim": {"claimName": "c"}},
                 {"name": "d", "nfs": {"server": "s", "path": "/"}},
             ],
+            "initContainers": [{"name": "i", "image": "x"}],
             "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "x"}}],
-                            "volumeMounts": [{"name": "a", "mountPath": "/a"}]}],
+                            "volumeMounts": [{"name": "a", "mountPath": "/a"}],
+                            "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}}],
         }
     }  # fmt: skip
     assert st.pod_warnings(pod) == [

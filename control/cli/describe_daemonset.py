@@ -1,0 +1,69 @@
+"""``tkctl describe daemonset``: kubectl's DaemonSetDescriber (name, selectors, labels,
+annotations, the node counts of its status, the phases of its pods, the pod template, events).
+Registers its describer and the reader of its pods. Pure but for that reading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from common.printers import format_labels, format_selector
+from control.cli.describe_apps import BINDERS, _controlled, describe_pod_template, pod_counts
+from control.cli.describers import (
+    Describer,
+    Obj,
+    Text,
+    _annotations,
+    _labels,
+    events_section,
+    register,
+)
+from control.cli.session import Client
+
+
+def _m(obj: object, key: str) -> Obj:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def describe_daemonset(
+    ds: Obj, events: Sequence[Obj] | None, now: dt.datetime, pods: Sequence[Obj] | None = None
+) -> str:
+    """``pods``: the pods the DaemonSet controls (``None``: not known)."""
+    meta, spec, status = _m(ds, "metadata"), _m(ds, "spec"), _m(ds, "status")
+    template_spec = _m(_m(spec, "template"), "spec")
+    w = Text()
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    w.write(0, f"Selector:\t{format_selector(spec.get('selector'))}\n")
+    w.write(0, f"Node-Selector:\t{format_labels(template_spec.get('nodeSelector'))}\n")
+    _labels(w, "Labels", meta.get("labels"))
+    _annotations(w, meta.get("annotations"))
+
+    def count(key: str) -> int:
+        return int(status.get(key) or 0)
+
+    w.write(0, f"Desired Number of Nodes Scheduled: {count('desiredNumberScheduled')}\n")
+    w.write(0, f"Current Number of Nodes Scheduled: {count('currentNumberScheduled')}\n")
+    w.write(0, "Number of Nodes Scheduled with Up-to-date Pods: "
+               f"{count('updatedNumberScheduled')}\n")  # fmt: skip
+    w.write(0, f"Number of Nodes Scheduled with Available Pods: {count('numberAvailable')}\n")
+    w.write(0, f"Number of Nodes Misscheduled: {count('numberMisscheduled')}\n")
+    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
+    describe_pod_template(w, _m(spec, "template"))
+    events_section(w, events, now)
+    return w.text()
+
+
+def bind_daemonset(client: Client, ds: Obj) -> Describer:
+    pods = _controlled(client, "pods", ds)
+
+    def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
+        return describe_daemonset(obj, events, now, pods)
+
+    return describer
+
+
+BINDERS["daemonsets"] = bind_daemonset
+register("daemonsets", describe_daemonset)

@@ -1,0 +1,90 @@
+"""``describe statefulset`` in kubectl's layout (``describeStatefulSet``,
+``describeVolumeClaimTemplates``): replicas, update strategy, pod counts, the pod template and
+the claim templates. The describer is pure; ``bind_statefulset`` reads the set's pods first.
+Registers itself with ``describe``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from common.humanize import rfc1123z
+from common.printers import format_selector
+from control.cli.describe_apps import BINDERS, _controlled, describe_pod_template, pod_counts
+from control.cli.describers import (
+    Describer,
+    Obj,
+    Text,
+    _annotations,
+    _labels,
+    events_section,
+    register,
+)
+from control.cli.session import Client
+
+
+def _m(obj: object, key: str) -> Obj:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _claim_templates(w: Text, templates: Sequence[Obj]) -> None:
+    if not templates:
+        w.write(0, "Volume Claims:\t<none>\n")
+        return
+    w.write(0, "Volume Claims:\n")
+    for pvc in templates:
+        meta, spec = _m(pvc, "metadata"), _m(pvc, "spec")
+        w.write(1, f"Name:\t{meta.get('name', '')}\n")
+        w.write(1, f"StorageClass:\t{spec.get('storageClassName') or ''}\n")
+        _labels(w, "  Labels", meta.get("labels"))
+        w.write(0, "  ")
+        _annotations(w, meta.get("annotations"))
+        capacity = _m(_m(spec, "resources"), "requests").get("storage")
+        w.write(1, f"Capacity:\t{capacity if capacity is not None else '<default>'}\n")
+        modes = " ".join(str(m) for m in spec.get("accessModes") or [])
+        w.write(1, f"Access Modes:\t[{modes}]\n")
+
+
+def describe_statefulset(
+    sts: Obj, events: Sequence[Obj] | None, now: dt.datetime, pods: Sequence[Obj] | None = None
+) -> str:
+    """``pods``: the pods the StatefulSet controls (``None``: not known)."""
+    meta, spec, status = _m(sts, "metadata"), _m(sts, "spec"), _m(sts, "status")
+    w = Text()
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    w.write(0, f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}\n")
+    w.write(0, f"Selector:\t{format_selector(spec.get('selector'))}\n")
+    _labels(w, "Labels", meta.get("labels"))
+    _annotations(w, meta.get("annotations"))
+    w.write(
+        0,
+        f"Replicas:\t{int(spec.get('replicas', 1) or 0)} desired | "
+        f"{int(status.get('replicas') or 0)} total\n",
+    )
+    strategy = _m(spec, "updateStrategy")
+    w.write(0, f"Update Strategy:\t{strategy.get('type', '')}\n")
+    rolling = strategy.get("rollingUpdate")
+    if isinstance(rolling, Mapping) and rolling.get("partition") is not None:
+        w.write(1, f"Partition:\t{int(rolling['partition'])}\n")
+    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
+    describe_pod_template(w, _m(spec, "template"))
+    templates = [t for t in spec.get("volumeClaimTemplates") or [] if isinstance(t, Mapping)]
+    _claim_templates(w, templates)
+    events_section(w, events, now)
+    return w.text()
+
+
+def bind_statefulset(client: Client, sts: Obj) -> Describer:
+    pods = _controlled(client, "pods", sts)
+
+    def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
+        return describe_statefulset(obj, events, now, pods)
+
+    return describer
+
+
+BINDERS["statefulsets"] = bind_statefulset
+register("statefulsets", describe_statefulset)
