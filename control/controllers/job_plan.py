@@ -350,6 +350,7 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
                 plan.terminal = (batch.COMPLETE, batch.COMPLETIONS_REACHED, message)
         elif spec.get("suspend"):
             plan.delete = list(active)
+            status.pop("startTime", None)  # the deadline's clock starts again on resume
             if not cond.is_true({"status": status}, batch.SUSPENDED):
                 _set(
                     conditions, batch.SUSPENDED, "True", batch.JOB_SUSPENDED, "Job suspended", stamp

@@ -1,19 +1,21 @@
 """Jobs on real Docker: an Indexed Job of 5 completions, 2 at a time, whose pods each print
 their index and hostname, checked through ``tkctl wait``, ``get jobs`` and the pods' logs; and a
 Job whose controller process is killed with SIGKILL in the middle, which ends with exactly its
-completions, no pod more."""
+completions, no pod more; and the real kubectl's create job, wait, get jobs and logs job/NAME."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Cluster, wait_for
+from tests.e2e.test_kubectl import kubectl_bin  # noqa: F401  (the real kubectl, a fixture)
 from tests.e2e.test_process_faults import children
 
 NAMESPACE = "jobs-e2e"
@@ -131,3 +133,27 @@ def test_a_killed_controller_process_neither_loses_nor_repeats_a_completion(
     ]
     assert len(pods) == 6  # not one pod more than the completions
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+
+
+def test_the_real_kubectl_creates_waits_for_and_reads_a_job(
+    cluster: Cluster,
+    namespace: str,
+    kubectl_bin: Path,  # noqa: F811  (the fixture imported above)
+) -> None:
+    def kubectl(*args: str) -> str:
+        out = subprocess.run(
+            [str(kubectl_bin), "--kubeconfig", str(cluster.kubeconfig), "-n", namespace, *args],
+            capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
+        return out.stdout
+
+    created = kubectl("create", "job", "hello", "--image=tinykube/sleeper:1",
+                      "--", "sh", "-c", "echo hello from a job")  # fmt: skip
+    assert created == "job.batch/hello created\n"
+    waited = kubectl("wait", "--for=condition=complete", "job/hello", "--timeout=150s")
+    assert waited == "job.batch/hello condition met\n"
+    table = kubectl("get", "jobs", "hello").splitlines()
+    assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert table[1].split()[:3] == ["hello", "Complete", "1/1"]
+    assert kubectl("logs", "job/hello") == "hello from a job\n"

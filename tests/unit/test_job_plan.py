@@ -113,7 +113,8 @@ def test_the_deadline_fails_the_job() -> None:
 
 
 def test_suspended_jobs_delete_their_pods() -> None:
-    plan = plan_job(job(suspend=True), [pod("a")], NOW)
+    plan = plan_job(job({"startTime": "2026-12-05T07:00:00Z"}, suspend=True), [pod("a")], NOW)
+    assert "startTime" not in plan.status
     assert [p["metadata"]["uid"] for p in plan.delete] == ["a"]
     assert plan.status["conditions"][0]["reason"] == "JobSuspended"
     assert plan.create == []
