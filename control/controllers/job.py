@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 PODS, JOBS = must("pods"), must("jobs")
 KIND = "Job"
 COMPONENT = "job-controller"
+# The spec.managedBy value of the Jobs this controller runs (unset: also this one).
+JOB_CONTROLLER_NAME = "kubernetes.io/job-controller"
 # kube-controller-manager's --concurrent-job-syncs.
 WORKERS = 5
 
@@ -121,6 +123,9 @@ class JobController(Controller):
             self._release_orphans(key)
             self.expectations.delete(key)
             return
+        managed_by = (job.get("spec") or {}).get("managedBy")
+        if managed_by not in (None, JOB_CONTROLLER_NAME):
+            return  # another controller runs this Job
         pods = owners.owned(self.pods, job)
         now = self.clock()
         plan = plan_job(job, pods, now, self.backoff_base)

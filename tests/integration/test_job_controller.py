@@ -281,3 +281,12 @@ def test_pods_of_a_deleted_job_lose_their_finalizer_and_go(registry: Registry) -
     assert len(pods(registry)) == 2  # held by the tracking finalizer
     plane.step()
     assert pods(registry) == []
+
+
+def test_a_job_managed_by_another_controller_is_left_alone(registry: Registry) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job(managedBy="example.com/queue"))
+    registry.create(JOBS, "default", job("ours", managedBy="kubernetes.io/job-controller"))
+    plane.step()
+    assert pods(registry) == [] and status(registry) == {}
+    assert len(pods(registry, "ours")) == 1

@@ -259,3 +259,11 @@ def test_the_schema_refuses_unknown_fields() -> None:
     body = job(completionz=1)
     with pytest.raises(Exception, match="completionz"):
         decode_object("Job", body)
+
+
+def test_managed_by_must_be_a_domain_prefixed_path() -> None:
+    assert errors_of(created(job(managedBy="example.com/queue"))) == ""
+    assert errors_of(created(job(managedBy="queue"))) == (
+        'spec.managedBy: Invalid value: "queue": must be a domain-prefixed path '
+        '(such as "acme.io/foo")'
+    )
