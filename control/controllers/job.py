@@ -45,6 +45,17 @@ def _key(obj: Obj) -> str:
     return f"{owners.namespace_of(obj)}/{obj['metadata']['name']}"
 
 
+# The queue key of a pod whose Job is gone (Job keys never hold a colon).
+ORPHAN_PREFIX = "pod:"
+
+
+def _orphan(pod: Obj) -> bool:
+    """A pod a Job controlled that still holds the tracking finalizer."""
+    ref = controller_of(pod) or {}
+    held = JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
+    return held and ref.get("kind") == KIND
+
+
 class JobController(Controller):
     def __init__(
         self,
@@ -73,11 +84,16 @@ class JobController(Controller):
         self.queue.add(_key(job))
 
     def _update_job(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
+            self._delete_job(old)  # deleted and made again between two looks
         self.queue.add(_key(cur))
 
     def _delete_job(self, job: Obj) -> None:
         self.expectations.delete(_key(job))
         self.queue.add(_key(job))
+        for pod in owners.owned(self.pods, job):  # nobody will count them now
+            if _orphan(pod):
+                self.queue.add(ORPHAN_PREFIX + _key(pod))
 
     def _job_of(self, pod: Obj) -> Obj | None:
         ref = controller_of(pod)
@@ -102,12 +118,8 @@ class JobController(Controller):
         job = self._job_of(pod)
         if job is not None:
             self.queue.add(_key(job))
-        elif controller_of(pod) is not None and JOB_TRACKING_FINALIZER in (
-            pod["metadata"].get("finalizers") or []
-        ):
-            ref = controller_of(pod) or {}
-            if ref.get("kind") == KIND:  # its Job is gone: nobody will count it
-                self.queue.add(f"{owners.namespace_of(pod)}/{ref.get('name')}")
+        elif _orphan(pod):  # its Job is gone: nobody will count it
+            self.queue.add(ORPHAN_PREFIX + _key(pod))
 
     def _gone(self, pod: Obj) -> None:
         job = self._job_of(pod)
@@ -118,9 +130,11 @@ class JobController(Controller):
     # -- the sync -------------------------------------------------------------------------------
 
     def sync(self, key: str) -> None:
+        if key.startswith(ORPHAN_PREFIX):
+            self._release_orphan(key.removeprefix(ORPHAN_PREFIX))
+            return
         job = self.jobs.get(key)
         if job is None:
-            self._release_orphans(key)
             self.expectations.delete(key)
             return
         managed_by = (job.get("spec") or {}).get("managedBy")
@@ -162,14 +176,12 @@ class JobController(Controller):
                 still.add(str(m.get("uid")))
         return still
 
-    def _release_orphans(self, key: str) -> None:
-        """The Job is gone: its pods' tracking finalizers must not keep them forever."""
-        namespace, _, name = key.partition("/")
-        for pod in self.pods.by_index(owners.NAMESPACE, namespace):
-            ref = controller_of(pod) or {}
-            held = JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
-            if ref.get("kind") == KIND and ref.get("name") == name and held:
-                self._remove_finalizers([pod])
+    def _release_orphan(self, pod_key: str) -> None:
+        """The pod's Job is gone (or is another one of the same name): its tracking finalizer
+        must not keep it forever."""
+        pod = self.pods.get(pod_key)
+        if pod is not None and _orphan(pod) and self._job_of(pod) is None:
+            self._remove_finalizers([pod])
 
     def _manage(self, key: str, job: Obj, plan: JobPlan) -> None:
         if plan.create:

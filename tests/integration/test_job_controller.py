@@ -279,6 +279,7 @@ def test_pods_of_a_deleted_job_lose_their_finalizer_and_go(registry: Registry) -
     for pod in pods(registry):  # what the garbage collector then does
         registry.delete(PODS, "default", pod["metadata"]["name"], {})
     assert len(pods(registry)) == 2  # held by the tracking finalizer
+    registry.create(JOBS, "default", job(completions=0))  # another Job of the same name
     plane.step()
     assert pods(registry) == []
 
