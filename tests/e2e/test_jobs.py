@@ -123,15 +123,16 @@ def test_a_killed_controller_process_neither_loses_nor_repeats_a_completion(
                       *NS, timeout=180)  # fmt: skip
     assert r.returncode == 0
     job = cluster.json("get", "job", "counted", *NS)
-    assert job["status"]["succeeded"] == 6
-    assert job["status"].get("failed", 0) == 0
+    assert job["status"]["succeeded"] == 6, job["status"]
+    assert job["status"].get("failed", 0) == 0, job["status"]
     assert job["status"].get("uncountedTerminatedPods", {}) == {}
     pods = [
         p
         for p in json.loads(cluster.tkctl("get", "pods", *NS, "-o", "json").stdout)["items"]
         if p["metadata"]["labels"].get("job-name") == "counted"
     ]
-    assert len(pods) == 6  # not one pod more than the completions
+    phases = [(p["metadata"]["name"], p["status"].get("phase")) for p in pods]
+    assert len(pods) == 6, phases  # not one pod more than the completions
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
 
 

@@ -291,3 +291,24 @@ def test_a_job_managed_by_another_controller_is_left_alone(registry: Registry) -
     plane.step()
     assert pods(registry) == [] and status(registry) == {}
     assert len(pods(registry, "ours")) == 1
+
+
+def test_a_sync_from_a_job_cache_behind_its_own_writes_neither_recounts_nor_recreates(
+    registry: Registry,
+) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job())
+    plane.step()
+    finish(registry, active(registry)[0], "Succeeded")
+    pod_informer = plane.informers.informer("pods")
+    pod_informer._relist()  # the pods' cache moves on; the Jobs' cache stays behind
+    drain(plane.jobs)  # counts the pod: status written, finalizer removed
+    assert status(registry)["succeeded"] == 1
+    pod_informer._relist()  # sees the finalizer gone; the Job still looks uncounted
+    plane.jobs.queue.add("default/pi")
+    drain(plane.jobs)
+    assert len(pods(registry)) == 1  # no second pod from a stale count
+    plane.step()
+    assert status(registry)["succeeded"] == 1
+    assert condition(registry, "Complete") is not None
+    assert len(pods(registry)) == 1
