@@ -148,3 +148,13 @@ def test_backoff_limit_per_index_fails_only_that_index() -> None:
     assert most.status["conditions"][0]["message"] == (
         "Job has exceeded the specified maximal number of failed indexes"
     )
+
+
+def test_a_fail_index_rule_fails_the_index_at_its_first_failure() -> None:
+    rule = {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [42]}}
+    j = job(completions=2, parallelism=2, completionMode="Indexed", backoffLimitPerIndex=5,
+            backoffLimit=2**31 - 1, podFailurePolicy={"rules": [rule]})  # fmt: skip
+    plan = plan_job(j, [pod("a", "Failed", index=0, code=42), pod("b", index=1)], NOW)
+    assert plan.status["failedIndexes"] == "0" and plan.create == []
+    retried = plan_job(j, [pod("a", "Failed", index=0, code=1), pod("b", index=1)], NOW)
+    assert retried.status["failedIndexes"] == "" and len(retried.create) == 1
