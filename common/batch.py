@@ -19,6 +19,7 @@ NON_INDEXED = "NonIndexed"
 INDEXED = "Indexed"
 COMPLETION_MODES = (NON_INDEXED, INDEXED)
 DEFAULT_BACKOFF_LIMIT = 6
+MAX_INT32 = 2**31 - 1
 # podReplacementPolicy values.
 FAILED = "Failed"
 TERMINATING_OR_FAILED = "TerminatingOrFailed"
@@ -63,7 +64,9 @@ def default_job(obj: dict[str, Any]) -> None:
     if spec.get("parallelism") is None:
         spec["parallelism"] = 1
     if spec.get("backoffLimit") is None:
-        spec["backoffLimit"] = DEFAULT_BACKOFF_LIMIT
+        # With a limit per index, the Job as a whole has none (MaxInt32).
+        per_index = spec.get("backoffLimitPerIndex") is not None
+        spec["backoffLimit"] = MAX_INT32 if per_index else DEFAULT_BACKOFF_LIMIT
     if spec.get("completionMode") is None:
         spec["completionMode"] = NON_INDEXED
     if spec.get("suspend") is None:

@@ -33,6 +33,7 @@ ROOTS: dict[tuple[str, str], str] = {
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
+    ("batch/v1", "Job"): "Job",
 }
 # Messages whose fields a JSON object holds inline (Go's embedded structs).
 INLINE = frozenset({"handler", "volumeSource"})
@@ -206,4 +207,22 @@ MESSAGES: dict[str, str] = {
     "BoundObjectReference": "1:kind:s 2:apiVersion:s 3:name:s 4:uid:s",
     "TokenReview": "1:metadata:ObjectMeta 2:spec:TokenReviewSpec",
     "TokenReviewSpec": "1:token:s 2:audiences:*s",
+    "Job": "1:metadata:ObjectMeta 2:spec:JobSpec",
+    "JobSpec": (
+        "1:parallelism?:i 2:completions?:i 3:activeDeadlineSeconds?:i "
+        "11:podFailurePolicy:PodFailurePolicy 16:successPolicy:SuccessPolicy "
+        "7:backoffLimit?:i 12:backoffLimitPerIndex?:i 13:maxFailedIndexes?:i "
+        "4:selector:LabelSelector 5:manualSelector?:b 6:template:PodTemplateSpec "
+        "8:ttlSecondsAfterFinished?:i 9:completionMode?:s 10:suspend?:b "
+        "14:podReplacementPolicy?:s 15:managedBy?:s"
+    ),
+    "PodFailurePolicy": "1:rules:*PodFailurePolicyRule",
+    "PodFailurePolicyRule": (
+        "1:action:s 2:onExitCodes:PodFailurePolicyOnExitCodesRequirement "
+        "3:onPodConditions:*PodFailurePolicyOnPodConditionsPattern"
+    ),
+    "PodFailurePolicyOnExitCodesRequirement": "1:containerName?:s 2:operator:s 3:values:*i",
+    "PodFailurePolicyOnPodConditionsPattern": "1:type:s 2:status:s",
+    "SuccessPolicy": "1:rules:*SuccessPolicyRule",
+    "SuccessPolicyRule": "1:succeededIndexes?:s 2:succeededCount?:i",
 }

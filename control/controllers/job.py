@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 PODS, JOBS = must("pods"), must("jobs")
 KIND = "Job"
 COMPONENT = "job-controller"
+# The spec.managedBy value of the Jobs this controller runs (unset: also this one).
+JOB_CONTROLLER_NAME = "kubernetes.io/job-controller"
 # kube-controller-manager's --concurrent-job-syncs.
 WORKERS = 5
 
@@ -41,6 +44,27 @@ Obj = dict[str, Any]
 
 def _key(obj: Obj) -> str:
     return f"{owners.namespace_of(obj)}/{obj['metadata']['name']}"
+
+
+# The queue key of a pod whose Job is gone (Job keys never hold a colon).
+ORPHAN_PREFIX = "pod:"
+
+
+def _held(pod: Obj) -> bool:
+    return JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
+
+
+def _orphan(pod: Obj) -> bool:
+    """A pod a Job controlled that still holds the tracking finalizer."""
+    ref = controller_of(pod) or {}
+    return _held(pod) and ref.get("kind") == KIND
+
+
+def _rv(obj: Obj) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
 
 
 class JobController(Controller):
@@ -58,6 +82,11 @@ class JobController(Controller):
         self.clock = clock
         self.backoff_base = backoff_base
         self.expectations = Expectations()
+        self._lock = threading.Lock()
+        # Per Job key: the resourceVersion of its last status write, and the pods whose
+        # tracking finalizer this controller removed and its cache still shows.
+        self._written: dict[str, int] = {}
+        self._released: dict[str, set[str]] = {}
         pods = informers.informer("pods", owners.INDEXERS)
         jobs = informers.informer("jobs", owners.INDEXERS)
         self.pods, self.jobs = pods.store, jobs.store
@@ -71,11 +100,16 @@ class JobController(Controller):
         self.queue.add(_key(job))
 
     def _update_job(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
+            self._delete_job(old)  # deleted and made again between two looks
         self.queue.add(_key(cur))
 
     def _delete_job(self, job: Obj) -> None:
         self.expectations.delete(_key(job))
         self.queue.add(_key(job))
+        for pod in owners.owned(self.pods, job):  # nobody will count them now
+            if _orphan(pod):
+                self.queue.add(ORPHAN_PREFIX + _key(pod))
 
     def _job_of(self, pod: Obj) -> Obj | None:
         ref = controller_of(pod)
@@ -100,12 +134,8 @@ class JobController(Controller):
         job = self._job_of(pod)
         if job is not None:
             self.queue.add(_key(job))
-        elif controller_of(pod) is not None and JOB_TRACKING_FINALIZER in (
-            pod["metadata"].get("finalizers") or []
-        ):
-            ref = controller_of(pod) or {}
-            if ref.get("kind") == KIND:  # its Job is gone: nobody will count it
-                self.queue.add(f"{owners.namespace_of(pod)}/{ref.get('name')}")
+        elif _orphan(pod):  # its Job is gone: nobody will count it
+            self.queue.add(ORPHAN_PREFIX + _key(pod))
 
     def _gone(self, pod: Obj) -> None:
         job = self._job_of(pod)
@@ -116,27 +146,72 @@ class JobController(Controller):
     # -- the sync -------------------------------------------------------------------------------
 
     def sync(self, key: str) -> None:
+        if key.startswith(ORPHAN_PREFIX):
+            self._release_orphan(key.removeprefix(ORPHAN_PREFIX))
+            return
         job = self.jobs.get(key)
         if job is None:
-            self._release_orphans(key)
             self.expectations.delete(key)
+            self._forget(key)
             return
+        managed_by = (job.get("spec") or {}).get("managedBy")
+        if managed_by not in (None, JOB_CONTROLLER_NAME):
+            return  # another controller runs this Job
         pods = owners.owned(self.pods, job)
+        if not self._caught_up(key, job, pods):
+            return  # the events of this controller's own writes will bring the key back
         now = self.clock()
         plan = plan_job(job, pods, now, self.backoff_base)
         needs_sync = self.expectations.satisfied(key)
         written = writes.write_status(self.registry, JOBS, job, plan.status)
         if written is None:
             raise errors.ConflictError(f"job {key}: changed while its status was written")
+        self._wrote(key, written)
         still = self._remove_finalizers(plan.finalize)
+        self._released_by(key, {str(p["metadata"].get("uid")) for p in plan.finalize} - still)
         final = finish(flush_uncounted(plan.status, still), plan, now)
-        if writes.write_status(self.registry, JOBS, written, final) is None:
+        done = writes.write_status(self.registry, JOBS, written, final)
+        if done is None:
             raise errors.ConflictError(f"job {key}: changed while its status was written")
+        self._wrote(key, done)
         self._events(job, plan, final)
         if needs_sync and not batch.is_finished({"status": final}):
             self._manage(key, job, plan)
         if plan.requeue_after is not None:
             self.queue.add_after(key, max(0.0, plan.requeue_after))
+
+    # -- what the caches must show before a sync may count (finalizer expectations) ------------
+
+    def _caught_up(self, key: str, job: Obj, pods: list[Obj]) -> bool:
+        """Whether the caches show this controller's own last writes for the Job: its status
+        and the finalizers it removed. A sync from caches behind them could count a finished
+        pod twice (its finalizer seemingly still there) or make one pod too many (the count
+        seemingly lower), as Kubernetes' finalizer expectations prevent."""
+        with self._lock:
+            if _rv(job) < self._written.get(key, 0):
+                return False
+            released = self._released.get(key)
+            if not released:
+                return True
+            released &= {str(p["metadata"].get("uid")) for p in pods if _held(p)}
+            if released:
+                return False
+            del self._released[key]
+            return True
+
+    def _wrote(self, key: str, job: Obj) -> None:
+        with self._lock:
+            self._written[key] = max(self._written.get(key, 0), _rv(job))
+
+    def _released_by(self, key: str, uids: set[str]) -> None:
+        if uids:
+            with self._lock:
+                self._released.setdefault(key, set()).update(uids)
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._written.pop(key, None)
+            self._released.pop(key, None)
 
     def _remove_finalizers(self, pods: list[Obj]) -> set[str]:
         """Remove the tracking finalizer of each pod; the uids of those that still hold it."""
@@ -157,14 +232,12 @@ class JobController(Controller):
                 still.add(str(m.get("uid")))
         return still
 
-    def _release_orphans(self, key: str) -> None:
-        """The Job is gone: its pods' tracking finalizers must not keep them forever."""
-        namespace, _, name = key.partition("/")
-        for pod in self.pods.by_index(owners.NAMESPACE, namespace):
-            ref = controller_of(pod) or {}
-            held = JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
-            if ref.get("kind") == KIND and ref.get("name") == name and held:
-                self._remove_finalizers([pod])
+    def _release_orphan(self, pod_key: str) -> None:
+        """The pod's Job is gone (or is another one of the same name): its tracking finalizer
+        must not keep it forever."""
+        pod = self.pods.get(pod_key)
+        if pod is not None and _orphan(pod) and self._job_of(pod) is None:
+            self._remove_finalizers([pod])
 
     def _manage(self, key: str, job: Obj, plan: JobPlan) -> None:
         if plan.create:

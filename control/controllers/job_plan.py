@@ -17,7 +17,16 @@ from typing import Any
 from common import batch, meta
 from common import conditions as cond
 from common.wellknown import JOB_TRACKING_FINALIZER
-from control.controllers.job_pods import format_indexes, parse_indexes, pod_from_template, pod_index
+from control.controllers.job_pods import (
+    failure_count,
+    format_indexes,
+    index_failures,
+    is_failed,
+    parse_indexes,
+    per_index_limit,
+    pod_from_template,
+    pod_index,
+)
 from control.controllers.job_policy import failure_policy_action
 
 Obj = dict[str, Any]
@@ -27,6 +36,8 @@ BACKOFF_BASE = 10.0
 BACKOFF_MAX = 360.0
 BACKOFF_LIMIT_MESSAGE = "Job has reached the specified backoff limit"
 DEADLINE_MESSAGE = "Job was active longer than specified deadline"
+MAX_FAILED_INDEXES_MESSAGE = "Job has exceeded the specified maximal number of failed indexes"
+FAILED_INDEXES_MESSAGE = "Job has failed indexes"
 
 
 @dataclass
@@ -66,16 +77,6 @@ def tracked(pod: Mapping[str, Any]) -> bool:
     return JOB_TRACKING_FINALIZER in (_meta(pod).get("finalizers") or [])
 
 
-def is_failed(pod: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
-    """isPodFailed: Failed, or (unless only failed pods are replaced) deleted before it
-    succeeded: a pod that never reaches a phase still counts."""
-    if _phase(pod) == "Failed":
-        return True
-    if _spec(job).get("podReplacementPolicy") == batch.FAILED:
-        return False
-    return bool(_meta(pod).get("deletionTimestamp")) and _phase(pod) != "Succeeded"
-
-
 def is_active(pod: Mapping[str, Any]) -> bool:
     return _phase(pod) not in ("Succeeded", "Failed") and not _meta(pod).get("deletionTimestamp")
 
@@ -95,6 +96,22 @@ class Counts:
     uncounted_succeeded: list[str]
     uncounted_failed: list[str]
     failure_message: tuple[str, str] | None = None  # (reason, message) of a FailJob rule
+    # backoffLimitPerIndex: the indexes that failed for good.
+    failed_indexes: set[int] = field(default_factory=set)
+
+
+def _count_failure(job: Mapping[str, Any], pod: Obj, c: Counts) -> bool:
+    """Apply the failure policy to a failed pod; False when it is ignored."""
+    action, message = failure_policy_action(job, pod)
+    if action == batch.IGNORE:
+        return False
+    if action == batch.FAIL_JOB and c.failure_message is None:
+        c.failure_message = (batch.POD_FAILURE_POLICY, message)
+    limit, index = per_index_limit(job), pod_index(pod)
+    over = limit is not None and (action == batch.FAIL_INDEX or failure_count(pod) + 1 > limit)
+    if over and index is not None:
+        c.failed_indexes.add(index)
+    return True
 
 
 def count_finished(job: Mapping[str, Any], pods: list[Obj], plan: JobPlan) -> Counts:
@@ -109,6 +126,7 @@ def count_finished(job: Mapping[str, Any], pods: list[Obj], plan: JobPlan) -> Co
         completed=parse_indexes(str(status.get("completedIndexes") or "")),
         uncounted_succeeded=list(uncounted.get("succeeded") or []),
         uncounted_failed=list(uncounted.get("failed") or []),
+        failed_indexes=parse_indexes(str(status.get("failedIndexes") or "")),
     )
     listed = set(c.uncounted_succeeded) | set(c.uncounted_failed)
     completions = _spec(job).get("completions")
@@ -128,12 +146,9 @@ def count_finished(job: Mapping[str, Any], pods: list[Obj], plan: JobPlan) -> Co
                 c.completed.add(index)
             c.uncounted_succeeded.append(uid)
         elif is_failed(pod, job):
-            action, message = failure_policy_action(job, pod)
-            if action == batch.IGNORE:
+            if not _count_failure(job, pod, c):
                 plan.finalize.append(pod)
                 continue
-            if action == batch.FAIL_JOB and c.failure_message is None:
-                c.failure_message = (batch.POD_FAILURE_POLICY, message)
             c.uncounted_failed.append(uid)
         else:
             continue
@@ -190,6 +205,9 @@ def _failure(
         return str(target.get("reason") or ""), str(target.get("message") or "")
     if c.failure_message is not None:
         return c.failure_message
+    indexed = _index_failure(job, c)
+    if indexed is not None:
+        return indexed
     failed = c.failed + len(c.uncounted_failed)
     if (_spec(job).get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure":
         failed += sum(int(cs.get("restartCount") or 0) for p in pods if is_active(p)
@@ -202,6 +220,18 @@ def _failure(
         started = meta.parse_time(start)
         if started is not None and (now - started).total_seconds() >= int(deadline):
             return batch.DEADLINE_EXCEEDED, DEADLINE_MESSAGE
+    return None
+
+
+def _index_failure(job: Mapping[str, Any], c: Counts) -> tuple[str, str] | None:
+    """backoffLimitPerIndex: too many failed indexes, or every index done and some failed."""
+    if per_index_limit(job) is None or not c.failed_indexes:
+        return None
+    most = _spec(job).get("maxFailedIndexes")
+    if most is not None and len(c.failed_indexes) > int(most):
+        return batch.MAX_FAILED_INDEXES_EXCEEDED, MAX_FAILED_INDEXES_MESSAGE
+    if len(c.completed | c.failed_indexes) >= int(_spec(job).get("completions") or 0):
+        return batch.FAILED_INDEXES, FAILED_INDEXES_MESSAGE
     return None
 
 
@@ -238,9 +268,8 @@ def _to_create(
     parallelism, completions = int(spec.get("parallelism") or 0), spec.get("completions")
     if batch.is_indexed(dict(job)):
         running = {pod_index(p) for p in active}
-        pending = [
-            i for i in range(int(completions or 0)) if i not in c.completed and i not in running
-        ]
+        over = c.completed | c.failed_indexes
+        pending = [i for i in range(int(completions or 0)) if i not in over and i not in running]
         room = max(0, parallelism - len(active) - waiting)
         excess = sorted(active, key=lambda p: pod_index(p) or 0)[parallelism:]
         return list(pending[:room]), excess
@@ -272,7 +301,10 @@ def _run(job: Mapping[str, Any], c: Counts, pods: list[Obj], terminating: list[O
     if indexes and delay > 0:
         plan.requeue_after = delay
     else:
-        plan.create = [pod_from_template(job, i) for i in indexes]
+        failures = index_failures(job, pods) if per_index_limit(job) is not None else {}
+        plan.create = [
+            pod_from_template(job, i, None if i is None else failures.get(i)) for i in indexes
+        ]
     deadline = spec.get("activeDeadlineSeconds")
     started = meta.parse_time(status["startTime"])
     if deadline is not None and started is not None:
@@ -318,6 +350,7 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
                 plan.terminal = (batch.COMPLETE, batch.COMPLETIONS_REACHED, message)
         elif spec.get("suspend"):
             plan.delete = list(active)
+            status.pop("startTime", None)  # the deadline's clock starts again on resume
             if not cond.is_true({"status": status}, batch.SUSPENDED):
                 _set(
                     conditions, batch.SUSPENDED, "True", batch.JOB_SUSPENDED, "Job suspended", stamp
@@ -332,6 +365,8 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
     status["succeeded"], status["failed"] = c.succeeded, c.failed
     if batch.is_indexed(dict(job)):
         status["completedIndexes"] = format_indexes(c.completed)
+    if per_index_limit(job) is not None:
+        status["failedIndexes"] = format_indexes(c.failed_indexes)
     status["uncountedTerminatedPods"] = {
         k: v for k, v in (("succeeded", c.uncounted_succeeded), ("failed", c.uncounted_failed)) if v
     }

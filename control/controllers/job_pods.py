@@ -1,6 +1,7 @@
 """The pods of a Job: made from its template (the tracking finalizer, the controller reference,
-an Indexed Job's index annotation, label, env and hostname), and the compressed index lists of
-``status.completedIndexes``. Pure.
+an Indexed Job's index annotation, label, env and hostname), which of them failed, the failures
+of each index (backoffLimitPerIndex), and the compressed index lists of
+``status.completedIndexes``/``failedIndexes``. Pure.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from common.wellknown import JOB_COMPLETION_INDEX, JOB_COMPLETION_INDEX_ENV, JOB_TRACKING_FINALIZER
+from common import batch
+from common.wellknown import (
+    JOB_COMPLETION_INDEX,
+    JOB_COMPLETION_INDEX_ENV,
+    JOB_INDEX_FAILURE_COUNT,
+    JOB_TRACKING_FINALIZER,
+)
+from control.controllers.job_policy import failure_policy_action
 from control.controllers.ownership import controller_ref
 
 Obj = dict[str, Any]
@@ -21,6 +29,10 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("spec") or {}
+
+
+def _phase(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase") or "")
 
 
 def pod_index(pod: Mapping[str, Any]) -> int | None:
@@ -62,7 +74,18 @@ def format_indexes(indexes: set[int]) -> str:
 # -- pods ------------------------------------------------------------------------------------
 
 
-def pod_from_template(job: Mapping[str, Any], index: int | None) -> Obj:
+def failure_count(pod: Mapping[str, Any]) -> int:
+    """The failures of the pod's index before it (backoffLimitPerIndex)."""
+    value = (_meta(pod).get("annotations") or {}).get(JOB_INDEX_FAILURE_COUNT)
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def pod_from_template(
+    job: Mapping[str, Any], index: int | None, failures: int | None = None
+) -> Obj:
     """The pod of the Job's template: its labels, annotations and finalizers plus the tracking
     finalizer, controlled by the Job; an Indexed Job's pod also carries its index (annotation,
     label, ``JOB_COMPLETION_INDEX`` from the annotation) and hostname ``<job>-<index>``."""
@@ -79,6 +102,8 @@ def pod_from_template(job: Mapping[str, Any], index: int | None) -> Obj:
         m["generateName"] = f"{name}-{index}-"
         m["annotations"][JOB_COMPLETION_INDEX] = str(index)
         m["labels"][JOB_COMPLETION_INDEX] = str(index)
+        if _spec(job).get("backoffLimitPerIndex") is not None:
+            m["annotations"][JOB_INDEX_FAILURE_COUNT] = str(failures or 0)
         spec.setdefault("hostname", f"{name}-{index}")
         source = {"fieldRef": {"fieldPath": f"metadata.annotations['{JOB_COMPLETION_INDEX}']"}}
         for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
@@ -88,3 +113,32 @@ def pod_from_template(job: Mapping[str, Any], index: int | None) -> Obj:
         if not m[key]:
             del m[key]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": spec}
+
+
+def is_failed(pod: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+    """isPodFailed: Failed, or (unless only failed pods are replaced) deleted before it
+    succeeded: a pod that never reaches a phase still counts."""
+    if _phase(pod) == "Failed":
+        return True
+    if _spec(job).get("podReplacementPolicy") == batch.FAILED:
+        return False
+    return bool(_meta(pod).get("deletionTimestamp")) and _phase(pod) != "Succeeded"
+
+
+def per_index_limit(job: Mapping[str, Any]) -> int | None:
+    """``backoffLimitPerIndex`` of an Indexed Job (None: the Job has one back-off limit)."""
+    limit = _spec(job).get("backoffLimitPerIndex")
+    return int(limit) if limit is not None and batch.is_indexed(dict(job)) else None
+
+
+def index_failures(job: Mapping[str, Any], pods: list[Obj]) -> dict[int, int]:
+    """The failures so far of each index (getNewIndexFailureCounts): its latest failed pod's
+    count plus that failure, unless the failure policy ignores it."""
+    out: dict[int, int] = {}
+    for pod in pods:
+        index = pod_index(pod)
+        if index is None or not is_failed(pod, job):
+            continue
+        ignored = failure_policy_action(job, pod)[0] == batch.IGNORE
+        out[index] = max(out.get(index, 0), failure_count(pod) + (0 if ignored else 1))
+    return out

@@ -268,3 +268,47 @@ def test_a_restart_in_the_middle_creates_no_extra_pod_and_loses_no_completion(
     third.step()
     assert status(registry)["succeeded"] == 2
     assert condition(registry, "Complete") is not None
+
+
+def test_pods_of_a_deleted_job_lose_their_finalizer_and_go(registry: Registry) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job(parallelism=2, completions=2))
+    plane.step()
+    assert len(active(registry)) == 2
+    registry.delete(JOBS, "default", "pi", {"propagationPolicy": "Background"})
+    for pod in pods(registry):  # what the garbage collector then does
+        registry.delete(PODS, "default", pod["metadata"]["name"], {})
+    assert len(pods(registry)) == 2  # held by the tracking finalizer
+    registry.create(JOBS, "default", job(completions=0))  # another Job of the same name
+    plane.step()
+    assert pods(registry) == []
+
+
+def test_a_job_managed_by_another_controller_is_left_alone(registry: Registry) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job(managedBy="example.com/queue"))
+    registry.create(JOBS, "default", job("ours", managedBy="kubernetes.io/job-controller"))
+    plane.step()
+    assert pods(registry) == [] and status(registry) == {}
+    assert len(pods(registry, "ours")) == 1
+
+
+def test_a_sync_from_a_job_cache_behind_its_own_writes_neither_recounts_nor_recreates(
+    registry: Registry,
+) -> None:
+    plane = Plane(registry)
+    registry.create(JOBS, "default", job())
+    plane.step()
+    finish(registry, active(registry)[0], "Succeeded")
+    pod_informer = plane.informers.informer("pods")
+    pod_informer._relist()  # the pods' cache moves on; the Jobs' cache stays behind
+    drain(plane.jobs)  # counts the pod: status written, finalizer removed
+    assert status(registry)["succeeded"] == 1
+    pod_informer._relist()  # sees the finalizer gone; the Job still looks uncounted
+    plane.jobs.queue.add("default/pi")
+    drain(plane.jobs)
+    assert len(pods(registry)) == 1  # no second pod from a stale count
+    plane.step()
+    assert status(registry)["succeeded"] == 1
+    assert condition(registry, "Complete") is not None
+    assert len(pods(registry)) == 1

@@ -113,7 +113,48 @@ def test_the_deadline_fails_the_job() -> None:
 
 
 def test_suspended_jobs_delete_their_pods() -> None:
-    plan = plan_job(job(suspend=True), [pod("a")], NOW)
+    plan = plan_job(job({"startTime": "2026-12-05T07:00:00Z"}, suspend=True), [pod("a")], NOW)
+    assert "startTime" not in plan.status
     assert [p["metadata"]["uid"] for p in plan.delete] == ["a"]
     assert plan.status["conditions"][0]["reason"] == "JobSuspended"
     assert plan.create == []
+
+
+def test_backoff_limit_per_index_fails_only_that_index() -> None:
+    j = job(completions=3, parallelism=3, completionMode="Indexed", backoffLimitPerIndex=1,
+            backoffLimit=2**31 - 1)  # fmt: skip
+    first = pod("a", "Failed", index=1)
+    plan = plan_job(j, [first, pod("b", index=0), pod("c", index=2)], NOW)
+    assert plan.status["failedIndexes"] == ""  # one failure: the index is retried
+    assert [p["metadata"]["annotations"] for p in plan.create] == [
+        {"batch.kubernetes.io/job-completion-index": "1",
+         "batch.kubernetes.io/job-index-failure-count": "1"}
+    ]  # fmt: skip
+    second = pod("d", "Failed", index=1)
+    second["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] = "1"
+    plan = plan_job(j, [second, pod("b", index=0), pod("c", index=2)], NOW)
+    assert plan.status["failedIndexes"] == "1" and plan.create == []
+    assert "conditions" not in plan.status  # the other indexes still run
+    done = {"completedIndexes": "0,2", "failedIndexes": "1", "failed": 2}
+    plan = plan_job({**j, "status": done}, [], NOW)
+    target = plan.status["conditions"][0]
+    assert (target["type"], target["reason"]) == ("FailureTarget", "FailedIndexes")
+    most = plan_job(
+        {**j, "spec": {**j["spec"], "maxFailedIndexes": 0}, "status": {"failedIndexes": "1"}},
+        [pod("b", index=0)],
+        NOW,
+    )
+    assert most.status["conditions"][0]["reason"] == "MaxFailedIndexesExceeded"
+    assert most.status["conditions"][0]["message"] == (
+        "Job has exceeded the specified maximal number of failed indexes"
+    )
+
+
+def test_a_fail_index_rule_fails_the_index_at_its_first_failure() -> None:
+    rule = {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [42]}}
+    j = job(completions=2, parallelism=2, completionMode="Indexed", backoffLimitPerIndex=5,
+            backoffLimit=2**31 - 1, podFailurePolicy={"rules": [rule]})  # fmt: skip
+    plan = plan_job(j, [pod("a", "Failed", index=0, code=42), pod("b", index=1)], NOW)
+    assert plan.status["failedIndexes"] == "0" and plan.create == []
+    retried = plan_job(j, [pod("a", "Failed", index=0, code=1), pod("b", index=1)], NOW)
+    assert retried.status["failedIndexes"] == "" and len(retried.create) == 1

@@ -58,6 +58,9 @@ def test_defaults_are_kubernetes_v1_defaults() -> None:
     assert spec["completionMode"] == "NonIndexed"
     assert spec["suspend"] is False
     assert spec["podReplacementPolicy"] == "TerminatingOrFailed"
+    per_index = job(backoffLimitPerIndex=1, completionMode="Indexed", completions=2)
+    default_job(per_index)
+    assert per_index["spec"]["backoffLimit"] == 2**31 - 1
     parallel = job(parallelism=3)
     default_job(parallel)
     assert parallel["spec"].get("completions") is None  # a work queue: no completions
@@ -256,3 +259,11 @@ def test_the_schema_refuses_unknown_fields() -> None:
     body = job(completionz=1)
     with pytest.raises(Exception, match="completionz"):
         decode_object("Job", body)
+
+
+def test_managed_by_must_be_a_domain_prefixed_path() -> None:
+    assert errors_of(created(job(managedBy="example.com/queue"))) == ""
+    assert errors_of(created(job(managedBy="queue"))) == (
+        'spec.managedBy: Invalid value: "queue": must be a domain-prefixed path '
+        '(such as "acme.io/foo")'
+    )

@@ -256,3 +256,35 @@ def test_kubectls_create_pdb_body() -> None:
     spec = field(1, field(1, 0) + field(2, 0)) + field(2, b"")
     decoded = decode(envelope("policy/v1", "PodDisruptionBudget", field(2, spec)))
     assert decoded["spec"] == {"minAvailable": 0, "selector": {}}
+
+
+def test_kubectls_create_job_body_with_a_failure_policy() -> None:
+    container = field(1, "pi") + field(2, "perl:5") + field(3, "perl") + field(3, "-e")
+    pod_spec = field(2, container) + field(3, "Never")
+    exit_codes = field(1, "pi") + field(2, "In") + field(3, 3) + field(3, 42)
+    rule = field(1, "FailJob") + field(2, exit_codes)
+    spec = (
+        field(6, field(2, pod_spec))  # template
+        + field(7, 0)  # backoffLimit 0: a pointer keeps its zero
+        + field(10, 1)  # suspend
+        + field(9, "Indexed")
+        + field(2, 3)  # completions
+        + field(11, field(1, rule))
+    )
+    obj = decode(envelope("batch/v1", "Job", field(1, field(1, "pi")) + field(2, spec)))
+    assert obj == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "pi"},
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "pi", "image": "perl:5",
+                                                  "command": ["perl", "-e"]}],
+                                  "restartPolicy": "Never"}},
+            "backoffLimit": 0,
+            "suspend": True,
+            "completionMode": "Indexed",
+            "completions": 3,
+            "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {
+                "containerName": "pi", "operator": "In", "values": [3, 42]}}]},
+        },
+    }  # fmt: skip
