@@ -25,6 +25,9 @@ class Column:
     # kube-apiserver's printer puts an int64 in this cell (deployments' Up-to-date, whose column
     # type is nevertheless "string"); the API's Table carries a JSON number there.
     integer: bool = False
+    # kube-apiserver's printer puts a Go bool in this cell (a PriorityClass's Global-Default); a
+    # "boolean" column whose printer writes "True"/"False" (a CronJob's Suspend) keeps strings.
+    boolean: bool = False
 
     @property
     def header(self) -> str:

@@ -553,7 +553,8 @@ PRINTERS: dict[str, TablePrinter] = {
     ),
     "priorityclasses": TablePrinter(
         (_NAME, Column("Value", type="integer", description=_PRIORITY_VALUE_DOC, integer=True),
-         Column("Global-Default", type="boolean", description=_GLOBAL_DEFAULT_DOC), _AGE,
+         Column("Global-Default", type="boolean", description=_GLOBAL_DEFAULT_DOC,
+                boolean=True), _AGE,
          Column("PreemptionPolicy", description=_PREEMPTION_POLICY_DOC)),
         _priority_class_cells,
     ),

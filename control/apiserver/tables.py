@@ -82,7 +82,7 @@ def _typed(col: Column, cell: str) -> Any:
     Go printer returns one."""
     if col.integer:
         return int(cell)
-    if col.type == "boolean":
+    if col.boolean:
         return cell == "true"
     return cell
 

@@ -76,6 +76,8 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 NAMESPACES = must("namespaces")
 STORAGE_CLASSES = must("storageclasses")
 SERVICE_ACCOUNTS = must("serviceaccounts")
+# kube-apiserver's NamespaceLifecycle forceLiveLookupTTL.
+LIVE_LOOKUP_SECONDS = 30.0
 PRIORITY_CLASSES = must("priorityclasses")
 # Warning header texts of a request.
 Warnings = list[str]
@@ -115,6 +117,9 @@ class Registry:
             priority_classes=self._priority_classes,
         )
         self.clock = clock
+        # Namespaces deleted through this registry lately, until when creates in them read the
+        # Namespace from the store.
+        self._live_namespaces: dict[str, float] = {}
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
         self.dry_run = False
 
@@ -368,6 +373,10 @@ class Registry:
         return binding.bind(self, namespace, name, body, PATCH_ATTEMPTS)
 
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Any) -> Obj:
+        if st.strategy(rt).holds_content:
+            # Creates in it are checked against the store for a while, not this process's cache,
+            # which may not have seen the deletion yet (NamespaceLifecycle's forceLiveLookup).
+            self._live_namespaces[name] = time.monotonic() + LIVE_LOOKUP_SECONDS
         opts = options if isinstance(options, dict) else {}
         decode_object("DeleteOptions", opts)
         # The options first, as kube-apiserver's handler validates them before any read.
@@ -575,8 +584,15 @@ class Registry:
 
     def _require_namespace(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         """The Namespace a create goes into; NotFound, or Forbidden while it terminates."""
+        live = self._live_namespaces.get(namespace)
+        if live is not None and live < time.monotonic():
+            self._live_namespaces.pop(namespace, None)
+            live = None
         try:
-            ns = self._lookup(NAMESPACES, "", namespace)
+            if live is None:
+                ns = self._lookup(NAMESPACES, "", namespace)
+            else:
+                ns = self.store.get("namespaces", "", namespace)
         except errors.NotFoundError:
             raise errors.NotFoundError(
                 f'namespaces "{namespace}" not found',

@@ -89,6 +89,9 @@ class Strategy:
 
     # The field a list or watch may be narrowed to by a store index (pods: spec.nodeName).
     indexed_field: str | None = None
+    # A namespace: creates inside one that was just deleted read it from the store for a while,
+    # not from a cache that may not have seen the deletion (NamespaceLifecycle's live lookup).
+    holds_content: bool = False
     always_generation = False
     # Whether objects of the kind hold unique values (store claims: ``allocate``, ``claims``).
     holds_claims = False
@@ -221,6 +224,8 @@ class NodeStrategy(Strategy):
 
 
 class NamespaceStrategy(Strategy):
+    holds_content = True
+
     def companions(self, created: Obj, admission: Admission) -> list[tuple[str, str, Obj]]:
         """With service accounts on, a new namespace gets its ``default`` ServiceAccount in the
         same request, so a pod created right after its namespace is admitted even when the

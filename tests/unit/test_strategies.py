@@ -94,16 +94,14 @@ def test_pod_warnings_name_only_what_is_not_acted_on() -> None:
     ]
 
 
-def test_scheduling_fields_are_acted_on_and_not_warned_about() -> None:
+def test_scheduling_and_lifecycle_fields_are_acted_on_and_not_warned_about() -> None:
     pod = {
         "spec": {
             "affinity": {"podAntiAffinity": {}},
             "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}],
             "priorityClassName": "high",
             "initContainers": [{"name": "i", "image": "i"}],
-            "containers": [{"name": "c", "image": "i"}],
+            "containers": [{"name": "c", "image": "i", "lifecycle": {"preStop": {}}}],
         }
     }
-    assert st.pod_warnings(pod) == [
-        "spec.initContainers: tinykube stores this field but does not act on it yet"
-    ]
+    assert st.pod_warnings(pod) == []
