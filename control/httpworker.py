@@ -66,6 +66,40 @@ class HeadClock:
             self.sock.settimeout(None)
 
 
+class Corked:
+    """The connection as a response writes to it: a head that announces a ``Content-Length``
+    waits for the first bytes of its body, and both leave in one write (one TLS record, one
+    system call, one wake-up of the client, where gunicorn makes two of each). Any other
+    head (a chunked stream, an upgrade) leaves at once. Everything else is the socket's."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._held = b""
+
+    def sendall(self, data: bytes) -> None:
+        if self._held:
+            data, self._held = self._held + data, b""
+        elif _fixed_length_head(data):
+            self._held = bytes(data)
+            return
+        self._sock.sendall(data)
+
+    def flush(self) -> None:
+        """Send a head still held (a response whose body was empty)."""
+        if self._held:
+            held, self._held = self._held, b""
+            self._sock.sendall(held)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _fixed_length_head(data: bytes) -> bool:
+    return (
+        data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n" and b"\r\ncontent-length:" in data.lower()
+    )
+
+
 class Worker(GeventWorker):  # type: ignore[misc]
     head_timeout: ClassVar[float] = 10.0  # --read-header-timeout
     tls: ssl.SSLContext | None = None
@@ -142,6 +176,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         parser = http.get_parser(self.cfg, client, addr)
         parser.unreader.sock = clock
         name = listener.getsockname()
+        corked = Corked(client)
         try:
             while True:
                 req = None
@@ -152,7 +187,10 @@ class Worker(GeventWorker):  # type: ignore[misc]
                 clock.end_head()
                 # Raises StopIteration when the connection must close (gevent's worker returns
                 # nothing otherwise, as AsyncWorker's loop expects).
-                self.handle_request(name, req, client, addr)
+                try:
+                    self.handle_request(name, req, corked, addr)
+                finally:
+                    corked.flush()
                 clock.idle()
         except (NoMoreData, StopIteration):
             return

@@ -196,7 +196,8 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
         _wait_fresh("")  # GetOptions has no resourceVersionMatch
         if t.sub == "scale":
             return out.respond(reg.get_scale(t.rt, t.namespace, t.name))
-        return out.respond(reg.get(t.rt, t.namespace, t.name))
+        cached = request.args.get("resourceVersion") == "0"
+        return out.respond(reg.get(t.rt, t.namespace, t.name, cached=cached))
     if method == "DELETE" and not t.sub:
         options = _delete_options()
         return out.respond(_writer(reg, _dry(options)).delete(t.rt, t.namespace, t.name, options))

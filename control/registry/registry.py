@@ -145,7 +145,14 @@ class Registry:
         """The PriorityClasses (the Priority admission plugin's lister)."""
         return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
 
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+    def get(self, rt: ResourceType, namespace: str, name: str, *, cached: bool = False) -> Obj:
+        """One object; ``cached`` (a GET at resourceVersion=0, which Kubernetes serves from its
+        watch cache): as this process's watch cache holds it, to be read and never changed,
+        or from the store when the cache does not have it yet."""
+        if cached:
+            found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
+            if found is not None:
+                return found
         try:
             return complete(rt, self.store.get(rt.plural, _ns(rt, namespace), name))
         except errors.NotFoundError:

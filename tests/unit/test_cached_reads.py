@@ -1,6 +1,6 @@
-"""Admission's lookups (the Namespace a create goes into, a pod's ServiceAccount) read the watch
-cache as Kubernetes' plugins read their listers, and the store when the cache does not have the
-object yet."""
+"""Reads served from the watch cache: admission's lookups (the Namespace a create goes into, a
+pod's ServiceAccount), as Kubernetes' plugins read their listers, and a GET at
+resourceVersion=0; each from the store when the cache does not have the object yet."""
 
 from __future__ import annotations
 
@@ -44,6 +44,21 @@ class StuckLog(CountingStore):
         while True:
             time.sleep(poll / 10)
             yield None
+
+
+class FreezingLog(CountingStore):
+    """A store whose change log stops delivering once ``frozen`` is set."""
+
+    frozen = False
+
+    def watch(
+        self, resource: str, since: int, *, poll: float = 5.0, until: float | None = None
+    ) -> Iterator[WatchEvent | None]:
+        for event in super().watch(resource, since, poll=poll, until=until):
+            while self.frozen:
+                time.sleep(poll / 10)
+                yield None
+            yield event
 
 
 def wait_cached(registry: Registry, namespace: str) -> None:
@@ -92,4 +107,23 @@ def test_a_terminating_namespace_in_the_cache_refuses_creates() -> None:
         time.sleep(0.01)
     with pytest.raises(errors.ForbiddenError, match="because it is being terminated"):
         registry.create(PODS, "going", pod("new"))
+    registry.cache.stop()
+
+
+def test_a_get_at_revision_zero_is_the_cache_s_object() -> None:
+    store = FreezingLog()
+    registry = Registry(store)
+    registry.create(NAMESPACES, "", {"metadata": {"name": "early", "labels": {"v": "1"}}})
+    wait_cached(registry, "early")
+    store.frozen = True  # the cache keeps v=1 from now on
+    current = registry.get(NAMESPACES, "", "early")
+    current["metadata"]["labels"] = {"v": "2"}
+    registry.replace(NAMESPACES, "", "early", current)
+    assert registry.get(NAMESPACES, "", "early")["metadata"]["labels"]["v"] == "2"
+    cached = registry.get(NAMESPACES, "", "early", cached=True)
+    assert cached["metadata"]["labels"]["v"] == "1"
+    registry.create(NAMESPACES, "", {"metadata": {"name": "late"}})  # not in the cache
+    assert registry.get(NAMESPACES, "", "late", cached=True)["metadata"]["name"] == "late"
+    with pytest.raises(errors.NotFoundError):
+        registry.get(NAMESPACES, "", "nowhere", cached=True)
     registry.cache.stop()
