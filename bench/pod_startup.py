@@ -5,7 +5,9 @@ The baseline, measured in the same run on the same engine, is the floor: a pod's
 sandbox and one app container joined to its network namespace) created and started directly with
 the Docker SDK, one pod at a time and 20 pods over parallel threads.
 Targets: one at a time, p50 <= floor + 0.15 s; 20 at once <= 1.3x the parallel floor.
+With --before-commit REV an earlier commit (``bench/_before.py``) starts the same pods too.
 Usage: python bench/pod_startup.py [--pods 20] [--image tinykube/sleeper:1]
+       [--before-commit REV [--before-dir DIR]]
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._cluster import cluster
+from bench import _before
+from bench._cluster import BIN, cluster
 from common import errors
 from common.client import ApiClient
 from common.resources import must
@@ -85,8 +88,8 @@ class RunningWatcher:
             return max(self.seen[n] for n in names)
 
 
-def tinykube_figures(n: int, image: str) -> tuple[list[float], float]:
-    with cluster(1) as (client, _):
+def tinykube_figures(n: int, image: str, bin_dir: Path = BIN) -> tuple[list[float], float]:
+    with cluster(1, bin_dir=bin_dir) as (client, _):
         watcher = RunningWatcher(client)
         sequential = []
         for i in range(n):
@@ -138,17 +141,28 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--pods", type=int, default=20)
     p.add_argument("--image", default="tinykube/sleeper:1")
+    _before.add_arguments(p)
     args = p.parse_args()
+    before_bin = _before.from_arguments(args)
     seq, par = tinykube_figures(args.pods, args.image)  # also builds the sandbox image if absent
     fseq, fpar = floor_figures(args.pods, args.image)
+    before = tinykube_figures(args.pods, args.image, before_bin) if before_bin else None
     print(f"pod start-up, {args.pods} pods, image {args.image}")
-    print(f"{'':32}{'tinykube':>12}{'docker floor':>14}{'difference':>12}")
-    for label, a, b in (
+    head = f"{'':32}{'tinykube':>12}{'docker floor':>14}{'difference':>12}"
+    print(head + (f"{'before':>10}" if before else ""))
+    rows = [
         ("one at a time, p50 (s)", statistics.median(seq), statistics.median(fseq)),
         ("one at a time, p99 (s)", pct(seq, 99), pct(fseq, 99)),
         (f"{args.pods} at once, all Running (s)", par, fpar),
-    ):
-        print(f"{label:32}{a:12.3f}{b:14.3f}{a - b:+12.3f}")
+    ]
+    earlier = (
+        [statistics.median(before[0]), pct(before[0], 99), before[1]] if before else [None] * 3
+    )
+    for (label, a, b), e in zip(rows, earlier, strict=True):
+        tail = f"{e:10.3f}" if e is not None else ""
+        print(f"{label:32}{a:12.3f}{b:14.3f}{a - b:+12.3f}{tail}")
+    if before:
+        print(f"before: {args.before_commit}, same run")
     p50_ok = statistics.median(seq) <= statistics.median(fseq) + 0.15
     par_ok = par <= 1.3 * fpar
     print(
