@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from common import errors
+from common import errors, onstop
 from common.client import ApiClient, WatchCancel
 from common.resources import ResourceType
 
@@ -301,15 +301,7 @@ class ApiListerWatcher:
 
     def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
         cancel = WatchCancel()
-        done = threading.Event()
-
-        def end_on_stop() -> None:  # cut the stream when the informer stops
-            while not done.wait(0.2):
-                if stop.is_set():
-                    cancel.fire()
-                    return
-
-        threading.Thread(target=end_on_stop, daemon=True).start()
+        taken_back = onstop.on_stop(stop, cancel.fire)  # cut the stream when the informer stops
         try:
             yield from self.client.watch(
                 self.rt,
@@ -321,4 +313,4 @@ class ApiListerWatcher:
                 cancel=cancel,
             )
         finally:
-            done.set()
+            taken_back()
