@@ -43,19 +43,7 @@ def default_deployment(obj: dict[str, Any]) -> None:
         return
     if spec.get("replicas") is None:
         spec["replicas"] = 1
-    strategy = spec.get("strategy")
-    if not isinstance(strategy, dict):
-        strategy = spec["strategy"] = {}
-    if not strategy.get("type"):
-        strategy["type"] = ROLLING_UPDATE
-    if strategy["type"] == ROLLING_UPDATE:
-        rolling = strategy.get("rollingUpdate")
-        if not isinstance(rolling, dict):
-            rolling = strategy["rollingUpdate"] = {}
-        if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = DEFAULT_UNAVAILABLE
-        if rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = DEFAULT_SURGE
+    _default_rolling(spec, "strategy", DEFAULT_UNAVAILABLE, DEFAULT_SURGE)
     if spec.get("revisionHistoryLimit") is None:
         spec["revisionHistoryLimit"] = DEFAULT_REVISION_HISTORY_LIMIT
     if spec.get("progressDeadlineSeconds") is None:
@@ -79,14 +67,12 @@ DEFAULT_DAEMONSET_UNAVAILABLE = 1
 DEFAULT_DAEMONSET_SURGE = 0
 
 
-def default_daemonset(obj: dict[str, Any]) -> None:
-    """SetDefaults_DaemonSet, in place (idempotent)."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    strategy = spec.get("updateStrategy")
+def _default_rolling(spec: dict[str, Any], key: str, unavailable: Any, surge: Any) -> None:
+    """A Deployment's ``strategy`` or a DaemonSet's ``updateStrategy``: RollingUpdate unless
+    set, with its maxUnavailable and maxSurge defaults."""
+    strategy = spec.get(key)
     if not isinstance(strategy, dict):
-        strategy = spec["updateStrategy"] = {}
+        strategy = spec[key] = {}
     if not strategy.get("type"):
         strategy["type"] = ROLLING_UPDATE
     if strategy["type"] == ROLLING_UPDATE:
@@ -94,9 +80,17 @@ def default_daemonset(obj: dict[str, Any]) -> None:
         if not isinstance(rolling, dict):
             rolling = strategy["rollingUpdate"] = {}
         if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = DEFAULT_DAEMONSET_UNAVAILABLE
+            rolling["maxUnavailable"] = unavailable
         if rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = DEFAULT_DAEMONSET_SURGE
+            rolling["maxSurge"] = surge
+
+
+def default_daemonset(obj: dict[str, Any]) -> None:
+    """SetDefaults_DaemonSet, in place (idempotent)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _default_rolling(spec, "updateStrategy", DEFAULT_DAEMONSET_UNAVAILABLE, DEFAULT_DAEMONSET_SURGE)
     if spec.get("revisionHistoryLimit") is None:
         spec["revisionHistoryLimit"] = DEFAULT_REVISION_HISTORY_LIMIT
     default_template(spec.get("template"))
