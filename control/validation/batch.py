@@ -28,7 +28,7 @@ from common.wellknown import (
     LEGACY_JOB_CONTROLLER_UID_LABEL,
     LEGACY_JOB_NAME_LABEL,
 )
-from control.validation.batchpolicy import validate_failure_policy
+from control.validation.batchpolicy import validate_failure_policy, validate_success_policy
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
 from control.validation.meta import (
@@ -198,12 +198,7 @@ def validate_job_spec_fields(spec: Any, path: str = "spec") -> list[Cause]:
     causes = _validate_counts(spec, path)
     causes.extend(_validate_mode(spec, path))
     causes.extend(validate_failure_policy(spec, path))
-    if spec.get("successPolicy") is not None and spec.get("completionMode") != batch.INDEXED:
-        causes.append(
-            invalid(
-                f"{path}.successPolicy", spec["successPolicy"], "requires indexed completion mode"
-            )
-        )
+    causes.extend(validate_success_policy(spec, path))
     causes.extend(_validate_template(spec.get("template"), f"{path}.template"))
     causes.extend(_validate_restart_policy(spec, path))
     return causes
@@ -257,7 +252,6 @@ def validate_job(obj: Obj) -> list[Cause]:
 
 
 _IMMUTABLE = (
-    "completions",
     "selector",
     "template",
     "completionMode",
@@ -268,12 +262,29 @@ _IMMUTABLE = (
 )
 
 
+def _validate_completions(spec: Obj, old_spec: Obj) -> list[Cause]:
+    """validateCompletions: immutable, except on an Indexed Job (elastic Indexed Jobs) where
+    it may change together with parallelism to the same value."""
+    completions = spec.get("completions")
+    if completions == old_spec.get("completions"):
+        return []
+    if spec.get("completionMode") != batch.INDEXED:
+        return [invalid("spec.completions", completions, FIELD_IMMUTABLE)]
+    if completions is None:  # already refused: Indexed Jobs require completions
+        return []
+    if completions != spec.get("parallelism"):
+        detail = "can only be modified in tandem with spec.parallelism"
+        return [invalid("spec.completions", completions, detail)]
+    return []
+
+
 def validate_job_update(obj: Obj, old: Obj) -> list[Cause]:
     """ValidateJobUpdate: metadata, the spec, and the fields that may not change (the pod
     template among them)."""
     causes = validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
     spec, old_spec = _dict(obj.get("spec")), _dict(old.get("spec"))
     causes.extend(validate_job_spec(spec))
+    causes.extend(_validate_completions(spec, old_spec))
     for key in _IMMUTABLE:
         if spec.get(key) != old_spec.get(key):
             causes.append(invalid(f"spec.{key}", spec.get(key), FIELD_IMMUTABLE))

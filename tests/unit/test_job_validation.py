@@ -267,3 +267,145 @@ def test_managed_by_must_be_a_domain_prefixed_path() -> None:
         'spec.managedBy: Invalid value: "queue": must be a domain-prefixed path '
         '(such as "acme.io/foo")'
     )
+
+
+def _indexed(**spec: Any) -> Obj:
+    return job(completionMode="Indexed", completions=4, parallelism=4, **spec)
+
+
+def stored(obj: Obj) -> Obj:
+    out = created(obj)
+    out["metadata"]["resourceVersion"] = "7"
+    return out
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (
+            {"rules": []},
+            "spec.successPolicy.rules: Required value: at least one rules must be specified "
+            "when the successPolicy is specified",
+        ),
+        (
+            {"rules": [{"succeededCount": 1}] * 21},
+            "spec.successPolicy.rules: Too many: 21: must have at most 20 items",
+        ),
+        (
+            {"rules": [{}]},
+            "spec.successPolicy.rules[0]: Required value: at least one of succeededCount or "
+            "succeededIndexes must be specified",
+        ),
+        (
+            {"rules": [{"succeededIndexes": "0,4"}]},
+            'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "0,4": error parsing '
+            'succeededIndexes: too large index: "4"',
+        ),
+        (
+            {"rules": [{"succeededIndexes": "2,1"}]},
+            'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "2,1": error parsing '
+            "succeededIndexes: non-increasing order, previous: 2, current: 1",
+        ),
+        (
+            {"rules": [{"succeededIndexes": "1-0"}]},
+            'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "1-0": error parsing '
+            "succeededIndexes: non-increasing order, previous: 1, current: 0",
+        ),
+        (
+            {"rules": [{"succeededIndexes": "a"}]},
+            'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "a": error parsing '
+            'succeededIndexes: cannot convert string to integer for index: "a"',
+        ),
+        (
+            {"rules": [{"succeededIndexes": "0-1-2"}]},
+            'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "0-1-2": error parsing '
+            'succeededIndexes: the fragment "0-1-2" violates the requirement that an index '
+            "interval can have at most two parts separated by '-'",
+        ),
+        (
+            {"rules": [{"succeededCount": 5}]},
+            "spec.successPolicy.rules[0].succeededCount: Invalid value: 5: must be less than or "
+            "equal to 4 (the number of specified completions)",
+        ),
+        (
+            {"rules": [{"succeededIndexes": "0,2", "succeededCount": 3}]},
+            "spec.successPolicy.rules[0].succeededCount: Invalid value: 3: must be less than or "
+            "equal to 2 (the number of indexes in the specified succeededIndexes field)",
+        ),
+        (
+            {"rules": [{"succeededCount": -1}]},
+            "spec.successPolicy.rules[0].succeededCount: Invalid value: -1: must be greater "
+            "than or equal to 0",
+        ),
+    ],
+)
+def test_success_policy_gets_kubernetes_messages(policy: Obj, message: str) -> None:
+    assert errors_of(created(_indexed(successPolicy=policy))) == message
+
+
+def test_success_policy_needs_an_indexed_job_and_is_immutable() -> None:
+    policy = {"rules": [{"succeededIndexes": "0-1,3", "succeededCount": 2}]}
+    assert errors_of(created(_indexed(successPolicy=policy))) == ""
+    assert errors_of(created(job(successPolicy={"rules": [{"succeededCount": 1}]}))) == (
+        'spec.successPolicy: Invalid value: {"rules":[{"succeededCount":1}]}: '
+        "requires indexed completion mode"
+    )
+    old = stored(_indexed(successPolicy=policy))
+    new = copy.deepcopy(old)
+    new["spec"]["successPolicy"] = {"rules": [{"succeededCount": 1}]}
+    assert errors_of(new, old) == (
+        'spec.successPolicy: Invalid value: {"rules":[{"succeededCount":1}]}: field is immutable'
+    )
+
+
+def test_an_indexed_job_scales_completions_only_with_parallelism() -> None:
+    old = stored(_indexed())
+    both = copy.deepcopy(old)
+    both["spec"].update(completions=6, parallelism=6)
+    assert errors_of(both, old) == ""
+    alone = copy.deepcopy(old)
+    alone["spec"].update(completions=2)
+    assert errors_of(alone, old) == (
+        "spec.completions: Invalid value: 2: can only be modified in tandem with spec.parallelism"
+    )
+    plain = stored(job(completions=4, parallelism=4))
+    scaled = copy.deepcopy(plain)
+    scaled["spec"].update(completions=6, parallelism=6)
+    assert errors_of(scaled, plain) == "spec.completions: Invalid value: 6: field is immutable"
+
+
+def test_status_rules_of_success_criteria_and_scaled_down_indexed_jobs() -> None:
+    assert RT is not None
+    st = strategy(RT)
+    old = created(_indexed(successPolicy={"rules": [{"succeededCount": 1}]}))
+    old["status"] = {"succeeded": 3, "completedIndexes": "0-2"}
+    down = copy.deepcopy(old)  # completions == parallelism: an elastic Job may scale down
+    down["status"] = {"succeeded": 1, "completedIndexes": "0"}
+    assert st.validate_status(down, old) == []
+    met = {"type": "SuccessCriteriaMet", "status": "True"}
+    bad = copy.deepcopy(old)
+    bad["status"] = {
+        "succeeded": 3,
+        "conditions": [met, {"type": "FailureTarget", "status": "True"}],
+    }
+    assert aggregate(st.validate_status(bad, old)) == (
+        "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True and "
+        "FailureTarget=true conditions"
+    )
+    complete = copy.deepcopy(old)
+    complete["status"] = {"succeeded": 3, "conditions": [{"type": "Complete", "status": "True"}]}
+    assert aggregate(st.validate_status(complete, old)) == (
+        "status.conditions: Invalid value: cannot set Complete=True for Job with SuccessPolicy "
+        "unless SuccessCriteriaMet=True"
+    )
+    was = copy.deepcopy(old)
+    was["status"] = {"succeeded": 3, "conditions": [met]}
+    gone = copy.deepcopy(old)
+    assert aggregate(st.validate_status(gone, was)) == (
+        "status.conditions: Invalid value: cannot disable the SuccessCriteriaMet=True condition"
+    )
+    fixed = created(job(completions=2, parallelism=1))
+    fixed["status"] = {"succeeded": 2}
+    fewer = copy.deepcopy(fixed)
+    fewer["status"] = {"succeeded": 1}
+    assert "cannot decrease the succeeded counter" in aggregate(st.validate_status(fewer, fixed))
