@@ -43,6 +43,7 @@ POD_FAILURE_POLICY = "PodFailurePolicy"
 MAX_FAILED_INDEXES_EXCEEDED = "MaxFailedIndexesExceeded"
 FAILED_INDEXES = "FailedIndexes"
 COMPLETIONS_REACHED = "CompletionsReached"
+SUCCESS_POLICY = "SuccessPolicy"
 JOB_SUSPENDED = "JobSuspended"
 JOB_RESUMED = "JobResumed"
 

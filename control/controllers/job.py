@@ -24,7 +24,8 @@ from common.wellknown import JOB_TRACKING_FINALIZER
 from control import events
 from control.controllers import owners, writes
 from control.controllers.expectations import Expectations
-from control.controllers.job_plan import BACKOFF_BASE, JobPlan, finish, flush_uncounted, plan_job
+from control.controllers.job_count import flush_uncounted
+from control.controllers.job_plan import BACKOFF_BASE, JobPlan, finish, plan_job
 from control.controllers.ownership import controller_of
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -254,9 +255,13 @@ class JobController(Controller):
             self._event(
                 job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
             )
-        if plan.delete:
-            self.expectations.expect_deletions(key, [_key(p) for p in plan.delete])
-        for pod in plan.delete:
+        doomed = plan.delete
+        if plan.release:  # pods in excess: not failures, so not counted once deleted
+            still = self._remove_finalizers([p for p in doomed if _held(p)])
+            doomed = [p for p in doomed if str(p["metadata"].get("uid")) not in still]
+        if doomed:
+            self.expectations.expect_deletions(key, [_key(p) for p in doomed])
+        for pod in doomed:
             if writes.delete(self.registry, PODS, pod):
                 self._event(
                     job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}"

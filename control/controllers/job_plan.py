@@ -1,9 +1,8 @@
-"""The job controller's decisions (syncJob in pkg/controller/job/job_controller.go): which
-finished pods it counts (through ``status.uncountedTerminatedPods`` and the
-``batch.kubernetes.io/job-tracking`` finalizer, so none is counted twice or lost), the pods it
-creates (Indexed: one per pending index) or deletes, the pod failure policy, the back-off limit,
-the deadline, suspension, and the status with Kubernetes' conditions and reasons.
-Pure: a Job, its pods and a time in, a plan out.
+"""The job controller's decisions (syncJob in pkg/controller/job/job_controller.go): with the
+finished pods counted (job_count), the pods it creates (Indexed: one per pending index, within
+completions that may be scaled) or deletes, the pod failure policy, the back-off limit, the
+deadline, the success policy, suspension, and the status with Kubernetes' conditions and
+reasons. Pure: a Job, its pods and a time in, a plan out.
 """
 
 from __future__ import annotations
@@ -16,18 +15,24 @@ from typing import Any
 
 from common import batch, meta
 from common import conditions as cond
-from common.wellknown import JOB_TRACKING_FINALIZER
+from control.controllers.job_count import (
+    Counts,
+    count_finished,
+    index_in_range,
+    is_active,
+    is_ready,
+    tracked,
+    uid_of,
+)
 from control.controllers.job_pods import (
-    failure_count,
     format_indexes,
     index_failures,
     is_failed,
-    parse_indexes,
     per_index_limit,
     pod_from_template,
     pod_index,
 )
-from control.controllers.job_policy import failure_policy_action
+from control.controllers.job_policy import success_policy_match
 
 Obj = dict[str, Any]
 # DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff: the delay before a failed pod is
@@ -55,6 +60,8 @@ class JobPlan:
     terminal: tuple[str, str, str] | None = None
     backoff_base: float = BACKOFF_BASE
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    # The pods to delete are in excess, not failures: their tracking finalizer goes first.
+    release: bool = False
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -67,108 +74,6 @@ def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _phase(pod: Mapping[str, Any]) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
-
-
-def _uid(pod: Mapping[str, Any]) -> str:
-    return str(_meta(pod).get("uid") or "")
-
-
-def tracked(pod: Mapping[str, Any]) -> bool:
-    return JOB_TRACKING_FINALIZER in (_meta(pod).get("finalizers") or [])
-
-
-def is_active(pod: Mapping[str, Any]) -> bool:
-    return _phase(pod) not in ("Succeeded", "Failed") and not _meta(pod).get("deletionTimestamp")
-
-
-def is_ready(pod: Mapping[str, Any]) -> bool:
-    return cond.is_true(pod, "Ready")
-
-
-# -- counting --------------------------------------------------------------------------------
-
-
-@dataclass
-class Counts:
-    succeeded: int
-    failed: int
-    completed: set[int]
-    uncounted_succeeded: list[str]
-    uncounted_failed: list[str]
-    failure_message: tuple[str, str] | None = None  # (reason, message) of a FailJob rule
-    # backoffLimitPerIndex: the indexes that failed for good.
-    failed_indexes: set[int] = field(default_factory=set)
-
-
-def _count_failure(job: Mapping[str, Any], pod: Obj, c: Counts) -> bool:
-    """Apply the failure policy to a failed pod; False when it is ignored."""
-    action, message = failure_policy_action(job, pod)
-    if action == batch.IGNORE:
-        return False
-    if action == batch.FAIL_JOB and c.failure_message is None:
-        c.failure_message = (batch.POD_FAILURE_POLICY, message)
-    limit, index = per_index_limit(job), pod_index(pod)
-    over = limit is not None and (action == batch.FAIL_INDEX or failure_count(pod) + 1 > limit)
-    if over and index is not None:
-        c.failed_indexes.add(index)
-    return True
-
-
-def count_finished(job: Mapping[str, Any], pods: list[Obj], plan: JobPlan) -> Counts:
-    """trackJobStatusAndRemoveFinalizers: every finished pod still holding the finalizer is
-    listed as uncounted (or ignored by the failure policy) and its finalizer goes; the totals
-    include the uncounted ones."""
-    status = job.get("status") or {}
-    uncounted = status.get("uncountedTerminatedPods") or {}
-    c = Counts(
-        succeeded=int(status.get("succeeded") or 0),
-        failed=int(status.get("failed") or 0),
-        completed=parse_indexes(str(status.get("completedIndexes") or "")),
-        uncounted_succeeded=list(uncounted.get("succeeded") or []),
-        uncounted_failed=list(uncounted.get("failed") or []),
-        failed_indexes=parse_indexes(str(status.get("failedIndexes") or "")),
-    )
-    listed = set(c.uncounted_succeeded) | set(c.uncounted_failed)
-    completions = _spec(job).get("completions")
-    for pod in pods:
-        if not tracked(pod):
-            continue
-        uid = _uid(pod)
-        if uid in listed:
-            plan.finalize.append(pod)
-            continue
-        if _phase(pod) == "Succeeded":
-            index = pod_index(pod)
-            if batch.is_indexed(dict(job)):
-                if index is None or not 0 <= index < int(completions or 0) or index in c.completed:
-                    plan.finalize.append(pod)  # a duplicate of an index already done
-                    continue
-                c.completed.add(index)
-            c.uncounted_succeeded.append(uid)
-        elif is_failed(pod, job):
-            if not _count_failure(job, pod, c):
-                plan.finalize.append(pod)
-                continue
-            c.uncounted_failed.append(uid)
-        else:
-            continue
-        plan.finalize.append(pod)
-    return c
-
-
-def flush_uncounted(status: Obj, still_tracked: set[str]) -> Obj:
-    """Move the uncounted pods whose finalizer is gone into the counters."""
-    out = copy.deepcopy(status)
-    uncounted = out.get("uncountedTerminatedPods") or {}
-    left: Obj = {}
-    for key in ("succeeded", "failed"):
-        uids = list(uncounted.get(key) or [])
-        keep = [u for u in uids if u in still_tracked]
-        out[key] = int(out.get(key) or 0) + len(uids) - len(keep)
-        if keep:
-            left[key] = keep
-    out["uncountedTerminatedPods"] = left
-    return out
 
 
 # -- the sync --------------------------------------------------------------------------------
@@ -236,8 +141,6 @@ def _index_failure(job: Mapping[str, Any], c: Counts) -> tuple[str, str] | None:
 
 
 def _succeeded(job: Mapping[str, Any], c: Counts, active: list[Obj]) -> bool:
-    if cond.is_true(job, batch.SUCCESS_CRITERIA_MET):
-        return True
     completions = _spec(job).get("completions")
     done = (
         len(c.completed)
@@ -247,6 +150,30 @@ def _succeeded(job: Mapping[str, Any], c: Counts, active: list[Obj]) -> bool:
     if completions is None:
         return done > 0 and not active
     return done >= int(completions)
+
+
+def _success(job: Mapping[str, Any], c: Counts, active: list[Obj]) -> tuple[str, str] | None:
+    """Why the Job succeeds now (reason, message), if it does: a rule of its success policy
+    met by the succeeded indexes, or its completions reached."""
+    if batch.is_indexed(dict(job)):
+        matched = success_policy_match(job, c.completed)
+        if matched is not None:
+            return batch.SUCCESS_POLICY, matched
+    if _succeeded(job, c, active):
+        return batch.COMPLETIONS_REACHED, "Reached expected number of succeeded pods"
+    return None
+
+
+def _end_succeeded(pods: list[Obj], active: list[Obj], terminating: list[Obj], plan: JobPlan,
+                   reason: str, message: str) -> None:  # fmt: skip
+    """A Job whose success criteria are met: every pod left is deleted and loses its tracking
+    finalizer without being counted (canRemoveFinalizer); Complete, with the same reason and
+    message, once none is left running."""
+    plan.delete = list(active)
+    planned = {uid_of(p) for p in plan.finalize}
+    plan.finalize.extend(p for p in pods if tracked(p) and uid_of(p) not in planned)
+    if not active and not terminating:
+        plan.terminal = (batch.COMPLETE, reason, message)
 
 
 def _set(
@@ -267,12 +194,7 @@ def _to_create(
     spec = _spec(job)
     parallelism, completions = int(spec.get("parallelism") or 0), spec.get("completions")
     if batch.is_indexed(dict(job)):
-        running = {pod_index(p) for p in active}
-        over = c.completed | c.failed_indexes
-        pending = [i for i in range(int(completions or 0)) if i not in over and i not in running]
-        room = max(0, parallelism - len(active) - waiting)
-        excess = sorted(active, key=lambda p: pod_index(p) or 0)[parallelism:]
-        return list(pending[:room]), excess
+        return _to_create_indexed(job, c, active, waiting)
     done = c.succeeded + len(c.uncounted_succeeded)
     if completions is None:
         want = parallelism if done == 0 else 0
@@ -282,6 +204,33 @@ def _to_create(
     ranked = sorted(active, key=lambda p: (is_ready(p), _phase(p) == "Running"))
     excess = ranked[: max(0, len(active) - want)]
     return [None] * max(0, want - len(active) - waiting), excess
+
+
+def _to_create_indexed(
+    job: Mapping[str, Any], c: Counts, active: list[Obj], waiting: int
+) -> tuple[list[int | None], list[Obj]]:
+    """The pending indexes to start, lowest first; or, first, the active pods to remove: those
+    of no index or one beyond completions (a Job scaled down), duplicates, then the highest
+    indexes beyond parallelism (appendDuplicatedIndexPodsForRemoval)."""
+    parallelism = int(_spec(job).get("parallelism") or 0)
+    keep: list[Obj] = []
+    excess: list[Obj] = []
+    seen: set[int] = set()
+    for pod in sorted(active, key=lambda p: (pod_index(p) or 0, not is_ready(p))):
+        index = pod_index(pod)
+        if index is None or not index_in_range(job, pod) or index in seen:
+            excess.append(pod)
+            continue
+        seen.add(index)
+        keep.append(pod)
+    excess.extend(keep[parallelism:])
+    if excess:
+        return [], excess
+    done = c.completed | c.failed_indexes
+    pending: list[int | None] = [i for i in range(int(_spec(job).get("completions") or 0))
+                                 if i not in done and i not in seen]  # fmt: skip
+    room = max(0, parallelism - len(keep) - waiting)
+    return pending[:room], []
 
 
 def _run(job: Mapping[str, Any], c: Counts, pods: list[Obj], terminating: list[Obj],
@@ -297,6 +246,7 @@ def _run(job: Mapping[str, Any], c: Counts, pods: list[Obj], terminating: list[O
     active = [p for p in pods if is_active(p)]
     waiting = len(terminating) if spec.get("podReplacementPolicy") == batch.FAILED else 0
     indexes, plan.delete = _to_create(job, c, active, waiting)
+    plan.release = bool(plan.delete)
     delay = _backoff_delay(job, pods, c.failed + len(c.uncounted_failed), now, plan.backoff_base)
     if indexes and delay > 0:
         plan.requeue_after = delay
@@ -316,7 +266,7 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
              backoff_base: float = BACKOFF_BASE) -> JobPlan:  # fmt: skip
     """syncJob for one Job and the pods it controls."""
     plan = JobPlan(backoff_base=backoff_base)
-    c = count_finished(job, pods, plan)
+    c = count_finished(job, pods, plan.finalize)
     status: Obj = copy.deepcopy(dict(job.get("status") or {}))
     stamp = meta.timestamp(now)
     active = [p for p in pods if is_active(p)]
@@ -328,26 +278,22 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
     conditions: list[Obj] = list(status.get("conditions") or [])
     finished = batch.is_finished(dict(job))
     spec = _spec(job)
-    if not finished:
+    met = cond.find(conditions, batch.SUCCESS_CRITERIA_MET)
+    if not finished and met is not None and met.get("status") == "True":
+        # The success criteria were met in an earlier sync: no failure counts any more.
+        reason, message = str(met.get("reason") or ""), str(met.get("message") or "")
+        _end_succeeded(pods, active, terminating, plan, reason, message)
+    elif not finished:
         failure = _failure(job, c, pods, now)
+        success = _success(job, c, active)
         if failure is not None:
             _set(conditions, batch.FAILURE_TARGET, "True", failure[0], failure[1], stamp)
             plan.delete = list(active)
             if not active and not terminating:
                 plan.terminal = (batch.FAILED_CONDITION, failure[0], failure[1])
-        elif _succeeded(job, c, active):
-            message = "Reached expected number of succeeded pods"
-            _set(
-                conditions,
-                batch.SUCCESS_CRITERIA_MET,
-                "True",
-                batch.COMPLETIONS_REACHED,
-                message,
-                stamp,
-            )
-            plan.delete = list(active)
-            if not active and not terminating:
-                plan.terminal = (batch.COMPLETE, batch.COMPLETIONS_REACHED, message)
+        elif success is not None:
+            _set(conditions, batch.SUCCESS_CRITERIA_MET, "True", success[0], success[1], stamp)
+            _end_succeeded(pods, active, terminating, plan, success[0], success[1])
         elif spec.get("suspend"):
             plan.delete = list(active)
             status.pop("startTime", None)  # the deadline's clock starts again on resume
@@ -358,12 +304,14 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
                 plan.events.append(("Normal", "Suspended", "Job suspended"))
         else:
             _run(job, c, pods, terminating, status, conditions, plan, now)
-    gone = {_uid(p) for p in plan.delete}
-    status["active"] = len([p for p in active if _uid(p) not in gone])
-    status["ready"] = len([p for p in active if is_ready(p) and _uid(p) not in gone])
+    gone = {uid_of(p) for p in plan.delete}
+    status["active"] = len([p for p in active if uid_of(p) not in gone])
+    status["ready"] = len([p for p in active if is_ready(p) and uid_of(p) not in gone])
     status["terminating"] = len(terminating) + len(gone)
     status["succeeded"], status["failed"] = c.succeeded, c.failed
     if batch.is_indexed(dict(job)):
+        # An Indexed Job counts its succeeded indexes: those beyond completions drop out.
+        status["succeeded"] = max(0, len(c.completed) - len(c.uncounted_succeeded))
         status["completedIndexes"] = format_indexes(c.completed)
     if per_index_limit(job) is not None:
         status["failedIndexes"] = format_indexes(c.failed_indexes)

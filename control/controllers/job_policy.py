@@ -1,6 +1,7 @@
-"""A Job's ``podFailurePolicy`` applied to one failed pod (pod_failure_policy.go): the
-first rule whose exit codes or pod conditions match decides: FailJob, FailIndex, Ignore or
-Count; no match counts the failure. Pure.
+"""A Job's policies: ``podFailurePolicy`` applied to one failed pod (pod_failure_policy.go):
+the first rule whose exit codes or pod conditions match decides: FailJob, FailIndex, Ignore or
+Count; no match counts the failure. ``successPolicy`` against the succeeded indexes
+(success_policy.go): the first rule met makes the Job succeed. Pure.
 """
 
 from __future__ import annotations
@@ -68,3 +69,40 @@ def failure_policy_action(job: Obj, pod: Obj) -> tuple[str, str]:
                     f"Pod {where} has condition {kind} matching {action} rule at index {i}",
                 )
     return batch.COUNT, ""
+
+
+def _rule_indexes(text: str, completions: int) -> set[int]:
+    """parseIndexesFromString: the indexes below ``completions``; a malformed part is skipped
+    (validation refuses it on the way in)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            continue
+        out.update(range(max(first, 0), min(last, completions - 1) + 1))
+    return out
+
+
+def success_policy_match(job: Obj, succeeded: set[int]) -> str | None:
+    """matchSuccessPolicy: the message naming the first rule the succeeded indexes meet (all
+    its ``succeededIndexes``, or ``succeededCount`` of them, or of all indexes), if any."""
+    spec = _dict(job.get("spec"))
+    policy = spec.get("successPolicy")
+    if policy is None or not succeeded:
+        return None
+    completions = int(spec.get("completions") or 0)
+    for i, rule in enumerate(_dict(policy).get("rules") or []):
+        rule = _dict(rule)
+        count = rule.get("succeededCount")
+        if rule.get("succeededIndexes") is not None:
+            wanted = _rule_indexes(str(rule["succeededIndexes"]), completions)
+            if not wanted:
+                continue
+            done = len(wanted & succeeded)
+            if done == len(wanted) or (count is not None and done >= int(count)):
+                return f"Matched rules at index {i}"
+        elif count is not None and len(succeeded) >= int(count):
+            return f"Matched rules at index {i}"
+    return None

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from control.controllers.job_plan import finish, flush_uncounted, plan_job
+from control.controllers.job_count import flush_uncounted
+from control.controllers.job_plan import finish, plan_job
 from control.controllers.job_pods import format_indexes, parse_indexes
 
 NOW = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC)
@@ -158,3 +159,89 @@ def test_a_fail_index_rule_fails_the_index_at_its_first_failure() -> None:
     assert plan.status["failedIndexes"] == "0" and plan.create == []
     retried = plan_job(j, [pod("a", "Failed", index=0, code=1), pod("b", index=1)], NOW)
     assert retried.status["failedIndexes"] == "" and len(retried.create) == 1
+
+
+def _uids(pods: list[Obj]) -> list[str]:
+    return sorted(p["metadata"]["uid"] for p in pods)
+
+
+def _indexed(status: Obj | None = None, **spec: Any) -> Obj:
+    return job(status, completionMode="Indexed", **spec)
+
+
+def test_a_success_policy_met_ends_the_job_and_its_other_pods_are_not_failures() -> None:
+    policy = {"rules": [{"succeededIndexes": "0"}]}
+    j = _indexed(completions=3, parallelism=3, successPolicy=policy)
+    pods = [pod("a", "Succeeded", index=0), pod("b", index=1), pod("c", index=2)]
+    plan = plan_job(j, pods, NOW)
+    met = plan.status["conditions"][0]
+    assert (met["type"], met["status"], met["reason"], met["message"]) == (
+        "SuccessCriteriaMet", "True", "SuccessPolicy", "Matched rules at index 0"
+    )  # fmt: skip
+    assert _uids(plan.delete) == ["b", "c"] and not plan.release and plan.create == []
+    assert _uids(plan.finalize) == ["a", "b", "c"]  # none of them is counted as failed
+    assert plan.status["uncountedTerminatedPods"] == {"succeeded": ["a"]}
+    assert plan.status["terminating"] == 2 and plan.terminal is None
+    # The pods still terminate (no finalizer now): no Complete yet, no failure counted.
+    status = flush_uncounted(plan.status, set())
+    leaving = [pod("b", index=1), pod("c", "Failed", index=2)]
+    for p in leaving:
+        p["metadata"].update(finalizers=[], deletionTimestamp="2026-12-05T08:00:00Z")
+    later = plan_job({**j, "status": status}, leaving, NOW)
+    assert later.terminal is None and later.status["failed"] == 0 and later.delete == []
+    gone = plan_job({**j, "status": later.status}, [], NOW)
+    assert gone.terminal == ("Complete", "SuccessPolicy", "Matched rules at index 0")
+    final = finish(flush_uncounted(gone.status, set()), gone, NOW)
+    kinds = [(c["type"], c["reason"]) for c in final["conditions"]]
+    assert kinds == [("SuccessCriteriaMet", "SuccessPolicy"), ("Complete", "SuccessPolicy")]
+    assert final["succeeded"] == 1 and final["completedIndexes"] == "0"
+
+
+def test_success_policy_counts_and_rules_in_order() -> None:
+    by_count = {"rules": [{"succeededIndexes": "0-3", "succeededCount": 2}]}
+    j = _indexed({"completedIndexes": "1"}, completions=5, parallelism=5, successPolicy=by_count)
+    one = plan_job(j, [pod("a", "Succeeded", index=4), pod("b", index=0)], NOW)
+    assert "conditions" not in one.status  # 4 is not among 0-3: one of two
+    two = plan_job(j, [pod("a", "Succeeded", index=3), pod("b", index=0)], NOW)
+    assert two.status["conditions"][0]["message"] == "Matched rules at index 0"
+    rules = {"rules": [{"succeededIndexes": "4"}, {"succeededCount": 2}]}
+    j = _indexed({"completedIndexes": "1"}, completions=5, parallelism=5, successPolicy=rules)
+    second = plan_job(j, [pod("a", "Succeeded", index=2)], NOW)
+    assert second.status["conditions"][0]["message"] == "Matched rules at index 1"
+
+
+def test_once_success_criteria_are_met_failures_no_longer_fail_the_job() -> None:
+    met = {"type": "SuccessCriteriaMet", "status": "True", "reason": "SuccessPolicy",
+           "message": "Matched rules at index 0"}  # fmt: skip
+    policy = {"rules": [{"succeededCount": 1}]}
+    j = _indexed({"completedIndexes": "0", "succeeded": 1, "conditions": [met]}, completions=2,
+                 parallelism=2, backoffLimit=0, successPolicy=policy)  # fmt: skip
+    plan = plan_job(j, [pod("b", "Failed", index=1)], NOW)
+    assert [c["type"] for c in plan.status["conditions"]] == ["SuccessCriteriaMet"]
+    assert plan.terminal == ("Complete", "SuccessPolicy", "Matched rules at index 0")
+
+
+def test_an_elastic_indexed_job_scaled_down_drops_the_indexes_beyond_completions() -> None:
+    j = _indexed({"completedIndexes": "0,3", "succeeded": 2}, completions=2, parallelism=2)
+    failed = pod("f", "Failed", index=3)
+    plan = plan_job(j, [pod("b", index=1), pod("c", index=2), failed], NOW)
+    assert _uids(plan.delete) == ["c"] and plan.release and plan.create == []
+    assert plan.status["completedIndexes"] == "0" and plan.status["succeeded"] == 1
+    assert _uids(plan.finalize) == ["f"] and plan.status["uncountedTerminatedPods"] == {}
+    assert plan.status["active"] == 1 and plan.status["terminating"] == 1
+
+
+def test_an_elastic_indexed_job_scaled_up_starts_the_new_indexes() -> None:
+    j = _indexed({"completedIndexes": "0-1", "succeeded": 2}, completions=4, parallelism=4)
+    plan = plan_job(j, [], NOW)
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            for p in plan.create] == ["2", "3"]  # fmt: skip
+    assert "conditions" not in plan.status
+
+
+def test_duplicate_indexes_and_excess_parallelism_are_released_not_failed() -> None:
+    j = _indexed(completions=3, parallelism=1)
+    plan = plan_job(j, [pod("a", index=0), pod("b", index=0), pod("c", index=1)], NOW)
+    assert _uids(plan.delete) == ["b", "c"] and plan.release and plan.create == []
+    plain = plan_job(job(completions=5, parallelism=1), [pod("a"), pod("b")], NOW)
+    assert len(plain.delete) == 1 and plain.release
