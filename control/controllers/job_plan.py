@@ -188,7 +188,7 @@ def _set(
 
 
 def _to_create(
-    job: Mapping[str, Any], c: Counts, active: list[Obj], waiting: int
+    job: Mapping[str, Any], c: Counts, active: list[Obj], waiting: list[Obj]
 ) -> tuple[list[int | None], list[Obj]]:
     """The pods to create (their indexes; None when not Indexed) and the active pods in excess."""
     spec = _spec(job)
@@ -203,13 +203,14 @@ def _to_create(
     want = max(0, want)
     ranked = sorted(active, key=lambda p: (is_ready(p), _phase(p) == "Running"))
     excess = ranked[: max(0, len(active) - want)]
-    return [None] * max(0, want - len(active) - waiting), excess
+    return [None] * max(0, want - len(active) - len(waiting)), excess
 
 
 def _to_create_indexed(
-    job: Mapping[str, Any], c: Counts, active: list[Obj], waiting: int
+    job: Mapping[str, Any], c: Counts, active: list[Obj], waiting: list[Obj]
 ) -> tuple[list[int | None], list[Obj]]:
-    """The pending indexes to start, lowest first; or, first, the active pods to remove: those
+    """The pending indexes to start, lowest first (not those of a pod still terminating when
+    only failed pods are replaced); or, first, the active pods to remove: those
     of no index or one beyond completions (a Job scaled down), duplicates, then the highest
     indexes beyond parallelism (appendDuplicatedIndexPodsForRemoval)."""
     parallelism = int(_spec(job).get("parallelism") or 0)
@@ -226,10 +227,11 @@ def _to_create_indexed(
     excess.extend(keep[parallelism:])
     if excess:
         return [], excess
-    done = c.completed | c.failed_indexes
+    stopping = {i for p in waiting if (i := pod_index(p)) is not None}
+    done = c.completed | c.failed_indexes | stopping
     pending: list[int | None] = [i for i in range(int(_spec(job).get("completions") or 0))
                                  if i not in done and i not in seen]  # fmt: skip
-    room = max(0, parallelism - len(keep) - waiting)
+    room = max(0, parallelism - len(keep) - len(waiting))
     return pending[:room], []
 
 
@@ -244,7 +246,7 @@ def _run(job: Mapping[str, Any], c: Counts, pods: list[Obj], terminating: list[O
         status["startTime"] = stamp
     status.setdefault("startTime", stamp)
     active = [p for p in pods if is_active(p)]
-    waiting = len(terminating) if spec.get("podReplacementPolicy") == batch.FAILED else 0
+    waiting = terminating if spec.get("podReplacementPolicy") == batch.FAILED else []
     indexes, plan.delete = _to_create(job, c, active, waiting)
     plan.release = bool(plan.delete)
     delay = _backoff_delay(job, pods, c.failed + len(c.uncounted_failed), now, plan.backoff_base)
@@ -304,10 +306,11 @@ def plan_job(job: Mapping[str, Any], pods: list[Obj], now: dt.datetime,
                 plan.events.append(("Normal", "Suspended", "Job suspended"))
         else:
             _run(job, c, pods, terminating, status, conditions, plan, now)
-    gone = {uid_of(p) for p in plan.delete}
-    status["active"] = len([p for p in active if uid_of(p) not in gone])
-    status["ready"] = len([p for p in active if is_ready(p) and uid_of(p) not in gone])
-    status["terminating"] = len(terminating) + len(gone)
+    if not finished:  # a finished Job's status keeps its counts (syncJob returns early)
+        gone = {uid_of(p) for p in plan.delete}
+        status["active"] = len([p for p in active if uid_of(p) not in gone])
+        status["ready"] = len([p for p in active if is_ready(p) and uid_of(p) not in gone])
+        status["terminating"] = len(terminating) + len(gone)
     status["succeeded"], status["failed"] = c.succeeded, c.failed
     if batch.is_indexed(dict(job)):
         # An Indexed Job counts its succeeded indexes: those beyond completions drop out.

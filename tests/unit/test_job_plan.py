@@ -245,3 +245,32 @@ def test_duplicate_indexes_and_excess_parallelism_are_released_not_failed() -> N
     assert _uids(plan.delete) == ["b", "c"] and plan.release and plan.create == []
     plain = plan_job(job(completions=5, parallelism=1), [pod("a"), pod("b")], NOW)
     assert len(plain.delete) == 1 and plain.release
+
+
+def test_only_failed_pods_replaced_waits_for_a_terminating_index() -> None:
+    stopping = pod("b", index=1)
+    stopping["metadata"]["deletionTimestamp"] = "2026-12-05T07:59:59Z"
+    pods = [pod("a", index=0), stopping]
+    failed_only = _indexed(completions=3, parallelism=3, podReplacementPolicy="Failed")
+    plan = plan_job(failed_only, pods, NOW)
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            for p in plan.create] == ["2"]  # fmt: skip
+    assert plan.status["terminating"] == 1 and plan.status["uncountedTerminatedPods"] == {}
+    either = plan_job(_indexed(completions=3, parallelism=3), pods, NOW)
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            for p in either.create] == ["1", "2"]  # fmt: skip
+    assert either.status["uncountedTerminatedPods"] == {"failed": ["b"]}
+    plain = plan_job(job(completions=3, parallelism=2, podReplacementPolicy="Failed"),
+                     [pod("a"), {**stopping, "metadata": {**stopping["metadata"], "uid": "c"}}],
+                     NOW)  # fmt: skip
+    assert plain.create == [] and plain.status["terminating"] == 1
+
+
+def test_a_finished_job_keeps_its_pod_counts() -> None:
+    done = {"succeeded": 1, "active": 0, "terminating": 0,
+            "conditions": [{"type": "Complete", "status": "True"}]}  # fmt: skip
+    leaving = pod("a")
+    leaving["metadata"].update(finalizers=[], deletionTimestamp="2026-12-05T07:59:59Z")
+    plan = plan_job(job(done), [leaving, pod("b")], NOW)
+    assert (plan.status["active"], plan.status["terminating"]) == (0, 0)
+    assert plan.create == [] and plan.delete == []
