@@ -158,3 +158,47 @@ def test_the_real_kubectl_creates_waits_for_and_reads_a_job(
     assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table[1].split()[:3] == ["hello", "Complete", "1/1"]
     assert kubectl("logs", "job/hello") == "hello from a job\n"
+
+
+EARLY = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: early, namespace: jobs-e2e}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  successPolicy:
+    rules: [{succeededIndexes: "0"}]
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: work
+        image: tinykube/sleeper:1
+        command: ["sh", "-c", "if [ $JOB_COMPLETION_INDEX = 0 ]; then sleep 2; else sleep 600; fi"]
+"""
+
+
+def test_a_success_policy_completes_an_indexed_job_while_its_other_pods_run(
+    cluster: Cluster, namespace: str
+) -> None:
+    cluster.tkctl("apply", "-f", "-", stdin=EARLY)
+    r = cluster.tkctl("wait", "--for=condition=complete", "job/early", "--timeout=150s",
+                      *NS, timeout=180)  # fmt: skip
+    assert r.stdout == "job.batch/early condition met\n", r.stderr
+    status = cluster.json("get", "job", "early", *NS)["status"]
+    reasons = {c["type"]: (c["reason"], c["message"]) for c in status["conditions"]}
+    assert reasons["SuccessCriteriaMet"] == ("SuccessPolicy", "Matched rules at index 0")
+    assert reasons["Complete"] == ("SuccessPolicy", "Matched rules at index 0")
+    assert (status["succeeded"], status.get("failed", 0)) == (1, 0), status
+    assert (status["completedIndexes"], status["active"], status["terminating"]) == ("0", 0, 0)
+    pods = [
+        p
+        for p in json.loads(cluster.tkctl("get", "pods", *NS, "-o", "json").stdout)["items"]
+        if p["metadata"]["labels"].get("job-name") == "early"
+    ]
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            for p in pods] == ["0"]  # the others were stopped and removed  # fmt: skip
+    assert pods[0]["status"]["phase"] == "Succeeded"
