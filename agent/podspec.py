@@ -105,9 +105,13 @@ def container_labels(
 
 
 def port_bindings(pod: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
-    """The ``hostPort``s of every container, published on the sandbox that owns the network."""
+    """The ``hostPort``s of every app container and native sidecar (an init container with
+    ``restartPolicy: Always``, running as long as the pod), published on the sandbox that owns
+    the network; a run-to-completion init container's are not."""
+    spec = pod.get("spec") or {}
+    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
     bindings: dict[str, list[tuple[str, int]]] = {}
-    for container in (pod.get("spec") or {}).get("containers") or []:
+    for container in [*sidecars, *(spec.get("containers") or [])]:
         for port in container.get("ports") or []:
             host_port = port.get("hostPort")
             if not host_port:

@@ -21,6 +21,7 @@ from agent.planner import TERMINAL_PHASES, Waiting
 from agent.prober import ContainerProbes
 from agent.runtime import ContainerInfo
 from common import conditions, meta
+from common.qos import get_pod_qos
 
 UNKNOWN_MESSAGE = (
     "The container could not be located when the pod was deleted.  The container used to be Running"
@@ -56,25 +57,6 @@ def prune(value: Any) -> Any:
 def fmt_time(t: datetime | None) -> str | None:
     """RFC3339 in whole seconds, as ``metav1.Time`` serialises."""
     return None if t is None else meta.timestamp(t)
-
-
-def qos_class(pod: dict[str, Any]) -> str:
-    """Guaranteed, Burstable or BestEffort from the containers' requests and limits."""
-    containers = (pod.get("spec") or {}).get("containers") or []
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        limits = res.get("limits") or {}
-        requests = {**limits, **(res.get("requests") or {})}
-        if limits or requests:
-            any_set = True
-        for kind in ("cpu", "memory"):
-            if kind not in limits or str(requests.get(kind)) != str(limits[kind]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def terminated_state(c: ContainerInfo, message: str = "") -> dict[str, Any]:
@@ -320,7 +302,7 @@ def compute_pod_status(
         s["ready"] = False  # nothing may rely on an ephemeral container, as the kubelet says
     if ephemeral:
         status["ephemeralContainerStatuses"] = ephemeral
-    status["qosClass"] = qos_class(pod)
+    status["qosClass"] = get_pod_qos(pod)
     return status
 
 

@@ -14,9 +14,10 @@ from agent import deadline, sysctls
 from agent.apis import PODS
 from agent.events import WARNING, EventRecorder
 from agent.planner import TERMINAL_PHASES
-from agent.status import prune, qos_class
+from agent.status import prune
 from common import errors
 from common.client import ApiClient
+from common.qos import get_pod_qos
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,6 @@ class StatusWriter:
 
         def make_status(current: dict[str, Any]) -> dict[str, Any]:
             return {**(current.get("status") or {}), "phase": "Failed", "reason": reason,
-                    "message": message, "qosClass": qos_class(current)}  # fmt: skip
+                    "message": message, "qosClass": get_pod_qos(current)}  # fmt: skip
 
         return self.write(pod, make_status)

@@ -92,8 +92,12 @@ def pod_requests(pod: Pod) -> tuple[int, int]:
 
 
 def host_ports(pod: Pod) -> set[tuple[str, int]]:
+    """The host ports the pod holds on its node, as kube-scheduler's GetHostPorts: its app
+    containers' and its native sidecars' (init containers that run as long as the pod)."""
+    spec = pod.get("spec") or {}
+    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
     out = set()
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    for c in [*sidecars, *(spec.get("containers") or [])]:
         for p in c.get("ports") or []:
             if p.get("hostPort"):
                 out.add((str(p.get("protocol", "TCP")), int(p["hostPort"])))

@@ -34,6 +34,7 @@ ROOTS: dict[tuple[str, str], str] = {
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("batch/v1", "Job"): "Job",
+    ("batch/v1", "CronJob"): "CronJob",
 }
 # Messages whose fields a JSON object holds inline (Go's embedded structs).
 INLINE = frozenset({"handler", "volumeSource"})
@@ -225,4 +226,11 @@ MESSAGES: dict[str, str] = {
     "PodFailurePolicyOnPodConditionsPattern": "1:type:s 2:status:s",
     "SuccessPolicy": "1:rules:*SuccessPolicyRule",
     "SuccessPolicyRule": "1:succeededIndexes?:s 2:succeededCount?:i",
+    "CronJob": "1:metadata:ObjectMeta 2:spec:CronJobSpec",
+    "CronJobSpec": (
+        "1:schedule:s 8:timeZone?:s 2:startingDeadlineSeconds?:i 3:concurrencyPolicy:s "
+        "4:suspend?:b 5:jobTemplate:JobTemplateSpec 6:successfulJobsHistoryLimit?:i "
+        "7:failedJobsHistoryLimit?:i"
+    ),
+    "JobTemplateSpec": "1:metadata:ObjectMeta 2:spec:JobSpec",
 }

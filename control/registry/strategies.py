@@ -19,7 +19,7 @@ from common import errors, meta
 from common.defaults import default_pod
 from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
-from common.quantity import parse_bytes, parse_cpu_millis
+from common.qos import qos_class
 from common.resources import ResourceType, lookup
 from common.statefulsets import default_statefulset
 from common.wellknown import (
@@ -448,28 +448,6 @@ def pod_warnings(pod: Obj) -> list[str]:
     for i, c in enumerate(spec.get("containers") or []):
         out += [f"spec.containers[{i}].{f}" for f in CONTAINER_FIELDS_NOT_ACTED_ON if c.get(f)]
     return [f"{f}: tinykube stores this field but does not act on it yet" for f in out]
-
-
-def qos_class(pod: Obj) -> str:
-    """BestEffort, Guaranteed or Burstable, by Kubernetes' rule over requests and limits."""
-    containers = (pod.get("spec") or {}).get("containers") or []
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or _amount(r, req.get(r, lim[r])) != _amount(r, lim[r]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _amount(resource: str, q: Any) -> int:
-    return parse_cpu_millis(q) if resource == "cpu" else parse_bytes(q)
 
 
 def pod_grace_period(pod: Obj, requested: int | None) -> int:

@@ -75,3 +75,57 @@ def test_container_spec_reaches_docker(
     assert pod["status"]["qosClass"] == "Guaranteed"
     assert json.dumps(pod["spec"]["containers"][0]["ports"][0]["hostPort"]) == str(host_port)
     cluster.tkctl("delete", "namespace", NAMESPACE, timeout=180)
+
+
+SIDECAR = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: with-sidecar
+  namespace: sidecar-ports
+spec:
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - name: setup
+    image: tinykube/sleeper:1
+    command: ["true"]
+    resources:
+      requests:
+        memory: 8Mi
+  - name: proxy
+    image: tinykube/web:1
+    restartPolicy: Always
+    env: [{{name: PORT, value: "8080"}}]
+    ports:
+    - containerPort: 8080
+      hostPort: {host_port}
+  containers:
+  - name: app
+    image: tinykube/sleeper:1
+"""
+
+
+def page_on(port: int) -> str | None:
+    """The page served on the host's ``port``; None while nothing answers there yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+            return str(resp.read().decode())
+    except OSError:
+        return None
+
+
+def test_a_sidecars_host_port_is_published(cluster: Cluster) -> None:
+    """A native sidecar's hostPort answers on the host like an app container's; the init
+    container's memory request makes the pod Burstable."""
+    host_port = free_port()
+    ns = ("-n", "sidecar-ports")
+    cluster.tkctl("create", "namespace", "sidecar-ports")
+    cluster.tkctl("label", "namespace", "sidecar-ports",
+                  "pod-security.kubernetes.io/enforce=privileged")  # fmt: skip
+    try:
+        cluster.tkctl("apply", "-f", "-", stdin=SIDECAR.format(host_port=host_port))
+        page = wait_for("the sidecar's page on the host port", lambda: page_on(host_port), 120)
+        assert page == "Hello from with-sidecar\n"
+        assert cluster.json("get", "pod", "with-sidecar", *ns)["status"]["qosClass"] == "Burstable"
+    finally:
+        cluster.tkctl("delete", "namespace", "sidecar-ports", "--wait=false", check=False)

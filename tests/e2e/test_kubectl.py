@@ -1064,3 +1064,40 @@ def test_python_client_in_cluster_config_from_a_pod(kubectl: Kubectl, incluster_
         )]  # fmt: skip
     finally:
         kubectl.run("delete", "namespace", "incluster", "--wait=false")
+
+
+def test_cronjob_create_get_and_a_job_from_it(kubectl: Kubectl) -> None:
+    """create cronjob, get cronjobs (the server's Table), suspend, create job --from=cronjob."""
+    ns = ("-n", "kubectl-cron")
+    kubectl.run("create", "namespace", "kubectl-cron")
+    try:
+        created = kubectl.run("create", "cronjob", "nightly", *ns, "--image=tinykube/sleeper:1",
+                              "--schedule=0 3 * * *", "--", "sh", "-c", "echo nightly")  # fmt: skip
+        assert created == "cronjob.batch/nightly created\n"
+        table = kubectl.run("get", "cronjobs", *ns)
+        assert header(table) == [
+            "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE",
+        ]  # fmt: skip
+        (row,) = rows(table)  # the schedule's spaces split it too
+        assert row[:10] == ["nightly", "0", "3", "*", "*", "*", "<none>", "False", "0", "<none>"]
+        wide = kubectl.run("get", "cronjob", "nightly", *ns, "-o", "wide")
+        assert header(wide)[7:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+        assert rows(wide)[0][11:] == ["nightly", "tinykube/sleeper:1", "<none>"]
+
+        patched = kubectl.run("patch", "cronjob", "nightly", *ns, "-p",
+                              '{"spec":{"suspend":true}}')  # fmt: skip
+        assert patched == "cronjob.batch/nightly patched\n"
+        assert rows(kubectl.run("get", "cronjobs", *ns))[0][7] == "True"
+
+        made = kubectl.run("create", "job", "by-hand", "--from=cronjob/nightly", *ns)
+        assert made == "job.batch/by-hand created\n"
+        job = json.loads(kubectl.run("get", "job", "by-hand", *ns, "-o", "json"))
+        assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+        (owner,) = job["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["controller"]) == ("CronJob", "nightly", True)
+        waited = kubectl.run("wait", "--for=condition=complete", "job/by-hand", *ns,
+                             "--timeout=150s", timeout=180)  # fmt: skip
+        assert waited == "job.batch/by-hand condition met\n"
+        assert kubectl.run("logs", "job/by-hand", *ns) == "nightly\n"
+    finally:
+        kubectl.run("delete", "namespace", "kubectl-cron", "--wait=false")

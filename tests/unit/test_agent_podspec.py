@@ -136,6 +136,23 @@ def test_host_ports_are_published_on_the_sandbox() -> None:
     assert not app.port_bindings
 
 
+def test_a_sidecars_host_ports_are_published_not_an_init_containers() -> None:
+    pod = make_pod()
+    pod["spec"]["initContainers"] = [
+        {"name": "setup", "image": "x:1", "ports": [{"containerPort": 81, "hostPort": 8081}]},
+        {
+            "name": "proxy",
+            "image": "x:1",
+            "restartPolicy": "Always",
+            "ports": [{"containerPort": 9090, "hostPort": 9090, "hostIP": "127.0.0.1"}],
+        },
+    ]
+    sandbox = podspec.sandbox_spec(pod, 0, "n", "c")
+    assert sandbox.port_bindings == {"9090/tcp": [("127.0.0.1", 9090)]}
+    kwargs = podspec.docker_create_kwargs(sandbox)
+    assert kwargs["ports"] == {"9090/tcp": [("127.0.0.1", 9090)]}
+
+
 @pytest.mark.parametrize(
     ("image", "policy"),
     [

@@ -10,7 +10,7 @@ import pytest
 from agent import runtime as rt
 from agent.planner import Waiting
 from agent.runtime import ContainerInfo
-from agent.status import StatusExtra, compute_phase, compute_pod_status, qos_class
+from agent.status import StatusExtra, compute_phase, compute_pod_status
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=1)
@@ -243,19 +243,9 @@ def test_repo_digest_image_id() -> None:
     assert cs["imageID"] == "docker-pullable://tinykube/web@sha256:" + "d" * 64
 
 
-@pytest.mark.parametrize(
-    ("resources", "qos"),
-    [
-        ({}, "BestEffort"),
-        ({"requests": {"cpu": "100m"}}, "Burstable"),
-        ({"limits": {"cpu": "1", "memory": "64Mi"}}, "Guaranteed"),
-        ({"limits": {"cpu": "1", "memory": "64Mi"}, "requests": {"cpu": "500m"}}, "Burstable"),
-    ],
-)
-def test_qos_class(resources: dict[str, Any], qos: str) -> None:
-    pod = make_pod()
-    pod["spec"]["containers"][0]["resources"] = resources
-    assert qos_class(pod) == qos
+def test_the_qos_class_set_at_creation_is_kept() -> None:
+    pod = make_pod(qosClass="Burstable")  # the API server's class; the spec says BestEffort
+    assert status_of(pod, [sandbox(), app()])["qosClass"] == "Burstable"
 
 
 def test_ephemeral_containers_have_statuses_of_their_own_never_ready() -> None:

@@ -288,3 +288,39 @@ def test_kubectls_create_job_body_with_a_failure_policy() -> None:
                 "containerName": "pi", "operator": "In", "values": [3, 42]}}]},
         },
     }  # fmt: skip
+
+
+def test_kubectls_create_cronjob_body() -> None:
+    container = field(1, "nightly") + field(2, "tinykube/sleeper:1") + field(3, "sh")
+    pod_spec = field(2, container) + field(3, "OnFailure")
+    job_spec = field(6, field(2, pod_spec))
+    spec = (
+        field(1, "0 3 * * *")
+        + field(5, field(1, field(1, "nightly")) + field(2, job_spec))  # jobTemplate
+        + field(4, 0)  # suspend false: a pointer keeps its zero
+        + field(3, "")  # concurrencyPolicy unset
+        + field(8, "Etc/UTC")
+        + field(2, 30)  # startingDeadlineSeconds
+        + field(6, 0)  # successfulJobsHistoryLimit
+    )
+    obj = decode(envelope("batch/v1", "CronJob", field(1, field(1, "nightly")) + field(2, spec)))
+    assert obj == {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "metadata": {"name": "nightly"},
+                "spec": {"template": {"spec": {
+                    "containers": [{"name": "nightly", "image": "tinykube/sleeper:1",
+                                    "command": ["sh"]}],
+                    "restartPolicy": "OnFailure",
+                }}},
+            },
+            "suspend": False,
+            "timeZone": "Etc/UTC",
+            "startingDeadlineSeconds": 30,
+            "successfulJobsHistoryLimit": 0,
+        },
+    }  # fmt: skip

@@ -100,6 +100,30 @@ def test_host_port_conflict() -> None:
     assert select_node(pod(host_port=8080), [node("a"), node("b")], usage).node == "b"
 
 
+def in_init_container(p: dict[str, Any], restart_policy: str | None) -> dict[str, Any]:
+    """``p`` with its container's ports moved into an init container."""
+    init = {"name": "i", "image": "i", "ports": p["spec"]["containers"][0].pop("ports")}
+    if restart_policy:
+        init["restartPolicy"] = restart_policy
+    p["spec"]["initContainers"] = [init]
+    return p
+
+
+def test_a_sidecars_host_port_is_held_on_its_node() -> None:
+    holder = in_init_container(pod("x", node_name="a", host_port=8080), "Always")
+    usage = usage_by_node([holder])
+    assert select_node(pod(host_port=8080), [node("a"), node("b")], usage).node == "b"
+    wants = in_init_container(pod(host_port=8080), "Always")
+    assert select_node(wants, [node("a"), node("b")], usage).node == "b"
+    d = select_node(wants, [node("a")], usage)
+    assert d.node is None and "didn't have free ports" in d.message
+
+
+def test_a_run_to_completion_init_containers_host_port_is_not_held() -> None:
+    usage = usage_by_node([in_init_container(pod("x", node_name="a", host_port=8080), None)])
+    assert select_node(pod(host_port=8080), [node("a")], usage).node == "a"
+
+
 @pytest.mark.parametrize("count", [2, 6, 9])
 def test_siblings_spread_over_nodes(count: int) -> None:
     nodes = [node("a"), node("b"), node("c")]

@@ -26,6 +26,17 @@ def test_the_registry_has_no_branch_on_a_kind() -> None:
     assert not re.search(r"\.plural\s*(==|!=|in\b)", text)
 
 
+def test_a_pods_class_at_creation_counts_its_init_containers() -> None:
+    pods = must("pods")
+    limits = {"cpu": "1", "memory": "64Mi"}
+    pod = {"metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "c", "image": "i", "resources": {"limits": limits}}],
+        "initContainers": [{"name": "i", "image": "i", "resources": {"requests": {"cpu": "1"}}}],
+    }}  # fmt: skip
+    st.strategy(pods).prepare_create(pods, pod, NOW)
+    assert pod["status"]["qosClass"] == "Burstable"
+
+
 def test_kind_rules_on_create_update_and_delete() -> None:
     pods, namespaces, nodes = must("pods"), must("namespaces"), must("nodes")
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
