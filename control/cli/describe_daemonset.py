@@ -6,10 +6,10 @@ Registers its describer and the reader of its pods. Pure but for that reading.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from common.printers import format_labels, format_selector
-from control.cli.describe_apps import BINDERS, pod_status_section, with_pods
+from control.cli.describe_apps import BINDERS, _m, pod_status_section, with_pods
 from control.cli.describers import (
     Obj,
     Text,
@@ -18,11 +18,6 @@ from control.cli.describers import (
     events_section,
     register,
 )
-
-
-def _m(obj: object, key: str) -> Obj:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def describe_daemonset(

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from common.humanize import rfc1123z
 from common.printers import format_selector
-from control.cli.describe_apps import BINDERS, pod_status_section, with_pods
+from control.cli.describe_apps import BINDERS, _m, pod_status_section, with_pods
 from control.cli.describers import (
     Obj,
     Text,
@@ -20,11 +20,6 @@ from control.cli.describers import (
     events_section,
     register,
 )
-
-
-def _m(obj: object, key: str) -> Obj:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _claim_templates(w: Text, templates: Sequence[Obj]) -> None:

@@ -26,9 +26,8 @@ from control.validation.workload import (
     int_or_percent_value,
     parsed_selector,
     positive_int_or_percent,
-    selector_unchanged,
-    validate_meta,
     validate_selector,
+    validate_workload,
 )
 
 Obj = Mapping[str, Any]
@@ -164,19 +163,11 @@ def _defaulted(obj: Obj, kind: str) -> dict[str, Any]:
 
 
 def validate_deployment(obj: Obj, old: Obj | None = None) -> list[Cause]:
-    obj = _defaulted(obj, "Deployment")
-    causes = validate_meta(obj, old) + validate_deployment_spec(obj.get("spec"))
-    if old is not None:
-        causes.extend(selector_unchanged(obj, old))
-    return causes
+    return validate_workload(_defaulted(obj, "Deployment"), old, validate_deployment_spec)
 
 
 def validate_replicaset(obj: Obj, old: Obj | None = None) -> list[Cause]:
-    obj = _defaulted(obj, "ReplicaSet")
-    causes = validate_meta(obj, old) + validate_replicaset_spec(obj.get("spec"))
-    if old is not None:
-        causes.extend(selector_unchanged(obj, old))
-    return causes
+    return validate_workload(_defaulted(obj, "ReplicaSet"), old, validate_replicaset_spec)
 
 
 def validate_scale(obj: Obj, old: Obj | None = None) -> list[Cause]:

@@ -22,7 +22,7 @@ from control.validation.dispatch import register_validator
 from control.validation.meta import validate_nonnegative
 from control.validation.schema_history import DaemonSet
 from control.validation.workload import as_dict as _dict
-from control.validation.workload import empty_selector, selector_unchanged, validate_meta
+from control.validation.workload import empty_selector, validate_workload
 from control.validation.workload import int_or_percent_value as _value
 from control.validation.workload import positive_int_or_percent as _positive_int_or_percent
 
@@ -105,11 +105,7 @@ def validate_daemonset(obj: Obj, old: Obj | None = None) -> list[Cause]:
     """ValidateDaemonSet, and on update ValidateDaemonSetUpdate and the immutable selector."""
     defaulted = copy.deepcopy(dict(obj))
     default_daemonset(defaulted)
-    obj = defaulted
-    causes = validate_meta(obj, old) + validate_daemonset_spec(obj.get("spec"))
-    if old is not None:
-        causes += selector_unchanged(obj, old)
-    return causes
+    return validate_workload(defaulted, old, validate_daemonset_spec)
 
 
 STATUS_COUNTS = (

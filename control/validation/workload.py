@@ -5,7 +5,7 @@ int-or-percent fields of the rolling updates, with kube-apiserver's messages. Pu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from common import errors, names
@@ -75,6 +75,17 @@ def selector_unchanged(obj: Obj, old: Obj) -> list[Cause]:
     if normalized(new_sel) == normalized(old_sel):
         return []
     return [invalid("spec.selector", new_sel, FIELD_IMMUTABLE)]
+
+
+def validate_workload(
+    obj: Obj, old: Obj | None, validate_spec: Callable[[Any], list[Cause]]
+) -> list[Cause]:
+    """A defaulted workload with an immutable selector: its meta and spec (``validate_spec``),
+    and on update the selector unchanged."""
+    causes = validate_meta(obj, old) + validate_spec(obj.get("spec"))
+    if old is not None:
+        causes += selector_unchanged(obj, old)
+    return causes
 
 
 def positive_int_or_percent(value: Any, path: str) -> list[Cause]:
