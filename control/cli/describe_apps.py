@@ -31,6 +31,8 @@ from control.cli.revisions import controller_uid, split_new_old
 from control.cli.session import Client
 
 DEFAULT_MAX = "25%"
+# A describer given the pods its object controls (``None``: not known).
+PodsDescriber = Callable[[Obj, Sequence[Obj] | None, dt.datetime, Sequence[Obj] | None], str]
 
 
 def _m(obj: object, key: str) -> Obj:
@@ -162,11 +164,17 @@ def describe_replicaset(
         f"Replicas:\t{int(status.get('replicas') or 0)} current / "
         f"{int(spec.get('replicas', 1) or 0)} desired\n",
     )
-    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
-    describe_pod_template(w, _m(spec, "template"))
+    pod_status_section(w, spec, pods)
     _conditions(w, status)
     events_section(w, events, now)
     return w.text()
+
+
+def pod_status_section(w: Text, spec: Obj, pods: Sequence[Obj] | None) -> None:
+    """A pod-owning workload's ``Pods Status`` line (from the pods it controls) and its pod
+    template."""
+    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
+    describe_pod_template(w, _m(spec, "template"))
 
 
 # -- reading the related objects ------------------------------------------------------------------
@@ -198,13 +206,22 @@ def bind_deployment(client: Client, d: Obj) -> Describer:
     return describer
 
 
-def bind_replicaset(client: Client, rs: Obj) -> Describer:
-    pods = _controlled(client, "pods", rs)
+def with_pods(describe: PodsDescriber) -> Callable[[Client, Obj], Describer]:
+    """The binder of a pod-owning workload's describer: it reads the pods the workload
+    controls, then describes with them."""
 
-    def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
-        return describe_replicaset(obj, events, now, pods)
+    def bind(client: Client, owner: Obj) -> Describer:
+        pods = _controlled(client, "pods", owner)
 
-    return describer
+        def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
+            return describe(obj, events, now, pods)
+
+        return describer
+
+    return bind
+
+
+bind_replicaset = with_pods(describe_replicaset)
 
 
 BINDERS: dict[str, Callable[[Client, Obj], Describer]] = {

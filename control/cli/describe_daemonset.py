@@ -6,12 +6,11 @@ Registers its describer and the reader of its pods. Pure but for that reading.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from common.printers import format_labels, format_selector
-from control.cli.describe_apps import BINDERS, _controlled, describe_pod_template, pod_counts
+from control.cli.describe_apps import BINDERS, _m, pod_status_section, with_pods
 from control.cli.describers import (
-    Describer,
     Obj,
     Text,
     _annotations,
@@ -19,12 +18,6 @@ from control.cli.describers import (
     events_section,
     register,
 )
-from control.cli.session import Client
-
-
-def _m(obj: object, key: str) -> Obj:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def describe_daemonset(
@@ -50,20 +43,10 @@ def describe_daemonset(
                f"{count('updatedNumberScheduled')}\n")  # fmt: skip
     w.write(0, f"Number of Nodes Scheduled with Available Pods: {count('numberAvailable')}\n")
     w.write(0, f"Number of Nodes Misscheduled: {count('numberMisscheduled')}\n")
-    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
-    describe_pod_template(w, _m(spec, "template"))
+    pod_status_section(w, spec, pods)
     events_section(w, events, now)
     return w.text()
 
 
-def bind_daemonset(client: Client, ds: Obj) -> Describer:
-    pods = _controlled(client, "pods", ds)
-
-    def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
-        return describe_daemonset(obj, events, now, pods)
-
-    return describer
-
-
-BINDERS["daemonsets"] = bind_daemonset
+BINDERS["daemonsets"] = with_pods(describe_daemonset)
 register("daemonsets", describe_daemonset)

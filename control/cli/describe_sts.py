@@ -1,6 +1,6 @@
 """``describe statefulset`` in kubectl's layout (``describeStatefulSet``,
 ``describeVolumeClaimTemplates``): replicas, update strategy, pod counts, the pod template and
-the claim templates. The describer is pure; ``bind_statefulset`` reads the set's pods first.
+the claim templates. The describer is pure; its binder reads the set's pods first.
 Registers itself with ``describe``.
 """
 
@@ -11,9 +11,8 @@ from collections.abc import Mapping, Sequence
 
 from common.humanize import rfc1123z
 from common.printers import format_selector
-from control.cli.describe_apps import BINDERS, _controlled, describe_pod_template, pod_counts
+from control.cli.describe_apps import BINDERS, _m, pod_status_section, with_pods
 from control.cli.describers import (
-    Describer,
     Obj,
     Text,
     _annotations,
@@ -21,12 +20,6 @@ from control.cli.describers import (
     events_section,
     register,
 )
-from control.cli.session import Client
-
-
-def _m(obj: object, key: str) -> Obj:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _claim_templates(w: Text, templates: Sequence[Obj]) -> None:
@@ -69,22 +62,12 @@ def describe_statefulset(
     rolling = strategy.get("rollingUpdate")
     if isinstance(rolling, Mapping) and rolling.get("partition") is not None:
         w.write(1, f"Partition:\t{int(rolling['partition'])}\n")
-    w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
-    describe_pod_template(w, _m(spec, "template"))
+    pod_status_section(w, spec, pods)
     templates = [t for t in spec.get("volumeClaimTemplates") or [] if isinstance(t, Mapping)]
     _claim_templates(w, templates)
     events_section(w, events, now)
     return w.text()
 
 
-def bind_statefulset(client: Client, sts: Obj) -> Describer:
-    pods = _controlled(client, "pods", sts)
-
-    def describer(obj: Obj, events: Sequence[Obj] | None, now: dt.datetime) -> str:
-        return describe_statefulset(obj, events, now, pods)
-
-    return describer
-
-
-BINDERS["statefulsets"] = bind_statefulset
+BINDERS["statefulsets"] = with_pods(describe_statefulset)
 register("statefulsets", describe_statefulset)

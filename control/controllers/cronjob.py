@@ -15,8 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from common import cron, errors, meta
-from common.controller import Controller
-from common.informer import Handler
 from common.metrics import CRONJOB_CREATION_SKEW
 from common.resources import must
 from control import events
@@ -30,6 +28,7 @@ from control.controllers.cronjob_plan import (
     started,
 )
 from control.controllers.ownership import controller_of
+from control.controllers.owning import OwnerController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 
@@ -54,7 +53,7 @@ def _uid(obj: Obj) -> str:
     return str(obj["metadata"].get("uid", ""))
 
 
-class CronJobController(Controller):
+class CronJobController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -63,24 +62,12 @@ class CronJobController(Controller):
         clock: Callable[[], dt.datetime] = meta.now,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("cronjob", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
-        jobs = informers.informer("jobs", owners.INDEXERS)
-        cronjobs = informers.informer("cronjobs", owners.INDEXERS)
-        self.jobs, self.cronjobs = jobs.store, cronjobs.store
-        cronjobs.add_handler(Handler(self._add_cronjob, self._update_cronjob, self._add_cronjob))
-        jobs.add_handler(Handler(self._add_job, self._update_job, self._delete_job))
+        super().__init__("cronjob", KIND, registry, informers, "cronjobs", clock=clock,
+                         workers=workers)  # fmt: skip
+        self.cronjobs = self.owner_cache
+        self.jobs = self.watch("jobs", adopt=False, replace_deleting=False)
 
-    def _all_keys(self) -> list[str]:
-        return self.cronjobs.keys()
-
-    # -- event handlers: which CronJob keys an event concerns ---------------------------------
-
-    def _add_cronjob(self, cronjob: Obj) -> None:
-        self.queue.add(_key(cronjob))
-
-    def _update_cronjob(self, old: Obj, cur: Obj) -> None:
+    def owner_updated(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
             return  # a resync: the key is already queued for its next time
         was, now = old.get("spec") or {}, cur.get("spec") or {}
@@ -94,26 +81,6 @@ class CronJobController(Controller):
             self.queue.add(_key(cur))  # the sync says why in an event
             return
         self.queue.add_after(_key(cur), next_requeue(cur, self.clock(), schedule))
-
-    def _owner_key(self, job: Obj, ref: Any) -> str | None:
-        owner = owners.resolve(self.cronjobs, owners.namespace_of(job), ref, KIND)
-        return _key(owner) if owner is not None else None
-
-    def _add_job(self, job: Obj) -> None:
-        key = self._owner_key(job, controller_of(job))
-        if key is not None:
-            self.queue.add(key)
-
-    def _update_job(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return  # a resync: nothing changed
-        old_ref, cur_ref = controller_of(old), controller_of(cur)
-        if old_ref != cur_ref:
-            self._add_job(old)
-        self._add_job(cur)
-
-    def _delete_job(self, job: Obj) -> None:
-        self._add_job(job)
 
     # -- the sync -------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import errors, meta
-from common.controller import Controller
 from common.informer import Handler
 from common.resources import must
 from common.wellknown import CONTROLLER_REVISION_HASH_LABEL
@@ -29,9 +28,9 @@ from control.controllers.daemonset_plan import (
     plan_daemonset,
     template_generation,
 )
-from control.controllers.expectations import Expectations
 from control.controllers.history import max_revision
-from control.controllers.ownership import claim, controller_of, controller_uid
+from control.controllers.ownership import claim, controller_uid
+from control.controllers.owning import OwnerController
 from control.controllers.replicaset_plan import batch_sizes, selector_of
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -54,7 +53,7 @@ def _key(obj: Obj) -> str:
     return f"{owners.namespace_of(obj)}/{obj['metadata']['name']}"
 
 
-class DaemonSetsController(Controller):
+class DaemonSetsController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -63,81 +62,23 @@ class DaemonSetsController(Controller):
         clock: Callable[[], dt.datetime] = meta.now,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("daemonset", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
-        self.expectations = Expectations()
+        super().__init__("daemonset", KIND, registry, informers, "daemonsets", clock=clock,
+                         workers=workers, indexers=None)  # fmt: skip
         self._pool = ThreadPoolExecutor(WRITE_WORKERS, thread_name_prefix="daemonset-write")
         # (DaemonSet uid, node) -> (delay, when it was last used) of failed pod deletions.
         self._backoff: dict[tuple[str, str], tuple[float, dt.datetime]] = {}
-        daemonsets = informers.informer("daemonsets")
-        pods = informers.informer("pods", owners.INDEXERS)
+        self.daemonsets = self.owner_cache
+        self.pods = self.watch("pods")
         nodes = informers.informer("nodes")
-        revisions = informers.informer("controllerrevisions", owners.INDEXERS)
-        self.daemonsets, self.pods = daemonsets.store, pods.store
-        self.nodes, self.revisions = nodes.store, revisions.store
-        daemonsets.add_handler(Handler(self._add_ds, self._update_ds, self._delete_ds))
-        pods.add_handler(Handler(self._add_pod, self._update_pod, self._delete_pod))
+        self.nodes = nodes.store
         nodes.add_handler(Handler(self._node_event, self._update_node, self._node_event))
-        revisions.add_handler(
-            Handler(self._revision, lambda _o, c: self._revision(c), self._revision)
-        )
-
-    def _all_keys(self) -> list[str]:
-        return self.daemonsets.keys()
+        self.revisions = self.watch("controllerrevisions", adopt=False, replace_deleting=False)
 
     def _enqueue_all(self) -> None:
         for key in self._all_keys():
             self.queue.add(key)
 
-    # -- event handlers: which DaemonSet keys an event concerns -------------------------------
-
-    def _add_ds(self, ds: Obj) -> None:
-        self.queue.add(_key(ds))
-
-    def _update_ds(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
-            self._delete_ds(old)
-        self.queue.add(_key(cur))
-
-    def _delete_ds(self, ds: Obj) -> None:
-        self.expectations.delete(_key(ds))
-        self.queue.add(_key(ds))
-
-    def _owner(self, obj: Obj) -> Obj | None:
-        return owners.resolve(self.daemonsets, owners.namespace_of(obj), controller_of(obj), KIND)
-
-    def _add_pod(self, pod: Obj) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self._delete_pod(pod)
-            return
-        ds = self._owner(pod)
-        if ds is not None:
-            self.expectations.creation_observed(_key(ds))
-            self.queue.add(_key(ds))
-        elif controller_of(pod) is None:
-            for ds in owners.selecting(self.daemonsets, pod):
-                self.queue.add(_key(ds))
-
-    def _update_pod(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return
-        if cur["metadata"].get("deletionTimestamp"):
-            self._delete_pod(cur)
-            return
-        for pod in (old, cur):
-            ds = self._owner(pod)
-            if ds is not None:
-                self.queue.add(_key(ds))
-        if controller_of(cur) is None:
-            for ds in owners.selecting(self.daemonsets, cur):
-                self.queue.add(_key(ds))
-
-    def _delete_pod(self, pod: Obj) -> None:
-        ds = self._owner(pod)
-        if ds is not None:
-            self.expectations.deletion_observed(_key(ds), _key(pod))
-            self.queue.add(_key(ds))
+    # -- event handlers: which DaemonSet keys a Node event concerns ---------------------------
 
     def _node_event(self, node: Obj) -> None:
         self._enqueue_all()
@@ -149,11 +90,6 @@ class DaemonSetsController(Controller):
 
         if view(old) != view(cur):
             self._enqueue_all()
-
-    def _revision(self, cr: Obj) -> None:
-        ds = self._owner(cr)
-        if ds is not None:
-            self.queue.add(_key(ds))
 
     # -- the sync -------------------------------------------------------------------------------
 

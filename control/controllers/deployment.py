@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from common import errors, meta
-from common.controller import Controller
 from common.informer import Handler
 from common.resources import must
 from common.workloads import RECREATE
@@ -28,6 +27,7 @@ from control.controllers import owners, writes
 from control.controllers import rollout as ro
 from control.controllers.deployment_plan import DeploymentPlan, plan_deployment
 from control.controllers.ownership import controller_of, controller_uid
+from control.controllers.owning import OwnerController
 from control.controllers.replicaset_plan import selector_of
 from control.informers import SharedInformers
 from control.registry.registry import Registry
@@ -55,7 +55,7 @@ def _lost(key: str, what: str) -> errors.ConflictError:
     return errors.ConflictError(f"deployment {key}: {what} changed meanwhile: syncing again")
 
 
-class DeploymentController(Controller):
+class DeploymentController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -64,70 +64,21 @@ class DeploymentController(Controller):
         clock: Callable[[], dt.datetime] = meta.now,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("deployment", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
-        deployments = informers.informer("deployments")
-        replicasets = informers.informer("replicasets", owners.INDEXERS)
+        super().__init__("deployment", KIND, registry, informers, "deployments", clock=clock,
+                         workers=workers, indexers=None)  # fmt: skip
+        self.deployments = self.owner_cache
+        self.replicasets = self.watch("replicasets", replace_deleting=False)
         pods = informers.informer("pods", owners.INDEXERS)
-        self.deployments, self.replicasets, self.pods = (
-            deployments.store,
-            replicasets.store,
-            pods.store,
-        )
-        deployments.add_handler(self.handler())  # add, update, delete: the Deployment's key
-        replicasets.add_handler(Handler(self._add_rs, self._update_rs, self._delete_rs))
+        self.pods = pods.store
         pods.add_handler(Handler(on_delete=self._delete_pod))
 
-    def _all_keys(self) -> list[str]:
-        return self.deployments.keys()
-
-    # -- event handlers: which Deployment keys an event concerns ------------------------------
-
-    def _owner(self, rs: Obj, ref: Any) -> Obj | None:
-        return owners.resolve(self.deployments, owners.namespace_of(rs), ref, KIND)
-
-    def _enqueue_owner(self, rs: Obj, ref: Any) -> bool:
-        d = self._owner(rs, ref)
-        if d is not None:
-            self.queue.add(_key(d))
-        return d is not None
-
-    def _add_rs(self, rs: Obj) -> None:
-        if rs["metadata"].get("deletionTimestamp"):
-            self._delete_rs(rs)
-            return
-        ref = controller_of(rs)
-        if ref is not None:
-            self._enqueue_owner(rs, ref)
-            return
-        for d in owners.selecting(self.deployments, rs):  # an orphan: who may adopt it
-            self.queue.add(_key(d))
-
-    def _update_rs(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return  # a resync: nothing changed
-        cur_ref, old_ref = controller_of(cur), controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None:
-            self._enqueue_owner(old, old_ref)
-        if cur_ref is not None:
-            self._enqueue_owner(cur, cur_ref)
-            return
-        if ref_changed or old["metadata"].get("labels") != cur["metadata"].get("labels"):
-            for d in owners.selecting(self.deployments, cur):
-                self.queue.add(_key(d))
-
-    def _delete_rs(self, rs: Obj) -> None:
-        ref = controller_of(rs)
-        if ref is not None:
-            self._enqueue_owner(rs, ref)
+    # -- event handlers: which Deployment keys a pod event concerns ---------------------------
 
     def _delete_pod(self, pod: Obj) -> None:
         """A Recreate Deployment waits for its old pods to go: sync it when its last one has."""
         rs = owners.resolve(self.replicasets, owners.namespace_of(pod), controller_of(pod),
                             "ReplicaSet")  # fmt: skip
-        d = None if rs is None else self._owner(rs, controller_of(rs))
+        d = None if rs is None else self.owner_of(rs)
         if d is not None and _recreate(d) and not self._pods_of(d):
             self.queue.add(_key(d))
 

@@ -23,10 +23,10 @@ from common.resources import must
 from common.wellknown import JOB_TRACKING_FINALIZER
 from control import events
 from control.controllers import owners, writes
-from control.controllers.expectations import Expectations
 from control.controllers.job_count import flush_uncounted
 from control.controllers.job_plan import BACKOFF_BASE, JobPlan, finish, plan_job
 from control.controllers.ownership import controller_of
+from control.controllers.owning import OwnerController
 from control.informers import SharedInformers
 from control.registry.registry import Registry
 
@@ -68,7 +68,7 @@ def _rv(obj: Obj) -> int:
         return 0
 
 
-class JobController(Controller):
+class JobController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -78,45 +78,26 @@ class JobController(Controller):
         workers: int = WORKERS,
         backoff_base: float = BACKOFF_BASE,
     ) -> None:
-        super().__init__("job", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
+        super().__init__("job", KIND, registry, informers, "jobs", clock=clock, workers=workers)
         self.backoff_base = backoff_base
-        self.expectations = Expectations()
         self._lock = threading.Lock()
         # Per Job key: the resourceVersion of its last status write, and the pods whose
         # tracking finalizer this controller removed and its cache still shows.
         self._written: dict[str, int] = {}
         self._released: dict[str, set[str]] = {}
+        self.jobs = self.owner_cache
         pods = informers.informer("pods", owners.INDEXERS)
-        jobs = informers.informer("jobs", owners.INDEXERS)
-        self.pods, self.jobs = pods.store, jobs.store
-        jobs.add_handler(Handler(self._add_job, self._update_job, self._delete_job))
+        self.pods = pods.store
         pods.add_handler(Handler(self._add_pod, self._update_pod, self._gone))
 
-    def _all_keys(self) -> list[str]:
-        return self.jobs.keys()
-
-    def _add_job(self, job: Obj) -> None:
-        self.queue.add(_key(job))
-
-    def _update_job(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
-            self._delete_job(old)  # deleted and made again between two looks
-        self.queue.add(_key(cur))
-
-    def _delete_job(self, job: Obj) -> None:
-        self.expectations.delete(_key(job))
-        self.queue.add(_key(job))
+    def owner_deleted(self, job: Obj) -> None:
+        super().owner_deleted(job)
         for pod in owners.owned(self.pods, job):  # nobody will count them now
             if _orphan(pod):
                 self.queue.add(ORPHAN_PREFIX + _key(pod))
 
     def _job_of(self, pod: Obj) -> Obj | None:
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        return owners.resolve(self.jobs, owners.namespace_of(pod), ref, KIND)
+        return self.owner_of(pod)
 
     def _add_pod(self, pod: Obj) -> None:
         job = self._job_of(pod)

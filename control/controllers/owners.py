@@ -24,6 +24,11 @@ def namespace_of(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
+def key_of(obj: Mapping[str, Any]) -> str:
+    """The queue key of a namespaced object: ``namespace/name``."""
+    return f"{namespace_of(obj)}/{obj['metadata']['name']}"
+
+
 def by_controller_uid(obj: Obj) -> list[str]:
     uid = controller_uid(obj)
     return [uid] if uid else []

@@ -17,15 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import errors, meta
-from common.controller import Controller
-from common.informer import Handler
 from common.objects import as_replicaset
 from common.resources import must
 from control import events
 from control.controllers import owners, writes
-from control.controllers.expectations import Expectations
 from control.controllers.ownership import controller_of
-from control.controllers.ranking import is_ready
+from control.controllers.owning import OwnerController
 from control.controllers.replicaset_plan import (
     ReplicaPlan,
     batch_sizes,
@@ -65,7 +62,7 @@ def _terminating_namespace(e: errors.ApiError) -> bool:
     return isinstance(e, errors.ForbiddenError) and "being terminated" in e.message
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -74,89 +71,11 @@ class ReplicaSetController(Controller):
         clock: Callable[[], dt.datetime] = meta.now,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("replicaset", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
-        self.expectations = Expectations()
+        super().__init__("replicaset", KIND, registry, informers, "replicasets", clock=clock,
+                         workers=workers)  # fmt: skip
         self._pool = ThreadPoolExecutor(WRITE_WORKERS, thread_name_prefix="replicaset-write")
-        pods = informers.informer("pods", owners.INDEXERS)
-        replicasets = informers.informer("replicasets", owners.INDEXERS)
-        self.pods, self.replicasets = pods.store, replicasets.store
-        replicasets.add_handler(Handler(self._add_rs, self._update_rs, self._delete_rs))
-        pods.add_handler(Handler(self._add_pod, self._update_pod, self._delete_pod))
-
-    def _all_keys(self) -> list[str]:
-        return self.replicasets.keys()
-
-    # -- event handlers: which ReplicaSet keys an event concerns ------------------------------
-
-    def _add_rs(self, rs: Obj) -> None:
-        self.queue.add(_key(rs))
-
-    def _update_rs(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("uid") != cur["metadata"].get("uid"):
-            self._delete_rs(old)  # deleted and made again between two looks
-        self.queue.add(_key(cur))  # a resync too: a failed create is retried
-
-    def _delete_rs(self, rs: Obj) -> None:
-        self.expectations.delete(_key(rs))
-        self.queue.add(_key(rs))
-
-    def _owner(self, pod: Obj, ref: Any) -> Obj | None:
-        return owners.resolve(self.replicasets, owners.namespace_of(pod), ref, KIND)
-
-    def _add_pod(self, pod: Obj) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self._delete_pod(pod)  # seen for the first time while already going
-            return
-        ref = controller_of(pod)
-        if ref is not None:
-            rs = self._owner(pod, ref)
-            if rs is not None:
-                self.expectations.creation_observed(_key(rs))
-                self.queue.add(_key(rs))
-            return
-        for rs in owners.selecting(self.replicasets, pod):  # an orphan: who may adopt it
-            self.queue.add(_key(rs))
-
-    def _update_pod(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return  # a resync: nothing changed
-        labels_changed = old["metadata"].get("labels") != cur["metadata"].get("labels")
-        if cur["metadata"].get("deletionTimestamp"):
-            # A graceful deletion: replace the pod now, not once the kubelet has stopped it.
-            self._delete_pod(cur)
-            if labels_changed:
-                self._delete_pod(old)
-            return
-        cur_ref, old_ref = controller_of(cur), controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None:
-            previous = self._owner(old, old_ref)
-            if previous is not None:
-                self.queue.add(_key(previous))
-        if cur_ref is not None:
-            rs = self._owner(cur, cur_ref)
-            if rs is None:
-                return
-            self.queue.add(_key(rs))
-            seconds = min_ready_seconds(rs)
-            if seconds > 0 and not is_ready(old) and is_ready(cur):
-                # Look again once it is available (one more second against clock skew).
-                self.queue.add_after(_key(rs), seconds + 1.0)
-            return
-        if labels_changed or ref_changed:
-            for rs in owners.selecting(self.replicasets, cur):
-                self.queue.add(_key(rs))
-
-    def _delete_pod(self, pod: Obj) -> None:
-        ref = controller_of(pod)
-        if ref is None:
-            return  # no controller waits for an orphan
-        rs = self._owner(pod, ref)
-        if rs is not None:
-            self.expectations.deletion_observed(_key(rs), _key(pod))
-            self.queue.add(_key(rs))
+        self.replicasets = self.owner_cache
+        self.pods = self.watch("pods", ready_after=min_ready_seconds)
 
     # -- the sync -------------------------------------------------------------------------------
 

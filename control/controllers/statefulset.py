@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from common import errors, meta
-from common.controller import Controller
 from common.informer import Handler
 from common.resources import ResourceType, must
 from control import events
 from control.controllers import history, owners, writes
 from control.controllers.ownership import claim, controller_of, with_owner
-from control.controllers.ranking import is_ready
-from control.controllers.replicaset_plan import selector_of
+from control.controllers.owning import OwnerController
+from control.controllers.replicaset_plan import min_ready_seconds, selector_of
 from control.controllers.statefulset_history import (
     apply_revision,
     current_revision,
@@ -63,7 +62,7 @@ def _key(obj: Obj) -> str:
     return f"{owners.namespace_of(obj)}/{name_of(obj)}"
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(OwnerController):
     def __init__(
         self,
         registry: Registry,
@@ -72,64 +71,17 @@ class StatefulSetController(Controller):
         clock: Callable[[], dt.datetime] = meta.now,
         workers: int = WORKERS,
     ) -> None:
-        super().__init__("statefulset", self.sync, workers=workers, initial=self._all_keys)
-        self.registry = registry
-        self.clock = clock
-        sets = informers.informer("statefulsets", owners.INDEXERS)
-        pods = informers.informer("pods", owners.INDEXERS)
-        revisions = informers.informer("controllerrevisions", owners.INDEXERS)
+        super().__init__("statefulset", KIND, registry, informers, "statefulsets", clock=clock,
+                         workers=workers)  # fmt: skip
+        self.sets = self.owner_cache
+        self.pods = self.watch("pods", ready_after=min_ready_seconds)
+        self.revisions = self.watch("controllerrevisions", replace_deleting=False)
         claims = informers.informer("persistentvolumeclaims")
         services = informers.informer("services")
-        self.sets, self.pods, self.revisions = sets.store, pods.store, revisions.store
         self.claims, self.services = claims.store, services.store
-        sets.add_handler(Handler(self._add_set, self._update_set, self._add_set))
-        pods.add_handler(Handler(self._owned, self._update_pod, self._pod_gone))
-        revisions.add_handler(Handler(self._owned, self._update_owned, self._owned))
         claims.add_handler(Handler(self._claim_event, self._update_claim, self._claim_event))
 
-    def _all_keys(self) -> list[str]:
-        return self.sets.keys()
-
-    # -- event handlers ----------------------------------------------------------------------
-
-    def _add_set(self, sts: Obj) -> None:
-        self.queue.add(_key(sts))
-
-    def _update_set(self, old: Obj, cur: Obj) -> None:
-        self.queue.add(_key(cur))
-
-    def _owner(self, obj: Obj) -> Obj | None:
-        return owners.resolve(self.sets, owners.namespace_of(obj), controller_of(obj), KIND)
-
-    def _owned(self, obj: Obj) -> None:
-        owner = self._owner(obj)
-        if owner is not None:
-            self.queue.add(_key(owner))
-            return
-        if controller_of(obj) is None:
-            for sts in owners.selecting(self.sets, obj):  # an orphan: who may adopt it
-                self.queue.add(_key(sts))
-
-    def _update_owned(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return  # a resync: the set's own resync covers it
-        labels_changed = old["metadata"].get("labels") != cur["metadata"].get("labels")
-        if labels_changed or controller_of(old) != controller_of(cur):
-            self._owned(old)
-        self._owned(cur)
-
-    def _update_pod(self, old: Obj, cur: Obj) -> None:
-        self._update_owned(old, cur)
-        owner = self._owner(cur)
-        seconds = int(((owner or {}).get("spec") or {}).get("minReadySeconds") or 0)
-        if owner is not None and seconds > 0 and not is_ready(old) and is_ready(cur):
-            # Look again once it is available (one more second against clock skew).
-            self.queue.add_after(_key(owner), seconds + 1.0)
-
-    def _pod_gone(self, pod: Obj) -> None:
-        owner = self._owner(pod)
-        if owner is not None:
-            self.queue.add(_key(owner))
+    # -- event handlers: which StatefulSet keys a claim event concerns ------------------------
 
     def _claim_event(self, pvc: Obj) -> None:
         """A claim going away may be what holds a pod back (a stale claim)."""

@@ -11,53 +11,31 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from common import errors, names
+from common import names
 from common.errors import Cause
 from common.fielderrors import forbidden, invalid, not_supported, required, validate_labels
-from common.labels import LabelSelector, label_selector_causes, selector_from_object
-from common.workloads import (
-    RECREATE,
-    ROLLING_UPDATE,
-    default_workload,
-    int_or_percent,
-    is_percent,
-    percent_errors,
-)
+from common.labels import LabelSelector
+from common.workloads import RECREATE, ROLLING_UPDATE, default_workload, is_percent
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import (
-    FIELD_IMMUTABLE,
-    validate_annotations,
-    validate_nonnegative,
-    validate_object_meta,
-    validate_object_meta_update,
-)
+from control.validation.meta import validate_annotations, validate_nonnegative
 from control.validation.pod import validate_pod_spec
 from control.validation.schema_apps import Deployment, ReplicaSet, Scale
+from control.validation.workload import as_dict as _dict
+from control.validation.workload import (
+    int_or_percent_value,
+    parsed_selector,
+    positive_int_or_percent,
+    validate_selector,
+    validate_workload,
+)
 
 Obj = Mapping[str, Any]
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _intstr_shown(value: Any) -> str:
     """An IntOrString is a fmt.Stringer, so Kubernetes prints it quoted: ``"25%"``, ``"0"``."""
     return str(value)
-
-
-def _validate_selector(spec: Obj, path: str) -> list[Cause]:
-    sel = spec.get("selector")
-    if sel is None:
-        return [required(f"{path}.selector")]
-    causes = label_selector_causes(sel, f"{path}.selector")
-    sel = _dict(sel)
-    if not sel.get("matchLabels") and not sel.get("matchExpressions"):
-        causes.append(
-            invalid(f"{path}.selector", dict(sel), "empty selector is invalid for deployment")
-        )
-    return causes
 
 
 def validate_template(
@@ -101,30 +79,11 @@ def validate_template(
 
 
 def _validate_selector_and_template(spec: Obj, path: str) -> list[Cause]:
-    causes = _validate_selector(spec, path)
-    try:
-        selector = selector_from_object(spec.get("selector"), f"{path}.selector")
-    except errors.BadRequestError:
-        return [
-            *causes,
-            invalid(f"{path}.selector", spec.get("selector"), "invalid label selector"),
-        ]
+    causes = validate_selector(spec, path, "deployment")
+    selector, bad = parsed_selector(spec, path)
+    if selector is None:
+        return causes + bad
     return causes + validate_template(spec.get("template"), selector, f"{path}.template")
-
-
-def _validate_int_or_percent(value: Any, path: str) -> list[Cause]:
-    if isinstance(value, str):
-        return [invalid(path, value, m) for m in percent_errors(value)]
-    if isinstance(value, int):
-        return validate_nonnegative(value, path)
-    return []
-
-
-def _value(value: Any) -> int:
-    try:
-        return int_or_percent(value)[0]
-    except ValueError:
-        return 0
 
 
 def validate_strategy(strategy: Any, path: str) -> list[Cause]:
@@ -148,9 +107,9 @@ def validate_strategy(strategy: Any, path: str) -> list[Cause]:
     rolling = _dict(rolling)
     rpath = f"{path}.rollingUpdate"
     unavailable, surge = rolling.get("maxUnavailable"), rolling.get("maxSurge")
-    causes = _validate_int_or_percent(unavailable, f"{rpath}.maxUnavailable")
-    causes.extend(_validate_int_or_percent(surge, f"{rpath}.maxSurge"))
-    if _value(unavailable) == 0 and _value(surge) == 0:
+    causes = positive_int_or_percent(unavailable, f"{rpath}.maxUnavailable")
+    causes.extend(positive_int_or_percent(surge, f"{rpath}.maxSurge"))
+    if int_or_percent_value(unavailable) == 0 and int_or_percent_value(surge) == 0:
         causes.append(
             invalid(
                 f"{rpath}.maxUnavailable",
@@ -158,7 +117,7 @@ def validate_strategy(strategy: Any, path: str) -> list[Cause]:
                 "may not be 0 when `maxSurge` is 0",
             )
         )
-    if is_percent(unavailable) and _value(unavailable) > 100:
+    if is_percent(unavailable) and int_or_percent_value(unavailable) > 100:
         causes.append(
             invalid(f"{rpath}.maxUnavailable", unavailable, "must not be greater than 100%")
         )
@@ -197,49 +156,18 @@ def validate_deployment_spec(spec: Any, path: str = "spec") -> list[Cause]:
     return causes
 
 
-def _normalized(value: Any) -> Any:
-    """Go's semantic equality: an empty map or list is the same as an absent one."""
-    if isinstance(value, Mapping):
-        return {k: _normalized(v) for k, v in value.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
-
-
-def _selector_unchanged(obj: Obj, old: Obj) -> list[Cause]:
-    new_sel = _dict(obj.get("spec")).get("selector")
-    old_sel = _dict(old.get("spec")).get("selector")
-    if _normalized(new_sel) == _normalized(old_sel):
-        return []
-    return [invalid("spec.selector", new_sel, FIELD_IMMUTABLE)]
-
-
 def _defaulted(obj: Obj, kind: str) -> dict[str, Any]:
     out = copy.deepcopy(dict(obj))
     default_workload(kind, out)
     return out
 
 
-def _meta(obj: Obj, old: Obj | None) -> list[Cause]:
-    if old is None:
-        return validate_object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
-    return validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
-
-
 def validate_deployment(obj: Obj, old: Obj | None = None) -> list[Cause]:
-    obj = _defaulted(obj, "Deployment")
-    causes = _meta(obj, old) + validate_deployment_spec(obj.get("spec"))
-    if old is not None:
-        causes.extend(_selector_unchanged(obj, old))
-    return causes
+    return validate_workload(_defaulted(obj, "Deployment"), old, validate_deployment_spec)
 
 
 def validate_replicaset(obj: Obj, old: Obj | None = None) -> list[Cause]:
-    obj = _defaulted(obj, "ReplicaSet")
-    causes = _meta(obj, old) + validate_replicaset_spec(obj.get("spec"))
-    if old is not None:
-        causes.extend(_selector_unchanged(obj, old))
-    return causes
+    return validate_workload(_defaulted(obj, "ReplicaSet"), old, validate_replicaset_spec)
 
 
 def validate_scale(obj: Obj, old: Obj | None = None) -> list[Cause]:

@@ -10,45 +10,23 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from common import errors, names
+from common import errors
 from common.errors import Cause
 from common.fielderrors import invalid, not_supported, required
 from common.labels import LabelSelector, label_selector_causes, selector_from_object
-from common.workloads import ON_DELETE, ROLLING_UPDATE, default_daemonset, int_or_percent
+from common.workloads import ON_DELETE, ROLLING_UPDATE, default_daemonset
 from common.workloads import percent_errors as _percent_errors
 from control.validation.apps import validate_template
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import (
-    FIELD_IMMUTABLE,
-    validate_nonnegative,
-    validate_object_meta,
-    validate_object_meta_update,
-)
+from control.validation.meta import validate_nonnegative
 from control.validation.schema_history import DaemonSet
+from control.validation.workload import as_dict as _dict
+from control.validation.workload import empty_selector, validate_workload
+from control.validation.workload import int_or_percent_value as _value
+from control.validation.workload import positive_int_or_percent as _positive_int_or_percent
 
 Obj = Mapping[str, Any]
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _positive_int_or_percent(value: Any, path: str) -> list[Cause]:
-    """ValidatePositiveIntOrPercent."""
-    if isinstance(value, str):
-        return [invalid(path, value, m) for m in _percent_errors(value)]
-    if isinstance(value, int):
-        return validate_nonnegative(value, path)
-    return []
-
-
-def _value(value: Any) -> int:
-    """getIntOrPercentValue (a bad value counts as 0)."""
-    try:
-        return int_or_percent(value)[0]
-    except ValueError:
-        return 0
 
 
 def _over_100(value: Any, path: str) -> list[Cause]:
@@ -112,10 +90,8 @@ def validate_daemonset_spec(spec: Any, path: str = "spec") -> list[Cause]:
             )
         )
     sel = spec.get("selector")
-    if isinstance(sel, Mapping) and not sel.get("matchLabels") and not sel.get("matchExpressions"):
-        causes.append(
-            invalid(f"{path}.selector", dict(sel), "empty selector is invalid for daemonset")
-        )
+    if isinstance(sel, Mapping):
+        causes += empty_selector(sel, f"{path}.selector", "daemonset")
     # The selector was checked above: the template's own checks get one that matches anything.
     causes += validate_template(template, LabelSelector(), f"{path}.template", "DaemonSet")
     causes += validate_nonnegative(spec.get("minReadySeconds"), f"{path}.minReadySeconds")
@@ -125,31 +101,11 @@ def validate_daemonset_spec(spec: Any, path: str = "spec") -> list[Cause]:
     return causes
 
 
-def _normalized(value: Any) -> Any:
-    """Go's semantic equality: an empty map or list is the same as an absent one."""
-    if isinstance(value, Mapping):
-        return {k: _normalized(v) for k, v in value.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
-
-
 def validate_daemonset(obj: Obj, old: Obj | None = None) -> list[Cause]:
     """ValidateDaemonSet, and on update ValidateDaemonSetUpdate and the immutable selector."""
     defaulted = copy.deepcopy(dict(obj))
     default_daemonset(defaulted)
-    obj = defaulted
-    meta = obj.get("metadata")
-    if old is None:
-        causes = validate_object_meta(meta, True, names.name_is_dns_subdomain)
-    else:
-        causes = validate_object_meta_update(meta, old.get("metadata"))
-    causes += validate_daemonset_spec(obj.get("spec"))
-    if old is not None:
-        new_sel = _dict(obj.get("spec")).get("selector")
-        if _normalized(new_sel) != _normalized(_dict(old.get("spec")).get("selector")):
-            causes.append(invalid("spec.selector", new_sel, FIELD_IMMUTABLE))
-    return causes
+    return validate_workload(defaulted, old, validate_daemonset_spec)
 
 
 STATUS_COUNTS = (

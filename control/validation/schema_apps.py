@@ -78,12 +78,18 @@ class ReplicaSetSpec(K8sModel):
     template: PodTemplateSpec | None = None
 
 
-class ReplicaSetCondition(K8sModel):
+class WorkloadCondition(K8sModel):
+    """The fields of the ReplicaSet, StatefulSet and DaemonSet conditions (a Go type each)."""
+
     type: str | None = None
     status: str | None = None
     last_transition_time: Time | None = None
     reason: str | None = None
     message: str | None = None
+
+
+class ReplicaSetCondition(WorkloadCondition):
+    pass
 
 
 class ReplicaSetStatus(K8sModel):

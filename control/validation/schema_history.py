@@ -13,10 +13,9 @@ from control.validation.schema import (
     K8sModel,
     LabelSelector,
     ObjectMeta,
-    Time,
     TypeMeta,
 )
-from control.validation.schema_apps import PodTemplateSpec
+from control.validation.schema_apps import PodTemplateSpec, WorkloadCondition
 
 
 class ControllerRevision(TypeMeta):
@@ -44,12 +43,8 @@ class DaemonSetSpec(K8sModel):
     revision_history_limit: Int32 | None = None
 
 
-class DaemonSetCondition(K8sModel):
-    type: str | None = None
-    status: str | None = None
-    last_transition_time: Time | None = None
-    reason: str | None = None
-    message: str | None = None
+class DaemonSetCondition(WorkloadCondition):
+    pass
 
 
 class DaemonSetStatus(K8sModel):

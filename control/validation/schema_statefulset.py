@@ -11,10 +11,9 @@ from control.validation.schema import (
     K8sModel,
     LabelSelector,
     ObjectMeta,
-    Time,
     TypeMeta,
 )
-from control.validation.schema_apps import PodTemplateSpec
+from control.validation.schema_apps import PodTemplateSpec, WorkloadCondition
 from control.validation.schema_storage import PersistentVolumeClaim
 
 
@@ -53,12 +52,8 @@ class StatefulSetSpec(K8sModel):
     ordinals: StatefulSetOrdinals | None = None
 
 
-class StatefulSetCondition(K8sModel):
-    type: str | None = None
-    status: str | None = None
-    last_transition_time: Time | None = None
-    reason: str | None = None
-    message: str | None = None
+class StatefulSetCondition(WorkloadCondition):
+    pass
 
 
 class StatefulSetStatus(K8sModel):

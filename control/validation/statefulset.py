@@ -11,10 +11,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from common import errors, names
+from common import names
 from common.errors import Cause
 from common.fielderrors import forbidden, invalid, not_supported, required
-from common.labels import label_selector_causes, selector_from_object
 from common.statefulsets import (
     ON_DELETE,
     POD_MANAGEMENT_POLICIES,
@@ -26,12 +25,11 @@ from common.statefulsets import (
 from control.validation.apps import validate_template
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import (
-    validate_nonnegative,
-    validate_object_meta,
-    validate_object_meta_update,
-)
+from control.validation.meta import validate_nonnegative
 from control.validation.schema_statefulset import StatefulSet
+from control.validation.workload import as_dict as _dict
+from control.validation.workload import normalized as _normalized
+from control.validation.workload import parsed_selector, validate_meta, validate_selector
 
 Obj = Mapping[str, Any]
 # The spec fields an update may change (ValidateStatefulSetUpdate), and kube-apiserver's words.
@@ -49,10 +47,6 @@ FORBIDDEN_UPDATE = (
     "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
     "'minReadySeconds' are forbidden"
 )
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -99,20 +93,6 @@ def _validate_retention(spec: Obj, path: str) -> list[Cause]:
     return causes
 
 
-def _validate_selector(spec: Obj, path: str) -> list[Cause]:
-    sel = spec.get("selector")
-    if sel is None:
-        return [required(f"{path}.selector")]
-    causes = label_selector_causes(sel, f"{path}.selector")
-    if not _dict(sel).get("matchLabels") and not _dict(sel).get("matchExpressions"):
-        causes.append(
-            invalid(
-                f"{path}.selector", dict(_dict(sel)), "empty selector is invalid for statefulset"
-            )
-        )
-    return causes
-
-
 def with_claim_volumes(template: Any, claims: list[Any]) -> dict[str, Any]:
     """The template as its pods get it: a PVC volume per claim template (updateStorage), in
     place of any volume of the same name."""
@@ -128,10 +108,9 @@ def with_claim_volumes(template: Any, claims: list[Any]) -> dict[str, Any]:
 
 
 def _validate_template(spec: Obj, path: str) -> list[Cause]:
-    try:
-        selector = selector_from_object(spec.get("selector"), f"{path}.selector")
-    except errors.BadRequestError:
-        return [invalid(f"{path}.selector", spec.get("selector"), "invalid label selector")]
+    selector, bad = parsed_selector(spec, path)
+    if selector is None:
+        return bad
     template = with_claim_volumes(spec.get("template"), _list(spec.get("volumeClaimTemplates")))
     pod_spec = template.get("spec")
     deadline = pod_spec.pop("activeDeadlineSeconds", None) if isinstance(pod_spec, dict) else None
@@ -170,19 +149,10 @@ def validate_statefulset_spec(spec: Any, path: str = "spec") -> list[Cause]:
     causes.extend(validate_nonnegative(start, f"{path}.ordinals.start"))
     limit = spec.get("revisionHistoryLimit")
     causes.extend(validate_nonnegative(limit, f"{path}.revisionHistoryLimit"))
-    causes.extend(_validate_selector(spec, path))
+    causes.extend(validate_selector(spec, path, "statefulset"))
     causes.extend(_validate_template(spec, path))
     causes.extend(_validate_claim_templates(spec, path))
     return causes
-
-
-def _normalized(value: Any) -> Any:
-    """Go's semantic equality: an empty map or list is the same as an absent one."""
-    if isinstance(value, Mapping):
-        return {k: _normalized(v) for k, v in value.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
 
 
 def _forbidden_changes(spec: Obj, old: Obj) -> list[Cause]:
@@ -204,10 +174,9 @@ def validate_statefulset(obj: Obj, old: Obj | None = None) -> list[Cause]:
     obj = _defaulted(obj)
     spec = _dict(obj.get("spec"))
     if old is None:
-        causes = validate_object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
-        return causes + validate_statefulset_spec(spec)
+        return validate_meta(obj, None) + validate_statefulset_spec(spec)
     old = _defaulted(old)
-    causes = validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
+    causes = validate_meta(obj, old)
     causes.extend(_forbidden_changes(spec, _dict(old.get("spec"))))
     return causes + validate_statefulset_spec(spec)
 
