@@ -69,6 +69,8 @@ def describe_statefulset(
     rolling = strategy.get("rollingUpdate")
     if isinstance(rolling, Mapping) and rolling.get("partition") is not None:
         w.write(1, f"Partition:\t{int(rolling['partition'])}\n")
+        if rolling.get("maxUnavailable") is not None:
+            w.write(1, f"MaxUnavailable:\t{rolling['maxUnavailable']}\n")
     w.write(0, f"Pods Status:\t{pod_counts(pods or [])}\n")
     describe_pod_template(w, _m(spec, "template"))
     templates = [t for t in spec.get("volumeClaimTemplates") or [] if isinstance(t, Mapping)]
