@@ -227,7 +227,9 @@ class SchedulerCache:
             (pod.get("status") or {}).get("nominatedNodeName") or ""
         )
         on_nominated = [self._pods[k] for k in self._on_node.get(nominated, ())]
-        why = dp.ineligible(pod, on_nominated)
+        # A nominated node that is gone counts as one removing pods cannot cure.
+        status = decision.statuses.get(nominated, "") if nominated else None
+        why = dp.ineligible(pod, on_nominated, status)
         if why is not None:
             message = dp.fit_error(total, filtered, f"preemption: {why}")
             return dataclasses.replace(decision, message=message)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import budgets
+from common.wellknown import DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER
 from control.schedplugins.terms import m
 
 Obj = Mapping[str, Any]
@@ -54,15 +55,32 @@ class Candidate:
     violations: int = 0  # victims whose eviction a PodDisruptionBudget does not allow
 
 
-def ineligible(pod: Obj, nominated_pods: Iterable[Obj]) -> str | None:
+def terminating_by_preemption(pod: Obj) -> bool:
+    """podTerminatingByPreemption: being deleted, with ``DisruptionTarget=True`` set by the
+    scheduler's preemption."""
+    if not m(pod.get("metadata")).get("deletionTimestamp"):
+        return False
+    for cond in m(pod.get("status")).get("conditions") or []:
+        c = m(cond)
+        if c.get("type") == DISRUPTION_TARGET:
+            return bool(c.get("status") == "True" and c.get("reason") == PREEMPTION_BY_SCHEDULER)
+    return False
+
+
+def ineligible(
+    pod: Obj, nominated_pods: Iterable[Obj], nominated_status: str | None = None
+) -> str | None:
     """Why ``pod`` may not preempt (PodEligibleToPreemptOthers), or None. ``nominated_pods`` are
-    the pods of the node it is nominated to: one of lower priority still terminating means an
-    earlier preemption is under way."""
+    the pods of the node it is nominated to: one of lower priority that the scheduler's
+    preemption is terminating means an earlier preemption is under way, unless that node's
+    refusal (``nominated_status``) is one removing pods cannot cure."""
     if m(pod.get("spec")).get("preemptionPolicy") == "Never":
         return NEVER
+    if nominated_status is not None and nominated_status not in RESOLVABLE:
+        return None
     mine = priority(pod)
     for other in nominated_pods:
-        if m(other.get("metadata")).get("deletionTimestamp") and priority(other) < mine:
+        if priority(other) < mine and terminating_by_preemption(other):
             return TERMINATING
     return None
 

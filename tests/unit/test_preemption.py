@@ -34,8 +34,17 @@ def test_policy_never_and_terminating_victims_make_a_pod_ineligible() -> None:
     assert dp.ineligible(never, []) == dp.NEVER
     going = prio(pod("v", node_name="a"), 1)
     going["metadata"]["deletionTimestamp"] = "2026-12-05T07:00:00Z"
+    # Deleted by someone else: no preemption is under way.
+    assert dp.ineligible(prio(pod(), 10), [going]) is None
+    going["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                      "reason": "PreemptionByScheduler"}]  # fmt: skip
     assert dp.ineligible(prio(pod(), 10), [going]) == dp.TERMINATING
+    assert dp.ineligible(prio(pod(), 10), [going], "Insufficient cpu") == dp.TERMINATING
     assert dp.ineligible(prio(pod(), 1), [going]) is None  # not lower: not its victim
+    # The nominated node no longer takes the pod whatever goes from it: preempt elsewhere.
+    assert dp.ineligible(prio(pod(), 10), [going], "node(s) were unschedulable") is None
+    going["status"]["conditions"][0]["reason"] = "EvictionByEvictionAPI"
+    assert dp.ineligible(prio(pod(), 10), [going]) is None
 
 
 def test_victims_are_the_fewest_least_important() -> None:
