@@ -1,5 +1,6 @@
-"""apps/v1 StatefulSet: its defaults (SetDefaults_StatefulSet) and the names of its policies and
-strategies, shared by validation, the controller and tkctl. Pure: objects in, objects out.
+"""apps/v1 StatefulSet: its defaults (SetDefaults_StatefulSet, MaxUnavailableStatefulSet on:
+``maxUnavailable`` 1) and the names of its policies and strategies, shared by validation, the
+controller and tkctl. Pure: objects in, objects out.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def _default_update_strategy(spec: dict[str, Any]) -> None:
             strategy["rollingUpdate"] = {}
     rolling = strategy.get("rollingUpdate")
     if strategy["type"] == ROLLING_UPDATE and isinstance(rolling, dict):
-        rolling.setdefault("partition", 0)
-        if rolling["partition"] is None:
-            rolling["partition"] = 0
+        for key, default in (("partition", 0), ("maxUnavailable", 1)):
+            if rolling.get(key) is None:
+                rolling[key] = default
 
 
 def _default_claim_template(claim: Any) -> None:

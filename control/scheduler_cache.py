@@ -5,7 +5,8 @@ next pod already sees it; the informer's add of the bound pod confirms it, a fai
 it (assumed pods never expire, as in Kubernetes). Pods with inter-pod terms are indexed apart, so
 a plain pod's cycle never walks the pods, and a pod nominated to a node after preempting there
 holds its room against pods of lower priority. When nothing fits, the dry run of DefaultPreemption
-runs on the same cache. A data structure with its own lock: no I/O."""
+runs on the same cache (and the PodDisruptionBudgets the scheduler hands it). A data structure
+with its own lock: no I/O."""
 
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ class SchedulerCache:
         self._nominated: dict[str, tuple[str, Pod]] = {}  # key -> (node, pod) after preempting
         # A namespace's labels (namespaceSelector of inter-pod terms); set by the scheduler.
         self.namespace_labels: Callable[[str], Mapping[str, str]] = lambda _ns: {}
+        # Every PodDisruptionBudget, read by the preemption dry run; set by the scheduler.
+        self.disruption_budgets: Callable[[], Sequence[Obj]] = lambda: ()
 
     # -- nodes --------------------------------------------------------------------------------
 
@@ -224,7 +227,9 @@ class SchedulerCache:
             (pod.get("status") or {}).get("nominatedNodeName") or ""
         )
         on_nominated = [self._pods[k] for k in self._on_node.get(nominated, ())]
-        why = dp.ineligible(pod, on_nominated)
+        # A nominated node that is gone counts as one removing pods cannot cure.
+        status = decision.statuses.get(nominated, "") if nominated else None
+        why = dp.ineligible(pod, on_nominated, status)
         if why is not None:
             message = dp.fit_error(total, filtered, f"preemption: {why}")
             return dataclasses.replace(decision, message=message)
@@ -237,7 +242,9 @@ class SchedulerCache:
             state = self._pre_filter(pod, (node, left))
             return unfit_reason(pod, self._nodes[node], usage, volumes, state)
 
-        candidate, reasons = dp.preempt(pod, decision.statuses, _PodsOn(self), fits)
+        candidate, reasons = dp.preempt(
+            pod, decision.statuses, _PodsOn(self), fits, self.disruption_budgets()
+        )
         if candidate is None:
             message = dp.fit_error(total, filtered, dp.preemption_message(total, reasons))
             return dataclasses.replace(decision, message=message)

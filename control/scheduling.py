@@ -4,7 +4,8 @@ picks its node with ``select_node`` on the cache and assumes it there; the bindi
 the ``binding`` through the registry on a pool of its own, so the next pod is scheduled
 meanwhile. A pod that fits nowhere gets ``PodScheduled=False`` and a ``FailedScheduling`` event
 and waits for a cluster event that could make it fit; if preempting lower-priority pods makes
-room on a node, it is nominated there and the victims are deleted first. Shell."""
+room on a node (PodDisruptionBudgets weighed, best effort), it is nominated there and the
+victims are deleted first. Shell."""
 
 from __future__ import annotations
 
@@ -123,6 +124,8 @@ class Scheduler:
         self.classes: Informer = informers.informer("storageclasses")
         self.namespaces: Informer = informers.informer("namespaces")
         self.cache.namespace_labels = self._namespace_labels
+        self.budgets: Informer = informers.informer("poddisruptionbudgets")
+        self.cache.disruption_budgets = self.budgets.store.objects
         storage_changed = Handler(lambda _o: self._storage_changed(),
                                   lambda _o, _n: self._storage_changed(),
                                   lambda _o: self._storage_changed())  # fmt: skip

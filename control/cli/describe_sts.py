@@ -62,6 +62,8 @@ def describe_statefulset(
     rolling = strategy.get("rollingUpdate")
     if isinstance(rolling, Mapping) and rolling.get("partition") is not None:
         w.write(1, f"Partition:\t{int(rolling['partition'])}\n")
+        if rolling.get("maxUnavailable") is not None:
+            w.write(1, f"MaxUnavailable:\t{rolling['maxUnavailable']}\n")
     pod_status_section(w, spec, pods)
     templates = [t for t in spec.get("volumeClaimTemplates") or [] if isinstance(t, Mapping)]
     _claim_templates(w, templates)

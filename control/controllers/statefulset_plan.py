@@ -1,8 +1,9 @@
 """The StatefulSet controller's decisions, as Kubernetes' updateStatefulSet
 (stateful_set_control.go): which pod of which ordinal to create (with its claims), which to
-delete (finished, scaled away, or of an old revision under RollingUpdate, highest ordinal first
-and above ``partition``), which pod or claim to fix, and the status. ``OrderedReady`` makes one
-move at a time and waits for each pod to be Running and Ready; ``Parallel`` makes them all.
+delete (finished, scaled away, or of an old revision under RollingUpdate, highest ordinal first,
+at or above ``partition``, up to ``maxUnavailable`` at once), which pod or claim to fix, and the
+status. ``OrderedReady`` makes one move at a time and waits for each pod to be Running and
+Ready; ``Parallel`` makes them all.
 Pure: the set, its pods, its claims and its two revisions in, a plan out.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.statefulsets import ON_DELETE, PARALLEL, ROLLING_UPDATE, start_ordinal
+from common.workloads import scaled_value
 from control.controllers import ranking
 from control.controllers.statefulset_pods import (
     claim_with_policy,
@@ -92,6 +94,25 @@ def is_created(pod: Mapping[str, Any]) -> bool:
 
 def min_ready_seconds(sts: Mapping[str, Any]) -> int:
     return int(_spec(sts).get("minReadySeconds") or 0)
+
+
+def is_running_and_available(
+    pod: Mapping[str, Any], sts: Mapping[str, Any], now: dt.datetime
+) -> bool:
+    return _phase(pod) == "Running" and ranking.is_available(pod, min_ready_seconds(sts), now)
+
+
+def max_unavailable(sts: Mapping[str, Any]) -> int:
+    """getStatefulSetMaxUnavailable: ``maxUnavailable`` (1 when unset) of the replicas, a
+    percentage rounded down, never below 1."""
+    rolling = (_spec(sts).get("updateStrategy") or {}).get("rollingUpdate") or {}
+    value = rolling.get("maxUnavailable")
+    replicas = int(_spec(sts).get("replicas") or 0)
+    try:
+        number = scaled_value(1 if value is None else value, replicas, round_up=False)
+    except ValueError:
+        number = 1  # validation refuses such a value; an old object may still hold one
+    return max(1, number)
 
 
 def statefulset_status(
@@ -244,22 +265,44 @@ class _Planner:
         self._do(DELETE, pod, "scale down")
         return self.monotonic
 
+    def _unavailable(self, pod: Mapping[str, Any]) -> bool:
+        """isUnavailable: not Running and available, or terminating."""
+        return not is_running_and_available(pod, self.sts, self.now) or is_terminating(pod)
+
+    def _outdated(self, pod: Mapping[str, Any]) -> bool:
+        return revision_of_pod(pod) != self.revs.update and not is_terminating(pod)
+
+    def _delete_for_update(self, pod: Obj) -> None:
+        if is_created(pod):
+            self._do(DELETE, pod, "update")
+            self.plan.status["currentReplicas"] -= 1
+
     def rolling_update(self) -> None:
-        """Delete the highest ordinal at or above the partition that is not of the update
-        revision, once every pod above it is healthy."""
+        """updateStatefulSetAfterInvariantEstablished: with fewer than ``maxUnavailable``
+        replicas unavailable, delete as many pods of an old revision as the budget leaves, at
+        or above the partition, highest ordinal first. ``Parallel`` first deletes the old pods
+        that are unavailable anyway (they never count against the budget), then available ones
+        within it."""
         strategy = _spec(self.sts).get("updateStrategy") or {}
         if strategy.get("type") == ON_DELETE:
             return
         partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
-        for target in range(len(self.replicas) - 1, partition - 1, -1):
-            pod = self.replicas[target]
-            if revision_of_pod(pod) != self.revs.update and not is_terminating(pod):
-                if is_created(pod):
-                    self._do(DELETE, pod, "update")
-                    self.plan.status["currentReplicas"] -= 1
-                return
-            if not is_healthy(pod):
-                return
+        budget = max_unavailable(self.sts)
+        unavailable = [p for p in self.replicas if self._unavailable(p)]
+        stuck = [] if self.monotonic else [p for p in unavailable if self._outdated(p)]
+        if len(unavailable) >= budget and not stuck:
+            return
+        targets = [p for p in reversed(self.replicas[partition:]) if self._outdated(p)]
+        if self.monotonic:
+            for pod in targets[: budget - len(unavailable)]:
+                self._delete_for_update(pod)
+            return
+        for pod in targets:
+            if self._unavailable(pod):
+                self._delete_for_update(pod)
+        available = [p for p in targets if not self._unavailable(p)]
+        for pod in available[: max(0, budget - len(unavailable))]:
+            self._delete_for_update(pod)
 
     def run(self) -> StatefulSetPlan:
         if _meta(self.sts).get("deletionTimestamp"):

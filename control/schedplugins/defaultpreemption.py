@@ -1,8 +1,10 @@
 """kube-scheduler's DefaultPreemption (PostFilter) over plain values: whether the pod may
 preempt at all, the victims on one node (every lower-priority pod out, then as many as still
-let the pod fit reprieved, the most important first), the node whose victims cost least, and
-the ``preemption: ...`` part of the FailedScheduling message. Pods of equal or higher priority
-are never victims. Pure: whether the pod fits is asked of a ``fits`` callback."""
+let the pod fit reprieved, those a PodDisruptionBudget protects first, the most important
+first), the node whose victims cost least (fewest budgets broken first), and the
+``preemption: ...`` part of the FailedScheduling message. Pods of equal or higher priority are
+never victims; budgets are best effort. Pure: whether the pod fits is asked of a ``fits``
+callback."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from common import budgets
+from common.wellknown import DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER
 from control.schedplugins.terms import m
 
 Obj = Mapping[str, Any]
@@ -48,48 +52,108 @@ def start_time(pod: Obj) -> str:
 class Candidate:
     node: str
     victims: tuple[Obj, ...]  # most important first
+    violations: int = 0  # victims whose eviction a PodDisruptionBudget does not allow
 
 
-def ineligible(pod: Obj, nominated_pods: Iterable[Obj]) -> str | None:
+def terminating_by_preemption(pod: Obj) -> bool:
+    """podTerminatingByPreemption: being deleted, with ``DisruptionTarget=True`` set by the
+    scheduler's preemption."""
+    if not m(pod.get("metadata")).get("deletionTimestamp"):
+        return False
+    for cond in m(pod.get("status")).get("conditions") or []:
+        c = m(cond)
+        if c.get("type") == DISRUPTION_TARGET:
+            return bool(c.get("status") == "True" and c.get("reason") == PREEMPTION_BY_SCHEDULER)
+    return False
+
+
+def ineligible(
+    pod: Obj, nominated_pods: Iterable[Obj], nominated_status: str | None = None
+) -> str | None:
     """Why ``pod`` may not preempt (PodEligibleToPreemptOthers), or None. ``nominated_pods`` are
-    the pods of the node it is nominated to: one of lower priority still terminating means an
-    earlier preemption is under way."""
+    the pods of the node it is nominated to: one of lower priority that the scheduler's
+    preemption is terminating means an earlier preemption is under way, unless that node's
+    refusal (``nominated_status``) is one removing pods cannot cure."""
     if m(pod.get("spec")).get("preemptionPolicy") == "Never":
         return NEVER
+    if nominated_status is not None and nominated_status not in RESOLVABLE:
+        return None
     mine = priority(pod)
     for other in nominated_pods:
-        if m(other.get("metadata")).get("deletionTimestamp") and priority(other) < mine:
+        if priority(other) < mine and terminating_by_preemption(other):
             return TERMINATING
     return None
 
 
-def select_victims(pod: Obj, pods: Sequence[Obj], fits: Fits) -> tuple[tuple[Obj, ...], str]:
-    """The fewest lower-priority pods of a node whose removal lets ``pod`` fit, or () and why
-    not (SelectVictimsOnNode without disruption budgets)."""
+def split_by_budgets(pods: Sequence[Obj], pdbs: Sequence[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """filterPodsWithPDBViolation: the pods whose eviction one of ``pdbs`` does not allow (its
+    ``disruptionsAllowed`` used up by the pods before them), and the others, both in the order
+    given. A budget with an empty selector matches no pod here; a pod the budget already counts
+    as disrupted (``status.disruptedPods``) takes nothing from it."""
+    allowed = [int(m(pdb.get("status")).get("disruptionsAllowed") or 0) for pdb in pdbs]
+    violating: list[Obj] = []
+    other: list[Obj] = []
+    for pod in pods:
+        meta = m(pod.get("metadata"))
+        labels = m(meta.get("labels"))
+        broken = False
+        for i, pdb in enumerate(pdbs if labels else ()):
+            if m(pdb.get("metadata")).get("namespace") != meta.get("namespace"):
+                continue
+            selector = budgets.selector_of(pdb)
+            if selector.empty or not selector.matches(labels):
+                continue
+            if meta.get("name") in m(m(pdb.get("status")).get("disruptedPods")):
+                continue
+            allowed[i] -= 1
+            broken = broken or allowed[i] < 0
+        (violating if broken else other).append(pod)
+    return violating, other
+
+
+def _importance(pod: Obj) -> tuple[int, str]:
+    """MoreImportantPod sorts first: higher priority, then the one running longer."""
+    return -priority(pod), start_time(pod)
+
+
+def select_victims(
+    pod: Obj, pods: Sequence[Obj], fits: Fits, pdbs: Sequence[Obj] = ()
+) -> tuple[tuple[Obj, ...], int, str]:
+    """SelectVictimsOnNode: the fewest lower-priority pods of a node whose removal lets ``pod``
+    fit (those a budget protects reprieved first), how many of them break a budget, or () and
+    why not."""
     mine = priority(pod)
     lower = [p for p in pods if priority(p) < mine]
     if not lower:
-        return (), NO_VICTIMS
+        return (), 0, NO_VICTIMS
     kept = [p for p in pods if priority(p) >= mine]
     reason = fits(kept)
     if reason is not None:
-        return (), reason
-    # Most important first: higher priority, then the one running longer.
-    lower.sort(key=lambda p: (-priority(p), start_time(p)))
-    victims = []
-    for p in lower:
-        if fits([*kept, p]) is None:
-            kept.append(p)  # reprieved
-        else:
-            victims.append(p)
-    return tuple(victims), ""
+        return (), 0, reason
+    lower.sort(key=_importance)
+    violating, other = split_by_budgets(lower, pdbs)
+    victims: list[Obj] = []
+    broken = 0
+    for group in (violating, other):
+        for p in group:
+            if fits([*kept, p]) is None:
+                kept.append(p)  # reprieved
+            else:
+                victims.append(p)
+                if group is violating:
+                    broken += 1
+    if violating and other:
+        victims.sort(key=_importance)
+    return tuple(victims), broken, ""
 
 
 def pick_one(candidates: Sequence[Candidate]) -> Candidate:
-    """pickOneNodeForPreemption: lowest highest victim priority, then smallest sum of
-    priorities, then fewest victims, then the latest start of the top victims, then first."""
+    """pickOneNodeForPreemption: fewest budgets broken, then lowest highest victim priority,
+    then smallest sum of priorities, then fewest victims, then the latest start of the top
+    victims, then first."""
     ranked = list(candidates)
     scores: list[Callable[[Candidate], Any]] = [
+        lambda c: -c.violations,
         lambda c: -priority(c.victims[0]),
         lambda c: -sum(priority(p) + PRIORITY_OFFSET for p in c.victims),
         lambda c: -len(c.victims),
@@ -108,18 +172,21 @@ def preempt(
     statuses: Mapping[str, str],
     pods_on: Mapping[str, Sequence[Obj]],
     fits: Callable[[str, Sequence[Obj]], str | None],
+    pdbs: Sequence[Obj] = (),
 ) -> tuple[Candidate | None, Counter[str]]:
     """The dry run over the nodes whose refusal removing pods could cure (``statuses``: node ->
-    filter reason): the chosen candidate, or None and the reason of every node."""
+    filter reason): the chosen candidate, or None and the reason of every node. ``pdbs``: every
+    PodDisruptionBudget of the cluster."""
     reasons: Counter[str] = Counter()
     candidates = []
     for node, status in sorted(statuses.items()):
         if status not in RESOLVABLE:
             reasons[NOT_HELPFUL] += 1
             continue
-        victims, why = select_victims(pod, pods_on.get(node, ()), functools.partial(fits, node))
+        on_node = pods_on.get(node, ())
+        victims, broken, why = select_victims(pod, on_node, functools.partial(fits, node), pdbs)
         if victims:
-            candidates.append(Candidate(node, victims))
+            candidates.append(Candidate(node, victims, broken))
         else:
             reasons[why or NO_VICTIMS] += 1
     if candidates:

@@ -18,14 +18,13 @@ from common.labels import LabelSelector
 from common.workloads import RECREATE, ROLLING_UPDATE, default_workload, is_percent
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
+from control.validation.intorpercent import int_or_percent_value, positive_int_or_percent
 from control.validation.meta import validate_annotations, validate_nonnegative
 from control.validation.pod import validate_pod_spec
 from control.validation.schema_apps import Deployment, ReplicaSet, Scale
 from control.validation.workload import as_dict as _dict
 from control.validation.workload import (
-    int_or_percent_value,
     parsed_selector,
-    positive_int_or_percent,
     validate_selector,
     validate_workload,
 )

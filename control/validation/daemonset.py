@@ -15,34 +15,33 @@ from common.errors import Cause
 from common.fielderrors import invalid, not_supported, required
 from common.labels import LabelSelector, label_selector_causes, selector_from_object
 from common.workloads import ON_DELETE, ROLLING_UPDATE, default_daemonset
-from common.workloads import percent_errors as _percent_errors
 from control.validation.apps import validate_template
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import validate_nonnegative
+from control.validation.intorpercent import (
+    int_or_percent_value,
+    not_over_100_percent,
+    positive_int_or_percent,
+)
+from control.validation.meta import (
+    validate_nonnegative,
+)
 from control.validation.schema_history import DaemonSet
 from control.validation.workload import as_dict as _dict
 from control.validation.workload import empty_selector, validate_workload
-from control.validation.workload import int_or_percent_value as _value
-from control.validation.workload import positive_int_or_percent as _positive_int_or_percent
 
 Obj = Mapping[str, Any]
-
-
-def _over_100(value: Any, path: str) -> list[Cause]:
-    if isinstance(value, str) and not _percent_errors(value) and _value(value) > 100:
-        return [invalid(path, value, "must not be greater than 100%")]
-    return []
 
 
 def validate_rolling_update(rolling: Obj, path: str) -> list[Cause]:
     """ValidateRollingUpdateDaemonSet: exactly one of maxUnavailable and maxSurge non-zero."""
     unavailable, surge = rolling.get("maxUnavailable"), rolling.get("maxSurge")
-    causes = _positive_int_or_percent(unavailable, f"{path}.maxUnavailable")
-    causes += _positive_int_or_percent(surge, f"{path}.maxSurge")
-    causes += _over_100(unavailable, f"{path}.maxUnavailable")
-    causes += _over_100(surge, f"{path}.maxSurge")
-    has_unavailable, has_surge = _value(unavailable) != 0, _value(surge) != 0
+    causes = positive_int_or_percent(unavailable, f"{path}.maxUnavailable")
+    causes += positive_int_or_percent(surge, f"{path}.maxSurge")
+    causes += not_over_100_percent(unavailable, f"{path}.maxUnavailable")
+    causes += not_over_100_percent(surge, f"{path}.maxSurge")
+    has_unavailable = int_or_percent_value(unavailable) != 0
+    has_surge = int_or_percent_value(surge) != 0
     if has_unavailable and has_surge:
         causes.append(
             invalid(f"{path}.maxSurge", surge, "may not be set when maxUnavailable is non-zero")

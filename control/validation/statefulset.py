@@ -25,7 +25,14 @@ from common.statefulsets import (
 from control.validation.apps import validate_template
 from control.validation.decode import register_schema
 from control.validation.dispatch import register_validator
-from control.validation.meta import validate_nonnegative
+from control.validation.intorpercent import (
+    int_or_percent_value,
+    not_over_100_percent,
+    positive_int_or_percent,
+)
+from control.validation.meta import (
+    validate_nonnegative,
+)
 from control.validation.schema_statefulset import StatefulSet
 from control.validation.workload import as_dict as _dict
 from control.validation.workload import normalized as _normalized
@@ -75,8 +82,21 @@ def _validate_update_strategy(spec: Obj, path: str) -> list[Cause]:
         return []
     if kind != ROLLING_UPDATE:
         return [not_supported(spath, kind, UPDATE_STRATEGIES)]
-    partition = _dict(rolling).get("partition")
-    return validate_nonnegative(partition, f"{spath}.rollingUpdate.partition")
+    return _validate_rolling_update(_dict(rolling), f"{spath}.rollingUpdate")
+
+
+def _validate_rolling_update(rolling: Obj, path: str) -> list[Cause]:
+    """validateRollingUpdateStatefulSet: ``partition`` >= 0; ``maxUnavailable`` a positive int
+    or percent, not 0, not over 100%."""
+    causes = validate_nonnegative(rolling.get("partition"), f"{path}.partition")
+    unavailable = rolling.get("maxUnavailable")
+    if unavailable is None:
+        return causes
+    upath = f"{path}.maxUnavailable"
+    causes += positive_int_or_percent(unavailable, upath)
+    if int_or_percent_value(unavailable) == 0:
+        causes.append(invalid(upath, unavailable, "cannot be 0"))
+    return causes + not_over_100_percent(unavailable, upath)
 
 
 def _validate_retention(spec: Obj, path: str) -> list[Cause]:

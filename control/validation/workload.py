@@ -12,10 +12,8 @@ from common import errors, names
 from common.errors import Cause
 from common.fielderrors import invalid, required
 from common.labels import LabelSelector, label_selector_causes, selector_from_object
-from common.workloads import int_or_percent, percent_errors
 from control.validation.meta import (
     FIELD_IMMUTABLE,
-    validate_nonnegative,
     validate_object_meta,
     validate_object_meta_update,
 )
@@ -86,20 +84,3 @@ def validate_workload(
     if old is not None:
         causes += selector_unchanged(obj, old)
     return causes
-
-
-def positive_int_or_percent(value: Any, path: str) -> list[Cause]:
-    """ValidatePositiveIntOrPercent."""
-    if isinstance(value, str):
-        return [invalid(path, value, m) for m in percent_errors(value)]
-    if isinstance(value, int):
-        return validate_nonnegative(value, path)
-    return []
-
-
-def int_or_percent_value(value: Any) -> int:
-    """getIntOrPercentValue (a bad value counts as 0)."""
-    try:
-        return int_or_percent(value)[0]
-    except ValueError:
-        return 0

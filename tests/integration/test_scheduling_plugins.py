@@ -264,3 +264,65 @@ def test_preempting_withdraws_lower_nominations_on_the_node(app: Any, running: S
     assert sorted(finish_terminating(reg)) == ["low-1", "low-2"]
     wait_for("urgent bound", lambda: placed(reg, "urgent") == "a")
     assert placed(reg, "mid") is None
+
+
+PDBS = must("poddisruptionbudgets")
+
+
+def budget(reg: Any, name: str, labels: dict[str, str], allowed: int) -> None:
+    """A PodDisruptionBudget with the status the disruption controller would give it."""
+    reg.create(
+        PDBS,
+        "default",
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels}},
+        },
+    )
+    current = reg.get(PDBS, "default", name)
+    current["status"] = {
+        **current.get("status", {}),
+        "disruptionsAllowed": allowed,
+        "currentHealthy": 1,
+        "desiredHealthy": 1 - allowed,
+        "expectedPods": 1,
+        "observedGeneration": current["metadata"]["generation"],
+    }
+    reg.replace(PDBS, "default", name, current, sub="status")
+
+
+def test_a_budget_steers_preemption_to_the_unprotected_victim(app: Any, running: Scheduler) -> None:
+    reg = registry(app)
+    priority_class(reg, "low", 10)
+    priority_class(reg, "mid", 100)
+    priority_class(reg, "high", 1000)
+    reg.create(NODES, "", zoned("a", "z1"))
+    reg.create(NODES, "", zoned("b", "z1"))
+    wait_for("the nodes", lambda: len(running.cache.node_names()) == 2)
+    # a's pod has the lower priority, but its budget allows no disruption.
+    reg.create(PODS, "default", pod("db-0", {"app": "db"}, cpu="2", priorityClassName="low",
+                                    nodeName="a"))  # fmt: skip
+    reg.create(PODS, "default", pod("batch", cpu="2", priorityClassName="mid", nodeName="b"))
+    budget(reg, "db", {"app": "db"}, 0)
+    wait_for(
+        "the budget seen",
+        lambda: (
+            running.budgets.store.get("default/db") is not None
+            and running.budgets.store.get("default/db")["status"].get("currentHealthy") == 1
+        ),
+    )
+    reg.create(PODS, "default", pod("urgent", cpu="2", priorityClassName="high"))
+    wait_for("urgent nominated", lambda: reg.get(PODS, "default", "urgent")["status"].get(
+        "nominatedNodeName") == "b")  # fmt: skip
+    assert reg.get(PODS, "default", "batch")["metadata"].get("deletionTimestamp")
+    assert not reg.get(PODS, "default", "db-0")["metadata"].get("deletionTimestamp")
+    assert finish_terminating(reg) == ["batch"]
+    wait_for("urgent bound", lambda: placed(reg, "urgent") == "b")
+    # Budgets are best effort: with no unprotected victim left, the protected one goes.
+    reg.create(PODS, "default", pod("urgent-2", cpu="2", priorityClassName="high"))
+    wait_for("urgent-2 nominated", lambda: reg.get(PODS, "default", "urgent-2")["status"].get(
+        "nominatedNodeName") == "a")  # fmt: skip
+    assert finish_terminating(reg) == ["db-0"]
+    wait_for("urgent-2 bound", lambda: placed(reg, "urgent-2") == "a")

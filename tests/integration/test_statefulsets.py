@@ -387,3 +387,59 @@ def test_a_bad_statefulset_is_refused_and_not_stored(api: Api, app: Any) -> None
     registry: Registry = app.extensions["tinykube"]["registry"]
     with pytest.raises(errors.NotFoundError):
         registry.get(STS, NS, "web")
+
+
+# -- maxUnavailable --------------------------------------------------------------------------
+
+
+def _roll_to(cluster: Harness, image: str) -> None:
+    sts = cluster.registry.get(STS, NS, "web")
+    sts["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    cluster.registry.replace(STS, NS, "web", sts)
+
+
+def _deleting(cluster: Harness) -> list[str]:
+    items = cluster.registry.list(PODS, NS)["items"]
+    return sorted(p["metadata"]["name"] for p in items if p["metadata"].get("deletionTimestamp"))
+
+
+def test_max_unavailable_rolls_two_pods_at_a_time(cluster: Harness) -> None:
+    rolling = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}}
+    cluster.registry.create(STS, NS, statefulset(replicas=4, updateStrategy=rolling))
+    cluster.bring_up(["web-0", "web-1", "web-2", "web-3"])
+    stored = cluster.registry.get(STS, NS, "web")["spec"]["updateStrategy"]["rollingUpdate"]
+    assert stored == {"maxUnavailable": 2, "partition": 0}
+    _roll_to(cluster, "tinykube/web:2")
+    cluster.step()
+    assert _deleting(cluster) == ["web-2", "web-3"]
+    cluster.finish_deletions()
+    # OrderedReady brings them back one after the other, and waits for both to be Ready.
+    cluster.bring_up(["web-2", "web-3"])
+    assert _deleting(cluster) == ["web-0", "web-1"]
+    cluster.finish_deletions()
+    cluster.bring_up(["web-0", "web-1"])
+    cluster.step()
+    assert [_image(cluster, f"web-{i}") for i in range(4)] == ["tinykube/web:2"] * 4
+    status = cluster.status()
+    assert status["currentRevision"] == status["updateRevision"]
+    assert (status["currentReplicas"], status["updatedReplicas"]) == (4, 4)
+
+
+def test_max_unavailable_is_validated_and_defaulted_through_the_api(api: Api, app: Any) -> None:
+    base = "/apis/apps/v1/namespaces/default/statefulsets"
+    zero = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "0%"}}
+    code, body = api.call("POST", base, statefulset(updateStrategy=zero))
+    assert code == 422
+    assert (
+        'spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "0%": cannot be 0'
+        in body["message"]
+    )
+    registry: Registry = app.extensions["tinykube"]["registry"]
+    with pytest.raises(errors.NotFoundError):
+        registry.get(STS, NS, "web")
+    code, created = api.call("POST", base, statefulset())
+    assert code == 201
+    assert created["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0, "maxUnavailable": 1},
+    }

@@ -64,6 +64,7 @@ def test_get_describe_and_scale(tk: Any, cluster: Harness) -> None:
         "Replicas:           2 desired | 2 total",
         "Update Strategy:    RollingUpdate",
         "  Partition:        0",
+        "  MaxUnavailable:   1",
         "Pods Status:        2 Running / 0 Waiting / 0 Succeeded / 0 Failed",
         "Volume Claims:",
         "  Name:          www",

@@ -34,19 +34,28 @@ def test_policy_never_and_terminating_victims_make_a_pod_ineligible() -> None:
     assert dp.ineligible(never, []) == dp.NEVER
     going = prio(pod("v", node_name="a"), 1)
     going["metadata"]["deletionTimestamp"] = "2026-12-05T07:00:00Z"
+    # Deleted by someone else: no preemption is under way.
+    assert dp.ineligible(prio(pod(), 10), [going]) is None
+    going["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                      "reason": "PreemptionByScheduler"}]  # fmt: skip
     assert dp.ineligible(prio(pod(), 10), [going]) == dp.TERMINATING
+    assert dp.ineligible(prio(pod(), 10), [going], "Insufficient cpu") == dp.TERMINATING
     assert dp.ineligible(prio(pod(), 1), [going]) is None  # not lower: not its victim
+    # The nominated node no longer takes the pod whatever goes from it: preempt elsewhere.
+    assert dp.ineligible(prio(pod(), 10), [going], "node(s) were unschedulable") is None
+    going["status"]["conditions"][0]["reason"] = "EvictionByEvictionAPI"
+    assert dp.ineligible(prio(pod(), 10), [going]) is None
 
 
 def test_victims_are_the_fewest_least_important() -> None:
     pods = [prio(pod("hi", cpu="1"), 5), prio(pod("lo", cpu="1"), 1),
             prio(pod("lo2", cpu="1"), 2), prio(pod("same", cpu="1"), 10)]  # fmt: skip
-    victims, why = dp.select_victims(prio(pod(), 10), pods, cpu_fits(4))
+    victims, broken, why = dp.select_victims(prio(pod(), 10), pods, cpu_fits(4))
     # 4 cpu, preemptor needs 1: one of the three lower goes, the least important one.
-    assert [v["metadata"]["name"] for v in victims] == ["lo"] and why == ""
-    victims, why = dp.select_victims(prio(pod(), 10), pods, cpu_fits(1))
+    assert [v["metadata"]["name"] for v in victims] == ["lo"] and why == "" and broken == 0
+    victims, _, why = dp.select_victims(prio(pod(), 10), pods, cpu_fits(1))
     assert victims == () and why == "Insufficient cpu"  # "same" alone leaves no room
-    victims, why = dp.select_victims(prio(pod(), 1), pods, cpu_fits(9))
+    victims, _, why = dp.select_victims(prio(pod(), 1), pods, cpu_fits(9))
     assert victims == () and why == dp.NO_VICTIMS
 
 
@@ -61,6 +70,102 @@ def test_the_node_with_the_cheapest_victims_is_picked() -> None:
     assert dp.pick_one([c("a", 3, 1, 1), c("b", 3, 2)]).node == "b"
     late = c("b", 3, started="2026-02-01T00:00:00Z")
     assert dp.pick_one([c("a", 3), late]).node == "b"  # the top victim started later
+
+
+# -- PodDisruptionBudgets -----------------------------------------------------------------------
+
+
+def labelled(p: dict[str, Any], **labels: str) -> dict[str, Any]:
+    p["metadata"]["labels"] = labels
+    return p
+
+
+def pdb(
+    name: str, allowed: int, selector: dict[str, Any] | None, *, namespace: str = "default",
+    disrupted: tuple[str, ...] = (),
+) -> dict[str, Any]:  # fmt: skip
+    status: dict[str, Any] = {"disruptionsAllowed": allowed}
+    if disrupted:
+        status["disruptedPods"] = {n: "2026-12-05T10:00:00Z" for n in disrupted}
+    return {"metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": selector}, "status": status}  # fmt: skip
+
+
+def names(pods: Any) -> list[str]:
+    return [p["metadata"]["name"] for p in pods]
+
+
+def test_budgets_split_the_pods_whose_eviction_they_do_not_allow() -> None:
+    pods = [labelled(prio(pod(f"db{i}"), 1), app="db") for i in range(3)]
+    pods.append(labelled(prio(pod("web"), 1), app="web"))
+    pods.append(prio(pod("bare"), 1))  # no labels: no budget matches it
+    one = pdb("db", 1, {"matchLabels": {"app": "db"}})
+    violating, other = dp.split_by_budgets(pods, [one])
+    # The budget allows one: the first db pod takes it, the next ones break it (order kept).
+    assert names(violating) == ["db1", "db2"]
+    assert names(other) == ["db0", "web", "bare"]
+    # Two budgets over one pod: it breaks the one that has no room left.
+    both = [one, pdb("all", 0, {"matchExpressions": [
+        {"key": "app", "operator": "In", "values": ["db", "web"]}]})]  # fmt: skip
+    violating, _ = dp.split_by_budgets(pods, both)
+    assert names(violating) == ["db0", "db1", "db2", "web"]
+
+
+def test_budgets_that_match_nothing_or_already_count_the_pod_are_skipped() -> None:
+    pods = [labelled(prio(pod("db0"), 1), app="db"), labelled(prio(pod("db1"), 1), app="db")]
+    empty = pdb("empty", 0, {})  # an empty selector matches nothing in preemption
+    missing = pdb("missing", 0, None)
+    elsewhere = pdb("other-ns", 0, {"matchLabels": {"app": "db"}}, namespace="other")
+    for budget in (empty, missing, elsewhere):
+        assert dp.split_by_budgets(pods, [budget]) == ([], pods)
+    # db0's eviction was already approved: it takes nothing from the budget, db1 takes the one.
+    counted = pdb("db", 1, {"matchLabels": {"app": "db"}}, disrupted=("db0",))
+    assert dp.split_by_budgets(pods, [counted]) == ([], pods)
+    assert names(dp.split_by_budgets(pods, [pdb("db", 0, {"matchLabels": {"app": "db"}},
+                                                 disrupted=("db0",))])[0]) == ["db1"]  # fmt: skip
+
+
+def test_protected_pods_are_reprieved_first() -> None:
+    # Priority 1 "free" would go first by importance, but "guarded" breaks a budget: it is
+    # reprieved first, so "free" (of higher priority) goes instead.
+    guarded = labelled(prio(pod("guarded", cpu="1"), 1), app="db")
+    free = prio(pod("free", cpu="1"), 2)
+    budget = pdb("db", 0, {"matchLabels": {"app": "db"}})
+    victims, broken, _ = dp.select_victims(prio(pod(), 10), [guarded, free], cpu_fits(2), [budget])
+    assert names(victims) == ["free"] and broken == 0
+    victims, broken, _ = dp.select_victims(prio(pod(), 10), [guarded, free], cpu_fits(2))
+    assert names(victims) == ["guarded"] and broken == 0
+    # No room unless both go: both are victims, the protected one counted, most important first.
+    victims, broken, _ = dp.select_victims(prio(pod(), 10), [guarded, free], cpu_fits(1), [budget])
+    assert names(victims) == ["free", "guarded"] and broken == 1
+
+
+def test_the_node_breaking_fewest_budgets_is_picked_first() -> None:
+    cheap = dp.Candidate("a", (prio(pod("a0"), 1),), violations=1)
+    costly = dp.Candidate("b", (prio(pod("b0"), 5), prio(pod("b1"), 5)))
+    assert dp.pick_one([cheap, costly]).node == "b"
+    assert dp.pick_one([dp.Candidate("a", cheap.victims), costly]).node == "a"
+
+
+def test_the_dry_run_avoids_the_node_whose_victim_is_protected() -> None:
+    cache = SchedulerCache()
+    cache.set_node(node("a", cpu="1"))
+    cache.set_node(node("b", cpu="1"))
+    # a's victim is of lower priority, but a budget protects it: b's victim goes instead.
+    cache.set_pod(labelled(prio(pod("db", node_name="a", cpu="1"), 1), app="db"))
+    cache.set_pod(prio(pod("batch", node_name="b", cpu="1"), 5))
+    cache.disruption_budgets = lambda: [pdb("db", 0, {"matchLabels": {"app": "db"}})]
+    d = cache.schedule(prio(pod("urgent", cpu="1"), 10))
+    assert d.nominate == "b" and names(d.victims) == ["batch"]
+
+
+def test_a_protected_victim_is_still_preempted_when_no_other_node_will_do() -> None:
+    cache = SchedulerCache()
+    cache.set_node(node("a", cpu="1"))
+    cache.set_pod(labelled(prio(pod("db", node_name="a", cpu="1"), 1), app="db"))
+    cache.disruption_budgets = lambda: [pdb("db", 0, {"matchLabels": {"app": "db"}})]
+    d = cache.schedule(prio(pod("urgent", cpu="1"), 10))
+    assert d.nominate == "a" and names(d.victims) == ["db"]
 
 
 def test_preemption_message_lists_each_nodes_reason() -> None:

@@ -22,6 +22,7 @@ from control.controllers.statefulset_plan import (
     DELETE,
     UPDATE,
     Revisions,
+    max_unavailable,
     plan_statefulset,
     revisions_to_delete,
 )
@@ -278,6 +279,82 @@ def test_a_pod_below_the_partition_comes_back_at_the_current_revision() -> None:
     created = plan.actions[0].obj
     assert created["metadata"]["labels"]["controller-revision-hash"] == OLD
     assert created["spec"]["containers"][0]["image"] == "web:0"
+
+
+def rolling(max_unavailable: Any, partition: int = 0) -> Obj:
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": partition, "maxUnavailable": max_unavailable},
+    }
+
+
+def deleted(plan: Any) -> list[str]:
+    return [name for verb, name in verbs(plan) if verb == DELETE]
+
+
+def test_max_unavailable_is_a_count_or_a_percentage_rounded_down_never_0() -> None:
+    assert max_unavailable(sts(5, updateStrategy=rolling(2))) == 2
+    assert max_unavailable(sts(5, updateStrategy=rolling("50%"))) == 2  # 2.5 rounded down
+    assert max_unavailable(sts(5, updateStrategy=rolling("10%"))) == 1  # 0.5: at least one
+    assert max_unavailable(sts(5, updateStrategy={"type": "OnDelete"})) == 1
+
+
+@pytest.mark.parametrize("policy", ["OrderedReady", "Parallel"])
+def test_max_unavailable_pods_are_updated_at_once(policy: str) -> None:
+    s = sts(5, updateStrategy=rolling(2), podManagementPolicy=policy)
+    pods = [pod(s, i, revision=OLD) for i in range(5)]
+    plan = plan_statefulset(s, pods, claims(s, *range(5)), revs(s, OLD, NEW), NOW)
+    assert deleted(plan) == ["web-4", "web-3"]
+    assert plan.status["currentReplicas"] == 3
+    # One replaced pod is back and ready, the other not yet: one more may go.
+    pods[4], pods[3] = pod(s, 4), pod(s, 3, ready=False)
+    if policy == "OrderedReady":
+        # OrderedReady waits for every replica to be Running and Ready first.
+        assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == []
+        pods[3] = pod(s, 3)
+        assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-2", "web-1"]
+    else:
+        assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-2"]
+
+
+def test_max_unavailable_stops_at_the_partition() -> None:
+    s = sts(5, updateStrategy=rolling("100%", partition=3))
+    pods = [pod(s, i, revision=OLD) for i in range(5)]
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-4", "web-3"]
+
+
+def test_unavailable_pods_use_up_the_budget() -> None:
+    s = sts(4, updateStrategy=rolling(2), podManagementPolicy="Parallel")
+    pods = [pod(s, i, revision=OLD) for i in range(3)] + [pod(s, 3, ready=False)]
+    # web-3 (updated) is not ready yet: one more old pod may go, not two.
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-2"]
+    pods[2] = pod(s, 2, ready=False)
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == []
+    # A terminating pod counts as unavailable too.
+    pods[2] = pod(s, 2, revision=OLD, deletionTimestamp="2026-12-05T07:59:00Z")
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == []
+
+
+def test_parallel_replaces_broken_old_pods_whatever_the_budget() -> None:
+    # Old pods that never become ready would block the rollout forever if they counted against
+    # the budget: Parallel deletes them first, then only healthy ones within the budget.
+    s = sts(4, updateStrategy=rolling(1), podManagementPolicy="Parallel")
+    pods = [pod(s, 0, revision=OLD), pod(s, 1, revision=OLD),
+            pod(s, 2, revision=OLD, ready=False), pod(s, 3, revision=OLD, ready=False)]  # fmt: skip
+    plan = plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)
+    assert deleted(plan) == ["web-3", "web-2"]
+    assert plan.status["currentReplicas"] == 2
+    pods[3], pods[2] = pod(s, 3), pod(s, 2)
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-1"]
+
+
+def test_min_ready_seconds_makes_a_ready_pod_unavailable_for_a_while() -> None:
+    s = sts(3, updateStrategy=rolling(2), podManagementPolicy="Parallel", minReadySeconds=600)
+    fresh = pod(s, 2)
+    fresh["status"]["conditions"][0]["lastTransitionTime"] = "2026-12-05T07:59:00Z"
+    pods = [pod(s, 0, revision=OLD), pod(s, 1, revision=OLD), fresh]
+    # web-2 has been ready one minute of the ten asked: it still takes one of the two.
+    assert deleted(plan_statefulset(s, pods, {}, revs(s, OLD, NEW), NOW)) == ["web-1"]
 
 
 def test_on_delete_never_deletes_for_an_update() -> None:

@@ -58,7 +58,11 @@ def test_defaults_are_kubernetes_ones() -> None:
     spec = sts["spec"]
     assert spec["replicas"] == 1
     assert spec["podManagementPolicy"] == "OrderedReady"
-    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    # MaxUnavailableStatefulSet is on: maxUnavailable defaults to 1.
+    assert spec["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0, "maxUnavailable": 1},
+    }
     assert spec["revisionHistoryLimit"] == 10
     assert spec["persistentVolumeClaimRetentionPolicy"] == {
         "whenDeleted": "Retain",
@@ -127,6 +131,64 @@ def test_a_valid_statefulset_mounting_its_claim_passes() -> None:
 )
 def test_bad_specs_are_refused_with_kubernetes_messages(spec: Obj, message: str) -> None:
     assert message in errors_of(statefulset(**spec))
+
+
+def rolling(max_unavailable: Any) -> Obj:
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}}
+
+
+@pytest.mark.parametrize(
+    ("value", "messages"),
+    [
+        (2, []),
+        ("50%", []),
+        ("100%", []),
+        (0, ["spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: cannot be 0"]),
+        (
+            "0%",
+            ['spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "0%": cannot be 0'],
+        ),
+        (
+            -1,
+            [
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: -1: must be "
+                "greater than or equal to 0"
+            ],
+        ),
+        (
+            "101%",
+            [
+                'spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "101%": must '
+                "not be greater than 100%"
+            ],
+        ),
+        (
+            "half",
+            [
+                'spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "half": a valid '
+                "percent string must be a numeric string followed by an ending '%'",
+                'spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "half": cannot '
+                "be 0",
+            ],
+        ),
+    ],
+)
+def test_max_unavailable_is_a_positive_int_or_percent(value: Any, messages: list[str]) -> None:
+    found = errors_of(statefulset(updateStrategy=rolling(value)))
+    for message in messages:
+        assert message in found
+    if not messages:
+        assert found == ""
+
+
+def test_max_unavailable_is_kept_and_may_change() -> None:
+    sts = statefulset(updateStrategy=rolling("25%"))
+    default_statefulset(sts)
+    assert sts["spec"]["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": "25%",
+                                                              "partition": 0}  # fmt: skip
+    new = copy.deepcopy(sts)
+    new["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = 3
+    assert errors_of(new, sts) == ""
 
 
 def test_a_mount_of_neither_a_volume_nor_a_claim_is_not_found() -> None:
