@@ -153,15 +153,27 @@ def _reported_health(ready: Obj | None, probe: Probe) -> str:
     return UNREACHABLE
 
 
+def _unreported(node: Obj) -> bool:
+    """The node has posted no Ready condition yet and holds the not-ready NoSchedule taint it
+    was created with (TaintNodesByCondition admission): it keeps it until it reports Ready."""
+    taints = (node.get("spec") or {}).get("taints") or []
+    return condition(node, "Ready") is None and any(
+        t.get("key") == NOT_READY_TAINT and t.get("effect") == "NoSchedule" for t in taints
+    )
+
+
 def desired_taints(node: Obj, health: str, now: dt.datetime) -> list[Obj]:
-    """The node's taints with the controller's own ones matching ``health`` and cordoning;
-    other taints are kept as they are, existing ones keep their ``timeAdded``."""
+    """The node's taints with the controller's own ones matching ``health`` and cordoning
+    (doNoScheduleTaintingPass and doNoExecuteTaintingPass); other taints are kept as they are,
+    existing ones keep their ``timeAdded``."""
     spec = node.get("spec") or {}
     wanted: list[tuple[str, str]] = []
     if health == UNREACHABLE:
         wanted += [(UNREACHABLE_TAINT, "NoSchedule"), (UNREACHABLE_TAINT, "NoExecute")]
     elif health == NOT_READY:
         wanted += [(NOT_READY_TAINT, "NoSchedule"), (NOT_READY_TAINT, "NoExecute")]
+    elif _unreported(node):
+        wanted.append((NOT_READY_TAINT, "NoSchedule"))
     if spec.get("unschedulable"):
         wanted.append((UNSCHEDULABLE_TAINT, "NoSchedule"))
     out = [
