@@ -16,15 +16,28 @@ from common import conditions as cond
 from common import meta
 from common.heartbeat import MIN_INTERVAL, HeartbeatPolicy
 from common.wellknown import (
+    DISK_PRESSURE,
+    DISK_PRESSURE_TAINT,
+    MEMORY_PRESSURE,
+    MEMORY_PRESSURE_TAINT,
+    NETWORK_UNAVAILABLE,
+    NETWORK_UNAVAILABLE_TAINT,
     NODE_CONDITIONS,
     NOT_READY_TAINT,
+    PID_PRESSURE,
+    PID_PRESSURE_TAINT,
     UNREACHABLE_TAINT,
     UNSCHEDULABLE_TAINT,
 )
 
 Obj = dict[str, Any]
 
-OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT)
+# TaintNodesByCondition: a node whose condition is True gets this NoSchedule taint.
+CONDITION_TAINTS = ((MEMORY_PRESSURE, MEMORY_PRESSURE_TAINT), (DISK_PRESSURE, DISK_PRESSURE_TAINT),
+                    (PID_PRESSURE, PID_PRESSURE_TAINT),
+                    (NETWORK_UNAVAILABLE, NETWORK_UNAVAILABLE_TAINT))  # fmt: skip
+OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT,
+              *(taint for _, taint in CONDITION_TAINTS))  # fmt: skip
 # The conditions a node controller turns Unknown when the kubelet goes silent (Ready first).
 UNKNOWN_REASON, UNKNOWN_MESSAGE = "NodeStatusUnknown", "Kubelet stopped posting node status."
 NEVER_REASON, NEVER_MESSAGE = "NodeStatusNeverUpdated", "Kubelet never posted node status."
@@ -174,6 +187,9 @@ def desired_taints(node: Obj, health: str, now: dt.datetime) -> list[Obj]:
         wanted += [(NOT_READY_TAINT, "NoSchedule"), (NOT_READY_TAINT, "NoExecute")]
     elif _unreported(node):
         wanted.append((NOT_READY_TAINT, "NoSchedule"))
+    if health != UNREACHABLE:  # a silent node's conditions are all Unknown
+        wanted += [(taint, "NoSchedule") for ctype, taint in CONDITION_TAINTS
+                   if (condition(node, ctype) or {}).get("status") == "True"]  # fmt: skip
     if spec.get("unschedulable"):
         wanted.append((UNSCHEDULABLE_TAINT, "NoSchedule"))
     out = [
