@@ -20,6 +20,7 @@ from common.client import ApiClient
 from common.kubeconfig import load_file, resolve
 from common.resources import lookup
 from common.supervisor import Options, Supervisor
+from common.wellknown import NOT_READY_TAINT
 
 # How long ``up`` waits for the API and every node to be Ready.
 READY_TIMEOUT = 120.0
@@ -132,8 +133,13 @@ def wait_ready(data_dir: Path, proc: subprocess.Popen[bytes], agents: int) -> No
 
 
 def _ready(node: dict[str, Any]) -> bool:
+    """Ready, and no longer tainted not-ready (the taint a Node is created with goes once the
+    node lifecycle controller has read the condition): pods can be scheduled to it."""
     conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    taints = (node.get("spec") or {}).get("taints") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions) and (
+        not any(t.get("key") == NOT_READY_TAINT for t in taints)
+    )
 
 
 def cmd_down(args: argparse.Namespace) -> int:

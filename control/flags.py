@@ -188,6 +188,8 @@ def admission(args: argparse.Namespace) -> dict[str, Any]:
         "default_tolerations": default_tolerations(args),
         "heartbeats": nodelifecycle.heartbeat_policy_from(args),
         "service_ranges": service_ranges(args),
+        # TaintNodesByCondition, on by default in kube-apiserver; nothing turns it off.
+        "taint_new_nodes": True,
     }
 
 

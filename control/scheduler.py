@@ -1,9 +1,8 @@
-"""Choosing a node for a pod: filters (Ready, schedulable, taints, nodeSelector and node
-affinity, host ports, cpu/memory/pod count against allocatable, volumes, then the per-cycle
-plugins: topology spread, inter-pod affinity), then a score (the plugins' weighted scores, then
-least allocated, spread of the pod's siblings, fewest pods). Pure: plain objects in, a decision
-out; nothing here reads a clock or store.
-"""
+"""Choosing a node for a pod: filters (cordoned, taints, nodeSelector and node affinity, host
+ports, cpu/memory/pod count against allocatable, volumes, then the per-cycle plugins: topology
+spread, inter-pod affinity), then a score (the plugins' weighted scores, then least allocated,
+spread of the pod's siblings, fewest pods). Pure: plain objects in, a decision out; nothing here
+reads a clock or store."""
 
 from __future__ import annotations
 
@@ -13,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from common import conditions, quantity
+from common import quantity
 from common.objects import Node, Pod, Taint
-from common.wellknown import READY
+from common.wellknown import UNSCHEDULABLE_TAINT
 from control.schedplugins.defaultpreemption import NOT_HELPFUL, fit_error, histogram
 from control.schedplugins.defaultpreemption import preemption_message as _preemption
 from control.schedplugins.framework import CycleState
@@ -25,6 +24,9 @@ from control.volumebinding import NONE, VolumeWants, volume_conflict
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
+# NodeUnschedulable: a cordoned node takes only the pods that tolerate this taint.
+CORDONED: Taint = {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}
+UNSCHEDULABLE = "node(s) were unschedulable"
 # Kubernetes schedules 110 pods per node unless the node says otherwise.
 DEFAULT_MAX_PODS = 110
 # Quantities are parsed once each: a decision reads every node's allocatable, and a cluster has
@@ -125,10 +127,6 @@ def usage_by_node(pods: Iterable[Pod]) -> dict[str, NodeUsage]:
     return usage
 
 
-def is_ready(node: Node) -> bool:
-    return conditions.is_true(node, READY)
-
-
 def tolerates_node(pod: Pod, node: Node) -> bool:
     """Whether ``pod`` tolerates every NoSchedule and NoExecute taint of ``node``."""
     return all(
@@ -197,14 +195,15 @@ def _refusal(
 
 
 def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
+    """NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit. A node
+    that is not Ready is refused by the taints the node lifecycle controller puts on it (and the
+    one a new Node is created with), as Kubernetes does since TaintNodesByCondition."""
     spec = node.get("spec") or {}
-    if spec.get("unschedulable"):
-        return "node(s) were unschedulable"
+    if spec.get("unschedulable") and not _tolerates(pod, CORDONED):
+        return UNSCHEDULABLE
     for taint in spec.get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
             return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
-    if not is_ready(node):
-        return "node(s) were not ready"
     labels = (node.get("metadata") or {}).get("labels") or {}
     if any(labels.get(k) != v for k, v in wants.selector.items()):
         return NODE_AFFINITY

@@ -56,6 +56,8 @@ class ServerConfig:
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges)
     # What signs and checks service-account tokens; None: TokenRequest is not served.
     service_accounts: Issuer | None = None
+    # The TaintNodesByCondition admission plugin (on in a running server, as in Kubernetes).
+    taint_new_nodes: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +88,7 @@ def create_app(
             heartbeats=config.heartbeats,
             service_ranges=config.service_ranges,
             service_accounts=config.service_accounts is not None,
+            taint_new_nodes=config.taint_new_nodes,
         ),
         "auth": authenticator,
         "config": config,

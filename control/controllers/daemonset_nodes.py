@@ -1,7 +1,8 @@
 """Which nodes a DaemonSet's pods belong on, as Kubernetes' daemon controller decides it
 (pkg/controller/daemon: NodeShouldRunDaemonPod, predicates, util): the tolerations every
 daemon pod gets, the required node affinity (nodeSelector and nodeAffinity terms), taints, the
-node a pod is meant for, and the pod made from the template for one node. Pure.
+node a pod is meant for, and the pod made from the template for one node (for the scheduler to
+bind). Pure.
 """
 
 from __future__ import annotations
@@ -102,10 +103,9 @@ def fits_node_affinity(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> 
     return any(term_matches(_m(t), labels, name) for t in terms)
 
 
-def daemon_pod_spec(ds: Mapping[str, Any], node_name: str) -> Obj:
-    """NewPod's spec: the template's, on that node, with the daemon tolerations."""
+def daemon_pod_spec(ds: Mapping[str, Any]) -> Obj:
+    """CreatePodTemplate's spec: the template's, with the daemon tolerations."""
     spec = copy.deepcopy(dict(_m(_m(_m(ds.get("spec")).get("template")).get("spec"))))
-    spec["nodeName"] = node_name
     add_daemon_tolerations(spec)
     return spec
 
@@ -118,7 +118,7 @@ def should_run(node: Mapping[str, Any], ds: Mapping[str, Any]) -> tuple[bool, bo
     wanted = template_spec.get("nodeName")
     if wanted and wanted != name:
         return False, False
-    spec = daemon_pod_spec(ds, name)
+    spec = daemon_pod_spec(ds)
     if not fits_node_affinity(spec, node):
         return False, False
     taints = list(_m(node.get("spec")).get("taints") or [])
@@ -161,10 +161,9 @@ def node_name_affinity(affinity: Any, node_name: str) -> Obj:
 
 def daemon_pod(ds: Mapping[str, Any], node_name: str, hash_: str, generation: int | None) -> Obj:
     """The pod syncNodes creates for a node: CreatePodTemplate (daemon tolerations, the
-    template generation and revision hash labels), bound to its node by node affinity.
-
-    The pod's ``spec.nodeName`` is set too: tinykube's scheduler does not read node affinity,
-    so the DaemonSet places its pods itself (as Kubernetes did before 1.12)."""
+    template generation and revision hash labels), meant for its node by a required node
+    affinity the scheduler honours; the pod has no ``spec.nodeName``, the scheduler binds it
+    (as Kubernetes does since 1.12), so it goes through every filter, tolerations included."""
     dm = _m(ds.get("metadata"))
     template = _m(_m(ds.get("spec")).get("template"))
     tmeta = _m(template.get("metadata"))
@@ -178,6 +177,6 @@ def daemon_pod(ds: Mapping[str, Any], node_name: str, hash_: str, generation: in
     for key in ("annotations", "finalizers"):
         if tmeta.get(key):
             m[key] = copy.deepcopy(tmeta[key])
-    spec = daemon_pod_spec(ds, node_name)
+    spec = daemon_pod_spec(ds)
     spec["affinity"] = node_name_affinity(spec.get("affinity"), node_name)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": spec}

@@ -16,15 +16,28 @@ from common import conditions as cond
 from common import meta
 from common.heartbeat import MIN_INTERVAL, HeartbeatPolicy
 from common.wellknown import (
+    DISK_PRESSURE,
+    DISK_PRESSURE_TAINT,
+    MEMORY_PRESSURE,
+    MEMORY_PRESSURE_TAINT,
+    NETWORK_UNAVAILABLE,
+    NETWORK_UNAVAILABLE_TAINT,
     NODE_CONDITIONS,
     NOT_READY_TAINT,
+    PID_PRESSURE,
+    PID_PRESSURE_TAINT,
     UNREACHABLE_TAINT,
     UNSCHEDULABLE_TAINT,
 )
 
 Obj = dict[str, Any]
 
-OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT)
+# TaintNodesByCondition: a node whose condition is True gets this NoSchedule taint.
+CONDITION_TAINTS = ((MEMORY_PRESSURE, MEMORY_PRESSURE_TAINT), (DISK_PRESSURE, DISK_PRESSURE_TAINT),
+                    (PID_PRESSURE, PID_PRESSURE_TAINT),
+                    (NETWORK_UNAVAILABLE, NETWORK_UNAVAILABLE_TAINT))  # fmt: skip
+OWN_TAINTS = (UNREACHABLE_TAINT, NOT_READY_TAINT, UNSCHEDULABLE_TAINT,
+              *(taint for _, taint in CONDITION_TAINTS))  # fmt: skip
 # The conditions a node controller turns Unknown when the kubelet goes silent (Ready first).
 UNKNOWN_REASON, UNKNOWN_MESSAGE = "NodeStatusUnknown", "Kubelet stopped posting node status."
 NEVER_REASON, NEVER_MESSAGE = "NodeStatusNeverUpdated", "Kubelet never posted node status."
@@ -153,15 +166,30 @@ def _reported_health(ready: Obj | None, probe: Probe) -> str:
     return UNREACHABLE
 
 
+def _unreported(node: Obj) -> bool:
+    """The node has posted no Ready condition yet and holds the not-ready NoSchedule taint it
+    was created with (TaintNodesByCondition admission): it keeps it until it reports Ready."""
+    taints = (node.get("spec") or {}).get("taints") or []
+    return condition(node, "Ready") is None and any(
+        t.get("key") == NOT_READY_TAINT and t.get("effect") == "NoSchedule" for t in taints
+    )
+
+
 def desired_taints(node: Obj, health: str, now: dt.datetime) -> list[Obj]:
-    """The node's taints with the controller's own ones matching ``health`` and cordoning;
-    other taints are kept as they are, existing ones keep their ``timeAdded``."""
+    """The node's taints with the controller's own ones matching ``health`` and cordoning
+    (doNoScheduleTaintingPass and doNoExecuteTaintingPass); other taints are kept as they are,
+    existing ones keep their ``timeAdded``."""
     spec = node.get("spec") or {}
     wanted: list[tuple[str, str]] = []
     if health == UNREACHABLE:
         wanted += [(UNREACHABLE_TAINT, "NoSchedule"), (UNREACHABLE_TAINT, "NoExecute")]
     elif health == NOT_READY:
         wanted += [(NOT_READY_TAINT, "NoSchedule"), (NOT_READY_TAINT, "NoExecute")]
+    elif _unreported(node):
+        wanted.append((NOT_READY_TAINT, "NoSchedule"))
+    if health != UNREACHABLE:  # a silent node's conditions are all Unknown
+        wanted += [(taint, "NoSchedule") for ctype, taint in CONDITION_TAINTS
+                   if (condition(node, ctype) or {}).get("status") == "True"]  # fmt: skip
     if spec.get("unschedulable"):
         wanted.append((UNSCHEDULABLE_TAINT, "NoSchedule"))
     out = [

@@ -97,6 +97,7 @@ class Registry:
         cache: WatchCache | None = None,
         service_ranges: ServiceRanges | None = None,
         service_accounts: bool = False,
+        taint_new_nodes: bool = False,
     ) -> None:
         self.store = store
         # Node Leases: the renew interval handed out, and the quick path of a renewal.
@@ -115,6 +116,7 @@ class Registry:
             self._default_storage_class,
             self._service_account if service_accounts else None,
             priority_classes=self._priority_classes,
+            taint_new_nodes=taint_new_nodes,
         )
         self.clock = clock
         # Namespaces deleted through this registry lately, until when creates in them read the

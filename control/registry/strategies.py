@@ -81,6 +81,8 @@ class Admission:
     service_account: Callable[[str, str], Obj | None] | None = None
     # The Priority admission plugin, when enabled: the cluster's PriorityClasses.
     priority_classes: Callable[[], list[Obj]] | None = None
+    # The TaintNodesByCondition admission plugin: a new Node is tainted not-ready (NoSchedule).
+    taint_new_nodes: bool = False
 
 
 class Strategy:
@@ -221,6 +223,23 @@ class NodeStrategy(Strategy):
     def prepare_create(self, rt: ResourceType, obj: Obj, now: dt.datetime) -> None:
         super().prepare_create(rt, obj, now)
         obj.setdefault("spec", {})
+
+    def admit_create(self, obj: Obj, namespace: str, admission: Admission) -> None:
+        """TaintNodesByCondition: a Node is created with the not-ready NoSchedule taint, so no
+        pod is scheduled to it before the node lifecycle controller has read its conditions
+        (it takes the taint off once the node reports Ready)."""
+        spec = obj.get("spec")
+        if not admission.taint_new_nodes or not isinstance(spec, dict):
+            return
+        taints = spec.get("taints")
+        if taints is None:
+            taints = spec["taints"] = []
+        if not isinstance(taints, list):
+            return  # validation refuses it
+        wanted = {"key": NOT_READY_TAINT, "effect": "NoSchedule"}
+        if not any(isinstance(t, dict) and t.get("key") == wanted["key"]
+                   and t.get("effect") == wanted["effect"] for t in taints):  # fmt: skip
+            taints.append(wanted)
 
 
 class NamespaceStrategy(Strategy):

@@ -1,7 +1,7 @@
 """Test scaffolding for the DaemonSet controller over the real registry and Redis: three
-registered fake Nodes (n1..n3), the controller and the pod garbage collector (no quarantine)
-stepped pass by pass, and the FAKE kubelet of tests/integration/appsfake.py marking placed pods
-Ready."""
+registered fake Nodes (n1..n3), the controller, the scheduler (which binds the daemon pods) and
+the pod garbage collector (no quarantine) stepped pass by pass, and the FAKE kubelet of
+tests/integration/appsfake.py marking placed pods Ready."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from control.controllers.podgc import PodGarbageCollector
 from control.registry.registry import Registry
 from tests.integration.appsfake import NODES, PODS, Cluster, one_pass, ready_node
 from tests.integration.informerpump import pump
+from tests.integration.schedpass import schedule_pending
 
 DAEMONSETS, REVISIONS = must("daemonsets"), must("controllerrevisions")
 Obj = dict[str, Any]
@@ -37,7 +38,8 @@ def daemonset(name: str = "logs", image: str = "tinykube/sleeper:1", **spec: Any
 
 
 class Daemons(Cluster):
-    """The DaemonSet controller and the fake kubelet, one pass each per round, on n1..n3."""
+    """The DaemonSet controller, the scheduler and the fake kubelet, one pass each per round,
+    on n1..n3."""
 
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)  # registers node-1
@@ -54,6 +56,7 @@ class Daemons(Cluster):
     def control_round(self) -> None:
         pump(self.informers)
         one_pass(self.daemonsets)
+        schedule_pending(self.registry)
         one_pass(self.podgc)
 
     def live(self) -> list[Obj]:

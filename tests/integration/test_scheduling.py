@@ -31,8 +31,12 @@ def node(
     pods: str = "110",
     **labels: str,
 ) -> dict[str, Any]:
+    """A node; one not Ready has the taints the node lifecycle controller gives it."""
+    not_ready = "node.kubernetes.io/not-ready"
+    taints = [{"key": not_ready, "effect": e} for e in ("NoSchedule", "NoExecute")]
     return {
         "metadata": {"name": name, "labels": labels},
+        "spec": {} if ready else {"taints": taints},
         "status": {
             "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],

@@ -91,8 +91,8 @@ def test_a_pod_whose_volume_node_is_down_stays_pending(app: Any) -> None:
     pod_with_claim(reg, "db", "data")
     assert schedule_pending(reg) == 0
     assert scheduled_message(reg, "db") == (
-        "0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) were "
-        f"not ready. {PREEMPTION}"
+        "0/2 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: "
+        f"}}, 1 node(s) had volume node affinity conflict. {PREEMPTION}"
     )
 
 

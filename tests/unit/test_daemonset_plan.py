@@ -48,6 +48,7 @@ def node(name: str, labels: Obj | None = None, taints: list[Obj] | None = None) 
 def pod(ds: Obj, on: str, hash_: str = "h1", *, ready: bool = True, phase: str = "Running",
         name: str | None = None, generation: str | None = None) -> Obj:  # fmt: skip
     p = daemon_pod(ds, on, hash_, None)
+    p["spec"]["nodeName"] = on  # bound by the scheduler
     p["metadata"]["name"] = name or f"logs-{on}-{hash_}"
     p["metadata"]["uid"] = p["metadata"]["name"]
     p["metadata"]["creationTimestamp"] = "2026-01-01T10:00:00Z"
@@ -117,19 +118,48 @@ def test_should_run_by_selector_affinity_and_taints() -> None:
     assert should_run(node("a", taints=[no_schedule, no_execute]), ds) == (True, True)
 
 
-def test_daemon_pod_is_bound_to_its_node() -> None:
+def test_daemon_pod_is_meant_for_its_node_and_left_to_the_scheduler() -> None:
     ds = daemonset()
     p = daemon_pod(ds, "n1", "h1", 3)
     assert p["metadata"]["generateName"] == "logs-"
     assert p["metadata"]["labels"] == {"app": "logs", CONTROLLER_REVISION_HASH_LABEL: "h1",
                                        POD_TEMPLATE_GENERATION_LABEL: "3"}  # fmt: skip
     assert p["metadata"]["ownerReferences"][0]["uid"] == "ds-1"
-    assert p["spec"]["nodeName"] == "n1"
+    assert "nodeName" not in p["spec"]
     term = p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term == {"nodeSelectorTerms": [{"matchFields": [
         {"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}  # fmt: skip
-    del p["spec"]["nodeName"]
     assert target_node(p) == "n1"
+    assert {"key": "node.kubernetes.io/unschedulable", "operator": "Exists",
+            "effect": "NoSchedule"} in p["spec"]["tolerations"]  # fmt: skip
+
+
+def test_the_template_node_affinity_is_replaced_and_the_rest_kept() -> None:
+    """ReplaceDaemonSetPodNodeNameNodeAffinity: the required terms become the node's name;
+    preferred terms, pod affinity and the nodeSelector stay."""
+    ds = daemonset()
+    required = {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "disk", "operator": "In", "values": ["ssd"]}]}]}  # fmt: skip
+    preferred = [{"weight": 1, "preference": {"matchExpressions": [
+        {"key": "zone", "operator": "Exists"}]}}]  # fmt: skip
+    pod_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": []}
+    ds["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}
+    ds["spec"]["template"]["spec"]["affinity"] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required,
+                         "preferredDuringSchedulingIgnoredDuringExecution": preferred},
+        "podAffinity": pod_affinity,
+    }  # fmt: skip
+    p = daemon_pod(ds, "n2", "h1", None)
+    affinity = p["spec"]["affinity"]
+    assert affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == {
+        "nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": ["n2"]}]}]}  # fmt: skip
+    assert affinity["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] == preferred
+    assert affinity["podAffinity"] == pod_affinity
+    assert p["spec"]["nodeSelector"] == {"disk": "ssd"}
+    # The DaemonSet's own template is left as it was.
+    template = ds["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    assert template["requiredDuringSchedulingIgnoredDuringExecution"] == required
 
 
 # -- manage ------------------------------------------------------------------------------------
@@ -255,3 +285,13 @@ def test_revision_holds_the_template_and_cleanup_keeps_the_limit() -> None:
                          "labels": {CONTROLLER_REVISION_HASH_LABEL: f"h{i}"}}  # fmt: skip
     live = [pod(ds, "a", "h0")]
     assert [c["metadata"]["name"] for c in dh.revisions_to_delete(ds, olds, live)] == ["r1", "r2"]
+
+
+def test_a_pod_waiting_for_the_scheduler_counts_for_its_node() -> None:
+    """A pod created for a node and not bound yet is that node's pod: no second one."""
+    ds = daemonset()
+    waiting = pod(ds, "a", ready=False, phase="Pending")
+    del waiting["spec"]["nodeName"]
+    p = plan(ds, [node("a")], [waiting])
+    assert p.create == [] and p.delete == []
+    assert (p.status["currentNumberScheduled"], p.status["numberReady"]) == (1, 0)

@@ -321,3 +321,41 @@ def test_a_node_renewing_less_often_is_judged_silent_only_after_its_own_grace() 
     # The flag's grace is for the shortest interval of the server it runs with.
     cfg = nh.Config(grace_period=4, min_heartbeat_interval=10)
     assert nh.grace_for(slow, cfg) == 4
+
+
+def test_a_new_node_keeps_its_not_ready_taint_until_it_reports_ready() -> None:
+    """TaintNodesByCondition: a Node is created with the not-ready NoSchedule taint; it stays
+    while no Ready condition is posted, goes when Ready is True, comes back when it is False."""
+    created = {"key": nh.NOT_READY_TAINT, "effect": "NoSchedule"}
+    fresh = judged(node(ready=None, taints=[created]), renew=0, first_seen=0, now=1)
+    assert (fresh.health, fresh.update) == (nh.HEALTHY, None)
+    assert nh.desired_taints(node(ready=None), nh.HEALTHY, at(1)) == []
+    ready = judged(node(taints=[created]), renew=0, first_seen=0, now=1)
+    assert ready.update is not None and keys(ready.update) == []
+    failing = judged(node(ready="False", taints=[created]), renew=0, first_seen=0, now=1)
+    assert failing.update is not None
+    assert keys(failing.update) == [(nh.NOT_READY_TAINT, "NoSchedule"),
+                                    (nh.NOT_READY_TAINT, "NoExecute")]  # fmt: skip
+
+
+def test_a_condition_in_its_bad_state_taints_the_node_no_schedule() -> None:
+    """doNoScheduleTaintingPass: MemoryPressure, DiskPressure, PIDPressure and
+    NetworkUnavailable True each give their NoSchedule taint, taken off when they clear."""
+    pressed = node()
+    for c in pressed["status"]["conditions"]:
+        if c["type"] in ("MemoryPressure", "PIDPressure"):
+            c["status"] = "True"
+    pressed["status"]["conditions"].append({"type": "NetworkUnavailable", "status": "True"})
+    v = judged(pressed, renew=0, first_seen=0, now=1)
+    assert v.update is not None and v.health == nh.HEALTHY
+    assert keys(v.update) == [("node.kubernetes.io/memory-pressure", "NoSchedule"),
+                              ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+                              ("node.kubernetes.io/network-unavailable", "NoSchedule")]  # fmt: skip
+    relieved = dict(node(), spec={"taints": v.update["spec"]["taints"]})
+    again = judged(relieved, renew=0, first_seen=0, now=2)
+    assert again.update is not None and keys(again.update) == []
+    # Silent, every condition is Unknown: only the unreachable taints.
+    lost = judged(v.update, renew=0, first_seen=0, now=11)
+    assert lost.update is not None
+    assert keys(lost.update) == [(nh.UNREACHABLE_TAINT, "NoSchedule"),
+                                 (nh.UNREACHABLE_TAINT, "NoExecute")]  # fmt: skip

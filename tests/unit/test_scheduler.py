@@ -8,6 +8,9 @@ import pytest
 
 from control.scheduler import NodeUsage, select_node, usage_by_node
 
+NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+CORDONED = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
 
 def node(
     name: str,
@@ -19,6 +22,9 @@ def node(
     labels: dict[str, str] | None = None,
     **spec: Any,
 ) -> dict[str, Any]:
+    """A node; one not Ready has the taint the node lifecycle controller gives it."""
+    if not ready:
+        spec["taints"] = [*spec.get("taints", []), NOT_READY]
     return {
         "metadata": {"name": name, "labels": labels or {}},
         "spec": spec,
@@ -63,7 +69,19 @@ def test_only_ready_nodes() -> None:
 def test_no_ready_node_explains_why() -> None:
     d = select_node(pod(), [node("a", ready=False), node("b", ready=False)], {})
     assert d.node is None
-    assert d.message.startswith("0/2 nodes are available: 2 node(s) were not ready.")
+    assert d.message.startswith(
+        "0/2 nodes are available: 2 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."
+    )
+
+
+def test_readiness_is_read_from_the_taints_only() -> None:
+    """TaintNodesByCondition: the scheduler reads no condition; a pod tolerating the not-ready
+    taint (a daemon pod) goes to a node that is not Ready."""
+    unready = node("a", ready=False)
+    tolerant = pod()
+    tolerant["spec"]["tolerations"] = [{"key": NOT_READY["key"], "operator": "Exists"}]
+    assert select_node(tolerant, [unready], {}).node == "a"
+    assert select_node(pod(), [unready], {}).node is None
 
 
 def test_requests_against_allocatable() -> None:
@@ -93,6 +111,31 @@ def test_unschedulable_and_tainted_nodes_are_skipped() -> None:
     taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
     nodes = [node("a", unschedulable=True), node("b", taints=[taint]), node("c")]
     assert select_node(pod(), nodes, {}).node == "c"
+
+
+@pytest.mark.parametrize(
+    "tolerations, fits",
+    [
+        ([], False),
+        ([{"key": CORDONED["key"], "operator": "Exists", "effect": "NoSchedule"}], True),
+        ([{"key": CORDONED["key"], "operator": "Exists"}], True),
+        ([{"operator": "Exists"}], True),
+        ([{"key": CORDONED["key"], "operator": "Exists", "effect": "NoExecute"}], False),
+        ([{"key": "other", "operator": "Exists", "effect": "NoSchedule"}], False),
+    ],
+)
+def test_a_cordoned_node_takes_the_pods_tolerating_its_taint(
+    tolerations: list[dict[str, Any]], fits: bool
+) -> None:
+    """NodeUnschedulable: spec.unschedulable refuses a pod unless it tolerates the
+    node.kubernetes.io/unschedulable:NoSchedule taint (whether or not the taint is there yet)."""
+    p = pod()
+    p["spec"]["tolerations"] = tolerations
+    for taints in ([], [CORDONED]):
+        d = select_node(p, [node("a", unschedulable=True, taints=taints)], {})
+        assert (d.node == "a") is fits
+        if not fits:
+            assert d.message.startswith("0/1 nodes are available: 1 node(s) were unschedulable.")
 
 
 def test_host_port_conflict() -> None:
