@@ -203,8 +203,12 @@ class ApiClient:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
-        params = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        """A LIST; ``resource_version`` "0" lets the server answer from its watch cache, "" or
+        None asks for a consistent read."""
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector,
+                  "resourceVersion": resource_version or None}  # fmt: skip
         return dict(self.request_json("GET", rt.path(namespace), params=params))
 
     def create(

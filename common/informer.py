@@ -139,8 +139,9 @@ class Indexer:
 class ListerWatcher(Protocol):
     """Where an informer's objects come from."""
 
-    def list_all(self) -> tuple[list[Obj], str]:
-        """The current objects and the resourceVersion of that list."""
+    def list_all(self, resource_version: str = "") -> tuple[list[Obj], str]:
+        """The objects and the resourceVersion of that list: at least as recent as
+        ``resource_version``, any recent state for "0", the current state for ""."""
         ...
 
     def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
@@ -173,7 +174,9 @@ class Informer:
         self.name = name
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
-        self._rv = ""
+        self._rv = ""  # where the watch goes on from; "" when a list must come first
+        self._last_synced = ""  # the newest resourceVersion seen by a list or an event
+        self._unavailable = False  # that version was too old (410): list consistently
 
     def add_handler(self, handler: Handler) -> None:
         """Add a handler; it is told of the objects already cached as adds, as in client-go."""
@@ -208,6 +211,7 @@ class Informer:
             except errors.GoneError:
                 log.info("%s: resourceVersion %s expired: listing again", self.name, self._rv)
                 self._rv = ""
+                self._unavailable = True
                 continue
             except Exception as e:  # a broken watch or an unreachable server: list again
                 log.warning("%s: list+watch failed (%s): again in %.1fs", self.name, e, delay)
@@ -215,8 +219,20 @@ class Informer:
             stop.wait(delay)
             delay = min(delay * 2, BACKOFF_MAX)
 
+    def _list_from(self) -> str:
+        """client-go's relistResourceVersion: the first list takes "0" (the server may answer
+        from its watch cache), later ones the last version synced, and after a 410 a
+        consistent list ("")."""
+        if self._unavailable:
+            return ""
+        return self._last_synced or "0"
+
     def _relist(self) -> None:
-        items, rv = self.source.list_all()
+        try:
+            items, rv = self.source.list_all(self._list_from())
+        except errors.GoneError:
+            self._unavailable = True
+            raise
         seen: set[str] = set()
         for obj in items:
             seen.add(key_of(obj))
@@ -225,7 +241,8 @@ class Informer:
             gone = self.store.get(key)
             if gone is not None:
                 self._apply("DELETED", gone)
-        self._rv = rv
+        self._rv = self._last_synced = rv
+        self._unavailable = False
         self._synced.set()
 
     def _watch(self, stop: threading.Event) -> None:
@@ -237,7 +254,7 @@ class Informer:
             if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
                 self._apply(str(event["type"]), obj)
             if rv:
-                self._rv = rv
+                self._rv = self._last_synced = rv
 
     def _apply(self, etype: str, obj: Obj) -> None:
         if etype == "DELETED":
@@ -290,12 +307,13 @@ class ApiListerWatcher:
         self.field_selector = field_selector
         self.watch_seconds = watch_seconds
 
-    def list_all(self) -> tuple[list[Obj], str]:
+    def list_all(self, resource_version: str = "") -> tuple[list[Obj], str]:
         listing = self.client.list(
             self.rt,
             self.namespace,
             label_selector=self.label_selector,
             field_selector=self.field_selector,
+            resource_version=resource_version,
         )
         return list(listing.get("items") or []), str(listing["metadata"]["resourceVersion"])
 

@@ -37,7 +37,9 @@ class RegistrySource:
         self.label_selector = label_selector
         self.field_selector = field_selector
 
-    def list_all(self) -> tuple[list[Obj], str]:
+    def list_all(self, resource_version: str = "") -> tuple[list[Obj], str]:
+        """In-process, every list is a consistent read of the registry."""
+        del resource_version
         listing = self.registry.list(
             self.rt,
             self.namespace,

@@ -35,9 +35,11 @@ class Script:
         self.lists = lists
         self.watches = watches
         self.watched_from: list[str] = []
+        self.listed_at: list[str] = []
         self.done = threading.Event()
 
-    def list_all(self) -> tuple[list[Obj], str]:
+    def list_all(self, resource_version: str = "") -> tuple[list[Obj], str]:
+        self.listed_at.append(resource_version)
         return self.lists.pop(0)
 
     def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
@@ -130,6 +132,20 @@ def test_a_410_lists_again_and_tells_only_the_difference() -> None:
     run(informer, script)
     assert rec.seen[3:] == [("update", "default/b@7"), ("delete", "default/c@3")]
     assert script.watched_from == ["10", "30"]
+    # As client-go's reflector: the first list may come from the server's watch cache ("0");
+    # after a 410 the list is a consistent read ("").
+    assert script.listed_at == ["0", ""]
+
+
+def test_after_a_broken_watch_the_list_is_not_older_than_what_was_seen() -> None:
+    def broken() -> Iterator[Obj]:
+        yield {"type": "MODIFIED", "object": pod("a", 12)}
+        raise ConnectionError("reset")
+
+    script = Script([([pod("a", 1)], "10"), ([pod("a", 12)], "40")], [broken()])
+    run(informer := Informer(script), script)
+    assert informer.has_synced()
+    assert script.listed_at == ["0", "12"] and script.watched_from == ["10", "40"]
 
 
 def test_a_late_handler_hears_the_cache_and_a_failing_one_harms_no_other() -> None:
