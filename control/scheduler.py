@@ -82,14 +82,40 @@ class Decision:
     denominated: tuple[Pod, ...] = ()
 
 
+def _container_requests(c: Mapping[str, Any]) -> tuple[int, int]:
+    requests = (c.get("resources") or {}).get("requests") or {}
+    cpu = parse_cpu_millis(requests["cpu"]) if "cpu" in requests else 0
+    return cpu, parse_bytes(requests["memory"]) if "memory" in requests else 0
+
+
 def pod_requests(pod: Pod) -> tuple[int, int]:
+    """The pod's cpu (millicores) and memory requests as kube-scheduler counts them
+    (component-helpers' PodRequests): its app containers and native sidecars together, or the
+    largest init container plus the sidecars started before it, whichever is larger, plus
+    ``spec.overhead``."""
+    spec = pod.get("spec") or {}
     cpu = mem = 0
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        requests = (c.get("resources") or {}).get("requests") or {}
-        if "cpu" in requests:
-            cpu += parse_cpu_millis(requests["cpu"])
-        if "memory" in requests:
-            mem += parse_bytes(requests["memory"])
+    for c in spec.get("containers") or []:
+        c_cpu, c_mem = _container_requests(c)
+        cpu, mem = cpu + c_cpu, mem + c_mem
+    side_cpu = side_mem = init_cpu = init_mem = 0
+    for c in spec.get("initContainers") or []:
+        c_cpu, c_mem = _container_requests(c)
+        if c.get("restartPolicy") == "Always":
+            cpu, mem = cpu + c_cpu, mem + c_mem
+            side_cpu, side_mem = side_cpu + c_cpu, side_mem + c_mem
+            c_cpu, c_mem = side_cpu, side_mem
+        else:
+            c_cpu, c_mem = c_cpu + side_cpu, c_mem + side_mem
+        init_cpu, init_mem = max(init_cpu, c_cpu), max(init_mem, c_mem)
+    cpu, mem = max(cpu, init_cpu), max(mem, init_mem)
+    overhead = spec.get("overhead")
+    if not isinstance(overhead, Mapping):
+        return cpu, mem
+    if "cpu" in overhead:
+        cpu += parse_cpu_millis(overhead["cpu"])
+    if "memory" in overhead:
+        mem += parse_bytes(overhead["memory"])
     return cpu, mem
 
 

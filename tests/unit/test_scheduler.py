@@ -183,3 +183,26 @@ def test_terminal_pods_free_their_resources() -> None:
     done = pod("x", cpu="2", node_name="a")
     done["status"]["phase"] = "Succeeded"
     assert select_node(pod(cpu="1"), [node("a")], usage_by_node([done])).node == "a"
+
+
+def _c(cpu: str | None = None, memory: str | None = None, **extra: Any) -> dict[str, Any]:
+    requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    return {"name": "c", "image": "x", "resources": {"requests": requests}, **extra}
+
+
+def test_pod_requests_count_init_containers_and_sidecars_as_kube_scheduler() -> None:
+    from control.scheduler import pod_requests
+
+    app = {"spec": {"containers": [_c("100m", "64Mi"), _c("200m")]}}
+    assert pod_requests(app) == (300, 64 * 2**20)
+    # A plain init container runs alone: the largest of it and the app containers counts.
+    big_init = {"spec": {"containers": [_c("100m")], "initContainers": [_c("500m", "1Gi")]}}
+    assert pod_requests(big_init) == (500, 2**30)
+    # A sidecar runs with the app containers (added), and with every init container after it.
+    sidecar = _c("50m", "10Mi", restartPolicy="Always")
+    pod = {"spec": {"containers": [_c("100m", "20Mi")],
+                    "initContainers": [sidecar, _c("400m", "5Mi")]}}  # fmt: skip
+    assert pod_requests(pod) == (450, 30 * 2**20)
+    # Overhead (RuntimeClass) is added on top.
+    pod["spec"]["overhead"] = {"cpu": "10m", "memory": "1Mi"}
+    assert pod_requests(pod) == (460, 31 * 2**20)
