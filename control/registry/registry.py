@@ -122,6 +122,9 @@ class Registry:
         # Namespaces deleted through this registry lately, until when creates in them read the
         # Namespace from the store.
         self._live_namespaces: dict[str, float] = {}
+        # The revision of the last PriorityClass written through this registry (admission's
+        # cached reads wait for it, so a class is seen by the pods created after it).
+        self._classes_written = 0
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
         self.dry_run = False
 
@@ -143,9 +146,16 @@ class Registry:
         found = default_class(classes)
         return str(found["metadata"]["name"]) if found is not None else None
 
-    def _priority_classes(self) -> list[Obj]:
-        """The PriorityClasses (the Priority admission plugin's lister)."""
-        return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
+    def _priority_classes(self, *, fresh: bool = False) -> list[Obj]:
+        """The PriorityClasses, as the Priority admission plugin's lister has them: this
+        process's watch cache as it stands (no store round trip on a pod create), or, ``fresh``,
+        a consistent read (a class made a moment ago through another API process)."""
+        if fresh:
+            return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
+        cacher = self.cache.cacher(PRIORITY_CLASSES)
+        if cacher.rv < self._classes_written:  # read your own writes, without a round trip
+            cacher.wait_fresh(self._classes_written, freshness.BLOCK_TIMEOUT)
+        return list(cacher.read(Filter())[0].items)
 
     def get(self, rt: ResourceType, namespace: str, name: str, *, cached: bool = False) -> Obj:
         """One object; ``cached`` (a GET at resourceVersion=0, which Kubernetes serves from its
@@ -526,6 +536,8 @@ class Registry:
         """Keep a node Lease just written for its next renewal (never one a dry run made up)."""
         if not self.dry_run:
             self.node_leases.remember(rt, written)
+            if rt.plural == PRIORITY_CLASSES.plural:
+                self._classes_written = int(written["metadata"]["resourceVersion"])
 
     def _stale(self, rt: ResourceType, obj: Obj) -> bool:
         """Whether the stored object must be rewritten with the current encryption key."""
