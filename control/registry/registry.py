@@ -319,8 +319,25 @@ class Registry:
                 f"({name})"
             )
         expected = parse_rv(m.get("resourceVersion"))
-        old = self.get(rt, namespace, name)
-        return self._write_update(rt, obj, old, expected, sub)
+        cached = self._cached_status_base(rt, namespace, name, expected, sub)
+        old = cached if cached is not None else self.get(rt, namespace, name)
+        written = self._write_update(rt, obj, old, expected, sub)
+        # A write that changed nothing answers the object it started from: never the cache's.
+        return json.loads(json.dumps(written)) if written is cached else written
+
+    def _cached_status_base(
+        self, rt: ResourceType, namespace: str, name: str, expected: int | None, sub: str
+    ) -> Obj | None:
+        """The watch cache's object for a status PUT naming the resourceVersion it replaces,
+        when the cache holds that very version (the write is a compare-and-set on it: should the
+        store have moved on, it is the conflict the client's stale version deserves); else None,
+        and the store is read. The status path copies what it keeps of it."""
+        if sub != "status" or expected is None or self.dry_run:
+            return None
+        found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
+        if found is None or parse_rv(found["metadata"].get("resourceVersion")) != expected:
+            return None
+        return found
 
     def patch(
         self,

@@ -163,3 +163,30 @@ def test_a_token_request_for_a_recreated_pod_reads_the_store(
         "(old) does not match the UID in record. The object might have been deleted and then "
         "recreated"
     )
+
+
+def test_a_status_write_starts_from_the_cached_version_it_names(
+    app: Any, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg: Registry = app.extensions["tinykube"]["registry"]
+    pods = must("pods")
+    created, _ = reg.create(pods, "default", _pod("web"))
+    first = {**created, "status": {**created["status"], "message": "one"}}
+    second = reg.replace(pods, "default", "web", first, sub="status")
+    assert second["status"]["message"] == "one"
+    # A client still at the first version: a conflict, whether or not the cache has caught up.
+    code, body = api.call("PUT", f"{NS}/pods/web/status", first)
+    assert code == 409, body
+    # The cache lags behind the version the client names: the store's is read.
+    _lagging(monkeypatch, "pods", seen=lambda _: created)
+    third = {**second, "status": {**second["status"], "message": "two"}}
+    code, written = api.call("PUT", f"{NS}/pods/web/status", third)
+    assert code == 200 and written["status"]["message"] == "two"
+    monkeypatch.undo()
+    # A write that changes nothing answers a copy, never the cache's own object.
+    cacher = reg.cache.cacher(pods)
+    assert cacher.wait_fresh(int(written["metadata"]["resourceVersion"]), 3) is None
+    same = reg.replace(pods, "default", "web", written, sub="status")
+    same["status"]["message"] = "changed by a caller"
+    cached = cacher.peek("default", "web")
+    assert cached is not None and cached["status"]["message"] == "two"
