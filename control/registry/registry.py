@@ -122,9 +122,9 @@ class Registry:
         # Namespaces deleted through this registry lately, until when creates in them read the
         # Namespace from the store.
         self._live_namespaces: dict[str, float] = {}
-        # The revision of the last PriorityClass written through this registry (admission's
-        # cached reads wait for it, so a class is seen by the pods created after it).
-        self._classes_written = 0
+        # Per resource, the revision of the last object written through this registry: an
+        # admission plugin's cached read waits for it (a class is seen by the pods made after it).
+        self._written: dict[str, int] = {}
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
         self.dry_run = False
 
@@ -153,8 +153,9 @@ class Registry:
         if fresh:
             return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
         cacher = self.cache.cacher(PRIORITY_CLASSES)
-        if cacher.rv < self._classes_written:  # read your own writes, without a round trip
-            cacher.wait_fresh(self._classes_written, freshness.BLOCK_TIMEOUT)
+        written = self._written.get(PRIORITY_CLASSES.plural, 0)
+        if cacher.rv < written:  # read your own writes, without a round trip
+            cacher.wait_fresh(written, freshness.BLOCK_TIMEOUT)
         return list(cacher.read(Filter())[0].items)
 
     def get(self, rt: ResourceType, namespace: str, name: str, *, cached: bool = False) -> Obj:
@@ -550,11 +551,11 @@ class Registry:
         return updated if sub == "status" else self._remove_if_done(rt, updated)
 
     def _remember(self, rt: ResourceType, written: Obj) -> None:
-        """Keep a node Lease just written for its next renewal (never one a dry run made up)."""
+        """Keep a node Lease just written for its next renewal, and the revision of the write
+        (never of one a dry run made up)."""
         if not self.dry_run:
             self.node_leases.remember(rt, written)
-            if rt.plural == PRIORITY_CLASSES.plural:
-                self._classes_written = int(written["metadata"]["resourceVersion"])
+            self._written[rt.plural] = int(written["metadata"]["resourceVersion"])
 
     def _stale(self, rt: ResourceType, obj: Obj) -> bool:
         """Whether the stored object must be rewritten with the current encryption key."""
