@@ -26,6 +26,15 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+# Settings of the server: no client is trusted to speak for the connection (the scheme of
+# X-Forwarded-Proto and the like, SCRIPT_NAME or PATH_INFO from a header), whatever its address,
+# as none sits behind a proxy. Trusting every address to set none of them, rather than a list
+# of addresses, spares parsing the peer's address on each request.
+NO_FORWARDING: dict[str, Any] = {
+    "forwarded_allow_ips": "*",
+    "secure_scheme_headers": {},
+    "forwarder_headers": "",
+}
 # Errors of a client that went away: nothing to log.
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "timeout": 60,
         "graceful_timeout": 5,
         "keepalive": 75,
+        **httpworker.NO_FORWARDING,
         "accesslog": "-" if args.verbose else None,
         "loglevel": "debug" if args.verbose else "info",
         # SIGINT/SIGQUIT is a quick shutdown: leave at once instead of waiting for open

@@ -1,10 +1,16 @@
 """The Node authorizer's graph, read from the registry: for a node asking for a Secret,
 ConfigMap, PersistentVolumeClaim or PersistentVolume, the names of those its pods use (a claim's
 bound volume among them). ``control.apiserver.auth`` judges the request against this set.
+As kube's graph (fed by informers) it is read from this process's watch cache, through its
+``spec.nodeName`` index, without a store round trip; an object it does not find there is looked
+for again in a consistent read, so a pod bound a moment ago is never a reason to refuse.
 Shell (reads the watch cache).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from flask import current_app
 
@@ -25,25 +31,44 @@ def _registry() -> Registry:
 
 def related(node: str | None, rt: ResourceType, namespace: str, name: str) -> set[str]:
     """The names of the objects of ``rt`` in ``namespace`` that ``node``'s pods use (empty for
-    a user who is not a node, or a resource the graph does not cover)."""
+    a user who is not a node, or a resource the graph does not cover). ``name``: the object the
+    request is about; when the cache's view does not relate it, the store's current one is
+    asked."""
     if node is None or rt.plural not in NODE_RELATED or rt.group:
         return set()
-    if rt.plural == "persistentvolumes":
-        return _node_volumes(node) | _gone_volume(name)
-    if not namespace:
+    if rt.plural != "persistentvolumes" and not namespace:
         return set()
-    pods = _registry().list(PODS, namespace, field_selector=f"spec.nodeName={node}", shared=True)
+    found = _related(node, rt, namespace, name, fresh=False)
+    if name and name not in found:
+        found = _related(node, rt, namespace, name, fresh=True)
+    return found
+
+
+def _related(node: str, rt: ResourceType, namespace: str, name: str, *, fresh: bool) -> set[str]:
+    if rt.plural == "persistentvolumes":
+        return _node_volumes(_pods(node, "", fresh)) | _gone_volume(name)
+    pods = _pods(node, namespace, fresh)
     if rt.plural == "serviceaccounts":  # whose tokens the node may request
         return {str((pod.get("spec") or {}).get("serviceAccountName") or "default")
-                for pod in pods["items"]}  # fmt: skip
-    return {n for pod in pods["items"] for n in podrefs.references(pod, rt.plural)}
+                for pod in pods}  # fmt: skip
+    return {n for pod in pods for n in podrefs.references(pod, rt.plural)}
 
 
-def _node_volumes(node: str) -> set[str]:
-    """The PersistentVolumes bound to the claims of the pods bound to ``node``."""
-    pods = _registry().list(PODS, "", field_selector=f"spec.nodeName={node}", shared=True)
+def _pods(node: str, namespace: str, fresh: bool) -> Sequence[dict[str, Any]]:
+    """The pods bound to ``node`` (in ``namespace`` when given): the watch cache's own objects,
+    or, ``fresh``, those of a consistent read."""
+    if not fresh:
+        return _registry().cache.cacher(PODS).on_node(node, namespace)
+    selector = f"spec.nodeName={node}"
+    listed = _registry().list(PODS, namespace, field_selector=selector, shared=True)
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+def _node_volumes(pods: Sequence[dict[str, Any]]) -> set[str]:
+    """The PersistentVolumes bound to the claims of ``pods``."""
     names = set()
-    for pod in pods["items"]:
+    for pod in pods:
         ns = pod["metadata"].get("namespace", "")
         for claim in podrefs.references(pod, "persistentvolumeclaims"):
             try:

@@ -24,7 +24,7 @@ from control.apiserver import (
     query,
     writeoptions,
 )
-from control.apiserver.auth import Attributes, authorize
+from control.apiserver.auth import Attributes, authorize, object_name
 from control.apiserver.body import Body, decode_json, decode_yaml
 from control.cache.ring import Delivered
 from control.registry import eviction, freshness, managedfields, noderestriction, reads, recorder
@@ -108,7 +108,7 @@ def dispatch(t: Target) -> ResponseReturnValue:
         field_selector=_equalities(t.rt, request.args.get("fieldSelector", "")),
     )
     obj = _stored_for_authorization(t)
-    related = nodegraph.related(g.user.node, t.rt, t.namespace, t.name)
+    related = nodegraph.related(g.user.node, t.rt, t.namespace, object_name(attrs))
     authorize(g.user, attrs, obj, related)
     query.check(request.args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
@@ -341,9 +341,17 @@ def request_body(optional: bool = False) -> Body:
 
 
 def _stored_for_authorization(t: Target) -> dict[str, Any] | None:
-    """Node users are authorized against the stored pod (is it bound to them?)."""
-    if g.user.node is None or t.rt.plural != "pods" or not t.name:
+    """Node users are authorized against the stored pod (is it bound to them?): as the watch
+    cache holds it when it is bound to them there (a pod's node never changes, and a status
+    write is judged again against the stored pod by NodeRestriction), else, and for a delete,
+    as the store holds it."""
+    node = g.user.node
+    if node is None or t.rt.plural != "pods" or not t.name:
         return None
+    if request.method != "DELETE":
+        cached = registry().cache.cacher(t.rt).peek(t.namespace, t.name)
+        if cached is not None and (cached.get("spec") or {}).get("nodeName") == node:
+            return cached
     try:
         return registry().get(t.rt, t.namespace, t.name)
     except errors.NotFoundError:

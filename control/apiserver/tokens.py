@@ -55,10 +55,10 @@ def token_request(namespace: str, name: str) -> Response:
         raise errors.NotFoundError("the server could not find the requested resource")
     with recorder.recording():
         body = _body()
-        sa = _registry().get(SERVICE_ACCOUNTS, namespace, name)
+        sa = _registry().get(SERVICE_ACCOUNTS, namespace, name, cached=True)
         # Fields a protobuf body sends empty are left out, as kube-apiserver's answer omits them.
         spec = {k: v for k, v in (body.get("spec") or {}).items() if v is not None}
-        pod = _bound_pod(namespace, name, spec.get("boundObjectRef"))
+        pod = _bound_pod(namespace, name, spec.get("boundObjectRef"), g.user.node)
         _node_restriction(g.user.node, pod)
         node = _node_of(pod)
         seconds = int(spec.get("expirationSeconds") or satokens.DEFAULT_EXPIRATION_SECONDS)
@@ -115,15 +115,15 @@ def _body() -> Obj:
     return value
 
 
-def _bound_pod(namespace: str, account: str, ref: Any) -> Obj | None:
+def _bound_pod(namespace: str, account: str, ref: Any, node: str | None) -> Obj | None:
     """The pod a token is bound to (TokenREST's checks of ``boundObjectRef``)."""
     if not isinstance(ref, dict) or not ref:
         return None
     kind = ref.get("kind")
     if kind != "Pod":
         raise errors.BadRequestError(f"cannot bind token to object of type {kind}")
-    pod = _registry().get(PODS, namespace, str(ref.get("name") or ""))
-    uid = ref.get("uid")
+    name, uid = str(ref.get("name") or ""), ref.get("uid")
+    pod = _cached_pod(namespace, name, uid, node) or _registry().get(PODS, namespace, name)
     if uid and uid != pod["metadata"].get("uid"):
         raise errors.ConflictError(
             f'Operation cannot be fulfilled on Pod "{ref.get("name")}": the UID in the bound '
@@ -136,6 +136,20 @@ def _bound_pod(namespace: str, account: str, ref: Any) -> Obj | None:
             f'cannot bind token for serviceaccount "{account}" to pod running with different '
             "serviceaccount name."
         )
+    return pod
+
+
+def _cached_pod(namespace: str, name: str, uid: Any, node: str | None) -> Obj | None:
+    """The watch cache's pod when it is the one the reference names (same uid) and, for a node,
+    already bound to it: what the checks read of it (account, node) never changes for a uid.
+    None sends the caller to the store (a uid not given or not matching, a bind not seen yet)."""
+    if not uid:
+        return None
+    pod = _registry().cache.cacher(PODS).peek(namespace, name)
+    if pod is None or pod["metadata"].get("uid") != uid:
+        return None
+    if node is not None and (pod.get("spec") or {}).get("nodeName") != node:
+        return None
     return pod
 
 
@@ -156,7 +170,7 @@ def _node_of(pod: Obj | None) -> Obj | None:
     if not node_name:
         return None
     try:
-        return _registry().get(NODES, "", str(node_name))
+        return _registry().get(NODES, "", str(node_name), cached=True)
     except errors.NotFoundError:
         return {"metadata": {"name": node_name}}
 

@@ -281,6 +281,15 @@ class Cacher:
             held = self.state.get(f"{namespace}/{name}" if namespace else name)
         return held[0] if held is not None else None
 
+    def on_node(self, node: str, namespace: str = "") -> list[Obj]:
+        """The objects the node index files under ``node`` (pods by ``spec.nodeName``), of
+        ``namespace`` when one is given, as the cache holds them now (no store round trip).
+        Shared with every other reader: look, never change."""
+        prefix = f"{namespace}/" if namespace else ""
+        with self.cond:
+            keys = self.by_node.get(node, ())
+            return [self.state[k][0] for k in keys if k.startswith(prefix)]
+
     def read(self, f: Filter, *, start: str = "", limit: int = 0, at: int = 0) -> tuple[Page, int]:
         """A page of the objects ``f`` selects, and the revision it was read at: the cache's
         own, or ``at`` (rebuilt from the ring; 410 when the ring no longer reaches back so far)."""

@@ -1,6 +1,7 @@
 """The ``binding`` subresource of pods: ``POST pods/NAME/binding`` sets ``spec.nodeName`` once,
 with the ``PodScheduled=True`` condition, compare-and-set on the pod's resourceVersion (retried
-while other writers move it), as kube-apiserver's BindingREST. Goes through the registry.
+while other writers move it), as kube-apiserver's BindingREST. The first try starts from the
+watch cache's pod, the retries from the store's. Goes through the registry.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ def bind(reg: Registry, namespace: str, name: str, body: Any, attempts: int) -> 
         )
     rt = must("pods")
     node = str(target["name"])
-    for _ in range(attempts):
-        pod = reg.get(rt, namespace, name)
+    for attempt in range(attempts):
+        # The watch cache's pod first (the scheduler has just seen it there): the write is a
+        # compare-and-set on its resourceVersion, so a stale one costs a conflict, then a read.
+        pod = _writable(reg.get(rt, namespace, name, cached=attempt == 0))
         current = pod["spec"].get("nodeName")
         if current:
             raise errors.ConflictError(
@@ -45,6 +48,15 @@ def bind(reg: Registry, namespace: str, name: str, body: Any, attempts: int) -> 
         except errors.ConflictError:
             continue
     raise errors.ConflictError(f'pod "{name}" changed too often to be bound')
+
+
+def _writable(pod: Obj) -> Obj:
+    """A copy of what a bind changes (metadata, spec, status and its conditions), sharing the
+    rest with ``pod``, which may be the watch cache's own object."""
+    status = pod.get("status") or {}
+    conds = [dict(c) for c in status.get("conditions") or []]
+    return {**pod, "metadata": dict(pod["metadata"]), "spec": dict(pod["spec"]),
+            "status": {**status, "conditions": conds}}  # fmt: skip
 
 
 def set_condition(

@@ -1,12 +1,13 @@
 """kube-apiserver's Priority admission plugin over plain values: a new pod gets
 ``spec.priority`` (and ``preemptionPolicy``) from its ``priorityClassName``, or from the global
 default class (the lowest of several), or 0; an unknown class or a priority that disagrees with
-the class is forbidden (403). A PriorityClass may be the global default only when no other is.
-Pure: the classes are handed in."""
+the class is forbidden (403). The classes come from a lister (the watch cache); a named class
+it has not seen yet is looked up afresh before a pod is refused. A PriorityClass may be the
+global default only when no other is. Pure: the classes are handed in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from common import errors
@@ -37,8 +38,18 @@ def default_class(classes: Iterable[Obj]) -> Obj | None:
     return found
 
 
-def admit_pod(pod: dict[str, Any], classes: Iterable[Obj]) -> None:
-    """Resolve the pod's priority from its class (a create, before validation)."""
+def _named(classes: Iterable[Obj], wanted: str) -> Obj | None:
+    return next((c for c in classes if _name(c) == wanted), None)
+
+
+def admit_pod(
+    pod: dict[str, Any],
+    classes: Iterable[Obj],
+    reread: Callable[[], Iterable[Obj]] | None = None,
+) -> None:
+    """Resolve the pod's priority from its class (a create, before validation). ``classes`` may
+    lag (a lister's view, as kube's plugin reads); a named class missing from them is looked
+    for again in ``reread()`` (the store's view) before the pod is refused."""
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
@@ -48,7 +59,9 @@ def admit_pod(pod: dict[str, Any], classes: Iterable[Obj]) -> None:
         if pc is not None:
             spec["priorityClassName"] = _name(pc)
     else:
-        pc = next((c for c in classes if _name(c) == wanted), None)
+        pc = _named(classes, wanted)
+        if pc is None and reread is not None:
+            pc = _named(reread(), wanted)
         if pc is None:
             raise _forbidden("pods", _name(pod), f"no PriorityClass with name {wanted} was found")
     value = int(pc.get("value", 0)) if pc is not None else DEFAULT_PRIORITY

@@ -21,7 +21,7 @@ class PriorityClassStrategy(Strategy):
 
     def admit(self, obj: Obj, admission: Admission) -> None:
         if admission.priority_classes is not None:
-            priority.admit_class(obj, admission.priority_classes())
+            priority.admit_class(obj, admission.priority_classes(fresh=True))
 
 
 STRATEGIES[("scheduling.k8s.io", "priorityclasses")] = PriorityClassStrategy()

@@ -122,6 +122,9 @@ class Registry:
         # Namespaces deleted through this registry lately, until when creates in them read the
         # Namespace from the store.
         self._live_namespaces: dict[str, float] = {}
+        # Per resource, the revision of the last object written through this registry: an
+        # admission plugin's cached read waits for it (a class is seen by the pods made after it).
+        self._written: dict[str, int] = {}
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
         self.dry_run = False
 
@@ -143,9 +146,17 @@ class Registry:
         found = default_class(classes)
         return str(found["metadata"]["name"]) if found is not None else None
 
-    def _priority_classes(self) -> list[Obj]:
-        """The PriorityClasses (the Priority admission plugin's lister)."""
-        return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
+    def _priority_classes(self, *, fresh: bool = False) -> list[Obj]:
+        """The PriorityClasses, as the Priority admission plugin's lister has them: this
+        process's watch cache as it stands (no store round trip on a pod create), or, ``fresh``,
+        a consistent read (a class made a moment ago through another API process)."""
+        if fresh:
+            return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
+        cacher = self.cache.cacher(PRIORITY_CLASSES)
+        written = self._written.get(PRIORITY_CLASSES.plural, 0)
+        if cacher.rv < written:  # read your own writes, without a round trip
+            cacher.wait_fresh(written, freshness.BLOCK_TIMEOUT)
+        return list(cacher.read(Filter())[0].items)
 
     def get(self, rt: ResourceType, namespace: str, name: str, *, cached: bool = False) -> Obj:
         """One object; ``cached`` (a GET at resourceVersion=0, which Kubernetes serves from its
@@ -309,8 +320,25 @@ class Registry:
                 f"({name})"
             )
         expected = parse_rv(m.get("resourceVersion"))
-        old = self.get(rt, namespace, name)
-        return self._write_update(rt, obj, old, expected, sub)
+        cached = self._cached_status_base(rt, namespace, name, expected, sub)
+        old = cached if cached is not None else self.get(rt, namespace, name)
+        written = self._write_update(rt, obj, old, expected, sub)
+        # A write that changed nothing answers the object it started from: never the cache's.
+        return json.loads(json.dumps(written)) if written is cached else written
+
+    def _cached_status_base(
+        self, rt: ResourceType, namespace: str, name: str, expected: int | None, sub: str
+    ) -> Obj | None:
+        """The watch cache's object for a status PUT naming the resourceVersion it replaces,
+        when the cache holds that very version (the write is a compare-and-set on it: should the
+        store have moved on, it is the conflict the client's stale version deserves); else None,
+        and the store is read. The status path copies what it keeps of it."""
+        if sub != "status" or expected is None or self.dry_run:
+            return None
+        found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
+        if found is None or parse_rv(found["metadata"].get("resourceVersion")) != expected:
+            return None
+        return found
 
     def patch(
         self,
@@ -523,9 +551,11 @@ class Registry:
         return updated if sub == "status" else self._remove_if_done(rt, updated)
 
     def _remember(self, rt: ResourceType, written: Obj) -> None:
-        """Keep a node Lease just written for its next renewal (never one a dry run made up)."""
+        """Keep a node Lease just written for its next renewal, and the revision of the write
+        (never of one a dry run made up)."""
         if not self.dry_run:
             self.node_leases.remember(rt, written)
+            self._written[rt.plural] = int(written["metadata"]["resourceVersion"])
 
     def _stale(self, rt: ResourceType, obj: Obj) -> bool:
         """Whether the stored object must be rewritten with the current encryption key."""

@@ -79,8 +79,9 @@ class Admission:
     default_storage_class: Callable[[], str | None] | None = None
     # The ServiceAccount admission plugin, when enabled: a ServiceAccount by (namespace, name).
     service_account: Callable[[str, str], Obj | None] | None = None
-    # The Priority admission plugin, when enabled: the cluster's PriorityClasses.
-    priority_classes: Callable[[], list[Obj]] | None = None
+    # The Priority admission plugin, when enabled: the cluster's PriorityClasses, as this
+    # process's watch cache holds them (``fresh``: as the store holds them now).
+    priority_classes: Callable[..., list[Obj]] | None = None
     # The TaintNodesByCondition admission plugin: a new Node is tainted not-ready (NoSchedule).
     taint_new_nodes: bool = False
 
@@ -207,8 +208,9 @@ class PodStrategy(Strategy):
         lookup = admission.service_account
         if lookup is not None:
             serviceaccounts.admit(obj, namespace, lambda name: lookup(namespace, name))
-        if admission.priority_classes is not None:
-            priority.admit_pod(obj, admission.priority_classes())
+        listed = admission.priority_classes
+        if listed is not None:
+            priority.admit_pod(obj, listed(), lambda: listed(fresh=True))
 
     def warnings(self, obj: Obj) -> list[str]:
         return pod_warnings(obj)

@@ -128,3 +128,20 @@ def test_describe_shows_the_class_and_the_nominated_node() -> None:
     lines = describe_pod(p, [], dt.datetime(2026, 12, 5, tzinfo=dt.UTC)).splitlines()
     assert lines[2:4] == ["Priority:             1000", "Priority Class Name:  high"]
     assert "NominatedNodeName:    node-1" in lines
+
+
+def test_a_class_the_lister_has_not_seen_is_looked_up_again() -> None:
+    reads: list[int] = []
+
+    def reread() -> list[dict[str, Any]]:
+        reads.append(1)
+        return [pc("new", 300, preemptionPolicy="Never")]
+
+    p = pod(priorityClassName="new")
+    priority.admit_pod(p, [], reread)
+    assert (p["spec"]["priority"], reads) == (300, [1])
+    known = pod(priorityClassName="new")
+    priority.admit_pod(known, [pc("new", 300)], reread)
+    assert reads == [1]  # found in the lister: no second read
+    with pytest.raises(errors.ForbiddenError):
+        priority.admit_pod(pod(priorityClassName="gone"), [], reread)
