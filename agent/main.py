@@ -24,6 +24,7 @@ from agent import clusterdns, join, routes, seccomp, sysctls, tokenflags
 from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.join import default_data_dir
 from agent.loop import Agent
+from agent.mountinfo import Mounter
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
@@ -176,7 +177,8 @@ def cleanup(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     for root in args.root_dir:
-        for left in VolumeManager(Path(root)).reset(args.cluster_id, args.node_name):
+        manager = VolumeManager(Path(root), mounter=Mounter())  # whatever made the mounts
+        for left in manager.reset(args.cluster_id, args.node_name):
             print(f"warning: {left}", file=sys.stderr)
     if not args.node_name:  # the cluster is going: its DNS lock file too
         clusterdns.forget(args.cluster_id)

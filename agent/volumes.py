@@ -288,13 +288,23 @@ class VolumeManager:
         directory = self.pod_dir(uid)
         if not directory.exists():
             return
-        failed = mountinfo.unmount_under(directory, self.mounter, self.mount_table)
+        failed = []
+        if self._may_hold_mounts(directory):
+            failed = mountinfo.unmount_under(directory, self.mounter, self.mount_table)
         if failed:
             for e in failed:
                 log.warning("pod %s: %s", uid, e)
             return  # never remove through a mount: the next sync tries again
         shutil.rmtree(directory, ignore_errors=True)
         log.info("pod %s: volumes removed", uid)
+
+    def _may_hold_mounts(self, directory: Path) -> bool:
+        """Whether the mount table is worth reading (all of it, however many mounts the host has):
+        this agent mounts tmpfs, or a volume directory is a mount point (left by a run that did)."""
+        if self.mounter is not None:
+            return True
+        volumes = directory / "volumes"
+        return volumes.is_dir() and any(os.path.ismount(v) for v in volumes.glob("*/*"))
 
     def reset(self, cluster: str, node: str | None = None) -> list[OSError]:
         """``agent cleanup``: the volumes of every pod of ``cluster`` (on ``node``) go, then

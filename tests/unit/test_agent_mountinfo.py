@@ -129,6 +129,16 @@ def test_reset_sweeps_the_root_dir_but_another_owners_pods(tmp_path: Path) -> No
     assert cleaner.reset("c2") == [] and fake.points == []
 
 
+def test_teardown_reads_no_table_where_nothing_can_be_mounted(tmp_path: Path) -> None:
+    def table() -> str:
+        raise AssertionError("the mount table was read")
+
+    manager = VolumeManager(tmp_path, mount_table=table)  # no tmpfs: a simulated node's
+    manager.setup(pod("u1"), lookup)
+    manager.teardown("u1")
+    assert manager.pod_uids() == []
+
+
 def test_reset_reports_what_stays_mounted(tmp_path: Path) -> None:
     stray = tmp_path.resolve() / "storage/x"
     fake = FakeMounts(stray, failing=(stray,))
@@ -157,7 +167,7 @@ def test_a_real_tmpfs_goes_with_its_pod_and_the_sweep(tmp_path: Path) -> None:
             assert manager.setup(pod(uid), lookup) == {}
         volume = root / "pods/u1/volumes/kubernetes.io~empty-dir/s"
         assert os.path.ismount(volume)
-        manager.teardown("u1")
+        VolumeManager(root).teardown("u1")  # a run without tmpfs finds it: it goes all the same
         assert not (root / "pods/u1").exists()
         assert mountinfo.under(mountinfo.parse(mountinfo.table()), str(root)) == [
             str(root / "pods/u2/volumes/kubernetes.io~empty-dir/s")
