@@ -47,8 +47,10 @@ class AgentConfig:
     data_dir: str = field(default_factory=lambda: str(join.default_data_dir()))
     # Pod volumes live under <root_dir or data_dir>/pods: Docker must see it as the agent does.
     root_dir: str | None = None
-    # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container.
-    volume_tmpfs: bool | None = None
+    # Secrets and memory emptyDirs on tmpfs: None = where the agent is root outside a container
+    # (the command line's default). An agent built in a test process or a simulated node mounts
+    # nothing: its mounts would outlive it under a root dir no one cleans.
+    volume_tmpfs: bool | None = False
     # kube-proxy: program Services into this host's iptables (the command line turns it on; an
     # agent built in a test process leaves the host alone).
     service_proxy: bool = False

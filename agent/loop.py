@@ -280,9 +280,12 @@ class Agent:
             gone = set(self.pods) - set(pods)
             self.pods = pods
             self.list_rv = max(self.list_rv, int(rv or 0))
+        first = not self.synced.is_set()
         self.synced.set()
         for uid in [*pods, *gone]:
             self.queue.add(uid)
+        if first:  # pods deleted while the agent was down: their containers and volumes go now,
+            self.queue_all()  # as the kubelet's first housekeeping does, not a resync later
         return rv
 
     def _reconnected(self) -> None:

@@ -24,13 +24,14 @@ from agent import clusterdns, join, routes, seccomp, sysctls, tokenflags
 from agent.config import DEFAULT_WORKERS, AgentConfig, DnsConfig
 from agent.join import default_data_dir
 from agent.loop import Agent
+from agent.mountinfo import Mounter
 from agent.node import STATUS_REPORT_SECONDS
 from agent.nodeapi import DEFAULT_PORT
 from agent.planner import BackoffPolicy
 from agent.proxy import proxier
 from agent.proxy.netfilter import NetfilterError
 from agent.runtime import ContainerRuntimeError
-from agent.volumes import VolumeManager, default_tmpfs
+from agent.volumes import VolumeManager
 from common import errors
 from common.client import ApiClient
 
@@ -156,10 +157,11 @@ def cleanup(argv: list[str]) -> int:
     its Service rules on this host."""
     p = argparse.ArgumentParser(prog="tinykube agent cleanup")
     p.add_argument("--cluster-id", required=True)
-    p.add_argument("--node-name", help="only this node's containers")
+    p.add_argument("--node-name", help="only this node's containers and pod volumes")
     p.add_argument("--docker-host", default=None)
     p.add_argument("--root-dir", action="append", default=[],
-                   help="also unmount and remove this cluster's pod volumes there")  # fmt: skip
+                   help="also unmount and remove this cluster's pod volumes there, and "
+                        "whatever else is mounted under it")  # fmt: skip
     args = p.parse_args(argv)
     from agent.docker_runtime import DockerRuntime
 
@@ -175,9 +177,9 @@ def cleanup(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     for root in args.root_dir:
-        for uid in (manager := VolumeManager(Path(root), tmpfs=default_tmpfs())).pod_uids():
-            if manager.owned_by(uid, args.cluster_id):
-                manager.teardown(uid)
+        manager = VolumeManager(Path(root), mounter=Mounter())  # whatever made the mounts
+        for left in manager.reset(args.cluster_id, args.node_name):
+            print(f"warning: {left}", file=sys.stderr)
     if not args.node_name:  # the cluster is going: its DNS lock file too
         clusterdns.forget(args.cluster_id)
     print(f"removed {len(containers)}")

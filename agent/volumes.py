@@ -7,8 +7,6 @@ removes it all once the pod's containers are gone. Effectful (filesystem, mount(
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
@@ -18,8 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent import atomicwriter, claims, envvars, subpath, volumeplan
+from agent import atomicwriter, claims, envvars, mountinfo, subpath, volumeplan
 from agent.configrefs import Lookup
+from agent.mountinfo import Mounter
 from agent.runtime import Mount
 from agent.volumeplan import VolumeError
 
@@ -32,7 +31,6 @@ OWNER_FILE = ".owner"
 # An emptyDir is writable by every user of every container, as the kubelet makes it.
 EMPTY_DIR_MODE = 0o777
 API_DATA_MODE = 0o755
-MNT_DETACH = 2  # umount2 flag: detach now, free once unused
 ENGINE_PROCESS = "dockerd"
 
 
@@ -96,25 +94,6 @@ def check_host_path(source: Mapping[str, Any]) -> None:
         raise VolumeError(f"hostPath type check failed: {path} is not {what}")
 
 
-class Mounter:
-    """mount(2) and umount2(2) through libc: tmpfs on a volume's directory."""
-
-    def __init__(self) -> None:
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-    def mount_tmpfs(self, target: Path, mode: int, size: int | None) -> None:
-        options = f"mode={mode:o}" + (f",size={size}" if size else "")
-        rc = self._libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", 0, options.encode())
-        if rc != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"mount tmpfs on {target}: {os.strerror(errno)}")
-
-    def unmount(self, target: Path) -> None:
-        if self._libc.umount2(str(target).encode(), MNT_DETACH) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"unmount {target}: {os.strerror(errno)}")
-
-
 class VolumeManager:
     """The volume directories of one node's pods; safe for several threads on distinct pods."""
 
@@ -126,12 +105,14 @@ class VolumeManager:
         tmpfs: bool = False,
         allocatable: Callable[[], Mapping[str, Any]] = dict,
         mounter: Mounter | None = None,
+        mount_table: Callable[[], str] = mountinfo.table,
     ) -> None:
         self.root = data_dir / PODS_DIR
         self.owner = owner
         self.tmpfs = tmpfs
         self.allocatable = allocatable
         self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
+        self.mount_table = mount_table
         # (pod uid, volume name) -> the directory of the volume its claim is bound to.
         self._claimed: dict[tuple[str, str], claims.ClaimedVolume] = {}
         self._claimed_lock = threading.Lock()
@@ -150,13 +131,17 @@ class VolumeManager:
         except FileNotFoundError:
             return []
 
-    def owned_by(self, uid: str, cluster: str) -> bool:
-        """Whether the pod's directory was made by an agent of ``cluster``."""
+    def owned_by(self, uid: str, cluster: str, node: str | None = None) -> bool:
+        """Whether the pod's directory was made by an agent of ``cluster`` (on ``node``)."""
+        text = self._owner_of(uid)
+        made_by, _, on = (text or "").partition(" ")
+        return text is not None and made_by == cluster and node in (None, on)
+
+    def _owner_of(self, uid: str) -> str | None:
         try:
-            text = (self.pod_dir(uid) / OWNER_FILE).read_text()
+            return (self.pod_dir(uid) / OWNER_FILE).read_text()
         except OSError:
-            return False
-        return text.split(" ", 1)[0] == cluster
+            return None
 
     def _mine(self, pod_dir: Path) -> bool:
         if not self.owner:
@@ -295,20 +280,44 @@ class VolumeManager:
     # -- tear-down -------------------------------------------------------------------------
 
     def teardown(self, uid: str) -> None:
-        """Unmount and remove the pod's directory (its containers are gone)."""
+        """Unmount whatever is mounted in the pod's directory, deepest first, then remove it (its
+        containers are gone)."""
         with self._claimed_lock:  # the volume's own directory stays: its data outlives the pod
             for key in [k for k in self._claimed if k[0] == uid]:
                 del self._claimed[key]
         directory = self.pod_dir(uid)
         if not directory.exists():
             return
-        volumes = directory / "volumes"
-        for mounted in volumes.glob("*/*") if volumes.is_dir() else []:
-            if self.mounter is not None and os.path.ismount(mounted):
-                try:
-                    self.mounter.unmount(mounted)
-                except OSError as e:
-                    log.warning("pod %s: %s", uid, e)
-                    return  # never remove through a mount: the next sync tries again
+        failed = []
+        if self._may_hold_mounts(directory):
+            failed = mountinfo.unmount_under(directory, self.mounter, self.mount_table)
+        if failed:
+            for e in failed:
+                log.warning("pod %s: %s", uid, e)
+            return  # never remove through a mount: the next sync tries again
         shutil.rmtree(directory, ignore_errors=True)
         log.info("pod %s: volumes removed", uid)
+
+    def _may_hold_mounts(self, directory: Path) -> bool:
+        """Whether the mount table is worth reading (all of it, however many mounts the host has):
+        this agent mounts tmpfs, or a volume directory is a mount point (left by a run that did)."""
+        if self.mounter is not None:
+            return True
+        volumes = directory / "volumes"
+        return volumes.is_dir() and any(os.path.ismount(v) for v in volumes.glob("*/*"))
+
+    def reset(self, cluster: str, node: str | None = None) -> list[OSError]:
+        """``agent cleanup``: the volumes of every pod of ``cluster`` (on ``node``) go, then
+        whatever is still mounted under the root dir, deepest first, as ``kubeadm reset`` unmounts
+        everything under the kubelet's; another owner's pods (a shared root dir) keep theirs.
+        Returns what could not be unmounted."""
+        uids = self.pod_uids()
+        for uid in uids:
+            if self.owned_by(uid, cluster, node):
+                self.teardown(uid)
+        others = tuple(
+            self.pod_dir(uid)
+            for uid in uids
+            if self._owner_of(uid) is not None and not self.owned_by(uid, cluster, node)
+        )
+        return mountinfo.unmount_under(self.root.parent, self.mounter, self.mount_table, others)

@@ -165,7 +165,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def remove_containers(cluster: str | None, data_dir: Path | None = None) -> int:
     """Remove this cluster's containers (by its cluster label) through the agent's runtime, and
-    the local agents' pod volumes."""
+    the local agents' pod volumes: nothing stays mounted under their dirs."""
     if not cluster:
         return 0
     agents = sorted((data_dir / "agents").glob("*")) if data_dir is not None else []
@@ -177,6 +177,9 @@ def remove_containers(cluster: str | None, data_dir: Path | None = None) -> int:
     if out.returncode != 0:
         print(f"warning: could not remove the containers: {out.stderr.strip()}", file=sys.stderr)
         return 0
+    for line in out.stderr.splitlines():  # what stayed mounted under an agent's dir
+        if line.startswith("warning: "):
+            print(line, file=sys.stderr)
     try:
         return int(out.stdout.strip().split()[-1])
     except (ValueError, IndexError):

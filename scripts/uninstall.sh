@@ -53,6 +53,12 @@ rm -f /etc/default/tinykube-server /etc/default/tinykube-agent /etc/profile.d/ti
 rm -f /usr/local/bin/tinykube /usr/local/bin/tkctl /usr/local/bin/tinykube-uninstall.sh
 rm -rf /opt/tinykube /etc/tinykube
 if [ -z "$KEEP_DATA" ]; then
+	# The pods' tmpfs volumes under the agent's root dir, deepest first, as kubeadm reset unmounts
+	# the kubelet's dir: rm cannot remove a mount point, nor should it empty one.
+	if [ -r /proc/self/mountinfo ]; then
+		awk '$5 ~ "^/var/lib/tinykube/" { print $5 }' /proc/self/mountinfo | sort -r |
+			while read -r point; do umount -l "$point" || true; done
+	fi
 	rm -rf /var/lib/tinykube
 else
 	log "kept /var/lib/tinykube"

@@ -17,6 +17,7 @@ from typing import Any
 import docker
 import pytest
 
+from agent import mountinfo
 from common.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60, every: fl
                 return last
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
+
+
+def assert_nothing_mounted(directory: Path) -> None:
+    """A stopped cluster or agent leaves no mount under its directory: pytest could not remove
+    it, and on a host its pods' tmpfs volumes would outlive it."""
+    left = mountinfo.under(mountinfo.parse(mountinfo.table()), os.path.realpath(directory))
+    assert not left, f"still mounted under {directory}: {left}"
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +149,7 @@ def cluster(
             env=env,
             check=False,
         )
+        assert_nothing_mounted(data_dir)
 
 
 def containers(client: docker.DockerClient, cluster_id: str, **labels: str) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import docker
 import pytest
 
+from agent import mountinfo
 from agent.volumes import default_tmpfs
 from tests.e2e.conftest import ROOT, Cluster, containers, wait_for
 
@@ -236,7 +237,13 @@ def test_secret_as_env_and_a_0400_file_on_tmpfs(
     assert run(app, "cat", "/etc/all/namespace") == NAMESPACE
     if tmpfs_expected():
         assert host_mount(app, "/etc/creds")[2] == "tmpfs"
+    source = next(m["Source"] for m in app.attrs["Mounts"] if m["Destination"] == "/etc/creds")
     ns.tkctl("delete", "pod", "vault", *NS, timeout=120)
+    wait_for(
+        "the pod's tmpfs unmounted and its volumes removed",
+        lambda: not os.path.exists(source) and source not in mountinfo.parse(mountinfo.table()),
+        timeout=30,
+    )
 
 
 def test_empty_dir_shared_by_two_containers(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cluster, wait_for
+from tests.e2e.conftest import Cluster, assert_nothing_mounted, wait_for
 from tests.e2e.test_join_tls import spawn, stop
 
 THIRD, FOURTH = "node-3", "node-4"
@@ -101,6 +101,7 @@ class Joiner:
                  "--root-dir", str(self.where / name)],
                 capture_output=True, timeout=60, check=False, env=os.environ,
             )  # fmt: skip
+            assert_nothing_mounted(self.where / name)
 
 
 @pytest.fixture

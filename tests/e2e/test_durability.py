@@ -21,7 +21,7 @@ from common.client import ApiClient
 from common.kubeconfig import load_file, resolve
 from common.redis_server import free_port
 from common.resources import must
-from tests.e2e.conftest import BIN, Cluster, containers, wait_for
+from tests.e2e.conftest import BIN, Cluster, assert_nothing_mounted, containers, wait_for
 
 PODS = must("pods")
 
@@ -54,6 +54,7 @@ def small_cluster(tmp_path: Path, docker_client: docker.DockerClient) -> Iterato
             timeout=120,
             check=False,
         )
+        assert_nothing_mounted(tmp_path)
 
 
 def parked_pod(name: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pytest
 
 from common.jointoken import matches, parse_token
 from common.redis_server import free_port, start_redis
-from tests.e2e.conftest import BIN, wait_for
+from tests.e2e.conftest import BIN, assert_nothing_mounted, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -157,6 +157,8 @@ def test_agent_joins_over_tls_with_the_token(server: Server, tmp_path: Path) -> 
         stop(agent)
         if cluster_id:
             subprocess.run(
-                [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster_id],
+                [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster_id,
+                 "--root-dir", str(agent_dir)],
                 capture_output=True, timeout=60, check=False, env=os.environ,
             )  # fmt: skip
+        assert_nothing_mounted(tmp_path)

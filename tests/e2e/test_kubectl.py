@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from common.redis_server import free_port
-from tests.e2e.conftest import ROOT, wait_for
+from tests.e2e.conftest import ROOT, assert_nothing_mounted, wait_for
 
 BIN = Path(sys.executable).parent
 KUBECTL_DIR = ROOT / ".tmp" / "kubectl"
@@ -67,6 +67,7 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory, docker_client: object) 
     finally:
         subprocess.run([tinykube, "down", "--data-dir", str(data_dir)],
                        capture_output=True, timeout=120, env=env, check=False)  # fmt: skip
+        assert_nothing_mounted(data_dir)
 
 
 class Kubectl:

@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from common.redis_server import free_port
-from tests.e2e.conftest import BIN, Cluster, wait_for
+from tests.e2e.conftest import BIN, Cluster, assert_nothing_mounted, wait_for
 
 GRACE, EVICTION = 4, 2  # seconds: --node-monitor-grace-period and --pod-eviction-timeout
 RENEW = 2.0  # the agents' default --lease-renew-interval
@@ -47,6 +47,7 @@ def cluster3(
                 os.kill(pid, signal.SIGCONT)  # a stopped agent would not stop on SIGTERM
         down = [str(BIN / "tinykube"), "down", "--data-dir", str(data_dir)]
         subprocess.run(down, capture_output=True, text=True, timeout=120, env=env, check=False)
+        assert_nothing_mounted(data_dir)
 
 
 FOREVER = -1  # ``tolerate=FOREVER``: a toleration without tolerationSeconds

@@ -25,7 +25,7 @@ import docker
 import pytest
 
 from common.redis_server import free_port, start_redis
-from tests.e2e.conftest import BIN, wait_for
+from tests.e2e.conftest import BIN, assert_nothing_mounted, wait_for
 from tests.e2e.test_join_tls import Server, spawn, stop
 from tests.e2e.test_node_loss import running_apps
 
@@ -212,6 +212,8 @@ def test_a_partitioned_node_loses_its_pods_and_comes_back_clean(
         if cluster_id:
             with contextlib.suppress(subprocess.SubprocessError):
                 subprocess.run(
-                    [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster_id],
+                    [sys.executable, "-m", "agent", "cleanup", "--cluster-id", cluster_id,
+                     "--root-dir", str(tmp_path / "near"), "--root-dir", str(tmp_path / "far")],
                     capture_output=True, timeout=60, check=False,
                 )  # fmt: skip
+        assert_nothing_mounted(tmp_path)

@@ -19,7 +19,7 @@ import docker
 import pytest
 
 from common.redis_server import free_port
-from tests.e2e.conftest import BIN, Cluster, wait_for
+from tests.e2e.conftest import BIN, Cluster, assert_nothing_mounted, wait_for
 
 BASE, CAP = 1.0, 4.0
 
@@ -40,6 +40,7 @@ def start_cluster(data_dir: Path, *extra: str) -> Iterator[Cluster]:
     finally:
         subprocess.run([str(BIN / "tinykube"), "down", "--data-dir", str(data_dir)],
                        capture_output=True, timeout=120, env=env, check=False)  # fmt: skip
+        assert_nothing_mounted(data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,25 @@
 """The whole agent loop against the real API server (Flask app over real Redis, served over HTTP
 in-process) with the in-memory FakeRuntime: registration, lease, pod start, rm -f healing, logs
-through the API server, graceful deletion and an agent restart that adopts its containers."""
+through the API server, graceful deletion, an agent restart that adopts its containers and one
+that finds a pod deleted meanwhile (its tmpfs unmounted, its directory removed)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent import mountinfo
 from agent import runtime as rt
 from agent.apis import LEASES, NODES, PODS
 from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent
+from agent.mountinfo import Mounter
 from agent.planner import BackoffPolicy
 from common import errors
 from common.client import ApiClient
@@ -280,6 +285,42 @@ def test_pods_of_other_nodes_and_orphans(
     assert wait_for(lambda: all(c.id != stale for c in runtime.containers()), 10)
     assert {c.pod_name for c in runtime.containers()} == {"web"}
     assert "containerStatuses" not in pod_status(admin, "elsewhere")
+
+
+def test_a_pod_deleted_while_the_agent_was_down_loses_its_tmpfs_at_restart(
+    admin: ApiClient, runtime: FakeRuntime, start_agent, tmp_path: Path
+) -> None:
+    root = tmp_path.resolve()
+    if not can_mount(root):
+        pytest.skip("tmpfs cannot be mounted here")
+    options = {"data_dir": str(root), "volume_tmpfs": True}
+    agent = start_agent(**options)
+    scratch = {"name": "scratch", "emptyDir": {"medium": "Memory"}}
+    created = admin.create(PODS, web_pod(volumes=[scratch]), "default")
+    assert wait_for(lambda: running(admin), 15)
+    volume = root / "pods" / created["metadata"]["uid"] / "volumes/kubernetes.io~empty-dir/scratch"
+    assert mounted_under(root) == [str(volume)]
+    agent.stop()
+    assert mounted_under(root) == [str(volume)]  # a stop unmounts nothing, as a kubelet's
+    admin.delete(PODS, "web", "default", grace_period_seconds=0)
+    start_agent(**options)  # finds the orphan's containers, then its directory
+    assert wait_for(lambda: not volume.parent.parent.parent.exists(), 15), mounted_under(root)
+    assert mounted_under(root) == []
+
+
+def can_mount(directory: Path) -> bool:
+    if os.geteuid() != 0:
+        return False
+    try:
+        Mounter().mount_tmpfs(directory, 0o755, None)
+    except OSError:
+        return False  # no CAP_SYS_ADMIN (an unprivileged container)
+    Mounter().unmount(directory)
+    return True
+
+
+def mounted_under(directory: Path) -> list[str]:
+    return mountinfo.under(mountinfo.parse(mountinfo.table()), str(directory))
 
 
 @pytest.fixture
