@@ -37,7 +37,7 @@ from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
 from agent.serviceview import ServiceInformers
 from agent.sync import PodSyncer
-from common import errors, metrics
+from common import errors, metrics, onstop
 from common.client import ApiClient, WatchCancel
 from common.workqueue import WorkQueue
 
@@ -65,7 +65,7 @@ class Agent:
         self.config = config
         self.client = client
         self.runtime = runtime
-        self.stopping = threading.Event()
+        self.stopping = onstop.StopEvent()  # its watches are cut by set(), no waiter thread
         self.queue = WorkQueue() if queue is None else queue
         self.event_sender = event_sender
         self.periodic: list[Periodic] = []  # lease, node status, resync: made by ``prepare``

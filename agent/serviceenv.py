@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agent.envvars import EnvError
+from common import onstop
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Informer
 from common.resources import must
@@ -87,7 +88,7 @@ class ServiceEnv:
 
     def __init__(self, client: ApiClient) -> None:
         self.informer = Informer(ApiListerWatcher(client, must("services")), name="services")
-        self._stop = threading.Event()
+        self._stop = onstop.StopEvent()
         self._lock = threading.Lock()
         self._started = False
 
