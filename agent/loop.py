@@ -165,7 +165,9 @@ class Agent:
             prober=self.prober,
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
-            config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
+            config=podconfig.for_node(
+                self.client, self.queue.add, cfg, self.facts, self.cluster, self.service_informers
+            ),
             dns=self.cluster_dns.pod_dns,
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an
