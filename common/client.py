@@ -177,7 +177,8 @@ class ApiClient:
             # the API sets no cookies and the environment was read once (``_read_environment``).
             prepared = requests.PreparedRequest()
             prepared.prepare(method=method, url=self.server + path, params=params, data=data,
-                             headers={**self.session.headers, **headers})  # fmt: skip
+                             headers={**self.session.headers, **headers},
+                             hooks=self.session.hooks)  # fmt: skip
             return self.session.send(
                 prepared,
                 stream=stream,

@@ -64,8 +64,11 @@ def test_requests_carry_the_token_even_with_a_netrc_entry(
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = ApiClient(f"http://127.0.0.1:{server.server_port}", "tok")
+    answered: list[int] = []  # the session's response hooks still see every answer
+    client.session.hooks["response"].append(lambda resp, **kw: answered.append(resp.status_code))
     try:
         assert client.request_json("GET", "/api/v1/namespaces/x")["metadata"]["name"] == "x"
+        assert answered == [200]
     finally:
         client.close()
         server.shutdown()
