@@ -15,7 +15,7 @@ from typing import Any
 from agent import claims, configrefs
 from agent.apis import CONFIGMAPS, PVCS, PVS, SECRETS
 from agent.configrefs import Lookup
-from common import errors
+from common import errors, onstop
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Handler, Informer
 
@@ -34,7 +34,7 @@ class _Watch:
             client, RESOURCES[kind], namespace, field_selector=f"metadata.name={name}"
         )
         self.informer = Informer(source, name=f"{kind} {namespace}/{name}")
-        self.stop = threading.Event()
+        self.stop = onstop.StopEvent()  # cuts the watch itself: no waiter thread per object
 
         def seen(obj: Mapping[str, Any]) -> None:
             on_change(key)

@@ -37,7 +37,7 @@ from agent.resourcemetrics import Sampler
 from agent.runtime import Runtime, RuntimeEvent
 from agent.serviceview import ServiceInformers
 from agent.sync import PodSyncer
-from common import errors, metrics
+from common import errors, metrics, onstop
 from common.client import ApiClient, WatchCancel
 from common.workqueue import WorkQueue
 
@@ -65,7 +65,7 @@ class Agent:
         self.config = config
         self.client = client
         self.runtime = runtime
-        self.stopping = threading.Event()
+        self.stopping = onstop.StopEvent()  # its watches are cut by set(), no waiter thread
         self.queue = WorkQueue() if queue is None else queue
         self.event_sender = event_sender
         self.periodic: list[Periodic] = []  # lease, node status, resync: made by ``prepare``
@@ -165,7 +165,9 @@ class Agent:
             prober=self.prober,
             seccomp_root=cfg.seccomp_profile_root,
             sysctl_allowlist=sysctls.Allowlist.of(cfg.allowed_unsafe_sysctls),
-            config=podconfig.for_node(self.client, self.queue.add, cfg, self.facts, self.cluster),
+            config=podconfig.for_node(
+                self.client, self.queue.add, cfg, self.facts, self.cluster, self.service_informers
+            ),
             dns=self.cluster_dns.pod_dns,
         )
         # As the kubelet's heartbeat client: a renewal the network swallows fails within an

@@ -21,6 +21,7 @@ from agent.configwatch import ConfigObjects
 from agent.node import HostFacts
 from agent.runtime import Mount
 from agent.serviceenv import ServiceEnv
+from agent.serviceview import ServiceInformers
 from agent.tokenrequests import TokenManager
 from agent.volumes import VolumeManager
 from common import errors
@@ -206,9 +207,11 @@ def for_node(
     cfg: AgentConfig,
     facts: HostFacts | None,
     cluster: str,
+    informers: ServiceInformers | None = None,
 ) -> PodConfig:
     """An agent's: volumes under its root dir (tmpfs by default where it is root outside a
-    container), the objects they read watched one by one, queueing pods on a change."""
+    container), the objects they read watched one by one, queueing pods on a change; the
+    Service variables read from ``informers``' Services watch when given."""
     assert facts is not None
 
     def offered() -> Mapping[str, Any]:
@@ -220,4 +223,4 @@ def for_node(
     manager = VolumeManager(root, owner=owner, tmpfs=tmpfs, allocatable=offered)
     return PodConfig(manager, ConfigObjects(client, on_change), host_ip=facts.ip,
                      allocatable=offered, tokens=TokenManager(client),
-                     services=ServiceEnv(client))  # fmt: skip
+                     services=ServiceEnv(client, informers))  # fmt: skip

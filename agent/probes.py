@@ -1,11 +1,12 @@
 """The probe workers of one node: timers and the probes themselves around the pure ``prober``.
 
 ``Prober.update(pod, containers)`` (called after every pod sync) keeps one worker per running
-container and probe kind. A scheduler thread keeps the workers' due times in a heap and hands
-due probes to a small thread pool: httpGet and tcpSocket go from this host to the pod IP (the
-agent runs where the pod's bridge network is), exec goes through the runtime (``docker exec``),
-grpc is checked as a TCP connect to its port. Failed probes record ``Unhealthy`` events; a
-changed result calls ``on_change(uid)`` so the pod is synced at once (status, or a restart).
+container and probe kind. A scheduler thread (started with the first probe) keeps the workers'
+due times in a heap and hands due probes to a small thread pool: httpGet and tcpSocket go from
+this host to the pod IP (the agent runs where the pod's bridge network is), exec goes through
+the runtime (``docker exec``), grpc is checked as a TCP connect to its port. Failed probes
+record ``Unhealthy`` events; a changed result calls ``on_change(uid)`` so the pod is synced at
+once (status, or a restart).
 Effectful (threads, sockets, runtime).
 """
 
@@ -81,13 +82,24 @@ class Prober:
         self._gens = itertools.count(1)
         self._pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="probe")
         self._stopping = False
+        self._started = False
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
-        self._thread.start()
+        """Probe from now on: the scheduler thread starts with the first probe to run (a node
+        whose pods have no probes keeps no thread for them)."""
+        with self._lock:
+            self._started = True
+            if self._heap:
+                self._start_thread()
+
+    def _start_thread(self) -> None:
+        """Called with the lock held."""
+        if self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         with self._lock:
@@ -152,6 +164,8 @@ class Prober:
         """Called with the lock held."""
         due = time.monotonic() + delay
         heapq.heappush(self._heap, (due, next(self._seq), worker.key, worker.gen))
+        if self._started:
+            self._start_thread()
         self._lock.notify_all()
 
     def _run(self) -> None:

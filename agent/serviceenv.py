@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agent.envvars import EnvError
+from agent.serviceview import ServiceInformers
+from common import onstop
 from common.client import ApiClient
 from common.informer import ApiListerWatcher, Informer
 from common.resources import must
@@ -83,11 +85,17 @@ def service_env(services: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 class ServiceEnv:
-    """Every Service, watched from the first container start on; thread-safe."""
+    """Every Service, watched from the first container start on; thread-safe. With the agent's
+    ``ServiceInformers``, their Services watch is the one read (one watch per agent)."""
 
-    def __init__(self, client: ApiClient) -> None:
-        self.informer = Informer(ApiListerWatcher(client, must("services")), name="services")
-        self._stop = threading.Event()
+    def __init__(self, client: ApiClient, informers: ServiceInformers | None = None) -> None:
+        self.informers = informers
+        self.informer = (
+            informers.services
+            if informers is not None
+            else Informer(ApiListerWatcher(client, must("services")), name="services")
+        )
+        self._stop = onstop.StopEvent()
         self._lock = threading.Lock()
         self._started = False
 
@@ -95,7 +103,10 @@ class ServiceEnv:
         """The Service variables of ``pod``'s containers; ``EnvError`` before the first list."""
         with self._lock:
             if not self._started:
-                self.informer.start(self._stop)
+                if self.informers is not None:
+                    self.informers.start_services(self._stop)
+                else:
+                    self.informer.start(self._stop)
                 self._started = True
         if not self.informer.wait_for_sync(SYNC_WAIT_SECONDS):
             raise EnvError(NOT_SYNCED)

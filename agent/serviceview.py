@@ -1,7 +1,7 @@
 """Services and EndpointSlices of the whole cluster as the node sees them: two informers over the
-API, shared by the agent's kube-proxy and its cluster DNS server (each resource watched once per
-agent), with the indexes both look things up by. The informers are the shell; the index
-functions and the read methods are pure over the caches.
+API, shared by the agent's kube-proxy, its cluster DNS server and its containers' Service
+variables (each resource watched once per agent), with the indexes they look things up by. The
+informers are the shell; the index functions and the read methods are pure over the caches.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class ServiceInformers:
         self.view = ServiceView(self.services.store, self.slices.store)
         self._start_lock = threading.Lock()
         self.started = False
+        self._services_started = False
 
     def start(self, stop: threading.Event) -> list[threading.Thread]:
         """Start both watches, once whoever asks first (the proxy, the DNS server)."""
@@ -99,7 +100,19 @@ class ServiceInformers:
             if self.started:
                 return []
             self.started = True
-            return [self.services.start(stop), self.slices.start(stop)]
+            return [*self._start_services(stop), self.slices.start(stop)]
+
+    def start_services(self, stop: threading.Event) -> list[threading.Thread]:
+        """Start the Services watch alone (the containers' Service variables need no slices),
+        once: the proxy and the DNS server find it running."""
+        with self._start_lock:
+            return self._start_services(stop)
+
+    def _start_services(self, stop: threading.Event) -> list[threading.Thread]:
+        if self._services_started:
+            return []
+        self._services_started = True
+        return [self.services.start(stop)]
 
     def has_synced(self) -> bool:
         return self.services.has_synced() and self.slices.has_synced()

@@ -54,3 +54,20 @@ def test_a_waiter_with_nothing_left_goes(monkeypatch: pytest.MonkeyPatch) -> Non
     onstop.on_stop(stop, ran.set)  # a new waiter
     stop.set()
     assert ran.wait(5)
+
+
+def test_a_stop_event_runs_its_callbacks_when_set_without_a_waiter() -> None:
+    stop = onstop.StopEvent()
+    ran: list[str] = []
+    before = waiters()
+    onstop.on_stop(stop, lambda: ran.append("a"))
+    take_back = onstop.on_stop(stop, lambda: ran.append("b"))
+    assert waiters() == before  # no thread waits on it
+    take_back()
+    stop.set()
+    assert ran == ["a"]  # run by set() itself, once
+    stop.set()
+    assert ran == ["a"]
+    onstop.on_stop(stop, lambda: ran.append("late"))  # already set: at once
+    assert ran == ["a", "late"]
+    assert stop.is_set() and stop.wait(0)
