@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
+import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -149,6 +152,9 @@ class HollowNodes:
         per_sender = -(-nodes // senders)
         self.senders = [EventSender(QUEUE_SIZE * per_sender) for _ in range(senders)]
         self.workers = workers
+        # Each node's pod directories in a directory of its own, removed at the end: a node
+        # looks through every pod directory of its root at each resync, as the agent does.
+        self.root = tempfile.mkdtemp(prefix="tinykube-hollow-")
         self.agents: dict[str, Agent] = {}  # registered, by node name
         self.made: list[Agent] = []
         self._lock = threading.Lock()
@@ -161,6 +167,7 @@ class HollowNodes:
             node_name=name,
             node_ip="127.0.0.1",
             node_api_port=10250,
+            data_dir=os.path.join(self.root, name),
         )
         client = ApiClient(self.server, config.token, ca_file=self.ca_file,
                            user_agent=f"tinykube-agent/{name}")  # fmt: skip
@@ -223,3 +230,4 @@ class HollowNodes:
             agent.watch_cancel.fire()
             if agent.prober is not None:
                 agent.prober.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
