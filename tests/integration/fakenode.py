@@ -5,6 +5,7 @@ port-forward and httpGet/tcpSocket probes reach local servers the tests run."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 
 from agent.config import AgentConfig
@@ -24,19 +25,21 @@ def local_runtime() -> FakeRuntime:
 
 @contextlib.contextmanager
 def node(server: str, runtime: FakeRuntime) -> Iterator[Agent]:
-    config = AgentConfig(
-        server=server,
-        token=NODE_TOKEN,
-        node_name=NODE,
-        node_ip="127.0.0.1",
-        node_api_port=0,
-        lease_renew_interval=0.5,
-        node_status_interval=1.0,
-        workers=2,
-    )
-    agent = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
-    agent.start()
-    try:
-        yield agent
-    finally:
-        agent.stop()
+    with tempfile.TemporaryDirectory(prefix="tinykube-fakenode-") as data_dir:
+        config = AgentConfig(
+            server=server,
+            token=NODE_TOKEN,
+            node_name=NODE,
+            node_ip="127.0.0.1",
+            node_api_port=0,
+            lease_renew_interval=0.5,
+            node_status_interval=1.0,
+            workers=2,
+            data_dir=data_dir,  # not the machine's agent dir: no pod directory outlives the test
+        )
+        agent = Agent(config, ApiClient(server, NODE_TOKEN), runtime)
+        agent.start()
+        try:
+            yield agent
+        finally:
+            agent.stop()

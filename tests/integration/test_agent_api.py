@@ -35,10 +35,11 @@ def runtime() -> FakeRuntime:
 
 
 @pytest.fixture
-def start_agent(server: str, runtime: FakeRuntime) -> Iterator[Callable[[], Agent]]:
+def start_agent(server: str, runtime: FakeRuntime, tmp_path: Path) -> Iterator[Callable[[], Agent]]:
     agents: list[Agent] = []
 
     def start(**options: Any) -> Agent:
+        options.setdefault("data_dir", str(tmp_path / "agent"))  # not the machine's agent dir
         config = AgentConfig(
             server=server,
             token=NODE_TOKEN,
