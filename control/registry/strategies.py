@@ -200,6 +200,11 @@ class PodStrategy(Strategy):
     def default(self, obj: Obj) -> None:
         default_pod(obj)
 
+    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> list[errors.Cause]:
+        """A new pod is validated as it stands: ``prepare_create`` and ``admit_create``
+        defaulted it, so defaulting a copy again would change nothing."""
+        return validate(rt.kind, obj, old, defaulted=True)
+
     def admit(self, obj: Obj, admission: Admission) -> None:
         if admission.default_tolerations is not None:
             add_default_tolerations(obj, *admission.default_tolerations)
@@ -211,6 +216,10 @@ class PodStrategy(Strategy):
         listed = admission.priority_classes
         if listed is not None:
             priority.admit_pod(obj, listed(), lambda: listed(fresh=True))
+        # What admission added is defaulted like the rest (a no-op for any pod that can be
+        # valid: a spec the service account plugin had to make is still refused), so the
+        # pod's validation needs no defaulted copy.
+        self.default(obj)
 
     def warnings(self, obj: Obj) -> list[str]:
         return pod_warnings(obj)
