@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import json
 import random
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
@@ -437,10 +438,19 @@ def add_default_tolerations(pod: Obj, not_ready_seconds: int, unreachable_second
 
 
 def prepare_status_update(new: Obj, old: Obj) -> Obj:
-    """``PUT .../status``: the stored object with only its status replaced."""
-    out = copy.deepcopy(old)
-    out["status"] = copy.deepcopy(new.get("status") or {})
+    """``PUT .../status``: the stored object with only its status replaced (keys in the stored
+    order). JSON-born objects: a round trip through JSON copies them twice as fast as deepcopy,
+    and the stored status, replaced anyway, is not copied."""
+    kept = _json_copy({key: value for key, value in old.items() if key != "status"})
+    status = _json_copy(new.get("status") or {})
+    out = {key: status if key == "status" else kept[key] for key in old}
+    out.setdefault("status", status)
     return out
+
+
+def _json_copy(obj: Obj) -> Obj:
+    copied: Obj = json.loads(json.dumps(obj))
+    return copied
 
 
 def prepare_ephemeral_update(new: Obj, old: Obj) -> Obj:

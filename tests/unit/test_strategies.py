@@ -156,3 +156,29 @@ def test_a_new_pod_is_validated_as_defaulting_a_copy_again_would(body: dict[str,
     before = copy.deepcopy(pod)
     assert strategy.validate(pods, pod, None) == validate("Pod", copy.deepcopy(pod), None)
     assert pod == before
+
+
+@pytest.mark.parametrize("stored_status", [True, False])
+def test_a_status_write_keeps_the_stored_object_in_its_order_and_shares_nothing(
+    stored_status: bool,
+) -> None:
+    old: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p",
+        "labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "cpu": 0.5}]}}  # fmt: skip
+    if stored_status:
+        old["status"] = {"phase": "Pending"}
+        old["extra"] = {"after": "status"}
+    new = {
+        "metadata": {"name": "x"},
+        "spec": {},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready"}]},
+    }
+    expected = copy.deepcopy(old)
+    expected["status"] = copy.deepcopy(new["status"])
+    out = st.prepare_status_update(new, old)
+    assert out == expected
+    assert list(out) == list(expected)
+    out["metadata"]["labels"]["a"] = "changed"
+    out["spec"]["containers"].append({})
+    out["status"]["conditions"][0]["type"] = "changed"
+    assert old["metadata"]["labels"] == {"a": "b"} and len(old["spec"]["containers"]) == 1
+    assert new["status"]["conditions"] == [{"type": "Ready"}]
