@@ -165,7 +165,7 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
         reg = _writer(reg, _dry_run())
         b = request_body()
         obj, warnings = reg.create(t.rt, t.namespace, b.value, field_validation=_field_validation(),
-                                   duplicates=b.duplicates)  # fmt: skip
+                                   duplicates=b.duplicates, owned=True)  # fmt: skip
         for w in warnings:
             recorder.add(w)  # sent with the others, one Warning header each
         return out.respond(obj, 201)
@@ -208,7 +208,7 @@ def item(t: Target, out: output.Output) -> ResponseReturnValue:
         b = request_body()
         return out.respond(reg.replace(t.rt, t.namespace, t.name, b.value, sub=t.sub,
                                        field_validation=_field_validation(),
-                                       duplicates=b.duplicates))  # fmt: skip
+                                       duplicates=b.duplicates, owned=True))  # fmt: skip
     if method == "PATCH":
         patched, created = _patch(reg, t)
         return out.respond(patched, 201 if created else 200)

@@ -255,8 +255,11 @@ class Registry:
         *,
         field_validation: str = STRICT,
         duplicates: Sequence[Duplicate] = (),
+        owned: bool = False,
     ) -> tuple[Obj, Warnings]:
-        obj = self._decode(rt, namespace, body, field_validation, duplicates)
+        """POST: a new object; ``owned``: the body is the caller's to give (a request's decoded
+        body), taken as it is instead of copied."""
+        obj = self._decode(rt, namespace, body, field_validation, duplicates, owned)
         m = meta.meta(obj)
         if not m.get("name") and m.get("generateName"):
             m["name"] = meta.generated_name(str(m["generateName"]))
@@ -305,14 +308,16 @@ class Registry:
         sub: str = "",
         field_validation: str = STRICT,
         duplicates: Sequence[Duplicate] = (),
+        owned: bool = False,
     ) -> Obj:
-        """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion."""
+        """PUT: the whole object (or its status), compare-and-set on the body's resourceVersion;
+        ``owned`` as for ``create``."""
         if sub == "scale":
             return scale.replace_scale(self, rt, namespace, name, body)
         quick = not sub and not self.dry_run
         if quick and (renewed := self.node_leases.renew(rt, namespace, name, body, duplicates)):
             return renewed
-        obj = self._decode(rt, namespace, body, field_validation, duplicates)
+        obj = self._decode(rt, namespace, body, field_validation, duplicates, owned)
         m = meta.meta(obj)
         if m.get("name") != name:
             raise errors.BadRequestError(
@@ -569,6 +574,7 @@ class Registry:
         body: Any,
         field_validation: str = STRICT,
         duplicates: Sequence[Duplicate] = (),
+        owned: bool = False,
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.BadRequestError(
@@ -576,7 +582,7 @@ class Registry:
                 "the request body must be a JSON object",
                 [errors.Cause("", "FieldValueInvalid", "the request body must be a JSON object")],
             )
-        obj = copy.deepcopy(body)
+        obj = body if owned else copy.deepcopy(body)
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if api_version is not None and api_version != rt.api_version:
             raise errors.BadRequestError(

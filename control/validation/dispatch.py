@@ -59,14 +59,22 @@ def register_validator(kind: str, validator: Validator, group: str | None = None
 
 
 def validate(
-    kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None = None
+    kind: str,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+    *,
+    defaulted: bool = False,
 ) -> list[Cause]:
     """The field errors of ``obj`` (a create) or of changing ``old`` into ``obj`` (an update).
 
     An empty list means valid. Call it on a decoded object; pods are validated as defaulted
-    (``common.defaults.default_pod``), as the API server defaults before validating.
+    (``common.defaults.default_pod``), as the API server defaults before validating. A caller
+    whose new pod is defaulted already says ``defaulted`` (no copy is defaulted again).
     """
-    causes = VALIDATORS[kind](obj, old)
+    if defaulted and kind == "Pod" and old is None:
+        causes = validate_pod_create(obj)
+    else:
+        causes = VALIDATORS[kind](obj, old)
     # Kubernetes prints each distinct error once; keep the causes in step with the message.
     return list(dict.fromkeys(causes))
 

@@ -3,12 +3,18 @@ nothing by a kind's name (its rules live in the strategies)."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from common.defaults import default_pod
 from common.resources import RESOURCES, must
 from control.registry import strategies as st
+from control.validation import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -116,3 +122,63 @@ def test_scheduling_and_lifecycle_fields_are_acted_on_and_not_warned_about() -> 
         }
     }
     assert st.pod_warnings(pod) == []
+
+
+ADMIT_ALL = st.Admission(
+    (300, 300),
+    service_account=lambda ns, name: {"metadata": {"name": name, "namespace": ns}},
+    priority_classes=lambda fresh=False: [],
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}},
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+            "ports": [{"containerPort": 80}]}], "volumes": [{"name": "v"}, {"name": "s",
+            "secret": {"secretName": "s"}}], "initContainers": [{"name": "i", "image": "i"}]}},
+        {"metadata": {"name": "p"}},
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "BAD"}],
+                                              "restartPolicy": "Sometimes"}},
+    ],
+)  # fmt: skip
+def test_a_new_pod_is_validated_as_defaulting_a_copy_again_would(body: dict[str, Any]) -> None:
+    pods = must("pods")
+    strategy = st.strategy(pods)
+    pod = copy.deepcopy(body)
+    strategy.prepare_create(pods, pod, NOW)
+    strategy.admit(pod, ADMIT_ALL)
+    strategy.admit_create(pod, "default", ADMIT_ALL)
+    again = copy.deepcopy(pod)
+    default_pod(again)
+    assert again == pod  # admission left nothing to default
+    before = copy.deepcopy(pod)
+    assert strategy.validate(pods, pod, None) == validate("Pod", copy.deepcopy(pod), None)
+    assert pod == before
+
+
+@pytest.mark.parametrize("stored_status", [True, False])
+def test_a_status_write_keeps_the_stored_object_in_its_order_and_shares_nothing(
+    stored_status: bool,
+) -> None:
+    old: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p",
+        "labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "cpu": 0.5}]}}  # fmt: skip
+    if stored_status:
+        old["status"] = {"phase": "Pending"}
+        old["extra"] = {"after": "status"}
+    new = {
+        "metadata": {"name": "x"},
+        "spec": {},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready"}]},
+    }
+    expected = copy.deepcopy(old)
+    expected["status"] = copy.deepcopy(new["status"])
+    out = st.prepare_status_update(new, old)
+    assert out == expected
+    assert list(out) == list(expected)
+    out["metadata"]["labels"]["a"] = "changed"
+    out["spec"]["containers"].append({})
+    out["status"]["conditions"][0]["type"] = "changed"
+    assert old["metadata"]["labels"] == {"a": "b"} and len(old["spec"]["containers"]) == 1
+    assert new["status"]["conditions"] == [{"type": "Ready"}]
