@@ -58,7 +58,7 @@ def _pods(node: str, namespace: str, fresh: bool) -> Sequence[dict[str, Any]]:
     """The pods bound to ``node`` (in ``namespace`` when given): the watch cache's own objects,
     or, ``fresh``, those of a consistent read."""
     if not fresh:
-        return _registry().cache.cacher(PODS).on_node(node, namespace)
+        return _registry().own_writes_cache(PODS).on_node(node, namespace)
     selector = f"spec.nodeName={node}"
     listed = _registry().list(PODS, namespace, field_selector=selector, shared=True)
     items: list[dict[str, Any]] = listed["items"]

@@ -27,6 +27,7 @@ from common.selectors import (
 from common.storage import default_class
 from common.wellknown import NAMESPACE_NAME_LABEL
 from control.cache import WatchCache
+from control.cache.cacher import Cacher
 from control.cache.dispatch import Filter
 from control.registry import (
     answers,
@@ -152,11 +153,16 @@ class Registry:
         a consistent read (a class made a moment ago through another API process)."""
         if fresh:
             return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
-        cacher = self.cache.cacher(PRIORITY_CLASSES)
-        written = self._written.get(PRIORITY_CLASSES.plural, 0)
-        if cacher.rv < written:  # read your own writes, without a round trip
+        return list(self.own_writes_cache(PRIORITY_CLASSES).read(Filter())[0].items)
+
+    def own_writes_cache(self, rt: ResourceType) -> Cacher:
+        """This process's watch cache of ``rt`` once it holds every write of ``rt`` made through
+        this registry (read your own writes, without a store round trip)."""
+        cacher = self.cache.cacher(rt)
+        written = self._written.get(rt.plural, 0)
+        if cacher.rv < written:
             cacher.wait_fresh(written, freshness.BLOCK_TIMEOUT)
-        return list(cacher.read(Filter())[0].items)
+        return cacher
 
     def get(self, rt: ResourceType, namespace: str, name: str, *, cached: bool = False) -> Obj:
         """One object; ``cached`` (a GET at resourceVersion=0, which Kubernetes serves from its
@@ -443,6 +449,8 @@ class Registry:
             )  # fmt: skip
         except errors.NotFoundError:
             raise answers.not_found(rt, name) from None
+        if not self.dry_run and (rv := gone["metadata"].get("resourceVersion")):
+            self._written[rt.plural] = max(self._written.get(rt.plural, 0), int(rv))
         return complete(rt, gone)
 
     def delete_collection(

@@ -98,7 +98,7 @@ class Joiner:
                     check=False)  # fmt: skip
             subprocess.run(
                 [sys.executable, "-m", "agent", "cleanup", "--cluster-id", c.cluster_id,
-                 "--root-dir", str(self.where / name)],
+                 "--node-name", name, "--root-dir", str(self.where / name)],
                 capture_output=True, timeout=60, check=False, env=os.environ,
             )  # fmt: skip
             assert_nothing_mounted(self.where / name)
