@@ -58,7 +58,9 @@ def _pods(node: str, namespace: str, fresh: bool) -> Sequence[dict[str, Any]]:
     """The pods bound to ``node`` (in ``namespace`` when given): the watch cache's own objects,
     or, ``fresh``, those of a consistent read."""
     if not fresh:
-        return _registry().own_writes_cache(PODS).on_node(node, namespace)
+        # A pod deleted through this process no longer relates its objects to its node; other
+        # writes need not be waited for (a miss asks the store).
+        return _registry().own_writes_cache(PODS, deletes_only=True).on_node(node, namespace)
     selector = f"spec.nodeName={node}"
     listed = _registry().list(PODS, namespace, field_selector=selector, shared=True)
     items: list[dict[str, Any]] = listed["items"]

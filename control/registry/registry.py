@@ -126,6 +126,8 @@ class Registry:
         # Per resource, the revision of the last object written through this registry: an
         # admission plugin's cached read waits for it (a class is seen by the pods made after it).
         self._written: dict[str, int] = {}
+        # Per resource, the revision of the last object this registry deleted at once.
+        self._deleted: dict[str, int] = {}
         # True in the view ``dry_running()`` returns: every write checked and answered, none made.
         self.dry_run = False
 
@@ -155,11 +157,14 @@ class Registry:
             return list(self.list(PRIORITY_CLASSES, "", shared=True)["items"])
         return list(self.own_writes_cache(PRIORITY_CLASSES).read(Filter())[0].items)
 
-    def own_writes_cache(self, rt: ResourceType) -> Cacher:
+    def own_writes_cache(self, rt: ResourceType, *, deletes_only: bool = False) -> Cacher:
         """This process's watch cache of ``rt`` once it holds every write of ``rt`` made through
-        this registry (read your own writes, without a store round trip)."""
+        this registry (read your own writes, without a store round trip); ``deletes_only``: once
+        it holds the deletions (a cache lagging behind other writes may still answer)."""
         cacher = self.cache.cacher(rt)
-        written = self._written.get(rt.plural, 0)
+        written = self._deleted.get(rt.plural, 0)
+        if not deletes_only:
+            written = max(written, self._written.get(rt.plural, 0))
         if cacher.rv < written:
             cacher.wait_fresh(written, freshness.BLOCK_TIMEOUT)
         return cacher
@@ -450,7 +455,7 @@ class Registry:
         except errors.NotFoundError:
             raise answers.not_found(rt, name) from None
         if not self.dry_run and (rv := gone["metadata"].get("resourceVersion")):
-            self._written[rt.plural] = max(self._written.get(rt.plural, 0), int(rv))
+            self._deleted[rt.plural] = max(self._deleted.get(rt.plural, 0), int(rv))
         return complete(rt, gone)
 
     def delete_collection(
