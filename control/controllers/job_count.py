@@ -16,6 +16,9 @@ from common import batch
 from common import conditions as cond
 from common.wellknown import JOB_TRACKING_FINALIZER
 from control.controllers.job_pods import (
+    _meta,
+    _phase,
+    _spec,
     failure_count,
     is_failed,
     parse_indexes,
@@ -25,18 +28,6 @@ from control.controllers.job_pods import (
 from control.controllers.job_policy import failure_policy_action
 
 Obj = dict[str, Any]
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("spec") or {}
-
-
-def _phase(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "")
 
 
 def uid_of(pod: Mapping[str, Any]) -> str:
