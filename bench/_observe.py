@@ -42,6 +42,8 @@ class Answers:
         self.errors_5xx = 0
         # 5xx answers by (code, method, what): what the server refused, to tell them apart.
         self.by_kind: Counter[str] = Counter()
+        # The first message the server gave for each kind of 5xx (why it refused).
+        self.first_message: dict[str, str] = {}
         self.running: dict[str, float] = {}
 
     def hook(self, client: ApiClient) -> ApiClient:
@@ -52,9 +54,12 @@ class Answers:
         now = time.monotonic()
         if resp.status_code >= 500:
             what = _what(resp.request.url or "")
+            kind = f"{resp.status_code} {resp.request.method} {what}"
             with self.lock:
                 self.errors_5xx += 1
-                self.by_kind[f"{resp.status_code} {resp.request.method} {what}"] += 1
+                self.by_kind[kind] += 1
+                if kind not in self.first_message:
+                    self.first_message[kind] = _message(resp)
         req = resp.request
         if req.method != "PUT" or resp.status_code != 200 or not isinstance(req.body, bytes):
             return
@@ -62,6 +67,15 @@ class Answers:
         if match and _RUNNING in req.body:
             with self.lock:
                 self.running.setdefault(f"{match[1]}/{match[2]}", now)
+
+
+def _message(resp: requests.Response) -> str:
+    """The Status message of an error answer (its text when it is not a Status), cut short."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:160]
+    return str(body.get("message", ""))[:160] if isinstance(body, dict) else str(body)[:160]
 
 
 def _what(url: str) -> str:

@@ -204,6 +204,8 @@ def measure(
         figures["answers_5xx"] = answers.errors_5xx
         if answers.by_kind:
             print(f"   5xx answers: {dict(answers.by_kind.most_common())}", file=sys.stderr)
+            for kind, message in answers.first_message.items():
+                print(f"     {kind}: {message}", file=sys.stderr)
         figures["lease_failures"] = sum(1 for t in hollow.timer.ticks if t.failed
                                         and t.loop == "lease")  # fmt: skip
         figures["cp_processes"] = end["processes"]
