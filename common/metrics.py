@@ -69,6 +69,35 @@ APISERVER_WATCH_EVENTS = Counter(
     registry=REGISTRY,
 )
 
+# kube-apiserver's API Priority and Fairness (apiserver/pkg/util/flowcontrol/metrics).
+FLOWCONTROL_NOMINAL_SEATS = Gauge(
+    "apiserver_flowcontrol_nominal_limit_seats",
+    "Nominal number of execution seats configured for each priority level",
+    ("priority_level",), multiprocess_mode="livesum", registry=REGISTRY,
+)  # fmt: skip
+FLOWCONTROL_EXECUTING = Gauge(
+    "apiserver_flowcontrol_current_executing_requests",
+    "Number of requests in initial (for a WATCH) or any (for a non-WATCH) execution stage in "
+    "the API Priority and Fairness subsystem",
+    ("priority_level", "flow_schema"), multiprocess_mode="livesum", registry=REGISTRY,
+)  # fmt: skip
+FLOWCONTROL_INQUEUE = Gauge(
+    "apiserver_flowcontrol_current_inqueue_requests",
+    "Number of requests currently pending in queues of the API Priority and Fairness subsystem",
+    ("priority_level", "flow_schema"), multiprocess_mode="livesum", registry=REGISTRY,
+)  # fmt: skip
+FLOWCONTROL_REJECTED = Counter(
+    "apiserver_flowcontrol_rejected_requests_total",
+    "Number of requests rejected by API Priority and Fairness subsystem",
+    ("priority_level", "flow_schema", "reason"), registry=REGISTRY,
+)  # fmt: skip
+FLOWCONTROL_WAIT = Histogram(
+    "apiserver_flowcontrol_request_wait_duration_seconds",
+    "Length of time a request spent waiting in its queue",
+    ("priority_level", "flow_schema", "execute"),
+    buckets=(0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30), registry=REGISTRY,
+)  # fmt: skip
+
 # client-go workqueues (component-base/metrics/prometheus/workqueue).
 _SECONDS_BUCKETS = tuple(10.0**e for e in range(-8, 4))  # 10 ns ... 1000 s, by tens
 WORKQUEUE_DEPTH = Gauge(

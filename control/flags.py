@@ -94,6 +94,11 @@ def add_limit_flags(p: argparse.ArgumentParser) -> None:
         help_ = f"{text}, in each API worker; more get 429"
         p.add_argument(flag, type=int, default=default, metavar="N", help=help_)
     p.add_argument(
+        "--priority-seats", type=int, default=d.seats, metavar="N",
+        help="short requests each API worker runs at once, shared among the priority levels; "
+        "the others wait their turn (0: no priority levels; default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
         "--read-header-timeout",
         type=float,
         default=DEFAULT_HEAD_TIMEOUT,
@@ -151,6 +156,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
         mutating=args.max_mutating_requests_inflight,
         long_running=args.max_long_running_requests,
         long_running_per_user=args.max_long_running_requests_per_user,
+        seats=args.priority_seats,
     )
 
 

@@ -18,6 +18,7 @@ from control.apiserver import (
     join,
     metrics,
     openapi,
+    priority,
     resourcemetrics,
     rest,
     reviews,
@@ -93,6 +94,7 @@ def create_app(
         "auth": authenticator,
         "config": config,
         "limiter": inflight.Limiter(config.limits),
+        "gate": priority.Gate(config.limits.seats),
     }
 
     tokens.install(app, authenticator, config.service_accounts)
@@ -104,7 +106,7 @@ def create_app(
             return
         g.user = authenticator.authenticate(request.headers.get("Authorization"))
 
-    inflight.install(app, app.extensions["tinykube"]["limiter"])
+    inflight.install(app, app.extensions["tinykube"]["limiter"], app.extensions["tinykube"]["gate"])
 
     @app.errorhandler(errors.ApiError)
     def api_error(e: errors.ApiError) -> tuple[Response, int]:

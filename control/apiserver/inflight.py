@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 
 from common import errors
-from control.apiserver import query
+from control.apiserver import priority, query
 from control.apiserver.auth import MASTERS_GROUP, User
 from control.apiserver.rest import NAMESPACE_SUBRESOURCES
 
@@ -60,6 +60,10 @@ class Limits:
     # socket, not a thread: room for every node's pod watch of a large cluster on one worker.
     long_running: int = 3000
     long_running_per_user: int = 32  # --max-long-running-requests-per-user
+    # --priority-seats: short requests a worker runs at once, shared among the priority levels
+    # (control/apiserver/priority.py); as many as the worker's Redis connections, so that a
+    # request that runs always finds one. 0: no priority levels.
+    seats: int = 64
 
     def connections(self) -> int:
         """Connections a worker must serve at once so that no request under the caps waits."""
@@ -177,25 +181,37 @@ def _too_many(message: str) -> errors.TooManyRequestsError:
     return errors.TooManyRequestsError(message, details={"retryAfterSeconds": RETRY_AFTER})
 
 
-def install(app: Flask, limiter: Limiter) -> None:
+def install(app: Flask, limiter: Limiter, gate: priority.Gate | None = None) -> None:
     """Admit every request after authentication and give its slot back when it ends: when the
-    view returns, or for a streamed answer (a watch, a log) when the stream is closed."""
+    view returns, or for a streamed answer (a watch, a log) when the stream is closed. A short
+    request then takes a seat of its priority level in ``gate``, waiting for one if need be."""
 
     @app.before_request
     def admit() -> None:
         kind = classify(request.method, request.path, request.args)
-        g.inflight = limiter.admit(kind, g.get("user"))
+        user = g.get("user")
+        g.inflight = limiter.admit(kind, user)
+        if gate is not None and kind in (Kind.READONLY, Kind.MUTATING):
+            parts = _resource_parts(request.path)
+            level = priority.level_of(user, parts[0] if parts else "")
+            if gate.enter(level):
+                g.seat = level
 
     @app.after_request
     def hold_while_streaming(resp: Response) -> Response:
-        slot = g.get("inflight")
-        if slot is not None and resp.is_streamed:
-            g.pop("inflight")
+        if not resp.is_streamed:
+            return resp
+        slot, seat = g.pop("inflight", None), g.pop("seat", None)
+        if slot is not None:
             resp.call_on_close(lambda: limiter.release(slot))
+        if seat is not None and gate is not None:
+            resp.call_on_close(lambda: gate.leave(seat))
         return resp
 
     @app.teardown_request
     def release(exc: BaseException | None) -> None:
-        slot = g.pop("inflight", None)
+        slot, seat = g.pop("inflight", None), g.pop("seat", None)
         if slot is not None:
             limiter.release(slot)
+        if seat is not None and gate is not None:
+            gate.leave(seat)

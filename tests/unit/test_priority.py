@@ -1,147 +1,110 @@
-"""PriorityClass: its validation with kube-apiserver's messages, the Priority admission plugin
-(a pod's priority from its class or the global default, 403 for an unknown class or a
-disagreeing priority, a single global default), and its table columns."""
+"""Priority levels: which level a request goes to (as kube's default FlowSchemas), each level's
+share of the seats, and the gate: a level's seats are its own, a waiting request gets the next
+free seat of its level in turn, and one that waits too long is refused with 429."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+import threading
+import time
 
 import pytest
 
 from common import errors
-from common.printers import printer_for
-from control.cli.describers import describe_pod
-from control.registry import priority
-from control.registry.defaultpriority import system_classes
-from control.validation import validate
+from control.apiserver import priority
+from control.apiserver.auth import User
+from control.apiserver.priority import (
+    CATCH_ALL,
+    EXEMPT,
+    GLOBAL_DEFAULT,
+    NODE_HIGH,
+    SYSTEM,
+    WORKLOAD_LOW,
+    Gate,
+    level_of,
+    nominal_seats,
+)
 
-
-def pc(name: str, value: int, default: bool = False, **extra: Any) -> dict[str, Any]:
-    meta = {"name": name}
-    return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-            "metadata": meta, "value": value, "globalDefault": default, **extra}  # fmt: skip
-
-
-def messages(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
-    return [c.message for c in validate("PriorityClass", obj, old)]
-
-
-def test_the_system_classes_are_valid_and_imitations_are_not() -> None:
-    for cls in system_classes():
-        assert messages(cls) == []
-    assert messages(pc("system-mine", 10)) == [
-        "Forbidden: priority class names with 'system-' prefix are reserved for system use only."
-        " error: system-mine is not a known system priority class"
-    ]
-    assert (
-        "value of system-node-critical PriorityClass must be 2000001000"
-        in messages(pc("system-node-critical", 5))[0]
-    )
-
-
-def test_user_values_policy_and_immutable_fields() -> None:
-    assert messages(pc("huge", 1_000_000_001)) == [
-        "Forbidden: maximum allowed value of a user defined priority is 1000000000"
-    ]
-    assert messages(pc("odd", 1, preemptionPolicy="Sometimes")) == [
-        'Unsupported value: "Sometimes": supported values: "PreemptLowerPriority", "Never"'
-    ]
-    old = pc("a", 1, preemptionPolicy="Never")
-    old["metadata"]["resourceVersion"] = "1"
-    new = pc("a", 2, preemptionPolicy="PreemptLowerPriority")
-    new["metadata"]["resourceVersion"] = "1"
-    assert messages(new, old) == [
-        "Forbidden: may not be changed in an update.",
-        'Invalid value: "PreemptLowerPriority": field is immutable',
-    ]
-
-
-def pod(**spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "p"}, "spec": {"containers": [], **spec}}
-
-
-def test_a_pod_gets_its_classes_priority_and_policy() -> None:
-    p = pod(priorityClassName="high")
-    priority.admit_pod(p, [pc("high", 1000, preemptionPolicy="Never")])
-    assert (p["spec"]["priority"], p["spec"]["preemptionPolicy"]) == (1000, "Never")
-
-
-def test_without_a_class_the_lowest_global_default_or_zero() -> None:
-    p = pod()
-    priority.admit_pod(p, [])
-    assert p["spec"]["priority"] == 0
-    assert p["spec"]["preemptionPolicy"] == "PreemptLowerPriority"
-    assert "priorityClassName" not in p["spec"]
-    p = pod()
-    classes = [pc("b", 50, True, preemptionPolicy="PreemptLowerPriority"),
-               pc("a", 10, True, preemptionPolicy="PreemptLowerPriority"), pc("c", 5)]  # fmt: skip
-    priority.admit_pod(p, classes)
-    assert (p["spec"]["priorityClassName"], p["spec"]["priority"]) == ("a", 10)
+NODE = User("system:node:n1", ("system:nodes", "system:authenticated"))
 
 
 @pytest.mark.parametrize(
-    ("spec", "message"),
+    ("user", "resource", "level"),
     [
-        ({"priorityClassName": "nope"}, 'pods "p" is forbidden: no PriorityClass with name nope '
-         "was found"),
-        ({"priorityClassName": "high", "priority": 7}, 'pods "p" is forbidden: the integer value '
-         "of priority (7) must not be provided in pod spec; priority admission controller "
-         "computed 1000 from the given PriorityClass name"),
+        (User("admin", ("system:masters",)), "pods", EXEMPT),
+        (NODE, "leases", NODE_HIGH),
+        (NODE, "nodes", NODE_HIGH),
+        (NODE, "pods", SYSTEM),
+        (NODE, "events", SYSTEM),
+        (NODE, "", SYSTEM),
+        (User("system:serviceaccount:a:b", ("system:serviceaccounts",)), "pods", WORKLOAD_LOW),
+        (User("alice", ("system:authenticated",)), "leases", GLOBAL_DEFAULT),
+        (User("bob"), "pods", GLOBAL_DEFAULT),
+        (None, "", GLOBAL_DEFAULT),
     ],
-)  # fmt: skip
-def test_an_unknown_class_or_a_disagreeing_priority_is_forbidden(
-    spec: dict[str, Any], message: str
+)
+def test_requests_go_to_the_levels_of_the_default_flow_schemas(
+    user: User | None, resource: str, level: str
 ) -> None:
-    with pytest.raises(errors.ForbiddenError) as e:
-        priority.admit_pod(pod(**spec), [pc("high", 1000, preemptionPolicy="PreemptLowerPriority")])
-    assert str(e.value) == message
+    assert level_of(user, resource) == level
 
 
-def test_only_one_global_default() -> None:
-    existing = [pc("first", 1, True)]
-    priority.admit_class(pc("first", 1, True), existing)  # itself, on update
-    priority.admit_class(pc("plain", 1), existing)
-    with pytest.raises(errors.ForbiddenError) as e:
-        priority.admit_class(pc("second", 2, True), existing)
-    assert str(e.value) == (
-        'priorityclasses.scheduling.k8s.io "second" is forbidden: PriorityClass first is already '
-        "marked as default. Only one default can exist"
-    )
+def test_each_level_gets_its_share_of_the_seats_rounded_up() -> None:
+    # shares 40, 30, 100, 20, 5 of 195
+    assert nominal_seats(64) == {
+        NODE_HIGH: 14, SYSTEM: 10, WORKLOAD_LOW: 33, GLOBAL_DEFAULT: 7, CATCH_ALL: 2,
+    }  # fmt: skip
+    assert min(nominal_seats(1).values()) == 1
 
 
-def test_table_columns() -> None:
-    printer = printer_for("priorityclasses")
-    assert [c.header for c in printer.columns] == [
-        "NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"
-    ]  # fmt: skip
-    now = dt.datetime(2026, 12, 5, 8, tzinfo=dt.UTC)
-    obj = pc("high", 1000, True, preemptionPolicy="Never")
-    obj["metadata"]["creationTimestamp"] = "2026-12-05T07:00:00Z"
-    assert printer.cells(obj, now) == ["high", "1000", "true", "60m", "Never"]
+def test_a_full_level_does_not_hold_up_another() -> None:
+    gate = Gate(8, queue_wait=0.05)
+    seats = nominal_seats(8)[SYSTEM]
+    assert all(gate.enter(SYSTEM) for _ in range(seats))
+    with pytest.raises(errors.TooManyRequestsError) as e:
+        gate.enter(SYSTEM)
+    assert e.value.details["retryAfterSeconds"] == 1
+    assert gate.counts()[SYSTEM] == (seats, 0)  # the refused request left the queue
+    assert gate.enter(NODE_HIGH)
+    assert gate.counts()[NODE_HIGH] == (1, 0)
 
 
-def test_describe_shows_the_class_and_the_nominated_node() -> None:
-    p = {"metadata": {"name": "p", "namespace": "default"},
-         "spec": {"priority": 1000, "priorityClassName": "high", "containers": []},
-         "status": {"phase": "Pending", "nominatedNodeName": "node-1"}}  # fmt: skip
-    lines = describe_pod(p, [], dt.datetime(2026, 12, 5, tzinfo=dt.UTC)).splitlines()
-    assert lines[2:4] == ["Priority:             1000", "Priority Class Name:  high"]
-    assert "NominatedNodeName:    node-1" in lines
+def test_exempt_requests_and_an_open_gate_take_no_seat() -> None:
+    assert Gate(8).enter(EXEMPT) is False
+    off = Gate(0)
+    assert all(off.enter(SYSTEM) is False for _ in range(100))
 
 
-def test_a_class_the_lister_has_not_seen_is_looked_up_again() -> None:
-    reads: list[int] = []
+def test_a_freed_seat_goes_to_the_longest_waiting_request() -> None:
+    gate = Gate(8, queue_wait=10)
+    seats = nominal_seats(8)[SYSTEM]
+    for _ in range(seats):
+        gate.enter(SYSTEM)
+    order: list[int] = []
 
-    def reread() -> list[dict[str, Any]]:
-        reads.append(1)
-        return [pc("new", 300, preemptionPolicy="Never")]
+    def wait(i: int) -> None:
+        gate.enter(SYSTEM)
+        order.append(i)
 
-    p = pod(priorityClassName="new")
-    priority.admit_pod(p, [], reread)
-    assert (p["spec"]["priority"], reads) == (300, [1])
-    known = pod(priorityClassName="new")
-    priority.admit_pod(known, [pc("new", 300)], reread)
-    assert reads == [1]  # found in the lister: no second read
-    with pytest.raises(errors.ForbiddenError):
-        priority.admit_pod(pod(priorityClassName="gone"), [], reread)
+    threads = []
+    for i in range(2):
+        t = threading.Thread(target=wait, args=(i,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while gate.counts()[SYSTEM][1] < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    assert gate.counts()[SYSTEM] == (seats, 2)
+    gate.leave(SYSTEM)
+    threads[0].join(5)
+    assert order == [0]
+    assert gate.counts()[SYSTEM] == (seats, 1)  # handed over: still as many running
+    gate.leave(SYSTEM)
+    threads[1].join(5)
+    assert order == [0, 1]
+    for _ in range(seats):
+        gate.leave(SYSTEM)
+    assert gate.counts()[SYSTEM] == (0, 0)
+
+
+def test_the_refusal_is_the_max_inflight_sentence() -> None:
+    assert priority.MESSAGE == "Too many requests, please try again later."
