@@ -324,6 +324,13 @@ class NodeRegistrar:
         return None
 
 
+# The kubelet's maxUpdateRetries: attempts of one renewal.
+RENEW_ATTEMPTS = 5
+# Failures worth an immediate new attempt: the server did not answer in time, is busy or cannot
+# be reached for now.
+TRANSIENT = (errors.ServerTimeoutError, errors.ServiceUnavailableError, errors.TooManyRequestsError)
+
+
 class LeaseKeeper:
     """Creates ``kube-node-lease/<node>`` and renews it; the node controller reads renewTime.
     ``interval`` is how long to wait before the next renewal: a quarter of the duration the API
@@ -355,32 +362,40 @@ class LeaseKeeper:
     def renew(self) -> dict[str, Any]:
         """Create the lease, or PUT a fresh ``renewTime`` on it (re-reading it after a 409). The
         rest of the Lease goes back as the server answered it, so the server can take the renewal
-        as such (one write, no read)."""
-        for _ in range(5):
-            if self._lease is None:
-                try:
-                    lease = build_lease(self.node, self.node_uid(), self.clock())
-                    self._lease = self.client.create(LEASES, lease, LEASE_NAMESPACE)
-                    return self._lease
-                except errors.AlreadyExistsError:
-                    self._lease = self._get()
-                    if self._lease is None:
-                        continue
-            spec = {
-                **(self._lease.get("spec") or {}),
-                "holderIdentity": self.node,
-                "renewTime": fmt_micro(self.clock()),
-            }
+        as such (one write, no read). As the kubelet's lease controller (retryUpdateLease), a
+        renewal that times out or is refused for now is sent again at once, up to 5 attempts in
+        all: one slow answer from a busy server is not a missed heartbeat."""
+        failure: errors.ApiError | None = None
+        for _ in range(RENEW_ATTEMPTS):
             try:
-                self._lease = self.client.update(
-                    LEASES, {**self._lease, "spec": spec}, LEASE_NAMESPACE
-                )
-                return self._lease
+                return self._attempt()
             except errors.ConflictError:
                 self._lease = self._get()
             except errors.NotFoundError:
                 self._lease = None
+            except TRANSIENT as e:
+                failure = e
+        if failure is not None:
+            raise failure
         raise errors.ConflictError(f"lease {LEASE_NAMESPACE}/{self.node}: renewal kept failing")
+
+    def _attempt(self) -> dict[str, Any]:
+        if self._lease is None:
+            try:
+                lease = build_lease(self.node, self.node_uid(), self.clock())
+                self._lease = self.client.create(LEASES, lease, LEASE_NAMESPACE)
+                return self._lease
+            except errors.AlreadyExistsError:
+                self._lease = self._get()
+                if self._lease is None:
+                    raise errors.ConflictError("the lease was deleted as it was created") from None
+        spec = {
+            **(self._lease.get("spec") or {}),
+            "holderIdentity": self.node,
+            "renewTime": fmt_micro(self.clock()),
+        }
+        self._lease = self.client.update(LEASES, {**self._lease, "spec": spec}, LEASE_NAMESPACE)
+        return self._lease
 
     def _get(self) -> dict[str, Any] | None:
         try:

@@ -276,3 +276,52 @@ def test_the_lease_is_renewed_at_a_quarter_of_the_duration_the_server_wrote(
     assert "leaseDurationSeconds" not in answered["spec"]  # the create leaves it to the server
     assert sent["spec"].get("leaseDurationSeconds") == duration
     assert sent["spec"]["renewTime"] != answered["spec"]["renewTime"]
+
+
+class FlakyApi(FakeApi):
+    """Fails the next ``failures`` lease updates with ``error``."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        super().__init__()
+        self.failures, self.error, self.attempts = failures, error, 0
+
+    def update(self, rt: Any, obj: dict[str, Any], namespace: str | None = None,
+               sub: str | None = None) -> Any:  # fmt: skip
+        if rt.plural == "leases":
+            self.attempts += 1
+            if self.failures > 0:
+                self.failures -= 1
+                raise self.error
+        return super().update(rt, obj, namespace, sub)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.ServerTimeoutError("the server did not answer in time"),
+        errors.ServiceUnavailableError("busy"),
+        errors.TooManyRequestsError("Too many requests, please try again later."),
+    ],
+)
+def test_a_renewal_the_busy_server_did_not_answer_is_sent_again_at_once(error: Exception) -> None:
+    api, clocks = FlakyApi(0, error), Clocks()
+    keeper = node.LeaseKeeper(api, "node-1", lambda: "uid-n", clocks.wall)  # type: ignore[arg-type]
+    keeper.renew()  # created
+    api.failures = 4
+    clocks.t = 2
+    assert keeper.renew()["spec"]["renewTime"] == api.lease_bodies[-1]["spec"]["renewTime"]
+    assert api.attempts == 5 and api.failures == 0
+    api.failures, api.attempts = 5, 0  # as the kubelet: 5 attempts, then the renewal failed
+    with pytest.raises(type(error)):
+        keeper.renew()
+    assert api.attempts == 5
+
+
+def test_a_refused_renewal_is_not_sent_again() -> None:
+    api, clocks = FlakyApi(0, errors.ForbiddenError("no")), Clocks()
+    keeper = node.LeaseKeeper(api, "node-1", lambda: "uid-n", clocks.wall)  # type: ignore[arg-type]
+    keeper.renew()
+    api.failures = 1
+    with pytest.raises(errors.ForbiddenError):
+        keeper.renew()
+    assert api.attempts == 1
