@@ -69,6 +69,33 @@ class Answers:
                 self.running.setdefault(f"{match[1]}/{match[2]}", now)
 
 
+def server_buckets(client: ApiClient, verb: str, resource: str) -> list[tuple[float, float]]:
+    """The API server's own ``apiserver_request_duration_seconds`` buckets of ``verb`` on
+    ``resource`` (no subresource), summed over its labels: ``(le, cumulative count)``. Empty
+    when the server does not answer ``/metrics``."""
+    try:
+        resp = client.session.get(client.server + "/metrics", timeout=30)
+    except requests.RequestException:
+        return []
+    if resp.status_code != 200:
+        return []
+    sums: Counter[float] = Counter()
+    for line in resp.text.splitlines():
+        if not line.startswith("apiserver_request_duration_seconds_bucket{"):
+            continue
+        labels = dict(_LABEL.findall(line))
+        if (labels.get("verb"), labels.get("resource")) != (verb, resource):
+            continue
+        if labels.get("subresource"):
+            continue
+        le = float(labels["le"]) if labels.get("le") != "+Inf" else float("inf")
+        sums[le] += float(line.rsplit(" ", 1)[1])
+    return list(sums.items())
+
+
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
 def _message(resp: requests.Response) -> str:
     """The Status message of an error answer (its text when it is not a Status), cut short."""
     try:

@@ -19,6 +19,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("list_p50_s", "LIST all pods p50 (s)", "{:.2f}"),
     ("list_p99_s", "LIST all pods p99 (s)", "{:.2f}"),
     ("lease_p99_ms", "lease renewal p99 (ms)", "{:.0f}"),
+    ("server_lease_p99_ms", "lease p99 at the server (ms)", "{:.0f}"),
     ("lease_failures", "lease renewals failed", "{:.0f}"),
     ("lowest_ready", "lowest Ready node count", "{:.0f}"),
     ("evictions", "pods evicted", "{:.0f}"),
@@ -34,6 +35,16 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 )
 LABEL_WIDTH = 34
 COLUMN_WIDTH = 16
+
+
+def bucket_pct(buckets: Sequence[tuple[float, float]], p: float) -> float | None:
+    """The upper bound of the histogram bucket holding the p-th percentile, from a Prometheus
+    histogram's cumulative ``(le, count)`` pairs; None when it counted nothing."""
+    ordered = sorted(buckets)
+    total = ordered[-1][1] if ordered else 0
+    if not total:
+        return None
+    return next(le for le, count in ordered if count >= total * p / 100)
 
 
 def pct(values: Sequence[float], p: float) -> float | None:

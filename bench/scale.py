@@ -54,8 +54,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import _before
 from bench._cluster import BIN, cluster
 from bench._hollow import IMAGE, HollowNodes, token_rows
-from bench._observe import Answers, ControlPlane, NodeWatch, PodWatch, Sampler, redis_used_memory
-from bench._scalestats import Point, Progress, format_table, pct, rate, verdict
+from bench._observe import (
+    Answers,
+    ControlPlane,
+    NodeWatch,
+    PodWatch,
+    Sampler,
+    redis_used_memory,
+    server_buckets,
+)
+from bench._scalestats import Point, Progress, bucket_pct, format_table, pct, rate, verdict
 from common import errors
 from common.client import ApiClient
 from common.resources import must
@@ -202,6 +210,9 @@ def measure(
         figures["lowest_ready"] = node_watch.lowest
         figures["evictions"] = len(pod_watch.deleted)
         figures["answers_5xx"] = answers.errors_5xx
+        figures["server_lease_p99_ms"] = _scale(
+            bucket_pct(server_buckets(admin, "PUT", "leases"), 99), 1000
+        )
         if answers.by_kind:
             print(f"   5xx answers: {dict(answers.by_kind.most_common())}", file=sys.stderr)
             for kind, message in answers.first_message.items():

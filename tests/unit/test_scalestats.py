@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bench._scalestats import ROWS, Point, Progress, format_table, over_cap, pct, rate, verdict
+from bench._scalestats import (
+    ROWS,
+    Point,
+    Progress,
+    bucket_pct,
+    format_table,
+    over_cap,
+    pct,
+    rate,
+    verdict,
+)
 
 
 def test_percentiles_by_nearest_rank() -> None:
@@ -66,3 +76,13 @@ def test_the_table_has_a_column_per_point_and_every_row() -> None:
         "837c272 N=100: did not finish: 10/100 nodes Ready after the 300 s cap",
     ]
     assert len({len(line) for line in lines[: 3 + len(ROWS)]}) == 1  # columns line up
+
+
+def test_bucket_pct_is_the_bound_of_the_bucket_holding_the_percentile() -> None:
+    buckets = [(0.005, 90.0), (0.025, 99.0), (0.05, 100.0), (float("inf"), 100.0)]
+    assert bucket_pct(buckets, 50) == 0.005
+    assert bucket_pct(buckets, 99) == 0.025
+    assert bucket_pct(buckets, 100) == 0.05
+    assert bucket_pct(list(reversed(buckets)), 99) == 0.025
+    assert bucket_pct([(0.005, 0.0), (float("inf"), 0.0)], 99) is None
+    assert bucket_pct([], 99) is None
