@@ -49,7 +49,7 @@ class ServerConfig:
     # Seconds a watch stays open when the client sets no timeoutSeconds (Kubernetes: 30-60 min).
     watch_timeout: float = 1800.0
     # Seconds between keep-alive bookmarks on a quiet watch.
-    watch_poll: float = 5.0
+    watch_poll: float = 10.0
     limits: inflight.Limits = field(default_factory=inflight.Limits)
     # The renew intervals handed to the nodes in their Leases (common.heartbeat).
     heartbeats: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
