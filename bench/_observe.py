@@ -79,7 +79,7 @@ def server_buckets(client: ApiClient, verb: str, resource: str) -> list[tuple[fl
         return []
     if resp.status_code != 200:
         return []
-    sums: Counter[float] = Counter()
+    sums: dict[float, float] = {}
     for line in resp.text.splitlines():
         if not line.startswith("apiserver_request_duration_seconds_bucket{"):
             continue
@@ -89,7 +89,7 @@ def server_buckets(client: ApiClient, verb: str, resource: str) -> list[tuple[fl
         if labels.get("subresource"):
             continue
         le = float(labels["le"]) if labels.get("le") != "+Inf" else float("inf")
-        sums[le] += float(line.rsplit(" ", 1)[1])
+        sums[le] = sums.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
     return list(sums.items())
 
 
