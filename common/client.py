@@ -20,6 +20,7 @@ import requests
 
 from common import errors
 from common.resources import ResourceType
+from common.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class ApiClient:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.verify = ca_file if ca_file else not insecure
         self._read_environment()
+        self.transport = Transport(self.session, self.server)
 
     def _read_environment(self) -> None:
         """What requests would read from the environment on every request (the proxies for this
@@ -172,22 +174,8 @@ class ApiClient:
         read_timeout: float,
     ) -> requests.Response:
         try:
-            # Prepared here rather than by Session.request, which merges the session's cookie
-            # jar and headers through generic helpers on every call (a sixth of a call's CPU);
-            # the API sets no cookies and the environment was read once (``_read_environment``).
-            prepared = requests.PreparedRequest()
-            prepared.prepare(method=method, url=self.server + path, params=params, data=data,
-                             headers={**self.session.headers, **headers},
-                             hooks=self.session.hooks)  # fmt: skip
-            return self.session.send(
-                prepared,
-                stream=stream,
-                timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
-                verify=self.session.verify,
-                proxies=self.session.proxies,
-                cert=self.session.cert,
-                allow_redirects=True,
-            )
+            timeouts = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
+            return self.transport.send(method, path, params, data, headers, stream, timeouts)
         except requests.exceptions.SSLError as e:
             raise UnreachableError(f"unable to connect to the server {self.server}: {e}") from e
         except requests.exceptions.ConnectionError as e:
