@@ -6,6 +6,7 @@ a trimmed history), with no HTTP in between. Effectful: reads the store through 
 from __future__ import annotations
 
 import json
+import marshal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -61,7 +62,10 @@ class RegistrySource:
         for event in events:
             if stop.is_set():
                 return
-            if event is not None:
-                # The watch cache's events are shared by every watcher: the informer gets its own.
-                line = event.line() if isinstance(event, Delivered) else json.dumps(event)
-                yield json.loads(line)
+            if isinstance(event, Delivered):
+                # The watch cache's events are shared by every watcher: the informer gets its own
+                # copy (of JSON-born values: marshal copies them in half the time of a JSON
+                # round trip, to the same values).
+                yield marshal.loads(marshal.dumps(dict(event)))
+            elif event is not None:
+                yield json.loads(json.dumps(event))

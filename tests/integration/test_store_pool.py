@@ -101,3 +101,18 @@ def test_a_watch_waits_for_a_stream_connection_and_misses_nothing(tiny: RedisSto
     first = next(e for e in events if e is not None)
     assert first.object["metadata"]["name"] == "first"
     assert first.rv == int(created["metadata"]["resourceVersion"])
+
+
+def test_a_connection_given_back_with_a_reply_unread_is_not_reused_as_it_is(
+    tiny: RedisStore,
+) -> None:
+    """A command cut short (a timeout, a killed greenlet) leaves its reply on the connection:
+    the next caller must not read it as its own."""
+    tiny.r.set(f"{tiny.prefix}k", b"mine")
+    conn = tiny._pool.get_connection()
+    conn.send_command("PING")  # its +PONG is never read
+    deadline = time.monotonic() + 5
+    while not conn.can_read() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tiny._pool.release(conn)
+    assert tiny.r.get(f"{tiny.prefix}k") == b"mine"
