@@ -24,7 +24,6 @@ from control import encryption, flags, httpworker, lifecycle, redisauth, serverd
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator
 from control.apiserver.inflight import Limits
-from control.cache.cacher import READER_POLL
 from control.controllerprocess import Supervisor
 from control.controllers.serviceaccounts import ensure_default_accounts
 from control.flags import default_tolerations, limits_from, parse_args
@@ -161,9 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         args.advertise_address or args.pod_network_address, args.bind_address
     )
     ensure_api_endpoints(registry, advertised, args.port)
-    # The gunicorn master serves nothing: its caches' readers end before the workers are forked
-    # (each worker starts its own on first use).
-    registry.cache.stop(wait=READER_POLL + 1.0)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)

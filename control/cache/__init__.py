@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 from common.resources import ResourceType
 from control.cache import dispatch
@@ -35,15 +34,8 @@ class WatchCache:
         found.start()
         return found
 
-    def stop(self, wait: float = 0.0) -> None:
-        """Stop every cache of this process; with ``wait``, give their readers up to that long
-        to end (before a fork: a reader copied into a child would read on the parent's
-        connection)."""
+    def stop(self) -> None:
         with self._lock:
             cachers = list(self._cachers.values())
-            self._cachers = {}
         for c in cachers:
             c.stop()
-        deadline = time.monotonic() + wait
-        for c in cachers:
-            c.join(max(0.0, deadline - time.monotonic()))

@@ -77,7 +77,6 @@ class Cacher:
         # rebuilt at revisions from ``undo_floor`` on (earlier changes lack their old object).
         self.rv = self.applied = self.undo_floor = 0
         self._sorted: list[str] | None = None
-        self._reader: threading.Thread | None = None
 
     # -- start and the reader -------------------------------------------------------------------
 
@@ -97,13 +96,12 @@ class Cacher:
                 self._failed = (self.clock(), e)
                 raise
             self._failed = None
-            self._reader = threading.Thread(
+            threading.Thread(
                 target=_follow,
                 args=(weakref.ref(self), events),
                 name=f"watch-cache-{self.rt.plural}",
                 daemon=True,
-            )
-            self._reader.start()
+            ).start()
 
     def stop(self) -> None:
         """Close every watcher; the reader ends at its next look (``READER_POLL``)."""
@@ -111,11 +109,6 @@ class Cacher:
             self.stopped = True
             for w in self.watchers.all():
                 w.close()
-
-    def join(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the reader of a stopped cache to end."""
-        if self._reader is not None:
-            self._reader.join(timeout)
 
     def _load(self) -> Iterator[WatchEvent | None]:
         """List the store, read back its recent changes into the ring, and return the log from
