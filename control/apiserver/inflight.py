@@ -181,7 +181,7 @@ def _too_many(message: str) -> errors.TooManyRequestsError:
     return errors.TooManyRequestsError(message, details={"retryAfterSeconds": RETRY_AFTER})
 
 
-def install(app: Flask, limiter: Limiter, gate: priority.Gate | None = None) -> None:
+def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
     """Admit every request after authentication and give its slot back when it ends: when the
     view returns, or for a streamed answer (a watch, a log) when the stream is closed. A short
     request then takes a seat of its priority level in ``gate``, waiting for one if need be."""
@@ -191,7 +191,7 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate | None = None) -> 
         kind = classify(request.method, request.path, request.args)
         user = g.get("user")
         g.inflight = limiter.admit(kind, user)
-        if gate is not None and kind in (Kind.READONLY, Kind.MUTATING):
+        if kind in (Kind.READONLY, Kind.MUTATING):
             parts = _resource_parts(request.path)
             level = priority.level_of(user, parts[0] if parts else "")
             if gate.enter(level):
@@ -204,7 +204,7 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate | None = None) -> 
         slot, seat = g.pop("inflight", None), g.pop("seat", None)
         if slot is not None:
             resp.call_on_close(lambda: limiter.release(slot))
-        if seat is not None and gate is not None:
+        if seat is not None:
             resp.call_on_close(lambda: gate.leave(seat))
         return resp
 
@@ -213,5 +213,5 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate | None = None) -> 
         slot, seat = g.pop("inflight", None), g.pop("seat", None)
         if slot is not None:
             limiter.release(slot)
-        if seat is not None and gate is not None:
+        if seat is not None:
             gate.leave(seat)
