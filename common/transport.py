@@ -24,6 +24,10 @@ from urllib3 import exceptions as u3
 # requests' own encoding of query parameters (PreparedRequest.prepare_url's).
 _encode_params: Callable[[Any], str] = RequestEncodingMixin._encode_params  # type: ignore[attr-defined]
 
+# Header sets remembered as checked: a client sends a few (with and without a Content-Type), and
+# one more each time its token is replaced.
+VALID_HEADER_SETS = 64
+
 # What urllib3 raises, as requests' HTTPAdapter.send turns it into its own exceptions.
 _RETRY_REASONS: tuple[tuple[type[Exception], type[requests.RequestException]], ...] = (
     (u3.ResponseError, requests.exceptions.RetryError),
@@ -146,6 +150,8 @@ class Transport:
         if key not in self._valid_headers:
             for header in key:
                 check_header_validity(header)
+            if len(self._valid_headers) >= VALID_HEADER_SETS:
+                self._valid_headers.clear()  # a rotated token is a new set: do not keep them all
             self._valid_headers.add(key)
         if data is not None:
             merged["Content-Length"] = str(len(data))

@@ -13,6 +13,7 @@ import requests
 
 from common.client import ApiClient, UnreachableError
 from common.redis_server import free_port
+from common.transport import VALID_HEADER_SETS
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,5 +87,17 @@ def test_a_refused_connection_is_unreachable() -> None:
 
 def test_an_invalid_header_fails_as_before(server: str) -> None:
     client = ApiClient(server, "bad\ntoken")
+    with pytest.raises(UnreachableError, match="request to"):
+        client.request("GET", "/api/v1/namespaces")
+
+
+def test_the_checked_header_sets_do_not_grow_with_each_new_token(server: str) -> None:
+    client = ApiClient(server, "tok")
+    for i in range(VALID_HEADER_SETS * 2):
+        client.session.headers["Authorization"] = f"Bearer tok-{i}"
+        client.request("GET", "/api/v1/namespaces/x")
+    assert len(client.transport._valid_headers) <= VALID_HEADER_SETS
+    assert Handler.seen[-1][2]["Authorization"] == f"Bearer tok-{VALID_HEADER_SETS * 2 - 1}"
+    client.session.headers["Authorization"] = "bad\ntoken"  # still checked after a clear
     with pytest.raises(UnreachableError, match="request to"):
         client.request("GET", "/api/v1/namespaces")
