@@ -28,6 +28,7 @@ from agent.events import QUEUE_SIZE, EventSender
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent
 from agent.periodic import Backoff, Periodic
+from bench._hollowwire import Tick
 from bench._observe import Answers
 from common.client import ApiClient
 from common.workqueue import WorkQueue
@@ -70,17 +71,6 @@ class NodeQueue(WorkQueue):
 
     def shutdown(self) -> None:
         """One node stopping leaves the others' keys alone."""
-
-
-@dataclass(slots=True)
-class Tick:
-    """One call of a periodic loop: when it was due, when it ran, how long, whether it failed."""
-
-    loop: str
-    due: float
-    start: float
-    seconds: float
-    failed: bool
 
 
 @dataclass
@@ -129,7 +119,8 @@ class Timer:
 
 
 class HollowNodes:
-    """N hollow nodes against one API server, started by ``start``, stopped by ``stop_all``."""
+    """Hollow nodes ``first`` .. ``first + nodes - 1`` against one API server, started by
+    ``start``, stopped by ``stop_all``."""
 
     def __init__(
         self,
@@ -142,9 +133,12 @@ class HollowNodes:
         workers: int,
         timer_threads: int,
         senders: int,
+        first: int = 1,
+        root: str | None = None,
     ) -> None:
         self.server, self.ca_file, self.token = server, ca_file, token
         self.count = nodes
+        self.first = first
         self.answers = answers
         self.stop = threading.Event()
         self.queue = WorkQueue()
@@ -154,7 +148,7 @@ class HollowNodes:
         self.workers = workers
         # Each node's pod directories in a directory of its own, removed at the end: a node
         # looks through every pod directory of its root at each resync, as the agent does.
-        self.root = tempfile.mkdtemp(prefix="tinykube-hollow-")
+        self.root = root or tempfile.mkdtemp(prefix="tinykube-hollow-")
         self.agents: dict[str, Agent] = {}  # registered, by node name
         self.made: list[Agent] = []
         self._lock = threading.Lock()
@@ -198,7 +192,8 @@ class HollowNodes:
         for _ in range(self.workers):
             threading.Thread(target=self._work, name="hollow-worker", daemon=True).start()
         pool = ThreadPoolExecutor(32, thread_name_prefix="hollow-register")
-        pending = [pool.submit(self._register, i) for i in range(1, self.count + 1)]
+        indices = range(self.first, self.first + self.count)
+        pending = [pool.submit(self._register, i) for i in indices]
         try:
             left = deadline - time.monotonic()
             wait(pending, timeout=None if left == float("inf") else max(0.0, left))

@@ -1,0 +1,102 @@
+"""One hollow-node process of ``bench/scale.py`` (``python -m bench._hollowchild CONFIG``): runs
+``HollowNodes`` for its range of nodes at its niceness, starts them on the line ``{"start":
+deadline}`` of its stdin, reports on stdout (``bench/_hollowwire.py``) twice a second, and stops
+its nodes and exits when stdin ends (the benchmark stopped or died). Effectful (threads, HTTP)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._hollow import HollowNodes
+from bench._hollowwire import Outbox
+from bench._observe import Answers
+
+REPORT_EVERY = 0.5
+
+
+class Reporter:
+    """Writes a report line every ``REPORT_EVERY`` seconds, and a last one on ``close``."""
+
+    def __init__(self, answers: Answers, hollow: HollowNodes, out: TextIO) -> None:
+        self.answers, self.hollow, self.out = answers, hollow, out
+        self.outbox = Outbox()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, name="hollow-report", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(REPORT_EVERY):
+            self.send()
+
+    def send(self, extra: dict[str, Any] | None = None) -> None:
+        with self.answers.lock:
+            running = list(self.answers.running.items())
+            by_kind = self.answers.by_kind.copy()
+            messages = dict(self.answers.first_message)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with self.lock:
+            line = self.outbox.line(running, list(self.hollow.timer.ticks), by_kind, messages,
+                                    usage.ru_utime + usage.ru_stime)  # fmt: skip
+            if extra:
+                line = json.dumps({**json.loads(line), **extra})
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.send()
+
+
+def start(hollow: HollowNodes, reporter: Reporter, deadline: float | None) -> None:
+    try:
+        hollow.start(float("inf") if deadline is None else deadline)
+    except Exception as e:  # reported to the benchmark, which stops the point
+        reporter.send({"error": f"the nodes could not be started: {e!r}"})
+
+
+def main(config: dict[str, Any]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the benchmark's to handle
+    if config["nice"]:
+        os.nice(config["nice"])
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    logging.basicConfig(level=logging.WARNING if config["verbose"] else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    answers = Answers()
+    hollow = HollowNodes(
+        config["server"], config["ca"], config["token"], config["count"], answers,
+        workers=config["workers"], timer_threads=config["timer_threads"],
+        senders=config["senders"], first=config["first"], root=config["root"])  # fmt: skip
+    # Reports on a stdout of their own: anything else printed goes to stderr.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    reporter = Reporter(answers, hollow, out)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if "start" in command:
+            threading.Thread(target=start, args=(hollow, reporter, command["start"]),
+                             name="hollow-start", daemon=True).start()  # fmt: skip
+    hollow.stop_all()
+    time.sleep(REPORT_EVERY)  # the last answers of calls under way
+    reporter.close()
+    if os.getppid() != config["parent"]:  # the benchmark died: nobody else removes its dir
+        shutil.rmtree(Path(config["root"]).parent, ignore_errors=True)
+    # The nodes' pools would be joined at exit, each behind calls that may take their time.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

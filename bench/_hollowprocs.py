@@ -1,0 +1,183 @@
+"""The hollow nodes of ``bench/scale.py`` in processes of their own, as kubemark runs them on
+machines of their own: K children (``bench/_hollowchild.py``), each with a range of the nodes,
+their reports added up live (``bench/_hollowwire.py``). A child that dies is a failure the
+benchmark reads (``failure``), never a hang; ``stop_all`` ends every child and removes their
+directories. Effectful (processes, pipes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from bench._hollowwire import Inbox, Tick, split
+
+REPO = Path(__file__).resolve().parents[1]
+# A child has this long to stop its nodes once its stdin is closed, then SIGTERM, then SIGKILL.
+STOP_GRACE = 10.0
+NODES_PER_PROC = 100
+
+
+def default_procs(nodes: int) -> int:
+    """One process per 100 nodes: 100 hollow nodes in one process are some 700 threads (a pod
+    watch each, the agent's Services and ConfigMap informers, the shared pools) and run without
+    falling behind, while 500 in one process spent their time handing the GIL around and starved
+    the control plane; more processes than that cost memory (an interpreter each) for nothing."""
+    return max(1, -(-nodes // NODES_PER_PROC))
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Sizes of one process's shared pools (0: sized from its node count)."""
+
+    workers: int = 0
+    timer_threads: int = 0
+    senders: int = 0
+
+    def for_nodes(self, nodes: int) -> dict[str, int]:
+        # Enough that on a slow server as many calls wait as the agents' own threads would (a
+        # lease and a node-status call a node; 16 pod workers each, up to 256 in all), so the
+        # harness does not hold back what the nodes send. The timer's pool starts a thread
+        # only when all it has are busy; idle workers cost memory, not CPU.
+        return {
+            "workers": self.workers or min(256, 16 * nodes),
+            "timer_threads": self.timer_threads or 2 * nodes,
+            "senders": self.senders or min(64, nodes),
+        }
+
+
+class Child:
+    """One child process and the thread reading its reports."""
+
+    def __init__(self, index: int, first: int, count: int, config: dict[str, Any],
+                 inbox: Inbox, lock: threading.Lock) -> None:  # fmt: skip
+        self.index, self.first, self.count = index, first, count
+        self.dir = tempfile.mkdtemp(prefix=f"tinykube-hollow-{index}-")
+        self.stderr = open(Path(self.dir) / "stderr", "w+b")  # noqa: SIM115 - closed in stop
+        full = {**config, "first": first, "count": count, "root": str(Path(self.dir) / "nodes")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._hollowchild", json.dumps(full)],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            text=True, bufsize=1)  # fmt: skip
+        self.inbox, self.lock = inbox, lock
+        self.stopping = False
+        self.exit_message: str | None = None
+        self.reader = threading.Thread(target=self._read, name=f"hollow-proc-{index}", daemon=True)
+        self.reader.start()
+
+    @property
+    def title(self) -> str:
+        return f"hollow process {self.index} (nodes {self.first}-{self.first + self.count - 1})"
+
+    def _read(self) -> None:
+        out: IO[str] = self.proc.stdout  # type: ignore[assignment]
+        for line in out:
+            with self.lock:
+                self.inbox.take(self.index, line)
+        code = self.proc.wait()
+        if not self.stopping:
+            self.exit_message = f"{self.title} exited with code {code}: {self.tail()}"
+
+    def tail(self) -> str:
+        try:
+            text = (Path(self.dir) / "stderr").read_bytes()[-400:].decode(errors="replace")
+        except OSError:
+            return "(no output)"
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return " | ".join(lines[-3:]) or "(no output)"
+
+    def send(self, command: dict[str, Any]) -> None:
+        try:
+            stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
+            stdin.write(json.dumps(command) + "\n")
+            stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # it died: the reader says so
+
+    def close_stdin(self) -> None:
+        self.stopping = True
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+
+
+class HollowProcs:
+    """N hollow nodes in ``procs`` child processes, at niceness ``nice``; the same surface to
+    the benchmark as one ``HollowNodes`` (``start``, ``stop_all``, ``ticks``) plus the children's
+    answers (``inbox``), CPU seconds and ``failure``."""
+
+    def __init__(self, server: str, ca_file: str | None, token: str, nodes: int, *,
+                 procs: int, nice: int, pools: Pools, verbose: bool = False) -> None:  # fmt: skip
+        self.inbox = Inbox()
+        self.lock = threading.Lock()
+        self.children: list[Child] = []
+        base = {"server": server, "ca": ca_file, "token": token, "nice": nice, "verbose": verbose,
+                "parent": os.getpid()}  # fmt: skip
+        try:
+            for k, (first, count) in enumerate(split(nodes, procs), 1):
+                config = {**base, **pools.for_nodes(count)}
+                self.children.append(Child(k, first, count, config, self.inbox, self.lock))
+        except BaseException:
+            self.stop_all()
+            raise
+
+    @property
+    def ticks(self) -> list[Tick]:
+        with self.lock:
+            return list(self.inbox.ticks)
+
+    def running(self) -> dict[str, float]:
+        with self.lock:
+            return dict(self.inbox.running)
+
+    def cpu_seconds(self) -> float:
+        with self.lock:
+            return self.inbox.cpu_seconds
+
+    def failure(self) -> str | None:
+        """Why the nodes cannot go on (a child died or said its nodes could not start), if so."""
+        for child in self.children:
+            if child.exit_message:
+                return child.exit_message
+        with self.lock:
+            return self.inbox.errors[0] if self.inbox.errors else None
+
+    def start(self, deadline: float) -> None:
+        for child in self.children:
+            child.send({"start": None if deadline == float("inf") else deadline})
+
+    def stop_all(self) -> None:
+        """Every child told to stop (its stdin closed), then ended if it does not in time;
+        their last reports read, their directories removed."""
+        for child in self.children:
+            child.close_stdin()
+        end = time.monotonic() + STOP_GRACE
+        for child in self.children:
+            _wait(child.proc, end - time.monotonic())
+        for child in self.children:
+            if child.proc.poll() is None:
+                child.proc.terminate()
+                if not _wait(child.proc, 5.0):
+                    child.proc.kill()
+                    child.proc.wait()
+            child.reader.join(5.0)
+            child.stderr.close()
+            shutil.rmtree(child.dir, ignore_errors=True)
+
+
+def _wait(proc: subprocess.Popen[str], seconds: float) -> bool:
+    try:
+        proc.wait(max(0.0, seconds))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
