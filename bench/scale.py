@@ -1,33 +1,41 @@
 """Scale with hollow nodes, as kubemark: N nodes run by the agent's own code over a fake runtime
-in this one process, against a real ``tinykube up --agents 0``; M plain pods, spread over
-namespaces, created at a fixed rate; the same run against the control plane of an earlier commit.
+in K processes of their own (``--hollow-procs``, one per 100 nodes by default), against a real
+``tinykube up --agents 0``; M plain pods, spread over namespaces, created at a fixed rate; then
+latency pods, one at a time, as ClusterLoader2's density test; the same run against the control
+plane of an earlier commit.
 
 For each N (default 100, 500, 1000; 10 pods per node) it starts a fresh cluster, registers the
 hollow nodes (``bench/_hollow.py``: registration, lease, node status, pod watch, sync loop, pod
-status and events, all the agent's code; the fake runtime runs no container), waits for every
-node Ready, creates the pods at --rate a second (or as fast as the server answers, 32 at once)
-and runs until every pod is reported Running, then for --idle seconds with nothing changing.
+status and events, all the agent's code; the fake runtime runs no container; in child processes,
+``bench/_hollowprocs.py``, that report back live), waits for every node Ready, creates the
+saturation pods at --rate a second (or as fast as the server answers, 32 at once) until every
+one is reported Running, then the latency pods at --latency-rate a second (CL2: max(500, N) at
+5/s), then runs for --idle seconds with nothing changing.
 
-Figures, from the first create to the last pod Running:
+Figures, from the first create to the last saturation pod Running:
 - creates/s, binds/s: pods created (answered) and seen bound by a watch of all pods, per second
   since the first create was sent; all pods Running: until the last node reported its pod.
-- pod startup p50/p99: creationTimestamp (it has a second's resolution, so the moment the
-  create's answer came back stands for it) to the node's status write saying phase Running.
+- saturation pods startup p50/p99: creationTimestamp (it has a second's resolution, so the
+  moment the create's answer came back stands for it) to the node's status write saying phase
+  Running. Latency pods startup p50/p99: the same for the latency pods, created into the full
+  cluster; Kubernetes' pod startup SLO (p99 <= 5 s) is measured on these, and so is the target.
 - GET of a random created pod (every 50 ms) and LIST of all pods (5 s apart), timed.
 - lease renewal p99 and failed renewals (the agent's LeaseKeeper, as timed by the hollow
   nodes), the lowest count of Ready nodes (a watch of nodes), pods evicted (any pod deleted:
-  the benchmark deletes none), 5xx answers to any client of this process.
+  the benchmark deletes none), 5xx answers to any client of the harness or its nodes.
 - control plane: its processes (the ``control`` command and all it started: API workers,
   controller process) from /proc: RSS peak, CPU seconds, CPU share of one core when idle (with
   the lease renewals/s then); Redis ``used_memory``.
-- this process's own CPU seconds (hollow nodes, watches, creators): what it took from the cores
-  the control plane also runs on; the lag of its shared timer says when it fell behind.
+- the harness's own CPU seconds (this process and every hollow-node process): what it took from
+  the cores the control plane also runs on; the lag of the nodes' timers says when they fell
+  behind. Below the table, each point's targets (the scale table's row for its N): missed, held.
 
 The "before" column installs --before-commit in a venv of its own (``bench/_before.py``) and runs
 the same points against it, each capped at --before-cap seconds; a point that does not finish
 says how far it got. Needs no Docker. Raises the open-file limit to its hard limit (inherited by
 the cluster it starts).
 Usage: python bench/scale.py [--nodes 100,500,1000] [--pods-per-node 10] [--rate 200]
+       [--hollow-procs K] [--latency-pods M] [--latency-rate 5]
        [--before-commit 837c272 | --no-before] [--before-cap 300] [--quick]
 """
 
@@ -36,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import resource
 import secrets
 import subprocess
@@ -45,16 +52,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _before
 from bench._cluster import BIN, cluster
-from bench._hollow import IMAGE, HollowNodes, token_rows
+from bench._creator import LATENCY_RATE, Creator, latency_pods
+from bench._hollow import token_rows
+from bench._hollowprocs import HollowProcs, Pools, default_procs
 from bench._observe import (
     Answers,
     ControlPlane,
@@ -64,14 +72,21 @@ from bench._observe import (
     redis_used_memory,
     server_buckets,
 )
-from bench._scalestats import Point, Progress, bucket_pct, format_table, pct, rate, verdict
+from bench._scalestats import (
+    Point,
+    Progress,
+    bucket_pct,
+    format_table,
+    pct,
+    rate,
+    startups,
+    verdict,
+)
 from common import errors
 from common.client import ApiClient
 from common.resources import must
 
-PODS, NAMESPACES = must("pods"), must("namespaces")
-T = TypeVar("T")
-CREATORS = 32  # creates in flight at most
+NAMESPACES = must("namespaces")
 # The hollow nodes stand for machines of their own (kubemark runs them on other machines than the
 # control plane's): on the same cores, they take the CPU the control plane leaves. Without it, at
 # 500 nodes their 3,000 threads took 1.6 cores and left the control plane a tenth of one.
@@ -84,85 +99,12 @@ class Settings:
     rate: float
     namespaces: int
     idle: float
-    workers: int
-    timer_threads: int
-    senders: int
+    pools: Pools
     nice: int
-
-
-def niced(nice: int, make: Callable[[], T]) -> T:
-    """``make()`` run in a thread of its own at ``nice``: every thread it starts, and every
-    thread those start, inherits it (Linux niceness is each thread's), the creator, the sampler
-    and the watches of this process keep theirs."""
-    out: list[T] = []
-
-    def run() -> None:
-        if nice:
-            os.nice(nice)
-        out.append(make())
-
-    t = threading.Thread(target=run, name="niced")
-    t.start()
-    t.join()
-    if not out:
-        raise RuntimeError("the hollow nodes could not be started")
-    return out[0]
-
-
-def pod(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"bench": "scale"}},
-        "spec": {"containers": [{"name": "app", "image": IMAGE}],
-                 "terminationGracePeriodSeconds": 1},
-    }  # fmt: skip
-
-
-class Creator:
-    """Creates the pods at a fixed rate, from a few threads; a failed create is sent again."""
-
-    def __init__(self, client: ApiClient, keys: list[str], per_second: float) -> None:
-        self.client = client
-        self.keys = keys
-        self.interval = 1.0 / per_second
-        self.created: dict[str, float] = {}
-        self.next = 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.started = time.monotonic()
-
-    def run(self) -> None:
-        self.started = time.monotonic()
-        with ThreadPoolExecutor(CREATORS, thread_name_prefix="bench-create") as pool:
-            for _ in range(CREATORS):
-                pool.submit(self._loop)
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            with self.lock:
-                i = self.next
-                self.next += 1
-            if i >= len(self.keys):
-                return
-            delay = self.started + i * self.interval - time.monotonic()
-            if delay > 0:
-                self.stop.wait(delay)
-            self._create(self.keys[i])
-
-    def _create(self, key: str) -> None:
-        namespace, name = key.split("/")
-        while not self.stop.is_set():
-            try:
-                self.client.create(PODS, pod(name, namespace), namespace)
-            except errors.AlreadyExistsError:
-                pass  # an earlier attempt that timed out was stored after all
-            except errors.ApiError:
-                self.stop.wait(0.5)
-                continue
-            with self.lock:
-                self.created[key] = time.monotonic()
-            return
+    procs: int
+    latency_pods: int
+    latency_rate: float
+    verbose: bool
 
 
 def wait_until(done: Callable[[], bool], deadline: float) -> None:
@@ -201,51 +143,54 @@ def measure(
     plane = ControlPlane(int(state["processes"]["control"]))
     pod_watch = PodWatch(answers.hook(admin.with_timeout(400)))
     node_watch = NodeWatch(answers.hook(admin.with_timeout(400)))
-    hollow = niced(s.nice, lambda: HollowNodes(
-        admin.server, ca, token, point.nodes, answers,
-        workers=s.workers, timer_threads=s.timer_threads, senders=s.senders))  # fmt: skip
+    hollow = HollowProcs(admin.server, ca, token, point.nodes, procs=s.procs, nice=s.nice,
+                         pools=s.pools, verbose=s.verbose)  # fmt: skip
     keys = [f"bench-{i % s.namespaces}/pod-{i}" for i in range(point.pods)]
     creator = Creator(admin, keys, s.rate)
+    slow = [f"bench-{i % s.namespaces}/latency-{i}" for i in range(s.latency_pods)]
+    latency = Creator(admin, slow, s.latency_rate, group="latency")
     sampler: Sampler | None = None
     t0 = time.monotonic()
     deadline = t0 + cap if cap is not None else float("inf")
 
     def progress() -> Progress:
+        running = hollow.running()
         return Progress(point.nodes, point.pods, len(node_watch.ready), len(creator.created),
-                        len(pod_watch.bound), len(answers.running))  # fmt: skip
+                        sum(1 for k in keys if k in pod_watch.bound),
+                        sum(1 for k in keys if k in running),
+                        len(slow), sum(1 for k in slow if k in running))  # fmt: skip
+
+    def until(done: Callable[[Progress], bool]) -> None:
+        wait_until(lambda: done(progress()) or hollow.failure() is not None, deadline)
 
     try:
         for i in range(s.namespaces):
             admin.create(NAMESPACES, {"metadata": {"name": f"bench-{i}"}})
-        niced(s.nice, lambda: hollow.start(deadline))
-        wait_until(lambda: len(node_watch.ready) >= point.nodes, deadline)
-        begin = snapshot(plane)
-        if len(node_watch.ready) >= point.nodes:
+        hollow.start(deadline)
+        until(lambda p: p.nodes_ready >= p.nodes)
+        begin = snapshot(plane, hollow)
+        if progress().nodes_ready >= point.nodes:
             node_watch.arm()  # the fewest Ready from here on; "-" if they never all were
             print(f"   {point.nodes} nodes Ready after {time.monotonic() - t0:.0f} s; creating",
                   file=sys.stderr, flush=True)  # fmt: skip
             sampler = Sampler(answers.hook(admin.with_timeout(60)), lambda: list(creator.created))
             threading.Thread(target=creator.run, daemon=True).start()
-            wait_until(lambda: len(answers.running) >= point.pods, deadline)
-        end = snapshot(plane)
-        point.outcome = verdict(progress(), end["t"] - t0, cap)
+            until(lambda p: p.running >= p.pods)
+        end = snapshot(plane, hollow)
         creator.stop.set()
         if sampler is not None:
             sampler.stop.set()
         figures = point.figures
-        figures.update(window_figures(begin, end, creator, pod_watch, answers, sampler, hollow))
-        figures["lowest_ready"] = node_watch.lowest
-        figures["evictions"] = len(pod_watch.deleted)
-        figures["answers_5xx"] = answers.errors_5xx
-        figures["server_lease_p99_ms"] = _scale(
-            bucket_pct(server_buckets(admin, "PUT", "leases"), 99), 1000
-        )
-        if answers.by_kind:
-            print(f"   5xx answers: {dict(answers.by_kind.most_common())}", file=sys.stderr)
-            for kind, message in answers.first_message.items():
-                print(f"     {kind}: {message}", file=sys.stderr)
-        figures["lease_failures"] = sum(1 for t in hollow.timer.ticks if t.failed
-                                        and t.loop == "lease")  # fmt: skip
+        figures.update(window_figures(begin, end, creator, pod_watch, hollow, sampler))
+        if progress().running >= point.pods and slow:
+            print(f"   all Running after {time.monotonic() - t0:.0f} s; {len(slow)} latency "
+                  f"pods at {s.latency_rate:g}/s", file=sys.stderr, flush=True)  # fmt: skip
+            threading.Thread(target=latency.run, daemon=True).start()
+            until(lambda p: p.latency_running >= p.latency)
+        figures.update(latency_figures(latency, hollow.running()))
+        point.outcome = verdict(progress(), time.monotonic() - t0, cap, hollow.failure())
+        latency.stop.set()
+        figures.update(health_figures(admin, answers, hollow, node_watch, pod_watch))
         figures["cp_processes"] = end["processes"]
         figures["cp_rss_mb"] = max(plane.peak_rss, end["rss"]) / 2**20
         if point.outcome == "finished" and s.idle > 0:
@@ -254,6 +199,7 @@ def measure(
         figures["redis_mb"] = None if used is None else used / 2**20
     finally:
         creator.stop.set()
+        latency.stop.set()
         hollow.stop_all()
         pod_watch.stop.set()
         node_watch.stop.set()
@@ -262,11 +208,11 @@ def measure(
             sampler.stop.set()
 
 
-def snapshot(plane: ControlPlane) -> dict[str, Any]:
+def snapshot(plane: ControlPlane, hollow: HollowProcs) -> dict[str, Any]:
     processes, cpu, rss = plane.now()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"t": time.monotonic(), "processes": processes, "cpu": cpu, "rss": rss,
-            "self": usage.ru_utime + usage.ru_stime}  # fmt: skip
+            "self": usage.ru_utime + usage.ru_stime + hollow.cpu_seconds()}  # fmt: skip
 
 
 def window_figures(
@@ -274,18 +220,17 @@ def window_figures(
     end: dict[str, Any],
     creator: Creator,
     pod_watch: PodWatch,
-    answers: Answers,
+    hollow: HollowProcs,
     sampler: Sampler | None,
-    hollow: HollowNodes,
 ) -> dict[str, float | None]:
-    """The figures of the run from the first create to the last pod Running (or the cap); of
-    a point that did not finish, those of the pods that got so far."""
+    """The figures of the run from the first create to the last saturation pod Running (or the
+    cap); of a point that did not finish, those of the pods that got so far."""
     t0, t1, keys = creator.started, end["t"], creator.keys
     created = dict(creator.created)
-    running = dict(answers.running)
+    running = {k: t for k, t in hollow.running().items() if k in created}
     bound = list(pod_watch.bound.values())
-    startup = [running[k] - created[k] for k in running if k in created]
-    ticks = [t for t in hollow.timer.ticks if begin["t"] <= t.start <= t1]
+    startup = startups(created, running)
+    ticks = [t for t in hollow.ticks if begin["t"] <= t.start <= t1]
     lease = [t.seconds for t in ticks if t.loop == "lease" and not t.failed]
     get = sampler.get if sampler else []
     lst = sampler.list if sampler else []
@@ -302,6 +247,7 @@ def window_figures(
         "lease_p99_ms": _scale(pct(lease, 99), 1000),
         "cp_cpu_s": end["cpu"] - begin["cpu"],
         "harness_cpu_s": end["self"] - begin["self"],
+        "hollow_procs": len(hollow.children),
         "timer_lag_p99_s": pct([t.start - t.due for t in ticks], 99),
     }
     if not created:  # the run stopped before it created anything
@@ -309,17 +255,46 @@ def window_figures(
     return out
 
 
+def latency_figures(latency: Creator, running: dict[str, float]) -> dict[str, float | None]:
+    """Pod startup of the latency pods: Kubernetes' SLO figure, as ClusterLoader2 measures it."""
+    startup = startups(dict(latency.created), running)
+    return {"latency_pods": len(startup) if latency.keys else None,
+            "latency_p50_s": pct(startup, 50), "latency_p99_s": pct(startup, 99)}  # fmt: skip
+
+
+def health_figures(
+    admin: ApiClient, answers: Answers, hollow: HollowProcs, nodes: NodeWatch, pods: PodWatch
+) -> dict[str, float | None]:
+    """Over the whole point: the fewest Ready nodes, pods evicted, 5xx answers to the harness
+    and to every hollow node (printed by kind with the server's first message), lease failures."""
+    with hollow.lock:
+        by_kind = answers.by_kind + hollow.inbox.by_kind
+        messages = {**hollow.inbox.first_message, **answers.first_message}
+    if by_kind:
+        print(f"   5xx answers: {dict(by_kind.most_common())}", file=sys.stderr)
+        for kind, message in messages.items():
+            print(f"     {kind}: {message}", file=sys.stderr)
+    lease = bucket_pct(server_buckets(admin, "PUT", "leases"), 99)
+    return {
+        "lowest_ready": nodes.lowest,
+        "evictions": len(pods.deleted),
+        "answers_5xx": sum(by_kind.values()),
+        "server_lease_p99_ms": _scale(lease, 1000),
+        "lease_failures": sum(1 for t in hollow.ticks if t.failed and t.loop == "lease"),
+    }
+
+
 def _scale(value: float | None, by: float) -> float | None:
     return None if value is None else value * by
 
 
-def idle_figures(plane: ControlPlane, hollow: HollowNodes, seconds: float) -> dict[str, float]:
+def idle_figures(plane: ControlPlane, hollow: HollowProcs, seconds: float) -> dict[str, float]:
     """Nothing changing but heartbeats: the control plane's share of one core, and the lease
     renewals a second the nodes make meanwhile."""
-    begin = snapshot(plane)
+    begin = snapshot(plane, hollow)
     time.sleep(seconds)
-    end = snapshot(plane)
-    renewals = sum(1 for t in hollow.timer.ticks
+    end = snapshot(plane, hollow)
+    renewals = sum(1 for t in hollow.ticks
                    if t.loop == "lease" and begin["t"] <= t.start < end["t"])  # fmt: skip
     elapsed = end["t"] - begin["t"]
     return {"cp_idle_cpu_pct": 100 * (end["cpu"] - begin["cpu"]) / elapsed,
@@ -349,18 +324,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the same for this tree's points")  # fmt: skip
     p.add_argument("--idle", type=float, default=20.0, metavar="S",
                    help="seconds of idle cluster measured after all pods Running")  # fmt: skip
-    p.add_argument("--workers", type=int, default=0, help="shared pod workers (0: auto)")
-    p.add_argument("--timer-threads", type=int, default=0, help="for periodic loops (0: auto)")
-    p.add_argument("--senders", type=int, default=0, help="event senders (0: auto)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="shared pod workers of each hollow-node process (0: auto)")  # fmt: skip
+    p.add_argument("--timer-threads", type=int, default=0,
+                   help="for periodic loops, in each process (0: auto)")  # fmt: skip
+    p.add_argument("--senders", type=int, default=0, help="event senders, each process (0: auto)")
     p.add_argument("--hollow-nice", type=int, default=HOLLOW_NICE, metavar="N",
                    help="niceness of the hollow nodes' threads (default %(default)s; 0: as the "
                    "control plane)")  # fmt: skip
+    p.add_argument("--hollow-procs", type=int, default=0, metavar="K",
+                   help="processes the hollow nodes run in (0: one per 100 nodes)")  # fmt: skip
+    p.add_argument("--latency-pods", type=int, metavar="M",
+                   help="pods created one by one once all are Running, whose startup is the "
+                   "SLO figure (default: max(500, nodes), as ClusterLoader2's density "
+                   "test)")  # fmt: skip
+    p.add_argument("--latency-rate", type=float, default=LATENCY_RATE, metavar="R",
+                   help="latency pods created a second (default %(default)g, CL2's)")  # fmt: skip
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: N=20, 200 pods, no before, 3 s idle")  # fmt: skip
+                   help="smoke run: N=20, 200 pods, 20 latency pods, no before, "
+                   "3 s idle")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="the agents' warnings too")
     args = p.parse_args(argv)
     if args.quick:
         args.nodes, args.pods, args.no_before, args.idle = "20", 200, True, 3.0
+        args.latency_pods = 20 if args.latency_pods is None else args.latency_pods
     return args
 
 
@@ -371,14 +358,12 @@ def settings(args: argparse.Namespace, nodes: int) -> Settings:
         rate=args.rate,
         namespaces=args.namespaces,
         idle=args.idle,
-        # Enough that on a slow server as many calls wait as the agents' own threads would (a
-        # lease and a node-status call a node; 16 pod workers each, up to 256 in all), so the
-        # harness does not hold back what the nodes send. The timer's pool starts a thread
-        # only when all it has are busy; idle workers cost memory, not CPU.
-        workers=args.workers or min(256, 16 * nodes),
-        timer_threads=args.timer_threads or 2 * nodes,
-        senders=args.senders or min(64, nodes),
+        pools=Pools(args.workers, args.timer_threads, args.senders),
         nice=args.hollow_nice,
+        procs=args.hollow_procs or default_procs(nodes),
+        latency_pods=latency_pods(nodes) if args.latency_pods is None else args.latency_pods,
+        latency_rate=args.latency_rate,
+        verbose=args.verbose,
     )
 
 
@@ -410,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(args, sizes[-1])
     print(f"hollow nodes: {s.pods_per_node} pods per node, plain pods over {s.namespaces} "
           f"namespaces created at {s.rate:.0f}/s at most; open files {files}; hollow nodes' "
-          f"niceness {s.nice}; before: "
+          f"niceness {s.nice}, in {s.procs} processes; {s.latency_pods} latency pods at "
+          f"{s.latency_rate:g}/s; before: "
           f"{'none' if before_bin is None else args.before_commit}, capped at "
           f"{args.before_cap:g} s; this tree capped at {args.cap:g} s")  # fmt: skip
     print(format_table(points))

@@ -10,9 +10,12 @@ from bench._scalestats import (
     Progress,
     bucket_pct,
     format_table,
+    format_targets,
     over_cap,
     pct,
     rate,
+    startups,
+    target_checks,
     verdict,
 )
 
@@ -71,10 +74,12 @@ def test_the_table_has_a_column_per_point_and_every_row() -> None:
     assert rows["creates/s"] == ["199.9", "-"]
     assert rows["pods evicted"] == ["0", "-"]
     assert rows["5xx answers"] == ["-", "-"]
-    assert lines[-2:] == [
+    assert lines[-4:-2] == [
         "this tree N=100: finished",
         "837c272 N=100: did not finish: 10/100 nodes Ready after the 300 s cap",
     ]
+    assert lines[-2].startswith("this tree N=100 targets: none missed (not measured: binds/s")
+    assert lines[-1].startswith("837c272 N=100 targets: MISSED all pods Running")
     assert len({len(line) for line in lines[: 3 + len(ROWS)]}) == 1  # columns line up
 
 
@@ -86,3 +91,70 @@ def test_bucket_pct_is_the_bound_of_the_bucket_holding_the_percentile() -> None:
     assert bucket_pct(list(reversed(buckets)), 99) == 0.025
     assert bucket_pct([(0.005, 0.0), (float("inf"), 0.0)], 99) is None
     assert bucket_pct([], 99) is None
+
+
+def test_startup_counts_only_the_pods_of_one_creator_seen_running() -> None:
+    created = {"ns/latency-0": 10.0, "ns/latency-1": 11.0, "ns/latency-2": 12.0}
+    running = {"ns/latency-0": 10.5, "ns/latency-1": 14.0, "ns/pod-0": 1.0}
+    assert sorted(startups(created, running)) == [0.5, 3.0]
+    assert startups({}, running) == []
+
+
+def test_a_point_waits_for_its_latency_pods_too() -> None:
+    saturated = Progress(10, 100, 10, 100, 100, 100, latency=500, latency_running=499)
+    assert not saturated.finished
+    assert saturated.reached() == (
+        "100/100 created, 100 bound, 100 Running; latency pods 499/500 Running"
+    )
+    assert Progress(10, 100, 10, 100, 100, 100, latency=500, latency_running=500).finished
+    assert Progress(10, 100, 10, 100, 100, 99, latency=500).reached() == (
+        "100/100 created, 100 bound, 99 Running"
+    )
+
+
+def test_a_point_whose_hollow_nodes_failed_says_why() -> None:
+    creating = Progress(20, 100, nodes_ready=20, created=100, bound=90, running=80)
+    failed = "hollow process 2 (nodes 11-20) exited with code -9: (no output)"
+    assert verdict(creating, 8.2, 900.0, failed) == (
+        f"did not finish: {failed}; 100/100 created, 90 bound, 80 Running after 8 s"
+    )
+    done = Progress(20, 100, nodes_ready=20, created=100, bound=100, running=100)
+    assert verdict(done, 8.2, 900.0, failed) == "finished"
+
+
+def _held(point: Point) -> dict[str, bool | None]:
+    return {what.split(" (")[0].split(" <=")[0]: ok for what, ok in target_checks(point)}
+
+
+def test_the_startup_target_is_checked_on_the_latency_pods() -> None:
+    figures: dict[str, float | None] = {
+        "creates_per_s": 200.0, "binds_per_s": 195.0, "startup_p99_s": 40.0,
+        "latency_p99_s": 1.2, "lease_failures": 0, "lowest_ready": 100, "evictions": 0,
+        "answers_5xx": 0,
+    }  # fmt: skip
+    point = Point("this tree", 100, 1000, "finished", figures)
+    assert all(ok for _, ok in target_checks(point))
+    line = format_targets(point)
+    assert line == (
+        "this tree N=100 targets: all held; saturation pods startup p99 40.00 s "
+        "(not the SLO's figure)"
+    )
+    slow = Point("this tree", 100, 1000, "finished", {**figures, "latency_p99_s": 5.5})
+    assert _held(slow)["latency pods startup p99"] is False
+    assert "MISSED latency pods startup p99 (s) <= 5 (5.50)" in format_targets(slow)
+
+
+def test_targets_follow_the_row_of_the_point_and_say_what_was_not_measured() -> None:
+    point = Point("this tree", 500, 5000, "did not finish: x", {"binds_per_s": 80.0,
+                  "creates_per_s": 200.0, "get_p99_ms": 150.0, "lowest_ready": 499})  # fmt: skip
+    held = _held(point)
+    assert held["all pods Running"] is False
+    assert held["binds/s >= 0.9 x creates/s and >= 100"] is False
+    assert held["no node NotReady"] is False
+    assert held["GET pod p99"] is False and held["LIST all pods p99"] is None
+    assert held["latency pods startup p99"] is None
+    assert "not measured: " in format_targets(point)
+    idle = {"cp_rss_mb": 900.0, "cp_idle_cpu_pct": 31.0, "lowest_ready": 1000, "answers_5xx": 0}
+    big = _held(Point("this tree", 1000, 10000, "finished", dict(idle)))
+    assert big == {"all pods Running": True, "no node NotReady": True, "5xx answers": True,
+                   "control-plane RSS peak": True, "idle control-plane CPU": False}  # fmt: skip

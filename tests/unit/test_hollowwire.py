@@ -1,0 +1,76 @@
+"""What a hollow-node process reports to bench/scale.py, and how the reports add up."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from bench._hollowprocs import Pools, default_procs
+from bench._hollowwire import Inbox, Outbox, Tick, split
+
+
+def test_the_nodes_are_split_evenly_and_no_process_is_empty() -> None:
+    assert split(10, 3) == [(1, 4), (5, 3), (8, 3)]
+    assert split(1000, 10) == [(1 + 100 * k, 100) for k in range(10)]
+    assert split(2, 5) == [(1, 1), (2, 1)]
+    assert split(7, 1) == [(1, 7)]
+    assert split(7, 0) == [(1, 7)]
+
+
+def test_one_process_per_hundred_nodes_by_default() -> None:
+    assert [default_procs(n) for n in (1, 20, 100, 101, 500, 1000)] == [1, 1, 1, 2, 5, 10]
+
+
+def test_each_process_sizes_its_pools_from_its_own_nodes() -> None:
+    assert Pools().for_nodes(100) == {"workers": 256, "timer_threads": 200, "senders": 64}
+    assert Pools().for_nodes(10) == {"workers": 160, "timer_threads": 20, "senders": 10}
+    assert Pools(8, 4, 2).for_nodes(100) == {"workers": 8, "timer_threads": 4, "senders": 2}
+
+
+def test_a_report_holds_only_what_is_new_since_the_last() -> None:
+    out = Outbox()
+    running = [("ns/a", 1.0)]
+    ticks = [Tick("lease", 1.0, 1.1, 0.01, False)]
+    kinds: Counter[str] = Counter({"503 PUT leases": 2})
+    first = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.5))
+    assert first == {
+        "cpu": 0.5,
+        "running": [["ns/a", 1.0]],
+        "ticks": [["lease", 1.0, 1.1, 0.01, False]],
+        "5xx": {"503 PUT leases": 2},
+        "messages": {"503 PUT leases": "busy"},
+    }
+    assert json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.7)) == {
+        "cpu": 0.7
+    }
+    running.append(("ns/b", 2.0))
+    kinds["503 PUT leases"] += 1
+    again = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.9))
+    assert again == {"cpu": 0.9, "running": [["ns/b", 2.0]], "5xx": {"503 PUT leases": 1}}
+
+
+def test_the_reports_of_every_process_add_up() -> None:
+    inbox = Inbox()
+    one, two = Outbox(), Outbox()
+    kinds: Counter[str] = Counter({"503 PUT leases": 2})
+    inbox.take(1, one.line([("ns/a", 1.0)], [], kinds, {"503 PUT leases": "first"}, 1.5))
+    inbox.take(1, one.line([("ns/a", 1.0)], [], kinds + Counter({"503 PUT leases": 1}), {}, 2.0))
+    ticks = [Tick("lease", 1.0, 1.2, 0.02, True), Tick("node-status", 2.0, 2.0, 0.1, False)]
+    inbox.take(2, two.line([("ns/b", 3.0), ("ns/a", 9.0)], ticks, kinds,
+                           {"503 PUT leases": "second"}, 4.0))  # fmt: skip
+    assert inbox.running == {"ns/a": 1.0, "ns/b": 3.0}  # the first Running report stands
+    assert inbox.ticks == ticks
+    assert inbox.by_kind == Counter({"503 PUT leases": 5}) and inbox.errors_5xx == 5
+    assert inbox.first_message == {"503 PUT leases": "first"}
+    assert inbox.cpu == {1: 2.0, 2: 4.0} and inbox.cpu_seconds == 6.0
+    assert inbox.errors == []
+
+
+def test_a_bad_line_or_an_error_report_is_a_failure_to_read() -> None:
+    inbox = Inbox()
+    inbox.take(3, "Traceback (most recent call last):\n")
+    inbox.take(3, "[1, 2]\n")
+    inbox.take(4, json.dumps({"error": "the nodes could not be started: boom"}))
+    assert len(inbox.errors) == 3
+    assert inbox.errors[0].startswith("hollow process 3 sent a bad report")
+    assert inbox.errors[2] == "hollow process 4: the nodes could not be started: boom"
