@@ -258,7 +258,7 @@ def window_figures(
 def latency_figures(latency: Creator, running: dict[str, float]) -> dict[str, float | None]:
     """Pod startup of the latency pods: Kubernetes' SLO figure, as ClusterLoader2 measures it."""
     startup = startups(dict(latency.created), running)
-    return {"latency_pods": len(startup) if latency.keys else None,
+    return {"latency_pods": len(startup) if latency.created else None,
             "latency_p50_s": pct(startup, 50), "latency_p99_s": pct(startup, 99)}  # fmt: skip
 
 
