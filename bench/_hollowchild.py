@@ -49,7 +49,8 @@ class Reporter:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         with self.lock:
             line = self.outbox.line(running, list(self.hollow.timer.ticks), by_kind, messages,
-                                    usage.ru_utime + usage.ru_stime)  # fmt: skip
+                                    usage.ru_utime + usage.ru_stime,
+                                    threading.active_count())  # fmt: skip
             if extra:
                 line = json.dumps({**json.loads(line), **extra})
             self.out.write(line + "\n")

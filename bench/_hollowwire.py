@@ -1,6 +1,6 @@
 """What a hollow-node process tells ``bench/scale.py``, one JSON line at a time: the pods its
 nodes reported Running, its periodic loops' ticks, its 5xx answers by kind (with the first
-message of each) and its CPU seconds; ``Outbox`` makes each line from what is new since the
+message of each), its CPU seconds and threads; ``Outbox`` makes each line from what is new since the
 last, ``Inbox`` adds the lines of every process up. Pure: no I/O, no clock."""
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ class Outbox:
         by_kind: Counter[str],
         first_message: dict[str, str],
         cpu: float,
+        threads: int = 0,
     ) -> str:
         """The next report from the whole records so far (``running`` and ``ticks`` only ever
-        grow at their end): only what is new goes in it, and the CPU seconds so far."""
-        report: dict[str, Any] = {"cpu": cpu}
+        grow at their end): only what is new goes in it, the CPU seconds so far and the threads
+        running now."""
+        report: dict[str, Any] = {"cpu": cpu, "threads": threads}
         if len(running) > self.sent_running:
             report["running"] = running[self.sent_running :]
             self.sent_running = len(running)
@@ -82,6 +84,7 @@ class Inbox:
     by_kind: Counter[str] = field(default_factory=Counter)
     first_message: dict[str, str] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)  # by process: the last figure sent
+    threads: dict[int, int] = field(default_factory=dict)  # by process: the most it reported
     errors: list[str] = field(default_factory=list)  # what a process said went wrong
 
     def take(self, proc: int, line: str) -> None:
@@ -99,6 +102,7 @@ class Inbox:
             self.errors.append(f"hollow process {proc}: {report['error']}")
         if "cpu" in report:
             self.cpu[proc] = float(report["cpu"])
+        self.threads[proc] = max(self.threads.get(proc, 0), int(report.get("threads", 0)))
         for key, when in report.get("running", ()):
             self.running.setdefault(str(key), float(when))
         for loop, due, start, seconds, failed in report.get("ticks", ()):
@@ -114,3 +118,8 @@ class Inbox:
     @property
     def cpu_seconds(self) -> float:
         return sum(self.cpu.values())
+
+    @property
+    def threads_peak(self) -> int | None:
+        """The most threads any one process reported."""
+        return max(self.threads.values(), default=None)

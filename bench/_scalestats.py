@@ -34,6 +34,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("idle_renewals_per_s", "lease renewals/s when idle", "{:.0f}"),
     ("redis_mb", "Redis used_memory (MB)", "{:.1f}"),
     ("hollow_procs", "hollow-node processes", "{:.0f}"),
+    ("hollow_threads", "hollow process threads, peak", "{:.0f}"),
     ("harness_cpu_s", "hollow nodes + harness CPU (s)", "{:.1f}"),
     ("timer_lag_p99_s", "harness timer lag p99 (s)", "{:.2f}"),
 )

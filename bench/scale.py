@@ -281,6 +281,7 @@ def health_figures(
         "answers_5xx": sum(by_kind.values()),
         "server_lease_p99_ms": _scale(lease, 1000),
         "lease_failures": sum(1 for t in hollow.ticks if t.failed and t.loop == "lease"),
+        "hollow_threads": hollow.inbox.threads_peak,
     }
 
 

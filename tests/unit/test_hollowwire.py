@@ -32,37 +32,42 @@ def test_a_report_holds_only_what_is_new_since_the_last() -> None:
     running = [("ns/a", 1.0)]
     ticks = [Tick("lease", 1.0, 1.1, 0.01, False)]
     kinds: Counter[str] = Counter({"503 PUT leases": 2})
-    first = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.5))
+    first = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.5, 40))
     assert first == {
         "cpu": 0.5,
+        "threads": 40,
         "running": [["ns/a", 1.0]],
         "ticks": [["lease", 1.0, 1.1, 0.01, False]],
         "5xx": {"503 PUT leases": 2},
         "messages": {"503 PUT leases": "busy"},
     }
-    assert json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.7)) == {
-        "cpu": 0.7
+    assert json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.7, 41)) == {
+        "cpu": 0.7,
+        "threads": 41,
     }
     running.append(("ns/b", 2.0))
     kinds["503 PUT leases"] += 1
-    again = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.9))
-    assert again == {"cpu": 0.9, "running": [["ns/b", 2.0]], "5xx": {"503 PUT leases": 1}}
+    again = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.9, 39))
+    assert again == {"cpu": 0.9, "threads": 39, "running": [["ns/b", 2.0]],
+                     "5xx": {"503 PUT leases": 1}}  # fmt: skip
 
 
 def test_the_reports_of_every_process_add_up() -> None:
     inbox = Inbox()
     one, two = Outbox(), Outbox()
     kinds: Counter[str] = Counter({"503 PUT leases": 2})
-    inbox.take(1, one.line([("ns/a", 1.0)], [], kinds, {"503 PUT leases": "first"}, 1.5))
-    inbox.take(1, one.line([("ns/a", 1.0)], [], kinds + Counter({"503 PUT leases": 1}), {}, 2.0))
+    inbox.take(1, one.line([("ns/a", 1.0)], [], kinds, {"503 PUT leases": "first"}, 1.5, 30))
+    more = kinds + Counter({"503 PUT leases": 1})
+    inbox.take(1, one.line([("ns/a", 1.0)], [], more, {}, 2.0, 20))
     ticks = [Tick("lease", 1.0, 1.2, 0.02, True), Tick("node-status", 2.0, 2.0, 0.1, False)]
     inbox.take(2, two.line([("ns/b", 3.0), ("ns/a", 9.0)], ticks, kinds,
-                           {"503 PUT leases": "second"}, 4.0))  # fmt: skip
+                           {"503 PUT leases": "second"}, 4.0, 25))  # fmt: skip
     assert inbox.running == {"ns/a": 1.0, "ns/b": 3.0}  # the first Running report stands
     assert inbox.ticks == ticks
     assert inbox.by_kind == Counter({"503 PUT leases": 5}) and inbox.errors_5xx == 5
     assert inbox.first_message == {"503 PUT leases": "first"}
     assert inbox.cpu == {1: 2.0, 2: 4.0} and inbox.cpu_seconds == 6.0
+    assert inbox.threads == {1: 30, 2: 25} and inbox.threads_peak == 30  # the most each had
     assert inbox.errors == []
 
 
@@ -74,3 +79,4 @@ def test_a_bad_line_or_an_error_report_is_a_failure_to_read() -> None:
     assert len(inbox.errors) == 3
     assert inbox.errors[0].startswith("hollow process 3 sent a bad report")
     assert inbox.errors[2] == "hollow process 4: the nodes could not be started: boom"
+    assert Inbox().threads_peak is None
