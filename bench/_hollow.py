@@ -34,6 +34,7 @@ from common.client import ApiClient
 from common.workqueue import WorkQueue
 
 IMAGE = "tinykube/sleeper:1"
+REGISTERING = 32  # nodes registering at once, in all
 
 
 def node_name(i: int) -> str:
@@ -186,12 +187,12 @@ class HollowNodes:
             self.timer.add(loop, loop.first_delay)
         threading.Thread(target=agent.watch_pods, name=f"watch-{i}", daemon=True).start()
 
-    def start(self, deadline: float) -> int:
-        """Register every node (32 at a time, as nodes joining), with the shared workers
+    def start(self, deadline: float, parallel: int = REGISTERING) -> int:
+        """Register every node (``parallel`` at a time, as nodes joining), with the shared workers
         running. Gives up at ``deadline``; returns how many nodes registered."""
         for _ in range(self.workers):
             threading.Thread(target=self._work, name="hollow-worker", daemon=True).start()
-        pool = ThreadPoolExecutor(32, thread_name_prefix="hollow-register")
+        pool = ThreadPoolExecutor(parallel, thread_name_prefix="hollow-register")
         indices = range(self.first, self.first + self.count)
         pending = [pool.submit(self._register, i) for i in indices]
         try:

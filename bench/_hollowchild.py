@@ -1,7 +1,8 @@
 """One hollow-node process of ``bench/scale.py`` (``python -m bench._hollowchild CONFIG``): runs
 ``HollowNodes`` for its range of nodes at its niceness, starts them on the line ``{"start":
-deadline}`` of its stdin, reports on stdout (``bench/_hollowwire.py``) twice a second, and stops
-its nodes and exits when stdin ends (the benchmark stopped or died). Effectful (threads, HTTP)."""
+deadline, "parallel": n}`` of its stdin, reports on stdout (``bench/_hollowwire.py``) twice a
+second, and stops its nodes and exits when stdin ends (the benchmark stopped or died).
+Effectful (threads, HTTP)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ class Reporter:
         self.send()
 
 
-def start(hollow: HollowNodes, reporter: Reporter, deadline: float | None) -> None:
+def start(hollow: HollowNodes, reporter: Reporter, command: dict[str, Any]) -> None:
+    deadline = command["start"]
     try:
-        hollow.start(float("inf") if deadline is None else deadline)
+        hollow.start(float("inf") if deadline is None else deadline, command["parallel"])
     except Exception as e:  # reported to the benchmark, which stops the point
         reporter.send({"error": f"the nodes could not be started: {e!r}"})
 
@@ -88,7 +90,7 @@ def main(config: dict[str, Any]) -> None:
     for line in sys.stdin:
         command = json.loads(line)
         if "start" in command:
-            threading.Thread(target=start, args=(hollow, reporter, command["start"]),
+            threading.Thread(target=start, args=(hollow, reporter, command),
                              name="hollow-start", daemon=True).start()  # fmt: skip
     hollow.stop_all()
     time.sleep(REPORT_EVERY)  # the last answers of calls under way

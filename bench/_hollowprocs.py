@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from bench._hollow import REGISTERING
 from bench._hollowwire import Inbox, Tick, split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,8 +154,11 @@ class HollowProcs:
             return self.inbox.errors[0] if self.inbox.errors else None
 
     def start(self, deadline: float) -> None:
+        """Every child registers its nodes, as many at once in all as one process would."""
+        parallel = max(1, REGISTERING // len(self.children)) if self.children else 1
         for child in self.children:
-            child.send({"start": None if deadline == float("inf") else deadline})
+            child.send({"start": None if deadline == float("inf") else deadline,
+                        "parallel": parallel})  # fmt: skip
 
     def stop_all(self) -> None:
         """Every child told to stop (its stdin closed), then ended if it does not in time;
