@@ -1,0 +1,25 @@
+"""bench/scale.py's options: hollow-node processes and latency pods by default."""
+
+from __future__ import annotations
+
+from bench.scale import parse_args, settings
+
+
+def test_by_default_a_process_per_hundred_nodes_and_cl2s_latency_pods() -> None:
+    args = parse_args(["--nodes", "100,1000"])
+    small, big = settings(args, 100), settings(args, 1000)
+    assert (small.procs, small.latency_pods, small.latency_rate) == (1, 500, 5.0)
+    assert (big.procs, big.latency_pods, big.latency_rate) == (10, 1000, 5.0)
+
+
+def test_the_options_override_the_defaults() -> None:
+    args = parse_args(["--hollow-procs", "2", "--latency-pods", "20", "--latency-rate", "2"])
+    s = settings(args, 500)
+    assert (s.procs, s.latency_pods, s.latency_rate) == (2, 20, 2.0)
+    assert settings(parse_args(["--latency-pods", "0"]), 100).latency_pods == 0
+
+
+def test_a_quick_run_has_a_few_latency_pods() -> None:
+    args = parse_args(["--quick"])
+    assert (args.nodes, args.pods, args.no_before) == ("20", 200, True)
+    assert settings(args, 20).latency_pods == 20
