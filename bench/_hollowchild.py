@@ -6,6 +6,7 @@ Effectful (threads, HTTP)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -93,10 +94,12 @@ def main(config: dict[str, Any]) -> None:
             threading.Thread(target=start, args=(hollow, reporter, command),
                              name="hollow-start", daemon=True).start()  # fmt: skip
     hollow.stop_all()
-    time.sleep(REPORT_EVERY)  # the last answers of calls under way
-    reporter.close()
     if os.getppid() != config["parent"]:  # the benchmark died: nobody else removes its dir
         shutil.rmtree(Path(config["root"]).parent, ignore_errors=True)
+        os._exit(0)
+    time.sleep(REPORT_EVERY)  # the last answers of calls under way
+    with contextlib.suppress(OSError):  # the benchmark stopped reading
+        reporter.close()
     # The nodes' pools would be joined at exit, each behind calls that may take their time.
     os._exit(0)
 

@@ -46,6 +46,7 @@ import json
 import logging
 import resource
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -370,6 +371,9 @@ def settings(args: argparse.Namespace, nodes: int) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A SIGTERM (a time limit) stops the run as Ctrl-C does: the hollow-node processes and the
+    # cluster are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     files = raise_open_files()
