@@ -28,22 +28,25 @@ NODES_PER_PROC = 100
 
 
 def default_procs(nodes: int) -> int:
-    """One process per 100 nodes: 100 hollow nodes in one process are some 700 threads (a pod
-    watch each, the agent's Services and ConfigMap informers, the shared pools) and run without
-    falling behind, while 500 in one process spent their time handing the GIL around and starved
-    the control plane; more processes than that cost memory (an interpreter each) for nothing."""
+    """One process per 100 nodes: 100 hollow nodes with pods over 10 namespaces are some 1,100
+    threads in one process (each node's pod watch, Services watch and a ``kube-root-ca.crt``
+    ConfigMap watch per namespace, plus the shared pools), which one interpreter still serves,
+    while 500 in one process (3,000 to 4,200 threads) spent their time handing the GIL around
+    and starved the control plane; more processes cost memory (some 250 MB each at 100 nodes)
+    and their own idle work for nothing."""
     return max(1, -(-nodes // NODES_PER_PROC))
 
 
 @dataclass(frozen=True)
 class Pools:
-    """Sizes of one process's shared pools (0: sized from its node count)."""
+    """Sizes of the shared pools of all the hollow nodes together (0: sized from the node count),
+    each process taking its nodes' share."""
 
     workers: int = 0
     timer_threads: int = 0
     senders: int = 0
 
-    def for_nodes(self, nodes: int) -> dict[str, int]:
+    def totals(self, nodes: int) -> dict[str, int]:
         # Enough that on a slow server as many calls wait as the agents' own threads would (a
         # lease and a node-status call a node; 16 pod workers each, up to 256 in all), so the
         # harness does not hold back what the nodes send. The timer's pool starts a thread
@@ -53,6 +56,12 @@ class Pools:
             "timer_threads": self.timer_threads or 2 * nodes,
             "senders": self.senders or min(64, nodes),
         }
+
+    def share(self, nodes: int, of: int) -> dict[str, int]:
+        """The pools of a process running ``nodes`` of the ``of`` nodes: its share of the
+        totals, rounded up (at least one thread each), so that K processes send the server what
+        one would."""
+        return {k: max(1, -(-total * nodes // of)) for k, total in self.totals(of).items()}
 
 
 class Child:
@@ -126,7 +135,7 @@ class HollowProcs:
                 "parent": os.getpid()}  # fmt: skip
         try:
             for k, (first, count) in enumerate(split(nodes, procs), 1):
-                config = {**base, **pools.for_nodes(count)}
+                config = {**base, **pools.share(count, nodes)}
                 self.children.append(Child(k, first, count, config, self.inbox, self.lock))
         except BaseException:
             self.stop_all()

@@ -327,10 +327,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle", type=float, default=20.0, metavar="S",
                    help="seconds of idle cluster measured after all pods Running")  # fmt: skip
     p.add_argument("--workers", type=int, default=0,
-                   help="shared pod workers of each hollow-node process (0: auto)")  # fmt: skip
+                   help="shared pod workers, all processes together (0: auto)")  # fmt: skip
     p.add_argument("--timer-threads", type=int, default=0,
-                   help="for periodic loops, in each process (0: auto)")  # fmt: skip
-    p.add_argument("--senders", type=int, default=0, help="event senders, each process (0: auto)")
+                   help="for periodic loops, all processes together (0: auto)")  # fmt: skip
+    p.add_argument("--senders", type=int, default=0,
+                   help="event senders, all processes together (0: auto)")  # fmt: skip
     p.add_argument("--hollow-nice", type=int, default=HOLLOW_NICE, metavar="N",
                    help="niceness of the hollow nodes' threads (default %(default)s; 0: as the "
                    "control plane)")  # fmt: skip

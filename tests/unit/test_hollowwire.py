@@ -21,10 +21,13 @@ def test_one_process_per_hundred_nodes_by_default() -> None:
     assert [default_procs(n) for n in (1, 20, 100, 101, 500, 1000)] == [1, 1, 1, 2, 5, 10]
 
 
-def test_each_process_sizes_its_pools_from_its_own_nodes() -> None:
-    assert Pools().for_nodes(100) == {"workers": 256, "timer_threads": 200, "senders": 64}
-    assert Pools().for_nodes(10) == {"workers": 160, "timer_threads": 20, "senders": 10}
-    assert Pools(8, 4, 2).for_nodes(100) == {"workers": 8, "timer_threads": 4, "senders": 2}
+def test_each_process_takes_its_share_of_the_pools_of_all_the_nodes() -> None:
+    assert Pools().share(100, 100) == {"workers": 256, "timer_threads": 200, "senders": 64}
+    assert Pools().share(10, 10) == {"workers": 160, "timer_threads": 20, "senders": 10}
+    assert Pools().share(100, 1000) == {"workers": 26, "timer_threads": 200, "senders": 7}
+    assert Pools().share(10, 20) == {"workers": 128, "timer_threads": 20, "senders": 10}
+    assert Pools(8, 4, 2).share(100, 1000) == {"workers": 1, "timer_threads": 1, "senders": 1}
+    assert Pools(8, 4, 2).share(500, 1000) == {"workers": 4, "timer_threads": 2, "senders": 1}
 
 
 def test_a_report_holds_only_what_is_new_since_the_last() -> None:
