@@ -20,6 +20,13 @@ CREATORS = 32  # creates in flight at most
 # nodes), created by its "Uniform5qps" tuning set.
 MIN_LATENCY_PODS = 500
 LATENCY_RATE = 5.0
+NODES_PER_NAMESPACE = 100  # CL2 density's NODES_PER_NAMESPACE
+
+
+def default_namespaces(nodes: int) -> int:
+    """How many namespaces CL2's density test spreads the pods of ``nodes`` nodes over: one per
+    100 nodes (its NODES_PER_NAMESPACE), at least one."""
+    return max(1, -(-nodes // NODES_PER_NAMESPACE))
 
 
 def latency_pods(nodes: int) -> int:

@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _before
 from bench._cluster import BIN, cluster
-from bench._creator import LATENCY_RATE, Creator, latency_pods
+from bench._creator import LATENCY_RATE, Creator, default_namespaces, latency_pods
 from bench._hollow import token_rows
 from bench._hollowprocs import HollowProcs, Pools, default_procs
 from bench._observe import (
@@ -316,7 +316,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pods-per-node", type=int, default=10)
     p.add_argument("--pods", type=int, help="pods per point (default: nodes x pods-per-node)")
     p.add_argument("--rate", type=float, default=200.0, help="creates a second at most")
-    p.add_argument("--namespaces", type=int, default=10, help="the pods are spread over them")
+    p.add_argument("--namespaces", type=int, default=0,
+                   help="the pods are spread over them (0: one per 100 nodes, as CL2)")  # fmt: skip
     p.add_argument("--before-commit", default="837c272")
     p.add_argument("--no-before", action="store_true", help="skip the earlier control plane")
     p.add_argument("--before-dir", type=Path, help="install the earlier commit here (kept)")
@@ -359,7 +360,7 @@ def settings(args: argparse.Namespace, nodes: int) -> Settings:
     return Settings(
         pods_per_node=max(1, per_node),
         rate=args.rate,
-        namespaces=args.namespaces,
+        namespaces=args.namespaces or default_namespaces(nodes),
         idle=args.idle,
         pools=Pools(args.workers, args.timer_threads, args.senders),
         nice=args.hollow_nice,

@@ -23,3 +23,9 @@ def test_a_quick_run_has_a_few_latency_pods() -> None:
     args = parse_args(["--quick"])
     assert (args.nodes, args.pods, args.no_before) == ("20", 200, True)
     assert settings(args, 20).latency_pods == 20
+
+
+def test_by_default_a_namespace_per_hundred_nodes_as_cl2s_density() -> None:
+    args = parse_args(["--nodes", "20,100,150,1000"])
+    assert [settings(args, n).namespaces for n in (20, 100, 150, 1000)] == [1, 1, 2, 10]
+    assert settings(parse_args(["--namespaces", "3"]), 1000).namespaces == 3
