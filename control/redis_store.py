@@ -35,7 +35,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from common import errors
-from control import encryption
+from control import encryption, storedjson
 from control.store import (
     Obj,
     Progress,
@@ -447,7 +447,7 @@ class RedisStore:
                 obj = with_rv(self._decode(resource, member, fields[b"o"]), rev)
                 cursor = rev
                 raw_prev = fields.get(b"p")
-                prev = previous_of(obj, json.loads(raw_prev)) if raw_prev else None
+                prev = previous_of(obj, storedjson.loads(raw_prev)) if raw_prev else None
                 yield WatchEvent(fields[b"t"].decode(), obj, rev, prev)
 
     # -- encryption at rest ---------------------------------------------------------------------
@@ -465,14 +465,14 @@ class RedisStore:
             key = storage_key(resource, member)
             try:
                 raw, _ = transformer.from_storage(raw, key.encode())
-                decoded: Obj = json.loads(raw)
+                decoded: Obj = storedjson.loads(raw)
             except (encryption.TransformError, ValueError) as e:
                 raise errors.InternalError(
                     f'Internal error occurred: unable to transform key "{key}": {e}',
                     [errors.Cause("", "", f'unable to transform key "{key}": {e}')],
                 ) from None
             return decoded
-        return dict(json.loads(raw))
+        return dict(storedjson.loads(raw))
 
     def stale(self, resource: str, namespace: str, name: str) -> bool:
         """Whether the stored value was written with a key other than the one that writes now
