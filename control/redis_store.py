@@ -23,7 +23,6 @@ pools are bounded: a caller waits up to ``pool_wait`` for a connection, then get
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import select
 from collections.abc import Iterator, Sequence
@@ -35,7 +34,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from common import errors
-from control import encryption
+from control import encryption, fastjson
 from control.store import (
     Obj,
     Progress,
@@ -447,13 +446,13 @@ class RedisStore:
                 obj = with_rv(self._decode(resource, member, fields[b"o"]), rev)
                 cursor = rev
                 raw_prev = fields.get(b"p")
-                prev = previous_of(obj, json.loads(raw_prev)) if raw_prev else None
+                prev = previous_of(obj, fastjson.loads(raw_prev)) if raw_prev else None
                 yield WatchEvent(fields[b"t"].decode(), obj, rev, prev)
 
     # -- encryption at rest ---------------------------------------------------------------------
 
     def _encode(self, resource: str, member: str, obj: Obj) -> str | bytes:
-        body = json.dumps(obj, separators=(",", ":"))
+        body = fastjson.dumps(obj)
         transformer = self.transformers.get(resource)
         if transformer is None:
             return body
@@ -465,14 +464,14 @@ class RedisStore:
             key = storage_key(resource, member)
             try:
                 raw, _ = transformer.from_storage(raw, key.encode())
-                decoded: Obj = json.loads(raw)
+                decoded: Obj = fastjson.loads(raw)
             except (encryption.TransformError, ValueError) as e:
                 raise errors.InternalError(
                     f'Internal error occurred: unable to transform key "{key}": {e}',
                     [errors.Cause("", "", f'unable to transform key "{key}": {e}')],
                 ) from None
             return decoded
-        return dict(json.loads(raw))
+        return dict(fastjson.loads(raw))
 
     def stale(self, resource: str, namespace: str, name: str) -> bool:
         """Whether the stored value was written with a key other than the one that writes now

@@ -8,6 +8,7 @@ node's name/uid). Pure but for reading or making the signing key file.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -44,9 +45,10 @@ class TokenError(Exception):
 class SigningKey:
     private: ec.EllipticCurvePrivateKey
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
-        """kube-apiserver's ``kid``: the URL-safe base64 SHA-256 of the public key's DER."""
+        """kube-apiserver's ``kid``: the URL-safe base64 SHA-256 of the public key's DER
+        (computed once: every token signed carries it)."""
         der = self.private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )

@@ -15,6 +15,7 @@ import yaml
 from flask import Response, request
 
 from common.resources import ResourceType
+from control import fastjson
 from control.apiserver import negotiation, tables
 from control.apiserver.negotiation import MediaType
 from control.registry import recorder
@@ -53,7 +54,7 @@ class Output:
         if self.media.media == "application/yaml":
             text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
             return self._warned(Response(text, status=status, mimetype="application/yaml"))
-        text = json.dumps(body, separators=(",", ":")) + "\n"
+        text = fastjson.dumps(body) + "\n"
         return self._warned(Response(text, status=status, mimetype="application/json"))
 
     @staticmethod

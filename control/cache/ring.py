@@ -8,11 +8,11 @@ passes the clock's reading.
 from __future__ import annotations
 
 import bisect
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from common import errors
+from control import fastjson
 
 Obj = dict[str, Any]
 
@@ -36,7 +36,7 @@ class Delivered(dict[str, Any]):
         """The event as one newline-terminated JSON line (computed once; a race computes it
         twice, to the same text)."""
         if self._line is None:
-            self._line = json.dumps(self, separators=(",", ":")) + "\n"
+            self._line = fastjson.dumps(self) + "\n"
         return self._line
 
 

@@ -44,8 +44,13 @@ def encode(tree: Tree) -> Tree:
     out: Tree = {}
     if SELF in tree and len(tree) > 1:
         out[SELF] = {}
-    for key in sorted((k for k in tree if k != SELF), key=_order):
-        out[key] = encode(tree[key]) if set(tree[key]) != {SELF} else {}
+    keys = [k for k in tree if k != SELF]
+    if len(keys) > 1:
+        keys.sort(key=_order)
+    for key in keys:
+        sub = tree[key]
+        # A member leaf ({".": {}}) is written as {} (checked without building a set).
+        out[key] = {} if len(sub) == 1 and SELF in sub else encode(sub)
     return out
 
 
@@ -187,8 +192,14 @@ def _all(value: Any, node: Node, member: bool) -> Tree:
     if _is_leaf(value, node):
         return {SELF: {}}
     out: Tree = {SELF: {}} if member else {}
+    in_list = node.kind == LIST
+    if isinstance(value, dict):  # ``children`` inlined for objects: the common case, and hot
+        for key, sub in value.items():
+            child = node.child(key)
+            out["f:" + key] = _all(sub, child, in_list or child.kind != STRUCT)
+        return out
     for element, sub, child in children(value, node):
-        out[element] = _all(sub, child, node.kind == LIST or child.kind != STRUCT)
+        out[element] = _all(sub, child, in_list or child.kind != STRUCT)
     return out
 
 

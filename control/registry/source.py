@@ -5,13 +5,13 @@ a trimmed history), with no HTTP in between. Effectful: reads the store through 
 
 from __future__ import annotations
 
-import json
 import marshal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from common.resources import ResourceType
+from control import fastjson
 from control.cache.ring import Delivered
 from control.registry.registry import Registry
 
@@ -68,4 +68,4 @@ class RegistrySource:
                 # round trip, to the same values).
                 yield marshal.loads(marshal.dumps(dict(event)))
             elif event is not None:
-                yield json.loads(json.dumps(event))
+                yield fastjson.copy(event)

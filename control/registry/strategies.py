@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import json
 import random
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from common.wellknown import (
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
+from control import fastjson
 from control.registry import priority, serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate
@@ -449,7 +449,7 @@ def prepare_status_update(new: Obj, old: Obj) -> Obj:
 
 
 def _json_copy(obj: Obj) -> Obj:
-    copied: Obj = json.loads(json.dumps(obj))
+    copied: Obj = fastjson.copy(obj)
     return copied
 
 

@@ -1,0 +1,124 @@
+"""The store's JSON decoder gives the values, and the errors, of ``json.loads`` for every text,
+including those orjson alone would refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+
+from control import fastjson
+
+JSON_VALUES = hs.recursive(
+    hs.none() | hs.booleans() | hs.integers() | hs.floats(allow_nan=False) | hs.text(),
+    lambda children: hs.lists(children) | hs.dictionaries(hs.text(), children),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES)
+def test_values_are_those_of_the_standard_library(value: Any) -> None:
+    for text in (json.dumps(value), json.dumps(value, separators=(",", ":"), ensure_ascii=False)):
+        decoded = fastjson.loads(text.encode("utf-8", "surrogatepass"))
+        assert decoded == json.loads(text)
+        assert json.dumps(decoded) == json.dumps(json.loads(text))  # same types, same order
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"n": 123456789012345678901234567890}',  # beyond 64 bits
+        '{"n": -99999999999999999999}',
+        '{"f": NaN}',
+        '{"f": Infinity, "g": -Infinity}',
+        '{"s": "\\ud800"}',  # a lone surrogate escape
+        '{"a": 1, "a": 2}',  # a repeated key: the last one wins
+        '{"f": 1e400}',
+        '{"f": 1E+16, "g": -0.0, "h": 5e-324}',
+        '{"s": "12345678901234567890123", "n": 18446744073709551615}',  # 19 digits or more
+    ],
+)
+def test_texts_orjson_refuses_decode_as_the_standard_library_does(text: str) -> None:
+    got, want = fastjson.loads(text.encode()), json.loads(text)
+    assert json.dumps(got) == json.dumps(want)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if isinstance(value, float) and math.isnan(value):
+            assert math.isnan(got[key])
+        else:
+            assert type(got[key]) is type(value) and got[key] == value
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": }', "[1,]", '{"a": 1} x'])
+def test_bad_text_fails_with_the_standard_library_error(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as got:
+        fastjson.loads(text.encode())
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text.encode())
+    assert str(got.value) == str(want.value)
+
+
+NO_FLOATS = hs.recursive(
+    hs.none() | hs.booleans() | hs.integers() | hs.text(),
+    lambda children: hs.lists(children) | hs.dictionaries(hs.text(), children),
+    max_leaves=30,
+)
+
+
+@given(NO_FLOATS)
+def test_text_is_that_of_the_standard_library(value: Any) -> None:
+    assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
+
+
+@given(JSON_VALUES)
+def test_floats_keep_their_value(value: Any) -> None:
+    assert json.loads(fastjson.dumps(value)) == value
+
+
+@given(JSON_VALUES)
+def test_a_copy_is_the_value_of_a_json_round_trip(value: Any) -> None:
+    copied = fastjson.copy(value)
+    assert copied == value and json.dumps(copied) == json.dumps(value)
+    if isinstance(value, dict | list) and value:
+        assert copied is not value
+
+
+class Shared(dict[str, Any]):
+    """As the watch cache's events: a dict subclass."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": "é", "b": "\x7f", "c": "\u2028"},  # escaped by json, not by orjson
+        {"n": None, "x": float("nan"), "i": float("inf")},  # orjson would write null
+        {"big": 2**64, "neg": -(2**63) - 1},  # beyond orjson's 64 bits
+        {1: "a", None: "b"},  # keys that are not strings: json turns them into strings
+        (1, [2, (3,)]),  # tuples are arrays
+        Shared(type="ADDED", object={"metadata": {"name": "a"}}),
+    ],
+)
+def test_values_orjson_writes_differently_are_written_by_the_standard_library(value: Any) -> None:
+    assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert json.dumps(fastjson.copy(value)) == json.dumps(json.loads(json.dumps(value)))
+
+
+def test_what_json_cannot_write_fails_as_it_did() -> None:
+    for value in ({"when": dt.datetime.now(dt.UTC)}, {"set": {1}}, {"obj": object()}):
+        with pytest.raises(TypeError):
+            fastjson.dumps(value)
+        with pytest.raises(TypeError):
+            fastjson.copy(value)
+
+
+def test_nesting_deeper_than_orjson_takes_is_left_to_json() -> None:
+    value: Any = []
+    for _ in range(300):
+        value = [value]
+    assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert fastjson.loads(fastjson.dumps(value).encode()) == value
