@@ -19,6 +19,7 @@ from control.apiserver.clientconn import (
     peer_closed,
     watchable,
 )
+from control.apiserver.logs import _relay
 from control.apiserver.rest import _stream
 
 
@@ -160,3 +161,31 @@ def test_without_a_socket_or_a_cooperative_server_the_client_is_looked_at_when_a
         assert not client.gone
         theirs.close()
         assert client.gone
+
+
+class QuietLog:
+    """An agent's followed log of a container that writes nothing for a minute."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def iter_content(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        yield b"first line\n"
+        gevent.sleep(60)
+        yield b"a line a minute later\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_followed_log_ends_and_lets_the_agent_go_as_soon_as_its_client_closes() -> None:
+    ours, theirs = _connected()
+    upstream = QuietLog()
+    with ours:
+        relayed = gevent.spawn(lambda: list(_relay(upstream, lambda: Hangup(ours))))  # type: ignore[arg-type]
+        relayed.join(timeout=0.5)
+        assert not relayed.ready() and not upstream.closed
+        theirs.close()
+        relayed.join(timeout=1.0)
+        assert relayed.ready() and relayed.value == [b"first line\n"]
+        assert upstream.closed
