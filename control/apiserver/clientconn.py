@@ -21,12 +21,12 @@ from typing import Any, Protocol
 import gevent
 from gevent.monkey import get_original, is_module_patched
 
-# How often a stream whose client cannot be watched looks at it while quiet (and the longest
-# pause between looks at a client that sent bytes early).
+# How often a stream whose client cannot be watched looks at it while quiet.
 CHECK_SECONDS = 10.0
-# The first look again at a client whose socket holds bytes (a TLS close_notify alert just
-# before its FIN), doubling up to CHECK_SECONDS.
+# The pauses before looking again at a client whose socket holds bytes (a TLS close_notify
+# alert just before its FIN, a pipelined request): from the first, doubling up to the last.
 RECHECK_FIRST = 0.05
+RECHECK_LAST = 1.0
 # Linux reports a peer's FIN as POLLRDHUP even when unread bytes come before it.
 _RDHUP = getattr(select, "POLLRDHUP", 0)
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | _RDHUP
@@ -142,7 +142,7 @@ class Hangup:
     ``ClientGone`` into the serving greenlet if it is inside ``waiting()`` (a blocking wait,
     as a ``gevent.Timeout`` interrupts one), else marks ``gone``. Bytes sent early stop the
     watcher (the loop would report them again and again) and the socket is looked at again
-    after a pause, doubling from ``RECHECK_FIRST`` up to ``CHECK_SECONDS``."""
+    after a pause, doubling from ``RECHECK_FIRST`` up to ``RECHECK_LAST``."""
 
     def __init__(self, sock: socket.socket) -> None:
         fd = sock.fileno()
@@ -180,7 +180,7 @@ class Hangup:
                 self._timer.close()
             self._timer = self._loop.timer(self._pause)
             self._timer.start(self._readable)
-            self._pause = min(self._pause * 2, CHECK_SECONDS)
+            self._pause = min(self._pause * 2, RECHECK_LAST)
         else:
             self._io.start(self._readable)
 
