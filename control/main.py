@@ -150,16 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     app = create_app(store, auth, config)
     registry: Registry = app.extensions["tinykube"]["registry"]
-    registry.ensure_namespaces()
-    if config.service_accounts is not None:
-        ensure_default_accounts(registry)
-    ensure_default_services(registry, args.port)
-    ensure_default_storage_class(registry)
-    ensure_system_priority_classes(registry)
-    advertised = advertise_address(
-        args.advertise_address or args.pod_network_address, args.bind_address
-    )
-    ensure_api_endpoints(registry, advertised, args.port)
+    # The master forks the workers: its start-up writes read the store without starting a
+    # watch cache (each worker starts its own on first use).
+    with registry.cache.snapshots():
+        registry.ensure_namespaces()
+        if config.service_accounts is not None:
+            ensure_default_accounts(registry)
+        ensure_default_services(registry, args.port)
+        ensure_default_storage_class(registry)
+        ensure_system_priority_classes(registry)
+        advertised = advertise_address(
+            args.advertise_address or args.pod_network_address, args.bind_address
+        )
+        ensure_api_endpoints(registry, advertised, args.port)
     workers = flags.workers(args)
     where = "none (--no-controllers)" if args.no_controllers else "in a process of their own"
     log.info("API server: %d workers; controllers: %s", workers, where)

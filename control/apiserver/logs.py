@@ -5,7 +5,7 @@ own token, which only the node and the API server hold."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -13,6 +13,7 @@ from flask import Response, current_app, request, stream_with_context
 
 from common import errors, podrefs
 from common.resources import must
+from control.apiserver import clientconn
 from control.apiserver.auth import NODE_PREFIX, TokenAuthenticator
 
 log = logging.getLogger(__name__)
@@ -94,13 +95,30 @@ def proxy(namespace: str, name: str, auth: TokenAuthenticator) -> Response:
         upstream.close()
         err = errors.from_status({"code": upstream.status_code, "message": text})
         raise err
-    return Response(stream_with_context(_relay(upstream)), mimetype="text/plain")
+    environ = request.environ
+    relayed = _relay(upstream, lambda: clientconn.client_of(environ))
+    return Response(stream_with_context(relayed), mimetype="text/plain")
 
 
-def _relay(upstream: requests.Response) -> Iterator[bytes]:
+def _relay(
+    upstream: requests.Response, client_of: Callable[[], clientconn.Client]
+) -> Iterator[bytes]:
+    """The agent's log until it ends it or the client closes its connection: a followed log
+    of a quiet container ends (and lets go of the agent's connection) the moment its client
+    closes, not at the container's next line."""
+    client = client_of()  # in the greenlet that serves the stream, once it is served
+    chunks = upstream.iter_content(chunk_size=None)
     try:
-        yield from upstream.iter_content(chunk_size=None)
+        while True:
+            with client.waiting():
+                chunk = next(chunks, None)
+            if chunk is None or client.gone:
+                return
+            yield chunk
+    except clientconn.ClientGone:
+        return
     except requests.RequestException as e:
         log.info("log stream from agent ended: %s", e)
     finally:
+        client.close()
         upstream.close()

@@ -274,31 +274,40 @@ def watch(t: Target, out: output.Output) -> Response:
                                args.get("resourceVersionMatch", ""), watch=True)  # fmt: skip
     # A bad selector or a store down fails here, as a Status; what happens once the 200 is sent
     # (an expired or too large resourceVersion) is an ERROR event, as Kubernetes answers it.
+    environ = request.environ
+    # A watched client ends the watch the moment it closes: no quiet wake-up is needed for it.
+    quiet = timeout if clientconn.watchable(environ) else clientconn.CHECK_SECONDS
     events = registry().watch(
         t.rt,
         t.namespace,
         resource_version=args.get("resourceVersion", ""),
         label_selector=args.get("labelSelector", ""),
         field_selector=args.get("fieldSelector", ""),
-        poll=min(clientconn.CHECK_SECONDS, config.watch_poll, timeout),
+        poll=min(quiet, config.watch_poll, timeout),
         timeout=timeout,
         bookmarks=config.watch_poll if bookmarks else None,
     )
-    stream = _stream(out.events(events), timeout, clientconn.closed_check(request.environ))
+    stream = _stream(out.events(events), timeout, lambda: clientconn.client_of(environ))
     return Response(stream_with_context(stream), mimetype="application/json")
 
 
 def _stream(
-    events: Iterator[dict[str, Any] | None], timeout: float, client_closed: Callable[[], bool]
+    events: Iterator[dict[str, Any] | None],
+    timeout: float,
+    client_of: Callable[[], clientconn.Client],
 ) -> Iterator[str]:
-    """The watch's lines until its timeout, an ERROR, or its client closing the connection (a
-    ``None`` from ``events`` is a quiet moment: time to look at the client). An event of the
-    watch cache is encoded once for all its watchers."""
+    """The watch's lines until its timeout, an ERROR, or its client closing the connection
+    (which ends a wait for the next event at once where the client is watched; else a ``None``
+    from ``events``, a quiet moment, is the time to look at it). An event of the watch cache is
+    encoded once for all its watchers."""
     deadline = time.monotonic() + timeout
     yield ""  # the status line and headers go out now, not with the first event
+    client = client_of()  # in the greenlet that serves the stream, once it is served
     try:
-        for event in events:
-            if client_closed():
+        while True:
+            with client.waiting():
+                event = next(events, _END)
+            if event is _END or client.gone:
                 return
             if isinstance(event, Delivered):
                 yield event.line()
@@ -306,8 +315,16 @@ def _stream(
                 yield json.dumps(event, separators=(",", ":")) + "\n"
             if time.monotonic() >= deadline:
                 return
+    except clientconn.ClientGone:
+        return
     except (errors.GoneError, errors.ServiceUnavailableError, errors.ServerTimeoutError) as e:
         yield json.dumps({"type": "ERROR", "object": e.to_status()}) + "\n"
+    finally:
+        client.close()
+
+
+# The end of a watch's events.
+_END: Any = object()
 
 
 def body(optional: bool = False) -> Any:

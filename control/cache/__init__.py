@@ -1,11 +1,14 @@
 """The API server's watch cache: per process, one ``Cacher`` per resource, started on first use
 (so in each worker process, after the fork), feeding every watch and most lists of that resource
-from one read of the store's change log. Effectful."""
+from one read of the store's change log. A process about to fork the workers reads through
+``snapshots()`` instead, which starts no reader. Effectful."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 
 from common.resources import ResourceType
 from control.cache import dispatch
@@ -20,10 +23,14 @@ class WatchCache:
         self._lock = threading.Lock()
         self._cachers: dict[str, Cacher] = {}
         self._pid = os.getpid()
+        # Within ``snapshots()``: per resource, the store's objects as last read.
+        self._snapshots: dict[str, Cacher] | None = None
 
     def cacher(self, rt: ResourceType) -> Cacher:
         """The resource's cache, started (its first load runs in the caller, whose request gets
         the 503 of a store that cannot be reached)."""
+        if self._snapshots is not None:
+            return self._snapshot(rt)
         with self._lock:
             if os.getpid() != self._pid:
                 # A forked worker: the parent's reader threads did not come along.
@@ -32,6 +39,27 @@ class WatchCache:
             if found is None:
                 found = self._cachers[rt.plural] = Cacher(self.store, rt, buffer=self.buffer)
         found.start()
+        return found
+
+    @contextlib.contextmanager
+    def snapshots(self) -> Iterator[None]:
+        """Within, every look at a resource is served from its objects as read from the store in
+        the caller (read again once the resource's log has moved on), and no cache is started:
+        for the gunicorn master's start-up writes, whose reader threads would be copied into
+        every forked worker, still reading on the master's Redis connection."""
+        self._snapshots = {}
+        try:
+            yield
+        finally:
+            self._snapshots = None
+
+    def _snapshot(self, rt: ResourceType) -> Cacher:
+        assert self._snapshots is not None
+        found = self._snapshots.get(rt.plural)
+        if found is None or found.applied < self.store.progress(rt.plural).last:
+            found = Cacher(self.store, rt, buffer=self.buffer)
+            found.snapshot()
+            self._snapshots[rt.plural] = found
         return found
 
     def stop(self) -> None:

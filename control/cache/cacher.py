@@ -103,6 +103,15 @@ class Cacher:
                 daemon=True,
             ).start()
 
+    def snapshot(self) -> None:
+        """Load the objects and recent history in the calling thread and follow the log no
+        further: a stopped cache, as the store stood (no reader thread)."""
+        events = self._load(level=logging.DEBUG)
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # its stream connection goes back to the pool
+        self.stop()
+
     def stop(self) -> None:
         """Close every watcher; the reader ends at its next look (``READER_POLL``)."""
         with self.cond:
@@ -110,17 +119,17 @@ class Cacher:
             for w in self.watchers.all():
                 w.close()
 
-    def _load(self) -> Iterator[WatchEvent | None]:
+    def _load(self, level: int = logging.INFO) -> Iterator[WatchEvent | None]:
         """List the store, read back its recent changes into the ring, and return the log from
         where the cache stands; every open watcher is closed (it re-watches). A log trimmed
         while this reads it means listing again."""
         while True:
             try:
-                return self._load_once()
+                return self._load_once(level)
             except errors.GoneError as e:
                 log.info("watch cache %s: %s while loading, listing again", self.rt.plural, e)
 
-    def _load_once(self) -> Iterator[WatchEvent | None]:
+    def _load_once(self, level: int) -> Iterator[WatchEvent | None]:
         plural = self.rt.plural
         items, listed = self.store.list(plural)
         p = self.store.progress(plural)
@@ -155,7 +164,7 @@ class Cacher:
             self.rv = max(read, p.revision)
             self.ready = True
             self.cond.notify_all()
-        log.info("watch cache %s: %d objects at revision %d", plural, len(state), self.rv)
+        log.log(level, "watch cache %s: %d objects at revision %d", plural, len(state), self.rv)
         return events
 
     def apply(self, ev: WatchEvent) -> None:

@@ -22,6 +22,7 @@ from common.client import ApiClient
 from common.kubeconfig import load_file, resolve
 from common.redis_server import free_port
 from common.resources import must
+from control.cache.cacher import READER_POLL
 from tests.e2e.conftest import BIN, Cluster, wait_for
 
 NAMESPACES = must("namespaces")
@@ -167,3 +168,16 @@ def test_each_cluster_has_its_own_control_socket(cluster: Cluster, second_cluste
         log = (c.data_dir / "logs" / "control.log").read_text()
         assert "Failed to start control socket" not in log
         assert f"Control socket listening at {c.data_dir / 'server' / 'gunicorn.ctl'}" in log
+
+
+def test_the_workers_start_without_a_traceback(second_cluster: Cluster) -> None:
+    # The master's start-up writes start no watch cache whose reader a forked worker would
+    # inherit (a KeyError from threading in each worker once that reader's read returns, within
+    # READER_POLL of the start; reads on the master's connection).
+    log = second_cluster.data_dir / "logs" / "control.log"
+    window = time.monotonic() + 3 * READER_POLL
+    while time.monotonic() < window:
+        text = log.read_text()
+        assert "Traceback" not in text
+        assert "watch-cache-" not in text
+        time.sleep(0.2)
