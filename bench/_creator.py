@@ -55,7 +55,8 @@ class Creator:
         self.keys = keys
         self.group = group
         self.interval = 1.0 / per_second
-        self.created: dict[str, float] = {}
+        self.created: dict[str, float] = {}  # when the create's answer came back
+        self.sent: dict[str, float] = {}  # when the create that was stored was sent
         self.next = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -82,6 +83,7 @@ class Creator:
     def _create(self, key: str) -> None:
         namespace, name = key.split("/")
         while not self.stop.is_set():
+            sent = time.monotonic()
             try:
                 self.client.create(PODS, pod(name, namespace, self.group), namespace)
             except errors.AlreadyExistsError:
@@ -91,4 +93,5 @@ class Creator:
                 continue
             with self.lock:
                 self.created[key] = time.monotonic()
+                self.sent[key] = sent
             return

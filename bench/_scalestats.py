@@ -64,10 +64,11 @@ def rate(count: int, seconds: float) -> float | None:
     return count / seconds if count and seconds > 0 else None
 
 
-def startups(created: Mapping[str, float], running: Mapping[str, float]) -> list[float]:
-    """Seconds from each pod's create to its node's status write saying Running, for the pods
-    both created (by the one creator ``created`` comes from) and seen Running."""
-    return [running[k] - t for k, t in created.items() if k in running]
+def startups(sent: Mapping[str, float], running: Mapping[str, float]) -> list[float]:
+    """Seconds from each pod's create (when it was sent) to its node's status write saying
+    Running, for the pods both created (by the one creator ``sent`` comes from) and seen
+    Running."""
+    return [running[k] - t for k, t in sent.items() if k in running]
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ Figures, from the first create to the last saturation pod Running:
 - creates/s, binds/s: pods created (answered) and seen bound by a watch of all pods, per second
   since the first create was sent; all pods Running: until the last node reported its pod.
 - saturation pods startup p50/p99: creationTimestamp (it has a second's resolution, so the
-  moment the create's answer came back stands for it) to the node's status write saying phase
-  Running. Latency pods startup p50/p99: the same for the latency pods, created into the full
-  cluster; Kubernetes' pod startup SLO (p99 <= 5 s) is measured on these, and so is the target.
+  moment the create was sent stands for it, which counts the create's own round trip too) to
+  the answer to the node's status write saying phase Running. Latency pods startup p50/p99:
+  the same for the latency pods, created into the full cluster; Kubernetes' pod startup SLO
+  (p99 <= 5 s) is measured on these, and so is the target.
 - GET of a random created pod (every 50 ms) and LIST of all pods (5 s apart), timed.
 - lease renewal p99 and failed renewals (the agent's LeaseKeeper, as timed by the hollow
   nodes), the lowest count of Ready nodes (a watch of nodes), pods evicted (any pod deleted:
@@ -230,7 +231,7 @@ def window_figures(
     created = dict(creator.created)
     running = {k: t for k, t in hollow.running().items() if k in created}
     bound = list(pod_watch.bound.values())
-    startup = startups(created, running)
+    startup = startups(dict(creator.sent), running)
     ticks = [t for t in hollow.ticks if begin["t"] <= t.start <= t1]
     lease = [t.seconds for t in ticks if t.loop == "lease" and not t.failed]
     get = sampler.get if sampler else []
@@ -258,7 +259,7 @@ def window_figures(
 
 def latency_figures(latency: Creator, running: dict[str, float]) -> dict[str, float | None]:
     """Pod startup of the latency pods: Kubernetes' SLO figure, as ClusterLoader2 measures it."""
-    startup = startups(dict(latency.created), running)
+    startup = startups(dict(latency.sent), running)
     return {"latency_pods": len(startup) if latency.created else None,
             "latency_p50_s": pct(startup, 50), "latency_p99_s": pct(startup, 99)}  # fmt: skip
 
