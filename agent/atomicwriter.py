@@ -97,6 +97,14 @@ def _write_payload(payload: Mapping[str, FileProjection], directory: Path) -> No
         os.chmod(full, projection.mode)  # not the umask's: the mode asked for
 
 
+def current(target: Path) -> str:
+    """The directory ``..data`` points at ("" when there is none)."""
+    try:
+        return os.readlink(target / DATA_DIR)
+    except OSError:
+        return ""
+
+
 def write(target: Path, payload: Mapping[str, FileProjection]) -> bool:
     """Make ``target`` hold exactly ``payload``; return whether anything changed."""
     clean = clean_payload(payload)

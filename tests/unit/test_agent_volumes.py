@@ -197,6 +197,27 @@ def test_manager_sets_up_binds_and_tears_down(tmp_path: Path) -> None:
     assert manager.pod_uids() == [] and not (tmp_path / "pods/u-1").exists()
 
 
+def test_manager_rewrites_a_volume_only_when_its_files_change_or_went(tmp_path: Path) -> None:
+    manager = VolumeManager(tmp_path)
+    data = {"app.conf": "x=1"}
+    objects = {("configmap", "cfg"): {"data": data}}
+    pod = {**POD, "spec": {"volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}]}}
+    cfg = tmp_path / "pods/u-1/volumes/kubernetes.io~configmap/cfg"
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    first = os.readlink(cfg / "..data")
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert os.readlink(cfg / "..data") == first  # unchanged: left alone
+    data["app.conf"] = "x=2"
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert os.readlink(cfg / "..data") != first and (cfg / "app.conf").read_text() == "x=2"
+    manager.teardown("u-1")  # the directory goes: the next set-up writes it all again
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert (cfg / "app.conf").read_text() == "x=2"
+    (cfg / "..data").unlink()  # removed behind the agent's back: written again
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert (cfg / "app.conf").read_text() == "x=2"
+
+
 def test_agents_sharing_a_root_dir_keep_to_their_own_pods(tmp_path: Path) -> None:
     one = VolumeManager(tmp_path, owner="c1 node-1")
     two = VolumeManager(tmp_path, owner="c1 node-2")
