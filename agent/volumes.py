@@ -242,7 +242,7 @@ class VolumeManager:
 
     def _make_dir(self, directory: Path, mode: int, memory: bool, size: int | None) -> None:
         if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)
             os.chmod(directory, mode)
         if memory and self.tmpfs and self.mounter is not None and not os.path.ismount(directory):
             self.mounter.mount_tmpfs(directory, mode, size)

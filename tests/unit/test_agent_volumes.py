@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def test_atomic_writer_update_swaps_and_prunes(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o400
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(["..data", second, "a", "c"])
+
+
+def test_atomic_writer_repairs_a_dangling_data_link_and_missing_names(tmp_path: Path) -> None:
+    atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    shutil.rmtree(tmp_path / os.readlink(tmp_path / "..data"))  # ..data now points nowhere
+    (tmp_path / "a").unlink()
+    assert atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    assert (tmp_path / "a").read_text() == "1" and (tmp_path / "dir" / "b").read_text() == "2"
+    assert not (tmp_path / atomicwriter.NEW_DATA_DIR).exists()
+    (tmp_path / "a").unlink()  # a name gone while the files are unchanged: made again
+    assert not atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    assert (tmp_path / "a").read_text() == "1"
 
 
 def test_atomic_writer_mode_change_is_a_change(tmp_path: Path) -> None:
