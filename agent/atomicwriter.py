@@ -89,12 +89,25 @@ def _timestamp_dir(target: Path) -> Path:
 
 def _write_payload(payload: Mapping[str, FileProjection], directory: Path) -> None:
     for rel, projection in payload.items():
-        full = directory / rel
-        full.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        full = os.path.join(directory, rel)
+        if "/" in rel:
+            os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(projection.data)
-        os.chmod(full, projection.mode)  # not the umask's: the mode asked for
+        try:
+            view = memoryview(projection.data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, projection.mode)  # not the umask's: the mode asked for
+        finally:
+            os.close(fd)
+
+
+def current(target: Path) -> str:
+    """The directory ``..data`` points at ("" when there is none)."""
+    try:
+        return os.readlink(target / DATA_DIR)
+    except OSError:
+        return ""
 
 
 def write(target: Path, payload: Mapping[str, FileProjection]) -> bool:
@@ -117,10 +130,13 @@ def write(target: Path, payload: Mapping[str, FileProjection]) -> bool:
         to_remove = _paths_under(old_path) - keep
     ts_dir = _timestamp_dir(target)
     _write_payload(clean, ts_dir)
-    new_link = target / NEW_DATA_DIR
-    new_link.unlink(missing_ok=True)
-    os.symlink(ts_dir.name, new_link)
-    os.rename(new_link, data_link)
+    if old_ts:
+        new_link = target / NEW_DATA_DIR
+        new_link.unlink(missing_ok=True)
+        os.symlink(ts_dir.name, new_link)
+        os.rename(new_link, data_link)
+    else:  # nothing to swap out: making the link is atomic by itself
+        os.symlink(ts_dir.name, data_link)
     for path in to_remove:
         if "/" not in path:  # only the entries at the top are user-visible symlinks
             (target / path).unlink(missing_ok=True)
@@ -133,6 +149,8 @@ def write(target: Path, payload: Mapping[str, FileProjection]) -> bool:
 def _create_visible(target: Path, payload: Mapping[str, FileProjection]) -> None:
     for rel in payload:
         top = rel.split("/")[0]
-        visible = target / top
-        if not visible.is_symlink() and not visible.exists():
+        visible = os.path.join(target, top)
+        try:
+            os.lstat(visible)  # there already (a symlink, dangling or not, or anything else)
+        except FileNotFoundError:
             os.symlink(f"{DATA_DIR}/{top}", visible)

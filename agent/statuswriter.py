@@ -49,7 +49,8 @@ class StatusWriter:
         meta = pod["metadata"]
         for _ in range(STATUS_ATTEMPTS):
             status = prune(make_status(pod))
-            if prune(pod.get("status") or {}) == status:
+            stored = pod.get("status") or {}
+            if stored == status or prune(stored) == status:  # as stored, the API has no nulls
                 return pod
             body = {**pod, "status": status}
             try:

@@ -1,7 +1,8 @@
 """A pod's volumes on this node, as the kubelet lays them out under its root dir
 (``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``): ``setup`` makes each directory (tmpfs
 where memory-backed and allowed) and writes API-data volumes through ``atomicwriter`` at every
-sync; ``mounts`` turns ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and
+sync (skipped while the files this agent last wrote there are unchanged and in place);
+``mounts`` turns ``volumeMounts`` into binds (subPath checked); ``teardown`` unmounts and
 removes it all once the pod's containers are gone. Effectful (filesystem, mount(2)).
 """
 
@@ -23,6 +24,8 @@ from agent.runtime import Mount
 from agent.volumeplan import VolumeError
 
 log = logging.getLogger(__name__)
+
+Payload = dict[str, atomicwriter.FileProjection]
 
 PODS_DIR = "pods"
 # In each pod's directory: "<cluster uid> <node>", so agents sharing a root dir (several nodes of
@@ -113,9 +116,13 @@ class VolumeManager:
         self.allocatable = allocatable
         self.mounter = mounter if mounter is not None or not tmpfs else Mounter()
         self.mount_table = mount_table
-        # (pod uid, volume name) -> the directory of the volume its claim is bound to.
+        # (pod uid, volume name) -> the directory of the volume its claim is bound to (this lock
+        # also guards ``_written``).
         self._claimed: dict[tuple[str, str], claims.ClaimedVolume] = {}
         self._claimed_lock = threading.Lock()
+        # (pod uid, volume name) -> (the ``..data`` target, the payload) last written there: a
+        # sync that computes the same payload leaves the directory alone (no re-read, no write).
+        self._written: dict[tuple[str, str], tuple[str, Payload]] = {}
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / uid
@@ -218,14 +225,24 @@ class VolumeManager:
         else:
             files = volumeplan.payload(pod, volume, lookup, allocatable, tokens)
         directory = self.volume_dir(uid, volume)
+        key = (uid, str(volume["name"]))
+        with self._claimed_lock:
+            held = self._written.get(key)
+        unchanged = files is not None and held is not None and held[1] == files
+        if unchanged and held is not None and atomicwriter.current(directory) == held[0]:
+            return  # as written last time, and still there
         mode = EMPTY_DIR_MODE if kind == "emptyDir" else API_DATA_MODE
         self._make_dir(directory, mode, volumeplan.in_memory(volume), volumeplan.size_limit(volume))
-        if files is not None and atomicwriter.write(directory, files):
+        if files is None:
+            return
+        if atomicwriter.write(directory, files):
             log.info("pod %s: volume %s written", uid, volume["name"])
+        with self._claimed_lock:
+            self._written[key] = (atomicwriter.current(directory), files)
 
     def _make_dir(self, directory: Path, mode: int, memory: bool, size: int | None) -> None:
         if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)
             os.chmod(directory, mode)
         if memory and self.tmpfs and self.mounter is not None and not os.path.ismount(directory):
             self.mounter.mount_tmpfs(directory, mode, size)
@@ -285,6 +302,8 @@ class VolumeManager:
         with self._claimed_lock:  # the volume's own directory stays: its data outlives the pod
             for key in [k for k in self._claimed if k[0] == uid]:
                 del self._claimed[key]
+            for key in [k for k in self._written if k[0] == uid]:
+                del self._written[key]
         directory = self.pod_dir(uid)
         if not directory.exists():
             return

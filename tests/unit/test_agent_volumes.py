@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def test_atomic_writer_update_swaps_and_prunes(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o400
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(["..data", second, "a", "c"])
+
+
+def test_atomic_writer_repairs_a_dangling_data_link_and_missing_names(tmp_path: Path) -> None:
+    atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    shutil.rmtree(tmp_path / os.readlink(tmp_path / "..data"))  # ..data now points nowhere
+    (tmp_path / "a").unlink()
+    assert atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    assert (tmp_path / "a").read_text() == "1" and (tmp_path / "dir" / "b").read_text() == "2"
+    assert not (tmp_path / atomicwriter.NEW_DATA_DIR).exists()
+    (tmp_path / "a").unlink()  # a name gone while the files are unchanged: made again
+    assert not atomicwriter.write(tmp_path, files({"a": "1", "dir/b": "2"}))
+    assert (tmp_path / "a").read_text() == "1"
 
 
 def test_atomic_writer_mode_change_is_a_change(tmp_path: Path) -> None:
@@ -195,6 +208,27 @@ def test_manager_sets_up_binds_and_tears_down(tmp_path: Path) -> None:
     assert manager.pod_uids() == ["u-1"]
     manager.teardown("u-1")
     assert manager.pod_uids() == [] and not (tmp_path / "pods/u-1").exists()
+
+
+def test_manager_rewrites_a_volume_only_when_its_files_change_or_went(tmp_path: Path) -> None:
+    manager = VolumeManager(tmp_path)
+    data = {"app.conf": "x=1"}
+    objects = {("configmap", "cfg"): {"data": data}}
+    pod = {**POD, "spec": {"volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}]}}
+    cfg = tmp_path / "pods/u-1/volumes/kubernetes.io~configmap/cfg"
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    first = os.readlink(cfg / "..data")
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert os.readlink(cfg / "..data") == first  # unchanged: left alone
+    data["app.conf"] = "x=2"
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert os.readlink(cfg / "..data") != first and (cfg / "app.conf").read_text() == "x=2"
+    manager.teardown("u-1")  # the directory goes: the next set-up writes it all again
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert (cfg / "app.conf").read_text() == "x=2"
+    (cfg / "..data").unlink()  # removed behind the agent's back: written again
+    assert manager.setup(pod, lambda kind, name: objects.get((kind, name))) == {}
+    assert (cfg / "app.conf").read_text() == "x=2"
 
 
 def test_agents_sharing_a_root_dir_keep_to_their_own_pods(tmp_path: Path) -> None:

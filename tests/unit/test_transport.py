@@ -13,7 +13,7 @@ import requests
 
 from common.client import ApiClient, UnreachableError
 from common.redis_server import free_port
-from common.transport import VALID_HEADER_SETS
+from common.transport import ONE_WRITE_MAX_BODY, VALID_HEADER_SETS, OneWriteHTTPConnection
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,3 +101,39 @@ def test_the_checked_header_sets_do_not_grow_with_each_new_token(server: str) ->
     client.session.headers["Authorization"] = "bad\ntoken"  # still checked after a clear
     with pytest.raises(UnreachableError, match="request to"):
         client.request("GET", "/api/v1/namespaces")
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def settimeout(self, timeout: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("body", "writes"),
+    [(b'{"a": 1}', 1), (None, 1), (b"x" * (ONE_WRITE_MAX_BODY + 1), 2)],
+)
+def test_the_header_block_and_a_body_leave_in_one_write(body: bytes | None, writes: int) -> None:
+    conn = OneWriteHTTPConnection("127.0.0.1", 1)
+    sock = RecordingSocket()
+    conn.sock = sock  # type: ignore[assignment]
+    length = {"Content-Length": str(len(body))} if body is not None else {}
+    conn.request("POST", "/api/v1/namespaces/x/events", body=body, headers=length)
+    assert len(sock.writes) == writes
+    sent = b"".join(sock.writes)
+    assert sent.startswith(b"POST /api/v1/namespaces/x/events HTTP/1.1\r\n")
+    assert sent.endswith(b"\r\n\r\n" + (body or b""))
+
+
+def test_a_post_body_reaches_the_server_whole(server: str) -> None:
+    client = ApiClient(server, "tok")
+    assert client.request_json("POST", "/api/v1/namespaces", body={"metadata": {"name": "x"}})
+    assert Handler.seen[-1][0] == "POST" and Handler.seen[-1][2]["Content-Length"] == "27"
+    _, pool = client.transport._pool(requests.Request("GET", server).prepare())
+    assert pool.ConnectionCls is OneWriteHTTPConnection
+    client.session.close()
