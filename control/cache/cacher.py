@@ -21,6 +21,7 @@ from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
 from control.cache.pages import Held, Page, select
 from control.cache.ring import Delivered, Entry, Ring, too_old
+from control.cache.share import share
 from control.registry import strategies as st
 from control.registry.filtering import complete
 from control.registry.freshness import too_large
@@ -184,8 +185,10 @@ class Cacher:
         """The ring entry of a change, applied to ``state`` (the old object comes from it)."""
         obj = complete(self.rt, ev.object)
         key, ns = key_of(obj)
-        held = self.held(obj)
         old = state.get(key)
+        if old is not None:  # one copy of what did not change, for this version and the last
+            obj = share(obj, old[0])
+        held = self.held(obj)
         entry = Entry(ev.type, ev.rv, key, ns, obj, held[1], held[2], recorded=self.clock())
         before = held if old is None and ev.type == "DELETED" else old
         if before is not None:
