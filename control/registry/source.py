@@ -1,6 +1,9 @@
 """The registry as an informer's source (``common.informer.ListerWatcher``): the controllers'
 informers list and watch in-process, through the same reads the API serves (selectors, 410 for
-a trimmed history), with no HTTP in between. Effectful: reads the store through the registry.
+a trimmed history), with no HTTP in between. The informers' copies leave out
+``metadata.managedFields``, as kube-scheduler's and controller-runtime's caches do
+(``TransformStripManagedFields``): no controller reads them, and an update that sends none
+keeps the stored ones. Effectful: reads the store through the registry.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class RegistrySource:
             label_selector=self.label_selector,
             field_selector=self.field_selector,
         )
-        return list(listing["items"]), str(listing["metadata"]["resourceVersion"])
+        return [trimmed(i) for i in listing["items"]], str(listing["metadata"]["resourceVersion"])
 
     def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
         events = self.registry.watch(
@@ -66,6 +69,18 @@ class RegistrySource:
                 # The watch cache's events are shared by every watcher: the informer gets its own
                 # copy (of JSON-born values: marshal copies them in half the time of a JSON
                 # round trip, to the same values).
-                yield marshal.loads(marshal.dumps(dict(event)))
+                own = {"type": event["type"], "object": trimmed(event["object"])}
+                yield marshal.loads(marshal.dumps(own))
             elif event is not None:
-                yield fastjson.copy(event)
+                obj = event.get("object")
+                yield fastjson.copy({**event, "object": trimmed(obj)} if isinstance(obj, dict)
+                                    else event)  # fmt: skip
+
+
+def trimmed(obj: Obj) -> Obj:
+    """``obj`` without ``metadata.managedFields`` (a shallow copy when it had them; ``obj``
+    itself is left as it is)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}

@@ -121,3 +121,38 @@ def test_shared_informers_serve_every_controller_from_one_cache(api: Api, app: A
         assert first.store.keys() == ["default/web"] and first.store.by_index("node", "n") == []
     finally:
         stop.set()
+
+
+def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
+    api: Api, app: Any
+) -> None:
+    """As kube-scheduler's caches (TransformStripManagedFields): the in-process informers'
+    copies leave managedFields out, the store keeps them, and an update made from a copy (as a
+    controller makes one) leaves them in place."""
+    registry = app.extensions["tinykube"]["registry"]
+    assert api.call("POST", PODS_PATH, pod_manifest("listed"))[0] == 201
+    informer = Informer(RegistrySource(registry, PODS))
+    stop = threading.Event()
+    thread = informer.start(stop)
+    try:
+        assert informer.wait_for_sync(10)
+        assert api.call("POST", PODS_PATH, pod_manifest("watched"))[0] == 201
+        wait_for("the watched pod", lambda: informer.store.get("default/watched") is not None)
+        for name in ("listed", "watched"):
+            copy = informer.store.get(f"default/{name}")
+            assert copy is not None and "managedFields" not in copy["metadata"]
+            stored = api.call("GET", f"{PODS_PATH}/{name}")[1]
+            assert stored["metadata"]["managedFields"], "the store keeps them"
+        copy = informer.store.get("default/watched")
+        assert copy is not None
+        changed = {**copy, "metadata": {**copy["metadata"], "labels": {"app": "relabelled"}}}
+        registry.replace(PODS, "default", "watched", changed)
+        after = api.call("GET", f"{PODS_PATH}/watched")[1]
+        assert after["metadata"]["labels"] == {"app": "relabelled"}
+        assert {e["manager"] for e in after["metadata"]["managedFields"]} >= {
+            e["manager"] for e in stored["metadata"]["managedFields"]
+        }
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
