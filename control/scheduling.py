@@ -105,6 +105,8 @@ class Scheduler:
         self.queue = SchedulingQueue()
         self.cache = SchedulerCache()
         self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="scheduler-bind")
+        # Events are written off the binding cycle, as kube-scheduler's broadcaster writes them.
+        self.recorder = events.Recorder(registry, COMPONENT)
         self._lock = threading.Lock()
         self._inflight = 0  # binding cycles and status writes not finished yet
         self._idle = threading.Condition(self._lock)
@@ -153,8 +155,12 @@ class Scheduler:
 
     def wait_for_bindings(self, timeout: float | None = None) -> bool:
         """Wait until every binding cycle and status write started has finished."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+            if not self._idle.wait_for(lambda: self._inflight == 0, timeout):
+                return False
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.recorder.wait(left)
 
     def _schedule(self, info: QueuedPod) -> None:
         pod = self.pods.store.get(info.key)
@@ -230,10 +236,8 @@ class Scheduler:
             self.bound += 1
             self._reported.pop(pod["metadata"].get("uid", ""), None)
         log.debug("pod %s/%s: bound to %s", ns, name, node)
-        events.record(
-            self.registry, {**pod, "kind": "Pod", "apiVersion": "v1"}, "Normal", "Scheduled",
-            f"Successfully assigned {ns}/{name} to {node}", COMPONENT,
-        )  # fmt: skip
+        self.recorder.record({**pod, "kind": "Pod", "apiVersion": "v1"}, "Normal", "Scheduled",
+                             f"Successfully assigned {ns}/{name} to {node}")  # fmt: skip
 
     def _select_node(self, ns: str, claim: str, node: str) -> None:
         """PreBind: a WaitForFirstConsumer claim learns the node its volume must be made on."""
@@ -297,10 +301,8 @@ class Scheduler:
             with self._lock:
                 self._reported.pop(uid, None)
             return
-        events.record(
-            self.registry, {**written, "kind": "Pod", "apiVersion": "v1"}, "Warning",
-            "FailedScheduling", message, COMPONENT,
-        )  # fmt: skip
+        self.recorder.record({**written, "kind": "Pod", "apiVersion": "v1"}, "Warning",
+                             "FailedScheduling", message)  # fmt: skip
 
     def _write_unschedulable(
         self, pod: Obj, message: str, nominate: str | None = None
