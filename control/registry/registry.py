@@ -378,10 +378,9 @@ class Registry:
             raise errors.BadRequestError("the patch body does not match its content type")
         if sub == "scale":
             return scale.patch_scale(self, rt, namespace, name, patch, patcher, PATCH_ATTEMPTS)
-        if isinstance(patch, dict):
-            precondition = parse_rv((patch.get("metadata") or {}).get("resourceVersion"))
-        else:
-            precondition = None
+        meta = patch.get("metadata") if isinstance(patch, dict) else None
+        # A patch whose metadata is not an object has no precondition; validation refuses it.
+        precondition = parse_rv(meta.get("resourceVersion")) if isinstance(meta, dict) else None
         for _ in range(PATCH_ATTEMPTS):
             old = self.get(rt, namespace, name)
             patched = patcher(copy.deepcopy(old), patch)

@@ -168,3 +168,16 @@ def test_a_body_left_unread_is_read_out_after_the_answer(app: Any) -> None:
     status, _, stream = call_wsgi(app, body, {})
     assert status.startswith("401")
     assert stream.tell() == len(body)
+
+
+def test_a_merge_patch_whose_metadata_is_not_an_object_is_refused_and_changes_nothing(
+    api: Api,
+) -> None:
+    assert api.call("POST", PODS, pod_manifest("m"))[0] == 201
+    before = api.call("GET", f"{PODS}/m")[1]
+    for metadata in ([None], "x", 3):
+        code, body = api.call("PATCH", f"{PODS}/m", {"metadata": metadata},
+                              content_type="application/merge-patch+json")  # fmt: skip
+        assert 400 <= code < 500, (metadata, code, body)
+        assert body["kind"] == "Status" and "metadata" in body["message"], body
+    assert api.call("GET", f"{PODS}/m")[1] == before
