@@ -19,16 +19,21 @@ def share(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     under the same key, as JSON, is ``old``'s; unequal dicts and lists of equal length are
     shared from within. Returns ``new``."""
     for key, value in new.items():
-        before = old.get(key, _MISSING)
-        if value is not before and type(value) is type(before):
-            found = _shared(value, before)
-            if found is not None:
-                new[key] = found
+        _take(new, key, value, old.get(key, _MISSING))
     return new
 
 
+def _take(parent: Any, slot: Any, value: Any, before: Any) -> None:
+    """Put ``before`` in ``parent[slot]`` (which holds ``value``) when it may stand for it;
+    else share what can be shared within ``value``."""
+    if value is not before and type(value) is type(before):
+        found = _shared(value, before)
+        if found is not None:
+            parent[slot] = found
+
+
 def _shared(value: Any, before: Any) -> Any:
-    """``before`` when it may stand for ``value`` (same type, checked by the caller); else
+    """``before`` when it may stand for ``value`` (same type, checked by ``_take``); else
     None, after sharing what can be shared within ``value``."""
     if type(value) not in _CONTAINERS:
         return before if value == before else None
@@ -38,10 +43,7 @@ def _shared(value: Any, before: Any) -> Any:
         share(value, before)
     elif len(value) == len(before):
         for i, (item, was) in enumerate(zip(value, before, strict=True)):
-            if item is not was and type(item) is type(was):
-                found = _shared(item, was)
-                if found is not None:
-                    value[i] = found
+            _take(value, i, item, was)
     return None
 
 
