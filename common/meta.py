@@ -57,6 +57,15 @@ def generated_name(base: str) -> str:
     return base[:MAX_GENERATE_NAME_BASE] + suffix
 
 
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` without ``metadata.managedFields``: a shallow copy when it had them, else
+    ``obj`` itself; ``obj`` is never changed."""
+    m = obj.get("metadata")
+    if not isinstance(m, dict) or "managedFields" not in m:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in m.items() if k != "managedFields"}}
+
+
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
     m = obj.get("metadata")
     if not isinstance(m, dict):

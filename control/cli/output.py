@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from common import errors
+from common import errors, meta
 from common.resources import ResourceType
 
 OUTPUT_FORMATS = ("json", "name", "wide", "yaml")
@@ -131,7 +131,4 @@ def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
         return {**obj, "items": items}
     if isinstance(obj.get("object"), dict) and "type" in obj:
         return {**obj, "object": _without_managed_fields(obj["object"])}
-    m = obj.get("metadata")
-    if isinstance(m, dict) and "managedFields" in m:
-        return {**obj, "metadata": {k: v for k, v in m.items() if k != "managedFields"}}
-    return obj
+    return meta.without_managed_fields(obj)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from common.meta import without_managed_fields as trimmed
 from common.resources import ResourceType
 from control import fastjson
 from control.cache.ring import Delivered
@@ -75,12 +76,3 @@ class RegistrySource:
                 obj = event.get("object")
                 yield fastjson.copy({**event, "object": trimmed(obj)} if isinstance(obj, dict)
                                     else event)  # fmt: skip
-
-
-def trimmed(obj: Obj) -> Obj:
-    """``obj`` without ``metadata.managedFields`` (a shallow copy when it had them; ``obj``
-    itself is left as it is)."""
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict) or "managedFields" not in meta:
-        return obj
-    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}

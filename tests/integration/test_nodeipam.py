@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from common.meta import without_managed_fields
 from common.resources import must
 from control.controllers.nodeipam import NodeIpamController
 from control.informers import SharedInformers
 from control.podcidrs import PodCidrs
 from control.registry.registry import Registry
-from control.registry.source import trimmed
 
 NODES = must("nodes")
 
@@ -57,7 +57,8 @@ def test_only_nodes_without_a_cidr_are_queued(ipam: tuple[Registry, NodeIpamCont
     node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
     reg.replace(NODES, "", "a", node, sub="status")  # a status post: nothing for IPAM
     # The informer's copy is the stored node without its managedFields.
-    wait_for(lambda: controller.nodes.store.get("a") == trimmed(reg.get(NODES, "", "a")))
+    stored = lambda: without_managed_fields(reg.get(NODES, "", "a"))  # noqa: E731
+    wait_for(lambda: controller.nodes.store.get("a") == stored())
     assert take(controller) == []
 
 
