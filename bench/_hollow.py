@@ -7,7 +7,8 @@ What the agent runs on threads of its own is shared where its design allows: the
 (lease, node status, resync) run from one timer and a pool, pod syncs from one pool of workers
 over one work queue (keys ``<node>/<uid>``), events through a few senders (each node on one, so
 its events keep their order), runtime events through the fake runtime's listeners. Each node
-keeps its own pod watch on a thread (a long poll cannot share one). Nodes serve no node API
+keeps its own pod watch on a thread (a long poll cannot share one); in the benchmark's child
+processes these threads are greenlets (``bench/_hollowchild.py``). Nodes serve no node API
 (logs, exec). Effectful (threads, HTTP).
 """
 

@@ -28,12 +28,12 @@ NODES_PER_PROC = 100
 
 
 def default_procs(nodes: int) -> int:
-    """One process per 100 nodes: 100 hollow nodes with pods over 10 namespaces are some 1,100
-    threads in one process (each node's pod watch, Services watch and a ``kube-root-ca.crt``
-    ConfigMap watch per namespace, plus the shared pools), which one interpreter still serves,
-    while 500 in one process (3,000 to 4,200 threads) spent their time handing the GIL around
-    and starved the control plane; more processes cost memory (some 250 MB each at 100 nodes)
-    and their own idle work for nothing."""
+    """One process per 100 nodes: a process runs its nodes' threads as greenlets in one OS
+    thread (``bench/_hollowchild.py``), so it uses one core at most; 100 nodes with pods over 10
+    namespaces are some 1,000 greenlets (each node's pod watch, Services watch and a
+    ``kube-root-ca.crt`` ConfigMap watch per namespace, plus the shared pools), which one
+    process serves. More processes cost memory (some 200 MB each at 100 nodes) and their own
+    idle work for nothing."""
     return max(1, -(-nodes // NODES_PER_PROC))
 
 
