@@ -26,6 +26,7 @@ from control.scheduler import (
     NodeUsage,
     counts_on_node,
     host_ports,
+    nodes_to_find,
     select_node,
     tolerates_node,
     unfit_reason,
@@ -60,6 +61,9 @@ class SchedulerCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._nodes: dict[str, Node] = {}
+        # Where the next search for a node starts (kube-scheduler's nextStartNodeIndex), so
+        # that the sampled nodes go round the cluster.
+        self._next_start = 0
         self._usage: dict[str, NodeUsage] = {}
         self._pods: dict[str, Pod] = {}  # key -> the pod counted in its node's usage
         self._on_node: dict[str, set[str]] = {}  # node -> keys of the pods counted there
@@ -147,7 +151,13 @@ class SchedulerCache:
         with self._lock:
             state = self._pre_filter(pod)
             usage = self._usage_for(pod)
-            decision = select_node(pod, self._nodes.values(), usage, volumes, state)
+            count = len(self._nodes)
+            decision = select_node(
+                pod, self._nodes.values(), usage, volumes, state,
+                start=self._next_start, to_find=nodes_to_find(count),
+            )  # fmt: skip
+            if count:
+                self._next_start = (self._next_start + decision.processed) % count
             if decision.node is not None:
                 self._assume(key_of(pod), pod, decision.node)
                 self._nominated.pop(key_of(pod), None)

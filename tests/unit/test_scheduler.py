@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from control.scheduler import NodeUsage, select_node, usage_by_node
+from control.scheduler import NodeUsage, nodes_to_find, select_node, usage_by_node
 
 NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 CORDONED = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
@@ -206,3 +206,44 @@ def test_pod_requests_count_init_containers_and_sidecars_as_kube_scheduler() -> 
     # Overhead (RuntimeClass) is added on top.
     pod["spec"]["overhead"] = {"cpu": "10m", "memory": "1Mi"}
     assert pod_requests(pod) == (460, 31 * 2**20)
+
+
+@pytest.mark.parametrize(
+    ("total", "percentage", "expected"),
+    [
+        (10, 0, 10),  # under 100: every node
+        (99, 0, 99),
+        (100, 0, 100),  # 50 % is 50, at least 100
+        (500, 0, 230),  # 50 - 4 = 46 %
+        (1000, 0, 420),  # 50 - 8 = 42 %
+        (5000, 0, 500),  # 50 - 40 = 10 %
+        (6000, 0, 300),  # 50 - 48 = 2 %: at least 5 %
+        (1000, 40, 400),  # a percentage set
+        (1000, 5, 100),  # at least 100
+        (1000, 100, 1000),
+    ],
+)
+def test_nodes_to_find_as_kube_scheduler(total: int, percentage: int, expected: int) -> None:
+    assert nodes_to_find(total, percentage) == expected
+
+
+def test_the_search_stops_at_the_nodes_to_find_and_starts_where_told() -> None:
+    nodes = [node(f"n{i:03}") for i in range(10)]
+    refused = node("full", pods="0")
+    d = select_node(pod(), [refused, *nodes], {}, start=0, to_find=3)
+    # n000..n002 fit; the full node was looked at and refused: 4 processed.
+    assert (d.node, d.processed) == ("n000", 4)
+    # From index 9: n008, n009, round to the full node, n000. Busy n000 loses to n008.
+    busy = {"n000": NodeUsage(pods=5)}
+    d = select_node(pod(), [refused, *nodes], busy, start=9, to_find=3)
+    assert (d.node, d.processed) == ("n008", 4)
+    # From 0, n000 to n002 fit: n001, the least busy with the lowest name, wins.
+    assert select_node(pod(), [refused, *nodes], busy, start=0, to_find=3).node == "n001"
+    assert select_node(pod(), nodes, {}, start=25, to_find=0).processed == 10  # 0: every node
+
+
+def test_no_fit_looks_at_every_node_whatever_the_sample() -> None:
+    nodes = [node(f"n{i}", cpu="1") for i in range(5)]
+    d = select_node(pod(cpu="2"), nodes, {}, start=3, to_find=2)
+    assert d.node is None and "0/5 nodes are available: 5 Insufficient cpu" in d.message
+    assert len(d.statuses) == 5

@@ -92,3 +92,15 @@ def test_a_deleted_node_keeps_its_pods_counted_until_they_go() -> None:
     cache.remove_node(node("a"))
     cache.remove_pod(bound("x", "a"))
     assert cache.usage("a").pods == 0
+
+
+def test_the_sampled_search_goes_round_the_cluster() -> None:
+    """With 200 nodes each search stops at 100 that fit, and the next starts after them (the
+    round robin of kube-scheduler's nextStartNodeIndex), so every node gets pods."""
+    cache = SchedulerCache()
+    for i in range(200):
+        cache.set_node(node(f"n{i:03}"))
+    chosen = {cache.schedule(pod(f"p{i}")).node for i in range(4)}
+    assert len(chosen) == 4
+    first_half = {n for n in chosen if n is not None and n < "n100"}
+    assert len(first_half) == 2  # searches 1 and 3 sampled n000-n099, 2 and 4 n100-n199
