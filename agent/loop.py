@@ -45,9 +45,10 @@ log = logging.getLogger(__name__)
 
 # How long one watch request may stay open before the server ends it and we re-watch.
 WATCH_TIMEOUT_SECONDS = 240
-# A watch that sends nothing for this long is dead (the API server sends a bookmark every 10 s
-# on a quiet one): a partition drops packets without a reset, so the socket would not know.
-WATCH_IDLE_SECONDS = 30.0
+# A watch that sends nothing for this long is dead (the API server sends a bookmark every minute
+# on a quiet one, as kube-apiserver does): a partition drops packets without a reset, so the
+# socket would not know. A renewal that succeeds after a gap ends the watch sooner.
+WATCH_IDLE_SECONDS = 90.0
 
 
 class Agent:

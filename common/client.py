@@ -287,8 +287,8 @@ class ApiClient:
 
         An ``ERROR`` event is raised as its ``ApiError`` (``GoneError`` when the resourceVersion is
         too old: list again and watch from the new one). ``idle_timeout``: give up on a stream
-        that sends nothing for this long (tinykube's API server sends a bookmark every few
-        seconds on a quiet watch from a resourceVersion). ``cancel``: see ``WatchCancel``.
+        that sends nothing for this long (tinykube's API server sends a bookmark every minute
+        on a quiet watch from a resourceVersion). ``cancel``: see ``WatchCancel``.
         """
         params = {
             "watch": "true",
