@@ -57,8 +57,12 @@ class Limits:
     readonly: int = 400  # --max-requests-inflight
     mutating: int = 200  # --max-mutating-requests-inflight
     # --max-long-running-requests: all non-admin users together. A watch costs a greenlet and a
-    # socket, not a thread: room for every node's pod watch of a large cluster on one worker.
-    long_running: int = 3000
+    # socket (some 50 KB), not a thread. A node holds about ten (its pods, Services, and each
+    # ConfigMap and Secret its pods use, one watch each, as the kubelet's): room on one worker
+    # for every watch of a 1,000-node cluster. At 3,000 a worker, a 1,000-node cluster's 7,500
+    # watches did not fit in two, and the ones refused came back every second, each with a TLS
+    # handshake: most of the idle cluster's CPU.
+    long_running: int = 10000
     long_running_per_user: int = 32  # --max-long-running-requests-per-user
     # --priority-seats: short requests a worker runs at once, shared among the priority levels
     # (control/apiserver/priority.py); as many as the worker's Redis connections, so that a

@@ -141,7 +141,7 @@ def test_connections_cover_every_cap() -> None:
 def test_the_flags_default_to_kube_apiservers_caps_and_size_the_connections() -> None:
     args = flags.parse_args([])
     assert flags.limits_from(args) == Limits(readonly=400, mutating=200)
-    assert main.worker_connections(Limits()) == 400 + 200 + 3000 + main.SPARE_CONNECTIONS
+    assert main.worker_connections(Limits()) == 400 + 200 + 10000 + main.SPARE_CONNECTIONS
     args = flags.parse_args(["--max-requests-inflight", "5", "--max-mutating-requests-inflight",
                              "0", "--max-long-running-requests", "7",
                              "--max-long-running-requests-per-user", "2"])  # fmt: skip
