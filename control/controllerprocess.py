@@ -25,6 +25,7 @@ from pathlib import Path
 
 from common import errors
 from control import flags, lifecycle, metricsdir, metricsserver, redisauth, serverdata
+from control.cache import WatchCache
 from control.controllers import nodelifecycle
 from control.informers import SharedInformers
 from control.manager import Manager, default_loops
@@ -143,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    registry = Registry(
-        store, service_accounts=serverdata.signs_tokens(args), **flags.admission(args)
-    )
+    # Its caches serve only its own controllers: no managedFields in them (WatchCache).
+    registry = Registry(store, cache=WatchCache(store, trim=True),
+                        service_accounts=serverdata.signs_tokens(args),
+                        **flags.admission(args))  # fmt: skip
     informers = SharedInformers(registry)
     loops = default_loops(registry, nodelifecycle.config_from(args),
                           args.terminated_pod_gc_threshold, informers=informers,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from common import errors
+from common.meta import without_managed_fields
 from common.resources import ResourceType
 from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
@@ -58,8 +59,11 @@ class Cacher:
         *,
         buffer: int = dispatch.BUFFER,
         clock: Callable[[], float] = time.monotonic,
+        trim: bool = False,
     ) -> None:
         self.store, self.rt = store, rt
+        # Keep the objects without ``metadata.managedFields`` (see ``WatchCache``).
+        self.trim = trim
         self.buffer = buffer
         self.clock = clock
         # Guards everything below; notified whenever the cache moves forward.
@@ -138,7 +142,7 @@ class Cacher:
             raise too_old(listed, p.compacted)  # changes after the list are already trimmed
         since = max(p.compacted, listed - SEED_REVISIONS, 0)
         events = self.store.watch(plural, since, poll=READER_POLL)
-        state = {key_of(o)[0]: self.held(complete(self.rt, o)) for o in items}
+        state = {key_of(o)[0]: self.held(self._complete(o)) for o in items}
         ring = Ring(since)
         history: dict[str, Obj] = {}
         read = listed
@@ -183,7 +187,7 @@ class Cacher:
 
     def _change(self, ev: WatchEvent, state: dict[str, Held]) -> Entry:
         """The ring entry of a change, applied to ``state`` (the old object comes from it)."""
-        obj = complete(self.rt, ev.object)
+        obj = self._complete(ev.object)
         key, ns = key_of(obj)
         old = state.get(key)
         if old is not None:  # one copy of what did not change, for this version and the last
@@ -215,7 +219,7 @@ class Cacher:
     def _history_entry(self, ev: WatchEvent, history: dict[str, Obj]) -> Entry:
         """A change from before the cache's list: its old object is the one the history read
         before it, or only what selectors look at (``prev``)."""
-        obj = complete(self.rt, ev.object)
+        obj = self._complete(ev.object)
         key, ns = key_of(obj)
         held = self.held(obj)
         entry = Entry(ev.type, ev.rv, key, ns, obj, held[1], held[2], recorded=self.clock())
@@ -233,6 +237,10 @@ class Cacher:
     def _partial_prev(self, entry: Entry, prev: Obj) -> None:
         _, entry.prev_labels, entry.prev_fields = self.held(prev)
         entry.prev, entry.prev_full = prev, False
+
+    def _complete(self, obj: Obj) -> Obj:
+        done = complete(self.rt, obj)
+        return without_managed_fields(done) if self.trim else done
 
     def held(self, obj: Obj) -> Held:
         labels = (obj.get("metadata") or {}).get("labels") or {}

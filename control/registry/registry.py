@@ -349,8 +349,8 @@ class Registry:
         when the cache holds that very version (the write is a compare-and-set on it: should the
         store have moved on, it is the conflict the client's stale version deserves); else None,
         and the store is read. The status path copies what it keeps of it."""
-        if sub != "status" or expected is None or self.dry_run:
-            return None
+        if sub != "status" or expected is None or self.dry_run or self.cache.trim:
+            return None  # a trimmed cache's object lacks the managedFields the write keeps
         found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
         if found is None or parse_rv(found["metadata"].get("resourceVersion")) != expected:
             return None

@@ -156,3 +156,31 @@ def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
+    api: Api, app: Any
+) -> None:
+    """The controller process's registry (``WatchCache(trim=True)``): its cached reads have no
+    managedFields, and a status write naming a resourceVersion, which an untrimmed cache would
+    base on its object, reads the store instead and keeps every manager's entry."""
+    from control.cache import WatchCache
+    from control.registry.registry import Registry
+
+    store = app.extensions["tinykube"]["registry"].store
+    trimmed = Registry(store, cache=WatchCache(store, trim=True))
+    assert api.call("POST", PODS_PATH, pod_manifest("trimmed"))[0] == 201
+    stored = api.call("GET", f"{PODS_PATH}/trimmed")[1]
+    assert stored["metadata"]["managedFields"]
+    cached = trimmed.get(PODS, "default", "trimmed", cached=True)
+    assert "managedFields" not in cached["metadata"]
+    listed = trimmed.list(PODS, "default")["items"]
+    assert [p["metadata"]["name"] for p in listed] == ["trimmed"]
+    assert "managedFields" not in listed[0]["metadata"]
+    status = {**cached, "status": {**cached.get("status", {}), "message": "seen"}}
+    written = trimmed.replace(PODS, "default", "trimmed", status, sub="status")
+    assert written["status"]["message"] == "seen"
+    after = api.call("GET", f"{PODS_PATH}/trimmed")[1]
+    managers = {e["manager"] for e in after["metadata"]["managedFields"]}
+    assert managers >= {e["manager"] for e in stored["metadata"]["managedFields"]}
+    trimmed.cache.stop()
