@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import marshal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from common.meta import without_managed_fields as trimmed
@@ -35,7 +35,11 @@ class RegistrySource:
         *,
         label_selector: str = "",
         field_selector: str = "",
+        view: Callable[[Obj], Obj] = trimmed,
     ) -> None:
+        # What the informer keeps of each object (client-go's SetTransform): by default all of
+        # it but managedFields; a new object, never the registry's own.
+        self.view = view
         self.registry = registry
         self.rt = rt
         self.namespace = namespace
@@ -51,7 +55,8 @@ class RegistrySource:
             label_selector=self.label_selector,
             field_selector=self.field_selector,
         )
-        return [trimmed(i) for i in listing["items"]], str(listing["metadata"]["resourceVersion"])
+        items = [self.view(i) for i in listing["items"]]
+        return items, str(listing["metadata"]["resourceVersion"])
 
     def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
         events = self.registry.watch(
@@ -70,9 +75,9 @@ class RegistrySource:
                 # The watch cache's events are shared by every watcher: the informer gets its own
                 # copy (of JSON-born values: marshal copies them in half the time of a JSON
                 # round trip, to the same values).
-                own = {"type": event["type"], "object": trimmed(event["object"])}
+                own = {"type": event["type"], "object": self.view(event["object"])}
                 yield marshal.loads(marshal.dumps(own))
             elif event is not None:
                 obj = event.get("object")
-                yield fastjson.copy({**event, "object": trimmed(obj)} if isinstance(obj, dict)
+                yield fastjson.copy({**event, "object": self.view(obj)} if isinstance(obj, dict)
                                     else event)  # fmt: skip

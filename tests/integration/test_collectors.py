@@ -229,6 +229,10 @@ def test_an_event_is_looked_at_when_its_ttl_passes(world: Collectors) -> None:
     world.events.queue.add_after = note  # type: ignore[method-assign]
     pump(world.informers)
     assert delays == [pytest.approx(3601.0)]  # an hour, and a second to be past it
+    held = world.events.events.get("default/e1")
+    assert held is not None and set(held) == {"metadata", "lastTimestamp"}  # the sighting only
+    assert set(held["metadata"]) == {"name", "namespace", "uid", "resourceVersion",
+                                     "creationTimestamp"}  # fmt: skip
     world.events.sync_event("default/e1")  # early: looks again when the rest has passed
     assert delays[-1] == pytest.approx(3601.0)
     world.clock.now += dt.timedelta(hours=1, seconds=1)

@@ -35,3 +35,23 @@ def test_fallbacks_and_unknown_times() -> None:
     )
     # An event with no time at all is never taken for expired.
     assert expired([ev("c")], NOW, HOUR) == []
+
+
+def test_the_informer_keeps_an_events_key_identity_and_times_only() -> None:
+    from control.informers import VIEWS, event_sighting
+
+    event = {
+        "metadata": {"name": "e", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                     "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [{}]},
+        "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "Started", "message": "m",
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:05Z",
+    }  # fmt: skip
+    seen = event_sighting(event)
+    assert seen == {
+        "metadata": {"name": "e", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                     "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:05Z",
+    }  # fmt: skip
+    assert last_seen(seen) == last_seen(event)
+    assert "managedFields" in event["metadata"]  # the event itself is left alone
+    assert VIEWS["events"] is event_sighting
