@@ -17,12 +17,15 @@ from control.store import Store
 
 
 class WatchCache:
-    """``trim``: the caches keep their objects without ``metadata.managedFields`` (42 % of a
-    Running pod's memory), for a process that serves no client: the controller process, whose
-    informers drop them anyway. Its reads then have none, as the informers' copies, and a write
-    must not take such an object for the stored one (``Registry._cached_status_base``)."""
+    """``trim``: the resources (plurals) whose caches keep their objects without
+    ``metadata.managedFields`` (42 % of a Running pod's memory), for a process that serves no
+    client: the controller process, whose informers drop them anyway. Their reads then have
+    none, as the informers' copies, and a status write must not take such an object for the
+    stored one (``Registry._cached_status_base``): it reads the store first."""
 
-    def __init__(self, store: Store, *, buffer: int = dispatch.BUFFER, trim: bool = False) -> None:
+    def __init__(
+        self, store: Store, *, buffer: int = dispatch.BUFFER, trim: frozenset[str] = frozenset()
+    ) -> None:
         self.store = store
         self.buffer = buffer
         self.trim = trim
@@ -59,8 +62,12 @@ class WatchCache:
         finally:
             self._snapshots = None
 
+    def trims(self, rt: ResourceType) -> bool:
+        """Whether ``rt``'s cache keeps its objects without managedFields."""
+        return rt.plural in self.trim
+
     def _new(self, rt: ResourceType) -> Cacher:
-        return Cacher(self.store, rt, buffer=self.buffer, trim=self.trim)
+        return Cacher(self.store, rt, buffer=self.buffer, trim=self.trims(rt))
 
     def _snapshot(self, rt: ResourceType) -> Cacher:
         assert self._snapshots is not None

@@ -349,7 +349,7 @@ class Registry:
         when the cache holds that very version (the write is a compare-and-set on it: should the
         store have moved on, it is the conflict the client's stale version deserves); else None,
         and the store is read. The status path copies what it keeps of it."""
-        if sub != "status" or expected is None or self.dry_run or self.cache.trim:
+        if sub != "status" or expected is None or self.dry_run or self.cache.trims(rt):
             return None  # a trimmed cache's object lacks the managedFields the write keeps
         found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
         if found is None or parse_rv(found["metadata"].get("resourceVersion")) != expected:

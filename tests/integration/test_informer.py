@@ -161,14 +161,14 @@ def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
 def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
     api: Api, app: Any
 ) -> None:
-    """The controller process's registry (``WatchCache(trim=True)``): its cached reads have no
+    """The controller process's registry (``WatchCache(trim=...)``): its cached reads have no
     managedFields, and a status write naming a resourceVersion, which an untrimmed cache would
     base on its object, reads the store instead and keeps every manager's entry."""
     from control.cache import WatchCache
     from control.registry.registry import Registry
 
     store = app.extensions["tinykube"]["registry"].store
-    trimmed = Registry(store, cache=WatchCache(store, trim=True))
+    trimmed = Registry(store, cache=WatchCache(store, trim=frozenset({"pods"})))
     assert api.call("POST", PODS_PATH, pod_manifest("trimmed"))[0] == 201
     stored = api.call("GET", f"{PODS_PATH}/trimmed")[1]
     assert stored["metadata"]["managedFields"]
