@@ -81,7 +81,8 @@ class Decision:
     victims: tuple[Pod, ...] = ()
     # Pods of lower priority nominated to that node before: their nomination is withdrawn.
     denominated: tuple[Pod, ...] = ()
-    # Nodes filtered (feasible or refused): where the next pod's search starts from.
+    # Nodes filtered (feasible or refused) before a node was chosen: the next pod's search
+    # starts this far on. 0 when none fits: every node was filtered, the start stays.
     processed: int = 0
 
 
