@@ -61,6 +61,22 @@ def dumps(obj: Any) -> str:
     return out.decode() if out is not None else json.dumps(obj, separators=(",", ":"))
 
 
+def dumpb(obj: Any) -> bytes:
+    """``dumps(obj)`` as bytes (ASCII), to be kept: in as much memory as its length (orjson's own
+    bytes keep the buffer it grew, up to twice as much)."""
+    out = _encoded(obj)
+    if out is None:
+        return json.dumps(obj, separators=(",", ":")).encode()
+    return memoryview(out).tobytes()
+
+
+def verbatim(raw: bytes) -> Any:
+    """``raw``, a text ``dumpb`` wrote, to be written as it is where it stands in a value given to
+    ``dumps`` (``orjson.Fragment``): a list answered from the watch cache's encoded objects. The
+    value around it must be one orjson writes (ASCII strings, small integers)."""
+    return orjson.Fragment(raw)
+
+
 def copy(obj: Any) -> Any:
     """``json.loads(json.dumps(obj))``: a deep copy of a JSON-born value."""
     out = _encoded(obj)

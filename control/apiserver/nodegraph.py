@@ -55,14 +55,14 @@ def _related(node: str, rt: ResourceType, namespace: str, name: str, *, fresh: b
 
 
 def _pods(node: str, namespace: str, fresh: bool) -> Sequence[dict[str, Any]]:
-    """The pods bound to ``node`` (in ``namespace`` when given): the watch cache's own objects,
-    or, ``fresh``, those of a consistent read."""
+    """The pods bound to ``node`` (in ``namespace`` when given): as the watch cache holds them,
+    or, ``fresh``, as a consistent read finds them."""
     if not fresh:
         # A pod deleted through this process no longer relates its objects to its node; other
         # writes need not be waited for (a miss asks the store).
         return _registry().own_writes_cache(PODS, deletes_only=True).on_node(node, namespace)
     selector = f"spec.nodeName={node}"
-    listed = _registry().list(PODS, namespace, field_selector=selector, shared=True)
+    listed = _registry().list(PODS, namespace, field_selector=selector)
     items: list[dict[str, Any]] = listed["items"]
     return items
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,12 @@ class Output:
     include: str = "Metadata"
     # A watch sends the column definitions once, in its first event.
     headers_sent: bool = False
+
+    @property
+    def verbatim(self) -> bool:
+        """Whether the answer is the object itself as JSON (which may hold encoded parts written
+        as they are, ``fastjson.verbatim``)."""
+        return not self.media.table_version and self.media.media != "application/yaml"
 
     def transform(self, result: Any) -> Any:
         """The answer's body: ``result`` itself, or its Table (a ``Status`` is never converted)."""
@@ -64,7 +70,9 @@ class Output:
             resp.headers.add("Warning", f"299 - {json.dumps(message)}")
         return resp
 
-    def events(self, events: Iterator[dict[str, Any] | None]) -> Iterator[dict[str, Any] | None]:
+    def events(
+        self, events: Iterator[Mapping[str, Any] | None]
+    ) -> Iterator[Mapping[str, Any] | None]:
         """Watch events with their ``object`` transformed (``ERROR`` Status objects are not)."""
         for event in events:
             if event is None or not self.media.table_version or event["type"] == "BOOKMARK":

@@ -148,7 +148,6 @@ def _list(rt: ResourceType, namespace: str, *, selected: bool) -> list[Obj]:
         namespace,
         label_selector=args.get("labelSelector", ""),
         field_selector=args.get("fieldSelector", ""),
-        shared=True,
     )
     items: list[Obj] = listing["items"]
     return items

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -156,7 +156,7 @@ def collection(t: Target, watching: bool, out: output.Output) -> ResponseReturnV
             label_selector=args.get("labelSelector", ""),
             field_selector=args.get("fieldSelector", ""),
             options=options,
-            shared=True,
+            verbatim=out.verbatim,
         )
         return out.respond(listing)
     if request.method == "POST":
@@ -292,16 +292,16 @@ def watch(t: Target, out: output.Output) -> Response:
 
 
 def _stream(
-    events: Iterator[dict[str, Any] | None],
+    events: Iterator[Mapping[str, Any] | None],
     timeout: float,
     client_of: Callable[[], clientconn.Client],
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """The watch's lines until its timeout, an ERROR, or its client closing the connection
     (which ends a wait for the next event at once where the client is watched; else a ``None``
     from ``events``, a quiet moment, is the time to look at it). An event of the watch cache is
     encoded once for all its watchers."""
     deadline = time.monotonic() + timeout
-    yield ""  # the status line and headers go out now, not with the first event
+    yield b""  # the status line and headers go out now, not with the first event
     client = client_of()  # in the greenlet that serves the stream, once it is served
     try:
         while True:
@@ -312,13 +312,13 @@ def _stream(
             if isinstance(event, Delivered):
                 yield event.line()
             elif event is not None:
-                yield json.dumps(event, separators=(",", ":")) + "\n"
+                yield (json.dumps(event, separators=(",", ":")) + "\n").encode()
             if time.monotonic() >= deadline:
                 return
     except clientconn.ClientGone:
         return
     except (errors.GoneError, errors.ServiceUnavailableError, errors.ServerTimeoutError) as e:
-        yield json.dumps({"type": "ERROR", "object": e.to_status()}) + "\n"
+        yield (json.dumps({"type": "ERROR", "object": e.to_status()}) + "\n").encode()
     finally:
         client.close()
 

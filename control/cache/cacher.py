@@ -1,9 +1,10 @@
 """One resource's watch cache, as kube-apiserver's Cacher: a reader follows the store's change log
 (one stream read for the whole process, however many watches), decodes each change once, keeps the
 current objects (indexed by namespace and, for pods, by ``spec.nodeName``) and a ring of recent
-changes, and hands each change to the watchers it concerns. Reads wait until the cache has reached
-a revision: the store's progress (the revision of the resource's last change) tells when it has.
-Effectful: a reader thread, and waits on a condition.
+changes, and hands each change to the watchers it concerns. It holds the objects as encoded JSON
+(``pages.Held``): a read decodes the few it hands out, a list or a watch sends the text as it is.
+Reads wait until the cache has reached a revision: the store's progress (the revision of the
+resource's last change) tells when it has. Effectful: a reader thread, and waits on a condition.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 from common import errors
 from common.meta import without_managed_fields
 from common.resources import ResourceType
+from control import fastjson
 from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
 from control.cache.pages import Held, Page, select
 from control.cache.ring import Delivered, Entry, Ring, too_old
-from control.cache.share import share
 from control.registry import strategies as st
 from control.registry.filtering import complete
 from control.registry.freshness import too_large
@@ -144,7 +145,7 @@ class Cacher:
         events = self.store.watch(plural, since, poll=READER_POLL)
         state = {key_of(o)[0]: self.held(self._complete(o)) for o in items}
         ring = Ring(since)
-        history: dict[str, Obj] = {}
+        history: dict[str, Held] = {}
         read = listed
         if p.last > since:
             for ev in events:
@@ -190,10 +191,8 @@ class Cacher:
         obj = self._complete(ev.object)
         key, ns = key_of(obj)
         old = state.get(key)
-        if old is not None:  # one copy of what did not change, for this version and the last
-            obj = share(obj, old[0])
         held = self.held(obj)
-        entry = Entry(ev.type, ev.rv, key, ns, obj, held[1], held[2], recorded=self.clock())
+        entry = Entry(ev.type, ev.rv, key, ns, held[0], held[1], held[2], recorded=self.clock())
         before = held if old is None and ev.type == "DELETED" else old
         if before is not None:
             entry.prev, entry.prev_labels, entry.prev_fields = before
@@ -216,27 +215,27 @@ class Cacher:
             self._sorted = None  # a modification keeps the set of keys
         return entry
 
-    def _history_entry(self, ev: WatchEvent, history: dict[str, Obj]) -> Entry:
+    def _history_entry(self, ev: WatchEvent, history: dict[str, Held]) -> Entry:
         """A change from before the cache's list: its old object is the one the history read
         before it, or only what selectors look at (``prev``)."""
         obj = self._complete(ev.object)
         key, ns = key_of(obj)
         held = self.held(obj)
-        entry = Entry(ev.type, ev.rv, key, ns, obj, held[1], held[2], recorded=self.clock())
-        before = obj if ev.type == "DELETED" else history.get(key)
+        entry = Entry(ev.type, ev.rv, key, ns, held[0], held[1], held[2], recorded=self.clock())
+        before = held if ev.type == "DELETED" else history.get(key)
         if before is not None:
-            entry.prev, entry.prev_labels, entry.prev_fields = self.held(before)
+            entry.prev, entry.prev_labels, entry.prev_fields = before
         elif ev.prev is not None:
             self._partial_prev(entry, ev.prev)
         if ev.type == "DELETED":
             history.pop(key, None)
         else:
-            history[key] = obj
+            history[key] = held
         return entry
 
     def _partial_prev(self, entry: Entry, prev: Obj) -> None:
-        _, entry.prev_labels, entry.prev_fields = self.held(prev)
-        entry.prev, entry.prev_full = prev, False
+        entry.prev, entry.prev_labels, entry.prev_fields = self.held(prev)
+        entry.prev_full = False
 
     def _complete(self, obj: Obj) -> Obj:
         done = complete(self.rt, obj)
@@ -244,7 +243,7 @@ class Cacher:
 
     def held(self, obj: Obj) -> Held:
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        return obj, labels, st.field_values(self.rt, obj)
+        return fastjson.dumpb(obj), labels, st.field_values(self.rt, obj)
 
     def _index(self, key: str, held: Held, *, add: bool) -> None:
         ns = key.split("/", 1)[0] if "/" in key else ""
@@ -293,26 +292,28 @@ class Cacher:
     # -- reads ------------------------------------------------------------------------------------
 
     def peek(self, namespace: str, name: str) -> Obj | None:
-        """The object as the cache holds it, or None (not there, or the cache not loaded yet).
-        Shared with every other reader: look, never change."""
+        """A copy of the object as the cache holds it, or None (not there, or the cache not
+        loaded yet)."""
         if not self.ready:
             return None
         with self.cond:
             held = self.state.get(f"{namespace}/{name}" if namespace else name)
-        return held[0] if held is not None else None
+        return fastjson.loads(held[0]) if held is not None else None
 
     def on_node(self, node: str, namespace: str = "") -> list[Obj]:
-        """The objects the node index files under ``node`` (pods by ``spec.nodeName``), of
-        ``namespace`` when one is given, as the cache holds them now (no store round trip).
-        Shared with every other reader: look, never change."""
+        """Copies of the objects the node index files under ``node`` (pods by
+        ``spec.nodeName``), of ``namespace`` when one is given, as the cache holds them now (no
+        store round trip)."""
         prefix = f"{namespace}/" if namespace else ""
         with self.cond:
             keys = self.by_node.get(node, ())
-            return [self.state[k][0] for k in keys if k.startswith(prefix)]
+            found = [self.state[k][0] for k in keys if k.startswith(prefix)]
+        return [fastjson.loads(raw) for raw in found]
 
     def read(self, f: Filter, *, start: str = "", limit: int = 0, at: int = 0) -> tuple[Page, int]:
-        """A page of the objects ``f`` selects, and the revision it was read at: the cache's
-        own, or ``at`` (rebuilt from the ring; 410 when the ring no longer reaches back so far)."""
+        """A page of the objects ``f`` selects (encoded), and the revision it was read at: the
+        cache's own, or ``at`` (rebuilt from the ring; 410 when the ring no longer reaches back
+        so far)."""
         with self.cond:
             if at and at < self.rv:
                 keys, view = self._view_at(at, f)
@@ -359,7 +360,7 @@ class Cacher:
                         initial.append(e.deliver(etype))
             else:
                 page = select(self._keys(f), self.state.get, f)
-                initial = [Delivered(type="ADDED", object=o) for o in page.items]
+                initial = [Delivered("ADDED", raw) for raw in page.items]
             if self.stopped:
                 w.close()
             else:
@@ -378,7 +379,7 @@ class Cacher:
                 return None
             mark = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                     "metadata": {"resourceVersion": str(self.rv)}}  # fmt: skip
-            return Delivered(type="BOOKMARK", object=mark)
+            return Delivered("BOOKMARK", fastjson.dumpb(mark))
 
 
 def _follow(ref: weakref.ReferenceType[Cacher], events: Iterator[WatchEvent | None] | None) -> None:

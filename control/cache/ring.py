@@ -1,20 +1,20 @@
 """The watch cache's ring of recent events, as kube-apiserver's ``watchCache`` keeps it: each event
-with its object, the object before it and the label/field values of both, so a watch resuming from
-a revision is served from memory; its capacity follows the traffic (doubling while the oldest event
-is younger than the history window, halving when a quarter of it is older). Pure: the caller
+with its object, the object before it (both as encoded JSON) and the label/field values of both,
+so a watch resuming from a revision is served from memory; its capacity follows the traffic
+(doubling while the oldest event is younger than the history window, halving when a quarter of it
+is older). Pure: the caller
 passes the clock's reading.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from common import errors
 from control import fastjson
-
-Obj = dict[str, Any]
 
 # kube-apiserver's defaultLowerBoundCapacity and defaultUpperBoundCapacity (100 * 1024).
 LOWER_CAPACITY = 100
@@ -26,57 +26,79 @@ WINDOW_SECONDS = 75.0
 ENCODED_KEPT = 1024
 
 
-class Delivered(dict[str, Any]):
-    """One watch event (``{"type", "object"}``) shared by every watcher it goes to, so that it is
-    encoded once whatever the number of watchers (kube-apiserver's cachingObject). Read-only."""
+class Delivered(Mapping[str, Any]):
+    """One watch event (``{"type", "object"}``) shared by every watcher it goes to, holding its
+    object as encoded JSON, so that it is encoded once whatever the number of watchers
+    (kube-apiserver's cachingObject). Read-only; ``["object"]`` decodes a new copy each time."""
 
-    _line: str | None = None
+    __slots__ = ("_line", "raw", "type")
 
-    def line(self) -> str:
-        """The event as one newline-terminated JSON line (computed once; a race computes it
-        twice, to the same text)."""
+    def __init__(self, type: str, raw: bytes) -> None:
+        self.type = type
+        self.raw = raw
+        self._line: bytes | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "type":
+            return self.type
+        if key == "object":
+            return fastjson.loads(self.raw)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("type", "object"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def line(self) -> bytes:
+        """The event as one newline-terminated JSON line, ``fastjson.dumps`` of the event
+        (computed once; a race computes it twice, to the same text)."""
         if self._line is None:
-            self._line = fastjson.dumps(self) + "\n"
+            self._line = b'{"type":"%s","object":%s}\n' % (self.type.encode(), self.raw)
         return self._line
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """One change of one object. ``prev`` is the object before it (None for a creation); when
-    ``prev_full`` is false it holds only what selectors look at (an event read from the store's
-    history before the cache had the object)."""
+    """One change of one object, its object as encoded JSON. ``prev`` is the object before it
+    (None for a creation); when ``prev_full`` is false it holds only what selectors look at (an
+    event read from the store's history before the cache had the object)."""
 
     type: str
     rv: int
     key: str
     namespace: str
-    obj: Obj
+    obj: bytes
     labels: dict[str, str]
     fields: dict[str, str]
-    prev: Obj | None = None
+    prev: bytes | None = None
     prev_labels: dict[str, str] = field(default_factory=dict)
     prev_fields: dict[str, str] = field(default_factory=dict)
     prev_full: bool = True
     recorded: float = 0.0
-    _shared: dict[str, Delivered] = field(default_factory=dict, repr=False)
+    _shared: dict[str, Delivered] | None = field(default=None, repr=False)
 
     def deliver(self, etype: str) -> Delivered:
         """The event a watcher gets: ``etype`` with the new object, or DELETED with the previous
         object at this event's revision when the object left the watcher's selection."""
+        if self._shared is None:
+            self._shared = {}
         found = self._shared.get(etype)
         if found is None:
-            found = Delivered(type=etype, object=self._object_for(etype))
+            found = Delivered(etype, self._object_for(etype))
             self._shared[etype] = found
         return found
 
     def forget_encodings(self) -> None:
-        self._shared.clear()
+        self._shared = None
 
-    def _object_for(self, etype: str) -> Obj:
+    def _object_for(self, etype: str) -> bytes:
         if etype != "DELETED" or self.type == "DELETED" or self.prev is None or not self.prev_full:
             return self.obj
-        meta = {**(self.prev.get("metadata") or {}), "resourceVersion": str(self.rv)}
-        return {**self.prev, "metadata": meta}
+        prev = fastjson.loads(self.prev)
+        prev["metadata"] = {**(prev.get("metadata") or {}), "resourceVersion": str(self.rv)}
+        return fastjson.dumpb(prev)
 
     def indexed_values(self, field: str) -> tuple[str, str]:
         """The indexed ``field`` (``spec.nodeName`` for pods) after and before the change (empty

@@ -5,13 +5,13 @@ an ``Exact`` revision (or a legacy one with ``limit``) as it was then, rebuilt f
 no revision — a consistent read — once the cache has caught up with the store's current revision,
 or from the store when it does not within 3 s; a ``continue`` token at its first page's revision,
 rebuilt from the ring (410 with an inconsistent token to go on with, once the ring no longer
-reaches back so far). Objects from the cache are shared: callers must not change them. Effectful.
+reaches back so far). A list's items are the cache's encoded objects. Effectful.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +106,7 @@ def _consistent(
     if cacher.sync(freshness.BLOCK_TIMEOUT):
         return cacher.read(f, start=start, limit=limit)
     items, rev = store.list(rt.plural, f.namespace or None, node=f.node)
-    held = {key_of(o)[0]: cacher.held(complete(rt, o)) for o in items}
+    held = {key_of(o)[0]: cacher.held(complete(rt, o)) for o in items}  # encoded as the cache's
     return pages.select(sorted(held), held.get, f, start=start, limit=limit), rev
 
 
@@ -129,7 +129,7 @@ def watch_events(
     poll: float,
     until: float | None,
     bookmarks: float | None,
-) -> Iterator[Obj | None]:
+) -> Iterator[Mapping[str, Any] | None]:
     """The events of one watch: its first events, then each change the cache hands it; None
     when ``poll`` passed quietly; a BOOKMARK every ``bookmarks`` seconds without a line. Waits
     for a revision the cache has not reached (504 after 3 s) and answers 410 for one the ring no

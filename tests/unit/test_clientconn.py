@@ -101,7 +101,7 @@ def test_a_watch_ends_as_soon_as_its_client_closes() -> None:
         theirs.close()
         served.join(timeout=1.0)
         assert served.ready() and served.successful()
-        assert served.value == [""]  # only the head went out
+        assert served.value == [b""]  # only the head went out
         assert ended == ["ended"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -77,6 +78,7 @@ NO_FLOATS = hs.recursive(
 @given(NO_FLOATS)
 def test_text_is_that_of_the_standard_library(value: Any) -> None:
     assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert fastjson.dumpb(value) == json.dumps(value, separators=(",", ":")).encode()
 
 
 @given(JSON_VALUES)
@@ -108,7 +110,21 @@ class Shared(dict[str, Any]):
 )
 def test_values_orjson_writes_differently_are_written_by_the_standard_library(value: Any) -> None:
     assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert fastjson.dumpb(value) == json.dumps(value, separators=(",", ":")).encode()
     assert json.dumps(fastjson.copy(value)) == json.dumps(json.loads(json.dumps(value)))
+
+
+def test_a_kept_text_takes_the_memory_of_its_length() -> None:
+    """The watch cache keeps thousands: orjson's own bytes would keep the buffer it grew."""
+    pod = {"metadata": {"name": "p" * 3000, "labels": {"a": "b"}}, "spec": {"n": list(range(99))}}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [fastjson.dumpb(pod) for _ in range(50)]
+        taken = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert taken < 1.1 * sum(map(len, kept))
 
 
 def test_a_null_is_written_by_orjson() -> None:
