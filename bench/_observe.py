@@ -256,13 +256,28 @@ def _cpu_and_rss(pid: int) -> tuple[float, int]:
     return ticks / CLK_TCK, int(statm.split()[1]) * PAGE
 
 
+def _pss(pid: int) -> int:
+    """The process's proportional set size in bytes: its RSS with each page it shares (the
+    forked API workers with the master) counted as its share of it; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 class ControlPlane:
     """The control plane's processes (its command and everything it started: API workers,
-    controller process): CPU seconds and RSS summed, the RSS peak sampled every second."""
+    controller process): CPU seconds and RSS summed, the RSS peak sampled every second, and the
+    peak of their summed PSS (RSS counts the pages the forked workers share with the master
+    once in each of them)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_rss = 0
+        self.peak_pss = 0
         self.stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
 
@@ -275,6 +290,7 @@ class ControlPlane:
     def _sample(self) -> None:
         while not self.stop.wait(1.0):
             self.peak_rss = max(self.peak_rss, self.now()[2])
+            self.peak_pss = max(self.peak_pss, sum(map(_pss, process_tree(self.pid))))
 
 
 def redis_used_memory(data_dir: Path, port: int) -> int | None:

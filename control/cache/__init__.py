@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 
 from common.resources import ResourceType
-from control.cache import dispatch
+from control.cache import dispatch, ring
 from control.cache.cacher import Cacher
 from control.store import Store
 
@@ -21,13 +21,21 @@ class WatchCache:
     ``metadata.managedFields`` (42 % of a Running pod's memory), for a process that serves no
     client: the controller process, whose informers drop them anyway. Their reads then have
     none, as the informers' copies, and a status write must not take such an object for the
-    stored one (``Registry._cached_status_base``): it reads the store first."""
+    stored one (``Registry._cached_status_base``): it reads the store first. ``ring_upper``:
+    the most changes a resource's ring keeps (kube-apiserver's 102,400 by default), for a process
+    whose only watchers follow every change as it comes."""
 
     def __init__(
-        self, store: Store, *, buffer: int = dispatch.BUFFER, trim: frozenset[str] = frozenset()
+        self,
+        store: Store,
+        *,
+        buffer: int = dispatch.BUFFER,
+        trim: frozenset[str] = frozenset(),
+        ring_upper: int = ring.UPPER_CAPACITY,
     ) -> None:
         self.store = store
         self.buffer = buffer
+        self.ring_upper = ring_upper
         self.trim = trim
         self._lock = threading.Lock()
         self._cachers: dict[str, Cacher] = {}
@@ -67,7 +75,9 @@ class WatchCache:
         return rt.plural in self.trim
 
     def _new(self, rt: ResourceType) -> Cacher:
-        return Cacher(self.store, rt, buffer=self.buffer, trim=self.trims(rt))
+        return Cacher(
+            self.store, rt, buffer=self.buffer, trim=self.trims(rt), ring_upper=self.ring_upper
+        )
 
     def _snapshot(self, rt: ResourceType) -> Cacher:
         assert self._snapshots is not None

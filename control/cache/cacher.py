@@ -23,7 +23,7 @@ from control import fastjson
 from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
 from control.cache.pages import Held, Page, select
-from control.cache.ring import Delivered, Entry, Ring, too_old
+from control.cache.ring import LOWER_CAPACITY, UPPER_CAPACITY, Delivered, Entry, Ring, too_old
 from control.registry import strategies as st
 from control.registry.filtering import complete
 from control.registry.freshness import too_large
@@ -61,10 +61,12 @@ class Cacher:
         buffer: int = dispatch.BUFFER,
         clock: Callable[[], float] = time.monotonic,
         trim: bool = False,
+        ring_upper: int = UPPER_CAPACITY,
     ) -> None:
         self.store, self.rt = store, rt
         # Keep the objects without ``metadata.managedFields`` (see ``WatchCache``).
         self.trim = trim
+        self.ring_upper = ring_upper
         self.buffer = buffer
         self.clock = clock
         # Guards everything below; notified whenever the cache moves forward.
@@ -77,7 +79,7 @@ class Cacher:
         self.by_namespace: dict[str, set[str]] = {}
         self.by_node: dict[str, set[str]] = {}
         self.indexed = st.strategy(rt).indexed_field
-        self.ring = Ring()
+        self.ring = self._new_ring(0)
         self.watchers = WatcherIndex(self.indexed or "")
         # Complete up to ``rv``; ``applied``: the last change read from the log; pages can be
         # rebuilt at revisions from ``undo_floor`` on (earlier changes lack their old object).
@@ -144,7 +146,7 @@ class Cacher:
         since = max(p.compacted, listed - SEED_REVISIONS, 0)
         events = self.store.watch(plural, since, poll=READER_POLL)
         state = {key_of(o)[0]: self.held(self._complete(o)) for o in items}
-        ring = Ring(since)
+        ring = self._new_ring(since)
         history: dict[str, Held] = {}
         read = listed
         if p.last > since:
@@ -172,6 +174,9 @@ class Cacher:
             self.cond.notify_all()
         log.log(level, "watch cache %s: %d objects at revision %d", plural, len(state), self.rv)
         return events
+
+    def _new_ring(self, floor: int) -> Ring:
+        return Ring(floor, lower=min(LOWER_CAPACITY, self.ring_upper), upper=self.ring_upper)
 
     def apply(self, ev: WatchEvent) -> None:
         """One change from the log: into the objects, the ring and the watchers it concerns."""

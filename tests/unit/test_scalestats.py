@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
+from bench._observe import _cpu_and_rss, _pss
 from bench._scalestats import (
     ROWS,
     Point,
@@ -158,3 +162,19 @@ def test_targets_follow_the_row_of_the_point_and_say_what_was_not_measured() -> 
     big = _held(Point("this tree", 1000, 10000, "finished", dict(idle)))
     assert big == {"all pods Running": True, "no node NotReady": True, "5xx answers": True,
                    "control-plane RSS peak": True, "idle control-plane CPU": False}  # fmt: skip
+
+
+def test_pss_counts_a_page_shared_with_a_child_as_half_of_it() -> None:
+    """The control plane's forked workers share pages with the master: PSS splits them."""
+    mine = _pss(os.getpid())
+    assert 0 < mine <= _cpu_and_rss(os.getpid())[1]
+    child = os.fork()
+    if child == 0:
+        signal.pause()
+        os._exit(0)
+    try:
+        assert _pss(os.getpid()) < mine
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    assert _pss(-1) == 0

@@ -20,6 +20,7 @@ from control.cache.dispatch import Closed, Filter, Watcher, WatcherIndex
 from control.cache.ring import Entry, Ring
 from control.memory_store import MemoryStore
 from control.registry import strategies as st
+from control.store import parse_rv
 
 PODS = must("pods")
 
@@ -204,6 +205,23 @@ def test_a_consistent_read_sees_every_write_before_it(store: MemoryStore, cacher
         page, rv = cacher.read(filt())
         assert rv == store.revision()
         assert names(page.items)[-1] == f"p{i:02}"
+
+
+def test_a_bounded_ring_serves_recent_revisions_and_410_for_older(store: MemoryStore) -> None:
+    """The controller process's caches: their informers resume from their last change."""
+    c = Cacher(store, PODS, ring_upper=8)
+    try:
+        c.start()
+        revisions = [parse_rv(store.create("pods", pod(f"p{i:02}"))["metadata"]["resourceVersion"])
+                     for i in range(20)]  # fmt: skip
+        assert c.sync(3)
+        assert len(c.ring) <= 8
+        initial, _ = c.watch(revisions[-3], filt())
+        assert [e["object"]["metadata"]["name"] for e in initial] == ["p18", "p19"]
+        with pytest.raises(errors.GoneError):
+            c.watch(revisions[2], filt())
+    finally:
+        c.stop()
 
 
 def test_a_watch_from_before_the_cache_started_is_served_from_the_log(store: MemoryStore) -> None:
