@@ -196,7 +196,7 @@ class Cacher:
         obj = self._complete(ev.object)
         key, ns = key_of(obj)
         old = state.get(key)
-        held = self.held(obj)
+        held = self.held(obj, old)
         entry = Entry(ev.type, ev.rv, key, ns, held[0], held[1], held[2], recorded=self.clock())
         before = held if old is None and ev.type == "DELETED" else old
         if before is not None:
@@ -225,7 +225,7 @@ class Cacher:
         before it, or only what selectors look at (``prev``)."""
         obj = self._complete(ev.object)
         key, ns = key_of(obj)
-        held = self.held(obj)
+        held = self.held(obj, history.get(key))
         entry = Entry(ev.type, ev.rv, key, ns, held[0], held[1], held[2], recorded=self.clock())
         before = held if ev.type == "DELETED" else history.get(key)
         if before is not None:
@@ -246,9 +246,16 @@ class Cacher:
         done = complete(self.rt, obj)
         return without_managed_fields(done) if self.trim else done
 
-    def held(self, obj: Obj) -> Held:
+    def held(self, obj: Obj, old: Held | None = None) -> Held:
+        """What the cache keeps of ``obj``; labels and fields equal to those ``old`` (the
+        object's previous version) holds are its own, kept once for both (most changes of a pod
+        change neither)."""
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        return fastjson.dumpb(obj), labels, st.field_values(self.rt, obj)
+        fields = st.field_values(self.rt, obj)
+        if old is not None:
+            labels = old[1] if labels == old[1] else labels
+            fields = old[2] if fields == old[2] else fields
+        return fastjson.dumpb(obj), labels, fields
 
     def _index(self, key: str, held: Held, *, add: bool) -> None:
         ns = key.split("/", 1)[0] if "/" in key else ""
@@ -345,7 +352,8 @@ class Cacher:
         before: dict[str, Held | None] = {}
         for e in self.ring.since(rv):
             if e.key not in before:
-                before[e.key] = None if e.prev is None else (e.prev, e.prev_labels, e.prev_fields)
+                prev = e.prev_text()
+                before[e.key] = None if prev is None else (prev, e.prev_labels, e.prev_fields)
         view = {k: v for k, v in self.state.items() if k not in before}
         view.update((k, v) for k, v in before.items() if v is not None)
         prefix = f"{f.namespace}/" if f.namespace else ""

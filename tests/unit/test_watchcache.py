@@ -72,13 +72,37 @@ def test_ring_serves_changes_after_a_revision_and_410_once_evicted() -> None:
         r.append(entry("ADDED", 12, pod("again")))
 
 
-def test_old_entries_drop_their_encoded_events() -> None:
+def test_old_entries_drop_their_encoded_events_and_pack_their_texts() -> None:
     r = Ring(0, lower=4096, upper=4096)
-    for rv in range(1, ring.ENCODED_KEPT + 3):
+    for rv in range(1, ring.PACKED_AFTER + 3):
         r.append(entry("ADDED", rv, pod(f"p{rv}")))
         r.since(rv - 1)[0].deliver("ADDED").line()
     kept = [e for e in r.since(0) if e._shared]
-    assert [e.rv for e in r.since(0)][-ring.ENCODED_KEPT :] == [e.rv for e in kept]
+    assert [e.rv for e in r.since(0)][-ring.PACKED_AFTER :] == [e.rv for e in kept]
+    assert [e.packed for e in r.since(0)] == [True] * 2 + [False] * ring.PACKED_AFTER
+
+
+def test_a_packed_change_delivers_what_it_did_and_shares_the_text_before_it() -> None:
+    r = Ring(0, lower=4096, upper=4096)
+    versions = [pod("p", app="web"), pod("p", "n1", app="web"), pod("p", "n1", app="db")]
+    previous = None
+    for rv, obj in enumerate(versions, start=1):
+        obj["metadata"]["resourceVersion"] = str(rv)
+        e = entry("ADDED" if previous is None else "MODIFIED", rv, obj, previous)
+        if previous is not None:  # as the cache does: the text before is the last one's own
+            e.prev = r.since(rv - 2)[0].obj
+        r.append(e)
+        previous = obj
+    first, second, third = r.since(0)
+    lines = {e.rv: (e.deliver(e.type).line(), e.deliver("DELETED").line()) for e in r.since(0)}
+    for _ in range(ring.PACKED_AFTER):
+        r.append(entry("ADDED", r.newest() + 1, pod(f"other{r.newest()}")))
+    assert first.packed and second.packed and third.packed
+    assert second.prev is first.obj and third.prev is second.obj  # compressed once for both
+    assert json.loads(third.new_text()) == versions[2]
+    assert json.loads(third.prev_text() or b"") == versions[1]
+    again = {e.rv: (e.deliver(e.type).line(), e.deliver("DELETED").line()) for e in r.since(0)[:3]}
+    assert again == lines
 
 
 def test_ring_grows_while_its_events_are_fresh_and_shrinks_when_they_age() -> None:
