@@ -197,8 +197,9 @@ class Ring:
 
     def _evict(self) -> None:
         gone = self._items[self._start]
-        if gone.type == "DELETED":  # the key's earlier changes are gone too
-            self._packed.pop(gone.key, None)
+        found = self._packed.get(gone.key)
+        if found is not None and found[1] is gone.obj:  # the key's newest packed change leaves
+            del self._packed[gone.key]
         self.floor = gone.rv
         self._start += 1
         if self._start > len(self._items) // 2:

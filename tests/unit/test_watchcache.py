@@ -105,6 +105,14 @@ def test_a_packed_change_delivers_what_it_did_and_shares_the_text_before_it() ->
     assert again == lines
 
 
+def test_what_the_ring_packed_leaves_with_the_changes_it_evicts() -> None:
+    size = ring.PACKED_AFTER + 10
+    r = Ring(0, lower=size, upper=size)
+    for rv in range(1, 3 * size):
+        r.append(entry("ADDED", rv, pod(f"p{rv}")))  # a key each: none is changed again
+    assert len(r._packed) == 10  # the packed changes still in the ring, not every key seen
+
+
 def test_ring_grows_while_its_events_are_fresh_and_shrinks_when_they_age() -> None:
     r = Ring(0, lower=4, upper=16)
     for rv in range(1, 17):  # all recorded within the window: the ring doubles up to 16
