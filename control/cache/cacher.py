@@ -10,6 +10,7 @@ resource's last change) tells when it has. Effectful: a reader thread, and waits
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -249,9 +250,10 @@ class Cacher:
     def held(self, obj: Obj, old: Held | None = None) -> Held:
         """What the cache keeps of ``obj``; labels and fields equal to those ``old`` (the
         object's previous version) holds are its own, kept once for both (most changes of a pod
-        change neither)."""
+        change neither). Field values are interned: most are shared by thousands of objects (a
+        namespace, a phase, a node's name, an Event's reason)."""
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        fields = st.field_values(self.rt, obj)
+        fields = {k: sys.intern(v) for k, v in st.field_values(self.rt, obj).items()}
         if old is not None:
             labels = old[1] if labels == old[1] else labels
             fields = old[2] if fields == old[2] else fields

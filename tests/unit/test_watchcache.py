@@ -382,3 +382,18 @@ def test_bookmarks_come_every_period_then_two_seconds_before_the_deadline() -> N
     assert next_bookmark(100.0, 5.0, 160.0) == 105.0
     assert next_bookmark(100.0, 60.0, 130.0) == 128.0  # the deadline comes first
     assert next_bookmark(129.0, 60.0, 130.0) is None  # too late for one more
+
+
+def test_what_versions_and_objects_have_in_common_is_kept_once(
+    store: MemoryStore, cacher: Cacher
+) -> None:
+    cacher.start()
+    a = store.create("pods", pod("a", "n1", app="web"))
+    store.create("pods", pod("b", "n1", app="web"))
+    store.update("pods", {**a, "metadata": {**a["metadata"], "annotations": {"x": "y"}}})
+    assert cacher.sync(3)
+    first, changed = cacher.ring.since(0)[0], cacher.ring.since(0)[-1]
+    now_a, now_b = cacher.state["default/a"], cacher.state["default/b"]
+    assert changed.prev_labels is now_a[1] and changed.prev_fields is now_a[2]  # one version's
+    assert first.labels is now_a[1]  # the labels of a's first version, kept by its second
+    assert now_a[2]["spec.nodeName"] is now_b[2]["spec.nodeName"]  # one string for two pods
