@@ -255,18 +255,23 @@ class Agent:
             try:
                 rv = self.relist()
                 backoff.reset()
-                for event in self.client.watch(
-                    PODS,
-                    resource_version=rv,
-                    field_selector=selector,
-                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
-                    idle_timeout=WATCH_IDLE_SECONDS,
-                    cancel=self.watch_cancel,
-                ):
-                    if self.stopping.is_set():
-                        return
-                    self._on_pod_event(event)
-                    rv = (event.get("object") or {}).get("metadata", {}).get("resourceVersion", rv)
+                # A watch the server ends at its timeout is resumed from the last revision seen
+                # (bookmarks keep it recent), as client-go's reflector resumes: no list. One
+                # ended by a reconnect (``watch_cancel``) lists again.
+                while not self.stopping.is_set() and not self.watch_cancel.fired:
+                    for event in self.client.watch(
+                        PODS,
+                        resource_version=rv,
+                        field_selector=selector,
+                        timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                        idle_timeout=WATCH_IDLE_SECONDS,
+                        cancel=self.watch_cancel,
+                    ):
+                        if self.stopping.is_set():
+                            return
+                        self._on_pod_event(event)
+                        meta = (event.get("object") or {}).get("metadata", {})
+                        rv = meta.get("resourceVersion", rv)
             except errors.GoneError:
                 log.info("pods: watch expired, listing again")
             except Exception as e:  # relist after any failure; the loop must not die

@@ -54,9 +54,12 @@ class WatchCancel:
         self.fired = False
 
     def _attach(self, resp: requests.Response | None) -> None:
+        """The watch's stream (None once it ended); ``fired`` says how the last one ended until
+        the next one starts."""
         with self._lock:
             self._resp = resp
-            self.fired = False
+            if resp is not None:
+                self.fired = False
 
     def fire(self) -> bool:
         """End the current watch; False if none is open."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from agent.config import AgentConfig
 from agent.fake_runtime import FakeRuntime
@@ -71,3 +73,40 @@ def test_runtime_events_reach_a_listener_and_queue_only_this_nodes_pods() -> Non
     start("c", "node-1", "c2", "u-other-cluster")
     assert agent.queue.get(timeout=0) == "u-mine"
     assert agent.queue.get(timeout=0) is None
+
+
+class _ScriptedPods(ApiClient):
+    """Lists once at revision 5; each watch sends one pod event, then ends as the server ends
+    one at its timeout; the third one is cut by the agent's reconnect."""
+
+    def __init__(self, agent_of: list[Agent]) -> None:
+        super().__init__("http://x")
+        self.agent_of = agent_of
+        self.lists = 0
+        self.watched_from: list[str | None] = []
+
+    def list(self, rt: Any, namespace: str | None = None, **kw: Any) -> dict[str, Any]:
+        self.lists += 1
+        if self.lists > 1:
+            self.agent_of[0].stopping.set()
+        return {"metadata": {"resourceVersion": "5"}, "items": []}
+
+    def watch(self, rt: Any, namespace: str | None = None, **kw: Any) -> Iterator[dict[str, Any]]:
+        self.watched_from.append(kw.get("resource_version"))
+        n = len(self.watched_from)
+        pod = {"metadata": {"uid": f"u{n}", "resourceVersion": str(5 + n)},
+               "spec": {"nodeName": "node-1"}}  # fmt: skip
+        yield {"type": "ADDED", "object": pod}
+        if n == 3:  # a reconnect ends this one: the agent lists again
+            kw["cancel"].fired = True
+
+
+def test_a_watch_ended_by_the_server_is_resumed_from_its_last_revision_without_a_list() -> None:
+    """As client-go's reflector: only a reconnect (or a 410) lists again."""
+    agent_of: list[Agent] = []
+    client = _ScriptedPods(agent_of)
+    agent = Agent(AgentConfig("http://127.0.0.1:1", "t", "node-1"), client, FakeRuntime())
+    agent_of.append(agent)
+    agent.watch_pods()
+    assert client.watched_from == ["5", "6", "7"]
+    assert client.lists == 2
