@@ -388,8 +388,9 @@ def test_what_versions_and_objects_have_in_common_is_kept_once(
     store: MemoryStore, cacher: Cacher
 ) -> None:
     cacher.start()
-    a = store.create("pods", pod("a", "n1", app="web"))
-    store.create("pods", pod("b", "n1", app="web"))
+    one = 1
+    a = store.create("pods", pod("a", f"n{one}", app="web"))  # two strings, equal
+    store.create("pods", pod("b", f"n{one}", app="web"))
     store.update("pods", {**a, "metadata": {**a["metadata"], "annotations": {"x": "y"}}})
     assert cacher.sync(3)
     first, changed = cacher.ring.since(0)[0], cacher.ring.since(0)[-1]
