@@ -24,7 +24,7 @@ from control import fastjson
 from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
 from control.cache.pages import Held, Page, select
-from control.cache.ring import LOWER_CAPACITY, UPPER_CAPACITY, Delivered, Entry, Ring, too_old
+from control.cache.ring import UPPER_CAPACITY, Delivered, Entry, Ring, too_old
 from control.registry import strategies as st
 from control.registry.filtering import complete
 from control.registry.freshness import too_large
@@ -177,7 +177,7 @@ class Cacher:
         return events
 
     def _new_ring(self, floor: int) -> Ring:
-        return Ring(floor, lower=min(LOWER_CAPACITY, self.ring_upper), upper=self.ring_upper)
+        return Ring(floor, upper=self.ring_upper)
 
     def apply(self, ev: WatchEvent) -> None:
         """One change from the log: into the objects, the ring and the watchers it concerns."""
@@ -226,9 +226,10 @@ class Cacher:
         before it, or only what selectors look at (``prev``)."""
         obj = self._complete(ev.object)
         key, ns = key_of(obj)
-        held = self.held(obj, history.get(key))
+        old = history.get(key)
+        held = self.held(obj, old)
         entry = Entry(ev.type, ev.rv, key, ns, held[0], held[1], held[2], recorded=self.clock())
-        before = held if ev.type == "DELETED" else history.get(key)
+        before = held if ev.type == "DELETED" else old
         if before is not None:
             entry.prev, entry.prev_labels, entry.prev_fields = before
         elif ev.prev is not None:

@@ -145,14 +145,15 @@ def too_old(since: int, oldest: int) -> errors.GoneError:
 
 class Ring:
     """Events in revision order; ``floor`` is the revision a watch may resume from at the
-    earliest (every change after it is here)."""
+    earliest (every change after it is here). The capacity stays within ``lower`` and
+    ``upper``; ``upper`` wins when it is the smaller."""
 
     def __init__(
         self, floor: int = 0, *, lower: int = LOWER_CAPACITY, upper: int = UPPER_CAPACITY
     ) -> None:
-        self.lower = lower
-        self.upper = max(upper, lower)
-        self.capacity = lower
+        self.upper = upper
+        self.lower = min(lower, upper)
+        self.capacity = self.lower
         self.floor = floor
         self._items: list[Entry] = []
         self._start = 0

@@ -338,9 +338,8 @@ class Registry:
         expected = parse_rv(m.get("resourceVersion"))
         cached = self._cached_status_base(rt, namespace, name, expected, sub)
         old = cached if cached is not None else self.get(rt, namespace, name)
-        written = self._write_update(rt, obj, old, expected, sub)
-        # A write that changed nothing answers the object it started from: never the cache's.
-        return fastjson.copy(written) if written is cached else written
+        # A write that changed nothing answers the object it started from: the cache's is a copy.
+        return self._write_update(rt, obj, old, expected, sub)
 
     def _cached_status_base(
         self, rt: ResourceType, namespace: str, name: str, expected: int | None, sub: str
@@ -348,7 +347,7 @@ class Registry:
         """The watch cache's object for a status PUT naming the resourceVersion it replaces,
         when the cache holds that very version (the write is a compare-and-set on it: should the
         store have moved on, it is the conflict the client's stale version deserves); else None,
-        and the store is read. The status path copies what it keeps of it."""
+        and the store is read. The object is a copy (``Cacher.peek``), the caller's own."""
         if sub != "status" or expected is None or self.dry_run or self.cache.trims(rt):
             return None  # a trimmed cache's object lacks the managedFields the write keeps
         found = self.cache.cacher(rt).peek(_ns(rt, namespace), name)
