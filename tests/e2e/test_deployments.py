@@ -208,6 +208,8 @@ class PodWatch:
     """``tkctl get pods -l SEL -w -o json --output-watch-events`` in the background: the pods as
     the stream shows them, and after ``arm()`` the extremes of the active and Ready counts."""
 
+    resource = "pods"
+
     def __init__(self, cluster: Cluster, selector: str) -> None:
         self.proc = subprocess.Popen(
             [
@@ -215,7 +217,7 @@ class PodWatch:
                 "--kubeconfig",
                 str(cluster.kubeconfig),
                 "get",
-                "pods",
+                self.resource,
                 "-l",
                 selector,
                 "-w",
@@ -274,6 +276,17 @@ class PodWatch:
             self.proc.stdout.close()
 
 
+class ReplicaSetWatch(PodWatch):
+    """The same stream of the ReplicaSets: after ``arm()``, the most replicas their specs asked
+    for together (``most_active``)."""
+
+    resource = "replicasets"
+
+    def _measure(self) -> None:
+        asked = sum(rs["spec"].get("replicas", 1) for rs in self.pods.values())
+        self.most_active = max(self.most_active, asked)
+
+
 def images(items: list[dict[str, Any]]) -> set[str]:
     return {p["spec"]["containers"][0]["image"] for p in items}
 
@@ -286,12 +299,15 @@ def test_rolling_update_stays_within_surge_and_unavailability_then_undo(
     assert out.stdout == f"deployment.apps/{name} created\n"
     rolled_out(cluster, name)
     watch = PodWatch(cluster, f"app={name}")
+    sets = ReplicaSetWatch(cluster, f"app={name}")
     try:
         wait_for(
             "the watch to show 3 Ready pods",
             lambda: len([p for p in active(watch.snapshot()) if is_ready(p)]) == 3,
         )
+        wait_for("the watch to show the ReplicaSet", lambda: len(sets.snapshot()) == 1)
         watch.arm()
+        sets.arm()
         out = cluster.tkctl("set", "image", f"deploy/{name}", f"web={release}")
         assert out.stdout == f"deployment.apps/{name} image updated\n"
         status = rolled_out(cluster, name)
@@ -306,8 +322,13 @@ def test_rolling_update_stays_within_surge_and_unavailability_then_undo(
         wait_for("only the new pods left", finished, timeout=90)
     finally:
         watch.stop()
-    # 3 replicas with maxSurge 25% (rounded up: 1) and maxUnavailable 25% (rounded down: 0).
-    assert watch.most_active == 4, "the rollout never used its surge"
+        sets.stop()
+    # 3 replicas with maxSurge 25% (rounded up: 1) and maxUnavailable 25% (rounded down: 0). As in
+    # Kubernetes, the surge bounds the replicas the ReplicaSets ask for: an old pod's deletion
+    # follows its ReplicaSet's scale-down asynchronously, so for a moment the new ReplicaSet's
+    # next pod may exist beside it.
+    assert sets.most_active == 4, "the ReplicaSets asked for more than replicas + maxSurge"
+    assert watch.most_active >= 4, "the rollout never used its surge"
     assert watch.fewest_ready is not None and watch.fewest_ready >= 3
     for pod in active(pods(cluster, f"app={name}")):
         [web] = [
