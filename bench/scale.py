@@ -40,7 +40,7 @@ says how far it got. Needs no Docker. Raises the open-file limit to its hard lim
 the cluster it starts).
 Usage: python bench/scale.py [--nodes 100,500,1000] [--pods-per-node 10] [--rate 200]
        [--hollow-procs K] [--latency-pods M] [--latency-rate 5]
-       [--before-commit 837c272 | --no-before] [--before-cap 300] [--quick]
+       [--before-commit 837c272 | --no-before] [--before-cap 300] [--keep-logs DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ import json
 import logging
 import resource
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,6 +111,15 @@ class Settings:
     latency_pods: int
     latency_rate: float
     verbose: bool
+    keep_logs: Path | None = None
+
+
+def keep_logs(data: Path, into: Path, plane: str, nodes: int) -> Path:
+    """Copy a point's control-plane logs (its data dir's ``logs``) to ``into/<plane>-<N>`` before
+    the cluster and its data dir go away; the copy's directory."""
+    dest = into / f"{plane.replace(' ', '-')}-{nodes}"
+    shutil.copytree(data / "logs", dest, dirs_exist_ok=True)
+    return dest
 
 
 def wait_until(done: Callable[[], bool], deadline: float) -> None:
@@ -128,7 +138,12 @@ def run_point(plane: str, bin_dir: Path, nodes: int, s: Settings, cap: float | N
     print(f"-- {point.title}: {pods} pods, starting the cluster", file=sys.stderr, flush=True)
     try:
         with cluster(0, bin_dir=bin_dir, seed=seed) as (admin, data):
-            measure(point, admin, data, token, s, cap)
+            try:
+                measure(point, admin, data, token, s, cap)
+            finally:
+                if s.keep_logs is not None:
+                    kept = keep_logs(data, s.keep_logs, plane, nodes)
+                    print(f"   control-plane logs kept in {kept}", file=sys.stderr, flush=True)
     except subprocess.CalledProcessError as e:
         point.outcome = f"did not finish: the cluster did not come up ({e.stderr!r:.200})"
     except errors.ApiError as e:  # the benchmark's own setup calls (namespaces) failed
@@ -355,6 +370,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="smoke run: N=20, 200 pods, 20 latency pods, no before, "
                    "3 s idle")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="the agents' warnings too")
+    p.add_argument("--keep-logs", type=Path, metavar="DIR",
+                   help="copy each point's control-plane logs to DIR/<plane>-<N> before its "
+                   "cluster goes down")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.nodes, args.pods, args.no_before, args.idle = "20", 200, True, 3.0
@@ -375,6 +393,7 @@ def settings(args: argparse.Namespace, nodes: int) -> Settings:
         latency_pods=latency_pods(nodes) if args.latency_pods is None else args.latency_pods,
         latency_rate=args.latency_rate,
         verbose=args.verbose,
+        keep_logs=args.keep_logs,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.scale import parse_args, settings
+from pathlib import Path
+
+from bench.scale import keep_logs, parse_args, settings
 
 
 def test_by_default_a_process_per_hundred_nodes_and_cl2s_latency_pods() -> None:
@@ -29,3 +31,15 @@ def test_by_default_a_namespace_per_hundred_nodes_as_cl2s_density() -> None:
     args = parse_args(["--nodes", "20,100,150,1000"])
     assert [settings(args, n).namespaces for n in (20, 100, 150, 1000)] == [1, 1, 2, 10]
     assert settings(parse_args(["--namespaces", "3"]), 1000).namespaces == 3
+
+
+def test_kept_logs_are_copied_per_point_before_the_data_dir_goes(tmp_path: Path) -> None:
+    assert settings(parse_args([]), 100).keep_logs is None
+    into = tmp_path / "kept"
+    assert settings(parse_args(["--keep-logs", str(into)]), 100).keep_logs == into
+    data = tmp_path / "data"
+    (data / "logs").mkdir(parents=True)
+    (data / "logs" / "control.log").write_text("node-7: lease expired\n")
+    kept = keep_logs(data, into, "this tree", 500)
+    assert kept == into / "this-tree-500"
+    assert (kept / "control.log").read_text() == "node-7: lease expired\n"
