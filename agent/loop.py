@@ -257,8 +257,9 @@ class Agent:
                 backoff.reset()
                 # A watch the server ends at its timeout is resumed from the last revision seen
                 # (bookmarks keep it recent), as client-go's reflector resumes: no list. One
-                # ended by a reconnect (``watch_cancel``) lists again.
-                while not self.stopping.is_set() and not self.watch_cancel.fired:
+                # ended by a reconnect (``watch_cancel``: ``fired`` until the next watch starts)
+                # lists again.
+                while not self.stopping.is_set():
                     for event in self.client.watch(
                         PODS,
                         resource_version=rv,
@@ -272,6 +273,8 @@ class Agent:
                         self._on_pod_event(event)
                         meta = (event.get("object") or {}).get("metadata", {})
                         rv = meta.get("resourceVersion", rv)
+                    if self.watch_cancel.fired:
+                        break
             except errors.GoneError:
                 log.info("pods: watch expired, listing again")
             except Exception as e:  # relist after any failure; the loop must not die

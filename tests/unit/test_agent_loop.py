@@ -76,8 +76,9 @@ def test_runtime_events_reach_a_listener_and_queue_only_this_nodes_pods() -> Non
 
 
 class _ScriptedPods(ApiClient):
-    """Lists once at revision 5; each watch sends one pod event, then ends as the server ends
-    one at its timeout; the third one is cut by the agent's reconnect."""
+    """Lists at revision 5 (a third list stops the agent); each watch sends one pod event, then
+    ends as the server ends one at its timeout; the third one is cut by the agent's reconnect,
+    and the fourth stops the agent."""
 
     def __init__(self, agent_of: list[Agent]) -> None:
         super().__init__("http://x")
@@ -87,13 +88,17 @@ class _ScriptedPods(ApiClient):
 
     def list(self, rt: Any, namespace: str | None = None, **kw: Any) -> dict[str, Any]:
         self.lists += 1
-        if self.lists > 1:
+        if self.lists > 2:
             self.agent_of[0].stopping.set()
         return {"metadata": {"resourceVersion": "5"}, "items": []}
 
     def watch(self, rt: Any, namespace: str | None = None, **kw: Any) -> Iterator[dict[str, Any]]:
+        kw["cancel"].fired = False  # as ApiClient.watch attaches its stream
         self.watched_from.append(kw.get("resource_version"))
         n = len(self.watched_from)
+        if n == 4:
+            self.agent_of[0].stopping.set()
+            return
         pod = {"metadata": {"uid": f"u{n}", "resourceVersion": str(5 + n)},
                "spec": {"nodeName": "node-1"}}  # fmt: skip
         yield {"type": "ADDED", "object": pod}
@@ -102,11 +107,12 @@ class _ScriptedPods(ApiClient):
 
 
 def test_a_watch_ended_by_the_server_is_resumed_from_its_last_revision_without_a_list() -> None:
-    """As client-go's reflector: only a reconnect (or a 410) lists again."""
+    """As client-go's reflector: only a reconnect (or a 410) lists again, and then watches
+    again from the new list (not list after list: ``fired`` stays set until a watch starts)."""
     agent_of: list[Agent] = []
     client = _ScriptedPods(agent_of)
     agent = Agent(AgentConfig("http://127.0.0.1:1", "t", "node-1"), client, FakeRuntime())
     agent_of.append(agent)
     agent.watch_pods()
-    assert client.watched_from == ["5", "6", "7"]
+    assert client.watched_from == ["5", "6", "7", "5"]
     assert client.lists == 2
