@@ -229,7 +229,7 @@ class PodWatch:
             text=True,
         )
         self.lock = threading.Lock()
-        self.pods: dict[str, dict[str, Any]] = {}
+        self.objects: dict[str, dict[str, Any]] = {}
         self.armed = False
         self.most_active = 0
         self.fewest_ready: int | None = None
@@ -247,21 +247,21 @@ class PodWatch:
             pod = event["object"]
             with self.lock:
                 if event["type"] == "DELETED":
-                    self.pods.pop(pod["metadata"]["name"], None)
+                    self.objects.pop(pod["metadata"]["name"], None)
                 else:
-                    self.pods[pod["metadata"]["name"]] = pod
+                    self.objects[pod["metadata"]["name"]] = pod
                 if self.armed:
                     self._measure()
 
     def _measure(self) -> None:
-        running = active(list(self.pods.values()))
+        running = active(list(self.objects.values()))
         ready = sum(1 for p in running if is_ready(p))
         self.most_active = max(self.most_active, len(running))
         self.fewest_ready = ready if self.fewest_ready is None else min(self.fewest_ready, ready)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
-            return list(self.pods.values())
+            return list(self.objects.values())
 
     def arm(self) -> None:
         with self.lock:
@@ -278,13 +278,14 @@ class PodWatch:
 
 class ReplicaSetWatch(PodWatch):
     """The same stream of the ReplicaSets: after ``arm()``, the most replicas their specs asked
-    for together (``most_active``)."""
+    for together (``most_asked``)."""
 
     resource = "replicasets"
+    most_asked = 0
 
     def _measure(self) -> None:
-        asked = sum(rs["spec"].get("replicas", 1) for rs in self.pods.values())
-        self.most_active = max(self.most_active, asked)
+        asked = sum(rs["spec"].get("replicas", 1) for rs in self.objects.values())
+        self.most_asked = max(self.most_asked, asked)
 
 
 def images(items: list[dict[str, Any]]) -> set[str]:
@@ -327,7 +328,7 @@ def test_rolling_update_stays_within_surge_and_unavailability_then_undo(
     # Kubernetes, the surge bounds the replicas the ReplicaSets ask for: an old pod's deletion
     # follows its ReplicaSet's scale-down asynchronously, so for a moment the new ReplicaSet's
     # next pod may exist beside it.
-    assert sets.most_active == 4, "the ReplicaSets asked for more than replicas + maxSurge"
+    assert sets.most_asked == 4, "the ReplicaSets asked for more than replicas + maxSurge"
     assert watch.most_active >= 4, "the rollout never used its surge"
     assert watch.fewest_ready is not None and watch.fewest_ready >= 3
     for pod in active(pods(cluster, f"app={name}")):
