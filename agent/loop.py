@@ -39,12 +39,14 @@ from agent.serviceview import ServiceInformers
 from agent.sync import PodSyncer
 from common import errors, metrics, onstop
 from common.client import ApiClient, WatchCancel
+from common.informer import watch_timeout
 from common.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-# How long one watch request may stay open before the server ends it and we re-watch.
-WATCH_TIMEOUT_SECONDS = 240
+# How long one watch request may stay open at the least before the server ends it and we
+# re-watch: the kubelet's pod source is a reflector, whose watches last 5 to 10 min at random.
+WATCH_TIMEOUT_SECONDS = 300
 # A watch that sends nothing for this long is dead (the API server sends a bookmark every minute
 # on a quiet one, as kube-apiserver does): a partition drops packets without a reset, so the
 # socket would not know. A renewal that succeeds after a gap ends the watch sooner.
@@ -264,7 +266,7 @@ class Agent:
                         PODS,
                         resource_version=rv,
                         field_selector=selector,
-                        timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                        timeout_seconds=watch_timeout(WATCH_TIMEOUT_SECONDS),
                         idle_timeout=WATCH_IDLE_SECONDS,
                         cancel=self.watch_cancel,
                     ):

@@ -14,6 +14,7 @@ thread and must be quick: they enqueue keys. Objects handed out are shared: neve
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,9 +31,16 @@ IndexFunc = Callable[[Obj], Iterable[str]]
 # Back-off between failed list+watch rounds (client-go's reflector: 800 ms doubling to 30 s).
 BACKOFF_START = 0.8
 BACKOFF_MAX = 30.0
-# A watch the server is asked to end after this long, then resumed from where it was (client-go
-# picks 5-10 min at random; tinykube's server bookmarks quiet watches meanwhile).
+# A watch the server is asked to end after this long at the least, then resumed from where it
+# was: client-go's reflector picks each watch's timeout at random between its minWatchTimeout
+# (5 min) and twice that, so that a thousand nodes' watches, started together, do not all end and
+# come back together (tinykube's server bookmarks quiet watches meanwhile).
 WATCH_SECONDS = 300
+
+
+def watch_timeout(least: int, draw: Callable[[], float] = random.random) -> int:
+    """A watch's ``timeoutSeconds`` as client-go's reflector picks it: in [least, 2 x least)."""
+    return int(least * (1.0 + draw()))
 
 
 def key_of(obj: Mapping[str, Any]) -> str:
@@ -327,7 +335,7 @@ class ApiListerWatcher:
                 resource_version=resource_version,
                 label_selector=self.label_selector,
                 field_selector=self.field_selector,
-                timeout_seconds=self.watch_seconds,
+                timeout_seconds=watch_timeout(self.watch_seconds),
                 cancel=cancel,
             )
         finally:
