@@ -8,12 +8,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from common import errors
 from common.client import ApiClient
 from common.controller import Controller
 from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
 from common.resources import must
 from control.informers import SharedInformers
-from control.registry.source import RegistrySource
+from control.redis_store import RedisStore
+from control.registry.source import RegistrySource, StoreSource
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = must("pods")
@@ -184,3 +188,80 @@ def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
     managers = {e["manager"] for e in after["metadata"]["managedFields"]}
     assert managers >= {e["manager"] for e in stored["metadata"]["managedFields"]}
     trimmed.cache.stop()
+
+
+EVENTS = must("events")
+EVENTS_PATH = "/api/v1/namespaces/default/events"
+
+
+def event_manifest(name: str, reason: str = "Started") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web"},
+        "reason": reason,
+        "message": "a long message the informer does not keep",
+        "type": "Normal",
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+    }
+
+
+def test_the_events_informer_reads_the_store_and_no_watch_cache_holds_events(
+    api: Api, app: Any
+) -> None:
+    """As kube-apiserver keeps no watch cache of Events, the controllers' events informer is fed
+    from the store's list and log: it follows creates, updates and deletes, keeps what the
+    controllers read of an Event, and the process's watch cache never loads the Events."""
+    registry = app.extensions["tinykube"]["registry"]
+    assert api.call("POST", EVENTS_PATH, event_manifest("before"))[0] == 201
+    informers = SharedInformers(registry)
+    informer = informers.informer("events")
+    seen: list[tuple[str, str]] = []
+    informer.add_handler(
+        Handler(
+            lambda o: seen.append(("add", o["metadata"]["name"])),
+            lambda _old, o: seen.append(("update", o["lastTimestamp"])),
+            lambda o: seen.append(("delete", o["metadata"]["name"])),
+        )
+    )
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        assert informer.store.keys() == ["default/before"]
+        assert api.call("POST", EVENTS_PATH, event_manifest("later"))[0] == 201
+        wait_for("the new event", lambda: ("add", "later") in seen)
+        again = {"lastTimestamp": "2026-01-01T00:05:00Z", "count": 2}
+        code, _ = api.call("PATCH", f"{EVENTS_PATH}/later", again,
+                           content_type="application/merge-patch+json")  # fmt: skip
+        assert code == 200
+        wait_for("the event seen again", lambda: ("update", "2026-01-01T00:05:00Z") in seen)
+        assert api.call("DELETE", f"{EVENTS_PATH}/before")[0] == 200
+        wait_for("the delete", lambda: ("delete", "before") in seen)
+        kept = informer.store.get("default/later")
+        assert kept is not None and kept["lastTimestamp"] == "2026-01-01T00:05:00Z"
+        assert "message" not in kept and "involvedObject" not in kept  # a sighting
+    finally:
+        stop.set()
+    assert seen[:2] == [("add", "before"), ("add", "later")]
+    assert "events" not in registry.cache._cachers
+
+
+def test_a_store_fed_informer_lists_again_once_the_log_is_trimmed_past_it(
+    redis_url: str, key_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=key_prefix, history=50)
+    try:
+        source = StoreSource(store, EVENTS)
+        store.create("events", event_manifest("first"))
+        items, rv = source.list_all()
+        assert [i["metadata"]["name"] for i in items] == ["first"]
+        for i in range(400):  # well past the history (50) and the trim's slack
+            store.create("events", event_manifest(f"e{i}"))
+        with pytest.raises(errors.GoneError):
+            next(source.watch(rv, threading.Event()))
+    finally:
+        store.close()
