@@ -33,16 +33,15 @@ from control.registry.registry import Registry
 
 log = logging.getLogger(__name__)
 
-# The resources whose objects are many (a pod per ten of a 1,000-node cluster's, four Events a
-# pod): their caches here keep no managedFields. Not the kinds whose status the controllers
-# write most (Deployments, ReplicaSets, ...): a status write on a trimmed cache's object reads
-# the store first. With every cache trimmed, a rolling update of 10 pods took 0.06 and 0.11 s
-# longer than before (bench/deploy_converge.py); with these two, 0.03 and 0.04 s, within noise.
+# The controllers' informers read the store, not these caches (``control/informers.py``): the
+# caches here serve the Registry's own lookups (admission's, a status write's base). The
+# resources whose objects are many (a pod per ten of a 1,000-node cluster's, four Events a pod),
+# should such a lookup load them, keep no managedFields. Not the kinds whose status the
+# controllers write most (Deployments, ReplicaSets, ...): a status write on a trimmed cache's
+# object reads the store first.
 TRIMMED = frozenset({"pods", "events"})
-# Its caches' only watchers are its informers, which watch all of a resource and so resume from
-# its last change: their rings need not hold the API's 75 s (a 1,000-node cluster's 10,000 pods
-# made at 200/s left some 40,000 changes in it). A watcher closed for lagging 1,024 events behind
-# resumes within milliseconds; one further behind than this lists again (410).
+# No client watches these caches and no informer resumes from their rings: they need not hold
+# the API's 75 s of changes.
 RING_UPPER = 8192
 
 # The master's pid, so the process dies with it; and the leader identity it keeps across

@@ -1,6 +1,11 @@
 """The control plane's shared informers, as client-go's SharedInformerFactory: one list+watch per
-resource for every controller of the process, fed in-process from the registry, each into one
-indexed cache that the controllers read instead of the store. Shell."""
+resource for every controller of the process, each into one indexed cache that the controllers
+read instead of the store. Each is fed from the store's list and change log (``StoreSource``),
+not through a watch cache of the process: as kube-controller-manager's informers, which hold
+the only copy of the objects in their process (the watch caches are the API server's), and as
+kube-apiserver, which keeps no watch cache of Events at all. A watch cache here would hold every
+pod, node, Lease and Event a second time, as JSON, to hand each change to one watcher that
+decodes it again. Shell."""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from common.informer import IndexFunc, Informer, ListerWatcher, by_namespace
+from common.informer import IndexFunc, Informer, by_namespace
 from common.meta import without_managed_fields
 from common.resources import must
 from control.registry.registry import Registry
-from control.registry.source import RegistrySource, StoreSource
+from control.registry.source import StoreSource
 
 Obj = dict[str, Any]
 
@@ -37,12 +42,6 @@ def event_sighting(event: Obj) -> Obj:
 # What the shared informer of a resource keeps of each object (client-go's SetTransform): a
 # controller that needs more of an Event widens ``event_sighting``.
 VIEWS = {"events": event_sighting}
-# The resources whose informers read the store directly rather than through the process's watch
-# cache, which then never holds them: kube-apiserver keeps no watch cache of Events ("switching
-# on Cacher for events will lead to too high memory consumption"), and at 1,000 nodes the
-# controller process's cache of the hour's 44,000 Events held 29 MB of their JSON beside their
-# fields, all to feed an informer that keeps their times.
-UNCACHED = frozenset({"events"})
 
 # How often a wait for the first lists looks at its stop event (client-go: 100 ms).
 SYNC_POLL_SECONDS = 0.1
@@ -63,11 +62,7 @@ class SharedInformers:
             inf = self._informers.get(resource)
             if inf is None:
                 view = VIEWS.get(resource, without_managed_fields)
-                source: ListerWatcher
-                if resource in UNCACHED:
-                    source = StoreSource(self.registry.store, must(resource), view=view)
-                else:
-                    source = RegistrySource(self.registry, must(resource), view=view)
+                source = StoreSource(self.registry.store, must(resource), view=view)
                 inf = Informer(
                     source,
                     {"namespace": by_namespace},

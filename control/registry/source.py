@@ -1,11 +1,10 @@
-"""The registry as an informer's source (``common.informer.ListerWatcher``): the controllers'
-informers list and watch in-process, through the same reads the API serves (selectors, 410 for
-a trimmed history), with no HTTP in between. The informers' copies leave out
-``metadata.managedFields``, as kube-scheduler's and controller-runtime's caches do
-(``TransformStripManagedFields``): no controller reads them, and an update that sends none
-keeps the stored ones. ``StoreSource`` feeds an informer of a resource the process keeps no
-watch cache of (Events, as kube-apiserver, whose watch cache leaves them out) straight from the
-store's list and change log. Effectful: reads the store, through the registry or not.
+"""The store as the controllers' informers' source (``common.informer.ListerWatcher``): each
+lists the store and follows its change log in-process, with no HTTP and no watch cache in
+between (the API server's caches serve clients; a cache here would hold each object twice). The
+informers' copies leave out ``metadata.managedFields``, as kube-scheduler's and
+controller-runtime's caches do (``TransformStripManagedFields``): no controller reads them, and
+an update that sends none keeps the stored ones. Reads only: every write goes through the
+Registry. Effectful: reads the store.
 """
 
 from __future__ import annotations
@@ -17,10 +16,7 @@ from typing import Any
 
 from common.meta import without_managed_fields as trimmed
 from common.resources import ResourceType
-from control import fastjson
-from control.cache.ring import Delivered
 from control.registry.filtering import complete
-from control.registry.registry import Registry
 from control.store import Store, parse_rv
 
 Obj = dict[str, Any]
@@ -28,60 +24,6 @@ Obj = dict[str, Any]
 POLL_SECONDS = 1.0
 # A watch ends after this long and is resumed from its last resourceVersion by the informer.
 WATCH_SECONDS = 300.0
-
-
-class RegistrySource:
-    def __init__(
-        self,
-        registry: Registry,
-        rt: ResourceType,
-        namespace: str = "",
-        *,
-        label_selector: str = "",
-        field_selector: str = "",
-        view: Callable[[Obj], Obj] = trimmed,
-    ) -> None:
-        # What the informer keeps of each object (client-go's SetTransform): by default all of
-        # it but managedFields; a new object, never the registry's own.
-        self.view = view
-        self.registry = registry
-        self.rt = rt
-        self.namespace = namespace
-        self.label_selector = label_selector
-        self.field_selector = field_selector
-
-    def list_all(self, resource_version: str = "") -> tuple[list[Obj], str]:
-        """In-process, every list is a consistent read of the registry."""
-        del resource_version
-        listing = self.registry.list(
-            self.rt,
-            self.namespace,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-        )
-        items = [self.view(i) for i in listing["items"]]
-        return items, str(listing["metadata"]["resourceVersion"])
-
-    def watch(self, resource_version: str, stop: threading.Event) -> Iterator[Obj]:
-        events = self.registry.watch(
-            self.rt,
-            self.namespace,
-            resource_version=resource_version,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-            poll=POLL_SECONDS,
-            timeout=WATCH_SECONDS,
-        )
-        for event in events:
-            if stop.is_set():
-                return
-            if isinstance(event, Delivered):
-                # A watch cache's event decodes a new object for each reader.
-                yield {"type": event.type, "object": self.view(event["object"])}
-            elif event is not None:
-                obj = event.get("object")
-                yield fastjson.copy({**event, "object": self.view(obj)} if isinstance(obj, dict)
-                                    else event)  # fmt: skip
 
 
 class StoreSource:

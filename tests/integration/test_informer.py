@@ -17,7 +17,7 @@ from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
 from common.resources import must
 from control.informers import SharedInformers
 from control.redis_store import RedisStore
-from control.registry.source import RegistrySource, StoreSource
+from control.registry.source import StoreSource
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = must("pods")
@@ -61,30 +61,6 @@ def test_an_informer_follows_the_api(api: Api, admin: ApiClient) -> None:
         assert seen[:3] == [("add", "before"), ("add", "web"), ("update", "web")]
         cached = informer.store.get("default/web")
         assert cached is not None and cached["spec"]["nodeName"] == "node-1"
-    finally:
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
-
-
-def test_an_informer_over_the_registry_in_process(api: Api, app: Any) -> None:
-    """The controllers' way: the registry itself is the source, with a label selector."""
-    registry = app.extensions["tinykube"]["registry"]
-    informer = Informer(RegistrySource(registry, PODS, label_selector="app=web"))
-    stop = threading.Event()
-    thread = informer.start(stop)
-    try:
-        assert informer.wait_for_sync(10)
-        assert informer.store.keys() == []
-        assert api.call("POST", PODS_PATH, pod_manifest("web"))[0] == 201
-        assert api.call("POST", PODS_PATH, pod_manifest("other"))[0] == 201
-        wait_for("the web pod", lambda: informer.store.keys() == ["default/web"])
-        relabel = {"metadata": {"labels": {"app": "moved"}}}
-        code, _ = api.call(
-            "PATCH", f"{PODS_PATH}/web", relabel, content_type="application/merge-patch+json"
-        )
-        assert code == 200
-        wait_for("the relabelled pod to leave", lambda: informer.store.keys() == [])
     finally:
         stop.set()
         thread.join(10)
@@ -135,7 +111,7 @@ def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
     controller makes one) leaves them in place."""
     registry = app.extensions["tinykube"]["registry"]
     assert api.call("POST", PODS_PATH, pod_manifest("listed"))[0] == 201
-    informer = Informer(RegistrySource(registry, PODS))
+    informer = Informer(StoreSource(registry.store, PODS))
     stop = threading.Event()
     thread = informer.start(stop)
     try:
@@ -212,9 +188,9 @@ def event_manifest(name: str, reason: str = "Started") -> dict[str, Any]:
 def test_the_events_informer_reads_the_store_and_no_watch_cache_holds_events(
     api: Api, app: Any
 ) -> None:
-    """As kube-apiserver keeps no watch cache of Events, the controllers' events informer is fed
-    from the store's list and log: it follows creates, updates and deletes, keeps what the
-    controllers read of an Event, and the process's watch cache never loads the Events."""
+    """The controllers' informers are fed from the store's list and log: the events informer
+    follows creates, updates and deletes, keeps what the controllers read of an Event, and the
+    process's watch cache never loads the Events (kube-apiserver keeps none of them at all)."""
     registry = app.extensions["tinykube"]["registry"]
     assert api.call("POST", EVENTS_PATH, event_manifest("before"))[0] == 201
     informers = SharedInformers(registry)
