@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from common import errors
+from common.resources import RESOURCES
 from control import flags, lifecycle, metricsdir, metricsserver, redisauth, serverdata
 from control.cache import WatchCache
 from control.controllers import nodelifecycle
@@ -50,10 +51,13 @@ PARENT_ENV = "TINYKUBE_CONTROLLERS_PARENT"
 IDENTITY_ENV = "TINYKUBE_CONTROLLERS_IDENTITY"
 # The static token file whose admins may read the process's /metrics.
 TOKEN_FILE_ENV = "TINYKUBE_CONTROLLERS_TOKEN_FILE"
-# Redis connections of the process: a few per loop for its writes, one per informer and waker
-# for its stream reads.
+# Redis connections of the process: a few per loop for its writes; for its stream reads, one
+# for each resource's informer and one for each resource's watch cache (the Registry's lookups),
+# which each hold theirs while their XREAD blocks, and a few to spare. Fewer, and the readers
+# queue for a connection: with 32, two dozen informers beside a dozen caches left some
+# informers (the Jobs', the disruption budgets') without one for minutes.
 CONNECTIONS = 32
-STREAM_CONNECTIONS = 32
+STREAM_CONNECTIONS = 2 * len(RESOURCES) + 8
 # Restart back-off after the process died: doubling from FIRST_DELAY up to MAX_DELAY, reset once
 # it has run for STABLE_AFTER seconds.
 FIRST_DELAY = 0.5

@@ -14,9 +14,12 @@ from common import errors
 from common.client import ApiClient
 from common.controller import Controller
 from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
-from common.resources import must
+from common.resources import RESOURCES, must
+from control.cache import WatchCache
+from control.controllerprocess import STREAM_CONNECTIONS
 from control.informers import SharedInformers
 from control.redis_store import RedisStore
+from control.registry.registry import Registry
 from control.registry.source import StoreSource
 from tests.integration.conftest import Api, pod_manifest
 
@@ -167,6 +170,7 @@ def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
 
 
 EVENTS = must("events")
+PDBS = must("poddisruptionbudgets")
 EVENTS_PATH = "/api/v1/namespaces/default/events"
 
 
@@ -239,5 +243,50 @@ def test_a_store_fed_informer_lists_again_once_the_log_is_trimmed_past_it(
             store.create("events", event_manifest(f"e{i}"))
         with pytest.raises(errors.GoneError):
             next(source.watch(rv, threading.Event()))
+    finally:
+        store.close()
+
+
+def readers_hear_a_change(store: RedisStore, within: float) -> bool:
+    """The controller process's stream readers at their most: a watch cache of every resource,
+    then an informer of every resource; whether the budgets' informer hears a new budget within
+    ``within`` seconds."""
+    registry = Registry(store, cache=WatchCache(store))
+    registry.ensure_namespaces()
+    for rt in RESOURCES:
+        registry.cache.cacher(rt)
+    time.sleep(0.5)  # every cache's reader is in its XREAD
+    informers = SharedInformers(registry)
+    for rt in RESOURCES:
+        informers.informer(rt.plural)
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        time.sleep(0.5)  # every informer is watching, or waiting for a connection to watch on
+        pdb = {"metadata": {"name": "budget"}, "spec": {"minAvailable": 1, "selector": {}}}
+        registry.create(PDBS, "default", pdb)
+        pdbs = informers.informer("poddisruptionbudgets").store
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if pdbs.get("default/budget") is not None:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        stop.set()
+        registry.cache.stop()
+
+
+def test_the_controller_process_has_a_stream_connection_for_each_reader(
+    redis_url: str, key_prefix: str
+) -> None:
+    """One informer and one watch cache per resource each hold a stream connection while their
+    XREAD blocks: the controller process's pool has room for all of them, so no informer waits
+    for another's block to end (with a pool of 32, some waited for minutes)."""
+    assert 2 * len(RESOURCES) <= STREAM_CONNECTIONS
+    store = RedisStore(redis_url, prefix=key_prefix, stream_connections=STREAM_CONNECTIONS)
+    try:
+        assert readers_hear_a_change(store, within=3.0)
     finally:
         store.close()
