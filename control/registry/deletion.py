@@ -68,6 +68,17 @@ def removable(obj: Mapping[str, Any]) -> bool:
     )
 
 
+def emptied_by_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """shouldDeleteDuringUpdate: an update that leaves a deleted object (its grace period over)
+    without finalizers deletes it instead of writing it."""
+    m = _dict(old.get("metadata"))
+    return (
+        bool(m.get("deletionTimestamp"))
+        and int(m.get("deletionGracePeriodSeconds") or 0) == 0
+        and not finalizers_of(new)
+    )
+
+
 def has_finalizer(obj: Mapping[str, Any], name: str) -> bool:
     return name in (_dict(obj.get("metadata")).get("finalizers") or [])
 

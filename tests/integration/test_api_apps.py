@@ -3,8 +3,10 @@ messages, generation, the scale subresource, discovery, and deletion with finali
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from control.redis_store import RedisStore
 from tests.integration.conftest import Api
 
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
@@ -159,6 +161,55 @@ def test_finalizers_keep_a_deleted_object_until_cleared(api: Api) -> None:
     assert code == 200
     code, _ = api.call("GET", f"{DEPLOYS}/web")
     assert code == 404
+
+
+def _changes(store: RedisStore, resource: str, since: int) -> list[str]:
+    until = time.monotonic() + 0.5
+    return [e.type for e in store.watch(resource, since, poll=0.1, until=until) if e is not None]
+
+
+def test_removing_the_last_finalizer_removes_the_object_in_one_write(
+    api: Api, store: RedisStore
+) -> None:
+    body = deployment()
+    body["metadata"]["finalizers"] = ["example.com/hold"]
+    api.call("POST", DEPLOYS, body)
+    code, obj = api.call("DELETE", f"{DEPLOYS}/web")
+    assert code == 200
+    since = int(obj["metadata"]["resourceVersion"])
+    obj["metadata"]["finalizers"] = []
+    code, answer = api.call("PUT", f"{DEPLOYS}/web", obj)
+    assert code == 200, answer
+    # No version without the finalizer is ever stored: another write (a controller's status)
+    # could otherwise land on it and leave the object deleted, finalized and kept for ever.
+    assert _changes(store, "deployments", since) == ["DELETED"]
+    assert answer["metadata"]["finalizers"] == ["example.com/hold"]  # as last stored
+    assert api.call("GET", f"{DEPLOYS}/web")[0] == 404
+
+
+def test_a_stale_removal_of_the_last_finalizer_is_a_conflict(api: Api) -> None:
+    body = deployment()
+    body["metadata"]["finalizers"] = ["example.com/hold"]
+    api.call("POST", DEPLOYS, body)
+    _, obj = api.call("DELETE", f"{DEPLOYS}/web")
+    code, _ = api.call("PUT", f"{DEPLOYS}/web/status", {**obj, "status": {"replicas": 1}})
+    assert code == 200
+    obj["metadata"]["finalizers"] = []
+    code, status = api.call("PUT", f"{DEPLOYS}/web", obj)
+    assert code == 409, status
+    assert api.call("GET", f"{DEPLOYS}/web")[1]["metadata"]["finalizers"] == ["example.com/hold"]
+
+
+def test_any_write_removes_a_deleted_object_left_without_finalizers(
+    api: Api, store: RedisStore
+) -> None:
+    _, obj = api.call("POST", DEPLOYS, deployment())
+    obj["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    obj["metadata"]["deletionGracePeriodSeconds"] = 0
+    stored = store.update("deployments", obj)  # as an older server could leave it
+    code, _ = api.call("PUT", f"{DEPLOYS}/web/status", {**stored, "status": {"replicas": 1}})
+    assert code == 200
+    assert api.call("GET", f"{DEPLOYS}/web")[0] == 404
 
 
 def test_propagation_policies_set_gc_finalizers(api: Api) -> None:
