@@ -1,6 +1,11 @@
 """The control plane's shared informers, as client-go's SharedInformerFactory: one list+watch per
-resource for every controller of the process, fed in-process from the registry, each into one
-indexed cache that the controllers read instead of the store. Shell."""
+resource for every controller of the process, each into one indexed cache that the controllers
+read instead of the store. Each is fed from the store's list and change log (``StoreSource``),
+not through a watch cache of the process: as kube-controller-manager's informers, which hold
+the only copy of the objects in their process (the watch caches are the API server's), and as
+kube-apiserver, which keeps no watch cache of Events at all. A watch cache here would hold every
+pod, node, Lease and Event a second time, as JSON, to hand each change to one watcher that
+decodes it again. Shell."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from common.informer import IndexFunc, Informer, by_namespace
 from common.meta import without_managed_fields
 from common.resources import must
 from control.registry.registry import Registry
-from control.registry.source import RegistrySource
+from control.registry.source import StoreSource
 
 Obj = dict[str, Any]
 
@@ -57,7 +62,7 @@ class SharedInformers:
             inf = self._informers.get(resource)
             if inf is None:
                 view = VIEWS.get(resource, without_managed_fields)
-                source = RegistrySource(self.registry, must(resource), view=view)
+                source = StoreSource(self.registry.store, must(resource), view=view)
                 inf = Informer(
                     source,
                     {"namespace": by_namespace},

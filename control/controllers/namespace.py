@@ -141,8 +141,9 @@ class NamespaceController(Controller):
 
     def _left_in_store(self, name: str) -> bool:
         """The caches say the namespace is empty: the store must agree before it is finalized
-        (an object created just before the deletion may not have reached its cache yet)."""
-        return any(self.registry.list(rt, name)["items"] for rt, _ in self.content)
+        (an object created just before the deletion may not have reached its cache yet). A
+        count, not a list: no object is read, and no watch cache of this process is loaded."""
+        return any(self.registry.count(rt, name) for rt, _ in self.content)
 
     def _delete(self, rt: ResourceType, obj: Obj) -> None:
         try:

@@ -183,6 +183,11 @@ class Registry:
         except errors.NotFoundError:
             raise answers.not_found(rt, name) from None
 
+    def count(self, rt: ResourceType, namespace: str) -> int:
+        """How many objects of ``rt`` the store holds (in ``namespace``): a consistent count that
+        reads none of them and loads no watch cache."""
+        return self.store.count(rt.plural, _ns(rt, namespace) or None)
+
     def get_scale(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         """``GET .../NAME/scale``: the autoscaling/v1 Scale of a Deployment or ReplicaSet."""
         return scale.scale_of(self.get(rt, namespace, name))

@@ -198,7 +198,10 @@ def test_a_namespace_waits_for_content_its_caches_have_not_seen(world: Collector
                               "spec": {"containers": [{"name": "c", "image": "i:1"}]}})  # fmt: skip
     reg.delete(NAMESPACES, "", "team", {})
     world.informers.informer("namespaces")._relist()  # the pods' cache lags
+    loaded = set(reg.cache._cachers)
     assert drain(world.namespaces) == ["team"]
+    # The store is asked for counts: no watch cache of the namespace's content is loaded.
+    assert set(reg.cache._cachers) - loaded <= {"namespaces"}
     ns = reg.get(NAMESPACES, "", "team")
     assert ns["status"]["phase"] == "Terminating"  # not finalized: the store holds a pod
     assert [p["metadata"]["name"] for p in reg.list(PODS, "team")["items"]] == ["late"]

@@ -8,12 +8,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from common import errors
 from common.client import ApiClient
 from common.controller import Controller
 from common.informer import ApiListerWatcher, Handler, Informer, by_node_name
-from common.resources import must
+from common.resources import RESOURCES, must
+from control.cache import WatchCache
+from control.controllerprocess import STREAM_CONNECTIONS
 from control.informers import SharedInformers
-from control.registry.source import RegistrySource
+from control.redis_store import RedisStore
+from control.registry.registry import Registry
+from control.registry.source import StoreSource
 from tests.integration.conftest import Api, pod_manifest
 
 PODS = must("pods")
@@ -57,30 +64,6 @@ def test_an_informer_follows_the_api(api: Api, admin: ApiClient) -> None:
         assert seen[:3] == [("add", "before"), ("add", "web"), ("update", "web")]
         cached = informer.store.get("default/web")
         assert cached is not None and cached["spec"]["nodeName"] == "node-1"
-    finally:
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
-
-
-def test_an_informer_over_the_registry_in_process(api: Api, app: Any) -> None:
-    """The controllers' way: the registry itself is the source, with a label selector."""
-    registry = app.extensions["tinykube"]["registry"]
-    informer = Informer(RegistrySource(registry, PODS, label_selector="app=web"))
-    stop = threading.Event()
-    thread = informer.start(stop)
-    try:
-        assert informer.wait_for_sync(10)
-        assert informer.store.keys() == []
-        assert api.call("POST", PODS_PATH, pod_manifest("web"))[0] == 201
-        assert api.call("POST", PODS_PATH, pod_manifest("other"))[0] == 201
-        wait_for("the web pod", lambda: informer.store.keys() == ["default/web"])
-        relabel = {"metadata": {"labels": {"app": "moved"}}}
-        code, _ = api.call(
-            "PATCH", f"{PODS_PATH}/web", relabel, content_type="application/merge-patch+json"
-        )
-        assert code == 200
-        wait_for("the relabelled pod to leave", lambda: informer.store.keys() == [])
     finally:
         stop.set()
         thread.join(10)
@@ -131,7 +114,7 @@ def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
     controller makes one) leaves them in place."""
     registry = app.extensions["tinykube"]["registry"]
     assert api.call("POST", PODS_PATH, pod_manifest("listed"))[0] == 201
-    informer = Informer(RegistrySource(registry, PODS))
+    informer = Informer(StoreSource(registry.store, PODS))
     stop = threading.Event()
     thread = informer.start(stop)
     try:
@@ -184,3 +167,126 @@ def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
     managers = {e["manager"] for e in after["metadata"]["managedFields"]}
     assert managers >= {e["manager"] for e in stored["metadata"]["managedFields"]}
     trimmed.cache.stop()
+
+
+EVENTS = must("events")
+PDBS = must("poddisruptionbudgets")
+EVENTS_PATH = "/api/v1/namespaces/default/events"
+
+
+def event_manifest(name: str, reason: str = "Started") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web"},
+        "reason": reason,
+        "message": "a long message the informer does not keep",
+        "type": "Normal",
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+    }
+
+
+def test_the_events_informer_reads_the_store_and_no_watch_cache_holds_events(
+    api: Api, app: Any
+) -> None:
+    """The controllers' informers are fed from the store's list and log: the events informer
+    follows creates, updates and deletes, keeps what the controllers read of an Event, and the
+    process's watch cache never loads the Events (kube-apiserver keeps none of them at all)."""
+    registry = app.extensions["tinykube"]["registry"]
+    assert api.call("POST", EVENTS_PATH, event_manifest("before"))[0] == 201
+    informers = SharedInformers(registry)
+    informer = informers.informer("events")
+    seen: list[tuple[str, str]] = []
+    informer.add_handler(
+        Handler(
+            lambda o: seen.append(("add", o["metadata"]["name"])),
+            lambda _old, o: seen.append(("update", o["lastTimestamp"])),
+            lambda o: seen.append(("delete", o["metadata"]["name"])),
+        )
+    )
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        assert informer.store.keys() == ["default/before"]
+        assert api.call("POST", EVENTS_PATH, event_manifest("later"))[0] == 201
+        wait_for("the new event", lambda: ("add", "later") in seen)
+        again = {"lastTimestamp": "2026-01-01T00:05:00Z", "count": 2}
+        code, _ = api.call("PATCH", f"{EVENTS_PATH}/later", again,
+                           content_type="application/merge-patch+json")  # fmt: skip
+        assert code == 200
+        wait_for("the event seen again", lambda: ("update", "2026-01-01T00:05:00Z") in seen)
+        assert api.call("DELETE", f"{EVENTS_PATH}/before")[0] == 200
+        wait_for("the delete", lambda: ("delete", "before") in seen)
+        kept = informer.store.get("default/later")
+        assert kept is not None and kept["lastTimestamp"] == "2026-01-01T00:05:00Z"
+        assert "message" not in kept and "involvedObject" not in kept  # a sighting
+    finally:
+        stop.set()
+    assert seen[:2] == [("add", "before"), ("add", "later")]
+    assert "events" not in registry.cache._cachers
+
+
+def test_a_store_fed_informer_lists_again_once_the_log_is_trimmed_past_it(
+    redis_url: str, key_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=key_prefix, history=50)
+    try:
+        source = StoreSource(store, EVENTS)
+        store.create("events", event_manifest("first"))
+        items, rv = source.list_all()
+        assert [i["metadata"]["name"] for i in items] == ["first"]
+        for i in range(400):  # well past the history (50) and the trim's slack
+            store.create("events", event_manifest(f"e{i}"))
+        with pytest.raises(errors.GoneError):
+            next(source.watch(rv, threading.Event()))
+    finally:
+        store.close()
+
+
+def readers_hear_a_change(store: RedisStore, within: float) -> bool:
+    """The controller process's stream readers at their most: a watch cache of every resource,
+    then an informer of every resource; whether the budgets' informer hears a new budget within
+    ``within`` seconds."""
+    registry = Registry(store, cache=WatchCache(store))
+    registry.ensure_namespaces()
+    for rt in RESOURCES:
+        registry.cache.cacher(rt)
+    time.sleep(0.5)  # every cache's reader is in its XREAD
+    informers = SharedInformers(registry)
+    for rt in RESOURCES:
+        informers.informer(rt.plural)
+    stop = threading.Event()
+    informers.start(stop)
+    try:
+        assert informers.wait_for_sync(stop, 10)
+        time.sleep(0.5)  # every informer is watching, or waiting for a connection to watch on
+        pdb = {"metadata": {"name": "budget"}, "spec": {"minAvailable": 1, "selector": {}}}
+        registry.create(PDBS, "default", pdb)
+        pdbs = informers.informer("poddisruptionbudgets").store
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if pdbs.get("default/budget") is not None:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        stop.set()
+        registry.cache.stop()
+
+
+def test_the_controller_process_has_a_stream_connection_for_each_reader(
+    redis_url: str, key_prefix: str
+) -> None:
+    """One informer and one watch cache per resource each hold a stream connection while their
+    XREAD blocks: the controller process's pool has room for all of them, so no informer waits
+    for another's block to end (with a pool of 32, some waited for minutes)."""
+    assert 2 * len(RESOURCES) <= STREAM_CONNECTIONS
+    store = RedisStore(redis_url, prefix=key_prefix, stream_connections=STREAM_CONNECTIONS)
+    try:
+        assert readers_hear_a_change(store, within=3.0)
+    finally:
+        store.close()
