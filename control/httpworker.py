@@ -35,6 +35,9 @@ NO_FORWARDING: dict[str, Any] = {
     "secure_scheme_headers": {},
     "forwarder_headers": "",
 }
+# A greenlet per connection, thousands at once: none keeps the stack and the greenlet that
+# spawned it (gevent's debugging aid, some 0.5 KB each).
+gevent.config.track_greenlet_tree = False
 # Errors of a client that went away: nothing to log.
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 

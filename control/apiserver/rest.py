@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from common import errors
@@ -287,8 +287,10 @@ def watch(t: Target, out: output.Output) -> Response:
         timeout=timeout,
         bookmarks=config.watch_poll if bookmarks else None,
     )
-    stream = _stream(out.events(events), timeout, lambda: clientconn.client_of(environ))
-    return Response(stream_with_context(stream), mimetype="application/json")
+    if out.media.table_version:
+        events = out.events(events)
+    stream = _stream(events, timeout, lambda: clientconn.client_of(environ))
+    return Response(stream, mimetype="application/json")
 
 
 def _stream(
@@ -313,6 +315,7 @@ def _stream(
                 yield event.line()
             elif event is not None:
                 yield (json.dumps(event, separators=(",", ":")) + "\n").encode()
+            event = None  # not kept through the wait for the next one
             if time.monotonic() >= deadline:
                 return
     except clientconn.ClientGone:

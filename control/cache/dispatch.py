@@ -3,13 +3,14 @@ are indexed by namespace and, for pods, by the ``spec.nodeName`` their field sel
 agent's watch is visited only for events whose new or previous node is its own); each candidate sees
 the event as MODIFIED when the object matched its selectors before and after, ADDED when only after,
 DELETED when only before. A watcher whose buffer is full is closed, never waited for (the client
-re-watches from its last revision). Pure apart from the watcher's queue and its condition.
+re-watches from its last revision). Pure apart from the watcher's queue and its wake-up lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections import deque
+import time
 from dataclasses import dataclass, field
 
 from common.selectors import FieldSelector, LabelSelector
@@ -54,47 +55,55 @@ def classify(entry: Entry, f: Filter) -> str | None:
 
 class Watcher:
     """One open watch: a bounded queue of events filled by the cache's reader, emptied by the
-    request that serves the watch."""
+    request that serves the watch. Thousands wait at once, so each holds little: a list and one
+    lock used as a wake-up signal (released when the queue may have something), not a
+    condition with its re-entrant lock and deque of waiters."""
+
+    __slots__ = ("_queue", "_signal", "buffer", "closed", "filter")
 
     def __init__(self, f: Filter, buffer: int = BUFFER) -> None:
         self.filter = f
         self.buffer = buffer
         self.closed = False
-        self._queue: deque[Delivered] = deque()
-        self._cond = threading.Condition()
+        self._queue: list[Delivered] = []
+        self._signal = threading.Lock()
+        self._signal.acquire()  # held while there is nothing to wake for
 
     def push(self, event: Delivered) -> bool:
         """Queue an event without waiting; a full queue closes the watcher (False)."""
-        with self._cond:
-            if self.closed:
-                return False
-            if len(self._queue) >= self.buffer:
-                self.closed = True
-            else:
-                self._queue.append(event)
-            self._cond.notify()
-            return not self.closed
+        if self.closed:
+            return False
+        if len(self._queue) >= self.buffer:
+            self.closed = True
+        else:
+            self._queue.append(event)
+        self._wake()
+        return not self.closed
 
     def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify()
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already released: a wake-up is pending
+            self._signal.release()
 
     def pending(self) -> int:
-        with self._cond:
-            return len(self._queue)
+        return len(self._queue)
 
     def next(self, timeout: float) -> Delivered | None:
         """The next event, or None after ``timeout`` seconds without one; raises ``Closed`` once
         the watcher is closed and its queue is drained."""
-        with self._cond:
-            if not self._queue and not self.closed:
-                self._cond.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
             if self._queue:
-                return self._queue.popleft()
+                return self._queue.pop(0)
             if self.closed:
                 raise Closed
-            return None
+            left = deadline - time.monotonic()
+            # A wake-up left by an event already taken returns at once: look again.
+            if left <= 0 or not self._signal.acquire(timeout=left):
+                return None
 
 
 class Closed(Exception):

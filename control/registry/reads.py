@@ -142,6 +142,8 @@ def watch_events(
     initial, watcher = cacher.watch(since, f)
     try:
         yield from initial
+        # A watch lives for minutes: what it has sent is not kept for its life.
+        initial.clear()
         mark = next_bookmark(time.monotonic(), bookmarks, until)
         while until is None or (left := until - time.monotonic()) > 0:
             wait = poll if until is None else min(poll, left)
@@ -156,6 +158,7 @@ def watch_events(
             if event is not None:
                 mark = next_bookmark(time.monotonic(), bookmarks, until)
             yield event
+            event = None
     finally:
         cacher.forget(watcher)
 
