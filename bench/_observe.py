@@ -268,16 +268,33 @@ def _pss(pid: int) -> int:
     return 0
 
 
+# The roles of the control plane's processes, as its RSS peak is told apart.
+MASTER, API_WORKERS, CONTROLLERS = "gunicorn master", "API workers", "controller process"
+
+
+def role(root: int, pid: int) -> str:
+    """MASTER (the ``control`` command, gunicorn's master), CONTROLLERS (the process it starts
+    for the controllers) or API_WORKERS (any other child: the forked workers)."""
+    if pid == root:
+        return MASTER
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return API_WORKERS
+    return CONTROLLERS if b"control.controllerprocess" in cmdline else API_WORKERS
+
+
 class ControlPlane:
     """The control plane's processes (its command and everything it started: API workers,
-    controller process): CPU seconds and RSS summed, the RSS peak sampled every second, and the
-    peak of their summed PSS (RSS counts the pages the forked workers share with the master
-    once in each of them)."""
+    controller process): CPU seconds and RSS summed, the RSS peak sampled every second (in all
+    and of each role, each role's peak on its own), and the peak of their summed PSS (RSS counts
+    the pages the forked workers share with the master once in each of them)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_rss = 0
         self.peak_pss = 0
+        self.peak_by_role: dict[str, int] = {}
         self.stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
 
@@ -289,8 +306,15 @@ class ControlPlane:
 
     def _sample(self) -> None:
         while not self.stop.wait(1.0):
-            self.peak_rss = max(self.peak_rss, self.now()[2])
-            self.peak_pss = max(self.peak_pss, sum(map(_pss, process_tree(self.pid))))
+            pids = process_tree(self.pid)
+            by_role: dict[str, int] = {}
+            for pid in pids:
+                name = role(self.pid, pid)
+                by_role[name] = by_role.get(name, 0) + _cpu_and_rss(pid)[1]
+            self.peak_rss = max(self.peak_rss, sum(by_role.values()))
+            for name, rss in by_role.items():
+                self.peak_by_role[name] = max(self.peak_by_role.get(name, 0), rss)
+            self.peak_pss = max(self.peak_pss, sum(map(_pss, pids)))
 
 
 def redis_used_memory(data_dir: Path, port: int) -> int | None:

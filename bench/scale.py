@@ -70,6 +70,9 @@ from bench._creator import LATENCY_RATE, Creator, default_namespaces, latency_po
 from bench._hollow import token_rows
 from bench._hollowprocs import HollowProcs, Pools, default_procs
 from bench._observe import (
+    API_WORKERS,
+    CONTROLLERS,
+    MASTER,
     Answers,
     ControlPlane,
     NodeWatch,
@@ -214,6 +217,9 @@ def measure(
         figures["cp_processes"] = end["processes"]
         figures["cp_rss_mb"] = max(plane.peak_rss, end["rss"]) / 2**20
         figures["cp_pss_mb"] = plane.peak_pss / 2**20
+        for key, name in (("master_rss_mb", MASTER), ("workers_rss_mb", API_WORKERS),
+                          ("controllers_rss_mb", CONTROLLERS)):  # fmt: skip
+            figures[key] = plane.peak_by_role.get(name, 0) / 2**20
         if point.outcome == "finished" and s.idle > 0:
             figures.update(idle_figures(plane, hollow, s.idle))
         used = redis_used_memory(data, int(state["redis_port"]))

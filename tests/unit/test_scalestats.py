@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from bench._observe import _cpu_and_rss, _pss
+from bench._observe import API_WORKERS, CONTROLLERS, MASTER, _cpu_and_rss, _pss, role
 from bench._scalestats import (
     ROWS,
     Point,
@@ -178,3 +180,21 @@ def test_pss_counts_a_page_shared_with_a_child_as_half_of_it() -> None:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
     assert _pss(-1) == 0
+
+
+def test_the_roles_of_the_control_planes_processes() -> None:
+    """Its command is gunicorn's master; the process started with ``control.controllerprocess``
+    runs the controllers; any other child is an API worker."""
+    controllers = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "control.controllerprocess"]
+    )
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        root = os.getpid()
+        assert role(root, root) == MASTER
+        assert role(root, controllers.pid) == CONTROLLERS
+        assert role(root, worker.pid) == API_WORKERS
+    finally:
+        for p in (controllers, worker):
+            p.kill()
+            p.wait()
