@@ -58,7 +58,12 @@ def running(pid: int) -> bool:
 
 
 def nodes_ready(client: ApiClient, count: int) -> bool:
-    items = client.list(NODES)["items"]
+    try:
+        items = client.list(NODES)["items"]
+    except errors.ServiceUnavailableError:
+        # Just thawed, Redis works through what queued while it was frozen (every watch's read,
+        # every node's renewal): a call may still time out reading once; it must recover.
+        return False
     ready = [
         n
         for n in items
