@@ -1,7 +1,8 @@
 """The API server's gunicorn worker: gevent's, with a deadline on each request's head.
 
-Each connection is a greenlet, not a thread: an open watch, log stream or exec session costs a
-few kilobytes and a socket, so thousands of them leave the worker free (docs/serving.md). A
+Each connection is a greenlet, not a thread: an open log stream or exec session costs a few
+kilobytes and a socket, so thousands of them leave the worker free, and a watch whose first
+events are out is parked, with no greenlet until its next event (``parking``, docs/serving.md). A
 connection's TLS handshake plus its first request head must arrive within ``head_timeout`` of
 its opening (kube-apiserver's ReadHeaderTimeout, 32 s, is shorter here to free sockets sooner);
 so must each later request head on a kept-alive connection, once its first byte is in. A
@@ -15,6 +16,7 @@ import errno
 import socket
 import ssl
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
@@ -25,6 +27,9 @@ from gunicorn import http, util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
+
+from control.apiserver import parking
+from control.registry.reads import Parked
 
 # Settings of the server: no client is trusted to speak for the connection (the scheme of
 # X-Forwarded-Proto and the like, SCRIPT_NAME or PATH_INFO from a header), whatever its address,
@@ -87,6 +92,8 @@ class Corked:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._held = b""
+        # A watch its response parked: (the Parked, the WSGI response, whether it is chunked).
+        self.parked: tuple[Parked, Any, bool] | None = None
 
     def sendall(self, data: bytes) -> None:
         if self._held:
@@ -127,6 +134,62 @@ class Settled:
         return value
 
 
+class ParkingApp:
+    """The WSGI application as this worker calls it: each request may park a watch
+    (``parking.PARK_KEY``); the response of one that does (``parking.PARKS_KEY``) is iterated
+    by ``Parkable``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ[parking.PARK_KEY] = True
+        respiter = self.app(environ, start_response)
+        if not environ.get(parking.PARKS_KEY):
+            return respiter
+        # gunicorn's start_response is a method of the response it writes.
+        return Parkable(respiter, start_response.__self__, environ["gunicorn.socket"])
+
+
+class Parkable:
+    """A response that ends, for gunicorn, where its stream yields a ``Parked`` watch: the
+    stream is handed over on ``Corked.parked`` unclosed, with no last chunk, and the request
+    loop stops (``_serve`` then parks it)."""
+
+    def __init__(self, inner: Any, resp: Any, corked: Corked) -> None:
+        self.inner, self.resp, self.corked = inner, resp, corked
+
+    def __iter__(self) -> Iterator[bytes]:
+        for item in self.inner:
+            if isinstance(item, Parked):
+                self.corked.parked = (item, self.inner, bool(self.resp.chunked))
+                self.resp.chunked = False  # gunicorn's close must not end the body
+                self.resp.force_close()  # nor its loop read another request
+                return
+            yield item
+
+    def close(self) -> None:
+        if self.corked.parked is None and hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+class Server(StreamServer):  # type: ignore[misc]
+    """gevent's server, but for the connections a watch was parked on: gevent closes a client's
+    socket once its handler returns, and such a socket lives on (under TLS it is the wrapped
+    socket that lives on, the one gevent closes is already detached)."""
+
+    def __init__(self, listener: socket.socket, handle: Callable[..., None], spawn: Pool) -> None:
+        """``handle(server, client, address)``: this server comes first."""
+        super().__init__(listener, handle=partial(handle, self), spawn=spawn)
+        self.kept: set[int] = set()  # id() of each socket whose handler parked a watch on it
+
+    def do_close(self, sock: socket.socket, *args: Any) -> None:
+        if id(sock) in self.kept:
+            self.kept.discard(id(sock))
+            return
+        sock.close()
+
+
 class Worker(GeventWorker):  # type: ignore[misc]
     head_timeout: ClassVar[float] = 10.0  # --read-header-timeout
     tls: ssl.SSLContext | None = None
@@ -134,6 +197,11 @@ class Worker(GeventWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cfg: Any = Settled(self.cfg)
+        self.lot = parking.Lot()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi: Any = ParkingApp(self.wsgi)
 
     def run(self) -> None:
         """gunicorn's gevent loop, with TLS left to ``handle`` so that the handshake runs under
@@ -143,7 +211,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         for s in self.sockets:
             s.setblocking(1)
             pool = Pool(self.worker_connections)
-            server = StreamServer(s, handle=partial(self.handle, s), spawn=pool)
+            server = Server(s, partial(self.handle, listener=s), pool)
             if self.cfg.workers > 1:
                 server.max_accept = 1  # leave the next connection to a less busy worker
             server.start()
@@ -157,6 +225,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         """Stop accepting; give open connections the graceful timeout, then end them."""
         for server in servers:
             server.close()
+        self.lot.end_all(timeout=1.0)
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline:
             if all(server.pool.free_count() == server.pool.size for server in servers):
@@ -166,22 +235,44 @@ class Worker(GeventWorker):  # type: ignore[misc]
         for server in servers:
             server.stop(timeout=1)
 
-    def handle(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
+    def handle(
+        self, server: Server, accepted: socket.socket, addr: Any, *, listener: socket.socket
+    ) -> None:
         deadline = time.monotonic() + self.head_timeout
-        client.setblocking(True)
+        accepted.setblocking(True)
+        client = accepted
+        kept = False
         try:
             if self.tls is not None:
-                client = self._handshake(client, deadline)
-            self._serve(listener, client, addr, deadline)
-        except ssl.SSLError as e:
+                client = self._handshake(accepted, deadline)
+            kept = self._serve(listener, client, addr, deadline)
+        except Exception as e:
+            self._failed(client, addr, e)
+        finally:
+            if kept:
+                server.kept.add(id(accepted))
+            else:
+                util.close(client)
+
+    def _resume(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
+        """Serve a connection again once the watch parked on it has ended."""
+        kept = False
+        try:
+            kept = self._serve(listener, client, addr, None)
+        except Exception as e:
+            self._failed(client, addr, e)
+        finally:
+            if not kept:
+                util.close(client)
+
+    def _failed(self, client: socket.socket, addr: Any, e: Exception) -> None:
+        if isinstance(e, ssl.SSLError):
             self.log.debug("TLS: %s", e)
-        except OSError as e:
+        elif isinstance(e, OSError):
             if e.errno not in _GONE:
                 self.log.exception("socket error while serving a connection")
-        except Exception as e:
+        else:
             self.handle_error(None, client, addr, e)
-        finally:
-            util.close(client)
 
     def _handshake(self, client: socket.socket, deadline: float) -> socket.socket:
         assert self.tls is not None
@@ -200,10 +291,15 @@ class Worker(GeventWorker):  # type: ignore[misc]
         return wrapped
 
     def _serve(
-        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float
-    ) -> None:
-        """Requests of one connection until it ends, misses a deadline or idles too long."""
-        clock = HeadClock(client, deadline, self.head_timeout)
+        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float | None
+    ) -> bool:
+        """Requests of one connection until it ends, misses a deadline or idles too long (its
+        first head due by ``deadline``; None: it is between requests); True when a watch was
+        parked on it, which then owns the connection."""
+        clock = HeadClock(client, deadline or time.monotonic() + self.head_timeout,
+                          self.head_timeout)  # fmt: skip
+        if deadline is None:
+            clock.idle()
         parser = http.get_parser(self.cfg, client, addr)
         parser.unreader.sock = clock
         name = listener.getsockname()
@@ -214,7 +310,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
                 with gevent.Timeout(self.cfg.keepalive, False):  # idle between requests
                     req = next(parser)
                 if req is None:
-                    return
+                    return False
                 clock.end_head()
                 # Raises StopIteration when the connection must close (gevent's worker returns
                 # nothing otherwise, as AsyncWorker's loop expects).
@@ -224,7 +320,14 @@ class Worker(GeventWorker):  # type: ignore[misc]
                     corked.flush()
                 clock.idle()
         except (NoMoreData, StopIteration):
-            return
+            pass
+        if corked.parked is None:
+            return False
+        parked, respiter, chunked = corked.parked
+        corked.parked = None
+        self.lot.park(parked, client, chunked, respiter.close,
+                      partial(self._resume, listener, client, addr))  # fmt: skip
+        return True
 
 
 def worker_class(head_timeout: float) -> type[Worker]:

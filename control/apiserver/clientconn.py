@@ -149,13 +149,15 @@ class Hangup:
         if fd < 0:
             raise ValueError("a closed socket")
         self._sock = sock
-        self._greenlet = gevent.getcurrent()
+        self._greenlet: Any = gevent.getcurrent()
         self._loop = gevent.get_hub().loop
         self._io = self._loop.io(fd, _READ)
         self._timer: Any = None
         self._pause = RECHECK_FIRST
         self._waiting = False
         self.gone = False
+        # Called when the client closes, for a stream served without its greenlet (parked).
+        self.on_gone: Callable[[], None] | None = None
         self._io.start(self._readable)
 
     def waiting(self) -> Hangup:
@@ -163,6 +165,11 @@ class Hangup:
         if self.gone:
             raise ClientGone
         return self
+
+    def detach(self, on_gone: Callable[[], None]) -> None:
+        """No greenlet waits for the stream any more (it is parked): a close calls ``on_gone``
+        (in the event loop), and the greenlet that served it is let go."""
+        self._greenlet, self._waiting, self.on_gone = None, False, on_gone
 
     def __enter__(self) -> None:
         self._waiting = True
@@ -177,6 +184,8 @@ class Hangup:
             self.gone = True
             if self._waiting:
                 self._greenlet.throw(ClientGone)
+            elif self.on_gone is not None:
+                self.on_gone()
         elif state == DATA:
             if self._timer is not None:
                 self._timer.close()

@@ -70,9 +70,7 @@ class Output:
             resp.headers.add("Warning", f"299 - {json.dumps(message)}")
         return resp
 
-    def events(
-        self, events: Iterator[Mapping[str, Any] | None]
-    ) -> Iterator[Mapping[str, Any] | None]:
+    def events(self, events: Iterator[Any]) -> Iterator[Mapping[str, Any] | None]:
         """Watch events with their ``object`` transformed (``ERROR`` Status objects are not)."""
         for event in events:
             if event is None or not self.media.table_version or event["type"] == "BOOKMARK":

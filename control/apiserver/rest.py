@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -20,6 +20,7 @@ from control.apiserver import (
     logs,
     nodegraph,
     output,
+    parking,
     protobody,
     query,
     writeoptions,
@@ -277,6 +278,11 @@ def watch(t: Target, out: output.Output) -> Response:
     environ = request.environ
     # A watched client ends the watch the moment it closes: no quiet wake-up is needed for it.
     quiet = timeout if clientconn.watchable(environ) else clientconn.CHECK_SECONDS
+    # Once its first events are out, a watch of JSON lines waits for the next ones in the event
+    # loop, not in a greenlet of its own, where the server can do that (parking).
+    park = parking.available(environ) and not out.media.table_version
+    if park:
+        environ[parking.PARKS_KEY] = True
     events = registry().watch(
         t.rt,
         t.namespace,
@@ -286,30 +292,38 @@ def watch(t: Target, out: output.Output) -> Response:
         poll=min(quiet, config.watch_poll, timeout),
         timeout=timeout,
         bookmarks=config.watch_poll if bookmarks else None,
+        park=park,
     )
     if out.media.table_version:
         events = out.events(events)
     stream = _stream(events, timeout, lambda: clientconn.client_of(environ))
-    return Response(stream, mimetype="application/json")
+    # A Parked item is for the server (``httpworker.Parkable``), which only then is asked for it.
+    return Response(cast(Iterator[bytes], stream), mimetype="application/json")
 
 
 def _stream(
-    events: Iterator[Mapping[str, Any] | None],
+    events: Iterator[Mapping[str, Any] | reads.Parked | None],
     timeout: float,
     client_of: Callable[[], clientconn.Client],
-) -> Iterator[bytes]:
+) -> Iterator[bytes | reads.Parked]:
     """The watch's lines until its timeout, an ERROR, or its client closing the connection
     (which ends a wait for the next event at once where the client is watched; else a ``None``
     from ``events``, a quiet moment, is the time to look at it). An event of the watch cache is
-    encoded once for all its watchers."""
+    encoded once for all its watchers. A ``Parked`` watch is yielded to the server with its
+    client, and the stream is closed when the server ends the watch."""
     deadline = time.monotonic() + timeout
     yield b""  # the status line and headers go out now, not with the first event
     client = client_of()  # in the greenlet that serves the stream, once it is served
+    del client_of  # nor is the request's environ kept for the watch's life
     try:
         while True:
             with client.waiting():
                 event = next(events, _END)
             if event is _END or client.gone:
+                return
+            if isinstance(event, reads.Parked):
+                event.client = client
+                yield event
                 return
             if isinstance(event, Delivered):
                 yield event.line()

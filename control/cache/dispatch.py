@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.selectors import FieldSelector, LabelSelector
@@ -59,12 +60,15 @@ class Watcher:
     lock used as a wake-up signal (released when the queue may have something), not a
     condition with its re-entrant lock and deque of waiters."""
 
-    __slots__ = ("_queue", "_signal", "buffer", "closed", "filter")
+    __slots__ = ("_queue", "_signal", "buffer", "closed", "filter", "notify")
 
     def __init__(self, f: Filter, buffer: int = BUFFER) -> None:
         self.filter = f
         self.buffer = buffer
         self.closed = False
+        # Called (in the pusher's thread) after each push and at the close, when a watch is
+        # served from the event loop rather than by a request waiting in ``next``.
+        self.notify: Callable[[], None] | None = None
         self._queue: list[Delivered] = []
         self._signal = threading.Lock()
         self._signal.acquire()  # held while there is nothing to wake for
@@ -87,9 +91,16 @@ class Watcher:
     def _wake(self) -> None:
         with contextlib.suppress(RuntimeError):  # already released: a wake-up is pending
             self._signal.release()
+        if self.notify is not None:
+            self.notify()
 
     def pending(self) -> int:
         return len(self._queue)
+
+    def drain(self) -> list[Delivered]:
+        """Every event waiting, at once, without waiting for any."""
+        taken, self._queue = self._queue, []
+        return taken
 
     def next(self, timeout: float) -> Delivered | None:
         """The next event, or None after ``timeout`` seconds without one; raises ``Closed`` once

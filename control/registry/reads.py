@@ -19,7 +19,7 @@ from common import errors
 from common.resources import ResourceType
 from control.cache import WatchCache, pages
 from control.cache.cacher import Cacher, key_of
-from control.cache.dispatch import Closed, Filter
+from control.cache.dispatch import Closed, Filter, Watcher
 from control.cache.ring import Delivered
 from control.registry import freshness
 from control.registry.filtering import complete
@@ -121,6 +121,22 @@ def _listing(rt: ResourceType, page: pages.Page, rv: int, f: Filter) -> Obj:
             "items": page.items}  # fmt: skip
 
 
+@dataclass(eq=False)
+class Parked:
+    """A watch whose first events are out, handed to whoever serves it from then on without
+    waiting for its events in a greenlet of its own (``control.apiserver.parking``): its
+    watcher (whose ``notify`` says when it has events), the cache (for BOOKMARKs), its deadline,
+    the BOOKMARK interval asked for and when the next one is due. Closing the generator that
+    yielded it unregisters the watcher."""
+
+    cacher: Cacher
+    watcher: Watcher
+    until: float | None
+    bookmarks: float | None
+    mark: float | None
+    client: Any = None  # the stream's client (``clientconn.Hangup``), set by the stream
+
+
 def watch_events(
     cacher: Cacher,
     f: Filter,
@@ -129,11 +145,13 @@ def watch_events(
     poll: float,
     until: float | None,
     bookmarks: float | None,
-) -> Iterator[Mapping[str, Any] | None]:
+    park: bool = False,
+) -> Iterator[Mapping[str, Any] | Parked | None]:
     """The events of one watch: its first events, then each change the cache hands it; None
     when ``poll`` passed quietly; a BOOKMARK every ``bookmarks`` seconds without a line. Waits
     for a revision the cache has not reached (504 after 3 s) and answers 410 for one the ring no
-    longer holds, both as the stream's first event."""
+    longer holds, both as the stream's first event. With ``park``, after the first events it
+    yields a ``Parked`` instead and ends: its server follows the watcher from then on."""
     if since > cacher.rv:
         wait = freshness.BLOCK_TIMEOUT
         if until is not None:
@@ -145,6 +163,9 @@ def watch_events(
         # A watch lives for minutes: what it has sent is not kept for its life.
         initial.clear()
         mark = next_bookmark(time.monotonic(), bookmarks, until)
+        if park:
+            yield Parked(cacher, watcher, until, bookmarks, mark)
+            return
         while until is None or (left := until - time.monotonic()) > 0:
             wait = poll if until is None else min(poll, left)
             if mark is not None:

@@ -238,7 +238,8 @@ class Registry:
         poll: float = 5.0,
         timeout: float | None = None,
         bookmarks: float | None = None,
-    ) -> Iterator[Mapping[str, Any] | None]:
+        park: bool = False,
+    ) -> Iterator[Mapping[str, Any] | reads.Parked | None]:
         """Watch events as ``{"type", "object"}`` mappings, shared with every other watcher of the
         same change (a cache's event decodes a new object at each ``["object"]``); ``None``
         when ``poll`` passed quietly or an event the selectors filter out went by; with
@@ -251,7 +252,8 @@ class Registry:
         fails before a response starts); the events end after ``timeout`` seconds whatever the
         selectors let through; a revision the cache has not reached is waited for up to 3 s,
         then the iterator raises the 504 "Too large resource version"; one older than the
-        cache's history raises the 410.
+        cache's history raises the 410. With ``park``, a ``reads.Parked`` follows the first
+        events and ends them (``reads.watch_events``).
         """
         f = self.filter(rt, namespace, label_selector, field_selector)
         since = parse_rv(resource_version) or 0
@@ -259,7 +261,9 @@ class Registry:
         cacher = self.cache.cacher(rt)
         if resource_version == "":
             cacher.sync(freshness.BLOCK_TIMEOUT)
-        return reads.watch_events(cacher, f, since, poll=poll, until=until, bookmarks=bookmarks)
+        return reads.watch_events(
+            cacher, f, since, poll=poll, until=until, bookmarks=bookmarks, park=park
+        )
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -139,6 +139,21 @@ def test_a_client_that_closed_before_the_wait_ends_it_at_once() -> None:
         assert served.ready() and ended == ["ended"]
 
 
+def test_a_parked_stream_hears_its_client_close_in_the_loop() -> None:
+    """Detached from the greenlet that served it, a close calls back instead of throwing."""
+    ours, theirs = _connected()
+    with ours:
+        gone: list[str] = []
+        hangup = gevent.spawn(Hangup, ours).get()  # its greenlet has ended
+        hangup.detach(lambda: gone.append("gone"))
+        gevent.sleep(0.1)
+        assert gone == [] and not hangup.gone
+        theirs.close()
+        gevent.sleep(0.1)
+        assert gone == ["gone"] and hangup.gone
+        hangup.close()
+
+
 def test_the_loop_stops_watching_the_socket_when_the_watch_ends() -> None:
     ours, theirs = _connected()
     with ours:
