@@ -241,29 +241,30 @@ class Worker(GeventWorker):  # type: ignore[misc]
         deadline = time.monotonic() + self.head_timeout
         accepted.setblocking(True)
         client = accepted
-        kept = False
-        try:
-            if self.tls is not None:
+        if self.tls is not None:
+            try:
                 client = self._handshake(accepted, deadline)
-            kept = self._serve(listener, client, addr, deadline)
-        except Exception as e:
-            self._failed(client, addr, e)
-        finally:
-            if kept:
-                server.kept.add(id(accepted))
-            else:
-                util.close(client)
+            except Exception as e:
+                self._failed(accepted, addr, e)
+                util.close(accepted)
+                return
+        if self._own(listener, client, addr, deadline):
+            server.kept.add(id(accepted))
 
-    def _resume(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
-        """Serve a connection again once the watch parked on it has ended."""
+    def _own(
+        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float | None
+    ) -> bool:
+        """Serve a connection (``_serve``) and close it after, unless a watch was parked on it,
+        which then owns it (True); once that watch ends, this serves it again."""
         kept = False
         try:
-            kept = self._serve(listener, client, addr, None)
+            kept = self._serve(listener, client, addr, deadline)
         except Exception as e:
             self._failed(client, addr, e)
         finally:
             if not kept:
                 util.close(client)
+        return kept
 
     def _failed(self, client: socket.socket, addr: Any, e: Exception) -> None:
         if isinstance(e, ssl.SSLError):
@@ -326,7 +327,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         parked, respiter, chunked = corked.parked
         corked.parked = None
         self.lot.park(parked, client, chunked, respiter.close,
-                      partial(self._resume, listener, client, addr))  # fmt: skip
+                      partial(self._own, listener, client, addr, None))  # fmt: skip
         return True
 
 
