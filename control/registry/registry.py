@@ -454,16 +454,7 @@ class Registry:
         finalizers = deletion.gc_finalizers(obj["metadata"].get("finalizers") or [], policy)
         if grace > 0 or finalizers or deletion.spec_finalizers(obj):
             return self._mark_deleting(rt, obj, grace, finalizers, expected)
-        try:
-            gone = self.store.delete(
-                rt.plural, _ns(rt, namespace), name, expected_rv=expected,
-                expected_uid=pre.get("uid") or None,
-            )  # fmt: skip
-        except errors.NotFoundError:
-            raise answers.not_found(rt, name) from None
-        if not self.dry_run and (rv := gone["metadata"].get("resourceVersion")):
-            self._deleted[rt.plural] = max(self._deleted.get(rt.plural, 0), int(rv))
-        return complete(rt, gone)
+        return self._delete_stored(rt, namespace, name, expected, pre.get("uid") or None)
 
     def delete_collection(
         self,
@@ -588,14 +579,23 @@ class Registry:
         expected = noderestriction.admit_update(rt, new, old, sub, expected)
         m = old["metadata"]
         try:
-            gone = self.store.delete(
-                rt.plural, _ns(rt, m.get("namespace", "")), m["name"],
-                expected_rv=expected, expected_uid=m.get("uid") or None,
-            )  # fmt: skip
+            return self._delete_stored(
+                rt, m.get("namespace", ""), m["name"], expected, m.get("uid") or None
+            )
         except errors.ConflictError:
             raise answers.conflict(rt, m["name"]) from None
+
+    def _delete_stored(
+        self, rt: ResourceType, namespace: str, name: str, expected: int | None, uid: str | None
+    ) -> Obj:
+        """Remove the object from the store (at ``expected``, of ``uid``, when given), noting
+        the revision of the deletion; the object as it was last stored."""
+        try:
+            gone = self.store.delete(
+                rt.plural, _ns(rt, namespace), name, expected_rv=expected, expected_uid=uid
+            )
         except errors.NotFoundError:
-            raise answers.not_found(rt, m["name"]) from None
+            raise answers.not_found(rt, name) from None
         if not self.dry_run and (rv := gone["metadata"].get("resourceVersion")):
             self._deleted[rt.plural] = max(self._deleted.get(rt.plural, 0), int(rv))
         return complete(rt, gone)
