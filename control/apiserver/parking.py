@@ -20,6 +20,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -43,28 +44,18 @@ def available(environ: Mapping[str, Any]) -> bool:
     return environ.get(PARK_KEY) is not None and clientconn.watchable(environ)
 
 
+@dataclass(eq=False, slots=True)
 class Spot:
     """One parked watch: its state, its socket, and what ends it."""
 
-    __slots__ = ("chunked", "close", "ended", "flusher", "lot", "parked", "resume", "sock")
-
-    def __init__(
-        self,
-        lot: Lot,
-        parked: Parked,
-        sock: socket.socket,
-        chunked: bool,
-        close: Callable[[], None],
-        resume: Callable[[], None],
-    ) -> None:
-        self.lot = lot
-        self.parked = parked
-        self.sock = sock
-        self.chunked = chunked
-        self.close = close  # the response's close: its callbacks, its stream (and watcher)
-        self.resume = resume  # serves the connection's next requests, in the caller's greenlet
-        self.flusher: Any = None  # the greenlet writing events, while there are some
-        self.ended = False
+    lot: Lot
+    parked: Parked
+    sock: socket.socket
+    chunked: bool
+    close: Callable[[], None]  # the response's close: its callbacks, its stream (and watcher)
+    resume: Callable[[], object]  # serves the connection's next requests, in the caller's greenlet
+    flusher: Any = None  # the greenlet writing events, while there are some
+    ended: bool = False
 
     def ready(self) -> None:
         """The watcher has events (or was closed): write them, unless a writer is at it."""
@@ -93,7 +84,7 @@ class Lot:
         sock: socket.socket,
         chunked: bool,
         close: Callable[[], None],
-        resume: Callable[[], None],
+        resume: Callable[[], object],
     ) -> None:
         spot = Spot(self, parked, sock, chunked, close, resume)
         self.spots.add(spot)

@@ -121,7 +121,7 @@ def _listing(rt: ResourceType, page: pages.Page, rv: int, f: Filter) -> Obj:
             "items": page.items}  # fmt: skip
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Parked:
     """A watch whose first events are out, handed to whoever serves it from then on without
     waiting for its events in a greenlet of its own (``control.apiserver.parking``): its
