@@ -126,6 +126,11 @@ def test_the_controllers_informers_hold_no_managed_fields_and_updates_keep_them(
             assert copy is not None and "managedFields" not in copy["metadata"]
             stored = api.call("GET", f"{PODS_PATH}/{name}")[1]
             assert stored["metadata"]["managedFields"], "the store keeps them"
+        listed, watched = (informer.store.get(f"default/{n}") for n in ("listed", "watched"))
+        assert listed is not None and watched is not None
+        # Decoded apart, their equal short strings are one object (share_strings).
+        assert listed["metadata"]["namespace"] is watched["metadata"]["namespace"]
+        assert listed["spec"]["containers"][0]["image"] is watched["spec"]["containers"][0]["image"]
         copy = informer.store.get("default/watched")
         assert copy is not None
         changed = {**copy, "metadata": {**copy["metadata"], "labels": {"app": "relabelled"}}}
