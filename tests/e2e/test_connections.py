@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,3 +200,34 @@ def test_a_kept_alive_connection_serves_one_request_after_another(server: Server
         assert len(sockets) == 1  # one connection for all of them
     finally:
         conn.close()
+
+
+def test_a_connection_idle_between_requests_is_served_again_and_pipelined_ones_answered(
+    server: Server,
+) -> None:
+    """Between requests a kept-alive connection waits with no greenlet of its own; its next
+    bytes bring it back, several requests sent at once included (the parser holds the next ones
+    already: the connection must not wait for bytes that have come)."""
+    s = server.tls()
+    try:
+        s.settimeout(10)
+        ask = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+        def answers(n: int) -> bytes:
+            got = b""
+            while got.count(b"\r\n\r\nok") < n:
+                chunk = s.recv(65536)
+                assert chunk, f"closed after {got!r}"
+                got += chunk
+            return got
+
+        s.sendall(ask)
+        assert answers(1).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)  # idle, waiting for its next bytes
+        s.sendall(ask * 3)
+        assert answers(3).count(b"HTTP/1.1 200") == 3
+        time.sleep(0.5)
+        s.sendall(ask)
+        assert answers(1).startswith(b"HTTP/1.1 200")
+    finally:
+        s.close()
