@@ -18,6 +18,7 @@ condition's ``lastProbeTime``). Pure."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -75,6 +76,49 @@ def verbatim(raw: bytes) -> Any:
     ``dumps`` (``orjson.Fragment``): a list answered from the watch cache's encoded objects. The
     value around it must be one orjson writes (ASCII strings, small integers)."""
     return orjson.Fragment(raw)
+
+
+class Texts(list):  # type: ignore[type-arg]
+    """Texts ``dumpb`` wrote, each written as it is (``verbatim``) by ``dumps``, and kept as
+    they are for ``pieces``: the items of a list answered from the watch cache."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: list[bytes]) -> None:
+        super().__init__(orjson.Fragment(t) for t in texts)
+        self.texts = texts
+
+
+def encoded(obj: Any) -> bytes:
+    """``dumps(obj)`` as bytes (ASCII), as it came: orjson's own (which may keep the buffer it
+    grew), not to be kept."""
+    out = _encoded(obj)
+    return out if out is not None else json.dumps(obj, separators=(",", ":")).encode()
+
+
+def pieces(obj: dict[str, Any], per_piece: int) -> tuple[int, Iterator[bytes]] | None:
+    """``encoded(obj)`` for a list whose ``items``, its last key, are ``Texts``, in pieces:
+    its length, and its head, then its items ``per_piece`` at a time, each piece joined when it
+    is asked for, then its end. A list of 10,000 pods is some 30 MB of text, which ``encoded``
+    builds whole (and a response copied again); its pieces are the watch cache's own texts.
+    None for any other value."""
+    items = obj.get("items")
+    if not isinstance(items, Texts) or next(reversed(obj)) != "items":
+        return None
+    head = encoded({**obj, "items": []})
+    if not head.endswith(b"[]}"):
+        return None
+    head, texts = head[:-2], items.texts
+    length = len(head) + sum(map(len, texts)) + max(len(texts) - 1, 0) + 2
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        for start in range(0, len(texts), per_piece):
+            piece = b",".join(texts[start : start + per_piece])
+            yield b"," + piece if start else piece
+        yield b"]}"
+
+    return length, chunks()
 
 
 def copy(obj: Any) -> Any:

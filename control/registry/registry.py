@@ -204,11 +204,11 @@ class Registry:
     ) -> Obj:
         """A list as ``reads.list_objects`` serves it (by default a consistent read). Its items
         are new objects, or, ``verbatim``, the watch cache's encoded ones, to be written as JSON
-        as they are (``fastjson.verbatim``)."""
+        as they are (``fastjson.Texts``)."""
         f = self.filter(rt, namespace, label_selector, field_selector)
         listing = reads.list_objects(self.cache, self.store, rt, f, options or reads.ListOptions())
-        convert = fastjson.verbatim if verbatim else fastjson.loads
-        listing["items"] = [convert(raw) for raw in listing["items"]]
+        raws = listing["items"]
+        listing["items"] = fastjson.Texts(raws) if verbatim else [fastjson.loads(r) for r in raws]
         return listing
 
     def selectors(

@@ -155,3 +155,22 @@ def test_nesting_deeper_than_orjson_takes_is_left_to_json() -> None:
         value = [value]
     assert fastjson.dumps(value) == json.dumps(value, separators=(",", ":"))
     assert fastjson.loads(fastjson.dumps(value).encode()) == value
+
+
+def test_pieces_of_a_list_of_texts_are_its_json_and_other_values_have_none() -> None:
+    texts = [fastjson.dumpb({"n": i, "s": "x" * i}) for i in range(7)]
+    listing = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "3"},
+               "items": fastjson.Texts(texts)}  # fmt: skip
+    whole = fastjson.dumps(listing).encode()
+    for per_piece in (1, 2, 7, 100):
+        got = fastjson.pieces(listing, per_piece)
+        assert got is not None
+        length, chunks = got
+        written = list(chunks)
+        assert b"".join(written) == whole and length == len(whole)
+        assert len(written) == 2 + -(-7 // per_piece)
+    empty = {**listing, "items": fastjson.Texts([])}
+    got = fastjson.pieces(empty, 2)
+    assert got is not None and b"".join(got[1]) == fastjson.dumps(empty).encode()
+    assert fastjson.pieces({**listing, "items": [{"n": 1}]}, 2) is None, "not texts"
+    assert fastjson.pieces({"items": fastjson.Texts(texts), "kind": "PodList"}, 2) is None
