@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     loops += serverdata.loops(args, registry, informers)
     manager = Manager(registry, identity=os.environ.get(IDENTITY_ENV), loops=loops,
                       informers=informers)  # fmt: skip
+    lifecycle.settle()
     manager.start()
     log.info("controller process: %d loops started", len(loops))
     token_file = os.environ.get(TOKEN_FILE_ENV)

@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         # SIGINT/SIGQUIT is a quick shutdown: leave at once instead of waiting for open
         # watches to end. Every write is one atomic script, so nothing is left half done.
         "worker_int": lambda worker: os._exit(0),
+        "pre_fork": lifecycle.pre_fork,
         "post_fork": lifecycle.post_fork,
         "child_exit": lambda _server, worker: metrics.process_exited(worker.pid),
         **lifecycle.control_socket_options(
