@@ -5,9 +5,12 @@ deleted) and of every node (Ready), GET and LIST timed in a loop, the control-pl
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +32,7 @@ _RUNNING = b'"phase": "Running"'
 # pods is some 20 MB of JSON for the server to write, a load of its own the run must not add.
 GET_EVERY = 0.05
 LIST_PAUSE = 5.0
+REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -222,6 +226,60 @@ class Sampler:
                     into.append(time.monotonic() - t0)
             except errors.ApiError:
                 into.append(time.monotonic() - t0)  # an error answer is a slow answer too
+
+
+class SamplerProcess:
+    """``Sampler`` in a process of its own (``bench/_sampler.py``), fed the names of the pods
+    created so far (``names``, read every 0.2 s), so that its timings are the server's and the
+    machine's, not this busy process's GIL's. ``finish`` stops it and adds its 5xx answers to
+    ``answers``; ``get``, ``list`` and ``cpu_seconds`` are its figures then."""
+
+    def __init__(self, admin: ApiClient, names: Callable[[], list[str]], answers: Answers) -> None:
+        verify = admin.session.verify
+        config = {"server": admin.server, "ca": verify if isinstance(verify, str) else None,
+                  "authorization": admin.session.headers.get("Authorization", "")}  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._sampler", json.dumps(config)], cwd=REPO,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.names, self.answers = names, answers
+        self.get: list[float] = []
+        self.list: list[float] = []
+        self.stop = threading.Event()
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        sent = 0
+        assert self.proc.stdin is not None
+        while not self.stop.wait(0.2):
+            names = self.names()
+            if len(names) > sent:
+                self.proc.stdin.write("".join(f"{n}\n" for n in names[sent:]))
+                self.proc.stdin.flush()
+                sent = len(names)
+
+    def cpu_seconds(self) -> float:
+        """Its CPU time so far (user and system), from /proc."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def finish(self) -> None:
+        """Stop sampling and take its figures (once)."""
+        if self.stop.is_set():
+            return
+        self.stop.set()
+        self._feeder.join()
+        out, _ = self.proc.communicate(timeout=120)
+        report = json.loads(out.strip().splitlines()[-1])
+        self.get, self.list = report["get"], report["list"]
+        with self.answers.lock:
+            self.answers.errors_5xx += report["errors_5xx"]
+            self.answers.by_kind.update(report["by_kind"])
+            for kind, message in report["first_message"].items():
+                self.answers.first_message.setdefault(kind, message)
 
 
 def _children(pid: int) -> list[int]:
