@@ -259,12 +259,8 @@ class SamplerProcess:
                 sent = len(names)
 
     def cpu_seconds(self) -> float:
-        """Its CPU time so far (user and system), from /proc."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """Its CPU time so far, from /proc (0 once it has exited)."""
+        return _cpu_and_rss(self.proc.pid)[0]
 
     def finish(self) -> None:
         """Stop sampling and take its figures (once)."""
