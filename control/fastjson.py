@@ -56,44 +56,42 @@ def _encoded(obj: Any) -> bytes | None:
     return out
 
 
+def _compact(obj: Any) -> str:
+    """The json module's compact text of ``obj``: what orjson would write differently."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
 def dumps(obj: Any) -> str:
     """``json.dumps(obj, separators=(",", ":"))``."""
     out = _encoded(obj)
-    return out.decode() if out is not None else json.dumps(obj, separators=(",", ":"))
-
-
-def dumpb(obj: Any) -> bytes:
-    """``dumps(obj)`` as bytes (ASCII), to be kept: in as much memory as its length (orjson's own
-    bytes keep the buffer it grew, up to twice as much)."""
-    out = _encoded(obj)
-    if out is None:
-        return json.dumps(obj, separators=(",", ":")).encode()
-    return memoryview(out).tobytes()
-
-
-def verbatim(raw: bytes) -> Any:
-    """``raw``, a text ``dumpb`` wrote, to be written as it is where it stands in a value given to
-    ``dumps`` (``orjson.Fragment``): a list answered from the watch cache's encoded objects. The
-    value around it must be one orjson writes (ASCII strings, small integers)."""
-    return orjson.Fragment(raw)
-
-
-class Texts(list):  # type: ignore[type-arg]
-    """Texts ``dumpb`` wrote, each written as it is (``verbatim``) by ``dumps``, and kept as
-    they are for ``pieces``: the items of a list answered from the watch cache."""
-
-    __slots__ = ("texts",)
-
-    def __init__(self, texts: list[bytes]) -> None:
-        super().__init__(orjson.Fragment(t) for t in texts)
-        self.texts = texts
+    return out.decode() if out is not None else _compact(obj)
 
 
 def encoded(obj: Any) -> bytes:
     """``dumps(obj)`` as bytes (ASCII), as it came: orjson's own (which may keep the buffer it
     grew), not to be kept."""
     out = _encoded(obj)
-    return out if out is not None else json.dumps(obj, separators=(",", ":")).encode()
+    return out if out is not None else _compact(obj).encode()
+
+
+def dumpb(obj: Any) -> bytes:
+    """``dumps(obj)`` as bytes (ASCII), to be kept: in as much memory as its length (orjson's own
+    bytes keep the buffer it grew, up to twice as much)."""
+    out = _encoded(obj)
+    return memoryview(out).tobytes() if out is not None else _compact(obj).encode()
+
+
+class Texts(list):  # type: ignore[type-arg]
+    """Texts ``dumpb`` wrote, the items of a list answered from the watch cache: ``dumps``
+    writes each as it is where it stands (``orjson.Fragment``), and ``pieces`` joins them as
+    they are. The value around them must be one orjson writes (ASCII strings, small
+    integers)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: list[bytes]) -> None:
+        super().__init__(orjson.Fragment(t) for t in texts)
+        self.texts = texts
 
 
 def pieces(obj: dict[str, Any], per_piece: int) -> tuple[int, Iterator[bytes]] | None:

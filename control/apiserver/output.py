@@ -55,7 +55,7 @@ class Output:
     @property
     def verbatim(self) -> bool:
         """Whether the answer is the object itself as JSON (which may hold encoded parts written
-        as they are, ``fastjson.verbatim``)."""
+        as they are, ``fastjson.Texts``)."""
         return not self.media.table_version and self.media.media != "application/yaml"
 
     def transform(self, result: Any) -> Any:
