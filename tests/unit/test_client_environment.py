@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from common.client import ApiClient
+from tests.unit.httpstub import send_json
 
 
 def test_the_proxy_for_the_server_is_taken_from_the_environment(
@@ -46,12 +47,7 @@ def test_requests_carry_the_token_even_with_a_netrc_entry(
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(self.headers.get("Authorization", ""))
-            body = b'{"kind": "Namespace", "metadata": {"name": "x"}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, 200, b'{"kind": "Namespace", "metadata": {"name": "x"}}')
 
         def log_message(self, *args: object) -> None:
             pass

@@ -13,6 +13,7 @@ import pytest
 
 from bench._observe import Answers, SamplerProcess
 from common.client import ApiClient
+from tests.unit.httpstub import send_json
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -26,11 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             code, body = 500, b'{"kind":"Status","code":500,"message":"broken"}'
         else:
             code, body = 200, b'{"kind":"Pod"}'
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, code, body)
 
     def log_message(self, *args: object) -> None:
         pass

@@ -14,6 +14,7 @@ import requests
 from common.client import ApiClient, UnreachableError
 from common.redis_server import free_port
 from common.transport import ONE_WRITE_MAX_BODY, VALID_HEADER_SETS, OneWriteHTTPConnection
+from tests.unit.httpstub import send_json
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,12 +32,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = b'{"kind": "Namespace", "metadata": {"name": "x"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 200, b'{"kind": "Namespace", "metadata": {"name": "x"}}')
 
     do_GET = do_POST = do_DELETE = _answer
 
