@@ -73,10 +73,11 @@ class Child:
         self.dir = tempfile.mkdtemp(prefix=f"tinykube-hollow-{index}-")
         self.stderr = open(Path(self.dir) / "stderr", "w+b")  # noqa: SIM115 - closed in stop
         full = {**config, "first": first, "count": count, "root": str(Path(self.dir) / "nodes")}
+        # A session of its own: the child lowers its session's priority (``nice_session``).
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench._hollowchild", json.dumps(full)],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-            text=True, bufsize=1)  # fmt: skip
+            text=True, bufsize=1, start_new_session=True)  # fmt: skip
         self.inbox, self.lock = inbox, lock
         self.stopping = False
         self.exit_message: str | None = None

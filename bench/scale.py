@@ -371,8 +371,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--senders", type=int, default=0,
                    help="event senders, all processes together (0: auto)")  # fmt: skip
     p.add_argument("--hollow-nice", type=int, default=HOLLOW_NICE, metavar="N",
-                   help="niceness of the hollow nodes' threads (default %(default)s; 0: as the "
-                   "control plane)")  # fmt: skip
+                   help="niceness of the hollow nodes' threads and sessions (default "
+                   "%(default)s; 0: as the control plane)")  # fmt: skip
     p.add_argument("--hollow-procs", type=int, default=0, metavar="K",
                    help="processes the hollow nodes run in (0: one per 100 nodes)")  # fmt: skip
     p.add_argument("--latency-pods", type=int, metavar="M",
