@@ -101,8 +101,10 @@ from common.resources import must
 NAMESPACES = must("namespaces")
 # The hollow nodes stand for machines of their own (kubemark runs them on other machines than the
 # control plane's): on the same cores, they take the CPU the control plane leaves. Without it, at
-# 500 nodes their 3,000 threads took 1.6 cores and left the control plane a tenth of one.
-HOLLOW_NICE = 10
+# 500 nodes their 3,000 threads took 1.6 cores and left the control plane a tenth of one. The
+# lowest priority there is: each hollow-node process has a session of its own (autogroup), and at
+# niceness 10 the ten sessions of 1,000 nodes weighed as much as the control plane's one.
+HOLLOW_NICE = 19
 
 
 @dataclass(frozen=True)
