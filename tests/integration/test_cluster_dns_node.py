@@ -5,6 +5,7 @@ with the kubelet's event; upstreams come from the flag or the host's resolv.conf
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import time
@@ -108,8 +109,8 @@ def test_host_resolv_conf_is_read_again_when_it_changes(tmp_path: Path) -> None:
 def test_the_holder_waits_for_a_taken_address_then_serves_and_lets_go(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    squatter.bind(("127.0.0.1", 0))  # another cluster's server, as far as this agent knows
+    # Another cluster's server, as far as this agent knows: its UDP and TCP sockets.
+    squatter, squatter_tcp = squat()
     port = squatter.getsockname()[1]
     cluster = f"test-{uuid.uuid4().hex[:8]}"
     dns = node(tmp_path, cluster, port=port)
@@ -121,6 +122,7 @@ def test_the_holder_waits_for_a_taken_address_then_serves_and_lets_go(
         wait_until(lambda: "another cluster on this host may serve it" in caplog.text)
         assert not dns.serving.is_set()
         squatter.close()  # the other cluster goes down: this agent takes the address
+        squatter_tcp.close()
         assert dns.serving.wait(10)
         raw = DNSRecord.question("web.default.svc.cluster.local").send("127.0.0.1", port,
                                                                       timeout=5)  # fmt: skip
@@ -129,11 +131,32 @@ def test_the_holder_waits_for_a_taken_address_then_serves_and_lets_go(
         stop.set()
         t.join(5)
         squatter.close()
+        squatter_tcp.close()
     assert not dns.serving.is_set()
     after = node(tmp_path, cluster)
     assert after._acquire(threading.Event())  # the lock was let go
     after._release()
     clusterdns.lock_path(cluster).unlink()
+
+
+def squat() -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket on one port below the kernel's ephemeral range: once they close,
+    the port is free for the agent. An ephemeral port (bind to port 0) is not: while the suite
+    runs, a client connection may take the TCP port of that number for longer than the test
+    waits, and the agent's server binds both."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(10000, low), 500):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.bind(("127.0.0.1", port))
+            tcp.bind(("127.0.0.1", port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
