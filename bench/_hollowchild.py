@@ -93,7 +93,8 @@ def nice_session(nice: int) -> None:
     kernel groups tasks by session (autogroup, on in Debian's kernels), it shares the CPU among
     sessions first, and a thread's niceness only weighs against the threads of its own session.
     The benchmark starts each hollow-node process in a session of its own, so this is theirs
-    alone. Nothing to do where there is no autogroup: the threads' niceness then holds."""
+    alone. Nothing to do where there is no autogroup, or where the process sits in a CPU cgroup
+    of its own (the file then reads empty): the threads' niceness then holds."""
     with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(f"{nice}\n")
 
