@@ -337,6 +337,9 @@ class Cacher:
             return select(keys, self.state.get, f, start=start, limit=limit), self.rv
 
     def _keys(self, f: Filter) -> list[str]:
+        if f.name is not None and (f.namespace or not self.rt.namespaced):
+            key = f"{f.namespace}/{f.name}" if f.namespace else f.name  # one object at most
+            return [key] if key in self.state else []  # ``select`` still applies every selector
         if f.node is not None:
             found = self.by_node.get(f.node, set())
             if f.namespace:

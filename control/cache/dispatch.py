@@ -23,13 +23,15 @@ BUFFER = 1024
 
 @dataclass(frozen=True)
 class Filter:
-    """What one watch (or list) selects: a namespace ("" for all), its selectors, and the node
-    its field selector demands of ``spec.nodeName`` (None: no such demand, or not a pod)."""
+    """What one watch (or list) selects: a namespace ("" for all), its selectors, the node its
+    field selector demands of ``spec.nodeName`` (None: no such demand, or not a pod) and the
+    name it demands of ``metadata.name`` (None: no such demand)."""
 
     namespace: str = ""
     labels: LabelSelector = field(default_factory=LabelSelector)
     fields: FieldSelector = field(default_factory=FieldSelector)
     node: str | None = None
+    name: str | None = None
 
     @property
     def everything(self) -> bool:
@@ -122,15 +124,23 @@ class Closed(Exception):
 
 
 class WatcherIndex:
-    """Watchers by namespace ("" for all namespaces), and node-bound pod watchers by node."""
+    """Watchers by namespace ("" for all namespaces), node-bound pod watchers by node, and the
+    watchers of one object (``metadata.name=``: an agent's watch of its own Node, of a ConfigMap
+    its pods use) by ``<namespace>/<name>``, the namespace "" for all namespaces or none, as
+    kube-apiserver's cacher indexes Nodes by name: an event visits only the watchers that may
+    see it, not every node's."""
 
     def __init__(self, indexed: str = "spec.nodeName") -> None:
         self.indexed = indexed  # the field node-bound watchers are indexed by (the kind's)
         self.by_namespace: dict[str, set[Watcher]] = {}
         self.by_node: dict[str, set[Watcher]] = {}
+        self.by_name: dict[str, set[Watcher]] = {}
+
+    def _tables(self) -> tuple[dict[str, set[Watcher]], ...]:
+        return self.by_namespace, self.by_node, self.by_name
 
     def __len__(self) -> int:
-        return sum(map(len, self.by_namespace.values())) + sum(map(len, self.by_node.values()))
+        return sum(len(s) for table in self._tables() for s in table.values())
 
     def add(self, w: Watcher) -> None:
         self._table(w).setdefault(self._slot(w), set()).add(w)
@@ -144,11 +154,12 @@ class WatcherIndex:
                 del table[slot]
 
     def all(self) -> list[Watcher]:
-        return [w for table in (self.by_namespace, self.by_node) for s in table.values() for w in s]
+        return [w for table in self._tables() for s in table.values() for w in s]
 
     def candidates(self, entry: Entry) -> list[Watcher]:
         """The watchers that may see this change: every watcher of all namespaces or of its
-        namespace, plus those bound to its node before or after the change."""
+        namespace, those bound to its node before or after the change, and those of the object
+        itself (a name never changes)."""
         out = list(self.by_namespace.get("", ()))
         if entry.namespace:
             out.extend(self.by_namespace.get(entry.namespace, ()))
@@ -156,11 +167,21 @@ class WatcherIndex:
         out.extend(self.by_node.get(new, ()))
         if old != new:
             out.extend(self.by_node.get(old, ()))
+        if self.by_name:
+            name = entry.key.rpartition("/")[2]
+            out.extend(self.by_name.get(f"{entry.namespace}/{name}", ()))
+            if entry.namespace:
+                out.extend(self.by_name.get(f"/{name}", ()))
         return out
 
     def _table(self, w: Watcher) -> dict[str, set[Watcher]]:
-        return self.by_namespace if w.filter.node is None else self.by_node
+        if w.filter.node is not None:
+            return self.by_node
+        return self.by_namespace if w.filter.name is None else self.by_name
 
     @staticmethod
     def _slot(w: Watcher) -> str:
-        return w.filter.namespace if w.filter.node is None else w.filter.node
+        f = w.filter
+        if f.node is not None:
+            return f.node
+        return f.namespace if f.name is None else f"{f.namespace}/{f.name}"

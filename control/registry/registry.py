@@ -225,7 +225,7 @@ class Registry:
         labels, fields = self.selectors(rt, label_selector, field_selector)
         indexed = st.strategy(rt).indexed_field
         node = fields.requirement(indexed) if indexed else None
-        return Filter(_ns(rt, namespace), labels, fields, node)
+        return Filter(_ns(rt, namespace), labels, fields, node, fields.requirement("metadata.name"))
 
     def watch(
         self,

@@ -12,7 +12,7 @@ import pytest
 
 from common import errors
 from common.resources import must
-from common.selectors import parse_field_selector, parse_label_selector
+from common.selectors import LabelSelector, parse_field_selector, parse_label_selector
 from control import fastjson
 from control.cache import dispatch, ring
 from control.cache.cacher import Cacher
@@ -51,7 +51,8 @@ def entry(etype: str, rv: int, new: dict[str, Any], old: dict[str, Any] | None =
 
 def filt(labels: str = "", fields: str = "", ns: str = "") -> Filter:
     selector = parse_field_selector(fields, st.selectable_fields(PODS), "Pod")
-    return Filter(ns, parse_label_selector(labels), selector, selector.requirement("spec.nodeName"))
+    return Filter(ns, parse_label_selector(labels), selector, selector.requirement("spec.nodeName"),
+                  selector.requirement("metadata.name"))  # fmt: skip
 
 
 # -- the ring ---------------------------------------------------------------------------------
@@ -190,6 +191,27 @@ def test_node_bound_watchers_are_visited_only_for_their_nodes_changes() -> None:
     assert set(index.candidates(elsewhere)) == {unbound, everyone}
     index.remove(a)
     assert a not in index.candidates(on_a)
+
+
+def test_watchers_of_one_object_are_visited_only_for_its_changes() -> None:
+    index = WatcherIndex()
+    mine = Watcher(filt(fields="metadata.name=p", ns="default"))
+    any_ns = Watcher(filt(fields="metadata.name=p"))
+    other = Watcher(filt(fields="metadata.name=q", ns="default"))
+    everyone = Watcher(filt())
+    for w in (mine, any_ns, other, everyone):
+        index.add(w)
+    assert len(index) == 4 and set(index.all()) == {mine, any_ns, other, everyone}
+    changed = entry("MODIFIED", 5, pod("p", app="web"), pod("p"))
+    assert set(index.candidates(changed)) == {mine, any_ns, everyone}
+    assert dispatch.classify(changed, mine.filter) == "MODIFIED"
+    elsewhere = entry("ADDED", 6, pod("p", ns="kube-system"))
+    assert set(index.candidates(elsewhere)) == {any_ns, everyone}
+    index.remove(mine)
+    assert set(index.candidates(changed)) == {any_ns, everyone}
+    index.remove(any_ns)
+    index.remove(other)
+    assert index.by_name == {} and len(index) == 1
 
 
 def test_a_watcher_that_falls_behind_is_closed_not_waited_for() -> None:
@@ -398,3 +420,35 @@ def test_what_versions_and_objects_have_in_common_is_kept_once(
     assert changed.prev_labels is now_a[1] and changed.prev_fields is now_a[2]  # one version's
     assert first.labels is now_a[1]  # the labels of a's first version, kept by its second
     assert now_a[2]["spec.nodeName"] is now_b[2]["spec.nodeName"]  # one string for two pods
+
+
+def test_a_read_of_one_name_looks_up_that_object_only(store: MemoryStore, cacher: Cacher) -> None:
+    store.create("pods", pod("a", node="n1"))
+    store.create("pods", pod("b"))
+    store.create("pods", pod("a", ns="other"))
+    cacher.start()
+    one, _ = cacher.read(filt(fields="metadata.name=a", ns="default"))
+    assert [json.loads(i)["metadata"]["namespace"] for i in one.items] == ["default"]
+    everywhere, _ = cacher.read(filt(fields="metadata.name=a"))  # a name in every namespace
+    assert sorted(json.loads(i)["metadata"]["namespace"] for i in everywhere.items) == [
+        "default",
+        "other",
+    ]
+    assert cacher.read(filt(fields="metadata.name=zz", ns="default"))[0].items == []
+    # The other selectors still apply to the one object.
+    assert cacher.read(filt(fields="metadata.name=a,spec.nodeName=n2", ns="default"))[0].items == []
+
+
+def test_a_node_read_by_name_from_the_cache(store: MemoryStore) -> None:
+    nodes = must("nodes")
+    for name in ("n1", "n2"):
+        store.create("nodes", {"metadata": {"name": name, "uid": f"u-{name}", "labels": {}}})
+    c = Cacher(store, nodes)
+    try:
+        c.start()
+        selector = parse_field_selector("metadata.name=n2", st.selectable_fields(nodes), "Node")
+        page, _ = c.read(Filter("", LabelSelector(), selector, None, "n2"))
+        assert [json.loads(i)["metadata"]["name"] for i in page.items] == ["n2"]
+        assert c.read(Filter("", LabelSelector(), selector, None, "n3"))[0].items == []
+    finally:
+        c.stop()
