@@ -23,7 +23,7 @@ from typing import Any
 
 from agent import localpath, podconfig, sysctls
 from agent import runtime as rt
-from agent.apis import NAMESPACES, PODS
+from agent.apis import NAMESPACES, NODES, PODS
 from agent.clusterdns import ClusterDns
 from agent.config import AgentConfig
 from agent.events import EventRecorder, EventSender
@@ -39,7 +39,7 @@ from agent.serviceview import ServiceInformers
 from agent.sync import PodSyncer
 from common import errors, metrics, onstop
 from common.client import ApiClient, WatchCancel
-from common.informer import watch_timeout
+from common.informer import ApiListerWatcher, Informer, watch_timeout
 from common.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Agent:
         self.threads: list[threading.Thread] = []
         self.node_api: NodeApiServer | None = None
         self.registrar: NodeRegistrar | None = None
+        self.node_informer: Informer | None = None  # its own Node, made by ``prepare``
         self.syncer: PodSyncer | None = None
         self.prober: Prober | None = None
         self.facts: HostFacts | None = None
@@ -93,6 +94,8 @@ class Agent:
 
     def start(self) -> None:
         self.prepare()
+        assert self.node_informer is not None
+        self.node_informer.start(self.stopping)
         self.cluster_dns.start(self.stopping)
         for loop in self.periodic:
             self._spawn(loop.name, functools.partial(self._every, loop))
@@ -131,6 +134,14 @@ class Agent:
                                        report_interval=cfg.node_status_report_interval,
                                        storage_dir=podconfig.local_path_dir(cfg))  # fmt: skip
         registrar = self.registrar
+        # A watch of its own Node, read by the status loop (the kubelet's node lister).
+        own = f"metadata.name={cfg.node_name}"
+        self.node_informer = informer = Informer(
+            ApiListerWatcher(self.client, NODES, field_selector=own), name=f"node {cfg.node_name}"
+        )
+        registrar.cached = lambda: (
+            informer.store.get(cfg.node_name) if informer.has_synced() else None
+        )
         # One watch of Services and one of EndpointSlices per agent, for its proxy and its DNS.
         self.service_informers = ServiceInformers(self.client)
         if cfg.service_proxy:
@@ -173,29 +184,14 @@ class Agent:
             ),
             dns=self.cluster_dns.pod_dns,
         )
-        # As the kubelet's heartbeat client: a renewal the network swallows fails within an
-        # interval instead of holding the lease loop for the default timeout.
-        self.heartbeat_client = self.client.with_timeout(max(1.0, cfg.lease_renew_interval))
-        self.lease = lease = LeaseKeeper(
-            self.heartbeat_client,
-            cfg.node_name,
-            lambda: registrar.uid,
-            default=cfg.lease_renew_interval,
-        )
-        self.reconnect = ReconnectDetector(cfg.lease_renew_interval, self._reconnected)
-        wrapped = self.reconnect.wrap(lease.renew)
-
-        def renew() -> None:
-            wrapped()
-            # The server may have handed out another interval: the next wait is that long.
-            self.reconnect.set_interval(lease.interval)
-            self.heartbeat_client.timeout = max(1.0, lease.interval)
+        lease_loop = self.lease_loop(lambda: registrar.uid)
+        lease = self.lease
 
         def status_every() -> float:  # as often as the lease is renewed, or less often
             return max(cfg.node_status_interval, lease.interval)
 
         self.periodic = [
-            Periodic("lease", lambda: lease.interval, renew),
+            lease_loop,
             Periodic("node-status", status_every, registrar.heartbeat),
             Periodic("resync", cfg.resync_interval, self.queue_all, cfg.resync_interval),
             localpath.periodic(podconfig.local_path_dir(cfg), self.client),
@@ -204,6 +200,34 @@ class Agent:
             self.periodic.append(
                 Periodic("resource-metrics", cfg.resource_metrics_interval, sampler.sample)
             )
+
+    def lease_loop(
+        self,
+        node_uid: Callable[[], str | None],
+        reconnected: Callable[[], None] | None = None,
+    ) -> Periodic:
+        """The node's Lease renewals (``self.lease``), as a loop; ``node_uid`` is the uid of the
+        registered Node, its Lease's owner. A renewal after a gap says the agent was out of
+        touch: ``reconnected`` runs then (by default ``_reconnected``: relist the pods)."""
+        cfg = self.config
+        # As the kubelet's heartbeat client: a renewal the network swallows fails within an
+        # interval instead of holding the lease loop for the default timeout.
+        self.heartbeat_client = self.client.with_timeout(max(1.0, cfg.lease_renew_interval))
+        self.lease = lease = LeaseKeeper(
+            self.heartbeat_client, cfg.node_name, node_uid, default=cfg.lease_renew_interval
+        )
+        self.reconnect = ReconnectDetector(
+            cfg.lease_renew_interval, reconnected or self._reconnected
+        )
+        wrapped = self.reconnect.wrap(lease.renew)
+
+        def renew() -> None:
+            wrapped()
+            # The server may have handed out another interval: the next wait is that long.
+            self.reconnect.set_interval(lease.interval)
+            self.heartbeat_client.timeout = max(1.0, lease.interval)
+
+        return Periodic("lease", lambda: lease.interval, renew)
 
     def stop(self) -> None:
         """Stop the threads; containers keep running, as with a kubelet restart."""

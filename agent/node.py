@@ -11,6 +11,7 @@ Effectful shell.
 
 from __future__ import annotations
 
+import copy
 import logging
 import platform
 import socket
@@ -251,6 +252,9 @@ class NodeRegistrar:
         self.posts = 0  # status writes made
         # More conditions to report, asked for at each status (the node's kube-proxy's).
         self.extra_conditions: Callable[[], list[tuple[str, str, str, str]]] = list
+        # The Node as the agent's own watch of it has it (None: not listed yet, or gone): the
+        # kubelet's node lister. Without it, each look reads the Node from the server's cache.
+        self.cached: Callable[[], dict[str, Any] | None] = lambda: None
 
     def register(self) -> dict[str, Any]:
         """Create the Node, or merge our labels into the existing one; then post its status."""
@@ -280,9 +284,11 @@ class NodeRegistrar:
         raise errors.ConflictError(f"node {self.name}: could not update its labels")
 
     def heartbeat(self) -> dict[str, Any] | None:
-        """Compute the status against the Node as the API server has it (read from its cache,
-        as the kubelet reads with resourceVersion=0, so a condition the node controller turned
-        Unknown is seen) and post it only if it changed or the last report is too old."""
+        """Compute the status against the Node as the agent's watch of it has it (``cached``,
+        as the kubelet reads its node lister: a GET every 10 s from each node was most of an
+        idle large cluster's requests), so a condition the node controller turned Unknown is
+        seen, and post it only if it changed or the last report is too old. A write that
+        conflicts reads the Node afresh (``update_status``)."""
         try:
             node = self._current()
         except errors.NotFoundError:
@@ -299,6 +305,9 @@ class NodeRegistrar:
         return self.update_status(node)
 
     def _current(self) -> dict[str, Any]:
+        cached = self.cached()
+        if cached is not None:
+            return copy.deepcopy(cached)
         path = NODES.path(None, self.name)
         return dict(self.client.request_json("GET", path, params={"resourceVersion": "0"}))
 

@@ -150,6 +150,34 @@ def test_the_status_is_posted_again_when_the_control_plane_changed_it(
     assert registrar.posts == 2
 
 
+def test_the_status_loop_reads_the_node_from_its_own_watch(
+    admin: ApiClient, start_agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = start_agent()
+    registrar, informer = agent.registrar, agent.node_informer
+    assert registrar is not None and informer is not None
+    assert wait_for(informer.has_synced, 10)
+    assert [n["metadata"]["name"] for n in informer.store.objects()] == [NODE]  # its own only
+    reads: list[str] = []
+    real = registrar.client.request_json
+
+    def counted(method: str, path: str, **kw: Any) -> Any:
+        if method == "GET" and path.endswith(f"/nodes/{NODE}"):
+            reads.append(path)
+        return real(method, path, **kw)
+
+    monkeypatch.setattr(registrar.client, "request_json", counted)
+    looks = registrar.looks
+    assert wait_for(lambda: registrar.looks >= looks + 3, 10)
+    assert reads == []  # as the kubelet's node lister: no GET of the Node each look
+    # What the control plane writes reaches the loop through the watch.
+    node = admin.get(NODES, NODE)
+    for c in node["status"]["conditions"]:
+        c.update(status="Unknown", reason="NodeStatusUnknown")
+    admin.update(NODES, node, sub="status")
+    assert wait_for(lambda: ready_condition(admin)["status"] == "True", 10)
+
+
 def test_a_deleted_node_is_registered_again(admin: ApiClient, start_agent) -> None:
     start_agent()
     first = admin.get(NODES, NODE)["metadata"]["uid"]
