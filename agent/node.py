@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import platform
+import random
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,8 @@ KUBELET_VERSION = "v1.35.0-tinykube"
 LEASE_NAMESPACE = NODE_LEASE_NAMESPACE
 # The kubelet's nodeStatusReportFrequency: an unchanged status is posted again this often.
 STATUS_REPORT_SECONDS = 300.0
+# The first periodic report after registration comes up to this part of the interval sooner.
+FIRST_REPORT_EARLY = 0.9
 MAX_PODS = "110"
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -236,6 +239,7 @@ class NodeRegistrar:
         report_interval: float = STATUS_REPORT_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         storage_dir: str = "",
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self.client = client
         self.storage_dir = storage_dir
@@ -248,6 +252,11 @@ class NodeRegistrar:
         self.monotonic = monotonic
         self.uid: str | None = None
         self.reported: float | None = None  # monotonic time of the last status posted
+        # The first unchanged report after a post comes sooner, by a random part of the interval
+        # (at most 90 %), once: nodes registered together (a new cluster, every agent restarted)
+        # would otherwise all report in the same minute every interval. Later reports keep the
+        # spread; a changed status is posted at once whatever the time.
+        self._early: float = FIRST_REPORT_EARLY * min(max(spread(), 0.0), 1.0) * report_interval
         self.looks = 0  # statuses computed by ``heartbeat``, for tests and debugging
         self.posts = 0  # status writes made
         # More conditions to report, asked for at each status (the node's kube-proxy's).
@@ -299,7 +308,10 @@ class NodeRegistrar:
             self.name, self.facts, self.api_port, old, self.clock(), self.extra_conditions()
         )
         self.looks += 1
-        due = self.reported is None or self.monotonic() - self.reported >= self.report_interval
+        due = (
+            self.reported is None
+            or self.monotonic() - self.reported >= self.report_interval - self._early
+        )
         if not due and not status_changed(old, status):
             return None
         return self.update_status(node)
@@ -322,6 +334,8 @@ class NodeRegistrar:
                     self.name, self.facts, self.api_port, old, self.clock(), self.extra_conditions()
                 )
                 written = self.client.update(NODES, {**node, "status": status}, sub="status")
+                if self.reported is not None:
+                    self._early = 0.0  # the spread is made: later reports a full interval apart
                 self.reported = self.monotonic()
                 self.posts += 1
                 return written

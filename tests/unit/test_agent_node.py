@@ -225,7 +225,8 @@ class Clocks:
 def test_the_status_is_posted_when_it_changes_and_every_report_interval() -> None:
     api, clocks = FakeApi(), Clocks()
     reg = node.NodeRegistrar(api, "node-1", FACTS, 10250, "e", clocks.wall,  # type: ignore[arg-type]
-                             report_interval=300, monotonic=clocks.mono)  # fmt: skip
+                             report_interval=300, monotonic=clocks.mono,
+                             spread=lambda: 0.0)  # fmt: skip
     reg.register()
     assert api.status_puts == 1
     for t in (10, 20, 290):  # computed every interval, unchanged: nothing posted
@@ -246,6 +247,25 @@ def test_the_status_is_posted_when_it_changes_and_every_report_interval() -> Non
     assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
     clocks.t = 320
     assert reg.heartbeat() is None and api.status_puts == 3
+
+
+@pytest.mark.parametrize(("spread", "first"), [(0.5, 165), (1.0, 30), (0.0, 300)])
+def test_nodes_registered_together_spread_their_reports_over_the_interval(
+    spread: float, first: float
+) -> None:
+    api, clocks = FakeApi(), Clocks()
+    reg = node.NodeRegistrar(api, "node-1", FACTS, 10250, "e", clocks.wall,  # type: ignore[arg-type]
+                             report_interval=300, monotonic=clocks.mono,
+                             spread=lambda: spread)  # fmt: skip
+    reg.register()
+    clocks.t = first - 1
+    assert reg.heartbeat() is None and api.status_puts == 1
+    clocks.t = first  # the first report, sooner by a part of the interval
+    assert reg.heartbeat() is not None and api.status_puts == 2
+    clocks.t = first + 299  # then a full interval apart: the spread is kept
+    assert reg.heartbeat() is None and api.status_puts == 2
+    clocks.t = first + 300
+    assert reg.heartbeat() is not None and api.status_puts == 3
 
 
 def test_a_node_deleted_meanwhile_is_registered_again_by_the_status_loop() -> None:
