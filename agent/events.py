@@ -61,6 +61,11 @@ class EventSender:
         self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=size)
         threading.Thread(target=self._send_loop, name="event-sender", daemon=True).start()
 
+    @property
+    def pending(self) -> int:
+        """Calls waiting to be made."""
+        return self._queue.qsize()
+
     def submit(self, call: Callable[[], None]) -> None:
         try:
             self._queue.put_nowait(call)

@@ -9,7 +9,9 @@ over one work queue (keys ``<node>/<uid>``), events through a few senders (each 
 its events keep their order), runtime events through the fake runtime's listeners. Each node
 keeps its own pod watch on a thread (a long poll cannot share one); in the benchmark's child
 processes these threads are greenlets (``bench/_hollowchild.py``). Nodes serve no node API
-(logs, exec). Effectful (threads, HTTP).
+(logs, exec). The Lease renewals may run in a process of their own (``leases``: ELSEWHERE in
+the nodes' processes, ONLY in that one), with the agent's own loop there too. Effectful
+(threads, HTTP).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from agent.apis import NODES
 from agent.config import AgentConfig
 from agent.events import QUEUE_SIZE, EventSender
 from agent.fake_runtime import FakeRuntime
@@ -31,11 +34,16 @@ from agent.loop import Agent
 from agent.periodic import Backoff, Periodic
 from bench._hollowwire import Tick
 from bench._observe import Answers
+from common import errors
 from common.client import ApiClient
 from common.workqueue import WorkQueue
 
 IMAGE = "tinykube/sleeper:1"
 REGISTERING = 32  # nodes registering at once, in all
+# Where the nodes' Lease renewals run: with the rest of each node (HERE), in another process
+# (ELSEWHERE: this one runs the rest), or only they (ONLY: the Nodes are registered elsewhere).
+HERE, ELSEWHERE, ONLY = "here", "elsewhere", "only"
+NODE_POLL = 0.5  # seconds between looks for a Node not yet registered, with ONLY
 
 
 def node_name(i: int) -> str:
@@ -137,6 +145,7 @@ class HollowNodes:
         senders: int,
         first: int = 1,
         root: str | None = None,
+        leases: str = HERE,
     ) -> None:
         self.server, self.ca_file, self.token = server, ca_file, token
         self.count = nodes
@@ -151,6 +160,9 @@ class HollowNodes:
         # Each node's pod directories in a directory of its own, removed at the end: a node
         # looks through every pod directory of its root at each resync, as the agent does.
         self.root = root or tempfile.mkdtemp(prefix="tinykube-hollow-")
+        if leases not in (HERE, ELSEWHERE, ONLY):
+            raise ValueError(f"leases: {leases!r} is none of {HERE}, {ELSEWHERE}, {ONLY}")
+        self.leases = leases
         self.agents: dict[str, Agent] = {}  # registered, by node name
         self.made: list[Agent] = []
         self._lock = threading.Lock()
@@ -180,21 +192,48 @@ class HollowNodes:
             self.made.append(agent)
         if self.stop.is_set():
             return
+        if self.leases == ONLY:
+            self._keep_lease(agent)
+            return
         agent.prepare(serve_node_api=False)
+        assert agent.node_informer is not None
+        agent.node_informer.start(agent.stopping)
         self.answers.hook(agent.heartbeat_client)
         with self._lock:
             self.agents[agent.config.node_name] = agent
         for loop in agent.periodic:
-            self.timer.add(loop, loop.first_delay)
+            if loop.name != "lease" or self.leases == HERE:
+                self.timer.add(loop, loop.first_delay)
         threading.Thread(target=agent.watch_pods, name=f"watch-{i}", daemon=True).start()
 
-    def start(self, deadline: float, parallel: int = REGISTERING) -> int:
-        """Register every node (``parallel`` at a time, as nodes joining), with the shared workers
-        running. Gives up at ``deadline``; returns how many nodes registered."""
+    def _keep_lease(self, agent: Agent) -> None:
+        """The node's Lease renewals only (the agent's own loop), from the moment its Node is
+        registered (by another process, with ``ELSEWHERE``): the Node is the Lease's owner."""
+        name = agent.config.node_name
+        uid = None
+        while uid is None and not self.stop.is_set():
+            try:
+                uid = agent.client.get(NODES, name)["metadata"]["uid"]
+            except errors.NotFoundError:
+                self.stop.wait(NODE_POLL)
+        if uid is None:
+            return
+        loop = agent.lease_loop(lambda: uid, reconnected=lambda: None)
+        self.answers.hook(agent.heartbeat_client)
+        with self._lock:
+            self.agents[name] = agent
+        self.timer.add(loop, loop.first_delay)
+
+    def start(
+        self, deadline: float, parallel: int = REGISTERING, order: list[int] | None = None
+    ) -> int:
+        """Register every node (``parallel`` at a time, as nodes joining, in ``order`` if given),
+        with the shared workers running. Gives up at ``deadline``; returns how many nodes
+        registered (with ``ONLY``: how many have their Lease kept)."""
         for _ in range(self.workers):
             threading.Thread(target=self._work, name="hollow-worker", daemon=True).start()
         pool = ThreadPoolExecutor(parallel, thread_name_prefix="hollow-register")
-        indices = range(self.first, self.first + self.count)
+        indices = order or range(self.first, self.first + self.count)
         pending = [pool.submit(self._register, i) for i in indices]
         try:
             left = deadline - time.monotonic()
@@ -202,6 +241,10 @@ class HollowNodes:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return len(self.agents)
+
+    def pending(self) -> int:
+        """Work the nodes have yet to do: pod syncs queued and events waiting to be sent."""
+        return len(self.queue) + sum(s.pending for s in self.senders)
 
     def _work(self) -> None:
         failures: dict[str, Backoff] = {}

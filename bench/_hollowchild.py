@@ -1,7 +1,8 @@
 """One hollow-node process of ``bench/scale.py`` (``python -m bench._hollowchild CONFIG``): runs
-``HollowNodes`` for its range of nodes at its niceness, starts them on the line ``{"start":
-deadline, "parallel": n}`` of its stdin, reports on stdout (``bench/_hollowwire.py``) twice a
-second, and stops its nodes and exits when stdin ends (the benchmark stopped or died).
+``HollowNodes`` for its range of nodes at its niceness (or only their Lease renewals), starts
+them on the line ``{"start": deadline, "parallel": n, "order": [indices] | null}`` of its
+stdin, reports on stdout (``bench/_hollowwire.py``) twice a second, and stops its nodes and
+exits when stdin ends (the benchmark stopped or died).
 
 The nodes' threads are greenlets: the process is monkey-patched by gevent before anything else
 is imported, so the agent's own code (its threads, sockets, locks and events) runs unchanged, in
@@ -35,7 +36,7 @@ from gevent.fileobject import FileObject
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._hollow import HollowNodes
+from bench._hollow import HERE, HollowNodes
 from bench._hollowwire import Outbox
 from bench._observe import Answers
 from control import lifecycle
@@ -69,7 +70,7 @@ class Reporter:
         with self.lock:
             line = self.outbox.line(running, list(self.hollow.timer.ticks), by_kind, messages,
                                     usage.ru_utime + usage.ru_stime,
-                                    threading.active_count())  # fmt: skip
+                                    threading.active_count(), self.hollow.pending())  # fmt: skip
             if extra:
                 line = json.dumps({**json.loads(line), **extra})
             self.out.write(line + "\n")
@@ -83,7 +84,8 @@ class Reporter:
 def start(hollow: HollowNodes, reporter: Reporter, command: dict[str, Any]) -> None:
     deadline = command["start"]
     try:
-        hollow.start(float("inf") if deadline is None else deadline, command["parallel"])
+        hollow.start(float("inf") if deadline is None else deadline, command["parallel"],
+                     command.get("order"))  # fmt: skip
     except Exception as e:  # reported to the benchmark, which stops the point
         reporter.send({"error": f"the nodes could not be started: {e!r}"})
 
@@ -112,7 +114,8 @@ def main(config: dict[str, Any]) -> None:
     hollow = HollowNodes(
         config["server"], config["ca"], config["token"], config["count"], answers,
         workers=config["workers"], timer_threads=config["timer_threads"],
-        senders=config["senders"], first=config["first"], root=config["root"])  # fmt: skip
+        senders=config["senders"], first=config["first"], root=config["root"],
+        leases=config.get("leases", HERE))  # fmt: skip
     # A hundred nodes' objects in one process make full collections long (up to 1 s at 500
     # nodes), which a node's own agent, one process each, never has: as the control plane.
     lifecycle.settle()

@@ -1,6 +1,10 @@
 """The hollow nodes of ``bench/scale.py`` in processes of their own, as kubemark runs them on
 machines of their own: K children (``bench/_hollowchild.py``), each with a range of the nodes,
-their reports added up live (``bench/_hollowwire.py``). A child that dies is a failure the
+and one more that renews every node's Lease, their reports added up live
+(``bench/_hollowwire.py``). The K run at a low priority, to take only the CPU the control plane
+leaves; the Lease renewals run at the normal one, as a node's would on a machine of its own: a
+node whose pod work waits for the CPU still renews its Lease on time, and the control plane
+sees no node go NotReady because the benchmark starved it. A child that dies is a failure the
 benchmark reads (``failure``), never a hang; ``stop_all`` ends every child and removes their
 directories. Effectful (processes, pipes)."""
 
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bench._hollow import REGISTERING
+from bench._hollow import ELSEWHERE, ONLY, REGISTERING
 from bench._hollowwire import Inbox, Tick, split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,10 +138,20 @@ class HollowProcs:
         self.children: list[Child] = []
         base = {"server": server, "ca": ca_file, "token": token, "nice": nice, "verbose": verbose,
                 "parent": os.getpid()}  # fmt: skip
+        self.leases: Child | None = None
+        groups = split(nodes, procs)
+        # The Lease keeper looks for the Nodes in the order they are registered: one of each
+        # process's in turn.
+        self.order = [first + i for i in range(max(c for _, c in groups))
+                      for first, count in groups if i < count]  # fmt: skip
         try:
-            for k, (first, count) in enumerate(split(nodes, procs), 1):
-                config = {**base, **pools.share(count, nodes)}
+            for k, (first, count) in enumerate(groups, 1):
+                config = {**base, **pools.share(count, nodes), "leases": ELSEWHERE}
                 self.children.append(Child(k, first, count, config, self.inbox, self.lock))
+            config = {**base, "nice": 0, "leases": ONLY, "workers": 0, "senders": 1,
+                      "timer_threads": pools.totals(nodes)["timer_threads"]}  # fmt: skip
+            self.leases = Child(len(groups) + 1, 1, nodes, config, self.inbox, self.lock)
+            self.children.append(self.leases)
         except BaseException:
             self.stop_all()
             raise
@@ -155,6 +169,11 @@ class HollowProcs:
         with self.lock:
             return self.inbox.cpu_seconds
 
+    def pending(self) -> int:
+        """The work every node has yet to do (pod syncs, events to send), as last reported."""
+        with self.lock:
+            return sum(self.inbox.pending.values())
+
     def failure(self) -> str | None:
         """Why the nodes cannot go on (a child died or said its nodes could not start), if so."""
         for child in self.children:
@@ -165,10 +184,13 @@ class HollowProcs:
 
     def start(self, deadline: float) -> None:
         """Every child registers its nodes, as many at once in all as one process would."""
-        parallel = max(1, REGISTERING // len(self.children)) if self.children else 1
-        for child in self.children:
-            child.send({"start": None if deadline == float("inf") else deadline,
-                        "parallel": parallel})  # fmt: skip
+        nodes = [c for c in self.children if c is not self.leases]
+        parallel = max(1, REGISTERING // len(nodes)) if nodes else 1
+        when = None if deadline == float("inf") else deadline
+        for child in nodes:
+            child.send({"start": when, "parallel": parallel})
+        if self.leases is not None:  # as many waiting for their Node as are registered at once
+            self.leases.send({"start": when, "parallel": REGISTERING, "order": self.order})
 
     def stop_all(self) -> None:
         """Every child told to stop (its stdin closed), then ended if it does not in time;

@@ -52,11 +52,12 @@ class Outbox:
         first_message: dict[str, str],
         cpu: float,
         threads: int = 0,
+        pending: int = 0,
     ) -> str:
         """The next report from the whole records so far (``running`` and ``ticks`` only ever
-        grow at their end): only what is new goes in it, the CPU seconds so far and the threads
-        running now."""
-        report: dict[str, Any] = {"cpu": cpu, "threads": threads}
+        grow at their end): only what is new goes in it, the CPU seconds so far, the threads
+        running now and the work its nodes have yet to do (``pending``)."""
+        report: dict[str, Any] = {"cpu": cpu, "threads": threads, "pending": pending}
         if len(running) > self.sent_running:
             report["running"] = running[self.sent_running :]
             self.sent_running = len(running)
@@ -85,6 +86,7 @@ class Inbox:
     first_message: dict[str, str] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)  # by process: the last figure sent
     threads: dict[int, int] = field(default_factory=dict)  # by process: the most it reported
+    pending: dict[int, int] = field(default_factory=dict)  # by process: its work yet to do, now
     errors: list[str] = field(default_factory=list)  # what a process said went wrong
 
     def take(self, proc: int, line: str) -> None:
@@ -103,6 +105,7 @@ class Inbox:
         if "cpu" in report:
             self.cpu[proc] = float(report["cpu"])
         self.threads[proc] = max(self.threads.get(proc, 0), int(report.get("threads", 0)))
+        self.pending[proc] = int(report.get("pending", 0))
         for key, when in report.get("running", ()):
             self.running.setdefault(str(key), float(when))
         for loop, due, start, seconds, failed in report.get("ticks", ()):

@@ -35,6 +35,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("workers_rss_mb", "RSS peak: API workers (MB)", "{:.0f}"),
     ("controllers_rss_mb", "RSS peak: controllers (MB)", "{:.0f}"),
     ("cp_cpu_s", "control-plane CPU (s)", "{:.1f}"),
+    ("settle_s", "nodes' work done after (s)", "{:.0f}"),
     ("cp_idle_cpu_pct", "idle control-plane CPU (% core)", "{:.0f}"),
     ("idle_renewals_per_s", "lease renewals/s when idle", "{:.0f}"),
     ("redis_mb", "Redis used_memory (MB)", "{:.1f}"),

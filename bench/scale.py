@@ -10,7 +10,8 @@ status and events, all the agent's code; the fake runtime runs no container; in 
 ``bench/_hollowprocs.py``, that report back live), waits for every node Ready, creates the
 saturation pods at --rate a second (or as fast as the server answers, 32 at once) until every
 one is reported Running, then the latency pods at --latency-rate a second (CL2: max(500, N) at
-5/s), then runs for --idle seconds with nothing changing.
+5/s), then, once the nodes have done their work (the events of the pods they run, sent at
+their low priority, may come long after), runs for --idle seconds with nothing changing.
 
 Figures, from the first create to the last saturation pod Running:
 - creates/s, binds/s: pods created (answered) and seen bound by a watch of all pods, per second
@@ -31,7 +32,8 @@ Figures, from the first create to the last saturation pod Running:
 - control plane: its processes (the ``control`` command and all it started: API workers,
   controller process) from /proc: RSS peak, PSS peak (RSS counts the pages the forked workers
   share with the master once in each), CPU seconds, CPU share of one core when idle (with the
-  lease renewals/s then); Redis ``used_memory``.
+  lease renewals/s then, and how long after the last pod Running the nodes had done their
+  work); Redis ``used_memory``.
 - the harness's own CPU seconds (this process and every hollow-node process): what it took from
   the cores the control plane also runs on; the lag of the nodes' timers says when they fell
   behind. Below the table, each point's targets (the scale table's row for its N): missed, held.
@@ -105,6 +107,9 @@ NAMESPACES = must("namespaces")
 # lowest priority there is: each hollow-node process has a session of its own (autogroup), and at
 # niceness 10 the ten sessions of 1,000 nodes weighed as much as the control plane's one.
 HOLLOW_NICE = 19
+# The idle window starts once the nodes have had nothing to do for SETTLED seconds, or after
+# SETTLE_CAP seconds (then they never settled: the table says so).
+SETTLED, SETTLE_CAP = 2.0, 300.0
 
 
 @dataclass(frozen=True)
@@ -329,9 +334,29 @@ def _scale(value: float | None, by: float) -> float | None:
     return None if value is None else value * by
 
 
-def idle_figures(plane: ControlPlane, hollow: HollowProcs, seconds: float) -> dict[str, float]:
-    """Nothing changing but heartbeats: the control plane's share of one core, and the lease
-    renewals a second the nodes make meanwhile."""
+def settle(
+    hollow: HollowProcs, cap: float = SETTLE_CAP, quiet: float = SETTLED, step: float = 0.25
+) -> float | None:
+    """Wait until the nodes have no work left (no pod sync queued, no event waiting to be sent,
+    for ``quiet`` seconds): at a low priority they may still be posting the events of the pods
+    they run long after the last pod is Running. The seconds waited; None after ``cap``."""
+    t0 = since = time.monotonic()
+    while (now := time.monotonic()) - t0 < cap:
+        if hollow.pending():
+            since = now
+        elif now - since >= quiet:
+            return now - t0
+        time.sleep(step)
+    return None
+
+
+def idle_figures(
+    plane: ControlPlane, hollow: HollowProcs, seconds: float
+) -> dict[str, float | None]:
+    """Nothing changing but heartbeats, once the nodes have done their work (``settle``): the
+    control plane's share of one core, and the lease renewals a second the nodes make
+    meanwhile."""
+    settled = settle(hollow)
     begin = snapshot(plane, hollow)
     time.sleep(seconds)
     end = snapshot(plane, hollow)
@@ -339,7 +364,7 @@ def idle_figures(plane: ControlPlane, hollow: HollowProcs, seconds: float) -> di
                    if t.loop == "lease" and begin["t"] <= t.start < end["t"])  # fmt: skip
     elapsed = end["t"] - begin["t"]
     return {"cp_idle_cpu_pct": 100 * (end["cpu"] - begin["cpu"]) / elapsed,
-            "idle_renewals_per_s": renewals / elapsed}  # fmt: skip
+            "idle_renewals_per_s": renewals / elapsed, "settle_s": settled}  # fmt: skip
 
 
 def raise_open_files() -> int:
@@ -364,8 +389,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds a 'before' point may run (registration included)")  # fmt: skip
     p.add_argument("--cap", type=float, default=900.0, metavar="S",
                    help="the same for this tree's points")  # fmt: skip
-    p.add_argument("--idle", type=float, default=20.0, metavar="S",
-                   help="seconds of idle cluster measured after all pods Running")  # fmt: skip
+    p.add_argument("--idle", type=float, default=60.0, metavar="S",
+                   help="seconds of idle cluster measured once the nodes have done their work "
+                        "after all pods Running")  # fmt: skip
     p.add_argument("--workers", type=int, default=0,
                    help="shared pod workers, all processes together (0: auto)")  # fmt: skip
     p.add_argument("--timer-threads", type=int, default=0,

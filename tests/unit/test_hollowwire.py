@@ -35,10 +35,11 @@ def test_a_report_holds_only_what_is_new_since_the_last() -> None:
     running = [("ns/a", 1.0)]
     ticks = [Tick("lease", 1.0, 1.1, 0.01, False)]
     kinds: Counter[str] = Counter({"503 PUT leases": 2})
-    first = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.5, 40))
+    first = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.5, 40, 7))
     assert first == {
         "cpu": 0.5,
         "threads": 40,
+        "pending": 7,
         "running": [["ns/a", 1.0]],
         "ticks": [["lease", 1.0, 1.1, 0.01, False]],
         "5xx": {"503 PUT leases": 2},
@@ -47,11 +48,12 @@ def test_a_report_holds_only_what_is_new_since_the_last() -> None:
     assert json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.7, 41)) == {
         "cpu": 0.7,
         "threads": 41,
+        "pending": 0,
     }
     running.append(("ns/b", 2.0))
     kinds["503 PUT leases"] += 1
     again = json.loads(out.line(running, ticks, kinds, {"503 PUT leases": "busy"}, 0.9, 39))
-    assert again == {"cpu": 0.9, "threads": 39, "running": [["ns/b", 2.0]],
+    assert again == {"cpu": 0.9, "threads": 39, "pending": 0, "running": [["ns/b", 2.0]],
                      "5xx": {"503 PUT leases": 1}}  # fmt: skip
 
 
@@ -61,7 +63,7 @@ def test_the_reports_of_every_process_add_up() -> None:
     kinds: Counter[str] = Counter({"503 PUT leases": 2})
     inbox.take(1, one.line([("ns/a", 1.0)], [], kinds, {"503 PUT leases": "first"}, 1.5, 30))
     more = kinds + Counter({"503 PUT leases": 1})
-    inbox.take(1, one.line([("ns/a", 1.0)], [], more, {}, 2.0, 20))
+    inbox.take(1, one.line([("ns/a", 1.0)], [], more, {}, 2.0, 20, 3))
     ticks = [Tick("lease", 1.0, 1.2, 0.02, True), Tick("node-status", 2.0, 2.0, 0.1, False)]
     inbox.take(2, two.line([("ns/b", 3.0), ("ns/a", 9.0)], ticks, kinds,
                            {"503 PUT leases": "second"}, 4.0, 25))  # fmt: skip
@@ -71,6 +73,7 @@ def test_the_reports_of_every_process_add_up() -> None:
     assert inbox.first_message == {"503 PUT leases": "first"}
     assert inbox.cpu == {1: 2.0, 2: 4.0} and inbox.cpu_seconds == 6.0
     assert inbox.threads == {1: 30, 2: 25} and inbox.threads_peak == 30  # the most each had
+    assert inbox.pending == {1: 3, 2: 0}  # what each has yet to do, as it last said
     assert inbox.errors == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.scale import keep_logs, parse_args, settings
+from bench.scale import keep_logs, parse_args, settings, settle
 
 
 def test_by_default_a_process_per_hundred_nodes_and_cl2s_latency_pods() -> None:
@@ -43,3 +43,24 @@ def test_kept_logs_are_copied_per_point_before_the_data_dir_goes(tmp_path: Path)
     kept = keep_logs(data, into, "this tree", 500)
     assert kept == into / "this-tree-500"
     assert (kept / "control.log").read_text() == "node-7: lease expired\n"
+
+
+class _Nodes:
+    """Hollow nodes reporting the work they have yet to do, one figure a look."""
+
+    def __init__(self, *pending: int) -> None:
+        self.left = list(pending)
+
+    def pending(self) -> int:
+        return self.left.pop(0) if len(self.left) > 1 else self.left[0]
+
+
+def test_the_idle_window_waits_for_the_nodes_to_have_done_their_work() -> None:
+    nodes = _Nodes(40, 3, 0, 5, 0)  # work done, then more (events of a late sync), then done
+    waited = settle(nodes, cap=5.0, quiet=0.1, step=0.02)  # type: ignore[arg-type]
+    assert waited is not None and waited >= 0.15  # quiet counted from the last look with work
+    assert nodes.left == [0]
+
+
+def test_nodes_that_never_finish_their_work_are_said_so() -> None:
+    assert settle(_Nodes(1), cap=0.2, quiet=0.05, step=0.02) is None  # type: ignore[arg-type]
