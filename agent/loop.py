@@ -81,7 +81,8 @@ class Agent:
         self.threads: list[threading.Thread] = []
         self.node_api: NodeApiServer | None = None
         self.registrar: NodeRegistrar | None = None
-        self.node_informer: Informer | None = None  # its own Node, made by ``prepare``
+        self.node_informer: Informer | None = None  # its own Node: ``watch_own_node``
+        self._node_stop: onstop.StopEvent | None = None
         self.syncer: PodSyncer | None = None
         self.prober: Prober | None = None
         self.facts: HostFacts | None = None
@@ -94,8 +95,7 @@ class Agent:
 
     def start(self) -> None:
         self.prepare()
-        assert self.node_informer is not None
-        self.node_informer.start(self.stopping)
+        self.watch_own_node()
         self.cluster_dns.start(self.stopping)
         for loop in self.periodic:
             self._spawn(loop.name, functools.partial(self._every, loop))
@@ -134,14 +134,7 @@ class Agent:
                                        report_interval=cfg.node_status_report_interval,
                                        storage_dir=podconfig.local_path_dir(cfg))  # fmt: skip
         registrar = self.registrar
-        # A watch of its own Node, read by the status loop (the kubelet's node lister).
-        own = f"metadata.name={cfg.node_name}"
-        self.node_informer = informer = Informer(
-            ApiListerWatcher(self.client, NODES, field_selector=own), name=f"node {cfg.node_name}"
-        )
-        registrar.cached = lambda: (
-            informer.store.get(cfg.node_name) if informer.has_synced() else None
-        )
+        registrar.cached = self._own_node  # read by the status loop once ``watch_own_node`` ran
         # One watch of Services and one of EndpointSlices per agent, for its proxy and its DNS.
         self.service_informers = ServiceInformers(self.client)
         if cfg.service_proxy:
@@ -200,6 +193,32 @@ class Agent:
             self.periodic.append(
                 Periodic("resource-metrics", cfg.resource_metrics_interval, sampler.sample)
             )
+
+    def watch_own_node(self) -> None:
+        """(Re)start the watch of the agent's own Node (``fieldSelector=metadata.name=<node>``),
+        which the status loop reads as the kubelet reads its node lister; a watch running
+        already is cut. Until the new one has listed, the status loop reads the Node with a
+        GET. It ends when the agent stops."""
+        cfg = self.config
+        old, stop = self._node_stop, onstop.StopEvent()
+        self._node_stop = stop
+        if old is not None:
+            old.set()
+        own = f"metadata.name={cfg.node_name}"
+        informer = Informer(
+            ApiListerWatcher(self.client, NODES, field_selector=own), name=f"node {cfg.node_name}"
+        )
+        self.node_informer = informer
+        taken_back = onstop.on_stop(self.stopping, stop.set)
+        onstop.on_stop(stop, taken_back)  # a replaced watch leaves nothing behind on the agent's
+        informer.start(stop)
+
+    def _own_node(self) -> dict[str, Any] | None:
+        """The Node as the agent's watch of it has it; None before that watch has listed."""
+        informer = self.node_informer
+        if informer is None or not informer.has_synced():
+            return None
+        return informer.store.get(self.config.node_name)
 
     def lease_loop(
         self,
@@ -330,6 +349,10 @@ class Agent:
         dead without knowing it (a partition sends no reset), so list now, look at every
         container, and end the watch: the informer lists and watches afresh."""
         log.info("node %s: in touch with the control plane again; relisting", self.config.node_name)
+        if self.node_informer is not None:
+            # Its watch of its Node may be as dead: the status loop would compare against a
+            # Node from before the gap and miss the Ready the node controller turned Unknown.
+            self.watch_own_node()
         for attempt in (1, 2):  # the first may go out on a pooled connection the partition killed
             try:
                 self.relist()

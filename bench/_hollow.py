@@ -196,8 +196,7 @@ class HollowNodes:
             self._keep_lease(agent)
             return
         agent.prepare(serve_node_api=False)
-        assert agent.node_informer is not None
-        agent.node_informer.start(agent.stopping)
+        agent.watch_own_node()
         self.answers.hook(agent.heartbeat_client)
         with self._lock:
             self.agents[agent.config.node_name] = agent

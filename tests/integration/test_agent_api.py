@@ -178,6 +178,25 @@ def test_the_status_loop_reads_the_node_from_its_own_watch(
     assert wait_for(lambda: ready_condition(admin)["status"] == "True", 10)
 
 
+def test_after_a_gap_the_agent_watches_its_node_afresh(admin: ApiClient, start_agent) -> None:
+    agent = start_agent()
+    first, first_stop = agent.node_informer, agent._node_stop
+    assert first is not None and first_stop is not None
+    assert wait_for(first.has_synced, 10)
+    # A partition sends no reset: the watch from before it may be dead without knowing it.
+    agent._reconnected()
+    assert first_stop.is_set() and agent.node_informer is not first
+    node = admin.get(NODES, NODE)
+    for c in node["status"]["conditions"]:  # what the node controller wrote meanwhile
+        c.update(status="Unknown", reason="NodeStatusUnknown")
+    admin.update(NODES, node, sub="status")
+    assert wait_for(lambda: ready_condition(admin)["status"] == "True", 10)
+    assert agent.node_informer is not None and agent.node_informer.has_synced()
+    stop = agent._node_stop
+    agent.stop()
+    assert stop is not None and stop.is_set()  # the watch ends with the agent
+
+
 def test_a_deleted_node_is_registered_again(admin: ApiClient, start_agent) -> None:
     start_agent()
     first = admin.get(NODES, NODE)["metadata"]["uid"]
