@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -190,6 +192,12 @@ def test_the_roles_of_the_control_planes_processes() -> None:
     )
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        # Until a child has exec'd, its command line is still this process's.
+        for child in (controllers, worker):
+            deadline = time.monotonic() + 10
+            while b"time.sleep" not in Path(f"/proc/{child.pid}/cmdline").read_bytes():
+                assert time.monotonic() < deadline, "the child never started its command"
+                time.sleep(0.01)
         root = os.getpid()
         assert role(root, root) == MASTER
         assert role(root, controllers.pid) == CONTROLLERS
