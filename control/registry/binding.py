@@ -1,7 +1,9 @@
 """The ``binding`` subresource of pods: ``POST pods/NAME/binding`` sets ``spec.nodeName`` once,
 with the ``PodScheduled=True`` condition, compare-and-set on the pod's resourceVersion (retried
 while other writers move it), as kube-apiserver's BindingREST. The first try starts from the
-watch cache's pod, the retries from the store's. Goes through the registry.
+watch cache's pod, the retries from the store's; where the cache keeps pods without their
+managedFields (the controller process's), every try starts from the store's, which the write
+keeps whole. Goes through the registry.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ def bind(reg: Registry, namespace: str, name: str, body: Any, attempts: int) -> 
         )
     rt = must("pods")
     node = str(target["name"])
+    # A trimmed cache's pod is no base for a write of the whole pod (it would drop the
+    # managedFields), and that process holds its pods in its informers: its cache of them,
+    # loaded for this read alone, would hold every pod a second time.
+    from_cache = not reg.cache.trims(rt)
     for attempt in range(attempts):
         # The watch cache's pod first (the scheduler has just seen it there): the write is a
         # compare-and-set on its resourceVersion, so a stale one costs a conflict, then a read.
-        pod = _writable(reg.get(rt, namespace, name, cached=attempt == 0))
+        pod = _writable(reg.get(rt, namespace, name, cached=from_cache and attempt == 0))
         current = pod["spec"].get("nodeName")
         if current:
             raise errors.ConflictError(

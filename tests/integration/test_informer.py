@@ -174,6 +174,25 @@ def test_a_trimmed_cache_serves_no_managed_fields_and_status_writes_keep_them(
     trimmed.cache.stop()
 
 
+def test_a_bind_through_a_trimmed_cache_keeps_managed_fields_and_loads_no_pods(
+    api: Api, app: Any
+) -> None:
+    """The scheduler binds through the controller process's registry: the bound pod keeps
+    every manager's entry (a trimmed cache's pod written back whole would drop them), and no
+    watch cache of pods is loaded for it (the process's informers hold the pods already)."""
+    store = app.extensions["tinykube"]["registry"].store
+    trimmed = Registry(store, cache=WatchCache(store, trim=frozenset({"pods"})))
+    assert api.call("POST", PODS_PATH, pod_manifest("to-bind"))[0] == 201
+    stored = api.call("GET", f"{PODS_PATH}/to-bind")[1]
+    assert stored["metadata"]["managedFields"]
+    trimmed.bind("default", "to-bind", {"target": {"kind": "Node", "name": "n1"}})
+    after = api.call("GET", f"{PODS_PATH}/to-bind")[1]
+    assert after["spec"]["nodeName"] == "n1"
+    assert after["metadata"]["managedFields"] == stored["metadata"]["managedFields"]
+    assert "pods" not in trimmed.cache._cachers
+    trimmed.cache.stop()
+
+
 EVENTS = must("events")
 PDBS = must("poddisruptionbudgets")
 EVENTS_PATH = "/api/v1/namespaces/default/events"
