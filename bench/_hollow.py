@@ -31,6 +31,7 @@ from agent.config import AgentConfig
 from agent.events import QUEUE_SIZE, EventSender
 from agent.fake_runtime import FakeRuntime
 from agent.loop import Agent
+from agent.node import TRANSIENT
 from agent.periodic import Backoff, Periodic
 from bench._hollowwire import Tick
 from bench._observe import Answers
@@ -207,13 +208,15 @@ class HollowNodes:
 
     def _keep_lease(self, agent: Agent) -> None:
         """The node's Lease renewals only (the agent's own loop), from the moment its Node is
-        registered (by another process, with ``ELSEWHERE``): the Node is the Lease's owner."""
+        registered (by another process, with ``ELSEWHERE``): the Node is the Lease's owner. A
+        busy or unreachable server is asked again, as the Node's absence is: a node whose look
+        failed once would otherwise never renew, and go NotReady for the harness's sake."""
         name = agent.config.node_name
         uid = None
         while uid is None and not self.stop.is_set():
             try:
                 uid = agent.client.get(NODES, name)["metadata"]["uid"]
-            except errors.NotFoundError:
+            except (errors.NotFoundError, *TRANSIENT):
                 self.stop.wait(NODE_POLL)
         if uid is None:
             return
