@@ -3,7 +3,8 @@
 ``nodehealth`` what the node's health is, writes the Unknown conditions and the taints, marks
 the pods of an unreachable node not Ready and force-deletes the pods of a down node once their
 eviction time has come (rate-limited), so that their controllers replace them elsewhere. An
-event queues only the node it concerns (a Lease renewal: its own node); a silence has no event,
+event queues only the node it concerns (a Lease renewal: its own node, unless that node is
+judged healthy: the renewal then only restarts its grace period); a silence has no event,
 so a monitor looks at the cache every period (``--node-monitor-period``) and queues the nodes
 whose grace period ran out and those being evicted. Shell; time comes from an injected clock."""
 
@@ -14,7 +15,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from common import meta
@@ -58,6 +59,12 @@ def _ref(pod: Obj) -> str:
     return f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
 
 
+def _lease_node(lease: Obj) -> str:
+    """The node whose Lease this is ("" for a Lease of another namespace)."""
+    m = lease.get("metadata") or {}
+    return str(m.get("name") or "") if m.get("namespace") == LEASE_NAMESPACE else ""
+
+
 class NodeLifecycleController:
     name = "node-lifecycle"
 
@@ -82,7 +89,7 @@ class NodeLifecycleController:
         self.reset()
         self.nodes.add_handler(self.controller.handler())
         self.leases.add_handler(
-            Handler(self._on_lease, lambda _old, new: self._on_lease(new), self._on_lease)
+            Handler(self._on_lease, lambda _old, new: self._on_lease(new), self._on_lease_gone)
         )
         self.pods.add_handler(
             Handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod_gone)
@@ -101,9 +108,26 @@ class NodeLifecycleController:
     # -- event handlers: each queues the one node an event concerns ------------------------------
 
     def _on_lease(self, lease: Obj) -> None:
-        m = lease.get("metadata") or {}
-        if m.get("namespace") == LEASE_NAMESPACE and m.get("name"):
-            self.controller.queue.add(str(m["name"]))
+        """A renewal of a node judged healthy, with nothing to write, only moves its probe: the
+        time the renewal was seen, from which its grace period runs (Kubernetes' health monitor
+        notes it as it looks at each node's Lease every period). Judging the node again would
+        change nothing: at 1,000 nodes, 66 syncs a second for nothing. Any other node is
+        judged again at once (a node judged down that renews comes back)."""
+        name = _lease_node(lease)
+        if not name:
+            return
+        with self.lock:
+            verdict = self.verdicts.get(name)
+            if verdict is not None and not verdict.down and verdict.update is None:
+                probe = nh.observe(verdict.probe, lease, self.clock())
+                self.verdicts[name] = replace(verdict, probe=probe)
+                return
+        self.controller.queue.add(name)
+
+    def _on_lease_gone(self, lease: Obj) -> None:
+        name = _lease_node(lease)
+        if name:
+            self.controller.queue.add(name)
 
     def _on_pod(self, pod: Obj) -> None:
         """A pod on a node judged down may need marking or evicting; elsewhere, nothing to do."""

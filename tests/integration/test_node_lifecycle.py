@@ -2,7 +2,8 @@
 with an injected clock: a node whose Lease stops being renewed becomes Unknown and tainted, its
 pods are marked not Ready and then force-deleted; nothing is evicted while most nodes are down or
 before a restarted controller has waited a full grace period; a node that renews again loses its
-taints; a Lease renewal queues its own node and nothing else; a node told to renew less often
+taints; a Lease renewal queues nothing for a healthy node (it restarts the node's grace period)
+and only its own node for one judged down; a node told to renew less often
 gets a longer grace period. Each step waits for the caches to catch up with the store, then runs
 the queued syncs and the periodic monitor by hand."""
 
@@ -289,7 +290,10 @@ def test_a_lease_renewal_queues_only_its_own_node(app: Any, stop: threading.Even
     clock.to(2)
     renew(reg, "n2", clock)
     ctl.settle()
-    assert ctl.queued() == ["n2"]
+    # A healthy node's renewal is noted, not judged: its grace period runs from now.
+    assert ctl.queued() == []
+    probe = ctl.ctl.verdicts["n2"].probe
+    assert probe.seen == clock.now and probe.renew == micro(clock.now)
     # A pod changing on a healthy node concerns the node lifecycle not at all.
     pod = reg.get(PODS, "default", "a")
     pod["metadata"]["labels"] = {"touched": "yes"}
@@ -298,6 +302,29 @@ def test_a_lease_renewal_queues_only_its_own_node(app: Any, stop: threading.Even
     assert ctl.queued() == []
     # Nor does the periodic monitor look again at nodes that renew in time.
     assert ctl.ctl.monitor() == []
+
+
+def test_a_renewal_restarts_a_healthy_nodes_grace_and_brings_a_down_node_back(
+    app: Any, stop: threading.Event
+) -> None:
+    reg, clock, ctl = cluster(app, stop)
+    ctl.monitor()  # every node judged once at T0: healthy
+    clock.to(5)
+    renew(reg, "n2", clock)
+    ctl.settle()
+    assert ctl.queued() == []
+    clock.to(11)  # past the grace of n1 and n3 (no renewal since T0), not of n2
+    assert sorted(ctl.ctl.monitor()) == ["n1", "n3"]
+    ctl.drain(PassResult())
+    assert ctl.ctl.verdicts["n1"].down and not ctl.ctl.verdicts["n2"].down
+    assert ready(reg, NODES, "n1") == "Unknown"
+    ctl.settle()
+    ctl.queued()  # the syncs the controller's own writes queued
+    renew(reg, "n1", clock)
+    ctl.settle()
+    assert ctl.queued() == ["n1"]  # down, renewing: judged again at once
+    clock.to(16)  # n2 silent since 5 s: its grace ran out from its renewal, not from T0
+    assert ctl.ctl.monitor() == ["n2"]  # n3: marked already, and evictions are suspended
 
 
 def test_a_node_told_to_renew_less_often_gets_a_longer_grace(
