@@ -193,7 +193,10 @@ class NodeLifecycleController:
         verdict = nh.judge_node(node, lease, previous.probe if previous else None, now,
                                 self.config)  # fmt: skip
         with self.lock:
+            noted = self.verdicts.get(key) is not previous  # a renewal noted meanwhile
             self.verdicts[key] = verdict
+        if noted:
+            self.controller.queue.add(key)  # judged again with it, not lost to this verdict
         result.verdicts.append(verdict)
         if verdict.update is not None and self._write_node(node, verdict):
             result.nodes_written.append(key)

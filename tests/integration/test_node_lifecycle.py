@@ -291,9 +291,9 @@ def test_a_lease_renewal_queues_only_its_own_node(app: Any, stop: threading.Even
     renew(reg, "n2", clock)
     ctl.settle()
     # A healthy node's renewal is noted, not judged: its grace period runs from now.
+    noted(ctl, "n2", clock)
     assert ctl.queued() == []
-    probe = ctl.ctl.verdicts["n2"].probe
-    assert probe.seen == clock.now and probe.renew == micro(clock.now)
+    assert ctl.ctl.verdicts["n2"].probe.seen == clock.now
     # A pod changing on a healthy node concerns the node lifecycle not at all.
     pod = reg.get(PODS, "default", "a")
     pod["metadata"]["labels"] = {"touched": "yes"}
@@ -304,6 +304,37 @@ def test_a_lease_renewal_queues_only_its_own_node(app: Any, stop: threading.Even
     assert ctl.ctl.monitor() == []
 
 
+def noted(ctl: Driver, name: str, clock: Clock) -> None:
+    """Wait until the lease handler has noted the renewal made at ``clock``'s time (it runs
+    just after the cache took the Lease in)."""
+    deadline = time.monotonic() + 10
+    while ctl.ctl.verdicts[name].probe.renew != micro(clock.now):
+        assert time.monotonic() < deadline, f"the renewal of {name} was never noted"
+        time.sleep(0.01)
+
+
+def test_a_renewal_noted_while_a_sync_judges_the_node_is_not_lost(
+    app: Any, stop: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease handler notes a renewal while a sync judges the same node from the Lease
+    before it: the sync's verdict replaces the noted one, so the node is queued again, to be
+    judged with the renewal."""
+    reg, clock, ctl = cluster(app, stop, nodes=1)
+    ctl.monitor()  # judged healthy at T0
+    clock.to(3)
+    lease = reg.get(LEASES, LEASE_NAMESPACE, "n1")
+    renewed = {**lease, "spec": {**lease["spec"], "renewTime": micro(clock.now)}}
+    judge = nh.judge_node
+
+    def crossing(*args: Any, **kwargs: Any) -> nh.Verdict:
+        ctl.ctl._on_lease(renewed)  # the informer's thread, between the sync's read and write
+        return judge(*args, **kwargs)
+
+    monkeypatch.setattr(nh, "judge_node", crossing)
+    ctl.ctl.sync("n1")
+    assert ctl.queued() == ["n1"]
+
+
 def test_a_renewal_restarts_a_healthy_nodes_grace_and_brings_a_down_node_back(
     app: Any, stop: threading.Event
 ) -> None:
@@ -312,6 +343,7 @@ def test_a_renewal_restarts_a_healthy_nodes_grace_and_brings_a_down_node_back(
     clock.to(5)
     renew(reg, "n2", clock)
     ctl.settle()
+    noted(ctl, "n2", clock)
     assert ctl.queued() == []
     clock.to(11)  # past the grace of n1 and n3 (no renewal since T0), not of n2
     assert sorted(ctl.ctl.monitor()) == ["n1", "n3"]
