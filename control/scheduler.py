@@ -7,8 +7,9 @@ reads a clock or store."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -35,6 +36,8 @@ DEFAULT_MAX_PODS = 110
 PARSED_QUANTITIES = 4096
 parse_cpu_millis = lru_cache(PARSED_QUANTITIES)(quantity.parse_cpu_millis)
 parse_bytes = lru_cache(PARSED_QUANTITIES)(quantity.parse_bytes)
+# A count (allocatable pods): a quantity's value, rounded up, as the API's ``Value()``.
+parse_count = lru_cache(PARSED_QUANTITIES)(lambda q: math.ceil(quantity.parse_quantity(q)))
 
 
 @dataclass
@@ -224,49 +227,79 @@ def _refusal(
     return reason
 
 
-def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
-    """NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit. A node
-    that is not Ready is refused by the taints the node lifecycle controller puts on it (and the
-    one a new Node is created with), as Kubernetes does since TaintNodesByCondition."""
-    spec = node.get("spec") or {}
-    if spec.get("unschedulable") and not _tolerates(pod, CORDONED):
-        return UNSCHEDULABLE
-    for taint in spec.get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
-            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    if any(labels.get(k) != v for k, v in wants.selector.items()):
-        return NODE_AFFINITY
-    if wants.affinity is not None and not wants.affinity.matches(node):
-        return NODE_AFFINITY
-    if wants.ports & usage.host_ports:
-        return "node(s) didn't have free ports for the requested pod ports"
-    allocatable = (node.get("status") or {}).get("allocatable") or {}
-    if usage.pods + 1 > int(allocatable.get("pods", DEFAULT_MAX_PODS)):
-        return "Too many pods"
-    cpu_left = parse_cpu_millis(allocatable.get("cpu", "0")) - usage.cpu_millis
-    if wants.cpu and "cpu" in allocatable and wants.cpu > cpu_left:
-        return "Insufficient cpu"
-    memory_left = parse_bytes(allocatable.get("memory", "0")) - usage.memory
-    if wants.memory and "memory" in allocatable and wants.memory > memory_left:
-        return "Insufficient memory"
-    return None
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    """What the filters and the score read of a node, read once per version of the node (as
+    kube-scheduler's NodeInfo keeps a node's allocatable parsed): ``node`` is the object they
+    were read from. A decision looks at hundreds of nodes, each time for every pod."""
+
+    node: Node
+    name: str
+    unschedulable: bool
+    taints: tuple[Taint, ...]  # NoSchedule and NoExecute
+    labels: Mapping[str, str]
+    max_pods: int
+    cpu: int | None  # allocatable, None when the node says nothing
+    memory: int | None
+    score_cpu: int  # the score's denominators (1 when the node says nothing)
+    score_memory: int
+
+    @staticmethod
+    def of(node: Node) -> NodeFacts:
+        spec = node.get("spec") or {}
+        meta = node.get("metadata") or {}
+        allocatable = (node.get("status") or {}).get("allocatable") or {}
+        taints = tuple(
+            t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
+        )
+        cpu = parse_cpu_millis(allocatable["cpu"]) if "cpu" in allocatable else None
+        memory = parse_bytes(allocatable["memory"]) if "memory" in allocatable else None
+        return NodeFacts(
+            node, str(meta["name"]), bool(spec.get("unschedulable")), taints,
+            meta.get("labels") or {}, parse_count(allocatable.get("pods", DEFAULT_MAX_PODS)),
+            cpu, memory, (1000 if cpu is None else cpu) or 1, (memory or 1),
+        )  # fmt: skip
+
+    def refusal(self, pod: Pod, wants: _Wants, usage: NodeUsage) -> str | None:
+        """NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit. A node
+        that is not Ready is refused by the taints the node lifecycle controller puts on it (and
+        the one a new Node is created with), as Kubernetes does since TaintNodesByCondition."""
+        if self.unschedulable and not _tolerates(pod, CORDONED):
+            return UNSCHEDULABLE
+        for taint in self.taints:
+            if not _tolerates(pod, taint):
+                key, value = taint.get("key"), taint.get("value", "")
+                return f"node(s) had untolerated taint {{{key}: {value}}}"
+        if wants.selector and any(self.labels.get(k) != v for k, v in wants.selector.items()):
+            return NODE_AFFINITY
+        if wants.affinity is not None and not wants.affinity.matches(self.node):
+            return NODE_AFFINITY
+        if wants.ports and wants.ports & usage.host_ports:
+            return "node(s) didn't have free ports for the requested pod ports"
+        if usage.pods + 1 > self.max_pods:
+            return "Too many pods"
+        if wants.cpu and self.cpu is not None and wants.cpu > self.cpu - usage.cpu_millis:
+            return "Insufficient cpu"
+        if wants.memory and self.memory is not None and wants.memory > self.memory - usage.memory:
+            return "Insufficient memory"
+        return None
+
+    def score(self, wants: _Wants, usage: NodeUsage, plugins: int = 0) -> Score:
+        used = (
+            (usage.cpu_millis + wants.cpu) / self.score_cpu
+            + (usage.memory + wants.memory) / self.score_memory
+        ) / 2
+        siblings = usage.owners.get(wants.owner, 0) if wants.owner else 0
+        # Lower sorts first: the plugins' highest score, fewest siblings (spread), least
+        # allocated, fewest pods, then by name.
+        return (-plugins, siblings, round(used, 3), usage.pods, self.name)
 
 
 Score = tuple[int, int, float, int, str]
 
 
-def _score(wants: _Wants, node: Node, usage: NodeUsage, plugins: int = 0) -> Score:
-    allocatable = (node.get("status") or {}).get("allocatable") or {}
-    total_cpu = parse_cpu_millis(allocatable.get("cpu", "1")) or 1
-    total_mem = parse_bytes(allocatable.get("memory", "1")) or 1
-    used = (
-        (usage.cpu_millis + wants.cpu) / total_cpu + (usage.memory + wants.memory) / total_mem
-    ) / 2
-    siblings = usage.owners.get(wants.owner, 0) if wants.owner else 0
-    # Lower sorts first: the plugins' highest score, fewest siblings (spread), least allocated,
-    # fewest pods, then by name.
-    return (-plugins, siblings, round(used, 3), usage.pods, str(node["metadata"]["name"]))
+def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
+    return NodeFacts.of(node).refusal(pod, wants, usage)
 
 
 # kube-scheduler's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
@@ -295,33 +328,41 @@ def select_node(
     *,
     start: int = 0,
     to_find: int = 0,
+    facts: MutableMapping[str, NodeFacts] | None = None,
 ) -> Decision:
     """The node ``pod`` should run on, or None and kube-scheduler's explanation (with the
     refusal of each node, for preemption to read). The nodes are filtered from index ``start``
     on, round the list, until ``to_find`` of them fit (0: all are filtered), as
-    findNodesThatPassFilters does; the decision says how many were looked at."""
+    findNodesThatPassFilters does; the decision says how many were looked at. ``facts``: the
+    caller's ``NodeFacts`` by node name, kept up to date here (read again where a node changed)."""
     nodes = list(nodes)
     if volumes.error and nodes:
         return _refused(len(nodes), volumes.error)
     wants = _Wants.of(pod)
-    fits: list[tuple[Node, NodeUsage]] = []
+    fits: list[tuple[NodeFacts, NodeUsage]] = []
     statuses: dict[str, str] = {}
     empty = NodeUsage()
     count = len(nodes)
     start = start % count if count else 0
+    known = {} if facts is None else facts
     for node in itertools.chain(itertools.islice(nodes, start, None), nodes[:start]):
         name = node["metadata"]["name"]
+        f = known.get(name)
+        if f is None or f.node is not node:
+            f = known[name] = NodeFacts.of(node)
         u = usage.get(name) or empty
-        reason = _refusal(pod, wants, node, u, volumes, state)
+        reason = f.refusal(pod, wants, u) or volume_conflict(volumes, node)
+        if reason is None and state is not None:
+            reason = state.filter(node)
         if reason is None:
-            fits.append((node, u))
+            fits.append((f, u))
             if len(fits) == to_find:
                 break
         else:
             statuses[name] = reason
     if fits:
-        plugins = state.scores([n for n, _ in fits]) if state is not None else [0] * len(fits)
-        best = min(_score(wants, n, u, p) for (n, u), p in zip(fits, plugins, strict=True))
+        plugins = state.scores([f.node for f, _ in fits]) if state is not None else [0] * len(fits)
+        best = min(f.score(wants, u, p) for (f, u), p in zip(fits, plugins, strict=True))
         return Decision(best[-1], "", processed=len(fits) + len(statuses))
     if not nodes:
         return Decision(None, "no nodes available to schedule pods")

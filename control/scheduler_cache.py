@@ -23,6 +23,7 @@ from control.schedplugins import framework
 from control.schedplugins.interpodaffinity import Existing, PodTerms, has_terms
 from control.scheduler import (
     Decision,
+    NodeFacts,
     NodeUsage,
     counts_on_node,
     host_ports,
@@ -61,6 +62,8 @@ class SchedulerCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._nodes: dict[str, Node] = {}
+        # Each node's filters' and score's view, read once per version (``select_node``).
+        self._facts: dict[str, NodeFacts] = {}
         # Where the next search for a node starts (kube-scheduler's nextStartNodeIndex), so
         # that the sampled nodes go round the cluster.
         self._next_start = 0
@@ -87,6 +90,7 @@ class SchedulerCache:
         name = node["metadata"]["name"]
         with self._lock:
             self._nodes.pop(name, None)
+            self._facts.pop(name, None)
             self._drop_empty(name)
 
     # -- pods ---------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ class SchedulerCache:
             count = len(self._nodes)
             decision = select_node(
                 pod, self._nodes.values(), usage, volumes, state,
-                start=self._next_start, to_find=nodes_to_find(count),
+                start=self._next_start, to_find=nodes_to_find(count), facts=self._facts,
             )  # fmt: skip
             if count:
                 self._next_start = (self._next_start + decision.processed) % count

@@ -247,3 +247,37 @@ def test_no_fit_looks_at_every_node_whatever_the_sample() -> None:
     d = select_node(pod(cpu="2"), nodes, {}, start=3, to_find=2)
     assert d.node is None and "0/5 nodes are available: 5 Insufficient cpu" in d.message
     assert len(d.statuses) == 5
+
+
+def test_facts_are_kept_per_node_and_read_again_when_the_node_changes() -> None:
+    """The caller's facts are read once per version of a node: a node replaced by a changed
+    object (here: tainted not-ready) is judged by its new version."""
+    facts: dict[str, Any] = {}
+    a, b = node("a"), node("b", cpu="4")
+    assert select_node(pod(cpu="1"), [a, b], {}, facts=facts).node == "b"
+    assert facts["a"].node is a and facts["b"].node is b
+    kept = facts["a"]
+    assert select_node(pod(cpu="1"), [a, b], {}, facts=facts).node == "b"
+    assert facts["a"] is kept  # not read again
+    b2 = node("b", cpu="4", ready=False)
+    decision = select_node(pod(cpu="1"), [a, b2], {}, facts=facts)
+    assert decision.node == "a"
+    assert facts["b"].node is b2
+    assert decision.statuses == {} and decision.processed == 2
+
+
+def test_allocatable_pods_is_read_as_a_quantity() -> None:
+    """``pods: 1k`` is a valid quantity (1,000), as the API validates it: it neither stops the
+    scheduler nor caps the node at 1 pod."""
+    busy = {"a": NodeUsage(pods=500)}
+    assert select_node(pod(), [node("a", pods="1k")], busy).node == "a"
+    assert select_node(pod(), [node("a", pods="500")], busy).node is None
+
+
+def test_a_node_that_says_nothing_of_cpu_or_memory_scores_as_before() -> None:
+    """With no cpu in allocatable the score counts a whole core (its old default of "1"), and
+    takes any cpu request; the least allocated node still wins."""
+    bare = {"metadata": {"name": "bare"}, "spec": {}, "status": {"allocatable": {}}}
+    assert select_node(pod(cpu="64", memory="1Ti"), [bare], {}).node == "bare"
+    big = node("big", cpu="64", memory="1Ti")
+    assert select_node(pod(cpu="500m"), [bare, big], {}).node == "big"
