@@ -209,21 +209,21 @@ def unfit_reason(
     state: CycleState | None = None,
 ) -> str | None:
     """Why ``pod`` cannot go to ``node`` (kube-scheduler's reason text), or None if it fits."""
-    return _refusal(pod, _Wants.of(pod), node, usage, volumes, state)
+    return _refusal(pod, _Wants.of(pod), NodeFacts.of(node), usage, volumes, state)
 
 
 def _refusal(
     pod: Pod,
     wants: _Wants,
-    node: Node,
+    facts: NodeFacts,
     usage: NodeUsage,
     volumes: VolumeWants,
     state: CycleState | None,
 ) -> str | None:
     """Every Filter in kube-scheduler's order; the first refusal."""
-    reason = _unfit(pod, wants, node, usage) or volume_conflict(volumes, node)
+    reason = facts.refusal(pod, wants, usage) or volume_conflict(volumes, facts.node)
     if reason is None and state is not None:
-        return state.filter(node)
+        return state.filter(facts.node)
     return reason
 
 
@@ -241,7 +241,8 @@ class NodeFacts:
     max_pods: int
     cpu: int | None  # allocatable, None when the node says nothing
     memory: int | None
-    score_cpu: int  # the score's denominators (1 when the node says nothing)
+    # The score's denominators, never 0: a node that says nothing counts one core and one byte.
+    score_cpu: int
     score_memory: int
 
     @staticmethod
@@ -298,10 +299,6 @@ class NodeFacts:
 Score = tuple[int, int, float, int, str]
 
 
-def _unfit(pod: Pod, wants: _Wants, node: Node, usage: NodeUsage) -> str | None:
-    return NodeFacts.of(node).refusal(pod, wants, usage)
-
-
 # kube-scheduler's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
 MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENTAGE = 5
@@ -351,9 +348,7 @@ def select_node(
         if f is None or f.node is not node:
             f = known[name] = NodeFacts.of(node)
         u = usage.get(name) or empty
-        reason = f.refusal(pod, wants, u) or volume_conflict(volumes, node)
-        if reason is None and state is not None:
-            reason = state.filter(node)
+        reason = _refusal(pod, wants, f, u, volumes, state)
         if reason is None:
             fits.append((f, u))
             if len(fits) == to_find:
