@@ -194,17 +194,20 @@ class NodeWatch(_Follower):
 
 
 class Sampler:
-    """GET of a pod already created and LIST of every pod, each in a loop of its own, timed."""
+    """GET of a pod already created and LIST of every pod, each in a loop of its own, timed;
+    ``get_at`` holds when each GET of ``get`` was sent (``time.monotonic``, one clock for
+    every process of the machine)."""
 
     def __init__(self, client: ApiClient, names: Callable[[], list[str]]) -> None:
         self.client = client
         self.names = names
         self.get: list[float] = []
+        self.get_at: list[float] = []
         self.list: list[float] = []
         self.stop = threading.Event()
-        for call, into, pause in ((self._get, self.get, GET_EVERY),
-                                  (self._list, self.list, LIST_PAUSE)):  # fmt: skip
-            threading.Thread(target=self._loop, args=(call, into, pause), daemon=True).start()
+        for call, into, at, pause in ((self._get, self.get, self.get_at, GET_EVERY),
+                                      (self._list, self.list, [], LIST_PAUSE)):  # fmt: skip
+            threading.Thread(target=self._loop, args=(call, into, at, pause), daemon=True).start()
 
     def _get(self) -> bool:
         names = self.names()
@@ -218,21 +221,26 @@ class Sampler:
         self.client.request("GET", PODS.path(None)).content  # noqa: B018
         return True
 
-    def _loop(self, call: Callable[[], bool], into: list[float], pause: float) -> None:
+    def _loop(
+        self, call: Callable[[], bool], into: list[float], at: list[float], pause: float
+    ) -> None:
         while not self.stop.wait(pause):
             t0 = time.monotonic()
             try:
-                if call():
-                    into.append(time.monotonic() - t0)
+                if not call():
+                    continue
             except errors.ApiError:
-                into.append(time.monotonic() - t0)  # an error answer is a slow answer too
+                pass  # an error answer is a slow answer too
+            at.append(t0)
+            into.append(time.monotonic() - t0)
 
 
 class SamplerProcess:
     """``Sampler`` in a process of its own (``bench/_sampler.py``), fed the names of the pods
     created so far (``names``, read every 0.2 s), so that its timings are the server's and the
     machine's, not this busy process's GIL's. ``finish`` stops it and adds its 5xx answers to
-    ``answers``; ``get``, ``list`` and ``cpu_seconds`` are its figures then."""
+    ``answers``; ``get`` (sent at ``get_at``), ``list`` and ``cpu_seconds`` are its figures
+    then."""
 
     def __init__(self, admin: ApiClient, names: Callable[[], list[str]], answers: Answers) -> None:
         verify = admin.session.verify
@@ -247,6 +255,7 @@ class SamplerProcess:
             start_new_session=True)  # fmt: skip
         self.names, self.answers = names, answers
         self.get: list[float] = []
+        self.get_at: list[float] = []
         self.list: list[float] = []
         self.stop = threading.Event()
         self._feeder = threading.Thread(target=self._feed, daemon=True)
@@ -274,7 +283,7 @@ class SamplerProcess:
         self._feeder.join()
         out, _ = self.proc.communicate(timeout=120)
         report = json.loads(out.strip().splitlines()[-1])
-        self.get, self.list = report["get"], report["list"]
+        self.get, self.get_at, self.list = report["get"], report["get_at"], report["list"]
         with self.answers.lock:
             self.answers.errors_5xx += report["errors_5xx"]
             self.answers.by_kind.update(report["by_kind"])

@@ -30,8 +30,9 @@ def main(config: dict[str, Any]) -> None:
         names.append(line.strip())
     sampler.stop.set()
     print(json.dumps({
-        "get": sampler.get, "list": sampler.list, "errors_5xx": answers.errors_5xx,
-        "by_kind": dict(answers.by_kind), "first_message": answers.first_message,
+        "get": sampler.get, "get_at": sampler.get_at, "list": sampler.list,
+        "errors_5xx": answers.errors_5xx, "by_kind": dict(answers.by_kind),
+        "first_message": answers.first_message,
     }), flush=True)  # fmt: skip
 
 

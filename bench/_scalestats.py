@@ -19,6 +19,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("latency_p99_s", "latency pods startup p99 (s)", "{:.2f}"),
     ("get_p50_ms", "GET pod p50 (ms)", "{:.0f}"),
     ("get_p99_ms", "GET pod p99 (ms)", "{:.0f}"),
+    ("get_p99_creating_ms", "GET pod p99 while creating (ms)", "{:.0f}"),
+    ("get_p99_after_ms", "GET pod p99 after the creates (ms)", "{:.0f}"),
     ("server_get_p99_ms", "GET pod p99 at the server (ms)", "{:.0f}"),
     ("list_p50_s", "LIST all pods p50 (s)", "{:.2f}"),
     ("list_p99_s", "LIST all pods p99 (s)", "{:.2f}"),

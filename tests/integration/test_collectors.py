@@ -273,3 +273,22 @@ def test_in_the_manager_threads_a_namespace_and_a_foreground_cascade_complete(
         assert reg.list(PODS, "default")["items"] == [] and reg.list(PODS, "team")["items"] == []
     finally:
         manager.shutdown()
+
+
+def test_a_namespace_deletion_loads_no_watch_cache_of_its_content(world: Collectors) -> None:
+    """The controller process deletes a namespace's content from its informers' caches: no
+    watch cache of that content is loaded into it on the way (its informers hold it already)."""
+    reg = world.registry
+    reg.create(NAMESPACES, "", {"metadata": {"name": "team"}})
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}
+    reg.create(PODS, "team", pod)
+    reg.bind("team", "p", {"target": {"kind": "Node", "name": "n1"}})
+    reg.create(RSES, "team", replicaset())
+    pump(world.informers)
+    reg.cache.stop()
+    reg.cache._cachers.clear()
+    reg.delete(NAMESPACES, "", "team", {})
+    world.settle()
+    assert reg.get(PODS, "team", "p")["metadata"].get("deletionTimestamp")
+    assert reg.count(RSES, "team") == 0
+    assert set(reg.cache._cachers) <= {"namespaces"}, sorted(reg.cache._cachers)

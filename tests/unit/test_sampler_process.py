@@ -46,6 +46,7 @@ def server() -> Iterator[str]:
 def test_the_sampler_process_times_gets_of_the_names_fed_and_reports_its_5xx(server: str) -> None:
     names: list[str] = []
     answers = Answers()
+    started = time.monotonic()
     sampler = SamplerProcess(ApiClient(server, "admin-token"), lambda: names, answers)
     try:
         time.sleep(0.5)
@@ -63,6 +64,10 @@ def test_the_sampler_process_times_gets_of_the_names_fed_and_reports_its_5xx(ser
     gets = [p for p in Handler.seen if "/pods/" in p]
     assert {p.rsplit("/", 3)[-3:][0] for p in gets} <= {"ns-a", "ns-b"}
     assert len(sampler.get) >= 20 and all(0 < t < 5 for t in sampler.get)
+    # when each was sent, on the clock of this process too
+    assert len(sampler.get_at) == len(sampler.get)
+    assert sampler.get_at == sorted(sampler.get_at)
+    assert started < sampler.get_at[0] and sampler.get_at[-1] < time.monotonic()
     assert answers.errors_5xx == sum(p.endswith("/bad") for p in gets) > 0
     assert any("broken" in m for m in answers.first_message.values())
     assert sampler.proc.returncode == 0
