@@ -194,20 +194,20 @@ class NodeWatch(_Follower):
 
 
 class Sampler:
-    """GET of a pod already created and LIST of every pod, each in a loop of its own, timed;
-    ``get_at`` holds when each GET of ``get`` was sent (``time.monotonic``, one clock for
-    every process of the machine)."""
+    """GET of a pod already created and LIST of every pod, each in a loop of its own, timed:
+    each call is one ``(sent, seconds)`` pair, appended at once (a reader never sees a send
+    time without its duration); ``sent`` is ``time.monotonic``, one clock for every process of
+    the machine."""
 
     def __init__(self, client: ApiClient, names: Callable[[], list[str]]) -> None:
         self.client = client
         self.names = names
-        self.get: list[float] = []
-        self.get_at: list[float] = []
-        self.list: list[float] = []
+        self.get: list[tuple[float, float]] = []
+        self.list: list[tuple[float, float]] = []
         self.stop = threading.Event()
-        for call, into, at, pause in ((self._get, self.get, self.get_at, GET_EVERY),
-                                      (self._list, self.list, [], LIST_PAUSE)):  # fmt: skip
-            threading.Thread(target=self._loop, args=(call, into, at, pause), daemon=True).start()
+        for call, into, pause in ((self._get, self.get, GET_EVERY),
+                                  (self._list, self.list, LIST_PAUSE)):  # fmt: skip
+            threading.Thread(target=self._loop, args=(call, into, pause), daemon=True).start()
 
     def _get(self) -> bool:
         names = self.names()
@@ -222,7 +222,7 @@ class Sampler:
         return True
 
     def _loop(
-        self, call: Callable[[], bool], into: list[float], at: list[float], pause: float
+        self, call: Callable[[], bool], into: list[tuple[float, float]], pause: float
     ) -> None:
         while not self.stop.wait(pause):
             t0 = time.monotonic()
@@ -231,8 +231,7 @@ class Sampler:
                     continue
             except errors.ApiError:
                 pass  # an error answer is a slow answer too
-            at.append(t0)
-            into.append(time.monotonic() - t0)
+            into.append((t0, time.monotonic() - t0))
 
 
 class SamplerProcess:

@@ -29,10 +29,11 @@ def main(config: dict[str, Any]) -> None:
     for line in sys.stdin:
         names.append(line.strip())
     sampler.stop.set()
+    gets = list(sampler.get)  # one copy: a GET timed meanwhile is in both lists or in neither
     print(json.dumps({
-        "get": sampler.get, "get_at": sampler.get_at, "list": sampler.list,
-        "errors_5xx": answers.errors_5xx, "by_kind": dict(answers.by_kind),
-        "first_message": answers.first_message,
+        "get": [s for _, s in gets], "get_at": [at for at, _ in gets],
+        "list": [s for _, s in sampler.list], "errors_5xx": answers.errors_5xx,
+        "by_kind": dict(answers.by_kind), "first_message": answers.first_message,
     }), flush=True)  # fmt: skip
 
 

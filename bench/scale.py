@@ -281,12 +281,11 @@ def window_figures(
     lst = sampler.list if sampler else []
     # Sent while pods were still being created, and after (the pods' startup only).
     last_create = max(created.values(), default=t0)
-    # A report written during a GET holds when it was sent, not yet its time: zip drops it.
-    timed = list(zip(sampler.get_at, get, strict=False)) if sampler else []
+    timed = list(zip(sampler.get_at, get, strict=True)) if sampler else []
     creating = [s for at, s in timed if at <= last_create]
     after = [s for at, s in timed if at > last_create]
     out: dict[str, float | None] = {
-        "creates_per_s": rate(len(created), max(created.values(), default=t0) - t0),
+        "creates_per_s": rate(len(created), last_create - t0),
         "binds_per_s": rate(len(bound), max(bound, default=t0) - t0),
         "all_running_s": max(running.values()) - t0 if len(running) >= len(keys) else None,
         "startup_p50_s": pct(startup, 50),
