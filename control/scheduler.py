@@ -7,7 +7,6 @@ reads a clock or store."""
 from __future__ import annotations
 
 import itertools
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -36,8 +35,8 @@ DEFAULT_MAX_PODS = 110
 PARSED_QUANTITIES = 4096
 parse_cpu_millis = lru_cache(PARSED_QUANTITIES)(quantity.parse_cpu_millis)
 parse_bytes = lru_cache(PARSED_QUANTITIES)(quantity.parse_bytes)
-# A count (allocatable pods): a quantity's value, rounded up, as the API's ``Value()``.
-parse_count = lru_cache(PARSED_QUANTITIES)(lambda q: math.ceil(quantity.parse_quantity(q)))
+# A count (allocatable pods) is read as bytes are: the quantity's ``Value()``, rounded up.
+parse_count = parse_bytes
 
 
 @dataclass
@@ -162,10 +161,14 @@ def usage_by_node(pods: Iterable[Pod]) -> dict[str, NodeUsage]:
 
 def tolerates_node(pod: Pod, node: Node) -> bool:
     """Whether ``pod`` tolerates every NoSchedule and NoExecute taint of ``node``."""
-    return all(
-        _tolerates(pod, t)
-        for t in (node.get("spec") or {}).get("taints") or []
-        if t.get("effect") in ("NoSchedule", "NoExecute")
+    return all(_tolerates(pod, t) for t in _filtering_taints(node.get("spec") or {}))
+
+
+def _filtering_taints(spec: Mapping[str, Any]) -> tuple[Taint, ...]:
+    """The taints of a node's ``spec`` that keep pods off it (TaintToleration's filter):
+    NoSchedule and NoExecute (a PreferNoSchedule taint keeps no pod off)."""
+    return tuple(
+        t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
     )
 
 
@@ -250,13 +253,10 @@ class NodeFacts:
         spec = node.get("spec") or {}
         meta = node.get("metadata") or {}
         allocatable = (node.get("status") or {}).get("allocatable") or {}
-        taints = tuple(
-            t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
-        )
         cpu = parse_cpu_millis(allocatable["cpu"]) if "cpu" in allocatable else None
         memory = parse_bytes(allocatable["memory"]) if "memory" in allocatable else None
         return NodeFacts(
-            node, str(meta["name"]), bool(spec.get("unschedulable")), taints,
+            node, str(meta["name"]), bool(spec.get("unschedulable")), _filtering_taints(spec),
             meta.get("labels") or {}, parse_count(allocatable.get("pods", DEFAULT_MAX_PODS)),
             cpu, memory, (1000 if cpu is None else cpu) or 1, (memory or 1),
         )  # fmt: skip
