@@ -21,6 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client import values as _values
+
+from common import processid
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -30,6 +33,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REGISTRY = CollectorRegistry(auto_describe=True)
 if not os.environ.get(MULTIPROC_ENV):
     ProcessCollector(registry=REGISTRY)
+else:
+    # Each value checks on each update whether the process forked (its file is per process):
+    # with the id kept across forks, not asked of the kernel every time. Set before any
+    # metric exists, this module's being the only ones.
+    _values.ValueClass = _values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=processid.pid
+    )
 
 REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3,
                    4, 5, 6, 8, 10, 15, 20, 30, 45, 60)  # fmt: skip

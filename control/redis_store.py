@@ -35,7 +35,7 @@ from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
-from common import errors
+from common import errors, processid
 from control import encryption, fastjson
 from control.store import (
     Obj,
@@ -575,6 +575,11 @@ class _WaitingPool(redis.BlockingConnectionPool):
         if not _idle(connection):
             super().ensure_connection(connection)
 
+    def _checkpid(self) -> None:
+        # redis-py's check, run twice a call, asks the kernel for the process id each time.
+        if self.pid != processid.pid():
+            super()._checkpid()
+
 
 # The kernel's poll, even where gevent has patched ``select.poll``.
 _poll = get_original("select", "poll")
@@ -588,6 +593,13 @@ class _BriskSocket(gevent.socket.socket):  # type: ignore[misc]
     load, tens of milliseconds for a reply that took a tenth of one. So a short call (all but
     the stream reads) keeps its request's turn; a slow or frozen Redis costs the process at
     most that wait per call (docs/serving.md)."""
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """One ``send`` where it takes it all (a command is small): gevent's ``sendall`` first
+        asks the kernel for the socket's buffer size, a system call per command."""
+        sent = self.send(data, flags)
+        if sent < len(data):
+            super().sendall(memoryview(data)[sent:], flags)
 
     def recv_into(self, *args: Any) -> int:
         if self.timeout != 0.0:  # 0: redis-py asks whether a reply is there, without waiting
