@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import gevent
+import gevent.util
 from gevent.fileobject import FileObject
 
 if __name__ == "__main__":
@@ -101,8 +103,17 @@ def nice_session(nice: int) -> None:
         Path("/proc/self/autogroup").write_text(f"{nice}\n")
 
 
+def dump_greenlets(root: str) -> None:
+    """Write every greenlet's stack to ``greenlets.txt`` beside the nodes' directory: what a
+    stuck node waits on (``kill -USR1`` the process; py-spy sees only the running greenlet)."""
+    path = Path(root).parent / "greenlets.txt"
+    path.write_text("\n".join(gevent.util.format_run_info()))
+    print(f"hollow nodes: stacks in {path}", file=sys.stderr)
+
+
 def main(config: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the benchmark's to handle
+    gevent.signal_handler(signal.SIGUSR1, dump_greenlets, config["root"])
     if config["nice"]:
         os.nice(config["nice"])
         nice_session(config["nice"])
