@@ -18,6 +18,10 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
+    from common import greenevent
+
+    greenevent.patch()  # gevent's Event can lose a wait (common/greenevent.py)
+
 import contextlib
 import json
 import logging
