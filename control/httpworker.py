@@ -18,11 +18,13 @@ import io
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
 import gevent
+from gevent import Greenlet
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn import http, util
@@ -30,7 +32,7 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from control.apiserver import parking
+from control.apiserver import parking, priority
 from control.registry.reads import Parked
 
 # Settings of the server: no client is trusted to speak for the connection (the scheme of
@@ -62,6 +64,12 @@ def _http_date(timestamp: float | None = None) -> str:
 
 
 util.http_date = _http_date
+# Seconds of requests a worker starts in one turn of its event loop, from the connections whose
+# next request came, before it looks for the ones that came since (and may start a request of a
+# higher priority level first).
+TURN = 0.01
+# Seconds after which a waiting connection goes first, whatever its priority level.
+OVERDUE = 1.0
 # Errors of a client that went away: nothing to log.
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
@@ -113,6 +121,8 @@ class Corked:
         self._held = b""
         # A watch its response parked: (the Parked, the WSGI response, whether it is chunked).
         self.parked: tuple[Parked, Any, bool] | None = None
+        # The priority level of the connection's last request that had one (``Ready``).
+        self.level: str | None = None
 
     def sendall(self, data: bytes) -> None:
         if self._held:
@@ -175,6 +185,9 @@ class ParkingApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         environ[parking.PARK_KEY] = True
         respiter = self.app(environ, start_response)
+        level = environ.get(priority.LEVEL_KEY)
+        if level is not None:
+            environ["gunicorn.socket"].level = level
         if not environ.get(parking.PARKS_KEY):
             return respiter
         # gunicorn's start_response is a method of the response it writes.
@@ -220,6 +233,82 @@ class Server(StreamServer):  # type: ignore[misc]
         sock.close()
 
 
+class Ready:
+    """Kept-alive connections whose next request came, started in the order of the priority
+    level of their last request (``priority.RANKS``; a connection whose requests had none yet
+    ranks as ``global-default``), first come first served within a level. gevent's loop would
+    start them in the order their sockets turned readable, and each runs to its end: a request
+    that came while the loop was busy waited for every one that came before it, a GET of one
+    pod behind a burst of the nodes' events and status writes. Here the loop first sees every
+    connection turned readable, then starts the waiting requests of the highest level, and after
+    ``turn`` seconds of them looks for new arrivals again, so a request waits for the current
+    turn and the requests of its level or higher, not for the whole backlog. The connection
+    waiting longest opens a turn once it has waited ``overdue`` seconds, whatever its level
+    (one such a turn): a level below is slowed, never starved. The levels are kube-apiserver's
+    (docs/back-pressure.md); their seats (``priority.Gate``) still bound what each runs at
+    once. See docs/serving.md, "Who goes first"."""
+
+    def __init__(self, turn: float = TURN, overdue: float = OVERDUE) -> None:
+        self.turn, self.overdue = turn, overdue
+        # per rank: (when it came, resume), in arrival order
+        self.queues: list[deque[tuple[float, Callable[[], object]]]] = [
+            deque() for _ in priority.RANKS
+        ]
+        self._timer: Any = None
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    def add(self, level: str | None, resume: Callable[[], object]) -> None:
+        """Start ``resume`` in a greenlet of its own, in turn."""
+        self.queues[priority.rank_of(level)].append((time.monotonic(), resume))
+        if self._timer is None:
+            loop = gevent.get_hub().loop
+            self._timer = loop.timer(0.0)
+            # After every other watcher of the loop's turn: every connection turned readable
+            # in it is queued before one is started.
+            self._timer.priority = getattr(loop, "MINPRI", 0)
+        if not self._timer.active:
+            self._timer.start(self._run)
+
+    def _overdue(self, now: float) -> Callable[[], object] | None:
+        """The connection waiting longest, if it has waited ``overdue`` seconds."""
+        oldest = None
+        for queue in self.queues:
+            if queue and (oldest is None or queue[0][0] < oldest[0][0]):
+                oldest = queue
+        if oldest is None or now - oldest[0][0] < self.overdue:
+            return None
+        return oldest.popleft()[1]
+
+    def _next(self) -> Callable[[], object] | None:
+        for queue in self.queues:
+            if queue:
+                return queue.popleft()[1]
+        return None
+
+    def _run(self) -> None:
+        """One turn, in the loop's own greenlet: each request runs until it waits or ends."""
+        start = now = time.monotonic()
+        resume = self._overdue(now)
+        while resume is not None or now - start < self.turn:
+            if resume is None:
+                resume = self._next()
+                if resume is None:
+                    break
+            Greenlet(resume).switch()
+            resume = None
+            now = time.monotonic()
+        if len(self):
+            self._timer.start(self._run)  # the loop polls first, without blocking
+
+    def close_all(self) -> None:
+        """The worker stops: the connections still waiting are served, in one go."""
+        for queue in self.queues:
+            while queue:
+                gevent.spawn(queue.popleft()[1])
+
+
 class Idle:
     """Connections kept alive between requests, with no greenlet: each waits on a read watcher
     of the event loop until its client sends (or closes), which spawns ``resume`` to serve it
@@ -227,18 +316,22 @@ class Idle:
     next request head keeps its saved stack, the request parser and a timer: a kept-alive TLS
     connection cost the worker 32.7 KB, 18 of them gone parked (docs/serving.md)."""
 
-    def __init__(self, keepalive: float) -> None:
+    def __init__(self, keepalive: float, ready: Ready | None = None) -> None:
         self.keepalive = keepalive
-        # socket -> (read watcher, deadline); the socket lives on by this reference
-        self.waiting: dict[socket.socket, tuple[Any, float]] = {}
+        self.ready = ready  # None: a connection is served again at once
+        # socket -> (read watcher, deadline, priority level of its last request); the socket
+        # lives on by this reference
+        self.waiting: dict[socket.socket, tuple[Any, float, str | None]] = {}
         self._sweeper: Any = None
 
     def __len__(self) -> int:
         return len(self.waiting)
 
-    def park(self, sock: socket.socket, resume: Callable[[], object]) -> None:
+    def park(
+        self, sock: socket.socket, resume: Callable[[], object], level: str | None = None
+    ) -> None:
         watcher = gevent.get_hub().loop.io(sock.fileno(), 1)  # 1: readable
-        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive)
+        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive, level)
         watcher.start(self._readable, sock, resume)
         if self._sweeper is None:
             self._sweeper = gevent.spawn(self._sweep)
@@ -247,7 +340,10 @@ class Idle:
         entry = self.waiting.pop(sock, None)
         if entry is not None:
             _stop(entry[0])
-            gevent.spawn(resume)
+            if self.ready is None:
+                gevent.spawn(resume)
+            else:
+                self.ready.add(entry[2], resume)
 
     def _sweep(self) -> None:
         while True:
@@ -256,13 +352,13 @@ class Idle:
 
     def sweep(self, now: float) -> None:
         """Close the connections idle past their keep-alive time."""
-        for sock, (watcher, deadline) in list(self.waiting.items()):
+        for sock, (watcher, deadline, _) in list(self.waiting.items()):
             if now >= deadline:
                 self._close(sock, watcher)
 
     def close_all(self) -> None:
         """The worker stops: no idle connection is served again."""
-        for sock, (watcher, _) in list(self.waiting.items()):
+        for sock, (watcher, _, _) in list(self.waiting.items()):
             self._close(sock, watcher)
 
     def _close(self, sock: socket.socket, watcher: Any) -> None:
@@ -296,7 +392,8 @@ class Worker(GeventWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.cfg: Any = Settled(self.cfg)
         self.lot = parking.Lot()
-        self.idle = Idle(self.cfg.keepalive)
+        self.ready = Ready()
+        self.idle = Idle(self.cfg.keepalive, self.ready)
         # Each listener's address, asked of the kernel once, not once per request served.
         self._names: dict[socket.socket, Any] = {}
 
@@ -328,6 +425,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
             server.close()
         self.lot.end_all(timeout=1.0)
         self.idle.close_all()
+        self.ready.close_all()
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline:
             if all(server.pool.free_count() == server.pool.size for server in servers):
@@ -354,14 +452,19 @@ class Worker(GeventWorker):  # type: ignore[misc]
             server.kept.add(id(accepted))
 
     def _own(
-        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float | None
+        self,
+        listener: socket.socket,
+        client: socket.socket,
+        addr: Any,
+        deadline: float | None,
+        level: str | None = None,
     ) -> bool:
         """Serve a connection (``_serve``) and close it after, unless a watch was parked on it
         or it waits idle for its next request, which then owns it (True); once that watch
         ends, or the next request comes, this serves it again."""
         kept = False
         try:
-            kept = self._serve(listener, client, addr, deadline)
+            kept = self._serve(listener, client, addr, deadline, level)
         except Exception as e:
             self._failed(client, addr, e)
         finally:
@@ -395,10 +498,16 @@ class Worker(GeventWorker):  # type: ignore[misc]
         return wrapped
 
     def _serve(
-        self, listener: socket.socket, client: socket.socket, addr: Any, deadline: float | None
+        self,
+        listener: socket.socket,
+        client: socket.socket,
+        addr: Any,
+        deadline: float | None,
+        level: str | None = None,
     ) -> bool:
         """Requests of one connection until it ends, misses a deadline or idles too long (its
-        first head due by ``deadline``; None: it is between requests); True when a watch was
+        first head due by ``deadline``; None: it is between requests; ``level``: the priority
+        level of its last request, if it had one); True when a watch was
         parked on it, which then owns the connection, or the connection itself, between two
         requests (``Idle``)."""
         clock = HeadClock(client, deadline or time.monotonic() + self.head_timeout,
@@ -411,6 +520,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         if name is None:
             name = self._names[listener] = listener.getsockname()
         corked = Corked(client)
+        corked.level = level
         try:
             while True:
                 req = None
@@ -427,7 +537,8 @@ class Worker(GeventWorker):  # type: ignore[misc]
                     corked.flush()
                 clock.idle()
                 if quiet(parser, client):
-                    self.idle.park(client, partial(self._own, listener, client, addr, None))
+                    resume = partial(self._own, listener, client, addr, None, corked.level)
+                    self.idle.park(client, resume, corked.level)
                     return True
         except (NoMoreData, StopIteration):
             pass
@@ -436,7 +547,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         parked, respiter, chunked = corked.parked
         corked.parked = None
         self.lot.park(parked, client, chunked, respiter.close,
-                      partial(self._own, listener, client, addr, None))  # fmt: skip
+                      partial(self._own, listener, client, addr, None, corked.level))  # fmt: skip
         return True
 
 

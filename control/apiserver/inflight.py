@@ -198,6 +198,7 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
         if kind in (Kind.READONLY, Kind.MUTATING):
             parts = _resource_parts(request.path)
             level = priority.level_of(user, parts[0] if parts else "")
+            request.environ[priority.LEVEL_KEY] = level
             if gate.enter(level):
                 g.seat = level
 

@@ -47,6 +47,14 @@ FLOW_SCHEMAS: Mapping[str, str] = {
 }
 # system-node-high: a node's requests on Nodes (and their status) and on Leases.
 NODE_HIGH_RESOURCES = frozenset({"nodes", "leases"})
+# The levels in the order a worker starts the waiting requests of its kept-alive connections
+# (``control.httpworker.Ready``), first first: a node's Lease renewals and Node status (a late
+# renewal makes a node NotReady, and they are few and short), then exempt, then the rest as
+# kube-apiserver's default FlowSchemas rank them (their matching precedence).
+RANKS: tuple[str, ...] = (NODE_HIGH, EXEMPT, SYSTEM, WORKLOAD_LOW, GLOBAL_DEFAULT, CATCH_ALL)
+_RANK = {level: i for i, level in enumerate(RANKS)}
+# Where a request's level is left for the server (its WSGI environ).
+LEVEL_KEY = "tinykube.priority_level"
 # Seconds a request may wait for a seat: a quarter of kube-apiserver's 60 s request timeout.
 QUEUE_WAIT = 15.0
 RETRY_AFTER = 1
@@ -65,6 +73,12 @@ def level_of(user: User | None, resource: str) -> str:
     if SA_GROUP in user.groups:
         return WORKLOAD_LOW
     return GLOBAL_DEFAULT
+
+
+def rank_of(level: str | None) -> int:
+    """The rank of ``level`` in ``RANKS``; one unknown (None: no request had one) ranks as
+    global-default."""
+    return _RANK.get(level or GLOBAL_DEFAULT, _RANK[GLOBAL_DEFAULT])
 
 
 def nominal_seats(total: int) -> dict[str, int]:

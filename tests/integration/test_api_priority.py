@@ -16,7 +16,7 @@ import requests
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
 from control.apiserver.inflight import Limits
-from control.apiserver.priority import NODE_HIGH, SYSTEM, Gate, nominal_seats
+from control.apiserver.priority import EXEMPT, LEVEL_KEY, NODE_HIGH, SYSTEM, Gate, nominal_seats
 from control.redis_store import RedisStore
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, serve
 
@@ -131,3 +131,31 @@ def test_the_seats_are_metered(url: str, gate: Gate) -> None:
         'priority_level="system",reason="time-out"}'
     )
     assert any(line.startswith(rejected) for line in text.splitlines())
+
+
+def test_each_request_leaves_its_level_for_the_server(app: Any) -> None:
+    """The worker starts a kept-alive connection's next request by the level of its last one
+    (control.httpworker.Ready)."""
+    seen: list[str | None] = []
+    inner = app.wsgi_app
+
+    def capture(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return inner(environ, start_response)
+        finally:
+            seen.append(environ.get(LEVEL_KEY))
+
+    app.wsgi_app = capture
+    client = app.test_client()
+
+    def send(token: str, method: str = "GET", path: str = NODE_PODS, **kw: Any) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return int(client.open(path, method=method, headers=headers, **kw).status_code)
+
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
+    assert send(ADMIN_TOKEN, "POST", "/api/v1/nodes", json=node) == 201
+    assert send(NODE_TOKEN, "POST", LEASES, json=LEASE) == 201
+    assert send(NODE_TOKEN) == 200
+    assert send("no-such-token") == 401
+    assert send(ADMIN_TOKEN, path="/healthz") == 200
+    assert seen == [EXEMPT, NODE_HIGH, SYSTEM, None, None]

@@ -1,0 +1,159 @@
+"""The order a worker serves the kept-alive connections whose next request came
+(control.httpworker.Ready), in gevent's own loop over real socket pairs: by the priority level
+of each connection's last request, highest first, in arrival order within a level; after a
+turn's worth of requests the loop looks for new arrivals, so one of a higher level that came
+meanwhile goes before the lower ones still waiting; and a connection waiting past ``overdue``
+opens a turn whatever its level."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gevent
+import pytest
+from gevent import socket
+
+from control.apiserver.parking import PARK_KEY
+from control.apiserver.priority import EXEMPT, GLOBAL_DEFAULT, LEVEL_KEY, NODE_HIGH, SYSTEM
+from control.httpworker import Corked, Idle, ParkingApp, Ready
+
+# time.sleep of the standard library, never gevent's: a request busy on the CPU holds the loop.
+_busy = time.sleep
+
+
+def wait_until(what: str, cond: Any, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} never happened")
+        gevent.sleep(0.01)
+
+
+class Log:
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    def resume(self, name: str, busy: float = 0.0, then: Any = None) -> Any:
+        def run() -> None:
+            self.order.append(name)
+            if busy:
+                _busy(busy)
+            if then is not None:
+                then()
+
+        return run
+
+
+def test_waiting_requests_start_by_level_then_by_arrival() -> None:
+    ready, log = Ready(), Log()
+    ready.add(SYSTEM, log.resume("events-1"))
+    ready.add(None, log.resume("first-request"))
+    ready.add(EXEMPT, log.resume("admin-1"))
+    ready.add(SYSTEM, log.resume("events-2"))
+    ready.add(NODE_HIGH, log.resume("lease"))
+    ready.add(EXEMPT, log.resume("admin-2"))
+    ready.add("no-such-level", log.resume("unknown"))
+    assert len(ready) == 7 and log.order == [], "nothing starts before the loop's turn"
+    wait_until("all served", lambda: len(log.order) == 7)
+    assert log.order == [
+        "lease", "admin-1", "admin-2", "events-1", "events-2", "first-request", "unknown"
+    ]  # fmt: skip
+    assert len(ready) == 0
+
+
+def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_rest() -> None:
+    ready, log = Ready(turn=0.03), Log()
+    idle = Idle(keepalive=60, ready=ready)
+    server, client = socket.socketpair()
+    try:
+        idle.park(server, log.resume("admin"), EXEMPT)
+        # the first status write, 20 ms of CPU, sees an admin's request come
+        ready.add(SYSTEM, log.resume("status-1", 0.02, lambda: client.send(b"GET")))
+        for i in range(2, 5):
+            ready.add(SYSTEM, log.resume(f"status-{i}", 0.02))
+        wait_until("all served", lambda: len(log.order) == 5)
+        # the loop sees it once the turn's 30 ms are up (two writes); the next turn starts
+        # with it
+        assert log.order == ["status-1", "status-2", "admin", "status-3", "status-4"]
+    finally:
+        server.close(), client.close()
+
+
+def test_the_request_waiting_longest_past_overdue_opens_a_turn_whatever_its_level() -> None:
+    ready, log = Ready(overdue=0.0, turn=10.0), Log()
+    for i in range(1, 4):
+        ready.add(GLOBAL_DEFAULT, log.resume(f"old-{i}"))
+    ready.add(EXEMPT, log.resume("admin"))
+    wait_until("all served", lambda: len(log.order) == 4)
+    # one overdue request a turn; the rest of the turn goes by level
+    assert log.order == ["old-1", "admin", "old-2", "old-3"]
+
+
+def test_a_failing_request_does_not_stop_the_turn(capsys: pytest.CaptureFixture[str]) -> None:
+    ready, log = Ready(), Log()
+
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    ready.add(EXEMPT, fails)
+    ready.add(SYSTEM, log.resume("next"))
+    wait_until("the next served", lambda: log.order == ["next"])
+    assert "boom" in capsys.readouterr().err
+
+
+def test_a_request_that_waits_gives_the_loop_back_and_goes_on_later() -> None:
+    ready, log = Ready(), Log()
+
+    def sleep_then_wake() -> None:
+        gevent.sleep(0.05)
+        log.order.append("woke")
+
+    ready.add(SYSTEM, log.resume("sleeper", then=sleep_then_wake))
+    ready.add(GLOBAL_DEFAULT, log.resume("other"))
+    wait_until("all served", lambda: len(log.order) == 3)
+    assert log.order == ["sleeper", "other", "woke"]
+
+
+def test_idle_connections_are_served_again_by_the_level_of_their_last_request() -> None:
+    ready = Ready()
+    idle = Idle(keepalive=60, ready=ready)
+    order: list[str] = []
+    pairs = []
+    for name, level in (("node", SYSTEM), ("new", None), ("admin", EXEMPT), ("lease", NODE_HIGH)):
+        server, client = socket.socketpair()
+        pairs.append((server, client))
+
+        def served(server: socket.socket = server, name: str = name) -> None:
+            order.append(f"{name}:{server.recv(100).decode()}")
+
+        idle.park(server, served, level)
+    for _, client in pairs:  # all in one turn of the loop: this greenlet does not yield
+        client.sendall(b"GET")
+    wait_until("all served", lambda: len(order) == 4)
+    assert order == ["lease:GET", "admin:GET", "node:GET", "new:GET"]
+    assert len(idle) == 0 and len(ready) == 0
+    for server, client in pairs:
+        server.close(), client.close()
+
+
+def test_the_level_a_request_was_given_stays_with_its_connection() -> None:
+    server, client = socket.socketpair()
+    try:
+        corked = Corked(server)
+
+        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            assert environ[PARK_KEY] is True
+            if environ["PATH_INFO"] != "/version":
+                environ[LEVEL_KEY] = NODE_HIGH
+            return [b"ok"]
+
+        wrapped = ParkingApp(app)
+        assert corked.level is None
+        environ = {"PATH_INFO": "/apis/coordination.k8s.io/v1", "gunicorn.socket": corked}
+        assert wrapped(environ, None) == [b"ok"]
+        assert corked.level == NODE_HIGH
+        assert wrapped({"PATH_INFO": "/version", "gunicorn.socket": corked}, None) == [b"ok"]
+        assert corked.level == NODE_HIGH, "a request with no level leaves the last one"
+    finally:
+        server.close(), client.close()
