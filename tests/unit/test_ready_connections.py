@@ -17,17 +17,10 @@ from gevent import socket
 from control.apiserver.parking import PARK_KEY
 from control.apiserver.priority import EXEMPT, GLOBAL_DEFAULT, LEVEL_KEY, NODE_HIGH, SYSTEM
 from control.httpworker import Corked, Idle, ParkingApp, Ready
+from tests.unit.test_idle_connections import wait_until
 
 # time.sleep of the standard library, never gevent's: a request busy on the CPU holds the loop.
 _busy = time.sleep
-
-
-def wait_until(what: str, cond: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} never happened")
-        gevent.sleep(0.01)
 
 
 class Log:
