@@ -244,7 +244,7 @@ class Ready:
     ``turn`` seconds of them looks for new arrivals again, so a request waits for the current
     turn and the requests of its level or higher, not for the whole backlog. The connection
     waiting longest opens a turn once it has waited ``overdue`` seconds, whatever its level
-    (one such a turn): a level below is slowed, never starved. The levels are kube-apiserver's
+    (one a turn): a level below is slowed, never starved. The levels are kube-apiserver's
     (docs/back-pressure.md); their seats (``priority.Gate``) still bound what each runs at
     once. See docs/serving.md, "Who goes first"."""
 
@@ -289,16 +289,13 @@ class Ready:
 
     def _run(self) -> None:
         """One turn, in the loop's own greenlet: each request runs until it waits or ends."""
-        start = now = time.monotonic()
-        resume = self._overdue(now)
-        while resume is not None or now - start < self.turn:
-            if resume is None:
-                resume = self._next()
-                if resume is None:
-                    break
+        start = time.monotonic()
+        resume = self._overdue(start) or self._next()
+        while resume is not None:
             Greenlet(resume).switch()
-            resume = None
-            now = time.monotonic()
+            if time.monotonic() - start >= self.turn:
+                break
+            resume = self._next()
         if len(self):
             self._timer.start(self._run)  # the loop polls first, without blocking
 

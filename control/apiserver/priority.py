@@ -48,7 +48,7 @@ FLOW_SCHEMAS: Mapping[str, str] = {
 # system-node-high: a node's requests on Nodes (and their status) and on Leases.
 NODE_HIGH_RESOURCES = frozenset({"nodes", "leases"})
 # The levels in the order a worker starts the waiting requests of its kept-alive connections
-# (``control.httpworker.Ready``), first first: a node's Lease renewals and Node status (a late
+# (``control.httpworker.Ready``), in this order: a node's Lease renewals and Node status (a late
 # renewal makes a node NotReady, and they are few and short), then exempt, then the rest as
 # kube-apiserver's default FlowSchemas rank them (their matching precedence).
 RANKS: tuple[str, ...] = (NODE_HIGH, EXEMPT, SYSTEM, WORKLOAD_LOW, GLOBAL_DEFAULT, CATCH_ALL)
