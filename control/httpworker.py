@@ -308,14 +308,15 @@ class Ready:
 
 class Idle:
     """Connections kept alive between requests, with no greenlet: each waits on a read watcher
-    of the event loop until its client sends (or closes), which spawns ``resume`` to serve it
-    again, or until its keep-alive time is up, when it is closed. A greenlet waiting for the
-    next request head keeps its saved stack, the request parser and a timer: a kept-alive TLS
-    connection cost the worker 32.7 KB, 18 of them gone parked (docs/serving.md)."""
+    of the event loop until its client sends (or closes), which queues ``resume`` (``Ready``)
+    to serve it again, or until its keep-alive time is up, when it is closed. A greenlet
+    waiting for the next request head keeps its saved stack, the request parser and a timer: a
+    kept-alive TLS connection cost the worker 32.7 KB, 18 of them gone parked
+    (docs/serving.md)."""
 
-    def __init__(self, keepalive: float, ready: Ready | None = None) -> None:
+    def __init__(self, keepalive: float, ready: Ready) -> None:
         self.keepalive = keepalive
-        self.ready = ready  # None: a connection is served again at once
+        self.ready = ready  # where a connection whose client sent waits its turn
         # socket -> (read watcher, deadline, priority level of its last request); the socket
         # lives on by this reference
         self.waiting: dict[socket.socket, tuple[Any, float, str | None]] = {}
@@ -337,10 +338,7 @@ class Idle:
         entry = self.waiting.pop(sock, None)
         if entry is not None:
             _stop(entry[0])
-            if self.ready is None:
-                gevent.spawn(resume)
-            else:
-                self.ready.add(entry[2], resume)
+            self.ready.add(entry[2], resume)
 
     def _sweep(self) -> None:
         while True:
@@ -504,9 +502,8 @@ class Worker(GeventWorker):  # type: ignore[misc]
     ) -> bool:
         """Requests of one connection until it ends, misses a deadline or idles too long (its
         first head due by ``deadline``; None: it is between requests; ``level``: the priority
-        level of its last request, if it had one); True when a watch was
-        parked on it, which then owns the connection, or the connection itself, between two
-        requests (``Idle``)."""
+        level of its last request, if it had one); True when a watch was parked on it, which
+        then owns the connection, or the connection itself, between two requests (``Idle``)."""
         clock = HeadClock(client, deadline or time.monotonic() + self.head_timeout,
                           self.head_timeout)  # fmt: skip
         if deadline is None:

@@ -13,7 +13,7 @@ import gevent
 import pytest
 from gevent import socket
 
-from control.httpworker import Idle, quiet
+from control.httpworker import Idle, Ready, quiet
 
 
 class Served:
@@ -36,7 +36,7 @@ def wait_until(what: str, cond: Any, timeout: float = 2.0) -> None:
 
 
 def test_an_idle_connection_holds_no_greenlet_and_is_served_when_its_client_sends() -> None:
-    idle = Idle(keepalive=60)
+    idle = Idle(keepalive=60, ready=Ready())
     server, client = socket.socketpair()
     served = Served(server)
     idle.park(server, served)
@@ -52,7 +52,7 @@ def test_an_idle_connection_holds_no_greenlet_and_is_served_when_its_client_send
 
 
 def test_a_client_that_closes_an_idle_connection_has_it_served_to_read_the_end() -> None:
-    idle = Idle(keepalive=60)
+    idle = Idle(keepalive=60, ready=Ready())
     server, client = socket.socketpair()
     served = Served(server)
     idle.park(server, served)
@@ -63,7 +63,7 @@ def test_a_client_that_closes_an_idle_connection_has_it_served_to_read_the_end()
 
 
 def test_an_idle_connection_is_closed_at_its_keepalive_time_and_not_before() -> None:
-    idle = Idle(keepalive=30)
+    idle = Idle(keepalive=30, ready=Ready())
     server, client = socket.socketpair()
     served = Served(server)
     idle.park(server, served)
@@ -79,7 +79,7 @@ def test_an_idle_connection_is_closed_at_its_keepalive_time_and_not_before() -> 
 
 
 def test_a_stopping_worker_closes_every_idle_connection() -> None:
-    idle = Idle(keepalive=60)
+    idle = Idle(keepalive=60, ready=Ready())
     pairs = [socket.socketpair() for _ in range(3)]
     for server, _ in pairs:
         idle.park(server, Served(server))
