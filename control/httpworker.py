@@ -70,6 +70,8 @@ util.http_date = _http_date
 TURN = 0.01
 # Seconds after which a waiting connection goes first, whatever its priority level.
 OVERDUE = 1.0
+# Where a connection none of whose requests had a priority level waits (``Ready``).
+DEFAULT_ORDER = priority.order_of(None)
 # Errors of a client that went away: nothing to log.
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
@@ -121,8 +123,9 @@ class Corked:
         self._held = b""
         # A watch its response parked: (the Parked, the WSGI response, whether it is chunked).
         self.parked: tuple[Parked, Any, bool] | None = None
-        # The priority level of the connection's last request that had one (``Ready``).
-        self.level: str | None = None
+        # Where the connection waits for its next request to start (``Ready``): by the priority
+        # level and work of its last request that had one.
+        self.order = DEFAULT_ORDER
 
     def sendall(self, data: bytes) -> None:
         if self._held:
@@ -187,7 +190,8 @@ class ParkingApp:
         respiter = self.app(environ, start_response)
         level = environ.get(priority.LEVEL_KEY)
         if level is not None:
-            environ["gunicorn.socket"].level = level
+            work = environ.get(priority.WORK_KEY, priority.WRITE)
+            environ["gunicorn.socket"].order = priority.order_of(level, work)
         if not environ.get(parking.PARKS_KEY):
             return respiter
         # gunicorn's start_response is a method of the response it writes.
@@ -236,13 +240,17 @@ class Server(StreamServer):  # type: ignore[misc]
 class Ready:
     """Kept-alive connections whose next request came, started in the order of the priority
     level of their last request (``priority.RANKS``; a connection whose requests had none yet
-    ranks as ``global-default``), first come first served within a level. gevent's loop would
+    ranks as ``global-default``), within a level by the work that request was estimated to take
+    (a read of one object, a write, a list: ``priority.order_of``), then first come first
+    served. gevent's loop would
     start them in the order their sockets turned readable, and each runs to its end: a request
     that came while the loop was busy waited for every one that came before it, a GET of one
     pod behind a burst of the nodes' events and status writes. Here the loop first sees every
     connection turned readable, then starts the waiting requests of the highest level, and after
     ``turn`` seconds of them looks for new arrivals again, so a request waits for the current
-    turn and the requests of its level or higher, not for the whole backlog. The connection
+    turn and the requests of its level or higher, not for the whole backlog; and a read of one
+    object does not wait for the writes of its level (kube-apiserver's fair queuing, too, lets
+    the request estimated to finish first go first). The connection
     waiting longest opens a turn once it has waited ``overdue`` seconds, whatever its level
     (one a turn): a level below is slowed, never starved. The levels are kube-apiserver's
     (docs/back-pressure.md); their seats (``priority.Gate``) still bound what each runs at
@@ -250,18 +258,19 @@ class Ready:
 
     def __init__(self, turn: float = TURN, overdue: float = OVERDUE) -> None:
         self.turn, self.overdue = turn, overdue
-        # per rank: (when it came, resume), in arrival order
+        # per order (``priority.order_of``): (when it came, resume), in arrival order
         self.queues: list[deque[tuple[float, Callable[[], object]]]] = [
-            deque() for _ in priority.RANKS
+            deque() for _ in range(priority.ORDERS)
         ]
         self._timer: Any = None
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues)
 
-    def add(self, level: str | None, resume: Callable[[], object]) -> None:
-        """Start ``resume`` in a greenlet of its own, in turn."""
-        self.queues[priority.rank_of(level)].append((time.monotonic(), resume))
+    def add(self, order: int, resume: Callable[[], object]) -> None:
+        """Start ``resume`` in a greenlet of its own, in turn (``order``: where it waits,
+        ``priority.order_of``)."""
+        self.queues[order].append((time.monotonic(), resume))
         if self._timer is None:
             loop = gevent.get_hub().loop
             self._timer = loop.timer(0.0)
@@ -317,19 +326,19 @@ class Idle:
     def __init__(self, keepalive: float, ready: Ready) -> None:
         self.keepalive = keepalive
         self.ready = ready  # where a connection whose client sent waits its turn
-        # socket -> (read watcher, deadline, priority level of its last request); the socket
-        # lives on by this reference
-        self.waiting: dict[socket.socket, tuple[Any, float, str | None]] = {}
+        # socket -> (read watcher, deadline, where it waits in ``ready``); the socket lives on
+        # by this reference
+        self.waiting: dict[socket.socket, tuple[Any, float, int]] = {}
         self._sweeper: Any = None
 
     def __len__(self) -> int:
         return len(self.waiting)
 
     def park(
-        self, sock: socket.socket, resume: Callable[[], object], level: str | None = None
+        self, sock: socket.socket, resume: Callable[[], object], order: int = DEFAULT_ORDER
     ) -> None:
         watcher = gevent.get_hub().loop.io(sock.fileno(), 1)  # 1: readable
-        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive, level)
+        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive, order)
         watcher.start(self._readable, sock, resume)
         if self._sweeper is None:
             self._sweeper = gevent.spawn(self._sweep)
@@ -452,14 +461,14 @@ class Worker(GeventWorker):  # type: ignore[misc]
         client: socket.socket,
         addr: Any,
         deadline: float | None,
-        level: str | None = None,
+        order: int = DEFAULT_ORDER,
     ) -> bool:
         """Serve a connection (``_serve``) and close it after, unless a watch was parked on it
         or it waits idle for its next request, which then owns it (True); once that watch
         ends, or the next request comes, this serves it again."""
         kept = False
         try:
-            kept = self._serve(listener, client, addr, deadline, level)
+            kept = self._serve(listener, client, addr, deadline, order)
         except Exception as e:
             self._failed(client, addr, e)
         finally:
@@ -498,11 +507,11 @@ class Worker(GeventWorker):  # type: ignore[misc]
         client: socket.socket,
         addr: Any,
         deadline: float | None,
-        level: str | None = None,
+        order: int = DEFAULT_ORDER,
     ) -> bool:
         """Requests of one connection until it ends, misses a deadline or idles too long (its
-        first head due by ``deadline``; None: it is between requests; ``level``: the priority
-        level of its last request, if it had one); True when a watch was parked on it, which
+        first head due by ``deadline``; None: it is between requests; ``order``: where it
+        waits between requests, ``Ready``); True when a watch was parked on it, which
         then owns the connection, or the connection itself, between two requests (``Idle``)."""
         clock = HeadClock(client, deadline or time.monotonic() + self.head_timeout,
                           self.head_timeout)  # fmt: skip
@@ -514,7 +523,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         if name is None:
             name = self._names[listener] = listener.getsockname()
         corked = Corked(client)
-        corked.level = level
+        corked.order = order
         try:
             while True:
                 req = None
@@ -531,8 +540,8 @@ class Worker(GeventWorker):  # type: ignore[misc]
                     corked.flush()
                 clock.idle()
                 if quiet(parser, client):
-                    resume = partial(self._own, listener, client, addr, None, corked.level)
-                    self.idle.park(client, resume, corked.level)
+                    resume = partial(self._own, listener, client, addr, None, corked.order)
+                    self.idle.park(client, resume, corked.order)
                     return True
         except (NoMoreData, StopIteration):
             pass
@@ -541,7 +550,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         parked, respiter, chunked = corked.parked
         corked.parked = None
         self.lot.park(parked, client, chunked, respiter.close,
-                      partial(self._own, listener, client, addr, None, corked.level))  # fmt: skip
+                      partial(self._own, listener, client, addr, None, corked.order))  # fmt: skip
         return True
 
 

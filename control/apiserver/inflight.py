@@ -199,6 +199,9 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
             parts = _resource_parts(request.path)
             level = priority.level_of(user, parts[0] if parts else "")
             request.environ[priority.LEVEL_KEY] = level
+            named = parts is not None and len(parts) > 1
+            reads = kind is Kind.READONLY
+            request.environ[priority.WORK_KEY] = priority.work_of(reads, named)
             if gate.enter(level):
                 g.seat = level
 

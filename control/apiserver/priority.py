@@ -53,8 +53,16 @@ NODE_HIGH_RESOURCES = frozenset({"nodes", "leases"})
 # kube-apiserver's default FlowSchemas rank them (their matching precedence).
 RANKS: tuple[str, ...] = (NODE_HIGH, EXEMPT, SYSTEM, WORKLOAD_LOW, GLOBAL_DEFAULT, CATCH_ALL)
 _RANK = {level: i for i, level in enumerate(RANKS)}
-# Where a request's level is left for the server (its WSGI environ).
+# Where a request's level, and the work it was estimated to take, are left for the server (its
+# WSGI environ).
 LEVEL_KEY = "tinykube.priority_level"
+WORK_KEY = "tinykube.work"
+# The work a request is estimated to take, in the order kube-apiserver's work estimator ranks
+# them (k8s.io/apiserver/pkg/util/flowcontrol/request): a read of one object takes the fewest
+# seats, a write more (its event goes out to every watcher), a list the most (its seats grow
+# with the objects it returns).
+GET, WRITE, LIST = 0, 1, 2
+WORKS = 3
 # Seconds a request may wait for a seat: a quarter of kube-apiserver's 60 s request timeout.
 QUEUE_WAIT = 15.0
 RETRY_AFTER = 1
@@ -79,6 +87,24 @@ def rank_of(level: str | None) -> int:
     """The rank of ``level`` in ``RANKS``; one unknown (None: no request had one) ranks as
     global-default."""
     return _RANK.get(level or GLOBAL_DEFAULT, _RANK[GLOBAL_DEFAULT])
+
+
+def work_of(reads: bool, named: bool) -> int:
+    """The work a short request is estimated to take: ``reads``, whether it only reads;
+    ``named``, whether its path names one object (a collection's path does not)."""
+    if reads:
+        return GET if named else LIST
+    return WRITE
+
+
+def order_of(level: str | None, work: int = WRITE) -> int:
+    """Where a kept-alive connection whose last request had ``level`` and ``work`` waits for
+    its next one to start (``control.httpworker.Ready``): by rank of its level, then by work.
+    A connection with no such request yet waits as a write of global-default."""
+    return rank_of(level) * WORKS + work
+
+
+ORDERS = len(RANKS) * WORKS
 
 
 def nominal_seats(total: int) -> dict[str, int]:

@@ -16,7 +16,18 @@ import requests
 from control.apiserver.app import ServerConfig, create_app
 from control.apiserver.auth import TokenAuthenticator, User
 from control.apiserver.inflight import Limits
-from control.apiserver.priority import EXEMPT, LEVEL_KEY, NODE_HIGH, SYSTEM, Gate, nominal_seats
+from control.apiserver.priority import (
+    EXEMPT,
+    GET,
+    LEVEL_KEY,
+    LIST,
+    NODE_HIGH,
+    SYSTEM,
+    WORK_KEY,
+    WRITE,
+    Gate,
+    nominal_seats,
+)
 from control.redis_store import RedisStore
 from tests.integration.conftest import ADMIN_TOKEN, NODE_TOKEN, serve
 
@@ -133,17 +144,17 @@ def test_the_seats_are_metered(url: str, gate: Gate) -> None:
     assert any(line.startswith(rejected) for line in text.splitlines())
 
 
-def test_each_request_leaves_its_level_for_the_server(app: Any) -> None:
-    """The worker starts a kept-alive connection's next request by the level of its last one
-    (control.httpworker.Ready)."""
-    seen: list[str | None] = []
+def test_each_request_leaves_its_level_and_work_for_the_server(app: Any) -> None:
+    """The worker starts a kept-alive connection's next request by the level of its last one,
+    then by the work it was estimated to take (control.httpworker.Ready)."""
+    seen: list[tuple[str | None, int | None]] = []
     inner = app.wsgi_app
 
     def capture(environ: dict[str, Any], start_response: Any) -> Any:
         try:
             return inner(environ, start_response)
         finally:
-            seen.append(environ.get(LEVEL_KEY))
+            seen.append((environ.get(LEVEL_KEY), environ.get(WORK_KEY)))
 
     app.wsgi_app = capture
     client = app.test_client()
@@ -156,6 +167,11 @@ def test_each_request_leaves_its_level_for_the_server(app: Any) -> None:
     assert send(ADMIN_TOKEN, "POST", "/api/v1/nodes", json=node) == 201
     assert send(NODE_TOKEN, "POST", LEASES, json=LEASE) == 201
     assert send(NODE_TOKEN) == 200
+    assert send(ADMIN_TOKEN, path="/api/v1/nodes/node-1") == 200
+    assert send(ADMIN_TOKEN, "DELETE", "/api/v1/nodes/node-1") == 200
     assert send("no-such-token") == 401
     assert send(ADMIN_TOKEN, path="/healthz") == 200
-    assert seen == [EXEMPT, NODE_HIGH, SYSTEM, None, None]
+    assert seen == [
+        (EXEMPT, WRITE), (NODE_HIGH, WRITE), (SYSTEM, LIST), (EXEMPT, GET), (EXEMPT, WRITE),
+        (None, None), (None, None),
+    ]  # fmt: skip

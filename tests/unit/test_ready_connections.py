@@ -1,6 +1,7 @@
 """The order a worker serves the kept-alive connections whose next request came
 (control.httpworker.Ready), in gevent's own loop over real socket pairs: by the priority level
-of each connection's last request, highest first, in arrival order within a level; after a
+of each connection's last request, highest first, within a level by the work that request was
+estimated to take (a read of one object, a write, a list), then by arrival; after a
 turn's worth of requests the loop looks for new arrivals, so one of a higher level that came
 meanwhile goes before the lower ones still waiting; and a connection waiting past ``overdue``
 opens a turn whatever its level."""
@@ -15,8 +16,19 @@ import pytest
 from gevent import socket
 
 from control.apiserver.parking import PARK_KEY
-from control.apiserver.priority import EXEMPT, GLOBAL_DEFAULT, LEVEL_KEY, NODE_HIGH, SYSTEM
-from control.httpworker import Corked, Idle, ParkingApp, Ready
+from control.apiserver.priority import (
+    EXEMPT,
+    GET,
+    GLOBAL_DEFAULT,
+    LEVEL_KEY,
+    LIST,
+    NODE_HIGH,
+    SYSTEM,
+    WORK_KEY,
+    WRITE,
+    order_of,
+)
+from control.httpworker import DEFAULT_ORDER, Corked, Idle, ParkingApp, Ready
 from tests.unit.test_idle_connections import wait_until
 
 # time.sleep of the standard library, never gevent's: a request busy on the CPU holds the loop.
@@ -40,13 +52,13 @@ class Log:
 
 def test_waiting_requests_start_by_level_then_by_arrival() -> None:
     ready, log = Ready(), Log()
-    ready.add(SYSTEM, log.resume("events-1"))
-    ready.add(None, log.resume("first-request"))
-    ready.add(EXEMPT, log.resume("admin-1"))
-    ready.add(SYSTEM, log.resume("events-2"))
-    ready.add(NODE_HIGH, log.resume("lease"))
-    ready.add(EXEMPT, log.resume("admin-2"))
-    ready.add("no-such-level", log.resume("unknown"))
+    ready.add(order_of(SYSTEM), log.resume("events-1"))
+    ready.add(order_of(None), log.resume("first-request"))
+    ready.add(order_of(EXEMPT), log.resume("admin-1"))
+    ready.add(order_of(SYSTEM), log.resume("events-2"))
+    ready.add(order_of(NODE_HIGH), log.resume("lease"))
+    ready.add(order_of(EXEMPT), log.resume("admin-2"))
+    ready.add(order_of("no-such-level"), log.resume("unknown"))
     assert len(ready) == 7 and log.order == [], "nothing starts before the loop's turn"
     wait_until("all served", lambda: len(log.order) == 7)
     assert log.order == [
@@ -55,16 +67,28 @@ def test_waiting_requests_start_by_level_then_by_arrival() -> None:
     assert len(ready) == 0
 
 
+def test_within_a_level_a_read_of_one_object_goes_before_writes_and_writes_before_lists() -> None:
+    ready, log = Ready(), Log()
+    ready.add(order_of(EXEMPT, LIST), log.resume("list"))
+    ready.add(order_of(EXEMPT, WRITE), log.resume("create-1"))
+    ready.add(order_of(SYSTEM, GET), log.resume("node-get"))
+    ready.add(order_of(EXEMPT, WRITE), log.resume("create-2"))
+    ready.add(order_of(EXEMPT, GET), log.resume("get"))
+    ready.add(order_of(NODE_HIGH, WRITE), log.resume("lease"))
+    wait_until("all served", lambda: len(log.order) == 6)
+    assert log.order == ["lease", "get", "create-1", "create-2", "list", "node-get"]
+
+
 def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_rest() -> None:
     ready, log = Ready(turn=0.03), Log()
     idle = Idle(keepalive=60, ready=ready)
     server, client = socket.socketpair()
     try:
-        idle.park(server, log.resume("admin"), EXEMPT)
+        idle.park(server, log.resume("admin"), order_of(EXEMPT))
         # the first status write, 20 ms of CPU, sees an admin's request come
-        ready.add(SYSTEM, log.resume("status-1", 0.02, lambda: client.send(b"GET")))
+        ready.add(order_of(SYSTEM), log.resume("status-1", 0.02, lambda: client.send(b"GET")))
         for i in range(2, 5):
-            ready.add(SYSTEM, log.resume(f"status-{i}", 0.02))
+            ready.add(order_of(SYSTEM), log.resume(f"status-{i}", 0.02))
         wait_until("all served", lambda: len(log.order) == 5)
         # the loop sees it once the turn's 30 ms are up (two writes); the next turn starts
         # with it
@@ -76,8 +100,8 @@ def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_res
 def test_the_request_waiting_longest_past_overdue_opens_a_turn_whatever_its_level() -> None:
     ready, log = Ready(overdue=0.0, turn=10.0), Log()
     for i in range(1, 4):
-        ready.add(GLOBAL_DEFAULT, log.resume(f"old-{i}"))
-    ready.add(EXEMPT, log.resume("admin"))
+        ready.add(order_of(GLOBAL_DEFAULT), log.resume(f"old-{i}"))
+    ready.add(order_of(EXEMPT), log.resume("admin"))
     wait_until("all served", lambda: len(log.order) == 4)
     # one overdue request a turn; the rest of the turn goes by level
     assert log.order == ["old-1", "admin", "old-2", "old-3"]
@@ -89,8 +113,8 @@ def test_a_failing_request_does_not_stop_the_turn(capsys: pytest.CaptureFixture[
     def fails() -> None:
         raise RuntimeError("boom")
 
-    ready.add(EXEMPT, fails)
-    ready.add(SYSTEM, log.resume("next"))
+    ready.add(order_of(EXEMPT), fails)
+    ready.add(order_of(SYSTEM), log.resume("next"))
     wait_until("the next served", lambda: log.order == ["next"])
     assert "boom" in capsys.readouterr().err
 
@@ -102,8 +126,8 @@ def test_a_request_that_waits_gives_the_loop_back_and_goes_on_later() -> None:
         gevent.sleep(0.05)
         log.order.append("woke")
 
-    ready.add(SYSTEM, log.resume("sleeper", then=sleep_then_wake))
-    ready.add(GLOBAL_DEFAULT, log.resume("other"))
+    ready.add(order_of(SYSTEM), log.resume("sleeper", then=sleep_then_wake))
+    ready.add(order_of(GLOBAL_DEFAULT), log.resume("other"))
     wait_until("all served", lambda: len(log.order) == 3)
     assert log.order == ["sleeper", "other", "woke"]
 
@@ -120,7 +144,7 @@ def test_idle_connections_are_served_again_by_the_level_of_their_last_request() 
         def served(server: socket.socket = server, name: str = name) -> None:
             order.append(f"{name}:{server.recv(100).decode()}")
 
-        idle.park(server, served, level)
+        idle.park(server, served, order_of(level))
     for _, client in pairs:  # all in one turn of the loop: this greenlet does not yield
         client.sendall(b"GET")
     wait_until("all served", lambda: len(order) == 4)
@@ -130,7 +154,7 @@ def test_idle_connections_are_served_again_by_the_level_of_their_last_request() 
         server.close(), client.close()
 
 
-def test_the_level_a_request_was_given_stays_with_its_connection() -> None:
+def test_the_level_and_work_a_request_was_given_stay_with_its_connection() -> None:
     server, client = socket.socketpair()
     try:
         corked = Corked(server)
@@ -139,14 +163,15 @@ def test_the_level_a_request_was_given_stays_with_its_connection() -> None:
             assert environ[PARK_KEY] is True
             if environ["PATH_INFO"] != "/version":
                 environ[LEVEL_KEY] = NODE_HIGH
+                environ[WORK_KEY] = GET
             return [b"ok"]
 
         wrapped = ParkingApp(app)
-        assert corked.level is None
+        assert corked.order == DEFAULT_ORDER == order_of(GLOBAL_DEFAULT, WRITE)
         environ = {"PATH_INFO": "/apis/coordination.k8s.io/v1", "gunicorn.socket": corked}
         assert wrapped(environ, None) == [b"ok"]
-        assert corked.level == NODE_HIGH
+        assert corked.order == order_of(NODE_HIGH, GET)
         assert wrapped({"PATH_INFO": "/version", "gunicorn.socket": corked}, None) == [b"ok"]
-        assert corked.level == NODE_HIGH, "a request with no level leaves the last one"
+        assert corked.order == order_of(NODE_HIGH, GET), "a request with no level leaves the last"
     finally:
         server.close(), client.close()
