@@ -32,7 +32,7 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from control.apiserver import parking, priority
+from control.apiserver import inflight, parking, priority
 from control.registry.reads import Parked
 
 # Settings of the server: no client is trusted to speak for the connection (the scheme of
@@ -70,6 +70,9 @@ util.http_date = _http_date
 TURN = 0.01
 # Seconds after which a waiting connection goes first, whatever its priority level.
 OVERDUE = 1.0
+# Bytes read of a kept-alive connection's next request when it comes, to place it (``Idle``):
+# its request line, most often its whole head.
+EARLY_BYTES = 16384
 # Where a connection none of whose requests had a priority level waits (``Ready``).
 DEFAULT_ORDER = priority.order_of(None)
 # Errors of a client that went away: nothing to log.
@@ -82,11 +85,14 @@ class HeadClock:
     (``idle``) the first read waits as long as the keep-alive allows and starts the next head's
     clock; after a head (``deadline`` None) the application reads at its own pace."""
 
-    def __init__(self, sock: socket.socket, deadline: float, head_timeout: float) -> None:
+    def __init__(
+        self, sock: socket.socket, deadline: float, head_timeout: float, early: bytes | None = None
+    ) -> None:
         self.sock = sock
         self.deadline: float | None = deadline
         self.head_timeout = head_timeout
         self.waiting = False  # idle between requests: the next bytes start a head
+        self.early = early  # bytes read already (``Idle``), the first read's; b"": the end
 
     def idle(self) -> None:
         self.deadline, self.waiting = None, True
@@ -95,6 +101,11 @@ class HeadClock:
         self.deadline, self.waiting = None, False
 
     def recv(self, size: int) -> bytes:
+        if self.early is not None:
+            data, self.early = self.early, None
+            if self.waiting:
+                self.deadline, self.waiting = time.monotonic() + self.head_timeout, False
+            return data
         if self.deadline is None:
             data = self.sock.recv(size)
             if self.waiting:
@@ -123,8 +134,10 @@ class Corked:
         self._held = b""
         # A watch its response parked: (the Parked, the WSGI response, whether it is chunked).
         self.parked: tuple[Parked, Any, bool] | None = None
-        # Where the connection waits for its next request to start (``Ready``): by the priority
-        # level and work of its last request that had one.
+        # The priority level of the connection's last request that had one, and where the
+        # connection waits for its next request to start (``Ready``) when its first bytes do not
+        # tell: by that level and work.
+        self.level: str | None = None
         self.order = DEFAULT_ORDER
 
     def sendall(self, data: bytes) -> None:
@@ -190,8 +203,9 @@ class ParkingApp:
         respiter = self.app(environ, start_response)
         level = environ.get(priority.LEVEL_KEY)
         if level is not None:
-            work = environ.get(priority.WORK_KEY, priority.WRITE)
-            environ["gunicorn.socket"].order = priority.order_of(level, work)
+            work = environ.get(priority.WORK_KEY, priority.MORE)
+            corked = environ["gunicorn.socket"]
+            corked.level, corked.order = level, priority.order_of(level, work)
         if not environ.get(parking.PARKS_KEY):
             return respiter
         # gunicorn's start_response is a method of the response it writes.
@@ -238,23 +252,24 @@ class Server(StreamServer):  # type: ignore[misc]
 
 
 class Ready:
-    """Kept-alive connections whose next request came, started in the order of the priority
-    level of their last request (``priority.RANKS``; a connection whose requests had none yet
-    ranks as ``global-default``), within a level by the work that request was estimated to take
-    (a read of one object, a write, a list: ``priority.order_of``), then first come first
-    served. gevent's loop would
-    start them in the order their sockets turned readable, and each runs to its end: a request
-    that came while the loop was busy waited for every one that came before it, a GET of one
-    pod behind a burst of the nodes' events and status writes. Here the loop first sees every
-    connection turned readable, then starts the waiting requests of the highest level, and after
-    ``turn`` seconds of them looks for new arrivals again, so a request waits for the current
-    turn and the requests of its level or higher, not for the whole backlog; and a read of one
-    object does not wait for the writes of its level (kube-apiserver's fair queuing, too, lets
-    the request estimated to finish first go first). The connection
-    waiting longest opens a turn once it has waited ``overdue`` seconds, whatever its level
-    (one a turn): a level below is slowed, never starved. The levels are kube-apiserver's
-    (docs/back-pressure.md); their seats (``priority.Gate``) still bound what each runs at
-    once. See docs/serving.md, "Who goes first"."""
+    """Kept-alive connections whose next request came, started in the order of its priority
+    level (``priority.RANKS``: the level of the connection's last request, its client being the
+    same, a node's moved by the resource of the new one; a connection whose requests had none
+    yet ranks as ``global-default``), within a level a read of one object first, the least work
+    (``priority.order_of``, from the request line, read as its socket turns readable, ``Idle``),
+    then first come first served. gevent's loop would start them in the order their sockets
+    turned readable, and each runs to its end: a request that came while the loop was busy
+    waited for every one that came before it, a GET of one pod behind a burst of the nodes'
+    events and status writes. Here the loop first sees every connection turned readable, then
+    starts the waiting requests of the highest level, and after ``turn`` seconds of them looks
+    for new arrivals again, so a request waits for the current turn and the requests of its
+    level or higher, not for the whole backlog; and a read of one object does not wait for the
+    writes of its level (kube-apiserver's fair queuing, too, lets the request estimated to
+    finish first go first). The connection waiting longest opens a turn once it has waited
+    ``overdue`` seconds, whatever its level (one a turn): a level below, or a level's writes,
+    are slowed, never starved. The levels are kube-apiserver's (docs/back-pressure.md); their
+    seats (``priority.Gate``) still bound what each runs at once. See docs/serving.md, "Who goes
+    first"."""
 
     def __init__(self, turn: float = TURN, overdue: float = OVERDUE) -> None:
         self.turn, self.overdue = turn, overdue
@@ -326,28 +341,44 @@ class Idle:
     def __init__(self, keepalive: float, ready: Ready) -> None:
         self.keepalive = keepalive
         self.ready = ready  # where a connection whose client sent waits its turn
-        # socket -> (read watcher, deadline, where it waits in ``ready``); the socket lives on
+        # socket -> (read watcher, deadline, where it waits in ``ready`` unless its next
+        # request's first bytes tell, priority level of its last request); the socket lives on
         # by this reference
-        self.waiting: dict[socket.socket, tuple[Any, float, int]] = {}
+        self.waiting: dict[socket.socket, tuple[Any, float, int, str | None]] = {}
         self._sweeper: Any = None
 
     def __len__(self) -> int:
         return len(self.waiting)
 
     def park(
-        self, sock: socket.socket, resume: Callable[[], object], order: int = DEFAULT_ORDER
+        self,
+        sock: socket.socket,
+        resume: Callable[[bytes | None], object],
+        order: int = DEFAULT_ORDER,
+        level: str | None = None,
     ) -> None:
+        """Wait for ``sock``'s next request; ``resume(early)`` serves it, ``early`` the bytes
+        read of it already (b"": the client closed; None: none could be read yet), and waits in
+        ``ready`` where those bytes place it (``inflight.order_of_next``, with ``level``, the
+        priority level of its last request), or at ``order`` when they do not tell."""
         watcher = gevent.get_hub().loop.io(sock.fileno(), 1)  # 1: readable
-        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive, order)
+        self.waiting[sock] = (watcher, time.monotonic() + self.keepalive, order, level)
         watcher.start(self._readable, sock, resume)
         if self._sweeper is None:
             self._sweeper = gevent.spawn(self._sweep)
 
-    def _readable(self, sock: socket.socket, resume: Callable[[], object]) -> None:
+    def _readable(self, sock: socket.socket, resume: Callable[[bytes | None], object]) -> None:
         entry = self.waiting.pop(sock, None)
-        if entry is not None:
-            _stop(entry[0])
-            self.ready.add(entry[2], resume)
+        if entry is None:
+            return
+        watcher, _, order, level = entry
+        _stop(watcher)
+        early = read_early(sock)
+        if early:
+            told = inflight.order_of_next(level, early)
+            if told is not None:
+                order = told
+        self.ready.add(order, partial(resume, early))
 
     def _sweep(self) -> None:
         while True:
@@ -356,19 +387,33 @@ class Idle:
 
     def sweep(self, now: float) -> None:
         """Close the connections idle past their keep-alive time."""
-        for sock, (watcher, deadline, _) in list(self.waiting.items()):
+        for sock, (watcher, deadline, _, _) in list(self.waiting.items()):
             if now >= deadline:
                 self._close(sock, watcher)
 
     def close_all(self) -> None:
         """The worker stops: no idle connection is served again."""
-        for sock, (watcher, _, _) in list(self.waiting.items()):
+        for sock, (watcher, _, _, _) in list(self.waiting.items()):
             self._close(sock, watcher)
 
     def _close(self, sock: socket.socket, watcher: Any) -> None:
         del self.waiting[sock]
         _stop(watcher)
         util.close(sock)
+
+
+def read_early(sock: socket.socket) -> bytes | None:
+    """What a client sent of its next request, read without waiting (in the event loop's own
+    greenlet, which must not wait): b"" when it closed the connection; None when nothing can be
+    read yet (a TLS record not whole) or the read failed (the request's own read meets it)."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        return bytes(sock.recv(EARLY_BYTES))
+    except OSError:  # BlockingIOError, ssl.SSLWantReadError, a reset connection
+        return None
+    finally:
+        sock.settimeout(timeout)
 
 
 def _stop(watcher: Any) -> None:
@@ -462,13 +507,15 @@ class Worker(GeventWorker):  # type: ignore[misc]
         addr: Any,
         deadline: float | None,
         order: int = DEFAULT_ORDER,
+        level: str | None = None,
+        early: bytes | None = None,
     ) -> bool:
         """Serve a connection (``_serve``) and close it after, unless a watch was parked on it
         or it waits idle for its next request, which then owns it (True); once that watch
         ends, or the next request comes, this serves it again."""
         kept = False
         try:
-            kept = self._serve(listener, client, addr, deadline, order)
+            kept = self._serve(listener, client, addr, deadline, order, level, early)
         except Exception as e:
             self._failed(client, addr, e)
         finally:
@@ -508,13 +555,17 @@ class Worker(GeventWorker):  # type: ignore[misc]
         addr: Any,
         deadline: float | None,
         order: int = DEFAULT_ORDER,
+        level: str | None = None,
+        early: bytes | None = None,
     ) -> bool:
         """Requests of one connection until it ends, misses a deadline or idles too long (its
-        first head due by ``deadline``; None: it is between requests; ``order``: where it
-        waits between requests, ``Ready``); True when a watch was parked on it, which
-        then owns the connection, or the connection itself, between two requests (``Idle``)."""
+        first head due by ``deadline``; None: it is between requests; ``order`` and
+        ``level``: where it waits between requests and the priority level of its last request,
+        ``Idle``; ``early``: the bytes read of its next request already); True when a watch
+        was parked on it, which then owns the connection, or the connection itself, between two
+        requests (``Idle``)."""
         clock = HeadClock(client, deadline or time.monotonic() + self.head_timeout,
-                          self.head_timeout)  # fmt: skip
+                          self.head_timeout, early)  # fmt: skip
         if deadline is None:
             clock.idle()
         parser = http.get_parser(self.cfg, client, addr)
@@ -523,7 +574,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
         if name is None:
             name = self._names[listener] = listener.getsockname()
         corked = Corked(client)
-        corked.order = order
+        corked.order, corked.level = order, level
         try:
             while True:
                 req = None
@@ -540,8 +591,9 @@ class Worker(GeventWorker):  # type: ignore[misc]
                     corked.flush()
                 clock.idle()
                 if quiet(parser, client):
-                    resume = partial(self._own, listener, client, addr, None, corked.order)
-                    self.idle.park(client, resume, corked.order)
+                    order, level = corked.order, corked.level
+                    resume = partial(self._own, listener, client, addr, None, order, level)
+                    self.idle.park(client, resume, order, level)
                     return True
         except (NoMoreData, StopIteration):
             pass
@@ -550,7 +602,8 @@ class Worker(GeventWorker):  # type: ignore[misc]
         parked, respiter, chunked = corked.parked
         corked.parked = None
         self.lot.park(parked, client, chunked, respiter.close,
-                      partial(self._own, listener, client, addr, None, corked.order))  # fmt: skip
+                      partial(self._own, listener, client, addr, None, corked.order,
+                              corked.level))  # fmt: skip
         return True
 
 

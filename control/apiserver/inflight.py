@@ -25,6 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from flask import Flask, Response, g, request
 
@@ -94,6 +95,31 @@ def classify(method: str, path: str, args: Mapping[str, str]) -> Kind:
         if len(parts) == 3 and parts[2] in LONG_RUNNING_SUBRESOURCES:
             return Kind.LONG_RUNNING
     return Kind.READONLY if method in READ_METHODS else Kind.MUTATING
+
+
+def order_of_next(level: str | None, head: bytes) -> int | None:
+    """Where a kept-alive connection waits for its next request to start
+    (``control.httpworker.Ready``), from the first bytes of that request, ``head``, and the
+    priority level of its last one: the client is the same, the resource and the work are the
+    new request's. None when ``head`` does not hold its whole request line."""
+    line, sep, _ = head.partition(b"\r\n")
+    words = line.split(b" ")
+    if not sep or len(words) != 3:
+        return None
+    method, target = words[0].decode("latin-1"), words[1].decode("latin-1")
+    path, _, query_string = target.partition("?")
+    args = dict(parse_qsl(query_string)) if query_string else {}
+    parts = _resource_parts(path)
+    level = priority.relevel(level, parts[0] if parts else "")
+    if classify(method, path, args) is Kind.LONG_RUNNING:
+        return priority.order_of(level, priority.MORE)  # a watch (a log) lists first
+    return priority.order_of(level, _work(method in READ_METHODS, parts))
+
+
+def _work(reads: bool, parts: list[str] | None) -> int:
+    """The work a short request on the resource path ``parts`` (None: another path, as
+    ``/version``, kube's non-resource requests: the fewest seats) is estimated to take."""
+    return priority.work_of(reads, parts is None or len(parts) > 1)
 
 
 def _watching(args: Mapping[str, str]) -> bool:
@@ -199,9 +225,7 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
             parts = _resource_parts(request.path)
             level = priority.level_of(user, parts[0] if parts else "")
             request.environ[priority.LEVEL_KEY] = level
-            named = parts is not None and len(parts) > 1
-            reads = kind is Kind.READONLY
-            request.environ[priority.WORK_KEY] = priority.work_of(reads, named)
+            request.environ[priority.WORK_KEY] = _work(kind is Kind.READONLY, parts)
             if gate.enter(level):
                 g.seat = level
 

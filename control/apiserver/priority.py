@@ -57,12 +57,13 @@ _RANK = {level: i for i, level in enumerate(RANKS)}
 # WSGI environ).
 LEVEL_KEY = "tinykube.priority_level"
 WORK_KEY = "tinykube.work"
-# The work a request is estimated to take, in the order kube-apiserver's work estimator ranks
-# them (k8s.io/apiserver/pkg/util/flowcontrol/request): a read of one object takes the fewest
-# seats, a write more (its event goes out to every watcher), a list the most (its seats grow
-# with the objects it returns).
-GET, WRITE, LIST = 0, 1, 2
-WORKS = 3
+# The work a request is estimated to take, as far as the order a worker starts the requests of
+# a level in goes: a read of one object (one seat, the fewest, in kube-apiserver's work
+# estimator, k8s.io/apiserver/pkg/util/flowcontrol/request), or more (a write: more seats for
+# the watchers its event goes to; a list: more for the objects it returns), which keep their
+# order of arrival among themselves, so that writes do not starve lists nor lists writes.
+GET, MORE = 0, 1
+WORKS = 2
 # Seconds a request may wait for a seat: a quarter of kube-apiserver's 60 s request timeout.
 QUEUE_WAIT = 15.0
 RETRY_AFTER = 1
@@ -83,6 +84,15 @@ def level_of(user: User | None, resource: str) -> str:
     return GLOBAL_DEFAULT
 
 
+def relevel(level: str | None, resource: str) -> str | None:
+    """The level of a request on ``resource`` by the user whose last request had ``level``
+    (``level_of``'s rule, from the level instead of the user): a node's requests go to
+    system-node-high or system by their resource, every other user's to one level."""
+    if level in (NODE_HIGH, SYSTEM):  # only a node's requests have these
+        return NODE_HIGH if resource in NODE_HIGH_RESOURCES else SYSTEM
+    return level
+
+
 def rank_of(level: str | None) -> int:
     """The rank of ``level`` in ``RANKS``; one unknown (None: no request had one) ranks as
     global-default."""
@@ -91,13 +101,11 @@ def rank_of(level: str | None) -> int:
 
 def work_of(reads: bool, named: bool) -> int:
     """The work a short request is estimated to take: ``reads``, whether it only reads;
-    ``named``, whether its path names one object (a collection's path does not)."""
-    if reads:
-        return GET if named else LIST
-    return WRITE
+    ``named``, whether it is on one object (a collection's path is not)."""
+    return GET if reads and named else MORE
 
 
-def order_of(level: str | None, work: int = WRITE) -> int:
+def order_of(level: str | None, work: int = MORE) -> int:
     """Where a kept-alive connection whose last request had ``level`` and ``work`` waits for
     its next one to start (``control.httpworker.Ready``): by rank of its level, then by work.
     A connection with no such request yet waits as a write of global-default."""

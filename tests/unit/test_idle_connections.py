@@ -17,14 +17,15 @@ from control.httpworker import Idle, Ready, quiet
 
 
 class Served:
-    """The ``resume`` of one idle connection: what it read when served again."""
+    """The ``resume`` of one idle connection: what it read when served again (the bytes read
+    of its next request as its socket turned readable, or its own read when there were none)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reads: list[bytes] = []
 
-    def __call__(self) -> None:
-        self.reads.append(self.sock.recv(100))
+    def __call__(self, early: bytes | None) -> None:
+        self.reads.append(self.sock.recv(100) if early is None else early)
 
 
 def wait_until(what: str, cond: Any, timeout: float = 2.0) -> None:

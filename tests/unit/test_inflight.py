@@ -9,7 +9,17 @@ import pytest
 from common import errors
 from control import flags, main
 from control.apiserver.auth import User
-from control.apiserver.inflight import Kind, Limiter, Limits, classify
+from control.apiserver.inflight import Kind, Limiter, Limits, classify, order_of_next
+from control.apiserver.priority import (
+    EXEMPT,
+    GET,
+    GLOBAL_DEFAULT,
+    MORE,
+    NODE_HIGH,
+    SYSTEM,
+    WORKLOAD_LOW,
+    order_of,
+)
 
 NODE = User("system:node:n1", ("system:nodes",))
 OTHER_NODE = User("system:node:n2", ("system:nodes",))
@@ -156,3 +166,40 @@ def test_one_api_worker_per_cpu_unless_told(monkeypatch: pytest.MonkeyPatch) -> 
     assert flags.workers(flags.parse_args(["--workers", "1"])) == 1
     with pytest.raises(SystemExit):
         flags.parse_args(["--workers", "0"])
+
+
+@pytest.mark.parametrize(
+    ("level", "head", "order"),
+    [
+        # the work from the request line, the level from the last request's
+        (EXEMPT, b"GET /api/v1/namespaces/d/pods/p HTTP/1.1\r\nHost: x\r\n", (EXEMPT, GET)),
+        (EXEMPT, b"POST /api/v1/namespaces/d/pods HTTP/1.1\r\n", (EXEMPT, MORE)),
+        (EXEMPT, b"GET /api/v1/namespaces/d/pods?limit=500 HTTP/1.1\r\n", (EXEMPT, MORE)),
+        (EXEMPT, b"GET /api/v1/pods?watch=true HTTP/1.1\r\n", (EXEMPT, MORE)),
+        (EXEMPT, b"GET /api/v1/pods?watch=false HTTP/1.1\r\n", (EXEMPT, MORE)),
+        (EXEMPT, b"DELETE /apis/apps/v1/namespaces/d/deployments/x HTTP/1.1\r\n", (EXEMPT, MORE)),
+        (None, b"GET /api/v1/namespaces/d/pods/p HTTP/1.1\r\n", (GLOBAL_DEFAULT, GET)),
+        # a node's requests move between its two levels by resource
+        (
+            SYSTEM,
+            b"PUT /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n HTTP/1.1\r\n",
+            (NODE_HIGH, MORE),
+        ),
+        (NODE_HIGH, b"PATCH /api/v1/namespaces/d/pods/p/status HTTP/1.1\r\n", (SYSTEM, MORE)),
+        (NODE_HIGH, b"GET /api/v1/nodes/n HTTP/1.1\r\n", (NODE_HIGH, GET)),
+        (NODE_HIGH, b"GET /version HTTP/1.1\r\n", (SYSTEM, GET)),  # kube: one seat
+        (WORKLOAD_LOW, b"GET /api/v1/nodes/n HTTP/1.1\r\n", (WORKLOAD_LOW, GET)),
+    ],
+)
+def test_a_kept_alive_connection_waits_by_the_request_that_came(
+    level: str | None, head: bytes, order: tuple[str, int]
+) -> None:
+    assert order_of_next(level, head) == order_of(*order)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"", b"GET /api/v1/namespaces/d/pods/p HTT", b"GET /api/v1/pods\r\n", b"\x16\x03\x01\r\n"],
+)
+def test_a_request_line_not_whole_leaves_the_connection_where_it_was(head: bytes) -> None:
+    assert order_of_next(EXEMPT, head) is None

@@ -1,10 +1,9 @@
 """The order a worker serves the kept-alive connections whose next request came
 (control.httpworker.Ready), in gevent's own loop over real socket pairs: by the priority level
-of each connection's last request, highest first, within a level by the work that request was
-estimated to take (a read of one object, a write, a list), then by arrival; after a
-turn's worth of requests the loop looks for new arrivals, so one of a higher level that came
-meanwhile goes before the lower ones still waiting; and a connection waiting past ``overdue``
-opens a turn whatever its level."""
+of each connection's request, highest first, within a level a read of one object first, the
+rest by arrival; after a turn's worth of requests the loop looks for new arrivals, so one of a
+higher level that came meanwhile goes before the lower ones still waiting; and a connection
+waiting past ``overdue`` opens a turn whatever its level."""
 
 from __future__ import annotations
 
@@ -21,14 +20,21 @@ from control.apiserver.priority import (
     GET,
     GLOBAL_DEFAULT,
     LEVEL_KEY,
-    LIST,
+    MORE,
     NODE_HIGH,
     SYSTEM,
     WORK_KEY,
-    WRITE,
     order_of,
 )
-from control.httpworker import DEFAULT_ORDER, Corked, Idle, ParkingApp, Ready
+from control.httpworker import (
+    DEFAULT_ORDER,
+    Corked,
+    HeadClock,
+    Idle,
+    ParkingApp,
+    Ready,
+    read_early,
+)
 from tests.unit.test_idle_connections import wait_until
 
 # time.sleep of the standard library, never gevent's: a request busy on the CPU holds the loop.
@@ -40,7 +46,7 @@ class Log:
         self.order: list[str] = []
 
     def resume(self, name: str, busy: float = 0.0, then: Any = None) -> Any:
-        def run() -> None:
+        def run(early: bytes | None = None) -> None:
             self.order.append(name)
             if busy:
                 _busy(busy)
@@ -67,16 +73,16 @@ def test_waiting_requests_start_by_level_then_by_arrival() -> None:
     assert len(ready) == 0
 
 
-def test_within_a_level_a_read_of_one_object_goes_before_writes_and_writes_before_lists() -> None:
+def test_within_a_level_a_read_of_one_object_goes_first_then_the_rest_by_arrival() -> None:
     ready, log = Ready(), Log()
-    ready.add(order_of(EXEMPT, LIST), log.resume("list"))
-    ready.add(order_of(EXEMPT, WRITE), log.resume("create-1"))
+    ready.add(order_of(EXEMPT, MORE), log.resume("list"))
+    ready.add(order_of(EXEMPT, MORE), log.resume("create-1"))
     ready.add(order_of(SYSTEM, GET), log.resume("node-get"))
-    ready.add(order_of(EXEMPT, WRITE), log.resume("create-2"))
+    ready.add(order_of(EXEMPT, MORE), log.resume("create-2"))
     ready.add(order_of(EXEMPT, GET), log.resume("get"))
-    ready.add(order_of(NODE_HIGH, WRITE), log.resume("lease"))
+    ready.add(order_of(NODE_HIGH, MORE), log.resume("lease"))
     wait_until("all served", lambda: len(log.order) == 6)
-    assert log.order == ["lease", "get", "create-1", "create-2", "list", "node-get"]
+    assert log.order == ["lease", "get", "list", "create-1", "create-2", "node-get"]
 
 
 def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_rest() -> None:
@@ -141,10 +147,11 @@ def test_idle_connections_are_served_again_by_the_level_of_their_last_request() 
         server, client = socket.socketpair()
         pairs.append((server, client))
 
-        def served(server: socket.socket = server, name: str = name) -> None:
-            order.append(f"{name}:{server.recv(100).decode()}")
+        def served(early: bytes | None, name: str = name) -> None:
+            assert early is not None
+            order.append(f"{name}:{early.decode()}")
 
-        idle.park(server, served, order_of(level))
+        idle.park(server, served, order_of(level), level)
     for _, client in pairs:  # all in one turn of the loop: this greenlet does not yield
         client.sendall(b"GET")
     wait_until("all served", lambda: len(order) == 4)
@@ -152,6 +159,67 @@ def test_idle_connections_are_served_again_by_the_level_of_their_last_request() 
     assert len(idle) == 0 and len(ready) == 0
     for server, client in pairs:
         server.close(), client.close()
+
+
+def test_a_connection_waits_by_the_request_its_client_sent_and_is_handed_its_bytes() -> None:
+    ready = Ready()
+    idle = Idle(keepalive=60, ready=ready)
+    served: list[tuple[str, bytes | None]] = []
+    sent = {
+        # name: (its last request's level, what its client sends now)
+        "list": (EXEMPT, b"GET /api/v1/namespaces/d/pods HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "create": (EXEMPT, b"POST /api/v1/namespaces/d/pods HTTP/1.1\r\nContent-Length: 2"),
+        "not-told": (EXEMPT, b"GET /api/v1/namespaces/d/po"),
+        "get": (EXEMPT, b"GET /api/v1/namespaces/d/pods/p HTTP/1.1\r\n\r\n"),
+        "lease": (SYSTEM, b"PUT /apis/coordination.k8s.io/v1/namespaces/l/leases/n HTTP/1.1\r\n"),
+    }
+    pairs = []
+    for name, (level, _) in sent.items():
+        server, client = socket.socketpair()
+        pairs.append((server, client))
+
+        def resume(early: bytes | None, name: str = name) -> None:
+            served.append((name, early))
+
+        # each parked where a write of global-default waits: without its bytes, it waits there
+        idle.park(server, resume, order_of(GLOBAL_DEFAULT, MORE), level)
+    for (_, client), (_, data) in zip(pairs, sent.values(), strict=True):
+        client.sendall(data)  # all in one turn of the loop: this greenlet does not yield
+    wait_until("all served", lambda: len(served) == 5)
+    names = [name for name, _ in served]
+    # the create and the list by arrival, which is the order the loop saw their sockets in
+    assert names[:2] == ["lease", "get"] and set(names[2:4]) == {"create", "list"}
+    assert names[4] == "not-told"
+    assert dict(served) == {name: data for name, (_, data) in sent.items()}
+    for server, client in pairs:
+        server.close(), client.close()
+
+
+def test_the_bytes_read_early_are_the_first_the_request_reads() -> None:
+    server, client = socket.socketpair()
+    try:
+        clock = HeadClock(server, time.monotonic() + 10, 10.0, early=b"GET / HT")
+        clock.idle()
+        client.sendall(b"TP/1.1\r\n")
+        assert clock.recv(100) == b"GET / HT"
+        assert clock.deadline is not None, "they start the head's clock"
+        assert clock.recv(100) == b"TP/1.1\r\n"
+        assert HeadClock(server, time.monotonic() + 10, 10.0, early=b"").recv(100) == b""
+    finally:
+        server.close(), client.close()
+
+
+def test_nothing_to_read_yet_is_none_and_a_closed_connection_is_its_end() -> None:
+    server, client = socket.socketpair()
+    try:
+        assert read_early(server) is None
+        assert server.gettimeout() is None, "the socket's timeout is put back"
+        client.sendall(b"GET")
+        wait_until("readable", lambda: read_early(server) == b"GET")
+        client.close()
+        wait_until("the end read", lambda: read_early(server) == b"")
+    finally:
+        server.close()
 
 
 def test_the_level_and_work_a_request_was_given_stay_with_its_connection() -> None:
@@ -167,10 +235,11 @@ def test_the_level_and_work_a_request_was_given_stay_with_its_connection() -> No
             return [b"ok"]
 
         wrapped = ParkingApp(app)
-        assert corked.order == DEFAULT_ORDER == order_of(GLOBAL_DEFAULT, WRITE)
+        assert corked.order == DEFAULT_ORDER == order_of(GLOBAL_DEFAULT, MORE)
+        assert corked.level is None
         environ = {"PATH_INFO": "/apis/coordination.k8s.io/v1", "gunicorn.socket": corked}
         assert wrapped(environ, None) == [b"ok"]
-        assert corked.order == order_of(NODE_HIGH, GET)
+        assert (corked.order, corked.level) == (order_of(NODE_HIGH, GET), NODE_HIGH)
         assert wrapped({"PATH_INFO": "/version", "gunicorn.socket": corked}, None) == [b"ok"]
         assert corked.order == order_of(NODE_HIGH, GET), "a request with no level leaves the last"
     finally:
