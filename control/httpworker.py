@@ -409,7 +409,7 @@ def read_early(sock: socket.socket) -> bytes | None:
     timeout = sock.gettimeout()
     sock.settimeout(0.0)
     try:
-        return bytes(sock.recv(EARLY_BYTES))
+        return sock.recv(EARLY_BYTES)
     except OSError:  # BlockingIOError, ssl.SSLWantReadError, a reset connection
         return None
     finally:

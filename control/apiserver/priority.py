@@ -78,7 +78,7 @@ def level_of(user: User | None, resource: str) -> str:
     if MASTERS_GROUP in user.groups:
         return EXEMPT
     if NODES_GROUP in user.groups:
-        return NODE_HIGH if resource in NODE_HIGH_RESOURCES else SYSTEM
+        return _node_level(resource)
     if SA_GROUP in user.groups:
         return WORKLOAD_LOW
     return GLOBAL_DEFAULT
@@ -89,8 +89,13 @@ def relevel(level: str | None, resource: str) -> str | None:
     (``level_of``'s rule, from the level instead of the user): a node's requests go to
     system-node-high or system by their resource, every other user's to one level."""
     if level in (NODE_HIGH, SYSTEM):  # only a node's requests have these
-        return NODE_HIGH if resource in NODE_HIGH_RESOURCES else SYSTEM
+        return _node_level(resource)
     return level
+
+
+def _node_level(resource: str) -> str:
+    """The level of a node's request on ``resource``."""
+    return NODE_HIGH if resource in NODE_HIGH_RESOURCES else SYSTEM
 
 
 def rank_of(level: str | None) -> int:
@@ -106,9 +111,10 @@ def work_of(reads: bool, named: bool) -> int:
 
 
 def order_of(level: str | None, work: int = MORE) -> int:
-    """Where a kept-alive connection whose last request had ``level`` and ``work`` waits for
-    its next one to start (``control.httpworker.Ready``): by rank of its level, then by work.
-    A connection with no such request yet waits as a write of global-default."""
+    """Where a kept-alive connection waits for its next request to start
+    (``control.httpworker.Ready``), that request being of ``level`` and ``work``: by rank of its
+    level, then by work. A connection none of whose requests had a level yet waits as
+    ``order_of(None)``, a write of global-default."""
     return rank_of(level) * WORKS + work
 
 
