@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from common import errors
+from common import errors, fastjson
 from common.resources import ResourceType
 from common.transport import Transport
 
@@ -196,7 +196,7 @@ class ApiClient:
     def request_json(self, method: str, path: str, **kw: Any) -> Any:
         resp = self.request(method, path, **kw)
         try:
-            return resp.json()
+            return fastjson.loads(resp.content)
         except ValueError as e:
             raise errors.InternalError(f"the server sent a body that is not JSON for {path}") from e
 
@@ -311,7 +311,7 @@ class ApiClient:
             for line in resp.iter_lines(chunk_size=None):
                 if not line:
                     continue
-                event = json.loads(line)
+                event = fastjson.loads(line)
                 if event.get("type") == "ERROR":
                     raise errors.from_status(event.get("object") or {})
                 yield event

@@ -35,8 +35,8 @@ from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
-from common import errors, processid
-from control import encryption, fastjson
+from common import errors, fastjson, processid
+from control import encryption
 from control.store import (
     Obj,
     Progress,

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from flask import Response, request
 
+from common import fastjson
 from common.resources import ResourceType
-from control import fastjson
 from control.apiserver import negotiation, tables
 from control.apiserver.negotiation import MediaType
 from control.registry import recorder

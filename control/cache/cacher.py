@@ -17,10 +17,9 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from common import errors
+from common import errors, fastjson
 from common.meta import without_managed_fields
 from common.resources import ResourceType
-from control import fastjson
 from control.cache import dispatch
 from control.cache.dispatch import Filter, Watcher, WatcherIndex
 from control.cache.pages import Held, Page, select

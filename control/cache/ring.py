@@ -14,8 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import errors
-from control import fastjson
+from common import errors, fastjson
 
 # kube-apiserver's defaultLowerBoundCapacity and defaultUpperBoundCapacity (100 * 1024).
 LOWER_CAPACITY = 100

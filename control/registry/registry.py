@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from common import errors, meta
+from common import errors, fastjson, meta
 from common.heartbeat import HeartbeatPolicy
 from common.patch import json_patch, merge_patch, strategic_merge_patch
 from common.resources import ResourceType, must
@@ -25,7 +25,6 @@ from common.selectors import (
 )
 from common.storage import default_class
 from common.wellknown import NAMESPACE_NAME_LABEL
-from control import fastjson
 from control.cache import WatchCache
 from control.cache.cacher import Cacher
 from control.cache.dispatch import Filter

@@ -15,7 +15,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import errors, meta
+from common import errors, fastjson, meta
 from common.defaults import default_pod
 from common.errors import Cause
 from common.fieldselectors import field_labels, object_fields
@@ -30,7 +30,6 @@ from common.wellknown import (
     UNREACHABLE_TAINT,
 )
 from common.workloads import default_workload
-from control import fastjson
 from control.registry import priority, serviceaccounts
 from control.registry.allocation import ServiceRanges
 from control.validation import validate

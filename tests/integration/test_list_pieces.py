@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from control import fastjson
+from common import fastjson
 from control.apiserver import output
 from tests.integration.conftest import Api
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from control import fastjson
+from common import fastjson
 
 JSON_VALUES = hs.recursive(
     hs.none()

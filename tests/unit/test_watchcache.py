@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from common import errors
+from common import errors, fastjson
 from common.resources import must
 from common.selectors import LabelSelector, parse_field_selector, parse_label_selector
-from control import fastjson
 from control.cache import dispatch, ring
 from control.cache.cacher import Cacher
 from control.cache.dispatch import Closed, Filter, Watcher, WatcherIndex

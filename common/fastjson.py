@@ -1,5 +1,6 @@
 """The JSON the server writes and reads back by the thousand (stored objects, responses, watch
-lines, copies) through orjson, several times faster than the json module, with the json module's
+lines, copies), and the answers and watch events the API client reads (``common.client``: the
+agents and tkctl), through orjson, several times faster than the json module, with the json module's
 results: a text orjson would read differently (an integer beyond 64 bits, NaN or an infinity, a
 lone UTF-16 surrogate escape) is decoded by the json module, and a value orjson would write
 differently (a non-ASCII character, which json escapes, an integer beyond 64 bits, a key that is
