@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from flask.sessions import NullSession, SessionInterface
+from flask.wrappers import Request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import errors
@@ -72,12 +75,53 @@ def status_response(e: errors.ApiError) -> Response:
     return response
 
 
+class _NoSessions(SessionInterface):
+    """No sessions: the API sets no cookie. Flask's default looks for its signed cookie on
+    every request and, with no secret key, makes a new empty session each time; here every
+    request shares one that refuses to be written."""
+
+    _none = NullSession()
+
+    def open_session(self, app: Flask, request: Any) -> NullSession:
+        return self._none
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
+
+
+class _Args(ImmutableMultiDict):  # type: ignore[type-arg]
+    """A request's query parameters, whose ``get`` of one that is not there returns the default
+    without raising: werkzeug's raises and catches its ``BadRequestKeyError`` (an HTTP exception,
+    built each time), some eight times a request, for the options a client did not send."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
+class _ApiRequest(Request):
+    parameter_storage_class = _Args
+
+
+class ApiFlask(Flask):
+    """Flask for the API server: no sessions, no coroutine views or hooks, so each is called as
+    it is (Flask's ``ensure_sync`` asks of every hook and view, on every request, whether it is
+    a coroutine function: seven times a GET), and query parameters that are looked up cheaply."""
+
+    session_interface = _NoSessions()
+    request_class = _ApiRequest
+
+    def ensure_sync(self, func: Any) -> Any:
+        return func
+
+
 def create_app(
     store: Store, authenticator: TokenAuthenticator, config: ServerConfig | None = None
 ) -> Flask:
     config = config or ServerConfig()
     # No static folder: Flask's default /static route would serve files from the working directory.
-    app = Flask("tinykube", static_folder=None)
+    app = ApiFlask("tinykube", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies without a Content-Length
     app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
