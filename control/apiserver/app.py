@@ -148,9 +148,10 @@ def create_app(
 
     @app.before_request
     def authenticate() -> None:
-        if request.path in PUBLIC_PATHS or request.path in join.PATHS:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        if req.path in PUBLIC_PATHS or req.path in join.PATHS:
             return
-        g.user = authenticator.authenticate(request.headers.get("Authorization"))
+        g.user = authenticator.authenticate(req.headers.get("Authorization"))
 
     inflight.install(app, app.extensions["tinykube"]["limiter"], app.extensions["tinykube"]["gate"])
 

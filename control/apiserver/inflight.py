@@ -218,16 +218,19 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
 
     @app.before_request
     def admit() -> None:
-        kind = classify(request.method, request.path, request.args)
-        user = g.get("user")
-        g.inflight = limiter.admit(kind, user)
+        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        path = req.path
+        kind = classify(req.method, path, req.args)
+        user = ctx.get("user")
+        ctx.inflight = limiter.admit(kind, user)
         if kind in (Kind.READONLY, Kind.MUTATING):
-            parts = _resource_parts(request.path)
+            parts = _resource_parts(path)
             level = priority.level_of(user, parts[0] if parts else "")
-            request.environ[priority.LEVEL_KEY] = level
-            request.environ[priority.WORK_KEY] = _work(kind is Kind.READONLY, parts)
+            environ = req.environ
+            environ[priority.LEVEL_KEY] = level
+            environ[priority.WORK_KEY] = _work(kind is Kind.READONLY, parts)
             if gate.enter(level):
-                g.seat = level
+                ctx.seat = level
 
     @app.after_request
     def hold_while_streaming(resp: Response) -> Response:

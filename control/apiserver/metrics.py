@@ -97,9 +97,11 @@ def install(app: Flask) -> None:
         start = g.pop("metrics_start", None)
         if start is None:
             return resp
-        info = request_info(request.method, request.path, request.args, request.content_type or "")
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        method, path, args = req.method, req.path, req.args
+        info = request_info(method, path, args, req.content_type or "")
         code = str(resp.status_code)
-        long_running = classify(request.method, request.path, request.args) is Kind.LONG_RUNNING
+        long_running = classify(method, path, args) is Kind.LONG_RUNNING
         if resp.is_streamed and long_running:
             gauge = metrics.APISERVER_LONGRUNNING.labels(
                 info.verb, info.group, info.version, info.resource, info.subresource, info.scope,

@@ -91,11 +91,13 @@ def grouped(group: str, version: str, rest: str) -> ResponseReturnValue:
 
 
 def dispatch(t: Target) -> ResponseReturnValue:
-    watching = request.method == "GET" and query.flag(request.args, "watch")
-    verb = VERBS[request.method]
-    if request.method == "GET" and not t.name:
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    method, args, user = req.method, req.args, g.user
+    watching = method == "GET" and query.flag(args, "watch")
+    verb = VERBS[method]
+    if method == "GET" and not t.name:
         verb = "watch" if watching else "list"
-    if request.method == "DELETE" and not t.name:
+    if method == "DELETE" and not t.name:
         verb = "deletecollection"
     if t.sub == "binding":
         verb = "create"
@@ -106,12 +108,12 @@ def dispatch(t: Target) -> ResponseReturnValue:
         subresource=t.sub,
         namespace=t.namespace,
         name=t.name or _created_name(),
-        field_selector=_equalities(t.rt, request.args.get("fieldSelector", "")),
+        field_selector=_equalities(t.rt, args.get("fieldSelector", "")),
     )
     obj = _stored_for_authorization(t)
-    related = nodegraph.related(g.user.node, t.rt, t.namespace, object_name(attrs))
-    authorize(g.user, attrs, obj, related)
-    query.check(request.args)  # after authorization, as kube-apiserver decodes its options
+    related = nodegraph.related(user.node, t.rt, t.namespace, object_name(attrs))
+    authorize(user, attrs, obj, related)
+    query.check(args)  # after authorization, as kube-apiserver decodes its options
     if t.sub == "log":
         return logs.proxy(t.namespace, t.name, current_app.extensions["tinykube"]["auth"])
     if t.sub == "token":
@@ -121,11 +123,11 @@ def dispatch(t: Target) -> ResponseReturnValue:
     if t.sub in ("exec", "attach", "portforward"):
         raise errors.MethodNotAllowedError(f"{t.sub} is not supported by this server yet")
     out = output.negotiated(t.rt, t.sub)
-    agent = request.headers.get("User-Agent", "")
-    manager = writeoptions.field_manager(request.method, request.args, agent)
+    agent = req.headers.get("User-Agent", "")
+    manager = writeoptions.field_manager(method, args, agent)
     with (
         recorder.recording(),
-        noderestriction.requested_by(g.user.node),
+        noderestriction.requested_by(user.node),
         managedfields.managing(manager),
     ):
         if t.rt.deprecation:
