@@ -218,7 +218,8 @@ def install(app: Flask, limiter: Limiter, gate: priority.Gate) -> None:
 
     @app.before_request
     def admit() -> None:
-        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        ctx = g._get_current_object()
         path = req.path
         kind = classify(req.method, path, req.args)
         user = ctx.get("user")
