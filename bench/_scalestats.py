@@ -37,6 +37,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("workers_rss_mb", "RSS peak: API workers (MB)", "{:.0f}"),
     ("controllers_rss_mb", "RSS peak: controllers (MB)", "{:.0f}"),
     ("cp_cpu_s", "control-plane CPU (s)", "{:.1f}"),
+    ("steal_pct", "CPU stolen by the host (%)", "{:.1f}"),
     ("settle_s", "nodes' work done after (s)", "{:.0f}"),
     ("cp_idle_cpu_pct", "idle control-plane CPU (% core)", "{:.0f}"),
     ("idle_renewals_per_s", "lease renewals/s when idle", "{:.0f}"),
@@ -66,6 +67,24 @@ def pct(values: Sequence[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cpu_ticks(stat: str) -> tuple[int, int]:
+    """The cores' time so far and the part of it the host ran something else (steal), in
+    ticks, from the ``cpu`` line of ``/proc/stat``: user, nice, system, idle, iowait, irq,
+    softirq, steal (guest time is counted in user already)."""
+    fields = stat.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        raise ValueError(f"not the cpu line of /proc/stat: {stat[:60]!r}")
+    ticks = [int(v) for v in fields[1:9]]
+    return sum(ticks), ticks[7]
+
+
+def steal_pct(begin: tuple[int, int], end: tuple[int, int]) -> float | None:
+    """The share of the cores' time between two ``cpu_ticks`` readings the host gave to
+    something else: a machine whose host is busy runs the same work slower."""
+    total = end[0] - begin[0]
+    return 100 * (end[1] - begin[1]) / total if total > 0 else None
 
 
 def rate(count: int, seconds: float) -> float | None:

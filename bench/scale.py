@@ -39,6 +39,10 @@ Figures, from the first create to the last saturation pod Running:
 - the harness's own CPU seconds (this process and every hollow-node process): what it took from
   the cores the control plane also runs on; the lag of the nodes' timers says when they fell
   behind. Below the table, each point's targets (the scale table's row for its N): missed, held.
+- the machine: the share of the cores' time its host gave to something else while the pods were
+  created (steal, ``/proc/stat``). A virtual machine whose host is busy runs the same work
+  slower, and the control plane's CPU seconds for the same work say so too: runs are compared
+  within a run (the "before" column) or on a machine whose figures agree.
 
 The "before" column installs --before-commit in a venv of its own (``bench/_before.py``) and runs
 the same points against it, each capped at --before-cap seconds; a point that does not finish
@@ -92,10 +96,12 @@ from bench._scalestats import (
     Point,
     Progress,
     bucket_pct,
+    cpu_ticks,
     format_table,
     pct,
     rate,
     startups,
+    steal_pct,
     verdict,
 )
 from common import errors
@@ -257,7 +263,7 @@ def snapshot(
     if sampler is not None:
         own += sampler.cpu_seconds()
     return {"t": time.monotonic(), "processes": processes, "cpu": cpu, "rss": rss,
-            "self": own}  # fmt: skip
+            "self": own, "ticks": cpu_ticks(Path("/proc/stat").read_text())}  # fmt: skip
 
 
 def window_figures(
@@ -298,6 +304,7 @@ def window_figures(
         "list_p99_s": pct(lst, 99),
         "lease_p99_ms": _scale(pct(lease, 99), 1000),
         "cp_cpu_s": end["cpu"] - begin["cpu"],
+        "steal_pct": steal_pct(begin["ticks"], end["ticks"]),
         "harness_cpu_s": end["self"] - begin["self"],
         "hollow_procs": len(hollow.children),
         "timer_lag_p99_s": pct([t.start - t.due for t in ticks], 99),

@@ -17,12 +17,14 @@ from bench._scalestats import (
     Point,
     Progress,
     bucket_pct,
+    cpu_ticks,
     format_table,
     format_targets,
     over_cap,
     pct,
     rate,
     startups,
+    steal_pct,
     target_checks,
     verdict,
 )
@@ -206,3 +208,13 @@ def test_the_roles_of_the_control_planes_processes() -> None:
         for p in (controllers, worker):
             p.kill()
             p.wait()
+
+
+def test_the_hosts_steal_is_read_from_the_cpu_line_of_proc_stat() -> None:
+    stat = "cpu  100 5 30 800 10 0 5 50 7 0\ncpu0 50 2 15 400 5 0 2 25 3 0\n"
+    assert cpu_ticks(stat) == (1000, 50)  # guest time (7) is in user already
+    assert steal_pct((1000, 50), (3000, 250)) == 10.0
+    assert steal_pct((1000, 50), (1000, 50)) is None  # no time went by
+    with pytest.raises(ValueError):
+        cpu_ticks("intr 1 2 3\n")
+    assert cpu_ticks(Path("/proc/stat").read_text())[0] > 0
