@@ -256,8 +256,9 @@ class Ready:
     level (``priority.RANKS``: the level of the connection's last request, its client being the
     same, a node's moved by the resource of the new one; a connection whose requests had none
     yet ranks as ``global-default``), within a level a read of one object first, the least work
-    (``priority.order_of``, from the request line, read as its socket turns readable, ``Idle``),
-    then first come first served. gevent's loop would start them in the order their sockets
+    (``priority.order_of``, from the request line, read as its socket turns readable, ``Idle``;
+    an admin's read of one object goes before the nodes' writes, ``priority.STARTS``), then first
+    come first served. gevent's loop would start them in the order their sockets
     turned readable, and each runs to its end: a request that came while the loop was busy
     waited for every one that came before it, a GET of one pod behind a burst of the nodes'
     events and status writes. Here the loop first sees every connection turned readable, then
@@ -267,9 +268,11 @@ class Ready:
     writes of its level (kube-apiserver's fair queuing, too, lets the request estimated to
     finish first go first). The connection waiting longest opens a turn once it has waited
     ``overdue`` seconds, whatever its level (one a turn): a level below, or a level's writes,
-    are slowed, never starved. The levels are kube-apiserver's (docs/back-pressure.md); their
-    seats (``priority.Gate``) still bound what each runs at once. See docs/serving.md, "Who goes
-    first"."""
+    are slowed, never starved; its run does not count against the turn, whose ``turn`` seconds
+    then start by level (on a busy machine the overdue request alone took the turn, turn after
+    turn, and a GET waited out as many). The levels are kube-apiserver's
+    (docs/back-pressure.md); their seats (``priority.Gate``) still bound what each runs at once.
+    See docs/serving.md, "Who goes first"."""
 
     def __init__(self, turn: float = TURN, overdue: float = OVERDUE) -> None:
         self.turn, self.overdue = turn, overdue
@@ -313,8 +316,11 @@ class Ready:
 
     def _run(self) -> None:
         """One turn, in the loop's own greenlet: each request runs until it waits or ends."""
+        overdue = self._overdue(time.monotonic())
+        if overdue is not None:
+            Greenlet(overdue).switch()
         start = time.monotonic()
-        resume = self._overdue(start) or self._next()
+        resume = self._next()
         while resume is not None:
             Greenlet(resume).switch()
             if time.monotonic() - start >= self.turn:

@@ -1,9 +1,10 @@
 """The order a worker serves the kept-alive connections whose next request came
 (control.httpworker.Ready), in gevent's own loop over real socket pairs: by the priority level
 of each connection's request, highest first, within a level a read of one object first, the
-rest by arrival; after a turn's worth of requests the loop looks for new arrivals, so one of a
-higher level that came meanwhile goes before the lower ones still waiting; and a connection
-waiting past ``overdue`` opens a turn whatever its level."""
+rest by arrival, and an admin's read of one object before a node's writes; after a turn's worth
+of requests the loop looks for new arrivals, so one of a higher level that came meanwhile goes
+before the lower ones still waiting; and a connection waiting past ``overdue`` opens a turn
+whatever its level, without taking the turn's time from the others."""
 
 from __future__ import annotations
 
@@ -82,7 +83,19 @@ def test_within_a_level_a_read_of_one_object_goes_first_then_the_rest_by_arrival
     ready.add(order_of(EXEMPT, GET), log.resume("get"))
     ready.add(order_of(NODE_HIGH, MORE), log.resume("lease"))
     wait_until("all served", lambda: len(log.order) == 6)
-    assert log.order == ["lease", "get", "list", "create-1", "create-2", "node-get"]
+    # an admin's read of one object goes before a node's renewal (priority.STARTS)
+    assert log.order == ["get", "lease", "list", "create-1", "create-2", "node-get"]
+
+
+def test_an_admins_read_of_one_object_goes_before_a_nodes_writes_not_its_reads() -> None:
+    ready, log = Ready(), Log()
+    ready.add(order_of(EXEMPT, MORE), log.resume("admin-create"))
+    ready.add(order_of(NODE_HIGH, MORE), log.resume("lease"))
+    ready.add(order_of(EXEMPT, GET), log.resume("admin-get"))
+    ready.add(order_of(NODE_HIGH, GET), log.resume("node-get"))
+    ready.add(order_of(SYSTEM, GET), log.resume("node-get-pod"))
+    wait_until("all served", lambda: len(log.order) == 5)
+    assert log.order == ["node-get", "admin-get", "lease", "admin-create", "node-get-pod"]
 
 
 def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_rest() -> None:
@@ -111,6 +124,18 @@ def test_the_request_waiting_longest_past_overdue_opens_a_turn_whatever_its_leve
     wait_until("all served", lambda: len(log.order) == 4)
     # one overdue request a turn; the rest of the turn goes by level
     assert log.order == ["old-1", "admin", "old-2", "old-3"]
+
+
+def test_an_overdue_request_does_not_take_the_turn_of_those_waiting_by_level() -> None:
+    ready, log = Ready(overdue=0.05, turn=0.01), Log()
+    for i in (1, 2):  # each takes three turns' worth of CPU
+        ready.add(order_of(GLOBAL_DEFAULT), log.resume(f"old-{i}", 0.03))
+    _busy(0.06)  # the loop is held: both are overdue when it turns
+    ready.add(order_of(EXEMPT, GET), log.resume("admin-get"))
+    wait_until("all served", lambda: len(log.order) == 3)
+    # the first overdue request runs, then the turn starts by level: the admin's GET does not
+    # wait for the second one (which had opened the next turn before)
+    assert log.order == ["old-1", "admin-get", "old-2"]
 
 
 def test_a_failing_request_does_not_stop_the_turn(capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,7 +213,7 @@ def test_a_connection_waits_by_the_request_its_client_sent_and_is_handed_its_byt
     wait_until("all served", lambda: len(served) == 5)
     names = [name for name, _ in served]
     # the create and the list by arrival, which is the order the loop saw their sockets in
-    assert names[:2] == ["lease", "get"] and set(names[2:4]) == {"create", "list"}
+    assert names[:2] == ["get", "lease"] and set(names[2:4]) == {"create", "list"}
     assert names[4] == "not-told"
     assert dict(served) == {name: data for name, (_, data) in sent.items()}
     for server, client in pairs:
