@@ -127,7 +127,6 @@ STARTS: tuple[tuple[str, int], ...] = (
     *((level, work) for level in RANKS[2:] for work in (GET, MORE)),
 )
 _START = {pair: i for i, pair in enumerate(STARTS)}
-assert len(_START) == len(RANKS) * WORKS
 
 
 def order_of(level: str | None, work: int = MORE) -> int:

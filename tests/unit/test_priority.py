@@ -22,6 +22,7 @@ from control.apiserver.priority import (
     Gate,
     level_of,
     nominal_seats,
+    order_of,
 )
 
 NODE = User("system:node:n1", ("system:nodes", "system:authenticated"))
@@ -108,3 +109,9 @@ def test_a_freed_seat_goes_to_the_longest_waiting_request() -> None:
 
 def test_the_refusal_is_the_max_inflight_sentence() -> None:
     assert priority.MESSAGE == "Too many requests, please try again later."
+
+
+def test_every_level_and_work_has_a_place_of_its_own_in_the_start_order() -> None:
+    pairs = [(level, work) for level in priority.RANKS for work in (priority.GET, priority.MORE)]
+    assert sorted(order_of(level, work) for level, work in pairs) == list(range(priority.ORDERS))
+    assert order_of(None) == order_of("no-such-level") == order_of(GLOBAL_DEFAULT, priority.MORE)

@@ -57,45 +57,50 @@ class Log:
         return run
 
 
-def test_waiting_requests_start_by_level_then_by_arrival() -> None:
+def served(*waiting: tuple[int, str]) -> list[str]:
+    """The names of ``waiting`` (order, name) in the order a fresh ``Ready`` starts them, all
+    added before the loop's turn."""
     ready, log = Ready(), Log()
-    ready.add(order_of(SYSTEM), log.resume("events-1"))
-    ready.add(order_of(None), log.resume("first-request"))
-    ready.add(order_of(EXEMPT), log.resume("admin-1"))
-    ready.add(order_of(SYSTEM), log.resume("events-2"))
-    ready.add(order_of(NODE_HIGH), log.resume("lease"))
-    ready.add(order_of(EXEMPT), log.resume("admin-2"))
-    ready.add(order_of("no-such-level"), log.resume("unknown"))
-    assert len(ready) == 7 and log.order == [], "nothing starts before the loop's turn"
-    wait_until("all served", lambda: len(log.order) == 7)
-    assert log.order == [
-        "lease", "admin-1", "admin-2", "events-1", "events-2", "first-request", "unknown"
-    ]  # fmt: skip
+    for order, name in waiting:
+        ready.add(order, log.resume(name))
+    assert len(ready) == len(waiting) and log.order == [], "nothing starts before the loop's turn"
+    wait_until("all served", lambda: len(log.order) == len(waiting))
     assert len(ready) == 0
+    return log.order
+
+
+def test_waiting_requests_start_by_level_then_by_arrival() -> None:
+    assert served(
+        (order_of(SYSTEM), "events-1"),
+        (order_of(None), "first-request"),
+        (order_of(EXEMPT), "admin-1"),
+        (order_of(SYSTEM), "events-2"),
+        (order_of(NODE_HIGH), "lease"),
+        (order_of(EXEMPT), "admin-2"),
+        (order_of("no-such-level"), "unknown"),
+    ) == ["lease", "admin-1", "admin-2", "events-1", "events-2", "first-request", "unknown"]
 
 
 def test_within_a_level_a_read_of_one_object_goes_first_then_the_rest_by_arrival() -> None:
-    ready, log = Ready(), Log()
-    ready.add(order_of(EXEMPT, MORE), log.resume("list"))
-    ready.add(order_of(EXEMPT, MORE), log.resume("create-1"))
-    ready.add(order_of(SYSTEM, GET), log.resume("node-get"))
-    ready.add(order_of(EXEMPT, MORE), log.resume("create-2"))
-    ready.add(order_of(EXEMPT, GET), log.resume("get"))
-    ready.add(order_of(NODE_HIGH, MORE), log.resume("lease"))
-    wait_until("all served", lambda: len(log.order) == 6)
     # an admin's read of one object goes before a node's renewal (priority.STARTS)
-    assert log.order == ["get", "lease", "list", "create-1", "create-2", "node-get"]
+    assert served(
+        (order_of(EXEMPT, MORE), "list"),
+        (order_of(EXEMPT, MORE), "create-1"),
+        (order_of(SYSTEM, GET), "node-get"),
+        (order_of(EXEMPT, MORE), "create-2"),
+        (order_of(EXEMPT, GET), "get"),
+        (order_of(NODE_HIGH, MORE), "lease"),
+    ) == ["get", "lease", "list", "create-1", "create-2", "node-get"]
 
 
 def test_an_admins_read_of_one_object_goes_before_a_nodes_writes_not_its_reads() -> None:
-    ready, log = Ready(), Log()
-    ready.add(order_of(EXEMPT, MORE), log.resume("admin-create"))
-    ready.add(order_of(NODE_HIGH, MORE), log.resume("lease"))
-    ready.add(order_of(EXEMPT, GET), log.resume("admin-get"))
-    ready.add(order_of(NODE_HIGH, GET), log.resume("node-get"))
-    ready.add(order_of(SYSTEM, GET), log.resume("node-get-pod"))
-    wait_until("all served", lambda: len(log.order) == 5)
-    assert log.order == ["node-get", "admin-get", "lease", "admin-create", "node-get-pod"]
+    assert served(
+        (order_of(EXEMPT, MORE), "admin-create"),
+        (order_of(NODE_HIGH, MORE), "lease"),
+        (order_of(EXEMPT, GET), "admin-get"),
+        (order_of(NODE_HIGH, GET), "node-get"),
+        (order_of(SYSTEM, GET), "node-get-pod"),
+    ) == ["node-get", "admin-get", "lease", "admin-create", "node-get-pod"]
 
 
 def test_a_request_of_a_higher_level_that_came_during_a_turn_goes_before_the_rest() -> None:
